@@ -20,12 +20,15 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import math
+import os
 import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotate.empty_queue import nothing_to_label
+from annotate.holdings import claim_view
 from annotate.items import VIEWS
 from annotate.service import ORDERS, LabelService, check_gold_rate
 from annotate.users import Authenticator, LoginLimits, User, add_user, hash_password, load_users
@@ -33,9 +36,9 @@ from data.cli import options_parser, run_cli
 from data.config import build
 from data.errors import PrefloopError, counted
 from data.files import refuse_unwritable
-from data.rubric import load_rubric
+from data.rubric import Rubric, load_rubric
 from data.selection import latest_scorer, uncertainty_margins
-from data.workspace import Workspace
+from data.workspace import HOLDINGS_FOLDER, Workspace
 
 DEMO_USER = "demo"
 
@@ -142,10 +145,13 @@ class AnnotateOptions:
             "login_address_attempts",
             "login_lockout_minutes",
         ):
-            if getattr(self, name) <= 0:
-                raise PrefloopError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
-        if self.login_backoff < 0:
-            raise PrefloopError(f"--login-backoff must be 0 or more, got {self.login_backoff}")
+            if not 0 < getattr(self, name) < math.inf:
+                raise PrefloopError(
+                    f"--{name.replace('_', '-')} must be a finite number > 0, got {getattr(self, name)}"
+                )
+        # nan passed `<= 0` and `< 0`: a session never idled out, a wrong password never locked a name out
+        if not 0 <= self.login_backoff < math.inf:
+            raise PrefloopError(f"--login-backoff must be a finite number >= 0, got {self.login_backoff}")
         lockout = 60 * self.login_lockout_minutes
         return LoginLimits(self.login_attempts, self.login_address_attempts, lockout, self.login_backoff)
 
@@ -231,6 +237,23 @@ def serve(options: AnnotateOptions) -> int:
         own[DEMO_USER] = User(DEMO_USER, hash_password(password), admin=True)
     auth = Authenticator(users, users_path, own)  # the file read again at a sign-in once it changed
     rubric = load_rubric(options.rubric) if options.task == "rate" else None
+    # before the service reads and rewrites the view's holds: one app per view of a workspace
+    claim = claim_view(workspace.path / HOLDINGS_FOLDER, options.task)
+    try:
+        return serve_view(options, workspace, auth, limits, password, rubric)
+    finally:
+        os.close(claim)
+
+
+def serve_view(
+    options: AnnotateOptions,
+    workspace: Workspace,
+    auth: Authenticator,
+    limits: LoginLimits,
+    password: str | None,
+    rubric: Rubric | None,
+) -> int:
+    """Serve the view once its lock is taken (`holdings.claim_view`), until the app stops."""
     service = LabelService(
         workspace,
         options.task,
@@ -327,8 +350,8 @@ def check_serving(options: AnnotateOptions) -> None:
     OverflowError, a guidelines file that is no UTF-8 text a UnicodeDecodeError, both once the app was built)."""
     if not 1 <= options.port <= 65535:
         raise PrefloopError(f"--port {options.port}: must be in 1-65535")
-    if options.lease_minutes < 0:
-        raise PrefloopError(f"--lease-minutes must be 0 or more, got {options.lease_minutes}")
+    if not 0 <= options.lease_minutes < math.inf:  # nan passed `< 0`: no lease ever held an item
+        raise PrefloopError(f"--lease-minutes must be a finite number >= 0, got {options.lease_minutes}")
     guide = options.guidelines
     if guide is None:
         return

@@ -88,7 +88,7 @@ def arena_html(workspace, excluded: tuple[str, ...] = ()) -> str:
     return (
         f"<h3>Arena leaderboard (people's votes, Bradley–Terry){split_words(board.split)}</h3>"
         + unanswered
-        + message_html(split_votes_line(board.split, board.votes_by_split), "muted")
+        + message_html(split_votes_line(board.split, board.votes_by_split, board.votes_left_out), "muted")
         + message_html(same_board(board.split), "muted")
         + message_html(reference, "muted")
         + table_html(columns, cells)

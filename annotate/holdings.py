@@ -21,19 +21,36 @@ may lose the newest lines: those tabs fall back on `LabelQueue.adopt` (their sub
 open to them). The file is rewritten with one line per labeller at each start and once it holds ``REWRITE_LINES``
 lines (a temp file and a rename, no fsync either), so it stays small. A write that fails (a full disk) is logged and
 labelling goes on: only those holds are not put back by a restart.
+
+One app per view of a workspace (`claim_view`, ``WS/holdings/<view>.lock``): a second one would keep a queue of its
+own, handing an item to K labellers of its own beside the first's K, each rewriting the other's holds out of this file.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import logging
 import math
+import os
+import socket
+import stat
 import time
 from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from data.files import append_line, atomic_write, failure_reason, folder_for_writing, read_beside
+from data.errors import PrefloopError
+from data.files import (
+    append_line,
+    atomic_write,
+    failure_reason,
+    folder_for_writing,
+    not_a_file,
+    read_beside,
+    write_error,
+)
 from data.import_records import within_depth
 from data.temp_writers import remove_dead_temps
 
@@ -156,6 +173,44 @@ class Holdings:
             log.warning("%s: recording holds again; %d were not recorded", self.path, self._unwritten)
             self._unwritten = 0
         return True
+
+
+def claim_view(folder: Path, view: str) -> int:
+    """Take the lock of ``view`` (``<view>.lock`` in the holdings ``folder``) for as long as this process runs, or
+    refuse (PrefloopError naming the process that holds it) where another app serves that view of the workspace.
+    Returns the lock file's descriptor: the lock lasts while it is open, and the kernel lets go of it however the
+    process ends (a killed app leaves nothing to clear by hand). The file holds the pid and the host's name: on a
+    shared file system the app holding it may run on another machine, where its pid is no process of this one."""
+    path = folder / f"{view}.lock"
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+    with folder_for_writing(folder, make=True) as dir_fd:
+        try:
+            fd = os.open(path.name, flags, 0o644, dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.EISDIR):  # refused as `data validate` names it
+                raise not_a_file(path, stat.S_IFDIR if exc.errno == errno.EISDIR else None) from None
+            raise write_error(exc, path) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise not_a_file(path, mode)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pid, _, host = os.pread(fd, 300, 0).decode(errors="replace").strip().partition(" ")
+        os.close(fd)
+        on = f" on {host}" if host and host.isprintable() else ""
+        by = f" (pid {pid}{on})" if pid.isdigit() else ""
+        raise PrefloopError(
+            f"{path}: another app{by} serves --task {view} on this workspace; two would each hand an item to "
+            "--overlap labellers of their own: stop it first"
+        ) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    # who holds it, for a second app's refusal
+    os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+    return fd
 
 
 def _is_hold(holding: Holding | None) -> bool:

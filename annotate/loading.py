@@ -13,19 +13,23 @@ as a restart would leave it out too. An item made gold that the catalog
 lacks (such a kind, or one an import's label closed) is read at the reload that reads its gold event, as a restart
 puts every gold item in the catalog. The labellers' labels are applied in bulk
 on the first read and one by one afterwards, each once (the ids applied so far are kept); the machine labellers'
-labels are kept as a table (the order ``machine-uncertain`` and ``--suggest`` read them), never queued.
+labels are kept as a table (the order ``machine-uncertain`` and ``--suggest`` read them), never queued. Under
+``--order uncertainty`` the scores `python -m train score` writes while the app runs reorder the queued items at the
+next item served (`Loading.follow_scores`), as a restart would order them.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from annotate.items import select_chunk
+from annotate.items import ORDERS, select_chunk
 from annotate.rank_items import outgrown, past_max, rank_chunk, touched_groups
 from data import store
 from data.aggregate import keep_rows, latest_positions
@@ -40,7 +44,11 @@ from data.selection import imported_items, uncertainty_margins
 
 # What the service reads of each table (None: every column).
 READ_COLUMNS = {
-    "pairwise": {"prompts": ["id", "messages"], "completions": ["id", "text"]},
+    "pairwise": {
+        "prompts": ["id", "messages"],
+        "completions": ["id", "text"],
+        "scores": ["id", "pair_id", "model_id", "margin", "chat_template", "created_at"],
+    },
     "kto": {
         "prompts": ["id", "messages"],
         "completions": ["id", "prompt_id", "text", "engine", "round", "created_at"],
@@ -75,12 +83,14 @@ class Loading:
     _outgrown: dict[tuple[str, str], Label]  # rank: (labeller, item) -> their ranking the item outgrew
     _gold_before: frozenset[str] = frozenset()  # the gold items at the last read
     _workspace_ids: ItemIds | None = None  # the ids `_in_workspace` looks up, made at the first read
+    _scores_stamp: tuple | None = None  # the scores' and batch commits' folder stamps at the last score read
 
     def reload(self, min_interval: float = 0.0) -> int:
         """Read the part files not read yet (new items and labels; labels already applied are not counted twice),
         unless the last read is younger than ``min_interval`` seconds; returns the number of items."""
         if self.clock() - self._loaded_at < min_interval:
             return len(self.items)
+        self.follow_scores()  # first: the items queued so far in the new scores' order, and the new ones by them
         with self._reload_lock:
             self._loaded_at = self.clock()
             # Children first: every label and pair read has its parents among the rows read (Workspace.read).
@@ -108,8 +118,8 @@ class Loading:
             gold = current_gold(events, self.task).column("item_id").combine_chunks()
             candidates = _joined(candidates, self._newly_gold(gold))
             margins = {}
-            if self.order == "uncertainty":
-                margins = uncertainty_margins(self.workspace.frame("scores"))
+            if self.order == "uncertainty":  # the scores `follow_scores` read
+                margins = uncertainty_margins(self._tables["scores"].to_pandas().drop_duplicates("id"))
             elif self.order == "machine-uncertain" or self.suggest:  # judges' and reward models' labels
                 machine_labels = self._tables["imported"].to_pandas()
                 if self.order == "machine-uncertain":
@@ -133,6 +143,26 @@ class Loading:
                     )
                 self._apply(chunk, human, latest and latest.result(), gold.to_pylist(), seed, restored, past)
         return len(self.items)
+
+    def follow_scores(self) -> None:
+        """`--order uncertainty`: where `python -m train score` wrote since the last look (the stamps of the scores
+        folder and of the batch commits differ: two stats, as users.toml is watched), the new score parts are read
+        and the queued items are handed out in the order of the new margins, as a restart orders them (the items
+        queued before kept the order of the scores read at start: a new model's least certain pairs waited)."""
+        if self.order != "uncertainty":
+            return
+        stamp = tuple(_stamp(self.workspace.path / name) for name in ("scores", store.BATCHES))
+        if stamp == self._scores_stamp:
+            return
+        with self._reload_lock:
+            self._scores_stamp = stamp  # taken before the read: a part written meanwhile changes the next one
+            new = self._read_new("scores")
+            self._tables["scores"] = _concat(self._tables.get("scores"), new)
+            if not new.num_rows:
+                return
+            margins = uncertainty_margins(self._tables["scores"].to_pandas().drop_duplicates("id"))
+            with self._lock:
+                self.queue.reorder(ORDERS["uncertainty"](self.queue.items, None, margins))
 
     def _without_edits(self, new: dict[str, pa.Table], human: pa.Table) -> pa.Table:
         """``human`` (the people's labels of the app's task read now) less those on edit pairs, which the edit log
@@ -346,6 +376,15 @@ def _joined(candidates: pa.Table, rows: pa.Table | None) -> pa.Table:
         return candidates
     read = candidates.column("id").combine_chunks()
     return pa.concat_tables([candidates, rows.filter(pc.invert(pc.is_in(rows.column("id"), value_set=read)))])
+
+
+def _stamp(folder: Path) -> tuple[int, int, int] | None:
+    """What changes when a part is written to (or merged in) ``folder``; None where there is none yet."""
+    try:
+        stat = os.stat(folder, follow_symlinks=False)
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 def _concat(old: pa.Table | None, new: pa.Table) -> pa.Table:

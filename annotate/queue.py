@@ -120,6 +120,15 @@ class LabelQueue(GoldMixing, LabellerRecords):
                 self._closes(latest.get(item), item) for item in items if item in latest
             )
 
+    def reorder(self, order: Iterable[int]) -> None:
+        """Hand the regular items out in another order (``order``: a permutation of their positions; new scores read
+        while the app runs, `--order uncertainty`); labels, counts and leases stay as they are."""
+        order = list(order)
+        self.items = [self.items[i] for i in order]
+        self._groups = [self._groups[i] for i in order]
+        self._index = {item: index for index, item in enumerate(self.items)}
+        self._cursor = 0  # an item not yet full may come first now
+
     def close(self, items: Iterable[str]) -> None:
         """Take regular ``items`` out of the order for good (an import's label in force again, a rank item past 6
         answers: a restart would not queue them); their labels stay. Gold items, items not queued: passed over."""

@@ -52,7 +52,7 @@ def rate_admin_html(
     who = [row + [verdicts_cell(row[0], excluded)] for row in who]
     answers = gold_answers(gold, "rate")
     rows = []
-    for item_id, spread in rating_spread(in_force).head(10).iterrows():
+    for item_id, spread in rating_spread(in_force, order).head(10).iterrows():
         prompt = prompt_excerpt(service.items.get(item_id))
         # its gold ratings
         marked = ratings_text(answers[item_id], service.rubric) if item_id in answers else "–"

@@ -113,7 +113,7 @@ def _check_hash(encoded: object, where: str) -> str:
 def load_users(path: Path) -> dict[str, User]:
     """The users file's labellers, read without following a link (`open_regular`): a link planted at its name
     (WS/users.toml) is refused in one line naming it, never users (and their passwords) read from elsewhere."""
-    if not (path.is_file() or path.is_symlink()):
+    if not (path.exists() or path.is_symlink()):  # a folder there is named one (open_regular), not "no file"
         raise UsersError(
             f"{path}: no users file; create one with `python -m annotate add-user --users {path} NAME`"
         )
@@ -280,15 +280,23 @@ class LoginThrottle:
     so guessed names cannot fill memory. A failure still in its window is never forgotten to make room (forgetting
     the fewest, oldest failures first let guesses of fresh names, each failing as often, reset any name's count):
     while memory is full of them, the names (and addresses) it has no room for share one count (`_SHARED`), so
-    together they get one name's attempts, and memory frees as the oldest failures pass their window.
+    together they get one name's attempts, and memory frees as the oldest failures pass their window. Accounts
+    (``is_account``: the users file's names) always get a count of their own, beyond ``max_keys``: sharing one, a
+    flood of guessed names locked out every labeller who had not failed in the window. The price, taken on purpose:
+    while memory is full, an account's name is checked where a name without room is refused, which tells a flooder
+    which names exist (the `Authenticator`'s check of unknown names hides that only while memory has room).
     """
 
     _SHARED = "*"  # the key every name (every address) without room in memory counts on: ("user*", "")
 
     def __init__(
-        self, limits: LoginLimits, clock: Callable[[], float] = time.monotonic, max_keys: int = 10_000
+        self,
+        limits: LoginLimits,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 10_000,
+        is_account: Callable[[str], bool] = lambda name: False,
     ):
-        self.limits, self.clock, self.max_keys = limits, clock, max_keys
+        self.limits, self.clock, self.max_keys, self.is_account = limits, clock, max_keys, is_account
         # (kind, key) -> (count, last failure), oldest last failure first (`_bump` moves a key to the end)
         self._failures: dict[tuple[str, str], tuple[int, float]] = {}
         self._refusals: dict[
@@ -305,7 +313,8 @@ class LoginThrottle:
 
     def _key(self, kind: str, key: str, now: float) -> tuple[str, str]:
         """Where a failure of ``key`` (a name, an address) is counted: its own entry, one made for it where
-        memory has room (2 keys are kept for the shared ones), else the entry shared by every key without room."""
+        memory has room (2 keys are kept for the shared ones) or it is an account, else the entry shared by every
+        key without room."""
         own = (kind, key)
         if own in self._failures:
             return own
@@ -314,7 +323,7 @@ class LoginThrottle:
             if now - last < self.limits.lockout_seconds:
                 break
             del self._failures[oldest]
-        if len(self._failures) < self.max_keys - 2:
+        if len(self._failures) < self.max_keys - 2 or (kind == "user" and self.is_account(key)):
             return own
         shared = (kind + self._SHARED, "")
         if shared not in self._failures:
@@ -323,7 +332,7 @@ class LoginThrottle:
                 "in it share one count until their failures pass that window",
                 len(self._failures),
                 self.limits.lockout_seconds,
-                "names" if kind == "user" else "addresses",
+                "names (no account's)" if kind == "user" else "addresses",
             )
         return shared
 

@@ -298,6 +298,7 @@ def cmd_leaderboard(args: Any) -> int:
                 split=board.split,
                 left_out=board.left_out,
                 votes_by_split=board.votes_by_split,
+                votes_left_out=board.votes_left_out,
             )  # fmt: skip
         )
     else:

@@ -12,7 +12,9 @@ import pandas as pd
 
 from data.errors import PrefloopError
 from data.leaderboard_models import lineage_order
+from data.leaderboard_splits import prompt_splits
 from data.leaderboard_votes import ARENA
+from data.lineage import same_model
 
 
 class IdenticalTally:
@@ -68,9 +70,14 @@ def no_arena_why(arenas: pd.DataFrame | None) -> str:
     )
 
 
-def identical_answers(arenas: pd.DataFrame | None, models: pd.DataFrame) -> list[dict]:
-    """Per arena (its split, round and models; of its runs, the one over the most prompts: a rerun with a larger
-    ``--limit`` answers the same first prompts and more) that left answers unpaired as another model's text:
+def identical_answers(
+    arenas: pd.DataFrame | None, models: pd.DataFrame, voted: set[tuple[str, int, str, str]] | None = None
+) -> list[dict]:
+    """Per arena (its split, round and models, each as its manifest entry; of its runs, the one over the most
+    prompts: a rerun with a larger ``--limit`` answers the same first prompts and more) whose pairs the board counts
+    a vote on (``voted``: `voted_arenas`, its split, round and two of its models; None: every arena; an arena that
+    paired nothing, always) that left answers unpaired as another model's text (the note of an arena no vote on the
+    board came from described figures it had no part in):
     {"models": ids or folders, "names": as the table names them, "split", "round", "prompts", "compared": the
     answer pairs compared, "identical": those of them unpaired, "identical_prompts": the prompts with no pair at
     all, "by_models": per pair of its models that answered alike, {"models", "names", "compared", "identical",
@@ -80,13 +87,19 @@ def identical_answers(arenas: pd.DataFrame | None, models: pd.DataFrame) -> list
     if arenas is None or not len(arenas):
         return []
     runs = arenas[arenas["identical"] > 0].copy()
+    # each model as its manifest entry: a run before `train` registered a folder recorded the folder, one after, the id
+    runs["entries"] = [lineage_order(models, list(names)) for names in runs["models"]]
     runs["key"] = [
-        (split, rnd, tuple(m)) for split, rnd, m in zip(runs["split"], runs["round"], runs["models"])
+        (split, rnd, frozenset(m["id"] for m in entries))
+        for split, rnd, entries in zip(runs["split"], runs["round"], runs["entries"])
     ]
     runs = runs.sort_values(["prompts", "created_at"], kind="stable").drop_duplicates("key", keep="last")
     found = []
     for run in runs.sort_values(["round", "created_at"], kind="stable").itertuples():
-        named = {m["label"]: m["name"] for m in lineage_order(models, list(run.models))}
+        # an arena that paired nothing can have no vote: its note is the one word on its models
+        if voted is not None and run.pairs and not _voted_on(run, set(run.key[2]), voted):
+            continue
+        named = {m["label"]: m["name"] for m in run.entries}
         found.append(
             {
                 "models": list(run.models),
@@ -101,6 +114,33 @@ def identical_answers(arenas: pd.DataFrame | None, models: pd.DataFrame) -> list
             }
         )
     return found
+
+
+def voted_arenas(
+    votes: pd.DataFrame, pairs: pd.DataFrame, prompts: pd.DataFrame, models: pd.DataFrame
+) -> set[tuple[str, int, str, str]]:
+    """(split, round, model a, model b: manifest ids, or folders, as `ArenaRun.models` names them) of the arena
+    pairs with a vote among ``votes`` (`votes_table`, as a board counts them): what `identical_answers` matches the
+    arena records with."""
+    labels = sorted(set(votes["model_a"]) | set(votes["model_b"]))
+    ids = {m["label"]: m["id"] for m in lineage_order(models, labels)}
+    rounds = votes["pair_id"].map(pairs.drop_duplicates("id").set_index("id")["round"])
+    splits = prompt_splits(votes["prompt_id"], prompts)
+    return {
+        (split, int(rnd), ids[a], ids[b])
+        for split, rnd, a, b in zip(splits, rounds, votes["model_a"], votes["model_b"])
+    }
+
+
+def _voted_on(run, ids: set[str], voted: set[tuple[str, int, str, str]]) -> bool:
+    """Whether a vote of ``voted`` (`voted_arenas`) is on a pair of the arena ``run`` (an ``arenas`` row), whose
+    models are ``ids`` as `lineage_order` names them: a run records a folder the manifest held no entry of yet by
+    the folder, and the votes name it by the entry `train` registered later; it records a hub model by its snapshot
+    folder, and the votes on a workspace's answers from before may name it by its hub id (`same_model`)."""
+    return any(
+        (split, rnd) == (run.split, run.round) and all(any(same_model(m, i) for i in ids) for m in (a, b))
+        for split, rnd, a, b in voted
+    )
 
 
 def _by_models(recorded, named: dict[str, str]) -> list[dict] | None:

@@ -71,6 +71,10 @@ def resolve_chat_template(value: str | None) -> str | None:
             raise ChatTemplateError(
                 f"{FLAG} {value}: not UTF-8 text ({exc.reason} at byte {exc.start})"
             ) from None
+        if not text.strip():  # it rendered every conversation as "": `train score` scored them all so, exit 0
+            raise ChatTemplateError(
+                f"{FLAG} {value}: the file is empty; give a Jinja chat template, or plain / roles"
+            )
     _check_syntax(text, where)
     return text
 

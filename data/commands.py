@@ -153,7 +153,8 @@ class ImportCommand:
         metadata={
             "help": "withdraw the labels an import of this file stored (preferences, KTO labels, rankings, "
             "ratings; kept in the log, no longer in force: their items go to labellers again), the file read as "
-            "it was imported (the same --source, --format, --rubric, --on-error); the flag once per file",
+            "it was imported (the same --source, --format, --rubric, --max-record-bytes, --non-text, --on-error); "
+            "the flag once per file",
             "repeat": True,
             "metavar": "FILE",
         },
@@ -208,6 +209,14 @@ class ExportCommand:
         },
     )
     rank_pairs: str = RANK_PAIRS_OPTION
+    rubric: Path | None = field(
+        default=None,
+        metadata={
+            "metavar": "FILE",
+            "help": "ratings: the rubric YAML whose order the aspect columns follow, as annotate --task rate "
+            "--rubric shows them; aspects it lacks come after, sorted; default: configs/rubrics/helpsteer2.yaml",
+        },
+    )
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import os
 import stat
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,7 +167,6 @@ def _merge(root: Path, name: str, sources: list[Path], dir_fd: int) -> tuple[Pat
     for path in present:
         remove(path, dir_fd)
     os.fsync(dir_fd)
-    _drop_commits(root, {batch_of(path.name) for path in present} - {None})
     return final, merged.num_rows
 
 
@@ -218,6 +217,9 @@ def _compact(root: Path, name: str, bound: int | None, dir_fd: int) -> Compacted
             if bound is None:
                 break
             groups = _tier_groups(_sizes(_parseable(visible_parts(root, name, dir_fd)), dir_fd), bound)
+        # Every record, not only those of the batches merged now: a compaction cut off before it dropped them
+        # (killed, a failed removal) leaves records of batches merged away, which no later merge would name.
+        _drop_commits(root, committed_batches(root))
         return Compacted(before, len(visible_parts(root, name, dir_fd)), tuple(temps))
 
 
@@ -342,7 +344,10 @@ def _remove_orphans(root: Path, name: str, dir_fd: int) -> None:
 
 def _drop_commits(root: Path, batches: set[str]) -> None:
     """Commit records of batches that no longer have parts anywhere (all merged) are not needed any more. Each
-    folder is listed, and a record removed, through its descriptor: a folder swapped for a link is refused."""
+    folder is listed, and a record removed, through its descriptor: a folder swapped for a link is refused.
+    Safe beside writers: a batch's record is written after all its parts, so a batch with a record and no part
+    left will never have one again. Only files go: a folder or link at a record's name is none prefloop wrote
+    (`validate` names it), and a failed removal of it failed every compaction."""
     if not batches:
         return
     left = set()
@@ -352,4 +357,7 @@ def _drop_commits(root: Path, batches: set[str]) -> None:
                 left |= {batch_of(path.name) for path in part_files(root / name, fd)}
     with _folder(root / BATCHES) as commits:
         for batch in batches - left if commits is not None else ():  # (no folder: no records to drop)
-            remove(Path(f"{batch}{COMMIT_SUFFIX}"), commits)
+            record = f"{batch}{COMMIT_SUFFIX}"
+            with suppress(FileNotFoundError):
+                if stat.S_ISREG(os.stat(record, dir_fd=commits, follow_symlinks=False).st_mode):
+                    remove(Path(record), commits)

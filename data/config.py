@@ -237,7 +237,17 @@ def _check_keys(values: dict, cls: type, where: str, exclude: tuple) -> dict[str
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: option {name} must be a mapping of option: value")
             values[name] = _check_keys(value, fields[name], f"{where}: {name}", owned[name])
+        elif value is None and not _admits_none(cls, name):
+            # `overlap:` with nothing after it (YAML null) was taken as the value None: a TypeError traceback
+            raise ConfigError(
+                f"{where}, key {name}: null names nothing; give a value or leave the option out"
+            )
     return values
+
+
+def _admits_none(cls: type, name: str) -> bool:
+    """Whether the field ``name`` of ``cls`` is ``X | None`` (None a value it takes, as its default may be)."""
+    return type(None) in typing.get_args(typing.get_type_hints(cls)[name])
 
 
 def build(cls: type[T], namespace: argparse.Namespace) -> T:

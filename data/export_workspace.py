@@ -24,6 +24,7 @@ from data.export_sft import PROMPT_COMPLETION, prompt_completion, to_sft
 from data.gold import read_gold
 from data.rank_pairs import RANK_KIND, rank_task_items
 from data.ratings import ratings_table
+from data.rubric import load_rubric
 from data.selection import of_kinds
 from data.stats import AGGREGATED
 from data.workspace import MARKER, STORED_FOLDERS, Workspace
@@ -116,6 +117,10 @@ def check_export_options(args: Any, explicit: set[str]) -> None:
     if args.out is not None:
         check_out_folder(Path(args.out))
     export = f"{args.format}{' --edits' if args.edits else ''}"
+    if "rubric" in explicit and args.format != "ratings":
+        raise PrefloopError(
+            f"--rubric applies to --format ratings (the order of its aspect columns), not {export}"
+        )
     if "min_posterior" in explicit:
         if (
             args.format not in ("dpo", "kto") or args.edits
@@ -242,6 +247,7 @@ def export_rows(
             gold.column("item_id").to_pylist(),
             chosen.excluded_only("rate"),
             chosen.unlabelled("rate"),
+            load_rubric(args.rubric).names,
         )
     if export == "kto":
         missing = {"excluded_only": chosen.excluded_only("kto"), "unlabelled": chosen.unlabelled("kto")}

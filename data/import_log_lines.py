@@ -90,6 +90,20 @@ SIDE_FILES = {
 }
 
 
+# The options of an import (beside its source and format) that change which labels its rows make or which rows it
+# leaves out: the rubric ratings are checked against, the record bound, what a non-text part does, and --unlabelled
+# (no label at all). Not --pairs-per-prompt: it pairs a row's answers for labellers, and makes no label.
+READ_OPTIONS = ("rubric", "max_record_bytes", "non_text", "unlabelled")
+
+
+def read_alike(entry: dict, options: dict) -> bool:
+    """Whether the import log line ``entry`` read its file with ``options`` (as a line records them: `vars` of an
+    `ImportOptions`, the rubric a string) as far as `READ_OPTIONS` go; an option either does not record (a line
+    logged before it was) is taken as alike."""
+    logged = entry.get("options") or {}
+    return all(logged[name] == options[name] for name in READ_OPTIONS if name in logged and name in options)
+
+
 def json_lines(path: Path) -> list[dict]:
     """The JSON objects of a log file's lines (none if it does not exist); a line `passed_over` names is left out. A
     symlink at the file or its folder is refused (NotAFileError: `files.read_beside`)."""

@@ -40,6 +40,12 @@ class ImportOptions:
     near_misses: bool = True
 
 
+def logged_options(options: ImportOptions) -> dict:
+    """``options`` as the import log records them (`data.import_log_lines.read_alike` compares them): the rubric by
+    its resolved path, so that a later command run from another folder matches it."""
+    return vars(options) | {"rubric": str(Path(options.rubric).resolve()) if options.rubric else None}
+
+
 def check_options(options: ImportOptions) -> None:
     """Refuse, in one line naming the flag, a value no file could be read with."""
     if not 0 <= options.test_fraction < 1:

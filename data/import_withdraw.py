@@ -8,23 +8,27 @@ record on the item. Every reader that takes the latest record (exports, `train`,
 takes new answers again (`data.rank_guard`).
 
 Which labels are the file's is what its rows make, read as `data import` reads them (with the same ``--source``,
-``--format``, ``--rubric`` and ``--on-error``, whose skip leaves out the rows the workspace refuses,
-`data.import_guard.skip_refused`: a label differing from a stored import's, an answer the rank guard refuses; and
-with the workspace's spellings: an import label's id is a hash of its content). Every file is checked before
-anything is written: a row whose label is not stored is an error naming the file and row (the file was not imported
-into this workspace, or with other options), as is a file whose rows make no label; but a row the import log lists
-among those an import of the file (of its content, from any path, with the same source and format) left out so
-(`data.import_guard.REFUSED`, `data.import_write.logged_rejects`) is counted, skipped at import, and passed over: the
-rank item its answer would join was locked then, or another import's label held its item, and may be no longer
+``--format``, ``--rubric``, ``--max-record-bytes``, ``--non-text`` and ``--on-error``, whose skip leaves out the
+rows the workspace refuses, `data.import_guard.skip_refused`: a label differing from a stored import's, an answer
+the rank guard refuses; and with the workspace's spellings: an import label's id is a hash of its content). Every
+file is checked before anything is written: a row whose label is not stored is an error naming the file and row (the
+file was not imported into this workspace, or with other options), as is a file whose rows make no label; but a row
+the import log lists among those an import of the file (of its content, from any path, with the same source, format
+and `data.import_log_lines.READ_OPTIONS`: an import read otherwise made other labels of its rows) left out so
+(`data.import_guard.REFUSED`, `data.import_write.logged_rejects`) is counted, skipped at import, and passed over:
+the rank item its answer would join was locked then, or another import's label held its item, and may be no longer
 (that label withdrawn first), so the row reads as a label now. Such a row's label stored all the same, where every
-import of the file left the row out, is another file's (a labeller's label's id is its content, not its row): counted
-so, never withdrawn; one such import storing the row makes it the file's. A label
-not in force (withdrawn already, or another import's in force on its item) is counted, not written again, so a
-rerun adds nothing; importing the file again puts the labels back (`data.import_labels.renew_withdrawn`). A
-labeller row's label never stored whose labeller holds a label made in the app on its pair was left out by the
-import (`data.import_labels.keep_app_labels`): counted ``labelled_in_app`` and passed over, never withdrawn. So is
-a row whose label `data merge` left out of a workspace merged in (`stored_train`, `conflicting_label`, ...: the
-import log records it, `data.merge_left_out`): it was stored there, never here; counted by its reason.
+import of the file left the row out, is another file's (a labeller's label's id is its content, not its row):
+counted so, never withdrawn; one such import storing the row makes it the file's. A label not in force (withdrawn
+already, or another import's in force on its item) is counted, not written again, so a rerun adds nothing; importing
+the file again puts the labels back (`data.import_labels.renew_withdrawn`). A labeller row's label never stored
+whose labeller holds a label made in the app on its pair was left out by the import
+(`data.import_labels.keep_app_labels`): counted ``labelled_in_app`` and passed over, never withdrawn. So is a row
+whose label `data merge` left out of a workspace merged in (`stored_train`, `conflicting_label`, ...: the import log
+records it, `data.merge_left_out`): it was stored there, never here; counted by its reason. Where a merge's left-out
+file is missing (or a line of it not read), a row whose label is not stored may be one it lists: the refusal of that
+row names the file and the log's line naming it (`data validate`'s fix), as nothing else can tell it from a row of a
+file never imported here; a file none of whose rows that touches is withdrawn.
 """
 
 from __future__ import annotations
@@ -43,8 +47,8 @@ from data.files import append_line, failure_reason, folder_for_writing
 from data.gold_agreement import quoted
 from data.import_guard import REFUSED, skip_refused
 from data.import_labels import IN_APP, import_history, is_of, made_in_app
-from data.import_log_lines import first_shown, passed_over_warning, read_lines
-from data.import_options import ImportOptions
+from data.import_log_lines import first_shown, passed_over_warning, read_alike, read_lines
+from data.import_options import ImportOptions, logged_options
 from data.import_rank_rate import CONFLICT, Labelled
 from data.import_records import RecordError
 from data.import_withdraw_spellings import NOUN, stored_spellings
@@ -85,6 +89,8 @@ class FileLabels:
     # each of ``labels``' ids -> the ids a merge may have recorded it left out under: its own (`Labelled.ids`), and a
     # labeller row's on another stored pair (answer) over its texts (`LabelledPairs.elsewhere`)
     merge_ids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # of the merges' left-out files, one missing or a line not read: file, line number, why (`merge_left_out`)
+    left_out_not_read: tuple[tuple[Path, int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,10 +129,13 @@ def file_labels(
     found in one read of the import log's left-out files for all the files (`merge_left_out`, holding only their
     labels' ids: such a file may list millions); writes nothing."""
     files = [_file_labels(path, options, workspace, spellings) for path in paths]
-    recorded = merge_left_out(
+    recorded, unread = merge_left_out(
         workspace, {i for file in files for ids in file.merge_ids.values() for i in ids}
     )
-    return [replace(file, merged_out=_merged_out(file, recorded)) for file in files]
+    return [
+        replace(file, merged_out=_merged_out(file, recorded), left_out_not_read=tuple(unread))
+        for file in files
+    ]
 
 
 def _merged_out(file: FileLabels, recorded: Mapping[str, str]) -> dict[str, str]:
@@ -213,18 +222,31 @@ def passed_over_lines(workspace: Workspace, files: list[FileLabels], shown: int)
     return [line for line in lines if line]
 
 
-def _missing(workspace: Workspace, path: Path, labelled: Labelled) -> SchemaError:
+def _missing(workspace: Workspace, file: FileLabels, labelled: Labelled) -> SchemaError:
+    """The error of a row of ``file`` whose label is not stored and that nothing says was left out; where a merge's
+    left-out file was not read (`FileLabels.left_out_not_read`), the label may be one it lists: named, with the fix."""
     label = labelled.label
     what = NOUN[label.task]
     if label.task == "rank":
         what += f" of rank item {label.item_id}"
     elif label.task == "rate":
         what += f" of the answer {quoted(labelled.text)}"
-    message = (
-        f"its {what} is not stored in {workspace.path}, so there is none to withdraw: was the file imported there, "
-        "with the same --source, --format and --rubric? Nothing was withdrawn"
+    message = f"its {what} is not stored in {workspace.path}, so there is none to withdraw: "
+    if unread := file.left_out_not_read:
+        (path, number, why), more = unread[0], len(unread) - 1
+        also = f" (and {counted(more, 'more problem')})" if more else ""
+        message += (
+            f"a merge may have left it out, but {path}, line {number}: {why}{also}, so the labels merges left out "
+            f"are not all known: fix that as `data validate -w {workspace.path}` says, then --remove again."
+        )
+    else:
+        message += (
+            "was the file imported there, with the same --source, --format, --rubric, --max-record-bytes and "
+            "--non-text?"
+        )
+    return SchemaError(
+        str(file.path), f"{message} Nothing was withdrawn", labelled.row, labelled.field or None
     )
-    return SchemaError(str(path), message, labelled.row, labelled.field or None)
 
 
 def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[Withdrawal]:
@@ -299,7 +321,7 @@ def _left_out(
     for label_id in labelled.ids:  # a merge left it out: it is stored in the workspace merged in
         if label_id in file.merged_out:
             return False, file.merged_out[label_id]
-    raise _missing(workspace, file.path, labelled)
+    raise _missing(workspace, file, labelled)
 
 
 def withdraw_imports(
@@ -336,7 +358,7 @@ def _log_entry(plan: Withdrawal, file: FileLabels, options: ImportOptions) -> di
         "path": str(plan.path),
         "sha256": file.digest,  # `same_file`: this withdraws an import of a copy of it elsewhere too
         "removed": True,
-        "options": vars(options),
+        "options": logged_options(options),
         "counts": {
             "withdrawn": len(plan.retractions),
             "withdrawn_already": plan.already,
@@ -374,8 +396,11 @@ def unlisted_rows(log: Path) -> list[str]:
 
 
 def _unlisted(entry: dict) -> dict[str, int]:
-    """The rows the import logged by ``entry`` left out for a reason of `LOGGED` and listed nowhere, by reason."""
+    """The rows the import logged by ``entry`` left out for a reason of `LOGGED` and listed nowhere, by reason; none
+    for an ``--unlabelled`` import: it stored no label, and `--remove` (never --unlabelled) does not read its line."""
     if entry.get("removed") or isinstance(entry.get("rejects"), str):  # a file missing: `rejects_problems`
+        return {}
+    if (entry.get("options") or {}).get("unlabelled"):
         return {}
     counts = entry.get("counts") or {}
     skipped = {reason: counts.get(f"skipped_{reason}") for reason in LOGGED}
@@ -384,14 +409,16 @@ def _unlisted(entry: dict) -> dict[str, int]:
 
 def _covers(entry: dict, other: dict) -> bool:
     """Whether the import log line ``other`` stored, or listed, each row ``entry``'s import left out unlisted
-    (`unlisted_rows`): an import of the same file read the same way that stored labels and lists all it left out."""
-    unlabelled = isinstance(options := other.get("options"), dict) and options.get("unlabelled")
-    return not unlabelled and _same_import(entry, other) and not _unlisted(other)
+    (`unlisted_rows`): an import of the same file read the same way (so it stored labels, as ``entry``'s did: not
+    an ``--unlabelled`` one) that lists all it left out."""
+    return _same_import(entry, other) and not _unlisted(other)
 
 
 def _same_import(entry: dict, other: dict) -> bool:
     """Whether the import log line ``other`` logs an import of ``entry``'s file read the same way (its source and
-    format), as `logged_rejects` matches lines to a file."""
+    format, and the options that change what its rows make: `read_alike`), as `logged_rejects` matches lines to a
+    file."""
     file = entry.get("file")
     same = (other.get("source"), other.get("format")) == (entry.get("source"), entry.get("format"))
+    same = same and read_alike(other, entry.get("options") or {})
     return same and isinstance(file, str) and same_file(other, file, entry.get("sha256"))

@@ -30,8 +30,8 @@ from data.files import (
 )
 from data.import_labellers import labels_by_labeller
 from data.import_labels import IN_APP, labels_to_write
-from data.import_log_lines import json_lines, read_lines, read_rejects, rejects_name
-from data.import_options import ImportOptions
+from data.import_log_lines import json_lines, read_alike, read_lines, read_rejects, rejects_name
+from data.import_options import ImportOptions, logged_options
 from data.records import Label, Prompt, now
 from data.workspace import Workspace
 
@@ -170,7 +170,7 @@ def _log_entry(loaded: Loaded, counts: Counter, options: ImportOptions, rejects:
         "sha256": file_digest(loaded.path),  # its content: a copy elsewhere is the same file (`same_file`)
         "format": loaded.format,
         "source": options.source or loaded.path.stem,  # its answers' model, as `check_file` gives it
-        "options": vars(options),
+        "options": logged_options(options),
         "counts": dict(counts),
         "rejects": rejects.name if rejects else None,
         "gold_conflicts": loaded.gold_conflicts[:MAX_LOGGED_ITEMS],  # each row with the first of its prompt
@@ -310,7 +310,7 @@ def logged_rejects(
     lines passed over (`read_lines`: line number, why), and of those lines' rejects files, a file missing or a line
     passed over (`read_rejects`: file, line number, why)."""
     folder, file = workspace.path / LOG_DIR, str(Path(path).resolve())
-    read_as = (options.source or Path(path).stem, fmt)
+    read_as, read_with = (options.source or Path(path).stem, fmt), logged_options(options)
     rows: dict[int, str] = {}
     every: set[int] | None = None  # the rows each import so far left out
     log = folder / LOG_FILE
@@ -320,7 +320,7 @@ def logged_rejects(
         source = (
             entry.get("source") or (entry.get("options") or {}).get("source") or Path(file).stem
         )  # older lines
-        same = (source, entry.get("format")) == read_as
+        same = (source, entry.get("format")) == read_as and read_alike(entry, read_with)
         if entry.get("removed") or not same or not same_file(entry, file, digest):
             continue
         rejects: list[dict] = []

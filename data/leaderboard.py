@@ -36,29 +36,27 @@ import numpy as np
 import pandas as pd
 
 from data.annotators import JUDGE_PREFIX, RM_PREFIX, is_machine_labeller, stored_machine_name
-from data.arena_runs import check_arena_pairs, identical_answers
+from data.arena_runs import check_arena_pairs, identical_answers, voted_arenas
 from data.bradley_terry import BOOTSTRAP, MIN_PROMPTS, RATED, fit_strengths, standings, strength_intervals
 from data.errors import PrefloopError
 from data.gold import read_gold
 from data.intervals import clustered_wilson_interval
 from data.labeller_flags import side_preferences
 from data.leaderboard_models import lineage_order, model_renames, one_label_per_model
+from data.leaderboard_splits import (
+    ALL_SPLITS,
+    HELD_OUT,
+    TEST,
+    check_split_votes,
+    split_pairs,
+    split_vote_counts,
+    votes_by_split,
+)
 from data.leaderboard_votes import ARENA, PEOPLE, answered_votes, votes_table, win_matrices
 from data.lineage import answer_versions
 from data.selection import without_labellers
 
 log = logging.getLogger(__name__)
-
-# `data leaderboard --split`'s default: the votes on every arena pair, whatever its prompt's split
-ALL_SPLITS = "all"
-# the board of held-out prompts where there is one: split test where the board's voters voted on test arena pairs,
-# else every split's (`workspace_board`; the arena app's admin card): a lead comparing models reads the held-out one
-HELD_OUT = "held-out"
-TEST = "test"
-# why `split_pairs` leaves an arena pair out of every split (`Board.left_out`): its prompt is not in the prompts
-# table (a dangling reference `python -m data validate` reports), so it has no split
-NO_PROMPT = "prompt_missing"
-LEFT_OUT = {NO_PROMPT: "whose prompt is not in the prompts table"}  # each reason, as the notes say it
 
 # why a strength has no interval (Row.no_interval): its votes or the reference's are on < MIN_PROMPTS prompts,
 # or the votes give it no finite strength (standing above, below or unrated)
@@ -121,8 +119,10 @@ class Board:
     left_out: dict[str, int] = field(
         default_factory=dict
     )  # arena pairs of no split, by reason (`split_pairs`)
-    # `votes_by_split`: the votes by their prompt's split, every split's; the board counts those of ``split``
+    # `split_vote_counts`: the votes by their prompt's split, every split's; the board counts those of ``split``
     votes_by_split: dict[str, int] = field(default_factory=dict)
+    # `split_vote_counts`: the votes on no board of any split, by reason (`VOTES_LEFT_OUT`)
+    votes_left_out: dict[str, int] = field(default_factory=dict)
 
 
 def check_by(by: str) -> None:
@@ -145,9 +145,10 @@ def workspace_board(
     models, prompts) so every vote's pair, completions and models are in the snapshot (an answer a folder wrote
     before its newest training is its earlier version's, `data.lineage.answer_versions`); the labels of the
     ``excluded`` labellers left out (`data.exclusion.check_exclusion`: the flag's and WS/excluded.json's); only the
-    arena pairs, and arena records, of ``split`` (`split_pairs`; `HELD_OUT`: test where ``by`` voted on test arena
-    pairs, else all). A people's board carries the `side_preferences` of the same labels and pairs, and every board
-    its votes by split (`votes_by_split`). ``by``: as `stored_machine_name` finds it."""
+    arena pairs, and arena records, of ``split`` (`split_pairs`; `HELD_OUT`: test where ``by`` has votes the board
+    counts on test arena pairs, else all). A people's board carries the `side_preferences` of the same labels and
+    pairs, and every board its votes by split and those on no board (`split_vote_counts`). ``by``: as
+    `stored_machine_name` finds it."""
     check_by(by)
     names = ("arenas", "labels", "pairs", "completions", "models", "prompts")
     tables = {name: workspace.frame(name) for name in names}
@@ -157,89 +158,37 @@ def workspace_board(
     by = stored_machine_name(by, tables["labels"]["annotator"].dropna().astype(str).unique())
     labels = without_labellers(tables["labels"], list(excluded))
     gold = read_gold(workspace).to_pandas()
-    voted, _ = answered_votes(
-        votes_table(every, tables["completions"], labels, by, gold), every, tables["completions"]
+    # every split's votes, built once: each board keeps its split's, the line counts them all
+    votes = votes_table(every, tables["completions"], labels, by, gold)
+    by_split, votes_left_out = split_vote_counts(
+        votes, every, tables["completions"], tables["models"], tables["prompts"]
     )
-    by_split = votes_by_split(voted, tables["prompts"])  # every split's, before the board keeps one
     if split == HELD_OUT:
         split = TEST if by_split.get(TEST) else ALL_SPLITS
     tables["pairs"], tables["arenas"], left_out = split_pairs(
         tables["pairs"], tables["prompts"], tables["arenas"], split
     )
     check_arena_pairs(tables["pairs"], tables["arenas"])
-    if split != ALL_SPLITS:
-        _check_split_votes(every, tables, labels, by, gold, split)
-    rows, votes, unanswered = _checked_board(
-        tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold,
-        excluded, tables["labels"],
-    )  # fmt: skip
     arena = set(tables["pairs"].loc[tables["pairs"]["kind"] == ARENA, "id"])
+    mine = votes[votes["pair_id"].isin(arena)]
+    if split != ALL_SPLITS and not len(mine):
+        check_split_votes(by_split, votes_left_out, tables, by, gold, split)
+    rows, counted, unanswered = _checked_board(
+        tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold,
+        excluded, tables["labels"], mine,
+    )  # fmt: skip
     sided = side_preferences(arena, labels) if by == PEOPLE else {}
     unvoted = unvoted_models(tables["pairs"], tables["completions"], tables["models"], rows)
-    identical = identical_answers(tables["arenas"], tables["models"])
-    inconsistent = int(votes["inconsistent"].sum())
-    # the board's own votes as it counted them (a vote comparing a model with itself left out), the others' as found
-    counted = votes_by_split(votes, tables["prompts"])
+    voted = voted_arenas(counted, tables["pairs"], tables["prompts"], tables["models"])
+    identical = identical_answers(tables["arenas"], tables["models"], voted)
+    inconsistent = int(counted["inconsistent"].sum())
     # 0 for a split whose arena pairs have none: they wait for votes, where a split without arena pairs waits for
     # an arena (`data.leaderboard_notes.split_votes_line` says which)
     paired = dict.fromkeys(votes_by_split(every[every["kind"] == ARENA], tables["prompts"]), 0)
-    found = {**by_split, **counted} if split != ALL_SPLITS else counted
-    by_split = dict(sorted({**paired, **found}.items()))
-    return Board(rows, by, sided, unvoted, inconsistent, identical, unanswered, split, left_out, by_split)
-
-
-def votes_by_split(votes: pd.DataFrame, prompts: pd.DataFrame) -> dict[str, int]:
-    """``votes`` (`votes_table`; or pairs: any rows with a prompt_id) counted by their prompt's split, `NO_PROMPT`
-    for a prompt the prompts table lacks, in name order: a board of every split's said nothing of how many of its
-    votes were on held-out prompts."""
-    split = votes["prompt_id"].map(prompts.drop_duplicates("id").set_index("id")["split"]).fillna(NO_PROMPT)
-    return {name: int(n) for name, n in sorted(split.value_counts().items())}
-
-
-def split_pairs(
-    pairs: pd.DataFrame, prompts: pd.DataFrame, arenas: pd.DataFrame, split: str
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
-    """``pairs`` less the arena pairs whose prompt is not of ``split``, the ``arenas`` records of ``split``
-    (`ALL_SPLITS`: all of both), and the arena pairs of no split by reason (`NO_PROMPT`; they were left out without
-    a word): the arena answers test prompts by default and train where a workspace holds no test
-    prompt, and votes on prompts a trained model may have been trained on read as held-out ones on one board. An
-    arena pair is of its prompt's split, as its arena's record is. A split with no arena pair where another has some
-    is one line naming the splits that have them."""
-    if split == ALL_SPLITS:
-        return pairs, arenas, {}
-    of_prompt = pairs["prompt_id"].map(prompts.drop_duplicates("id").set_index("id")["split"])
-    arena = pairs["kind"] == ARENA
-    orphans = int((arena & of_prompt.isna()).sum())
-    left_out = {NO_PROMPT: orphans} if orphans else {}
-    if arena.any() and not (arena & (of_prompt == split)).any():
-        held = of_prompt[arena].value_counts()
-        where = ", ".join(
-            [f"{n} in split {name}" for name, n in held.items()]
-            + [f"{n} {LEFT_OUT[reason]}" for reason, n in left_out.items()]
-        )
-        raise PrefloopError(
-            f"--split {split}: no arena pairs of split {split} in this workspace ({where}; --split all counts every "
-            "split's)"
-        )
-    return pairs[~arena | (of_prompt == split)], arenas[arenas["split"] == split], left_out
-
-
-def _check_split_votes(
-    every: pd.DataFrame, tables: dict[str, pd.DataFrame], labels: pd.DataFrame, by: str, gold, split: str
-) -> None:
-    """A board of one ``split`` (``tables``' pairs are its, ``every`` all the pairs) whose arena pairs no one of
-    ``by`` voted on, where other splits' have votes (``labels``: without the excluded labellers'), is one line
-    naming those splits: it said "no votes by people on arena pairs yet (label them ...)" of votes that were there."""
-    if len(votes_table(tables["pairs"], tables["completions"], tables["labels"], by, gold)):
-        return
-    elsewhere = votes_table(every, tables["completions"], labels, by, gold)["prompt_id"]
-    held = elsewhere.map(tables["prompts"].drop_duplicates("id").set_index("id")["split"]).value_counts()
-    if len(held):
-        where = ", ".join(f"{n} in split {name}" for name, n in held.items())
-        raise PrefloopError(
-            f"--split {split}: no votes by {by} on arena pairs of split {split} yet ({where}; --split all counts "
-            "every split's)"
-        )
+    by_split = dict(sorted({**paired, **by_split}.items()))
+    return Board(
+        rows, by, sided, unvoted, inconsistent, identical, unanswered, split, left_out, by_split, votes_left_out
+    )  # fmt: skip
 
 
 def _check_votes_left(
@@ -283,12 +232,12 @@ def leaderboard(
 
 
 def _checked_board(
-    pairs, completions, labels, models, by, samples, seed, gold, excluded, everyone
+    pairs, completions, labels, models, by, samples, seed, gold, excluded, everyone, votes=None
 ) -> tuple[list[Row], pd.DataFrame, str]:
     """`leaderboard` with ``by`` and the arena pairs checked (`workspace_board` checks ``by`` before it reads a
-    table), the votes it counted (`votes_table`) and the line on those it left out for a missing answer
-    (`answered_votes`; logged as a warning too)."""
-    votes = votes_table(pairs, completions, labels, by, gold)
+    table), the votes it counted (`votes_table`; ``votes``: that table, built already) and the line on those it
+    left out for a missing answer (`answered_votes`; logged as a warning too)."""
+    votes = votes_table(pairs, completions, labels, by, gold) if votes is None else votes
     if not len(votes):
         _check_votes_left(pairs, completions, everyone, by, gold, excluded)
         arena = labels[labels["item_id"].isin(set(pairs.loc[pairs["kind"] == ARENA, "id"]))]["annotator"]

@@ -2,9 +2,9 @@
 
 A model's answers may be recorded under more than one label: a hub model under its hub id and under its snapshot
 folder (`data.lineage.same_model`). `one_label_per_model` names each such model once, as the manifest's path for it
-(else its snapshot), so it is one row on the board; `lineage_order` gives each label its manifest entry (round,
-parent, a readable name) in lineage order, the reference (the base) first. Pure functions over the votes and the
-manifest (`data.leaderboard` builds the board with them).
+(else its snapshot), so it is one row on the board, and leaves out a vote that compares a model with itself;
+`lineage_order` gives each label its manifest entry (round, parent, a readable name) in lineage order, the reference
+(the base) first. Pure functions over the votes and the manifest (`data.leaderboard` builds the board with them).
 """
 
 from __future__ import annotations
@@ -15,29 +15,45 @@ from pathlib import Path
 
 import pandas as pd
 
+from data.errors import counted
 from data.lineage import same_model
 from data.provision import hub_id_of
 
 log = logging.getLogger(__name__)
 
 
+# why a vote compares a model with itself (`named_once`), as the board's votes-by-split line says it: it is on no board
+SAME_MODEL = "same_model"
+ITSELF = "itself"
+SELF_VOTES = {
+    SAME_MODEL: "comparing two answers of one model, both sides under its name",
+    ITSELF: "comparing a model with itself, under its hub id and its snapshot folder",
+}
+
+
 def one_label_per_model(votes: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
-    """``votes`` with each side named once per model: a hub model's answers recorded under its hub id and under its
-    snapshot folder (`data.lineage.same_model`; a workspace's arena answers from before the snapshot named hub
-    models) are named as the manifest's path for it, else as the snapshot: one row on the board, not two. A vote
-    whose two sides become one model so (a pair of the hub id's answers and the snapshot's, sampled before they
-    were one model) compares nothing: it is left out, and counted in a warning."""
+    """``votes`` with each side named once per model (`named_once`); a vote that compares a model with itself
+    compares nothing: it is left out, and counted in a warning by why (`SELF_VOTES`)."""
+    votes, why = named_once(votes, models)
+    for reason, said in SELF_VOTES.items():
+        if n := int((why == reason).sum()):
+            log.warning("%s %s: left out", counted(n, "vote"), said)
+    return votes[why.isna()]
+
+
+def named_once(votes: pd.DataFrame, models: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """``votes`` with each side named once per model, and why each compares a model with itself (None where it
+    compares two): both sides one label (`SAME_MODEL`: an imported arena pair of one model's answers, which gave it a
+    win over itself), or a hub model's answers recorded under its hub id and under its snapshot folder (`ITSELF`,
+    `data.lineage.same_model`; a workspace's arena answers from before the snapshot named hub models), named as the
+    manifest's path for it, else as the snapshot: one row on the board, not two."""
+    why = pd.Series(None, index=votes.index, dtype=object)
+    why[votes["model_a"] == votes["model_b"]] = SAME_MODEL
     rename = model_renames(set(votes["model_a"]) | set(votes["model_b"]), models)
-    if not rename:
-        return votes
-    votes = votes.replace({"model_a": rename, "model_b": rename})
-    itself = votes["model_a"] == votes["model_b"]
-    if itself.any():
-        log.warning(
-            "%d votes compare a model with itself (its hub id and its snapshot folder): left out",
-            itself.sum(),
-        )
-    return votes[~itself]
+    if rename:
+        votes = votes.replace({"model_a": rename, "model_b": rename})
+        why[why.isna() & (votes["model_a"] == votes["model_b"])] = ITSELF
+    return votes, why
 
 
 def model_renames(seen: set[str], models: pd.DataFrame) -> dict[str, str]:

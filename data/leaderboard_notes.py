@@ -12,7 +12,8 @@ from types import MappingProxyType
 
 from data.bradley_terry import MIN_PROMPTS
 from data.errors import counted, one_line
-from data.leaderboard import ALL_SPLITS, FEW_PROMPTS, LEFT_OUT, NO_PROMPT, Row
+from data.leaderboard import FEW_PROMPTS, Row
+from data.leaderboard_splits import ALL_SPLITS, LEFT_OUT, NO_PROMPT, on_no_board
 
 STANDING_NOTES = {
     "above": "+inf: ahead of the reference by every chain of votes (never behind it): no finite strength",
@@ -58,11 +59,14 @@ def _few_strength_prompts(counts: list[int]) -> str:
 SPLIT_PROMPTS = {"test": "held-out prompts", "train": "prompts a trained model may have been trained on"}
 
 
-def split_votes_line(split: str, votes_by_split: Mapping[str, int]) -> str:
-    """The board's line on the splits of its votes, with their counts (`data.leaderboard.votes_by_split`: every
-    split's, the board counting those of ``split``; 0 for a split whose arena pairs have none), or "" where none is
-    given: a board of every split's said nothing of how many of its votes were on prompts a trained model may have
-    trained on, beside held-out ones."""
+def split_votes_line(
+    split: str, votes_by_split: Mapping[str, int], votes_left_out: Mapping[str, int] = MappingProxyType({})
+) -> str:
+    """The board's line on the splits of its votes, with their counts (`data.leaderboard_splits.split_vote_counts`:
+    every split's as its board counts them, this board counting those of ``split``; 0 for a split whose arena pairs
+    have none), and the votes no board counts (``votes_left_out``, by reason), or "" where no vote is counted: a
+    board of every split's said nothing of how many of its votes were on prompts a trained model may have trained
+    on, beside held-out ones."""
     if not any(votes_by_split.values()):
         return ""
     # a split of 0: its arena pairs have no vote counted, and wait for votes, not for an arena
@@ -80,7 +84,7 @@ def split_votes_line(split: str, votes_by_split: Mapping[str, int]) -> str:
         line += "; none on held-out prompts (`python -m generate --arena ... --split test` samples an arena on them)"
     elif split == ALL_SPLITS and len(on_board) > 1:
         line += "; `--split test` counts the held-out ones alone"
-    return line
+    return "; ".join(filter(None, [line, on_no_board(votes_left_out)]))
 
 
 def _split_counts(counts: Mapping[str, int]) -> str:
@@ -108,7 +112,7 @@ def board_notes(
     on opposite sides of the reference's (`opposite_line`), the arena's models with no row (``unvoted``:
     `data.leaderboard.unvoted_models`), the answers never paired as they were the same text (``identical``:
     `data.arena_runs.identical_answers`), the arena pairs a board of one ``split`` left out as of no split
-    (``left_out``: `data.leaderboard.split_pairs`, `left_out_line`), a judge's inconsistent ties
+    (``left_out``: `data.leaderboard_splits.split_pairs`, `left_out_line`), a judge's inconsistent ties
     (`inconsistent_line`), who was excluded, and who votes by the side of the screen (``sided``:
     `data.labeller_flags.side_preferences`, `side_line`)."""
     open_ = [standing for standing in STANDING_NOTES if any(r.standing == standing for r in rows)]
@@ -164,7 +168,7 @@ def by_models(arena: dict) -> str:
 
 def left_out_line(split: str, left_out: Mapping[str, int]) -> str:
     """The table's note on the arena pairs a board of one ``split`` left out as they have none (``left_out``, by
-    reason: `data.leaderboard.split_pairs`); "" where there is none."""
+    reason: `data.leaderboard_splits.split_pairs`); "" where there is none."""
     if not left_out:
         return ""
     said = "; ".join(

@@ -17,8 +17,9 @@ import numpy as np
 
 from data.bradley_terry import MIN_PROMPTS
 from data.errors import one_line
-from data.leaderboard import ALL_SPLITS, FEW_PROMPTS, Board, Row
+from data.leaderboard import FEW_PROMPTS, Board, Row
 from data.leaderboard_notes import board_notes, signed, split_votes_line
+from data.leaderboard_splits import ALL_SPLITS
 
 UNBOUNDED = {"above": "+inf", "below": "-inf", "unrated": "n/a"}
 
@@ -62,7 +63,7 @@ def board_text(board: Board, excluded_line: str, png: Path | None) -> list[str]:
     notes = (board.sided, board.unvoted, board.inconsistent, board.identical)
     lines = board_lines(
         board.rows, board.by, excluded_line, *notes, split=board.split, left_out=board.left_out,
-        votes_by_split=board.votes_by_split,
+        votes_by_split=board.votes_by_split, votes_left_out=board.votes_left_out,
     )  # fmt: skip
     return [*lines, *([f"plot: {png}"] if png else [])]
 
@@ -78,16 +79,18 @@ def board_lines(
     split: str = ALL_SPLITS,
     left_out: Mapping[str, int] = MappingProxyType({}),
     votes_by_split: Mapping[str, int] = MappingProxyType({}),
+    votes_left_out: Mapping[str, int] = MappingProxyType({}),
 ) -> list[str]:
     """The table as text: strength with its 95 % interval, win rate against the reference, votes; and its notes
     (`board_notes`). ``split``: the prompts' split whose votes it counts, named in its first line; under it, the
-    votes by split (``votes_by_split``: `split_votes_line`), where given."""
+    votes by split and those on no board (``votes_by_split``, ``votes_left_out``: `split_votes_line`), where
+    given."""
     width = max(display_width(r.name) for r in rows)
     lines = [
         f"arena leaderboard by {by}{split_words(split)} (Bradley–Terry logits, reference {rows[0].name} = 0; 95 % bootstrap intervals "
         f"over prompts, never narrower than the model's, from {MIN_PROMPTS} prompts; win rate vs the reference, "
         "ties half, with a Wilson interval discounted for votes that cluster on prompts, from as many prompts)",
-        *filter(None, [split_votes_line(split, votes_by_split)]),
+        *filter(None, [split_votes_line(split, votes_by_split, votes_left_out)]),
         f"{padded('model', width)}  parent    strength  95 % CI          win rate vs ref  95 % CI      votes",
     ]
     for r in rows:
@@ -204,16 +207,18 @@ def board_json(
     split: str = ALL_SPLITS,
     left_out: Mapping[str, int] = MappingProxyType({}),
     votes_by_split: Mapping[str, int] = MappingProxyType({}),
+    votes_left_out: Mapping[str, int] = MappingProxyType({}),
 ) -> str:
     """The board as strict JSON; ``sided``: `side_preferences` (people's boards); ``unvoted``: `unvoted_models`;
     ``inconsistent``: the judge's inconsistent ties among its votes; ``identical``: `identical_answers`;
     ``split``: the prompts' split whose votes it counts (``all``: every split's); ``left_out``: the arena pairs of
-    no split it left out, by reason (`data.leaderboard.split_pairs`); ``votes_by_split``:
-    `data.leaderboard.votes_by_split`."""
+    no split it left out, by reason (`data.leaderboard_splits.split_pairs`); ``votes_by_split`` and
+    ``votes_left_out``: `data.leaderboard_splits.split_vote_counts`."""
     board = {
         "by": by,
         "split": split,
         "votes_by_split": dict(votes_by_split),  # every split's votes; the board counts those of "split"
+        "votes_left_out": dict(votes_left_out),  # votes on no board of any split, by reason
         "reference": rows[0].model,
         "excluded": list(excluded),
         "side_preference": sided or {},

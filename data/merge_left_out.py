@@ -72,12 +72,16 @@ def record_lines(
 
 
 def recorded_labels(
-    log: Path, entries: Iterable[tuple[int, dict]], wanted: Collection[str] | None = None
+    log: Path,
+    entries: Iterable[tuple[int, dict]],
+    wanted: Collection[str] | None = None,
+    unread: list[tuple[Path, int, str]] | None = None,
 ) -> dict[str, str]:
     """The label record ids the lines ``entries`` (each with its line number) of the import log ``log`` record as
     left out by a merge, each with its reason (the first line's): those a line holds (``FIELD``, written before) and
     those its file lists (``FILE``: one missing, or a line of it not read, lists none; `data validate` names them);
-    with ``wanted``, those of them only (each file read a line at a time: a large one is never held whole).
+    with ``wanted``, those of them only (each file read a line at a time: a large one is never held whole). What
+    of the files was not read (`read_rejects`: file, line number, why) is added to ``unread``, where given.
     A line naming its file otherwise than by a name beside the log is refused (PrefloopError: `rejects_name`)."""
     found: dict[str, str] = {}
     keep = None if wanted is None else (lambda listed: listed["id"] in wanted)
@@ -86,17 +90,25 @@ def recorded_labels(
             for label_id in ids if wanted is None else filter(wanted.__contains__, ids):
                 found.setdefault(label_id, reason)
         if name := rejects_name(log, number, entry, FILE):
-            for listed in read_rejects(log, number, name, FILE, keep)[0]:
-                found.setdefault(listed["id"], listed["reason"])
+            listed, not_read = read_rejects(log, number, name, FILE, keep)
+            for line in listed:
+                found.setdefault(line["id"], line["reason"])
+            if unread is not None:
+                unread.extend(not_read)
     return found
 
 
-def merge_left_out(workspace: Workspace, wanted: Collection[str]) -> dict[str, str]:
+def merge_left_out(
+    workspace: Workspace, wanted: Collection[str]
+) -> tuple[dict[str, str], list[tuple[Path, int, str]]]:
     """Of the label record ids ``wanted``, those merges into ``workspace`` left out, as its import log records them,
     with their reasons (a line its readers pass over records none: `data.import_log_lines.passed_over`): one read
-    of the log and of each left-out file, whatever the number of ids, holding only these."""
-    log = workspace.path / LOG_DIR / LOG_FILE
-    return recorded_labels(log, read_lines(log)[0], wanted) if wanted else {}
+    of the log and of each left-out file, whatever the number of ids, holding only these. With them, what of the
+    left-out files was not read (a file missing, a line passed over: file, line number, why), whose ids read as
+    never left out."""
+    log, unread = workspace.path / LOG_DIR / LOG_FILE, []
+    found = recorded_labels(log, read_lines(log)[0], wanted, unread) if wanted else {}
+    return found, unread
 
 
 def unlisted_labels(log: Path) -> list[str]:

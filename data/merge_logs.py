@@ -95,14 +95,17 @@ def plan_logs(
 ) -> CarriedLogs:
     """The import log lines of ``others`` this ``workspace`` lacks, and their rejects files (module docstring), then
     the lines recording the labels of theirs the merge leaves out (``left_out``: per workspace, reason -> label
-    record ids; `data.merge_left_out`); reads only. A symlink at this workspace's log, or at a log or rejects file
-    read, is refused (NotAFileError)."""
+    record ids; `data.merge_left_out`), less those a line, carried or here, records already (of the ids the
+    left-out files list, only these are kept: a file may list millions); reads only. A symlink at this workspace's
+    log, or at a log or rejects file read, is refused (NotAFileError)."""
     folder = log_folder(workspace)  # its symlinks refused before the merge writes, not after
     here = read_lines(folder / LOG_FILE)[0]
     seen = {_key(entry) for _, entry in here}
     carried = CarriedLogs()
     names = _Names(folder, carried.files)
-    recorded: dict[str, str] = {}  # the label ids a merge's line, carried or here, records as left out
+    leaving = {label for reasons in left_out for ids in reasons.values() for label in ids}
+    # of ``leaving``, the ids a merge's line, carried or here, records as left out
+    recorded: dict[str, str] = {}
     for other in others:
         theirs = other.path / LOG_DIR
         count, (read, unread) = 0, read_lines(theirs / LOG_FILE)
@@ -114,7 +117,8 @@ def plan_logs(
                 continue
             seen.add(key)
             entry.setdefault("merged_from", str(other.path.resolve()))
-            recorded.update(recorded_labels(theirs / LOG_FILE, [(number, entry)]))  # a merge's there, carried
+            # a merge's line there, carried
+            recorded.update(recorded_labels(theirs / LOG_FILE, [(number, entry)], leaving))
             for side in SIDE_FILES:  # its rejects file, a merge's left-out file: as their readers read them
                 if name := rejects_name(theirs / LOG_FILE, number, entry, side):
                     text = read_beside(theirs / name)
@@ -124,7 +128,7 @@ def plan_logs(
             count += 1
         carried.counts.append(count)
     # not in ``counts``: no line of theirs
-    recorded.update(recorded_labels(folder / LOG_FILE, here))
+    recorded.update(recorded_labels(folder / LOG_FILE, here, leaving))
     for line, text in record_lines(recorded, others, left_out):
         line[LEFT_OUT_FILE] = names.place(line[LEFT_OUT_FILE], text)
         carried.lines.append(line)

@@ -2,7 +2,7 @@
 
 - ``ratings_table``: one row per rated answer, TRL's unpaired column names (``prompt``, ``completion``, as the KTO
   export, conversational) + ``completion_id``, ``prompt_id``, ``round``, one column per aspect (the mean over the
-  labellers' current ratings of that aspect), ``raters`` (how many labellers rated it), ``rubric`` and ``split``
+  labellers' current ratings of that aspect; in the rubric's order, `data export --rubric`), ``raters`` (how many labellers rated it), ``rubric`` and ``split``
   (its prompt's; none where a stored aspect has that name: `_has_split_column`).
 - ``alpha``: Krippendorff's alpha with the nominal, ordinal or interval difference function (coincidence matrix,
   any number of raters per unit, missing values allowed); ``rating_agreement`` gives it per aspect.
@@ -45,15 +45,16 @@ def _messages(value) -> list[dict]:
     return [dict(m) for m in value]
 
 
-def current_ratings(labels: pd.DataFrame | pa.Table) -> pd.DataFrame:
+def current_ratings(labels: pd.DataFrame | pa.Table, order: Sequence[str] = ()) -> pd.DataFrame:
     """Each labeller's current rating per answer (item_id, annotator, rubric, and one column per aspect, NaN
-    where that rating has no such aspect); aspects in sorted order."""
+    where that rating has no such aspect); aspects in the rubric's ``order`` (`data.rubric.aspect_order`: those it
+    lacks after, sorted)."""
     current = current_labels(labels, TASK)
     for column in ("ratings", "rubric"):  # labels read without them (older parts read them as null)
         if column not in current.columns:
             current = current.assign(**{column: None})
     parsed = [json.loads(text) if isinstance(text, str) else {} for text in current["ratings"]]
-    aspects = sorted({name for values in parsed for name in values})
+    aspects = aspect_order({name for values in parsed for name in values}, order)
     frame = current[["item_id", "annotator", "rubric"]].reset_index(drop=True)
     for name in aspects:
         frame[name] = [float(values[name]) if name in values else np.nan for values in parsed]
@@ -72,14 +73,16 @@ def ratings_table(
     gold: Sequence[str] = (),
     excluded_only: Collection[str] = (),
     unlabelled: Collection[str] = (),
+    order: Sequence[str] = (),
 ) -> tuple[pa.Table, Counter]:
-    """One row per rated answer (the module docstring's columns) in round, creation order, and counts of the rated
+    """One row per rated answer (the module docstring's columns, the aspects' in the rubric's ``order``, as
+    `current_ratings` lists them) in round, creation order, and counts of the rated
     and gold answers left out, each once: ``other_split``, ``gold``, ``excluded_only`` (every rating of it is an
     excluded labeller's, `data.exclusion.labels_in_force`), ``degenerate``, and ``unlabelled``: (with the
     completions' engine) the split's answers nobody rated, and those rated only by labellers ``--labels`` does
     not choose (``unlabelled``, `data.exclusion.not_chosen`)."""
     counts: Counter = Counter()
-    ratings = current_ratings(labels)
+    ratings = current_ratings(labels, order)
     aspects = aspect_names(ratings)
     if split is not None:
         prompts = prompts[prompts["split"] == split]
@@ -199,9 +202,9 @@ def alpha(units: Sequence[Sequence[float]], level: str = "interval") -> float | 
 def rating_agreement(labels: pd.DataFrame | pa.Table, order: Sequence[str] = ()) -> dict[str, dict]:
     """Per aspect, in the rubric's ``order`` (`data.rubric.aspect_order`): answers rated by two or more labellers,
     and Krippendorff's alpha (interval, ordinal)."""
-    ratings = current_ratings(labels)
+    ratings = current_ratings(labels, order)
     out = {}
-    for name in aspect_order(aspect_names(ratings), order):
+    for name in aspect_names(ratings):
         units = ratings.dropna(subset=[name]).groupby("item_id")[name].apply(list)
         units = [u for u in units if len(u) >= 2]
         out[name] = {"items": len(units), **{level: alpha(units, level) for level in ("interval", "ordinal")}}
@@ -219,10 +222,11 @@ def rating_stats(labels: pd.DataFrame | pa.Table, order: Sequence[str] = ()) -> 
     }
 
 
-def rating_spread(labels: pd.DataFrame | pa.Table) -> pd.DataFrame:
+def rating_spread(labels: pd.DataFrame | pa.Table, order: Sequence[str] = ()) -> pd.DataFrame:
     """Answers rated by two or more labellers, furthest apart first: per item, ``raters``, the aspect whose
-    ratings differ most (``widest``) and that difference (``range``, highest minus lowest rating)."""
-    ratings = current_ratings(labels)
+    ratings differ most (``widest``; of aspects differing as much, the first in the rubric's ``order``, as the
+    labellers rate them) and that difference (``range``, highest minus lowest rating)."""
+    ratings = current_ratings(labels, order)
     aspects = aspect_names(ratings)
     columns = ["raters", "widest", "range"]
     if not aspects:

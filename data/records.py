@@ -164,7 +164,8 @@ class Score:
     """A model's view of one pair: summed log-probs of both sides under the model and its reference (parent).
 
     ``margin`` = (log π(a) − log π_ref(a)) − (log π(b) − log π_ref(b)), DPO's implicit reward margin divided by β;
-    without a reference, log π(a) − log π(b). Near 0: the model cannot tell the two apart.
+    without a reference, log π(a) − log π(b). Near 0: the model cannot tell the two apart. ``chat_template``: what
+    rendered the pair for both passes (None: written before it was recorded, an unknown rendering).
     """
 
     pair_id: str
@@ -175,12 +176,16 @@ class Score:
     reference_id: str | None = None
     reference_logp_a: float | None = None
     reference_logp_b: float | None = None
+    chat_template: str | None = None  # `data.chat_template.template_id` of what rendered both passes
     id: str = ""
     created_at: datetime = field(default_factory=now)
 
     def __post_init__(self):
         if not self.id:
-            object.__setattr__(self, "id", content_id("score", self.pair_id, self.model_id))
+            # the template hashed where recorded: a rescore with another is a new score (a score without one,
+            # as an older version wrote it, keeps its id)
+            rendered = [self.chat_template] if self.chat_template is not None else []
+            object.__setattr__(self, "id", content_id("score", self.pair_id, self.model_id, *rendered))
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,10 @@ SCORES = pa.schema(
         pa.field("reference_logp_b", pa.float64()),
         pa.field("margin", pa.float64(), nullable=False),
         pa.field("created_at", TIMESTAMP, nullable=False),
+        # what rendered both passes (`data.chat_template.template_id` of the scoring tokenizer's template): a
+        # rescore with another template is a new row that replaces the old for `--order uncertainty`; null in a
+        # score written before it was recorded (an unknown rendering, which `train score` scores again)
+        pa.field("chat_template", pa.string()),
     ]
 )
 
@@ -196,6 +200,7 @@ ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
     "completions": ("parent_id",),
     "gold": ("ranking", "ratings", "rubric"),  # rank and rate gold answers; older parts hold choices
     "arenas": ("identical_by_models",),
+    "scores": ("chat_template",),
 }
 SIDES = ("a", "b")
 SUGGESTIONS = ("shown", "hidden")  # labels.suggestion: the machine's pick was on screen, or held back

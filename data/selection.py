@@ -242,6 +242,12 @@ def latest_scorer(scores: pd.DataFrame) -> str | None:
 
 
 def uncertainty_margins(scores: pd.DataFrame) -> dict[str, float]:
-    """pair id -> margin, from the scores of the model that scored most recently (`latest_scorer`)."""
-    mine = scores[scores["model_id"] == latest_scorer(scores)]
+    """pair id -> margin, from the scores of the model that scored most recently (`latest_scorer`), rendered with
+    the chat template its most recent score was: `train score` with another template replaces the model's scores,
+    and margins of two renderings are not ordered together (a pair scored only with the old one is unscored)."""
+    if not len(scores):
+        return {}
+    scores = scores.sort_values(["created_at", "id"], kind="stable")
+    rendered = scores["chat_template"].fillna("")  # "": written before the template was recorded
+    mine = scores[(scores["model_id"] == scores["model_id"].iloc[-1]) & (rendered == rendered.iloc[-1])]
     return dict(zip(mine["pair_id"], mine["margin"].astype(float)))

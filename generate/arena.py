@@ -12,7 +12,8 @@ model's). Completions record the model's absolute folder (a hub id: its snapshot
 name `train` registers it by) as their model, which is the manifest's path: the leaderboard resolves each side to
 its manifest entry (`data.leaderboard`); a folder the manifest does not know is compared by its folder and listed
 after the manifest's models. Pairs are of kind ``arena``: every pair of models per prompt and sample index below
-``--arena-n`` (each model's answers in the order drawn), or ``--arena-pairs K`` drawn per prompt (seeded). They are
+``--arena-n`` (each model's answers in the order drawn), or ``--arena-pairs K`` drawn per prompt (seeded), two
+answers of one text never (`generate.arena_pairing`, which says which models answered alike). They are
 evaluation data: `train` and `data export` leave them out unless asked (``--kinds arena``). A rerun samples only
 what is missing (a larger ``--arena-n`` tops each model up, seeds continuing) and adds no pair twice.
 """
@@ -21,15 +22,12 @@ from __future__ import annotations
 
 import gc
 import logging
-import random
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import replace
-from itertools import combinations
 
 import numpy as np
 
-from data.arena_runs import IdenticalTally
 from data.chat_template import named_chat_template
 from data.errors import PrefloopError, first_line
 from data.leaderboard import ARENA
@@ -39,10 +37,11 @@ from data.lineage import (
     same_model_names,
 )
 from data.provision import checked_answering_model
-from data.records import ArenaRun, Pair, content_id
+from data.records import ArenaRun
 from data.workspace import Workspace
 from generate.answer_records import as_completions
 from generate.arena_models import register_base, resolve_arena
+from generate.arena_pairing import arena_pairs
 from generate.context import TOO_LONG
 from generate.engines import SamplingParams, make_engine
 from generate.isolate import run_isolated
@@ -132,105 +131,6 @@ def check_arena_files(models: list[ModelEntry], chat_template: str | None = None
             named_chat_template(f"--arena {entry.path}", folder, chat_template)
         except PrefloopError as exc:
             raise PrefloopError(f"{exc}{which}; nothing written") from exc
-
-
-def arena_pairs(
-    workspace: Workspace,
-    models: list[ModelEntry],
-    round: int,
-    params: SamplingParams,
-    ids: list[str],
-    per_prompt: int,
-    n: int,
-) -> tuple[list[Pair], Counter, list[str], list[dict]]:
-    """Pairs of kind ``arena`` across models: per prompt and sample index below ``n`` (``--arena-n``: a model's
-    answers past it, another run's, are not this run's to pair), every pair of models, or ``per_prompt`` of them
-    drawn reproducibly; answers with the same text are not paired (counted as ``identical``), nor two of which one
-    is on a stored arena pair with the other's model (`arena_meetings`: counted as ``paired_before``). Also the
-    prompts where every answer compared was another model's text, so no pair (counted ``identical_prompts``), and
-    the model pairs whose answers were one text (`IdenticalTally.rows`)."""
-    answers = {}  # (model id, prompt id) -> its completions in sample order (`arena_answers_in_order`)
-    for entry in models:
-        mine = arena_completions(workspace, entry.path, round, params, set(ids))
-        for prompt_id, group in arena_answers_in_order(mine).groupby("prompt_id", sort=False):
-            answers[entry.id, prompt_id] = list(group.itertuples())
-    stored, met = arena_meetings(workspace, answers)
-    pairs: list[Pair] = []
-    counts: Counter = Counter()
-    paired: set[str] = set()  # the models with an answer on a side of some pair
-    drawn: set[str] = set()  # ... on a side of some pair compared (paired, or `identical`)
-    identical_prompts = []  # the prompts with answers compared and none of them paired
-    tally = IdenticalTally()
-    for prompt_id in ids:
-        width = min(n, min((len(answers.get((m.id, prompt_id), [])) for m in models), default=0))
-        before = len(pairs) + counts["paired_before"]
-        for index in range(width):
-            candidates = list(combinations(models, 2))
-            if per_prompt and len(candidates) > per_prompt:
-                draw = random.Random(content_id("arena", params.seed, prompt_id, index))
-                candidates = draw.sample(candidates, per_prompt)
-            for left, right in candidates:
-                drawn |= {left.id, right.id}
-                a, b = answers[left.id, prompt_id][index], answers[right.id, prompt_id][index]
-                same = a.text.strip() == b.text.strip()
-                tally.add(left.id, right.id, prompt_id, same)
-                if same:
-                    counts["identical"] += 1
-                    continue
-                pair = Pair(prompt_id, a.id, b.id, kind=ARENA, round=round)
-                if pair.id not in stored and ((a.id, b.model) in met or (b.id, a.model) in met):
-                    counts["paired_before"] += 1  # compared already, with another answer of the same draw
-                else:
-                    pairs.append(pair)
-                paired |= {left.id, right.id}
-        if width and len(models) > 1 and len(pairs) + counts["paired_before"] == before:
-            identical_prompts.append(prompt_id)
-    counts["identical_prompts"] = len(identical_prompts)
-    unpaired = [m.id for m in models if m.id in {model for model, _ in answers} and m.id not in paired]
-    warn_unpaired([m for m in unpaired if m in drawn], [m for m in unpaired if m not in drawn], per_prompt)
-    return pairs, counts, identical_prompts, tally.rows([m.id for m in models])
-
-
-def arena_meetings(
-    workspace: Workspace, answers: Mapping[tuple, list]
-) -> tuple[set[str], set[tuple[str, str]]]:
-    """The stored arena pairs between ``answers`` (`arena_pairs`': (model id, prompt id) -> completion rows) by id,
-    and each of their answers with the model of the answer across: an arena sampled before answers were paired in
-    sample order (`arena_answers_in_order`) matched a draw's answers otherwise, and a rerun paired each of them
-    again with another of the other model's answers (6 new pairs to 8 over 4 prompts at --arena-n 2)."""
-    model = {row.id: row.model for rows in answers.values() for row in rows}
-    pairs = workspace.read("pairs", ["kind", "completion_a", "completion_b"]).to_pandas()
-    pairs = pairs[
-        (pairs["kind"] == ARENA) & pairs["completion_a"].isin(model) & pairs["completion_b"].isin(model)
-    ]
-    sides = list(zip(pairs["completion_a"], pairs["completion_b"]))
-    return set(pairs["id"]), {(x, model[y]) for x, y in sides} | {(y, model[x]) for x, y in sides}
-
-
-def arena_answers_in_order(completions):
-    """A model's arena answers (`arena_completions`, a DataFrame) in sample order: oldest first, as each draw wrote
-    them (sample indices 0, 1, ..., a top-up's after the answers it topped up; `generate.job_plan.answers_by_prompt`
-    reads them so too). The seed is no order: the transformers engine gives a draw's answers one seed and a top-up
-    another, so ordering by seed set one model's top-up beside another's first draw, and a draw's answers in id
-    (hash) order."""
-    return completions.sort_values(["created_at", "id"], kind="stable")
-
-
-UNPAIRED = "arena: no pair of this arena holds an answer of %s: %s, so no vote compares it here (a model on no arena "
-UNPAIRED += "pair at all has no row on the leaderboard)"
-
-
-def warn_unpaired(identical: list[str], undrawn: list[str], per_prompt: int) -> None:
-    """A warning naming the arena's models that answered and yet are on none of its pairs, by why: each of their
-    answers drawn was another model's text (``identical``: the run said only ``arena_pairs 0`` beside
-    ``arena_identical N``), or ``--arena-pairs`` drew none of their model pairs (``undrawn``: few prompts, many
-    models); the leaderboard left such a model off without a word."""
-    if identical:
-        why = "each was the same text as another model's (counted `identical`, never paired)"
-        log.warning(UNPAIRED, arena_names(identical), why)
-    if undrawn:
-        why = f"--arena-pairs {per_prompt} drew none of its model pairs on any prompt (that many per prompt)"
-        log.warning(UNPAIRED, arena_names(undrawn), why)
 
 
 def check_arena_prompts(workspace: Workspace, split: str, ids: list[str]) -> None:
@@ -342,26 +242,12 @@ def run_arena(
     if any(left):  # a model's first chunk of answers was its first write
         check_workspace_writable(workspace.path)
     models = register_base(workspace, models)  # every check passed; each in its place, as `left` is
-    counts: Counter = Counter()
-    too_long = {}  # model id -> its prompts longer than its context, not answered (a rerun counts them again)
-    answered, topped_up = set(), set()  # the prompts some model answered, topped up: each once
-    for entry, todo in zip(models, left):  # a rerun said "answers 4 test prompts" of a model that had all 4
-        topping = sum(1 for k in todo.values() if k)  # answered before, fewer times than --arena-n
-        more = f" ({topping} of them topped up to --arena-n {options.arena_n})" if topping else ""
-        log.info(
-            "arena: model %s answers %d of the %d %s prompts%s", entry.id, len(todo), len(ids), split, more
-        )
-        if not todo:  # nothing to sample: no process, no engine
-            continue
-        args = (options, entry, round, params, todo)
-        sampled, done = run_isolated(sample_model, *args, isolate=options.spin_isolate, what="arena sampling")
-        answered |= done
-        topped_up |= {prompt for prompt in done if todo[prompt]}
-        if sampled.get(TOO_LONG):
-            too_long[entry.id] = sampled[TOO_LONG]
-        counts += sampled
+    counts, too_long = sample_arena(options, models, round, params, left, f"{len(ids)} {split}")
+    answered = {
+        entry.id: arena_completions(workspace, entry.path, round, params, set(ids)) for entry in models
+    }
     pairs, paired, identical, alike = arena_pairs(
-        workspace, models, round, params, ids, options.arena_pairs, options.arena_n
+        workspace, models, answered, round, params, ids, options.arena_pairs, options.arena_n
     )
     # what this arena found, with its pairs in one write: the leaderboard reads why a workspace has no arena pair
     found = len(pairs) + paired["paired_before"]  # an earlier arena's pairs of these answers among them
@@ -369,11 +255,6 @@ def run_arena(
         split, round, [m.id for m in models], len(ids), found, paired["identical"], identical, alike
     )
     written = workspace.append([*pairs, record], skip_existing=True).get("pairs", 0)
-    # each model's count of prompts it answered (or topped up), summed: `--limit 5` and three models said
-    # `arena_prompts_answered 15`; that sum is `arena_model_prompts_answered`, and each prompt counts once
-    counts["model_prompts_answered"] = counts.pop("prompts", 0)
-    counts["model_prompts_topped_up"] = counts.pop("topped_up", 0)
-    counts.update(prompts_answered=len(answered), topped_up=len(topped_up))
     result = {
         "arena_prompts": len(ids),
         **{f"arena_{k}": v for k, v in (counts + paired).items()},
@@ -386,18 +267,61 @@ def run_arena(
     if too_long:  # per model: a prompt one model could not take leaves that prompt unpaired
         result["arena_too_long_by_model"] = "; ".join(f"{arena_names([m])} {n}" for m, n in too_long.items())
     if options.judge:  # the judge votes on the arena's pairs of this split (both orders), as `--kinds arena`
-        from generate.bestofn import judge_workspace
+        result.update(judge_arena(options, workspace, split, judge_folder))
+    return result
 
-        judged = replace(options, kinds=(ARENA,), split=split, limit=None, judge_labelled=True)
-        verdicts = judge_workspace(judged, workspace, judge_folder)["counts"]
-        result["judged"] = verdicts.get("labels_written", 0)
-        if verdicts.get("already_judged"):  # a rerun: the arena pairs this judge had voted on before
-            result["already_judged"] = verdicts["already_judged"]
-        # Pairs without a verdict marker in either order: nothing written for them, a rerun asks again.
-        if verdicts.get("unreadable"):
-            result["judge_unreadable"] = verdicts["unreadable"]
-        if verdicts.get("inconsistent"):  # ties where the judge's two orders disagreed: position bias
-            result["judge_inconsistent"] = verdicts["inconsistent"]
-        if verdicts.get(TOO_LONG):  # longer than the judge's context: not asked, a rerun asks again
-            result["judge_too_long"] = verdicts[TOO_LONG]
+
+def sample_arena(
+    options: GenerateOptions,
+    models: list[ModelEntry],
+    round: int,
+    params: SamplingParams,
+    left: list[dict[str, int]],
+    prompts: str,
+) -> tuple[Counter, dict[str, int]]:
+    """Each model's answers to the prompts it has left (``left``: `arena_plan`'s, in the models' order; ``prompts``:
+    the arena's, as its log line says them, "4 test"), each model in its own process (`sample_model`): the counts,
+    each prompt answered (or topped up) counted once, and per model id its prompts too long for its context (not
+    answered: a rerun counts them again)."""
+    counts: Counter = Counter()
+    too_long = {}
+    answered, topped_up = set(), set()  # the prompts some model answered, topped up: each once
+    for entry, todo in zip(models, left):  # a rerun said "answers 4 test prompts" of a model that had all 4
+        topping = sum(1 for k in todo.values() if k)  # answered before, fewer times than --arena-n
+        more = f" ({topping} of them topped up to --arena-n {options.arena_n})" if topping else ""
+        log.info("arena: model %s answers %d of the %s prompts%s", entry.id, len(todo), prompts, more)
+        if not todo:  # nothing to sample: no process, no engine
+            continue
+        args = (options, entry, round, params, todo)
+        sampled, done = run_isolated(sample_model, *args, isolate=options.spin_isolate, what="arena sampling")
+        answered |= done
+        topped_up |= {prompt for prompt in done if todo[prompt]}
+        if sampled.get(TOO_LONG):
+            too_long[entry.id] = sampled[TOO_LONG]
+        counts += sampled
+    # each model's count of prompts it answered (or topped up), summed: `--limit 5` and three models said
+    # `arena_prompts_answered 15`; that sum is `arena_model_prompts_answered`, and each prompt counts once
+    counts["model_prompts_answered"] = counts.pop("prompts", 0)
+    counts["model_prompts_topped_up"] = counts.pop("topped_up", 0)
+    counts.update(prompts_answered=len(answered), topped_up=len(topped_up))
+    return counts, too_long
+
+
+def judge_arena(options: GenerateOptions, workspace: Workspace, split: str, judge_folder: str | None) -> dict:
+    """``--judge``'s votes on the arena's pairs of ``split`` (both orders), as `--kinds arena` judges them: the
+    labels written and what it did not judge, by why."""
+    from generate.bestofn import judge_workspace
+
+    judged = replace(options, kinds=(ARENA,), split=split, limit=None, judge_labelled=True)
+    verdicts = judge_workspace(judged, workspace, judge_folder)["counts"]
+    result = {"judged": verdicts.get("labels_written", 0)}
+    if verdicts.get("already_judged"):  # a rerun: the arena pairs this judge had voted on before
+        result["already_judged"] = verdicts["already_judged"]
+    # Pairs without a verdict marker in either order: nothing written for them, a rerun asks again.
+    if verdicts.get("unreadable"):
+        result["judge_unreadable"] = verdicts["unreadable"]
+    if verdicts.get("inconsistent"):  # ties where the judge's two orders disagreed: position bias
+        result["judge_inconsistent"] = verdicts["inconsistent"]
+    if verdicts.get(TOO_LONG):  # longer than the judge's context: not asked, a rerun asks again
+        result["judge_too_long"] = verdicts[TOO_LONG]
     return result

@@ -78,6 +78,8 @@ def load_template(path: Path | None) -> str:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise PrefloopError(f"--judge-template {path}: cannot read it ({exc})") from exc
+    except UnicodeDecodeError as exc:  # another encoding, or a binary file: was a traceback
+        raise PrefloopError(f"--judge-template {path}: not UTF-8 text (byte {exc.start})") from None
     missing = [p for p in PLACEHOLDERS if p not in text]
     if missing:
         raise PrefloopError(f"--judge-template {path}: missing placeholder(s) {', '.join(missing)}")

@@ -98,6 +98,16 @@ def test_bad_users_files_are_clear_errors(tmp_path, content, message):
         load_users(tmp_path / "missing.toml")
 
 
+def test_a_folder_given_as_the_users_file_is_named_a_folder(tmp_path):
+    """A folder at --users was "no users file; create one with `add-user --users FOLDER`", which then failed."""
+    folder = tmp_path / "users.toml"
+    folder.mkdir()
+    with pytest.raises(
+        UsersError, match=f"^{folder}: a directory, not a file written by prefloop: remove it$"
+    ):
+        load_users(folder)
+
+
 def test_identity_comes_only_from_the_session(ctx):
     """Every event handler the built app registers takes the user from Gradio's request (the signed session) and
     from no input the browser sends; without a signed-in user each one refuses."""
@@ -387,15 +397,25 @@ def test_export_message_names_no_server_path(ctx):
     [
         (["--port", "99999"], "--port 99999: must be in 1-65535"),  # was bind()'s OverflowError traceback
         (["--port", "-1"], "--port -1: must be in 1-65535"),
-        (["--lease-minutes", "-5"], "--lease-minutes must be 0 or more, got -5.0"),  # was taken
+        (["--lease-minutes", "-5"], "--lease-minutes must be a finite number >= 0, got -5.0"),  # was taken
+        # nan passed every `< 0`: no lease held an item, no session idled out, no wrong password locked a name out
+        (["--lease-minutes", "nan"], "--lease-minutes must be a finite number >= 0, got nan"),
+        (["--lease-minutes", "inf"], "--lease-minutes must be a finite number >= 0, got inf"),
+        (["--session-idle-minutes", "nan"], "--session-idle-minutes must be a finite number > 0, got nan"),
+        (["--login-lockout-minutes", "nan"], "--login-lockout-minutes must be a finite number > 0, got nan"),
+        (["--login-lockout-minutes", "inf"], "--login-lockout-minutes must be a finite number > 0, got inf"),
+        (["--login-backoff", "nan"], "--login-backoff must be a finite number >= 0, got nan"),
         (["--guidelines", "{dir}"], "{dir}: not a file (--guidelines)"),
         (["--guidelines", "{latin1}"], "{latin1}: not UTF-8 text (byte 3) (--guidelines)"),  # was a traceback
     ],
 )
 def test_serving_options_are_one_line_before_the_app_starts(
-    tmp_path, label_ws, users_file, capsys, args, said
+    tmp_path, label_ws, users_file, capsys, monkeypatch, args, said
 ):
     """A new-user audit: these were tracebacks, taken as given, or said 'no such guidelines file' of a folder."""
+    import annotate.app
+
+    monkeypatch.setattr(annotate.app, "launch", lambda *args, **kwargs: pytest.fail("served"))
     latin1 = tmp_path / "guide.md"
     latin1.write_bytes(b"# R\xe8gles\n")
     args = [a.format(dir=tmp_path, latin1=latin1) for a in args]

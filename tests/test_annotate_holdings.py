@@ -6,12 +6,19 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
+import re
+import socket
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
 from annotate import holdings
 from annotate.service import LabelService, StaleItem
-from data.files import NOT_A_FILE, NotAFileError, write_error
+from data.errors import PrefloopError
+from data.files import A_DIRECTORY, NOT_A_FILE, NotAFileError, write_error
 from data.workspace import HOLDINGS_FOLDER
 from tests.test_annotate_queue import Clock, service
 
@@ -197,3 +204,77 @@ def test_a_pick_resent_for_an_item_whose_hold_line_was_lost_is_taken_as_without_
     assert svc.show("ann").item.id == after  # a page drawn: another item open to her is not hers to label
     with pytest.raises(StaleItem):
         svc.submit("ann", next(item for item in svc.items if item not in (undone, after)), "left")
+
+
+SERVING = textwrap.dedent(
+    """
+    import pathlib, socket, sys
+    from annotate.holdings import claim_view
+    socket.gethostname = lambda: "labs-2"  # the first app runs on another host of a shared file system
+    claim_view(pathlib.Path(sys.argv[1]), sys.argv[2])  # as `python -m annotate` does before it serves the view
+    print("serving", flush=True)
+    sys.stdin.read()
+    """
+)
+
+
+def test_a_second_app_on_a_view_served_is_refused_in_one_line_and_a_killed_apps_view_is_free(
+    label_ws, monkeypatch, capsys
+):
+    """Two apps serving one view kept two queues: with --overlap 1 both handed the same item out, and each rewrote
+    the other's holds out of the file. The second start is refused before it reads or writes anything."""
+    from annotate import app
+    from annotate.__main__ import main
+
+    folder = label_ws.path / HOLDINGS_FOLDER
+    first = subprocess.Popen(
+        [sys.executable, "-c", SERVING, str(folder), "pairwise"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert first.stdout.readline() == "serving\n"
+        monkeypatch.setattr(
+            app, "launch", lambda *args, **kwargs: pytest.fail("a second app served the view")
+        )
+        assert main(["-w", str(label_ws.path), "--demo-user"]) == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert lines == [
+            f"error: {folder / 'pairwise.lock'}: another app (pid {first.pid} on labs-2) serves --task pairwise on "
+            "this workspace; two would each hand an item to --overlap labellers of their own: stop it first"
+        ]
+        assert not (folder / "pairwise.jsonl").exists()  # the refused app wrote no holds
+        os.close(holdings.claim_view(folder, "kto"))  # another view is served beside it
+    finally:
+        first.kill()
+        first.wait()
+    claim = holdings.claim_view(
+        folder, "pairwise"
+    )  # the lock went with the killed app: nothing to clear by hand
+    with pytest.raises(
+        PrefloopError, match=re.escape(f"(pid {os.getpid()} on {socket.gethostname()}) serves")
+    ):
+        holdings.claim_view(folder, "pairwise")  # a second app in one process too
+    os.close(claim)
+    (folder / "rate.lock").symlink_to(label_ws.path / "elsewhere")
+    with pytest.raises(NotAFileError, match=NOT_A_FILE):
+        holdings.claim_view(folder, "rate")
+    (folder / "rank.lock").mkdir()  # refused as `data validate` names it, not as a write that failed
+    with pytest.raises(NotAFileError, match=f"rank.lock: {A_DIRECTORY}"):
+        holdings.claim_view(folder, "rank")
+
+
+def test_an_app_whose_start_fails_after_the_claim_lets_go_of_its_view(label_ws, monkeypatch, capsys):
+    """A start that fails once the view is claimed (the port in use, at launch) leaves the view free: the next
+    start, in this process or another, is not refused."""
+    from annotate import app
+    from annotate.__main__ import main
+
+    def port_in_use(*args, **kwargs):
+        raise PrefloopError("--host 127.0.0.1 --port 7860: cannot listen there")
+
+    monkeypatch.setattr(app, "launch", port_in_use)
+    assert main(["-w", str(label_ws.path), "--demo-user"]) == 2
+    assert "cannot listen there" in capsys.readouterr().err
+    os.close(holdings.claim_view(label_ws.path / HOLDINGS_FOLDER, "pairwise"))

@@ -240,6 +240,29 @@ def test_uncertainty_order_reads_the_newest_scoring_models_scores(label_ws):
         LabelService(label_ws, "kto", order="uncertainty")
 
 
+def test_scores_written_while_the_app_runs_reorder_the_items_queued(label_ws):
+    """`train score` while the app ran: the queue kept the order of the scores read at start (they were read only
+    for items loaded later), so the new model's least certain pairs waited behind the old order until a restart.
+    The next item served after the scores table changed follows the new scores, as a restart would."""
+    from data import ModelRecord
+    from data.records import Score
+
+    pairs = list(label_ws.frame("pairs").sort_values("created_at")["id"])
+    old, new = ModelRecord("old", "base"), ModelRecord("new", "dpo", round=1)
+    label_ws.append([old, new, *(Score(p, old.id, 0.0, 0.0, margin=m) for p, m in zip(pairs, [1, 2, 3, 4]))])
+    svc = LabelService(label_ws, order="uncertainty")
+    assert svc.show("ann").item.id == pairs[0]
+    label_ws.append([Score(p, new.id, 0.0, 0.0, margin=m) for p, m in zip(pairs, [0.5, 3.0, 0.1, 2.0])])
+    # the new model's least certain pair, not the old order's pairs[1]
+    assert svc.show("bob").item.id == pairs[2]
+    assert svc.show("ann").item.id == pairs[0]  # the item on a labeller's screen stays theirs
+    # the new order; pairs 0 and 2 are on the others' screens
+    assert label_all(svc, "cat") == [pairs[3], pairs[1]]
+    reads = []
+    svc._read_new = reads.append  # nothing written since: the stamps match, nothing is read
+    assert svc.show("bob").item.id == pairs[2] and not reads
+
+
 @pytest.mark.parametrize("scored", [0, 2])
 def test_the_start_says_how_many_items_the_uncertainty_order_has_scores_for(
     label_ws, tmp_path, monkeypatch, capsys, scored

@@ -154,6 +154,50 @@ def test_a_right_password_is_not_left_counted_on_the_shared_count():
     assert throttle.begin("ann") > 0 and throttle.wait("guess0") == 0
 
 
+def test_guessed_names_filling_memory_do_not_lock_out_an_account():
+    """While memory was full of guessed names' failures, every name without room shared one count, accounts too: a
+    flood of fresh names (max_keys failed checks in the lock-out window) locked every labeller who had not failed
+    meanwhile out of signing in. An account of the users file has a count of its own, whatever memory holds."""
+    clock = Clock()
+    limits = LoginLimits(attempts=3, lockout_seconds=900, backoff_seconds=0)
+    throttle = LoginThrottle(limits, clock, max_keys=10, is_account={"ann", "bob"}.__contains__)
+    for i in range(100):
+        clock.now += 1
+        if throttle.begin(f"guess{i}") == 0:
+            throttle.failed(f"guess{i}", "6.6.6.6")
+    assert throttle.begin("fresh-name") > 0  # the names without room used up their one name's attempts
+    assert throttle.begin("ann") == 0  # ann's password is checked
+    throttle.succeeded("ann")
+    for _ in range(3):  # a guesser of bob's password is throttled on bob's own count
+        assert throttle.begin("bob") == 0
+        throttle.failed("bob", "6.6.6.6")
+    assert throttle.wait("bob") == 900 and throttle.begin("ann") == 0
+    # beyond the bound: the accounts' own counts (ann's attempt is counted until its check)
+    assert {("user", "ann"), ("user", "bob")} <= set(throttle._failures) and len(throttle._failures) <= 10 + 2
+
+
+def test_the_apps_throttle_knows_the_users_files_accounts(label_ws, tmp_path):
+    """The app's throttle (`app.launch`) asks the users file, read again where it changed, who has an account."""
+    import gc
+    from types import SimpleNamespace
+
+    from annotate.app import launch, make_context
+    from annotate.service import LabelService
+    from annotate.users import Authenticator, add_user, load_users
+
+    users = tmp_path / "users.toml"
+    add_user(users, "ann", "a password")
+    stand_in = SimpleNamespace(server_app=SimpleNamespace())
+    stand_in.launch = lambda **kwargs: setattr(stand_in, "kwargs", kwargs)
+    ctx = make_context(LabelService(label_ws), Authenticator(load_users(users), users))
+    launch(stand_in, ctx, block=False)
+    gc.unfreeze()
+    throttle = stand_in.kwargs["app_kwargs"]["middleware"][0].kwargs["throttle"]
+    assert throttle.is_account("ann") and not throttle.is_account("guess")
+    add_user(users, "bob", "another password")
+    assert throttle.is_account("bob")
+
+
 class YieldingClock(Clock):
     """A stand-in clock whose every reading lets other threads run: a check and a count taken in two steps (two
     readings) would interleave with other threads' here, as they can on a busy server."""

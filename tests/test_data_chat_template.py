@@ -44,6 +44,16 @@ def test_unknown_names_and_broken_files_are_one_line(tmp_path, value, message):
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize("text", ["", " \n\n"])
+def test_an_empty_template_file_is_one_line_not_a_template_rendering_nothing(tmp_path, text):
+    """An empty file was taken as a template: `train score --chat-template empty.jinja` scored every pair rendered
+    as nothing and exited 0."""
+    path = tmp_path / "empty.jinja"
+    path.write_text(text)
+    with pytest.raises(ChatTemplateError, match=f"^--chat-template {path}: the file is empty; give a Jinja"):
+        resolve_chat_template(str(path))
+
+
 def test_model_folder_check_reads_only_the_tokenizer_files(tmp_path, tiny_model_dir, tiny_base_model_dir):
     assert model_chat_template(tiny_model_dir) and model_chat_template(tiny_base_model_dir) is None
     assert chat_template_for(tiny_model_dir) is None  # its own template: nothing to override

@@ -509,3 +509,35 @@ def test_a_file_whose_name_holds_a_comma_is_one_file(tmp_path, capsys):
         (tmp_path / name).write_text('{"prompt": "hi", "chosen": "a", "rejected": "b"}\n')
         assert data_main(["import", "-w", str(tmp_path / name.replace(",", "_")), str(tmp_path / name)]) == 0
         assert f"imported {tmp_path / name} " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("key", ["n", "workspace", "rounds", "eager"])
+def test_a_yaml_null_for_an_option_that_takes_no_none_is_one_line_naming_the_key(tmp_path, key):
+    """`n:` with nothing after it (YAML null) was taken as the value None: `annotate`'s `overlap: null` was a
+    TypeError traceback, `generate`'s `temperature: null` and `train score`'s `model: null` too."""
+    config = tmp_path / "run.yaml"
+    config.write_text(f"{key}:\n")
+    with pytest.raises(ConfigError, match=f"^{config}, key {key}: null names nothing; give a value or leave"):
+        parse(["--config", str(config)])
+
+
+def test_a_yaml_null_is_none_where_the_option_takes_none_and_is_refused_in_a_nested_section(tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("seed: null\n")
+    assert parse(["--config", str(config)]).seed is None
+    config.write_text("inner:\n  n: null\n")
+    parser = argparse.ArgumentParser()
+    add_options(parser, Outer)
+    with pytest.raises(ConfigError, match=f"^{config}: inner, key n: null names nothing"):
+        build(Outer, parser.parse_args(["--config", str(config)]))
+
+
+def test_annotate_with_a_null_in_its_config_is_one_line_not_a_traceback(tmp_path, capsys):
+    from annotate.__main__ import main as annotate_main
+
+    config = tmp_path / "run.yaml"
+    config.write_text("overlap: null\n")
+    assert annotate_main(["--config", str(config), "-w", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {config}, key overlap: null names nothing; give a value or leave the option out\n"
+    )

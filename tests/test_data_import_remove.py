@@ -114,8 +114,8 @@ def test_a_file_never_imported_is_one_line_naming_its_row_and_nothing_is_withdra
     )
     assert capsys.readouterr().err == (
         f"error: {more}, row 1, field 'ranking': its ranking of rank item {other_item} is not stored in {ws}, so "
-        "there is none to withdraw: was the file imported there, with the same --source, --format and --rubric? "
-        "Nothing was withdrawn\n"
+        "there is none to withdraw: was the file imported there, with the same --source, --format, --rubric, "
+        "--max-record-bytes and --non-text? Nothing was withdrawn\n"
     )
     assert (
         remove(ws, more) == 2
@@ -278,15 +278,15 @@ def test_a_file_the_import_respelled_is_withdrawn_by_its_stored_spellings(tmp_pa
 SKIPPED = "1 row skipped at import (rank_locked), never stored"
 
 
-def import_a_locked_row_skipped(tmp_path, ws, locked: dict | None = None):
-    """ranks.jsonl imported (its ranking locks its item), then prefs.jsonl with `--on-error skip`: its row 0's answer
-    (``locked``'s) would join that item (left out: rank_locked), its row 1's preference is stored. Returns both
-    files."""
+def import_a_locked_row_skipped(tmp_path, ws, locked: dict | None = None, flags: tuple[str, ...] = ()):
+    """ranks.jsonl imported (its ranking locks its item), then prefs.jsonl with `--on-error skip` (and ``flags``): its
+    row 0's answer (``locked``'s) would join that item (left out: rank_locked), its row 1's preference is stored.
+    Returns both files."""
     ranks = write(tmp_path / "ranks.jsonl", RANKED)
     assert main(["import", "-w", str(ws), str(ranks)]) == 0
     locked = locked or {"prompt": "Q?", "chosen": "a fourth", "rejected": "new 1"}
     prefs = write(tmp_path / "prefs.jsonl", locked, {"prompt": "Which?", "chosen": "good", "rejected": "bad"})
-    assert main(["import", "-w", str(ws), "--on-error", "skip", str(prefs)]) == 0
+    assert main(["import", "-w", str(ws), "--on-error", "skip", *flags, str(prefs)]) == 0
     return ranks, prefs
 
 

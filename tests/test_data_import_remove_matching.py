@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
+
+import pytest
 
 from data.__main__ import main
 from data.aggregate import current_labels
@@ -215,3 +218,79 @@ def test_importing_and_withdrawing_a_file_read_the_labels_of_its_items_only(tmp_
     assert "restored_labels 1" in capsys.readouterr().out
     assert reads and {where for where in reads if not where or where[0] != "id"} <= items
     assert len(import_labels(ws)) == 4  # other's, and prefs' label, its retraction and the label put back
+
+
+HELPSTEER2 = Path(__file__).parents[1] / "configs" / "rubrics" / "helpsteer2.yaml"
+
+
+@pytest.mark.parametrize(
+    "flag, value",
+    [("--max-record-bytes", "100000"), ("--non-text", "drop"), ("--rubric", HELPSTEER2.name)],
+)
+def test_the_rows_an_import_left_out_are_read_only_by_a_remove_with_its_options(
+    tmp_path, capsys, monkeypatch, flag, value
+):
+    """The import log's lines of the file were matched by its source and format alone: a `--remove` read with
+    another --max-record-bytes, --non-text or --rubric (each changes which rows make which labels) took the rows
+    an import read otherwise left out as its own, and withdrew. Given as the import was (the rubric by its path
+    from anywhere: the log keeps it resolved), it finds them."""
+    ws = tmp_path / "ws"
+    shutil.copyfile(HELPSTEER2, tmp_path / HELPSTEER2.name)
+    monkeypatch.chdir(tmp_path)  # a relative --rubric at import
+    ranks, prefs = import_a_locked_row_skipped(tmp_path, ws, flags=(flag, value))
+    assert remove(ws, ranks) == 0  # the lock lifted: row 0 reads as a label, as the log says it was skipped
+    monkeypatch.chdir(ws)
+    value = str(tmp_path / value) if flag == "--rubric" else value
+    capsys.readouterr()
+    assert main(["import", "-w", str(ws), "--on-error", "skip", "--remove", str(prefs)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {prefs}, row 0: its preference is not stored in {ws}")
+    assert main(["import", "-w", str(ws), "--on-error", "skip", flag, value, "--remove", str(prefs)]) == 0
+    assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 1 (preferences 1); {SKIPPED}\n"
+
+
+LONG = {"prompt": "Q?", "chosen": "a fourth, " + "long " * 40, "rejected": "new 1"}  # over 200 bytes
+
+
+@pytest.mark.parametrize(
+    "flags, covers",
+    [(("--max-record-bytes", "200"), False), (("--pairs-per-prompt", "0"), True)],
+)
+def test_an_import_read_otherwise_is_no_cover_for_a_null_rejects_line(tmp_path, capsys, flags, covers):
+    """A line naming no rejects file (its import left row 0 out, rank_locked) was taken as harmless beside another
+    import of the file listing all it left out, whatever that import was read with: one with a lower
+    --max-record-bytes left row 0 out as too large (listed), so stored no label of it either, and validate said OK
+    while `--remove` refused row 0. --pairs-per-prompt pairs answers for labellers and makes no label: an import
+    with another one stored what the line's did, and covers it."""
+    ws = tmp_path / "ws"
+    _, prefs = import_a_locked_row_skipped(tmp_path, ws, LONG)
+    log = ws / "imports" / "log.jsonl"
+    *kept, skipped = log_lines(ws)
+    assert skipped["counts"]["skipped_rank_locked"] == 1
+    (ws / "imports" / skipped["rejects"]).unlink()
+    log.write_text("".join(json.dumps(line) + "\n" for line in [*kept, skipped | {"rejects": None}]))
+    assert main(["import", "-w", str(ws), "--on-error", "skip", *flags, str(prefs)]) == 0
+    assert json.loads(log.read_text().splitlines()[-1])["rejects"]  # it lists all it left out
+    capsys.readouterr()
+    assert main(["validate", "-w", str(ws)]) == (0 if covers else 1)
+    out = capsys.readouterr().out
+    assert remove(ws, prefs) == (0 if covers else 2)
+    if not covers:
+        problem, total = out.splitlines()
+        assert problem.startswith(f"{log}, line {len(kept) + 1}: names no rejects file, but its import ")
+        assert total == f"{ws}: 1 problem"
+        assert capsys.readouterr().err.startswith(f"error: {prefs}, row 0: its preference is not stored")
+
+
+def test_a_null_rejects_line_of_an_unlabelled_import_is_no_problem(tmp_path, capsys):
+    """An `--unlabelled` import stores no label, and `--remove` (never --unlabelled) reads none of its lines: its
+    line naming no rejects file, though its import left row 0 out (rank_locked), costs `--remove` nothing, yet
+    validate named it as a problem."""
+    ws = tmp_path / "ws"
+    _, prefs = import_a_locked_row_skipped(tmp_path, ws, flags=("--unlabelled",))
+    log = ws / "imports" / "log.jsonl"
+    *kept, unlabelled = log_lines(ws)
+    assert unlabelled["counts"]["skipped_rank_locked"] == 1
+    (ws / "imports" / unlabelled["rejects"]).unlink()
+    log.write_text("".join(json.dumps(line) + "\n" for line in [*kept, unlabelled | {"rejects": None}]))
+    capsys.readouterr()
+    assert main(["validate", "-w", str(ws)]) == 0, capsys.readouterr().out

@@ -395,9 +395,9 @@ def test_a_folder_name_with_a_newline_is_one_row():
     assert len(lines) == 5 and "(B\\nx)" in lines[3] and lines[4].startswith("-: votes on 2 prompts")
 
 
-def arena_workspace(path, games):
-    """A workspace holding the arena votes ``games`` (as `games_tables`, a sixth item the label's confidence),
-    written through the Workspace API."""
+def arena_workspace(path, games, round=0):
+    """A workspace holding the arena votes ``games`` (as `games_tables`, a sixth item the label's confidence) on
+    arena pairs of ``round``, written through the Workspace API."""
     from data import Workspace
     from data.records import Completion, Label, ModelRecord, Pair, Prompt
 
@@ -408,7 +408,7 @@ def arena_workspace(path, games):
     for p, a, b, annotator, choice, *confidence in games:  # a machine's confidence, where given
         prompt = Prompt([{"role": "user", "content": f"q{p}"}], "t", split="test")
         sides = [Completion(prompt.id, f"{m} {p}", f"/m/{m}", "hf") for m in (a, b)]
-        pair = Pair(prompt.id, sides[0].id, sides[1].id, "arena")
+        pair = Pair(prompt.id, sides[0].id, sides[1].id, "arena", round)
         label = Label(pair.id, annotator, "pairwise", choice, confidence=(confidence or [None])[0])
         records += [prompt, *sides, pair, label]
     workspace.append(records)

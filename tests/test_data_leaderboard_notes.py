@@ -159,7 +159,8 @@ def test_answers_never_paired_as_one_text_are_said_under_the_board(tmp_path, cap
     from data.__main__ import main
     from data.records import ArenaRun
 
-    workspace = Workspace(arena_workspace(tmp_path / "ws", [(p, "A", "B", "ann", "a") for p in range(11)]))
+    votes = [(p, "A", "B", "ann", "a") for p in range(11)]
+    workspace = Workspace(arena_workspace(tmp_path / "ws", votes, round=1))
     identical = [f"q{p}" for p in range(11, 20)]
     workspace.append(
         [
@@ -207,7 +208,7 @@ def test_the_identical_answers_note_of_three_models_names_the_pairs_and_their_pr
     from data.schemas import ARENAS
 
     games = [(p, x, y, "ann", "a") for p in range(4) for x, y in (("A", "B"), ("A", "C"), ("B", "C"))]
-    workspace = Workspace(arena_workspace(tmp_path / "ws", games))
+    workspace = Workspace(arena_workspace(tmp_path / "ws", games, round=2))
     by_models = [
         {"a": "A", "b": "B", "compared": 20, "identical": 4, "prompts": 3},
         {"a": "B", "b": "C", "compared": 20, "identical": 1, "prompts": 1},
@@ -229,7 +230,8 @@ def test_the_identical_answers_note_of_three_models_names_the_pairs_and_their_pr
         "models": ["A", "B"], "names": ["base r0 A (A)", "dpo r1 B (B)"], "compared": 20, "identical": 4,
         "prompts": 3,
     }  # fmt: skip
-    # an older version's record of another arena: no such column in its part
+    # an older version's record of another arena (round 3, with its votes): no such column in its part
+    workspace.append(round_votes(3, "A", "B"))
     old = ArenaRun("test", 3, ["A", "B", "C"], 20, 57, 3)
     before = ARENAS.remove(ARENAS.get_field_index("identical_by_models"))
     row = {name: getattr(old, name) for name in before.names}
@@ -240,6 +242,20 @@ def test_the_identical_answers_note_of_three_models_names_the_pairs_and_their_pr
         "the same text is not recorded (sampled by an earlier version: the same `generate --arena` command again "
         "samples nothing and records them); 3 of the 60 answer pairs compared in all (test round 3"
     ) in capsys.readouterr().out
+
+
+def round_votes(round, a, b, voter="ann", split="test", count=1):
+    """The records of ``voter``'s votes for ``a`` on ``count`` arena pairs of ``round`` between models ``a`` and
+    ``b`` (`arena_workspace`'s /m/ folders), each on a new prompt of ``split``."""
+    from data.records import Completion, Label, Pair, Prompt
+
+    records: list[object] = []
+    for p in range(count):
+        prompt = Prompt([{"role": "user", "content": f"round {round} {a} {b} {voter} {p}"}], "t", split=split)
+        sides = [Completion(prompt.id, f"{m} in round {round} {p}", f"/m/{m}", "hf") for m in (a, b)]
+        pair = Pair(prompt.id, sides[0].id, sides[1].id, "arena", round)
+        records += [prompt, *sides, pair, Label(pair.id, voter, "pairwise", "a")]
+    return records
 
 
 def test_the_board_counts_the_votes_of_one_split_with_split(tmp_path, capsys):

@@ -84,3 +84,21 @@ def test_a_plot_that_cannot_be_written_leaves_the_board_printed(tmp_path, capsys
             "board is printed all the same\n"
         )
         assert "/models/Y" in out and "plot:" not in out
+
+
+def test_a_link_planted_at_the_plot_is_replaced_not_written_through(tmp_path, capsys):
+    """WS/leaderboard.png is written through `atomic_write`: a link planted there is replaced by the plot, and the
+    file it named is left as it was (a symlink audit)."""
+    from data.__main__ import main as data_main
+    from data.records import Label
+    from tests.test_annotate_arena import two_model_arena
+
+    workspace, ids = two_model_arena(tmp_path / "ws", 4)
+    workspace.append([Label(pair, "ann", "pairwise", "b") for pair in ids])
+    victim = tmp_path / "victim.png"
+    victim.write_text("not the board's\n")
+    (workspace.path / "leaderboard.png").symlink_to(victim)
+    assert data_main(["leaderboard", "-w", str(workspace.path), "--bootstrap", "40"]) == 0
+    assert victim.read_text() == "not the board's\n"
+    plot = workspace.path / "leaderboard.png"
+    assert not plot.is_symlink() and plot.read_bytes().startswith(b"\x89PNG")

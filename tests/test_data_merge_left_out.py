@@ -117,8 +117,8 @@ def test_remove_of_several_files_reads_each_left_out_file_once_holding_only_thei
     assert main(["merge", "-w", str(one.path), str(two.path)]) == 0
     (listed,) = (one.path / "imports").glob(f"*{SUFFIX}")
     (left_out,) = [json.loads(line)["id"] for line in listed.read_text().splitlines()]
-    assert merge_left_out(one, {left_out, "another label"}) == {left_out: "stored_train"}
-    assert merge_left_out(one, {"another label"}) == {}
+    assert merge_left_out(one, {left_out, "another label"}) == ({left_out: "stored_train"}, [])
+    assert merge_left_out(one, {"another label"}) == ({}, [])
 
     opened, open_regular = [], files.open_regular
 
@@ -234,6 +234,36 @@ def test_a_missing_left_out_file_is_named_by_validate_and_by_a_merge_carrying_it
         "import --remove` of a file imported there, here as there, reads a row its merge left out of the workspace "
         f"it merged in (stored_train, ...) as a label not stored: line {number}: {name}"
     ) in capsys.readouterr().err
+
+
+def test_remove_names_a_missing_left_out_file_where_a_row_may_be_listed_there(tmp_path, capsys):
+    """The merge's left-out file gone, a row whose label the merge left out (stored_train) was refused as a label
+    never stored, asking whether the file was imported there at all, and only `data validate` named the file. The
+    refusal says the file is missing, and where the log names it: it refuses (the row cannot be told from a file never
+    imported here), writing nothing; a file none of whose rows it touches is withdrawn as before."""
+    one, own = imported(tmp_path, "one", {"prompt": "Q", "chosen": "good", "rejected": "bad"})
+    two, file = imported(
+        tmp_path,
+        "two",
+        {"prompt": "Q", "chosen": "great", "rejected": "awful"},
+        {"prompt": "S", "chosen": "hi", "rejected": "ho"},
+        split="test",
+    )
+    assert main(["merge", "-w", str(one.path), str(two.path)]) == 0
+    name, number = log_lines(one)[-1]["left_out_file"], len(log_lines(one))
+    (one.path / "imports" / name).unlink()
+    log, before = one.path / "imports" / "log.jsonl", digest(one.path)
+    capsys.readouterr()
+    assert remove(one.path, file) == 2
+    assert capsys.readouterr().err == (
+        f"error: {file}, row 0: its preference is not stored in {one.path}, so there is none to withdraw: a merge "
+        f"may have left it out, but {log}, line {number}: the left-out file it names, {name}, is missing, so the "
+        f"labels merges left out are not all known: fix that as `data validate -w {one.path}` says, then --remove "
+        "again. Nothing was withdrawn\n"
+    )
+    assert digest(one.path) == before
+    assert remove(one.path, own) == 0
+    assert capsys.readouterr().out == f"withdrew the labels of {own}: 1 (preferences 1)\n"
 
 
 def test_an_edited_record_is_passed_over_and_named():

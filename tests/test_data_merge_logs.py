@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import json
 import shutil
+import tracemalloc
 from pathlib import Path
 from types import SimpleNamespace
 from unittest.mock import ANY
@@ -230,3 +231,34 @@ def test_the_lines_carried_without_their_rejects_files_past_those_named_are_coun
         'ws/imports/log.jsonl: 12 lines carried with "rejects": null, as those they name are'
     )
     assert line.count("line 2: x.rejects.jsonl") == 10 and line.endswith("; ... 2 more")
+
+
+def test_a_merge_keeps_only_the_recorded_ids_of_the_labels_it_leaves_out(tmp_path):
+    """To record each label it leaves out once, the merge read every id the logs' left-out files list, here and
+    carried, into one dict: two of a million ids each peaked at some 650 MiB. It keeps those of the labels it leaves
+    out only, reading each file a line at a time, and records what no line did."""
+    rows = 50_000
+    workspaces = []
+    for name in ("one", "two"):
+        ws = Workspace.init(tmp_path / name)
+        left_out = f"20260101T000000000000Z-{name}-merge.left-out.jsonl"
+        ids = [f"{name}{i:015x}" for i in range(rows)]
+        text = "".join(json.dumps({"id": i, "reason": "stored_train"}) + "\n" for i in ids)
+        (ws.path / "imports").mkdir()
+        (ws.path / "imports" / left_out).write_text(text)
+        line = {"at": "2026-01-01", "merged": f"/{name}", "left_out_counts": {"stored_train": rows}}
+        (ws.path / "imports" / "log.jsonl").write_text(json.dumps(line | {"left_out_file": left_out}) + "\n")
+        workspaces.append(ws)
+    one, two = workspaces
+    leaving = [{"stored_train": [f"one{5:015x}", "new"], "conflicting_label": [f"two{7:015x}"]}]
+    tracemalloc.start()
+    try:
+        carried = merge_logs.plan_logs(one, [two], leaving)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # the one line of two's log carried (with its file, copied whole), then the merge's own: "new" alone
+    carried_line, own = carried.lines
+    assert carried_line["merged"] == "/two" and own["left_out_counts"] == {"stored_train": 1}
+    assert carried.files[own["left_out_file"]] == b'{"id": "new", "reason": "stored_train"}\n'
+    assert peak < 2 * len(text), peak  # two's file, carried; no dict of their ids

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from itertools import takewhile
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from data import Completion, Label, Prompt, Workspace
@@ -18,6 +19,7 @@ from data.ratings import (
     pairs_from_ratings,
     parse_rule,
     rating_agreement,
+    rating_spread,
     ratings_table,
 )
 from data.rubric import DEFAULT_RUBRIC, RubricError, load_rubric, rubric_from_dict
@@ -362,6 +364,41 @@ def test_stats_lists_the_aspects_in_the_rubrics_order(tmp_path, capsys):
     assert data_main(["stats", "-w", str(empty.path), "--rubric", str(rubric)]) == 0
     assert (
         capsys.readouterr().err == f"warning: --rubric {rubric} not used: this workspace holds no ratings\n"
+    )
+
+
+def test_the_ratings_export_and_the_widest_aspect_follow_the_rubrics_order(tmp_path, capsys):
+    """The export's aspect columns, and of aspects whose ratings differ as much the one named widest (the admin
+    tab's furthest-apart answers), were in sorted order (a stored rating's keys are sorted), where the rate app and
+    `data stats` list them in the rubric's: they follow `export --rubric` (default HelpSteer2's), the aspects it
+    lacks after, sorted; the widest the first in the order given. `--rubric` goes with --format ratings only."""
+    helpsteer = {"helpfulness": 3, "correctness": 4, "coherence": 4, "complexity": 1, "verbosity": 2}
+    differing = helpsteer | {"helpfulness": 1, "verbosity": 0, "zest": 1}  # 2 apart, as zest
+    ws = rated_workspace(tmp_path / "ws", {"ann": [helpsteer | {"zest": 3}], "bob": [differing]})
+    out = tmp_path / "ratings.parquet"
+
+    def columns(*flags: str) -> list[str]:
+        export = ["export", "-w", str(ws.path), "--format", "ratings", "--out", str(out), *flags]
+        assert data_main(export) == 0
+        names = pq.read_schema(out).names
+        return names[names.index("round") + 1 : names.index("raters")]
+
+    assert columns() == ["helpfulness", "correctness", "coherence", "complexity", "verbosity", "zest"]
+    rubric = tmp_path / "mine.yaml"
+    rubric.write_text(
+        "name: mine\naspects:\n"
+        + "".join(f"  - {{name: {a}, scale: [0, 4], description: {a}.}}\n" for a in ("zest", "verbosity"))
+    )
+    order = ["zest", "verbosity", "coherence", "complexity", "correctness", "helpfulness"]
+    assert columns("--rubric", str(rubric)) == order
+    labels = ws.frame("labels")
+    assert rating_spread(labels)["widest"].tolist() == ["helpfulness"]  # before verbosity, HelpSteer2's order
+    assert rating_spread(labels, order)[["widest", "range"]].values.tolist() == [["zest", 2.0]]
+    assert rating_spread(labels, ["verbosity", "helpfulness"])["widest"].tolist() == ["verbosity"]
+    capsys.readouterr()
+    assert data_main(["export", "-w", str(ws.path), "--format", "kto", "--rubric", str(rubric)]) == 2
+    assert capsys.readouterr().err == (
+        "error: --rubric applies to --format ratings (the order of its aspect columns), not kto\n"
     )
 
 

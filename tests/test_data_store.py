@@ -567,3 +567,117 @@ def test_import_killed_between_tables_leaves_nothing_visible_and_rerun_completes
     assert main(["import", "-w", str(ws), str(data)]) == 0
     assert workspace.read("labels").num_rows == workspace.read("pairs").num_rows == 5
     assert integrity_problems(workspace) == []  # the rerun's writer removed the dead batch's parts
+
+
+class CutOff(Exception):
+    """A compaction dying at one of its steps."""
+
+
+COMPACTION_STEPS = ["write", "publish", "remove part 1", "remove part 3", "drop record 1", "drop record 3"]
+
+
+def _cut_off_at(step: str, monkeypatch) -> None:
+    def cut(*args, **kwargs):
+        raise CutOff(step)
+
+    if step in ("write", "publish"):
+        monkeypatch.setattr(compaction, f"{step}_part" if step == "write" else step, cut)
+        return
+    kind, nth = step.rsplit(" ", 1)
+    remove, seen = compaction.remove, []
+
+    def counted_remove(path, dir_fd=None):
+        if path.name.endswith(store.COMMIT_SUFFIX) == (kind == "drop record"):
+            seen.append(path)
+            if len(seen) == int(nth):
+                raise CutOff(step)
+        remove(path, dir_fd)
+
+    monkeypatch.setattr(compaction, "remove", counted_remove)
+
+
+@pytest.mark.parametrize("step", COMPACTION_STEPS)
+def test_a_compaction_cut_off_at_any_step_loses_nothing_and_the_next_drops_its_leftovers(
+    tmp_path, monkeypatch, step
+):
+    from data.__main__ import main
+
+    ws, data = tmp_path / "ws", tmp_path / "prefs.json"
+    assert main(["init", "-w", str(ws)]) == 0
+    for k in range(3):  # three batches, each a part in prompts, completions, pairs and labels
+        data.write_text(
+            json.dumps([{"prompt": f"q{k}{i}", "chosen": "y", "rejected": "n"} for i in range(2)])
+        )
+        assert main(["import", "-w", str(ws), str(data)]) == 0
+    workspace, tables = Workspace(ws), ("prompts", "completions", "pairs", "labels")
+
+    def ids() -> dict[str, list[str]]:
+        return {name: sorted(workspace.read(name).column("id").to_pylist()) for name in tables}
+
+    stored = ids()
+    for name in tables[:-1]:
+        compaction.compact(ws, name)
+    assert len(os.listdir(ws / store.BATCHES)) == 3  # labels holds the batches' last parts
+    _cut_off_at(step, monkeypatch)
+    with pytest.raises(CutOff):
+        compaction.compact(ws, "labels")
+    monkeypatch.undo()
+    assert ids() == stored and integrity_problems(workspace) == []
+    assert main(["compact", "-w", str(ws)]) == 0
+    # the records of batches merged away are dropped, even those a cut-off merge left behind it
+    assert os.listdir(ws / store.BATCHES) == []
+    assert ids() == stored and integrity_problems(workspace) == []
+    assert main(["validate", "-w", str(ws)]) == 0
+
+
+def test_a_compaction_beside_a_batch_being_written_keeps_its_record_and_rows(tmp_path, monkeypatch):
+    """Every compaction drops the records of batches with no part left. Beside a writer, compactions of every table
+    run just before its batch's record is written (its parts published, invisible) and just after: the record is
+    written after the parts, so no sweep takes it while a part of it is left, and every row stays."""
+    from data.__main__ import main
+
+    ws, data = tmp_path / "ws", tmp_path / "prefs.json"
+    assert main(["init", "-w", str(ws)]) == 0
+    tables = ("prompts", "completions", "pairs", "labels")
+    commit, records = store._commit, []
+
+    def compacting_around(root, batch, dir_fd):
+        for name in tables:
+            compaction.compact(root, name)
+        commit(root, batch, dir_fd)
+        records.append(sorted(os.listdir(root / store.BATCHES)))
+        for name in tables:
+            compaction.compact(root, name)
+            records.append(sorted(os.listdir(root / store.BATCHES)))
+
+    for k in range(2):
+        data.write_text(
+            json.dumps([{"prompt": f"q{k}{i}", "chosen": "y", "rejected": "n"} for i in range(2)])
+        )
+        assert main(["import", "-w", str(ws), str(data)]) == 0
+        monkeypatch.setattr(store, "_commit", compacting_around)
+    workspace = Workspace(ws)
+    assert [workspace.read(name).num_rows for name in tables] == [4, 8, 4, 4]
+    # both batches' records kept until labels, the last table holding their parts, merged them away
+    assert [len(listed) for listed in records] == [2, 2, 2, 2, 0] and integrity_problems(workspace) == []
+
+
+def test_a_folder_at_a_commit_records_name_stops_no_compaction(tmp_path, capsys):
+    """Every compaction drops the records of batches without parts: a folder planted at such a name in WS/batches
+    (no record prefloop wrote) failed every compaction, `compact` with a raw "[Errno 21] Is a directory", and the
+    app's, so parts piled up. The sweep drops the records it wrote and leaves anything else to `validate`, which
+    names it."""
+    from data.__main__ import main
+
+    ws, data = tmp_path / "ws", tmp_path / "prefs.json"
+    data.write_text(json.dumps([{"prompt": f"q{i}", "chosen": "y", "rejected": "n"} for i in range(2)]))
+    assert main(["import", "-w", str(ws), str(data)]) == 0
+    planted = ws / store.BATCHES / f"{'0' * 16}{store.COMMIT_SUFFIX}"
+    planted.mkdir()
+    link = ws / store.BATCHES / f"{'1' * 16}{store.COMMIT_SUFFIX}"
+    link.symlink_to(tmp_path / "elsewhere")
+    assert main(["compact", "-w", str(ws)]) == 0
+    assert planted.is_dir() and link.is_symlink()
+    capsys.readouterr()
+    assert main(["validate", "-w", str(ws)]) == 1
+    assert f"{planted}: a directory, not a file written by prefloop: remove it" in capsys.readouterr().out

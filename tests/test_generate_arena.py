@@ -163,7 +163,7 @@ def test_a_model_on_no_arena_pair_is_named(tmp_path, three_models, caplog, capsy
     copy = tmp_path / "copy"
     shutil.copytree(three_models[0], copy)  # the same weights: the same answer to every prompt
     prompts = write_prompts(tmp_path / "p.json", 3)
-    with caplog.at_level(logging.WARNING, logger="generate.arena"):
+    with caplog.at_level(logging.WARNING, logger="generate.arena_pairing"):
         assert main(arena_args(tmp_path / "ws", [three_models[0], copy], prompts)) == 0
     assert "arena_identical 3" in capsys.readouterr().out
     said = [r.getMessage() for r in caplog.records if "no pair of this arena" in r.getMessage()]
@@ -172,8 +172,15 @@ def test_a_model_on_no_arena_pair_is_named(tmp_path, three_models, caplog, capsy
         "the same text as another model's (counted `identical`, never paired), so no vote compares it here (a "
         "model on no arena pair at all has no row on the leaderboard)"
     ]
+    # the answer pairs left unpaired as one text, by which models: the run said only `arena_identical 3`
+    alike = [r.getMessage() for r in caplog.records if "were the same text" in r.getMessage()]
+    assert alike == [
+        f"arena: 3 of the 3 answer pairs compared were the same text ({three_models[0].resolve()} and "
+        f"{copy.resolve()} in 3 of their 3, on 3 prompts): not paired, so never shown to a labeller or a judge, "
+        "never voted on and not counted as ties; `python -m data leaderboard` notes them under its table"
+    ]
     caplog.clear()  # beside a third model, each of the two is on a pair with it: nothing to say
-    with caplog.at_level(logging.WARNING, logger="generate.arena"):
+    with caplog.at_level(logging.WARNING, logger="generate.arena_pairing"):
         assert main(arena_args(tmp_path / "ws3", [three_models[0], copy, three_models[1]], prompts)) == 0
     assert not [r for r in caplog.records if "no pair of this arena" in r.getMessage()]
 
@@ -251,7 +258,7 @@ def test_a_model_arena_pairs_drew_on_no_pair_is_named_as_such(tmp_path, three_mo
     import logging
 
     ws, prompts = tmp_path / "ws", write_prompts(tmp_path / "p.json", 1)
-    with caplog.at_level(logging.WARNING, logger="generate.arena"):
+    with caplog.at_level(logging.WARNING, logger="generate.arena_pairing"):
         assert main(arena_args(ws, three_models, prompts, "--arena-pairs", "1")) == 0
     pairs, answers = Workspace(ws).frame("pairs"), Workspace(ws).frame("completions").set_index("id")
     on_pairs = set(answers.loc[[*pairs["completion_a"], *pairs["completion_b"]], "model"])

@@ -214,7 +214,7 @@ def test_a_rerun_leaves_an_earlier_arenas_pairs_of_one_draw_as_they_are(
     the same command run again paired each of them once more with the other model's other answer (6 new pairs to
     8 over 4 prompts at --arena-n 2). An answer on a stored arena pair with a model is not paired with another of
     that model's answers: the rerun adds nothing and counts them `arena_paired_before`."""
-    from generate import arena
+    from generate import arena_pairing
 
     argv = [*arena_args(tmp_path / "ws", two_models, write_prompts(tmp_path / "p.json", 4)), "--arena-n", "2"]
     second = str(two_models[1].resolve())
@@ -226,7 +226,7 @@ def test_a_rerun_leaves_an_earlier_arenas_pairs_of_one_draw_as_they_are(
         )
 
     with monkeypatch.context() as patch:
-        patch.setattr(arena, "arena_answers_in_order", crossed_order)
+        patch.setattr(arena_pairing, "arena_answers_in_order", crossed_order)
         assert main(argv) == 0
     completions, before, _ = arena_rows(tmp_path / "ws")
     index = sample_indices(completions).set_axis(completions["id"])

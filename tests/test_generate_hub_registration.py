@@ -277,7 +277,10 @@ def test_a_vote_between_a_hub_models_id_and_its_snapshot_is_left_out_and_counted
     rows = leaderboard(pairs, completions, labels, models, samples=0)  # p0 is the model against itself
     assert [row.model for row in rows] == ["id-base", "id-child"]
     assert [(row.votes, row.games) for row in rows] == [(1, 0), (1, 1)]  # p1's tie only
-    assert "2 votes compare a model with itself" in caplog.text
+    assert (
+        "2 votes comparing a model with itself, under its hub id and its snapshot folder: left out"
+        in caplog.text
+    )
     itself = completions.assign(model=["org/tiny", snapshot, "org/tiny", snapshot, snapshot])
     with pytest.raises(PrefloopError, match="all compare a model with itself"):
         leaderboard(pairs, itself, labels, models, samples=0)

@@ -131,6 +131,9 @@ def test_bad_judge_template_is_one_clear_error(label_ws, tmp_path, capsys):
     template.write_text("Which is better? {answer_a} or {answer_b}")
     assert main(["-w", str(label_ws.path), "--judge", "x", "--judge-template", str(template)]) == 2
     assert "missing placeholder(s) {question}" in capsys.readouterr().err
+    template.write_bytes("{question} {answer_a} {answer_b} Répondez".encode("latin-1"))  # was a traceback
+    assert main(["-w", str(label_ws.path), "--judge", "x", "--judge-template", str(template)]) == 2
+    assert capsys.readouterr().err == f"error: --judge-template {template}: not UTF-8 text (byte 34)\n"
 
 
 def write_prompts(path, count=6):

@@ -14,7 +14,7 @@ import pytest
 
 from data.errors import PrefloopError
 from data.files import NotAFileError
-from generate.loop.chain import gold_chain, write_gold_chain
+from generate.loop.chain import gold_chain, write_gold_chain, write_samples
 from generate.loop.report import chain_lines
 from tests.test_train_fit import strict
 from train.evaluate import read_held_out, write_held_out
@@ -114,3 +114,33 @@ def test_a_chain_step_of_only_null_log_probs_is_counted_and_not_plotted(tmp_path
     path.write_text(json.dumps(old))
     assert plot_spin_chain.main([str(path), str(tmp_path / "chain.png")]) == 1
     assert not (tmp_path / "chain.png").exists()
+
+
+def test_samples_md_is_refused_where_the_iterates_folder_was_swapped_for_a_link(tmp_path, monkeypatch):
+    """The iterate's folder is checked when the loop claims it; samples.md is written at the chain's end, after the
+    final sampling: a link swapped in for the folder meanwhile had samples.md written (or one there replaced)
+    wherever it pointed (a symlink audit)."""
+    from generate.loop.spin import Iterate
+
+    class Prompts:
+        def frame(self, name: str) -> pd.DataFrame:
+            assert name == "prompts"
+            return pd.DataFrame(
+                {"id": ["q1"], "messages": [[{"role": "user", "content": "Hi?"}]], "gold": ["Hi."]}
+            )
+
+    monkeypatch.setattr("generate.loop.chain._answers", lambda workspace, label, round: {"q1": label})
+    runs, outside = tmp_path / "runs", tmp_path / "outside"
+    outside.mkdir()
+    (outside / "samples.md").write_text("not the chain's\n")
+    base, first = Iterate("b", str(runs / "base"), "base", 0), Iterate("i", str(runs / "x-iter1"), "iter1", 1)
+    runs.mkdir()
+    (runs / "x-iter1").mkdir()
+    assert write_samples(Prompts(), first, base, ["q1"]) == runs / "x-iter1" / "samples.md"
+    assert "**this iterate (round 2 sample)**" in (runs / "x-iter1" / "samples.md").read_text()
+    (runs / "x-iter1" / "samples.md").rename(tmp_path / "kept.md")
+    (runs / "x-iter1").rmdir()
+    (runs / "x-iter1").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(NotAFileError, match=f"^{runs / 'x-iter1'}: a symlink"):
+        write_samples(Prompts(), first, base, ["q1"])
+    assert (outside / "samples.md").read_text() == "not the chain's\n" and len(list(outside.iterdir())) == 1

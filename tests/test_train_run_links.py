@@ -84,6 +84,24 @@ def test_links_at_the_final_models_files_are_replaced_not_written_through(
     assert not (out / ".saving").exists()
 
 
+def test_links_at_the_runs_report_files_are_replaced_not_written_through(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    """The files train writes itself after training (its record of the saved model, the report) go through
+    `atomic_write`: a link planted at one is replaced by the file, never written through (a symlink audit)."""
+    ws = build_workspace(tmp_path / "ws")
+    out = ws.path / "runs" / "x"
+    names = ("trained.json", "log_history.json", "training.png", "report.md", "metrics.json")
+    targets = {name: outside_file(tmp_path, name) for name in names}
+    planted_when_training_starts(
+        monkeypatch, lambda: [(out / name).symlink_to(target) for name, target in targets.items()]
+    )
+    train(options(ws, tiny_model_dir, out))
+    assert all(target.read_text() == "not the run's\n" for target in targets.values())
+    assert not any((out / name).is_symlink() for name in names)
+    assert all((out / name).stat().st_size > 0 for name in names)
+
+
 def test_a_resume_refuses_a_checkpoint_that_is_a_link(tmp_path, tiny_model_dir, monkeypatch, capsys):
     ws = build_workspace(tmp_path / "ws")
     out = tmp_path / "out"

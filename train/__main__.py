@@ -82,7 +82,28 @@ def score_main(argv: list[str], prog: str = "python -m train") -> int:
     print(
         f"model {counts['model']} (reference {reference}): scored {counts['scored']} of {counts['pairs']} pairs{kept}"
     )
+    for line in rescored_lines(counts):
+        print(line)
     return 0
+
+
+def rescored_lines(counts: dict) -> list[str]:
+    """What `train score` said of the pairs it scored again: this model's scores of them were rendered with another
+    chat template than this run's (replaced), or written before the template was recorded (an unknown rendering)."""
+    lines = []
+    if counts["other_template"]:
+        lines.append(
+            f"{counts['other_template']} of them scored again: this model's scores were rendered with another chat "
+            f"template than this run's ({counts['chat_template']}); the new scores replace them for --order "
+            "uncertainty"
+        )
+    if counts["unknown_template"]:
+        lines.append(
+            f"{counts['unknown_template']} of them scored again: this model's scores were written by an earlier "
+            "version, which recorded no chat template (one rendered the reference with its own template: a wrong "
+            "margin where it has another); the new scores replace them for --order uncertainty"
+        )
+    return lines
 
 
 def _main(argv: list[str] | None, prog: str) -> int:

@@ -1,8 +1,8 @@
 """`train(options)`: one training job from workspace labels to a registered model with its report.
 
-The steps: check the options → read the method's rows through `data` (`train.pairs`) → attach per-pair columns
-(`--agreement`, the method's own) → one run (`train.once`) or, for a step-wise method, one run per step
-(`train.stepwise`). The method's entry in `train.methods.METHODS` decides each step.
+The steps: check the options → select the method's rows (`train.selection`, through `train.pairs`) → attach
+per-pair columns (`--agreement`, the method's own) → one run (`train.once`) or, for a step-wise method, one run
+per step (`train.stepwise`). The method's entry in `train.methods.METHODS` decides each step.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from pathlib import Path
 import torch
 
 from data.errors import PrefloopError
-from data.exclusion import Exclusion, check_exclusion
 from data.files import refuse_unwritable
 from data.lineage import REWARD_MODEL, reward_model_entry
 from data.provision import check_writes_answers
@@ -35,22 +34,15 @@ from train.pairs import (
     TrainDataError,
     add_agreement,
     kto_loss_weights,
-    kto_rows,
-    preference_rows,
-    rating_kto_rows,
-    rating_preference_rows,
-    sft_rows,
     step_chunks,
 )
 from train.plan_notes import steps_note, unused_adapter_options
 from train.saving import check_model_files, load_tokenizer, model_path, read_trained
+from train.selection import run_exclusion, select_rows
 from train.sources import add_source_weights, uniform_machine_weight
 from train.stepwise import train_stepwise
 
 log = logging.getLogger(__name__)
-SFT_WHAT = {"gold": "prompts' gold answers", "edits": "labellers' kept edits"}  # --sft-from, as errors say it
-# ratings train as: --rm-from-ratings trains on pairs (answers alone to their prompt make none)
-RATED_ROWS = {True: "rated answers for --kto-from", False: "pairs of rated answers for --rm-from-ratings"}
 
 
 def _out_dir(options: TrainOptions, workspace: Workspace, start: Path, marker: str | None) -> Path:
@@ -63,100 +55,6 @@ def _out_dir(options: TrainOptions, workspace: Workspace, start: Path, marker: s
     out = Path(options.out or workspace.runs / f"{options.method}-{random_id()[:8]}")
     check_out_folder(out, options, reads=(start, workspace.path), marker=marker)
     return out
-
-
-def _exclusion(options: TrainOptions, method: Method, workspace: Workspace) -> Exclusion:
-    """Who is kept out of the verdicts (the flag's names checked, excluded.json's that label nothing warned of);
-    nobody where the rows are made without labels (SFT on the prompts' gold answers)."""
-    exclusion = check_exclusion(workspace, options.exclude_labeller)
-    for line in exclusion.warnings():
-        log.warning(line)
-    ratings = options.kto_from or options.rm_from_ratings
-    return (
-        Exclusion() if method.data == "sft" and "edits" not in options.sft_from and not ratings else exclusion
-    )
-
-
-def _rows(
-    options: TrainOptions,
-    method: Method,
-    workspace: Workspace,
-    eval_rounds: tuple[int, ...] | None,
-    exclusion: Exclusion,
-):
-    """The run's selection (`train.out_folder.SELECTION_KEYS`): its training and held-out rows, the held-out
-    split's name and both splits' counts by reason, without the labels of the labellers ``exclusion`` names (and
-    who they are); ``eval_rounds`` narrows the held-out rows."""
-    excluded = exclusion.names
-    if options.kto_from or options.rm_from_ratings:  # rubric ratings (task rate) instead of labels
-        rule, build = (
-            (options.kto_from, rating_kto_rows)
-            if options.kto_from
-            else (options.rm_from_ratings, rating_preference_rows)
-        )
-        extra = (options.seed,) if options.kto_from else ()
-        train_rows, counts = build(workspace, "train", rule, *extra, excluded, options.labels)
-        eval_rows, eval_counts = build(workspace, "test", rule, *extra, excluded, options.labels)
-        what = f"{RATED_ROWS[bool(options.kto_from)]} {rule}"
-        log.info("%s: %s", what, ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    elif method.data == "sft":
-        sources = (options.sft_from, options.labels, excluded)
-        train_rows, counts = sft_rows(workspace, "train", *sources)
-        eval_rows, eval_counts = sft_rows(workspace, "test", *sources)
-        what = "SFT rows (" + " or ".join(SFT_WHAT[s] for s in options.sft_from) + ")"
-    elif method.data == "completions":
-        verdicts = (options.seed, options.labels, options.aggregate, excluded)
-        sure = {"min_posterior": options.min_posterior}
-        train_rows, counts = kto_rows(workspace, "train", *verdicts, **sure)
-        eval_rows, eval_counts = kto_rows(workspace, "test", *verdicts, held_out=True, **sure)
-        what = "completions labelled desirable/undesirable"
-    else:
-        kinds, rounds = options.kinds or method.kinds, options.rounds
-        verdicts = (options.labels, options.aggregate, excluded, options.rank_pairs)
-        sure = {"min_posterior": options.min_posterior}
-        train_rows, counts = preference_rows(workspace, "train", kinds, rounds, *verdicts, **sure)
-        eval_rows, eval_counts = preference_rows(
-            workspace, "test", kinds, eval_rounds or rounds, *verdicts, held_out=True, **sure
-        )
-        what = f"labelled pairs of kind {','.join(kinds)}" + (
-            f" in rounds {','.join(map(str, rounds))}" if rounds else ""
-        )
-    if not train_rows:
-        detail = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v) or "the workspace has none"
-        if any(k.startswith("kind_") for k in counts):
-            detail += "; --kinds chooses the kinds that train (spin pairs: --method spin)"
-        detail += f"; {exclusion.line()}" if exclusion.sources else ""
-        raise TrainDataError(f"{workspace.path}: no {what} to train on in split train ({detail})")
-    if method.data == "completions":
-        _refuse_one_sided(options, workspace, train_rows)
-    split = "test"
-    if not eval_rows:  # no held-out split: report on (a sample of) the training rows, and say so
-        eval_rows, split, eval_counts = train_rows, "train", {}
-    return {
-        "train_rows": train_rows,
-        "eval_rows": eval_rows,
-        "eval_split": split,
-        "counts": dict(counts),
-        "eval_counts": dict(eval_counts),
-        "excluded": exclusion.sources,
-    }
-
-
-def _refuse_one_sided(options: TrainOptions, workspace: Workspace, rows: list[dict]) -> None:
-    """KTO contrasts desirable with undesirable answers: training rows of one side only are an error (TRL would
-    train on them and report the other side's rewards as nan)."""
-    if len({row["label"] for row in rows}) > 1:
-        return
-    side = "desirable" if rows[0]["label"] else "undesirable"
-    if options.kto_from:
-        raise TrainDataError(
-            f"{workspace.path}: --kto-from {options.kto_from}: all {len(rows)} rated answers of split train are "
-            f"{side}, so KTO has nothing to contrast (is the threshold inside the rubric's scale?)"
-        )
-    raise TrainDataError(
-        f"{workspace.path}: all {len(rows)} KTO-labelled completions of split train are {side}: KTO needs both "
-        "desirable and undesirable examples"
-    )
 
 
 def _pair_columns(options: TrainOptions, method: Method, rows: list[dict]) -> dict:
@@ -320,7 +218,8 @@ def train(
     out = _out_dir(options, workspace, start, marker)
     recorded = read_selection(out, marker) if options.resume else None
     if recorded is None:
-        selection = _rows(options, method, workspace, eval_rounds, _exclusion(options, method, workspace))
+        exclusion = run_exclusion(options, method, workspace)
+        selection = select_rows(options, method, workspace, eval_rounds, exclusion)
     else:  # labels that arrived since the start, or a changed excluded.json, are no part of a run under way
         selection = recorded
         _say_resumed(out, recorded)

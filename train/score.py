@@ -8,11 +8,16 @@ reference (the parent in the manifest), both on the pair rendered with the scori
 
 written to the workspace table ``scores`` in durable chunks. `python -m annotate --order uncertainty` then hands
 out the smallest |margin| first: the pairs where a label teaches the model most. A model without a parent (the
-base) scores with its own likelihoods, log π(a) − log π(b). Reruns score only the pairs this model has not scored.
+base) scores with its own likelihoods, log π(a) − log π(b). Each score records the template that rendered it
+(``chat_template``: `template_id`). Reruns score only the pairs this model has not scored with that template; a pair
+it scored with another template, or before the template was recorded (an older version rendered the reference with
+its own template: a wrong margin where the two differ), is scored again, said so, the new score replacing the old
+for the uncertainty order (the old row stays in the table).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +25,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from data.chat_template import FLAG, ChatTemplateError, chat_template_for
+from data.chat_template import FLAG, ChatTemplateError, chat_template_for, template_id
 from data.lineage import NEWEST, ModelEntry, find_or_register, get_model, newest_model
 from data.provision import check_writes_answers, looks_like_hub_id
 from data.records import Score
@@ -63,6 +68,8 @@ class ScoreOptions:
     )
 
 
+# why a pair this model scored is scored again (`pending_pairs`)
+RESCORES = ("other_template", "unknown_template")
 SCORE_RANGES = {name: RANGES[name] for name in ("batch_size", "max_length", "threads", "rounds")} | {
     "limit": (lambda v: v >= 0, ">= 0 (0: all)"),
     "chunk_size": (lambda v: v >= 1, ">= 1"),
@@ -70,16 +77,23 @@ SCORE_RANGES = {name: RANGES[name] for name in ("batch_size", "max_length", "thr
 
 
 def pending_pairs(
-    workspace: Workspace, model_id: str, rounds: tuple[int, ...] | None
+    workspace: Workspace, model_id: str, rounds: tuple[int, ...] | None, rendering: str
 ) -> tuple[list[dict], int]:
-    """Unlabelled pairs for labelling without a score from ``model_id``, as DPO-style rows (a as chosen), and how
-    many unlabelled pairs (of ``rounds``) have that model's score already."""
+    """Unlabelled pairs for labelling without a score from ``model_id`` rendered with ``rendering`` (a
+    `template_id`), as DPO-style rows (a as chosen), and how many unlabelled pairs (of ``rounds``) have that score
+    already. A row's ``rescores`` says why a pair with a score of the model is scored again: ``other_template``
+    (rendered with another template only), ``unknown_template`` (only a score written before the template was
+    recorded: an older version rendered the reference with its own template, a wrong margin where it has another);
+    None for a pair the model has not scored."""
     pairs = unlabelled_pairs(workspace.frame("pairs"), workspace.frame("labels"))
     if rounds is not None:
         pairs = pairs[pairs["round"].isin(rounds)]
     scores = workspace.frame("scores")
-    scored = pairs["id"].isin(set(scores.loc[scores["model_id"] == model_id, "pair_id"]))
-    pairs, already = pairs[~scored], int(scored.sum())
+    mine = scores[scores["model_id"] == model_id]
+    done = pairs["id"].isin(set(mine.loc[mine["chat_template"] == rendering, "pair_id"]))
+    rescores = dict.fromkeys(mine.loc[mine["chat_template"].isna(), "pair_id"], "unknown_template")
+    rescores |= dict.fromkeys(mine.loc[mine["chat_template"].notna(), "pair_id"], "other_template")
+    pairs, already = pairs[~done], int(done.sum())
     messages = workspace.frame("prompts").set_index("id")["messages"]
     text = workspace.frame("completions").set_index("id")["text"]
     rows = [
@@ -88,6 +102,7 @@ def pending_pairs(
             "prompt": [dict(m) for m in messages[p.prompt_id]],
             "chosen": [{"role": "assistant", "content": text[p.completion_a]}],
             "rejected": [{"role": "assistant", "content": text[p.completion_b]}],
+            "rescores": rescores.get(p.id),
         }
         for p in pairs.sort_values(["round", "created_at", "id"], kind="stable").itertuples()
     ]
@@ -139,25 +154,34 @@ def _entry(options: ScoreOptions, workspace: Workspace) -> tuple[ModelEntry, Mod
     return entry, parent
 
 
+def rendering_id(template: str | dict | None) -> str:
+    """What a score records of the chat template that rendered it (`template_id`): a tokenizer's named templates
+    (a dict) by their JSON text."""
+    text = template if isinstance(template, str) else json.dumps(template, sort_keys=True)
+    return template_id(text)
+
+
 def score_pairs(options: ScoreOptions) -> dict:
     """Score the pending pairs with the model and its reference; returns counts and the scoring model's id."""
     check_ranges(options, SCORE_RANGES)
     workspace = Workspace(options.workspace)
     rounds = options.rounds
     entry, parent = _entry(options, workspace)
-    rows, already = pending_pairs(workspace, entry.id, rounds)
+    # the reference scores the same text as the model, as training's reference pass does: its own template (a
+    # base model's none, or another) would make the margin one of two renderings
+    tokenizer = load_tokenizer(Path(entry.path), options.chat_template)
+    rendering = rendering_id(tokenizer.chat_template)
+    rows, already = pending_pairs(workspace, entry.id, rounds, rendering)
     beyond = max(0, len(rows) - options.limit) if options.limit else 0  # left for a rerun, and said
     rows = rows[: options.limit] if options.limit else rows
     counts = {"model": entry.id, "reference": parent.id if parent else None, "pairs": len(rows), "scored": 0}
-    counts["beyond_limit"] = beyond
-    counts |= {"already_scored": already, "rounds": rounds}
+    counts |= {"beyond_limit": beyond, "already_scored": already, "rounds": rounds}
+    counts["chat_template"] = rendering
+    counts |= {why: sum(row["rescores"] == why for row in rows) for why in RESCORES}
     if not rows:
         return counts
     if options.threads:
         torch.set_num_threads(options.threads)
-    # the reference scores the same text as the model, as training's reference pass does: its own template (a
-    # base model's none, or another) would make the margin one of two renderings
-    tokenizer = load_tokenizer(Path(entry.path), options.chat_template)
     model = _load(entry.path)
     reference = (_load(parent.path), tokenizer) if parent else None
     with tqdm(total=len(rows), desc="scoring pairs", unit="pair", disable=None) as bar:
@@ -177,6 +201,7 @@ def score_pairs(options: ScoreOptions) -> dict:
                     reference_id=parent.id if parent else None,
                     reference_logp_a=ra,
                     reference_logp_b=rb,
+                    chat_template=rendering,
                 )
                 for row, la, lb, ra, rb in zip(chunk, a, b, ref_a, ref_b)
             ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from data.files import atomic_write, strict_json
+from data.files import atomic_write, folder_for_writing, strict_json
 from data.workspace import Workspace
 from generate.job_plan import model_sampled
 
@@ -46,7 +46,10 @@ def write_samples(
         ):
             parts.append(f"**{title}**\n\n" + _block(text))
     path = Path(iterate.path) / "samples.md"
-    atomic_write(path, lambda f: f.write("\n".join(parts).encode()))
+    # through a descriptor of the iterate's folder: a link swapped in for it since it was claimed is refused (one
+    # line naming it), never a samples.md written or replaced wherever it points
+    with folder_for_writing(path.parent) as fd:
+        atomic_write(path, lambda f: f.write("\n".join(parts).encode()), dir_fd=fd)
     return path
 
 

@@ -1,0 +1,89 @@
+"""`train score` records the chat template that rendered each score (`Score.chat_template`): a rerun with the same
+template skips the pairs, one with another template scores them again (a new score that replaces the old for
+`--order uncertainty`, the old kept in the table), and scores written before the template was recorded (an unknown
+rendering: an older version rendered the reference with its own template) are scored again, said so. Parts
+without the column still validate, compact and merge."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from data.__main__ import main as data_main
+from data.records import ModelRecord, Score, to_row
+from data.schemas import SCORES
+from data.selection import uncertainty_margins
+from data.workspace import Workspace
+from tests.test_train import build_workspace
+from train.__main__ import main
+
+
+def test_a_rescore_with_another_chat_template_replaces_the_models_scores(
+    tmp_path, tiny_base_model_dir, capsys
+):
+    """The scores table did not record the template: `train score --chat-template plain` after a run with
+    `roles` said "nothing to score" and kept the roles margins, silently."""
+    ws = build_workspace(tmp_path / "ws", annotators=())
+    argv = ["score", "-w", str(ws.path), "--model", str(tiny_base_model_dir), "--chat-template"]
+    assert main([*argv, "roles"]) == 0
+    assert main([*argv, "roles"]) == 0  # the same template: nothing to score, as before
+    said = "nothing to score (all 8 unlabelled pairs have their score from this model)"
+    assert said in capsys.readouterr().out
+    assert main([*argv, "plain", "--limit", "3"]) == 0
+    assert capsys.readouterr().out.splitlines()[-2:] == [
+        f"model {ws.frame('models')['id'].iloc[0]} (reference none (own likelihoods)): scored 3 of 3 pairs; 5 left "
+        "by --limit",
+        "3 of them scored again: this model's scores were rendered with another chat template than this run's "
+        "(plain); the new scores replace them for --order uncertainty",
+    ]
+    scores = ws.frame("scores")
+    assert scores["chat_template"].value_counts().to_dict() == {"roles": 8, "plain": 3}  # the old ones kept
+    plain = scores[scores["chat_template"] == "plain"]
+    roles = scores[scores["chat_template"] == "roles"].set_index("pair_id")["margin"]
+    # two renderings, two margins
+    assert (plain.set_index("pair_id")["margin"] != roles[plain["pair_id"]]).all()
+    # the app orders by the new rendering's margins only: never two renderings' margins in one order
+    assert uncertainty_margins(scores) == dict(zip(plain["pair_id"], plain["margin"]))
+
+
+def _old_part(ws: Workspace, scores: list[Score]) -> None:
+    """``scores`` as an older version wrote them: a part with no chat_template column."""
+    before = SCORES.remove(SCORES.get_field_index("chat_template"))
+    rows = [{name: to_row(score)[name] for name in before.names} for score in scores]
+    pq.write_table(pa.Table.from_pylist(rows, schema=before), ws.path / "scores" / "part-old.parquet")
+
+
+def test_scores_of_an_unknown_rendering_are_scored_again_and_old_parts_still_read(
+    tmp_path, tiny_base_model_dir, capsys
+):
+    """Scores written before the template was recorded (before 51b8993 the reference was rendered with its own
+    template: a wrong margin where it has another) were kept by every rerun. They are scored again, and said why;
+    their part, without the column, still validates, compacts and merges."""
+    ws = build_workspace(tmp_path / "ws", annotators=())
+    base = ModelRecord(str(tiny_base_model_dir), "base")
+    ws.append([base])
+    pairs = list(ws.frame("pairs")["id"])
+    _old_part(ws, [Score(pair, base.id, -1.0, -2.0, margin=9.0) for pair in pairs])
+    assert data_main(["validate", "-w", str(ws.path)]) == 0
+    assert ws.frame("scores")["chat_template"].isna().all()
+    capsys.readouterr()
+    argv = ["score", "-w", str(ws.path), "--model", str(tiny_base_model_dir), "--chat-template", "roles"]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "8 of them scored again: this model's scores were written by an earlier version, which recorded no chat "
+        "template (one rendered the reference with its own template: a wrong margin where it has another); the "
+        "new scores replace them for --order uncertainty"
+    )
+    scores = ws.frame("scores")
+    rendered = scores["chat_template"].fillna("null").value_counts().to_dict()
+    assert len(scores) == 16 and rendered == {"null": 8, "roles": 8}
+    assert set(uncertainty_margins(scores).values()) != {9.0}
+    assert data_main(["compact", "-w", str(ws.path)]) == 0
+    assert data_main(["validate", "-w", str(ws.path)]) == 0
+    assert len(list((ws.path / "scores").glob("part-*.parquet"))) == 1
+    assert ws.frame("scores").sort_values("id").equals(scores.sort_values("id"))
+    into = tmp_path / "into"
+    Workspace.init(into)
+    assert data_main(["merge", "-w", str(into), str(ws.path)]) == 0
+    merged = Workspace(into).frame("scores")
+    assert merged["chat_template"].fillna("null").value_counts().to_dict() == {"null": 8, "roles": 8}

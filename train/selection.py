@@ -1,0 +1,121 @@
+"""The rows a training run selects from the workspace (`train.run.train`'s first step): its training and held-out
+rows, by the method's data (labelled pairs, KTO-labelled completions, SFT rows, rubric ratings), without the labels
+of the labellers it excludes, and the counts by reason of what it left out. A resumed run reads the selection it
+recorded instead (`train.out_folder`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from data.exclusion import Exclusion, check_exclusion
+from data.workspace import Workspace
+from train.methods import Method
+from train.options import TrainOptions
+from train.pairs import (
+    TrainDataError,
+    kto_rows,
+    preference_rows,
+    rating_kto_rows,
+    rating_preference_rows,
+    sft_rows,
+)
+
+log = logging.getLogger(__name__)
+SFT_WHAT = {"gold": "prompts' gold answers", "edits": "labellers' kept edits"}  # --sft-from, as errors say it
+# ratings train as: --rm-from-ratings trains on pairs (answers alone to their prompt make none)
+RATED_ROWS = {True: "rated answers for --kto-from", False: "pairs of rated answers for --rm-from-ratings"}
+
+
+def run_exclusion(options: TrainOptions, method: Method, workspace: Workspace) -> Exclusion:
+    """Who is kept out of the verdicts (the flag's names checked, excluded.json's that label nothing warned of);
+    nobody where the rows are made without labels (SFT on the prompts' gold answers)."""
+    exclusion = check_exclusion(workspace, options.exclude_labeller)
+    for line in exclusion.warnings():
+        log.warning(line)
+    ratings = options.kto_from or options.rm_from_ratings
+    return (
+        Exclusion() if method.data == "sft" and "edits" not in options.sft_from and not ratings else exclusion
+    )
+
+
+def select_rows(
+    options: TrainOptions,
+    method: Method,
+    workspace: Workspace,
+    eval_rounds: tuple[int, ...] | None,
+    exclusion: Exclusion,
+):
+    """The run's selection (`train.out_folder.SELECTION_KEYS`): its training and held-out rows, the held-out
+    split's name and both splits' counts by reason, without the labels of the labellers ``exclusion`` names (and
+    who they are); ``eval_rounds`` narrows the held-out rows."""
+    excluded = exclusion.names
+    if options.kto_from or options.rm_from_ratings:  # rubric ratings (task rate) instead of labels
+        rule, build = (
+            (options.kto_from, rating_kto_rows)
+            if options.kto_from
+            else (options.rm_from_ratings, rating_preference_rows)
+        )
+        extra = (options.seed,) if options.kto_from else ()
+        train_rows, counts = build(workspace, "train", rule, *extra, excluded, options.labels)
+        eval_rows, eval_counts = build(workspace, "test", rule, *extra, excluded, options.labels)
+        what = f"{RATED_ROWS[bool(options.kto_from)]} {rule}"
+        log.info("%s: %s", what, ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    elif method.data == "sft":
+        sources = (options.sft_from, options.labels, excluded)
+        train_rows, counts = sft_rows(workspace, "train", *sources)
+        eval_rows, eval_counts = sft_rows(workspace, "test", *sources)
+        what = "SFT rows (" + " or ".join(SFT_WHAT[s] for s in options.sft_from) + ")"
+    elif method.data == "completions":
+        verdicts = (options.seed, options.labels, options.aggregate, excluded)
+        sure = {"min_posterior": options.min_posterior}
+        train_rows, counts = kto_rows(workspace, "train", *verdicts, **sure)
+        eval_rows, eval_counts = kto_rows(workspace, "test", *verdicts, held_out=True, **sure)
+        what = "completions labelled desirable/undesirable"
+    else:
+        kinds, rounds = options.kinds or method.kinds, options.rounds
+        verdicts = (options.labels, options.aggregate, excluded, options.rank_pairs)
+        sure = {"min_posterior": options.min_posterior}
+        train_rows, counts = preference_rows(workspace, "train", kinds, rounds, *verdicts, **sure)
+        eval_rows, eval_counts = preference_rows(
+            workspace, "test", kinds, eval_rounds or rounds, *verdicts, held_out=True, **sure
+        )
+        what = f"labelled pairs of kind {','.join(kinds)}" + (
+            f" in rounds {','.join(map(str, rounds))}" if rounds else ""
+        )
+    if not train_rows:
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v) or "the workspace has none"
+        if any(k.startswith("kind_") for k in counts):
+            detail += "; --kinds chooses the kinds that train (spin pairs: --method spin)"
+        detail += f"; {exclusion.line()}" if exclusion.sources else ""
+        raise TrainDataError(f"{workspace.path}: no {what} to train on in split train ({detail})")
+    if method.data == "completions":
+        _refuse_one_sided(options, workspace, train_rows)
+    split = "test"
+    if not eval_rows:  # no held-out split: report on (a sample of) the training rows, and say so
+        eval_rows, split, eval_counts = train_rows, "train", {}
+    return {
+        "train_rows": train_rows,
+        "eval_rows": eval_rows,
+        "eval_split": split,
+        "counts": dict(counts),
+        "eval_counts": dict(eval_counts),
+        "excluded": exclusion.sources,
+    }
+
+
+def _refuse_one_sided(options: TrainOptions, workspace: Workspace, rows: list[dict]) -> None:
+    """KTO contrasts desirable with undesirable answers: training rows of one side only are an error (TRL would
+    train on them and report the other side's rewards as nan)."""
+    if len({row["label"] for row in rows}) > 1:
+        return
+    side = "desirable" if rows[0]["label"] else "undesirable"
+    if options.kto_from:
+        raise TrainDataError(
+            f"{workspace.path}: --kto-from {options.kto_from}: all {len(rows)} rated answers of split train are "
+            f"{side}, so KTO has nothing to contrast (is the threshold inside the rubric's scale?)"
+        )
+    raise TrainDataError(
+        f"{workspace.path}: all {len(rows)} KTO-labelled completions of split train are {side}: KTO needs both "
+        "desirable and undesirable examples"
+    )
