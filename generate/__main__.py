@@ -20,7 +20,7 @@
 Reruns resume: a job's prompts are a fixed set (the first `--limit` of `--split`), and only those without
 completions from this model in this round are sampled (or topped up to --n: those another job, --spin say, answered
 fewer times with the same parameters); a larger `--limit` samples more; `--spin-iter` reruns
-continue from the last finished step (see generate/loop/spin.py). With `--spin-iter N` or `--judge-iter N` (flag or
+continue from the last finished step (see generate/loop/driver.py). With `--spin-iter N` or `--judge-iter N` (flag or
 YAML) the command is the round driver's, `python -m generate.loop` = `prefloop loop`, with that command's options.
 """
 

@@ -157,11 +157,13 @@ def preview_prompts(existing: Workspace | None, where: str | Path, loaded: Loade
     return ImportPreview(where, existing, loaded.records if loaded else [])
 
 
-def prompts_line(loaded: Loaded) -> str | None:
-    """What `data import`'s summary would add about the --prompts file: its rows that repeat an earlier one (one
-    prompt: ``duplicate_rows``, as `data import` counts them; they were dropped without a word), its texts given an
-    earlier spelling (``respelled``), and the columns no row read."""
-    said = [f"{key} {loaded.counts[key]}" for key in ("duplicate_rows", "respelled") if loaded.counts[key]]
+def prompts_line(loaded: Loaded, counts: Counter) -> str | None:
+    """What `data import`'s summary would add about the --prompts file, stored with ``counts``: its prompts stored
+    already (``already_stored``: kept as they are; a rerun said nothing of them), its rows that repeat an earlier
+    one (one prompt: ``duplicate_rows``, as `data import` counts them; they were dropped without a word), its texts
+    given an earlier spelling (``respelled``), and the columns no row read."""
+    keys = ("already_stored", "duplicate_rows", "respelled")
+    said = [f"{key} {counts[key]}" for key in keys if counts[key]]
     said += [loaded.unread] if loaded.unread else []
     return f"--prompts {loaded.path}: {'; '.join(said)}" if said else None
 
@@ -186,7 +188,8 @@ def import_prompts(
     # no split asked of the file without a fraction (--split is the one sampled): a stored split kept is no news
     if not test_fraction:
         counts = counts - Counter(stored_split_kept=counts["stored_split_kept"])
-    return [said for said in (prompts_line(loaded), split) if said], warning_lines(loaded, counts, copied)
+    said = [line for line in (prompts_line(loaded, counts), split) if line]
+    return said, warning_lines(loaded, counts, copied)
 
 
 def known_prompts(workspace: Workspace | None, loaded: Loaded | None) -> dict[str, tuple[str, str | None]]:

@@ -13,8 +13,9 @@ from data.errors import PrefloopError
 from data.files import NotAFileError
 from data.records import ModelRecord, now
 from data.workspace import Workspace
+from generate.loop.driver import Iterate, _done
 from generate.loop.folders import chain_of, check_claim, claim, iterate_folder, read_claim
-from generate.loop.spin import SPIN_LOOP, Iterate, _done
+from generate.loop.spin import SPIN_LOOP
 
 REFERENCE = Iterate("ref-id", "/models/ref", "ref", 0)
 

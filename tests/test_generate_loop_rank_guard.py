@@ -120,6 +120,7 @@ def test_a_round_ranked_after_the_loops_check_is_refused_with_the_loops_advice(
     """Someone ranks a round between the driver's check and its sampling step's (a child process): the step's
     refusal says what the driver's would, not `--round N`, which the loop refuses, and comes before its engine
     loads (a model load for nothing)."""
+    from generate.loop import driver as loop_driver
     from generate.loop import judge as loop_judge
     from generate.loop import spin
     from generate.loop.__main__ import main as loop_main
@@ -134,14 +135,14 @@ def test_a_round_ranked_after_the_loops_check_is_refused_with_the_loops_advice(
         monkeypatch.setattr(module, "make_engine", make_engine)
     monkeypatch.setattr(bestofn, "judge_model", lambda name: name)  # "tiny-judge" is a model
     ws, item, ranking = people_round(tmp_path / "ws", answers=6)  # unranked: it may grow past 6
-    check = spin.check_rounds
+    check = loop_driver.check_rounds
 
     def ranked_meanwhile(*args, **kwargs):
         plan = check(*args, **kwargs)
         ws.append([ranking])
         return plan
 
-    monkeypatch.setattr(spin, "check_rounds", ranked_meanwhile)
+    monkeypatch.setattr(loop_driver, "check_rounds", ranked_meanwhile)
     args = ["-w", str(ws.path), driver, "1", "--spin-test-limit", "0", "--no-spin-isolate",
             "--model", str(tiny_model_dir)]  # fmt: skip
     n = 3 if driver == "--judge-iter" else 1
@@ -179,8 +180,8 @@ def test_the_arena_after_a_loop_refuses_a_ranked_round_before_any_model_loads_wi
     import shlex
 
     from generate import arena
+    from generate.loop import driver as loop_driver
     from generate.loop import judge as loop_judge
-    from generate.loop import spin
     from generate.loop.__main__ import main as loop_main
     from tests.test_generate_judge import ScriptedEngine, fair
 
@@ -215,13 +216,13 @@ def test_the_arena_after_a_loop_refuses_a_ranked_round_before_any_model_loads_wi
     assert digest(ws.path) == before and loads == []  # nothing registered, no model loaded
 
     ws, item, ranking = held_out_round(tmp_path / "ws2")  # ranked while the loop trains
-    check = spin.check_loop_arena
+    check = loop_driver.check_loop_arena
 
     def ranked_meanwhile(*args, **kwargs):
         check(*args, **kwargs)
         ws.append([ranking])
 
-    monkeypatch.setattr(spin, "check_loop_arena", ranked_meanwhile)
+    monkeypatch.setattr(loop_driver, "check_loop_arena", ranked_meanwhile)
     args[1] = str(ws.path)
     assert loop_main(args) == 2
     err = capsys.readouterr().err  # after the training's progress bars

@@ -231,6 +231,14 @@ def test_the_help_says_what_limit_0_does():
         (["--spin-iter", "-1"], "--spin-iter -1: must be in [1, 100] (the iterations to run)"),
         # planned every round before a word: hung for hours
         (["--spin-iter", "1000000"], "--spin-iter 1000000: must be in [1, 100] (the iterations to run)"),
+        # argparse's "argument --spin-iter: invalid int value: 'abc'", and 2^63 for the cap: the loop's words now
+        (
+            ["--spin-iter", "abc"],
+            "--spin-iter abc: must be a whole number in [1, 100] (the iterations to run)",
+        ),
+        (["--judge-iter=1.5", "--judge", "rm"], "--judge-iter 1.5: must be a whole number in [1, 100]"),
+        (["--spin-iter", "9" * 20], f"--spin-iter {'9' * 20}: must be in [1, 100] (the iterations to run)"),
+        (["--judge-iter", "9" * 20, "--judge", "rm"], f"--judge-iter {'9' * 20}: must be in [1, 100] (the"),
         # said "--judge applies to --judge-iter, not --spin-iter"
         (
             ["--spin-iter", "1", "--judge-iter", "1", "--judge", "rm"],

@@ -427,7 +427,7 @@ def test_prompts_spelled_otherwise_than_stored_ones_sample_the_stored_prompt(
     argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "2"]
     capsys.readouterr()
     assert main([*argv, "--prompts", str(prompts)]) == 0
-    assert f"--prompts {prompts}: respelled 2" in capsys.readouterr().out.splitlines()
+    assert f"--prompts {prompts}: already_stored 1; respelled 2" in capsys.readouterr().out.splitlines()
     messages = Workspace(ws).read("prompts").column("messages").to_pylist()
     assert sorted(m[0]["content"] for m in messages) == ["Café au lait?", "Thé?"]
     assert Workspace(ws).read("prompts").column("gold").to_pylist() == ["Oui.", None]

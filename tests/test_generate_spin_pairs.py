@@ -103,9 +103,10 @@ def test_a_spin_run_that_only_reused_answers_says_so_in_one_line(tmp_path, tiny_
     assert done_counts(out)["reused"] == "2" and "nothing left to sample" not in out
     said = [line for line in out.splitlines() if not line.startswith("done: ")]
     assert said == [
+        f"--prompts {tmp_path / 'p.json'}: already_stored 2",  # the file's prompts, stored by the first run
         "nothing sampled: each of the first 2 prompts of --split train already had answers from this model in this "
         "round; reused 2 completions sampled before (this model, this round: another job's, e.g. --n 2 pairs) as "
-        "the rejected answer of their SPIN pairs, not sampled again"
+        "the rejected answer of their SPIN pairs, not sampled again",
     ]
 
 
@@ -125,7 +126,8 @@ def reads_of(monkeypatch, table: str) -> list:
 def test_spin_pending_reads_the_answers_once_and_finds_what_each_split_has_left(tmp_path, monkeypatch):
     """The SPIN driver's `spin_pending` read the answers table once per split (the prompts not answered) and once
     more (those answered without a SPIN pair): now once, for the same prompts."""
-    from generate.loop.spin import Iterate, spin_pending
+    from generate.loop.driver import Iterate
+    from generate.loop.spin import spin_pending
 
     ws = Workspace.init(tmp_path / "ws")
     prompts = [

@@ -46,8 +46,8 @@ def test_a_hub_id_the_hub_does_not_give_is_one_line_naming_it(hub_cache):
 
 
 def test_the_spin_driver_starts_from_a_hub_ids_snapshot(tmp_path, hub_cache, monkeypatch):
+    from generate.loop.driver import start_iterate
     from generate.loop.options import LoopOptions
-    from generate.loop.spin import start_iterate
 
     monkeypatch.chdir(tmp_path)
     ws = build_workspace(tmp_path / "ws")

@@ -27,6 +27,7 @@ from data.model_load import RUN_CONFIG
 from data.records import now
 from data.temp_writers import remove_dead_temps
 from train.options import TrainOptions
+from train.saving import TRAINED_FILE
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,18 @@ def run_config(options: TrainOptions) -> dict:
 
 def start_again(out: Path, marker: str | None, advice: str) -> str:
     """A refusal's ``advice`` (--overwrite, for `python -m train`), or, in a folder a round driver claimed
-    (``marker``), which sets --resume itself and takes no --overwrite from its user, which folder to remove."""
-    return f"remove {out} to start its training again" if marker else advice
+    (``marker``), which sets --resume itself and takes no --overwrite from its user, which folder to remove; but
+    not one holding the model the run saved (`TRAINED_FILE`): registered (or registered by the resume that reports
+    it), removing it would lose that model and leave the manifest naming a folder that is gone."""
+    if not marker:
+        return advice
+    if (out / TRAINED_FILE).is_file():
+        return (
+            f"{out} holds the model the run trained and saved ({TRAINED_FILE}; the manifest names it, or will once "
+            "it is reported): rerun with the options it was started with to report it; do not remove the folder, "
+            "which would lose that model"
+        )
+    return f"remove {out} to start its training again"
 
 
 def recorded_config(out: Path, marker: str | None = None) -> dict | None:

@@ -6,27 +6,26 @@ drivers, each iteration sample -> pair -> train -> register, resuming what is do
     prefloop loop -w ws --config configs/recipes/spin-2iter.yaml  # YAML (training options under `train:`)
 
 Training options are `train`'s own: `--train-learning-rate 1e-5` (or `--train.learning-rate`), `train:` in YAML.
-A rerun of the same command continues from the last finished step (see generate/loop/spin.py).
+A rerun of the same command continues from the last finished step (see generate/loop/driver.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import re
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from data.cli import check_applies, explicit_names, options_parser, run_cli
-from data.config import ConfigError, build
+from data.config import ConfigError, build, load_yaml
 from data.errors import PrefloopError
 from data.lineage import is_reward_model_name
 from data.workspace import Workspace
 from generate.bestofn import check_judge_model
 from generate.job_plan import with_gold
 from generate.judge import load_template
-from generate.loop.options import DRIVERS, MAX_ITERATIONS, SPIN_OWNED, LoopOptions, driver_of
+from generate.loop.options import DRIVERS, MAX_ITERATIONS, LoopOptions, driver_of, loop_flags
 from generate.loop.report import spin_report
 from generate.options import (
     SPIN_TEST_FRACTION,
@@ -48,11 +47,11 @@ from generate.prepare import (
 )
 from generate.sampling import check_pair_params
 from train.methods import method_options
-from train.options import TrainOptions, check_given
+from train.options import check_given
 from train.options import check_options as check_train_options
 
 if TYPE_CHECKING:
-    from generate.loop.spin import Loop
+    from generate.loop.driver import Loop
 
 # Options of a single sampling job that a driver sets itself, and why.
 NOT_FOR_LOOPS = {
@@ -85,7 +84,11 @@ RUN: dict[str, Callable[[], tuple[Loop, Callable[..., dict]]]] = {
 def build_parser(prog: str = "python -m generate.loop") -> argparse.ArgumentParser:
     """Options every driver reads, then each driver's own in a group of its own."""
     groups = {name: f"options of {driver}" for driver, names in DRIVERS.items() for name in names}
-    return options_parser(LoopOptions, prog, __doc__, groups=groups)
+    parser = options_parser(LoopOptions, prog, __doc__, groups=groups)
+    for action in parser._actions:
+        if action.dest in COUNTS:
+            action.type = str  # read by `iteration_counts`, in the loop's words
+    return parser
 
 
 def parse_options(argv: list[str], prog: str = "python -m generate.loop") -> LoopOptions:
@@ -103,6 +106,7 @@ def parse_options(argv: list[str], prog: str = "python -m generate.loop") -> Loo
             raise ConfigError(f"--{name.replace('_', '-')} does not apply to {driver}{why}")
     if rest:
         build_parser(prog).parse_args(argv)  # argparse's own message (nearest flag included)
+    iteration_counts(namespace)
     options = build(LoopOptions, namespace)
     check_iterations(options)
     explicit = explicit_names(namespace)
@@ -119,31 +123,50 @@ def parse_options(argv: list[str], prog: str = "python -m generate.loop") -> Loo
     return options
 
 
-# train's own flags (not those the driver sets), as train's checks name them: `--lora-r` is `--train-lora-r` here
-_TRAIN_FLAG = re.compile(r"--([a-z][a-z0-9-]*)")
-_TRAIN_NAMES = {f.name for f in dataclasses.fields(TrainOptions)} - set(SPIN_OWNED)
-
-
 def check_train(check: Callable[..., None], options: LoopOptions, *args) -> None:
     """One of train's checks (`check_options`, `check_given`) on the loop's train options, as the driver's method
     trains them; its line names train's flags as the loop's `--train-*`."""
     try:
         check(dataclasses.replace(options.train, method=METHOD[driver_of(options)]), *args)
     except PrefloopError as exc:
+        raise PrefloopError(loop_flags(str(exc))) from exc
 
-        def rename(flag: re.Match) -> str:
-            name = flag.group(1)
-            return f"--train-{name}" if name.replace("-", "_") in _TRAIN_NAMES else flag.group(0)
 
-        raise PrefloopError(_TRAIN_FLAG.sub(rename, str(exc))) from exc
+# the iteration counts' fields, by flag, and their range
+COUNTS = {"spin_iter": "--spin-iter", "judge_iter": "--judge-iter"}
+COUNT_RANGE = f"[1, {MAX_ITERATIONS}] (the iterations to run)"
+
+
+def iteration_counts(namespace: argparse.Namespace) -> None:
+    """The iteration counts, as flags or in the --config file, read as numbers and checked against the loop's cap
+    before anything else reads them: `--spin-iter abc` got argparse's "invalid int value", and a count past 2^63
+    was refused naming 2^63 ("at most 9223372036854775807"), not the cap."""
+    config = getattr(namespace, "config", None)
+    in_file = load_yaml(config, LoopOptions) if config else {}
+    for name, flag in COUNTS.items():
+        text = getattr(namespace, name, None)  # a flag's
+        if text is not None:
+            try:
+                count = int(text)
+            except ValueError:
+                raise PrefloopError(f"{flag} {text}: must be a whole number in {COUNT_RANGE}") from None
+            check_count(flag, count)
+            setattr(namespace, name, count)
+        elif isinstance(in_file.get(name), int) and not isinstance(in_file[name], bool):
+            check_count(f"{config}, key {name}", in_file[name])  # any other value: refused as any key's
+
+
+def check_count(flag: str, count: int) -> None:
+    """0 is left to `check_options`, whose line asks for a driver."""
+    if not 0 <= count <= MAX_ITERATIONS:
+        raise PrefloopError(f"{flag} {count}: must be in {COUNT_RANGE}")
 
 
 def check_iterations(options: LoopOptions) -> None:
     """The iteration counts, before anything reads the options by driver: both drivers were refused as "--judge
     applies to --judge-iter, not --spin-iter", and a count of millions planned each round before it said a word."""
-    for flag, count in (("--spin-iter", options.spin_iter), ("--judge-iter", options.judge_iter)):
-        if not 0 <= count <= MAX_ITERATIONS:
-            raise PrefloopError(f"{flag} {count}: must be in [1, {MAX_ITERATIONS}] (the iterations to run)")
+    for name, flag in COUNTS.items():
+        check_count(flag, getattr(options, name))
     if options.spin_iter and options.judge_iter:
         raise PrefloopError("--spin-iter and --judge-iter are two drivers: run one at a time")
 
@@ -196,7 +219,7 @@ def loop_prompts(options: LoopOptions, existing: Workspace | None) -> str | None
 
 def run(options: LoopOptions) -> dict:
     """The driver the options name, from a checked start (bad input writes nothing); returns its summary."""
-    from generate.loop.spin import check_loop
+    from generate.loop.driver import check_loop
 
     check_options(options)
     options = workspace_models(options)  # `runs/x`: the workspace's run, where no ./runs/x is here

@@ -30,7 +30,7 @@ from generate.options import GenerateOptions, SampleOptions, arena_names
 from generate.rank_items import check_sampled_rank_items
 
 if TYPE_CHECKING:
-    from generate.loop.spin import Iterate
+    from generate.loop.driver import Iterate
 
 
 def arena_options(options: SampleOptions) -> GenerateOptions:
@@ -142,16 +142,17 @@ def arena_leaderboard(
     )
     by = judge_name(options, workspace) if options.judge else PEOPLE
     same = shlex.join(["python", "-m", "data", "leaderboard", "-w", str(workspace.path), "--split", TEST])
-    lines = [
+    same += "" if by == PEOPLE else " --by " + shlex.quote(by)
+    votes = f"the votes by {by} on split {TEST}'s arena pairs, as `{same}`"
+    header = (
         f"arena: {result['arena_pairs']} pairs of {result['arena_models']} at round {result['arena_round']}, on "
-        f"split {TEST}: the loop's held-out prompts (it trains on split train); the board below counts the votes "
-        f"by {by} on split {TEST}'s arena pairs, as `{same}{'' if by == PEOPLE else ' --by ' + shlex.quote(by)}` "
-        "prints it"
-    ]
+        f"split {TEST}: the loop's held-out prompts (it trains on split train); "
+    )
     try:
         exclusion = check_exclusion(workspace)  # WS/excluded.json, as `python -m data leaderboard` reads it
         board = workspace_board(workspace, by, excluded=exclusion.names, split=TEST)
-    except PrefloopError as exc:  # no votes yet: the pairs wait for labellers
-        return [*lines, str(exc)]
+    except PrefloopError as exc:  # no votes yet (the pairs wait for labellers): no board follows, but why
+        return [f"{header}no board of {votes} says:", str(exc)]
     png = plot_leaderboard(board.rows, by, workspace.path / "leaderboard.png", exclusion.names, board.split)
-    return [*lines, *board_text(board, exclusion.line(), png)]  # as `python -m data leaderboard` prints it
+    lines = board_text(board, exclusion.line(), png)  # as `python -m data leaderboard` prints it
+    return [f"{header}the board below counts {votes} prints it", *lines]

@@ -12,7 +12,7 @@ from data.workspace import Workspace
 from generate.job_plan import model_sampled
 
 if TYPE_CHECKING:
-    from generate.loop.spin import Iterate
+    from generate.loop.driver import Iterate
 
 
 def _answers(workspace: Workspace, label: str, round: int) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The iterate folders of a round driver's chain (`generate.loop.spin`): iteration t trains into
+"""The iterate folders of a round driver's chain (`generate.loop.driver`): iteration t trains into
 WS/runs/<name>-iter<t>, and `<kind>.json` there (spin.json, judge.json) claims the folder for its chain, naming the
 reference it trains from and its round, before training starts. A killed run's folder is taken up again; another
 chain's is never overwritten; and only a registered model whose folder is claimed so is the chain's iterate. A claim
@@ -17,8 +17,8 @@ from data.import_records import within_depth
 from data.workspace import Workspace
 
 if TYPE_CHECKING:
+    from generate.loop.driver import Iterate, Loop
     from generate.loop.options import LoopOptions
-    from generate.loop.spin import Iterate, Loop
 
 
 def write_json(path: Path, value: dict) -> None:

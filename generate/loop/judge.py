@@ -13,9 +13,9 @@ from generate.bestofn import make_judge, pair_best_worst
 from generate.engines import SamplingParams, make_engine
 from generate.job_plan import JobPlan, model_sampled, plan_job, prompt_ids
 from generate.kept_pairs import best_worst_paired
+from generate.loop.driver import Iterate, Loop, run_loop
 from generate.loop.options import LoopOptions
 from generate.loop.rounds import LoopRound
-from generate.loop.spin import Iterate, Loop, run_loop
 from generate.options import engine_options, sampling_params
 from generate.sampling import sample_pairs
 
@@ -131,7 +131,7 @@ def run_judge_loop(
     options: LoopOptions, workspace: Workspace, sets: dict[str, list[str]], judge_folder: str | None = None
 ) -> dict:
     """``options.judge_iter`` iterations of sample → machine-label → DPO → register on the checked prompt ``sets``
-    (`generate.loop.spin.check_loop`; resuming what is done), each step loading a chat-model judge from
+    (`generate.loop.driver.check_loop`; resuming what is done), each step loading a chat-model judge from
     ``judge_folder``, as `generate.bestofn.check_judge_model` checked it."""
     loop = replace(JUDGE_LOOP, sample_step=partial(judge_loop_step, judge_folder=judge_folder))
     result = run_loop(options, workspace, loop, sets)

@@ -4,6 +4,8 @@ in the YAML, `--train.learning-rate` (or `--train-learning-rate`) on the command
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import dataclass, field
 
 from generate.options import SampleOptions
@@ -92,3 +94,19 @@ DRIVERS: dict[str, tuple[str, ...]] = {
 def driver_of(options: LoopOptions) -> str | None:
     """The driver the options run (None: neither iteration count is set)."""
     return "--spin-iter" if options.spin_iter else "--judge-iter" if options.judge_iter else None
+
+
+# train's own flags (not those the driver sets), as train names them: `--lora-r` is `--train-lora-r` here
+_TRAIN_FLAG = re.compile(r"--([a-z][a-z0-9-]*)")
+_TRAIN_NAMES = {f.name for f in dataclasses.fields(TrainOptions)} - set(SPIN_OWNED)
+
+
+def loop_flags(text: str) -> str:
+    """A line of `train`'s (a check's refusal, a resume's) with train's own flags named as the loop's ``--train-*``,
+    which its user passes: "started with --learning-rate 0.001" told them of a flag the loop does not take."""
+
+    def rename(flag: re.Match) -> str:
+        name = flag.group(1)
+        return f"--train-{name}" if name.replace("-", "_") in _TRAIN_NAMES else flag.group(0)
+
+    return _TRAIN_FLAG.sub(rename, text)

@@ -1,6 +1,5 @@
-"""The round drivers behind `python -m generate --spin-iter N` and `--judge-iter N`: a thin loop of sampling and
-`train.run.train`, one `Loop` per kind. SPIN (below) samples gold-vs-own-answer pairs; the judge loop
-(`generate.bestofn.JUDGE_LOOP`) samples n answers and pairs the best and worst a machine labeller scores.
+"""SPIN's round driver (`python -m generate --spin-iter N`), a `Loop` of `generate.loop.driver`: each iteration
+samples gold-vs-own-answer pairs.
 
 Iterate 0 is the start model (registered as `base` if new, round r0). Iteration t (round r0 + t):
 1. the current iterate answers a fixed set of SFT prompts (train split, plus held-out test prompts so every
@@ -10,93 +9,27 @@ Iterate 0 is the start model (registered as `base` if new, round r0). Iteration 
    iterate t (parent = iterate t − 1), its held-out metrics evaluated on round r0 + t's test pairs;
 3. after the last iteration, the last iterate answers the held-out prompts too, and each iterate's folder gets a
    samples.md: gold, the previous iterate's answer and its own, side by side; the held-out gold log-likelihood is
-   followed through the chain (`generate.chain`).
-Sampling and training each run in a fresh process, so vLLM's memory is given back before training starts.
+   followed through the chain (`generate.loop.chain`).
 
-Resume: rerun the same command. Sampling tops up the fixed prompt set (completions are keyed by model and round;
-a prompt the iterate answered in its round before without a SPIN pair, in a human round say, takes its pair from
-that answer: `spin_pending`);
-an iteration whose model is in the manifest (method spin, that round, parent = the current iterate, its folder
-claimed for this chain) is not retrained (one killed between its registration and its report is reported: train's
---resume evaluates the saved model); a training killed midway continues from its last checkpoint in its folder
-(`spin.json` there says which chain the folder belongs to, so another chain's folder is never overwritten;
-`judge.json` for the judge loop: `generate.loop.folders`).
+Resume (`generate.loop.driver`): a prompt the iterate answered in its round before without a SPIN pair, in a human
+round say, takes its pair from that answer (`spin_pending`).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 from data.errors import PrefloopError
-from data.lineage import NEWEST, ModelEntry, children, find_model, find_or_register, newest_model
-from data.provision import local_model, model_label
 from data.workspace import Workspace
 from generate.engines import make_engine
-from generate.isolate import run_isolated
 from generate.job_plan import gold_prompt_ids, pending_prompts
-from generate.loop.arena import check_loop_arena
 from generate.loop.chain import gold_chain, write_gold_chain, write_samples
-from generate.loop.folders import (
-    chain_of,
-    check_claim,
-    claim,
-    iterate_folder,
-    read_claim,
-    unreported,
-    write_json,
-)
+from generate.loop.driver import Iterate, Loop, loop_round, round_seconds, run_loop, sample_iterate
 from generate.loop.options import LoopOptions
-from generate.loop.report import iteration_summary, too_long_counts, unpaired_note
+from generate.loop.report import too_long_counts
 from generate.loop.rounds import LoopRound
 from generate.options import SPIN_LIMIT, engine_options, sampling_params
 from generate.spin_pairs import sample_spin, spin_todo
-
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Iterate:
-    id: str
-    path: str  # model folder
-    label: str  # what its completions record as their model
-    round: int
-
-
-@dataclass(frozen=True)
-class Loop:
-    """One kind of round driver: what an iteration samples, and what trains on it."""
-
-    kind: str  # "spin" or "judge": names the marker file <kind>.json in each iterate's folder
-    method: str  # the training method
-    kinds: tuple[str, ...]  # the pair kinds it trains on
-    name: Callable[[LoopOptions], str]  # iterates go to WS/runs/<name>-iter<t>
-    prompt_sets: Callable[[LoopOptions, Workspace, int], dict[str, list[str]]]
-    pending: Callable[[Workspace, Iterate, int, dict], dict[str, list[str]]]  # prompt ids still to sample
-    # (options, workspace, iterate, round, pending) -> per split, the answers its sampling adds by prompt
-    answers: Callable[[LoopOptions, Workspace, Iterate, int, dict], dict[str, dict[str, int]]]
-    sample_step: Callable  # (options, iterate, LoopRound, pending) -> counts; runs in a fresh process
-    limit: int  # train prompts per iteration unless --limit says otherwise
-
-
-def _iterate(entry: ModelEntry, label: str | None = None) -> Iterate:
-    return Iterate(entry.id, entry.path, label or model_label(entry.path), entry.round)
-
-
-def start_iterate(options: LoopOptions, workspace: Workspace, register: bool = True) -> Iterate:
-    """Iterate 0: the start model's manifest entry (registered as `base` if new; without ``register``, what it
-    would be)."""
-    if options.model == NEWEST:
-        return _iterate(newest_model(workspace))
-    path = local_model(options.model)  # a hub id: its snapshot in the hub's cache
-    entry = find_or_register(workspace, path) if register else find_model(workspace, path)
-    entry = entry or ModelEntry("", str(path), 0, "base", None)
-    return _iterate(entry, model_label(options.model))
 
 
 def prompt_sets(options: LoopOptions, workspace: Workspace, limit: int) -> dict[str, list[str]]:
@@ -149,13 +82,6 @@ def sample_step(options: LoopOptions, iterate: Iterate, step: LoopRound, sets: d
     }
 
 
-def train_step(options, eval_rounds: tuple[int, ...], marker: str) -> dict:
-    """`train.run.train` (run in its own process) in the iterate folder ``marker`` claimed (`folders.claim`)."""
-    from train.run import train
-
-    return train(options, eval_rounds, marker)
-
-
 def unsampled(workspace: Workspace, iterate: Iterate, round: int, sets: dict) -> dict[str, list[str]]:
     """Per split, the prompts of ``sets`` the iterate has not answered in ``round`` yet."""
     pending = {}
@@ -184,203 +110,6 @@ def spin_pending(workspace: Workspace, iterate: Iterate, round: int, sets: dict)
     return {split: [p for p in ids if p in todo] for split, ids in sets.items()}
 
 
-def loop_round(options: LoopOptions, loop: Loop, iteration: int, round: int) -> LoopRound:
-    """Iteration ``iteration`` of ``loop`` samples ``round`` (`generate.loop.rounds`)."""
-    driver = f"--{loop.kind}-iter"
-    return LoopRound(driver, getattr(options, f"{loop.kind}_iter"), iteration, round, options.judge)
-
-
-def _sample(
-    options: LoopOptions, workspace: Workspace, iterate: Iterate, step: LoopRound, sets: dict, loop: Loop
-) -> dict:
-    pending = loop.pending(workspace, iterate, step.round, sets)
-    if not any(pending.values()):  # all sampled already: do not start an engine for nothing
-        return {}
-    log.info("round %d: %s answers %s", step.round, iterate.label, {k: len(v) for k, v in pending.items()})
-    return run_isolated(
-        loop.sample_step, options, iterate, step, pending, isolate=options.spin_isolate, what="sampling"
-    )
-
-
-def _check_one_chain(workspace: Workspace, round: int, label: str, loop: Loop) -> None:
-    """Training reads a round's pairs by kind and round: they must all come from this chain's iterate."""
-    pairs = workspace.frame("pairs")
-    pairs = pairs[pairs["kind"].isin(loop.kinds) & (pairs["round"] == round)]
-    model_of = workspace.frame("completions").set_index("id")["model"]
-    others = sorted(set(model_of.reindex(pairs["completion_b"]).dropna()) - {label})
-    if others:
-        # by kind and round: a judge chain's pairs are `sampled`, as a human round's are
-        raise PrefloopError(
-            f"{workspace.path}: round {round} already holds pairs of kind {', '.join(loop.kinds)} (what "
-            f"--{loop.kind}-iter trains on) sampled by {', '.join(others)}; run this chain in its own workspace, "
-            "or start it from the newest model of the chain or round that sampled them"
-        )
-
-
-def _train_options(options: LoopOptions, reference: Iterate, folder: Path, rounds: list[int], loop: Loop):
-    return dataclasses.replace(
-        options.train,
-        workspace=options.workspace,
-        model=reference.path,
-        method=loop.method,
-        kinds=loop.kinds,
-        out=folder,
-        rounds=tuple(rounds),
-        round=rounds[-1],
-        resume=True,  # continues from a checkpoint of a killed run; starts fresh when there is none
-        chat_template=options.train.chat_template or options.chat_template,
-    )
-
-
-def _done(workspace: Workspace, reference: Iterate, round: int, loop: Loop) -> dict | None:
-    """This chain's iterate of ``round``, trained from ``reference``, where it is registered: a model whose folder
-    the loop claimed (`folders.claim`), not any model trained with the loop's method from ``reference`` in that
-    round (a human round's `train --method dpo`, a `train --method spin` by hand), which it never sampled for."""
-    claimed = (reference.id, round)
-    # newest first, and no further than the newest claimed: only the claims that can decide are read
-    candidates = reversed(children(workspace, reference.id, loop.method, round))
-    done = next((m for m in candidates if chain_of(m.path, loop) == claimed), None)
-    if done is None:
-        return None
-    models = workspace.frame("models")
-    row = models[models["id"] == done.id].iloc[0]
-    return {
-        "id": row["id"],
-        "path": row["path"],
-        "round": int(row["round"]),
-        "parent_id": row["parent_id"],
-        "metrics": json.loads(row["metrics"]),
-    }
-
-
-def iterate_once(
-    options: LoopOptions, workspace: Workspace, iteration: int, reference: Iterate, sets: dict, loop: Loop
-) -> tuple[dict, Iterate]:
-    """Iteration ``iteration`` from ``reference`` (sampled, trained, registered, unless already done)."""
-    round = reference.round + 1
-    folder = iterate_folder(options, workspace, loop, iteration)
-    marker_name = f"{loop.kind}.json"
-    model = _done(workspace, reference, round, loop)
-    if model is not None and not unreported(model["path"], model["id"]):
-        log.info("iteration %d: model %s is in the manifest already, not retrained", iteration, model["id"])
-        record = read_claim(model["path"], loop) or {}
-        return iteration_summary(iteration, model, record | {"resumed": True}), _iterate_of(model)
-    if model is not None:  # its training's --resume evaluates and reports the saved model, registered once
-        log.info(
-            "iteration %d: model %s was registered before its report; reporting it", iteration, model["id"]
-        )
-        folder = Path(model["path"])
-    started = time.perf_counter()
-    sampled = _sample(options, workspace, reference, loop_round(options, loop, iteration, round), sets, loop)
-    sample_seconds = round_seconds(started)
-    _check_one_chain(workspace, round, reference.label, loop)
-    claim(folder, reference, round, loop)
-    rounds = [round - 1, round] if options.spin_mix_previous and iteration > 1 else [round]
-    started = time.perf_counter()
-    train_options = _train_options(options, reference, folder, rounds, loop)
-    try:
-        model = run_isolated(
-            train_step, train_options, (round,), marker_name, isolate=options.spin_isolate, what="training"
-        )
-    except PrefloopError as exc:
-        # nothing to train on (train's TrainDataError, named by `StepFailed.kind` across the process boundary): what
-        # the sampling made of the prompts says why; another refusal (a training process that died) is not theirs
-        data = getattr(exc, "kind", type(exc).__name__) == "TrainDataError"
-        note = (
-            unpaired_note(sampled, f"iteration {iteration} (round {round})", len(sets["train"]))
-            if data
-            else ""
-        )
-        if not note:
-            raise
-        raise PrefloopError(f"{exc}{note}") from None
-    record = (read_claim(folder, loop) or {}) | {
-        "iteration": iteration,
-        "model_id": model["id"],
-        "trained_on_rounds": rounds,
-        "sampled": sampled,
-        "sample_seconds": sample_seconds,
-        "train_seconds": round_seconds(started),
-    }
-    write_json(folder / marker_name, record)
-    return iteration_summary(iteration, model, record), _iterate_of(model)
-
-
-def _iterate_of(model: dict) -> Iterate:
-    return Iterate(model["id"], model["path"], model_label(model["path"]), int(model["round"]))
-
-
-def round_seconds(started: float) -> float:
-    return round(time.perf_counter() - started, 1)
-
-
-def check_rounds(
-    options: LoopOptions, workspace: Workspace, loop: Loop, iterations: int, sets: dict
-) -> tuple[dict[int, tuple[str, dict[str, int]]], Iterate | None]:
-    """The answers every iteration still to run would sample change no rank item under the labels stored on it
-    (`check_sampled_rank_items`), checked before any model loads or anything is written, with advice the driver
-    can follow (`generate.loop.rounds`); the sampling steps check again as they go. Its round holds no other chain's
-    pairs and its folder is no other chain's (checked again before it trains). Returns, for the arena after
-    the loop (`generate.loop.arena`), what the loop will sample by round (the sampling iterate's label, its answers
-    by prompt) and the chain's last iterate as it will be (id "" where it is still to train; None where every
-    iteration is done already)."""
-    reference = start_iterate(options, workspace, register=False)
-    planned, last = {}, None
-    for iteration in range(1, iterations + 2 if loop.kind == "spin" else iterations + 1):
-        round = reference.round + 1
-        done = _done(workspace, reference, round, loop) if reference.id else None
-        if done is not None:
-            reference = _iterate_of(done)
-            continue
-        final = iteration > iterations  # SPIN's last step: the last iterate answers the held-out prompts
-        pending = loop.pending(workspace, reference, round, {"test": sets["test"]} if final else sets)
-        # what its sampling step adds: --n to a prompt not answered, n - k to one answered k < n times (top-ups)
-        adds = loop.answers(options, workspace, reference, round, pending)
-        answers = {p: k for split in adds.values() for p, k in split.items()}
-        loop_round(options, loop, iteration, round).check_answers(workspace, answers)
-        planned[round] = (reference.label, answers)
-        if not final:  # what it trains on, and where: this chain's pairs, a folder of its own
-            folder = iterate_folder(options, workspace, loop, iteration)
-            _check_one_chain(workspace, round, reference.label, loop)
-            check_claim(folder, reference, round, loop)
-            reference = last = Iterate("", str(folder), model_label(str(folder)), round)
-    return planned, last
-
-
-def check_loop(options: LoopOptions, workspace: Workspace, loop: Loop) -> dict[str, list[str]]:
-    """The fixed prompt sets of ``loop``, once every round it would sample is checked (`check_rounds`), the arena's
-    after it too (`check_loop_arena`). Reads only: the driver runs it before it writes anything, on the workspace
-    as importing --prompts will leave it (`generate.prepare.preview_prompts`)."""
-    limit = options.limit if options.limit is not None else loop.limit
-    sets = loop.prompt_sets(options, workspace, limit)
-    planned, last = check_rounds(options, workspace, loop, getattr(options, f"{loop.kind}_iter"), sets)
-    if options.arena:  # the arena after the loop samples too: its round checked now, with the loop's
-        start = start_iterate(options, workspace, register=False)
-        check_loop_arena(options, workspace, loop.method, start, last, planned)
-    return sets
-
-
-def run_loop(options: LoopOptions, workspace: Workspace, loop: Loop, sets: dict[str, list[str]]) -> dict:
-    """``loop``'s iterations from ``options.model`` on the prompt sets ``check_loop`` checked (resuming what is
-    done); returns a summary and the chain of iterates."""
-    iterations = getattr(options, f"{loop.kind}_iter")
-    start = start_iterate(options, workspace)
-    chain, results = [start], []
-    for iteration in range(1, iterations + 1):
-        result, iterate = iterate_once(options, workspace, iteration, chain[-1], sets, loop)
-        log.info("iteration %d: %s", iteration, result)
-        results.append(result)
-        chain.append(iterate)
-    return {
-        "kind": loop.kind,
-        "workspace": str(workspace.path),
-        "start": {"id": start.id, "model": start.label, "round": start.round},
-        "prompts": {split: len(ids) for split, ids in sets.items()},
-        "iterations": results,
-        "chain": chain,
-    }
-
-
 SPIN_LOOP = Loop(
     kind="spin",
     method="spin",
@@ -405,7 +134,7 @@ def run_spin(
     started = time.perf_counter()
     # The last iterate's answers to the held-out prompts: its samples.md, and round r0+N+1's test half.
     final = loop_round(options, SPIN_LOOP, options.spin_iter + 1, chain[-1].round + 1)
-    sampled = _sample(options, workspace, chain[-1], final, {"test": sets["test"]}, SPIN_LOOP)
+    sampled = sample_iterate(options, workspace, chain[-1], final, {"test": sets["test"]}, SPIN_LOOP)
     # None: nothing sampled, every answer there already (a rerun keeps them; the report says so, not "0 s")
     final_seconds = round_seconds(started) if sampled else None
     shown = sets["test"][: options.spin_samples]

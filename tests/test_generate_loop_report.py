@@ -1,0 +1,66 @@
+"""What a round driver prints beside its iterations: the arena's header over its board (or over why there is
+none), the --prompts file's rows a rerun skipped, and its iteration counts refused in its own words."""
+
+from __future__ import annotations
+
+import json
+
+from data import Workspace
+from data.__main__ import main as data_main
+from generate.__main__ import main as generate_main
+
+
+def test_the_arena_header_says_the_board_below_only_when_a_board_follows(tmp_path, monkeypatch, capsys):
+    """With no vote yet the header said "the board below counts the votes ..." over the error line that stood in
+    for the board. It says there is no board and why; with votes, the board below as before."""
+    from generate.loop import arena as loop_arena
+    from generate.loop.__main__ import parse_options as loop_options
+    from tests.test_annotate_arena import two_model_arena
+
+    workspace, _ = two_model_arena(tmp_path / "ws", 4)
+    ran = {"arena_pairs": 4, "arena_models": "X Y", "arena_round": 0}
+    monkeypatch.setattr(loop_arena, "run_arena", lambda *args, **kwargs: ran)
+    options = loop_options(["-w", str(workspace.path), "--spin-iter", "1", "--arena", "base,newest"])
+    lines = loop_arena.arena_leaderboard(options, workspace)
+    same = f"python -m data leaderboard -w {workspace.path} --split test"
+    assert data_main(["leaderboard", "-w", str(workspace.path), "--split", "test"]) == 2
+    error = capsys.readouterr().err.removeprefix("error: ").rstrip("\n")
+    assert lines == [
+        "arena: 4 pairs of X Y at round 0, on split test: the loop's held-out prompts (it trains on split train); "
+        f"no board of the votes by people on split test's arena pairs, as `{same}` says:",
+        error,
+    ]
+    assert not any("board below" in line for line in lines)
+
+
+def test_a_rerun_names_the_prompts_already_stored_beside_the_repeated_rows(tmp_path, tiny_model_dir, capsys):
+    """A rerun with the same --prompts (a loop's, a sampling job's: one import) said `duplicate_rows 1` and
+    nothing of the two prompts it skipped as stored already; it names both counts, by reason, as `data import`
+    does."""
+    prompts = tmp_path / "p.json"
+    prompts.write_text(json.dumps([{"prompt": "Thé?"}, {"prompt": "Thé?"}, {"prompt": "Café?"}]))
+    argv = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "2"]
+    argv += ["--prompts", str(prompts)]
+    assert generate_main(argv) == 0
+    assert f"--prompts {prompts}: duplicate_rows 1" in capsys.readouterr().out.splitlines()
+    assert generate_main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert f"--prompts {prompts}: already_stored 2; duplicate_rows 1" in out
+    assert data_main(["import", "-w", str(tmp_path / "ws"), str(prompts)]) == 0
+    said = capsys.readouterr().out  # `data import`'s own counts of the same file, by the same names
+    assert "already_stored 2" in said and "duplicate_rows 1" in said
+    assert Workspace(tmp_path / "ws").read("prompts").num_rows == 2
+
+
+def test_a_config_files_iteration_count_past_2_63_is_refused_naming_the_loops_cap(tmp_path, capsys):
+    """`judge_iter: 99999999999999999999` in a --config file was refused as past 2^63 ("at most
+    9223372036854775807"), not as past the loop's cap, which a count of 101 is refused by."""
+    from generate.loop.__main__ import main as loop_main
+
+    config = tmp_path / "loop.yaml"
+    config.write_text(f"judge_iter: {'9' * 20}\njudge: rm\n")
+    assert loop_main(["-w", str(tmp_path / "ws"), "--config", str(config)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {config}, key judge_iter {'9' * 20}: must be in [1, 100] (the iterations to run)\n"
+    )
+    assert not (tmp_path / "ws").exists()
