@@ -169,20 +169,27 @@ def add_user(path: Path, name: str, password: str, admin: bool = False) -> User:
     return users[name]
 
 
-def _stamp(path: Path) -> tuple[int, int, int, int] | None:
+def _stamp(path: Path) -> tuple | None:
     """What changes with the users file: add-user renames a new file over it (a new inode), an edit changes its
-    time or size. Of the name itself, never a link's target; None where nothing is there."""
+    time or size, or only its bytes (an edit of the same size within one tick of the clock, or its time put back):
+    their digest, the file being small. Of the name itself, never a link's target (none for a link); None where
+    nothing is there."""
     try:
         stat = path.lstat()
     except OSError:
         return None
-    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+    try:
+        with open_regular(path) as handle:
+            digest = hashlib.sha256(handle.read()).digest()
+    except OSError:  # a link, a FIFO (`load_users` says so), or gone since
+        digest = None
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, digest
 
 
 class UserTable(Mapping[str, User]):
     """The users who sign in now, swapped whole when the users file is read again: a reader on another thread (the
     session check) sees the old table or the new one, never half of either. Each lookup first calls ``refresh``
-    (`Authenticator.read_again`: an lstat, a read only once the file changed), so a removed user, an admin flag
+    (`Authenticator.read_again`: the file's stamp, parsed again only once it changed), so a removed user, an admin flag
     taken off or a new password holds from that user's next request, not from somebody's next sign-in."""
 
     def __init__(self, users: Mapping[str, User], refresh: Callable[[], None] | None = None):
