@@ -27,6 +27,7 @@ from annotate.failures import shown_errors
 from annotate.render import message_html
 from data.aggregate import AGGREGATIONS, MAJORITY
 from data.commands import ExportCommand
+from data.leaderboard import ARENA
 from data.schemas import CHOICES
 
 FORMAT_NAMES = {"dpo": "DPO", "kto": "KTO", "ratings": "ratings"}
@@ -180,6 +181,9 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
         "loading the admin tab",
     )
 
+    def blank():  # after every draw asked for before it (`in_order`)
+        return ("",) * len(views)
+
     # A rank app's switch changes only what its export buttons write: nothing on the tab to redraw but the status
     redrawn = views if ctx.service.task in AGGREGATED_FIGURES else []
 
@@ -221,6 +225,8 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
             switch_view, method, [*redrawn, admin.status], api_name="admin_aggregate", **in_order
         )
     tabs.admin.select(admin_stats, method, views, api_name="admin_select", **in_order)
+    if ctx.service.view == ARENA:  # blind votes: the board's model names leave the page as its admin labels
+        tabs.label.select(blank, None, views, api_name="admin_blind", **in_order)
     for fmt, button in admin.exports.items():
         chosen = [*method, admin.split, admin.labels]
         button.click(export(fmt), chosen, admin.status, api_name=f"export_{fmt}", **private)

@@ -280,7 +280,7 @@ def test_the_admin_tabs_figures_are_drawn_one_at_a_time_in_the_order_asked(label
     made meanwhile was drawn over when the redraw finished last (one method's verdicts under the other's label).
     Every event drawing the tab's figures (a load's, a refresh's, the switch's, a tab select's, the redraws after
     make-gold and an exclusion) now waits in one line of Gradio's queue, first in first out, one at a time: the
-    last asked for is drawn last."""
+    last asked for is drawn last. So does the arena app's emptying of them as the Label tab opens."""
     from annotate.admin_tab import ADMIN_DRAWS
     from annotate.app import build_app
 
@@ -292,6 +292,9 @@ def test_the_admin_tabs_figures_are_drawn_one_at_a_time_in_the_order_asked(label
     assert all((fn.concurrency_id, fn.concurrency_limit) == (ADMIN_DRAWS, 1) for fn in drawing), [
         (fn.api_name, fn.concurrency_id, fn.concurrency_limit) for fn in drawing
     ]
+    # the arena's emptying of them as the Label tab opens: tests/test_annotate_browser_admin.py
+    blind = [fn for fn in drawing if fn.api_name == "admin_blind"]
+    assert len(blind) == (view == "arena") and all(fn.fn() == ("", "", "") for fn in blind)
 
 
 def test_model_text_is_rendered_inert(workspace):
