@@ -27,9 +27,11 @@ from annotate.failures import shown_errors
 from annotate.render import message_html
 from data.aggregate import AGGREGATIONS, MAJORITY
 from data.commands import ExportCommand
+from data.leaderboard import ARENA
 from data.schemas import CHOICES
 
 FORMAT_NAMES = {"dpo": "DPO", "kto": "KTO", "ratings": "ratings"}
+ADMIN_DRAWS = "admin-draws"  # the concurrency id of the events that draw the tab's figures (`wire_admin`)
 GOLD_PLACEHOLDER = {"rank": "c3>c1=c4>c2", "rate": '{"helpfulness": 3, "correctness": 4, ...}'}
 
 
@@ -151,10 +153,9 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
 
     @shown_errors(ctx, "loading the admin tab")
     def show_admin(request: gr.Request):
-        user = signed_in(request)
-        if not ctx.auth.is_admin(user):
-            return gr.Tab(visible=False), gr.Tabs(selected="label"), *(gr.skip(),) * len(views)
-        return gr.Tab(visible=True), gr.skip(), *admin_view(ctx, user)[:-1]
+        if not ctx.auth.is_admin(signed_in(request)):
+            return gr.Tab(visible=False), gr.Tabs(selected="label")
+        return gr.Tab(visible=True), gr.skip()
 
     method = [admin.aggregate] if admin.aggregate is not None else []
 
@@ -173,6 +174,16 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     admin_stats = with_method(
         lambda user, method: admin_view(ctx, user, method)[:-1], "loading the admin tab"
     )
+    first_draw = with_method(  # as the page loads: a labeller's admin tab stays hidden, and empty
+        lambda user, method: (
+            admin_view(ctx, user, method)[:-1] if ctx.auth.is_admin(user) else (gr.skip(),) * len(views)
+        ),
+        "loading the admin tab",
+    )
+
+    def blank():  # after every draw asked for before it (`in_order`)
+        return ("",) * len(views)
+
     # A rank app's switch changes only what its export buttons write: nothing on the tab to redraw but the status
     redrawn = views if ctx.service.task in AGGREGATED_FIGURES else []
 
@@ -200,21 +211,29 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
         return handler
 
     private = dict(api_visibility="undocumented")
-    app.load(show_admin, None, [tabs.admin, tabs.tabs, *views], api_name="admin_tab", **private)
-    admin.refresh.click(admin_stats, method, views, api_name="admin", **private)
+    # Every draw of the tab's figures waits in one line, drawn in the order asked for (Gradio's queue is first in,
+    # first out per concurrency id): a draw by the method of a moment ago (a make-gold's or an exclusion's redraw,
+    # a refresh) that finished after the switch's own drew one method's verdicts under the other's label.
+    in_order = dict(concurrency_id=ADMIN_DRAWS, concurrency_limit=1, **private)
+    app.load(show_admin, None, [tabs.admin, tabs.tabs], api_name="admin_tab", **private).then(
+        first_draw, method, views, **in_order
+    )
+    admin.refresh.click(admin_stats, method, views, api_name="admin", **in_order)
     if admin.aggregate is not None:
         switch_view = with_method(switched, "switching the verdicts' method")
         admin.aggregate.change(
-            switch_view, method, [*redrawn, admin.status], api_name="admin_aggregate", **private
+            switch_view, method, [*redrawn, admin.status], api_name="admin_aggregate", **in_order
         )
-    tabs.admin.select(admin_stats, method, views, api_name="admin_select", **private)
+    tabs.admin.select(admin_stats, method, views, api_name="admin_select", **in_order)
+    if ctx.service.view == ARENA:  # blind votes: the board's model names leave the page as its admin labels
+        tabs.label.select(blank, None, views, api_name="admin_blind", **in_order)
     for fmt, button in admin.exports.items():
         chosen = [*method, admin.split, admin.labels]
         button.click(export(fmt), chosen, admin.status, api_name=f"export_{fmt}", **private)
     for button, exclude in ((admin.exclude, True), (admin.include, False)):
         button.click(
             switch(exclude), [admin.labeller], admin.status, api_name=button.elem_id[3:], **private
-        ).then(admin_stats, method, views, **private)
+        ).then(admin_stats, method, views, **in_order)
 
     # The workspace is read again after the gold answer is written: an error there leaves the item gold.
     @shown_errors(ctx, "making gold", "the item may be gold already; Make gold again says so")
@@ -224,5 +243,5 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     given = [admin.gold_item, admin.gold_answer, admin.gold_text]
     # then the tab is drawn again, as after an exclusion: the item's gold answer in the disputed table, the counts
     admin.make_gold.click(gold, given, admin.status, api_name="make_gold", **private).then(
-        admin_stats, method, views, **private
+        admin_stats, method, views, **in_order
     )

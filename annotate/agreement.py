@@ -22,7 +22,7 @@ from data.choice_agreement import TASK_AGREEMENT
 from data.errors import counted
 from data.gold import ANSWER
 from data.gold_balance import one_sided_gold
-from data.labellers import KAPPA_MIN_SHARED, labeller_rows, team_pace
+from data.labellers import KAPPA_MIN_SHARED, MIN_PACE_SECONDS, labeller_rows, team_pace
 from data.machine import machine_agreement, suggestion_follow
 from data.selection import same_name, verdict_labels, without_labellers
 
@@ -222,9 +222,14 @@ def pace_card(labels: pd.DataFrame, task: str) -> list[tuple[str, str, str]]:
     pace = team_pace(labels, task)
     if pace["median_seconds"] is None:
         return []
-    return [
-        ("median seconds per label", f"{pace['median_seconds']:g}", f"{pace['labels_per_hour']} labels/hour")
-    ]
+    per_hour = pace["labels_per_hour"]
+    # as `stats --labellers`: none under a minute of active time, where a few instant submits made millions an hour
+    rate = (
+        f"{per_hour} labels/hour"
+        if per_hour is not None
+        else f"- labels/hour (under {MIN_PACE_SECONDS:g} s active)"
+    )
+    return [("median seconds per label", f"{pace['median_seconds']:g}", rate)]
 
 
 def quality_table(

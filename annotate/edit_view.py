@@ -31,7 +31,7 @@ from annotate.labelling import (
     refused_view,
 )
 from annotate.rank_view import SHOWN_ANSWERS
-from annotate.render import message_html, show_bidi, table_html
+from annotate.render import message_html, show_invisible, table_html
 from annotate.service import EditError, NotSaved, StaleItem
 from data.edits import edit_counts, recent_edits
 
@@ -179,12 +179,12 @@ def _tokens(text: str) -> list[str]:
 
 
 def _inert(text: str) -> str:
-    return show_bidi(escape(text))
+    return show_invisible(escape(text))
 
 
 def diff_html(original: str, edited: str) -> str:
     """A word-level diff (difflib) of the edit against the original: removed words in <del>, added ones in <ins>,
-    every piece escaped (and bidi controls made visible) before it is marked up."""
+    every piece escaped (and invisible characters made visible) before it is marked up."""
     a, b = _tokens(original), _tokens(edited)
     out = []
     # White space is no anchor: two unrelated texts are one removal and one insertion, not a word salad.

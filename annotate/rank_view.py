@@ -4,7 +4,7 @@ The labeller presses the answers' numbers best first, ``=`` between two numbers 
 one back, Enter submits. The ranking being built is the text of the ``#pf-choice`` box ("3 > 1 = 4 > 2"), which
 the page script (``RANK_SCRIPT``, part of annotate.assets' script) writes and the submit sends; the service turns it
 into completion ids through the order this labeller was shown (data.ranking.screen_ranking). Every answer's text
-goes through annotate.render (escaped, bidi controls shown), as in the pairwise view.
+goes through annotate.render (escaped, invisible characters shown), as in the pairwise view.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from html import escape
 
-from annotate.render import show_bidi
+from annotate.render import show_invisible
 from data.rubric import Rubric, aspect_order, parse_ratings
 
 RATE_KEYS = [
@@ -36,8 +36,8 @@ long one unhelpful.
 
 
 def _text(text: str) -> str:
-    """Rubric text (from a file the admin wrote, still text, never markup): escaped, bidi controls made visible."""
-    return escape(show_bidi(text))
+    """Rubric text (from a file the admin wrote, still text, never markup): escaped, invisible characters made visible."""
+    return escape(show_invisible(text))
 
 
 def ratings_text(ratings: str | dict | None, rubric: Rubric | None = None) -> str:

@@ -2,14 +2,17 @@
 
 Every string that came from a prompt, a completion or a labeller goes through ``html.escape`` and into a
 ``white-space: pre-wrap`` block, so ``<script>``, ``onerror=`` attributes and ``javascript:`` links show as text.
-Bidirectional control characters are replaced by visible markers (``⟦RLO⟧``): left in, they reorder what is shown
-(``"\u202eevil.exe"`` reads as "exe.live") and a labeller would judge text that is not what the model wrote.
+Invisible characters are replaced by visible markers (``⟦RLO⟧``, ``⟦NUL⟧``, ``⟦ZWSP⟧``), on screen only (what is stored
+and exported stays as written): a bidi control left in reorders what is shown (``"\u202eevil.exe"`` reads as
+"exe.live"), and a control or zero-width character shows as nothing (the browser drops NUL), so a labeller would judge
+text that is not what the model wrote, or two different answers that look the same.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
 from html import escape
 from pathlib import PurePath
 from urllib.parse import quote
@@ -18,25 +21,49 @@ from urllib.parse import quote
 BIDI = {"\u202a": "LRE", "\u202b": "RLE", "\u202c": "PDF", "\u202d": "LRO", "\u202e": "RLO"}
 BIDI.update({"\u2066": "LRI", "\u2067": "RLI", "\u2068": "FSI", "\u2069": "PDI"})
 BIDI.update({"\u200e": "LRM", "\u200f": "RLM", "\u061c": "ALM"})
-_BIDI_TEXT = str.maketrans({char: f"⟦{name}⟧" for char, name in BIDI.items()})
-_BIDI_HTML = str.maketrans(
-    {
-        char: f'<span class="pf-bidi" title="bidi control character U+{ord(char):04X}">⟦{name}⟧</span>'
-        for char, name in BIDI.items()
-    }
+# The other invisible characters by theirs: the C0 controls, DEL and the zero-width and separator characters
+C0 = "NUL SOH STX ETX EOT ENQ ACK BEL BS HT LF VT FF CR SO SI DLE DC1 DC2 DC3 DC4 NAK SYN ETB CAN EM SUB ESC FS GS RS US"
+NAMES = {chr(code): name for code, name in enumerate(C0.split())} | {"\x7f": "DEL", "\xad": "SHY"} | BIDI
+NAMES |= {"\u200b": "ZWSP", "\u200c": "ZWNJ", "\u200d": "ZWJ", "\u2060": "WJ", "\ufeff": "BOM"}
+NAMES |= {"\u2028": "LS", "\u2029": "PS"}
+# Shown as a marker: every control, format and line or paragraph separator character (Unicode categories Cc, Cf,
+# Zl, Zp), a nameless one as ``⟦U+E0041⟧``; tab and newline are the text's own layout.
+INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+LAYOUT = frozenset("\t\n")
+
+
+class _Markers(dict):
+    """A ``str.translate`` table that finds each character's replacement at its first use: its marker (``marker``
+    of its name) where it is invisible, else itself."""
+
+    def __init__(self, marker: Callable[[str, str], str]):
+        super().__init__()
+        self.marker = marker
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        invisible = char not in LAYOUT and unicodedata.category(char) in INVISIBLE
+        self[code] = self.marker(char, NAMES.get(char, f"U+{code:04X}")) if invisible else char
+        return self[code]
+
+
+_MARKED_TEXT = _Markers(lambda char, name: f"⟦{name}⟧")
+_MARKED_HTML = _Markers(
+    lambda char, name: f'<span class="pf-invisible" title="invisible U+{ord(char):04X}">⟦{name}⟧</span>'
 )
 
 STRENGTHS = {4: "significantly better", 3: "better", 2: "slightly better", 1: "negligibly better / unsure"}
 
 
-def show_bidi(text: str) -> str:
-    """``text`` with each bidi control character replaced by a visible marker such as ``⟦RLO⟧``."""
-    return text.translate(_BIDI_TEXT)
+def show_invisible(text: str) -> str:
+    """``text`` with each invisible character (a bidi or other control, a zero-width character) replaced by a
+    visible marker such as ``⟦RLO⟧``."""
+    return text.translate(_MARKED_TEXT)
 
 
 def text_block(text: str) -> str:
     # HTML drops one newline right after <pre>: the text's own leading blank line would vanish with it
-    return f'<pre class="pf-text">\n{escape(text).translate(_BIDI_HTML)}</pre>'
+    return f'<pre class="pf-text">\n{escape(text).translate(_MARKED_HTML)}</pre>'
 
 
 RECENT_TURNS = 4  # turns of a conversation shown open; the earlier ones fold behind "N earlier turns"
@@ -216,7 +243,7 @@ def cards_html(cards: Sequence[tuple[str, str, str]]) -> str:
 
 
 def excerpt(text: str, length: int = 80) -> str:
-    flat = " ".join(show_bidi(text).split())
+    flat = " ".join(show_invisible(text).split())
     return flat if len(flat) <= length else flat[: length - 1] + "…"
 
 

@@ -46,7 +46,7 @@ kbd { display: inline-block; line-height: 1.4; text-decoration: none; border: 1p
    as they do nothing there; Undo, u and g still work. The next item drawn (an undo, a reload) brings them back. */
 body:has(#pf-prompt [data-item=""]) :is(#pf-choice, #pf-strength, #pf-note, #pf-submit, #pf-skip, #pf-edit-open,
   #pf-keys .pf-item-key) { display: none !important; }
-.pf-bidi { color: #9b1c1c; background: #fdecec; border-radius: 3px; font-family: var(--font-mono); font-size: 0.75em; }
+.pf-invisible { color: #9b1c1c; background: #fdecec; border-radius: 3px; font-family: var(--font-mono); font-size: 0.75em; }
 .pf-header > .pf-logout { flex: 0 0 auto !important; min-width: 0 !important; width: auto !important; margin-left: auto; }
 .pf-logout button { background: none; border: 1px solid var(--border-color-primary); border-radius: 6px;
   padding: 2px 10px; cursor: pointer; color: var(--body-text-color); font: inherit; font-size: 0.85rem; }

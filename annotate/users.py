@@ -5,14 +5,14 @@
     admin = false
 
 Written by `python -m annotate add-user` (atomically, mode 0600); read when the app starts, and again at the next
-lookup of a user (a sign-in, a request's session check) once it has changed (`Authenticator`).
+lookup of a user (a sign-in, a request's session check) once it has changed (`Authenticator`). The hashes and the
+`User` record: `annotate.passwords`; the sign-in throttle: `LoginThrottle`.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
 import logging
 import secrets
@@ -22,6 +22,15 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from annotate.passwords import (
+    SCRYPT_MAX_P,
+    SCRYPT_MAX_R,
+    SCRYPT_MAXMEM,
+    SCRYPT_NS,
+    User,
+    hash_password,
+    verify_password,
+)
 from data.annotators import USER_NAME_RULE, is_user_name
 from data.errors import PrefloopError
 from data.files import NotAFileError, atomic_write, open_regular
@@ -33,55 +42,9 @@ except ModuleNotFoundError:  # Python 3.10
 
 log = logging.getLogger(__name__)
 
-# scrypt at n=2**14, r=8, p=1: ~16 MiB and tens of milliseconds per check, which makes guessing expensive.
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
-MIN_PASSWORD = 8
-# Bounds checked when the users file loads: n=0 or bad base64 would lock a user out silently, and p=64 would make
-# every login (and every guess) take seconds. 32 MiB is hashlib.scrypt's default memory limit.
-SCRYPT_NS = frozenset(2**k for k in range(10, 17))
-SCRYPT_MAX_R, SCRYPT_MAX_P, SCRYPT_MAXMEM = 16, 4, 32 * 2**20
-
 
 class UsersError(PrefloopError):
     """The users file is missing, unreadable or holds a bad entry; the message names the file and user."""
-
-
-@dataclass(frozen=True)
-class User:
-    name: str
-    password: str  # the encoded hash
-    admin: bool = False
-
-
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
-
-
-def hash_password(password: str, salt: bytes | None = None) -> str:
-    """An encoded scrypt hash with a random 16-byte salt: ``scrypt$n$r$p$salt$hash``."""
-    if len(password) < MIN_PASSWORD:
-        raise PrefloopError(f"a password needs at least {MIN_PASSWORD} characters")
-    salt = salt if salt is not None else secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"
-
-
-def verify_password(password: str, encoded: str) -> bool:
-    try:
-        scheme, n, r, p, salt, expected = encoded.split("$")
-        if scheme != "scrypt":
-            return False
-        digest = hashlib.scrypt(
-            password.encode("utf-8"),
-            salt=base64.b64decode(salt),
-            n=int(n),
-            r=int(r),
-            p=int(p),
-            dklen=len(base64.b64decode(expected)),
-        )
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(digest, base64.b64decode(expected))
 
 
 def _check_hash(encoded: object, where: str) -> str:
@@ -169,20 +132,27 @@ def add_user(path: Path, name: str, password: str, admin: bool = False) -> User:
     return users[name]
 
 
-def _stamp(path: Path) -> tuple[int, int, int, int] | None:
+def _stamp(path: Path) -> tuple | None:
     """What changes with the users file: add-user renames a new file over it (a new inode), an edit changes its
-    time or size. Of the name itself, never a link's target; None where nothing is there."""
+    time or size, or only its bytes (an edit of the same size within one tick of the clock, or its time put back):
+    their digest, the file being small. Of the name itself, never a link's target (none for a link); None where
+    nothing is there."""
     try:
         stat = path.lstat()
     except OSError:
         return None
-    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+    try:
+        with open_regular(path) as handle:
+            digest = hashlib.sha256(handle.read()).digest()
+    except OSError:  # a link, a FIFO (`load_users` says so), or gone since
+        digest = None
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, digest
 
 
 class UserTable(Mapping[str, User]):
     """The users who sign in now, swapped whole when the users file is read again: a reader on another thread (the
     session check) sees the old table or the new one, never half of either. Each lookup first calls ``refresh``
-    (`Authenticator.read_again`: an lstat, a read only once the file changed), so a removed user, an admin flag
+    (`Authenticator.read_again`: the file's stamp, parsed again only once it changed), so a removed user, an admin flag
     taken off or a new password holds from that user's next request, not from somebody's next sign-in."""
 
     def __init__(self, users: Mapping[str, User], refresh: Callable[[], None] | None = None):

@@ -2,8 +2,8 @@
 
 Per labeller, over their current labels of one task:
 
-- every task: labels, skip rate, median seconds per label and labels per hour (the browser's active seconds where
-  it sent them), and flags (`flags`);
+- every task: labels, skip rate, median seconds per label and labels per active hour (the browser's active seconds
+  where it sent them; none under `MIN_PACE_SECONDS` of them), and flags (`flags`);
 - pairwise and kto (choices): gold accuracy with a 95 % Wilson interval, agreement with the majority of the *other*
   labellers of each item (leave-one-out), Cohen's κ against each labeller they share at least `KAPPA_MIN_SHARED`
   items with (pairwise: a pair's sides exchangeable, `data.choice_agreement`), their share of some choices
@@ -111,13 +111,21 @@ def dawid_skene_accuracy(
     return dict(zip(names, accuracy.tolist()))
 
 
+# The active time a labels-per-hour figure needs: over less, a few instant submits (a test's, a stray double click)
+# made millions an hour; below it there is no figure, not a guess.
+MIN_PACE_SECONDS = 60.0
+
+
 def _pace(seconds: pd.Series) -> dict:
+    """Median seconds per label, and labels per active hour: the labels over their active hours (the seconds the
+    labels took, added up), where those add up to `MIN_PACE_SECONDS` at least."""
     seconds = seconds.dropna()
     if not len(seconds):
         return {"median_seconds": None, "labels_per_hour": None}
+    active = float(seconds.sum())
     return {
         "median_seconds": as_figure(float(seconds.median())),
-        "labels_per_hour": as_figure(3600 / float(seconds.mean())) if seconds.mean() > 0 else None,
+        "labels_per_hour": as_figure(3600 * len(seconds) / active) if active >= MIN_PACE_SECONDS else None,
     }
 
 

@@ -213,3 +213,33 @@ def test_the_cohen_card_says_what_its_count_is_of():
         "4 items labelled by both ann and bob; each pair as stored and sides swapped; undefined: one answer throughout",
     )
     assert card(two[::2])[1:] == ("n/a", "no item with ≥2 labels yet")  # ann's labels alone
+
+
+def test_labels_per_hour_is_of_a_minute_of_active_time_at_least():
+    """Labels per hour was 3600 / the mean seconds: 100 instant submits (a test's) showed 360000 labels/hour, in
+    `stats --labellers` and the admin tab alike. It is the labels over their active hours now, and none (-) under
+    a minute of them; the median stays."""
+    from annotate.agreement import pace_card
+    from data.labellers import labeller_rows, team_pace
+
+    instant = [Label(f"p{i}", "ann", "pairwise", "a", seconds=0.01, created_at=START) for i in range(100)]
+    steady = [
+        Label(f"p{i}", "bob", "pairwise", "b", seconds=s, created_at=START)
+        for i, s in enumerate([20, 40, 30])
+    ]
+    labels = frame(instant + steady)
+    rows = {row["labeller"]: row for row in labeller_rows(labels)}
+    assert (rows["ann"]["median_seconds"], rows["ann"]["labels_per_hour"]) == (0.0, None)
+    assert (rows["bob"]["median_seconds"], rows["bob"]["labels_per_hour"]) == (
+        30.0,
+        120.0,
+    )  # 3 labels in 90 s
+    assert team_pace(frame(instant))["labels_per_hour"] is None
+    assert pace_card(frame(instant), "pairwise") == [
+        ("median seconds per label", "0", "- labels/hour (under 60 s active)")
+    ]
+    assert team_pace(labels)["labels_per_hour"] == round(3600 * 103 / 91, 1)  # 103 labels in 91 s
+    columns, shown = quality_table(
+        labeller_table(labels, "pairwise"), labels, "pairwise"
+    )  # the admin's table
+    assert [row[columns.index("labels/hour")] for row in shown] == ["–", 120.0]

@@ -284,6 +284,29 @@ def test_the_admin_tab_offers_only_the_exports_and_the_switch_its_labels_use(
     assert {"admin", "admin_select", "make_gold", "exclude", "include"} <= wired
 
 
+@pytest.mark.parametrize("view", ["pairwise", "rank", "arena"])
+def test_the_admin_tabs_figures_are_drawn_one_at_a_time_in_the_order_asked(label_ws, users_file, view):
+    """A make-gold's redraw ran with the "Verdicts by" method of its click beside the switch's own draw: a switch
+    made meanwhile was drawn over when the redraw finished last (one method's verdicts under the other's label).
+    Every event drawing the tab's figures (a load's, a refresh's, the switch's, a tab select's, the redraws after
+    make-gold and an exclusion) now waits in one line of Gradio's queue, first in first out, one at a time: the
+    last asked for is drawn last. So does the arena app's emptying of them as the Label tab opens."""
+    from annotate.admin_tab import ADMIN_DRAWS
+    from annotate.app import build_app
+
+    app = build_app(make_context(LabelService(label_ws, view), Authenticator(load_users(users_file))))
+    figures = {"pf-admin-cards", "pf-admin-labellers", "pf-admin-disputed"}
+    drawing = [fn for fn in app.fns.values() if figures & {getattr(b, "elem_id", None) for b in fn.outputs}]
+    names = {fn.api_name for fn in drawing}
+    assert len(drawing) >= 6 and {"admin", "admin_select"} <= names, names  # and the four redraws
+    assert all((fn.concurrency_id, fn.concurrency_limit) == (ADMIN_DRAWS, 1) for fn in drawing), [
+        (fn.api_name, fn.concurrency_id, fn.concurrency_limit) for fn in drawing
+    ]
+    # the arena's emptying of them as the Label tab opens: tests/test_annotate_browser_admin.py
+    blind = [fn for fn in drawing if fn.api_name == "admin_blind"]
+    assert len(blind) == (view == "arena") and all(fn.fn() == ("", "", "") for fn in blind)
+
+
 def test_model_text_is_rendered_inert(workspace):
     prompt = Prompt([{"role": "user", "content": "Hi " + " ".join(PAYLOADS)}], source="xss")
     a = Completion(prompt.id, PAYLOADS[1], "m", "hf")

@@ -21,6 +21,7 @@ from tests.annotate_browser import (
     screenshot,
     serve,
     sign_in,
+    wait_for_keys,
     wait_settled,
 )
 
@@ -256,3 +257,51 @@ def test_the_verdicts_switch_says_what_it_did_in_the_status_line(tmp_path, brows
             status.get_by_text(said.replace("dawid-skene", "majority")).wait_for(timeout=WAIT_MS)
         finally:
             app.close()
+
+
+def test_an_admin_labelling_in_the_arena_has_no_model_name_in_the_page(tmp_path, browser, users):
+    """The arena's votes are blind for everyone, an admin who labels too: the admin tab's leaderboard, which names
+    the models, stayed in the page (behind the Label tab) while they voted. Opening the Label tab empties the admin
+    tab's figures now: no model name is in the page, nor in what it sends or is sent (but the event stream, whose
+    payloads are what the page drew), while they label; the Admin tab draws the board again."""
+    from annotate.app import build_app, launch, make_context
+
+    workspace = arena_votes_workspace(tmp_path / "ws")
+    ctx = make_context(LabelService(workspace, "arena", overlap=5), Authenticator(users))
+    app = build_app(ctx)
+    port = free_port()
+    launch(app, ctx, port=port, block=False, quiet=True)
+    try:
+        page = browser.new_page()
+        sign_in(page, f"http://127.0.0.1:{port}/", "ann")
+        board = page.locator("#pf-admin-cards").get_by_text("/models/Y", exact=True)
+        board.wait_for(timeout=WAIT_MS)  # the admin tab names the models
+        wait_settled(page)
+        bodies: list = []
+        page.on("request", lambda request: bodies.append(request.post_data or ""))
+        page.on("response", lambda response: bodies.append(response))
+        page.get_by_role("tab", name="Label").click()
+        page.wait_for_selector("#pf-prompt .pf-prompt", timeout=WAIT_MS)
+        wait_for_keys(page)
+        page.keyboard.press("a")
+        page.keyboard.press("Enter")
+        page.locator("#pf-progress").get_by_text("1 labelled").wait_for(timeout=WAIT_MS)
+        wait_settled(page)
+        assert "/models/" not in page.content()
+        assert len(workspace.frame("labels").query("annotator == 'ann'")) == 1
+        texts = [body if isinstance(body, str) else response_text(body) for body in bodies]
+        assert not [text for text in texts if "/models/" in text] and len(texts) > 4
+        page.get_by_role("tab", name="Admin").click()
+        board.wait_for(timeout=WAIT_MS)
+    finally:
+        app.close()
+
+
+def response_text(response) -> str:
+    """A response's body, where it has one (the event stream's payloads are what the page drew: scanned there)."""
+    if "text/event-stream" in (response.headers.get("content-type") or ""):
+        return ""
+    try:
+        return response.text()
+    except Exception:  # a redirect or an aborted request has no body
+        return ""

@@ -213,7 +213,7 @@ def test_phone_layout_fast_keys_and_bidi(tmp_path, browser, users):
         cards_text = page.inner_text("#pf-left") + page.inner_text("#pf-right")
         assert "⟦RLO⟧evil.exe⟦PDF⟧" in cards_text and "\u202e" not in cards_text
         screenshot(page, "annotate-phone.png", tmp_path)
-        page.locator(".pf-bidi").first.scroll_into_view_if_needed()
+        page.locator(".pf-invisible").first.scroll_into_view_if_needed()
         page.set_viewport_size({"width": 900, "height": 700})
         screenshot(page, "annotate-bidi.png", tmp_path)
 

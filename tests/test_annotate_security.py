@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import anyio
 import httpx
+import pandas as pd
 import pytest
 
 from annotate.app import label_view, make_context, on_load, on_submit
@@ -341,6 +342,42 @@ def test_bidi_controls_show_as_markers():
         assert char not in html
     assert "⟦RLO⟧</span>evil.exe" in html and "⟦PDF⟧" in html and "⟦ALM⟧" in html
     assert excerpt("a\u202eb") == "a⟦RLO⟧b"
+
+
+# NUL, BEL, ESC, a zero-width space, a line separator, a tag character; tab and newline
+HIDDEN = "a\x00b\x07\x1b[0mc\u200bd\u2028e\U000e0041\tf\n"
+
+
+def marker(code: str, name: str) -> str:
+    return f'<span class="pf-invisible" title="invisible U+{code}">⟦{name}⟧</span>'
+
+
+def test_invisible_characters_show_as_markers_and_stay_stored_as_written(tmp_path, users):
+    """NUL was dropped by the browser and BEL, ESC, zero-width and other format characters showed as nothing, so two
+    different answers could look the same to a labeller: each shows as its marker now (tab and newline stay
+    layout). On screen only: the label is of the completion as stored, and the export carries it as written."""
+    from annotate.admin import export_labels
+    from data import Completion, Pair, Prompt, Workspace
+
+    shown = f"a{marker('0000', 'NUL')}b{marker('0007', 'BEL')}{marker('001B', 'ESC')}[0mc{marker('200B', 'ZWSP')}d"
+    shown += f"{marker('2028', 'LS')}e{marker('E0041', 'U+E0041')}\tf\n"
+    assert text_block(HIDDEN) == f'<pre class="pf-text">\n{shown}</pre>'
+    assert excerpt("a\x00b\x1fc\u200bd") == "a⟦NUL⟧b⟦US⟧c⟦ZWSP⟧d"
+
+    workspace = Workspace.init(tmp_path / "ws")
+    prompt = Prompt([{"role": "user", "content": "Which\x07?"}], source="t")
+    a = Completion(prompt.id, HIDDEN, "m", "hf")
+    b = Completion(prompt.id, HIDDEN.replace("\x00", ""), "m", "hf")
+    workspace.append([prompt, a, b, Pair(prompt.id, a.id, b.id, "sampled")])
+    ctx = make_context(LabelService(workspace, overlap=1), Authenticator(users))
+    view = on_load(ctx, "bob")
+    assert "⟦BEL⟧" in view.prompt and (view.left + view.right).count("⟦NUL⟧") == 1  # the two answers differ
+    on_submit(ctx, "bob", view.item_id, "left", None, None)
+    assert "1 row exported" in export_labels(ctx, "ann", "dpo")
+    exported = pd.read_parquet(workspace.exports / "dpo.parquet").iloc[0]
+    assert {exported["chosen"][-1]["content"], exported["rejected"][-1]["content"]} == {a.text, b.text}
+    assert exported["prompt"][0]["content"] == "Which\x07?"
+    assert sorted(workspace.frame("completions")["text"]) == sorted([a.text, b.text])
 
 
 def test_admin_gets_no_item_until_the_label_tab_and_a_repeat_submit_is_saved_once(label_ws, users):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
 from collections.abc import Mapping
 
 import httpx
@@ -208,3 +209,27 @@ def test_a_removed_user_or_admin_flag_ends_at_their_next_request_without_a_sign_
         await bob.aclose()
 
     asyncio.run(run())
+
+
+def test_an_edit_of_the_same_size_with_the_time_put_back_is_read_again(tmp_path, caplog):
+    """The check compared the file's inode, size and modification time only: an edit in place of the same size
+    within one tick of the clock (here: with its time put back) was never read, so an admin flag taken off held
+    until the next restart. A change of its bytes is read again now; a link put in its place is still refused."""
+    users_file = tmp_path / "users.toml"
+    add_user(users_file, "ann", PASSWORD, admin=True)
+    auth = Authenticator(load_users(users_file), users_file)
+    assert auth.is_admin("ann")
+    before = users_file.stat()
+    text = users_file.read_bytes()
+    with users_file.open("r+b") as handle:  # the same inode, the same size, then the same time
+        handle.write(text.replace(b"admin = true", b"admin =false"))
+    os.utime(users_file, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (users_file.stat().st_size, users_file.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert not auth.is_admin("ann"), "an edit that kept the size and the time was never read"
+    elsewhere = tmp_path / "elsewhere.toml"
+    elsewhere.write_bytes(text)  # admin again, behind a link
+    users_file.unlink()
+    users_file.symlink_to(elsewhere)
+    with caplog.at_level(logging.ERROR, logger="annotate.users"):
+        assert not auth.is_admin("ann") and "ann" in auth.users
+    assert "symlink" in caplog.text or "not a regular file" in caplog.text, caplog.text

@@ -180,20 +180,20 @@ def test_labels_written_before_the_pace_columns_still_read(tmp_path):
         "annotator": "veteran",
         "task": "pairwise",
         "choice": "a",
-        "seconds": 8.0,
+        "seconds": 80.0,
         "retracted": False,
         "created_at": T0,
     }
     ws.write_part("labels", pa.Table.from_pylist([row], schema=old))
     labels = ws.read("labels")
     veteran = labels.filter(pa.compute.equal(labels.column("annotator"), "veteran")).to_pylist()[0]
-    assert veteran["served_at"] is None and veteran["active_seconds"] is None and veteran["seconds"] == 8.0
-    with_pace = Label(ids[1], "veteran", "pairwise", "b", seconds=30.0, active_seconds=6.0, served_at=T0)
+    assert veteran["served_at"] is None and veteran["active_seconds"] is None and veteran["seconds"] == 80.0
+    with_pace = Label(ids[1], "veteran", "pairwise", "b", seconds=300.0, active_seconds=60.0, served_at=T0)
     ws.append([with_pace])
     report = {r["labeller"]: r for r in labeller_rows(ws.frame("labels"))}
-    # the median of 8 s (old label: time on the item) and 6 s (new: the browser's active seconds)
-    assert report["veteran"]["median_seconds"] == 7.0 and report["veteran"]["labels_per_hour"] == round(
-        3600 / 7, 1
+    # the median of 80 s (old label: time on the item) and 60 s (new: the browser's active seconds)
+    assert report["veteran"]["median_seconds"] == 70.0 and report["veteran"]["labels_per_hour"] == round(
+        3600 / 70, 1
     )
 
 
