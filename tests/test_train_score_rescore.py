@@ -87,3 +87,26 @@ def test_scores_of_an_unknown_rendering_are_scored_again_and_old_parts_still_rea
     assert data_main(["merge", "-w", str(into), str(ws.path)]) == 0
     merged = Workspace(into).frame("scores")
     assert merged["chat_template"].fillna("null").value_counts().to_dict() == {"null": 8, "roles": 8}
+
+
+def test_a_rescore_back_to_an_earlier_template_replaces_the_scores_again(tmp_path, tiny_base_model_dir, capsys):
+    """roles, then plain, then roles again: the third run said "nothing to score" (the roles rows were there) and
+    the app kept ordering by the plain margins, silently; writing the roles rows again would reuse their ids."""
+    ws = build_workspace(tmp_path / "ws", annotators=())
+    argv = ["score", "-w", str(ws.path), "--model", str(tiny_base_model_dir), "--chat-template"]
+    assert main([*argv, "roles"]) == 0
+    assert main([*argv, "plain"]) == 0
+    capsys.readouterr()
+    assert main([*argv, "roles"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "8 of them scored again: this model's scores were rendered with another chat template than this run's "
+        "(roles); the new scores replace them for --order uncertainty"
+    )
+    scores = ws.frame("scores")
+    assert scores["id"].is_unique and scores["chat_template"].value_counts().to_dict() == {"roles": 16, "plain": 8}
+    roles = scores[scores["chat_template"] == "roles"]
+    assert uncertainty_margins(scores) == dict(zip(roles["pair_id"], roles["margin"]))
+    plain = scores[scores["chat_template"] == "plain"]
+    assert uncertainty_margins(scores) != dict(zip(plain["pair_id"], plain["margin"]))
+    assert main([*argv, "roles"]) == 0  # and now nothing is left to score with roles
+    assert "nothing to score" in capsys.readouterr().out
