@@ -56,6 +56,7 @@ READ_COLUMNS = {
 }
 READ_COLUMNS["rank"] = READ_COLUMNS["kto"]
 READ_COLUMNS["rate"] = READ_COLUMNS["kto"]  # one answer per item, as kto
+CREATION_ORDER = ("round", "created_at", "id")  # the queue's order before `--order` (`items.select_chunk`)
 
 
 class Loading:
@@ -98,7 +99,9 @@ class Loading:
             for name in ("prompts", "completions"):
                 self._tables[name] = _concat(self._tables.get(name), new[name])
             if self.task == "pairwise":  # every pair read, of any kind: what `_in_workspace` looks up
-                self._tables["pairs"] = _concat(self._tables.get("pairs"), new["pairs"].select(["id"]))
+                # (and, for the uncertainty order, what `follow_scores` orders by)
+                kept = CREATION_ORDER if self.order == "uncertainty" else ("id",)
+                self._tables["pairs"] = _concat(self._tables.get("pairs"), new["pairs"].select(list(kept)))
             if self._workspace_ids is None:
                 self._workspace_ids = ItemIds(_rank_ids if self.view == "rank" else _column_ids)
             labels = keep_rows(new["labels"], pc.equal(new["labels"].column("task"), self.task))
@@ -158,11 +161,21 @@ class Loading:
             self._scores_stamp = stamp  # taken before the read: a part written meanwhile changes the next one
             new = self._read_new("scores")
             self._tables["scores"] = _concat(self._tables.get("scores"), new)
-            if not new.num_rows:
+            if not new.num_rows or not self.queue.items:  # (the start's read: nothing is queued yet)
                 return
             margins = uncertainty_margins(self._tables["scores"].to_pandas().drop_duplicates("id"))
             with self._lock:
-                self.queue.reorder(ORDERS["uncertainty"](self.queue.items, None, margins))
+                # from round, creation order, as a restart orders them: the pairs left unscored go after in it
+                created = self._creation_order(self.queue.items)
+                ordered = ORDERS["uncertainty"]([self.queue.items[i] for i in created], None, margins)
+                self.queue.reorder(created[i] for i in ordered)
+
+    def _creation_order(self, items: list[str]) -> list[int]:
+        """The positions of ``items`` (pairs read) in round, creation order (`items.select_chunk`'s)."""
+        pairs = self._tables["pairs"]
+        rows = pairs.take(pc.index_in(pa.array(items, pa.string()), value_set=pairs.column("id")))
+        rows = rows.append_column("position", pa.array(range(len(items)), pa.int64()))
+        return rows.sort_by([(name, "ascending") for name in CREATION_ORDER]).column("position").to_pylist()
 
     def _without_edits(self, new: dict[str, pa.Table], human: pa.Table) -> pa.Table:
         """``human`` (the people's labels of the app's task read now) less those on edit pairs, which the edit log

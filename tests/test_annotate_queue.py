@@ -263,6 +263,47 @@ def test_scores_written_while_the_app_runs_reorder_the_items_queued(label_ws):
     assert svc.show("bob").item.id == pairs[2] and not reads
 
 
+def test_items_a_new_score_leaves_unscored_go_after_in_round_order_as_at_a_restart(label_ws):
+    """The new model scored one pair (`train score --limit 1`, or its first chunk) while the app ran: the pairs it
+    left unscored kept the old model's order, where a restart (and the start's line) hands them out in round order."""
+    from data import ModelRecord
+    from data.records import Score
+
+    pairs = list(label_ws.frame("pairs").sort_values("created_at")["id"])
+    old, new = ModelRecord("old", "base"), ModelRecord("new", "dpo", round=1)
+    label_ws.append([old, new, *(Score(p, old.id, 0.0, 0.0, margin=m) for p, m in zip(pairs, [4, 3, 2, 1]))])
+    svc = LabelService(label_ws, order="uncertainty")
+    assert svc.queue.items == pairs[::-1]
+    label_ws.append([Score(pairs[2], new.id, 0.0, 0.0, margin=0.5)])
+    assert label_all(svc, "ann") == [pairs[2], pairs[0], pairs[1], pairs[3]]
+    assert list(LabelService(label_ws, order="uncertainty").queue.items) == svc.queue.items  # a restart's
+
+
+def test_the_app_reads_no_scores_per_item_served_unless_a_write_changed_them(label_ws):
+    """The check before each item served is two stats: labels written (alone: no batch) read nothing of the scores;
+    a batch written (several tables at once: an edit, an import) or a score part lists the scores once."""
+    from data import ModelRecord, Prompt
+    from data.records import Score
+
+    pairs = list(label_ws.frame("pairs").sort_values("created_at")["id"])
+    model = ModelRecord("old", "base")
+    label_ws.append([model, *(Score(p, model.id, 0.0, 0.0, margin=m) for p, m in zip(pairs, [4, 3, 2, 1]))])
+    svc = LabelService(label_ws, order="uncertainty", overlap=3)
+    reads = []
+    read_new = svc._read_new
+    svc._read_new = lambda name: reads.append(name) or read_new(name)
+    for user in ("ann", "bob", "cat"):
+        label_all(svc, user)
+    assert svc.queue.total_votes == 12 and reads == []
+    prompt = Prompt([{"role": "user", "content": "q"}], source="t")
+    label_ws.append([prompt, Completion(prompt.id, "x", "m", "import")])  # a batch: two tables
+    svc.show("ann"), svc.show("bob")
+    assert reads == ["scores"]
+    label_ws.append([Score(pairs[0], model.id, 0.0, 0.0, margin=0.0, chat_template="plain")])
+    svc.show("ann"), svc.show("bob")
+    assert reads == ["scores", "scores"]
+
+
 @pytest.mark.parametrize("scored", [0, 2])
 def test_the_start_says_how_many_items_the_uncertainty_order_has_scores_for(
     label_ws, tmp_path, monkeypatch, capsys, scored
