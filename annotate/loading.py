@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -56,6 +57,8 @@ READ_COLUMNS = {
 }
 READ_COLUMNS["rank"] = READ_COLUMNS["kto"]
 READ_COLUMNS["rate"] = READ_COLUMNS["kto"]  # one answer per item, as kto
+# a folder changed less than this ago (ns) may change again within its timestamp's tick: looked at again
+RACY_NS = 2_000_000_000
 CREATION_ORDER = ("round", "created_at", "id")  # the queue's order before `--order` (`items.select_chunk`)
 
 
@@ -158,7 +161,10 @@ class Loading:
         if stamp == self._scores_stamp:
             return
         with self._reload_lock:
-            self._scores_stamp = stamp  # taken before the read: a part written meanwhile changes the next one
+            # taken before the read: a part written meanwhile changes the next one, unless it falls in the tick of
+            # the folder's timestamp (a part's temp file made, then renamed): a stamp that recent is not kept
+            recent = any(s is not None and time.time_ns() - s[2] < RACY_NS for s in stamp)
+            self._scores_stamp = None if recent else stamp
             new = self._read_new("scores")
             self._tables["scores"] = _concat(self._tables.get("scores"), new)
             if not new.num_rows or not self.queue.items:  # (the start's read: nothing is queued yet)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 
 from annotate.queue import LabelQueue
@@ -258,9 +259,23 @@ def test_scores_written_while_the_app_runs_reorder_the_items_queued(label_ws):
     assert svc.show("ann").item.id == pairs[0]  # the item on a labeller's screen stays theirs
     # the new order; pairs 0 and 2 are on the others' screens
     assert label_all(svc, "cat") == [pairs[3], pairs[1]]
+    settled(label_ws)
+    svc.show("bob")
     reads = []
     svc._read_new = reads.append  # nothing written since: the stamps match, nothing is read
     assert svc.show("bob").item.id == pairs[2] and not reads
+
+
+def settled(ws, seconds: float = 10.0) -> None:
+    """The scores' and batch commits' folders as if last written ``seconds`` ago: a stamp younger than
+    `annotate.loading.RACY_NS` is looked at again."""
+    import os
+    import time
+
+    for name in ("scores", "batches"):
+        if (ws.path / name).is_dir():
+            then = time.time_ns() - int(seconds * 1e9)
+            os.utime(ws.path / name, ns=(then, then))
 
 
 def test_items_a_new_score_leaves_unscored_go_after_in_round_order_as_at_a_restart(label_ws):
@@ -288,6 +303,7 @@ def test_the_app_reads_no_scores_per_item_served_unless_a_write_changed_them(lab
     pairs = list(label_ws.frame("pairs").sort_values("created_at")["id"])
     model = ModelRecord("old", "base")
     label_ws.append([model, *(Score(p, model.id, 0.0, 0.0, margin=m) for p, m in zip(pairs, [4, 3, 2, 1]))])
+    settled(label_ws)
     svc = LabelService(label_ws, order="uncertainty", overlap=3)
     reads = []
     read_new = svc._read_new
@@ -297,11 +313,41 @@ def test_the_app_reads_no_scores_per_item_served_unless_a_write_changed_them(lab
     assert svc.queue.total_votes == 12 and reads == []
     prompt = Prompt([{"role": "user", "content": "q"}], source="t")
     label_ws.append([prompt, Completion(prompt.id, "x", "m", "import")])  # a batch: two tables
+    settled(label_ws)
     svc.show("ann"), svc.show("bob")
     assert reads == ["scores"]
     label_ws.append([Score(pairs[0], model.id, 0.0, 0.0, margin=0.0, chat_template="plain")])
+    svc.show("ann"), svc.show("bob")  # written just now: looked at again (the part might be renamed in yet)
+    settled(label_ws)
     svc.show("ann"), svc.show("bob")
-    assert reads == ["scores", "scores"]
+    assert reads == ["scores"] * 4
+
+
+def test_a_score_part_renamed_in_within_the_folders_timestamp_tick_is_still_read(label_ws):
+    """A part's temp file is made in the scores folder and renamed to its name after: where both fall in one tick of
+    the folder's timestamp, a look between the two kept a stamp the rename did not change, and the scores stayed
+    unread (the order too) until some other write."""
+    import os
+
+    import pyarrow.parquet as pq
+
+    from data import ModelRecord
+    from data.records import Score, to_row
+    from data.schemas import SCORES
+
+    pairs = list(label_ws.frame("pairs").sort_values("created_at")["id"])
+    model = ModelRecord("new", "base")
+    label_ws.append([model])
+    svc = LabelService(label_ws, order="uncertainty")
+    folder = label_ws.path / "scores"
+    temp = folder / ".part.tmp"  # the writer's temp file, not yet a part
+    scores = [to_row(Score(p, model.id, 0.0, 0.0, margin=m)) for p, m in zip(pairs, [4, 3, 2, 1])]
+    pq.write_table(pa.Table.from_pylist(scores, schema=SCORES), temp)
+    assert svc.show("ann").item.id == pairs[0]  # the look between: the temp file is no part
+    before = os.stat(folder)
+    temp.rename(folder / "part-00000000000000000001-1-abcdef.parquet")
+    os.utime(folder, ns=(before.st_atime_ns, before.st_mtime_ns))  # the rename in the same tick
+    assert svc.show("bob").item.id == pairs[3]
 
 
 @pytest.mark.parametrize("scored", [0, 2])
