@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,10 +166,16 @@ def _entry(options: ScoreOptions, workspace: Workspace) -> tuple[ModelEntry, Mod
 
 
 def rendering_id(template: str | dict | None) -> str:
-    """What a score records of the chat template that rendered it (`template_id`): a tokenizer's named templates
-    (a dict) by their JSON text."""
-    text = template if isinstance(template, str) else json.dumps(template, sort_keys=True)
-    return template_id(text)
+    """What a score records of the chat template that rendered it: the `template_id` of its text as Jinja reads
+    it (line ends as "\\n", one trailing newline dropped), so one template is one rendering whether it came from
+    the model folder or a file an editor saved; a tokenizer's named templates (a dict) by the one the pairs render
+    with, "default" (without one: all of them, by their JSON text)."""
+    if isinstance(template, dict):
+        template = template.get("default") or template
+    if not isinstance(template, str):
+        return template_id(json.dumps(template, sort_keys=True))
+    lines = re.split(r"\r\n|\r|\n", template)  # as `jinja2.lexer` splits the source
+    return template_id("\n".join(lines[:-1] if lines[-1] == "" else lines))
 
 
 def score_pairs(options: ScoreOptions) -> dict:
