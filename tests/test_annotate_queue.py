@@ -268,7 +268,7 @@ def test_scores_written_while_the_app_runs_reorder_the_items_queued(label_ws):
 
 def settled(ws, seconds: float = 10.0) -> None:
     """The scores' and batch commits' folders as if last written ``seconds`` ago: a stamp younger than
-    `annotate.loading.RACY_NS` is looked at again."""
+    `annotate.score_order.RACY_NS` is looked at again."""
     import os
     import time
 
@@ -321,6 +321,28 @@ def test_the_app_reads_no_scores_per_item_served_unless_a_write_changed_them(lab
     settled(label_ws)
     svc.show("ann"), svc.show("bob")
     assert reads == ["scores"] * 4
+
+
+def test_an_item_is_served_while_a_reload_runs_after_scores_were_written(label_ws):
+    """The look at the scores before each item waited for the reload lock: with scores written, every labeller's
+    next page waited until a reload (another labeller's, the admin's) had read the workspace. It looks again at
+    the next item instead."""
+    import threading
+
+    from data import ModelRecord
+    from data.records import Score
+
+    pairs = list(label_ws.frame("pairs").sort_values("created_at")["id"])
+    svc = LabelService(label_ws, order="uncertainty")
+    model = ModelRecord("new", "base")
+    label_ws.append([model, *(Score(p, model.id, 0.0, 0.0, margin=m) for p, m in zip(pairs, [4, 3, 2, 1]))])
+    served = []
+    with svc._reload_lock:  # a reload running
+        thread = threading.Thread(target=lambda: served.append(svc.serve("ann").shown.item.id))
+        thread.start()
+        thread.join(timeout=5)
+        assert served == [pairs[0]]  # served in the order it had
+    assert svc.serve("bob").shown.item.id == pairs[3]  # and the new order at the next item
 
 
 def test_a_score_part_renamed_in_within_the_folders_timestamp_tick_is_still_read(label_ws):
