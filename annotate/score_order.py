@@ -62,10 +62,13 @@ class ScoreOrder:
         if not new.num_rows or not self.queue.items:  # (the start's read: nothing is queued yet)
             return
         margins = uncertainty_margins(self._tables["scores"].to_pandas().drop_duplicates("id"))
+        # the new order is worked out outside the service's lock, which serves and submits wait for: only a reload
+        # (this lock) changes which items are queued. From round, creation order, as a restart orders them: the
+        # pairs left unscored go after in it
+        items = self.queue.items
+        created = self._creation_order(items)
+        ordered = ORDERS["uncertainty"]([items[i] for i in created], None, margins)
         with self._lock:
-            # from round, creation order, as a restart orders them: the pairs left unscored go after in it
-            created = self._creation_order(self.queue.items)
-            ordered = ORDERS["uncertainty"]([self.queue.items[i] for i in created], None, margins)
             self.queue.reorder(created[i] for i in ordered)
 
     def _creation_order(self, items: list[str]) -> list[int]:

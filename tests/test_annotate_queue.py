@@ -336,13 +336,17 @@ def test_an_item_is_served_while_a_reload_runs_after_scores_were_written(label_w
     svc = LabelService(label_ws, order="uncertainty")
     model = ModelRecord("new", "base")
     label_ws.append([model, *(Score(p, model.id, 0.0, 0.0, margin=m) for p, m in zip(pairs, [4, 3, 2, 1]))])
-    served = []
+    served, locked = [], []
+    creation_order = svc._creation_order  # the new order worked out with the serves' lock free
+    svc._creation_order = lambda items: locked.append(svc._lock.locked()) or creation_order(items)
     with svc._reload_lock:  # a reload running
         thread = threading.Thread(target=lambda: served.append(svc.serve("ann").shown.item.id))
         thread.start()
         thread.join(timeout=5)
         assert served == [pairs[0]]  # served in the order it had
-    assert svc.serve("bob").shown.item.id == pairs[3]  # and the new order at the next item
+    assert svc.serve("bob").shown.item.id == pairs[3] and locked == [
+        False
+    ]  # and the new order at the next item
 
 
 def test_a_score_part_renamed_in_within_the_folders_timestamp_tick_is_still_read(label_ws):
