@@ -15,22 +15,21 @@ puts every gold item in the catalog. The labellers' labels are applied in bulk
 on the first read and one by one afterwards, each once (the ids applied so far are kept); the machine labellers'
 labels are kept as a table (the order ``machine-uncertain`` and ``--suggest`` read them), never queued. Under
 ``--order uncertainty`` the scores `python -m train score` writes while the app runs reorder the queued items at the
-next item served (`Loading.follow_scores`), as a restart would order them.
+next item served (`annotate.score_order`), as a restart would order them.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from annotate.items import ORDERS, select_chunk
+from annotate.items import select_chunk
 from annotate.rank_items import outgrown, past_max, rank_chunk, touched_groups
+from annotate.score_order import CREATION_ORDER, ScoreOrder
 from data import store
 from data.aggregate import keep_rows, latest_positions
 from data.annotators import IMPORT, machine_column, same_names
@@ -58,7 +57,7 @@ READ_COLUMNS["rank"] = READ_COLUMNS["kto"]
 READ_COLUMNS["rate"] = READ_COLUMNS["kto"]  # one answer per item, as kto
 
 
-class Loading:
+class Loading(ScoreOrder):
     """LabelService's reads of the workspace (the service provides what is named below)."""
 
     workspace: object  # data.workspace.Workspace
@@ -83,14 +82,14 @@ class Loading:
     _outgrown: dict[tuple[str, str], Label]  # rank: (labeller, item) -> their ranking the item outgrew
     _gold_before: frozenset[str] = frozenset()  # the gold items at the last read
     _workspace_ids: ItemIds | None = None  # the ids `_in_workspace` looks up, made at the first read
-    _scores_stamp: tuple | None = None  # the scores' and batch commits' folder stamps at the last score read
 
     def reload(self, min_interval: float = 0.0) -> int:
         """Read the part files not read yet (new items and labels; labels already applied are not counted twice),
         unless the last read is younger than ``min_interval`` seconds; returns the number of items."""
         if self.clock() - self._loaded_at < min_interval:
             return len(self.items)
-        self.follow_scores()  # first: the items queued so far in the new scores' order, and the new ones by them
+        # first: the items queued so far in the new scores' order, and the new ones by them
+        self.follow_scores(wait=True)
         with self._reload_lock:
             self._loaded_at = self.clock()
             # Children first: every label and pair read has its parents among the rows read (Workspace.read).
@@ -98,7 +97,9 @@ class Loading:
             for name in ("prompts", "completions"):
                 self._tables[name] = _concat(self._tables.get(name), new[name])
             if self.task == "pairwise":  # every pair read, of any kind: what `_in_workspace` looks up
-                self._tables["pairs"] = _concat(self._tables.get("pairs"), new["pairs"].select(["id"]))
+                # (and, for the uncertainty order, what `follow_scores` orders by)
+                kept = CREATION_ORDER if self.order == "uncertainty" else ("id",)
+                self._tables["pairs"] = _concat(self._tables.get("pairs"), new["pairs"].select(list(kept)))
             if self._workspace_ids is None:
                 self._workspace_ids = ItemIds(_rank_ids if self.view == "rank" else _column_ids)
             labels = keep_rows(new["labels"], pc.equal(new["labels"].column("task"), self.task))
@@ -143,26 +144,6 @@ class Loading:
                     )
                 self._apply(chunk, human, latest and latest.result(), gold.to_pylist(), seed, restored, past)
         return len(self.items)
-
-    def follow_scores(self) -> None:
-        """`--order uncertainty`: where `python -m train score` wrote since the last look (the stamps of the scores
-        folder and of the batch commits differ: two stats, as users.toml is watched), the new score parts are read
-        and the queued items are handed out in the order of the new margins, as a restart orders them (the items
-        queued before kept the order of the scores read at start: a new model's least certain pairs waited)."""
-        if self.order != "uncertainty":
-            return
-        stamp = tuple(_stamp(self.workspace.path / name) for name in ("scores", store.BATCHES))
-        if stamp == self._scores_stamp:
-            return
-        with self._reload_lock:
-            self._scores_stamp = stamp  # taken before the read: a part written meanwhile changes the next one
-            new = self._read_new("scores")
-            self._tables["scores"] = _concat(self._tables.get("scores"), new)
-            if not new.num_rows:
-                return
-            margins = uncertainty_margins(self._tables["scores"].to_pandas().drop_duplicates("id"))
-            with self._lock:
-                self.queue.reorder(ORDERS["uncertainty"](self.queue.items, None, margins))
 
     def _without_edits(self, new: dict[str, pa.Table], human: pa.Table) -> pa.Table:
         """``human`` (the people's labels of the app's task read now) less those on edit pairs, which the edit log
@@ -376,15 +357,6 @@ def _joined(candidates: pa.Table, rows: pa.Table | None) -> pa.Table:
         return candidates
     read = candidates.column("id").combine_chunks()
     return pa.concat_tables([candidates, rows.filter(pc.invert(pc.is_in(rows.column("id"), value_set=read)))])
-
-
-def _stamp(folder: Path) -> tuple[int, int, int] | None:
-    """What changes when a part is written to (or merged in) ``folder``; None where there is none yet."""
-    try:
-        stat = os.stat(folder, follow_symlinks=False)
-    except OSError:
-        return None
-    return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 def _concat(old: pa.Table | None, new: pa.Table) -> pa.Table:

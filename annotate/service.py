@@ -198,7 +198,7 @@ class LabelService(Loading, Editing):
         that lands meanwhile comes after all three, so the page never pairs what it serves with counts from after
         it (an item on screen beside "0 left for you", or nothing served beside "held by other labellers" while
         a gold item, never held, is theirs to label)."""
-        self.follow_scores()  # `--order uncertainty`: scores written since, read first (annotate.loading)
+        self.follow_scores()  # `--order uncertainty`: scores written since, read first (annotate.score_order)
         with self._lock:
             shown = self._show(user)
             round_ = None if shown is None else self.queue.shown_round(user, shown.item.id, shown.item.round)

@@ -10,12 +10,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from data.__main__ import main as data_main
+from data.chat_template import PLAIN, ROLES
 from data.records import ModelRecord, Score, to_row
 from data.schemas import SCORES
 from data.selection import uncertainty_margins
 from data.workspace import Workspace
 from tests.test_train import build_workspace
 from train.__main__ import main
+from train.score import rendering_id
 
 
 def test_a_rescore_with_another_chat_template_replaces_the_models_scores(
@@ -87,3 +89,50 @@ def test_scores_of_an_unknown_rendering_are_scored_again_and_old_parts_still_rea
     assert data_main(["merge", "-w", str(into), str(ws.path)]) == 0
     merged = Workspace(into).frame("scores")
     assert merged["chat_template"].fillna("null").value_counts().to_dict() == {"null": 8, "roles": 8}
+
+
+def test_a_rescore_back_to_an_earlier_template_replaces_the_scores_again(
+    tmp_path, tiny_base_model_dir, capsys
+):
+    """roles, then plain, then roles again: the third run said "nothing to score" (the roles rows were there) and
+    the app kept ordering by the plain margins, silently; writing the roles rows again would reuse their ids."""
+    ws = build_workspace(tmp_path / "ws", annotators=())
+    argv = ["score", "-w", str(ws.path), "--model", str(tiny_base_model_dir), "--chat-template"]
+    assert main([*argv, "roles"]) == 0
+    assert main([*argv, "plain"]) == 0
+    capsys.readouterr()
+    assert main([*argv, "roles"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "8 of them scored again: this model's scores were rendered with another chat template than this run's "
+        "(roles); the new scores replace them for --order uncertainty"
+    )
+    scores = ws.frame("scores")
+    assert scores["id"].is_unique and scores["chat_template"].value_counts().to_dict() == {
+        "roles": 16,
+        "plain": 8,
+    }
+    roles = scores[scores["chat_template"] == "roles"]
+    assert uncertainty_margins(scores) == dict(zip(roles["pair_id"], roles["margin"]))
+    plain = scores[scores["chat_template"] == "plain"]
+    assert uncertainty_margins(scores) != dict(zip(plain["pair_id"], plain["margin"]))
+    assert main([*argv, "roles"]) == 0  # and now nothing is left to score with roles
+    assert "nothing to score" in capsys.readouterr().out
+
+
+def test_one_template_is_one_rendering_whatever_its_line_ends_or_where_it_came_from(
+    tmp_path, tiny_base_model_dir, capsys
+):
+    """Jinja reads a template with its line ends as "\\n" and one trailing newline dropped: the roles template saved
+    to a file by an editor (a newline at the end, or Windows line ends) renders the same pairs, but was recorded as
+    another template, so a rerun scored every pair again, saying "rendered with another chat template". A folder's
+    named templates (a dict) render with their "default"."""
+    ws = build_workspace(tmp_path / "ws", annotators=())
+    argv = ["score", "-w", str(ws.path), "--model", str(tiny_base_model_dir), "--chat-template"]
+    assert main([*argv, "roles"]) == 0
+    for name, text in {"lf.jinja": ROLES + "\n", "crlf.jinja": ROLES.replace("\n", "\r\n") + "\r\n"}.items():
+        (tmp_path / name).write_bytes(text.encode("utf-8"))
+        capsys.readouterr()
+        assert main([*argv, str(tmp_path / name)]) == 0
+        assert "nothing to score (all 8 unlabelled pairs have their score" in capsys.readouterr().out
+    assert rendering_id({"default": ROLES, "tool_use": PLAIN}) == "roles"
+    assert rendering_id(ROLES + "\n\n") != "roles"  # Jinja drops one newline only

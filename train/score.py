@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 import torch
 from tqdm import tqdm
 
 from data.chat_template import FLAG, ChatTemplateError, chat_template_for, template_id
 from data.lineage import NEWEST, ModelEntry, find_or_register, get_model, newest_model
 from data.provision import check_writes_answers, looks_like_hub_id
-from data.records import Score
+from data.records import Score, content_id
 from data.selection import unlabelled_pairs
 from data.workspace import Workspace
 from train.evaluate import pair_logps
@@ -81,18 +83,24 @@ def pending_pairs(
 ) -> tuple[list[dict], int]:
     """Unlabelled pairs for labelling without a score from ``model_id`` rendered with ``rendering`` (a
     `template_id`), as DPO-style rows (a as chosen), and how many unlabelled pairs (of ``rounds``) have that score
-    already. A row's ``rescores`` says why a pair with a score of the model is scored again: ``other_template``
-    (rendered with another template only), ``unknown_template`` (only a score written before the template was
-    recorded: an older version rendered the reference with its own template, a wrong margin where it has another);
-    None for a pair the model has not scored."""
+    already: what counts is the model's newest score of each pair, as for the uncertainty order. A row's
+    ``rescores`` says why a pair with a score of the model is scored again: its newest was rendered with another
+    template (``other_template``), or written before the template was recorded (``unknown_template``: an older
+    version rendered the reference with its own template, a wrong margin where it has another); None for a pair the
+    model has not scored. Back to a template it scored the pair with before, the new score's ``score_id`` hashes
+    the id of the score it replaces too: the first one's id is taken ("": the default, `Score`'s)."""
     pairs = unlabelled_pairs(workspace.frame("pairs"), workspace.frame("labels"))
     if rounds is not None:
         pairs = pairs[pairs["round"].isin(rounds)]
     scores = workspace.frame("scores")
-    mine = scores[scores["model_id"] == model_id]
-    done = pairs["id"].isin(set(mine.loc[mine["chat_template"] == rendering, "pair_id"]))
-    rescores = dict.fromkeys(mine.loc[mine["chat_template"].isna(), "pair_id"], "unknown_template")
-    rescores |= dict.fromkeys(mine.loc[mine["chat_template"].notna(), "pair_id"], "other_template")
+    mine = scores[scores["model_id"] == model_id].sort_values(["created_at", "id"], kind="stable")
+    newest = mine.drop_duplicates("pair_id", keep="last").set_index("pair_id")
+    done = pairs["id"].isin(set(newest.index[newest["chat_template"] == rendering]))
+    rescores = {
+        pair: "unknown_template" if pd.isna(t) else "other_template"
+        for pair, t in newest["chat_template"].items()
+    }
+    taken = set(mine.loc[mine["chat_template"] == rendering, "pair_id"])  # an id of this rendering exists
     pairs, already = pairs[~done], int(done.sum())
     messages = workspace.frame("prompts").set_index("id")["messages"]
     text = workspace.frame("completions").set_index("id")["text"]
@@ -103,6 +111,9 @@ def pending_pairs(
             "chosen": [{"role": "assistant", "content": text[p.completion_a]}],
             "rejected": [{"role": "assistant", "content": text[p.completion_b]}],
             "rescores": rescores.get(p.id),
+            "score_id": content_id("score", p.id, model_id, rendering, newest.at[p.id, "id"])
+            if p.id in taken
+            else "",
         }
         for p in pairs.sort_values(["round", "created_at", "id"], kind="stable").itertuples()
     ]
@@ -155,10 +166,16 @@ def _entry(options: ScoreOptions, workspace: Workspace) -> tuple[ModelEntry, Mod
 
 
 def rendering_id(template: str | dict | None) -> str:
-    """What a score records of the chat template that rendered it (`template_id`): a tokenizer's named templates
-    (a dict) by their JSON text."""
-    text = template if isinstance(template, str) else json.dumps(template, sort_keys=True)
-    return template_id(text)
+    """What a score records of the chat template that rendered it: the `template_id` of its text as Jinja reads
+    it (line ends as "\\n", one trailing newline dropped), so one template is one rendering whether it came from
+    the model folder or a file an editor saved; a tokenizer's named templates (a dict) by the one the pairs render
+    with, "default" (without one: all of them, by their JSON text)."""
+    if isinstance(template, dict):
+        template = template.get("default") or template
+    if not isinstance(template, str):
+        return template_id(json.dumps(template, sort_keys=True))
+    lines = re.split(r"\r\n|\r|\n", template)  # as `jinja2.lexer` splits the source
+    return template_id("\n".join(lines[:-1] if lines[-1] == "" else lines))
 
 
 def score_pairs(options: ScoreOptions) -> dict:
@@ -202,6 +219,7 @@ def score_pairs(options: ScoreOptions) -> dict:
                     reference_logp_a=ra,
                     reference_logp_b=rb,
                     chat_template=rendering,
+                    id=row["score_id"],
                 )
                 for row, la, lb, ra, rb in zip(chunk, a, b, ref_a, ref_b)
             ]
