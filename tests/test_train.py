@@ -341,6 +341,11 @@ def test_the_report_names_the_excluded_labellers_and_counts_what_only_they_label
         ("labelled", ["--loss-type", "bogus"], "--loss-type bogus: expected one or more of sigmoid, hinge"),
         (
             "labelled",
+            ["--loss-type", "sigmoid", "sft", "sigmoid"],  # TRL would sum sigmoid twice: twice its weight
+            "--loss-type sigmoid: given more than once; name each loss type once (--loss-weights weighs them)",
+        ),
+        (
+            "labelled",
             ["--loss-type", "hinge", "--label-smoothing", "0.1"],
             "--label-smoothing needs --loss-type sigmoid or robust (our loss), or one of TRL's losses that read ε "
             "(robust, exo_pair, aot, aot_unpaired): hinge ignores it",

@@ -58,6 +58,8 @@ def test_the_plan_line_says_the_steps_and_epochs_of_max_steps(caplog, monkeypatc
     assert line.endswith("; --max-steps 5: 5 steps of 4 rows, 0.50 epochs of the 40 rows, not --epochs 1")
     [line] = plan_logs(caplog, monkeypatch, tiny_model_dir, 64, method="sdpo", max_steps=3, batch_size=1)
     assert line.endswith("; --max-steps 3: 3 steps of 1 row in each of the method's steps, not --epochs 1")
+    [line] = plan_logs(caplog, monkeypatch, tiny_model_dir, 64, max_steps=1)  # one step: no "1 steps"
+    assert line.endswith("; --max-steps 1: 1 step of 4 rows, 0.22 epochs of the 18 rows, not --epochs 1")
     [line] = plan_logs(caplog, monkeypatch, tiny_model_dir, 64)  # by epochs: the plan alone
     assert "--max-steps" not in line
 

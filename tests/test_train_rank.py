@@ -14,6 +14,7 @@ from data import Completion, Label, Prompt, Workspace
 from data.ranking import canonical_ranking, rank_item_id
 from train.options import TrainOptions
 from train.pairs import add_offsets, preference_rows
+from train.report import summary_lines
 from train.run import train
 
 TEXTS = ("blue sky blue", "red fire red", "the sea is wide", "crepes are thin")
@@ -54,6 +55,18 @@ def test_rankings_become_pairs_with_the_gap_as_strength(tmp_path):
     assert preference_rows(ws, "train", ("sampled",))[0] == []  # rank not among the kinds: no ranking pairs
     summary = add_offsets(rows, alpha=1.0, default_strength=1.0)
     assert summary["max"] == pytest.approx(math.log(2)) and summary["min"] == 0.0
+
+
+def test_the_report_says_how_many_odpo_rows_took_the_default_strength():
+    """Rows without a strength (imports without the column) train with --odpo-default-strength: the report says so,
+    not only metrics.json."""
+    rows = [{"strength": 4.0}, {"strength": None}, {"strength": None}]
+    metrics = {"verdicts": {"aggregate": "majority"}, "odpo_offsets": add_offsets(rows, 1.0, 2.5)}
+    assert summary_lines("odpo", metrics)[0] == (
+        "verdicts: majority; 2 rows without a strength took --odpo-default-strength 2.5"
+    )
+    metrics["odpo_offsets"] = add_offsets(rows[:1], 1.0, 2.5)  # every row has its strength: nothing to say
+    assert summary_lines("odpo", metrics)[0] == "verdicts: majority"
 
 
 @pytest.mark.parametrize("method", ["dpo", "odpo"])

@@ -33,6 +33,12 @@ def check_dpo(options: TrainOptions) -> None:
         raise PrefloopError(
             f"--loss-type {' '.join(unknown) or '(none)'}: expected one or more of {', '.join(TRL_LOSS_TYPES)}"
         )
+    twice = sorted({name for name in options.loss_type if options.loss_type.count(name) > 1})
+    if twice:  # TRL sums each type given: a repeated one would weigh twice without a word
+        raise PrefloopError(
+            f"--loss-type {' '.join(twice)}: given more than once; name each loss type once "
+            "(--loss-weights weighs them)"
+        )
     ours = options.loss_type in OUR_LOSS_TYPES
     if options.label_smoothing and not ours and not set(options.loss_type) & set(TRL_SMOOTHED_LOSSES):
         raise PrefloopError(

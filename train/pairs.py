@@ -345,6 +345,7 @@ def add_offsets(rows: list[dict], alpha: float, default_strength: float) -> dict
     return {
         "alpha": alpha,
         "pairs_without_strength": sum(r.get("strength") is None for r in rows),
+        "default_strength": default_strength,
         "mean": sum(offsets) / len(offsets) if offsets else 0.0,
         "min": min(offsets, default=0.0),
         "max": max(offsets, default=0.0),

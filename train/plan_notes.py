@@ -32,7 +32,8 @@ def steps_note(options: TrainOptions, rows: int, stepwise: bool = False) -> str:
     if not options.max_steps:
         return ""
     per_step = rows_per_step(options)
-    steps = f"; --max-steps {options.max_steps}: {options.max_steps} steps of {per_step} row{'s' * (per_step > 1)}"
+    n = options.max_steps
+    steps = f"; --max-steps {n}: {n} step{'s' * (n > 1)} of {per_step} row{'s' * (per_step > 1)}"
     if stepwise:
         return f"{steps} in each of the method's steps, not --epochs {options.epochs:g}"
     return (

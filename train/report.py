@@ -136,6 +136,12 @@ def verdicts_line(metrics: dict) -> str | None:
     agreement = metrics.get("agreement") or {}
     if agreement.get("mode", "off") != "off":
         line += f"; --agreement {agreement['mode']} (ε from the {agreement.get('from', 'agreement')})"
+    offsets = metrics.get("odpo_offsets") or {}
+    if offsets.get("pairs_without_strength"):  # their offset is the flag's, not the labellers' word
+        line += (
+            f"; {offsets['pairs_without_strength']} rows without a strength took --odpo-default-strength "
+            f"{offsets['default_strength']:g}"
+        )
     return line
 
 
