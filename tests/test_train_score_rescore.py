@@ -24,7 +24,8 @@ def test_a_rescore_with_another_chat_template_replaces_the_models_scores(
     tmp_path, tiny_base_model_dir, capsys
 ):
     """The scores table did not record the template: `train score --chat-template plain` after a run with
-    `roles` said "nothing to score" and kept the roles margins, silently."""
+    `roles` said "nothing to score" and kept the roles margins, silently. With `--limit 3` the app orders those 3
+    by margin and hands the other 5, scored with `roles` only, out after them as unscored: said so."""
     ws = build_workspace(tmp_path / "ws", annotators=())
     argv = ["score", "-w", str(ws.path), "--model", str(tiny_base_model_dir), "--chat-template"]
     assert main([*argv, "roles"]) == 0
@@ -32,11 +33,14 @@ def test_a_rescore_with_another_chat_template_replaces_the_models_scores(
     said = "nothing to score (all 8 unlabelled pairs have their score from this model)"
     assert said in capsys.readouterr().out
     assert main([*argv, "plain", "--limit", "3"]) == 0
-    assert capsys.readouterr().out.splitlines()[-2:] == [
+    assert capsys.readouterr().out.splitlines()[-3:] == [
         f"model {ws.frame('models')['id'].iloc[0]} (reference none (own likelihoods)): scored 3 of 3 pairs; 5 left "
         "by --limit",
         "3 of them scored again: this model's scores were rendered with another chat template than this run's "
         "(plain); the new scores replace them for --order uncertainty",
+        "--order uncertainty: 3 unlabelled pairs have this model's scores rendered with plain, handed out by "
+        "|margin|; 5 have its scores of another (or an unrecorded) template only, which the order leaves out: they "
+        "go after them, in round order (score them with this template too to order them)",
     ]
     scores = ws.frame("scores")
     assert scores["chat_template"].value_counts().to_dict() == {"roles": 8, "plain": 3}  # the old ones kept

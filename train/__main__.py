@@ -84,6 +84,13 @@ def score_main(argv: list[str], prog: str = "python -m train") -> int:
     )
     for line in rescored_lines(counts):
         print(line)
+    if counts.get("other_template_only"):  # (`--limit`, `--rounds`) what the order makes of the rest
+        print(
+            f"--order uncertainty: {counts['by_margin']} unlabelled pairs have this model's scores rendered with "
+            f"{counts['chat_template']}, handed out by |margin|; {counts['other_template_only']} have its scores "
+            "of another (or an unrecorded) template only, which the order leaves out: they go after them, in "
+            "round order (score them with this template too to order them)"
+        )
     return 0
 
 

@@ -12,7 +12,9 @@ base) scores with its own likelihoods, log π(a) − log π(b). Each score recor
 (``chat_template``: `template_id`). Reruns score only the pairs this model has not scored with that template; a pair
 it scored with another template, or before the template was recorded (an older version rendered the reference with
 its own template: a wrong margin where the two differ), is scored again, said so, the new score replacing the old
-for the uncertainty order (the old row stays in the table).
+for the uncertainty order (the old row stays in the table). The order reads one rendering only: a run that leaves
+pairs of the model scored with another template only (``--limit``, ``--rounds``) says how many it hands out after
+the others, as unscored (`template_coverage`).
 """
 
 from __future__ import annotations
@@ -225,4 +227,18 @@ def score_pairs(options: ScoreOptions) -> dict:
             ]
             counts["scored"] += workspace.append(records, skip_existing=True).get("scores", 0)
             bar.update(len(chunk))
+    if counts["scored"]:  # the newest scores now: those `--order uncertainty` reads
+        counts["by_margin"], counts["other_template_only"] = template_coverage(workspace, entry.id, rendering)
     return counts
+
+
+def template_coverage(workspace: Workspace, model_id: str, rendering: str) -> tuple[int, int]:
+    """Of the unlabelled pairs (every round: all the app hands out), how many have a score of ``model_id`` rendered
+    with ``rendering``, and how many only scores of it rendered otherwise. Where these are the newest scores, the
+    uncertainty order hands the first out by |margin| and counts the others unscored: after them, in round order
+    (`data.selection.uncertainty_margins`: margins of two renderings are not ordered together)."""
+    pairs = unlabelled_pairs(workspace.frame("pairs"), workspace.frame("labels"))["id"]
+    scores = workspace.frame("scores")
+    mine = scores[scores["model_id"] == model_id]
+    rendered = set(mine.loc[mine["chat_template"] == rendering, "pair_id"])
+    return int(pairs.isin(rendered).sum()), int(pairs.isin(set(mine["pair_id"]) - rendered).sum())
