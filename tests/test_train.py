@@ -286,7 +286,17 @@ def test_the_report_names_the_excluded_labellers_and_counts_what_only_they_label
             "--label-smoothing 0.1 and --agreement robust",
         ),
         ("labelled", ["--loss-type", "ipo", "--agreement", "weight"], "needs --loss-type sigmoid or robust"),
-        ("labelled", ["--loss-type", "sigmoid", "sft", "--loss-weights", "1"], "one weight per --loss-type"),
+        (
+            "labelled",
+            ["--loss-type", "sigmoid", "sft", "--loss-weights", "1"],
+            "--loss-weights 1: 1 weight for --loss-type sigmoid sft; give one weight per loss type",
+        ),
+        (
+            "labelled",
+            ["--loss-weights", "1", "0.5"],  # no --loss-type: which one the weights were counted against
+            "--loss-weights 1 0.5: 2 weights for --loss-type sigmoid, the default where none is given; give one "
+            "weight per loss type, e.g. --loss-type sigmoid sft --loss-weights 1 0.5",
+        ),
         (
             "labelled",
             ["--loss-weights", "2"],  # our sigmoid loss would train unweighted: the weight ignored
