@@ -251,6 +251,27 @@ def test_the_report_names_the_excluded_labellers_and_counts_what_only_they_label
     )
 
 
+def test_odpo_counts_the_rows_without_a_strength_that_it_trained_and_says_the_epsilon(
+    tmp_path, tiny_model_dir
+):
+    """--max-steps 1 trains 2 of the 8 rows: the verdicts line counted all 8 rows without a strength as taking
+    --odpo-default-strength (KTO's weights count the rows trained), and never said the ε of --label-smoothing
+    (train_config.json alone had it)."""
+    ws = build_workspace(tmp_path / "ws", annotators=())
+    ws.append(
+        [Label(pair, name, "pairwise", "a") for pair in ws.frame("pairs")["id"] for name in ("ann", "bob")]
+    )
+    extra = dict(max_steps=1, agreement="weight", label_smoothing=0.1)
+    metrics = train(options(ws, tiny_model_dir, tmp_path / "out", method="odpo", **extra))["metrics"]
+    assert metrics["rows"]["rows_in"] == 8 and metrics["rows"]["rows_trained"] == 2
+    assert metrics["odpo_offsets"]["pairs_without_strength"] == 2 and metrics["label_smoothing"] == 0.1
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert (
+        "- verdicts: majority; --agreement weight (ε from the agreement); ε 0.1 for every pair (--label-smoothing); "
+        "2 rows without a strength took --odpo-default-strength 2.5\n" in report
+    )
+
+
 @pytest.mark.parametrize(
     ("setup", "extra", "message"),
     [

@@ -67,9 +67,19 @@ def _pair_columns(options: TrainOptions, method: Method, rows: list[dict]) -> di
     uniform = uniform_machine_weight(sources, options.labels)
     if uniform:
         log.warning(uniform)
-    if method.columns:
-        notes.update(method.columns(options, rows))
+    if options.label_smoothing:  # the one ε of every pair's loss (train_config.json alone said it)
+        notes["label_smoothing"] = options.label_smoothing
     return notes
+
+
+def _trained_notes(options: TrainOptions, method: Method, rows: list[dict]) -> dict:
+    """What the rows trained (``rows``: those --max-steps reaches) set, with its summary: KTO's default weights,
+    balanced on them; the method's own per-pair columns (ODPO's offsets, a reward model's margins)."""
+    if method.data == "completions":
+        return {"kto_weights": kto_loss_weights(options.desirable_weight, options.undesirable_weight, rows)}
+    if method.data == "pairs" and method.columns:
+        return method.columns(options, rows)
+    return {}
 
 
 def _completion_keys(method: Method) -> tuple[str, ...]:
@@ -247,10 +257,8 @@ def train(
     steps = _steps(options, method, train_rows, accounting["rows"]) if method.stepwise else None
     if steps is None:
         train_rows = _rows_for_steps(options, method, train_rows, accounting["rows"])
-    if method.data == "completions":  # the weights the default balances from the rows trained, recorded
-        notes["kto_weights"] = kto_loss_weights(
-            options.desirable_weight, options.undesirable_weight, train_rows
-        )
+    trained = train_rows if steps is None else [row for rows, _ in steps for row in rows]
+    notes.update(_trained_notes(options, method, trained))
     claim = functools.partial(_claim, out, options, record)  # called by train_once as the start model loads
     if steps is not None:  # a step-wise method's steps are runs of train_once
         return train_stepwise(options, start, workspace, steps, evaluation, out, notes, claim)
