@@ -251,6 +251,22 @@ def test_the_report_names_the_excluded_labellers_and_counts_what_only_they_label
     )
 
 
+def test_names_joined_with_commas_in_a_config_file_are_recorded_as_the_names_used(tmp_path, tiny_model_dir):
+    """`exclude_labeller: carol, bob` in a --config file excluded both, and train_config.json recorded one name
+    'carol, bob'; it records the names the run used, split as the list options loss_type and loss_weights are."""
+    ws = build_workspace(tmp_path / "ws", annotators=("ann", "bob", "carol"))
+    config = tmp_path / "run.yaml"
+    config.write_text("exclude_labeller: carol, bob\nloss_type: sigmoid, sft\nloss_weights: 1, 0.5\n")
+    out = tmp_path / "out"
+    argv = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--out", str(out), "--config", str(config)]
+    assert main([*argv, "--max-steps", "1", "--batch-size", "2"]) == 0
+    recorded = json.loads((out / "train_config.json").read_text())
+    assert recorded["exclude_labeller"] == ["carol", "bob"]
+    assert (recorded["loss_type"], recorded["loss_weights"]) == (["sigmoid", "sft"], [1.0, 0.5])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["excluded_labellers"] == {"bob": "--exclude-labeller", "carol": "--exclude-labeller"}
+
+
 def test_odpo_counts_the_rows_without_a_strength_that_it_trained_and_says_the_epsilon(
     tmp_path, tiny_model_dir
 ):

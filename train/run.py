@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from data.errors import PrefloopError
+from data.exclusion import flag_names
 from data.files import refuse_unwritable
 from data.lineage import REWARD_MODEL, reward_model_entry
 from data.provision import check_writes_answers
@@ -234,6 +235,7 @@ def train(
         selection = recorded
         _say_resumed(out, recorded)
     record = selection_record(selection) if recorded is None else None  # before fitting adds columns
+    options = _names_as_used(options, selection["excluded"])
     train_rows, eval_rows, accounting = _fit(
         options, method, start, selection["train_rows"], selection["eval_rows"]
     )
@@ -284,6 +286,15 @@ def _claim(out: Path, options: TrainOptions, record: bytes | None) -> None:
     claim_out_folder(out, options)
     if record is not None:
         write_selection(out, record)
+
+
+def _names_as_used(options: TrainOptions, excluded: dict[str, str]) -> TrainOptions:
+    """``options`` with --exclude-labeller's names as the run used them (`data.exclusion.flag_names`; ``excluded``:
+    who was kept out), so that train_config.json records ``carol, bob`` of a YAML file as the two names it is."""
+    if not options.exclude_labeller:
+        return options
+    names = flag_names(options.exclude_labeller, set(excluded))
+    return dataclasses.replace(options, exclude_labeller=tuple(names))
 
 
 def _verdict_notes(options: TrainOptions, method: Method) -> dict:
