@@ -251,6 +251,43 @@ def test_the_report_names_the_excluded_labellers_and_counts_what_only_they_label
     )
 
 
+def test_names_joined_with_commas_in_a_config_file_are_recorded_as_the_names_used(tmp_path, tiny_model_dir):
+    """`exclude_labeller: carol, bob` in a --config file excluded both, and train_config.json recorded one name
+    'carol, bob'; it records the names the run used, split as the list options loss_type and loss_weights are."""
+    ws = build_workspace(tmp_path / "ws", annotators=("ann", "bob", "carol"))
+    config = tmp_path / "run.yaml"
+    config.write_text("exclude_labeller: carol, bob\nloss_type: sigmoid, sft\nloss_weights: 1, 0.5\n")
+    out = tmp_path / "out"
+    argv = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--out", str(out), "--config", str(config)]
+    assert main([*argv, "--max-steps", "1", "--batch-size", "2"]) == 0
+    recorded = json.loads((out / "train_config.json").read_text())
+    assert recorded["exclude_labeller"] == ["carol", "bob"]
+    assert (recorded["loss_type"], recorded["loss_weights"]) == (["sigmoid", "sft"], [1.0, 0.5])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["excluded_labellers"] == {"bob": "--exclude-labeller", "carol": "--exclude-labeller"}
+
+
+def test_odpo_counts_the_rows_without_a_strength_that_it_trained_and_says_the_epsilon(
+    tmp_path, tiny_model_dir
+):
+    """--max-steps 1 trains 2 of the 8 rows: the verdicts line counted all 8 rows without a strength as taking
+    --odpo-default-strength (KTO's weights count the rows trained), and never said the ε of --label-smoothing
+    (train_config.json alone had it)."""
+    ws = build_workspace(tmp_path / "ws", annotators=())
+    ws.append(
+        [Label(pair, name, "pairwise", "a") for pair in ws.frame("pairs")["id"] for name in ("ann", "bob")]
+    )
+    extra = dict(max_steps=1, agreement="weight", label_smoothing=0.1)
+    metrics = train(options(ws, tiny_model_dir, tmp_path / "out", method="odpo", **extra))["metrics"]
+    assert metrics["rows"]["rows_in"] == 8 and metrics["rows"]["rows_trained"] == 2
+    assert metrics["odpo_offsets"]["pairs_without_strength"] == 2 and metrics["label_smoothing"] == 0.1
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert (
+        "- verdicts: majority; --agreement weight (ε from the agreement); ε 0.1 for every pair (--label-smoothing); "
+        "2 rows without a strength took --odpo-default-strength 2.5\n" in report
+    )
+
+
 @pytest.mark.parametrize(
     ("setup", "extra", "message"),
     [
@@ -286,7 +323,17 @@ def test_the_report_names_the_excluded_labellers_and_counts_what_only_they_label
             "--label-smoothing 0.1 and --agreement robust",
         ),
         ("labelled", ["--loss-type", "ipo", "--agreement", "weight"], "needs --loss-type sigmoid or robust"),
-        ("labelled", ["--loss-type", "sigmoid", "sft", "--loss-weights", "1"], "one weight per --loss-type"),
+        (
+            "labelled",
+            ["--loss-type", "sigmoid", "sft", "--loss-weights", "1"],
+            "--loss-weights 1: 1 weight for --loss-type sigmoid sft; give one weight per loss type",
+        ),
+        (
+            "labelled",
+            ["--loss-weights", "1", "0.5"],  # no --loss-type: which one the weights were counted against
+            "--loss-weights 1 0.5: 2 weights for --loss-type sigmoid, the default where none is given; give one "
+            "weight per loss type, e.g. --loss-type sigmoid sft --loss-weights 1 0.5",
+        ),
         (
             "labelled",
             ["--loss-weights", "2"],  # our sigmoid loss would train unweighted: the weight ignored

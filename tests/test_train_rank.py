@@ -65,6 +65,10 @@ def test_the_report_says_how_many_odpo_rows_took_the_default_strength():
     assert summary_lines("odpo", metrics)[0] == (
         "verdicts: majority; 2 rows without a strength took --odpo-default-strength 2.5"
     )
+    metrics["odpo_offsets"] = add_offsets(rows[:2], 1.0, 2.5)  # one row: no "1 rows"
+    assert summary_lines("odpo", metrics)[0].endswith(
+        "; 1 row without a strength took --odpo-default-strength 2.5"
+    )
     metrics["odpo_offsets"] = add_offsets(rows[:1], 1.0, 2.5)  # every row has its strength: nothing to say
     assert summary_lines("odpo", metrics)[0] == "verdicts: majority"
 

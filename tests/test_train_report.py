@@ -68,6 +68,10 @@ def test_the_report_says_how_labels_became_rows_and_what_the_held_out_set_left_o
     assert verdicts_line(metrics) == (
         "verdicts: dawid-skene, posterior at least 0.9; --agreement smoothing (ε from the posterior)"
     )
+    metrics["agreement"] |= {"mean": 0.05, "min": 0.0, "max": 0.25}  # the per-pair ε the loss took
+    assert verdicts_line(metrics).endswith(
+        "; --agreement smoothing (ε from the posterior: mean 0.050, 0.000-0.250)"
+    )
     assert (
         verdicts_line({"verdicts": {"aggregate": "majority", "min_posterior": None}}) == "verdicts: majority"
     )

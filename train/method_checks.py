@@ -17,7 +17,8 @@ from train.reward import RM_MARGINS
 if TYPE_CHECKING:
     from train.options import TrainOptions
 
-OUR_LOSS_TYPES = (("sigmoid",), ("robust",))  # dpo --loss-type values that run our per-pair loss
+DEFAULT_LOSS_TYPE = ("sigmoid",)  # dpo's --loss-type where none is given
+OUR_LOSS_TYPES = (DEFAULT_LOSS_TYPE, ("robust",))  # dpo --loss-type values that run our per-pair loss
 # TRL's DPO loss types (DPOConfig.loss_type; tests/test_train_seam.py checks the installed TRL lists the same), and
 # those of TRL's own losses that read ε (label_smoothing); TRL's sigmoid, ipo, hinge and the others ignore it.
 TRL_LOSS_TYPES = (
@@ -54,7 +55,13 @@ def check_dpo(options: TrainOptions) -> None:
             "--machine-weight needs --loss-type sigmoid or robust (a per-pair weight of our loss)"
         )
     if options.loss_weights and len(options.loss_weights) != len(options.loss_type):
-        raise PrefloopError("--loss-weights needs one weight per --loss-type")
+        n, given = len(options.loss_weights), " ".join(f"{w:g}" for w in options.loss_weights)
+        types = " ".join(options.loss_type)
+        default = ", the default where none is given" if options.loss_type == DEFAULT_LOSS_TYPE else ""
+        raise PrefloopError(
+            f"--loss-weights {given}: {n} weight{'s' * (n > 1)} for --loss-type {types}{default}; give "
+            "one weight per loss type, e.g. --loss-type sigmoid sft --loss-weights 1 0.5"
+        )
     if options.loss_weights and ours:  # our per-pair loss is one term, weighted per pair (--agreement)
         raise PrefloopError(
             f"--loss-weights weighs TRL's loss types, and --loss-type {options.loss_type[0]} alone runs our "

@@ -18,7 +18,7 @@ from data.schemas import PAIR_KINDS
 from data.selection import LABEL_SOURCES
 from train.fit import TRUNCATION_MODES
 from train.losses import STRENGTHS
-from train.method_checks import refuse_unread
+from train.method_checks import DEFAULT_LOSS_TYPE, refuse_unread
 from train.methods import METHODS, get_method
 from train.pairs import AGREEMENT_MODES, SFT_SOURCES
 from train.reward import RM_MARGINS
@@ -51,7 +51,7 @@ class TrainOptions:
         },
     )
     loss_type: tuple[str, ...] = field(
-        default=("sigmoid",),
+        default=DEFAULT_LOSS_TYPE,
         metadata={"help": "dpo: TRL loss type(s); several combine (e.g. sigmoid sft)"},
     )
     loss_weights: tuple[float, ...] | None = field(

@@ -135,13 +135,17 @@ def verdicts_line(metrics: dict) -> str | None:
         line += f", posterior at least {verdicts['min_posterior']:g}"
     agreement = metrics.get("agreement") or {}
     if agreement.get("mode", "off") != "off":
-        line += f"; --agreement {agreement['mode']} (ε from the {agreement.get('from', 'agreement')})"
+        line += f"; --agreement {agreement['mode']} (ε from the {agreement.get('from', 'agreement')}"
+        if agreement["mode"] != "weight" and "mean" in agreement:  # the per-pair ε each pair's loss took
+            line += f": mean {agreement['mean']:.3f}, {agreement['min']:.3f}-{agreement['max']:.3f}"
+        line += ")"
+    if metrics.get("label_smoothing"):  # one ε for every pair, beside --agreement weight's weights or alone
+        line += f"; ε {metrics['label_smoothing']:g} for every pair (--label-smoothing)"
     offsets = metrics.get("odpo_offsets") or {}
-    if offsets.get("pairs_without_strength"):  # their offset is the flag's, not the labellers' word
-        line += (
-            f"; {offsets['pairs_without_strength']} rows without a strength took --odpo-default-strength "
-            f"{offsets['default_strength']:g}"
-        )
+    n = offsets.get("pairs_without_strength")
+    if n:  # their offset is the flag's, not the labellers' word
+        line += f"; {n} row{'s' * (n > 1)} without a strength took --odpo-default-strength "
+        line += f"{offsets['default_strength']:g}"
     return line
 
 

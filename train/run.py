@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from data.errors import PrefloopError
+from data.exclusion import flag_names
 from data.files import refuse_unwritable
 from data.lineage import REWARD_MODEL, reward_model_entry
 from data.provision import check_writes_answers
@@ -67,9 +68,19 @@ def _pair_columns(options: TrainOptions, method: Method, rows: list[dict]) -> di
     uniform = uniform_machine_weight(sources, options.labels)
     if uniform:
         log.warning(uniform)
-    if method.columns:
-        notes.update(method.columns(options, rows))
+    if options.label_smoothing:  # the one ε of every pair's loss (train_config.json alone said it)
+        notes["label_smoothing"] = options.label_smoothing
     return notes
+
+
+def _trained_notes(options: TrainOptions, method: Method, rows: list[dict]) -> dict:
+    """What the rows trained (``rows``: those --max-steps reaches) set, with its summary: KTO's default weights,
+    balanced on them; the method's own per-pair columns (ODPO's offsets, a reward model's margins)."""
+    if method.data == "completions":
+        return {"kto_weights": kto_loss_weights(options.desirable_weight, options.undesirable_weight, rows)}
+    if method.data == "pairs" and method.columns:
+        return method.columns(options, rows)
+    return {}
 
 
 def _completion_keys(method: Method) -> tuple[str, ...]:
@@ -224,6 +235,7 @@ def train(
         selection = recorded
         _say_resumed(out, recorded)
     record = selection_record(selection) if recorded is None else None  # before fitting adds columns
+    options = _names_as_used(options, selection["excluded"])
     train_rows, eval_rows, accounting = _fit(
         options, method, start, selection["train_rows"], selection["eval_rows"]
     )
@@ -247,10 +259,8 @@ def train(
     steps = _steps(options, method, train_rows, accounting["rows"]) if method.stepwise else None
     if steps is None:
         train_rows = _rows_for_steps(options, method, train_rows, accounting["rows"])
-    if method.data == "completions":  # the weights the default balances from the rows trained, recorded
-        notes["kto_weights"] = kto_loss_weights(
-            options.desirable_weight, options.undesirable_weight, train_rows
-        )
+    trained = train_rows if steps is None else [row for rows, _ in steps for row in rows]
+    notes.update(_trained_notes(options, method, trained))
     claim = functools.partial(_claim, out, options, record)  # called by train_once as the start model loads
     if steps is not None:  # a step-wise method's steps are runs of train_once
         return train_stepwise(options, start, workspace, steps, evaluation, out, notes, claim)
@@ -276,6 +286,15 @@ def _claim(out: Path, options: TrainOptions, record: bytes | None) -> None:
     claim_out_folder(out, options)
     if record is not None:
         write_selection(out, record)
+
+
+def _names_as_used(options: TrainOptions, excluded: dict[str, str]) -> TrainOptions:
+    """``options`` with --exclude-labeller's names as the run used them (`data.exclusion.flag_names`; ``excluded``:
+    who was kept out), so that train_config.json records ``carol, bob`` of a YAML file as the two names it is."""
+    if not options.exclude_labeller:
+        return options
+    names = flag_names(options.exclude_labeller, set(excluded))
+    return dataclasses.replace(options, exclude_labeller=tuple(names))
 
 
 def _verdict_notes(options: TrainOptions, method: Method) -> dict:
