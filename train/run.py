@@ -29,13 +29,7 @@ from train.methods import Method, get_method
 from train.once import train_once, use_bf16
 from train.options import CPU_EVAL_LIMIT, TrainOptions, check_options
 from train.out_checks import check_out_folder, check_resumed_model, check_resumed_plan
-from train.out_folder import (
-    claim_out_folder,
-    own_folders,
-    read_selection,
-    selection_record,
-    write_selection,
-)
+from train.out_folder import claim_out_folder, own_folders, read_selection, selection_record, write_selection
 from train.pairs import (
     TrainDataError,
     add_agreement,
