@@ -366,6 +366,10 @@ def _coerce_list(
     values = list(value) if isinstance(value, list | tuple) else [value]
     parts: list[Any] = []
     for v in values:
+        if v is None:  # `rounds: [1, null]`: a None in the list reached the checks (a TypeError traceback)
+            raise ConfigError(
+                f"{where}: a null in the list names nothing; give values, or leave the option out"
+            )
         # `--exclude-labeller ""` excluded nobody, silently
         if isinstance(v, str) and not v.replace(",", "").strip():
             raise ConfigError(f"{where}: {v!r} names nothing; give a value or leave the option out")

@@ -532,6 +532,16 @@ def test_a_yaml_null_is_none_where_the_option_takes_none_and_is_refused_in_a_nes
         build(Outer, parser.parse_args(["--config", str(config)]))
 
 
+def test_a_yaml_null_in_a_list_is_one_line_naming_the_key(tmp_path):
+    """`rounds: [1, null]` kept the None: train's range check was a TypeError traceback, `kinds: [null]` too."""
+    config = tmp_path / "run.yaml"
+    config.write_text("rounds: [1, null]\n")
+    with pytest.raises(
+        ConfigError, match=f"^{config}, key rounds: a null in the list names nothing; give values"
+    ):
+        parse(["--config", str(config)])
+
+
 def test_annotate_with_a_null_in_its_config_is_one_line_not_a_traceback(tmp_path, capsys):
     from annotate.__main__ import main as annotate_main
 

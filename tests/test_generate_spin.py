@@ -18,6 +18,7 @@ import pytest
 
 from data import Workspace
 from generate.__main__ import main
+from tests.test_train_run_links import planted_when_training_starts, swapped_for_a_link
 
 
 def write_sft(path, count=12):
@@ -410,3 +411,19 @@ def test_a_registered_iterate_whose_trained_json_is_not_its_own_is_not_trained_a
     models = Workspace(tmp_path / "ws").frame("models")
     assert list(models["method"]).count("spin") == 1
     assert (tmp_path / "ws/runs/spin-iter1/model.safetensors").read_bytes() == weights
+
+
+def test_an_iterate_folder_swapped_for_a_link_while_it_trains_is_refused(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """The loop names WS/runs/spin-iterN and hands it to train as its --out: a link swapped in for it while the
+    iterate trained took the model and its report wherever it pointed."""
+    outside, folder = tmp_path / "outside", tmp_path / "ws/runs/spin-iter1"
+    outside.mkdir()
+    planted_when_training_starts(monkeypatch, swapped_for_a_link(lambda: folder, outside))
+    assert main(spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: {folder}: a symlink or special file, not one written by prefloop: remove it"
+    )
+    assert not any(outside.iterdir())
+    assert "spin" not in set(Workspace(tmp_path / "ws").frame("models")["method"])

@@ -366,6 +366,22 @@ def test_odpo_counts_the_rows_without_a_strength_that_it_trained_and_says_the_ep
         ("labelled", ["--warmup-ratio", "2"], "--warmup-ratio 2.0: must be in [0, 1]"),
         ("labelled", ["--beta", "nan"], "--beta nan: must be a finite number > 0"),
         ("labelled", ["--learning-rate", "inf"], "--learning-rate inf: must be a finite number > 0"),  # "> 0"
+        # each trained and registered a model, its final loss said as 0.0
+        (
+            "labelled",
+            ["--method", "simpo", "--simpo-gamma", "nan"],
+            "--simpo-gamma nan: must be a finite number >= 0",
+        ),
+        (
+            "labelled",
+            ["--loss-type", "sigmoid", "sft", "--loss-weights", "1", "nan"],
+            "--loss-weights nan: must be a finite number >= 0",
+        ),
+        (
+            "labelled",
+            ["--loss-type", "sigmoid", "sft", "--loss-weights", "1,-1"],
+            "--loss-weights -1.0: must be >= 0",
+        ),
         ("labelled", ["--seed", "-5"], "--seed -5: must be in [0, 4294967295]"),
         ("labelled", ["--threads", "-1"], "--threads -1: must be >= 0 (0: auto)"),
         ("labelled", ["--round", "-3"], "--round -3: must be >= 0"),

@@ -4,6 +4,7 @@ checkpoints, the model card and the final save by path, which follows a link (`t
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import pytest
@@ -24,21 +25,34 @@ def outside_file(tmp_path, name):
     return path
 
 
-def planted_when_training_starts(monkeypatch, plant):
-    """``plant()`` runs as the trainer begins (the run's folder claimed, before its first checkpoint)."""
+def planted_when_training_starts(monkeypatch, plant, event="on_train_begin"):
+    """``plant()`` runs as the trainer begins (the run's folder claimed, before its first checkpoint), or at
+    another of its callback's ``event`` (``on_train_end``: after its last checkpoint, before the final save)."""
 
-    class Plant(TrainerCallback):
-        def on_train_begin(self, args, state, control, **kwargs):
-            plant()
+    def planted(self, *args, **kwargs):
+        plant()
 
     build = once.build_trainer
 
     def build_and_plant(*args, **kwargs):
         trainer = build(*args, **kwargs)
-        trainer.add_callback(Plant())
+        trainer.add_callback(type("Plant", (TrainerCallback,), {event: planted})())
         return trainer
 
     monkeypatch.setattr("train.once.build_trainer", build_and_plant)
+
+
+def planted_after(monkeypatch, target, plant):
+    """``plant()`` runs each time ``target`` (``module.function``, as a module of train calls it) has returned."""
+    module, name = target.rsplit(".", 1)
+    call = getattr(importlib.import_module(module), name)
+
+    def call_and_plant(*args, **kwargs):
+        result = call(*args, **kwargs)
+        plant()
+        return result
+
+    monkeypatch.setattr(target, call_and_plant)
 
 
 def test_a_link_at_the_model_card_is_refused_not_written_through(tmp_path, tiny_model_dir, monkeypatch):
@@ -159,3 +173,78 @@ def test_an_out_that_is_the_users_link_to_a_folder_is_saved_into(tmp_path, tiny_
     assert main(argv(ws, tiny_model_dir, out)) == 0, capsys.readouterr().err
     assert out.is_symlink() and (real / "model.safetensors").is_file() and (real / "metrics.json").is_file()
     assert not (real / ".saving").exists()
+
+
+def swapped_for_a_link(folder_of, outside):
+    """A plant: the folder ``folder_of()`` names (looked up once training starts) moved aside and a link to
+    ``outside`` put at its name."""
+
+    def plant():
+        folder = folder_of()
+        folder.rename(folder.with_name(folder.name + "-moved"))
+        folder.symlink_to(outside)
+
+    return plant
+
+
+def the_only_run(ws):
+    return next(p for p in (ws.path / "runs").iterdir() if not p.name.endswith("-moved"))
+
+
+@pytest.mark.parametrize(
+    "when",  # refused at the checkpoint, the final save, trained.json, the report and registration
+    ["on_train_begin", "on_train_end", "save_model", "write_trained"],
+)
+def test_a_default_run_folder_swapped_for_a_link_is_refused_nothing_written_through(
+    tmp_path, tiny_model_dir, monkeypatch, capsys, when
+):
+    """Without --out the run's folder is WS/runs/<method>-<id>, named by prefloop: a link swapped in for it while
+    the run went on took its checkpoints, the final model and its report wherever it pointed, and the manifest
+    registered the model there."""
+    ws = build_workspace(tmp_path / "ws")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    plant = swapped_for_a_link(lambda: the_only_run(ws), outside)
+    if when.startswith("on_"):
+        planted_when_training_starts(monkeypatch, plant, when)
+    else:
+        planted_after(monkeypatch, f"train.once.{when}", plant)
+    args = argv(ws, tiny_model_dir, "x")
+    del args[4:6]  # no --out
+    assert main(args) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: {the_only_run(ws)}: a symlink or special file, not one written by prefloop: remove it"
+    )
+    assert not any(outside.iterdir())
+    assert len(ws.frame("models")) == 0
+
+
+@pytest.mark.parametrize(("swapped", "after_steps"), [("step-1", 0), ("run", 0), ("run", 2)])
+def test_an_sdpo_run_or_step_folder_swapped_for_a_link_is_refused(
+    tmp_path, tiny_model_dir, monkeypatch, capsys, swapped, after_steps
+):
+    """sDPO's default run folder and each step's folder in it are prefloop's: either swapped for a link as step 1
+    starts is refused before a checkpoint is saved, and the run's, once its 2 steps are done, before sdpo.json."""
+    ws = build_workspace(tmp_path / "ws", rounds=2)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+
+    def folder():
+        return the_only_run(ws) / swapped if swapped != "run" else the_only_run(ws)
+
+    linked, steps = [], []
+
+    def plant_once():
+        if not linked and len(steps) == after_steps:
+            linked.append(folder())
+            swapped_for_a_link(folder, outside)()
+
+    planted_when_training_starts(monkeypatch, plant_once)
+    planted_after(monkeypatch, "train.stepwise.train_once", lambda: [steps.append(1), plant_once()])
+    args = argv(ws, tiny_model_dir, "x", "--method", "sdpo")
+    del args[4:6]  # no --out
+    assert main(args) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: {linked[0]}: a symlink or special file, not one written by prefloop: remove it"
+    )
+    assert not any(outside.iterdir())

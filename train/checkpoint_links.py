@@ -17,6 +17,7 @@ from transformers import TrainerCallback
 
 from data.files import mode_of, not_a_file, write_error
 from data.saved_folders import check_plain, refuse_links
+from train.out_folder import check_own_folders
 
 CARD = "README.md"  # TRL's model card, drafted at each checkpoint (`train.report` removes it at the end)
 
@@ -35,13 +36,15 @@ def make_checkpoint_folder(out: Path, step: int) -> Path:
 
 
 class CheckpointLinks(TrainerCallback):
-    """Checks ``out`` before and after each of the trainer's saves (main process only: it alone writes)."""
+    """Checks ``out`` before and after each of the trainer's saves (main process only: it alone writes); ``own``:
+    its folders prefloop named, refused where one is a link (`train.out_folder.check_own_folders`)."""
 
-    def __init__(self, out: Path):
-        self.out = Path(out)
+    def __init__(self, out: Path, own: tuple[Path, ...] = ()):
+        self.out, self.own = Path(out), own
 
     def on_step_end(self, args, state, control, **kwargs):
         if control.should_save and state.is_world_process_zero:
+            check_own_folders(self.own)
             check_plain(self.out / CARD)
             make_checkpoint_folder(self.out, state.global_step)
         return control

@@ -17,7 +17,7 @@ from data.workspace import Workspace
 from train.evaluate import compare, evaluate_rows, write_held_out
 from train.methods import Build, build_trainer, get_method
 from train.options import TrainOptions
-from train.out_folder import is_main_process, run_config
+from train.out_folder import check_own_folders, is_main_process, run_config
 from train.report import write_report
 from train.saving import (
     check_checkpoint,
@@ -93,12 +93,15 @@ def train_once(
     notes: dict,
     before: dict | None = None,
     claim: Callable[[], None] | None = None,
+    own: tuple[Path, ...] = (),
 ) -> tuple[dict, dict]:
     """Train ``start`` on ``train_rows`` into ``out`` and register it; returns (the manifest entry with its
     metrics, the start and trained models' evaluations {"before", "after"}). ``notes`` go into the metrics as they
     are; ``before`` is the start model's evaluation where it is already known; ``claim`` (`train.run`'s: the run's
     folder made its own) is called once the start model has loaded, before anything is written: a start model
-    refused as it loads (weights that do not match its config.json) leaves the folder as it was."""
+    refused as it loads (weights that do not match its config.json) leaves the folder as it was. ``own``: the
+    folders of ``out`` prefloop named (`train.out_folder.own_folders`), refused where a link was swapped in for one
+    before each checkpoint, the final save and the report (`check_own_folders`)."""
     from transformers import AutoModelForCausalLM
 
     eval_rows, eval_split = evaluation
@@ -122,7 +125,7 @@ def train_once(
     saved = read_trained(out) if options.resume else None
     if saved is None:
         trained, trainer = _train(
-            options, Build(model, tokenizer, train_rows, out, bf16, workspace, eval_rows)
+            options, Build(model, tokenizer, train_rows, out, bf16, workspace, eval_rows), own
         )
         run = {
             "steps": trainer.state.global_step,
@@ -132,6 +135,7 @@ def train_once(
             "notes": notes,
         }
         cache = trainer.cache_stats if getattr(trainer, "ref_cache", None) else None
+        check_own_folders(own)
         record_id = write_trained(out, run) if trained is not None else None
     else:  # killed after the final save, before its report: evaluate the saved model, no training
         log.warning(
@@ -163,6 +167,7 @@ def train_once(
         metrics["reported_after_resume"] = True  # its seconds are the evaluation's, not the training's
     if cache:
         metrics["reference_cache"] = cache
+    check_own_folders(own)  # before the report, and the record that names where ``out`` leads
     record = model_record(options, workspace, start, out, run["data"], metrics, record_id)
     write_held_out(out, eval_rows, before, after)
     if options.register:
@@ -171,13 +176,13 @@ def train_once(
     return {**dataclasses.asdict(record), "metrics": metrics}, {"before": before, "after": after}
 
 
-def _train(options: TrainOptions, build: Build):
+def _train(options: TrainOptions, build: Build, own: tuple[Path, ...]):
     """Build the method's trainer, train (from the newest complete checkpoint on --resume) and save; returns (the
-    saved model on the main process, else None; the trainer)."""
+    saved model on the main process, else None; the trainer). ``own``: as for `train_once`."""
     from train.checkpoint_links import CheckpointLinks  # transformers: imported where a trainer is built
 
     trainer = build_trainer(options, build)
-    trainer.add_callback(CheckpointLinks(build.out))
+    trainer.add_callback(CheckpointLinks(build.out, own))
     checkpoint = None
     if options.resume:
         saved_any = any(build.out.glob("checkpoint-*"))
@@ -192,6 +197,7 @@ def _train(options: TrainOptions, build: Build):
         check_checkpoint(checkpoint, trainer)
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     reload = functools.partial(_load_saved, options, tokenizer=build.tokenizer)
+    check_own_folders(own)
     return save_model(trainer, build.tokenizer, build.out, bool(options.lora_r), reload), trainer
 
 

@@ -259,6 +259,9 @@ RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
     "beta": (lambda v: v > 0, "> 0"),
     "label_smoothing": (lambda v: 0 <= v < 0.5, "in [0, 0.5)"),
     "dpop_lambda": (lambda v: v >= 0, ">= 0"),
+    # a nan (a YAML .nan) trained a model and registered it, its final loss said as 0.0
+    "simpo_gamma": (lambda v: v >= 0, ">= 0"),
+    "loss_weights": (lambda v: v >= 0, ">= 0"),  # each of them
     "cpo_alpha": (lambda v: v >= 0, ">= 0"),
     "odpo_alpha": (lambda v: v >= 0, ">= 0"),
     "odpo_default_strength": (lambda v: STRENGTHS[0] <= v <= STRENGTHS[1], "in [1, 4]"),

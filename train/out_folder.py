@@ -21,7 +21,7 @@ import shutil
 from pathlib import Path
 
 from data.errors import PrefloopError
-from data.files import NotAFileError, atomic_write, open_regular
+from data.files import NotAFileError, atomic_write, open_folder, open_regular
 from data.import_records import within_depth
 from data.model_load import RUN_CONFIG
 from data.records import now
@@ -99,6 +99,20 @@ def claim_out_folder(out: Path, options: TrainOptions) -> None:
         log.info("%s: removed %d temp file(s) that killed writers left", out, removed)
     text = json.dumps(run_config(options), indent=2) + "\n"
     atomic_write(out / CONFIG_FILE, lambda f: f.write(text.encode()))
+
+
+def check_own_folders(folders: tuple[Path, ...]) -> None:
+    """Refuse (NotAFileError naming it) a link at any of ``folders``: the run's folders prefloop named itself
+    (`own_folders`). One swapped in since the claim would take what the trainer writes next (a checkpoint, the final
+    model, its report, the manifest's path for it) wherever it points: called before each of those writes."""
+    for folder in folders:
+        os.close(open_folder(folder))
+
+
+def own_folders(out: Path, options: TrainOptions, marker: str | None) -> tuple[Path, ...]:
+    """``(out,)`` where prefloop named it (no --out: WS/runs/<method>-<id>; a round driver's iterate folder, which it
+    claimed by ``marker``), for `check_own_folders`; none for a user's --out, which may be their link to a folder."""
+    return (out,) if options.out is None or marker is not None else ()
 
 
 def remove_dead_run_temps(out: Path) -> int:

@@ -30,7 +30,7 @@ from train.methods import Method, get_method
 from train.once import train_once, use_bf16
 from train.options import CPU_EVAL_LIMIT, TrainOptions, check_options
 from train.out_checks import check_out_folder, check_resumed_model, check_resumed_plan
-from train.out_folder import claim_out_folder, read_selection, selection_record, write_selection
+from train.out_folder import claim_out_folder, own_folders, read_selection, selection_record, write_selection
 from train.pairs import (
     TrainDataError,
     add_agreement,
@@ -262,9 +262,10 @@ def train(
     trained = train_rows if steps is None else [row for rows, _ in steps for row in rows]
     notes.update(_trained_notes(options, method, trained))
     claim = functools.partial(_claim, out, options, record)  # called by train_once as the start model loads
+    own = own_folders(out, options, marker)
     if steps is not None:  # a step-wise method's steps are runs of train_once
-        return train_stepwise(options, start, workspace, steps, evaluation, out, notes, claim)
-    return train_once(options, start, workspace, train_rows, evaluation, out, notes, claim=claim)[0]
+        return train_stepwise(options, start, workspace, steps, evaluation, out, notes, claim, own)
+    return train_once(options, start, workspace, train_rows, evaluation, out, notes, claim=claim, own=own)[0]
 
 
 def _check_writable(options: TrainOptions, workspace: Workspace) -> None:

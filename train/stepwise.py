@@ -20,6 +20,7 @@ from data.lineage import find_model
 from data.workspace import Workspace
 from train.once import held_out_metrics, train_once
 from train.options import TrainOptions
+from train.out_folder import check_own_folders
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,12 @@ def train_stepwise(
     out: Path,
     notes: dict,
     claim: Callable[[], None] | None = None,
+    own: tuple[Path, ...] = (),
 ) -> dict:
     """Train the sDPO steps ``chunks`` (each step's rows and their accounting, ``rows`` in its metrics); returns
     the last step's manifest entry, its metrics comparing the start model with the final one and listing the
-    steps (``sdpo_steps``), with the run's ``rows`` from ``notes``. ``claim``: step 1's (`train_once`)."""
+    steps (``sdpo_steps``), with the run's ``rows`` from ``notes``. ``claim``: step 1's (`train_once`); ``own``:
+    the folders of ``out`` prefloop named (`train_once`), to which each step adds its own."""
     round_ = options.round
     if round_ is None:  # the start is registered once step 1 trained, not before
         known = find_model(workspace, model_path)
@@ -55,8 +58,9 @@ def train_stepwise(
         )  # named here, not by the user: a link there was planted, and is never trained into
         step_options = dataclasses.replace(options, model=str(model_path), out=step_out, round=round_)
         step_notes = {**notes, "rows": counts}  # its own rows: in, trained, beyond --max-steps
+        ours = (*own, step_out)  # named here: prefloop's, as the run's folder may be
         result, evaluations = train_once(
-            step_options, model_path, workspace, chunk, evaluation, step_out, step_notes, before, claim
+            step_options, model_path, workspace, chunk, evaluation, step_out, step_notes, before, claim, ours
         )
         claim = None  # the run's folder is claimed once, as step 1's start model loads
         if result["id"] is None:  # a non-main rank of a distributed run: evaluates again, never reports
@@ -96,5 +100,6 @@ def train_stepwise(
             key: sum(cache[key] for cache in caches) for key in ("hits", "computed")
         }
     text = strict_json(overall, indent=2) + "\n"  # written whole or not at all: it marks the run finished
+    check_own_folders(own)
     atomic_write(out / "sdpo.json", lambda f: f.write(text.encode()))
     return {**result, "metrics": overall}
