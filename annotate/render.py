@@ -32,16 +32,16 @@ NAMES |= {"\u2028": "LS", "\u2029": "PS"} | {chr(0xFE00 + i): f"VS{i + 1}" for i
 # what is seen; elsewhere they hide a difference as the others do, and show as theirs.
 INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
 LAYOUT = frozenset("\t\n")
-JOINERS = frozenset("\u200c\u200d")  # ZWNJ, ZWJ: emoji sequences (👩‍💻), Persian, Arabic and Indic words
+JOINERS = "\u200c\u200d"  # ZWNJ, ZWJ: emoji sequences (👩‍💻), Persian, Arabic and Indic words
 SELECTORS = "\ufe00-\ufe0f\U000e0100-\U000e01ef"  # variation selectors: ❤️ (U+2764 U+FE0F), 1️⃣
 KEYCAPS = frozenset("#*0123456789")  # the ASCII a selector follows: 1️⃣ is 1, U+FE0F, U+20E3
-CONTEXTUAL = re.compile(f"[\u200c\u200d{SELECTORS}]")
+CONTEXTUAL = re.compile(f"[{JOINERS}{SELECTORS}]")
 _SELECTOR = re.compile(f"[{SELECTORS}]")
 
 
 def _seen(char: str) -> bool:
-    """A character that shows something: no space, no control or format character, no variation selector."""
-    return not (char.isspace() or unicodedata.category(char) in INVISIBLE or _SELECTOR.match(char))
+    """A character that shows something, or is of one (a variation selector): no space, control or format one."""
+    return not (char.isspace() or unicodedata.category(char) in INVISIBLE)
 
 
 def _shapes(text: str, at: int) -> bool:
@@ -52,9 +52,9 @@ def _shapes(text: str, at: int) -> bool:
     and is marked."""
     before = text[at - 1] if at else " "
     if text[at] not in JOINERS:
-        return _seen(before) and (ord(before) > 0x7F or before in KEYCAPS)
+        return _seen(before) and not _SELECTOR.match(before) and (ord(before) > 0x7F or before in KEYCAPS)
     after = text[at + 1] if at + 1 < len(text) else " "
-    return all(ord(c) > 0x7F and (_seen(c) or _SELECTOR.match(c)) for c in (before, after))
+    return all(ord(c) > 0x7F and _seen(c) for c in (before, after))
 
 
 class _Markers(dict):
