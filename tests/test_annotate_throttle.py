@@ -203,6 +203,7 @@ def test_the_apps_throttle_knows_the_users_files_accounts(label_ws, tmp_path):
     throttle, auth = apps_throttle(label_ws, users)
     assert throttle.is_account("ann") and not throttle.is_account("guess")
     add_user(users, "bob", "another password")
+    assert not throttle.is_account("bob")  # no lookup has read the file since
     assert auth("bob", "another password") and throttle.is_account("bob")
 
 
