@@ -4,7 +4,7 @@ handlers themselves are `annotate.admin`'s."""
 
 # No `from __future__ import annotations`: Gradio reads the `gr.Request` annotation itself to pass the request.
 
-from dataclasses import fields
+from dataclasses import dataclass, fields
 
 import gradio as gr
 
@@ -147,9 +147,21 @@ def export_choices() -> tuple[gr.Radio, gr.Radio]:
     return split, labels
 
 
+@dataclass
+class Selected:
+    """Whether a page's Admin tab is its selected tab: one per page (a `gr.State`, whose very object every event of
+    the page is handed), set as a tab opens, out of the draws' line, and read by the arena app's draws as they run."""
+
+    admin: bool = True  # the page opens on the Admin tab
+
+
 def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> None:
     """Connect the admin tab's events; every handler checks the admin flag itself."""
     views = admin.views()
+    blank, kept = ("",) * len(views), (gr.skip(),) * len(views)
+    # Blind votes: the leaderboard names the models, and an admin who labels votes blind too
+    blind = ctx.service.view == ARENA
+    selected = gr.State(Selected())
 
     @shown_errors(ctx, "loading the admin tab")
     def show_admin(request: gr.Request):
@@ -158,39 +170,48 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
         return gr.Tab(visible=True), gr.skip()
 
     method = [admin.aggregate] if admin.aggregate is not None else []
+    drawn = [*method, selected]
 
     def with_method(handler, action: str):
-        """``handler(user, method)`` as an event's function (``action``: what it does, for its errors): the
-        switch's method, or (a task without verdicts, no switch) the default one."""
+        """``handler(user, method, page)`` as an event's function of ``drawn`` (``action``: what it does, for its
+        errors): the switch's method, or (a task without verdicts, no switch) the default one; the page's tab."""
 
-        def plain(request: gr.Request):
-            return handler(signed_in(request), MAJORITY)
+        def plain(page: Selected, request: gr.Request):
+            return handler(signed_in(request), MAJORITY, page)
 
-        def switched(method: str, request: gr.Request):
-            return handler(signed_in(request), method)
+        def switched(method: str, page: Selected, request: gr.Request):
+            return handler(signed_in(request), method, page)
 
         return shown_errors(ctx, action)(plain if admin.aggregate is None else switched)
 
-    admin_stats = with_method(
-        lambda user, method: admin_view(ctx, user, method)[:-1], "loading the admin tab"
-    )
+    def figures(user: str, method: str, page: Selected) -> tuple:
+        """The tab's figures; in the arena app none (empty) unless the Admin tab is the page's selected tab as the
+        draw starts and as it ends: a draw asked for before the Label tab opened sent the board's names to the page
+        of an admin labelling (the Label tab's own emptying, last in the line, cleared them only once there)."""
+        if blind and not page.admin:
+            return blank
+        shown = admin_view(ctx, user, method)[:-1]
+        return shown if page.admin or not blind else blank
+
+    admin_stats = with_method(figures, "loading the admin tab")
     first_draw = with_method(  # as the page loads: a labeller's admin tab stays hidden, and empty
-        lambda user, method: (
-            admin_view(ctx, user, method)[:-1] if ctx.auth.is_admin(user) else (gr.skip(),) * len(views)
-        ),
+        lambda user, method, page: figures(user, method, page) if ctx.auth.is_admin(user) else kept,
         "loading the admin tab",
     )
 
-    def blank():  # after every draw asked for before it (`in_order`)
-        return ("",) * len(views)
+    def opened(admin_tab: bool):
+        def record(page: Selected) -> None:
+            page.admin = admin_tab
+
+        return record
 
     # A rank app's switch changes only what its export buttons write: nothing on the tab to redraw but the status
     redrawn = views if ctx.service.task in AGGREGATED_FIGURES else []
 
-    def switched(user: str, method: str):
+    def switched(user: str, method: str, page: Selected):
         if not ctx.auth.is_admin(user):  # (admin_view checks it too, where it runs)
             raise gr.Error("Only an admin can see this.")
-        shown = admin_view(ctx, user, method)[:-1] if redrawn else ()
+        shown = figures(user, method, page) if redrawn else ()
         return (*shown, switched_line(ctx.service.task, ctx.service.view, method))
 
     def export(fmt: str):  # the export file is written last, whole or not at all: nothing saved on an error
@@ -213,27 +234,34 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     private = dict(api_visibility="undocumented")
     # Every draw of the tab's figures waits in one line, drawn in the order asked for (Gradio's queue is first in,
     # first out per concurrency id): a draw by the method of a moment ago (a make-gold's or an exclusion's redraw,
-    # a refresh) that finished after the switch's own drew one method's verdicts under the other's label.
+    # a refresh) that finished after the switch's own drew one method's verdicts under the other's label. Nothing a
+    # labeller waits for is in it: their item is the Label tab's own event (annotate.app), out of the line.
     in_order = dict(concurrency_id=ADMIN_DRAWS, concurrency_limit=1, **private)
     app.load(show_admin, None, [tabs.admin, tabs.tabs], api_name="admin_tab", **private).then(
-        first_draw, method, views, **in_order
+        first_draw, drawn, views, **in_order
     )
-    admin.refresh.click(admin_stats, method, views, api_name="admin", **in_order)
+    admin.refresh.click(admin_stats, drawn, views, api_name="admin", **in_order)
     if admin.aggregate is not None:
         switch_view = with_method(switched, "switching the verdicts' method")
         admin.aggregate.change(
-            switch_view, method, [*redrawn, admin.status], api_name="admin_aggregate", **in_order
+            switch_view, drawn, [*redrawn, admin.status], api_name="admin_aggregate", **in_order
         )
-    tabs.admin.select(admin_stats, method, views, api_name="admin_select", **in_order)
-    if ctx.service.view == ARENA:  # blind votes: the board's model names leave the page as its admin labels
-        tabs.label.select(blank, None, views, api_name="admin_blind", **in_order)
+    if not blind:
+        tabs.admin.select(admin_stats, drawn, views, api_name="admin_select", **in_order)
+    else:  # the tab is noted as it opens (at once), then drawn in the line; opening the Label tab empties it
+        tabs.admin.select(opened(True), [selected], None, **private).then(
+            admin_stats, drawn, views, api_name="admin_select", **in_order
+        )
+        tabs.label.select(opened(False), [selected], None, **private).then(
+            lambda page: kept if page.admin else blank, [selected], views, api_name="admin_blind", **in_order
+        )
     for fmt, button in admin.exports.items():
         chosen = [*method, admin.split, admin.labels]
         button.click(export(fmt), chosen, admin.status, api_name=f"export_{fmt}", **private)
     for button, exclude in ((admin.exclude, True), (admin.include, False)):
         button.click(
             switch(exclude), [admin.labeller], admin.status, api_name=button.elem_id[3:], **private
-        ).then(admin_stats, method, views, **in_order)
+        ).then(admin_stats, drawn, views, **in_order)
 
     # The workspace is read again after the gold answer is written: an error there leaves the item gold.
     @shown_errors(ctx, "making gold", "the item may be gold already; Make gold again says so")
@@ -243,5 +271,5 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     given = [admin.gold_item, admin.gold_answer, admin.gold_text]
     # then the tab is drawn again, as after an exclusion: the item's gold answer in the disputed table, the counts
     admin.make_gold.click(gold, given, admin.status, api_name="make_gold", **private).then(
-        admin_stats, method, views, **in_order
+        admin_stats, drawn, views, **in_order
     )

@@ -201,7 +201,7 @@ def launch(
     guard = Middleware(
         Guard,
         sessions=sessions,
-        throttle=LoginThrottle(limits or LoginLimits(), is_account=ctx.auth.users.__contains__),
+        throttle=LoginThrottle(limits or LoginLimits(), is_account=ctx.auth.users.known),
         check=ctx.auth,
         is_admin=ctx.auth.is_admin,
         exports=workspace.exports,

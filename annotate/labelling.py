@@ -72,8 +72,7 @@ def stamped(item_id: str, html: str, user: str, answers: str = "") -> str:
 
 
 def idle_view(ctx: Context, user: str, text: str, progress: dict | None = None, held: bool = False) -> View:
-    """The label tab with no item leased (an admin who has not opened it, or nothing left; ``held``: the items
-    left for them are held by others)."""
+    """The label tab with no item leased (nothing left; ``held``: the items left for them are held by others)."""
     progress = progress_html(user, ctx.service.progress(user) if progress is None else progress, held=held)
     empty = stamped("", message_html(text, "info"), user)
     return View("", empty, "", "", None, None, "", "", progress, _history(ctx, user))
@@ -160,10 +159,13 @@ def suggestion_html(shown: Shown) -> str:
 
 
 def on_load(ctx: Context, user: str) -> View:
-    if ctx.auth.is_admin(user):  # an admin opening the app to check progress must not hold up an item
-        return idle_view(
-            ctx, user, "Open this tab when you want to label: only then are items handed to you."
-        )
+    """The label tab as the page loads: a labeller's item; an admin's progress and history only (an admin opening
+    the app to check progress must not hold up an item). An admin's item and all around it are the Label tab's own
+    event's alone: the load's idle view, racing it as the admin opened the tab at once, was drawn over the item."""
+    if ctx.auth.is_admin(user):
+        skip = gr.skip()
+        progress = progress_html(user, ctx.service.progress(user))
+        return View(skip, skip, skip, skip, skip, skip, skip, skip, progress, _history(ctx, user), skip, skip)
     return label_view(ctx, user)
 
 

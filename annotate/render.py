@@ -25,11 +25,36 @@ BIDI.update({"\u200e": "LRM", "\u200f": "RLM", "\u061c": "ALM"})
 C0 = "NUL SOH STX ETX EOT ENQ ACK BEL BS HT LF VT FF CR SO SI DLE DC1 DC2 DC3 DC4 NAK SYN ETB CAN EM SUB ESC FS GS RS US"
 NAMES = {chr(code): name for code, name in enumerate(C0.split())} | {"\x7f": "DEL", "\xad": "SHY"} | BIDI
 NAMES |= {"\u200b": "ZWSP", "\u200c": "ZWNJ", "\u200d": "ZWJ", "\u2060": "WJ", "\ufeff": "BOM"}
-NAMES |= {"\u2028": "LS", "\u2029": "PS"}
+NAMES |= {"\u2028": "LS", "\u2029": "PS"} | {chr(0xFE00 + i): f"VS{i + 1}" for i in range(16)}
 # Shown as a marker: every control, format and line or paragraph separator character (Unicode categories Cc, Cf,
-# Zl, Zp), a nameless one as ``⟦U+E0041⟧``; tab and newline are the text's own layout.
+# Zl, Zp), a nameless one as ``⟦U+E0041⟧``; tab and newline are the text's own layout, and so is CR before LF (a
+# CRLF line end is one line break). The joiners and variation selectors (`CONTEXTUAL`) are written where they shape
+# what is seen; elsewhere they hide a difference as the others do, and show as theirs.
 INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
 LAYOUT = frozenset("\t\n")
+JOINERS = "\u200c\u200d"  # ZWNJ, ZWJ: emoji sequences (👩‍💻), Persian, Arabic and Indic words
+SELECTORS = "\ufe00-\ufe0f\U000e0100-\U000e01ef"  # variation selectors: ❤️ (U+2764 U+FE0F), 1️⃣
+KEYCAPS = frozenset("#*0123456789")  # the ASCII a selector follows: 1️⃣ is 1, U+FE0F, U+20E3
+CONTEXTUAL = re.compile(f"[{JOINERS}{SELECTORS}]")
+_SELECTOR = re.compile(f"[{SELECTORS}]")
+
+
+def _seen(char: str) -> bool:
+    """A character that shows something, or is of one (a variation selector): no space, control or format one."""
+    return not (char.isspace() or unicodedata.category(char) in INVISIBLE)
+
+
+def _shapes(text: str, at: int) -> bool:
+    """Whether the joiner or variation selector at ``at`` shapes what is seen, so is shown as written: a joiner
+    between two visible characters outside ASCII (a variation selector counting as one: ❤️‍🔥), a selector right
+    after a visible character outside ASCII or a keycap's (its base). Anywhere else (at an edge, beside a space or
+    another invisible character, after or between ASCII letters, where it shapes nothing) it hides a difference,
+    and is marked."""
+    before = text[at - 1] if at else " "
+    if text[at] not in JOINERS:
+        return _seen(before) and not _SELECTOR.match(before) and (ord(before) > 0x7F or before in KEYCAPS)
+    after = text[at + 1] if at + 1 < len(text) else " "
+    return all(ord(c) > 0x7F and _seen(c) for c in (before, after))
 
 
 class _Markers(dict):
@@ -42,9 +67,20 @@ class _Markers(dict):
 
     def __missing__(self, code: int) -> str:
         char = chr(code)
-        invisible = char not in LAYOUT and unicodedata.category(char) in INVISIBLE
+        invisible = char not in LAYOUT and (unicodedata.category(char) in INVISIBLE or _SELECTOR.match(char))
         self[code] = self.marker(char, NAMES.get(char, f"U+{code:04X}")) if invisible else char
         return self[code]
+
+    def mark(self, text: str) -> str:
+        """``text`` with its invisible characters replaced by their markers, but what is layout or shapes the
+        text (`_shapes`) as written; a CRLF line end as a newline."""
+        text = text.replace("\r\n", "\n")
+        pieces, start = [], 0
+        for found in CONTEXTUAL.finditer(text):
+            at = found.start()
+            pieces += [text[start:at].translate(self), text[at] if _shapes(text, at) else self[ord(text[at])]]
+            start = at + 1
+        return "".join(pieces) + text[start:].translate(self)
 
 
 _MARKED_TEXT = _Markers(lambda char, name: f"⟦{name}⟧")
@@ -57,13 +93,14 @@ STRENGTHS = {4: "significantly better", 3: "better", 2: "slightly better", 1: "n
 
 def show_invisible(text: str) -> str:
     """``text`` with each invisible character (a bidi or other control, a zero-width character) replaced by a
-    visible marker such as ``⟦RLO⟧``."""
-    return text.translate(_MARKED_TEXT)
+    visible marker such as ``⟦RLO⟧``, but for tab, newline, CRLF and the joiners and variation selectors that shape
+    the text (`_Markers.mark`)."""
+    return _MARKED_TEXT.mark(text)
 
 
 def text_block(text: str) -> str:
     # HTML drops one newline right after <pre>: the text's own leading blank line would vanish with it
-    return f'<pre class="pf-text">\n{escape(text).translate(_MARKED_HTML)}</pre>'
+    return f'<pre class="pf-text">\n{_MARKED_HTML.mark(escape(text))}</pre>'
 
 
 RECENT_TURNS = 4  # turns of a conversation shown open; the earlier ones fold behind "N earlier turns"

@@ -166,6 +166,12 @@ class UserTable(Mapping[str, User]):
             self._refresh()
         return self._users[name]
 
+    def known(self, name: str) -> bool:
+        """Whether ``name`` is among the users read last, without a look at the file: the sign-in throttle asks it
+        once per new name under its lock, a flood of them (`LoginThrottle`'s ``is_account``); every lookup still
+        reads the file again where it changed."""
+        return name in self._users
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._users)
 
@@ -251,7 +257,7 @@ class LoginThrottle:
     the fewest, oldest failures first let guesses of fresh names, each failing as often, reset any name's count):
     while memory is full of them, the names (and addresses) it has no room for share one count (`_SHARED`), so
     together they get one name's attempts, and memory frees as the oldest failures pass their window. Accounts
-    (``is_account``: the users file's names) always get a count of their own, beyond ``max_keys``: sharing one, a
+    (``is_account``: the users file's names as last read) always get a count of their own, beyond ``max_keys``: sharing one, a
     flood of guessed names locked out every labeller who had not failed in the window. The price, taken on purpose:
     while memory is full, an account's name is checked where a name without room is refused, which tells a flooder
     which names exist (the `Authenticator`'s check of unknown names hides that only while memory has room).

@@ -291,7 +291,7 @@ def test_the_admin_tabs_figures_are_drawn_one_at_a_time_in_the_order_asked(label
     Every event drawing the tab's figures (a load's, a refresh's, the switch's, a tab select's, the redraws after
     make-gold and an exclusion) now waits in one line of Gradio's queue, first in first out, one at a time: the
     last asked for is drawn last. So does the arena app's emptying of them as the Label tab opens."""
-    from annotate.admin_tab import ADMIN_DRAWS
+    from annotate.admin_tab import ADMIN_DRAWS, Selected
     from annotate.app import build_app
 
     app = build_app(make_context(LabelService(label_ws, view), Authenticator(load_users(users_file))))
@@ -302,9 +302,53 @@ def test_the_admin_tabs_figures_are_drawn_one_at_a_time_in_the_order_asked(label
     assert all((fn.concurrency_id, fn.concurrency_limit) == (ADMIN_DRAWS, 1) for fn in drawing), [
         (fn.api_name, fn.concurrency_id, fn.concurrency_limit) for fn in drawing
     ]
-    # the arena's emptying of them as the Label tab opens: tests/test_annotate_browser_admin.py
+    # the arena's emptying of them as the Label tab opens (kept where the Admin tab is open again by its turn):
+    # tests/test_annotate_browser_admin.py
     blind = [fn for fn in drawing if fn.api_name == "admin_blind"]
-    assert len(blind) == (view == "arena") and all(fn.fn() == ("", "", "") for fn in blind)
+    assert len(blind) == (view == "arena")
+    assert all(
+        fn.fn(Selected(admin=False)) == ("",) * 3 and fn.fn(Selected()) == (gr.skip(),) * 3 for fn in blind
+    )
+
+
+def test_an_arena_draw_sends_no_model_name_unless_the_admin_tab_is_open_as_it_runs(
+    tmp_path, users, monkeypatch
+):
+    """A draw of the arena app's admin tab asked for before its admin opened the Label tab (a refresh, a redraw, the
+    load's, waiting behind another draw) ran as asked: the leaderboard's model names went to the page of an admin
+    now labelling blind (the Label tab's emptying, after it in the line, cleared them only once there). A draw sends
+    the figures only where the Admin tab is the page's selected tab as it starts and as it ends now; the other apps'
+    draw as asked."""
+    import annotate.admin_tab
+    from annotate.admin_tab import Selected
+    from annotate.app import build_app
+    from tests.test_annotate_browser_admin import arena_votes_workspace
+
+    workspace = arena_votes_workspace(tmp_path / "ws")
+    app = build_app(make_context(LabelService(workspace, "arena"), Authenticator(users)))
+    draws = {fn.api_name: fn.fn for fn in app.fns.values() if fn.api_name in ("admin", "admin_select")}
+    request = SimpleNamespace(username="ann")
+    called, drawn = [], annotate.admin_tab.admin_view
+
+    def labels_meanwhile(ctx, user, method):  # the admin opens the Label tab while the figures are computed
+        called.append(user)
+        shown = drawn(ctx, user, method)
+        page.admin = False
+        return shown
+
+    for name, draw in draws.items():
+        page = Selected()
+        assert "/models/Y" in "".join(draw("majority", page, request)), name  # the Admin tab open: the board
+        page.admin = False
+        assert draw("majority", page, request) == ("",) * 3, name  # asked for before, run after: nothing
+        monkeypatch.setattr(annotate.admin_tab, "admin_view", labels_meanwhile)
+        page.admin = True
+        assert draw("majority", page, request) == ("",) * 3 and called == ["ann"], name
+        monkeypatch.setattr(annotate.admin_tab, "admin_view", drawn)
+        called.clear()
+    app = build_app(make_context(LabelService(workspace, "pairwise"), Authenticator(users)))
+    draw = next(fn.fn for fn in app.fns.values() if fn.api_name == "admin")
+    assert "pf-kpis" in draw("majority", Selected(admin=False), request)[0]  # not blind: drawn as asked
 
 
 def test_model_text_is_rendered_inert(workspace):

@@ -1,15 +1,18 @@
 """The admin tab end to end in a real headless Chromium: gold items look like any item to a labeller, and the admin
 sees each labeller's gold accuracy; the arena leaderboard and its notes read as `python -m data leaderboard` prints
-them; the "Verdicts by" switch says on the status line what it did. Helpers: tests/annotate_browser.py; fixtures:
+them; the "Verdicts by" switch says on the status line what it did; an admin labelling in the arena has no model name
+in the page, and nobody labels behind a slow admin draw. Helpers: tests/annotate_browser.py; fixtures:
 tests/conftest.py."""
 
 from __future__ import annotations
 
 import re
+import threading
+from dataclasses import replace
 
 from annotate.service import LabelService
 from annotate.users import Authenticator
-from data import Completion, Pair, Prompt
+from data import Completion, Pair, Prompt, Workspace
 from tests.annotate_browser import (
     NEXT_ITEM_OR_DONE,
     NO_CHROMIUM,
@@ -305,3 +308,102 @@ def response_text(response) -> str:
         return response.text()
     except Exception:  # a redirect or an aborted request has no body
         return ""
+
+
+def test_nobody_labels_behind_a_slow_admin_draw_nor_sees_its_model_names(
+    tmp_path, browser, users, monkeypatch
+):
+    """The admin tab's draws wait in one line, one at a time: a slow one (a large workspace) holds every later draw,
+    but no labeller, whose items are drawn out of that line, nor an admin who labels. Here ann's first draw of the
+    arena's admin tab is held on the server while she asks for a refresh, opens the Label tab and votes, and cat
+    signs in and votes. The draws asked for on the Admin tab then ran as asked: their leaderboard, model names and
+    all, reached the page of ann, labelling blind by then, and was emptied only after. None reaches it now."""
+    import annotate.admin_tab
+    from annotate.app import build_app, launch, make_context
+    from annotate.users import User, hash_password
+    from tests.annotate_browser import PASSWORD
+
+    workspace = arena_votes_workspace(tmp_path / "ws")
+    accounts = {**users, "cat": User("cat", hash_password(PASSWORD))}
+    ctx = make_context(LabelService(workspace, "arena", overlap=5), Authenticator(accounts))
+    drawing, gate, released, drawn = threading.Event(), threading.Event(), threading.Event(), []
+    admin_view = annotate.admin_tab.admin_view
+
+    def held_first(ctx, user, method):
+        drawn.append(user)
+        if len(drawn) == 1:
+            drawing.set()
+            released.set() if gate.wait(WAIT_MS / 1000) else None
+        return admin_view(ctx, user, method)
+
+    monkeypatch.setattr(annotate.admin_tab, "admin_view", held_first)
+    app = build_app(ctx)
+    port = free_port()
+    launch(app, ctx, port=port, block=False, quiet=True)
+    url = f"http://127.0.0.1:{port}/"
+    leak = "new MutationObserver(() => { if (document.body.innerHTML.includes('/models/')) window.pfLeak = true; })"
+    leak += ".observe(document.body, {subtree: true, childList: true, characterData: true})"
+    try:
+        ann = browser.new_page()
+        ann.goto(url)
+        ann.locator("input[type=text]").first.fill("ann")
+        ann.locator("input[type=password]").fill(PASSWORD)
+        ann.keyboard.press("Enter")
+        assert drawing.wait(WAIT_MS / 1000), "the admin tab was never drawn"
+        ann.locator("#pf-admin-refresh").click()  # asked for on the Admin tab, behind the held draw
+        ann.evaluate(leak)
+        ann.get_by_role("tab", name="Label").click()
+        for page in (ann, browser.new_page()):
+            if page is not ann:
+                login(page, url, "cat")
+                page.evaluate(leak)
+            page.wait_for_selector("#pf-prompt .pf-prompt", timeout=WAIT_MS)
+            wait_for_keys(page)
+            page.keyboard.press("a")
+            page.keyboard.press("Enter")
+            page.locator("#pf-progress").get_by_text("1 labelled").wait_for(timeout=WAIT_MS)
+        assert not released.is_set() and drawn == ["ann"], "a vote waited on the admin's draw"
+        gate.set()
+        wait_settled(ann)
+        assert len(workspace.frame("labels").query("annotator in ['ann', 'cat']")) == 2
+        assert not ann.evaluate("window.pfLeak || document.body.innerHTML.includes('/models/')")
+        assert not page.evaluate("window.pfLeak || document.body.innerHTML.includes('/models/')")
+        ann.get_by_role("tab", name="Admin").click()  # the board again
+        ann.locator("#pf-admin-cards").get_by_text("/models/Y", exact=True).wait_for(timeout=WAIT_MS)
+    finally:
+        gate.set()
+        app.close()
+
+
+def test_an_admin_who_opens_the_label_tab_at_once_keeps_the_item(tmp_path, browser, users, monkeypatch):
+    """The page's load and the Label tab's select both drew the label tab: an admin who opened it before the load
+    was answered had the load's idle view ("Open this tab…", no item) drawn over the item the tab had leased them,
+    which stayed held by them, off screen. The load draws an admin's progress and history only now."""
+    import annotate.app
+    from annotate.app import build_app, launch, make_context
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    ctx = make_context(LabelService(workspace, "pairwise"), Authenticator(users))
+    gate, on_load = threading.Event(), annotate.app.on_load
+
+    def held_load(ctx, user):  # its progress line says on the page that the load's answer is drawn
+        gate.wait(WAIT_MS / 1000)
+        view = on_load(ctx, user)
+        return replace(view, progress=view.progress + '<i id="pf-loaded"></i>')
+
+    monkeypatch.setattr(annotate.app, "on_load", held_load)
+    app = build_app(ctx)
+    port = free_port()
+    launch(app, ctx, port=port, block=False, quiet=True)
+    try:
+        page = browser.new_page()
+        sign_in(page, f"http://127.0.0.1:{port}/", "ann")
+        page.get_by_role("tab", name="Label").click()
+        page.wait_for_selector("#pf-prompt .pf-prompt", timeout=WAIT_MS)
+        item = ctx.service.queue.held["ann"]
+        gate.set()  # the load answers after the item is drawn
+        page.locator("#pf-loaded").wait_for(state="attached", timeout=WAIT_MS)
+        assert page.locator(f'#pf-prompt [data-item="{item}"]').count() == 1, page.inner_text("#pf-prompt")
+    finally:
+        gate.set()
+        app.close()

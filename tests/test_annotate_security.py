@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import astuple
 from types import SimpleNamespace
 
 import anyio
+import gradio as gr
 import httpx
 import pandas as pd
 import pytest
 
 from annotate.app import label_view, make_context, on_load, on_submit
-from annotate.render import excerpt, hide_paths, text_block
+from annotate.render import excerpt, hide_paths, show_invisible, text_block
 from annotate.service import LabelService
 from annotate.sessions import SessionError, Sessions, load_key
 from annotate.users import Authenticator, LoginLimits, LoginThrottle, User, hash_password
@@ -380,10 +382,58 @@ def test_invisible_characters_show_as_markers_and_stay_stored_as_written(tmp_pat
     assert sorted(workspace.frame("completions")["text"]) == sorted([a.text, b.text])
 
 
+# Written as they are: emoji joined (👩‍💻, ❤️‍🔥 with its selector), Persian and Devanagari words with their
+# joiners, an emoji's and a keycap's variation selector (❤️, 1️⃣)
+SHAPED = "👩\u200d💻 ❤\ufe0f\u200d🔥 می\u200cخواهم क्\u200dष ❤\ufe0f 1\ufe0f\u20e3"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (SHAPED, SHAPED),
+        ("one\r\ntwo\r\n", "one\ntwo\n"),  # a CRLF line end is a line break
+        ("a\rb\r\r\nc", "a⟦CR⟧b⟦CR⟧\nc"),  # a lone CR hides a difference
+        ("pay\u200dpal \u200c\u200dی", "pay⟦ZWJ⟧pal ⟦ZWNJ⟧⟦ZWJ⟧ی"),  # between ASCII, beside a space, doubled
+        ("\u200d👩 👩\u200d", "⟦ZWJ⟧👩 👩⟦ZWJ⟧"),  # at an edge: joining nothing
+        ("\ufe0fa a\ufe0f ❤\ufe0f\ufe0f ☺ \ufe0f", "⟦VS16⟧a a⟦VS16⟧ ❤\ufe0f⟦VS16⟧ ☺ ⟦VS16⟧"),  # no base
+        ("a\u200bb\u2060c\ufeffd", "a⟦ZWSP⟧b⟦WJ⟧c⟦BOM⟧d"),
+    ],
+    ids=[
+        "shaped",
+        "crlf",
+        "lone-cr",
+        "joiner-in-ascii",
+        "joiner-at-edge",
+        "selector-without-base",
+        "zero-width",
+    ],
+)
+def test_joiners_selectors_and_crlf_that_shape_the_text_are_shown_as_written(text, shown):
+    """Every ZWJ, ZWNJ and CR was a marker: an emoji sequence (👩‍💻) read "👩⟦ZWJ⟧💻", a Persian or Indic word had
+    a marker inside, and a CRLF text ⟦CR⟧ at every line end. A joiner between two visible characters outside
+    ASCII, a variation selector after its base (a visible character outside ASCII, or a keycap's digit, # or *)
+    and a CRLF line end are shown as written now (CRLF: as a line break); elsewhere they still hide a difference
+    and show as markers."""
+    assert show_invisible(text) == shown
+    html = text_block(text)
+    assert html == f'<pre class="pf-text">\n{html_markers(shown)}</pre>'
+
+
+def html_markers(shown: str) -> str:
+    """``shown``'s text markers as the page's (`text_block`): a span naming the character's code point."""
+    codes = {"CR": "000D", "ZWJ": "200D", "ZWNJ": "200C", "VS16": "FE0F", "ZWSP": "200B", "WJ": "2060"}
+    codes["BOM"] = "FEFF"
+    for name, code in codes.items():
+        shown = shown.replace(f"⟦{name}⟧", marker(code, name))
+    return shown
+
+
 def test_admin_gets_no_item_until_the_label_tab_and_a_repeat_submit_is_saved_once(label_ws, users):
     ctx = make_context(LabelService(label_ws, overlap=2), Authenticator(users))
-    idle = on_load(ctx, "ann")
-    assert idle.item_id == "" and "ann" not in ctx.service.queue.held and "Open this tab" in idle.prompt
+    idle = astuple(on_load(ctx, "ann"))
+    assert "ann" not in ctx.service.queue.held
+    # the Label tab's own event alone draws an admin's item: the load, racing it, drew its idle view over the item
+    assert idle[:8] == (gr.skip(),) * 8 and idle[-2:] == (gr.skip(),) * 2 and "0 labelled" in idle[8]
     view = label_view(ctx, "ann")
     assert view.item_id and ctx.service.queue.held["ann"] == view.item_id
     assert f'data-item="{view.item_id}"' in view.prompt

@@ -176,26 +176,54 @@ def test_guessed_names_filling_memory_do_not_lock_out_an_account():
     assert {("user", "ann"), ("user", "bob")} <= set(throttle._failures) and len(throttle._failures) <= 10 + 2
 
 
-def test_the_apps_throttle_knows_the_users_files_accounts(label_ws, tmp_path):
-    """The app's throttle (`app.launch`) asks the users file, read again where it changed, who has an account."""
+def apps_throttle(label_ws, users) -> tuple[LoginThrottle, object]:
+    """The throttle the app serves with (`app.launch`, on a stand-in for Gradio's app), and its Authenticator."""
     import gc
     from types import SimpleNamespace
 
     from annotate.app import launch, make_context
     from annotate.service import LabelService
-    from annotate.users import Authenticator, add_user, load_users
+    from annotate.users import Authenticator, load_users
 
-    users = tmp_path / "users.toml"
-    add_user(users, "ann", "a password")
     stand_in = SimpleNamespace(server_app=SimpleNamespace())
     stand_in.launch = lambda **kwargs: setattr(stand_in, "kwargs", kwargs)
     ctx = make_context(LabelService(label_ws), Authenticator(load_users(users), users))
     launch(stand_in, ctx, block=False)
     gc.unfreeze()
-    throttle = stand_in.kwargs["app_kwargs"]["middleware"][0].kwargs["throttle"]
+    return stand_in.kwargs["app_kwargs"]["middleware"][0].kwargs["throttle"], ctx.auth
+
+
+def test_the_apps_throttle_knows_the_users_files_accounts(label_ws, tmp_path):
+    """The app's throttle (`app.launch`) asks the users read last who has an account; a user added to the file
+    counts as one once a lookup (a sign-in, any signed-in request) has read it again."""
+    from annotate.users import add_user
+
+    users = tmp_path / "users.toml"
+    add_user(users, "ann", "a password")
+    throttle, auth = apps_throttle(label_ws, users)
     assert throttle.is_account("ann") and not throttle.is_account("guess")
     add_user(users, "bob", "another password")
-    assert throttle.is_account("bob")
+    assert not throttle.is_account("bob")  # no lookup has read the file since
+    assert auth("bob", "another password") and throttle.is_account("bob")
+
+
+def test_a_flood_of_guessed_names_does_not_read_the_users_file_per_name(label_ws, tmp_path, monkeypatch):
+    """The throttle's account test was a lookup of the users table, which reads the users file (an lstat, a read
+    and a SHA-256 of it) to see whether it changed: once per guessed name while memory is full, under the
+    throttle's lock, on the server's event loop. It asks the users read last now: a flood reads the file no more."""
+    import annotate.users
+    from annotate.users import add_user
+
+    users = tmp_path / "users.toml"
+    add_user(users, "ann", "a password")
+    throttle, _ = apps_throttle(label_ws, users)
+    reads = []
+    opened = annotate.users.open_regular
+    monkeypatch.setattr(annotate.users, "open_regular", lambda *a, **k: reads.append(a) or opened(*a, **k))
+    for i in range(throttle.max_keys + 500):  # memory full, then 500 guessed names beyond it
+        if throttle.begin(f"guess{i}") == 0:
+            throttle.failed(f"guess{i}", "6.6.6.6")
+    assert throttle.begin("ann") == 0 and reads == []  # ann still has a count of her own
 
 
 class YieldingClock(Clock):
