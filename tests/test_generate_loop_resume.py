@@ -7,16 +7,22 @@ from __future__ import annotations
 import json
 
 from data import Workspace
+from generate import bestofn
 from generate.__main__ import main
+from generate.loop import judge as loop_judge
+from tests.test_generate_judge import ScriptedEngine, fair, write_prompts
 from tests.test_generate_spin import spin_args
 
 
-def killed_after_registration(monkeypatch, args: list[str]) -> None:
+def killed_after_registration(monkeypatch, args: list[str], at: str = "train.once.write_report") -> None:
+    """The loop killed in its training's ``at``: its report (the model registered), or its registration (the model
+    saved, `trained.json`, while its held-out evaluation ran: minutes on a real model)."""
+
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr("train.once.write_report", killed)
+        patch.setattr(at, killed)
         assert main(args) == 130
 
 
@@ -43,6 +49,63 @@ def test_a_rerun_with_a_larger_limit_reports_the_registered_iterate_and_samples_
     folder = tmp_path / "ws/runs/spin-iter1"
     assert json.loads((folder / "metrics.json").read_text())["reported_after_resume"]
     assert list(ws.frame("models")["method"]).count("spin") == 1
+
+
+def test_a_rerun_with_a_larger_limit_after_a_kill_before_registration_samples_nothing_into_the_trained_round(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """Killed after its training saved the model (`trained.json`) and before it was registered (its held-out
+    evaluation runs between), the rerun found no registered iterate and sampled the larger --limit's prompts into
+    the round the saved model was trained on, which train's --resume then reported without them."""
+    args = spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")
+    killed_after_registration(monkeypatch, args, at="train.once.register_once")
+    ws = Workspace(tmp_path / "ws")
+    assert ws.frame("models")["method"].tolist() == ["base"]  # saved, not registered
+    before = round_answers(ws, 1)
+    assert main([*args, "--limit", "6"]) == 0
+    ws = Workspace(tmp_path / "ws")
+    assert round_answers(ws, 1) == before
+    assert json.loads((tmp_path / "ws/runs/spin-iter1/metrics.json").read_text())["reported_after_resume"]
+    assert list(ws.frame("models")["method"]).count("spin") == 1
+
+
+def test_a_judge_loop_rerun_reports_the_registered_iterate_and_says_which_prompts_each_iteration_had(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """The judge loop's rerun after its iterate was registered and not reported (tested through SPIN alone): it is
+    reported first, nothing is sampled, judged or paired into its round from the larger --limit, and the report's
+    header, which said "4 train prompts ... per iteration" over an iteration trained on 2, says which were sampled
+    now and which iteration was trained before."""
+    engine = ScriptedEngine(fair)
+    monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(loop_judge, "make_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    args = [
+        "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(write_prompts(tmp_path / "p.json")),
+        "--test-fraction", "0.34", "--judge-iter", "1", "--judge", "tiny-judge", "--n", "3", "--no-spin-isolate",
+        "--train-max-steps", "2", "--train-batch-size", "2", "--train-learning-rate", "1e-3", "--limit", "2",
+    ]  # fmt: skip
+    killed_after_registration(monkeypatch, args)
+    ws = Workspace(tmp_path / "ws")
+    before = {name: len(ws.frame(name)) for name in ("completions", "pairs")}  # all of round 1
+    calls = engine.judge_calls
+    capsys.readouterr()
+    assert main([*args, "--judge-iter", "2", "--limit", "4"]) == 0
+    ws = Workspace(tmp_path / "ws")
+    assert ws.frame("models").query("round == 1")["method"].tolist() == ["dpo"]  # registered once
+    assert json.loads((tmp_path / "ws/runs/judge-iter1/metrics.json").read_text())["reported_after_resume"]
+    assert {name: int((ws.frame(name)["round"] == 1).sum()) for name in before} == before
+    assert round_answers(ws, 2) == 4 * 3 + 2 * 3  # 4 train, 2 test prompts, --n 3
+    assert engine.judge_calls > calls
+    out = capsys.readouterr().out.splitlines()
+    header = next(line for line in out if line.startswith("JUDGE on"))
+    assert header.endswith(
+        "4 train prompts, 2 held-out prompts per iteration sampled now; iteration 1 trained before, on the "
+        "prompts sampled then (train pairs below)"
+    )
+    rows = {line.split()[0]: line for line in out if line[:1].isdigit()}
+    assert rows["1"].split()[3] == "2" and rows["1"].endswith("(trained before, reported now)")
+    assert rows["2"].split()[3] == "4" and "before" not in rows["2"]
 
 
 def test_a_rerun_with_other_train_options_is_not_told_to_remove_a_registered_model(
