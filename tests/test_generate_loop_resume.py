@@ -14,7 +14,7 @@ from tests.test_generate_judge import ScriptedEngine, fair, write_prompts
 from tests.test_generate_spin import spin_args
 
 
-def killed_after_registration(monkeypatch, args: list[str], at: str = "train.once.write_report") -> None:
+def killed_in(monkeypatch, args: list[str], at: str = "train.once.write_report") -> None:
     """The loop killed in its training's ``at``: its report (the model registered), or its registration (the model
     saved, `trained.json`, while its held-out evaluation ran: minutes on a real model)."""
 
@@ -38,7 +38,7 @@ def test_a_rerun_with_a_larger_limit_reports_the_registered_iterate_and_samples_
     already trained on that round: answers and pairs nothing trained on. The trained round is left as it was; the
     new limit is for iterations still to train."""
     args = spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")
-    killed_after_registration(monkeypatch, args)
+    killed_in(monkeypatch, args)
     ws = Workspace(tmp_path / "ws")
     before = round_answers(ws, 1)
     capsys.readouterr()
@@ -58,7 +58,7 @@ def test_a_rerun_with_a_larger_limit_after_a_kill_before_registration_samples_no
     evaluation runs between), the rerun found no registered iterate and sampled the larger --limit's prompts into
     the round the saved model was trained on, which train's --resume then reported without them."""
     args = spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")
-    killed_after_registration(monkeypatch, args, at="train.once.register_once")
+    killed_in(monkeypatch, args, at="train.once.register_once")
     ws = Workspace(tmp_path / "ws")
     assert ws.frame("models")["method"].tolist() == ["base"]  # saved, not registered
     before = round_answers(ws, 1)
@@ -85,7 +85,7 @@ def test_a_judge_loop_rerun_reports_the_registered_iterate_and_says_which_prompt
         "--test-fraction", "0.34", "--judge-iter", "1", "--judge", "tiny-judge", "--n", "3", "--no-spin-isolate",
         "--train-max-steps", "2", "--train-batch-size", "2", "--train-learning-rate", "1e-3", "--limit", "2",
     ]  # fmt: skip
-    killed_after_registration(monkeypatch, args)
+    killed_in(monkeypatch, args)
     ws = Workspace(tmp_path / "ws")
     before = {name: len(ws.frame(name)) for name in ("completions", "pairs")}  # all of round 1
     calls = engine.judge_calls
@@ -115,15 +115,35 @@ def test_a_rerun_with_other_train_options_is_not_told_to_remove_a_registered_mod
     training again": the folder of a registered model, which the manifest would go on naming. It says to rerun
     with the options the model was trained with, named as the loop's flags, and doing so reports the model."""
     args = spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")
-    killed_after_registration(monkeypatch, args)
+    killed_in(monkeypatch, args)
     capsys.readouterr()
     assert main([*args, "--train-learning-rate", "2e-3"]) == 2
     folder = tmp_path / "ws/runs/spin-iter1"
-    assert capsys.readouterr().err == (
-        f"error: {folder}: the run there was started with --train-learning-rate 0.001, not 0.002; --resume "
-        f"continues it with the options it was started with ({folder} holds the model the run trained and saved "
-        "(trained.json; the manifest names it, or will once it is reported): rerun with the options it was "
-        "started with to report it; do not remove the folder, which would lose that model)\n"
+    assert capsys.readouterr().err == (  # not "--resume continues it": the loop passes --resume itself
+        f"error: {folder}: the run there was started with --train-learning-rate 0.001, not 0.002; {folder} holds "
+        "the model the run trained and saved (trained.json; the manifest names it, or will once it is reported): "
+        "rerun with the options it was started with to report it; do not remove the folder, which would lose that "
+        "model\n"
     )
     assert main(args) == 0
     assert json.loads((folder / "metrics.json").read_text())["reported_after_resume"]
+
+
+def test_a_rerun_with_other_train_options_of_a_killed_training_is_told_what_the_loop_user_can_do(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """Killed midway through its training (a checkpoint, no saved model), a rerun with another learning rate was told
+    "--resume continues it with the options it was started with (remove ... )": the loop passes --resume itself.
+    It says to rerun with those options to continue, or to remove the folder to start again."""
+    args = spin_args(
+        tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate", "--train-save-steps", "1"
+    )
+    killed_in(monkeypatch, args, at="train.once.save_model")
+    folder = tmp_path / "ws/runs/spin-iter1"
+    assert (folder / "checkpoint-2").is_dir() and not (folder / "trained.json").exists()
+    capsys.readouterr()
+    assert main([*args, "--train-learning-rate", "2e-3"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {folder}: the run there was started with --train-learning-rate 0.001, not 0.002; rerun with the "
+        f"options it was started with to continue it, or remove {folder} to start its training again\n"
+    )
