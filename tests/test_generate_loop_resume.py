@@ -147,3 +147,26 @@ def test_a_rerun_with_other_train_options_of_a_killed_training_is_told_what_the_
         f"error: {folder}: the run there was started with --train-learning-rate 0.001, not 0.002; rerun with the "
         f"options it was started with to continue it, or remove {folder} to start its training again\n"
     )
+
+
+def test_the_checks_before_a_rerun_plan_no_sampling_into_the_round_of_a_saved_unregistered_iterate(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """The checks before anything loads planned the larger --limit's answers into the round of an iterate saved and
+    not registered, which the rerun reports without sampling: a rank item there (6 answers, ranked) refused the
+    rerun for answers it would never sample."""
+    from data import Completion, Label, Prompt
+    from data.ranking import canonical, rank_item_id
+
+    args = spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")
+    killed_in(monkeypatch, args, at="train.once.register_once")
+    ws = Workspace(tmp_path / "ws")
+    prompt = Prompt(
+        [{"role": "user", "content": "Q?"}], "toy", gold="A."
+    )  # a 6th train prompt, ranked in round 1
+    made = [Completion(prompt.id, f"answer {k}", "human-round", "hf", round=1) for k in range(6)]
+    ranking = canonical([[c.id] for c in made])
+    ws.append([prompt, *made, Label(rank_item_id(prompt.id, 1), "ann", "rank", None, ranking=ranking)])
+    capsys.readouterr()
+    assert main([*args, "--limit", "6"]) == 0
+    assert int((Workspace(tmp_path / "ws").frame("completions")["prompt_id"] == prompt.id).sum()) == 6
