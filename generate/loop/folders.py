@@ -70,9 +70,9 @@ def saved_unregistered(folder: Path, reference: Iterate, round: int, loop: Loop)
     registered)."""
     if chain_of(folder, loop) != (reference.id, round) or (folder / "metrics.json").is_file():
         return False
-    from train.saving import read_trained
+    from train.run import saved_model_id  # torch: only where this chain's folder holds no report
 
-    return read_trained(folder) is not None
+    return saved_model_id(folder) is not None
 
 
 def chain_of(folder: str | Path, loop: Loop) -> tuple:
