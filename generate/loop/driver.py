@@ -9,8 +9,8 @@ starts. Before anything loads or is written, every round the loop would sample i
 
 Resume: rerun the same command. Sampling tops up the fixed prompt set (completions are keyed by model and round);
 an iteration whose model is in the manifest (the loop's method, that round, parent = the current iterate, its folder
-claimed for this chain) is not retrained; one killed between its registration and its report is reported first,
-its round sampled no further (train's --resume evaluates the saved model, on the rows the run selected); a training
+claimed for this chain) is not retrained; one killed after its training saved it and before its report (registered
+or not: `folders.unreported`, `folders.saved_unregistered`) is reported first, its round sampled no further (train's --resume evaluates the saved model, on the rows the run selected); a training
 killed midway continues from its last checkpoint in its folder (`spin.json` there says which chain the folder
 belongs to, so another chain's folder is never overwritten; `judge.json` for the judge loop:
 `generate.loop.folders`).

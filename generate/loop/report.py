@@ -122,8 +122,8 @@ def _done_before(it: dict) -> str:
 
 
 def prompt_counts(prompts: dict[str, int], iterations: list[dict]) -> str:
-    """The prompts each iteration samples: this run's sets (--limit, --spin-test-limit), which an iteration trained
-    by an earlier run did not sample now; a rerun's larger --limit said it had for them too."""
+    """The prompts per iteration of this run's sets (--limit, --spin-test-limit); an iteration trained by an earlier
+    run was trained on the prompts sampled then, and the header says so (a rerun's larger --limit was said of it)."""
     said = f"{prompts['train']} train prompts, {prompts['test']} held-out prompts per iteration"
     before = [str(it["iteration"]) for it in iterations if it.get("trained_before")]
     if not before:
