@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from data import Workspace
 from data.__main__ import main as data_main
 from generate.__main__ import main as generate_main
@@ -62,5 +64,23 @@ def test_a_config_files_iteration_count_past_2_63_is_refused_naming_the_loops_ca
     assert loop_main(["-w", str(tmp_path / "ws"), "--config", str(config)]) == 2
     assert capsys.readouterr().err == (
         f"error: {config}, key judge_iter {'9' * 20}: must be in [1, 100] (the iterations to run)\n"
+    )
+    assert not (tmp_path / "ws").exists()
+
+
+@pytest.mark.parametrize("value", ["abc", "1.5", "true", "[1]"])
+def test_a_config_files_iteration_count_that_is_no_whole_number_is_refused_naming_the_loops_range(
+    tmp_path, capsys, value
+):
+    """`spin_iter: abc` in a --config file got the config reader's "expected int, got 'abc'", where `--spin-iter
+    abc` names the range the count must be in."""
+    from generate.loop.__main__ import main as loop_main
+
+    config = tmp_path / "loop.yaml"
+    config.write_text(f"spin_iter: {value}\n")
+    assert loop_main(["-w", str(tmp_path / "ws"), "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {config}, key spin_iter ") and err.endswith(
+        ": must be a whole number in [1, 100] (the iterations to run)\n"
     )
     assert not (tmp_path / "ws").exists()

@@ -7,16 +7,22 @@ from __future__ import annotations
 import json
 
 from data import Workspace
+from generate import bestofn
 from generate.__main__ import main
+from generate.loop import judge as loop_judge
+from tests.test_generate_judge import ScriptedEngine, fair, write_prompts
 from tests.test_generate_spin import spin_args
 
 
-def killed_after_registration(monkeypatch, args: list[str]) -> None:
+def killed_in(monkeypatch, args: list[str], at: str = "train.once.write_report") -> None:
+    """The loop killed in its training's ``at``: its report (the model registered), or its registration (the model
+    saved, `trained.json`, while its held-out evaluation ran: minutes on a real model)."""
+
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr("train.once.write_report", killed)
+        patch.setattr(at, killed)
         assert main(args) == 130
 
 
@@ -32,7 +38,7 @@ def test_a_rerun_with_a_larger_limit_reports_the_registered_iterate_and_samples_
     already trained on that round: answers and pairs nothing trained on. The trained round is left as it was; the
     new limit is for iterations still to train."""
     args = spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")
-    killed_after_registration(monkeypatch, args)
+    killed_in(monkeypatch, args)
     ws = Workspace(tmp_path / "ws")
     before = round_answers(ws, 1)
     capsys.readouterr()
@@ -45,6 +51,63 @@ def test_a_rerun_with_a_larger_limit_reports_the_registered_iterate_and_samples_
     assert list(ws.frame("models")["method"]).count("spin") == 1
 
 
+def test_a_rerun_with_a_larger_limit_after_a_kill_before_registration_samples_nothing_into_the_trained_round(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """Killed after its training saved the model (`trained.json`) and before it was registered (its held-out
+    evaluation runs between), the rerun found no registered iterate and sampled the larger --limit's prompts into
+    the round the saved model was trained on, which train's --resume then reported without them."""
+    args = spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")
+    killed_in(monkeypatch, args, at="train.once.register_once")
+    ws = Workspace(tmp_path / "ws")
+    assert ws.frame("models")["method"].tolist() == ["base"]  # saved, not registered
+    before = round_answers(ws, 1)
+    assert main([*args, "--limit", "6"]) == 0
+    ws = Workspace(tmp_path / "ws")
+    assert round_answers(ws, 1) == before
+    assert json.loads((tmp_path / "ws/runs/spin-iter1/metrics.json").read_text())["reported_after_resume"]
+    assert list(ws.frame("models")["method"]).count("spin") == 1
+
+
+def test_a_judge_loop_rerun_reports_the_registered_iterate_and_says_which_prompts_each_iteration_had(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """The judge loop's rerun after its iterate was registered and not reported (tested through SPIN alone): it is
+    reported first, nothing is sampled, judged or paired into its round from the larger --limit, and the report's
+    header, which said "4 train prompts ... per iteration" over an iteration trained on 2, says which were sampled
+    now and which iteration was trained before."""
+    engine = ScriptedEngine(fair)
+    monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(loop_judge, "make_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    args = [
+        "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(write_prompts(tmp_path / "p.json")),
+        "--test-fraction", "0.34", "--judge-iter", "1", "--judge", "tiny-judge", "--n", "3", "--no-spin-isolate",
+        "--train-max-steps", "2", "--train-batch-size", "2", "--train-learning-rate", "1e-3", "--limit", "2",
+    ]  # fmt: skip
+    killed_in(monkeypatch, args)
+    ws = Workspace(tmp_path / "ws")
+    before = {name: len(ws.frame(name)) for name in ("completions", "pairs")}  # all of round 1
+    calls = engine.judge_calls
+    capsys.readouterr()
+    assert main([*args, "--judge-iter", "2", "--limit", "4"]) == 0
+    ws = Workspace(tmp_path / "ws")
+    assert ws.frame("models").query("round == 1")["method"].tolist() == ["dpo"]  # registered once
+    assert json.loads((tmp_path / "ws/runs/judge-iter1/metrics.json").read_text())["reported_after_resume"]
+    assert {name: int((ws.frame(name)["round"] == 1).sum()) for name in before} == before
+    assert round_answers(ws, 2) == 4 * 3 + 2 * 3  # 4 train, 2 test prompts, --n 3
+    assert engine.judge_calls > calls
+    out = capsys.readouterr().out.splitlines()
+    header = next(line for line in out if line.startswith("JUDGE on"))
+    assert header.endswith(
+        "4 train prompts, 2 held-out prompts per iteration sampled now; iteration 1 trained before, on the "
+        "prompts sampled then (train pairs below)"
+    )
+    rows = {line.split()[0]: line for line in out if line[:1].isdigit()}
+    assert rows["1"].split()[3] == "2" and rows["1"].endswith("(trained before, reported now)")
+    assert rows["2"].split()[3] == "4" and "before" not in rows["2"]
+
+
 def test_a_rerun_with_other_train_options_is_not_told_to_remove_a_registered_model(
     tmp_path, tiny_model_dir, monkeypatch, capsys
 ):
@@ -52,15 +115,58 @@ def test_a_rerun_with_other_train_options_is_not_told_to_remove_a_registered_mod
     training again": the folder of a registered model, which the manifest would go on naming. It says to rerun
     with the options the model was trained with, named as the loop's flags, and doing so reports the model."""
     args = spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")
-    killed_after_registration(monkeypatch, args)
+    killed_in(monkeypatch, args)
     capsys.readouterr()
     assert main([*args, "--train-learning-rate", "2e-3"]) == 2
     folder = tmp_path / "ws/runs/spin-iter1"
-    assert capsys.readouterr().err == (
-        f"error: {folder}: the run there was started with --train-learning-rate 0.001, not 0.002; --resume "
-        f"continues it with the options it was started with ({folder} holds the model the run trained and saved "
-        "(trained.json; the manifest names it, or will once it is reported): rerun with the options it was "
-        "started with to report it; do not remove the folder, which would lose that model)\n"
+    assert capsys.readouterr().err == (  # not "--resume continues it": the loop passes --resume itself
+        f"error: {folder}: the run there was started with --train-learning-rate 0.001, not 0.002; {folder} holds "
+        "the model the run trained and saved (trained.json; the manifest names it, or will once it is reported): "
+        "rerun with the options it was started with to report it; do not remove the folder, which would lose that "
+        "model\n"
     )
     assert main(args) == 0
     assert json.loads((folder / "metrics.json").read_text())["reported_after_resume"]
+
+
+def test_a_rerun_with_other_train_options_of_a_killed_training_is_told_what_the_loop_user_can_do(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """Killed midway through its training (a checkpoint, no saved model), a rerun with another learning rate was told
+    "--resume continues it with the options it was started with (remove ... )": the loop passes --resume itself.
+    It says to rerun with those options to continue, or to remove the folder to start again."""
+    args = spin_args(
+        tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate", "--train-save-steps", "1"
+    )
+    killed_in(monkeypatch, args, at="train.once.save_model")
+    folder = tmp_path / "ws/runs/spin-iter1"
+    assert (folder / "checkpoint-2").is_dir() and not (folder / "trained.json").exists()
+    capsys.readouterr()
+    assert main([*args, "--train-learning-rate", "2e-3"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {folder}: the run there was started with --train-learning-rate 0.001, not 0.002; rerun with the "
+        f"options it was started with to continue it, or remove {folder} to start its training again\n"
+    )
+
+
+def test_the_checks_before_a_rerun_plan_no_sampling_into_the_round_of_a_saved_unregistered_iterate(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """The checks before anything loads planned the larger --limit's answers into the round of an iterate saved and
+    not registered, which the rerun reports without sampling: a rank item there (6 answers, ranked) refused the
+    rerun for answers it would never sample."""
+    from data import Completion, Label, Prompt
+    from data.ranking import canonical, rank_item_id
+
+    args = spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")
+    killed_in(monkeypatch, args, at="train.once.register_once")
+    ws = Workspace(tmp_path / "ws")
+    prompt = Prompt(
+        [{"role": "user", "content": "Q?"}], "toy", gold="A."
+    )  # a 6th train prompt, ranked in round 1
+    made = [Completion(prompt.id, f"answer {k}", "human-round", "hf", round=1) for k in range(6)]
+    ranking = canonical([[c.id] for c in made])
+    ws.append([prompt, *made, Label(rank_item_id(prompt.id, 1), "ann", "rank", None, ranking=ranking)])
+    capsys.readouterr()
+    assert main([*args, "--limit", "6"]) == 0
+    assert int((Workspace(tmp_path / "ws").frame("completions")["prompt_id"] == prompt.id).sum()) == 6

@@ -29,6 +29,7 @@ from train.out_folder import (
     FINISHED_FILES,
     is_main_process,
     recorded_config,
+    resume_advice,
     run_config,
     start_again,
 )
@@ -226,10 +227,9 @@ def _check_recorded(out: Path, options: TrainOptions, marker: str | None) -> Non
         named = _recorded_model(recorded, options, roots, out) if changed == "model" else recorded[changed]
         if named != recorded[changed]:  # a folder of the workspace, which is elsewhere now
             was += f" ({named} where the workspace is now)"
-        again = start_again(out, marker, "--overwrite starts again")
         raise PrefloopError(
             f"{out}: the run there was started with --{flag} {was}, not {_shown(getattr(options, changed))}; "
-            f"--resume continues it with the options it was started with ({again})"
+            + resume_advice(out, marker)
         )
 
 
@@ -280,19 +280,15 @@ def check_resumed_plan(out: Path, options: TrainOptions, marker: str | None = No
     recorded = recorded_config(out, marker) if resumes else None
     if recorded is None or "lora_r" not in recorded:
         return
-    again = start_again(out, marker, "--overwrite starts again")
+    again = resume_advice(out, marker)
     if (recorded["lora_r"] or 0) != (options.lora_r or 0):
         was, now = (f"LoRA r={r}" if r else "full fine-tuning" for r in (recorded["lora_r"], options.lora_r))
-        raise PrefloopError(
-            f"{out}: the run there trains with {was}, not {now} (--lora-r); --resume continues it with the options "
-            f"it was started with ({again})"
-        )
+        raise PrefloopError(f"{out}: the run there trains with {was}, not {now} (--lora-r); {again}")
     was = recorded["batch_size"] * recorded["grad_accum"]
     if was != options.batch_size * options.grad_accum:
         raise PrefloopError(
             f"{out}: the run there trains with an effective batch of {was} (--batch-size x --grad-accum), not "
-            f"{options.batch_size * options.grad_accum}; --resume continues it with the options it was started "
-            f"with ({again})"
+            f"{options.batch_size * options.grad_accum}; {again}"
         )
 
 

@@ -58,6 +58,17 @@ def start_again(out: Path, marker: str | None, advice: str) -> str:
     return f"remove {out} to start its training again"
 
 
+def resume_advice(out: Path, marker: str | None) -> str:
+    """What to do about a resume refused for options other than the run's: ``--resume`` with them (`python -m
+    train`); in a folder a round driver claimed (``marker``), which passes --resume itself, a rerun with them (its
+    user passes train's flags as the loop's `--train-*`), or `start_again`'s advice."""
+    if not marker:
+        return "--resume continues it with the options it was started with (--overwrite starts again)"
+    if (out / TRAINED_FILE).is_file():
+        return start_again(out, marker, "")
+    return f"rerun with the options it was started with to continue it, or {start_again(out, marker, '')}"
+
+
 def recorded_config(out: Path, marker: str | None = None) -> dict | None:
     """The options the run in ``out`` recorded (`claim_out_folder`), or None where it recorded none; a file there
     that is no run's config is an error (``marker`` as for `start_again`)."""

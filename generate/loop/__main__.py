@@ -146,14 +146,21 @@ def iteration_counts(namespace: argparse.Namespace) -> None:
     for name, flag in COUNTS.items():
         text = getattr(namespace, name, None)  # a flag's
         if text is not None:
-            try:
-                count = int(text)
-            except ValueError:
-                raise PrefloopError(f"{flag} {text}: must be a whole number in {COUNT_RANGE}") from None
-            check_count(flag, count)
-            setattr(namespace, name, count)
-        elif isinstance(in_file.get(name), int) and not isinstance(in_file[name], bool):
-            check_count(f"{config}, key {name}", in_file[name])  # any other value: refused as any key's
+            setattr(namespace, name, read_count(flag, text))
+        elif in_file.get(name) is not None:  # `spin_iter: abc` got the reader's "expected int", not the range
+            read_count(f"{config}, key {name}", in_file[name])
+
+
+def read_count(flag: str, value: object) -> int:
+    """``value`` (a flag's text, a --config file's value) as a count in the loop's range."""
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError
+        count = int(value)
+    except ValueError:
+        raise PrefloopError(f"{flag} {value}: must be a whole number in {COUNT_RANGE}") from None
+    check_count(flag, count)
+    return count
 
 
 def check_count(flag: str, count: int) -> None:

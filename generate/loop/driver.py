@@ -9,8 +9,8 @@ starts. Before anything loads or is written, every round the loop would sample i
 
 Resume: rerun the same command. Sampling tops up the fixed prompt set (completions are keyed by model and round);
 an iteration whose model is in the manifest (the loop's method, that round, parent = the current iterate, its folder
-claimed for this chain) is not retrained; one killed between its registration and its report is reported first,
-its round sampled no further (train's --resume evaluates the saved model, on the rows the run selected); a training
+claimed for this chain) is not retrained; one killed after its training saved it and before its report (registered
+or not: `folders.unreported`, `folders.saved_unregistered`) is reported first, its round sampled no further (train's --resume evaluates the saved model, on the rows the run selected); a training
 killed midway continues from its last checkpoint in its folder (`spin.json` there says which chain the folder
 belongs to, so another chain's folder is never overwritten; `judge.json` for the judge loop:
 `generate.loop.folders`).
@@ -38,6 +38,7 @@ from generate.loop.folders import (
     claim,
     iterate_folder,
     read_claim,
+    saved_unregistered,
     unreported,
     write_json,
 )
@@ -177,13 +178,13 @@ def iterate_once(
         log.info("iteration %d: model %s is in the manifest already, not retrained", iteration, model["id"])
         record = read_claim(model["path"], loop) or {}
         return iteration_summary(iteration, model, record | {"resumed": True}), _iterate_of(model)
-    if model is not None:  # its training's --resume evaluates and reports the saved model, registered once
-        log.info(
-            "iteration %d: model %s was registered before its report; reporting it", iteration, model["id"]
-        )
-        # first: its round was sampled before it trained, and answers sampled into it now (a rerun's larger
+    if model is not None or saved_unregistered(folder, reference, round, loop):
+        # trained and saved by an earlier run killed before its report: its training's --resume evaluates, reports
+        # and registers (once) the saved model, first: answers sampled into its round now (a rerun's larger
         # --limit) would be pairs no iterate trains on; the resume reports on the rows the run selected
-        folder, sampled, sample_seconds = Path(model["path"]), {}, None
+        folder = Path(model["path"]) if model is not None else folder
+        log.info("iteration %d: %s holds a model trained before its report; reporting it", iteration, folder)
+        sampled, sample_seconds = {}, None
     else:
         sampled, sample_seconds = _sample_round(options, workspace, iteration, reference, sets, loop, folder)
     rounds = [round - 1, round] if options.spin_mix_previous and iteration > 1 else [round]
@@ -267,14 +268,17 @@ def check_rounds(
             reference = _iterate_of(done)
             continue
         final = iteration > iterations  # SPIN's last step: the last iterate answers the held-out prompts
+        folder = None if final else iterate_folder(options, workspace, loop, iteration)
+        if folder is not None and saved_unregistered(folder, reference, round, loop):  # reported, not sampled
+            reference = last = Iterate("", str(folder), model_label(str(folder)), round)
+            continue
         pending = loop.pending(workspace, reference, round, {"test": sets["test"]} if final else sets)
         # what its sampling step adds: --n to a prompt not answered, n - k to one answered k < n times (top-ups)
         adds = loop.answers(options, workspace, reference, round, pending)
         answers = {p: k for split in adds.values() for p, k in split.items()}
         loop_round(options, loop, iteration, round).check_answers(workspace, answers)
         planned[round] = (reference.label, answers)
-        if not final:  # what it trains on, and where: this chain's pairs, a folder of its own
-            folder = iterate_folder(options, workspace, loop, iteration)
+        if folder is not None:  # what it trains on, and where: this chain's pairs, a folder of its own
             _check_one_chain(workspace, round, reference.label, loop)
             check_claim(folder, reference, round, loop)
             reference = last = Iterate("", str(folder), model_label(str(folder)), round)

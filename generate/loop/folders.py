@@ -63,6 +63,18 @@ def unreported(folder: str | Path, model_id: str) -> bool:
     return not (Path(folder) / "metrics.json").is_file() and saved_model_id(Path(folder)) == model_id
 
 
+def saved_unregistered(folder: Path, reference: Iterate, round: int, loop: Loop) -> bool:
+    """Whether ``folder``, claimed for this iteration (``reference``'s ``round``), holds the model its run saved
+    (`trained.json`) and did not report (no `metrics.json`): killed while it evaluated the model, before registering
+    it. Train's --resume there evaluates, reports and registers it, training nothing (`unreported`, once
+    registered)."""
+    if chain_of(folder, loop) != (reference.id, round) or (folder / "metrics.json").is_file():
+        return False
+    from train.run import saved_model_id  # torch: only where this chain's folder holds no report
+
+    return saved_model_id(folder) is not None
+
+
 def chain_of(folder: str | Path, loop: Loop) -> tuple:
     """(reference id, round) of the chain that claimed ``folder``; (None, None) for a folder no chain claimed."""
     theirs = read_claim(folder, loop) or {}

@@ -32,6 +32,8 @@ def iteration_summary(iteration: int, model: dict, record: dict) -> dict:
         "sample_seconds": record.get("sample_seconds"),
         "train_seconds": record.get("train_seconds"),
         "resumed": record.get("resumed", False),
+        # trained by an earlier run: done then, or registered then and reported now (train's --resume)
+        "trained_before": bool(record.get("resumed") or metrics.get("reported_after_resume")),
         # what this run's sampling step left unsent (a resumed iteration sampled nothing now)
         "too_long": {} if record.get("resumed") else too_long_counts(record.get("sampled")),
     }
@@ -87,8 +89,7 @@ def spin_report(summary: dict) -> list[str]:
     chosen = "gold" if summary["kind"] == "spin" else "chosen"
     lines = [
         f"{summary['kind'].upper()} on {summary['workspace']} from {start['model']} "
-        f"(model {start['id']}, round {start['round']}): "
-        f"{prompts['train']} train prompts, {prompts['test']} held-out prompts per iteration",
+        f"(model {start['id']}, round {start['round']}): {prompt_counts(prompts, summary['iterations'])}",
         f"iter round model    train pairs eval pairs  {chosen} logp before -> after  margin  accuracy"
         f"  prefers {chosen} before -> after  sample s  train s",
     ]
@@ -99,8 +100,7 @@ def spin_report(summary: dict) -> list[str]:
             f"{_number(it['gold_logp_before'], 1):>16} -> {_number(it['gold_logp_after'], 1):<6} "
             f"{_number(it['reward_margin']):>7} {_number(it['reward_accuracy']):>9} "
             f"{_number(it['prefers_gold_before']):>20} -> {_number(it['prefers_gold_after']):<6} "
-            f"{_number(it['sample_seconds'], 0):>8} {_number(it['train_seconds'], 0):>8}"
-            + ("  (done before)" if it["resumed"] else "")
+            f"{_number(it['sample_seconds'], 0):>8} {_number(it['train_seconds'], 0):>8}" + _done_before(it)
         )
     for it in summary["iterations"]:
         lines += too_long_line(f"iteration {it['iteration']} (round {it['round']})", it.get("too_long", {}))
@@ -113,6 +113,23 @@ def spin_report(summary: dict) -> list[str]:
     lines += too_long_line("held-out answers of the last iterate", summary.get("final_too_long", {}))
     lines += [f"samples: {path}" for path in summary.get("samples", [])]
     return lines + chain_lines(summary.get("gold_chain"))
+
+
+def _done_before(it: dict) -> str:
+    if it["resumed"]:
+        return "  (done before)"
+    return "  (trained before, reported now)" if it["trained_before"] else ""
+
+
+def prompt_counts(prompts: dict[str, int], iterations: list[dict]) -> str:
+    """The prompts per iteration of this run's sets (--limit, --spin-test-limit); an iteration trained by an earlier
+    run was trained on the prompts sampled then, and the header says so (a rerun's larger --limit was said of it)."""
+    said = f"{prompts['train']} train prompts, {prompts['test']} held-out prompts per iteration"
+    before = [str(it["iteration"]) for it in iterations if it.get("trained_before")]
+    if not before:
+        return said
+    which = f"iteration{'s' * (len(before) > 1)} {', '.join(before)}"
+    return f"{said} sampled now; {which} trained before, on the prompts sampled then (train pairs below)"
 
 
 def chain_lines(chain: dict | None) -> list[str]:
