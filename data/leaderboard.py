@@ -172,7 +172,7 @@ def workspace_board(
     arena = set(tables["pairs"].loc[tables["pairs"]["kind"] == ARENA, "id"])
     mine = votes[votes["pair_id"].isin(arena)]
     if split != ALL_SPLITS and not len(mine):
-        check_split_votes(by_split, votes_left_out, tables, by, gold, split)
+        check_split_votes(by_split, votes_left_out, tables, by, gold, split, excluded)
     rows, counted, unanswered = _checked_board(
         tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold,
         excluded, tables["labels"], mine,

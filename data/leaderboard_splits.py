@@ -6,7 +6,7 @@ votes are when a split's arena pairs have none. Pure functions over the workspac
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -94,14 +94,15 @@ def check_split_votes(
     by: str,
     gold,
     split: str,
+    excluded: Sequence[str] = (),
 ) -> None:
-    """A board of one ``split`` (``tables``' pairs are its) whose arena pairs no one of ``by`` voted on (the
-    excluded labellers counted: `_check_votes_left` says a board they leave with no vote), where other splits' have
-    votes, is one line naming those splits, with their votes as their boards count them, and the votes no board
-    counts (``by_split``, ``votes_left_out``: `split_vote_counts`): it said "no votes by people on arena pairs yet
-    (label them ...)" of votes that were there, and "2 in split train" of votes no board counts."""
-    if len(votes_table(tables["pairs"], tables["completions"], tables["labels"], by, gold)):
-        return
+    """A board of one ``split`` (``tables``' pairs are its, their labels everyone's) whose arena pairs no one of
+    ``by`` voted on, or only the ``excluded`` labellers, where other splits' have votes, is one line naming those
+    splits, with their votes as their boards count them, and the votes no board counts (``by_split``,
+    ``votes_left_out``: `split_vote_counts`): it said "no votes by people on arena pairs yet (label them ...)" of
+    votes that were there, "2 in split train" of votes no board counts, and "every vote by people on arena pairs is
+    an excluded labeller's" where that was true of split test alone."""
+    theirs = len(votes_table(tables["pairs"], tables["completions"], tables["labels"], by, gold))
     held = ", ".join(
         f"{n} on arena pairs {LEFT_OUT[name]}" if name == NO_PROMPT else f"{n} in split {name}"
         for name, n in by_split.items()
@@ -110,6 +111,11 @@ def check_split_votes(
     where = "; ".join(
         filter(None, [held and f"{held}; --split all counts every split's", on_no_board(votes_left_out)])
     )
+    if theirs:  # every vote on this split's pairs is an excluded labeller's; elsewhere there may be others
+        raise PrefloopError(
+            f"--split {split}: every vote by {by} on arena pairs of split {split} is an excluded labeller's "
+            f"(excluded: {', '.join(excluded)}): no board without them" + (f" ({where})" if where else "")
+        )
     if where:
         raise PrefloopError(
             f"--split {split}: no votes by {by} on arena pairs of split {split} yet ({where})"

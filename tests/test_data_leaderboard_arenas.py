@@ -182,3 +182,18 @@ def test_a_split_without_votes_counts_the_others_as_their_boards_do(tmp_path, ca
     assert capsys.readouterr().err == (
         f"{no_votes}1 on arena pairs whose prompt is not in the prompts table; --split all counts every split's)\n"
     )
+
+
+def test_a_split_whose_votes_are_all_excluded_labellers_says_so_of_that_split(tmp_path, capsys):
+    """`--split test` where only mallory, excluded, voted on test arena pairs and ann voted on train ones said
+    "every vote by people on arena pairs is an excluded labeller's": true of split test alone. It names the split,
+    and where the other votes are, as a split without votes does."""
+    path = arena_workspace(tmp_path / "ws", [(p, "A", "B", "mallory", "a") for p in range(3)])
+    Workspace(path).append(round_votes(0, "A", "B", split="train", count=2))
+    board = ["leaderboard", "-w", str(path), "--exclude-labeller", "mallory"]
+    assert main([*board, "--split", "test"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --split test: every vote by people on arena pairs of split test is an excluded labeller's (excluded: "
+        "mallory): no board without them (2 in split train; --split all counts every split's)\n"
+    )
+    assert main([*board, "--split", "train", "--bootstrap", "40"]) == 0  # ann's votes: a board
