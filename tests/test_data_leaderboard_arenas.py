@@ -197,3 +197,44 @@ def test_a_split_whose_votes_are_all_excluded_labellers_says_so_of_that_split(tm
         "mallory): no board without them (2 in split train; --split all counts every split's)\n"
     )
     assert main([*board, "--split", "train", "--bootstrap", "40"]) == 0  # ann's votes: a board
+
+
+def test_an_arena_inside_another_of_its_round_has_one_note_and_one_beside_it_says_what_they_share(
+    tmp_path, capsys
+):
+    """An arena of A and B, then one of A, B and C over the same prompts in the same split and round: the second
+    takes the first's answers and pairs, and a vote on an A and B pair cannot tell which arena it came from, so both
+    notes appeared, A and B's identical answers said twice. The arena that holds the other's is the one note; where
+    neither holds the other (A and B over more prompts), both are said, each naming the answer pairs it shares."""
+    path = arena_workspace(tmp_path / "ws", [(p, "A", "B", "ann", "a") for p in range(4)], round=1)
+    workspace = Workspace(path)
+    by_models = [
+        {"a": "A", "b": "B", "compared": 6, "identical": 2, "prompts": 2},
+        {"a": "A", "b": "C", "compared": 6, "identical": 3, "prompts": 3},
+    ]
+    workspace.append(
+        [
+            ArenaRun("test", 1, ["A", "B"], 6, 4, 2, ["x0", "x1"]),
+            ArenaRun("test", 1, ["A", "B", "C"], 6, 13, 5, ["x0", "x1"], by_models),
+        ]
+    )
+    board = ["leaderboard", "-w", str(path), "--bootstrap", "40"]
+    assert main([*board, "--json"]) == 0
+    [found] = strict_json(capsys.readouterr().out)["identical_answers"]
+    assert (found["models"], found["shares"]) == (["A", "B", "C"], [])
+    workspace.append([ArenaRun("test", 1, ["A", "B"], 8, 6, 2, ["x0", "x1"])])  # A and B over 2 more prompts
+    assert main([*board, "--json"]) == 0
+    found = strict_json(capsys.readouterr().out)["identical_answers"]
+    assert [(arena["models"], arena["prompts"], arena["shares"]) for arena in found] == [
+        (["A", "B", "C"], 6, [{"names": NAMES[:2], "models": NAMES[:2], "prompts": 6}]),
+        (["A", "B"], 8, [{"names": NAMES, "models": NAMES[:2], "prompts": 6}]),
+    ]
+    assert main(board) == 0
+    assert (
+        "(test round 1, 8 prompts; 2 prompts got no pair at all; the answer pairs of base r0 A (A) and dpo r1 B (B) on "
+        "the first 6 prompts are also in the arena of base r0 A (A), dpo r1 B (B), dpo r2 C (C): its note counts "
+        "them too)"
+    ) in capsys.readouterr().out
+
+
+NAMES = ["base r0 A (A)", "dpo r1 B (B)", "dpo r2 C (C)"]

@@ -189,6 +189,7 @@ def test_answers_never_paired_as_one_text_are_said_under_the_board(tmp_path, cap
             "identical": 9,
             "identical_prompts": 9,
             "by_models": None,  # an ArenaRun made without its tally (`IdenticalTally`)
+            "shares": [],  # no other arena of test round 1 with a note
         }
     ]
     assert "gave the same text in 9 of the 20 answer pairs" in arena_html(workspace)
