@@ -48,15 +48,16 @@ def split_vote_counts(
     completions: pd.DataFrame,
     models: pd.DataFrame,
     prompts: pd.DataFrame,
-) -> tuple[dict[str, int], dict[str, int]]:
+) -> tuple[dict[str, int], dict[str, int], str]:
     """Every split's ``votes`` (`votes_table` of every arena pair) as a board of it counts them (`votes_by_split`),
-    and those no board counts, by reason (`VOTES_LEFT_OUT`): a vote on a pair without a stored answer
+    those no board counts, by reason (`VOTES_LEFT_OUT`): a vote on a pair without a stored answer
     (`answered_votes`) or comparing a model with itself (`named_once`: two answers under its name, or its hub id
-    and its snapshot folder). The line counted such a vote among the other splits' but on no board."""
-    answered, _ = answered_votes(votes, pairs, completions)
+    and its snapshot folder), and `answered_votes`' line naming the pairs of the first ("" where there is none).
+    The line counted such a vote among the other splits' but on no board."""
+    answered, unanswered = answered_votes(votes, pairs, completions)
     named, why = named_once(answered, models)
     left_out = {NO_ANSWER: len(votes) - len(answered), **{k: int((why == k).sum()) for k in SELF_VOTES}}
-    return votes_by_split(named[why.isna()], prompts), {k: n for k, n in left_out.items() if n}
+    return votes_by_split(named[why.isna()], prompts), {k: n for k, n in left_out.items() if n}, unanswered
 
 
 def split_pairs(
