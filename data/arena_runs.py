@@ -141,10 +141,10 @@ def _sharing(found: list[dict]) -> list[dict]:
     """``found`` (`identical_answers`' notes, with their models' ``entries``: id to name), each with ``shares``: of
     each other note's arena of its split and round with two of its models or more, those models' names and the
     prompts both answered, whose answer pairs (and their identical answers) are both notes' (`_widest` leaves both
-    where neither covers the other): {"names", "models", "prompts"}."""
+    where neither covers the other): {"names": the other arena's, "shared": the models of both, "prompts"}."""
     for arena in found:
         arena["shares"] = [
-            {"names": other["names"], "models": common, "prompts": min(arena["prompts"], other["prompts"])}
+            {"names": other["names"], "shared": common, "prompts": min(arena["prompts"], other["prompts"])}
             for other in found
             if other is not arena and (other["split"], other["round"]) == (arena["split"], arena["round"])
             for common in [[name for i, name in arena["entries"].items() if i in other["entries"]]]

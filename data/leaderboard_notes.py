@@ -140,7 +140,7 @@ def identical_line(arena: dict) -> str:
         else ""
     )
     shared = "".join(
-        f"; the answer pairs of {' and '.join(other['models'])} on the first {counted(other['prompts'], 'prompt')} "
+        f"; the answer pairs of {' and '.join(other['shared'])} on the first {counted(other['prompts'], 'prompt')} "
         f"are also in the arena of {', '.join(other['names'])}: its note counts them too"
         for other in arena["shares"]
     )

@@ -95,7 +95,7 @@ def check_split_votes(
     by: str,
     gold,
     split: str,
-    excluded: Sequence[str] = (),
+    excluded: Sequence[str],
 ) -> None:
     """A board of one ``split`` (``tables``' pairs are its, their labels everyone's) whose arena pairs no one of
     ``by`` voted on, or only the ``excluded`` labellers, where other splits' have votes, is one line naming those

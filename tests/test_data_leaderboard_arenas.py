@@ -226,8 +226,8 @@ def test_an_arena_inside_another_of_its_round_has_one_note_and_one_beside_it_say
     assert main([*board, "--json"]) == 0
     found = strict_json(capsys.readouterr().out)["identical_answers"]
     assert [(arena["models"], arena["prompts"], arena["shares"]) for arena in found] == [
-        (["A", "B", "C"], 6, [{"names": NAMES[:2], "models": NAMES[:2], "prompts": 6}]),
-        (["A", "B"], 8, [{"names": NAMES, "models": NAMES[:2], "prompts": 6}]),
+        (["A", "B", "C"], 6, [{"names": NAMES[:2], "shared": NAMES[:2], "prompts": 6}]),
+        (["A", "B"], 8, [{"names": NAMES, "shared": NAMES[:2], "prompts": 6}]),
     ]
     assert main(board) == 0
     assert (
