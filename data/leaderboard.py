@@ -176,7 +176,7 @@ def workspace_board(
         check_split_votes(by_split, votes_left_out, tables, by, gold, split, excluded)
     rows, counted = _checked_board(
         tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold,
-        excluded, tables["labels"], mine,
+        excluded, tables["labels"], mine, "arena pairs" + (f" of split {split}" if split != ALL_SPLITS else ""),
     )  # fmt: skip
     sided = side_preferences(arena, labels) if by == PEOPLE else {}
     unvoted = unvoted_models(tables["pairs"], tables["completions"], tables["models"], rows)
@@ -233,11 +233,23 @@ def leaderboard(
 
 
 def _checked_board(
-    pairs, completions, labels, models, by, samples, seed, gold, excluded, everyone, votes=None
+    pairs,
+    completions,
+    labels,
+    models,
+    by,
+    samples,
+    seed,
+    gold,
+    excluded,
+    everyone,
+    votes=None,
+    on="arena pairs",
 ) -> tuple[list[Row], pd.DataFrame]:
     """`leaderboard` with ``by`` and the arena pairs checked (`workspace_board` checks ``by`` before it reads a
     table) and the votes it counted (`votes_table`; ``votes``: that table, built already); the line on those it
-    left out for a missing answer (`answered_votes`) is a warning."""
+    left out for a missing answer (`answered_votes`) is a warning. ``on``: the pairs, as a board without votes left
+    says them (a board of one split: that split's, where "every vote on arena pairs" was true of it alone)."""
     votes = votes_table(pairs, completions, labels, by, gold) if votes is None else votes
     if not len(votes):
         _check_votes_left(pairs, completions, everyone, by, gold, excluded)
@@ -253,14 +265,14 @@ def _checked_board(
     votes, unanswered = answered_votes(votes, pairs, completions)
     if not len(votes):
         raise PrefloopError(
-            f"every vote by {by} on arena pairs is on a pair whose answer is not in the completions table: no "
+            f"every vote by {by} on {on} is on a pair whose answer is not in the completions table: no "
             f"board ({unanswered})"
         )
     if unanswered:
         log.warning(unanswered)
     votes = one_label_per_model(votes, models)
     if not len(votes):
-        raise PrefloopError(f"the votes by {by} on arena pairs all compare a model with itself: no board")
+        raise PrefloopError(f"the votes by {by} on {on} all compare a model with itself: no board")
     labels_seen = sorted(set(votes["model_a"]) | set(votes["model_b"]))
     ordered = lineage_order(models, labels_seen)
     _, wins = win_matrices(votes, [m["label"] for m in ordered])

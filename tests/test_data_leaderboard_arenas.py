@@ -8,7 +8,7 @@ from data import Workspace
 from data.__main__ import main
 from data.records import ArenaRun, Completion, Label, Pair, Prompt
 from tests.test_data_leaderboard import arena_workspace, strict_json
-from tests.test_data_leaderboard_notes import round_votes
+from tests.test_data_leaderboard_notes import dangling_workspace, round_votes
 
 SNAPSHOT = "/cache/models--org--tiny/snapshots/0123abcd"
 
@@ -238,3 +238,27 @@ def test_an_arena_inside_another_of_its_round_has_one_note_and_one_beside_it_say
 
 
 NAMES = ["base r0 A (A)", "dpo r1 B (B)", "dpo r2 C (C)"]
+
+
+def test_a_split_whose_votes_no_board_counts_says_so_of_that_split(tmp_path, capsys):
+    """`--split test` whose votes were all on a pair without a stored answer, or all compared a model with itself,
+    while split train's made a board, said "every vote by people on arena pairs is on a pair whose answer is not
+    in the completions table" and "the votes by people on arena pairs all compare a model with itself": true of
+    split test alone."""
+    workspace, _ = dangling_workspace(tmp_path / "ws", [(0, "A", "B", "judge:j", "a")])
+    workspace.append(round_votes(0, "A", "B", split="train", count=2))
+    assert main(["leaderboard", "-w", str(workspace.path), "--split", "test"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "error: every vote by people on arena pairs of split test is on a pair whose answer is not in the "
+        "completions table: no board ("
+    )
+    itself = Workspace(arena_workspace(tmp_path / "itself", []))
+    prompt = Prompt([{"role": "user", "content": "one model"}], "t", split="test")
+    sides = [Completion(prompt.id, f"A's answer {k}", "/m/A", "hf") for k in range(2)]
+    pair = Pair(prompt.id, sides[0].id, sides[1].id, "arena")
+    itself.append([prompt, *sides, pair, Label(pair.id, "ann", "pairwise", "a")])
+    itself.append(round_votes(0, "A", "B", split="train", count=2))
+    assert main(["leaderboard", "-w", str(itself.path), "--split", "test"]) == 2
+    assert capsys.readouterr().err == (
+        "error: the votes by people on arena pairs of split test all compare a model with itself: no board\n"
+    )
