@@ -81,9 +81,10 @@ def identical_answers(
     {"models": ids or folders, "names": as the table names them, "split", "round", "prompts", "compared": the
     answer pairs compared, "identical": those of them unpaired, "identical_prompts": the prompts with no pair at
     all, "by_models": per pair of its models that answered alike, {"models", "names", "compared", "identical",
-    "prompts"} (`IdenticalTally`; None where the run was recorded before it counted them)}. A vote compares only
-    answers that differ, so a win rate of 0.727 over 33 votes said nothing of the prompts where the two models
-    answered alike (each of those a tie, if counted)."""
+    "prompts"} (`IdenticalTally`; None where the run was recorded before it counted them), "shares": the answer
+    pairs another note's arena holds too (`_sharing`)}; an arena another of its split and round covers (`_widest`)
+    has that one's note. A vote compares only answers that differ, so a win rate of 0.727 over 33 votes said nothing
+    of the prompts where the two models answered alike (each of those a tie, if counted)."""
     if arenas is None or not len(arenas):
         return []
     runs = arenas[arenas["identical"] > 0].copy()
@@ -93,7 +94,7 @@ def identical_answers(
         (split, rnd, frozenset(m["id"] for m in entries))
         for split, rnd, entries in zip(runs["split"], runs["round"], runs["entries"])
     ]
-    runs = runs.sort_values(["prompts", "created_at"], kind="stable").drop_duplicates("key", keep="last")
+    runs = _widest(runs)
     found = []
     for run in runs.sort_values(["round", "created_at"], kind="stable").itertuples():
         # an arena that paired nothing can have no vote: its note is the one word on its models
@@ -111,9 +112,45 @@ def identical_answers(
                 "identical": int(run.identical),
                 "identical_prompts": len(run.identical_prompts),
                 "by_models": _by_models(run.identical_by_models, named),
+                "entries": {m["id"]: m["name"] for m in run.entries},
             }
         )
-    return found
+    return _sharing(found)
+
+
+def _widest(runs: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` (``key``: split, round, model entries) less each run another run of its split and round covers: all
+    its models and at least as many prompts (an arena answers its split's first ``--limit`` prompts, and a later one
+    takes the answers and pairs stored before), so its answer pairs are among that run's; of one arena's runs over
+    as many prompts, the latest. An arena of A and B beside one of A, B and C noted A and B's identical answers
+    twice, as a vote on their pair cannot tell which arena it came from."""
+    runs = runs.assign(width=runs["key"].map(lambda key: len(key[2])))
+    runs = runs.sort_values(["prompts", "width", "created_at"], kind="stable")
+    keys, prompts = list(runs["key"]), list(runs["prompts"])
+    covered = [
+        any(
+            keys[j][:2] == key[:2] and key[2] <= keys[j][2] and prompts[j] >= prompts[k]
+            for j in range(k + 1, len(keys))
+        )
+        for k, key in enumerate(keys)
+    ]
+    return runs[[not c for c in covered]]
+
+
+def _sharing(found: list[dict]) -> list[dict]:
+    """``found`` (`identical_answers`' notes, with their models' ``entries``: id to name), each with ``shares``: of
+    each other note's arena of its split and round with two of its models or more, those models' names and the
+    prompts both answered, whose answer pairs (and their identical answers) are both notes' (`_widest` leaves both
+    where neither covers the other): {"names": the other arena's, "shared": the models of both, "prompts"}."""
+    for arena in found:
+        arena["shares"] = [
+            {"names": other["names"], "shared": common, "prompts": min(arena["prompts"], other["prompts"])}
+            for other in found
+            if other is not arena and (other["split"], other["round"]) == (arena["split"], arena["round"])
+            for common in [[name for i, name in arena["entries"].items() if i in other["entries"]]]
+            if len(common) >= 2
+        ]
+    return [{k: v for k, v in arena.items() if k != "entries"} for arena in found]
 
 
 def voted_arenas(

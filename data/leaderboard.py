@@ -113,7 +113,8 @@ class Board:
     inconsistent: int = 0  # of its votes, a judge's inconsistent ties (`votes_table`), counted as ties
     # `data.arena_runs.identical_answers`: per arena, the answers not paired as they were one text
     identical: list[dict] = field(default_factory=list)
-    # `data.leaderboard_votes.answered_votes`' line: the votes left out as a side of their pair is no stored answer
+    # `data.leaderboard_votes.answered_votes`' line: every split's votes left out as a side of their pair is no
+    # stored answer (those of ``votes_left_out``' `NO_ANSWER`), naming the pairs
     unanswered: str = ""
     split: str = ALL_SPLITS  # the split of the prompts whose arena pairs' votes it counts (`split_pairs`)
     left_out: dict[str, int] = field(
@@ -160,7 +161,7 @@ def workspace_board(
     gold = read_gold(workspace).to_pandas()
     # every split's votes, built once: each board keeps its split's, the line counts them all
     votes = votes_table(every, tables["completions"], labels, by, gold)
-    by_split, votes_left_out = split_vote_counts(
+    by_split, votes_left_out, unanswered = split_vote_counts(
         votes, every, tables["completions"], tables["models"], tables["prompts"]
     )
     if split == HELD_OUT:
@@ -172,10 +173,10 @@ def workspace_board(
     arena = set(tables["pairs"].loc[tables["pairs"]["kind"] == ARENA, "id"])
     mine = votes[votes["pair_id"].isin(arena)]
     if split != ALL_SPLITS and not len(mine):
-        check_split_votes(by_split, votes_left_out, tables, by, gold, split)
-    rows, counted, unanswered = _checked_board(
+        check_split_votes(by_split, votes_left_out, tables, by, gold, split, excluded)
+    rows, counted = _checked_board(
         tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold,
-        excluded, tables["labels"], mine,
+        excluded, tables["labels"], mine, "arena pairs" + (f" of split {split}" if split != ALL_SPLITS else ""),
     )  # fmt: skip
     sided = side_preferences(arena, labels) if by == PEOPLE else {}
     unvoted = unvoted_models(tables["pairs"], tables["completions"], tables["models"], rows)
@@ -232,11 +233,23 @@ def leaderboard(
 
 
 def _checked_board(
-    pairs, completions, labels, models, by, samples, seed, gold, excluded, everyone, votes=None
-) -> tuple[list[Row], pd.DataFrame, str]:
+    pairs,
+    completions,
+    labels,
+    models,
+    by,
+    samples,
+    seed,
+    gold,
+    excluded,
+    everyone,
+    votes=None,
+    on="arena pairs",
+) -> tuple[list[Row], pd.DataFrame]:
     """`leaderboard` with ``by`` and the arena pairs checked (`workspace_board` checks ``by`` before it reads a
-    table), the votes it counted (`votes_table`; ``votes``: that table, built already) and the line on those it
-    left out for a missing answer (`answered_votes`; logged as a warning too)."""
+    table) and the votes it counted (`votes_table`; ``votes``: that table, built already); the line on those it
+    left out for a missing answer (`answered_votes`) is a warning. ``on``: the pairs, as a board without votes left
+    says them (a board of one split: that split's, where "every vote on arena pairs" was true of it alone)."""
     votes = votes_table(pairs, completions, labels, by, gold) if votes is None else votes
     if not len(votes):
         _check_votes_left(pairs, completions, everyone, by, gold, excluded)
@@ -252,20 +265,20 @@ def _checked_board(
     votes, unanswered = answered_votes(votes, pairs, completions)
     if not len(votes):
         raise PrefloopError(
-            f"every vote by {by} on arena pairs is on a pair whose answer is not in the completions table: no "
+            f"every vote by {by} on {on} is on a pair whose answer is not in the completions table: no "
             f"board ({unanswered})"
         )
     if unanswered:
         log.warning(unanswered)
     votes = one_label_per_model(votes, models)
     if not len(votes):
-        raise PrefloopError(f"the votes by {by} on arena pairs all compare a model with itself: no board")
+        raise PrefloopError(f"the votes by {by} on {on} all compare a model with itself: no board")
     labels_seen = sorted(set(votes["model_a"]) | set(votes["model_b"]))
     ordered = lineage_order(models, labels_seen)
     _, wins = win_matrices(votes, [m["label"] for m in ordered])
     # below MIN_PROMPTS prompts no row shows an interval: the resamples are not drawn at all
     intervals = strength_intervals(wins, samples=samples, seed=seed) if len(wins) >= MIN_PROMPTS else None
-    return board_rows(ordered, wins, intervals), votes, unanswered
+    return board_rows(ordered, wins, intervals), votes
 
 
 def board_rows(

@@ -132,13 +132,19 @@ def board_notes(
 
 def identical_line(arena: dict) -> str:
     """The table's note on one arena's answers left unpaired as another model's text (`identical_answers`); of
-    three models or more, which pairs of them and on how many prompts (``by_models``), where its run recorded it."""
+    three models or more, which pairs of them and on how many prompts (``by_models``), where its run recorded it;
+    the answer pairs another note's arena holds too (``shares``)."""
     alike = (
         f"; {counted(arena['identical_prompts'], 'prompt')} got no pair at all"
         if arena["identical_prompts"]
         else ""
     )
-    where = f"({arena['split']} round {arena['round']}, {counted(arena['prompts'], 'prompt')}{alike})"
+    shared = "".join(
+        f"; the answer pairs of {' and '.join(other['shared'])} on the first {counted(other['prompts'], 'prompt')} "
+        f"are also in the arena of {', '.join(other['names'])}: its note counts them too"
+        for other in arena["shares"]
+    )
+    where = f"({arena['split']} round {arena['round']}, {counted(arena['prompts'], 'prompt')}{alike}{shared})"
     found = f"{arena['identical']} of the {arena['compared']} answer pairs compared"
     if len(arena["names"]) == 2:
         said = f"{' and '.join(arena['names'])} gave the same text in {found} {where}"

@@ -6,7 +6,7 @@ votes are when a split's arena pairs have none. Pure functions over the workspac
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -48,15 +48,16 @@ def split_vote_counts(
     completions: pd.DataFrame,
     models: pd.DataFrame,
     prompts: pd.DataFrame,
-) -> tuple[dict[str, int], dict[str, int]]:
+) -> tuple[dict[str, int], dict[str, int], str]:
     """Every split's ``votes`` (`votes_table` of every arena pair) as a board of it counts them (`votes_by_split`),
-    and those no board counts, by reason (`VOTES_LEFT_OUT`): a vote on a pair without a stored answer
+    those no board counts, by reason (`VOTES_LEFT_OUT`): a vote on a pair without a stored answer
     (`answered_votes`) or comparing a model with itself (`named_once`: two answers under its name, or its hub id
-    and its snapshot folder). The line counted such a vote among the other splits' but on no board."""
-    answered, _ = answered_votes(votes, pairs, completions)
+    and its snapshot folder), and `answered_votes`' line naming the pairs of the first ("" where there is none).
+    The line counted such a vote among the other splits' but on no board."""
+    answered, unanswered = answered_votes(votes, pairs, completions)
     named, why = named_once(answered, models)
     left_out = {NO_ANSWER: len(votes) - len(answered), **{k: int((why == k).sum()) for k in SELF_VOTES}}
-    return votes_by_split(named[why.isna()], prompts), {k: n for k, n in left_out.items() if n}
+    return votes_by_split(named[why.isna()], prompts), {k: n for k, n in left_out.items() if n}, unanswered
 
 
 def split_pairs(
@@ -94,14 +95,15 @@ def check_split_votes(
     by: str,
     gold,
     split: str,
+    excluded: Sequence[str],
 ) -> None:
-    """A board of one ``split`` (``tables``' pairs are its) whose arena pairs no one of ``by`` voted on (the
-    excluded labellers counted: `_check_votes_left` says a board they leave with no vote), where other splits' have
-    votes, is one line naming those splits, with their votes as their boards count them, and the votes no board
-    counts (``by_split``, ``votes_left_out``: `split_vote_counts`): it said "no votes by people on arena pairs yet
-    (label them ...)" of votes that were there, and "2 in split train" of votes no board counts."""
-    if len(votes_table(tables["pairs"], tables["completions"], tables["labels"], by, gold)):
-        return
+    """A board of one ``split`` (``tables``' pairs are its, their labels everyone's) whose arena pairs no one of
+    ``by`` voted on, or only the ``excluded`` labellers, where other splits' have votes, is one line naming those
+    splits, with their votes as their boards count them, and the votes no board counts (``by_split``,
+    ``votes_left_out``: `split_vote_counts`): it said "no votes by people on arena pairs yet (label them ...)" of
+    votes that were there, "2 in split train" of votes no board counts, and "every vote by people on arena pairs is
+    an excluded labeller's" where that was true of split test alone."""
+    theirs = len(votes_table(tables["pairs"], tables["completions"], tables["labels"], by, gold))
     held = ", ".join(
         f"{n} on arena pairs {LEFT_OUT[name]}" if name == NO_PROMPT else f"{n} in split {name}"
         for name, n in by_split.items()
@@ -110,6 +112,11 @@ def check_split_votes(
     where = "; ".join(
         filter(None, [held and f"{held}; --split all counts every split's", on_no_board(votes_left_out)])
     )
+    if theirs:  # every vote on this split's pairs is an excluded labeller's; elsewhere there may be others
+        raise PrefloopError(
+            f"--split {split}: every vote by {by} on arena pairs of split {split} is an excluded labeller's "
+            f"(excluded: {', '.join(excluded)}): no board without them" + (f" ({where})" if where else "")
+        )
     if where:
         raise PrefloopError(
             f"--split {split}: no votes by {by} on arena pairs of split {split} yet ({where})"

@@ -8,7 +8,7 @@ from data import Workspace
 from data.__main__ import main
 from data.records import ArenaRun, Completion, Label, Pair, Prompt
 from tests.test_data_leaderboard import arena_workspace, strict_json
-from tests.test_data_leaderboard_notes import round_votes
+from tests.test_data_leaderboard_notes import dangling_workspace, round_votes
 
 SNAPSHOT = "/cache/models--org--tiny/snapshots/0123abcd"
 
@@ -181,4 +181,84 @@ def test_a_split_without_votes_counts_the_others_as_their_boards_do(tmp_path, ca
     assert main(["leaderboard", "-w", str(orphan.path), "--split", "test"]) == 2
     assert capsys.readouterr().err == (
         f"{no_votes}1 on arena pairs whose prompt is not in the prompts table; --split all counts every split's)\n"
+    )
+
+
+def test_a_split_whose_votes_are_all_excluded_labellers_says_so_of_that_split(tmp_path, capsys):
+    """`--split test` where only mallory, excluded, voted on test arena pairs and ann voted on train ones said
+    "every vote by people on arena pairs is an excluded labeller's": true of split test alone. It names the split,
+    and where the other votes are, as a split without votes does."""
+    path = arena_workspace(tmp_path / "ws", [(p, "A", "B", "mallory", "a") for p in range(3)])
+    Workspace(path).append(round_votes(0, "A", "B", split="train", count=2))
+    board = ["leaderboard", "-w", str(path), "--exclude-labeller", "mallory"]
+    assert main([*board, "--split", "test"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --split test: every vote by people on arena pairs of split test is an excluded labeller's (excluded: "
+        "mallory): no board without them (2 in split train; --split all counts every split's)\n"
+    )
+    assert main([*board, "--split", "train", "--bootstrap", "40"]) == 0  # ann's votes: a board
+
+
+def test_an_arena_inside_another_of_its_round_has_one_note_and_one_beside_it_says_what_they_share(
+    tmp_path, capsys
+):
+    """An arena of A and B, then one of A, B and C over the same prompts in the same split and round: the second
+    takes the first's answers and pairs, and a vote on an A and B pair cannot tell which arena it came from, so both
+    notes appeared, A and B's identical answers said twice. The arena that holds the other's is the one note; where
+    neither holds the other (A and B over more prompts), both are said, each naming the answer pairs it shares."""
+    path = arena_workspace(tmp_path / "ws", [(p, "A", "B", "ann", "a") for p in range(4)], round=1)
+    workspace = Workspace(path)
+    by_models = [
+        {"a": "A", "b": "B", "compared": 6, "identical": 2, "prompts": 2},
+        {"a": "A", "b": "C", "compared": 6, "identical": 3, "prompts": 3},
+    ]
+    workspace.append(
+        [
+            ArenaRun("test", 1, ["A", "B"], 6, 4, 2, ["x0", "x1"]),
+            ArenaRun("test", 1, ["A", "B", "C"], 6, 13, 5, ["x0", "x1"], by_models),
+        ]
+    )
+    board = ["leaderboard", "-w", str(path), "--bootstrap", "40"]
+    assert main([*board, "--json"]) == 0
+    [found] = strict_json(capsys.readouterr().out)["identical_answers"]
+    assert (found["models"], found["shares"]) == (["A", "B", "C"], [])
+    workspace.append([ArenaRun("test", 1, ["A", "B"], 8, 6, 2, ["x0", "x1"])])  # A and B over 2 more prompts
+    assert main([*board, "--json"]) == 0
+    found = strict_json(capsys.readouterr().out)["identical_answers"]
+    assert [(arena["models"], arena["prompts"], arena["shares"]) for arena in found] == [
+        (["A", "B", "C"], 6, [{"names": NAMES[:2], "shared": NAMES[:2], "prompts": 6}]),
+        (["A", "B"], 8, [{"names": NAMES, "shared": NAMES[:2], "prompts": 6}]),
+    ]
+    assert main(board) == 0
+    assert (
+        "(test round 1, 8 prompts; 2 prompts got no pair at all; the answer pairs of base r0 A (A) and dpo r1 B (B) on "
+        "the first 6 prompts are also in the arena of base r0 A (A), dpo r1 B (B), dpo r2 C (C): its note counts "
+        "them too)"
+    ) in capsys.readouterr().out
+
+
+NAMES = ["base r0 A (A)", "dpo r1 B (B)", "dpo r2 C (C)"]
+
+
+def test_a_split_whose_votes_no_board_counts_says_so_of_that_split(tmp_path, capsys):
+    """`--split test` whose votes were all on a pair without a stored answer, or all compared a model with itself,
+    while split train's made a board, said "every vote by people on arena pairs is on a pair whose answer is not
+    in the completions table" and "the votes by people on arena pairs all compare a model with itself": true of
+    split test alone."""
+    workspace, _ = dangling_workspace(tmp_path / "ws", [(0, "A", "B", "judge:j", "a")])
+    workspace.append(round_votes(0, "A", "B", split="train", count=2))
+    assert main(["leaderboard", "-w", str(workspace.path), "--split", "test"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "error: every vote by people on arena pairs of split test is on a pair whose answer is not in the "
+        "completions table: no board ("
+    )
+    itself = Workspace(arena_workspace(tmp_path / "itself", []))
+    prompt = Prompt([{"role": "user", "content": "one model"}], "t", split="test")
+    sides = [Completion(prompt.id, f"A's answer {k}", "/m/A", "hf") for k in range(2)]
+    pair = Pair(prompt.id, sides[0].id, sides[1].id, "arena")
+    itself.append([prompt, *sides, pair, Label(pair.id, "ann", "pairwise", "a")])
+    itself.append(round_votes(0, "A", "B", split="train", count=2))
+    assert main(["leaderboard", "-w", str(itself.path), "--split", "test"]) == 2
+    assert capsys.readouterr().err == (
+        "error: the votes by people on arena pairs of split test all compare a model with itself: no board\n"
     )

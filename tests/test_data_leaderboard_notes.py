@@ -119,6 +119,25 @@ def test_a_vote_on_a_pair_whose_answer_is_missing_is_left_out_and_named(tmp_path
     assert no_board in arena_html(alone)
 
 
+def test_the_arena_card_says_once_that_a_vote_has_no_answer(tmp_path):
+    """The admin card said a vote whose answer is missing twice: its warning, naming the pair, and the votes-by-split
+    line's "on no board of any split: 1 vote on an arena pair without an answer ... (answer_missing)". The warning
+    says it alone, of every split's such votes: on the card's board of split test, one on split train too."""
+    from annotate.arena_admin import arena_html
+    from data.records import Completion, Label, Pair, Prompt
+
+    workspace, pair = dangling_workspace(tmp_path / "ws", [(p, "A", "B", "ann", "a") for p in range(4)])
+    prompt = Prompt([{"role": "user", "content": "train"}], "t", split="train")
+    side = Completion(prompt.id, "A on train", "/m/A", "hf")
+    train = Pair(prompt.id, side.id, "feedfacefeedface", "arena")
+    workspace.append([prompt, side, train, Label(train.id, "ann", "pairwise", "a")])
+    card = arena_html(workspace)
+    assert "the board of split test" in card and "answer_missing" not in card
+    assert card.count("without an answer in the completions table") == 1
+    assert "2 votes on 2 arena pairs without an answer" in card and f"pair {train.id}: completion_b" in card
+    assert f"pair {pair}: completion_b" in card
+
+
 def missing_line(pair: str) -> str:
     """The line on ann's one vote on ``pair`` (`dangling_workspace`), whose side b is no completion."""
     return (
@@ -189,6 +208,7 @@ def test_answers_never_paired_as_one_text_are_said_under_the_board(tmp_path, cap
             "identical": 9,
             "identical_prompts": 9,
             "by_models": None,  # an ArenaRun made without its tally (`IdenticalTally`)
+            "shares": [],  # no other arena of test round 1 with a note
         }
     ]
     assert "gave the same text in 9 of the 20 answer pairs" in arena_html(workspace)
