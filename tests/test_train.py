@@ -288,6 +288,20 @@ def test_odpo_counts_the_rows_without_a_strength_that_it_trained_and_says_the_ep
     )
 
 
+def test_exo_pair_says_the_epsilon_it_takes_by_default(tmp_path, tiny_model_dir):
+    """--loss-type exo_pair without --label-smoothing trains with ε 1e-3 (EXO needs ε > 0), which neither the
+    report nor metrics.json said."""
+    ws = build_workspace(tmp_path / "ws")
+    extra = dict(max_steps=1, loss_type=("exo_pair",))
+    metrics = train(options(ws, tiny_model_dir, tmp_path / "out", **extra))["metrics"]
+    assert (metrics["label_smoothing"], metrics["label_smoothing_default"]) == (1e-3, "exo_pair")
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert (
+        "- verdicts: majority; ε 0.001 for every pair (exo_pair's default, no --label-smoothing given)\n"
+        in report
+    )
+
+
 @pytest.mark.parametrize(
     ("setup", "extra", "message"),
     [

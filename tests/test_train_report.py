@@ -72,6 +72,14 @@ def test_the_report_says_how_labels_became_rows_and_what_the_held_out_set_left_o
     assert verdicts_line(metrics).endswith(
         "; --agreement smoothing (ε from the posterior: mean 0.050, 0.000-0.250)"
     )
+    exo = {
+        "verdicts": {"aggregate": "majority"},
+        "label_smoothing": 0.001,
+        "label_smoothing_default": "exo_pair",
+    }
+    assert verdicts_line(exo) == (
+        "verdicts: majority; ε 0.001 for every pair (exo_pair's default, no --label-smoothing given)"
+    )
     assert (
         verdicts_line({"verdicts": {"aggregate": "majority", "min_posterior": None}}) == "verdicts: majority"
     )

@@ -23,7 +23,7 @@ from data.lineage import REWARD_MODEL, reward_model_entry
 from data.provision import check_writes_answers
 from data.records import content_id, random_id
 from data.workspace import Workspace
-from train.builders import rows_per_step
+from train.builders import label_smoothing, rows_per_step
 from train.fit import fit_rows
 from train.memory import Batch, Setup, available_memory, model_shape, plan_memory
 from train.methods import Method, get_method
@@ -68,8 +68,12 @@ def _pair_columns(options: TrainOptions, method: Method, rows: list[dict]) -> di
     uniform = uniform_machine_weight(sources, options.labels)
     if uniform:
         log.warning(uniform)
-    if options.label_smoothing:  # the one ε of every pair's loss (train_config.json alone said it)
-        notes["label_smoothing"] = options.label_smoothing
+    # train_config.json alone said --label-smoothing's ε, and nothing exo_pair's default
+    epsilon, default = label_smoothing(options, method)
+    if epsilon:
+        notes["label_smoothing"] = epsilon
+    if default:
+        notes["label_smoothing_default"] = default
     return notes
 
 
