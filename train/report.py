@@ -138,6 +138,9 @@ def verdicts_line(metrics: dict) -> str | None:
         line += f"; --agreement {agreement['mode']} (ε from the {agreement.get('from', 'agreement')}"
         if agreement["mode"] != "weight" and "mean" in agreement:  # the per-pair ε each pair's loss took
             line += f": mean {agreement['mean']:.3f}, {agreement['min']:.3f}-{agreement['max']:.3f}"
+            if agreement.get("pairs_fitted"):  # --max-steps reached only some of the rows
+                n = agreement["pairs"]
+                line += f" over the {n} pair{'s' * (n > 1)} trained of {agreement['pairs_fitted']}"
         line += ")"
     if metrics.get("label_smoothing"):  # one ε for every pair, beside --agreement weight's weights or alone
         default = metrics.get("label_smoothing_default")
