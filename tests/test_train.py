@@ -109,11 +109,10 @@ def test_every_method_trains_a_few_steps(tmp_path, tiny_model_dir, method, extra
     if method in FIRST_LOSS:  # step 1 runs before any update: policy = reference, h = 0 and no KL
         first = json.loads((out / "log_history.json").read_text())[0]
         assert first["loss"] == pytest.approx(FIRST_LOSS[method], abs=1e-3)
-    if extra.get("agreement"):
-        assert (
-            metrics["agreement"]["multi_labelled_pairs"] == 8
-            and metrics["agreement"]["min"] < metrics["agreement"]["max"]
-        )
+    if extra.get("agreement"):  # summarised over the 4 rows trained, of the 8 fitted
+        agreement = metrics["agreement"]
+        assert (agreement["pairs"], agreement["pairs_fitted"], agreement["multi_labelled_pairs"]) == (4, 8, 4)
+        assert agreement["min"] < agreement["max"]
 
 
 @pytest.mark.parametrize("method", ["orpo", "cpo"])
@@ -281,10 +280,28 @@ def test_odpo_counts_the_rows_without_a_strength_that_it_trained_and_says_the_ep
     metrics = train(options(ws, tiny_model_dir, tmp_path / "out", method="odpo", **extra))["metrics"]
     assert metrics["rows"]["rows_in"] == 8 and metrics["rows"]["rows_trained"] == 2
     assert metrics["odpo_offsets"]["pairs_without_strength"] == 2 and metrics["label_smoothing"] == 0.1
+    # --agreement's summary counts the 2 rows trained too, its weights normalised over the 8 fitted
+    agreement = metrics["agreement"]
+    assert (agreement["pairs"], agreement["pairs_fitted"], agreement["multi_labelled_pairs"]) == (2, 8, 2)
+    assert (metrics["labels"]["human_rows"], metrics["labels"]["machine_rows"]) == (2, 0)
     report = (tmp_path / "out" / "report.md").read_text()
     assert (
         "- verdicts: majority; --agreement weight (ε from the agreement); ε 0.1 for every pair (--label-smoothing); "
         "2 rows without a strength took --odpo-default-strength 2.5\n" in report
+    )
+
+
+def test_exo_pair_says_the_epsilon_it_takes_by_default(tmp_path, tiny_model_dir):
+    """--loss-type exo_pair without --label-smoothing trains with ε 1e-3 (EXO needs ε > 0), which neither the
+    report nor metrics.json said."""
+    ws = build_workspace(tmp_path / "ws")
+    extra = dict(max_steps=1, loss_type=("exo_pair",))
+    metrics = train(options(ws, tiny_model_dir, tmp_path / "out", **extra))["metrics"]
+    assert (metrics["label_smoothing"], metrics["label_smoothing_default"]) == (1e-3, "exo_pair")
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert (
+        "- verdicts: majority; ε 0.001 for every pair (exo_pair's default, no --label-smoothing given)\n"
+        in report
     )
 
 

@@ -10,7 +10,7 @@ from data.errors import PrefloopError
 from train.memory import GIB
 from train.methods import get_method
 from train.options import TrainOptions
-from train.run import _pair_columns, _plan
+from train.run import _pair_columns, _plan, _trained_notes
 
 
 def plan_logs(
@@ -64,30 +64,49 @@ def test_the_plan_line_says_the_steps_and_epochs_of_max_steps(caplog, monkeypatc
     assert "--max-steps" not in line
 
 
+def weigh(options: TrainOptions, rows: list[dict], trained: int | None = None) -> dict:
+    """`train.run`'s per-pair columns on ``rows`` and their notes over the first ``trained`` (all by default)."""
+    _pair_columns(options, get_method("dpo"), rows)
+    return _trained_notes(options, get_method("dpo"), rows[:trained], len(rows))
+
+
 @pytest.mark.parametrize(
-    "sources, weight, said",
+    "sources, weight, trained, said",
     [
         (
             ["machine", "machine", "machine"],
             0.5,
+            None,
             "--machine-weight 0.5: all 3 training rows are decided by machine",
         ),
-        (["machine", "human"], 0.5, None),  # a human row: the weight shifts the rows' shares
-        (["machine", "machine"], 1.0, None),
+        (["machine", "human"], 0.5, None, None),  # a human row: the weight shifts the rows' shares
+        (["machine", "machine"], 1.0, None, None),
+        # --max-steps trains 2 of 4 rows: the warning counts those, and says so
+        (
+            ["machine"] * 4,
+            0.5,
+            2,
+            "--machine-weight 0.5: all 2 rows trained (of 4 fitted) are decided by machine",
+        ),
+        # the rows trained are all machine rows, the human row beyond --max-steps: every row trained weighs alike
+        (["machine", "machine", "human"], 0.5, 2, "--machine-weight 0.5: all 2 rows trained (of 3 fitted)"),
     ],
 )
-def test_a_machine_weight_that_weighs_every_row_alike_is_said(caplog, sources, weight, said):
-    """--machine-weight where every row is machine-decided (--labels machine) scales the loss and nothing else."""
+def test_a_machine_weight_that_weighs_every_row_alike_is_said(caplog, sources, weight, trained, said):
+    """--machine-weight where every row trained is machine-decided scales the loss and nothing else."""
     rows = [{"source": source} for source in sources]
-    options = TrainOptions(labels="machine", machine_weight=weight)
+    options = TrainOptions(labels="auto", machine_weight=weight)
     with caplog.at_level(logging.WARNING, logger="train.run"):
-        _pair_columns(options, get_method("dpo"), rows)
+        notes = weigh(options, rows, trained)
     lines = [record.getMessage() for record in caplog.records if record.name == "train.run"]
     assert len(lines) == (said is not None)
     if said:
         assert lines[0].startswith(said) and lines[0].endswith(
-            "(--labels machine), so it weighs every row alike and changes only the loss's scale"
+            "(--labels auto), so it weighs every row alike and changes only the loss's scale"
         )
+    counted = rows[:trained]  # metrics.json's labels count the rows trained too
+    assert notes["labels"]["machine_rows"] == sum(row["source"] == "machine" for row in counted)
+    assert notes["labels"]["human_rows"] == sum(row["source"] == "human" for row in counted)
 
 
 def test_a_machine_weight_of_0_where_every_row_is_machine_decided_is_refused():
@@ -96,11 +115,11 @@ def test_a_machine_weight_of_0_where_every_row_is_machine_decided_is_refused():
     options = TrainOptions(labels="machine", machine_weight=0)
     rows = [{"source": "machine"}, {"source": "machine"}]
     with pytest.raises(PrefloopError) as caught:
-        _pair_columns(options, get_method("dpo"), rows)
+        weigh(options, rows)
     assert str(caught.value) == (
         "--machine-weight 0: all 2 training rows are decided by machine labellers only (--labels machine), "
         "so weight 0 leaves nothing to train"
     )
     mixed = [{"source": "machine"}, {"source": "human"}]
-    _pair_columns(TrainOptions(labels="all", machine_weight=0), get_method("dpo"), mixed)
+    weigh(TrainOptions(labels="all", machine_weight=0), mixed)
     assert [row["pair_weight"] for row in mixed] == [0.0, 1.0]

@@ -261,8 +261,14 @@ def test_pairs_of_answers_only_machines_rated_are_machine_rows(tmp_path, tiny_mo
         "human": ["human"] * 6,
         "machine": ["machine"],
     }
-    opts = options(
-        ws, tiny_model_dir, tmp_path / "rm", method="rm", rm_from_ratings="helpfulness", machine_weight=0.5
+    opts = options(  # 2 steps of 4 rows train all 8: metrics.json's labels count the rows trained
+        ws,
+        tiny_model_dir,
+        tmp_path / "rm",
+        method="rm",
+        rm_from_ratings="helpfulness",
+        machine_weight=0.5,
+        batch_size=4,
     )
     metrics = train(opts)["metrics"]
     assert metrics["labels"] == {"source": "auto", "human_rows": 7, "machine_rows": 1, "machine_weight": 0.5}

@@ -72,6 +72,20 @@ def test_the_report_says_how_labels_became_rows_and_what_the_held_out_set_left_o
     assert verdicts_line(metrics).endswith(
         "; --agreement smoothing (ε from the posterior: mean 0.050, 0.000-0.250)"
     )
+    metrics["agreement"] |= {"pairs": 4, "pairs_fitted": 18}  # --max-steps trained 4 of the 18 fitted pairs
+    assert verdicts_line(metrics).endswith(
+        "(ε from the posterior: mean 0.050, 0.000-0.250 over the 4 pairs trained of 18)"
+    )
+    metrics["agreement"] |= {"pairs": 1}  # one pair: no "1 pairs"
+    assert verdicts_line(metrics).endswith("0.000-0.250 over the 1 pair trained of 18)")
+    exo = {
+        "verdicts": {"aggregate": "majority"},
+        "label_smoothing": 0.001,
+        "label_smoothing_default": "exo_pair",
+    }
+    assert verdicts_line(exo) == (
+        "verdicts: majority; ε 0.001 for every pair (exo_pair's default, no --label-smoothing given)"
+    )
     assert (
         verdicts_line({"verdicts": {"aggregate": "majority", "min_posterior": None}}) == "verdicts: majority"
     )

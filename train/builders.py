@@ -99,20 +99,37 @@ def _dataset(rows: list[dict], names: tuple[str, ...]):
     return Dataset.from_list([{k: r[k] for k in names if k in r} for r in rows])
 
 
+# The ε a TRL loss type takes where --label-smoothing is not given: EXO needs ε > 0, and its paper recommends 1e-3.
+DEFAULT_EPSILON = {"exo_pair": 1e-3}
+
+
+def _loss_types(options: TrainOptions, method: Method) -> list[str]:
+    return list(options.loss_type) if method.trl_loss is None else [method.trl_loss]
+
+
+def label_smoothing(options: TrainOptions, method: Method) -> tuple[float, str | None]:
+    """The one ε every pair's loss takes (TRL's label_smoothing, our loss's ε) and the loss type whose default
+    gave it (`DEFAULT_EPSILON`), None where --label-smoothing gave it or nothing sets one (ε 0)."""
+    if options.label_smoothing or method.build is not build_dpo_family:
+        return options.label_smoothing, None
+    for name in _loss_types(options, method):
+        if name in DEFAULT_EPSILON:
+            return DEFAULT_EPSILON[name], name
+    return 0.0, None
+
+
 # -- trainer families ---------------------------------------------------------------------------------------
 def build_dpo_family(options: TrainOptions, b: Build, method: Method):
     from trl import DPOConfig
 
     from train.trainer import PAIR_COLUMNS, PairCollator, PreferenceTrainer, RefCache
 
-    loss_type = list(options.loss_type) if method.trl_loss is None else [method.trl_loss]
     args = DPOConfig(
         **common_args(options, b),
         beta=options.beta,
-        loss_type=loss_type,
+        loss_type=_loss_types(options, method),
         loss_weights=list(options.loss_weights) if options.loss_weights else None,
-        # EXO needs ε > 0; its paper recommends 1e-3.
-        label_smoothing=options.label_smoothing or (1e-3 if "exo_pair" in loss_type else 0.0),
+        label_smoothing=label_smoothing(options, method)[0],
         # The reference runs once, never beside the policy in memory; TDPO compares per-token distributions, so it
         # keeps a reference in memory (PreferenceTrainer) and scores it live.
         precompute_ref_log_probs=not method.reference_in_memory,

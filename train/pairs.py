@@ -311,7 +311,8 @@ def kto_weights(desirable: int, undesirable: int) -> tuple[float, float]:
 
 
 def add_agreement(rows: list[dict], mode: str) -> dict:
-    """Attach the per-pair columns of ``--agreement`` to ``rows``; returns a summary for the report."""
+    """Attach the per-pair columns of ``--agreement`` to ``rows`` (``weight``: normalised to mean 1 over them all);
+    returns their `agreement_summary`."""
     if mode not in AGREEMENT_MODES:
         raise PrefloopError(f"--agreement {mode!r}: expected one of {', '.join(AGREEMENT_MODES)}")
     if mode == "off" or not rows:
@@ -322,15 +323,23 @@ def add_agreement(rows: list[dict], mode: str) -> dict:
     if mode == "weight":
         for row, weight in zip(rows, agreement_weights(votes, agreement, posterior)):
             row["pair_weight"] = weight
-        values = [r["pair_weight"] for r in rows]
     else:
         for row, epsilon in zip(rows, agreement_noise(votes, agreement, posterior)):
             row["pair_epsilon"] = epsilon
-        values = [r["pair_epsilon"] for r in rows]
+    return agreement_summary(rows, mode)
+
+
+def agreement_summary(rows: list[dict], mode: str) -> dict:
+    """The per-pair weights or ε `add_agreement` attached, over ``rows`` (the report's: those trained, where
+    --max-steps reaches only some of the rows it attached them to): how many, how many with ≥ 2 votes, mean, range."""
+    if mode == "off" or not rows:
+        return {"mode": mode}
+    values = [r["pair_weight" if mode == "weight" else "pair_epsilon"] for r in rows]
     return {
         "mode": mode,
-        "from": "posterior" if all(p is not None for p in posterior) else "agreement",
-        "multi_labelled_pairs": sum(v >= 2 for v in votes),
+        "from": "posterior" if all(r.get("posterior") is not None for r in rows) else "agreement",
+        "pairs": len(rows),
+        "multi_labelled_pairs": sum(r["votes"] >= 2 for r in rows),
         "mean": sum(values) / len(values),
         "min": min(values),
         "max": max(values),

@@ -138,9 +138,14 @@ def verdicts_line(metrics: dict) -> str | None:
         line += f"; --agreement {agreement['mode']} (ε from the {agreement.get('from', 'agreement')}"
         if agreement["mode"] != "weight" and "mean" in agreement:  # the per-pair ε each pair's loss took
             line += f": mean {agreement['mean']:.3f}, {agreement['min']:.3f}-{agreement['max']:.3f}"
+            if agreement.get("pairs_fitted"):  # --max-steps reached only some of the rows
+                n = agreement["pairs"]
+                line += f" over the {n} pair{'s' * (n > 1)} trained of {agreement['pairs_fitted']}"
         line += ")"
     if metrics.get("label_smoothing"):  # one ε for every pair, beside --agreement weight's weights or alone
-        line += f"; ε {metrics['label_smoothing']:g} for every pair (--label-smoothing)"
+        default = metrics.get("label_smoothing_default")
+        said = f"{default}'s default, no --label-smoothing given" if default else "--label-smoothing"
+        line += f"; ε {metrics['label_smoothing']:g} for every pair ({said})"
     offsets = metrics.get("odpo_offsets") or {}
     n = offsets.get("pairs_without_strength")
     if n:  # their offset is the flag's, not the labellers' word

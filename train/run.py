@@ -23,7 +23,7 @@ from data.lineage import REWARD_MODEL, reward_model_entry
 from data.provision import check_writes_answers
 from data.records import content_id, random_id
 from data.workspace import Workspace
-from train.builders import rows_per_step
+from train.builders import label_smoothing, rows_per_step
 from train.fit import fit_rows
 from train.memory import Batch, Setup, available_memory, model_shape, plan_memory
 from train.methods import Method, get_method
@@ -34,13 +34,14 @@ from train.out_folder import claim_out_folder, own_folders, read_selection, sele
 from train.pairs import (
     TrainDataError,
     add_agreement,
+    agreement_summary,
     kto_loss_weights,
     step_chunks,
 )
 from train.plan_notes import steps_note, unused_adapter_options
 from train.saving import check_model_files, load_tokenizer, model_path, read_trained
 from train.selection import run_exclusion, select_rows
-from train.sources import add_source_weights, uniform_machine_weight
+from train.sources import add_source_weights, source_counts, uniform_machine_weight
 from train.stepwise import train_stepwise
 
 log = logging.getLogger(__name__)
@@ -59,28 +60,44 @@ def _out_dir(options: TrainOptions, workspace: Workspace, start: Path, marker: s
 
 
 def _pair_columns(options: TrainOptions, method: Method, rows: list[dict]) -> dict:
-    """Attach the per-pair loss columns (``--agreement``, the method's own) to ``rows``; their summaries."""
+    """Attach the per-pair loss columns (``--agreement``, ``--machine-weight``) to ``rows``, every row fitted (so
+    that --agreement weight's weights are normalised over them all, whatever --max-steps reaches); the one ε every
+    pair's loss takes, and the loss type whose default it is where --label-smoothing is not given."""
     if method.data != "pairs":
-        return {"agreement": {"mode": "off"}}
-    notes = {"agreement": add_agreement(rows, options.agreement)}
-    sources = add_source_weights(rows, options.machine_weight)
-    notes["labels"] = {"source": options.labels, **sources}
-    uniform = uniform_machine_weight(sources, options.labels)
-    if uniform:
-        log.warning(uniform)
-    if options.label_smoothing:  # the one ε of every pair's loss (train_config.json alone said it)
-        notes["label_smoothing"] = options.label_smoothing
+        return {}
+    add_agreement(rows, options.agreement)
+    add_source_weights(rows, options.machine_weight)
+    notes = {}
+    # train_config.json alone said --label-smoothing's ε, and nothing exo_pair's default
+    epsilon, default = label_smoothing(options, method)
+    if epsilon:
+        notes["label_smoothing"] = epsilon
+    if default:
+        notes["label_smoothing_default"] = default
     return notes
 
 
-def _trained_notes(options: TrainOptions, method: Method, rows: list[dict]) -> dict:
-    """What the rows trained (``rows``: those --max-steps reaches) set, with its summary: KTO's default weights,
-    balanced on them; the method's own per-pair columns (ODPO's offsets, a reward model's margins)."""
+def _trained_notes(options: TrainOptions, method: Method, rows: list[dict], fitted: int) -> dict:
+    """What the rows trained (``rows``: those --max-steps reaches, of the ``fitted``) set or took, summarised over
+    them: KTO's default weights, balanced on them; --agreement's per-pair ε or weights and whose labels decide the
+    rows (with the warning of a --machine-weight that weighs them all alike); the method's own per-pair columns
+    (ODPO's offsets, a reward model's margins)."""
     if method.data == "completions":
-        return {"kto_weights": kto_loss_weights(options.desirable_weight, options.undesirable_weight, rows)}
-    if method.data == "pairs" and method.columns:
-        return method.columns(options, rows)
-    return {}
+        weights = kto_loss_weights(options.desirable_weight, options.undesirable_weight, rows)
+        return {"agreement": {"mode": "off"}, "kto_weights": weights}
+    if method.data != "pairs":
+        return {"agreement": {"mode": "off"}}
+    agreement = agreement_summary(rows, options.agreement)
+    if "pairs" in agreement and len(rows) < fitted:  # the weights' mean is 1 over the fitted rows, not these
+        agreement["pairs_fitted"] = fitted
+    sources = source_counts(rows, options.machine_weight)
+    uniform = uniform_machine_weight(sources, options.labels, fitted)
+    if uniform:
+        log.warning(uniform)
+    notes = {"agreement": agreement, "labels": {"source": options.labels, **sources}}
+    if method.columns:
+        notes.update(method.columns(options, rows))
+    return notes
 
 
 def _completion_keys(method: Method) -> tuple[str, ...]:
@@ -256,11 +273,12 @@ def train(
     if recorded is not None:
         notes["selection_recorded_at"] = recorded["written_at"]
     evaluation = (eval_rows, selection["eval_split"])
+    fitted = len(train_rows)
     steps = _steps(options, method, train_rows, accounting["rows"]) if method.stepwise else None
     if steps is None:
         train_rows = _rows_for_steps(options, method, train_rows, accounting["rows"])
     trained = train_rows if steps is None else [row for rows, _ in steps for row in rows]
-    notes.update(_trained_notes(options, method, trained))
+    notes.update(_trained_notes(options, method, trained, fitted))
     claim = functools.partial(_claim, out, options, record)  # called by train_once as the start model loads
     own = own_folders(out, options, marker)
     if steps is not None:  # a step-wise method's steps are runs of train_once

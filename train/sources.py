@@ -26,30 +26,37 @@ def machine_only_items(labels: pd.DataFrame, task: str = "pairwise") -> set[str]
 
 
 def add_source_weights(rows: list[dict], machine_weight: float) -> dict:
-    """Scale ``pair_weight`` (1 where absent) of machine rows by ``machine_weight``; returns a summary."""
+    """Scale ``pair_weight`` (1 where absent) of machine rows by ``machine_weight``; returns their `source_counts`."""
     machine = [r for r in rows if r.get("source") == "machine"]
     if machine_weight != 1:
         for row in machine:
             row["pair_weight"] = row.get("pair_weight", 1.0) * machine_weight
         for row in rows:
             row.setdefault("pair_weight", 1.0)
-    return {
-        "human_rows": len(rows) - len(machine),
-        "machine_rows": len(machine),
-        "machine_weight": machine_weight,
-    }
+    return source_counts(rows, machine_weight)
 
 
-def uniform_machine_weight(summary: dict, labels: str) -> str | None:
-    """The warning where --machine-weight is set and every training row is a machine row (``summary``: of
-    `add_source_weights`; ``labels``: --labels): it weighs them all alike, so it scales the loss and nothing else.
-    A weight of 0 there weighs every row 0, which trains nothing: a `PrefloopError`, before any model loads."""
-    weight = summary["machine_weight"]
-    if weight == 1 or summary["human_rows"] or not summary["machine_rows"]:
+def source_counts(rows: list[dict], machine_weight: float) -> dict:
+    """How many of ``rows`` (the report's: those trained) people's labels decide, and how many machines' alone."""
+    machine = sum(r.get("source") == "machine" for r in rows)
+    return {"human_rows": len(rows) - machine, "machine_rows": machine, "machine_weight": machine_weight}
+
+
+def uniform_machine_weight(summary: dict, labels: str, fitted: int) -> str | None:
+    """The warning where --machine-weight is set and every row trained is a machine row (``summary``: their
+    `source_counts`; ``labels``: --labels; ``fitted``: the rows fitted, of which --max-steps may train fewer): it
+    weighs them all alike, so it scales the loss and nothing else. A weight of 0 there weighs every row 0, which
+    trains nothing: a `PrefloopError`, before any model loads."""
+    weight, machine = summary["machine_weight"], summary["machine_rows"]
+    if weight == 1 or summary["human_rows"] or not machine:
         return None
+    rows = (
+        f"all {machine} training rows"
+        if machine == fitted
+        else f"all {machine} rows trained (of {fitted} fitted)"
+    )
     said = (
-        f"--machine-weight {weight:g}: all {summary['machine_rows']} training rows are decided by machine labellers "
-        f"only (--labels {labels}), so"
+        f"--machine-weight {weight:g}: {rows} are decided by machine labellers only (--labels {labels}), so"
     )
     if not weight:
         raise PrefloopError(f"{said} weight 0 leaves nothing to train")
