@@ -135,8 +135,8 @@ IDENTICAL = (
 
 def warn_identical(identical: int, compared: int, alike: list[dict]) -> None:
     """A warning counting the answer pairs left unpaired as one text, naming the model pairs that gave them
-    (``alike``: `IdenticalTally.rows`): the run said only `arena_identical 3` among its counts. Chatbot Arena shows
-    such a pair and its voters call it a tie; here it is not shown, and it is no tie on the board unless counted."""
+    (``alike``: `IdenticalTally.rows`): the run said only `arena_identical 3` among its counts. Such a pair is not
+    shown, so it is no tie on the board: adding ties nobody cast would move the strengths without a vote."""
     if identical:
         which = "; ".join(
             f"{arena_names([row['a']])} and {arena_names([row['b']])} in {row['identical']} of their "
