@@ -351,6 +351,11 @@ def test_exo_pair_says_the_epsilon_it_takes_by_default(tmp_path, tiny_model_dir)
             "--loss-weights 1 0.5: 2 weights for --loss-type sigmoid, the default where none is given; give one "
             "weight per loss type, e.g. --loss-type sigmoid sft --loss-weights 1 0.5",
         ),
+        (  # every term weighs 0: TRL's loss is 0, and the untrained model was registered as trained
+            "labelled",
+            ["--loss-type", "sigmoid", "sft", "--loss-weights", "0", "0"],
+            "--loss-weights 0 0: weight 0 on every loss type leaves nothing to train; give one above 0",
+        ),
         (
             "labelled",
             ["--loss-weights", "2"],  # our sigmoid loss would train unweighted: the weight ignored
