@@ -175,7 +175,9 @@ def test_an_out_that_is_the_users_link_to_a_folder_is_saved_into(tmp_path, tiny_
     assert not (real / ".saving").exists()
 
 
-def test_an_sdpo_out_that_is_the_users_link_trains_its_steps_in_where_it_leads(tmp_path, tiny_model_dir, capsys):
+def test_an_sdpo_out_that_is_the_users_link_trains_its_steps_in_where_it_leads(
+    tmp_path, tiny_model_dir, capsys
+):
     """sDPO's steps are folders prefloop names inside --out, looked at before each write: inside the user's link
     (its path leads through it) each is a plain folder, trained and saved into, not refused as a link."""
     ws = build_workspace(tmp_path / "ws", rounds=2)
