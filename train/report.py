@@ -151,9 +151,8 @@ def verdicts_line(metrics: dict) -> str | None:
     n = offsets.get("pairs_without_strength")
     if n:  # their offset is the flag's, not the labellers' word
         line += f"; {n} row{'s' * (n > 1)} without a strength took --odpo-default-strength"
-        if (
-            "default_strength" in offsets
-        ):  # not in the notes of a run saved before it was (a --resume reports it)
+        # not in the notes of a run saved before it was recorded (which a --resume reports)
+        if "default_strength" in offsets:
             line += f" {offsets['default_strength']:g}"
     return line
 
