@@ -58,7 +58,7 @@ def train_stepwise(
             step_out
         )  # named here, not by the user: a link there was planted, and is never trained into
         step_options = dataclasses.replace(options, model=str(model_path), out=step_out, round=round_)
-        step_notes = {**notes, **trained, "rows": counts}  # its own rows: in, trained, beyond --max-steps
+        step_notes = {**notes, **trained, "rows": counts}  # its own rows (in, trained, beyond --max-steps)
         ours = (*own, step_out)  # named here: prefloop's, as the run's folder may be
         result, evaluations = train_once(
             step_options, model_path, workspace, chunk, evaluation, step_out, step_notes, before, claim, ours
