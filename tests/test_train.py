@@ -162,6 +162,43 @@ def test_sdpo_trains_and_registers_one_model_per_step(tmp_path, tiny_model_dir, 
     assert json.loads((out / "sdpo.json").read_text())["sdpo_steps"] == steps
 
 
+def test_each_sdpo_step_summarises_the_rows_it_trained(tmp_path, tiny_model_dir, capsys):
+    """A step's metrics.json counts its own rows, but its --agreement summary and its labels counts were the whole
+    run's (8 pairs beside a step's 4), and --machine-weight 0 trained a step whose rows machines alone decided with
+    every weight 0 (round 0's judge labels here), registering it untrained."""
+    ws = build_workspace(tmp_path / "ws", rounds=2, annotators=())
+    pairs = ws.frame("pairs")
+    ws.append(
+        [Label(p.id, name, "pairwise", "a") for p in pairs.itertuples() for name in ("ann", "bob") if p.round]
+        + [Label(p.id, "judge:j", "pairwise", "a") for p in pairs.itertuples() if not p.round]
+    )
+    result = train(options(ws, tiny_model_dir, tmp_path / "out", method="sdpo", agreement="smoothing"))
+    assert (result["metrics"]["agreement"]["pairs"], result["metrics"]["labels"]["machine_rows"]) == (8, 4)
+    for k, machine in ((1, 4), (2, 0)):
+        metrics = json.loads((tmp_path / "out" / f"step-{k}" / "metrics.json").read_text())
+        assert (metrics["rows"]["rows_trained"], metrics["agreement"]["pairs"]) == (4, 4)
+        assert (metrics["labels"]["machine_rows"], metrics["labels"]["human_rows"]) == (machine, 4 - machine)
+    args = [
+        "-w",
+        str(ws.path),
+        "--model",
+        str(tiny_model_dir),
+        "--out",
+        str(tmp_path / "zero"),
+        "--method",
+        "sdpo",
+    ]
+    assert main([*args, "--machine-weight", "0"]) == 2
+    assert (
+        capsys.readouterr()
+        .err.splitlines()[-1]
+        .startswith(
+            "error: --machine-weight 0: all 4 rows trained (of 8 fitted) are decided by machine labellers only"
+        )
+    )
+    assert not (tmp_path / "zero").exists() and len(ws.frame("models")) == 3  # the base and the two steps
+
+
 def test_flipped_preferences_are_learned(tmp_path, tiny_model_dir):
     """As seed 002 does: make 'chosen' the answer the reference finds LESS likely, then train on it."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -286,7 +323,7 @@ def test_odpo_counts_the_rows_without_a_strength_that_it_trained_and_says_the_ep
     assert (metrics["labels"]["human_rows"], metrics["labels"]["machine_rows"]) == (2, 0)
     report = (tmp_path / "out" / "report.md").read_text()
     assert (
-        "- verdicts: majority; --agreement weight (ε from the agreement); ε 0.1 for every pair (--label-smoothing); "
+        "- verdicts: majority; --agreement weight (weights from the agreement); ε 0.1 for every pair (--label-smoothing); "
         "2 rows without a strength took --odpo-default-strength 2.5\n" in report
     )
 
@@ -350,6 +387,11 @@ def test_exo_pair_says_the_epsilon_it_takes_by_default(tmp_path, tiny_model_dir)
             ["--loss-weights", "1", "0.5"],  # no --loss-type: which one the weights were counted against
             "--loss-weights 1 0.5: 2 weights for --loss-type sigmoid, the default where none is given; give one "
             "weight per loss type, e.g. --loss-type sigmoid sft --loss-weights 1 0.5",
+        ),
+        (  # every term weighs 0: TRL's loss is 0, and the untrained model was registered as trained
+            "labelled",
+            ["--loss-type", "sigmoid", "sft", "--loss-weights", "0", "0"],
+            "--loss-weights 0 0: weight 0 on every loss type leaves nothing to train; give one above 0",
         ),
         (
             "labelled",

@@ -118,7 +118,8 @@ def test_a_machine_weight_of_0_where_every_row_is_machine_decided_is_refused():
         weigh(options, rows)
     assert str(caught.value) == (
         "--machine-weight 0: all 2 training rows are decided by machine labellers only (--labels machine), "
-        "so weight 0 leaves nothing to train"
+        "so weight 0 leaves nothing to train: give --machine-weight above 0 (1, the default, weighs them as "
+        "people's rows)"
     )
     mixed = [{"source": "machine"}, {"source": "human"}]
     weigh(TrainOptions(labels="all", machine_weight=0), mixed)

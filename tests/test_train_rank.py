@@ -69,6 +69,11 @@ def test_the_report_says_how_many_odpo_rows_took_the_default_strength():
     assert summary_lines("odpo", metrics)[0].endswith(
         "; 1 row without a strength took --odpo-default-strength 2.5"
     )
+    # a run saved before the strength was recorded (its trained.json's notes), reported on --resume: no KeyError
+    del metrics["odpo_offsets"]["default_strength"]
+    assert summary_lines("odpo", metrics)[0].endswith(
+        "; 1 row without a strength took --odpo-default-strength"
+    )
     metrics["odpo_offsets"] = add_offsets(rows[:1], 1.0, 2.5)  # every row has its strength: nothing to say
     assert summary_lines("odpo", metrics)[0] == "verdicts: majority"
 

@@ -78,6 +78,11 @@ def test_the_report_says_how_labels_became_rows_and_what_the_held_out_set_left_o
     )
     metrics["agreement"] |= {"pairs": 1}  # one pair: no "1 pairs"
     assert verdicts_line(metrics).endswith("0.000-0.250 over the 1 pair trained of 18)")
+    # weight's weights are no ε: the line said "ε from the agreement" of them, then "ε 0.1" of --label-smoothing's
+    weighted = {"verdicts": {"aggregate": "majority"}, "agreement": {"mode": "weight", "from": "agreement"}}
+    assert verdicts_line(weighted | {"label_smoothing": 0.1}) == (
+        "verdicts: majority; --agreement weight (weights from the agreement); ε 0.1 for every pair (--label-smoothing)"
+    )
     exo = {
         "verdicts": {"aggregate": "majority"},
         "label_smoothing": 0.001,

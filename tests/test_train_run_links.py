@@ -175,6 +175,20 @@ def test_an_out_that_is_the_users_link_to_a_folder_is_saved_into(tmp_path, tiny_
     assert not (real / ".saving").exists()
 
 
+def test_an_sdpo_out_that_is_the_users_link_trains_its_steps_in_where_it_leads(
+    tmp_path, tiny_model_dir, capsys
+):
+    """sDPO's steps are folders prefloop names inside --out, looked at before each write: inside the user's link
+    (its path leads through it) each is a plain folder, trained and saved into, not refused as a link."""
+    ws = build_workspace(tmp_path / "ws", rounds=2)
+    real, out = tmp_path / "scratch" / "x", tmp_path / "out"
+    real.mkdir(parents=True)
+    out.symlink_to(real)
+    assert main(argv(ws, tiny_model_dir, out, "--method", "sdpo")) == 0, capsys.readouterr().err
+    assert (real / "sdpo.json").is_file()
+    assert all((real / f"step-{k}" / "model.safetensors").is_file() for k in (1, 2))
+
+
 def swapped_for_a_link(folder_of, outside):
     """A plant: the folder ``folder_of()`` names (looked up once training starts) moved aside and a link to
     ``outside`` put at its name."""

@@ -62,6 +62,11 @@ def check_dpo(options: TrainOptions) -> None:
             f"--loss-weights {given}: {n} weight{'s' * (n > 1)} for --loss-type {types}{default}; give "
             "one weight per loss type, e.g. --loss-type sigmoid sft --loss-weights 1 0.5"
         )
+    if options.loss_weights and not any(options.loss_weights):  # every term 0: a model registered, untrained
+        given = " ".join(f"{w:g}" for w in options.loss_weights)
+        raise PrefloopError(
+            f"--loss-weights {given}: weight 0 on every loss type leaves nothing to train; give one above 0"
+        )
     if options.loss_weights and ours:  # our per-pair loss is one term, weighted per pair (--agreement)
         raise PrefloopError(
             f"--loss-weights weighs TRL's loss types, and --loss-type {options.loss_type[0]} alone runs our "

@@ -135,7 +135,8 @@ def verdicts_line(metrics: dict) -> str | None:
         line += f", posterior at least {verdicts['min_posterior']:g}"
     agreement = metrics.get("agreement") or {}
     if agreement.get("mode", "off") != "off":
-        line += f"; --agreement {agreement['mode']} (ε from the {agreement.get('from', 'agreement')}"
+        said = "weights" if agreement["mode"] == "weight" else "ε"  # weight's are 1 − 2ε: no ε of the loss
+        line += f"; --agreement {agreement['mode']} ({said} from the {agreement.get('from', 'agreement')}"
         if agreement["mode"] != "weight" and "mean" in agreement:  # the per-pair ε each pair's loss took
             line += f": mean {agreement['mean']:.3f}, {agreement['min']:.3f}-{agreement['max']:.3f}"
             if agreement.get("pairs_fitted"):  # --max-steps reached only some of the rows
@@ -149,8 +150,10 @@ def verdicts_line(metrics: dict) -> str | None:
     offsets = metrics.get("odpo_offsets") or {}
     n = offsets.get("pairs_without_strength")
     if n:  # their offset is the flag's, not the labellers' word
-        line += f"; {n} row{'s' * (n > 1)} without a strength took --odpo-default-strength "
-        line += f"{offsets['default_strength']:g}"
+        line += f"; {n} row{'s' * (n > 1)} without a strength took --odpo-default-strength"
+        # not in the notes of a run saved before it was recorded (which a --resume reports)
+        if "default_strength" in offsets:
+            line += f" {offsets['default_strength']:g}"
     return line
 
 

@@ -77,10 +77,13 @@ def _pair_columns(options: TrainOptions, method: Method, rows: list[dict]) -> di
     return notes
 
 
-def _trained_notes(options: TrainOptions, method: Method, rows: list[dict], fitted: int) -> dict:
-    """What the rows trained (``rows``: those --max-steps reaches, of the ``fitted``) set or took, summarised over
-    them: KTO's default weights, balanced on them; --agreement's per-pair ε or weights and whose labels decide the
-    rows (with the warning of a --machine-weight that weighs them all alike); the method's own per-pair columns
+def _trained_notes(
+    options: TrainOptions, method: Method, rows: list[dict], fitted: int, warn: bool = True
+) -> dict:
+    """What the rows trained (``rows``: those --max-steps reaches, of the ``fitted``; or one sDPO step's) set or
+    took, summarised over them: KTO's default weights, balanced on them; --agreement's per-pair ε or weights and
+    whose labels decide the rows (with the warning of a --machine-weight that weighs them all alike, where
+    ``warn``: the run's, said once; weight 0 there is an error all the same); the method's own per-pair columns
     (ODPO's offsets, a reward model's margins)."""
     if method.data == "completions":
         weights = kto_loss_weights(options.desirable_weight, options.undesirable_weight, rows)
@@ -92,7 +95,7 @@ def _trained_notes(options: TrainOptions, method: Method, rows: list[dict], fitt
         agreement["pairs_fitted"] = fitted
     sources = source_counts(rows, options.machine_weight)
     uniform = uniform_machine_weight(sources, options.labels, fitted)
-    if uniform:
+    if uniform and warn:
         log.warning(uniform)
     notes = {"agreement": agreement, "labels": {"source": options.labels, **sources}}
     if method.columns:
@@ -279,6 +282,10 @@ def train(
         train_rows = _rows_for_steps(options, method, train_rows, accounting["rows"])
     trained = train_rows if steps is None else [row for rows, _ in steps for row in rows]
     notes.update(_trained_notes(options, method, trained, fitted))
+    if steps is not None:  # each step's metrics summarise its own rows, checked before anything loads
+        steps = [
+            (rows, counts, _trained_notes(options, method, rows, fitted, False)) for rows, counts in steps
+        ]
     claim = functools.partial(_claim, out, options, record)  # called by train_once as the start model loads
     own = own_folders(out, options, marker)
     if steps is not None:  # a step-wise method's steps are runs of train_once

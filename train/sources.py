@@ -59,5 +59,8 @@ def uniform_machine_weight(summary: dict, labels: str, fitted: int) -> str | Non
         f"--machine-weight {weight:g}: {rows} are decided by machine labellers only (--labels {labels}), so"
     )
     if not weight:
-        raise PrefloopError(f"{said} weight 0 leaves nothing to train")
+        raise PrefloopError(
+            f"{said} weight 0 leaves nothing to train: give --machine-weight above 0 (1, the default, weighs "
+            "them as people's rows)"
+        )
     return f"{said} it weighs every row alike and changes only the loss's scale"

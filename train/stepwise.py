@@ -29,14 +29,15 @@ def train_stepwise(
     options: TrainOptions,
     model_path: Path,
     workspace: Workspace,
-    chunks: list[tuple[list[dict], dict]],
+    chunks: list[tuple[list[dict], dict, dict]],
     evaluation: tuple[list[dict], str],
     out: Path,
     notes: dict,
     claim: Callable[[], None] | None = None,
     own: tuple[Path, ...] = (),
 ) -> dict:
-    """Train the sDPO steps ``chunks`` (each step's rows and their accounting, ``rows`` in its metrics); returns
+    """Train the sDPO steps ``chunks`` (each step's rows, their accounting, ``rows`` in its metrics, and what they
+    took, `train.run._trained_notes` over them, in place of the run's in ``notes``); returns
     the last step's manifest entry, its metrics comparing the start model with the final one and listing the
     steps (``sdpo_steps``), with the run's ``rows`` from ``notes``. ``claim``: step 1's (`train_once`); ``own``:
     the folders of ``out`` prefloop named (`train_once`), to which each step adds its own."""
@@ -47,7 +48,7 @@ def train_stepwise(
     start = before = None
     steps: list[dict] = []
     caches: list[dict | None] = []  # each step's reference_cache: the run's is their sum
-    for k, (chunk, counts) in enumerate(chunks, 1):
+    for k, (chunk, counts, trained) in enumerate(chunks, 1):
         rounds = sorted({r["round"] for r in chunk})
         log.info(
             "sDPO step %d/%d: %d pairs of rounds %s, from %s", k, len(chunks), len(chunk), rounds, model_path
@@ -57,7 +58,7 @@ def train_stepwise(
             step_out
         )  # named here, not by the user: a link there was planted, and is never trained into
         step_options = dataclasses.replace(options, model=str(model_path), out=step_out, round=round_)
-        step_notes = {**notes, "rows": counts}  # its own rows: in, trained, beyond --max-steps
+        step_notes = {**notes, **trained, "rows": counts}  # its own rows (in, trained, beyond --max-steps)
         ours = (*own, step_out)  # named here: prefloop's, as the run's folder may be
         result, evaluations = train_once(
             step_options, model_path, workspace, chunk, evaluation, step_out, step_notes, before, claim, ours
@@ -88,8 +89,9 @@ def train_stepwise(
         return result
     overall = {
         **result["metrics"],
+        **{key: notes[key] for key in chunks[-1][2]},  # the run's summaries of its rows, not its last step's
         **held_out_metrics(options, start, before, evaluation[0]),
-        "train_rows": sum(len(chunk) for chunk, _ in chunks),
+        "train_rows": sum(len(chunk) for chunk, *_ in chunks),
         "rows": notes["rows"],
         "steps": sum(s["steps"] for s in steps),
         "seconds": round(sum(s["seconds"] for s in steps), 1),
