@@ -480,6 +480,12 @@ def test_exo_pair_says_the_epsilon_it_takes_by_default(tmp_path, tiny_model_dir)
         ),
         (
             "labelled",
+            ["--loss-type", "exo_pair", "--label-smoothing", "0"],  # trained with 1e-3, "none given"
+            "error: --label-smoothing 0 with --loss-type exo_pair: EXO needs ε > 0; give one above 0, or leave the "
+            "flag out for exo_pair's default 1e-3",
+        ),
+        (
+            "labelled",
             ["--method", "kto", "--eval-steps", "1"],
             "--eval-steps applies to --method dpo, ipo, slic, rdpo, dpop, spin, odpo, tdpo1, tdpo2, sdpo, not kto",
         ),

@@ -364,6 +364,12 @@ def check_given(options: TrainOptions, explicit: set[str]) -> None:
     `data export --format sft` refuses them), a LoRA adapter's options beside ``--lora-r 0``."""
     method = get_method(options.method)
     refuse_unread(options, explicit)
+    if "label_smoothing" in explicit and not options.label_smoothing and "exo_pair" in options.loss_type:
+        # it trained with exo_pair's 1e-3 all the same, its report saying no --label-smoothing was given
+        raise PrefloopError(
+            "--label-smoothing 0 with --loss-type exo_pair: EXO needs ε > 0; give one above 0, or leave the flag "
+            "out for exo_pair's default 1e-3"
+        )
     adapter = next((name for name in ("lora_alpha", "lora_dropout") if name in explicit), None)
     if adapter and options.lora_r == 0:
         raise PrefloopError(
