@@ -528,6 +528,19 @@ def test_label_smoothing_is_taken_by_the_losses_that_read_it(loss_type):
     check_options(TrainOptions(loss_type=loss_type, label_smoothing=0.1))
 
 
+@pytest.mark.parametrize("method", ["ipo", "slic", "simpo"])
+def test_an_option_of_another_method_is_refused_from_code_too(tmp_path, tiny_model_dir, method):
+    """The CLI and YAML refuse --label-smoothing for these losses, which ignore it; from code it trained, the report
+    and metrics.json saying "ε 0.1 for every pair"."""
+    from data.config import ConfigError
+
+    ws = build_workspace(tmp_path / "ws")
+    given = options(ws, tiny_model_dir, tmp_path / "out", method=method, max_steps=1, label_smoothing=0.1)
+    with pytest.raises(ConfigError, match=f"^--label-smoothing applies to --method dpo, .*, not {method}$"):
+        train(given)
+    assert not (tmp_path / "out").exists() and len(ws.frame("models")) == 0
+
+
 def test_chunked_head_log_probs_match_trl(tmp_path, tiny_model_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOTrainer
