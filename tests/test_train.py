@@ -193,7 +193,8 @@ def test_each_sdpo_step_summarises_the_rows_it_trained(tmp_path, tiny_model_dir,
         capsys.readouterr()
         .err.splitlines()[-1]
         .startswith(
-            "error: --machine-weight 0: all 4 rows trained (of 8 fitted) are decided by machine labellers only"
+            "error: sDPO step 1 of 2: --machine-weight 0: all 4 rows trained (of 8 fitted) are decided by "
+            "machine labellers only"
         )
     )
     assert not (tmp_path / "zero").exists() and len(ws.frame("models")) == 3  # the base and the two steps
@@ -479,6 +480,12 @@ def test_exo_pair_says_the_epsilon_it_takes_by_default(tmp_path, tiny_model_dir)
         ),
         (
             "labelled",
+            ["--loss-type", "exo_pair", "--label-smoothing", "0"],  # trained with 1e-3, "none given"
+            "error: --label-smoothing 0 with --loss-type exo_pair: EXO needs ε > 0; give one above 0, or leave the "
+            "flag out for exo_pair's default 1e-3",
+        ),
+        (
+            "labelled",
             ["--method", "kto", "--eval-steps", "1"],
             "--eval-steps applies to --method dpo, ipo, slic, rdpo, dpop, spin, odpo, tdpo1, tdpo2, sdpo, not kto",
         ),
@@ -519,6 +526,19 @@ def test_label_smoothing_is_taken_by_the_losses_that_read_it(loss_type):
     from train.options import check_options
 
     check_options(TrainOptions(loss_type=loss_type, label_smoothing=0.1))
+
+
+@pytest.mark.parametrize("method", ["ipo", "slic", "simpo"])
+def test_an_option_of_another_method_is_refused_from_code_too(tmp_path, tiny_model_dir, method):
+    """The CLI and YAML refuse --label-smoothing for these losses, which ignore it; from code it trained, the report
+    and metrics.json saying "ε 0.1 for every pair"."""
+    from data.config import ConfigError
+
+    ws = build_workspace(tmp_path / "ws")
+    given = options(ws, tiny_model_dir, tmp_path / "out", method=method, max_steps=1, label_smoothing=0.1)
+    with pytest.raises(ConfigError, match=f"^--label-smoothing applies to --method dpo, .*, not {method}$"):
+        train(given)
+    assert not (tmp_path / "out").exists() and len(ws.frame("models")) == 0
 
 
 def test_chunked_head_log_probs_match_trl(tmp_path, tiny_model_dir):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.aggregate import AGGREGATIONS
+from data.cli import check_applies
 from data.errors import PrefloopError
 from data.export import check_min_posterior
 from data.export_workspace import check_rank_pairs
@@ -18,8 +19,8 @@ from data.schemas import PAIR_KINDS
 from data.selection import LABEL_SOURCES
 from train.fit import TRUNCATION_MODES
 from train.losses import STRENGTHS
-from train.method_checks import DEFAULT_LOSS_TYPE, refuse_unread
-from train.methods import METHODS, get_method
+from train.method_checks import DEFAULT_LOSS_TYPE, off_default, refuse_unread
+from train.methods import METHODS, get_method, method_options
 from train.pairs import AGREEMENT_MODES, SFT_SOURCES
 from train.reward import RM_MARGINS
 
@@ -309,6 +310,10 @@ def check_options(options: TrainOptions) -> None:
     """Every option error before anything is loaded or written: the general ranges, then the method's own."""
     method = get_method(options.method)
     check_ranges(options)
+    # one method's option set for another: the parser refuses it given (by flag or YAML), this off its default (a run
+    # from code, `TrainOptions(method="ipo", label_smoothing=0.1)`, whose ε the loss ignored and the report claimed)
+    owners = method_options()
+    check_applies(set(off_default(options, owners)), options.method, owners, "--method")
     if options.agreement not in AGREEMENT_MODES:
         raise PrefloopError(
             f"--agreement {options.agreement!r}: expected one of {', '.join(AGREEMENT_MODES)}"
@@ -364,6 +369,12 @@ def check_given(options: TrainOptions, explicit: set[str]) -> None:
     `data export --format sft` refuses them), a LoRA adapter's options beside ``--lora-r 0``."""
     method = get_method(options.method)
     refuse_unread(options, explicit)
+    if "label_smoothing" in explicit and not options.label_smoothing and "exo_pair" in options.loss_type:
+        # it trained with exo_pair's 1e-3 all the same, its report saying no --label-smoothing was given
+        raise PrefloopError(
+            "--label-smoothing 0 with --loss-type exo_pair: EXO needs ε > 0; give one above 0, or leave the flag "
+            "out for exo_pair's default 1e-3"
+        )
     adapter = next((name for name in ("lora_alpha", "lora_dropout") if name in explicit), None)
     if adapter and options.lora_r == 0:
         raise PrefloopError(

@@ -78,13 +78,13 @@ def _pair_columns(options: TrainOptions, method: Method, rows: list[dict]) -> di
 
 
 def _trained_notes(
-    options: TrainOptions, method: Method, rows: list[dict], fitted: int, warn: bool = True
+    options: TrainOptions, method: Method, rows: list[dict], fitted: int, step: str | None = None
 ) -> dict:
-    """What the rows trained (``rows``: those --max-steps reaches, of the ``fitted``; or one sDPO step's) set or
-    took, summarised over them: KTO's default weights, balanced on them; --agreement's per-pair ε or weights and
-    whose labels decide the rows (with the warning of a --machine-weight that weighs them all alike, where
-    ``warn``: the run's, said once; weight 0 there is an error all the same); the method's own per-pair columns
-    (ODPO's offsets, a reward model's margins)."""
+    """What the rows trained (``rows``: those --max-steps reaches, of the ``fitted``; or the sDPO ``step``'s, "sDPO
+    step 2 of 3") set or took, summarised over them: KTO's default weights, balanced on them; --agreement's per-pair
+    ε or weights and whose labels decide the rows (with the warning of a --machine-weight that weighs them all alike,
+    the run's, said once; weight 0 there is an error all the same, naming the step); the method's own per-pair
+    columns (ODPO's offsets, a reward model's margins)."""
     if method.data == "completions":
         weights = kto_loss_weights(options.desirable_weight, options.undesirable_weight, rows)
         return {"agreement": {"mode": "off"}, "kto_weights": weights}
@@ -94,8 +94,8 @@ def _trained_notes(
     if "pairs" in agreement and len(rows) < fitted:  # the weights' mean is 1 over the fitted rows, not these
         agreement["pairs_fitted"] = fitted
     sources = source_counts(rows, options.machine_weight)
-    uniform = uniform_machine_weight(sources, options.labels, fitted)
-    if uniform and warn:
+    uniform = uniform_machine_weight(sources, options.labels, fitted, f"{step}: " if step else "")
+    if uniform and not step:
         log.warning(uniform)
     notes = {"agreement": agreement, "labels": {"source": options.labels, **sources}}
     if method.columns:
@@ -284,7 +284,8 @@ def train(
     notes.update(_trained_notes(options, method, trained, fitted))
     if steps is not None:  # each step's metrics summarise its own rows, checked before anything loads
         steps = [
-            (rows, counts, _trained_notes(options, method, rows, fitted, False)) for rows, counts in steps
+            (rows, counts, _trained_notes(options, method, rows, fitted, f"sDPO step {k} of {len(steps)}"))
+            for k, (rows, counts) in enumerate(steps, 1)
         ]
     claim = functools.partial(_claim, out, options, record)  # called by train_once as the start model loads
     own = own_folders(out, options, marker)

@@ -42,11 +42,11 @@ def source_counts(rows: list[dict], machine_weight: float) -> dict:
     return {"human_rows": len(rows) - machine, "machine_rows": machine, "machine_weight": machine_weight}
 
 
-def uniform_machine_weight(summary: dict, labels: str, fitted: int) -> str | None:
+def uniform_machine_weight(summary: dict, labels: str, fitted: int, where: str = "") -> str | None:
     """The warning where --machine-weight is set and every row trained is a machine row (``summary``: their
     `source_counts`; ``labels``: --labels; ``fitted``: the rows fitted, of which --max-steps may train fewer): it
     weighs them all alike, so it scales the loss and nothing else. A weight of 0 there weighs every row 0, which
-    trains nothing: a `PrefloopError`, before any model loads."""
+    trains nothing: a `PrefloopError`, before any model loads, that starts with ``where`` (an sDPO step's name)."""
     weight, machine = summary["machine_weight"], summary["machine_rows"]
     if weight == 1 or summary["human_rows"] or not machine:
         return None
@@ -55,9 +55,7 @@ def uniform_machine_weight(summary: dict, labels: str, fitted: int) -> str | Non
         if machine == fitted
         else f"all {machine} rows trained (of {fitted} fitted)"
     )
-    said = (
-        f"--machine-weight {weight:g}: {rows} are decided by machine labellers only (--labels {labels}), so"
-    )
+    said = f"{where}--machine-weight {weight:g}: {rows} are decided by machine labellers only (--labels {labels}), so"
     if not weight:
         raise PrefloopError(
             f"{said} weight 0 leaves nothing to train: give --machine-weight above 0 (1, the default, weighs "
