@@ -731,3 +731,13 @@ def test_training_rows_read_the_workspace_in_data_exports_order(tmp_path, monkey
         exported = order(lambda fmt=fmt: export_rows(ws, SimpleNamespace(format=fmt, **args), ()))
         assert order(rows) == exported
         assert exported[-2:] == ["completions", "prompts"]
+
+
+def test_a_loss_type_repeated_with_its_weights_given_is_the_users_own_weighing():
+    """Refused without --loss-weights (TRL would silently weigh it twice), but with them each term's weight is said:
+    benchmarks/bench_train.py's "trl" side runs DPO's sigmoid as two halves, 0.5 and 0.5, on TRL's own head."""
+    from train.method_checks import check_dpo
+
+    check_dpo(TrainOptions(loss_type=("sigmoid", "sigmoid"), loss_weights=(0.5, 0.5)))
+    with pytest.raises(Exception, match="given more than once"):
+        check_dpo(TrainOptions(loss_type=("sigmoid", "sigmoid")))

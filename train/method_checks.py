@@ -35,7 +35,9 @@ def check_dpo(options: TrainOptions) -> None:
             f"--loss-type {' '.join(unknown) or '(none)'}: expected one or more of {', '.join(TRL_LOSS_TYPES)}"
         )
     twice = sorted({name for name in options.loss_type if options.loss_type.count(name) > 1})
-    if twice:  # TRL sums each type given: a repeated one would weigh twice without a word
+    # TRL sums each type given: a repeat would weigh twice without a word. With --loss-weights every term's weight is
+    # the user's own (benchmarks/bench_train.py's "trl" side runs sigmoid as two halves, 0.5 and 0.5, on TRL's head).
+    if twice and options.loss_weights is None:
         raise PrefloopError(
             f"--loss-type {' '.join(twice)}: given more than once; name each loss type once "
             "(--loss-weights weighs them)"
