@@ -134,7 +134,8 @@ def _widest(runs: pd.DataFrame) -> pd.DataFrame:
         )
         for k, key in enumerate(keys)
     ]
-    return runs[[not c for c in covered]]
+    # a boolean Series, not a list: an empty list would select no column of an empty frame rather than no row
+    return runs[pd.Series([not c for c in covered], index=runs.index, dtype=bool)]
 
 
 def _sharing(found: list[dict]) -> list[dict]:
