@@ -4,8 +4,11 @@ names what no board counts; its identical-answers notes are of the arenas whose 
 
 from __future__ import annotations
 
+import pandas as pd
+
 from data import Workspace
 from data.__main__ import main
+from data.arena_runs import identical_answers
 from data.records import ArenaRun, Completion, Label, Pair, Prompt
 from tests.test_data_leaderboard import arena_workspace, strict_json
 from tests.test_data_leaderboard_notes import dangling_workspace, round_votes
@@ -262,3 +265,21 @@ def test_a_split_whose_votes_no_board_counts_says_so_of_that_split(tmp_path, cap
     assert capsys.readouterr().err == (
         "error: the votes by people on arena pairs of split test all compare a model with itself: no board\n"
     )
+
+
+def test_arenas_whose_answers_all_differed_have_no_identical_answers_note():
+    """No arena left an answer unpaired: no note, and no error (an empty selection once dropped every column)."""
+    arenas = pd.DataFrame(
+        {
+            "models": [["a", "b"]],
+            "split": ["test"],
+            "round": [0],
+            "created_at": [pd.Timestamp("2026-12-07", tz="UTC")],
+            "prompts": [4],
+            "pairs": [4],
+            "identical": [0],
+            "identical_prompts": [[]],
+            "identical_by_models": [None],
+        }
+    )
+    assert identical_answers(arenas, pd.DataFrame(columns=["id", "label", "name"])) == []
