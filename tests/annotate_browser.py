@@ -118,7 +118,8 @@ SHOWN_VIEW = "document.querySelector('#pf-prompt [data-view]')?.dataset.view ?? 
 SHOWN_ITEM = "document.querySelector('#pf-prompt [data-view]')?.dataset.item ?? null"
 NEXT_ITEM_OR_DONE = f"""held => {{
     const item = {SHOWN_ITEM};
-    return item === null ? document.querySelector('#pf-prompt').innerText.includes('All done') : item !== held;
+    // the prompt's element is briefly absent while Gradio draws it anew: not yet, rather than a TypeError
+    return item === null ? (document.querySelector('#pf-prompt')?.innerText.includes('All done') ?? false) : item !== held;
 }}"""
 KEPT_PICK = "JSON.parse(localStorage.getItem('prefloop-pending'))"  # what app.js keeps of the pick on screen
 
