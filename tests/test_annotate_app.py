@@ -341,7 +341,7 @@ def test_a_pages_draw_asked_before_another_draws_nothing_and_pages_do_not_wait_o
 
     monkeypatch.setattr(annotate.admin_tab, "admin_view", switched_meanwhile)
     assert refresh("majority", ann, 1, True, request) == (gr.skip(),) * 3  # asked before: drawn over nothing
-    assert refresh("majority", ann, 1, True, request) == (gr.skip(),) * 3  # seen late: not even computed
+    assert refresh("majority", ann, 1, True, request) == (gr.skip(),) * 3  # seen late: nothing
     assert switch("majority", ann, 1, True, request) == (gr.skip(),) * 4  # nor its status line
     assert "verdicts (majority)" in refresh("majority", ann, 3, True, request)[0]  # the next asked draws
     assert (ann.ticket, other.ticket) == (3, 7)
@@ -367,7 +367,7 @@ def test_an_arena_draw_sends_no_model_name_unless_the_admin_tab_is_open_as_it_ru
     draws = {fn.api_name: fn.fn for fn in app.fns.values() if fn.api_name in ("admin", "admin_select")}
     request = SimpleNamespace(username="ann")
     called, drawn = [], annotate.admin_tab.admin_view
-    assert not Selected().admin  # its state dropped, the page is taken to label
+    assert not Selected().admin  # a page the server knows nothing of: no open Admin tab
 
     def labels_meanwhile(ctx, user, method):  # the admin opens the Label tab while the figures are computed
         called.append(user)
@@ -380,9 +380,11 @@ def test_an_arena_draw_sends_no_model_name_unless_the_admin_tab_is_open_as_it_ru
         page = Selected()
         assert "/models/Y" in "".join(draw("majority", page, 1, True, request)), name  # the Admin tab open
         assert draw("majority", page, 2, False, request) == ("",) * 3, name  # asked with the Label tab open
-        assert draw("majority", Selected(), 1, False, request) == ("",) * 3, (
+        unknown = Selected()  # a page new to the server, or whose state Gradio dropped
+        assert draw("majority", unknown, 1, False, request) == ("",) * 3, name
+        assert draw("majority", Selected(), 0, True, request) == ("",) * 3, (
             name
-        )  # and the page unknown before
+        )  # nor a draw it never counted
         monkeypatch.setattr(annotate.admin_tab, "admin_view", labels_meanwhile)
         assert draw("majority", page, 3, True, request) == (gr.skip(),) * 3 and called == ["ann"], name
         monkeypatch.setattr(annotate.admin_tab, "admin_view", drawn)
