@@ -223,7 +223,8 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
 
     admin_stats = with_method(figures, "loading the admin tab")
     first_draw = with_method(  # as the page loads: a labeller's admin tab stays hidden, and empty
-        lambda user, *page: figures(user, *page) if ctx.auth.is_admin(user) else kept, "loading the admin tab"
+        lambda user, *asked_for: figures(user, *asked_for) if ctx.auth.is_admin(user) else kept,
+        "loading the admin tab",
     )
     # A rank app's switch changes only what its export buttons write: nothing on the tab to redraw but the status
     redrawn = views if ctx.service.task in AGGREGATED_FIGURES else []
