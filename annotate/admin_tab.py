@@ -4,6 +4,7 @@ handlers themselves are `annotate.admin`'s."""
 
 # No `from __future__ import annotations`: Gradio reads the `gr.Request` annotation itself to pass the request.
 
+import threading
 from dataclasses import dataclass, fields
 
 import gradio as gr
@@ -31,7 +32,6 @@ from data.leaderboard import ARENA
 from data.schemas import CHOICES
 
 FORMAT_NAMES = {"dpo": "DPO", "kto": "KTO", "ratings": "ratings"}
-ADMIN_DRAWS = "admin-draws"  # the concurrency id of the events that draw the tab's figures (`wire_admin`)
 GOLD_PLACEHOLDER = {"rank": "c3>c1=c4>c2", "rate": '{"helpfulness": 3, "correctness": 4, ...}'}
 
 
@@ -147,12 +147,35 @@ def export_choices() -> tuple[gr.Radio, gr.Radio]:
     return split, labels
 
 
+# A draw is asked with the page's count of its draws (its ticket, taken in the page as it is asked: in the order asked)
+# and whether its Admin tab is open then: the page opens on it, its tabs' own draws say which opened. Both are the
+# draw's last two inputs (hidden, filled here).
+ASKED = "(...a) => [...a.slice(0, -2), window.pfDraws = (window.pfDraws || 0) + 1, window.pfAdminOpen = OPEN]"
+_NOTING = threading.Lock()  # a page's draws run at once, in threads: its note is read and written whole
+
+
+def asked(admin_open: str = "window.pfAdminOpen ?? true") -> str:
+    """The page's side of a draw (``admin_open``: whether the Admin tab is open as it is asked, in JavaScript)."""
+    return ASKED.replace("OPEN", admin_open)
+
+
 @dataclass
 class Selected:
-    """Whether a page's Admin tab is its selected tab: one per page (a `gr.State`, whose very object every event of
-    the page is handed), set as a tab opens, out of the draws' line, and read by the arena app's draws as they run."""
+    """What the server knows of one page's draws (a `gr.State`, whose very object every event of the page is
+    handed): the latest asked of those seen, and whether its Admin tab was open as that one was asked. A fresh one (a
+    new page, or one whose state Gradio dropped: past `state_session_capacity` sessions) knows of no draw and no open
+    Admin tab: the page's next draw says."""
 
-    admin: bool = True  # the page opens on the Admin tab
+    admin: bool = False
+    ticket: int = 0
+
+    def note(self, ticket: int, admin: bool) -> bool:
+        """Note the page's draw of ``ticket`` (asked with the Admin tab open or not): whether it is still the latest
+        asked of those seen; one that is not draws nothing, as a later one draws."""
+        with _NOTING:
+            if ticket > self.ticket:
+                self.ticket, self.admin = ticket, admin
+            return ticket == self.ticket
 
 
 def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> None:
@@ -170,48 +193,48 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
         return gr.Tab(visible=True), gr.skip()
 
     method = [admin.aggregate] if admin.aggregate is not None else []
-    drawn = [*method, selected]
+    # filled by the page as each draw is asked (`asked`)
+    ticket, admin_open = gr.Number(0, precision=0, visible=False), gr.Checkbox(False, visible=False)
+    drawn = [*method, selected, ticket, admin_open]
 
     def with_method(handler, action: str):
-        """``handler(user, method, page)`` as an event's function of ``drawn`` (``action``: what it does, for its
-        errors): the switch's method, or (a task without verdicts, no switch) the default one; the page's tab."""
+        """``handler(user, method, page, ticket, admin_open)`` as an event's function of ``drawn`` (``action``: what
+        it does, for its errors): the switch's method, or (a task without verdicts, no switch) the default one."""
 
-        def plain(page: Selected, request: gr.Request):
-            return handler(signed_in(request), MAJORITY, page)
+        def plain(page: Selected, ticket, admin_open, request: gr.Request):
+            return handler(signed_in(request), MAJORITY, page, int(ticket or 0), bool(admin_open))
 
-        def switched(method: str, page: Selected, request: gr.Request):
-            return handler(signed_in(request), method, page)
+        def switched(method: str, page: Selected, ticket, admin_open, request: gr.Request):
+            return handler(signed_in(request), method, page, int(ticket or 0), bool(admin_open))
 
         return shown_errors(ctx, action)(plain if admin.aggregate is None else switched)
 
-    def figures(user: str, method: str, page: Selected) -> tuple:
-        """The tab's figures; in the arena app none (empty) unless the Admin tab is the page's selected tab as the
-        draw starts and as it ends: a draw asked for before the Label tab opened sent the board's names to the page
-        of an admin labelling (the Label tab's own emptying, last in the line, cleared them only once there)."""
+    def figures(user: str, method: str, page: Selected, ticket: int, admin_open: bool) -> tuple:
+        """The tab's figures, unless a later draw of the page is asked by the time they are computed (none then:
+        that one draws, so the last asked is drawn last). In the arena app empty ones unless the Admin tab was open
+        as the latest draw was asked: opening the Label tab asks for one (`wire_admin`), so a draw on its way as
+        the admin labels sends the page no model name."""
+        if not page.note(ticket, admin_open):
+            return kept
         if blind and not page.admin:
             return blank
         shown = admin_view(ctx, user, method)[:-1]
-        return shown if page.admin or not blind else blank
+        return shown if page.note(ticket, admin_open) else kept
 
     admin_stats = with_method(figures, "loading the admin tab")
     first_draw = with_method(  # as the page loads: a labeller's admin tab stays hidden, and empty
-        lambda user, method, page: figures(user, method, page) if ctx.auth.is_admin(user) else kept,
+        lambda user, *asked_for: figures(user, *asked_for) if ctx.auth.is_admin(user) else kept,
         "loading the admin tab",
     )
-
-    def opened(admin_tab: bool):
-        def record(page: Selected) -> None:
-            page.admin = admin_tab
-
-        return record
-
     # A rank app's switch changes only what its export buttons write: nothing on the tab to redraw but the status
     redrawn = views if ctx.service.task in AGGREGATED_FIGURES else []
 
-    def switched(user: str, method: str, page: Selected):
+    def switched(user: str, method: str, page: Selected, ticket: int, admin_open: bool):
         if not ctx.auth.is_admin(user):  # (admin_view checks it too, where it runs)
             raise gr.Error("Only an admin can see this.")
-        shown = figures(user, method, page) if redrawn else ()
+        shown = figures(user, method, page, ticket, admin_open) if redrawn else ()
+        if not page.note(ticket, admin_open):  # a later draw's own figures and line are drawn
+            return (gr.skip(),) * (len(redrawn) + 1)
         return (*shown, switched_line(ctx.service.task, ctx.service.view, method))
 
     def export(fmt: str):  # the export file is written last, whole or not at all: nothing saved on an error
@@ -232,11 +255,11 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
         return handler
 
     private = dict(api_visibility="undocumented")
-    # Every draw of the tab's figures waits in one line, drawn in the order asked for (Gradio's queue is first in,
-    # first out per concurrency id): a draw by the method of a moment ago (a make-gold's or an exclusion's redraw,
-    # a refresh) that finished after the switch's own drew one method's verdicts under the other's label. Nothing a
-    # labeller waits for is in it: their item is the Label tab's own event (annotate.app), out of the line.
-    in_order = dict(concurrency_id=ADMIN_DRAWS, concurrency_limit=1, **private)
+    # Each page's draws are drawn in the order asked (`Selected.note`): a draw by the method of a moment ago (a
+    # make-gold's or an exclusion's redraw, a refresh) that finished after the switch's own drew one method's
+    # verdicts under the other's label. They run at once, in no line: one admin's slow draw (a large workspace)
+    # holds no other admin's, and nothing a labeller waits for (their item is the Label tab's own event).
+    in_order = dict(js=asked(), **private)
     app.load(show_admin, None, [tabs.admin, tabs.tabs], api_name="admin_tab", **private).then(
         first_draw, drawn, views, **in_order
     )
@@ -246,15 +269,14 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
         admin.aggregate.change(
             switch_view, drawn, [*redrawn, admin.status], api_name="admin_aggregate", **in_order
         )
-    if not blind:
-        tabs.admin.select(admin_stats, drawn, views, api_name="admin_select", **in_order)
-    else:  # the tab is noted as it opens (at once), then drawn in the line; opening the Label tab empties it
-        tabs.admin.select(opened(True), [selected], None, **private).then(
-            admin_stats, drawn, views, api_name="admin_select", **in_order
-        )
-        tabs.label.select(opened(False), [selected], None, **private).then(
-            lambda page: kept if page.admin else blank, [selected], views, api_name="admin_blind", **in_order
-        )
+    tabs.admin.select(admin_stats, drawn, views, api_name="admin_select", js=asked("true"), **private)
+    if blind:  # opening the Label tab empties the figures: a draw asked for before it sends them no more
+
+        @shown_errors(ctx, "opening the Label tab")
+        def emptied(page: Selected, ticket, admin_open):
+            return blank if page.note(int(ticket or 0), bool(admin_open)) else kept
+
+        tabs.label.select(emptied, drawn[-3:], views, api_name="admin_blind", js=asked("false"), **private)
     for fmt, button in admin.exports.items():
         chosen = [*method, admin.split, admin.labels]
         button.click(export(fmt), chosen, admin.status, api_name=f"export_{fmt}", **private)

@@ -285,13 +285,14 @@ def test_the_admin_tab_offers_only_the_exports_and_the_switch_its_labels_use(
 
 
 @pytest.mark.parametrize("view", ["pairwise", "rank", "arena"])
-def test_the_admin_tabs_figures_are_drawn_one_at_a_time_in_the_order_asked(label_ws, users_file, view):
-    """A make-gold's redraw ran with the "Verdicts by" method of its click beside the switch's own draw: a switch
-    made meanwhile was drawn over when the redraw finished last (one method's verdicts under the other's label).
-    Every event drawing the tab's figures (a load's, a refresh's, the switch's, a tab select's, the redraws after
-    make-gold and an exclusion) now waits in one line of Gradio's queue, first in first out, one at a time: the
-    last asked for is drawn last. So does the arena app's emptying of them as the Label tab opens."""
-    from annotate.admin_tab import ADMIN_DRAWS, Selected
+def test_the_admin_tabs_draws_wait_in_no_line_and_each_page_draws_the_last_asked(label_ws, users_file, view):
+    """Every draw of the admin tab's figures (a load's, a refresh's, the switch's, a tab select's, the redraws after
+    make-gold and an exclusion) waited in one line of Gradio's queue, one at a time, for the whole app: one admin's
+    slow draw (a large workspace's) held every other admin's, and every labeller's page load added a no-op to it.
+    No event waits in a line now; each draw is asked with its page's count of draws (taken in the page, in the
+    order asked), and a draw the page asked for before another one the server has seen draws nothing: the last asked
+    is drawn last, one page's draws never wait on another's."""
+    from annotate.admin_tab import Selected, asked
     from annotate.app import build_app
 
     app = build_app(make_context(LabelService(label_ws, view), Authenticator(load_users(users_file))))
@@ -299,16 +300,51 @@ def test_the_admin_tabs_figures_are_drawn_one_at_a_time_in_the_order_asked(label
     drawing = [fn for fn in app.fns.values() if figures & {getattr(b, "elem_id", None) for b in fn.outputs}]
     names = {fn.api_name for fn in drawing}
     assert len(drawing) >= 6 and {"admin", "admin_select"} <= names, names  # and the four redraws
-    assert all((fn.concurrency_id, fn.concurrency_limit) == (ADMIN_DRAWS, 1) for fn in drawing), [
-        (fn.api_name, fn.concurrency_id, fn.concurrency_limit) for fn in drawing
-    ]
-    # the arena's emptying of them as the Label tab opens (kept where the Admin tab is open again by its turn):
-    # tests/test_annotate_browser_admin.py
+    limited = [(fn.api_name, fn.concurrency_id, fn.concurrency_limit) for fn in app.fns.values()]
+    assert (
+        not [fn for fn in limited if fn[2] != "default"] and app._queue.default_concurrency_limit is None
+    ), limited
+    tab_opened = {"admin_select": asked("true"), "admin_blind": asked("false")}
+    assert all(fn.js == tab_opened.get(fn.api_name, asked()) for fn in drawing), [fn.js for fn in drawing]
+    # the arena's emptying of them as the Label tab opens, unless the page asked for a draw after it
     blind = [fn for fn in drawing if fn.api_name == "admin_blind"]
     assert len(blind) == (view == "arena")
-    assert all(
-        fn.fn(Selected(admin=False)) == ("",) * 3 and fn.fn(Selected()) == (gr.skip(),) * 3 for fn in blind
+    for fn in blind:
+        page = Selected(admin=True, ticket=3)
+        assert fn.fn(page, 4, False) == ("",) * 3 and (page.admin, page.ticket) == (False, 4)
+        assert fn.fn(Selected(admin=True, ticket=5), 4, False) == (gr.skip(),) * 3
+
+
+def test_a_pages_draw_asked_before_another_draws_nothing_and_pages_do_not_wait_on_each_other(
+    label_ws, users_file, monkeypatch
+):
+    """ann's page asks for a refresh (its draw 1) then switches to Dawid–Skene (its draw 2): the switch's draw
+    finished first, the refresh's by majority after it and drew over it (one method's verdicts under the other's
+    label). A draw now draws nothing where its page has asked for a later one the server has seen, as it starts or
+    as it ends, and another page's draws (cat's, each page its own `Selected`) change nothing of it."""
+    import annotate.admin_tab
+    from annotate.admin_tab import Selected
+    from annotate.app import build_app
+
+    app = build_app(make_context(LabelService(label_ws, "pairwise"), Authenticator(load_users(users_file))))
+    refresh, switch = (
+        next(fn.fn for fn in app.fns.values() if fn.api_name == n) for n in ("admin", "admin_aggregate")
     )
+    ann, other, request = Selected(), Selected(), SimpleNamespace(username="ann")
+    drawn = annotate.admin_tab.admin_view
+
+    def switched_meanwhile(ctx, user, method):  # the page's draw 2 runs while draw 1 is computed
+        monkeypatch.setattr(annotate.admin_tab, "admin_view", drawn)
+        assert "verdicts (dawid-skene)" in switch("dawid-skene", ann, 2, True, request)[0]
+        assert "pf-kpis" in refresh("majority", other, 7, True, request)[0]  # another page: its own count
+        return drawn(ctx, user, method)
+
+    monkeypatch.setattr(annotate.admin_tab, "admin_view", switched_meanwhile)
+    assert refresh("majority", ann, 1, True, request) == (gr.skip(),) * 3  # asked before: drawn over nothing
+    assert refresh("majority", ann, 1, True, request) == (gr.skip(),) * 3  # seen late: nothing
+    assert switch("majority", ann, 1, True, request) == (gr.skip(),) * 4  # nor its status line
+    assert "verdicts (majority)" in refresh("majority", ann, 3, True, request)[0]  # the next asked draws
+    assert (ann.ticket, other.ticket) == (3, 7)
 
 
 def test_an_arena_draw_sends_no_model_name_unless_the_admin_tab_is_open_as_it_runs(
@@ -317,8 +353,10 @@ def test_an_arena_draw_sends_no_model_name_unless_the_admin_tab_is_open_as_it_ru
     """A draw of the arena app's admin tab asked for before its admin opened the Label tab (a refresh, a redraw, the
     load's, waiting behind another draw) ran as asked: the leaderboard's model names went to the page of an admin
     now labelling blind (the Label tab's emptying, after it in the line, cleared them only once there). A draw sends
-    the figures only where the Admin tab is the page's selected tab as it starts and as it ends now; the other apps'
-    draw as asked."""
+    the figures only where the Admin tab was open as the page's latest draw seen was asked, as it starts and as it
+    ends now (opening the Label tab asks for one: `admin_blind`); the other apps' draw as asked. A page the server
+    knows nothing of (a new one, or one whose state Gradio dropped) was taken to have its Admin tab open: it is
+    not, until its page says so."""
     import annotate.admin_tab
     from annotate.admin_tab import Selected
     from annotate.app import build_app
@@ -329,26 +367,31 @@ def test_an_arena_draw_sends_no_model_name_unless_the_admin_tab_is_open_as_it_ru
     draws = {fn.api_name: fn.fn for fn in app.fns.values() if fn.api_name in ("admin", "admin_select")}
     request = SimpleNamespace(username="ann")
     called, drawn = [], annotate.admin_tab.admin_view
+    assert not Selected().admin  # a page the server knows nothing of: no open Admin tab
 
     def labels_meanwhile(ctx, user, method):  # the admin opens the Label tab while the figures are computed
         called.append(user)
         shown = drawn(ctx, user, method)
-        page.admin = False
+        assert blind(page, page.ticket + 1, False) == ("",) * 3
         return shown
 
+    blind = next(fn.fn for fn in app.fns.values() if fn.api_name == "admin_blind")
     for name, draw in draws.items():
         page = Selected()
-        assert "/models/Y" in "".join(draw("majority", page, request)), name  # the Admin tab open: the board
-        page.admin = False
-        assert draw("majority", page, request) == ("",) * 3, name  # asked for before, run after: nothing
+        assert "/models/Y" in "".join(draw("majority", page, 1, True, request)), name  # the Admin tab open
+        assert draw("majority", page, 2, False, request) == ("",) * 3, name  # asked with the Label tab open
+        unknown = Selected()  # a page new to the server, or whose state Gradio dropped
+        assert draw("majority", unknown, 1, False, request) == ("",) * 3, name
+        assert draw("majority", Selected(), 0, True, request) == ("",) * 3, (
+            name
+        )  # nor a draw it never counted
         monkeypatch.setattr(annotate.admin_tab, "admin_view", labels_meanwhile)
-        page.admin = True
-        assert draw("majority", page, request) == ("",) * 3 and called == ["ann"], name
+        assert draw("majority", page, 3, True, request) == (gr.skip(),) * 3 and called == ["ann"], name
         monkeypatch.setattr(annotate.admin_tab, "admin_view", drawn)
         called.clear()
     app = build_app(make_context(LabelService(workspace, "pairwise"), Authenticator(users)))
     draw = next(fn.fn for fn in app.fns.values() if fn.api_name == "admin")
-    assert "pf-kpis" in draw("majority", Selected(admin=False), request)[0]  # not blind: drawn as asked
+    assert "pf-kpis" in draw("majority", Selected(), 1, False, request)[0]  # not blind: drawn as asked
 
 
 def test_model_text_is_rendered_inert(workspace):

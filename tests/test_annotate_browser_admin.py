@@ -1,14 +1,17 @@
 """The admin tab end to end in a real headless Chromium: gold items look like any item to a labeller, and the admin
 sees each labeller's gold accuracy; the arena leaderboard and its notes read as `python -m data leaderboard` prints
 them; the "Verdicts by" switch says on the status line what it did; an admin labelling in the arena has no model name
-in the page, and nobody labels behind a slow admin draw. Helpers: tests/annotate_browser.py; fixtures:
+in the page, and nobody waits on another page's slow admin draw. Helpers: tests/annotate_browser.py; fixtures:
 tests/conftest.py."""
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from dataclasses import replace
+
+import gradio as gr
 
 from annotate.service import LabelService
 from annotate.users import Authenticator
@@ -310,21 +313,26 @@ def response_text(response) -> str:
         return ""
 
 
-def test_nobody_labels_behind_a_slow_admin_draw_nor_sees_its_model_names(
+def test_nobody_waits_on_another_pages_slow_admin_draw_nor_sees_its_model_names(
     tmp_path, browser, users, monkeypatch
 ):
-    """The admin tab's draws wait in one line, one at a time: a slow one (a large workspace) holds every later draw,
-    but no labeller, whose items are drawn out of that line, nor an admin who labels. Here ann's first draw of the
-    arena's admin tab is held on the server while she asks for a refresh, opens the Label tab and votes, and cat
-    signs in and votes. The draws asked for on the Admin tab then ran as asked: their leaderboard, model names and
-    all, reached the page of ann, labelling blind by then, and was emptied only after. None reaches it now."""
+    """The admin tab's draws waited in one line of the whole app, one at a time: one admin's slow draw (a large
+    workspace's) held every other admin's, and each labeller's page load added a no-op draw to the line. Here ann's
+    first draw of the arena's admin tab is held on the server while dan, another admin, signs in, she asks for a
+    refresh, opens the Label tab and votes, and cat signs in and votes: dan's board and her refresh are drawn, no
+    event waits in Gradio's queue, and her held draw, asked before her page opened the Label tab, sends no model
+    name to her page (nor to cat's) once it finishes."""
     import annotate.admin_tab
     from annotate.app import build_app, launch, make_context
     from annotate.users import User, hash_password
     from tests.annotate_browser import PASSWORD
 
     workspace = arena_votes_workspace(tmp_path / "ws")
-    accounts = {**users, "cat": User("cat", hash_password(PASSWORD))}
+    accounts = {
+        **users,
+        "cat": User("cat", hash_password(PASSWORD)),
+        "dan": User("dan", hash_password(PASSWORD), admin=True),
+    }
     ctx = make_context(LabelService(workspace, "arena", overlap=5), Authenticator(accounts))
     drawing, gate, released, drawn = threading.Event(), threading.Event(), threading.Event(), []
     admin_view = annotate.admin_tab.admin_view
@@ -343,6 +351,7 @@ def test_nobody_labels_behind_a_slow_admin_draw_nor_sees_its_model_names(
     url = f"http://127.0.0.1:{port}/"
     leak = "new MutationObserver(() => { if (document.body.innerHTML.includes('/models/')) window.pfLeak = true; })"
     leak += ".observe(document.body, {subtree: true, childList: true, characterData: true})"
+    board = "#pf-admin-cards"
     try:
         ann = browser.new_page()
         ann.goto(url)
@@ -350,9 +359,14 @@ def test_nobody_labels_behind_a_slow_admin_draw_nor_sees_its_model_names(
         ann.locator("input[type=password]").fill(PASSWORD)
         ann.keyboard.press("Enter")
         assert drawing.wait(WAIT_MS / 1000), "the admin tab was never drawn"
-        ann.locator("#pf-admin-refresh").click()  # asked for on the Admin tab, behind the held draw
+        dan = browser.new_page()
+        sign_in(dan, url, "dan")  # another admin's page: his board, while ann's draw is held
+        dan.locator(board).get_by_text("/models/Y", exact=True).wait_for(timeout=WAIT_MS)
+        ann.locator("#pf-admin-refresh").click()  # hers too, asked for after the held one
+        ann.locator(board).get_by_text("/models/Y", exact=True).wait_for(timeout=WAIT_MS)
+        ann.get_by_role("tab", name="Label").click()  # which empties it
+        ann.wait_for_function("!document.body.innerHTML.includes('/models/')", timeout=WAIT_MS)
         ann.evaluate(leak)
-        ann.get_by_role("tab", name="Label").click()
         for page in (ann, browser.new_page()):
             if page is not ann:
                 login(page, url, "cat")
@@ -362,14 +376,67 @@ def test_nobody_labels_behind_a_slow_admin_draw_nor_sees_its_model_names(
             page.keyboard.press("a")
             page.keyboard.press("Enter")
             page.locator("#pf-progress").get_by_text("1 labelled").wait_for(timeout=WAIT_MS)
-        assert not released.is_set() and drawn == ["ann"], "a vote waited on the admin's draw"
+        assert not released.is_set() and drawn[0] == "ann" and "dan" in drawn, drawn
+        assert len(app._queue) == 0, "an event waits in Gradio's queue behind the held draw"
         gate.set()
+        assert released.wait(WAIT_MS / 1000)
         wait_settled(ann)
         assert len(workspace.frame("labels").query("annotator in ['ann', 'cat']")) == 2
         assert not ann.evaluate("window.pfLeak || document.body.innerHTML.includes('/models/')")
         assert not page.evaluate("window.pfLeak || document.body.innerHTML.includes('/models/')")
         ann.get_by_role("tab", name="Admin").click()  # the board again
-        ann.locator("#pf-admin-cards").get_by_text("/models/Y", exact=True).wait_for(timeout=WAIT_MS)
+        ann.locator(board).get_by_text("/models/Y", exact=True).wait_for(timeout=WAIT_MS)
+    finally:
+        gate.set()
+        app.close()
+
+
+def test_a_draw_asked_before_the_switch_and_answered_after_it_draws_nothing(
+    tmp_path, browser, users, monkeypatch
+):
+    """ann's refresh (by majority) is held on the server while she switches the verdicts to Dawid–Skene: the
+    switch's draw is drawn, and the refresh, answered after it, no longer draws majority's verdicts over it (the
+    order its line kept, for her page alone): it answers nothing."""
+    import annotate.admin_tab
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    armed, gate, held, answered = threading.Event(), threading.Event(), threading.Event(), []
+    admin_view = annotate.admin_tab.admin_view
+
+    def refresh_held(ctx, user, method):  # the first draw by majority once armed
+        if method == "majority" and armed.is_set() and not held.is_set():
+            held.set()
+            gate.wait(WAIT_MS / 1000)
+        return admin_view(ctx, user, method)
+
+    monkeypatch.setattr(annotate.admin_tab, "admin_view", refresh_held)
+    app, _, url = serve(workspace, "pairwise", users)
+    refresh = next(fn for fn in app.fns.values() if fn.api_name == "admin")
+    draw, done = refresh.fn, threading.Event()
+
+    @functools.wraps(draw)  # (Gradio reads its signature for the request)
+    def recorded(*args, **kwargs):
+        answered.append(draw(*args, **kwargs))
+        done.set()
+        return answered[-1]
+
+    refresh.fn = recorded
+    try:
+        page = browser.new_page()
+        sign_in(page, url, "ann")
+        wait_settled(page)
+        cards = page.locator("#pf-admin-cards")
+        cards.get_by_text("verdicts (majority)").wait_for(timeout=WAIT_MS)
+        armed.set()
+        page.locator("#pf-admin-refresh").click()
+        assert held.wait(WAIT_MS / 1000)
+        page.locator("#pf-aggregate").get_by_text("dawid-skene", exact=True).click()
+        cards.get_by_text("verdicts (dawid-skene)").wait_for(timeout=WAIT_MS)
+        gate.set()
+        assert done.wait(WAIT_MS / 1000)
+        wait_settled(page)
+        assert answered == [(gr.skip(),) * 3], answered
+        assert "verdicts (dawid-skene)" in cards.inner_text()
     finally:
         gate.set()
         app.close()

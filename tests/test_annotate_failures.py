@@ -87,7 +87,7 @@ def test_a_damaged_table_in_the_admin_tab_names_the_file_in_the_workspace(ctx):
     root = ctx.service.workspace.path
     part = next((root / "labels").glob("*.parquet"))
     part.write_bytes(b"not parquet")
-    said = browser_error(lambda: wired(ctx, "admin")("majority", Selected(), request=as_user("ann")))
+    said = browser_error(lambda: wired(ctx, "admin")("majority", Selected(), 1, True, request=as_user("ann")))
     assert said.startswith(
         f"Error while loading the admin tab: labels/{part.name}: not a readable Parquet file"
     )
@@ -115,10 +115,12 @@ def test_a_deliberate_error_passes_unchanged_and_is_not_logged(ctx, caplog):
     admin = wired(ctx, "admin")
     with caplog.at_level(logging.ERROR, logger="annotate.failures"):
         assert (
-            browser_error(lambda: admin("majority", Selected(), request=as_user("bob")))
+            browser_error(lambda: admin("majority", Selected(), 1, True, request=as_user("bob")))
             == "Only an admin can see this."
         )
-        assert browser_error(lambda: admin("majority", Selected(), request=None)) == "Please sign in."
+        assert (
+            browser_error(lambda: admin("majority", Selected(), 1, True, request=None)) == "Please sign in."
+        )
     assert caplog.records == []
 
 
@@ -126,7 +128,9 @@ def test_a_handlers_own_line_is_shown_as_text_and_escaped_once(ctx, caplog):
     """A handler's own gr.Error line went to the browser's HTML unescaped: a "<" in what it names (the admin's
     input, a name) vanished as a tag. It is escaped in the wrapper, once, also through a second wrapper; a line
     the wrapper made (already escaped) is not escaped again."""
-    said = browser_error(lambda: wired(ctx, "admin")("<b>major</b>", Selected(), request=as_user("ann")))
+    said = browser_error(
+        lambda: wired(ctx, "admin")("<b>major</b>", Selected(), 1, True, request=as_user("ann"))
+    )
     assert said == "Aggregation '&lt;b&gt;major&lt;/b&gt;': expected one of majority, dawid-skene."
 
     def own(request):
