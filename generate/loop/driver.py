@@ -215,7 +215,8 @@ def iterate_once(
         "sample_seconds": sample_seconds,
         "train_seconds": round_seconds(started),
     }
-    write_claim(folder, loop, record)  # through the folder: one swapped for a link while training ran is refused
+    # through the folder's descriptor: one swapped for a link while training ran is refused
+    write_claim(folder, loop, record)
     return iteration_summary(iteration, model, record), _iterate_of(model)
 
 
