@@ -1,17 +1,18 @@
-"""Safe file writes and reads: exclusive temp files that never follow a symlink, atomic replace, no-follow appends
-and reads, and one clear error.
+"""Safe file writes and reads: exclusive temp files that never follow a symlink, atomic replace, no-follow reads
+and folders, and one clear error (appends and locks, written in place: `data.in_place`).
 
 Every file this project writes goes through a temp file created here: with ``O_CREAT | O_EXCL | O_NOFOLLOW`` in the
 target's own directory, under a random name that carries the writer's host and pid (`data.temp_writers`). A symlink
-planted at any name therefore makes the create fail instead of writing through it, and a temp file of this host whose
-pid is gone belongs to a dead writer and may be removed at once (`data.temp_writers.remove_dead_temps`; another
-host's, on a shared file system, only once it is a day old). Logs are appended through an ``O_NOFOLLOW`` descriptor
-(``data.in_place``, which refuses a hard link too), and workspace files are read the same way (``open_regular``): a
-symlink planted in the workspace is an error naming it, never data read or written elsewhere. A folder too (``open_folder``): the store opens each
-table folder once per read, write or compaction with ``O_DIRECTORY | O_NOFOLLOW`` and creates, renames, opens and
-removes its files relative to that descriptor (``dir_fd``), so a folder swapped for a symlink while a process runs is
-refused, never written, read or cleaned through. OS errors on the write path become :class:`WriteError`, one line
-saying what happened ("the disk is full") and that nothing was written.
+planted at any name therefore makes the create fail instead of writing through it, and a temp file of this host
+whose pid is gone belongs to a dead writer and may be removed at once (`data.temp_writers.remove_dead_temps`;
+another host's, on a shared file system, only once it is a day old). Logs are appended through an ``O_NOFOLLOW``
+descriptor (``data.in_place``, which refuses a hard link too), and workspace files are read the same way
+(``open_regular``): a symlink planted in the workspace is an error naming it, never data read or written elsewhere.
+A folder too (``open_folder``): the store opens each table folder once per read, write or compaction with
+``O_DIRECTORY | O_NOFOLLOW`` and creates, renames, opens and removes its files relative to that descriptor
+(``dir_fd``), so a folder swapped for a symlink while a process runs is refused, never written, read or cleaned
+through. OS errors on the write path become :class:`WriteError`, one line saying what happened ("the disk is full")
+and that nothing was written.
 """
 
 from __future__ import annotations

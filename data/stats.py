@@ -286,14 +286,14 @@ def planted_beside(root: Path) -> list[str]:
     non-file; the app's `HOLDINGS_FOLDER` where it is no folder (a symlink, a file), else its entries that are no
     file (the app refuses to start on its view's); and each file written in place (the import log, the app's
     holds and locks: `data.in_place`) that is a hard link, which its writers refuse."""
-    found, linked = [], []
+    found, in_place = [], []
     for name in BESIDE:
         try:
-            info = os.lstat(root / name)
+            mode = os.lstat(root / name).st_mode
         except (FileNotFoundError, NotADirectoryError):
             continue
-        found += [] if stat.S_ISREG(info.st_mode) else [root / name]
-        linked += [(root / name, info)] if name == f"{LOG_DIR}/{LOG_FILE}" else []
+        found += [] if stat.S_ISREG(mode) else [root / name]
+        in_place += [root / name] if stat.S_ISREG(mode) and name == f"{LOG_DIR}/{LOG_FILE}" else []
     holdings = root / HOLDINGS_FOLDER
     try:
         if not stat.S_ISDIR(os.lstat(holdings).st_mode):
@@ -301,18 +301,22 @@ def planted_beside(root: Path) -> list[str]:
         else:
             with os.scandir(holdings) as entries:
                 for entry in sorted(entries, key=lambda e: e.name):
-                    if entry.is_file(follow_symlinks=False):
-                        linked.append((Path(entry.path), entry.stat(follow_symlinks=False)))
-                    else:
-                        found.append(Path(entry.path))
+                    files = in_place if entry.is_file(follow_symlinks=False) else found
+                    files.append(Path(entry.path))
     except (FileNotFoundError, NotADirectoryError):
         pass
-    lines = [not_a_file_line(path) for path in found]
-    return lines + [
-        f"{path}: {HARD_LINK.format(links=info.st_nlink)}"
-        for path, info in linked
-        if stat.S_ISREG(info.st_mode) and info.st_nlink > 1
+    linked = [(path, links) for path in in_place if (links := _names(path)) > 1]
+    return [not_a_file_line(path) for path in found] + [
+        f"{path}: {HARD_LINK.format(links=links)}" for path, links in linked
     ]
+
+
+def _names(path: Path) -> int:
+    """How many names the file ``path`` has (hard links); 1 where it is gone meanwhile (a temp file renamed)."""
+    try:
+        return os.lstat(path).st_nlink
+    except OSError:
+        return 1
 
 
 def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:
