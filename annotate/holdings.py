@@ -28,30 +28,21 @@ own, handing an item to K labellers of its own beside the first's K, each rewrit
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import json
 import logging
 import math
 import os
 import socket
-import stat
 import time
 from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from data.errors import PrefloopError
-from data.files import (
-    append_line,
-    atomic_write,
-    failure_reason,
-    folder_for_writing,
-    not_a_file,
-    read_beside,
-    write_error,
-)
+from data.files import atomic_write, failure_reason, folder_for_writing, read_beside
 from data.import_records import within_depth
+from data.in_place import append_line, open_in_place
 from data.temp_writers import remove_dead_temps
 
 REWRITE_LINES = 10_000
@@ -182,18 +173,10 @@ def claim_view(folder: Path, view: str) -> int:
     process ends (a killed app leaves nothing to clear by hand). The file holds the pid and the host's name: on a
     shared file system the app holding it may run on another machine, where its pid is no process of this one."""
     path = folder / f"{view}.lock"
-    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
     with folder_for_writing(folder, make=True) as dir_fd:
-        try:
-            fd = os.open(path.name, flags, 0o644, dir_fd=dir_fd)
-        except OSError as exc:
-            if exc.errno in (errno.ELOOP, errno.EISDIR):  # refused as `data validate` names it
-                raise not_a_file(path, stat.S_IFDIR if exc.errno == errno.EISDIR else None) from None
-            raise write_error(exc, path) from None
+        # a link, a folder or special file, or a hard link (its rewrite would change the file under its other names)
+        fd = open_in_place(path, os.O_RDWR | os.O_CREAT, dir_fd=dir_fd)
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise not_a_file(path, mode)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         pid, _, host = os.pread(fd, 300, 0).decode(errors="replace").strip().partition(" ")

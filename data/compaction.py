@@ -326,6 +326,8 @@ def _orphans_in(directory: Path, dir_fd: int, commits_fd: int | None) -> list[Pa
 
 
 def _committed(batch: str, commits_fd: int | None) -> bool:
+    """Whether anything is at ``batch``'s record name: a record written since the listing, or what is no record (a
+    folder, a link) there, which commits nothing but keeps the parts from removal until `validate`'s user sees to it."""
     if commits_fd is None:
         return False
     try:

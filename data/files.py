@@ -1,17 +1,18 @@
-"""Safe file writes and reads: exclusive temp files that never follow a symlink, atomic replace, no-follow appends
-and reads, and one clear error.
+"""Safe file writes and reads: exclusive temp files that never follow a symlink, atomic replace, no-follow reads
+and folders, and one clear error (appends and locks, written in place: `data.in_place`).
 
 Every file this project writes goes through a temp file created here: with ``O_CREAT | O_EXCL | O_NOFOLLOW`` in the
 target's own directory, under a random name that carries the writer's host and pid (`data.temp_writers`). A symlink
-planted at any name therefore makes the create fail instead of writing through it, and a temp file of this host whose
-pid is gone belongs to a dead writer and may be removed at once (`data.temp_writers.remove_dead_temps`; another
-host's, on a shared file system, only once it is a day old). Logs are appended through an ``O_NOFOLLOW`` descriptor
-(``append_line``), and workspace files are read the same way (``open_regular``): a symlink planted in the workspace
-is an error naming it, never data read or written elsewhere. A folder too (``open_folder``): the store opens each
-table folder once per read, write or compaction with ``O_DIRECTORY | O_NOFOLLOW`` and creates, renames, opens and
-removes its files relative to that descriptor (``dir_fd``), so a folder swapped for a symlink while a process runs is
-refused, never written, read or cleaned through. OS errors on the write path become :class:`WriteError`, one line
-saying what happened ("the disk is full") and that nothing was written.
+planted at any name therefore makes the create fail instead of writing through it, and a temp file of this host
+whose pid is gone belongs to a dead writer and may be removed at once (`data.temp_writers.remove_dead_temps`;
+another host's, on a shared file system, only once it is a day old). Logs are appended through an ``O_NOFOLLOW``
+descriptor (``data.in_place``, which refuses a hard link too), and workspace files are read the same way
+(``open_regular``): a symlink planted in the workspace is an error naming it, never data read or written elsewhere.
+A folder too (``open_folder``): the store opens each table folder once per read, write or compaction with
+``O_DIRECTORY | O_NOFOLLOW`` and creates, renames, opens and removes its files relative to that descriptor
+(``dir_fd``), so a folder swapped for a symlink while a process runs is refused, never written, read or cleaned
+through. OS errors on the write path become :class:`WriteError`, one line saying what happened ("the disk is full")
+and that nothing was written.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ def folder_for_writing(path: Path, make: bool = False) -> Iterator[int]:
         os.close(fd)
 
 
-def _at(path: Path | str, dir_fd: int | None) -> Path | str:
+def name_at(path: Path | str, dir_fd: int | None) -> Path | str:
     """What ``os`` calls take for ``path``: its name inside the folder ``dir_fd`` is open on, or the path itself."""
     return os.path.basename(path) if dir_fd is not None else path
 
@@ -145,7 +146,7 @@ def _at(path: Path | str, dir_fd: int | None) -> Path | str:
 def remove(path: Path, dir_fd: int | None = None) -> None:
     """Remove ``path`` (in the folder ``dir_fd`` is open on, when given) if it is there."""
     with suppress(FileNotFoundError):
-        os.unlink(_at(path, dir_fd), dir_fd=dir_fd)
+        os.unlink(name_at(path, dir_fd), dir_fd=dir_fd)
 
 
 def open_regular(path: str | Path, dir_fd: int | None = None) -> BinaryIO:
@@ -154,7 +155,7 @@ def open_regular(path: str | Path, dir_fd: int | None = None) -> BinaryIO:
     so a FIFO without a writer cannot hang the reader)."""
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
     try:
-        fd = os.open(_at(path, dir_fd), flags, dir_fd=dir_fd)
+        fd = os.open(name_at(path, dir_fd), flags, dir_fd=dir_fd)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise not_a_file(path) from None
@@ -185,38 +186,6 @@ def read_beside(path: Path) -> bytes | None:
             return handle.read()
     except FileNotFoundError:
         return None
-
-
-def append_line(
-    path: Path, line: str, mode: int = 0o644, dir_fd: int | None = None, sync: bool = True
-) -> None:
-    """Append one line (and fsync, unless ``sync`` is false) through an ``O_NOFOLLOW`` descriptor (with ``dir_fd``:
-    of its name in the folder that is open on): a symlink at ``path`` is refused. A write the disk cuts short is an
-    error, never a success; the part of a line such a write (or a crash) left at the end is ended first, so it never
-    swallows this line: a reader passes it over as a line that is no JSON. Without ``sync`` the line outlives the
-    process being killed (the kernel holds it), not a crash of the machine."""
-    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-    try:
-        fd = os.open(_at(path, dir_fd), flags, mode, dir_fd=dir_fd)
-    except OSError as exc:
-        raise (not_a_file(path) if exc.errno == errno.ELOOP else write_error(exc, path)) from exc
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise not_a_file(path)
-        data = line.encode("utf-8") + b"\n"
-        if info.st_size and os.pread(fd, 1, info.st_size - 1) != b"\n":
-            data = b"\n" + data
-        while data:  # a short write (the disk filled up mid-line): the next one raises
-            data = data[os.write(fd, data) :]
-        if sync:
-            os.fsync(fd)
-    except NotAFileError:
-        raise
-    except OSError as exc:
-        raise write_error(exc, path) from exc
-    finally:
-        os.close(fd)
 
 
 def create_once(path: Path, write: Callable[[BinaryIO], None], mode: int = 0o644) -> bool:
@@ -274,7 +243,7 @@ def create_temp(
         suffix = suffix[1:]
     path = directory / f"{name}{suffix}"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    return os.open(_at(path, dir_fd), flags, mode, dir_fd=dir_fd), path
+    return os.open(name_at(path, dir_fd), flags, mode, dir_fd=dir_fd), path
 
 
 def check_writable(directory: Path) -> None:
@@ -337,7 +306,7 @@ def publish(tmp: Path, final: Path, dir_fd: int | None = None, sync: bool = True
     """Rename a written temp file into place (replacing ``final``, never writing through a link there) and make
     the rename durable (unless ``sync`` is false); with ``dir_fd``, both are names in the folder that is open on."""
     try:
-        os.replace(_at(tmp, dir_fd), _at(final, dir_fd), src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        os.replace(name_at(tmp, dir_fd), name_at(final, dir_fd), src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         if sync and dir_fd is None:
             fsync_dir(final.parent)
         elif sync:

@@ -16,7 +16,13 @@ from pathlib import Path
 
 from data.errors import PrefloopError, counted, cut, shown
 from data.files import NotAFileError, open_beside, read_beside
+from data.import_readers import MAX_RECORD_BYTES, bounded_lines
 from data.import_records import within_depth
+
+# The most bytes of a line of a rejects or left-out file read: each is a short record (a row and its reason, a label
+# id and its reason), so a longer one is no line their writers wrote; named, not read whole.
+LINE_BYTES = MAX_RECORD_BYTES
+TOO_LONG = object()  # the value of such a line
 
 
 def _texts(value: object) -> bool:
@@ -192,9 +198,10 @@ def read_rejects(
     except FileNotFoundError:
         return [], [(log, number, f"the {noun} it names, {name}, is missing")]
     read, unread = [], []
-    with handle:
-        for line, value in _numbered_values(handle):
-            why = passed_over(value, fields, required=True)
+    with handle:  # each line bounded: one of a file edited, or no such file, is never held whole
+        for line, value in _numbered_values(bounded_lines(handle, LINE_BYTES)):
+            why = f"longer than {LINE_BYTES} bytes (an edit?): not read" if value is TOO_LONG else None
+            why = why or passed_over(value, fields, required=True)
             if why is not None:
                 unread.append((log.parent / name, line, why))
             elif keep is None or keep(value):
@@ -251,10 +258,13 @@ def passed_over(value: object, fields: dict = LOG_FIELDS, required: bool = False
     return None
 
 
-def _numbered_values(lines: Iterable[bytes]) -> Iterator[tuple[int, object]]:
-    """Each non-blank line of a file's ``lines`` (its bytes split at newlines, or the open file), numbered from 1,
-    with its JSON value (None where it is no JSON)."""
+def _numbered_values(lines: Iterable[bytes | None]) -> Iterator[tuple[int, object]]:
+    """Each non-blank line of a file's ``lines`` (its bytes split at newlines, or `bounded_lines`), numbered from 1,
+    with its JSON value (None where it is no JSON; `TOO_LONG` for a line not read, given as None)."""
     for number, raw in enumerate(lines, 1):
+        if raw is None:
+            yield number, TOO_LONG
+            continue
         line = raw.decode("utf-8", "replace")
         if not line.strip():
             continue

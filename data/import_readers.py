@@ -19,8 +19,9 @@ import csv
 import json
 import re
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow.parquet as pq
 
@@ -300,14 +301,24 @@ def refuse_wrapper(document: dict, source: str, fits: Callable[[dict], bool]) ->
             )
 
 
-def _lines(handle, limit: int):
-    """The file's lines (without the line break), each read only if it fits in ``limit`` bytes: a longer one is
-    read past in chunks and given as None."""
-    first = True
+def bounded_lines(handle: BinaryIO, limit: int) -> Iterator[bytes | None]:
+    """The lines of the open file ``handle`` (with their line break), each read only if it fits in ``limit`` bytes:
+    a longer one is read past in chunks, never held whole, and given as None."""
     while raw := handle.readline(limit + 1):
         if len(raw) > limit and not raw.endswith(b"\n"):
             while raw and not raw.endswith(b"\n"):
                 raw = handle.readline(CHUNK)
+            yield None
+            continue
+        yield raw
+
+
+def _lines(handle, limit: int):
+    """The file's lines (without the line break), each read only if it fits in ``limit`` bytes: a longer one is
+    read past in chunks and given as None."""
+    first = True
+    for raw in bounded_lines(handle, limit):
+        if raw is None:
             yield None
             continue
         yield raw.decode("utf-8-sig" if first else "utf-8", errors="surrogateescape").rstrip("\r\n")

@@ -43,7 +43,7 @@ from types import MappingProxyType
 
 from data.annotators import IMPORT
 from data.errors import counted, one_line
-from data.files import append_line, failure_reason, folder_for_writing
+from data.files import failure_reason, folder_for_writing
 from data.gold_agreement import quoted
 from data.import_guard import REFUSED, skip_refused
 from data.import_labels import IN_APP, import_history, is_of, made_in_app
@@ -55,6 +55,7 @@ from data.import_unlisted import LOGGED
 from data.import_withdraw_spellings import NOUN, stored_spellings
 from data.import_write import LOG_DIR, LOG_FILE, file_digest, log_folder, logged_rejects
 from data.imports import Loaded, check_file
+from data.in_place import append_line
 from data.merge_left_out import merge_left_out
 from data.records import Label, content_id, now
 from data.schemas import SchemaError

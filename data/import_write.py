@@ -22,7 +22,6 @@ from data.annotators import IMPORT
 from data.errors import counted
 from data.files import (
     WriteError,
-    append_line,
     atomic_write,
     check_not_link,
     failure_reason,
@@ -32,6 +31,7 @@ from data.import_labellers import labels_by_labeller
 from data.import_labels import IN_APP, labels_to_write
 from data.import_log_lines import json_lines, read_alike, read_lines, read_rejects, rejects_name
 from data.import_options import ImportOptions, logged_options
+from data.in_place import append_line
 from data.records import Label, Prompt, now
 from data.workspace import Workspace
 

@@ -22,7 +22,7 @@ content): a row it left out has no label there, so none came along; where this w
 
 Everything is read by `plan_logs`, before the merge writes; `carry_logs` writes after the merge's batch: the rows
 first, the history of how they came after (a rerun carries what a failure there left out, and nothing twice; a line
-it left in part is passed over by readers, `data.files.append_line`). The lines cannot join the batch: the store
+it left in part is passed over by readers, `data.in_place.append_line`). The lines cannot join the batch: the store
 hides a batch's parts until its commit record, but this log is one plain file read whole (by `logged_rejects`,
 `ranked_by`, older versions), with no commit to hide a line behind; and a merge that adds rows to one table, or
 none (a rerun carrying logs alone), writes no batch at all.
@@ -36,9 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.errors import counted
-from data.files import append_line, atomic_write, folder_for_writing, read_beside
+from data.files import atomic_write, folder_for_writing, read_beside
 from data.import_log_lines import SIDE_FILES, named_lines, read_lines, rejects_name
 from data.import_write import LOG_DIR, LOG_FILE, log_folder
+from data.in_place import append_line
 from data.merge_left_out import FILE as LEFT_OUT_FILE
 from data.merge_left_out import SUFFIX as LEFT_OUT_SUFFIX
 from data.merge_left_out import record_lines, recorded_labels

@@ -34,6 +34,7 @@ from data.gold_balance import one_sided_gold
 from data.import_log_lines import rejects_problems, unreadable_lines
 from data.import_unlisted import unlisted_rows
 from data.import_write import LOG_DIR, LOG_FILE
+from data.in_place import HARD_LINK
 from data.labellers import TASKS, labeller_rows, team_pace
 from data.leaderboard import ARENA
 from data.lineage import model_summary
@@ -280,25 +281,42 @@ REFERENCES = {
 BESIDE = (EXCLUDED_FILE, f"{LOG_DIR}/{LOG_FILE}", SESSION_KEY_FILE, LOGOUTS_FILE)
 
 
-def planted_beside(root: Path) -> list[Path]:
-    """The files of `BESIDE` under ``root`` that are a symlink (never followed) or another kind of non-file; the
-    app's `HOLDINGS_FOLDER` where it is no folder (a symlink, a file), else its entries that are no file (the app
-    refuses to start on its view's)."""
-    found = []
+def planted_beside(root: Path) -> list[str]:
+    """A line for each file of `BESIDE` under ``root`` that is a symlink (never followed) or another kind of
+    non-file; the app's `HOLDINGS_FOLDER` where it is no folder (a symlink, a file), else its entries that are no
+    file (the app refuses to start on its view's); and each file written in place (the import log, the app's
+    holds and locks: `data.in_place`) that is a hard link, which its writers refuse."""
+    found, in_place = [], []
     for name in BESIDE:
         try:
             mode = os.lstat(root / name).st_mode
         except (FileNotFoundError, NotADirectoryError):
             continue
         found += [] if stat.S_ISREG(mode) else [root / name]
+        in_place += [root / name] if stat.S_ISREG(mode) and name == f"{LOG_DIR}/{LOG_FILE}" else []
     holdings = root / HOLDINGS_FOLDER
     try:
         if not stat.S_ISDIR(os.lstat(holdings).st_mode):
-            return [*found, holdings]
-        with os.scandir(holdings) as entries:
-            return found + sorted(Path(e.path) for e in entries if not e.is_file(follow_symlinks=False))
+            found.append(holdings)
+        else:
+            with os.scandir(holdings) as entries:
+                for entry in sorted(entries, key=lambda e: e.name):
+                    files = in_place if entry.is_file(follow_symlinks=False) else found
+                    files.append(Path(entry.path))
     except (FileNotFoundError, NotADirectoryError):
-        return found
+        pass
+    linked = [(path, links) for path in in_place if (links := _names(path)) > 1]
+    return [not_a_file_line(path) for path in found] + [
+        f"{path}: {HARD_LINK.format(links=links)}" for path, links in linked
+    ]
+
+
+def _names(path: Path) -> int:
+    """How many names the file ``path`` has (hard links); 1 where it is gone meanwhile (a temp file renamed)."""
+    try:
+        return os.lstat(path).st_nlink
+    except OSError:
+        return 1
 
 
 def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:
@@ -307,9 +325,9 @@ def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:
     check after its write needs: the texts are never held); symlinks planted among the parts, which are refused
     unread, and where the commands read beside the tables (`BESIDE`); with ``whole``, the import log's lines and
     rejects files its readers cannot read (`unreadable_lines`, `rejects_problems`)."""
-    planted = workspace.not_files() + planted_beside(workspace.path)
+    planted = [not_a_file_line(path) for path in workspace.not_files()] + planted_beside(workspace.path)
     if planted:
-        return [not_a_file_line(path) for path in planted]
+        return planted
     tables = {
         name: workspace.read(name, None if whole else REFERENCES.get(name, []))
         for name in READ_ORDER

@@ -92,13 +92,17 @@ def part_files(directory: Path, dir_fd: int | None = None) -> list[Path]:
 
 
 def committed_batches(root: Path, dir_fd: int | None = None) -> set[str]:
-    """The batches with a commit record (with ``dir_fd``: listed through that descriptor of WS/batches)."""
+    """The batches with a commit record (with ``dir_fd``: listed through that descriptor of WS/batches). A record is
+    a regular file, as `_commit` writes it: a folder, symlink or special file at a record's name commits nothing
+    (its batch stays unseen; `data validate` names what is there, and compaction neither merges nor removes the
+    batch's parts: `compaction._committed`)."""
     try:  # a link there is refused (NotAFileError), never listed as commits
         fd = open_folder(root / BATCHES) if dir_fd is None else dir_fd
     except FileNotFoundError:
         return set()
     try:
-        names = os.listdir(fd)
+        with os.scandir(fd) as entries:  # the entries' types come with the listing: no stat per record
+            names = [e.name for e in entries if e.is_file(follow_symlinks=False)]
     finally:
         if dir_fd is None:
             os.close(fd)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import pwd
 import re
 import socket
 import subprocess
@@ -19,6 +20,7 @@ from annotate import holdings
 from annotate.service import LabelService, StaleItem
 from data.errors import PrefloopError
 from data.files import A_DIRECTORY, NOT_A_FILE, NotAFileError, write_error
+from data.in_place import HARD_LINK
 from data.workspace import HOLDINGS_FOLDER
 from tests.test_annotate_queue import Clock, service
 
@@ -278,3 +280,62 @@ def test_an_app_whose_start_fails_after_the_claim_lets_go_of_its_view(label_ws, 
     assert main(["-w", str(label_ws.path), "--demo-user"]) == 2
     assert "cannot listen there" in capsys.readouterr().err
     os.close(holdings.claim_view(label_ws.path / HOLDINGS_FOLDER, "pairwise"))
+
+
+def test_a_hard_link_at_the_lock_or_the_hold_file_is_refused_never_written_through(
+    label_ws, tmp_path, monkeypatch, capsys, caplog
+):
+    """A hard link planted at WS/holdings/<view>.lock (a second name of a file outside the workspace) had the app's
+    pid and host written over that file, and one at <view>.jsonl had every hold appended to it: ``O_NOFOLLOW``
+    stops a symlink, not a second name of a file. The app refuses to start on the first, in one line naming it; the
+    second is a hold not recorded, and labelling goes on."""
+    from annotate import app
+    from annotate.__main__ import main
+
+    folder, outside = label_ws.path / HOLDINGS_FOLDER, tmp_path / "outside.txt"
+    folder.mkdir(exist_ok=True)
+    outside.write_text("keep me\n")
+    os.link(outside, folder / "pairwise.lock")
+    monkeypatch.setattr(app, "launch", lambda *args, **kwargs: pytest.fail("the app served"))
+    assert main(["-w", str(label_ws.path), "--demo-user"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: {folder / 'pairwise.lock'}: {HARD_LINK.format(links=2)}"
+    ]
+    (folder / "pairwise.lock").unlink()
+    outside.write_text("")  # an empty hold file is appended to as it is, not rewritten first
+    os.link(outside, folder / "pairwise.jsonl")
+    svc = service(label_ws, overlap=1)
+    with caplog.at_level(logging.WARNING, logger="annotate.holdings"):
+        item = svc.show("ann").item.id
+    assert f"pairwise.jsonl: {HARD_LINK.format(links=2)}" in caplog.text
+    assert svc.submit("ann", item, "left").item_id == item
+    assert outside.read_text() == ""
+
+
+def test_a_lock_of_another_users_app_is_one_line_naming_its_owner(label_ws, monkeypatch, capsys):
+    """A lock file left by an app another user ran (0644, theirs) could not be opened to write: the refusal said
+    "permission denied" and no more. It names the file's owner, and what to do. (Root may write any file, so the
+    kernel's refusal for another user is simulated; the owner is the file's own.)"""
+    from annotate import app
+    from annotate.__main__ import main
+
+    folder = label_ws.path / HOLDINGS_FOLDER
+    folder.mkdir(exist_ok=True)
+    lock = folder / "pairwise.lock"
+    lock.write_text("")
+    os.chown(lock, 65534, 65534)
+    real_open = os.open
+
+    def as_another_user(path, flags, *args, **kwargs):
+        if os.path.basename(path) == lock.name:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", as_another_user)
+    monkeypatch.setattr(app, "launch", lambda *args, **kwargs: pytest.fail("the app served"))
+    assert main(["-w", str(label_ws.path), "--demo-user"]) == 2
+    owner, me = pwd.getpwuid(65534).pw_name, pwd.getpwuid(os.geteuid()).pw_name
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: permission denied (the file belongs to {owner}, uid 65534, and this runs as {me}: run it as "
+        f"{owner}, or have {owner} let {me} write it): nothing was written to {lock}"
+    ]

@@ -170,7 +170,7 @@ def test_validate_names_each_log_line_its_readers_pass_over(tmp_path, capsys):
     assert main(["import", "-w", str(ws), str(first)]) == 0
     log = ws / "imports" / "log.jsonl"
     with log.open("a") as handle:
-        handle.write('{"file": "cut\n')  # the import after a crash ends it first: `files.append_line`
+        handle.write('{"file": "cut\n')  # the import after a crash ends it first: `in_place.append_line`
     second = write(tmp_path / "b.jsonl", {"prompt": "B?", "chosen": "x", "rejected": "y"})
     assert main(["import", "-w", str(ws), str(second)]) == 0
     with log.open("a") as handle:

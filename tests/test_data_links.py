@@ -572,3 +572,25 @@ def test_a_users_file_planted_as_a_link_is_refused_never_read(setup):
         with pytest.raises(PrefloopError, match=f"^{ws / 'users.toml'}: {NOT_A_FILE}$"):
             read(ws / "users.toml")
     assert tree(outside) == before
+
+
+def test_validate_names_a_hard_link_at_a_file_written_in_place(setup, capsys):
+    """The import log and the app's holds and lock are written in place, so a hard link there (a second name of a
+    file elsewhere) is refused by their writers (`data.in_place`): the app refuses to start on its lock. validate
+    said OK of it."""
+    import os
+
+    from data.in_place import HARD_LINK
+    from data.workspace import HOLDINGS_FOLDER
+
+    ws, outside, _ = setup
+    (ws / "imports" / "log.jsonl").unlink()
+    os.link(outside / "victim", ws / "imports" / "log.jsonl")
+    (ws / HOLDINGS_FOLDER).mkdir()
+    os.link(outside / "logouts.json", ws / HOLDINGS_FOLDER / "pairwise.lock")
+    assert main(["validate", "-w", str(ws)]) == 1
+    assert capsys.readouterr().out.strip().splitlines() == [
+        f"{ws / 'imports' / 'log.jsonl'}: {HARD_LINK.format(links=2)}",
+        f"{ws / HOLDINGS_FOLDER / 'pairwise.lock'}: {HARD_LINK.format(links=2)}",
+        f"{ws}: 2 problems",
+    ]

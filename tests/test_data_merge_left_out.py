@@ -381,3 +381,29 @@ def test_validate_reads_a_large_left_out_file_a_line_at_a_time_holding_none_of_i
         tracemalloc.stop()
     assert [problem.split(": ")[0] for problem in problems] == [f"{folder / name}, line {rows + 1}"]
     assert peak < len(text) / 4, peak
+
+
+def test_a_left_out_files_line_over_the_bound_is_named_never_read_whole(tmp_path, monkeypatch):
+    """A line of a merge's left-out file was read whole however long (an edit, or another file put there): a line
+    of gigabytes without a line break was held in memory, then taken for a label left out. Each line is bounded
+    now, as an import's records are: one longer is read past in chunks and named, file and line, by its readers."""
+    from data import import_log_lines
+
+    monkeypatch.setattr(import_log_lines, "LINE_BYTES", 4096)  # the bound (64 MiB), small enough for a test
+    folder = tmp_path / "imports"
+    folder.mkdir()
+    name = f"20260101T000000000000Z-merge{SUFFIX}"
+    long = json.dumps({"id": "a" * 8_000_000, "reason": "stored_train"})  # a label id of 8 MB: no id is
+    (folder / name).write_text(json.dumps({"id": "b" * 16, "reason": "stored_train"}) + "\n" + long + "\n")
+    line = {"at": "2026-01-01T00:00:00", "merged": "/elsewhere", "left_out_counts": {"stored_train": 2}}
+    (folder / "log.jsonl").write_text(json.dumps(line | {"left_out_file": name}) + "\n")
+    tracemalloc.start()
+    try:
+        problems = rejects_problems(folder / "log.jsonl")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [problem.split(": ")[:2] for problem in problems] == [
+        [f"{folder / name}, line 2", "longer than 4096 bytes (an edit?)"]
+    ]
+    assert peak < len(long) / 2, peak

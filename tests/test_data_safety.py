@@ -12,6 +12,7 @@ import pytest
 from data import Label, Workspace, files, temp_writers
 from data.__main__ import main
 from data.files import WriteError
+from data.in_place import append_line
 
 TOKEN = "f" * 32  # every temp file name made while it is patched in, so a test can plant links at those names
 
@@ -232,9 +233,9 @@ def test_a_log_line_the_disk_cuts_short_is_an_error_and_never_swallows_the_next(
     with monkeypatch.context() as patched:
         patched.setattr(files.os, "write", full_after_five_bytes)
         with pytest.raises(WriteError, match="the disk is full"):
-            files.append_line(log, json.dumps({"first": 1}))
+            append_line(log, json.dumps({"first": 1}))
     assert log.read_bytes() == b'{"fir'
-    files.append_line(log, json.dumps({"second": 2}))
+    append_line(log, json.dumps({"second": 2}))
     assert json_lines(log) == [{"second": 2}]
 
 
@@ -298,3 +299,19 @@ def test_open_beside_names_the_link_it_refused_folder_or_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         files.open_beside(real / "gone.bin")
     assert files.read_beside(tmp_path / "gone" / "x.bin") is None
+
+
+def test_a_hard_link_at_the_import_log_is_never_appended_to(tmp_path, prefs, caplog):
+    """``O_NOFOLLOW`` stops a symlink at WS/imports/log.jsonl, not a hard link: a second name of a file outside the
+    workspace had each import's line appended to that file. The rows are stored, and the log's line is the warning
+    of a log not written, naming the link."""
+    from data.in_place import HARD_LINK
+
+    ws, outside = tmp_path / "ws", tmp_path / "outside.jsonl"
+    outside.write_text('{"kept": true}\n')
+    assert main(["init", "-w", str(ws)]) == 0
+    (ws / "imports").mkdir(exist_ok=True)
+    os.link(outside, ws / "imports" / "log.jsonl")
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    assert f"{ws / 'imports' / 'log.jsonl'}: {HARD_LINK.format(links=2)}" in caplog.text
+    assert outside.read_text() == '{"kept": true}\n' and len(Workspace(ws).read("pairs")) == 3

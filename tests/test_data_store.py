@@ -681,3 +681,34 @@ def test_a_folder_at_a_commit_records_name_stops_no_compaction(tmp_path, capsys)
     capsys.readouterr()
     assert main(["validate", "-w", str(ws)]) == 1
     assert f"{planted}: a directory, not a file written by prefloop: remove it" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("planted", ["folder", "symlink"])
+def test_a_folder_or_link_at_a_commit_records_name_commits_nothing(tmp_path, monkeypatch, capsys, planted):
+    """A batch is seen once its commit record, a file, is written last. A folder (or a symlink to a file) at the
+    record's name made readers take the batch as committed: rows of a write never committed were read, and
+    compaction merged them into a part every reader sees. Readers and compaction now agree: no record, no batch
+    seen; `validate` names what is there, and compaction removes none of the batch's parts, even its writer gone."""
+    from data.__main__ import main
+
+    ws, data = tmp_path / "ws", tmp_path / "prefs.json"
+    data.write_text(json.dumps([{"prompt": f"q{i}", "chosen": "y", "rejected": "n"} for i in range(2)]))
+    assert main(["import", "-w", str(ws), str(data)]) == 0
+    (record,) = (ws / store.BATCHES).iterdir()
+    record.unlink()  # the write never committed
+    if planted == "folder":
+        record.mkdir()
+    else:
+        (tmp_path / "a-file").write_text("")
+        record.symlink_to(tmp_path / "a-file")
+    parts = {name: part_files(ws / name) for name in ("prompts", "pairs")}
+    assert [Workspace(ws).read(name).num_rows for name in parts] == [0, 0]
+    monkeypatch.setattr(compaction, "writer_gone", lambda *args: True)  # its writer is gone too
+    assert main(["compact", "-w", str(ws)]) == 0
+    assert {name: part_files(ws / name) for name in parts} == parts  # neither merged nor removed
+    capsys.readouterr()
+    assert main(["validate", "-w", str(ws)]) == 1
+    assert f"{record}: " in capsys.readouterr().out
+    record.rmdir() if planted == "folder" else record.unlink()
+    record.write_text("")  # the record itself: the batch is seen whole
+    assert [Workspace(ws).read(name).num_rows for name in parts] == [2, 2]

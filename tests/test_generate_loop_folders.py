@@ -14,7 +14,7 @@ from data.files import NotAFileError
 from data.records import ModelRecord, now
 from data.workspace import Workspace
 from generate.loop.driver import Iterate, _done
-from generate.loop.folders import chain_of, check_claim, claim, iterate_folder, read_claim
+from generate.loop.folders import chain_of, check_claim, claim, iterate_folder, read_claim, write_claim
 from generate.loop.spin import SPIN_LOOP
 
 REFERENCE = Iterate("ref-id", "/models/ref", "ref", 0)
@@ -100,3 +100,18 @@ def test_a_link_at_the_runs_or_iterate_folder_is_refused_before_a_claim_is_writt
     with pytest.raises(NotAFileError, match=f"^{ws.path / linked}: a symlink"):
         claim(iterate_folder(SimpleNamespace(spin_name="spin"), ws, SPIN_LOOP, 1), REFERENCE, 1, SPIN_LOOP)
     assert not any(outside.iterdir())
+
+
+def test_the_record_after_training_is_never_written_through_a_folder_swapped_for_a_link(tmp_path):
+    """After training, the driver writes the iteration's record into its folder's spin.json. It was written by path:
+    the folder swapped for a link while the training ran (hours) had spin.json written wherever it pointed. It
+    goes through a descriptor of the folder now, refused in one line naming it, as train refuses such a folder."""
+    ws = Workspace.init(tmp_path / "ws")
+    folder = iterate_folder(SimpleNamespace(spin_name="spin"), ws, SPIN_LOOP, 1)
+    claim(folder, REFERENCE, 1, SPIN_LOOP)
+    outside = tmp_path / "outside"
+    folder.rename(outside)
+    folder.symlink_to(outside)
+    with pytest.raises(NotAFileError, match=f"^{folder}: a symlink"):
+        write_claim(folder, SPIN_LOOP, {"reference_id": "ref-id", "round": 1, "model_id": "m1"})
+    assert json.loads((outside / "spin.json").read_text()) == json.loads(claim_text())

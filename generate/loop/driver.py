@@ -40,7 +40,7 @@ from generate.loop.folders import (
     read_claim,
     saved_unregistered,
     unreported,
-    write_json,
+    write_claim,
 )
 from generate.loop.options import LoopOptions, loop_flags
 from generate.loop.report import iteration_summary, unpaired_note
@@ -215,7 +215,8 @@ def iterate_once(
         "sample_seconds": sample_seconds,
         "train_seconds": round_seconds(started),
     }
-    write_json(folder / marker_name, record)
+    # through the folder's descriptor: one swapped for a link while training ran is refused
+    write_claim(folder, loop, record)
     return iteration_summary(iteration, model, record), _iterate_of(model)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from data.errors import PrefloopError, first_line
-from data.files import NotAFileError, atomic_write, check_not_link, open_regular
+from data.files import NotAFileError, atomic_write, check_not_link, folder_for_writing, open_regular
 from data.import_records import within_depth
 from data.workspace import Workspace
 
@@ -21,9 +21,13 @@ if TYPE_CHECKING:
     from generate.loop.options import LoopOptions
 
 
-def write_json(path: Path, value: dict) -> None:
-    text = json.dumps(value, indent=2, default=str) + "\n"
-    atomic_write(path, lambda f: f.write(text.encode()))
+def write_claim(folder: Path, loop: Loop, record: dict) -> None:
+    """Write ``record`` as the claim (`<kind>.json`) of ``folder``, whole, through a descriptor of the folder: one
+    swapped for a link since the loop named it (while its training ran) is refused in one line naming it, never
+    written where it points (as `train.out_folder.check_own_folders` refuses it to the training)."""
+    text = json.dumps(record, indent=2, default=str) + "\n"
+    with folder_for_writing(folder) as fd:
+        atomic_write(folder / f"{loop.kind}.json", lambda f: f.write(text.encode()), dir_fd=fd)
 
 
 def iterate_folder(options: LoopOptions, workspace: Workspace, loop: Loop, iteration: int) -> Path:
@@ -102,7 +106,4 @@ def claim(folder: Path, reference: Iterate, round: int, loop: Loop) -> None:
     if check_claim(folder, reference, round, loop):
         return  # ours, from a killed run: training continues from its checkpoint
     folder.mkdir(parents=True, exist_ok=True)
-    write_json(
-        folder / f"{loop.kind}.json",
-        {"reference_id": reference.id, "reference": reference.path, "round": round},
-    )
+    write_claim(folder, loop, {"reference_id": reference.id, "reference": reference.path, "round": round})

@@ -1,0 +1,107 @@
+"""Files written in place, not replaced whole: the logs appended to (``WS/imports/log.jsonl``, the app's holds) and
+the lock file an app rewrites (``WS/holdings/<view>.lock``).
+
+A file replaced whole (``data.files.atomic_write``) is a new file renamed over the name: whatever was there, a link
+included, is replaced, never written through. A file written in place is written through whatever the name holds,
+so it is opened without following a symlink and must be a regular file of one name: a hard link there (planted, or
+a name of a file elsewhere) would have the write change that file under its other names, outside the workspace too.
+A lock or log of another user's app, which this one may not open, is named with its owner and what to do.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import pwd
+import stat
+from pathlib import Path
+
+from data.files import NotAFileError, WriteError, name_at, not_a_file, write_error
+
+HARD_LINK = (
+    "a hard link (one file of {links} names): a write here would change it under its other names too; make it a "
+    "copy of its own (cp, then mv over it) or remove it"
+)
+
+
+def append_line(
+    path: Path, line: str, mode: int = 0o644, dir_fd: int | None = None, sync: bool = True
+) -> None:
+    """Append one line (and fsync, unless ``sync`` is false) through `open_in_place` (with ``dir_fd``: of its name
+    in the folder that is open on): a symlink or a hard link at ``path`` is refused. A write the disk cuts short is
+    an error, never a success; the part of a line such a write (or a crash) left at the end is ended first, so it
+    never swallows this line: a reader passes it over as a line that is no JSON. Without ``sync`` the line outlives
+    the process being killed (the kernel holds it), not a crash of the machine."""
+    fd = open_in_place(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, mode, dir_fd)
+    try:
+        data = line.encode("utf-8") + b"\n"
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data
+        while data:  # a short write (the disk filled up mid-line): the next one raises
+            data = data[os.write(fd, data) :]
+        if sync:
+            os.fsync(fd)
+    except OSError as exc:
+        raise write_error(exc, path) from exc
+    finally:
+        os.close(fd)
+
+
+def open_in_place(path: Path, flags: int, mode: int = 0o644, dir_fd: int | None = None) -> int:
+    """A descriptor to write ``path`` in place (append to it, or lock and rewrite it), opened with ``flags`` and
+    ``O_NOFOLLOW`` (with ``dir_fd``: its name in the folder that is open on). What is not a regular file of its own
+    is refused, NotAFileError naming it: a symlink, a folder, a FIFO or device, and a hard link (a file of more than
+    one name: a write here would change it under its other names, outside the workspace too). Another failed open
+    is a WriteError; where permission is denied on another user's file, it names that user (`_denied`)."""
+    flags |= os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # non-blocking: a FIFO there cannot hang the open
+    try:
+        fd = os.open(name_at(path, dir_fd), flags, mode, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EISDIR):
+            raise not_a_file(path, stat.S_IFDIR if exc.errno == errno.EISDIR else None) from None
+        raise _denied(exc, path, dir_fd) from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise not_a_file(path, info.st_mode)
+        if info.st_nlink > 1:
+            what = HARD_LINK.format(links=info.st_nlink)
+            error = NotAFileError(f"{path}: {what}")
+            error.errno, error.what, error.path = errno.EMLINK, what, path
+            raise error
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _denied(exc: OSError, path: Path, dir_fd: int | None = None) -> WriteError:
+    """The WriteError for a failed open of ``path`` to write it; where permission is denied on a file another user
+    owns (the lock or log of an app they ran), it says whose it is and what to do, not only "permission denied"."""
+    error = write_error(exc, path)
+    if exc.errno not in (errno.EACCES, errno.EPERM):
+        return error
+    try:
+        owner = os.stat(name_at(path, dir_fd), dir_fd=dir_fd, follow_symlinks=False).st_uid
+    except OSError:
+        return error
+    if owner == os.geteuid():
+        return error
+    theirs, mine = _user(owner), _user(os.geteuid())
+    said = (
+        f"permission denied (the file belongs to {theirs}, uid {owner}, and this runs as {mine}: run it as "
+        f"{theirs}, or have {theirs} let {mine} write it)"
+    )
+    error = WriteError(f"{said}: nothing was written to {path}")
+    error.errno, error.reason = exc.errno, said
+    return error
+
+
+def _user(uid: int) -> str:
+    """The name of the user ``uid``, or ``uid N`` where no user of this machine has it."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
