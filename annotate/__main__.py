@@ -316,11 +316,14 @@ def _main(argv: list[str] | None, prog: str) -> int:
 def started_counts(service: LabelService, task: str, users: int, overlap: int) -> str:
     """What the start line counts: the items to label (those the team's progress counts) apart from the gold
     items mixed in among them at --gold-rate (the catalog holds both: counted together, the line said 305 items
-    where the page counted 284)."""
+    where the page counted 284). A --gold-rate with no gold of the task to mix in says so: the line said nothing, as
+    if gold were served, where a lead had made gold for another task or none yet."""
     gold = len(service.queue.gold)
     mixed = f" + {gold} gold (--gold-rate {service.gold_rate:g})" if gold else ""
     if gold and service.gold_rate <= 0:
         mixed = f" ({gold} gold not served: --gold-rate 0)"
+    if not gold and service.gold_rate > 0:
+        mixed = f" (no {service.task} gold items: --gold-rate {service.gold_rate:g} serves none until `data gold` makes some)"
     return (
         f"{counted(len(service.queue.items), f'{task} item')}{mixed}, {counted(users, 'user')}, K={overlap}"
     )

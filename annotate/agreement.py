@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from annotate.render import figure, message_html, table_html
 from data.aggregate import DAWID_SKENE, MAJORITY, aggregate, current_labels
-from data.annotators import human_labels
+from data.annotators import human_labels, withdrawn, withdrawn_labels
 from data.choice_agreement import TASK_AGREEMENT
 from data.errors import counted
 from data.gold import ANSWER
@@ -83,8 +83,11 @@ def agreement(current: pd.DataFrame, task: str) -> dict:
 
 
 def labeller_table(labels: pd.DataFrame, task: str) -> pd.DataFrame:
-    """Per labeller: labels in force, skips, undos, median seconds per label, last activity."""
+    """Per labeller: labels in force, skips, undos, labels `data import --remove` withdrew (no undo of theirs, nor
+    activity: the admin's), median seconds per label, last activity."""
     rows = human_labels(labels[labels["task"] == task])
+    rows = rows.assign(withdrawn=withdrawn(rows))
+    withdrawn_by_import = withdrawn_labels(rows)
     current = current_labels(rows, task)
     latest = rows.sort_values("created_at", kind="stable").groupby(["item_id", "annotator"]).tail(1)
     out = []
@@ -92,18 +95,20 @@ def labeller_table(labels: pd.DataFrame, task: str) -> pd.DataFrame:
         mine = current[current["annotator"] == name]
         skips = latest[(latest["annotator"] == name) & latest["retracted"] & latest["supersedes"].isna()]
         seconds = mine["seconds"].dropna()
+        own = group[~group["withdrawn"]]
         out.append(
             {
                 "labeller": name,
                 "labels": len(mine),
                 "skips": len(skips),
-                "undos": int((group["retracted"] & group["supersedes"].notna()).sum()),
+                "undos": int((own["retracted"] & own["supersedes"].notna()).sum()),
+                "withdrawn": int(withdrawn_by_import.get(name, 0)),
                 "median_seconds": round(float(seconds.median()), 1) if len(seconds) else None,
-                "last_active": group["created_at"].max().strftime("%Y-%m-%d %H:%M"),
+                "last_active": own["created_at"].max().strftime("%Y-%m-%d %H:%M"),
             }
         )
     return pd.DataFrame(
-        out, columns=["labeller", "labels", "skips", "undos", "median_seconds", "last_active"]
+        out, columns=["labeller", "labels", "skips", "undos", "withdrawn", "median_seconds", "last_active"]
     )
 
 
@@ -182,7 +187,11 @@ QUALITY = {
 
 # The activity columns' headers, in the words (and units) of the quality columns beside them; the frame keeps its
 # keys. The times are the labels' `created_at`, stored in UTC, and shown as stored.
-ACTIVITY_HEADERS = {"median_seconds": "median seconds per label", "last_active": "last active (UTC)"}
+ACTIVITY_HEADERS = {
+    "withdrawn": "withdrawn (import --remove)",
+    "median_seconds": "median seconds per label",
+    "last_active": "last active (UTC)",
+}
 
 
 def _missing(value: object) -> bool:

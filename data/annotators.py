@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 
 from data.errors import PrefloopError
 from data.provision import model_label
+from data.records import withdrawal_id
 
 IMPORT = "import"
 SPIN = "spin"
@@ -86,6 +87,23 @@ def machine_labeller_mask(annotators: pd.Series) -> pd.Series:
 def human_labels(labels: pd.DataFrame) -> pd.DataFrame:
     """The rows of a labels frame written by people."""
     return labels[~machine_mask(labels["annotator"].astype(str))]
+
+
+def withdrawn(labels: pd.DataFrame) -> pd.Series:
+    """Per record of a labels frame: a retraction `data import --remove` stored (its id is the label's
+    `data.records.withdrawal_id`), which its labeller never made: no undo of theirs, and no activity."""
+    if "id" not in labels:  # a frame of some label fields alone (as tests build) holds no withdrawal
+        return pd.Series(False, index=labels.index)
+    undoing = labels["retracted"].astype(bool) & labels["supersedes"].notna()
+    ids = labels.loc[undoing, "supersedes"].map(withdrawal_id)
+    return undoing & (labels["id"] == ids.reindex(labels.index))
+
+
+def withdrawn_labels(labels: pd.DataFrame) -> pd.Series:
+    """Per annotator: their labels `data import --remove` withdrew, items whose latest record is such a retraction
+    (importing the file again puts the label back)."""
+    latest = labels.sort_values("created_at", kind="stable").groupby(["item_id", "annotator"]).tail(1)
+    return latest[withdrawn(latest)].groupby("annotator").size()
 
 
 def machine_column(annotators: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:

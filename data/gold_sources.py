@@ -26,9 +26,9 @@ def gold_from_split(workspace: Workspace, split: str) -> tuple[list[Mark], str]:
     """Per task, the pairs (pairwise) and completions (kto) whose prompt is in ``split`` and that arrived with an
     imported preference or KTO label (its latest import label), that label as their answer; none is an error.
     With them, what the split's imported rankings and ratings are left out as (`_left_out`: they were passed over
-    unsaid). Reads the items of that split's prompts and their labels only, not every label: an item's id is a
-    digest of its prompt's, so the rows of one id are of one prompt (every prompt's split is read: a row's id says
-    nothing of its split)."""
+    unsaid), and for split train how many of its items leave the training data so. Reads the items of that split's
+    prompts and their labels only, not every label: an item's id is a digest of its prompt's, so the rows of one id
+    are of one prompt (every prompt's split is read: a row's id says nothing of its split)."""
     prompts = workspace.read("prompts", ["split"])
     in_split = prompts.column("id").filter(pc.equal(prompts.column("split"), split)).combine_chunks()
     completions = workspace.read("completions", ["prompt_id", "round"], ("prompt_id", in_split))
@@ -53,7 +53,14 @@ def gold_from_split(workspace: Workspace, split: str) -> tuple[list[Mark], str]:
             f"--from-split {split}: no pair or completion of that split has an imported preference or KTO label"
             + (f" (it has {left}: {why})" if left else "")
         )
-    return out, f"--from-split {split} left out {left} ({why})" if left else ""
+    notes = [f"--from-split {split} left out {left} ({why})"] if left else []
+    if split == "train":  # the training data itself: say what it costs, which the test split's gold does not
+        made = counted(sum(len(mark.ids) for mark in out), "item")
+        notes.append(
+            f"--from-split train: {made} of split train gold now (gold never trains: export and train leave them "
+            "out as gold)"
+        )
+    return out, "; ".join(notes)
 
 
 def _latest_imported(labels: pa.Table, items: dict[str, pa.ChunkedArray]) -> dict[str, pa.Table]:

@@ -57,7 +57,7 @@ from data.import_write import LOG_DIR, LOG_FILE, file_digest, log_folder, logged
 from data.imports import Loaded, check_file
 from data.in_place import append_line
 from data.merge_left_out import merge_left_out
-from data.records import Label, content_id, now
+from data.records import Label, now, withdrawal_id
 from data.schemas import SchemaError
 from data.spellings import Spellings
 from data.workspace import Workspace
@@ -285,7 +285,7 @@ def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[With
                 already += 1  # withdrawn before (or another import's label is in force there)
                 continue
             planned.add(latest["id"])
-            retraction_id = content_id("import-remove", latest["id"])
+            retraction_id = withdrawal_id(latest["id"])
             retractions.append(
                 Label(
                     label.item_id,

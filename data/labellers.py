@@ -37,7 +37,7 @@ import pyarrow as pa
 
 from data import dawid_skene
 from data.aggregate import current_labels
-from data.annotators import human_labels, same_name
+from data.annotators import human_labels, same_name, withdrawn_labels
 from data.choice_agreement import TASK_AGREEMENT
 from data.errors import counted, one_line
 from data.gold_balance import one_sided_gold
@@ -274,6 +274,7 @@ def labeller_rows(
             name: {"gold": gold_figures[name], **_in_rubric_order(quality[name], order)} for name in names
         }
     skips = _skips(rows)
+    undone_by_import = withdrawn_labels(rows)  # an admin's retractions, not theirs: no skips
     excluded = {same_name(name) for name in excluded}
     sided = one_sided_gold(gold, task, order)
     out = []
@@ -283,6 +284,7 @@ def labeller_rows(
         row = {
             "labeller": name,
             "labels": n,
+            "withdrawn": int(undone_by_import.get(name, 0)),
             "excluded": same_name(name) in excluded,
             **quality[name],
             "skip_rate": as_figure(skipped / (n + skipped)) if n + skipped else None,
@@ -326,6 +328,8 @@ def _row_line(task: str, row: dict) -> str:
     row = _dashed(row)
     name = one_line(row["labeller"])  # a name the Python API stored with a newline stays on its line
     head = f"{name}{' (excluded)' if row['excluded'] else ''}: {counted(row['labels'], 'label')}"
+    if row.get("withdrawn"):
+        head += f" ({row['withdrawn']} withdrawn by data import --remove)"
     pace = f"skip {row['skip_rate']}, median {row['median_seconds']} s, {row['labels_per_hour']}/h"
     gold = _dashed(row["gold"])
     if task == "rank":

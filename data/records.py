@@ -27,6 +27,12 @@ def content_id(*parts: object) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
+def withdrawal_id(label_id: str) -> str:
+    """The id of the retraction `data import --remove` stores for the label ``label_id``: a rerun stores none twice,
+    and readers tell an import's withdrawal from its labeller's own undo by it (`data.annotators.withdrawn`)."""
+    return content_id("import-remove", label_id)
+
+
 def prompt_id(messages: list[Message]) -> str:
     return content_id("prompt", [(m["role"], m["content"]) for m in messages])
 

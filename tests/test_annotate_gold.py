@@ -472,6 +472,19 @@ def test_the_start_line_counts_the_items_to_label_apart_from_the_gold_mixed_in(t
     assert started_counts(LabelService(plain), "pairwise", 1, 1) == "1 pairwise item, 1 user, K=1"
 
 
+def test_a_gold_rate_with_no_gold_of_the_task_says_none_is_served(tmp_path):
+    """`annotate --gold-rate 0.1` on a workspace whose gold is pairwise, started as a KTO app (or with no gold yet),
+    printed `80 kto items, 1 user, K=1`: nothing said that no gold would be mixed in."""
+    from annotate.__main__ import started_counts
+
+    ws, _ = build(tmp_path / "ws")
+    kto = started_counts(LabelService(ws, task="kto", gold_rate=0.1), "kto", 1, 1)
+    assert kto == (
+        f"{2 * PAIRS} kto items (no kto gold items: --gold-rate 0.1 serves none until `data gold` makes some), "
+        "1 user, K=1"
+    )
+
+
 def test_make_gold_redraws_the_admin_tab_as_exclusion_does(tmp_path):
     """After "Make gold" the admin tab is drawn again (its cards, labellers and disputed items, whose `gold` column
     then shows the new answer and whose item count leaves the item out), as after "Exclude from verdicts": without

@@ -427,3 +427,23 @@ def test_a_new_answer_for_a_gold_item_is_said(tmp_path, capsys):
     capsys.readouterr()
     assert main(["gold", "-w", str(ws.path), "--pair", ids[0], "--answer", "both_bad"]) == 0
     assert "+1 marked, 1 of them a new answer for a gold item" in capsys.readouterr().out
+
+
+def test_from_split_train_says_the_items_it_makes_gold_leave_the_training_data(tmp_path, capsys):
+    """`--from-split train` made every imported training pair gold, which no export or train run trains on, and
+    said only `gold items: 2 (+2 marked, -0 removed)`; the test split's gold takes nothing from training."""
+    rows = tmp_path / "prefs.jsonl"
+    rows.write_text(
+        "".join(
+            json.dumps({"prompt": f"q{i}", "chosen": f"good {i}", "rejected": f"bad {i}"}) + "\n"
+            for i in range(2)
+        )
+    )
+    ws = tmp_path / "ws"
+    assert main(["import", "-w", str(ws), str(rows), "--split", "train"]) == 0
+    capsys.readouterr()
+    assert main(["gold", "-w", str(ws), "--from-split", "train"]) == 0
+    assert capsys.readouterr().out == (
+        "gold items: 2 (+2 marked, -0 removed); --from-split train: 2 items of split train gold now (gold never "
+        "trains: export and train leave them out as gold)\n"
+    )

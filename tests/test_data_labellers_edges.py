@@ -294,3 +294,51 @@ def test_a_name_with_a_newline_stays_on_its_labellers_line():
     assert len(lines) == 3  # the team's line, ann's, evil's: no line of its own for the name's second part
     assert lines[2].startswith("  evil\\n    FLAG forged: 20 labels") and "κ ann 1.000" in lines[2]
     assert "κ evil\\n    FLAG forged 1.000" in lines[1]
+
+
+def test_labels_an_import_withdrew_are_counted_as_such_not_as_the_labellers_undos():
+    """gina's imported labels withdrawn by `data import --remove` left her at `0 labels` in `stats --labellers`
+    with nothing to say why, and the admin tab counted the withdrawals as her undos, its `last active` the time
+    an admin ran the command. A label imported again (renewed) is in force, no longer withdrawn."""
+    from annotate.agreement import labeller_table
+    from data.records import withdrawal_id
+
+    base = {"task": "pairwise", "strength": None, "seconds": None, "active_seconds": None, "left": None,
+            "ranking": None, "ratings": None, "rubric": None}  # fmt: skip
+    rows = [
+        {"item_id": "i1", "choice": "a", "retracted": False, "supersedes": None, "id": "l1"},
+        {"item_id": "i2", "choice": "b", "retracted": False, "supersedes": None, "id": "l2"},
+        {"item_id": "i3", "choice": "a", "retracted": False, "supersedes": None, "id": "l3"},
+        {"item_id": "i1", "choice": None, "retracted": True, "supersedes": "l1", "id": withdrawal_id("l1")},
+        {
+            "item_id": "i2",
+            "choice": None,
+            "retracted": True,
+            "supersedes": "l2",
+            "id": "undo2",
+        },  # her own undo
+        {"item_id": "i3", "choice": None, "retracted": True, "supersedes": "l3", "id": withdrawal_id("l3")},
+        {
+            "item_id": "i3",
+            "choice": "a",
+            "retracted": False,
+            "supersedes": withdrawal_id("l3"),
+            "id": "l3again",
+        },
+    ]
+    labels = pd.DataFrame(
+        [
+            base | row | {"annotator": "gina", "created_at": T0 + timedelta(days=n)}
+            for n, row in enumerate(rows)
+        ]
+    )
+    (report,) = labeller_rows(labels)
+    assert (report["labels"], report["withdrawn"], report["skip_rate"]) == (1, 1, 0.0)
+    section = {"team": {"median_seconds": None, "labels_per_hour": None}, "labellers": [report]}
+    assert any(line.startswith("  gina: 1 label (1 withdrawn by data import --remove), gold") for line in
+               labeller_lines(section))  # fmt: skip
+    table = labeller_table(labels, "pairwise").set_index("labeller")
+    assert table.loc["gina", ["labels", "skips", "undos", "withdrawn"]].tolist() == [1, 0, 1, 1]
+    assert table.loc["gina", "last_active"] == (T0 + timedelta(days=6)).strftime("%Y-%m-%d %H:%M")
+    withdrawn_last = labels.iloc[:6]  # before the renewal: the latest own record is her undo, on day 4
+    assert labeller_table(withdrawn_last, "pairwise").loc[0, "last_active"] == "2026-01-05 00:00"
