@@ -1,7 +1,7 @@
 """Reading an import file into raw records, row by row, so that a bad record is reported (or skipped) by its row.
 
-- JSON arrays are parsed one element at a time (``data.json_array``), so a syntax error or a cut-off tail is a
-  problem of its row.
+- JSON arrays (a file of any suffix starting with `[`) are parsed one element at a time (``data.json_array``), so a
+  syntax error or a cut-off tail is a problem of its row.
 - JSON Lines: one record per non-blank line; a bad line is a problem of its row, the other rows still read. A
   file holding one object over several lines is that one record, as on one line (`_single_document`).
 - CSV (every cell text; an empty cell is ""), Parquet, and `datasets.save_to_disk` folders.
@@ -84,7 +84,7 @@ def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> list[o
             return _read_csv(path, str(path), max_record_bytes)
         with open(path, "rb") as handle:
             text = JsonText(handle, max_record_bytes)
-            first = text.first_char() if suffix != ".jsonl" else ""
+            first = text.first_char()
             # a .tsv was "row 0: invalid JSON"
             if first not in ("[", "{", "") and suffix not in JSON_SUFFIXES:
                 raise SchemaError(
@@ -92,9 +92,10 @@ def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> list[o
                     f"not a format this reads: a {suffix or 'suffix-less'} file is read as JSON or JSON Lines, and "
                     "this one starts with neither [ nor {; import JSON, JSON Lines, CSV (.csv) or Parquet (.parquet)",
                 )
+            # a .jsonl too: JSON Lines start with a record, an object, never [ ("row 0: ... got array")
             if first == "[":
                 return read_json_array(text, str(path))
-            if first == "{":
+            if first == "{" and suffix != ".jsonl":
                 _refuse_nested(_whole(handle, max_record_bytes), str(path))
             return _read_json_lines(handle, str(path), max_record_bytes)
     except SchemaError:

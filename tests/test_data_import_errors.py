@@ -248,6 +248,21 @@ def test_one_object_is_one_record_on_any_lines(tmp_path, capsys, record, code, s
     assert said[0] == said[1] and said[0][0] == code
 
 
+@pytest.mark.parametrize("indent", [None, 2], ids=["line", "pretty"])
+def test_a_json_array_of_records_in_a_jsonl_file_is_read_as_in_a_json_file(tmp_path, capsys, indent):
+    """A JSON array saved as .jsonl was refused, on one line as JSON Lines ('row 0: each record must be a JSON object,
+    got array'), pretty-printed wrongly ('holds a single JSON list, not records'): JSON Lines start with an object,
+    so a file starting with [ is a JSON array, whatever its suffix."""
+    records = [GOOD, {"prompt": "another", "chosen": "yes", "rejected": "no"}]
+    said = []
+    for suffix in (".json", ".jsonl"):
+        path = tmp_path / f"prefs{suffix}"
+        path.write_text(json.dumps(records, indent=indent) + "\n")
+        assert main(["import", "-w", str(tmp_path / suffix), str(path)]) == 0
+        said.append(capsys.readouterr().out.replace(str(path), "FILE"))
+    assert said[0] == said[1] and "new_labels 2, new_pairs 2, new_prompts 2, records 2" in said[1]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
