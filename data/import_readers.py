@@ -315,6 +315,12 @@ def _lines(handle, limit: int):
         first = False
 
 
+PRETTY_HINT = (
+    "a record over several lines: JSON Lines hold one record a line; write each on one line, or the records as one "
+    "JSON array"
+)
+
+
 def _read_json_lines(handle, source: str, limit: int) -> list[object]:
     handle.seek(0)
     records: list[object] = []
@@ -333,7 +339,10 @@ def _read_json_lines(handle, source: str, limit: int) -> list[object]:
         except json.JSONDecodeError as exc:
             if row == 0 and (single := _single_document(handle, source, limit)) is not None:
                 return single
-            records.append(RecordError(source, json_error(exc, number), row=row, reason="invalid_json"))
+            message = json_error(exc, number)
+            if line.strip() == "{":  # `json.dump(record, indent=2)` per record: the line was all it said
+                message += f" ({PRETTY_HINT})"
+            records.append(RecordError(source, message, row=row, reason="invalid_json"))
         except RecordError as exc:
             records.append(exc)
         else:

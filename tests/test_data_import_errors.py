@@ -69,6 +69,10 @@ BAD_INPUTS = [
      ", row 1: invalid JSON: expecting ':' delimiter at line 2, column 12"),
     ("line.jsonl", jsonl(GOOD) + b'{"prompt": "x",}\n', [],
      ", row 1: invalid JSON: expecting property name enclosed in double quotes at line 2, column 16"),
+    # records pretty-printed one after another (json.dump(record, indent=2) each): the line and column alone
+    ("pretty.jsonl", (json.dumps(GOOD, indent=2) + "\n" + json.dumps(GOOD, indent=2)).encode(), [],
+     ", row 0: invalid JSON: expecting property name enclosed in double quotes at line 1, column 2 (a record over "
+     "several lines: JSON Lines hold one record a line; write each on one line, or the records as one JSON array)"),
     ("scalars.json", b"[1, 2]", [], ", row 0: each record must be a JSON object, got int"),
     # a message list ending on the user's turn: its question was stored as the chosen answer
     ("user-last.jsonl",
