@@ -4,7 +4,8 @@
   syntax error or a cut-off tail is a problem of its row.
 - JSON Lines: one record per non-blank line; a bad line is a problem of its row, the other rows still read. A
   file holding one object over several lines is that one record, as on one line (`_single_document`).
-- CSV (every cell text; an empty cell is ""), Parquet, and `datasets.save_to_disk` folders.
+- CSV (every cell text; an empty cell is ""; a cell of messages written out as text is a bad row), Parquet, and
+  `datasets.save_to_disk` folders.
 Text is UTF-8 with or without a BOM. An invalid byte is kept as a lone surrogate (``surrogateescape``) and reported
 later by the row and field that hold it (`import_text.clean_text`), not as a byte offset into the file.
 
@@ -25,7 +26,14 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from data.errors import PrefloopError, counted, names_shown, one_line
-from data.import_records import SPACE, RecordError, decode_value, json_error, object_or_error
+from data.import_records import (
+    SPACE,
+    RecordError,
+    decode_value,
+    json_error,
+    messages_as_text,
+    object_or_error,
+)
 from data.json_array import CHUNK, JsonText, read_json_array
 from data.schemas import SchemaError
 
@@ -171,7 +179,8 @@ def _csv_records(path: Path, source: str, limit: int) -> list[object]:
                 elif missing := _missing_cells(cells, header, source, len(records), reader.line_num):
                     records.append(missing)
                 else:
-                    records.append(dict(zip(columns, cells + [None] * (len(columns) - len(cells)))))
+                    record = dict(zip(columns, cells + [None] * (len(columns) - len(cells))))
+                    records.append(messages_as_text(record, source, len(records)) or record)
         # an unclosed quote, a cell over the limit: nothing after it can be told apart
         except csv.Error as exc:
             problem = f"cannot be read at line {reader.line_num}: {_csv_problem(exc, limit)}"

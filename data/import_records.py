@@ -6,6 +6,7 @@ The depth guard (`within_depth`) serves every parser of what a user typed or wro
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import re
@@ -271,3 +272,37 @@ def is_null(value: object) -> bool:
 def null_at(key: str, value: object) -> bool:
     """Whether ``value``, a row's ``key``, is null (`is_null`), or the blank text of a `BLANK_IS_NULL` key."""
     return is_null(value) or (key in BLANK_IS_NULL and isinstance(value, str) and not value.strip())
+
+
+def messages_as_text(record: dict, source: str, row: int) -> RecordError | None:
+    """A CSV row one of whose cells holds messages written out as text (JSON, or Python's repr, as pandas'
+    ``to_csv`` writes a column of message lists): a bad row naming the column. A CSV cell is text, and the row
+    was imported as that text, the prompt (or answer) ``[{'role': 'user', 'content': ...}]``, without a word."""
+    for column, cell in record.items():
+        messages = _written_messages(cell)
+        if messages is not None:
+            message = (
+                f"the cell holds {messages} written out as text (as pandas' to_csv writes one), which would be "
+                "imported as that text: a CSV holds only text; give the file as JSON Lines or Parquet (pandas: "
+                "df.to_json(path, orient='records', lines=True) or df.to_parquet(path))"
+            )
+            return RecordError(source, message, row=row, field=column, reason="messages_as_text")
+    return None
+
+
+def _written_messages(cell: object) -> str | None:
+    """What ``cell`` holds where its whole text is a message or a list of them (objects with a ``role``, or
+    ShareGPT's ``from``), else None."""
+    text = cell.strip() if isinstance(cell, str) else ""
+    if not (text.startswith("[{") or text.startswith("{")):
+        return None
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            value = parse(text)
+        except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+            continue
+        items = value if isinstance(value, list) else [value]
+        if items and all(isinstance(item, dict) and ("role" in item or "from" in item) for item in items):
+            return "a list of messages" if isinstance(value, list) else "a message"
+        return None
+    return None

@@ -139,6 +139,17 @@ BAD_INPUTS = [
     # a new-user audit: the CSV's second `prompt` column was read as `prompt.1` (a column not read) ...
     ("twice.csv", b"prompt,chosen,prompt,rejected\nq,a,other,b\n", [],
      ": column 'prompt' appears twice (which to keep is a guess)"),
+    # TRL's conversational rows saved with pandas' to_csv: each message list was imported as its text, the prompt
+    # "[{'role': 'user', 'content': 'q'}]", exit 0
+    ("messages-repr.csv",
+     b"prompt,chosen,rejected\nq,a,b\n\"[{'role': 'user', 'content': 'q2'}]\",a,b\n", [],
+     ", row 1, field 'prompt': the cell holds a list of messages written out as text (as pandas' to_csv writes one), "
+     "which would be imported as that text: a CSV holds only text; give the file as JSON Lines or Parquet (pandas: "
+     "df.to_json(path, orient='records', lines=True) or df.to_parquet(path))"),
+    ("message-json.csv", b'prompt,chosen,rejected\nq,"{""role"": ""assistant"", ""content"": ""a""}",b\n', [],
+     ", row 0, field 'chosen': the cell holds a message written out as text (as pandas' to_csv writes one), which "
+     "would be imported as that text: a CSV holds only text; give the file as JSON Lines or Parquet (pandas: "
+     "df.to_json(path, orient='records', lines=True) or df.to_parquet(path))"),
     ("empty.csv", b"", [], ": no records"),  # was "cannot be read: No columns to parse from file"
     # a bad-input pass: pandas took a first row's extra cells for an index, and imported prompt 'b', chosen 'c',
     # rejected 'd' from "x,a,b,c,d" (a trailing comma on every row shifted each one so); a later row was a C error
