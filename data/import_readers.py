@@ -163,6 +163,7 @@ def _csv_records(path: Path, source: str, limit: int) -> list[object]:
             if header is None:
                 return []  # an empty file: no records, as an empty JSON Lines file
             _refuse_twice([name for name in header if name], source)  # empty ones are named by place
+            _refuse_other_separator(header, source)
             _cell_bytes(header, [], source, None, reader.line_num, limit)  # no row: the header is none
             columns = [name or f"Unnamed: {i}" for i, name in enumerate(header)]
             for cells in rows:
@@ -236,6 +237,18 @@ def _csv_problem(exc: csv.Error, limit: int) -> str:
     if "end of data" in str(exc):
         return "the file ends inside a quoted cell (a quote is never closed)"
     return str(exc)
+
+
+def _refuse_other_separator(header: list[str], source: str) -> None:
+    """A header of one column whose name holds semicolons or tabs: a file saved with another separator (a
+    spreadsheet's, where a comma is the decimal mark) was "unknown record format (keys: prompt;chosen;rejected)"."""
+    for sep, name in ((";", "semicolons"), ("\t", "tabs")):
+        if len(header) == 1 and sep in header[0].strip(sep):
+            raise SchemaError(
+                source,
+                f"the header is one column, {one_line(repr(header[0]))}: its names look separated by {name}, and a "
+                "CSV file is read with commas between cells: save it comma-separated (or as JSON Lines or Parquet)",
+            )
 
 
 def _refuse_twice(columns: list, source: str) -> None:

@@ -150,6 +150,10 @@ BAD_INPUTS = [
      ", row 0, field 'chosen': the cell holds a message written out as text (as pandas' to_csv writes one), which "
      "would be imported as that text: a CSV holds only text; give the file as JSON Lines or Parquet (pandas: "
      "df.to_json(path, orient='records', lines=True) or df.to_parquet(path))"),
+    # a spreadsheet's CSV where a comma is the decimal mark: "unknown record format (keys: prompt;chosen;rejected)"
+    ("semicolons.csv", b"prompt;chosen;rejected\nq;a;b\n", [],
+     ": the header is one column, 'prompt;chosen;rejected': its names look separated by semicolons, and a CSV file "
+     "is read with commas between cells: save it comma-separated (or as JSON Lines or Parquet)"),
     ("empty.csv", b"", [], ": no records"),  # was "cannot be read: No columns to parse from file"
     # a bad-input pass: pandas took a first row's extra cells for an index, and imported prompt 'b', chosen 'c',
     # rejected 'd' from "x,a,b,c,d" (a trailing comma on every row shifted each one so); a later row was a C error
