@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -156,7 +157,7 @@ def _nested_records(document: object, source: str) -> None:
             raise SchemaError(
                 source,
                 f'the records are nested under one key "{key}" ({len(value)} records): import the list itself, '
-                f"e.g. jq '.[\"{key}\"]' {source} > records.json",
+                f"e.g. jq '.[\"{key}\"]' {shlex.quote(source)} > records.json",
             )
 
 
@@ -173,7 +174,7 @@ def refuse_wrapper(document: dict, source: str, fits: Callable[[dict], bool]) ->
         if isinstance(value, dict) and fits(value):
             raise SchemaError(
                 source,
-                f"{said} holds a record nested in it: import it, e.g. jq '{path}' {source} > record.json",
+                f"{said} holds a record nested in it: import it, e.g. jq '{path}' {shlex.quote(source)} > record.json",
             )
         if not isinstance(value, list) or not value:
             continue
@@ -182,13 +183,13 @@ def refuse_wrapper(document: dict, source: str, fits: Callable[[dict], bool]) ->
                 source,
                 f"{said} holds {counted(len(value), 'text')}, not records (a prompt record is "
                 f"{{\"prompt\": TEXT}}, one a line or in a JSON list), e.g. jq -c '{path}[] | {{prompt: .}}' "
-                f"{source} > prompts.jsonl",
+                f"{shlex.quote(source)} > prompts.jsonl",
             )
         if all(isinstance(v, dict) for v in value) and not any("role" in v or "from" in v for v in value):
             raise SchemaError(
                 source,
                 f"{said} holds {counted(len(value), 'record')} nested in it: import the list itself, e.g. "
-                f"jq '{path}' {source} > records.json",
+                f"jq '{path}' {shlex.quote(source)} > records.json",
             )
 
 
@@ -287,7 +288,9 @@ def _read_dataset_dir(path: Path) -> list[object]:
     except (FileNotFoundError, ValueError) as exc:
         loose = sorted(p.name for p in path.iterdir() if p.suffix.lower() in LOOSE_SUFFIXES)
         if loose:
-            shown = " ".join(str(path / name) for name in loose[:3]) + (" ..." if len(loose) > 3 else "")
+            # quoted as a shell needs them (a name with spaces was shown as two), to paste into the command
+            shown = " ".join(shlex.quote(str(path / name)) for name in loose[:3])
+            shown += " ..." if len(loose) > 3 else ""
             raise SchemaError(
                 str(path),
                 f"a folder of {counted(len(loose), 'data file')}, not a dataset saved with save_to_disk: pass the files "

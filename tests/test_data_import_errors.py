@@ -616,3 +616,17 @@ def test_a_file_in_utf16_or_utf32_is_named_so(ws, tmp_path, capsys, name, mark, 
         f"error: {path}: the file is {wide} (it starts with a {wide} byte order mark), not UTF-8: save it as UTF-8"
     ]
     assert digest(ws) == before
+
+
+def test_the_commands_an_error_suggests_quote_a_name_with_spaces(tmp_path, capsys):
+    """A folder of loose files, or records nested under one key, named its files for the command line unquoted: a
+    name with spaces pasted back was two names."""
+    folder = tmp_path / "my data"
+    folder.mkdir()
+    (folder / "prefs v2.jsonl").write_text("{}\n")
+    assert main(["import", "-w", str(tmp_path / "ws"), str(folder)]) == 2
+    assert capsys.readouterr().err.endswith(f"pass the files themselves ('{folder / 'prefs v2.jsonl'}')\n")
+    nested = folder / "nested file.json"
+    nested.write_text(json.dumps({"data": [{"prompt": "Hi?", "chosen": "a", "rejected": "b"}] * 2}))
+    assert main(["import", "-w", str(tmp_path / "ws"), str(nested)]) == 2
+    assert capsys.readouterr().err.endswith(f"e.g. jq '.[\"data\"]' '{nested}' > records.json\n")
