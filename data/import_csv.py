@@ -121,8 +121,8 @@ def _csv_problem(exc: csv.Error, limit: int) -> str:
 def _refuse_other_separator(header: list[str], source: str) -> None:
     """A header of one column whose name holds semicolons or tabs: a file saved with another separator (a
     spreadsheet's, where a comma is the decimal mark) was "unknown record format (keys: prompt;chosen;rejected)"."""
-    for sep, name in ((";", "semicolons"), ("\t", "tabs")):
-        if len(header) == 1 and sep in header[0].strip(sep):
+    for sep, name in ((";", "semicolons"), ("\t", "tabs")) if len(header) == 1 else ():
+        if sep in header[0].strip(sep):
             raise SchemaError(
                 source,
                 f"the header is one column, {one_line(repr(header[0]))}: its names look separated by {name}, and a "

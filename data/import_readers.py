@@ -4,8 +4,7 @@
   syntax error or a cut-off tail is a problem of its row.
 - JSON Lines: one record per non-blank line; a bad line is a problem of its row, the other rows still read. A
   file holding one object over several lines is that one record, as on one line (`_single_document`).
-- CSV (`data.import_csv`: every cell text; an empty cell is ""), Parquet, and
-  `datasets.save_to_disk` folders.
+- CSV (`data.import_csv`: every cell text; an empty cell is ""), Parquet, and `datasets.save_to_disk` folders.
 Text is UTF-8 with or without a BOM. An invalid byte is kept as a lone surrogate (``surrogateescape``) and reported
 later by the row and field that hold it (`import_text.clean_text`), not as a byte offset into the file.
 
