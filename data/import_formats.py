@@ -117,7 +117,9 @@ def _system(record: dict, ctx: RecordContext) -> list[Message]:
 
 
 def _desirable(value: object, ctx: RecordContext, field: str) -> bool:
-    lookup = {"true": True, "1": True, "desirable": True, "false": False, "0": False, "undesirable": False}
+    # 1.0 and 0.0 too: pandas writes a 0/1 column that held a null (an unlabelled row) as floats, in a CSV as in Parquet
+    lookup = {"true": True, "1": True, "1.0": True, "desirable": True}
+    lookup |= {"false": False, "0": False, "0.0": False, "undesirable": False}
     if isinstance(value, bool):
         return value
     if str(value).strip().lower() in lookup:

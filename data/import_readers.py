@@ -1,10 +1,10 @@
 """Reading an import file into raw records, row by row, so that a bad record is reported (or skipped) by its row.
 
-- JSON arrays are parsed one element at a time (``data.json_array``), so a syntax error or a cut-off tail is a
-  problem of its row.
+- JSON arrays (a file of any suffix starting with `[`) are parsed one element at a time (``data.json_array``), so a
+  syntax error or a cut-off tail is a problem of its row.
 - JSON Lines: one record per non-blank line; a bad line is a problem of its row, the other rows still read. A
   file holding one object over several lines is that one record, as on one line (`_single_document`).
-- CSV (every cell text; an empty cell is ""), Parquet, and `datasets.save_to_disk` folders.
+- CSV (`data.import_csv`: every cell text; an empty cell is ""), Parquet, and `datasets.save_to_disk` folders.
 Text is UTF-8 with or without a BOM. An invalid byte is kept as a lone surrogate (``surrogateescape``) and reported
 later by the row and field that hold it (`import_text.clean_text`), not as a byte offset into the file.
 
@@ -15,9 +15,9 @@ raised.
 
 from __future__ import annotations
 
-import csv
 import json
 import re
+import shlex
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -26,6 +26,7 @@ from typing import BinaryIO
 import pyarrow.parquet as pq
 
 from data.errors import PrefloopError, counted, names_shown, one_line
+from data.import_csv import read_csv, refuse_twice
 from data.import_records import SPACE, RecordError, decode_value, json_error, object_or_error
 from data.json_array import CHUNK, JsonText, read_json_array
 from data.schemas import SchemaError
@@ -79,13 +80,13 @@ def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> list[o
         if suffix != ".parquet":
             _refuse_wide_unicode(path)
         if suffix == ".parquet":
-            _refuse_twice(pq.read_schema(path).names, str(path))
+            refuse_twice(pq.read_schema(path).names, str(path))
             return pq.read_table(path).to_pylist()
         if suffix == ".csv":
-            return _read_csv(path, str(path), max_record_bytes)
+            return read_csv(path, str(path), max_record_bytes)
         with open(path, "rb") as handle:
             text = JsonText(handle, max_record_bytes)
-            first = text.first_char() if suffix != ".jsonl" else ""
+            first = text.first_char()
             # a .tsv was "row 0: invalid JSON"
             if first not in ("[", "{", "") and suffix not in JSON_SUFFIXES:
                 raise SchemaError(
@@ -93,9 +94,10 @@ def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> list[o
                     f"not a format this reads: a {suffix or 'suffix-less'} file is read as JSON or JSON Lines, and "
                     "this one starts with neither [ nor {; import JSON, JSON Lines, CSV (.csv) or Parquet (.parquet)",
                 )
+            # a .jsonl too: JSON Lines start with a record, an object, never [ ("row 0: ... got array")
             if first == "[":
                 return read_json_array(text, str(path))
-            if first == "{":
+            if first == "{" and suffix != ".jsonl":
                 _refuse_nested(_whole(handle, max_record_bytes), str(path))
             return _read_json_lines(handle, str(path), max_record_bytes)
     except SchemaError:
@@ -124,116 +126,6 @@ def _refuse_wide_unicode(path: Path) -> None:
                 str(path),
                 f"the file is {encoding} (it starts with a {encoding} byte order mark), not UTF-8: save it as UTF-8",
             )
-
-
-def _read_csv(path: Path, source: str, limit: int) -> list[object]:
-    """`_csv_records` under a bound of ``limit`` bytes a cell: a longer cell is refused, as a longer JSON line is.
-    The csv module counts characters, up to 4 bytes each in UTF-8, so its bound (``limit`` characters) only keeps a
-    cell from being read whole past 4 times the bound; `_cell_bytes` holds each cell read to ``limit`` bytes. The
-    csv module's bound is the process's: the one before is put back (a later reader of CSV in the process, a
-    library's, would else be held to an import's --max-record-bytes)."""
-    previous = csv.field_size_limit(limit)
-    try:
-        return _csv_records(path, source, limit)
-    finally:
-        csv.field_size_limit(previous)
-
-
-def _csv_records(path: Path, source: str, limit: int) -> list[object]:
-    """A CSV file's rows, each a dict of its cells' text by the header's column names. A line that is blank or
-    holds only spaces is no row, as pandas and the JSON Lines reader skip it. A row with more cells than the header
-    has columns, some of them not empty, is a `RecordError` of its row (``extra_cells``): pandas took the first
-    cells of such a row for an index and read the others into the wrong columns (empty cells past the header's, a
-    spreadsheet's trailing commas, are left out: nothing is a guess there). A row with fewer is one too
-    (``missing_cells``, `_missing_cells`): which cell is missing is as much a guess."""
-    records: list[object] = []
-    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
-        reader, header = csv.reader(handle, strict=True), None
-        try:
-            rows = (cells for cells in reader if not _blank(cells))
-            header = next(rows, None)
-            if header is None:
-                return []  # an empty file: no records, as an empty JSON Lines file
-            _refuse_twice([name for name in header if name], source)  # empty ones are named by place
-            _cell_bytes(header, [], source, None, reader.line_num, limit)  # no row: the header is none
-            columns = [name or f"Unnamed: {i}" for i, name in enumerate(header)]
-            for cells in rows:
-                _cell_bytes(cells, columns, source, len(records), reader.line_num, limit)
-                past_header = cells[len(columns) :]
-                if not any(cell.strip() for cell in past_header):  # a spreadsheet's empty trailing cells
-                    cells = cells[: len(columns)]
-                if len(cells) > len(columns):
-                    message = (
-                        f"{len(cells)} cells, but the header names {len(columns)} columns: which cell belongs to "
-                        "which column is a guess (quote a cell that holds a comma)"
-                    )
-                    records.append(RecordError(source, message, row=len(records), reason="extra_cells"))
-                elif missing := _missing_cells(cells, header, source, len(records), reader.line_num):
-                    records.append(missing)
-                else:
-                    records.append(dict(zip(columns, cells + [None] * (len(columns) - len(cells)))))
-        # an unclosed quote, a cell over the limit: nothing after it can be told apart
-        except csv.Error as exc:
-            problem = f"cannot be read at line {reader.line_num}: {_csv_problem(exc, limit)}"
-            raise SchemaError(source, problem, row=None if header is None else len(records)) from exc
-    return records
-
-
-def _cell_bytes(
-    cells: list[str], columns: list[str], source: str, row: int | None, line: int, limit: int
-) -> None:
-    """Refuse the file at a cell over ``limit`` bytes in UTF-8, as the csv module refuses one over ``limit``
-    characters (only a cell of more than ``limit // 4`` characters can be one: it alone is encoded)."""
-    for i, cell in enumerate(cells):
-        if len(cell) > limit // 4 and len(cell.encode("utf-8", "surrogateescape")) > limit:
-            field = columns[i] if i < len(columns) else None
-            problem = (
-                f"cannot be read at line {line}: a cell is longer than --max-record-bytes ({limit} bytes)"
-            )
-            raise SchemaError(source, problem, row=row, field=field)
-
-
-def _missing_cells(
-    cells: list[str], header: list[str], source: str, row: int, line: int
-) -> RecordError | None:
-    """A row that ends before a named column of the header (a column whose header cell is empty may go without
-    its cell, as empty cells past the header's may be there): a bad row naming the first missing cell."""
-    missing = [name for name in header[len(cells) :] if name]
-    if not missing:
-        return None
-    more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-    count = f"{len(cells)} cell{'s' if len(cells) != 1 else ''}"
-    message = (
-        f"line {line}: the {missing[0]!r} cell is missing{more}: {count}, but the header names "
-        f"{len(header)} columns (an empty cell still takes its comma)"
-    )
-    return RecordError(source, message, row=row, field=missing[0], reason="missing_cells")
-
-
-def _blank(cells: list[str]) -> bool:
-    """A line with no cell, or one cell of spaces only (a trailing line of spaces was a row with no answer)."""
-    return not cells or (len(cells) == 1 and not cells[0].strip())
-
-
-def _csv_problem(exc: csv.Error, limit: int) -> str:
-    """What the csv module's error means, in the import's words."""
-    if "field limit" in str(exc):
-        return f"a cell is longer than --max-record-bytes ({limit} bytes)"
-    if "expected after" in str(exc):
-        return (
-            "a quoted cell has text after its closing quote (quote the whole cell and double the quotes inside it: "
-            '"""say"" hi")'
-        )
-    if "end of data" in str(exc):
-        return "the file ends inside a quoted cell (a quote is never closed)"
-    return str(exc)
-
-
-def _refuse_twice(columns: list, source: str) -> None:
-    """A column named twice is a key given twice, as in a JSON object: which to keep is a guess."""
-    twice = next((c for i, c in enumerate(columns) if c in columns[:i]), None)
-    if twice is not None:
-        raise SchemaError(source, f"column {twice!r} appears twice (which to keep is a guess)")
 
 
 def _whole(handle, limit: int) -> str | None:
@@ -265,7 +157,7 @@ def _nested_records(document: object, source: str) -> None:
             raise SchemaError(
                 source,
                 f'the records are nested under one key "{key}" ({len(value)} records): import the list itself, '
-                f"e.g. jq '.[\"{key}\"]' {source} > records.json",
+                f"e.g. jq '.[\"{key}\"]' {shlex.quote(source)} > records.json",
             )
 
 
@@ -282,7 +174,7 @@ def refuse_wrapper(document: dict, source: str, fits: Callable[[dict], bool]) ->
         if isinstance(value, dict) and fits(value):
             raise SchemaError(
                 source,
-                f"{said} holds a record nested in it: import it, e.g. jq '{path}' {source} > record.json",
+                f"{said} holds a record nested in it: import it, e.g. jq '{path}' {shlex.quote(source)} > record.json",
             )
         if not isinstance(value, list) or not value:
             continue
@@ -291,13 +183,13 @@ def refuse_wrapper(document: dict, source: str, fits: Callable[[dict], bool]) ->
                 source,
                 f"{said} holds {counted(len(value), 'text')}, not records (a prompt record is "
                 f"{{\"prompt\": TEXT}}, one a line or in a JSON list), e.g. jq -c '{path}[] | {{prompt: .}}' "
-                f"{source} > prompts.jsonl",
+                f"{shlex.quote(source)} > prompts.jsonl",
             )
         if all(isinstance(v, dict) for v in value) and not any("role" in v or "from" in v for v in value):
             raise SchemaError(
                 source,
                 f"{said} holds {counted(len(value), 'record')} nested in it: import the list itself, e.g. "
-                f"jq '{path}' {source} > records.json",
+                f"jq '{path}' {shlex.quote(source)} > records.json",
             )
 
 
@@ -325,6 +217,12 @@ def _lines(handle, limit: int):
         first = False
 
 
+PRETTY_HINT = (
+    "a record over several lines: JSON Lines hold one record a line; write each on one line, or the records as one "
+    "JSON array"
+)
+
+
 def _read_json_lines(handle, source: str, limit: int) -> list[object]:
     handle.seek(0)
     records: list[object] = []
@@ -343,7 +241,10 @@ def _read_json_lines(handle, source: str, limit: int) -> list[object]:
         except json.JSONDecodeError as exc:
             if row == 0 and (single := _single_document(handle, source, limit)) is not None:
                 return single
-            records.append(RecordError(source, json_error(exc, number), row=row, reason="invalid_json"))
+            message = json_error(exc, number)
+            if line.strip() == "{":  # `json.dump(record, indent=2)` per record: the line was all it said
+                message += f" ({PRETTY_HINT})"
+            records.append(RecordError(source, message, row=row, reason="invalid_json"))
         except RecordError as exc:
             records.append(exc)
         else:
@@ -397,7 +298,9 @@ def _read_dataset_dir(path: Path) -> list[object]:
     except (FileNotFoundError, ValueError) as exc:
         loose = sorted(p.name for p in path.iterdir() if p.suffix.lower() in LOOSE_SUFFIXES)
         if loose:
-            shown = " ".join(str(path / name) for name in loose[:3]) + (" ..." if len(loose) > 3 else "")
+            # quoted as a shell needs them (a name with spaces was shown as two), to paste into the command
+            shown = " ".join(shlex.quote(str(path / name)) for name in loose[:3])
+            shown += " ..." if len(loose) > 3 else ""
             raise SchemaError(
                 str(path),
                 f"a folder of {counted(len(loose), 'data file')}, not a dataset saved with save_to_disk: pass the files "

@@ -6,6 +6,7 @@ The depth guard (`within_depth`) serves every parser of what a user typed or wro
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import re
@@ -238,13 +239,19 @@ ANSWER_FIELDS = ("chosen", "rejected", "completions", "completion", "response", 
 ANSWER_FIELDS += ("kto_tag", "ranking", "ratings")
 
 
+# the keys whose blank text (``""``, a CSV's empty cell, or spaces) is null: a KTO label, which no text but a
+# label's names, where a CSV writes a row nobody labelled as an empty cell (an answer's blank text stays an error)
+BLANK_IS_NULL = ("label", "kto_tag")
+
+
 def without_nulls(value: object) -> object:
-    """``value`` with every object key whose value is null (None, or a float NaN) left out, at every depth; list
-    items are kept as they are. A Parquet file or a datasets folder holds every key of the file in every row,
-    null where a row has none, and a JSON row may write ``null``: a row's kind (preference, KTO, candidates,
-    ranking, ratings, gold) is decided by the keys it has, so a null key is one it does not have."""
+    """``value`` with every object key whose value is null (None, a float NaN, or a blank `BLANK_IS_NULL` key)
+    left out, at every depth; list items are kept as they are. A Parquet file or a datasets folder holds every key
+    of the file in every row, null where a row has none, and a JSON row may write ``null``: a row's kind
+    (preference, KTO, candidates, ranking, ratings, gold) is decided by the keys it has, so a null key is one it
+    does not have."""
     if isinstance(value, dict):
-        return {key: without_nulls(item) for key, item in value.items() if not is_null(item)}
+        return {key: without_nulls(item) for key, item in value.items() if not null_at(key, item)}
     if isinstance(value, list):
         return [without_nulls(item) for item in value]
     return value
@@ -255,8 +262,47 @@ def null_answer_fields(record: object) -> list[str]:
     is a row whose answers are missing, not a prompt alone."""
     if not isinstance(record, dict):
         return []
-    return [key for key in ANSWER_FIELDS if key in record and is_null(record[key])]
+    return [key for key in ANSWER_FIELDS if key in record and null_at(key, record[key])]
 
 
 def is_null(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def null_at(key: str, value: object) -> bool:
+    """Whether ``value``, a row's ``key``, is null (`is_null`), or the blank text of a `BLANK_IS_NULL` key."""
+    return is_null(value) or (key in BLANK_IS_NULL and isinstance(value, str) and not value.strip())
+
+
+def messages_as_text(record: dict, source: str, row: int) -> RecordError | None:
+    """A CSV row one of whose cells holds messages written out as text (JSON, or Python's repr, as pandas'
+    ``to_csv`` writes a column of message lists): a bad row naming the column. A CSV cell is text, and the row
+    was imported as that text, the prompt (or answer) ``[{'role': 'user', 'content': ...}]``, without a word."""
+    for column, cell in record.items():
+        messages = _written_messages(cell)
+        if messages is not None:
+            message = (
+                f"the cell holds {messages} written out as text (as pandas' to_csv writes one), which would be "
+                "imported as that text: a CSV holds only text; give the file as JSON Lines or Parquet (pandas: "
+                "df.to_json(path, orient='records', lines=True) or df.to_parquet(path))"
+            )
+            return RecordError(source, message, row=row, field=column, reason="messages_as_text")
+    return None
+
+
+def _written_messages(cell: object) -> str | None:
+    """What ``cell`` holds where its whole text is a message or a list of them (objects with a ``role``, or
+    ShareGPT's ``from``), else None."""
+    text = cell.strip() if isinstance(cell, str) else ""
+    if not (text.startswith("[{") or text.startswith("{")):
+        return None
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            value = parse(text)
+        except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+            continue
+        items = value if isinstance(value, list) else [value]
+        if items and all(isinstance(item, dict) and ("role" in item or "from" in item) for item in items):
+            return "a list of messages" if isinstance(value, list) else "a message"
+        return None
+    return None

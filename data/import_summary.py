@@ -10,6 +10,7 @@ from pathlib import Path
 
 from data.errors import counted, one_line
 from data.import_labellers import LABELLED_BY, labeller_counts
+from data.import_labels import IN_APP
 from data.import_rows import opposite_lines
 from data.import_write import kept_lines
 from data.imports import Loaded
@@ -37,6 +38,9 @@ def import_summary(
     line = (
         f"imported {one_line(str(loaded.path))} ({loaded.format}): {shown}"  # a newline in a name: one line
     )
+    stored = any(counts[k] for k in counts if k.startswith("new_"))
+    if not (stored or counts["skipped"] or counts[IN_APP]):
+        line += "; nothing new: the workspace holds every row already"
     if labeller_counts(counts):
         line += f"; {labeller_counts(counts)}"
     if counts["skipped"]:

@@ -119,7 +119,7 @@ def kept_lines(counts: Counter) -> list[str]:
     if counts["null_label"]:  # a Parquet file's gold rows beside KTO rows get the column's null, not no label
         lines.append(
             f"{counted(counts['null_label'], 'row')} with a null label: stored unlabelled, for the KTO app's "
-            "labellers to label, not as gold (SFT) answers (in a Parquet file a row without a label, as a gold "
+            "labellers to label, not as gold (SFT) answers (in a Parquet or CSV file a row without a label, as a gold "
             "answer's beside KTO rows, holds a null one); to import gold answers, give them in a file of their own "
             "without a label column"
         )

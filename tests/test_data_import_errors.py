@@ -69,6 +69,10 @@ BAD_INPUTS = [
      ", row 1: invalid JSON: expecting ':' delimiter at line 2, column 12"),
     ("line.jsonl", jsonl(GOOD) + b'{"prompt": "x",}\n', [],
      ", row 1: invalid JSON: expecting property name enclosed in double quotes at line 2, column 16"),
+    # records pretty-printed one after another (json.dump(record, indent=2) each): the line and column alone
+    ("pretty.jsonl", (json.dumps(GOOD, indent=2) + "\n" + json.dumps(GOOD, indent=2)).encode(), [],
+     ", row 0: invalid JSON: expecting property name enclosed in double quotes at line 1, column 2 (a record over "
+     "several lines: JSON Lines hold one record a line; write each on one line, or the records as one JSON array)"),
     ("scalars.json", b"[1, 2]", [], ", row 0: each record must be a JSON object, got int"),
     # a message list ending on the user's turn: its question was stored as the chosen answer
     ("user-last.jsonl",
@@ -135,6 +139,21 @@ BAD_INPUTS = [
     # a new-user audit: the CSV's second `prompt` column was read as `prompt.1` (a column not read) ...
     ("twice.csv", b"prompt,chosen,prompt,rejected\nq,a,other,b\n", [],
      ": column 'prompt' appears twice (which to keep is a guess)"),
+    # TRL's conversational rows saved with pandas' to_csv: each message list was imported as its text, the prompt
+    # "[{'role': 'user', 'content': 'q'}]", exit 0
+    ("messages-repr.csv",
+     b"prompt,chosen,rejected\nq,a,b\n\"[{'role': 'user', 'content': 'q2'}]\",a,b\n", [],
+     ", row 1, field 'prompt': the cell holds a list of messages written out as text (as pandas' to_csv writes one), "
+     "which would be imported as that text: a CSV holds only text; give the file as JSON Lines or Parquet (pandas: "
+     "df.to_json(path, orient='records', lines=True) or df.to_parquet(path))"),
+    ("message-json.csv", b'prompt,chosen,rejected\nq,"{""role"": ""assistant"", ""content"": ""a""}",b\n', [],
+     ", row 0, field 'chosen': the cell holds a message written out as text (as pandas' to_csv writes one), which "
+     "would be imported as that text: a CSV holds only text; give the file as JSON Lines or Parquet (pandas: "
+     "df.to_json(path, orient='records', lines=True) or df.to_parquet(path))"),
+    # a spreadsheet's CSV where a comma is the decimal mark: "unknown record format (keys: prompt;chosen;rejected)"
+    ("semicolons.csv", b"prompt;chosen;rejected\nq;a;b\n", [],
+     ": the header is one column, 'prompt;chosen;rejected': its names look separated by semicolons, and a CSV file "
+     "is read with commas between cells: save it comma-separated (or as JSON Lines or Parquet)"),
     ("empty.csv", b"", [], ": no records"),  # was "cannot be read: No columns to parse from file"
     # a bad-input pass: pandas took a first row's extra cells for an index, and imported prompt 'b', chosen 'c',
     # rejected 'd' from "x,a,b,c,d" (a trailing comma on every row shifted each one so); a later row was a C error
@@ -246,6 +265,21 @@ def test_one_object_is_one_record_on_any_lines(tmp_path, capsys, record, code, s
         out, err = capsys.readouterr()
         said.append((status, out.replace(str(path), "FILE"), err.replace(str(path), "FILE")))
     assert said[0] == said[1] and said[0][0] == code
+
+
+@pytest.mark.parametrize("indent", [None, 2], ids=["line", "pretty"])
+def test_a_json_array_of_records_in_a_jsonl_file_is_read_as_in_a_json_file(tmp_path, capsys, indent):
+    """A JSON array saved as .jsonl was refused, on one line as JSON Lines ('row 0: each record must be a JSON object,
+    got array'), pretty-printed wrongly ('holds a single JSON list, not records'): JSON Lines start with an object,
+    so a file starting with [ is a JSON array, whatever its suffix."""
+    records = [GOOD, {"prompt": "another", "chosen": "yes", "rejected": "no"}]
+    said = []
+    for suffix in (".json", ".jsonl"):
+        path = tmp_path / f"prefs{suffix}"
+        path.write_text(json.dumps(records, indent=indent) + "\n")
+        assert main(["import", "-w", str(tmp_path / suffix), str(path)]) == 0
+        said.append(capsys.readouterr().out.replace(str(path), "FILE"))
+    assert said[0] == said[1] and "new_labels 2, new_pairs 2, new_prompts 2, records 2" in said[1]
 
 
 @pytest.mark.parametrize(
@@ -582,3 +616,17 @@ def test_a_file_in_utf16_or_utf32_is_named_so(ws, tmp_path, capsys, name, mark, 
         f"error: {path}: the file is {wide} (it starts with a {wide} byte order mark), not UTF-8: save it as UTF-8"
     ]
     assert digest(ws) == before
+
+
+def test_the_commands_an_error_suggests_quote_a_name_with_spaces(tmp_path, capsys):
+    """A folder of loose files, or records nested under one key, named its files for the command line unquoted: a
+    name with spaces pasted back was two names."""
+    folder = tmp_path / "my data"
+    folder.mkdir()
+    (folder / "prefs v2.jsonl").write_text("{}\n")
+    assert main(["import", "-w", str(tmp_path / "ws"), str(folder)]) == 2
+    assert capsys.readouterr().err.endswith(f"pass the files themselves ('{folder / 'prefs v2.jsonl'}')\n")
+    nested = folder / "nested file.json"
+    nested.write_text(json.dumps({"data": [{"prompt": "Hi?", "chosen": "a", "rejected": "b"}] * 2}))
+    assert main(["import", "-w", str(tmp_path / "ws"), str(nested)]) == 2
+    assert capsys.readouterr().err.endswith(f"e.g. jq '.[\"data\"]' '{nested}' > records.json\n")

@@ -251,7 +251,7 @@ def test_gold_rows_beside_kto_rows_in_parquet_are_warned_of_not_only_counted(tmp
     assert ", null_label 1," in out
     assert err == (
         f"warning: {path}: 1 row with a null label: stored unlabelled, for the KTO app's labellers to label, not "
-        "as gold (SFT) answers (in a Parquet file a row without a label, as a gold answer's beside KTO rows, holds "
+        "as gold (SFT) answers (in a Parquet or CSV file a row without a label, as a gold answer's beside KTO rows, holds "
         "a null one); to import gold answers, give them in a file of their own without a label column\n"
     )
     assert by_prompt(tmp_path / "ws", "gold") == {"Gold?": None, "Good?": None}
@@ -273,3 +273,26 @@ def test_a_gold_files_null_label_is_one_line_naming_the_field(tmp_path, capsys):
         "false)"
     )
     assert digest(tmp_path / "ws") == before
+
+
+@pytest.mark.parametrize(
+    ("labels", "suffix"),
+    [([1, 0, None], ".parquet"), ([1, 0, None], ".csv"), ([True, False, None], ".csv")],
+)
+def test_a_kto_label_column_pandas_wrote_with_a_null_keeps_its_labels(tmp_path, capsys, labels, suffix):
+    """pandas writes a 0/1 label column that held a null (an unlabelled row) as floats, `1.0`, `0.0` and NaN, and a
+    CSV's null as an empty cell: the labels were refused (`label 1.0 is not true/false`, `label ''`), the file
+    unimportable; they are the labels, and the null one a row nobody labelled."""
+    import pandas as pd
+
+    path = tmp_path / f"kto{suffix}"
+    frame = pd.DataFrame({"prompt": ["Good?", "Bad?", "Nobody's?"], "completion": ["A.", "B.", "C."]})
+    frame["label"] = labels
+    frame.to_parquet(path) if suffix == ".parquet" else frame.to_csv(path, index=False)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 0
+    assert ", new_labels 2, new_prompts 3, null_label 1," in summary(capsys)[0]
+    ws = Workspace(tmp_path / "ws")
+    texts = dict(zip(*(ws.read("completions").column(c).to_pylist() for c in ("id", "text"))))
+    choices = {texts[label["item_id"]]: label["choice"] for label in ws.read("labels").to_pylist()}
+    assert choices == {"A.": "desirable", "B.": "undesirable"}
+    assert by_prompt(tmp_path / "ws", "gold") == {"Good?": None, "Bad?": None, "Nobody's?": None}

@@ -172,6 +172,26 @@ def test_a_reimport_says_the_stored_prompts_keep_their_split_and_gold(tmp_path, 
     assert f"warning: {sft}: 1 of the 1 prompts already stored keep their stored gold answer" in io.err
 
 
+def test_importing_a_file_again_says_it_stored_nothing_new(tmp_path, capsys):
+    """A rerun printed `already_stored 3, records 3`, a count of prompts only: where the rows' pairs and labels went
+    was a guess. It says nothing new was stored; not where a row is new, or was left out."""
+    ws, prefs = tmp_path / "ws", tmp_path / "p.json"
+    rows = [{"prompt": f"q{i}", "chosen": "yes", "rejected": "no"} for i in range(3)]
+    write_json(prefs, rows)
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    assert "nothing new" not in capsys.readouterr().out
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    assert capsys.readouterr().out == (
+        f"imported {prefs} (prompt): already_stored 3, records 3; nothing new: the workspace holds every row already\n"
+    )
+    write_json(prefs, [*rows, {"prompt": "q0", "chosen": "yes", "rejected": ""}])  # a row left out
+    assert main(["import", "-w", str(ws), str(prefs), "--on-error", "skip"]) == 0
+    assert "nothing new" not in capsys.readouterr().out
+    write_json(prefs, [*rows, {"prompt": "q3", "chosen": "yes", "rejected": "no"}])  # a new row
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    assert "nothing new" not in capsys.readouterr().out
+
+
 def test_test_fraction_is_deterministic_by_prompt(tmp_path):
     path = write_json(tmp_path / "p.json", [{"prompt": f"question {i}", "output": "a"} for i in range(200)])
     splits = [p.split for p in load_file(path, test_fraction=0.25)[0]]
