@@ -98,7 +98,7 @@ def parse_options(argv: list[str] | None, prog: str = "python -m generate") -> G
 def check_options(options: GenerateOptions) -> None:
     check_sample_options(options)
     if (options.limit or 0) < 0:
-        raise PrefloopError("--limit must be >= 0")
+        raise PrefloopError(f"--limit {options.limit}: must be >= 0")
     if options.test_fraction is not None and not 0 <= options.test_fraction < 1:
         raise PrefloopError(f"--test-fraction {options.test_fraction}: must be in [0, 1)")
     if options.arena is not None:  # first: `--arena ... --pairs best-worst` was told it "needs --judge"

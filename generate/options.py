@@ -21,7 +21,7 @@ from data.errors import PrefloopError
 from data.lineage import is_reward_model_name
 from data.provision import DEFAULT_MODEL, SAMPLES
 from data.schemas import PAIR_KINDS
-from generate.engines import ENGINES, EngineOptions, SamplingParams
+from generate.engines import ENGINES, EngineOptions, SamplingParams, check_engine
 
 SPIN_LIMIT = (
     32  # train prompts per SPIN iteration unless --limit says otherwise: minutes, not hours, on a CPU
@@ -339,6 +339,7 @@ def check_sample_options(options: SampleOptions) -> None:
             "(it refuses LLM(data_parallel_size > 1)); for replicas, sample one --shard I/K per GPU "
             "(CUDA_VISIBLE_DEVICES), each into a workspace of its own, then `python -m data merge`"
         )
+    check_engine(options.engine)  # last: it imports vLLM, which takes seconds
 
 
 def check_judged_kinds(kinds: Iterable[str]) -> None:

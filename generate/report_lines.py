@@ -10,7 +10,8 @@ from generate.options import GenerateOptions
 
 def judge_report(result: dict, max_length: int | None = None) -> list[str]:
     """What a judging job did and what it cost per pair (nothing to judge: that it loaded no model); a reward
-    model's pairs too long to score say the limit (``max_length``: --judge-max-length)."""
+    model's pairs too long to score say the limit (``max_length``: --judge-max-length), a chat model's why they
+    were not asked."""
     counts, cost = result["counts"], result["cost_per_pair"]
     reward_model = is_reward_model_name(result["annotator"])
     # a reward model's score is always read: "unreadable" (no verdict marker in an LLM's answer) means nothing there
@@ -26,6 +27,11 @@ def judge_report(result: dict, max_length: int | None = None) -> list[str]:
         said += (
             f"; too_long: prompt and answer longer than --judge-max-length {max_length} tokens or the reward "
             "model's context, not scored"
+        )
+    elif counts.get("too_long"):  # it said `too_long 2` and nothing of why, nor what a rerun does
+        said += (
+            "; too_long: the request (the judge template with the question and both answers) leaves no room for an "
+            "answer in the judge model's context, not asked (a rerun asks again; a judge of a longer context answers)"
         )
     if not result.get("loaded", True):
         return [said, "nothing to judge: no model loaded" + elsewhere_text(result.get("elsewhere"))]

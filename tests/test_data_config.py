@@ -551,3 +551,17 @@ def test_annotate_with_a_null_in_its_config_is_one_line_not_a_traceback(tmp_path
     assert capsys.readouterr().err == (
         f"error: {config}, key overlap: null names nothing; give a value or leave the option out\n"
     )
+
+
+def test_a_negative_limit_of_generate_names_its_value_as_the_loop_does(tmp_path, capsys):
+    """`generate --limit -1` said `--limit must be >= 0`, and `limit: -1` in its YAML `run.yaml, key limit must be
+    >= 0`, without the value, where the loop and every other range check say `--limit -1: must be >= 0`."""
+    from generate.__main__ import main as generate_main
+
+    assert generate_main(["-w", str(tmp_path / "ws"), "--limit", "-1"]) == 2
+    assert capsys.readouterr().err == "error: --limit -1: must be >= 0\n"
+    config = tmp_path / "run.yaml"
+    config.write_text("limit: -5\n")
+    assert generate_main(["-w", str(tmp_path / "ws"), "--config", str(config)]) == 2
+    assert capsys.readouterr().err == f"error: {config}, key limit -5: must be >= 0\n"
+    assert not (tmp_path / "ws").exists()

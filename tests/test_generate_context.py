@@ -184,7 +184,11 @@ def test_judging_counts_too_long_pairs_apart_and_a_rerun_asks_again(label_ws, mo
     assert main(args) == 0
     out = capsys.readouterr().out
     # judged: the 4 pairs asked; the one too long was not (it said `judged 5`, its cost spread over 5)
-    assert "judged 4 pairs (a 0, b 0, tie 4, unreadable 0, too_long 1); 4 labels written" in out
+    assert (
+        "judged 4 pairs (a 0, b 0, tie 4, unreadable 0, too_long 1); 4 labels written; too_long: the request (the "
+        "judge template with the question and both answers) leaves no room for an answer in the judge model's "
+        "context, not asked" in out
+    )  # it said `too_long 1` and nothing of why
     assert main(args) == 0  # no verdict was written for it: asked again, and refused again
     assert (
         "judged 0 pairs (a 0, b 0, tie 0, unreadable 0, too_long 1); 0 labels written"

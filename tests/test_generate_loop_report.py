@@ -44,7 +44,7 @@ def test_a_rerun_names_the_prompts_already_stored_beside_the_repeated_rows(tmp_p
     argv = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "2"]
     argv += ["--prompts", str(prompts)]
     assert generate_main(argv) == 0
-    assert f"--prompts {prompts}: duplicate_rows 1" in capsys.readouterr().out.splitlines()
+    assert f"--prompts {prompts}: new_prompts 2; duplicate_rows 1" in capsys.readouterr().out.splitlines()
     assert generate_main(argv) == 0
     out = capsys.readouterr().out.splitlines()
     assert f"--prompts {prompts}: already_stored 2; duplicate_rows 1" in out

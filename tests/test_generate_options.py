@@ -396,3 +396,25 @@ def test_test_fraction_without_prompts_is_refused_by_the_judge_loop_too(tmp_path
         "--test-fraction`)\n"
     )
     assert _files(ws.path) == before
+
+
+@pytest.mark.parametrize("loop", [[], ["--spin-iter", "1"]])
+def test_the_vllm_engine_forced_where_vllm_does_not_import_is_one_line_before_anything_is_written(
+    tmp_path, capsys, monkeypatch, loop
+):
+    """A new-user walk: `--engine vllm` without vLLM imported --prompts into a new workspace, then died in a
+    traceback (exit 1) as the engine loaded."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "vllm", None)  # `import vllm` raises ModuleNotFoundError
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text('{"prompt": "hello", "response": "hi"}\n')
+    argv = ["-w", str(tmp_path / "ws"), "--prompts", str(prompts), "--engine", "vllm", *loop]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("error: --engine vllm: vLLM does not import here (ModuleNotFoundError: ")
+        and err.count("\n") == 1
+    )
+    assert "--engine hf" in err
+    assert not (tmp_path / "ws").exists()

@@ -346,12 +346,13 @@ def test_vllm_weight_cast_lines_are_counted_not_printed(monkeypatch):
 
 def test_prompts_columns_not_read_are_named(tmp_path, tiny_model_dir, capsys):
     """`--prompts FILE` goes through the importer's checks: the columns it did not read are named, as `data
-    import` names them, not dropped unsaid."""
+    import` names them, not dropped unsaid; and the prompts it stored (`new_prompts`), of which a first run said
+    nothing."""
     prompts = tmp_path / "p.json"
     prompts.write_text(json.dumps([{"prompt": "Say hi.", "id": 1}]))
     argv = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "2"]
     assert main([*argv, "--prompts", str(prompts)]) == 0
-    assert f"--prompts {prompts}: columns not read: id" in capsys.readouterr().out.splitlines()
+    assert f"--prompts {prompts}: new_prompts 1; columns not read: id" in capsys.readouterr().out.splitlines()
 
 
 def test_prompts_test_fraction_says_the_test_split_it_drew(tmp_path, tiny_model_dir, capsys):
@@ -380,7 +381,7 @@ def test_a_repeated_prompts_row_is_counted_not_dropped_silently(tmp_path, tiny_m
     prompts.write_text(json.dumps([{"prompt": "Thé?"}, {"prompt": "Thé?"}, {"prompt": "Café?"}]))
     argv = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "2"]
     assert main([*argv, "--prompts", str(prompts)]) == 0
-    assert f"--prompts {prompts}: duplicate_rows 1" in capsys.readouterr().out.splitlines()
+    assert f"--prompts {prompts}: new_prompts 2; duplicate_rows 1" in capsys.readouterr().out.splitlines()
     assert Workspace(tmp_path / "ws").read("prompts").num_rows == 2
 
 
@@ -427,7 +428,10 @@ def test_prompts_spelled_otherwise_than_stored_ones_sample_the_stored_prompt(
     argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "2"]
     capsys.readouterr()
     assert main([*argv, "--prompts", str(prompts)]) == 0
-    assert f"--prompts {prompts}: already_stored 1; respelled 2" in capsys.readouterr().out.splitlines()
+    assert (
+        f"--prompts {prompts}: new_prompts 1; already_stored 1; respelled 2"
+        in capsys.readouterr().out.splitlines()
+    )
     messages = Workspace(ws).read("prompts").column("messages").to_pylist()
     assert sorted(m[0]["content"] for m in messages) == ["Café au lait?", "Thé?"]
     assert Workspace(ws).read("prompts").column("gold").to_pylist() == ["Oui.", None]
