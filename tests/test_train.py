@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from data import Completion, Label, Pair, Prompt, Workspace
+from data.errors import PrefloopError
 from data.merging import merge_workspaces
 from train.__main__ import main
 from train.options import TrainOptions
@@ -526,6 +527,21 @@ def test_label_smoothing_is_taken_by_the_losses_that_read_it(loss_type):
     from train.options import check_options
 
     check_options(TrainOptions(loss_type=loss_type, label_smoothing=0.1))
+
+
+def test_an_epsilon_of_0_with_exo_pair_is_refused_from_code_as_from_the_cli():
+    """From code, ε 0 was the field's default, taken as "not given": exo_pair trained with its 1e-3, the report
+    saying no --label-smoothing was given; the CLI refused the same ε."""
+    from train.builders import label_smoothing
+    from train.methods import get_method
+    from train.options import check_options
+
+    with pytest.raises(PrefloopError, match="^--label-smoothing 0 with --loss-type exo_pair: EXO needs ε"):
+        check_options(TrainOptions(loss_type=("exo_pair",), label_smoothing=0))
+    not_given = TrainOptions(loss_type=("exo_pair",))
+    check_options(not_given)
+    assert label_smoothing(not_given, get_method("dpo")) == (1e-3, "exo_pair")
+    assert label_smoothing(TrainOptions(label_smoothing=0.0), get_method("dpo")) == (0.0, None)
 
 
 @pytest.mark.parametrize("method", ["ipo", "slic", "simpo"])
