@@ -194,8 +194,8 @@ def test_each_sdpo_step_summarises_the_rows_it_trained(tmp_path, tiny_model_dir,
         capsys.readouterr()
         .err.splitlines()[-1]
         .startswith(
-            "error: sDPO step 1 of 2: --machine-weight 0: all 4 rows trained (of 8 fitted) are decided by "
-            "machine labellers only"
+            "error: sDPO step 1 of 2: --machine-weight 0: all 4 training rows are decided by machine labellers "
+            "only"  # the step's 4 rows, which it said "(of 8 fitted)", the whole run's
         )
     )
     assert not (tmp_path / "zero").exists() and len(ws.frame("models")) == 3  # the base and the two steps
