@@ -326,7 +326,7 @@ def test_odpo_counts_the_rows_without_a_strength_that_it_trained_and_says_the_ep
     report = (tmp_path / "out" / "report.md").read_text()
     assert (
         "- verdicts: majority; --agreement weight (weights from the agreement); ε 0.1 for every pair (--label-smoothing); "
-        "2 rows without a strength took --odpo-default-strength 2.5\n" in report
+        "2 pairs without a strength took --odpo-default-strength 2.5\n" in report
     )
 
 
