@@ -281,6 +281,24 @@ def test_a_resume_keeps_the_options_the_run_was_started_with(tmp_path, tiny_mode
     assert len(models(ws, "dpo")) == 1
 
 
+def test_a_run_recorded_with_the_former_default_epsilon_resumes(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """--label-smoothing's default was 0.0 and is None (not given): a run of a version before records 0.0, which
+    the resume took for another option ("started with --label-smoothing 0.0, not (not given)"). Another ε is one."""
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+    killed_at(monkeypatch, "train.once.write_report", options(ws, tiny_model_dir, out))
+    config = json.loads((out / "train_config.json").read_text())
+    assert config["label_smoothing"] is None
+    (out / "train_config.json").write_text(json.dumps(config | {"label_smoothing": 0.1}))
+    assert main(argv(ws, tiny_model_dir, out, "--resume")) == 2
+    assert "started with --label-smoothing 0.1, not (not given)" in capsys.readouterr().err
+    (out / "train_config.json").write_text(json.dumps(config | {"label_smoothing": 0.0}))
+    assert main(argv(ws, tiny_model_dir, out, "--resume")) == 0
+    assert (out / "metrics.json").is_file()
+
+
 def test_a_run_killed_after_registering_its_model_is_reported_and_registered_once(
     tmp_path, tiny_model_dir, monkeypatch
 ):
