@@ -15,7 +15,6 @@ from data.errors import PrefloopError
 from data.exclusion import excluded_line
 from data.leaderboard import ALL_SPLITS, ARENA, HELD_OUT, workspace_board
 from data.leaderboard_notes import board_notes, split_votes_line
-from data.leaderboard_splits import NO_ANSWER
 from data.leaderboard_view import split_words, strength_interval, strength_text, win_interval_text
 
 if TYPE_CHECKING:
@@ -87,11 +86,12 @@ def arena_html(workspace, excluded: tuple[str, ...] = ()) -> str:
     # the votes left out for an answer no longer stored, every split's, naming their pairs: the CLI's warning,
     # which the card had no word of; the votes-by-split line counts them no more (it said them twice)
     unanswered = message_html(board.unanswered, "warn") if board.unanswered else ""
-    elsewhere = {why: n for why, n in board.votes_left_out.items() if why != NO_ANSWER}
     return (
         f"<h3>Arena leaderboard (people's votes, Bradley–Terry){split_words(board.split)}</h3>"
         + unanswered
-        + message_html(split_votes_line(board.split, board.votes_by_split, elsewhere), "muted")
+        + message_html(
+            split_votes_line(board.split, board.votes_by_split, board.votes_left_out_in_line), "muted"
+        )
         + message_html(same_board(board.split), "muted")
         + message_html(reference, "muted")
         + table_html(columns, cells)

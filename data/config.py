@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import json
 import math
 import types
 import typing
@@ -51,6 +52,12 @@ def _file_keys(values: dict[str, Any], prefix: str = "") -> list[str]:
     for key, value in values.items():
         keys += _file_keys(value, f"{prefix}{key}.") if isinstance(value, dict) else [prefix + key]
     return keys
+
+
+def as_written(value: Any) -> str:
+    """A config file's value as the file spells it (``true``, ``null``, ``[1, true]``), not as Python prints it
+    (``True``: `spin_iter: true` was refused as "key spin_iter True"); a text quoted."""
+    return repr(value) if isinstance(value, str) else json.dumps(value, default=str)
 
 
 def from_file(message: str) -> str:
@@ -329,7 +336,7 @@ def _coerce(where: str, value: Any, kind: Any) -> Any:
     if kind is Path and isinstance(value, str):
         return Path(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
+        raise ConfigError(f"{where}: expected {kind.__name__}, got {as_written(value)}")
     # stored as int64 (a round) or handed to torch: past it, an overflow traceback after sampling
     if kind is int and not -INT64 <= value < INT64:
         raise ConfigError(f"{where}: {value} is out of range (at most {INT64 - 1})")

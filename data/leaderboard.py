@@ -46,6 +46,7 @@ from data.leaderboard_models import lineage_order, model_renames, one_label_per_
 from data.leaderboard_splits import (
     ALL_SPLITS,
     HELD_OUT,
+    NO_ANSWER,
     TEST,
     check_split_votes,
     split_pairs,
@@ -125,6 +126,12 @@ class Board:
     # `split_vote_counts`: the votes on no board of any split, by reason (`VOTES_LEFT_OUT`)
     votes_left_out: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def votes_left_out_in_line(self) -> dict[str, int]:
+        """``votes_left_out`` as the votes-by-split line says them: those for a missing answer are ``unanswered``'s
+        (its warning names their pairs), said there alone; the line said them too, "(answer_missing)"."""
+        return {why: n for why, n in self.votes_left_out.items() if why != NO_ANSWER}
+
 
 def check_by(by: str) -> None:
     """``--by``: people or a machine labeller with a name (``judge:`` alone was read as the current folder)."""
@@ -177,7 +184,10 @@ def workspace_board(
     rows, counted = _checked_board(
         tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold,
         excluded, tables["labels"], mine, "arena pairs" + (f" of split {split}" if split != ALL_SPLITS else ""),
+        warn=False,
     )  # fmt: skip
+    if unanswered:  # every split's, where the board's own warning counted its split's alone
+        log.warning(unanswered)
     sided = side_preferences(arena, labels) if by == PEOPLE else {}
     unvoted = unvoted_models(tables["pairs"], tables["completions"], tables["models"], rows)
     voted = voted_arenas(counted, tables["pairs"], tables["prompts"], tables["models"])
@@ -245,11 +255,13 @@ def _checked_board(
     everyone,
     votes=None,
     on="arena pairs",
+    warn=True,
 ) -> tuple[list[Row], pd.DataFrame]:
     """`leaderboard` with ``by`` and the arena pairs checked (`workspace_board` checks ``by`` before it reads a
     table) and the votes it counted (`votes_table`; ``votes``: that table, built already); the line on those it
-    left out for a missing answer (`answered_votes`) is a warning. ``on``: the pairs, as a board without votes left
-    says them (a board of one split: that split's, where "every vote on arena pairs" was true of it alone)."""
+    left out for a missing answer (`answered_votes`) is a warning (``warn``; `workspace_board` warns of every
+    split's). ``on``: the pairs, as a board without votes left says them (a board of one split: that split's, where
+    "every vote on arena pairs" was true of it alone)."""
     votes = votes_table(pairs, completions, labels, by, gold) if votes is None else votes
     if not len(votes):
         _check_votes_left(pairs, completions, everyone, by, gold, excluded)
@@ -268,7 +280,7 @@ def _checked_board(
             f"every vote by {by} on {on} is on a pair whose answer is not in the completions table: no "
             f"board ({unanswered})"
         )
-    if unanswered:
+    if unanswered and warn:
         log.warning(unanswered)
     votes = one_label_per_model(votes, models)
     if not len(votes):

@@ -63,7 +63,7 @@ def board_text(board: Board, excluded_line: str, png: Path | None) -> list[str]:
     notes = (board.sided, board.unvoted, board.inconsistent, board.identical)
     lines = board_lines(
         board.rows, board.by, excluded_line, *notes, split=board.split, left_out=board.left_out,
-        votes_by_split=board.votes_by_split, votes_left_out=board.votes_left_out,
+        votes_by_split=board.votes_by_split, votes_left_out=board.votes_left_out_in_line,
     )  # fmt: skip
     return [*lines, *([f"plot: {png}"] if png else [])]
 

@@ -50,6 +50,9 @@ def test_unknown_key_and_wrong_type_are_errors(tmp_path):
     config.write_text("n: four\n")
     with pytest.raises(ConfigError, match=f"^{config}, key n: expected int, got 'four'$"):
         parse(["--config", str(config)])
+    config.write_text("n: true\n")  # as the file spells it, not Python's True
+    with pytest.raises(ConfigError, match=f"^{config}, key n: expected int, got true$"):
+        parse(["--config", str(config)])
 
 
 def test_errors_name_the_nearest_known_option(tmp_path, capsys):

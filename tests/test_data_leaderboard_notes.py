@@ -138,6 +138,24 @@ def test_the_arena_card_says_once_that_a_vote_has_no_answer(tmp_path):
     assert f"pair {pair}: completion_b" in card
 
 
+def test_the_leaderboard_cli_says_once_that_a_vote_has_no_answer(tmp_path, capsys, caplog):
+    """`data leaderboard` said such a vote twice: its warning on stderr, of the board's split alone, and the
+    votes-by-split line's "(answer_missing)" on stdout. The warning says it alone, of every split's such votes."""
+    from data.__main__ import main
+    from data.records import Completion, Label, Pair, Prompt
+
+    workspace, pair = dangling_workspace(tmp_path / "ws", [(p, "A", "B", "ann", "a") for p in range(4)])
+    prompt = Prompt([{"role": "user", "content": "train"}], "t", split="train")
+    side = Completion(prompt.id, "A on train", "/m/A", "hf")
+    train = Pair(prompt.id, side.id, "feedfacefeedface", "arena")
+    workspace.append([prompt, side, train, Label(train.id, "ann", "pairwise", "a")])
+    assert main(["leaderboard", "-w", str(workspace.path), "--bootstrap", "40", "--split", "test"]) == 0
+    out = capsys.readouterr().out
+    assert "answer_missing" not in out and "without an answer" not in out
+    warned = [r.getMessage() for r in caplog.records if "completions table" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].startswith("2 votes on 2 arena pairs without an answer")
+
+
 def missing_line(pair: str) -> str:
     """The line on ann's one vote on ``pair`` (`dangling_workspace`), whose side b is no completion."""
     return (

@@ -79,8 +79,7 @@ def test_a_config_files_iteration_count_that_is_no_whole_number_is_refused_namin
     config = tmp_path / "loop.yaml"
     config.write_text(f"spin_iter: {value}\n")
     assert loop_main(["-w", str(tmp_path / "ws"), "--config", str(config)]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith(f"error: {config}, key spin_iter ") and err.endswith(
-        ": must be a whole number in [1, 100] (the iterations to run)\n"
+    assert capsys.readouterr().err == (  # as the file spells it: `true` was said as Python's True
+        f"error: {config}, key spin_iter {value}: must be a whole number in [1, 100] (the iterations to run)\n"
     )
     assert not (tmp_path / "ws").exists()

@@ -105,6 +105,7 @@ def test_a_judge_loop_rerun_reports_the_registered_iterate_and_says_which_prompt
     )
     rows = {line.split()[0]: line for line in out if line[:1].isdigit()}
     assert rows["1"].split()[3] == "2" and rows["1"].endswith("(trained before, reported now)")
+    assert rows["1"].split()[-6:-4] == ["-", "-"]  # sample s, train s: its train s was its evaluation's
     assert rows["2"].split()[3] == "4" and "before" not in rows["2"]
 
 

@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from data import Completion, Label, Pair, Prompt, Workspace
+from data.errors import PrefloopError
 from data.merging import merge_workspaces
 from train.__main__ import main
 from train.options import TrainOptions
@@ -193,8 +194,8 @@ def test_each_sdpo_step_summarises_the_rows_it_trained(tmp_path, tiny_model_dir,
         capsys.readouterr()
         .err.splitlines()[-1]
         .startswith(
-            "error: sDPO step 1 of 2: --machine-weight 0: all 4 rows trained (of 8 fitted) are decided by "
-            "machine labellers only"
+            "error: sDPO step 1 of 2: --machine-weight 0: all 4 training rows are decided by machine labellers "
+            "only"  # the step's 4 rows, which it said "(of 8 fitted)", the whole run's
         )
     )
     assert not (tmp_path / "zero").exists() and len(ws.frame("models")) == 3  # the base and the two steps
@@ -325,7 +326,7 @@ def test_odpo_counts_the_rows_without_a_strength_that_it_trained_and_says_the_ep
     report = (tmp_path / "out" / "report.md").read_text()
     assert (
         "- verdicts: majority; --agreement weight (weights from the agreement); ε 0.1 for every pair (--label-smoothing); "
-        "2 rows without a strength took --odpo-default-strength 2.5\n" in report
+        "2 pairs without a strength took --odpo-default-strength 2.5\n" in report
     )
 
 
@@ -526,6 +527,21 @@ def test_label_smoothing_is_taken_by_the_losses_that_read_it(loss_type):
     from train.options import check_options
 
     check_options(TrainOptions(loss_type=loss_type, label_smoothing=0.1))
+
+
+def test_an_epsilon_of_0_with_exo_pair_is_refused_from_code_as_from_the_cli():
+    """From code, ε 0 was the field's default, taken as "not given": exo_pair trained with its 1e-3, the report
+    saying no --label-smoothing was given; the CLI refused the same ε."""
+    from train.builders import label_smoothing
+    from train.methods import get_method
+    from train.options import check_options
+
+    with pytest.raises(PrefloopError, match="^--label-smoothing 0 with --loss-type exo_pair: EXO needs ε"):
+        check_options(TrainOptions(loss_type=("exo_pair",), label_smoothing=0))
+    not_given = TrainOptions(loss_type=("exo_pair",))
+    check_options(not_given)
+    assert label_smoothing(not_given, get_method("dpo")) == (1e-3, "exo_pair")
+    assert label_smoothing(TrainOptions(label_smoothing=0.0), get_method("dpo")) == (0.0, None)
 
 
 @pytest.mark.parametrize("method", ["ipo", "slic", "simpo"])

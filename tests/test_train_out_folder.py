@@ -281,6 +281,24 @@ def test_a_resume_keeps_the_options_the_run_was_started_with(tmp_path, tiny_mode
     assert len(models(ws, "dpo")) == 1
 
 
+def test_a_run_recorded_with_the_former_default_epsilon_resumes(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """--label-smoothing's default was 0.0 and is None (not given): a run of a version before records 0.0, which
+    the resume took for another option ("started with --label-smoothing 0.0, not (not given)"). Another ε is one."""
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+    killed_at(monkeypatch, "train.once.write_report", options(ws, tiny_model_dir, out))
+    config = json.loads((out / "train_config.json").read_text())
+    assert config["label_smoothing"] is None
+    (out / "train_config.json").write_text(json.dumps(config | {"label_smoothing": 0.1}))
+    assert main(argv(ws, tiny_model_dir, out, "--resume")) == 2
+    assert "started with --label-smoothing 0.1, not (not given)" in capsys.readouterr().err
+    (out / "train_config.json").write_text(json.dumps(config | {"label_smoothing": 0.0}))
+    assert main(argv(ws, tiny_model_dir, out, "--resume")) == 0
+    assert (out / "metrics.json").is_file()
+
+
 def test_a_run_killed_after_registering_its_model_is_reported_and_registered_once(
     tmp_path, tiny_model_dir, monkeypatch
 ):
@@ -295,6 +313,24 @@ def test_a_run_killed_after_registering_its_model_is_reported_and_registered_onc
     assert main(argv(ws, tiny_model_dir, out, "--resume")) == 0
     assert models(ws, "dpo")["id"].tolist() == [registered]  # the same entry, once
     assert (out / "metrics.json").is_file() and "reported on --resume" in (out / "report.md").read_text()
+
+
+def test_a_run_killed_between_its_manifest_writes_is_registered_once_with_the_id_trained_json_gave(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    """The manifest is written twice after trained.json (the start model as a base, then the trained model with the
+    id trained.json holds): a kill between them leaves the base registered and the model not; the resume registers
+    the model once, under that id, as the child of that one base."""
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+    killed_at(monkeypatch, "train.once.register_once", options(ws, tiny_model_dir, out))
+    assert ws.frame("models")["method"].tolist() == ["base"] and not (out / "metrics.json").exists()
+    record_id = json.loads((out / "trained.json").read_text())["record_id"]
+    assert main(argv(ws, tiny_model_dir, out, "--resume")) == 0
+    frame = ws.frame("models")
+    assert frame["method"].tolist() == ["base", "dpo"]
+    assert frame["id"].tolist()[1] == record_id and frame["parent_id"].tolist()[1] == frame["id"].tolist()[0]
+    assert json.loads((out / "metrics.json").read_text())["reported_after_resume"] is True
 
 
 def test_a_resumed_report_names_the_rows_that_trained_the_saved_model(tmp_path, tiny_model_dir, monkeypatch):

@@ -59,22 +59,35 @@ def test_rankings_become_pairs_with_the_gap_as_strength(tmp_path):
 
 def test_the_report_says_how_many_odpo_rows_took_the_default_strength():
     """Rows without a strength (imports without the column) train with --odpo-default-strength: the report says so,
-    not only metrics.json."""
+    not only metrics.json, counting pairs as --agreement's summary on the same line does (it said "rows")."""
     rows = [{"strength": 4.0}, {"strength": None}, {"strength": None}]
     metrics = {"verdicts": {"aggregate": "majority"}, "odpo_offsets": add_offsets(rows, 1.0, 2.5)}
     assert summary_lines("odpo", metrics)[0] == (
-        "verdicts: majority; 2 rows without a strength took --odpo-default-strength 2.5"
+        "verdicts: majority; 2 pairs without a strength took --odpo-default-strength 2.5"
     )
-    metrics["odpo_offsets"] = add_offsets(rows[:2], 1.0, 2.5)  # one row: no "1 rows"
+    metrics["odpo_offsets"] = add_offsets(rows[:2], 1.0, 2.5)  # one pair: no "1 pairs"
     assert summary_lines("odpo", metrics)[0].endswith(
-        "; 1 row without a strength took --odpo-default-strength 2.5"
+        "; 1 pair without a strength took --odpo-default-strength 2.5"
     )
     # a run saved before the strength was recorded (its trained.json's notes), reported on --resume: no KeyError
     del metrics["odpo_offsets"]["default_strength"]
     assert summary_lines("odpo", metrics)[0].endswith(
-        "; 1 row without a strength took --odpo-default-strength"
+        "; 1 pair without a strength took --odpo-default-strength"
+    )
+    metrics["agreement"] = {
+        "mode": "smoothing",
+        "mean": 0.1,
+        "min": 0.0,
+        "max": 0.2,
+        "pairs": 2,
+        "pairs_fitted": 8,
+    }
+    assert summary_lines("odpo", metrics)[0] == (
+        "verdicts: majority; --agreement smoothing (ε from the agreement: mean 0.100, 0.000-0.200 over the 2 pairs "
+        "trained of 8); 1 pair without a strength took --odpo-default-strength"
     )
     metrics["odpo_offsets"] = add_offsets(rows[:1], 1.0, 2.5)  # every row has its strength: nothing to say
+    del metrics["agreement"]
     assert summary_lines("odpo", metrics)[0] == "verdicts: majority"
 
 

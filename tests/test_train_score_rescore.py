@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from data.__main__ import main as data_main
 from data.chat_template import PLAIN, ROLES
@@ -140,3 +141,26 @@ def test_one_template_is_one_rendering_whatever_its_line_ends_or_where_it_came_f
         assert "nothing to score (all 8 unlabelled pairs have their score" in capsys.readouterr().out
     assert rendering_id({"default": ROLES, "tool_use": PLAIN}) == "roles"
     assert rendering_id(ROLES + "\n\n") != "roles"  # Jinja drops one newline only
+
+
+def test_a_rerun_with_nothing_to_score_returns_before_loading_the_tokenizer(
+    tmp_path, tiny_model_dir, tiny_base_model_dir, capsys, monkeypatch
+):
+    """A rerun with every pair scored loaded the scoring model's tokenizer only to say "nothing to score": the
+    rendering its files say (--chat-template, the folder's chat_template.jinja) is the one the tokenizer has."""
+    from transformers import AutoTokenizer
+
+    from train import score
+
+    assert score._known_rendering(str(tiny_model_dir), None) == rendering_id(
+        AutoTokenizer.from_pretrained(tiny_model_dir).chat_template
+    )
+    for model, flags in ((tiny_model_dir, []), (tiny_base_model_dir, ["--chat-template", "roles"])):
+        ws = build_workspace(tmp_path / model.name, annotators=())
+        argv = ["score", "-w", str(ws.path), "--model", str(model), *flags]
+        assert main(argv) == 0
+        capsys.readouterr()
+        with monkeypatch.context() as patch:
+            patch.setattr(score, "load_tokenizer", lambda *args: pytest.fail("loaded the tokenizer"))
+            assert main(argv) == 0
+        assert "nothing to score (all 8 unlabelled pairs have their score" in capsys.readouterr().out

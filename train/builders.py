@@ -110,8 +110,8 @@ def _loss_types(options: TrainOptions, method: Method) -> list[str]:
 def label_smoothing(options: TrainOptions, method: Method) -> tuple[float, str | None]:
     """The one ε every pair's loss takes (TRL's label_smoothing, our loss's ε) and the loss type whose default
     gave it (`DEFAULT_EPSILON`), None where --label-smoothing gave it or nothing sets one (ε 0)."""
-    if options.label_smoothing or method.build is not build_dpo_family:
-        return options.label_smoothing, None
+    if options.label_smoothing is not None or method.build is not build_dpo_family:
+        return options.label_smoothing or 0.0, None
     for name in _loss_types(options, method):
         if name in DEFAULT_EPSILON:
             return DEFAULT_EPSILON[name], name

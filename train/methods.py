@@ -110,15 +110,20 @@ class Method:
         return self.build is build_dpo_family and not self.reference_in_memory
 
 
+def _epsilon(options: TrainOptions) -> float:
+    """--label-smoothing's ε for our loss, 0 where not given (exo_pair's default ε is TRL's loss's)."""
+    return options.label_smoothing or 0.0
+
+
 def _sigmoid(options: TrainOptions) -> PairLoss:
-    return PairLoss(epsilon=options.label_smoothing, robust=options.agreement == "robust")
+    return PairLoss(epsilon=_epsilon(options), robust=options.agreement == "robust")
 
 
 def _dpo_loss(options: TrainOptions) -> PairLoss | None:
     if options.loss_type not in OUR_LOSS_TYPES:
         return None  # ipo, hinge, exo_pair, combinations: TRL's own loss
     robust = options.loss_type == ("robust",) or options.agreement == "robust"
-    return PairLoss(epsilon=options.label_smoothing, robust=robust)
+    return PairLoss(epsilon=_epsilon(options), robust=robust)
 
 
 def _rm_columns(options: TrainOptions, rows: list[dict]) -> dict:
@@ -151,7 +156,7 @@ METHODS: dict[str, Method] = {
         "robust DPO (Chowdhury et al. 2024): unbiased under label flips at rate --label-smoothing",
         _dpo,
         trl_loss="robust",
-        pair_loss=lambda o: PairLoss(epsilon=o.label_smoothing, robust=True),
+        pair_loss=lambda o: PairLoss(epsilon=_epsilon(o), robust=True),
         agreement=True,
         check=check_rdpo,
         options=(SMOOTHING,),
@@ -161,7 +166,7 @@ METHODS: dict[str, Method] = {
         _dpo,
         trl_loss="sigmoid",
         pair_loss=lambda o: PairLoss(
-            dpop_lambda=o.dpop_lambda, epsilon=o.label_smoothing, robust=o.agreement == "robust"
+            dpop_lambda=o.dpop_lambda, epsilon=_epsilon(o), robust=o.agreement == "robust"
         ),
         agreement=True,
         options=("dpop_lambda", SMOOTHING),
@@ -211,7 +216,7 @@ METHODS: dict[str, Method] = {
         "TDPO1 (Zeng et al. 2024): DPO + token-level sequential KL; reference in memory (copy, or LoRA off)",
         _dpo,
         trl_loss="sigmoid",
-        pair_loss=lambda o: PairLoss(epsilon=o.label_smoothing, tdpo=True),
+        pair_loss=lambda o: PairLoss(epsilon=_epsilon(o), tdpo=True),
         reference_in_memory=True,
         options=(SMOOTHING,),
     ),
@@ -219,7 +224,7 @@ METHODS: dict[str, Method] = {
         "TDPO2 (Zeng et al. 2024): TDPO1, KL scaled by --tdpo-alpha, chosen side stop-gradient; ref in memory",
         _dpo,
         trl_loss="sigmoid",
-        pair_loss=lambda o: PairLoss(epsilon=o.label_smoothing, tdpo=True, tdpo_alpha=o.tdpo_alpha),
+        pair_loss=lambda o: PairLoss(epsilon=_epsilon(o), tdpo=True, tdpo_alpha=o.tdpo_alpha),
         reference_in_memory=True,
         options=("tdpo_alpha", SMOOTHING),
     ),

@@ -59,7 +59,10 @@ class TrainOptions:
         default=None, metadata={"help": "weights of combined loss types, e.g. 1 0.5"}
     )
     beta: float = field(default=0.1, metadata={"help": "β: strength of the KL anchor to the reference"})
-    label_smoothing: float = field(default=0.0, metadata={"help": "rdpo/dpo: assumed label-flip rate ε"})
+    # None, not 0, where not given: exo_pair takes its own default ε then, and an ε 0 given is refused with it
+    label_smoothing: float | None = field(
+        default=None, metadata={"help": "rdpo/dpo: assumed label-flip rate ε (default 0; exo_pair's 1e-3)"}
+    )
     dpop_lambda: float = field(default=50.0, metadata={"help": "dpop: λ of the DPO-Positive penalty"})
     simpo_gamma: float = field(default=0.5, metadata={"help": "simpo: target reward margin γ"})
     cpo_alpha: float = field(default=1.0, metadata={"help": "cpo: weight of the NLL term on chosen"})
@@ -326,6 +329,12 @@ def check_options(options: TrainOptions) -> None:
             f"--label-smoothing {options.label_smoothing} and --agreement {options.agreement}: each pair's ε comes "
             "from its labellers' agreement, which replaces one ε for all; give one of them"
         )
+    if options.label_smoothing == 0 and "exo_pair" in options.loss_type:
+        # it trained with exo_pair's 1e-3 all the same, its report saying no --label-smoothing was given
+        raise PrefloopError(
+            "--label-smoothing 0 with --loss-type exo_pair: EXO needs ε > 0; give one above 0, or leave the flag "
+            "out for exo_pair's default 1e-3"
+        )
     unknown = [kind for kind in options.kinds or () if kind not in (*PAIR_KINDS, RANK_KIND)]
     if unknown:  # a misspelt kind would train on the others without a word
         raise PrefloopError(
@@ -369,12 +378,6 @@ def check_given(options: TrainOptions, explicit: set[str]) -> None:
     `data export --format sft` refuses them), a LoRA adapter's options beside ``--lora-r 0``."""
     method = get_method(options.method)
     refuse_unread(options, explicit)
-    if "label_smoothing" in explicit and not options.label_smoothing and "exo_pair" in options.loss_type:
-        # it trained with exo_pair's 1e-3 all the same, its report saying no --label-smoothing was given
-        raise PrefloopError(
-            "--label-smoothing 0 with --loss-type exo_pair: EXO needs ε > 0; give one above 0, or leave the flag "
-            "out for exo_pair's default 1e-3"
-        )
     adapter = next((name for name in ("lora_alpha", "lora_dropout") if name in explicit), None)
     if adapter and options.lora_r == 0:
         raise PrefloopError(

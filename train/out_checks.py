@@ -53,6 +53,11 @@ RESUME_MAY_CHANGE = frozenset(
 )
 
 
+# Options whose default was another value, as a run of a version before records it: that value, recorded, is the
+# option not given (--label-smoothing's 0.0, now None: exo_pair's default ε where not given).
+FORMER_DEFAULTS = {"label_smoothing": 0.0}
+
+
 def _same_path(a: object, b: object) -> bool:
     return a == b or (a is not None and b is not None and Path(str(a)).resolve() == Path(str(b)).resolve())
 
@@ -93,6 +98,8 @@ def _changed_option(recorded: dict, options: TrainOptions, roots: Roots, out: Pa
         elif name in NAMES_OPTIONS:
             if _names(was) != _names(value):
                 return name
+        elif value is None and name in FORMER_DEFAULTS and was == FORMER_DEFAULTS[name]:
+            continue
         elif json.loads(json.dumps(value)) != was:  # tuples are lists in the file
             return name
     return None

@@ -149,8 +149,8 @@ def verdicts_line(metrics: dict) -> str | None:
         line += f"; ε {metrics['label_smoothing']:g} for every pair ({said})"
     offsets = metrics.get("odpo_offsets") or {}
     n = offsets.get("pairs_without_strength")
-    if n:  # their offset is the flag's, not the labellers' word
-        line += f"; {n} row{'s' * (n > 1)} without a strength took --odpo-default-strength"
+    if n:  # their offset is the flag's, not the labellers' word; pairs, as --agreement's count says them
+        line += f"; {n} pair{'s' * (n > 1)} without a strength took --odpo-default-strength"
         # not in the notes of a run saved before it was recorded (which a --resume reports)
         if "default_strength" in offsets:
             line += f" {offsets['default_strength']:g}"

@@ -81,10 +81,10 @@ def _trained_notes(
     options: TrainOptions, method: Method, rows: list[dict], fitted: int, step: str | None = None
 ) -> dict:
     """What the rows trained (``rows``: those --max-steps reaches, of the ``fitted``; or the sDPO ``step``'s, "sDPO
-    step 2 of 3") set or took, summarised over them: KTO's default weights, balanced on them; --agreement's per-pair
-    ε or weights and whose labels decide the rows (with the warning of a --machine-weight that weighs them all alike,
-    the run's, said once; weight 0 there is an error all the same, naming the step); the method's own per-pair
-    columns (ODPO's offsets, a reward model's margins)."""
+    step 2 of 3", of the step's ``fitted``) set or took, summarised over them: KTO's default weights, balanced on
+    them; --agreement's per-pair ε or weights and whose labels decide the rows (with the warning of a
+    --machine-weight that weighs them all alike, the run's, said once; weight 0 there is an error all the same,
+    naming the step); the method's own per-pair columns (ODPO's offsets, a reward model's margins)."""
     if method.data == "completions":
         weights = kto_loss_weights(options.desirable_weight, options.undesirable_weight, rows)
         return {"agreement": {"mode": "off"}, "kto_weights": weights}
@@ -283,8 +283,9 @@ def train(
     trained = train_rows if steps is None else [row for rows, _ in steps for row in rows]
     notes.update(_trained_notes(options, method, trained, fitted))
     if steps is not None:  # each step's metrics summarise its own rows, checked before anything loads
+        of = len(steps)
         steps = [
-            (rows, counts, _trained_notes(options, method, rows, fitted, f"sDPO step {k} of {len(steps)}"))
+            (rows, counts, _trained_notes(options, method, rows, counts["rows_in"], f"sDPO step {k} of {of}"))
             for k, (rows, counts) in enumerate(steps, 1)
         ]
     claim = functools.partial(_claim, out, options, record)  # called by train_once as the start model loads

@@ -180,6 +180,20 @@ def rendering_id(template: str | dict | None) -> str:
     return template_id("\n".join(lines[:-1] if lines[-1] == "" else lines))
 
 
+def _known_rendering(folder: str, chat_template: str | None) -> str | None:
+    """The `rendering_id` the scoring model's tokenizer will have, where its files say it before the tokenizer
+    loads: --chat-template's text, or the folder's chat_template.jinja with no named templates beside it (which
+    transformers takes whole as the template, before tokenizer_config.json's); None where the loaded tokenizer
+    alone says it (a template in tokenizer_config.json, named templates, a hub id)."""
+    text = chat_template_for(folder, chat_template)
+    if text is not None:
+        return rendering_id(text)
+    jinja = Path(folder) / "chat_template.jinja"
+    if jinja.is_file() and not (Path(folder) / "additional_chat_templates").exists():
+        return rendering_id(jinja.read_text(encoding="utf-8"))
+    return None
+
+
 def score_pairs(options: ScoreOptions) -> dict:
     """Score the pending pairs with the model and its reference; returns counts and the scoring model's id."""
     check_ranges(options, SCORE_RANGES)
@@ -187,9 +201,11 @@ def score_pairs(options: ScoreOptions) -> dict:
     rounds = options.rounds
     entry, parent = _entry(options, workspace)
     # the reference scores the same text as the model, as training's reference pass does: its own template (a
-    # base model's none, or another) would make the margin one of two renderings
-    tokenizer = load_tokenizer(Path(entry.path), options.chat_template)
-    rendering = rendering_id(tokenizer.chat_template)
+    # base model's none, or another) would make the margin one of two renderings. A rerun with nothing to score
+    # loaded the tokenizer only to find so: where the files say the rendering, it loads once there is something
+    rendering = _known_rendering(entry.path, options.chat_template)
+    tokenizer = None if rendering else load_tokenizer(Path(entry.path), options.chat_template)
+    rendering = rendering or rendering_id(tokenizer.chat_template)
     rows, already = pending_pairs(workspace, entry.id, rounds, rendering)
     beyond = max(0, len(rows) - options.limit) if options.limit else 0  # left for a rerun, and said
     rows = rows[: options.limit] if options.limit else rows
@@ -201,6 +217,7 @@ def score_pairs(options: ScoreOptions) -> dict:
         return counts
     if options.threads:
         torch.set_num_threads(options.threads)
+    tokenizer = tokenizer or load_tokenizer(Path(entry.path), options.chat_template)
     model = _load(entry.path)
     reference = (_load(parent.path), tokenizer) if parent else None
     with tqdm(total=len(rows), desc="scoring pairs", unit="pair", disable=None) as bar:

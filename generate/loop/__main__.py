@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from data.cli import check_applies, explicit_names, options_parser, run_cli
-from data.config import ConfigError, build, load_yaml
+from data.config import ConfigError, as_written, build, load_yaml
 from data.errors import PrefloopError
 from data.lineage import is_reward_model_name
 from data.workspace import Workspace
@@ -158,7 +158,8 @@ def read_count(flag: str, value: object) -> int:
             raise ValueError
         count = int(value)
     except ValueError:
-        raise PrefloopError(f"{flag} {value}: must be a whole number in {COUNT_RANGE}") from None
+        shown = value if isinstance(value, str) else as_written(value)  # a flag's text, a file's value
+        raise PrefloopError(f"{flag} {shown}: must be a whole number in {COUNT_RANGE}") from None
     check_count(flag, count)
     return count
 

@@ -213,7 +213,8 @@ def iterate_once(
         "trained_on_rounds": rounds,
         "sampled": sampled,
         "sample_seconds": sample_seconds,
-        "train_seconds": round_seconds(started),
+        # a model trained before and only reported now (train's --resume evaluated it): no training was timed
+        "train_seconds": None if model["metrics"].get("reported_after_resume") else round_seconds(started),
     }
     # through the folder's descriptor: one swapped for a link while training ran is refused
     write_claim(folder, loop, record)
