@@ -94,7 +94,7 @@ def lineage_order(models: pd.DataFrame, labels: Sequence[str]) -> list[dict]:
             )
             continue
         parent = None if pd.isna(row["parent_id"]) else row["parent_id"]
-        name = f"{row['method']} r{int(row['round'])} {row['id'][:8]} ({printable(Path(row['path']).name)})"
+        name = manifest_name(row["id"], row["path"], row["method"], int(row["round"]))
         order = (int(row["round"]), manifest.index.get_loc(row.name))
         found.append(
             {
@@ -107,6 +107,12 @@ def lineage_order(models: pd.DataFrame, labels: Sequence[str]) -> list[dict]:
             }
         )
     return sorted(found, key=lambda m: (m["order"] is None, m["order"] or (0, 0), m["name"]))
+
+
+def manifest_name(model_id: str, path: str, method: str, round: int) -> str:
+    """A manifest model as the board names it, `base r0 c67d5038 (m_a)`: its method, round, id's first 8 digits
+    (which `--arena` and `--by` take) and folder."""
+    return f"{method} r{round} {model_id[:8]} ({printable(Path(path).name)})"
 
 
 def printable(name: str) -> str:

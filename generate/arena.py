@@ -41,7 +41,7 @@ from data.records import ArenaRun
 from data.workspace import Workspace
 from generate.answer_records import as_completions
 from generate.arena_models import register_base, resolve_arena
-from generate.arena_pairing import arena_pairs
+from generate.arena_pairing import arena_pairs, shown_names
 from generate.context import TOO_LONG
 from generate.engines import SamplingParams, make_engine
 from generate.isolate import run_isolated
@@ -286,10 +286,11 @@ def sample_arena(
     counts: Counter = Counter()
     too_long = {}
     answered, topped_up = set(), set()  # the prompts some model answered, topped up: each once
+    names = shown_names(models)
     for entry, todo in zip(models, left):  # a rerun said "answers 4 test prompts" of a model that had all 4
         topping = sum(1 for k in todo.values() if k)  # answered before, fewer times than --arena-n
         more = f" ({topping} of them topped up to --arena-n {options.arena_n})" if topping else ""
-        log.info("arena: model %s answers %d of the %s prompts%s", entry.id, len(todo), prompts, more)
+        log.info("arena: model %s answers %d of the %s prompts%s", names[entry.id], len(todo), prompts, more)
         if not todo:  # nothing to sample: no process, no engine
             continue
         args = (options, entry, round, params, todo)

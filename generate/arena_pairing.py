@@ -16,6 +16,7 @@ import pandas as pd
 
 from data.arena_runs import IdenticalTally
 from data.leaderboard import ARENA
+from data.leaderboard_models import manifest_name
 from data.lineage import ModelEntry
 from data.records import Pair, content_id
 from data.workspace import Workspace
@@ -79,9 +80,14 @@ def arena_pairs(
             identical_prompts.append(prompt_id)
     counts["identical_prompts"] = len(identical_prompts)
     unpaired = [m.id for m in models if m.id in {model for model, _ in answers} and m.id not in paired]
-    warn_unpaired([m for m in unpaired if m in drawn], [m for m in unpaired if m not in drawn], per_prompt)
+    names = shown_names(models)
+    warn_unpaired(
+        [names[m] for m in unpaired if m in drawn], [names[m] for m in unpaired if m not in drawn], per_prompt
+    )
     alike = tally.rows([m.id for m in models])
-    warn_identical(counts["identical"], len(pairs) + counts["paired_before"] + counts["identical"], alike)
+    warn_identical(
+        counts["identical"], len(pairs) + counts["paired_before"] + counts["identical"], alike, names
+    )
     return pairs, counts, identical_prompts, alike
 
 
@@ -114,6 +120,16 @@ UNPAIRED = "arena: no pair of this arena holds an answer of %s: %s, so no vote c
 UNPAIRED += "pair at all has no row on the leaderboard)"
 
 
+def shown_names(models: list[ModelEntry]) -> dict[str, str]:
+    """Each model (by id) as the arena's lines name it: a folder the manifest does not know by its path, quoted as
+    `--arena` takes it; a manifest model as the leaderboard does (`base r0 c67d5038 (m_a)`), where its 16-digit id
+    alone named nothing the user typed (`--arena base,m_b`)."""
+    return {
+        m.id: arena_names([m.id]) if m.id == m.path else manifest_name(m.id, m.path, m.method, m.round)
+        for m in models
+    }
+
+
 def warn_unpaired(identical: list[str], undrawn: list[str], per_prompt: int) -> None:
     """A warning naming the arena's models that answered and yet are on none of its pairs, by why: each of their
     answers drawn was another model's text (``identical``: the run said only ``arena_pairs 0`` beside
@@ -121,10 +137,10 @@ def warn_unpaired(identical: list[str], undrawn: list[str], per_prompt: int) -> 
     models); the leaderboard left such a model off without a word."""
     if identical:
         why = "each was the same text as another model's (counted `identical`, never paired)"
-        log.warning(UNPAIRED, arena_names(identical), why)
+        log.warning(UNPAIRED, ", ".join(identical), why)
     if undrawn:
         why = f"--arena-pairs {per_prompt} drew none of its model pairs on any prompt (that many per prompt)"
-        log.warning(UNPAIRED, arena_names(undrawn), why)
+        log.warning(UNPAIRED, ", ".join(undrawn), why)
 
 
 IDENTICAL = (
@@ -133,13 +149,13 @@ IDENTICAL = (
 )
 
 
-def warn_identical(identical: int, compared: int, alike: list[dict]) -> None:
+def warn_identical(identical: int, compared: int, alike: list[dict], names: Mapping[str, str]) -> None:
     """A warning counting the answer pairs left unpaired as one text, naming the model pairs that gave them
     (``alike``: `IdenticalTally.rows`): the run said only `arena_identical 3` among its counts. Such a pair is not
     shown, so it is no tie on the board: adding ties nobody cast would move the strengths without a vote."""
     if identical:
         which = "; ".join(
-            f"{arena_names([row['a']])} and {arena_names([row['b']])} in {row['identical']} of their "
+            f"{names[row['a']]} and {names[row['b']]} in {row['identical']} of their "
             f"{row['compared']}, on {row['prompts']} prompt{'s' * (row['prompts'] != 1)}"
             for row in alike
         )

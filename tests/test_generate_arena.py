@@ -168,7 +168,7 @@ def test_a_model_on_no_arena_pair_is_named(tmp_path, three_models, caplog, capsy
     assert "arena_identical 3" in capsys.readouterr().out
     said = [r.getMessage() for r in caplog.records if "no pair of this arena" in r.getMessage()]
     assert said == [
-        f"arena: no pair of this arena holds an answer of {three_models[0].resolve()} {copy.resolve()}: each was "
+        f"arena: no pair of this arena holds an answer of {three_models[0].resolve()}, {copy.resolve()}: each was "
         "the same text as another model's (counted `identical`, never paired), so no vote compares it here (a "
         "model on no arena pair at all has no row on the leaderboard)"
     ]

@@ -79,6 +79,26 @@ def test_one_model_named_twice_among_others_is_compared_once_and_said(tmp_path, 
     assert Workspace(ws).frame("completions")["model"].nunique() == 2
 
 
+def test_a_manifest_model_is_named_in_the_arenas_lines_as_the_leaderboard_names_it(
+    tmp_path, tiny_model_dir, caplog
+):
+    """`--model M --arena base,COPY` (COPY: M's weights, so every answer alike) said `model c67d50385c104212
+    answers ...` and `same text (c67d50385c104212 and COPY ...)`: a 16-digit id the user never typed, where the
+    board names the model `base r0 c67d5038 (M)`."""
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_model_dir, copy)
+    ws, prompts = tmp_path / "ws", write_prompts(tmp_path / "p.json", 2)
+    with caplog.at_level(logging.INFO):
+        assert main(arena_args(ws, [tiny_model_dir], prompts, names=f"base,{copy}")) == 0
+    [base] = Workspace(ws).frame("models")["id"]
+    name = f"base r0 {base[:8]} ({tiny_model_dir.name})"
+    said = [r.getMessage() for r in caplog.records if r.name.startswith("generate.arena")]
+    assert f"arena: model {name} answers 2 of the 2 train prompts" in said
+    assert any(f"were the same text ({name} and {copy.resolve()} in 2 of their 2" in line for line in said)
+    assert any(f"holds an answer of {name}, {copy.resolve()}: each was" in line for line in said)
+    assert not any(base in line for line in said)
+
+
 def test_a_model_that_does_not_load_is_one_line_and_writes_nothing(tmp_path, tiny_model_dir, capsys):
     """A folder with a broken weights file was safetensors' traceback after the models before it had sampled and
     written their answers. Its files are checked before anything is written: one line naming it."""
