@@ -86,6 +86,18 @@ def refuse_hard_link(path: Path, links: int) -> None:
         raise error
 
 
+def check_one_name(path: Path) -> None:
+    """`refuse_hard_link` of ``path`` before a command writes anything, as a symlink there is refused then: its
+    append after the command's rows are written would be refused. Nothing there, or no regular file (refused as
+    what it is by the check of links, or the append), passes."""
+    try:
+        info = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if stat.S_ISREG(info.st_mode):
+        refuse_hard_link(path, info.st_nlink)
+
+
 def _denied(exc: OSError, path: Path, dir_fd: int | None = None) -> WriteError:
     """The WriteError for a failed open of ``path`` to write it; where permission is denied on a file another user
     owns (the lock or log of an app they ran), it says whose it is and what to do, not only "permission denied"."""
