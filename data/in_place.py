@@ -87,9 +87,9 @@ def refuse_hard_link(path: Path, links: int) -> None:
 
 
 def check_one_name(path: Path) -> None:
-    """`refuse_hard_link` of ``path`` before a command writes anything, as a symlink there is refused then: its
-    append after the command's rows are written would be refused. Nothing there, or no regular file (refused as
-    what it is by the check of links, or the append), passes."""
+    """`refuse_hard_link` of the file at ``path`` before a command writes anything, as a symlink there is refused
+    then, not by its append once the command's rows are written. Nothing there passes, and so does what is no
+    regular file (refused as what it is by the append)."""
     try:
         info = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):

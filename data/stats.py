@@ -325,8 +325,8 @@ def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:
     validated on read: with ``whole``, every column; else the ids and references only, which is all a merge's
     check after its write needs: the texts are never held); symlinks planted among the parts, which are refused
     unread, and where the commands read beside the tables (`BESIDE`: these stop the check; a hard link at a file
-    written in place does not); with ``whole``, the import log's lines and
-    rejects files its readers cannot read (`unreadable_lines`, `rejects_problems`)."""
+    written in place does not); with ``whole``, the import log's lines and rejects files its readers cannot read
+    (`unreadable_lines`, `rejects_problems`)."""
     planted, linked = planted_beside(workspace.path)
     planted = [not_a_file_line(path) for path in workspace.not_files()] + planted
     if planted:  # refused by the readers, which read no further
