@@ -42,7 +42,7 @@ from pathlib import Path
 from data.errors import PrefloopError
 from data.files import atomic_write, failure_reason, folder_for_writing, read_beside
 from data.import_records import within_depth
-from data.in_place import append_line, open_in_place
+from data.in_place import append_line, open_in_place, refuse_hard_link
 from data.temp_writers import remove_dead_temps
 
 REWRITE_LINES = 10_000
@@ -174,10 +174,12 @@ def claim_view(folder: Path, view: str) -> int:
     shared file system the app holding it may run on another machine, where its pid is no process of this one."""
     path = folder / f"{view}.lock"
     with folder_for_writing(folder, make=True) as dir_fd:
-        # a link, a folder or special file, or a hard link (its rewrite would change the file under its other names)
-        fd = open_in_place(path, os.O_RDWR | os.O_CREAT, dir_fd=dir_fd)
+        # a link, a folder or special file; a hard link (its rewrite would change the file under its other names)
+        # once the lock is tried: one a running app holds is named as such, never to be removed under it
+        fd = open_in_place(path, os.O_RDWR | os.O_CREAT, dir_fd=dir_fd, one_name=False)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        refuse_hard_link(path, os.fstat(fd).st_nlink)
     except BlockingIOError:
         pid, _, host = os.pread(fd, 300, 0).decode(errors="replace").strip().partition(" ")
         os.close(fd)

@@ -31,7 +31,7 @@ from data.import_labellers import labels_by_labeller
 from data.import_labels import IN_APP, labels_to_write
 from data.import_log_lines import json_lines, read_alike, read_lines, read_rejects, rejects_name
 from data.import_options import ImportOptions, logged_options
-from data.in_place import append_line
+from data.in_place import append_line, check_one_name
 from data.records import Label, Prompt, now
 from data.workspace import Workspace
 
@@ -55,10 +55,12 @@ MAX_LOGGED_ITEMS = 100_000
 
 def log_folder(workspace: Workspace) -> Path:
     """WS/imports/, where a writer of the import log checks before it writes anything: a symlink at the folder or
-    at the log is refused (NotAFileError)."""
+    at the log, or a hard link at the log (its append would be refused: `data.in_place`), is refused
+    (NotAFileError)."""
     folder = workspace.path / LOG_DIR
     for path in (folder, folder / LOG_FILE):
         check_not_link(path)
+    check_one_name(folder / LOG_FILE)
     return folder
 
 

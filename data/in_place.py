@@ -48,12 +48,14 @@ def append_line(
         os.close(fd)
 
 
-def open_in_place(path: Path, flags: int, mode: int = 0o644, dir_fd: int | None = None) -> int:
+def open_in_place(
+    path: Path, flags: int, mode: int = 0o644, dir_fd: int | None = None, one_name: bool = True
+) -> int:
     """A descriptor to write ``path`` in place (append to it, or lock and rewrite it), opened with ``flags`` and
     ``O_NOFOLLOW`` (with ``dir_fd``: its name in the folder that is open on). What is not a regular file of its own
-    is refused, NotAFileError naming it: a symlink, a folder, a FIFO or device, and a hard link (a file of more than
-    one name: a write here would change it under its other names, outside the workspace too). Another failed open
-    is a WriteError; where permission is denied on another user's file, it names that user (`_denied`)."""
+    is refused, NotAFileError naming it: a symlink, a folder, a FIFO or device, and a hard link (`refuse_hard_link`;
+    without ``one_name``, left to the caller: a lock tried first). Another failed open is a WriteError; where
+    permission is denied on another user's file, it names that user (`_denied`)."""
     flags |= os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # non-blocking: a FIFO there cannot hang the open
     try:
         fd = os.open(name_at(path, dir_fd), flags, mode, dir_fd=dir_fd)
@@ -65,16 +67,35 @@ def open_in_place(path: Path, flags: int, mode: int = 0o644, dir_fd: int | None 
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise not_a_file(path, info.st_mode)
-        if info.st_nlink > 1:
-            what = HARD_LINK.format(links=info.st_nlink)
-            error = NotAFileError(f"{path}: {what}")
-            error.errno, error.what, error.path = errno.EMLINK, what, path
-            raise error
+        if one_name:
+            refuse_hard_link(path, info.st_nlink)
         os.set_blocking(fd, True)
     except BaseException:
         os.close(fd)
         raise
     return fd
+
+
+def refuse_hard_link(path: Path, links: int) -> None:
+    """Refuse (NotAFileError naming it) the file ``path`` written in place where it has more than one name
+    (``links``, its ``st_nlink``): a write here would change it under its other names, outside the workspace too."""
+    if links > 1:
+        what = HARD_LINK.format(links=links)
+        error = NotAFileError(f"{path}: {what}")
+        error.errno, error.what, error.path = errno.EMLINK, what, path
+        raise error
+
+
+def check_one_name(path: Path) -> None:
+    """`refuse_hard_link` of the file at ``path`` before a command writes anything, as a symlink there is refused
+    then, not by its append once the command's rows are written. Nothing there passes, and so does what is no
+    regular file (refused as what it is by the append)."""
+    try:
+        info = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if stat.S_ISREG(info.st_mode):
+        refuse_hard_link(path, info.st_nlink)
 
 
 def _denied(exc: OSError, path: Path, dir_fd: int | None = None) -> WriteError:
@@ -89,19 +110,21 @@ def _denied(exc: OSError, path: Path, dir_fd: int | None = None) -> WriteError:
         return error
     if owner == os.geteuid():
         return error
-    theirs, mine = _user(owner), _user(os.geteuid())
+    name, mine = _user(owner), _user(os.geteuid()) or f"uid {os.geteuid()}"
+    # a uid of no user here: the file of another machine's user, on a shared file system
+    theirs, whose = (name, f"{name}, uid {owner}") if name else (f"uid {owner}", f"uid {owner}, no user here")
     said = (
-        f"permission denied (the file belongs to {theirs}, uid {owner}, and this runs as {mine}: run it as "
-        f"{theirs}, or have {theirs} let {mine} write it)"
+        f"permission denied (the file belongs to {whose}, and this runs as {mine}: run it as {theirs}, or have "
+        f"{theirs} let {mine} write it)"
     )
     error = WriteError(f"{said}: nothing was written to {path}")
     error.errno, error.reason = exc.errno, said
     return error
 
 
-def _user(uid: int) -> str:
-    """The name of the user ``uid``, or ``uid N`` where no user of this machine has it."""
+def _user(uid: int) -> str | None:
+    """The name of the user ``uid``; None where no user of this machine has it."""
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
-        return f"uid {uid}"
+        return None

@@ -281,11 +281,12 @@ REFERENCES = {
 BESIDE = (EXCLUDED_FILE, f"{LOG_DIR}/{LOG_FILE}", SESSION_KEY_FILE, LOGOUTS_FILE)
 
 
-def planted_beside(root: Path) -> list[str]:
+def planted_beside(root: Path) -> tuple[list[str], list[str]]:
     """A line for each file of `BESIDE` under ``root`` that is a symlink (never followed) or another kind of
     non-file; the app's `HOLDINGS_FOLDER` where it is no folder (a symlink, a file), else its entries that are no
-    file (the app refuses to start on its view's); and each file written in place (the import log, the app's
-    holds and locks: `data.in_place`) that is a hard link, which its writers refuse."""
+    file (the app refuses to start on its view's); and apart, as it stops no reader, one for each file written in
+    place (the import log, the app's holds and locks: `data.in_place`) that is a hard link, which its writers
+    refuse."""
     found, in_place = [], []
     for name in BESIDE:
         try:
@@ -306,7 +307,7 @@ def planted_beside(root: Path) -> list[str]:
     except (FileNotFoundError, NotADirectoryError):
         pass
     linked = [(path, links) for path in in_place if (links := _names(path)) > 1]
-    return [not_a_file_line(path) for path in found] + [
+    return [not_a_file_line(path) for path in found], [
         f"{path}: {HARD_LINK.format(links=links)}" for path, links in linked
     ]
 
@@ -323,18 +324,20 @@ def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:
     """Dangling references between tables, and parts of interrupted batches (each table's own rows are
     validated on read: with ``whole``, every column; else the ids and references only, which is all a merge's
     check after its write needs: the texts are never held); symlinks planted among the parts, which are refused
-    unread, and where the commands read beside the tables (`BESIDE`); with ``whole``, the import log's lines and
-    rejects files its readers cannot read (`unreadable_lines`, `rejects_problems`)."""
-    planted = [not_a_file_line(path) for path in workspace.not_files()] + planted_beside(workspace.path)
-    if planted:
-        return planted
+    unread, and where the commands read beside the tables (`BESIDE`: these stop the check; a hard link at a file
+    written in place does not); with ``whole``, the import log's lines and rejects files its readers cannot read
+    (`unreadable_lines`, `rejects_problems`)."""
+    planted, linked = planted_beside(workspace.path)
+    planted = [not_a_file_line(path) for path in workspace.not_files()] + planted
+    if planted:  # refused by the readers, which read no further
+        return planted + linked
     tables = {
         name: workspace.read(name, None if whole else REFERENCES.get(name, []))
         for name in READ_ORDER
         if name in TABLES or name in REFERENCES  # gold and the reference log-probs too: every table's files
     }
     ids = {name: table.column("id").combine_chunks() for name, table in tables.items()}
-    problems = []
+    problems = linked  # a hard link stops no read: the tables are checked all the same
 
     def missing(table: str, rows: pa.Table, column: str, known: str) -> None:
         bad = rows.filter(pc.invert(pc.is_in(rows.column(column), value_set=ids[known])))

@@ -339,3 +339,53 @@ def test_a_lock_of_another_users_app_is_one_line_naming_its_owner(label_ws, monk
         f"error: permission denied (the file belongs to {owner}, uid 65534, and this runs as {me}: run it as "
         f"{owner}, or have {owner} let {me} write it): nothing was written to {lock}"
     ]
+
+
+def test_a_lock_a_running_app_holds_hard_linked_since_names_the_app_not_the_link(tmp_path):
+    """A copy of the workspace by hard links (``cp -al``) while an app served it left its lock with two names: a
+    second app was refused as a hard link, told to remove it, and once it was removed a second app took a lock of
+    its own beside the running one. The lock is tried first: a running app's is named as such; the link is refused
+    once none holds it, and the lock is free again after that refusal."""
+    folder = tmp_path / HOLDINGS_FOLDER
+    running = holdings.claim_view(folder, "pairwise")
+    os.link(folder / "pairwise.lock", tmp_path / "backup.lock")
+    try:
+        with pytest.raises(
+            PrefloopError, match=re.escape(f"(pid {os.getpid()} on {socket.gethostname()}) serves")
+        ):
+            holdings.claim_view(folder, "pairwise")
+    finally:
+        os.close(running)
+    with pytest.raises(
+        NotAFileError, match=re.escape(f"{folder / 'pairwise.lock'}: {HARD_LINK.format(links=2)}")
+    ):
+        holdings.claim_view(folder, "pairwise")
+    assert (tmp_path / "backup.lock").read_text() == f"{os.getpid()} {socket.gethostname()}\n"
+    (tmp_path / "backup.lock").unlink()
+    os.close(holdings.claim_view(folder, "pairwise"))
+
+
+def test_a_lock_of_a_user_this_machine_has_no_name_for_is_named_by_uid_once(tmp_path, monkeypatch):
+    """A lock of a uid no user here has (another machine's, on a shared file system) was named "uid N, uid N", and
+    to be run "as uid N" as if that were a name."""
+    folder = tmp_path / HOLDINGS_FOLDER
+    folder.mkdir()
+    lock = folder / "pairwise.lock"
+    lock.write_text("")
+    uid = next(uid for uid in range(40_000, 60_000) if uid not in {entry.pw_uid for entry in pwd.getpwall()})
+    os.chown(lock, uid, uid)
+    real_open = os.open
+
+    def as_another_user(path, flags, *args, **kwargs):
+        if os.path.basename(path) == lock.name:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", as_another_user)
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    with pytest.raises(OSError) as refused:
+        holdings.claim_view(folder, "pairwise")
+    assert str(refused.value) == (
+        f"permission denied (the file belongs to uid {uid}, no user here, and this runs as {me}: run it as uid "
+        f"{uid}, or have uid {uid} let {me} write it): nothing was written to {lock}"
+    )

@@ -589,8 +589,39 @@ def test_validate_names_a_hard_link_at_a_file_written_in_place(setup, capsys):
     (ws / HOLDINGS_FOLDER).mkdir()
     os.link(outside / "logouts.json", ws / HOLDINGS_FOLDER / "pairwise.lock")
     assert main(["validate", "-w", str(ws)]) == 1
-    assert capsys.readouterr().out.strip().splitlines() == [
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[:2] + [line.split(": ")[0] for line in out[2:]] == [
         f"{ws / 'imports' / 'log.jsonl'}: {HARD_LINK.format(links=2)}",
         f"{ws / HOLDINGS_FOLDER / 'pairwise.lock'}: {HARD_LINK.format(links=2)}",
-        f"{ws}: 2 problems",
+        f"{ws / 'imports' / 'log.jsonl'}, line 1",  # read on: the file it names holds no log line
+        f"{ws}",
     ]
+    assert out[-1] == f"{ws}: 3 problems"
+
+
+def test_a_hard_link_at_a_file_written_in_place_hides_no_other_problem(tmp_path, capsys):
+    """A hard link stops no reader, but validate stopped at it as at a symlink: a workspace copied by hard links
+    (``cp -al``) with a label of no pair was said to have one problem, the link, and a merge's check after its write
+    named the link alone. Both name the link and read on."""
+    import os
+
+    from data import Label
+    from data.in_place import HARD_LINK
+    from data.workspace import HOLDINGS_FOLDER
+
+    ws = Workspace.init(tmp_path / "ws")
+    ws.append([Label("no-such-pair", "ann", "pairwise", "a")])
+    lock = ws.path / HOLDINGS_FOLDER / "pairwise.lock"
+    lock.parent.mkdir()
+    lock.write_text("")
+    os.link(lock, tmp_path / "backup.lock")
+    assert main(["validate", "-w", str(ws.path)]) == 1
+    out = capsys.readouterr().out.strip().splitlines()
+    assert [out[0], out[1].split(": ", 1)[1], out[2]] == [
+        f"{lock}: {HARD_LINK.format(links=2)}",
+        "item_id no-such-pair does not exist",
+        f"{ws.path}: 2 problems",
+    ]
+    other = Workspace.init(tmp_path / "other")
+    assert main(["merge", "-w", str(ws.path), str(other.path)]) == 0
+    assert "item_id no-such-pair does not exist" in capsys.readouterr().err

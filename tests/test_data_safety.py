@@ -301,17 +301,28 @@ def test_open_beside_names_the_link_it_refused_folder_or_file(tmp_path):
     assert files.read_beside(tmp_path / "gone" / "x.bin") is None
 
 
-def test_a_hard_link_at_the_import_log_is_never_appended_to(tmp_path, prefs, caplog):
+def test_a_hard_link_at_the_import_log_is_refused_before_anything_is_written(tmp_path, prefs, capsys):
     """``O_NOFOLLOW`` stops a symlink at WS/imports/log.jsonl, not a hard link: a second name of a file outside the
-    workspace had each import's line appended to that file. The rows are stored, and the log's line is the warning
-    of a log not written, naming the link."""
+    workspace had each import's line appended to that file. Its append refused it, but only once the rows were
+    stored: the import, its ``--remove`` and a merge each wrote their rows, then warned that the log lacked their
+    line, and to run them again, which the link refused again. The link is refused before anything is written, as
+    a symlink there is: one line naming it, nothing stored, nothing written outside."""
     from data.in_place import HARD_LINK
 
-    ws, outside = tmp_path / "ws", tmp_path / "outside.jsonl"
-    outside.write_text('{"kept": true}\n')
-    assert main(["init", "-w", str(ws)]) == 0
-    (ws / "imports").mkdir(exist_ok=True)
-    os.link(outside, ws / "imports" / "log.jsonl")
+    ws, other, outside = tmp_path / "ws", tmp_path / "other", tmp_path / "outside.jsonl"
     assert main(["import", "-w", str(ws), str(prefs)]) == 0
-    assert f"{ws / 'imports' / 'log.jsonl'}: {HARD_LINK.format(links=2)}" in caplog.text
-    assert outside.read_text() == '{"kept": true}\n' and len(Workspace(ws).read("pairs")) == 3
+    assert main(["import", "-w", str(other), str(prefs), "--source", "other"]) == 0
+    log = ws / "imports" / "log.jsonl"
+    outside.write_bytes(log.read_bytes())
+    log.unlink()
+    os.link(outside, log)
+    kept, listing = outside.read_bytes(), sorted(ws.rglob("*"))
+    capsys.readouterr()
+    for argv in (
+        ["import", "-w", str(ws), str(prefs), "--source", "second"],
+        ["import", "-w", str(ws), "--remove", str(prefs)],
+        ["merge", "-w", str(ws), str(other)],
+    ):
+        assert main(argv) == 2, argv
+        assert capsys.readouterr().err == f"error: {log}: {HARD_LINK.format(links=2)}\n", argv
+    assert outside.read_bytes() == kept and sorted(ws.rglob("*")) == listing
