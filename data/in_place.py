@@ -20,7 +20,7 @@ from data.files import NotAFileError, WriteError, name_at, not_a_file, write_err
 
 HARD_LINK = (
     "a hard link (one file of {links} names): a write here would change it under its other names too; make it a "
-    "copy of its own (cp, then mv over it) or remove it"
+    "copy of its own (cp, then mv over it)"
 )
 
 
