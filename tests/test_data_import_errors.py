@@ -4,6 +4,7 @@ the rest with exact counts by reason and a rejects file listing the rows."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 
@@ -367,6 +368,20 @@ def test_a_spreadsheets_empty_trailing_cells_are_no_extra_cells(ws, tmp_path, ca
     path.write_bytes(b"prompt,chosen,rejected,,\r\nq4,yes,no,,\r\nq5,a,b,,\r\n")
     assert main(["import", "-w", str(ws), str(path)]) == 0
     assert "new_pairs 2, new_prompts 2, records 2" in capsys.readouterr().out
+
+
+def test_an_answer_written_as_json_with_a_role_or_from_key_is_text_not_messages(ws, tmp_path, capsys):
+    """A structured-output answer, a JSON object with a `from` key (a route) or a `role` key (a user object), was
+    refused as `a message written out as text`: a message holds its text too (`content`, or ShareGPT's `value`)."""
+    path = tmp_path / "json-answers.csv"
+    route, user = '{"from": "Boston", "to": "Chicago"}', '[{"name": "Ann", "role": "admin"}]'
+    rows = [["Route as JSON?", route, "Boston to Chicago"], ["Users as JSON?", user, "Ann"]]
+    with open(path, "w", newline="") as handle:
+        csv.writer(handle).writerows([["prompt", "chosen", "rejected"], *rows])
+    assert main(["import", "-w", str(ws), str(path)]) == 0
+    assert "new_pairs 2, new_prompts 2, records 2" in capsys.readouterr().out
+    texts = set(Workspace(ws).read("completions").column("text").to_pylist())
+    assert {route, user} <= texts
 
 
 def test_a_csv_line_of_spaces_is_no_row_as_a_blank_line_is_not(ws, tmp_path, capsys):
