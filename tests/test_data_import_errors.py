@@ -155,6 +155,10 @@ BAD_INPUTS = [
     ("semicolons.csv", b"prompt;chosen;rejected\nq;a;b\n", [],
      ": the header is one column, 'prompt;chosen;rejected': its names look separated by semicolons, and a CSV file "
      "is read with commas between cells: save it comma-separated (or as JSON Lines or Parquet)"),
+    # its names quoted (a spreadsheet's "quote all text cells"): "a quoted cell has text after its closing quote"
+    ("quoted-tabs.csv", b'"prompt"\t"chosen"\t"rejected"\n"q"\t"a"\t"b"\n', [],
+     ": the header's quoted names, 'prompt', 'chosen', 'rejected': its names look separated by tabs, and a CSV file "
+     "is read with commas between cells: save it comma-separated (or as JSON Lines or Parquet)"),
     ("empty.csv", b"", [], ": no records"),  # was "cannot be read: No columns to parse from file"
     # a bad-input pass: pandas took a first row's extra cells for an index, and imported prompt 'b', chosen 'c',
     # rejected 'd' from "x,a,b,c,d" (a trailing comma on every row shifted each one so); a later row was a C error
