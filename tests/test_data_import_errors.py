@@ -287,6 +287,20 @@ def test_a_json_array_of_records_in_a_jsonl_file_is_read_as_in_a_json_file(tmp_p
     assert said[0] == said[1] and "new_labels 2, new_pairs 2, new_prompts 2, records 2" in said[1]
 
 
+def test_a_jsonl_row_that_is_an_array_is_a_bad_row_even_the_first(ws, tmp_path, capsys):
+    """A .jsonl whose first line is an array (a bad row) was read as one JSON array since .jsonl files starting with
+    [ are: `invalid JSON: extra data after the closing ']' at line 2`, the whole file refused even with --on-error
+    skip, where the bad row alone was left out."""
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(jsonl(["q", "a", "b"], {"prompt": "q2", "chosen": "a", "rejected": "b"}))
+    assert main(["import", "-w", str(ws), str(path)]) == 2
+    assert error_lines(capsys) == [f"error: {path}, row 0: each record must be a JSON object, got array"]
+    assert main(["import", "-w", str(ws), str(path), "--on-error", "skip"]) == 0
+    assert (
+        "new_pairs 1, new_prompts 1, records 2; skipped 1 record (not_an_object 1)" in capsys.readouterr().out
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
