@@ -165,8 +165,14 @@ def _nested_records(document: object, source: str) -> None:
             raise SchemaError(
                 source,
                 f'the records are nested under one key "{key}" ({len(value)} records): import the list itself, '
-                f"e.g. jq '.[\"{key}\"]' {shlex.quote(source)} > records.json",
+                f"e.g. jq {_jq(key)} {shlex.quote(source)} > records.json",
             )
+
+
+def _jq(key: str, then: str = "") -> str:
+    """The jq filter taking out the value of ``key`` (then ``then``), quoted for a shell: a key with a quote in it
+    (`user's rows`) left the suggested command's quote open."""
+    return shlex.quote(f".[{json.dumps(key, ensure_ascii=False)}]{then}")
 
 
 def refuse_wrapper(document: dict, source: str, fits: Callable[[dict], bool]) -> None:
@@ -178,11 +184,10 @@ def refuse_wrapper(document: dict, source: str, fits: Callable[[dict], bool]) ->
     keys = names_shown(sorted(document), 8)
     for key, value in document.items():
         said = f'one JSON object that is no record (keys: {keys}): "{names_shown([key])}"'
-        path = f'.["{key}"]'
         if isinstance(value, dict) and fits(value):
             raise SchemaError(
                 source,
-                f"{said} holds a record nested in it: import it, e.g. jq '{path}' {shlex.quote(source)} > record.json",
+                f"{said} holds a record nested in it: import it, e.g. jq {_jq(key)} {shlex.quote(source)} > record.json",
             )
         if not isinstance(value, list) or not value:
             continue
@@ -190,14 +195,14 @@ def refuse_wrapper(document: dict, source: str, fits: Callable[[dict], bool]) ->
             raise SchemaError(
                 source,
                 f"{said} holds {counted(len(value), 'text')}, not records (a prompt record is "
-                f"{{\"prompt\": TEXT}}, one a line or in a JSON list), e.g. jq -c '{path}[] | {{prompt: .}}' "
+                f'{{"prompt": TEXT}}, one a line or in a JSON list), e.g. jq -c {_jq(key, "[] | {prompt: .}")} '
                 f"{shlex.quote(source)} > prompts.jsonl",
             )
         if all(isinstance(v, dict) for v in value) and not any("role" in v or "from" in v for v in value):
             raise SchemaError(
                 source,
                 f"{said} holds {counted(len(value), 'record')} nested in it: import the list itself, e.g. "
-                f"jq '{path}' {shlex.quote(source)} > records.json",
+                f"jq {_jq(key)} {shlex.quote(source)} > records.json",
             )
 
 

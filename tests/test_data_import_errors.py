@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import shlex
 
 import pytest
 
@@ -663,3 +664,15 @@ def test_the_commands_an_error_suggests_quote_a_name_with_spaces(tmp_path, capsy
     nested.write_text(json.dumps({"data": [{"prompt": "Hi?", "chosen": "a", "rejected": "b"}] * 2}))
     assert main(["import", "-w", str(tmp_path / "ws"), str(nested)]) == 2
     assert capsys.readouterr().err.endswith(f"e.g. jq '.[\"data\"]' '{nested}' > records.json\n")
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["one-key", "beside-others"])
+def test_the_jq_command_an_error_suggests_quotes_a_key_with_a_quote(tmp_path, capsys, wrapped):
+    """Records nested under a key with an apostrophe or a double quote in it were suggested as
+    `jq '.["user's rows"]' FILE`: pasted back, the shell's quote stayed open (and a `"` ended jq's string)."""
+    key, rows = 'user\'s "rows"', [{"prompt": "Hi?", "chosen": "a", "rejected": "b"}] * 2
+    nested = tmp_path / "nested.json"
+    nested.write_text(json.dumps({key: rows, "version": 1} if wrapped else {key: rows}))
+    assert main(["import", "-w", str(tmp_path / "ws"), str(nested)]) == 2
+    command = shlex.split(capsys.readouterr().err.split("e.g. ")[1])
+    assert command[:3] == ["jq", '.["user\'s \\"rows\\""]', str(nested)]
