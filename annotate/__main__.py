@@ -316,14 +316,15 @@ def _main(argv: list[str] | None, prog: str) -> int:
 def started_counts(service: LabelService, task: str, users: int, overlap: int) -> str:
     """What the start line counts: the items to label (those the team's progress counts) apart from the gold
     items mixed in among them at --gold-rate (the catalog holds both: counted together, the line said 305 items
-    where the page counted 284). A --gold-rate with no gold of the task to mix in says so: the line said nothing, as
-    if gold were served, where a lead had made gold for another task or none yet."""
+    where the page counted 284). A --gold-rate with no gold among the items to mix in says so: the line said nothing,
+    as if gold were served, where a lead had made gold for another task or none yet (the arena app's items are its
+    arena pairs: the pairwise app's gold is none of them)."""
     gold = len(service.queue.gold)
     mixed = f" + {gold} gold (--gold-rate {service.gold_rate:g})" if gold else ""
     if gold and service.gold_rate <= 0:
         mixed = f" ({gold} gold not served: --gold-rate 0)"
     if not gold and service.gold_rate > 0:
-        mixed = f" (no {service.task} gold items: --gold-rate {service.gold_rate:g} serves none until `data gold` makes some)"
+        mixed = f" (none gold: --gold-rate {service.gold_rate:g} serves no gold until `data gold` marks some of them)"
     return (
         f"{counted(len(service.queue.items), f'{task} item')}{mixed}, {counted(users, 'user')}, K={overlap}"
     )

@@ -63,6 +63,8 @@ def _csv_records(path: Path, source: str, limit: int) -> list[object]:
                     records.append(messages_as_text(record, source, len(records)) or record)
         # an unclosed quote, a cell over the limit: nothing after it can be told apart
         except csv.Error as exc:
+            if header is None:  # the header itself: its names quoted between semicolons or tabs?
+                _refuse_quoted_separator(path, source)
             problem = f"cannot be read at line {reader.line_num}: {_csv_problem(exc, limit)}"
             raise SchemaError(source, problem, row=None if header is None else len(records)) from exc
     return records
@@ -118,16 +120,41 @@ def _csv_problem(exc: csv.Error, limit: int) -> str:
     return str(exc)
 
 
+SEPARATORS = ((";", "semicolons"), ("\t", "tabs"))
+
+
 def _refuse_other_separator(header: list[str], source: str) -> None:
     """A header of one column whose name holds semicolons or tabs: a file saved with another separator (a
     spreadsheet's, where a comma is the decimal mark) was "unknown record format (keys: prompt;chosen;rejected)"."""
-    for sep, name in ((";", "semicolons"), ("\t", "tabs")) if len(header) == 1 else ():
+    for sep, name in SEPARATORS if len(header) == 1 else ():
         if sep in header[0].strip(sep):
-            raise SchemaError(
-                source,
-                f"the header is one column, {one_line(repr(header[0]))}: its names look separated by {name}, and a "
-                "CSV file is read with commas between cells: save it comma-separated (or as JSON Lines or Parquet)",
+            raise _separated(f"the header is one column, {one_line(repr(header[0]))}", name, source)
+
+
+def _refuse_quoted_separator(path: Path, source: str) -> None:
+    """A header the comma reader cannot read that reads as several cells with semicolons or tabs between them, its
+    names quoted (`"prompt";"chosen"`: a spreadsheet's "quote all text cells", pandas' ``quoting=QUOTE_ALL``): refused
+    as `_refuse_other_separator` refuses one unquoted, not as text after a cell's closing quote."""
+    for sep, name in SEPARATORS:
+        with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+            try:
+                header = next(
+                    (c for c in csv.reader(handle, delimiter=sep, strict=True) if not _blank(c)), []
+                )
+            except csv.Error:
+                continue
+        if len(header) > 1:
+            raise _separated(
+                f"the header's quoted names, {one_line(', '.join(map(repr, header)))}", name, source
             )
+
+
+def _separated(header: str, name: str, source: str) -> SchemaError:
+    return SchemaError(
+        source,
+        f"{header}: its names look separated by {name}, and a CSV file is read with commas between cells: save it "
+        "comma-separated (or as JSON Lines or Parquet)",
+    )
 
 
 def refuse_twice(columns: list, source: str) -> None:

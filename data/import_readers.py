@@ -1,6 +1,7 @@
 """Reading an import file into raw records, row by row, so that a bad record is reported (or skipped) by its row.
 
-- JSON arrays (a file of any suffix starting with `[`) are parsed one element at a time (``data.json_array``), so a
+- JSON arrays (a file of any suffix starting with `[`, but for JSON Lines whose first line is a whole value with
+  lines after it: rows that are arrays) are parsed one element at a time (``data.json_array``), so a
   syntax error or a cut-off tail is a problem of its row.
 - JSON Lines: one record per non-blank line; a bad line is a problem of its row, the other rows still read. A
   file holding one object over several lines is that one record, as on one line (`_single_document`).
@@ -15,6 +16,7 @@ raised.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shlex
@@ -94,8 +96,14 @@ def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> list[o
                     f"not a format this reads: a {suffix or 'suffix-less'} file is read as JSON or JSON Lines, and "
                     "this one starts with neither [ nor {; import JSON, JSON Lines, CSV (.csv) or Parquet (.parquet)",
                 )
-            # a .jsonl too: JSON Lines start with a record, an object, never [ ("row 0: ... got array")
-            if first == "[":
+            # a .jsonl too: JSON Lines start with a record, an object, never [ ("row 0: ... got array"), but for
+            # rows that are arrays, each a bad row of its own
+            lines = (
+                suffix in (".jsonl", ".ndjson")
+                and first == "["
+                and _lines_of_values(handle, max_record_bytes)
+            )
+            if first == "[" and not lines:
                 return read_json_array(text, str(path))
             if first == "{" and suffix != ".jsonl":
                 _refuse_nested(_whole(handle, max_record_bytes), str(path))
@@ -157,8 +165,14 @@ def _nested_records(document: object, source: str) -> None:
             raise SchemaError(
                 source,
                 f'the records are nested under one key "{key}" ({len(value)} records): import the list itself, '
-                f"e.g. jq '.[\"{key}\"]' {shlex.quote(source)} > records.json",
+                f"e.g. jq {_jq(key)} {shlex.quote(source)} > records.json",
             )
+
+
+def _jq(key: str, then: str = "") -> str:
+    """The jq filter taking out the value of ``key`` (then ``then``), quoted for a shell: a key with a quote in it
+    (`user's rows`) left the suggested command's quote open."""
+    return shlex.quote(f".[{json.dumps(key, ensure_ascii=False)}]{then}")
 
 
 def refuse_wrapper(document: dict, source: str, fits: Callable[[dict], bool]) -> None:
@@ -170,11 +184,10 @@ def refuse_wrapper(document: dict, source: str, fits: Callable[[dict], bool]) ->
     keys = names_shown(sorted(document), 8)
     for key, value in document.items():
         said = f'one JSON object that is no record (keys: {keys}): "{names_shown([key])}"'
-        path = f'.["{key}"]'
         if isinstance(value, dict) and fits(value):
             raise SchemaError(
                 source,
-                f"{said} holds a record nested in it: import it, e.g. jq '{path}' {shlex.quote(source)} > record.json",
+                f"{said} holds a record nested in it: import it, e.g. jq {_jq(key)} {shlex.quote(source)} > record.json",
             )
         if not isinstance(value, list) or not value:
             continue
@@ -182,14 +195,14 @@ def refuse_wrapper(document: dict, source: str, fits: Callable[[dict], bool]) ->
             raise SchemaError(
                 source,
                 f"{said} holds {counted(len(value), 'text')}, not records (a prompt record is "
-                f"{{\"prompt\": TEXT}}, one a line or in a JSON list), e.g. jq -c '{path}[] | {{prompt: .}}' "
+                f'{{"prompt": TEXT}}, one a line or in a JSON list), e.g. jq -c {_jq(key, "[] | {prompt: .}")} '
                 f"{shlex.quote(source)} > prompts.jsonl",
             )
         if all(isinstance(v, dict) for v in value) and not any("role" in v or "from" in v for v in value):
             raise SchemaError(
                 source,
                 f"{said} holds {counted(len(value), 'record')} nested in it: import the list itself, e.g. "
-                f"jq '{path}' {shlex.quote(source)} > records.json",
+                f"jq {_jq(key)} {shlex.quote(source)} > records.json",
             )
 
 
@@ -215,6 +228,25 @@ def _lines(handle, limit: int):
             continue
         yield raw.decode("utf-8-sig" if first else "utf-8", errors="surrogateescape").rstrip("\r\n")
         first = False
+
+
+def _lines_of_values(handle, limit: int) -> bool:
+    """Whether a JSON Lines file that starts with `[` is JSON Lines all the same: its first line a whole JSON value
+    (a row that is an array: `not_an_object`) with lines after it, not a JSON array on one line or over several
+    (which reads as "extra data after the closing ']'", the whole file refused). The position is kept."""
+    where = handle.tell()
+    handle.seek(0)
+    try:
+        lines = (line for line in _lines(handle, limit) if line is None or line.strip())
+        first, *after = itertools.islice(lines, 2)
+        if first is None or not after:
+            return False
+        _, end = decode_value(first, SPACE.match(first).end(), "", 0)
+        return not first[end:].strip()
+    except (json.JSONDecodeError, RecordError):
+        return False
+    finally:
+        handle.seek(where)
 
 
 PRETTY_HINT = (

@@ -291,8 +291,9 @@ def messages_as_text(record: dict, source: str, row: int) -> RecordError | None:
 
 
 def _written_messages(cell: object) -> str | None:
-    """What ``cell`` holds where its whole text is a message or a list of them (objects with a ``role``, or
-    ShareGPT's ``from``), else None."""
+    """What ``cell`` holds where its whole text is a message or a list of them (objects with a role and a text,
+    ``role`` and ``content`` or ShareGPT's ``from`` and ``value``), else None. A role alone is no message: an
+    answer written as JSON (``{"from": "Boston", "to": "Chicago"}``, a user object's ``"role": "admin"``) is text."""
     text = cell.strip() if isinstance(cell, str) else ""
     if not (text.startswith("[{") or text.startswith("{")):
         return None
@@ -302,7 +303,13 @@ def _written_messages(cell: object) -> str | None:
         except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
             continue
         items = value if isinstance(value, list) else [value]
-        if items and all(isinstance(item, dict) and ("role" in item or "from" in item) for item in items):
+        if items and all(_is_written_message(item) for item in items):
             return "a list of messages" if isinstance(value, list) else "a message"
         return None
     return None
+
+
+def _is_written_message(item: object) -> bool:
+    return isinstance(item, dict) and (
+        "role" in item and "content" in item or "from" in item and "value" in item
+    )

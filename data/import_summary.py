@@ -17,6 +17,13 @@ from data.imports import Loaded
 
 # the rows whose own `split` column gave their split (`data.import_rows.checked_row` counts them), by split
 ROW_SPLITS = {"row_split_train": "train", "row_split_test": "test"}
+# the rows of a file that the workspace holds otherwise, or not at all, where nothing is new: skipped, a labeller's app
+# label kept, a stored prompt's split or gold answer kept (not this row's), identical answers never paired, a
+# prompt's second gold answer or split
+NOT_HELD = (
+    *("skipped", IN_APP, "stored_split_kept", "stored_gold_kept"),
+    *("degenerate", "gold_conflicts", "split_conflicts"),
+)
 SAID_APART = {"new_test_prompts", *ROW_SPLITS}  # counts `split_line` and `row_split_line` say, not the list
 
 
@@ -39,7 +46,7 @@ def import_summary(
         f"imported {one_line(str(loaded.path))} ({loaded.format}): {shown}"  # a newline in a name: one line
     )
     stored = any(counts[k] for k in counts if k.startswith("new_"))
-    if not (stored or counts["skipped"] or counts[IN_APP]):
+    if not (stored or any(counts[k] for k in NOT_HELD)):
         line += "; nothing new: the workspace holds every row already"
     if labeller_counts(counts):
         line += f"; {labeller_counts(counts)}"

@@ -480,9 +480,13 @@ def test_a_gold_rate_with_no_gold_of_the_task_says_none_is_served(tmp_path):
     ws, _ = build(tmp_path / "ws")
     kto = started_counts(LabelService(ws, task="kto", gold_rate=0.1), "kto", 1, 1)
     assert kto == (
-        f"{2 * PAIRS} kto items (no kto gold items: --gold-rate 0.1 serves none until `data gold` makes some), "
+        f"{2 * PAIRS} kto items (none gold: --gold-rate 0.1 serves no gold until `data gold` marks some of them), "
         "1 user, K=1"
     )
+    # the pairwise app's gold is none of the arena app's items: the line said `no pairwise gold items ... until
+    # `data gold` makes some`, of a workspace holding 10
+    arena = started_counts(LabelService(ws, task="arena", gold_rate=0.1), "arena", 1, 1)
+    assert arena.startswith("0 arena items (none gold: --gold-rate 0.1 serves no gold until")
 
 
 def test_make_gold_redraws_the_admin_tab_as_exclusion_does(tmp_path):

@@ -4,8 +4,10 @@ the rest with exact counts by reason and a rejects file listing the rows."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
+import shlex
 
 import pytest
 
@@ -154,6 +156,10 @@ BAD_INPUTS = [
     ("semicolons.csv", b"prompt;chosen;rejected\nq;a;b\n", [],
      ": the header is one column, 'prompt;chosen;rejected': its names look separated by semicolons, and a CSV file "
      "is read with commas between cells: save it comma-separated (or as JSON Lines or Parquet)"),
+    # its names quoted (a spreadsheet's "quote all text cells"): "a quoted cell has text after its closing quote"
+    ("quoted-tabs.csv", b'"prompt"\t"chosen"\t"rejected"\n"q"\t"a"\t"b"\n', [],
+     ": the header's quoted names, 'prompt', 'chosen', 'rejected': its names look separated by tabs, and a CSV file "
+     "is read with commas between cells: save it comma-separated (or as JSON Lines or Parquet)"),
     ("empty.csv", b"", [], ": no records"),  # was "cannot be read: No columns to parse from file"
     # a bad-input pass: pandas took a first row's extra cells for an index, and imported prompt 'b', chosen 'c',
     # rejected 'd' from "x,a,b,c,d" (a trailing comma on every row shifted each one so); a later row was a C error
@@ -282,6 +288,20 @@ def test_a_json_array_of_records_in_a_jsonl_file_is_read_as_in_a_json_file(tmp_p
     assert said[0] == said[1] and "new_labels 2, new_pairs 2, new_prompts 2, records 2" in said[1]
 
 
+def test_a_jsonl_row_that_is_an_array_is_a_bad_row_even_the_first(ws, tmp_path, capsys):
+    """A .jsonl whose first line is an array (a bad row) was read as one JSON array since .jsonl files starting with
+    [ are: `invalid JSON: extra data after the closing ']' at line 2`, the whole file refused even with --on-error
+    skip, where the bad row alone was left out."""
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(jsonl(["q", "a", "b"], {"prompt": "q2", "chosen": "a", "rejected": "b"}))
+    assert main(["import", "-w", str(ws), str(path)]) == 2
+    assert error_lines(capsys) == [f"error: {path}, row 0: each record must be a JSON object, got array"]
+    assert main(["import", "-w", str(ws), str(path), "--on-error", "skip"]) == 0
+    assert (
+        "new_pairs 1, new_prompts 1, records 2; skipped 1 record (not_an_object 1)" in capsys.readouterr().out
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -367,6 +387,20 @@ def test_a_spreadsheets_empty_trailing_cells_are_no_extra_cells(ws, tmp_path, ca
     path.write_bytes(b"prompt,chosen,rejected,,\r\nq4,yes,no,,\r\nq5,a,b,,\r\n")
     assert main(["import", "-w", str(ws), str(path)]) == 0
     assert "new_pairs 2, new_prompts 2, records 2" in capsys.readouterr().out
+
+
+def test_an_answer_written_as_json_with_a_role_or_from_key_is_text_not_messages(ws, tmp_path, capsys):
+    """A structured-output answer, a JSON object with a `from` key (a route) or a `role` key (a user object), was
+    refused as `a message written out as text`: a message holds its text too (`content`, or ShareGPT's `value`)."""
+    path = tmp_path / "json-answers.csv"
+    route, user = '{"from": "Boston", "to": "Chicago"}', '[{"name": "Ann", "role": "admin"}]'
+    rows = [["Route as JSON?", route, "Boston to Chicago"], ["Users as JSON?", user, "Ann"]]
+    with open(path, "w", newline="") as handle:
+        csv.writer(handle).writerows([["prompt", "chosen", "rejected"], *rows])
+    assert main(["import", "-w", str(ws), str(path)]) == 0
+    assert "new_pairs 2, new_prompts 2, records 2" in capsys.readouterr().out
+    texts = set(Workspace(ws).read("completions").column("text").to_pylist())
+    assert {route, user} <= texts
 
 
 def test_a_csv_line_of_spaces_is_no_row_as_a_blank_line_is_not(ws, tmp_path, capsys):
@@ -630,3 +664,15 @@ def test_the_commands_an_error_suggests_quote_a_name_with_spaces(tmp_path, capsy
     nested.write_text(json.dumps({"data": [{"prompt": "Hi?", "chosen": "a", "rejected": "b"}] * 2}))
     assert main(["import", "-w", str(tmp_path / "ws"), str(nested)]) == 2
     assert capsys.readouterr().err.endswith(f"e.g. jq '.[\"data\"]' '{nested}' > records.json\n")
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["one-key", "beside-others"])
+def test_the_jq_command_an_error_suggests_quotes_a_key_with_a_quote(tmp_path, capsys, wrapped):
+    """Records nested under a key with an apostrophe or a double quote in it were suggested as
+    `jq '.["user's rows"]' FILE`: pasted back, the shell's quote stayed open (and a `"` ended jq's string)."""
+    key, rows = 'user\'s "rows"', [{"prompt": "Hi?", "chosen": "a", "rejected": "b"}] * 2
+    nested = tmp_path / "nested.json"
+    nested.write_text(json.dumps({key: rows, "version": 1} if wrapped else {key: rows}))
+    assert main(["import", "-w", str(tmp_path / "ws"), str(nested)]) == 2
+    command = shlex.split(capsys.readouterr().err.split("e.g. ")[1])
+    assert command[:3] == ["jq", '.["user\'s \\"rows\\""]', str(nested)]

@@ -187,6 +187,14 @@ def test_importing_a_file_again_says_it_stored_nothing_new(tmp_path, capsys):
     write_json(prefs, [*rows, {"prompt": "q0", "chosen": "yes", "rejected": ""}])  # a row left out
     assert main(["import", "-w", str(ws), str(prefs), "--on-error", "skip"]) == 0
     assert "nothing new" not in capsys.readouterr().out
+    # rows the workspace holds otherwise, or never stored: said so beside "nothing new" (stored_gold_kept 1,
+    # degenerate 1), which said the workspace held every row
+    sft = write_json(tmp_path / "sft.json", [{"prompt": "q0", "completion": "another gold answer"}])
+    assert main(["import", "-w", str(ws), str(sft)]) == 0
+    assert "stored_gold_kept 1" in (out := capsys.readouterr().out) and "nothing new" not in out
+    write_json(prefs, [{"prompt": "q0", "chosen": "same", "rejected": "same"}])
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    assert "degenerate 1" in (out := capsys.readouterr().out) and "nothing new" not in out
     write_json(prefs, [*rows, {"prompt": "q3", "chosen": "yes", "rejected": "no"}])  # a new row
     assert main(["import", "-w", str(ws), str(prefs)]) == 0
     assert "nothing new" not in capsys.readouterr().out
