@@ -4,9 +4,9 @@ through the app's code (`data.aggregate.verdicts_table`), against the simulated 
 
 Each answer is undesirable with probability ``UNDESIRABLE`` (10 %, then 50 % for comparison); each labeller gives
 the true answer with their accuracy (0.90, 0.85, 0.80, 0.75, 0.70), the other one otherwise. Printed per workspace
-size, summed over the seeds: verdict accuracy (the majority's splits broken at random); how many answers that two
-labellers agreed were undesirable (or desirable) Dawid–Skene calls the other way; and what a KTO export trains on
-that is against the truth — the majority's (splits left out), Dawid–Skene's, Dawid–Skene's at ``--min-posterior
+size, summed over the seeds: verdict accuracy (the majority's splits broken at random; Dawid–Skene; the true
+parameters, what a perfect fit would give); how many answers that two labellers agreed were undesirable (or
+desirable) Dawid–Skene calls the other way; and what a KTO export trains on that is against the truth — the majority's (splits left out), Dawid–Skene's, Dawid–Skene's at ``--min-posterior
 0.9``, and the same with the simulation's own confusion matrices and shares in place of the fitted ones (a perfect
 fit: what ``--min-posterior 0.9`` should cost)."""
 
@@ -66,10 +66,10 @@ def true_posterior(sim: dict) -> np.ndarray:
 
 
 def kto_figures(sim: dict, rng: np.random.Generator) -> np.ndarray:
-    """One workspace's counts: answers; right verdicts (majority, splits broken at random; Dawid–Skene); answers
-    two labellers called undesirable, of them Dawid–Skene's desirable and the true parameters' desirable; the same
-    for desirable; then (rows, wrong)
-    of each export: majority, Dawid–Skene, Dawid–Skene at `SURE`, true parameters at `SURE`."""
+    """One workspace's counts: answers; right verdicts (majority, splits broken at random; Dawid–Skene; the true
+    parameters); answers two labellers called undesirable, of them Dawid–Skene's desirable and the true parameters'
+    desirable; the same for desirable; then (rows, wrong) of each export: majority, Dawid–Skene, Dawid–Skene at
+    `SURE`, true parameters at `SURE`."""
     labels = kto_labels(sim)
     majority = verdicts_table(labels, "kto").to_pandas()
     fitted = verdicts_table(labels, "kto", "dawid-skene").to_pandas()
@@ -86,7 +86,7 @@ def kto_figures(sim: dict, rng: np.random.Generator) -> np.ndarray:
         (ds, fitted["posterior"].to_numpy() >= SURE),
         (KTO[ideal.argmax(axis=1)], ideal.max(axis=1) >= SURE),
     )
-    figures = [len(index), (broken == truth).sum(), (ds == truth).sum()]
+    figures = [len(index), (broken == truth).sum(), (ds == truth).sum(), (exports[3][0] == truth).sum()]
     for agreed, other in ((1, "desirable"), (0, "undesirable")):
         both = counts[:, agreed] >= 2
         figures += [both.sum(), (both & (ds == other)).sum(), (both & (exports[3][0] == other)).sum()]
@@ -100,7 +100,7 @@ def kto_workspaces(seeds: int) -> int:
     """Print the figures of `kto_figures` summed over seeds 0..seeds-1 per undesirable share and size."""
     print(
         f"KTO, K = 2 of five labellers (accuracy 0.90-0.70), summed over seeds 0-{seeds - 1}: verdict accuracy "
-        "majority (splits broken at random) | Dawid-Skene; answers two labellers called undesirable (desirable) "
+        "majority (splits broken at random) | Dawid-Skene | true parameters; answers two labellers called undesirable (desirable) "
         "that Dawid-Skene (the true parameters) calls the other way; export rows against the truth, majority (splits left out) | "
         f"Dawid-Skene | Dawid-Skene --min-posterior {SURE} | true parameters --min-posterior {SURE}"
     )
@@ -111,13 +111,13 @@ def kto_workspaces(seeds: int) -> int:
                 kto_figures(kto_simulate(items, undesirable, seed), np.random.default_rng(seed + 1))
                 for seed in range(seeds)
             )
-            n, majority, ds, uu, uu_over, uu_ideal, dd, dd_over, dd_ideal, *exports = total.tolist()
+            n, majority, ds, ideal, uu, uu_over, uu_ideal, dd, dd_over, dd_ideal, *exports = total.tolist()
             shown = " | ".join(
                 f"{wrong}/{rows} ({wrong / max(rows, 1):.3f})"
                 for rows, wrong in zip(exports[::2], exports[1::2])
             )
             print(
-                f"  {items:4d} items: accuracy {majority / n:.3f} | {ds / n:.3f}; overruled: undesirable "
+                f"  {items:4d} items: accuracy {majority / n:.3f} | {ds / n:.3f} | {ideal / n:.3f}; overruled: undesirable "
                 f"{uu_over} of {uu} (true parameters {uu_ideal}), desirable {dd_over} of {dd} ({dd_ideal}); "
                 f"export wrong {shown}"
             )

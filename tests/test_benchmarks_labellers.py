@@ -63,7 +63,8 @@ def test_the_kto_figures_count_what_the_verdicts_say():
         len(sim["item"]) == 80 and (sim["who"].reshape(40, 2)[:, 0] != sim["who"].reshape(40, 2)[:, 1]).all()
     )
     figures = labeller_kto.kto_figures(sim, np.random.default_rng(0)).tolist()
-    n, _, _, uu, uu_over, uu_ideal, dd, dd_over, dd_ideal, *exports = figures
+    n, _, _, ideal, uu, uu_over, uu_ideal, dd, dd_over, dd_ideal, *exports = figures
+    assert ideal == int((labeller_kto.true_posterior(sim).argmax(axis=1) == sim["truth"]).sum())
     votes = np.bincount(sim["item"] * 2 + sim["choice"], minlength=80).reshape(40, 2)
     assert (n, uu, dd) == (40, int((votes[:, 1] == 2).sum()), int((votes[:, 0] == 2).sum()))
     split = votes[:, 0] == votes[:, 1]
