@@ -6,9 +6,10 @@ Each answer is undesirable with probability ``UNDESIRABLE`` (10 %, then 50 % for
 the true answer with their accuracy (0.90, 0.85, 0.80, 0.75, 0.70), the other one otherwise. Printed per workspace
 size, summed over the seeds: verdict accuracy (the majority's splits broken at random; Dawid–Skene; the true
 parameters, what a perfect fit would give); how many answers that two labellers agreed were undesirable (or
-desirable) Dawid–Skene calls the other way; and what a KTO export trains on that is against the truth — the majority's (splits left out), Dawid–Skene's, Dawid–Skene's at ``--min-posterior
-0.9``, and the same with the simulation's own confusion matrices and shares in place of the fitted ones (a perfect
-fit: what ``--min-posterior 0.9`` should cost)."""
+desirable) Dawid–Skene calls the other way; and what a KTO export trains on that is against the truth — the
+majority's (splits left out), Dawid–Skene's, Dawid–Skene's at ``--min-posterior 0.9``, and the same with the
+simulation's own confusion matrices and shares in place of the fitted ones (a perfect fit: what ``--min-posterior
+0.9`` should cost)."""
 
 from __future__ import annotations
 
