@@ -4,6 +4,7 @@
     python benchmarks/bench_labellers.py --labels 1000000   # the fit on a million labels, timed
     python benchmarks/bench_labellers.py --small            # small workspaces: majority vs Dawid–Skene, 50 seeds
     python benchmarks/bench_labellers.py --tasks            # rank and rate teams: agreement intervals and flags
+    python benchmarks/bench_labellers.py --kto              # KTO with rare undesirable answers, 20 seeds
 
 The simulation: each pair's truth is a (45 %), b (45 %), tie (5 %) or both_bad (5 %); each pair goes to K = 3 of
 six labellers drawn at random, each label with a random side shown on the left. Four labellers answer the truth
@@ -34,6 +35,7 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from labeller_kto import kto_workspaces  # noqa: E402
 from labeller_tasks import task_flags  # noqa: E402
 
 from data import dawid_skene  # noqa: E402
@@ -329,7 +331,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="verdict accuracy of small workspaces over --seeds (default 50) seeds",
     )
+    parser.add_argument(
+        "--kto",
+        action="store_true",
+        help="KTO verdicts with rare undesirable answers, majority and Dawid–Skene, over --seeds (default 20)",
+    )
     args = parser.parse_args(argv)
+    if args.kto:
+        return kto_workspaces(args.seeds or 20)
     if args.small:
         return small_workspaces(args.seeds or 50)
     if args.tasks:

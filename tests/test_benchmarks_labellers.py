@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench_labellers  # noqa: E402
+import labeller_kto  # noqa: E402
 
 from data.aggregate import verdicts_table  # noqa: E402
 
@@ -54,3 +55,30 @@ def test_exported_pairs_counts_the_rows_a_dpo_export_of_the_verdicts_keeps():
     sure = bench_labellers.exported_pairs(verdicts, sim, 0.9)
     assert sure[0] == pairs and sure[1] <= rows and sure[2] <= wrong
     assert rows > 0
+
+
+def test_the_kto_figures_count_what_the_verdicts_say():
+    sim = labeller_kto.kto_simulate(40, 0.1, 3)
+    assert (
+        len(sim["item"]) == 80 and (sim["who"].reshape(40, 2)[:, 0] != sim["who"].reshape(40, 2)[:, 1]).all()
+    )
+    figures = labeller_kto.kto_figures(sim, np.random.default_rng(0)).tolist()
+    n, _, _, ideal, uu, uu_over, uu_ideal, dd, dd_over, dd_ideal, *exports = figures
+    assert ideal == int((labeller_kto.true_posterior(sim).argmax(axis=1) == sim["truth"]).sum())
+    votes = np.bincount(sim["item"] * 2 + sim["choice"], minlength=80).reshape(40, 2)
+    assert (n, uu, dd) == (40, int((votes[:, 1] == 2).sum()), int((votes[:, 0] == 2).sum()))
+    split = votes[:, 0] == votes[:, 1]
+    assert exports[0] == int((~split).sum())  # the majority exports every answer not split
+    assert exports[2] == 40  # Dawid-Skene decides every answer
+    # the true parameters: two undesirable votes of labellers right 0.9 and 0.7 against a 0.1 share of undesirable
+    accuracy = np.array(list(labeller_kto.KTO_TEAM.values()))
+    odds = 0.1 * accuracy[0] * accuracy[4] / (0.9 * (1 - accuracy[0]) * (1 - accuracy[4]))
+    two = {
+        "item": np.array([0, 0]),
+        "who": np.array([0, 4]),
+        "choice": np.array([1, 1]),
+        "truth": np.zeros(1),
+    }
+    posterior = labeller_kto.true_posterior({**sim, **two})
+    np.testing.assert_allclose(posterior[0, 1], odds / (1 + odds))
+    assert 0 <= uu_over <= uu and 0 <= uu_ideal <= uu and dd_over <= dd and dd_ideal <= dd

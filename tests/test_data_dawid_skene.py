@@ -41,6 +41,12 @@ def test_m_step_exact():
     np.testing.assert_allclose(confusion[0, 0], np.array([1 + pc + right, 0.5 + pc]) / (1.5 + 2 * pc + right))
     np.testing.assert_allclose(confusion[0, 1], np.array([pc, 0.5 + pc + right]) / (0.5 + 2 * pc + right))
     np.testing.assert_allclose(prior, np.array([1.5 + pc, 0.5 + pc]) / (2 + 2 * pc))
+    # The shares counted over item 1 only (item 0 gold): its posterior, the confusion rows as before
+    same, shares = dawid_skene.m_step(
+        posterior, np.array([0, 1]), np.array([0, 0]), np.array([0, 1]), 1, shared=np.array([False, True])
+    )
+    np.testing.assert_allclose(shares, np.array([0.5 + pc, 0.5 + pc]) / (1 + 2 * pc))
+    np.testing.assert_allclose(same, confusion)
 
 
 def test_fit_reaches_the_known_fixed_point():
@@ -133,3 +139,24 @@ def test_dawid_skene_does_not_overfit_a_small_workspace():
     answers = np.array([codes[c] for _, _, c in rows])
     plain = dawid_skene.fit(item_codes, who, answers, 20, 5, 4, prior_right=0).posterior.argmax(axis=1)
     assert plain[[8, 15, 18]].tolist() == [3, 3, 3]
+
+
+def test_one_sided_gold_turns_no_unanimous_verdict_over():
+    # The walk's workspace: two labellers answer desirable to all 50 completions, and the lead marks 5 of them gold
+    # as undesirable. Gold says how the labellers err (they miss undesirable ones), not how often each answer is
+    # true: counted into the shares, its 10 % undesirable grew each step with the labellers' "desirable" rows until
+    # every unanimous desirable was undesirable at 0.99 (the fit stopped at its step cap).
+    rows = [(f"c{i:02d}", who, "desirable") for i in range(50) for who in ("ann", "bob")]
+    gold = pa.table({"item_id": [f"c{i:02d}" for i in range(5)], "choice": ["undesirable"] * 5})
+    verdicts = aggregate(frame(rows), "kto", "dawid-skene", gold).set_index("item_id")
+    assert verdicts["verdict"].value_counts().to_dict() == {"desirable": 45, "undesirable": 5}
+    assert (verdicts["posterior"].iloc[5:] > 0.99).all()
+    # Pairwise the same: 6 pairs gold as tie, two labellers deciding each of 12 pairs (a, b, a, ...) alike: the
+    # shares made tie three quarters and the six decided pairs ties.
+    items, labellers = np.repeat(np.arange(12), 2), np.tile([0, 1], 12)
+    choices = items % 2  # a on even pairs, b on odd ones
+    known = np.where(np.arange(12) < 6, 2, -1)
+    swap = dawid_skene.side_swap(("a", "b", "tie", "both_bad"))
+    fit = dawid_skene.fit(items, labellers, choices, 12, 2, 4, known, swap=swap)
+    assert dawid_skene.decided(fit.posterior, swap)[0][6:].tolist() == [0, 1] * 3
+    assert fit.iterations < dawid_skene.MAX_ITERATIONS

@@ -98,8 +98,8 @@ def reference_fit(
 ) -> list:
     """Tied Dawid–Skene the long way, as its definition reads, one label at a time: each item also as a copy with its
     sides swapped (its labels' and its gold's codes through ``swap``), every label weighing half, plain untied EM
-    (pseudo-counts and the prior's right answers as the app's) over the doubled items, run to convergence; returns
-    the stored items' posteriors (lists of k)."""
+    (pseudo-counts and the prior's right answers as the app's; each choice's share over the items not gold) over the
+    doubled items, run to convergence; returns the stored items' posteriors (lists of k)."""
     k, pc, right = len(swap), dawid_skene.PSEUDO_COUNT, dawid_skene.PRIOR_RIGHT
     doubled = [(i, w, c) for i, w, c in labels] + [(n_items + i, w, swap[c]) for i, w, c in labels]
     known = {**gold, **{n_items + i: swap[g] for i, g in gold.items()}}
@@ -115,7 +115,7 @@ def reference_fit(
             for t in range(k):
                 counts[w][t][c] += 0.5 * post[i][t]
         pi = [[[x / sum(row) for x in row] for row in rows] for rows in counts]
-        prior = [0.5 * sum(p[t] for p in post) + pc for t in range(k)]
+        prior = [0.5 * sum(p[t] for i, p in enumerate(post) if i not in known) + pc for t in range(k)]
         logs = [[math.log(prior[t] / sum(prior)) for t in range(k)] for _ in range(2 * n_items)]
         for i, w, c in doubled:
             for t in range(k):
