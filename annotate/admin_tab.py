@@ -168,6 +168,7 @@ class Selected:
 
     admin: bool = False
     ticket: int = 0
+    switch: int = 0  # the latest "Verdicts by" switch of those seen: its status line is the page's
 
     def note(self, ticket: int, admin: bool) -> bool:
         """Note the page's draw of ``ticket`` (asked with the Admin tab open or not): whether it is still the latest
@@ -176,6 +177,12 @@ class Selected:
             if ticket > self.ticket:
                 self.ticket, self.admin = ticket, admin
             return ticket == self.ticket
+
+    def note_switch(self, ticket: int) -> bool:
+        """Note the page's switch asked as its draw ``ticket``: whether it is still the latest switch seen."""
+        with _NOTING:
+            self.switch = max(self.switch, ticket)
+            return ticket == self.switch
 
 
 def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> None:
@@ -232,10 +239,12 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     def switched(user: str, method: str, page: Selected, ticket: int, admin_open: bool):
         if not ctx.auth.is_admin(user):  # (admin_view checks it too, where it runs)
             raise gr.Error("Only an admin can see this.")
-        shown = figures(user, method, page, ticket, admin_open) if redrawn else ()
-        if not page.note(ticket, admin_open):  # a later draw's own figures and line are drawn
-            return (gr.skip(),) * (len(redrawn) + 1)
-        return (*shown, switched_line(ctx.service.task, ctx.service.view, method))
+        line = switched_line(ctx.service.task, ctx.service.view, method)
+        if not redrawn:  # a rank app's: it draws no figures, so it passes over no draw of them
+            return (line,)
+        shown = figures(user, method, page, ticket, admin_open)
+        # A later draw (a refresh, a redraw) is by this method too: only a later switch says another on the line
+        return (*shown, line if page.note_switch(ticket) else gr.skip())
 
     def export(fmt: str):  # the export file is written last, whole or not at all: nothing saved on an error
         def plain(split: str | None, labels: str | None, request: gr.Request):
