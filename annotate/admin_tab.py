@@ -168,7 +168,7 @@ class Selected:
 
     admin: bool = False
     ticket: int = 0
-    switch: int = 0  # the latest "Verdicts by" switch of those seen: its status line is the page's
+    said: int = 0  # the latest of those seen that says its line on the status line (`note_said`)
 
     def note(self, ticket: int, admin: bool) -> bool:
         """Note the page's draw of ``ticket`` (asked with the Admin tab open or not): whether it is still the latest
@@ -178,11 +178,12 @@ class Selected:
                 self.ticket, self.admin = ticket, admin
             return ticket == self.ticket
 
-    def note_switch(self, ticket: int) -> bool:
-        """Note the page's switch asked as its draw ``ticket``: whether it is still the latest switch seen."""
+    def note_said(self, ticket: int) -> bool:
+        """Note the page's draw ``ticket`` as one whose action says its line on the status line (a switch, or the
+        redraw after a make-gold or an exclusion, asked once their line is written): whether it is the latest."""
         with _NOTING:
-            self.switch = max(self.switch, ticket)
-            return ticket == self.switch
+            self.said = max(self.said, ticket)
+            return ticket == self.said
 
 
 def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> None:
@@ -243,8 +244,15 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
         if not redrawn:  # a rank app's: it draws no figures, so it passes over no draw of them
             return (line,)
         shown = figures(user, method, page, ticket, admin_open)
-        # A later draw (a refresh, a redraw) is by this method too: only a later switch says another on the line
-        return (*shown, line if page.note_switch(ticket) else gr.skip())
+        # A later draw is by this method too: its line stands unless a later action's (a switch's, a make-gold's)
+        return (*shown, line if page.note_said(ticket) else gr.skip())
+
+    def after_action(user: str, method: str, page: Selected, ticket: int, admin_open: bool) -> tuple:
+        """The redraw after a make-gold or an exclusion, whose line is on the status line by the time it is asked."""
+        page.note_said(ticket)
+        return figures(user, method, page, ticket, admin_open)
+
+    redraw = with_method(after_action, "loading the admin tab")
 
     def export(fmt: str):  # the export file is written last, whole or not at all: nothing saved on an error
         def plain(split: str | None, labels: str | None, request: gr.Request):
@@ -292,7 +300,7 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     for button, exclude in ((admin.exclude, True), (admin.include, False)):
         button.click(
             switch(exclude), [admin.labeller], admin.status, api_name=button.elem_id[3:], **private
-        ).then(admin_stats, drawn, views, **in_order)
+        ).then(redraw, drawn, views, **in_order)
 
     # The workspace is read again after the gold answer is written: an error there leaves the item gold.
     @shown_errors(ctx, "making gold", "the item may be gold already; Make gold again says so")
@@ -302,5 +310,5 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     given = [admin.gold_item, admin.gold_answer, admin.gold_text]
     # then the tab is drawn again, as after an exclusion: the item's gold answer in the disputed table, the counts
     admin.make_gold.click(gold, given, admin.status, api_name="make_gold", **private).then(
-        admin_stats, drawn, views, **in_order
+        redraw, drawn, views, **in_order
     )
