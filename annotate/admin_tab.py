@@ -168,6 +168,7 @@ class Selected:
 
     admin: bool = False
     ticket: int = 0
+    said: int = 0  # the latest of those seen that says its line on the status line (`note_said`)
 
     def note(self, ticket: int, admin: bool) -> bool:
         """Note the page's draw of ``ticket`` (asked with the Admin tab open or not): whether it is still the latest
@@ -176,6 +177,13 @@ class Selected:
             if ticket > self.ticket:
                 self.ticket, self.admin = ticket, admin
             return ticket == self.ticket
+
+    def note_said(self, ticket: int) -> bool:
+        """Note the page's draw ``ticket`` as one whose action says its line on the status line (a switch, or the
+        redraw after a make-gold or an exclusion, asked once their line is written): whether it is the latest."""
+        with _NOTING:
+            self.said = max(self.said, ticket)
+            return ticket == self.said
 
 
 def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> None:
@@ -232,10 +240,19 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     def switched(user: str, method: str, page: Selected, ticket: int, admin_open: bool):
         if not ctx.auth.is_admin(user):  # (admin_view checks it too, where it runs)
             raise gr.Error("Only an admin can see this.")
-        shown = figures(user, method, page, ticket, admin_open) if redrawn else ()
-        if not page.note(ticket, admin_open):  # a later draw's own figures and line are drawn
-            return (gr.skip(),) * (len(redrawn) + 1)
-        return (*shown, switched_line(ctx.service.task, ctx.service.view, method))
+        line = switched_line(ctx.service.task, ctx.service.view, method)
+        if not redrawn:  # a rank app's: it draws no figures, so it passes over no draw of them
+            return (line,)
+        shown = figures(user, method, page, ticket, admin_open)
+        # A later draw is by this method too: its line stands unless a later action's (a switch's, a make-gold's)
+        return (*shown, line if page.note_said(ticket) else gr.skip())
+
+    def after_action(user: str, method: str, page: Selected, ticket: int, admin_open: bool) -> tuple:
+        """The redraw after a make-gold or an exclusion, whose line is on the status line by the time it is asked."""
+        page.note_said(ticket)
+        return figures(user, method, page, ticket, admin_open)
+
+    redraw = with_method(after_action, "loading the admin tab")
 
     def export(fmt: str):  # the export file is written last, whole or not at all: nothing saved on an error
         def plain(split: str | None, labels: str | None, request: gr.Request):
@@ -283,7 +300,7 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     for button, exclude in ((admin.exclude, True), (admin.include, False)):
         button.click(
             switch(exclude), [admin.labeller], admin.status, api_name=button.elem_id[3:], **private
-        ).then(admin_stats, drawn, views, **in_order)
+        ).then(redraw, drawn, views, **in_order)
 
     # The workspace is read again after the gold answer is written: an error there leaves the item gold.
     @shown_errors(ctx, "making gold", "the item may be gold already; Make gold again says so")
@@ -293,5 +310,5 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     given = [admin.gold_item, admin.gold_answer, admin.gold_text]
     # then the tab is drawn again, as after an exclusion: the item's gold answer in the disputed table, the counts
     admin.make_gold.click(gold, given, admin.status, api_name="make_gold", **private).then(
-        admin_stats, drawn, views, **in_order
+        redraw, drawn, views, **in_order
     )

@@ -347,6 +347,91 @@ def test_a_pages_draw_asked_before_another_draws_nothing_and_pages_do_not_wait_o
     assert (ann.ticket, other.ticket) == (3, 7)
 
 
+def test_a_switch_drawn_over_by_a_later_draw_still_says_its_method_on_the_status_line(
+    label_ws, users_file, monkeypatch
+):
+    """ann switches the verdicts to Dawid–Skene, then back to majority and, while that switch's figures are
+    computed, refreshes: the refresh (by majority, the later draw) is drawn, and the switch answered nothing at all,
+    its status line too. The status line went on saying "Verdicts by dawid-skene now" under majority's verdicts and
+    a "Verdicts by" switch set to majority. A switch passed over by a later draw still says its method now (only a
+    later action's line passes over its own)."""
+    import annotate.admin_tab
+    from annotate.admin_tab import Selected
+    from annotate.app import build_app
+
+    app = build_app(make_context(LabelService(label_ws, "pairwise"), Authenticator(load_users(users_file))))
+    refresh, switch = (
+        next(fn.fn for fn in app.fns.values() if fn.api_name == n) for n in ("admin", "admin_aggregate")
+    )
+    page, request = Selected(), SimpleNamespace(username="ann")
+    drawn = annotate.admin_tab.admin_view
+    assert "Verdicts by dawid-skene now" in switch("dawid-skene", page, 1, True, request)[-1]
+
+    def refreshed_meanwhile(ctx, user, method):  # the page's draw 3, a refresh, while draw 2 is computed
+        monkeypatch.setattr(annotate.admin_tab, "admin_view", drawn)
+        assert "verdicts (majority)" in refresh("majority", page, 3, True, request)[0]
+        return drawn(ctx, user, method)
+
+    monkeypatch.setattr(annotate.admin_tab, "admin_view", refreshed_meanwhile)
+    *figures, line = switch("majority", page, 2, True, request)
+    assert figures == [gr.skip()] * 3  # the refresh's figures are drawn
+    assert "Verdicts by majority now" in line, line
+
+
+def test_a_slow_switch_leaves_the_line_of_a_make_gold_asked_after_it(label_ws, users_file, monkeypatch):
+    """While ann's switch to Dawid–Skene is computed she makes an item gold: its line ("... is gold now") is
+    written, then its redraw (by Dawid–Skene, the switch's method) is asked. The switch, answered after them, wrote
+    its own line over the make-gold's. A switch's line now stands only where no later action's line (a switch's,
+    a make-gold's, an exclusion's, each followed by its redraw) was asked."""
+    import annotate.admin_tab
+    from annotate.admin_tab import Selected
+    from annotate.app import build_app
+
+    app = build_app(make_context(LabelService(label_ws, "pairwise"), Authenticator(load_users(users_file))))
+    named = {fn.api_name: fn for fn in app.fns.values()}
+    switch = named["admin_aggregate"].fn
+    redraws = [
+        fn.fn for fn in app.fns.values() if fn.trigger_after in (named["make_gold"]._id, named["exclude"]._id)
+    ]
+    page, request = Selected(), SimpleNamespace(username="ann")
+    drawn = annotate.admin_tab.admin_view
+    for ticket, redraw in enumerate(redraws, start=1):
+
+        def acted_meanwhile(ctx, user, method, redraw=redraw, ticket=2 * ticket):  # the action's redraw, next
+            monkeypatch.setattr(annotate.admin_tab, "admin_view", drawn)
+            assert "verdicts (dawid-skene)" in redraw("dawid-skene", page, ticket, True, request)[0]
+            return drawn(ctx, user, method)
+
+        monkeypatch.setattr(annotate.admin_tab, "admin_view", acted_meanwhile)
+        assert switch("dawid-skene", page, 2 * ticket - 1, True, request) == (gr.skip(),) * 4
+    assert len(redraws) == 2
+
+
+def test_a_rank_apps_switch_passes_over_no_draw_of_the_figures(label_ws, users_file, monkeypatch):
+    """A rank app's switch redraws nothing but the status line, yet it counted as the page's latest draw: turned
+    while the load's draw (or a refresh) was computed, the figures of that draw were never sent and the tab stayed
+    empty (or stale) until the next refresh. It passes over no draw now."""
+    import annotate.admin_tab
+    from annotate.admin_tab import Selected
+    from annotate.app import build_app
+
+    app = build_app(make_context(LabelService(label_ws, "rank"), Authenticator(load_users(users_file))))
+    refresh, switch = (
+        next(fn.fn for fn in app.fns.values() if fn.api_name == n) for n in ("admin", "admin_aggregate")
+    )
+    page, request = Selected(), SimpleNamespace(username="ann")
+    drawn = annotate.admin_tab.admin_view
+
+    def switched_meanwhile(ctx, user, method):  # the page's draw 2, the switch, while draw 1 is computed
+        monkeypatch.setattr(annotate.admin_tab, "admin_view", drawn)
+        assert "Export verdicts by dawid-skene now" in switch("dawid-skene", page, 2, True, request)[0]
+        return drawn(ctx, user, method)
+
+    monkeypatch.setattr(annotate.admin_tab, "admin_view", switched_meanwhile)
+    shown = refresh("dawid-skene", page, 1, True, request)
+    assert "pf-kpis" in shown[0], shown
+
+
 def test_an_arena_draw_sends_no_model_name_unless_the_admin_tab_is_open_as_it_runs(
     tmp_path, users, monkeypatch
 ):
