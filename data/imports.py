@@ -96,10 +96,27 @@ def _reject(exc: SchemaError) -> dict:
     return {"row": exc.row, "field": exc.field, "reason": getattr(exc, "reason", "invalid"), "error": detail}
 
 
-def _file_format(rows: list[object], name: str) -> str:
-    """The format of the first record that has one; a file of unknown records is refused at its first record."""
+def _all_skipped(name: str, rejects: list[dict]) -> SchemaError:
+    """The error where every row of file ``name`` was left out (``rejects``): counted by reason, as the summary
+    line of an import counts them, and the first named by row and field, as the error it would be without
+    --on-error skip."""
+    reasons = Counter(reject["reason"] for reject in rejects)
+    by_reason = ", ".join(f"{reason} {n}" for reason, n in sorted(reasons.items()))
+    first = rejects[0]
+    where = "".join(f", {key} {first[key]!r}" for key in ("row", "field") if first[key] is not None)
+    return SchemaError(
+        name,
+        f"no importable records: all {len(rejects)} skipped ({by_reason}); the first{where}: {first['error']}",
+    )
+
+
+def _file_format(rows: list[object], name: str, on_error: str) -> str:
+    """The format of the first record that has one; a file of unknown records is refused at its first record, and
+    one of no readable record at its first (with ``on_error`` skip: every row counted by reason)."""
     objects = [(row, r) for row, r in enumerate(rows) if isinstance(r, dict)]
     if not objects:
+        if on_error == "skip":
+            raise _all_skipped(name, [_reject(error) for error in rows])
         raise rows[0]
     fmt = next((f for f in map(detect_format, (without_nulls(r) for _, r in objects)) if f), None)
     if fmt is None:
@@ -222,12 +239,7 @@ class _Gathered:
         counts["split_conflicts"] = len(split_conflicts) + counts[f"skipped_{STORED_TRAIN}"]
         counts["opposite_rows"] = len(self.preferences.opposite)
         if self.rejects and len(self.rejects) == rows:
-            # named by row and field, as the error it would be without --on-error skip
-            first = self.rejects[0]
-            where = "".join(f", {key} {first[key]!r}" for key in ("row", "field") if first[key] is not None)
-            raise SchemaError(
-                name, f"no importable records: all {rows} skipped; the first{where}: {first['error']}"
-            )
+            raise _all_skipped(name, self.rejects)
         for conflict in self.prompts.conflicts[:5]:
             message = "%s, row %d: same prompt as row %d with a different gold answer; the first is kept"
             log.warning(message, name, conflict["row"], conflict["first_row"])
@@ -279,7 +291,7 @@ def check_file(
         raise SchemaError(name, "no records")
     fmt = options.fmt
     if fmt == "auto":
-        fmt = _file_format(rows, name)
+        fmt = _file_format(rows, name, options.on_error)
     split_hint = split_hint or (ROW_SPLIT_HINT if options.split_column else SPLIT_HINT)
     gathered = _Gathered(
         Counter(records=len(rows)), unread=UnreadColumns(isinstance(rows[0], SplitRow), split_hint)
