@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from data import compaction, part_reads, store
 from data.annotators import one_spelling
-from data.errors import PrefloopError, cut, quoted, shown
+from data.errors import PrefloopError, quoted, shown
 from data.files import (
     NOT_A_FILE,
     NotAFileError,
@@ -307,11 +307,6 @@ def _read_marker(marker: Path) -> dict:
     return meta
 
 
-def as_json(value: object) -> str:
-    """A value read from a JSON file shown as the file writes it (`null`, not Python's None)."""
-    return shown(value) if isinstance(value, str) else cut(json.dumps(value))
-
-
 def _check_root(marker: Path, meta: dict) -> None:
     """A ``root`` field that is no absolute folder (a hand edit): the first write would have replaced it without a
     word, or (a relative one) stored every path under where the workspace is now under it, relative."""
@@ -320,7 +315,7 @@ def _check_root(marker: Path, meta: dict) -> None:
     root = meta[ROOT]
     if not isinstance(root, str) or not os.path.isabs(root) or os.path.normpath(root) != root:
         raise WorkspaceError(
-            f'{marker}: "root" {as_json(root)} is not the absolute folder the workspace was made in; set it to that '
+            f'{marker}: "root" {shown(root)} is not the absolute folder the workspace was made in; set it to that '
             "folder, or remove the field (the next write then records where the workspace is now)"
         )
     if holds_every_path(root):

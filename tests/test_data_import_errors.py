@@ -114,7 +114,12 @@ BAD_INPUTS = [
      ", row 0, field 'conversations': message 0 has no role (a 'role' or 'from' key: system, user or assistant)"),
     # a role that is no text was a TypeError traceback (unhashable); a long value from the file is cut to one line
     ("role-object.jsonl", jsonl({"messages": [{"role": {"name": "user"}, "content": "x"}]}), [],
-     ", row 0, field 'messages': unknown message role {'name': 'user'} (message 0)"),
+     ', row 0, field \'messages\': unknown message role {"name": "user"} (message 0)'),
+    # a value is shown as the file spells it: "None is not an answer number" named no word of the file
+    ("ranking-null.jsonl", jsonl({"prompt": "q", "completions": ["a", "b", "c"], "ranking": [1, None, 2]}), [],
+     ", row 0, field 'ranking': null is not an answer number, or a list of tied ones"),
+    ("ranking-bool.jsonl", jsonl({"prompt": "q", "completions": ["a", "b", "c"], "ranking": [[True], 2, 3]}), [],
+     ", row 0, field 'ranking': [true] is not an answer number, or a list of tied ones"),
     ("role-long.jsonl", jsonl({"messages": [{"role": "r" * 5000, "content": "x"}]}), [],
      f", row 0, field 'messages': unknown message role '{'r' * 39}…' (message 0)"),
     ("part-long.jsonl", jsonl({"messages": [{"role": "user", "content": [{"type": "t" * 5000}]}]}), [],
