@@ -31,7 +31,13 @@ from types import MappingProxyType
 from tqdm import tqdm
 
 from data.errors import names_shown
-from data.import_column_names import format_hint, known_columns, refuse_near_misses, row_kind
+from data.import_column_names import (
+    format_hint,
+    known_columns,
+    refuse_near_misses,
+    refuse_unread_answers,
+    row_kind,
+)
 from data.import_columns import ROW_SPLIT_HINT, SPLIT_HINT, Reading, UnreadColumns, question_columns
 from data.import_formats import FORMATS, PARSERS, Example, detect_format, parse_record
 from data.import_guard import check_rank_items, skip_refused
@@ -198,6 +204,7 @@ class _Gathered:
     unread: UnreadColumns = field(default_factory=UnreadColumns)
     rated: bool = False
     compared: bool = False
+    answered: bool = False  # whether a row gives an answer (else the file is prompts alone)
 
     def reject(self, exc: SchemaError) -> None:
         self.rejects.append(_reject(exc))
@@ -212,6 +219,7 @@ class _Gathered:
         )
         self.rated = self.rated or any(question.task == "rate" for question in checked.questions or ())
         self.compared = self.compared or len(checked.example.candidates or ()) > 2
+        self.answered = self.answered or checked.example.answered
         self.answers += checked.records
         self.preferences.add(checked.records, row)
         for record in checked.records:
@@ -318,6 +326,8 @@ def check_file(
         refuse_near_misses(
             name, gathered.unread.columns, known_columns(fmt, options, labels, rank_rate.rubric)
         )
+    if options.answers_wanted and not gathered.answered:
+        refuse_unread_answers(name, fmt, gathered.unread.columns)
     return gathered.loaded(path, fmt, len(rows), rank_rate, spellings.stored)
 
 
