@@ -313,6 +313,8 @@ def cmd_validate(args: Any) -> int:
     problems = integrity_problems(workspace)  # reading every table validates every part file on the way
     for problem in problems:
         print(problem)
+    if stray := workspace.stray_line():  # no problem (nothing stored is lost), but nothing reads them
+        print(f"warning: {stray}", file=sys.stderr)
     print(f"{args.workspace}: {'OK' if not problems else counted(len(problems), 'problem')}")
     return 1 if problems else 0
 

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from data import compaction, part_reads, store
 from data.annotators import one_spelling
-from data.errors import PrefloopError, quoted, shown
+from data.errors import PrefloopError, counted, one_line, quoted, shown
 from data.files import (
     NOT_A_FILE,
     NotAFileError,
@@ -49,6 +49,7 @@ SESSION_KEY_FILE, LOGOUTS_FILE = "session.key", "logouts.json"
 HOLDINGS_FOLDER = "holdings"  # which item each labeller holds, per view, for a restart (`annotate.holdings`)
 # Children before parents: what a reader of several tables reads first, so that every row it sees has its parents.
 READ_ORDER = ("arenas", "gold", "scores", "reflogps", "labels", "pairs", "completions", "prompts", "models")
+STRAY_SHOWN = 5  # files `Workspace.stray_line` names; the rest are "..."
 
 log = logging.getLogger(__name__)
 
@@ -265,6 +266,18 @@ class Workspace:
         """Symlinks and other non-files among the workspace's parts and commit markers, and table or `batches`
         folders that are one (`validate` lists them)."""
         return compaction.not_files(self.path)
+
+    def stray_line(self) -> str | None:
+        """The files in the table folders that are no part of a table, so no read takes them (a `notes.txt`, a
+        Parquet file copied in), named in one line (`validate` warns of them); None where there are none."""
+        stray = [one_line(str(path.relative_to(self.path))) for path in compaction.stray_files(self.path)]
+        if not stray:
+            return None
+        named = ", ".join(stray[:STRAY_SHOWN]) + (" ..." if len(stray) > STRAY_SHOWN else "")
+        return (
+            f"{one_line(str(self.path))}: {counted(len(stray), 'file')} in table folders not read: {named} (a table "
+            "is its part-*.parquet files, which data import and the other commands write)"
+        )
 
     def orphans(self) -> dict[str, list[Path]]:
         """Parts of batches whose writer died before committing them (invisible; `compact` removes them)."""
