@@ -75,9 +75,8 @@ def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> list[o
     """The rows of a data file or a `datasets.save_to_disk` folder: a dict per record, a RecordError per bad row
     (one holding messages written out as text among them: `messages_as_text`, as a CSV's rows are read)."""
     rows = _read_rows(path, max_record_bytes)
-    if (
-        path.suffix.lower() == ".csv" and path.is_file()
-    ):  # `read_csv` checked each row, saying a CSV holds text
+    # `read_csv` checked each of its rows so, saying a CSV holds only text
+    if path.suffix.lower() == ".csv" and path.is_file():
         return rows
     return [
         messages_as_text(row, str(path), number, ENCODED_REMEDY) or row if isinstance(row, dict) else row
