@@ -169,7 +169,9 @@ def remove_imports(args: Any, options: ImportOptions) -> int:
     spellings = Spellings(workspace)  # the texts as the import stored them
     # no label has a split, nor its id a strength: neither is read, as a file imported before they were is withdrawn
     # nor is a near miss of a column refused: an import before that check stored such a file's labels
-    options = replace(options, split_column=False, strength_column=False, near_misses=False)
+    options = replace(
+        options, split_column=False, strength_column=False, near_misses=False, answers_wanted=False
+    )
     # every file read before anything is written
     files = file_labels(args.remove, options, workspace, spellings)
     for passed_over in passed_over_lines(workspace, files, SHOWN):  # before a refusal those lines may cause
@@ -311,6 +313,8 @@ def cmd_validate(args: Any) -> int:
     problems = integrity_problems(workspace)  # reading every table validates every part file on the way
     for problem in problems:
         print(problem)
+    if stray := workspace.stray_line():  # no problem (nothing stored is lost), but nothing reads them
+        print(f"warning: {stray}", file=sys.stderr)
     print(f"{args.workspace}: {'OK' if not problems else counted(len(problems), 'problem')}")
     return 1 if problems else 0
 

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import fcntl
+import fnmatch
 import json
 import logging
 import math
@@ -46,6 +47,7 @@ from data.schemas import SCHEMAS
 from data.store import (
     BATCHES,
     COMMIT_SUFFIX,
+    PART_GLOB,
     PART_NAME,
     SOURCES_KEY,
     batch_of,
@@ -56,7 +58,7 @@ from data.store import (
     visible_parts,
     write_part,
 )
-from data.temp_writers import remove_dead_temps, writer_gone
+from data.temp_writers import TMP_PREFIX, remove_dead_temps, writer_gone
 
 log = logging.getLogger(__name__)
 
@@ -277,6 +279,24 @@ def not_files(root: Path) -> list[Path]:
                     ]
         except NotAFileError:
             found.append(root / name)
+    return sorted(found)
+
+
+def stray_files(root: Path) -> list[Path]:
+    """Files in the table folders that no read takes (a table is its ``part-*.parquet`` files): a user's
+    ``notes.txt``, a Parquet file copied in under another name; not a writer's temp file or compaction's lock."""
+    found = []
+    for name in SCHEMAS:
+        with _folder(root / name) as fd:
+            if fd is not None:
+                found += [
+                    root / name / entry.name
+                    for entry in os.scandir(fd)
+                    if entry.is_file(follow_symlinks=False)
+                    and not fnmatch.fnmatchcase(entry.name, PART_GLOB)
+                    and not entry.name.startswith(TMP_PREFIX)
+                    and entry.name != LOCK
+                ]
     return sorted(found)
 
 

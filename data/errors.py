@@ -7,6 +7,7 @@ It derives from ValueError so that callers catching ValueError keep working.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -30,11 +31,16 @@ def quoted(text: str) -> str:
 
 
 def shown(value: object) -> str:
-    """A value from the user's input as an error line shows it: text `quoted`, anything else its repr, cut to
-    `ECHO` characters (a ranking number 1e300 is 301 digits)."""
+    """A value from the user's input as an error line shows it: text `quoted`, anything else as JSON spells it
+    (``null``, ``true``, ``[1, null]``: Python's None in "None is not an answer number" was no word of the file),
+    else its repr (a Parquet date), `one_line` and cut to `ECHO` characters (a ranking number 1e300 is 301 digits)."""
     if isinstance(value, str):
         return quoted(value)
-    return cut(repr(value))
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):  # no JSON value, or one holding itself
+        text = repr(value)
+    return cut(one_line(text))
 
 
 def one_line(message: str) -> str:

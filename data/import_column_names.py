@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 
-from data.errors import shown
+from data.errors import names_shown, shown
 from data.import_columns import SPLIT_COLUMN
 from data.import_formats import COLUMNS, DETECTED, GOLD_KEYS, LABEL_KEYS, Example
 from data.import_labellers import LABELLER_COLUMNS
@@ -111,6 +111,43 @@ def refuse_near_misses(
                 f"column {shown(name)} is not read: did you mean {column!r}? (nothing written; where it is "
                 f"another column than {column!r}, rename or drop it)",
             )
+
+
+# words of a column's name that say it holds answers: a file of prompts alone beside such a column is refused
+# (`refuse_unread_answers`): OpenAI's `preferred`, PKU-SafeRLHF's `response_0`, Dolly's `response` in an alpaca file
+ANSWER_WORDS = {
+    *("chosen", "rejected", "preferred", "dispreferred", "winner", "loser"),
+    *("answer", "answers", "response", "responses", "completion", "completions", "output", "outputs"),
+    *("reply", "replies", "generation", "generations"),
+}
+
+# where a format's gold answer is, where not in a `completion`, `response`, `output` or `gold` column
+GOLD_NAMES = {"alpaca": "output", "chat": "the conversation's last assistant turn"}
+
+
+def _named_as_answers(name: str) -> bool:
+    """Whether column ``name`` ends on a word of `ANSWER_WORDS`, a number or letter after it aside (``response_0``,
+    ``answer_b``, ``chosen_response``; not ``response_model``, ``answer_id``, ``completion_tokens``)."""
+    words = [word for word in WORDS.split(name.lower()) if word]
+    while words and (words[-1].isdigit() or len(words[-1]) == 1):
+        words.pop()
+    return bool(words) and words[-1] in ANSWER_WORDS
+
+
+def refuse_unread_answers(source: str, fmt: str, columns: Iterable[str]) -> None:
+    """Refuse a file none of whose rows gives an answer the import reads where ``columns`` (not read) holds one
+    named as answers (`_named_as_answers`): its rows would import as prompts alone, the answers left out with only
+    the summary's `columns not read` to say so."""
+    answers = [name for name in columns if _named_as_answers(name)]
+    if answers:
+        gold = GOLD_NAMES.get(fmt, "completion, response, output or gold")
+        raise SchemaError(
+            source,
+            f"no row gives an answer the import reads, yet columns not read are named as answers: "
+            f"{names_shown(answers, 8)}; rename them as the {fmt} format names answers (chosen + rejected, "
+            f"completion + label, completions, or a gold answer: {gold}), or drop them to import the prompts "
+            "alone (nothing written)",
+        )
 
 
 def _distance(a: str, b: str, bound: int) -> int:

@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from data.errors import PrefloopError, counted, cut, shown
-from data.files import NotAFileError, open_beside, read_beside
+from data.files import NotAFileError, open_beside
 from data.import_readers import MAX_RECORD_BYTES, bounded_lines
 from data.import_records import within_depth
 
-# The most bytes of a line of a rejects or left-out file read: each is a short record (a row and its reason, a label
-# id and its reason), so a longer one is no line their writers wrote; named, not read whole.
+# The most bytes of a line of the import log, or of a rejects or left-out file, read: a rejects or left-out line is a
+# short record (a row and its reason, a label id and its reason), a log line at most some 100,000 ids of each kind
+# (`import_write`), so a longer one is no line their writers wrote; named, not read whole.
 LINE_BYTES = MAX_RECORD_BYTES
 TOO_LONG = object()  # the value of such a line
 
@@ -118,7 +119,7 @@ def read_alike(entry: dict, options: dict) -> bool:
 
 def json_lines(path: Path) -> list[dict]:
     """The JSON objects of a log file's lines (none if it does not exist); a line `passed_over` names is left out. A
-    symlink at the file or its folder is refused (NotAFileError: `files.read_beside`)."""
+    symlink at the file or its folder is refused (NotAFileError: `files.open_beside`)."""
     return [value for _, value in read_lines(path)[0]]
 
 
@@ -127,12 +128,17 @@ def read_lines(path: Path) -> tuple[list[tuple[int, dict]], list[tuple[int, str]
     and those they pass over (`unreadable_lines`), which a reader that must not lose them without a word names
     (`passed_over_warning`: `data merge`, `data import --remove`)."""
     read, unread = [], []
-    for number, value in _numbered_values((read_beside(path) or b"").split(b"\n")):
-        why = passed_over(value)
-        if why is None:
-            read.append((number, value))
-        else:
-            unread.append((number, why))
+    try:
+        handle = open_beside(path)
+    except FileNotFoundError:
+        return read, unread
+    with handle:  # each line bounded, as a rejects file's: one of an edit is never held whole
+        for number, value in _numbered_values(bounded_lines(handle, LINE_BYTES)):
+            why = passed_over(value)
+            if why is None:
+                read.append((number, value))
+            else:
+                unread.append((number, why))
     return read, unread
 
 
@@ -200,8 +206,7 @@ def read_rejects(
     read, unread = [], []
     with handle:  # each line bounded: one of a file edited, or no such file, is never held whole
         for line, value in _numbered_values(bounded_lines(handle, LINE_BYTES)):
-            why = f"longer than {LINE_BYTES} bytes (an edit?): not read" if value is TOO_LONG else None
-            why = why or passed_over(value, fields, required=True)
+            why = passed_over(value, fields, required=True)
             if why is not None:
                 unread.append((log.parent / name, line, why))
             elif keep is None or keep(value):
@@ -247,7 +252,9 @@ def unreadable_lines(path: Path) -> list[tuple[int, str]]:
 def passed_over(value: object, fields: dict = LOG_FIELDS, required: bool = False) -> str | None:
     """Why the readers pass over a log line whose JSON value is ``value``: no JSON object (a write a crash cut off,
     an edit), or the first of ``fields`` (`LOG_FIELDS`; `REJECT_FIELDS`: a rejects file's line) it holds of another
-    type, or, ``required``, lacks; None where they read it."""
+    type, or, ``required``, lacks; None where they read it. A line over `LINE_BYTES` (`TOO_LONG`) is not read."""
+    if value is TOO_LONG:
+        return f"longer than {LINE_BYTES} bytes (an edit?): not read"
     if not isinstance(value, dict):
         return "not a JSON object (a write cut off, or an edit)"
     for name, (fits, kind) in fields.items():

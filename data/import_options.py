@@ -39,6 +39,10 @@ class ImportOptions:
     strength_column: bool = True
     # a near miss of a column read is refused (`data.import_column_names`); not for `--remove` (an import before did)
     near_misses: bool = True
+    # a file of prompts alone beside a column not read that is named as answers (`preferred`) is refused
+    # (`data.import_column_names.refuse_unread_answers`); not for `generate --prompts` (prompts are what it reads)
+    # nor `--remove` (a file without labels is refused there, saying so)
+    answers_wanted: bool = True
 
 
 def logged_options(options: ImportOptions) -> dict:

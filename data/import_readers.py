@@ -29,7 +29,15 @@ import pyarrow.parquet as pq
 
 from data.errors import PrefloopError, counted, names_shown, one_line
 from data.import_csv import read_csv, refuse_twice
-from data.import_records import SPACE, RecordError, decode_value, json_error, object_or_error
+from data.import_records import (
+    ENCODED_REMEDY,
+    SPACE,
+    RecordError,
+    decode_value,
+    json_error,
+    messages_as_text,
+    object_or_error,
+)
 from data.json_array import CHUNK, JsonText, read_json_array
 from data.schemas import SchemaError
 
@@ -66,7 +74,19 @@ def refuse_split_flags(files: Sequence[Path], given: Sequence[str]) -> None:
 
 
 def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> list[object]:
-    """The rows of a data file or a `datasets.save_to_disk` folder: a dict per record, a RecordError per bad row."""
+    """The rows of a data file or a `datasets.save_to_disk` folder: a dict per record, a RecordError per bad row
+    (one holding messages written out as text among them: `messages_as_text`, as a CSV's rows are read)."""
+    rows = _read_rows(path, max_record_bytes)
+    # `read_csv` checked each of its rows so, saying a CSV holds only text
+    if path.suffix.lower() == ".csv" and path.is_file():
+        return rows
+    return [
+        messages_as_text(row, str(path), number, ENCODED_REMEDY) or row if isinstance(row, dict) else row
+        for number, row in enumerate(rows)
+    ]
+
+
+def _read_rows(path: Path, max_record_bytes: int) -> list[object]:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:

@@ -274,19 +274,31 @@ def null_at(key: str, value: object) -> bool:
     return is_null(value) or (key in BLANK_IS_NULL and isinstance(value, str) and not value.strip())
 
 
-def messages_as_text(record: dict, source: str, row: int) -> RecordError | None:
-    """A CSV row one of whose cells holds messages written out as text (JSON, or Python's repr, as pandas'
-    ``to_csv`` writes a column of message lists): a bad row naming the column. A CSV cell is text, and the row
-    was imported as that text, the prompt (or answer) ``[{'role': 'user', 'content': ...}]``, without a word."""
+# how each reader's row is told to give its messages: a CSV cell is text, a JSON or Parquet string was encoded twice
+CSV_REMEDY = (
+    "the cell holds {} written out as text (as pandas' to_csv writes one), which would be imported as that text: a "
+    "CSV holds only text; give the file as JSON Lines or Parquet (pandas: df.to_json(path, orient='records', "
+    "lines=True) or df.to_parquet(path))"
+)
+ENCODED_REMEDY = (
+    "the text holds {} written out as JSON (a string of them, encoded twice), which would be imported as that text: "
+    "give the messages themselves, not a string of them (json.loads the column before writing the file)"
+)
+# a list of objects, or one, as json.dumps writes it, indented or not
+MESSAGES_START = re.compile(r"(\[\s*)?\{")
+
+
+def messages_as_text(record: dict, source: str, row: int, remedy: str = CSV_REMEDY) -> RecordError | None:
+    """A row one of whose texts is messages written out (JSON, or Python's repr: pandas' ``to_csv`` writes a
+    column of message lists so, ``json.dumps`` of a column before writing JSON or Parquet): a bad row naming the
+    column, told what to do by the reader's ``remedy``. The row was imported as that text, the prompt (or answer)
+    ``[{'role': 'user', 'content': ...}]``, without a word."""
     for column, cell in record.items():
         messages = _written_messages(cell)
         if messages is not None:
-            message = (
-                f"the cell holds {messages} written out as text (as pandas' to_csv writes one), which would be "
-                "imported as that text: a CSV holds only text; give the file as JSON Lines or Parquet (pandas: "
-                "df.to_json(path, orient='records', lines=True) or df.to_parquet(path))"
+            return RecordError(
+                source, remedy.format(messages), row=row, field=column, reason="messages_as_text"
             )
-            return RecordError(source, message, row=row, field=column, reason="messages_as_text")
     return None
 
 
@@ -295,7 +307,7 @@ def _written_messages(cell: object) -> str | None:
     ``role`` and ``content`` or ShareGPT's ``from`` and ``value``), else None. A role alone is no message: an
     answer written as JSON (``{"from": "Boston", "to": "Chicago"}``, a user object's ``"role": "admin"``) is text."""
     text = cell.strip() if isinstance(cell, str) else ""
-    if not (text.startswith("[{") or text.startswith("{")):
+    if not MESSAGES_START.match(text):
         return None
     for parse in (json.loads, ast.literal_eval):
         try:
@@ -303,13 +315,11 @@ def _written_messages(cell: object) -> str | None:
         except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
             continue
         items = value if isinstance(value, list) else [value]
-        if items and all(_is_written_message(item) for item in items):
+        if items and all(_is_message(item) for item in items):
             return "a list of messages" if isinstance(value, list) else "a message"
         return None
     return None
 
 
-def _is_written_message(item: object) -> bool:
-    return isinstance(item, dict) and (
-        "role" in item and "content" in item or "from" in item and "value" in item
-    )
+def _is_message(item: object) -> bool:
+    return isinstance(item, dict) and ({"role", "content"} <= item.keys() or {"from", "value"} <= item.keys())

@@ -31,7 +31,13 @@ from types import MappingProxyType
 from tqdm import tqdm
 
 from data.errors import names_shown
-from data.import_column_names import format_hint, known_columns, refuse_near_misses, row_kind
+from data.import_column_names import (
+    format_hint,
+    known_columns,
+    refuse_near_misses,
+    refuse_unread_answers,
+    row_kind,
+)
 from data.import_columns import ROW_SPLIT_HINT, SPLIT_HINT, Reading, UnreadColumns, question_columns
 from data.import_formats import FORMATS, PARSERS, Example, detect_format, parse_record
 from data.import_guard import check_rank_items, skip_refused
@@ -96,10 +102,27 @@ def _reject(exc: SchemaError) -> dict:
     return {"row": exc.row, "field": exc.field, "reason": getattr(exc, "reason", "invalid"), "error": detail}
 
 
-def _file_format(rows: list[object], name: str) -> str:
-    """The format of the first record that has one; a file of unknown records is refused at its first record."""
+def _all_skipped(name: str, rejects: list[dict]) -> SchemaError:
+    """The error where every row of file ``name`` was left out (``rejects``): counted by reason, as the summary
+    line of an import counts them, and the first named by row and field, as the error it would be without
+    --on-error skip."""
+    reasons = Counter(reject["reason"] for reject in rejects)
+    by_reason = ", ".join(f"{reason} {n}" for reason, n in sorted(reasons.items()))
+    first = rejects[0]
+    where = "".join(f", {key} {first[key]!r}" for key in ("row", "field") if first[key] is not None)
+    return SchemaError(
+        name,
+        f"no importable records: all {len(rejects)} skipped ({by_reason}); the first{where}: {first['error']}",
+    )
+
+
+def _file_format(rows: list[object], name: str, on_error: str) -> str:
+    """The format of the first record that has one; a file of unknown records is refused at its first record, and
+    one of no readable record at its first (with ``on_error`` skip: every row counted by reason)."""
     objects = [(row, r) for row, r in enumerate(rows) if isinstance(r, dict)]
     if not objects:
+        if on_error == "skip":
+            raise _all_skipped(name, [_reject(error) for error in rows])
         raise rows[0]
     fmt = next((f for f in map(detect_format, (without_nulls(r) for _, r in objects)) if f), None)
     if fmt is None:
@@ -181,6 +204,7 @@ class _Gathered:
     unread: UnreadColumns = field(default_factory=UnreadColumns)
     rated: bool = False
     compared: bool = False
+    answered: bool = False  # whether a row gives an answer (else the file is prompts alone)
 
     def reject(self, exc: SchemaError) -> None:
         self.rejects.append(_reject(exc))
@@ -195,6 +219,7 @@ class _Gathered:
         )
         self.rated = self.rated or any(question.task == "rate" for question in checked.questions or ())
         self.compared = self.compared or len(checked.example.candidates or ()) > 2
+        self.answered = self.answered or checked.example.answered
         self.answers += checked.records
         self.preferences.add(checked.records, row)
         for record in checked.records:
@@ -222,12 +247,7 @@ class _Gathered:
         counts["split_conflicts"] = len(split_conflicts) + counts[f"skipped_{STORED_TRAIN}"]
         counts["opposite_rows"] = len(self.preferences.opposite)
         if self.rejects and len(self.rejects) == rows:
-            # named by row and field, as the error it would be without --on-error skip
-            first = self.rejects[0]
-            where = "".join(f", {key} {first[key]!r}" for key in ("row", "field") if first[key] is not None)
-            raise SchemaError(
-                name, f"no importable records: all {rows} skipped; the first{where}: {first['error']}"
-            )
+            raise _all_skipped(name, self.rejects)
         for conflict in self.prompts.conflicts[:5]:
             message = "%s, row %d: same prompt as row %d with a different gold answer; the first is kept"
             log.warning(message, name, conflict["row"], conflict["first_row"])
@@ -279,7 +299,7 @@ def check_file(
         raise SchemaError(name, "no records")
     fmt = options.fmt
     if fmt == "auto":
-        fmt = _file_format(rows, name)
+        fmt = _file_format(rows, name, options.on_error)
     split_hint = split_hint or (ROW_SPLIT_HINT if options.split_column else SPLIT_HINT)
     gathered = _Gathered(
         Counter(records=len(rows)), unread=UnreadColumns(isinstance(rows[0], SplitRow), split_hint)
@@ -306,6 +326,8 @@ def check_file(
         refuse_near_misses(
             name, gathered.unread.columns, known_columns(fmt, options, labels, rank_rate.rubric)
         )
+    if options.answers_wanted and not gathered.answered:
+        refuse_unread_answers(name, fmt, gathered.unread.columns)
     return gathered.loaded(path, fmt, len(rows), rank_rate, spellings.stored)
 
 

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from data import compaction, part_reads, store
 from data.annotators import one_spelling
-from data.errors import PrefloopError, cut, quoted, shown
+from data.errors import PrefloopError, counted, one_line, quoted, shown
 from data.files import (
     NOT_A_FILE,
     NotAFileError,
@@ -49,6 +49,7 @@ SESSION_KEY_FILE, LOGOUTS_FILE = "session.key", "logouts.json"
 HOLDINGS_FOLDER = "holdings"  # which item each labeller holds, per view, for a restart (`annotate.holdings`)
 # Children before parents: what a reader of several tables reads first, so that every row it sees has its parents.
 READ_ORDER = ("arenas", "gold", "scores", "reflogps", "labels", "pairs", "completions", "prompts", "models")
+STRAY_SHOWN = 5  # files `Workspace.stray_line` names; the rest are "..."
 
 log = logging.getLogger(__name__)
 
@@ -266,6 +267,18 @@ class Workspace:
         folders that are one (`validate` lists them)."""
         return compaction.not_files(self.path)
 
+    def stray_line(self) -> str | None:
+        """The files in the table folders that are no part of a table, so no read takes them (a `notes.txt`, a
+        Parquet file copied in), named in one line (`validate` warns of them); None where there are none."""
+        stray = [one_line(str(path.relative_to(self.path))) for path in compaction.stray_files(self.path)]
+        if not stray:
+            return None
+        named = ", ".join(stray[:STRAY_SHOWN]) + (" ..." if len(stray) > STRAY_SHOWN else "")
+        return (
+            f"{one_line(str(self.path))}: {counted(len(stray), 'file')} in table folders not read: {named} (a table "
+            "is its part-*.parquet files, which data import and the other commands write)"
+        )
+
     def orphans(self) -> dict[str, list[Path]]:
         """Parts of batches whose writer died before committing them (invisible; `compact` removes them)."""
         return compaction.orphans(self.path)
@@ -307,11 +320,6 @@ def _read_marker(marker: Path) -> dict:
     return meta
 
 
-def as_json(value: object) -> str:
-    """A value read from a JSON file shown as the file writes it (`null`, not Python's None)."""
-    return shown(value) if isinstance(value, str) else cut(json.dumps(value))
-
-
 def _check_root(marker: Path, meta: dict) -> None:
     """A ``root`` field that is no absolute folder (a hand edit): the first write would have replaced it without a
     word, or (a relative one) stored every path under where the workspace is now under it, relative."""
@@ -320,7 +328,7 @@ def _check_root(marker: Path, meta: dict) -> None:
     root = meta[ROOT]
     if not isinstance(root, str) or not os.path.isabs(root) or os.path.normpath(root) != root:
         raise WorkspaceError(
-            f'{marker}: "root" {as_json(root)} is not the absolute folder the workspace was made in; set it to that '
+            f'{marker}: "root" {shown(root)} is not the absolute folder the workspace was made in; set it to that '
             "folder, or remove the field (the next write then records where the workspace is now)"
         )
     if holds_every_path(root):

@@ -144,8 +144,8 @@ def read_prompts(prompts: str | None, test_fraction: float, workspace: str | Pat
 
 def prompts_options(test_fraction: float) -> ImportOptions:
     """The import options a --prompts file is read with: `data import`'s defaults, --test-fraction setting the
-    split (no row's own split column)."""
-    return ImportOptions(test_fraction=test_fraction, split_column=False)
+    split (no row's own split column), a file of prompts alone whatever its other columns (no answer is wanted)."""
+    return ImportOptions(test_fraction=test_fraction, split_column=False, answers_wanted=False)
 
 
 def preview_prompts(existing: Workspace | None, where: str | Path, loaded: Loaded | None) -> Workspace:

@@ -107,6 +107,52 @@ def test_extra_columns_still_import_named_as_not_read(tmp_path, capsys):
     assert summary(capsys).endswith("columns not read: source, id, meta, score, response_0")
 
 
+RENAMED = {"prompt": "Q?", "preferred": "a", "dispreferred": "b"}
+GOLD_KEYS = "completion, response, output or gold"
+
+
+@pytest.mark.parametrize(
+    ("name", "row", "args", "fmt", "columns", "gold"),
+    [
+        ("renamed.jsonl", RENAMED, [], "prompt", "preferred, dispreferred", GOLD_KEYS),
+        ("renamed.jsonl", RENAMED, ["--unlabelled"], "prompt", "preferred, dispreferred", GOLD_KEYS),
+        # Dolly's columns read as alpaca rows: its responses are no alpaca answer
+        ("dolly.jsonl", {"instruction": "Hi.", "response": "hi", "category": "qa"}, [], "alpaca", "response", "output"),
+        ("chat.jsonl", {"messages": [{"role": "user", "content": "Hi."}], "response": "hi"}, [], "chat", "response",
+         "the conversation's last assistant turn"),
+        ("pku.csv", None, [], "prompt", "response_0, response_1", GOLD_KEYS),  # not its safer_response_id
+    ],
+)  # fmt: skip
+def test_a_file_of_prompts_alone_beside_columns_named_as_answers_is_refused(
+    tmp_path, capsys, name, row, args, fmt, columns, gold
+):
+    """Every row a prompt alone, the answers under names no format reads: it imported the prompts, exit 0, the
+    answers said only among the columns not read. One line names them and the names the format reads."""
+    path = tmp_path / name
+    if row is None:
+        path.write_text("prompt,response_0,response_1,safer_response_id\nQ?,a,b,0\n")
+    else:
+        write(path, row)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path), *args]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {path}: no row gives an answer the import reads, yet columns not read are named as answers: "
+        f"{columns}; rename them as the {fmt} format names answers (chosen + rejected, completion + label, "
+        f"completions, or a gold answer: {gold}), or drop them to import the prompts alone (nothing written)\n"
+    )
+    assert not (tmp_path / "ws").exists()
+
+
+def test_prompts_beside_other_columns_or_for_generate_import_named_as_not_read(tmp_path, capsys):
+    """A file of prompts alone with columns that are no answers' (an id, a category, a `prompt_id`) imports; so does
+    one beside answer columns for `generate --prompts`, which reads prompts alone."""
+    path = write(tmp_path / "prompts.jsonl", {"prompt": "Q?", "id": 1, "category": "math", "prompt_id": "x"})
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 0
+    assert summary(capsys).endswith("columns not read: id, category, prompt_id")
+    path = write(tmp_path / "renamed.jsonl", {"prompt": "Q?", "preferred": "a", "dispreferred": "b"})
+    loaded = read_prompts(str(path), 0.0, tmp_path / "ws2")
+    assert loaded.counts["records"] == 1 and loaded.unread == "columns not read: preferred, dispreferred"
+
+
 def test_a_near_miss_of_a_column_this_reader_does_not_read_is_only_named(tmp_path, capsys):
     """`data gold` reads no labeller nor split (its new prompts go to --split): near misses of those are extra
     columns there; `--unlabelled` reads no labeller either."""

@@ -116,7 +116,12 @@ BAD_INPUTS = [
      ", row 0, field 'conversations': message 0 has no role (a 'role' or 'from' key: system, user or assistant)"),
     # a role that is no text was a TypeError traceback (unhashable); a long value from the file is cut to one line
     ("role-object.jsonl", jsonl({"messages": [{"role": {"name": "user"}, "content": "x"}]}), [],
-     ", row 0, field 'messages': unknown message role {'name': 'user'} (message 0)"),
+     ', row 0, field \'messages\': unknown message role {"name": "user"} (message 0)'),
+    # a value is shown as the file spells it: "None is not an answer number" named no word of the file
+    ("ranking-null.jsonl", jsonl({"prompt": "q", "completions": ["a", "b", "c"], "ranking": [1, None, 2]}), [],
+     ", row 0, field 'ranking': null is not an answer number, or a list of tied ones"),
+    ("ranking-bool.jsonl", jsonl({"prompt": "q", "completions": ["a", "b", "c"], "ranking": [[True], 2, 3]}), [],
+     ", row 0, field 'ranking': [true] is not an answer number, or a list of tied ones"),
     ("role-long.jsonl", jsonl({"messages": [{"role": "r" * 5000, "content": "x"}]}), [],
      f", row 0, field 'messages': unknown message role '{'r' * 39}…' (message 0)"),
     ("part-long.jsonl", jsonl({"messages": [{"role": "user", "content": [{"type": "t" * 5000}]}]}), [],
@@ -492,8 +497,25 @@ def test_a_file_of_nothing_but_bad_records_is_refused_even_with_skip(ws, tmp_pat
     before = digest(ws)
     assert main(["import", "-w", str(ws), str(path), "--on-error", "skip"]) == 2
     assert error_lines(capsys) == [
-        f"error: {path}: no importable records: all 2 skipped; the first, row 0, field 'chosen': the answer is empty"
+        f"error: {path}: no importable records: all 2 skipped (empty_answer 2); the first, row 0, field 'chosen': "
+        "the answer is empty"
     ]
+    assert digest(ws) == before
+
+
+def test_a_file_of_no_readable_record_with_skip_counts_its_rows_by_reason(ws, tmp_path, capsys):
+    """A pretty-printed JSON Lines file with --on-error skip: every line is unreadable, so no row tells the format.
+    It said row 0's error alone, as without skip; it counts every row left out by reason, as any file of nothing
+    but bad rows does, and writes nothing."""
+    path = tmp_path / "pretty.jsonl"
+    record = {"prompt": "q", "chosen": "a", "rejected": "b"}
+    path.write_text(json.dumps(record, indent=2) + "\n" + json.dumps(record, indent=2) + "\n")
+    before = digest(ws)
+    assert main(["import", "-w", str(ws), str(path), "--on-error", "skip"]) == 2
+    (line,) = error_lines(capsys)
+    assert line.startswith(
+        f"error: {path}: no importable records: all 10 skipped (invalid_json 10); the first, row 0: invalid JSON: "
+    )
     assert digest(ws) == before
 
 

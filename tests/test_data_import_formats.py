@@ -11,6 +11,7 @@ import pytest
 
 from data.export import to_dpo, to_kto, to_sft
 from data.imports import import_file, load_file
+from data.records import Prompt
 from data.schemas import SchemaError
 from data.selection import labelling_pairs
 
@@ -192,3 +193,37 @@ def test_bom_json_and_csv(workspace, tmp_path):
     (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + (tmp_path / "bom.csv").read_bytes())
     assert import_file(workspace, tmp_path / "bom.json")["new_prompts"] == 1
     assert import_file(workspace, tmp_path / "bom.csv")["new_pairs"] == 1
+
+
+ENCODED = json.dumps(
+    [{"role": "user", "content": "What is 2 + 2?"}]
+)  # a message list written out by json.dumps
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".json", ".parquet"])
+def test_a_message_list_encoded_twice_as_a_string_is_a_bad_row_naming_its_field(tmp_path, suffix):
+    """A `prompt` string holding a JSON list of messages (a column json.dumps'd before writing JSON or Parquet) was
+    imported as that text, exit 0; a CSV's was refused already. A prompt that only quotes such JSON is text."""
+    rows = [
+        {"prompt": 'What does [{"role": "user"}] mean?', "chosen": "a", "rejected": "b"},
+        {"prompt": ENCODED, "chosen": "4", "rejected": "5"},
+        {"prompt": json.dumps([{"role": "user", "note": 1}]), "chosen": "4", "rejected": "5"},  # no messages
+    ]
+    path = tmp_path / f"prefs{suffix}"
+    if suffix == ".parquet":
+        pd.DataFrame(rows).to_parquet(path)
+    else:
+        path.write_text(
+            "\n".join(map(json.dumps, rows)) if suffix == ".jsonl" else json.dumps(rows, indent=1)
+        )
+    with pytest.raises(SchemaError) as caught:
+        load_file(path)
+    assert str(caught.value) == (
+        f"{path}, row 1, field 'prompt': the text holds a list of messages written out as JSON (a string of them, "
+        "encoded twice), which would be imported as that text: give the messages themselves, not a string of them "
+        "(json.loads the column before writing the file)"
+    )
+    records, counts = load_file(path, on_error="skip")
+    assert counts["skipped_messages_as_text"] == 1 and counts["records"] == 3
+    prompts = sorted(r.messages[0]["content"] for r in records if isinstance(r, Prompt))
+    assert prompts == sorted([rows[0]["prompt"], rows[2]["prompt"]])

@@ -56,7 +56,9 @@ def test_a_kto_tag_names_its_field_and_identical_rows_or_a_rating_beside_are_no_
     assert sorted(r["task"] for r in imported(Workspace(tmp_path / "ws"))) == ["kto", "rate"]  # one KTO label
 
 
-SKIPPED_ALL = ": no importable records: all 1 skipped; the first, row 0, field 'label'"
+SKIPPED_ALL = (
+    ": no importable records: all 1 skipped (conflicting_stored_kto_label 1); the first, row 0, field 'label'"
+)
 
 
 def test_files_of_one_import_or_a_stored_import_that_label_an_answer_otherwise_are_refused(tmp_path, capsys):

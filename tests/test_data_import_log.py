@@ -217,3 +217,38 @@ def test_validate_names_a_log_line_whose_field_has_another_type_and_readers_pass
         f'{log}, line 3: field "options" is null, not an object (an edit): {lost}',
         f"{ws}: 3 problems",
     ]
+
+
+def test_a_log_line_over_the_bound_is_named_by_validate_never_read_whole(tmp_path, capsys, monkeypatch):
+    """The import log was read whole, however long a line (an edit, another file put there): a line of gigabytes
+    without a line break was held in memory by every reader. Each line is bounded now, as a rejects file's: one
+    longer is read past in chunks, passed over and named by `validate`, file and line."""
+    import tracemalloc
+
+    monkeypatch.setattr(import_log_lines, "LINE_BYTES", 4096)  # the bound (64 MiB), small enough for a test
+    ws = tmp_path / "ws"
+    assert (
+        main(["import", "-w", str(ws), str(write(tmp_path / "a.jsonl", {"prompt": "A?", "completion": "x"}))])
+        == 0
+    )
+    log = ws / "imports" / "log.jsonl"
+    long = json.dumps({"file": "a" * 8_000_000}) + "\n"
+    with log.open("a") as handle:
+        handle.write(long)
+    tracemalloc.start()
+    try:
+        read, unread = import_log_lines.read_lines(log)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [number for number, _ in read] == [1] and unread == [
+        (2, "longer than 4096 bytes (an edit?): not read")
+    ]
+    assert peak < len(long) / 2, peak
+    capsys.readouterr()
+    assert main(["validate", "-w", str(ws)]) == 1
+    assert (
+        capsys.readouterr()
+        .out.splitlines()[0]
+        .startswith(f"{log}, line 2: longer than 4096 bytes (an edit?): not read: what it logged is lost")
+    )

@@ -165,7 +165,7 @@ def test_a_datasets_folders_split_wins_over_a_rows_split_column(tmp_path, capsys
         ({"split": 1}, "field 'split': split 1 is neither train nor test"),
         ({"strength": 5}, "field 'strength': strength 5 is not a number in 1..4 (1: negligibly better, 4: "),
         ({"strength": "strong"}, "field 'strength': strength 'strong' is not a number in 1..4"),
-        ({"strength": True}, "field 'strength': strength True is not a number in 1..4"),
+        ({"strength": True}, "field 'strength': strength true is not a number in 1..4"),
     ],
 )
 def test_a_bad_split_or_strength_is_one_line_naming_row_and_field_and_writes_nothing(

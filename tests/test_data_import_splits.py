@@ -88,7 +88,7 @@ def test_a_file_whose_every_row_names_test_for_a_stored_train_prompt_writes_noth
     capsys.readouterr()
     assert main(["import", "-w", str(ws), str(prefs), "--split", "test"]) == 2
     assert error_lines(capsys) == [
-        f"error: {prefs}: no importable records: all 1 skipped; the first, row 0: its prompt 'q0' is stored in the "
+        f"error: {prefs}: no importable records: all 1 skipped (stored_train 1); the first, row 0: its prompt 'q0' is stored in the "
         "train split, and this row names test (a stored prompt keeps its split; in train, this row's labels would "
         "train)"
     ]

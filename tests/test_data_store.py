@@ -683,6 +683,29 @@ def test_a_folder_at_a_commit_records_name_stops_no_compaction(tmp_path, capsys)
     assert f"{planted}: a directory, not a file written by prefloop: remove it" in capsys.readouterr().out
 
 
+def test_validate_names_the_files_in_table_folders_no_read_takes(tmp_path, capsys):
+    """A table is its `part-*.parquet` files: a `notes.txt` or a Parquet file copied into labels/ under another
+    name was passed over without a word (its rows read by nothing). `validate` names them in a warning, exit 0 as
+    nothing stored is wrong; a writer's temp file and compaction's lock are no such file."""
+    from data.__main__ import main
+
+    ws, data = tmp_path / "ws", tmp_path / "prefs.json"
+    data.write_text(json.dumps([{"prompt": "q", "chosen": "y", "rejected": "n"}]))
+    assert main(["import", "-w", str(ws), str(data)]) == 0
+    assert main(["compact", "-w", str(ws)]) == 0  # leaves its lock in every table folder
+    (ws / "labels" / "notes.txt").write_text("to do")
+    (ws / "prompts" / "empty.parquet").write_bytes(b"")
+    (ws / "pairs" / ".tmp-live-writer").write_bytes(b"")
+    capsys.readouterr()
+    assert main(["validate", "-w", str(ws)]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"{ws}: OK\n"
+    assert err == (
+        f"warning: {ws}: 2 files in table folders not read: labels/notes.txt, prompts/empty.parquet (a table is its "
+        "part-*.parquet files, which data import and the other commands write)\n"
+    )
+
+
 @pytest.mark.parametrize("planted", ["folder", "symlink"])
 def test_a_folder_or_link_at_a_commit_records_name_commits_nothing(tmp_path, monkeypatch, capsys, planted):
     """A batch is seen once its commit record, a file, is written last. A folder (or a symlink to a file) at the
