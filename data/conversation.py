@@ -4,7 +4,7 @@ A prompt is a conversation that the labelled answers continue: an optional syste
 assistant turns taking turns, starting and ending with the user (LLaMA-Factory's and TRL's conversational form;
 a chat template that alternates roles would refuse anything else at training time). Every turn has text.
 
-What no stored text holds, whoever wrote it (`storable`): a NUL or a lone surrogate.
+What no text a workspace stores now holds, whoever wrote it (`storable`): a NUL or a lone surrogate.
 """
 
 from __future__ import annotations
