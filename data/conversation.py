@@ -3,6 +3,8 @@
 A prompt is a conversation that the labelled answers continue: an optional system message first, then user and
 assistant turns taking turns, starting and ending with the user (LLaMA-Factory's and TRL's conversational form;
 a chat template that alternates roles would refuse anything else at training time). Every turn has text.
+
+What no text a workspace stores now holds, whoever wrote it (`storable`): a NUL or a lone surrogate.
 """
 
 from __future__ import annotations
@@ -14,6 +16,21 @@ from collections.abc import Sequence
 from data.records import Message
 
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # half a UTF-16 pair: no UTF-8 text, Parquet cannot store it
+REPLACEMENT = "\ufffd"  # U+FFFD, Unicode's mark for a character that could not be kept
+
+
+def storable(text: str) -> tuple[str, tuple[str, ...]]:
+    """``text`` with each NUL (which `data import` refuses, `data.import_text.clean_text`: C tools and terminals
+    downstream end the text there) and each lone surrogate (which Parquet cannot store) replaced by U+FFFD, and
+    what it held, by reason: ``nul_replaced``, ``invalid_text_replaced``; a model's answer so changed is stored
+    and read back, not refused or dropped."""
+    reasons = []
+    if "\x00" in text:
+        text, reasons = text.replace("\x00", REPLACEMENT), ["nul_replaced"]
+    if LONE_SURROGATE.search(text):
+        text = LONE_SURROGATE.sub(REPLACEMENT, text)
+        reasons.append("invalid_text_replaced")
+    return text, tuple(reasons)
 
 
 def blank(text: str) -> bool:

@@ -3,7 +3,8 @@
 labellers': `data.export_labels`, as `train` chooses them), and the conversion (`data.export`, `data.export_sft`,
 `data.ratings`, `data.edits`) with its counts.
 `export_workspace` is the whole of it, for the CLI and the annotate app's admin tab alike (one implementation: the
-same options give the same rows and counts)."""
+same options give the same rows and counts). Its texts are those `data import` reads back: a NUL an older version
+stored (in an answer sampled with one) is written as U+FFFD, the rows so written counted (`nul_free`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from data.conversation import storable
 from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
 from data.exclusion import Exclusion, check_exclusion
@@ -185,11 +188,17 @@ class Export:
     rows: pa.Table | list
     counts: Counter
     exclusion: Exclusion
+    nul_replaced: int = 0  # rows whose stored texts held a NUL, written as U+FFFD (`nul_free`)
 
     def summary(self) -> str:
         """``4 rows exported, left out: excluded_only 3; excluded labellers: mallory (excluded.json)``: the counts
-        (`counts_line`) and who was excluded, where anyone was."""
-        return "; ".join(filter(None, [counts_line(self.counts, self.name), self.exclusion.line()]))
+        (`counts_line`), who was excluded, where anyone was, and the rows whose NUL was replaced, where any was."""
+        replaced = self.nul_replaced and (
+            f"nul_replaced {self.nul_replaced}: a NUL character in the stored text of {self.nul_replaced} "
+            f"row{'s' * (self.nul_replaced != 1)} (stored by an older version) written as U+FFFD, which data "
+            "import reads back (it refuses a NUL)"
+        )
+        return "; ".join(filter(None, [counts_line(self.counts, self.name), self.exclusion.line(), replaced]))
 
 
 def export_workspace(workspace: Workspace, args: Any, rubric: Rubric | None = None) -> Export:
@@ -202,7 +211,47 @@ def export_workspace(workspace: Workspace, args: Any, rubric: Rubric | None = No
     rows, counts = export_rows(workspace, args, exclusion.names, rubric)
     if args.sft_shape == PROMPT_COMPLETION and len(rows):  # an empty export is an error that says why
         rows = prompt_completion(rows)
-    return Export(args.format + ("-edits" if args.edits else ""), rows, counts, exclusion)
+    rows, replaced = nul_free(rows)
+    return Export(args.format + ("-edits" if args.edits else ""), rows, counts, exclusion, replaced)
+
+
+def nul_free(rows: pa.Table | list[dict]) -> tuple[pa.Table | list[dict], int]:
+    """``rows`` with each NUL in their texts (a column's, a message's) written as U+FFFD (`data.conversation.storable`)
+    and how many rows held one. A workspace an older version wrote may hold answers sampled with a NUL, which
+    `data import` refuses: its export would not read back."""
+    table = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows)
+    if not any(_holds_nul(column) for column in table.columns):
+        return rows, 0
+    records = table.to_pylist()
+    held = sum(_holds_nul_value(record) for record in records)
+    return pa.Table.from_pylist([_without_nul(r) for r in records], schema=table.schema), held
+
+
+def _holds_nul(values: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether any text in ``values`` (strings, lists and structs of them) holds a NUL, read column-wise."""
+    kind = values.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return bool(pc.any(pc.match_substring(values, "\x00")).as_py())
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _holds_nul(pc.list_flatten(values))
+    if pa.types.is_struct(kind):
+        return any(_holds_nul(pc.struct_field(values, [i])) for i in range(kind.num_fields))
+    return False
+
+
+def _holds_nul_value(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return any(map(_holds_nul_value, items))
+
+
+def _without_nul(value: object) -> object:
+    if isinstance(value, str):
+        return storable(value)[0]
+    if isinstance(value, dict):
+        return {key: _without_nul(item) for key, item in value.items()}
+    return [_without_nul(item) for item in value] if isinstance(value, list) else value
 
 
 def export_rows(

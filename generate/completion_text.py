@@ -7,11 +7,23 @@ sampled with `--chat-template roles`, cut before the next turn's role line.
 - Turn markers: a base model has no end-of-turn token of its own, so after its answer it writes ``User: ...`` and
   answers itself. Sampling stops at the marker (vLLM's ``stop``, transformers' ``stop_strings``), the text is cut
   before it (trailing blank lines dropped) and ``finish_reason`` is ``turn_marker``.
+- Characters no stored text holds: a NUL (a model sampled at a high temperature writes one), which `data import`
+  refuses in the exports that hold it, and a lone surrogate, which Parquet cannot store, are each replaced by U+FFFD
+  (`data.conversation.storable`) before the answer is stored, the answers so changed counted in the job's summary by
+  reason (``nul_replaced``, ``invalid_text_replaced``): `storable_samples`, for every job that stores samples.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from data.conversation import storable
+
+if TYPE_CHECKING:
+    from generate.engines import Sample
 
 TURN_MARKER = "turn_marker"  # finish_reason of a completion that stopped at the next turn's marker
 
@@ -44,3 +56,14 @@ def cut_at_marker(text: str, markers: Sequence[str]) -> tuple[str, bool]:
     if not found:
         return text, False
     return text[: min(found)].rstrip(), True
+
+
+def storable_samples(samples: list[Sample], counts: Counter) -> list[Sample]:
+    """``samples`` with texts a workspace stores and `data import` reads back (`data.conversation.storable`), each
+    answer changed counted in ``counts`` by reason."""
+    out = []
+    for sample in samples:
+        text, reasons = storable(sample.text)
+        counts.update(reasons)
+        out.append(replace(sample, text=text) if reasons else sample)
+    return out

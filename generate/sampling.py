@@ -22,6 +22,7 @@ from tqdm import tqdm
 from data.errors import PrefloopError
 from data.workspace import Workspace
 from generate.answer_records import as_completions
+from generate.completion_text import storable_samples
 from generate.context import TOO_LONG, fitting
 from generate.engines import Engine, Sample, SamplingParams
 from generate.job_plan import JobPlan, PromptRow, plan_job
@@ -54,7 +55,8 @@ def run_chunks(
     """``n`` samples (sample indices ``first`` on) of each prompt, each chunk's ``build`` records one append.
 
     A prompt longer than the engine's context (`fitting`) is not sent: counted ``too_long`` and left unanswered,
-    so a rerun counts it again; ``prompts`` counts those sampled."""
+    so a rerun counts it again; ``prompts`` counts those sampled; an answer holding a NUL is stored with U+FFFD in
+    its place, counted ``nul_replaced`` (`storable_samples`)."""
     counts: Counter = Counter()
     tokens, start = 0, time.perf_counter()
     with tqdm(total=len(prompts), desc=desc, unit="prompt", disable=None) as bar:
@@ -64,7 +66,7 @@ def run_chunks(
             results = engine.sample([p.messages for p in asked], n, params, first=first) if asked else []
             records: list[object] = []
             for prompt, samples in zip(asked, results):
-                out, chunk_counts = build(prompt, samples)
+                out, chunk_counts = build(prompt, storable_samples(samples, counts))
                 records += out
                 counts += chunk_counts
                 tokens += sum(s.num_tokens for s in samples)
