@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
-import json
 import math
 import types
 import typing
@@ -55,9 +54,12 @@ def _file_keys(values: dict[str, Any], prefix: str = "") -> list[str]:
 
 
 def as_written(value: Any) -> str:
-    """A config file's value as the file spells it (``true``, ``null``, ``[1, true]``), not as Python prints it
-    (``True``: `spin_iter: true` was refused as "key spin_iter True"); a text quoted."""
-    return repr(value) if isinstance(value, str) else json.dumps(value, default=str)
+    """A config file's value as the file spells it (``true``, ``null``, ``[1, true]``, ``.inf``, ``2024-01-01``), not
+    as Python prints it (``True``: `spin_iter: true` was refused as "key spin_iter True") nor as JSON does
+    (``Infinity``, text to YAML; a date quoted as text); a text quoted."""
+    if isinstance(value, str):
+        return repr(value)
+    return yaml.safe_dump(value, default_flow_style=True, width=math.inf).removesuffix("...\n").strip()
 
 
 def from_file(message: str) -> str:

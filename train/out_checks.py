@@ -53,9 +53,9 @@ RESUME_MAY_CHANGE = frozenset(
 )
 
 
-# Options whose default was another value, as a run of a version before records it: that value, recorded, is the
-# option not given (--label-smoothing's 0.0, now None: exo_pair's default ε where not given).
-FORMER_DEFAULTS = {"label_smoothing": 0.0}
+# Options for which this value and not given (None) train alike, recorded or given now: --label-smoothing 0 (ε 0;
+# exo_pair, whose default ε is not 0, refuses 0), its default before None, as a run of a version before records it.
+SAME_AS_NOT_GIVEN = {"label_smoothing": 0.0}
 
 
 def _same_path(a: object, b: object) -> bool:
@@ -98,7 +98,7 @@ def _changed_option(recorded: dict, options: TrainOptions, roots: Roots, out: Pa
         elif name in NAMES_OPTIONS:
             if _names(was) != _names(value):
                 return name
-        elif value is None and name in FORMER_DEFAULTS and was == FORMER_DEFAULTS[name]:
+        elif name in SAME_AS_NOT_GIVEN and all(v in (None, SAME_AS_NOT_GIVEN[name]) for v in (value, was)):
             continue
         elif json.loads(json.dumps(value)) != was:  # tuples are lists in the file
             return name
