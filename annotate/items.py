@@ -72,6 +72,10 @@ class ArenaAnswers:
         keys = zip(rows.column("prompt_id").to_pylist(), rows.column("round").to_pylist())
         return list(dict.fromkeys(rank_item_id(p, r) for p, r in keys))
 
+    def without(self, answers: pa.Table) -> pa.Table:
+        """``answers`` less the arena's (gold answers and edits stay: a gold one is served as gold)."""
+        return answers.filter(pc.invert(pc.is_in(answers.column("id"), value_set=self.ids)))
+
 
 def label_task(view: str) -> str:
     """The label task of a view: the arena's votes are pairwise labels."""

@@ -39,7 +39,7 @@ from data.rank_pairs import rank_groups
 from data.ranking import rank_item_id
 from data.records import Label
 from data.schemas import SCHEMAS
-from data.selection import answer_items, imported_items, uncertainty_margins
+from data.selection import imported_items, uncertainty_margins
 
 # What the service reads of each table (None: every column).
 READ_COLUMNS = {
@@ -116,7 +116,7 @@ class Loading(ScoreOrder):
             ):  # the arena's answers are nobody's item (data.selection.arena_answers)
                 completions = self._tables["completions"]
                 left = self._arena.follow(self.workspace, new["pairs"], completions, self.view == "rank")
-                candidates = candidates.filter(answer_items(candidates, self._arena.ids))
+                candidates = self._arena.without(candidates)
             # rank: items the new answers take past 6 leave the app, as a restart leaves them out
             past = left + (past_max(candidates) if self.view == "rank" and self._known else [])
             # after the first read only: then the items are chosen with every import label at hand

@@ -13,7 +13,6 @@ from annotate.service import LabelService
 from data import Completion, Label, Pair, Prompt, Workspace
 from data.__main__ import main as data_main
 from data.ranking import canonical_ranking, rank_item_id
-from data.selection import arena_answers
 from generate.rank_items import check_sampled_rank_items
 from tests.test_data_exclusion import RATING, export
 from train.pairs import kto_rows, preference_rows, rating_kto_rows
@@ -55,6 +54,8 @@ def world(tmp_path):
 
 
 def test_the_rule_an_answer_the_arena_reused_from_sampling_stays_ordinary(world):
+    from data.selection import arena_answers
+
     ws, ids = world
     found = set(arena_answers(ws.read("pairs")).to_pylist())
     assert found == {i for answers in ids["arena"] for i in answers}
@@ -96,6 +97,20 @@ def test_a_running_app_takes_answers_out_once_their_arena_pairs_arrive(tmp_path,
         service.skip("ann", shown.item.id)
     assert not set(served) & set(arena_items) and served
     assert set(LabelService(ws, task, overlap=1).items).isdisjoint(arena_items)
+
+
+@pytest.mark.parametrize("task", ["kto", "rate", "rank"])
+def test_an_app_with_only_arena_answers_says_so(tmp_path, task):
+    from annotate.empty_queue import nothing_to_label
+
+    ws = Workspace.init(tmp_path / "ws")
+    prompt = Prompt([{"role": "user", "content": "Held out?"}], "t", split="test")
+    answers, pairs = arena_round(prompt)
+    ws.append([prompt, *answers, *pairs])
+    assert nothing_to_label(ws, task, "ws").endswith(
+        "; its 3 arena answers are evaluation data, which only `--task arena` serves (their pairs); run `python -m "
+        "generate` for answers to label"
+    )
 
 
 def old_labels(ids) -> list[Label]:
