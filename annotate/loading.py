@@ -110,10 +110,10 @@ class Loading(ScoreOrder):
             candidates = new["pairs"] if self.task == "pairwise" else new["completions"]
             if self.view == "rank":  # the new answers' prompts and rounds, with the answers they join
                 candidates = touched_groups(self._tables["completions"], candidates)
-            left = []  # kto, rate, rank: the items of answers an arena pair read now makes the arena's
-            if (
-                self.task != "pairwise"
-            ):  # the arena's answers are nobody's item (data.selection.arena_answers)
+            # kto, rate, rank: the arena's answers are nobody's item (data.selection.arena_answers); ``left``:
+            # the items of the answers an arena pair read now makes the arena's
+            left = []
+            if self.task != "pairwise":
                 completions = self._tables["completions"]
                 left = self._arena.follow(self.workspace, new["pairs"], completions, self.view == "rank")
                 candidates = self._arena.without(candidates)

@@ -228,8 +228,9 @@ def arena_answers(pairs: pd.DataFrame | pa.Table) -> pa.Array:
     """The ids of the answers that are evaluation data only: on an arena pair (`generate --arena`) and on no pair of
     `ORDINARY_KINDS`. No task but the arena's serves them (kto, rate, rank: `answer_items`), and every export and
     `train` leaves out the labels other tasks hold on them (`arena_labels`, counted `ARENA_ONLY`). An answer the
-    arena reused (sampled for labelling and paired so) stays an ordinary one; one written by an arena that stopped
-    before pairing, or identical to every other model's answer (never paired), is not known as the arena's."""
+    arena reused (sampled for labelling and paired so) stays an ordinary one. An arena answer on no pair is not
+    known as the arena's: one the arena left unpaired as another model's text, or written by an arena stopped before
+    it paired them (its pairs are written last)."""
     if isinstance(pairs, pd.DataFrame):
         columns = ["kind", "completion_a", "completion_b"]
         pairs = pa.Table.from_pandas(pairs[columns], preserve_index=False)
@@ -237,10 +238,8 @@ def arena_answers(pairs: pd.DataFrame | pa.Table) -> pa.Array:
 
     def sides(mask) -> pa.Array:
         chosen = pairs.filter(mask)
-        both = [pc.cast(chosen.column(side), pa.string()) for side in ("completion_a", "completion_b")]
-        return pa.chunked_array(
-            [chunk for side in both for chunk in side.chunks], pa.string()
-        ).combine_chunks()
+        columns = ("completion_a", "completion_b")
+        return pa.concat_arrays([pc.cast(chosen.column(c), pa.string()).combine_chunks() for c in columns])
 
     arena = pc.unique(sides(pc.equal(kind, "arena")))
     if not len(arena):

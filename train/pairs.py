@@ -219,10 +219,8 @@ def _rated(workspace: Workspace, split: str | None, excluded: tuple[str, ...], l
     (``other_split``), rated by nobody or only by labellers ``labels`` does not choose (``unlabelled``), with a
     blank text (``degenerate``)."""
     gold = read_gold(workspace, "rate").column("item_id").to_pylist()  # children first (Workspace.read)
-    stored, pairs = (
-        workspace.frame("labels"),
-        workspace.frame("pairs"),
-    )  # pairs: which answers are the arena's
+    stored = workspace.frame("labels")
+    pairs = workspace.frame("pairs")  # which answers are the arena's
     chosen = export_labels(
         stored, "ratings", excluded_labellers(workspace.path, excluded), labels, pairs
     )  # as export's
