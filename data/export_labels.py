@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.aggregate import current_labels, keep_rows
-from data.edits import edit_pair_ids, editors_decide, undone_edits
+from data.edits import EDIT, edit_pair_ids, editors_decide, undone_edits
 from data.exclusion import Labels, labels_in_force, not_chosen
 from data.selection import ARENA_ONLY, arena_answers, arena_labels
 
@@ -36,7 +36,8 @@ class ExportLabels:
     (``lost``) or are labelled only by labellers ``--labels`` does not choose (``unchosen``); ``undone``: the edit
     pairs whose editor undid the edit (`data.edits.undone_edits`; dpo and sft-edits), counted so, not unlabelled;
     ``arena``: the arena's answers (`data.selection.arena_answers`), ``on_arena``: the items of the export's task
-    whose labels in force were on them, left out of ``stored``."""
+    whose labels in force were on them, left out of ``stored``, and (dpo, sft-edits) the edit pairs of an arena
+    answer (an older version let labellers edit them), left out of the pairs (`pairs_of`)."""
 
     stored: Labels
     labels: Labels
@@ -57,6 +58,15 @@ class ExportLabels:
         if isinstance(completions, pa.Table):
             return completions.filter(pc.invert(pc.is_in(completions.column("id"), value_set=self.arena)))
         return completions[~completions["id"].isin(self.arena.to_pylist())]
+
+    def pairs_of(self, pairs: pd.DataFrame | pa.Table) -> pd.DataFrame | pa.Table:
+        """``pairs`` less the edit pairs of the arena's answers (counted in `arena_counts`)."""
+        if not self.on_arena:
+            return pairs
+        if isinstance(pairs, pa.Table):
+            out = pa.array(sorted(self.on_arena), pa.string())
+            return pairs.filter(pc.invert(pc.is_in(pairs.column("id"), value_set=out)))
+        return pairs[~pairs["id"].isin(self.on_arena)]
 
     def excluded_only(self, task: str) -> frozenset[str]:
         return self.lost.get(task, frozenset())
@@ -80,6 +90,8 @@ def export_labels(
     if pairs is not None:
         arena = arena_answers(pairs)
         stored, on_arena = _off_arena(stored, arena, EXPORT_TASKS.get(export))
+        if export in PAIR_EXPORTS:
+            on_arena |= _arena_edits(pairs, arena)
     if export in PAIR_EXPORTS:
         stored = editors_decide(stored, edit_pair_ids(pairs))
         if export == "dpo":  # sft-edits finds the undone edits itself (`sft_edits_table`)
@@ -87,6 +99,18 @@ def export_labels(
     chosen, lost = labels_in_force(stored, tuple(excluded), source)
     unchosen = not_chosen(stored, source, UNCHOSEN_TASKS[export])
     return ExportLabels(stored, chosen, lost, unchosen, undone, arena, on_arena)
+
+
+def _arena_edits(pairs: pd.DataFrame | pa.Table, arena: pa.Array) -> frozenset[str]:
+    """The ids of the edit pairs whose original (their b side) is one of the ``arena``'s answers."""
+    if not len(arena):
+        return frozenset()
+    if isinstance(pairs, pd.DataFrame):
+        pairs = pa.Table.from_pandas(pairs[["id", "kind", "completion_b"]], preserve_index=False)
+    edits = pc.and_(
+        pc.equal(pairs.column("kind"), EDIT), pc.is_in(pairs.column("completion_b"), value_set=arena)
+    )
+    return frozenset(pairs.column("id").filter(edits).to_pylist())
 
 
 def _off_arena(stored: Labels, arena: pa.Array, task: str | None) -> tuple[Labels, frozenset[str]]:

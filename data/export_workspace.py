@@ -231,10 +231,10 @@ def export_rows(
     chosen = export_labels(stored, export, excluded, args.labels, pairs)  # as train chooses them
     completions, prompts = read("completions"), read("prompts")
     if export == "sft-edits":  # an edit's verdict is its editor's (a judge's label undoes nothing)
-        return sft_edits_table(
+        table, counts = sft_edits_table(
             prompts,
             completions,
-            pairs,
+            chosen.pairs_of(pairs),
             chosen.labels,
             args.split,
             gold,
@@ -242,6 +242,8 @@ def export_rows(
             chosen.unlabelled("pairwise"),
             rank_gold,
         )
+        counts.update(chosen.arena_counts())
+        return table, counts
     verdicts = {"split": args.split, "method": args.aggregate, "min_posterior": args.min_posterior}
     if export == "ratings":
         table, counts = ratings_table(
@@ -264,7 +266,7 @@ def export_rows(
         return table, counts
     dropped: Counter = Counter()  # edits of gold items' answers never export
     edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds export
-    pairs = without_gold_edits(pairs, gold, dropped, rank_gold, completions)
+    pairs = without_gold_edits(chosen.pairs_of(pairs), gold, dropped, rank_gold, completions)
     pairs = of_kinds(pairs, args.kinds, dropped)  # e.g. arena pairs, counted: --kinds arena exports them
     rows, counts = dpo_table(
         prompts,

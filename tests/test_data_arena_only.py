@@ -12,10 +12,12 @@ import pytest
 from annotate.service import LabelService
 from data import Completion, Label, Pair, Prompt, Workspace
 from data.__main__ import main as data_main
+from data.edits import edit_records
 from data.ranking import canonical_ranking, rank_item_id
+from data.records import now
 from generate.rank_items import check_sampled_rank_items
 from tests.test_data_exclusion import RATING, export
-from train.pairs import kto_rows, preference_rows, rating_kto_rows
+from train.pairs import kto_rows, preference_rows, rating_kto_rows, sft_rows
 
 MODELS = ("m_a", "m_b", "m_c")
 
@@ -126,12 +128,24 @@ def old_labels(ids) -> list[Label]:
     ]
 
 
+def old_edit(ws, ids) -> list:
+    """An edit an older version's rank app let ann make of one of the arena's answers (its pair and her label)."""
+    original = ids["arena"][0][0]
+    text = ws.frame("completions").set_index("id").at[original, "text"]
+    item = rank_item_id(ids["held"][0], 0)
+    return list(edit_records(ids["held"][0], original, text, "A better answer.", "ann", item, 0, now()))
+
+
 def test_exports_and_train_leave_out_labels_on_the_arenas_answers_counted_arena_only(world, capsys):
     ws, ids = world
-    ws.append(old_labels(ids))
+    ws.append([*old_labels(ids), *old_edit(ws, ids)])
     counts, _ = export(ws, capsys, "--format", "dpo", "--split", "test")
-    # the ranking (it gave 3 rank pairs); the arena's votes are not asked; the sampled pair is train's
-    assert counts == {"exported": 0, "arena_only": 1, "kind_arena_not_asked": 6, "other_split": 1}
+    # the ranking (it gave 3 rank pairs) and the edit pair; the arena's votes are not asked; the sampled pair is train's
+    assert counts == {"exported": 0, "arena_only": 2, "kind_arena_not_asked": 6, "other_split": 1}
+    counts, _ = export(ws, capsys, "--format", "sft", "--edits", "--split", "test")
+    assert counts == {"exported": 0, "arena_only": 1}
+    rows, counts = sft_rows(ws, "test", ("edits",))
+    assert rows == [] and counts["arena_only"] == 1
     counts, _ = export(ws, capsys, "--format", "kto", "--split", "test")
     assert counts == {
         "exported": 0,
@@ -141,14 +155,14 @@ def test_exports_and_train_leave_out_labels_on_the_arenas_answers_counted_arena_
     counts, _ = export(ws, capsys, "--format", "ratings", "--split", "test")
     assert counts == {"exported": 0, "arena_only": 1, "other_split": 4}
     rows, counts = preference_rows(ws, "test", ("sampled", "imported", "spin", "edit", "rank"))
-    assert rows == [] and counts["arena_only"] == 1
+    assert rows == [] and counts["arena_only"] == 2
     rows, counts = kto_rows(ws, "test")
     assert rows == [] and counts["arena_only"] == 1
     rows, counts = rating_kto_rows(ws, "test", "helpfulness>=3")
     assert rows == [] and counts["arena_only"] == 1
     counts, _ = export(ws, capsys, "--format", "dpo", "--split", "test", "--kinds", "arena")
     # the arena's pairs export as asked (nobody voted here); the ranking stays out
-    assert counts == {"exported": 0, "unlabelled": 6, "arena_only": 1, "kind_sampled_not_asked": 1}
+    assert counts == {"exported": 0, "unlabelled": 6, "arena_only": 2, "kind_sampled_not_asked": 1}
 
 
 def test_a_ranking_of_the_arenas_answers_does_not_hold_back_its_top_up(world):

@@ -62,7 +62,7 @@ def preference_rows(
     chosen = export_labels(stored, "dpo", excluded, labels, pairs)  # as export's
     dropped: Counter = Counter()  # edits of gold items' answers never train, as gold pairs
     edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds train
-    pairs = without_gold_edits(pairs, gold, dropped, rank_gold, completions)
+    pairs = without_gold_edits(chosen.pairs_of(pairs), gold, dropped, rank_gold, completions)
     pairs = of_kinds(pairs, kinds, dropped)  # as data export counts them
     ranks = rank_pairs if RANK_KIND in kinds else "none"
     other_rounds: set[str] = set()  # rank items of the rounds not asked: counted whole, other_round
@@ -197,7 +197,7 @@ def sft_rows(
         table, edit_counts = sft_edits_table(
             prompts,
             completions,
-            pairs,
+            chosen.pairs_of(pairs),
             chosen.labels,
             split,
             gold,
@@ -206,7 +206,7 @@ def sft_rows(
             rank_gold,
         )
         rows += [{**row, "source": "edit"} for row in table.to_pylist()]
-        counts.update({"edits": edit_counts.pop("exported"), **edit_counts})
+        counts.update({"edits": edit_counts.pop("exported"), **edit_counts, **chosen.arena_counts()})
     for row in rows:  # as `data export --format sft --sft-shape prompt-completion` splits them
         row["prompt"], row["completion"] = split_answer(row.pop("messages"))
     return rows, Counter({k: v for k, v in counts.items() if v})
