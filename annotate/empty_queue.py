@@ -1,5 +1,6 @@
 """Why a task's queue is empty, in one line for `python -m annotate`: what the workspace holds that the task does not
-serve (items that came labelled by their import, gold answers and labellers' edits, pairs of other kinds), and the
+serve (items that came labelled by their import, gold answers and labellers' edits, pairs of other kinds, the
+arena's answers), and the
 command that gives it items (`annotate.items` says which items each task serves)."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from data.leaderboard import ARENA
-from data.selection import NO_ITEM_ENGINES, imported_items
+from data.selection import NO_ITEM_ENGINES, arena_answers, imported_items
 from data.workspace import Workspace
 
 NEEDS = {  # what each task serves, as the message's "(no ...)"
@@ -69,4 +70,10 @@ def nothing_to_label(workspace: Workspace, task: str, path: Path, gold: int = 0)
                 f"its {engines.total()} answers are all gold answers or labellers' edits, which nobody labels; "
                 "run `python -m generate` (or import answers) first"
             )
+    arena = len(arena_answers(workspace.read("pairs", ["kind", "completion_a", "completion_b"])))
+    if arena:  # kto, rate, rank: the arena's answers are evaluation data (`data.selection.arena_answers`)
+        return message + (
+            f"its {arena} arena answers are evaluation data, which only `--task arena` serves (their pairs); run "
+            "`python -m generate` for answers to label"
+        )
     return message + "run `python -m generate` first"

@@ -4,9 +4,10 @@ when one is looked up (an item on someone's screen, a line of their history), ne
 Which items are labelled:
 - pairwise: pairs of kind ``sampled``, and ``imported`` pairs that arrived without a preference; ``spin`` pairs are
   never shown (their gold side wins by construction);
-- kto: completions except gold answers and labellers' edits (`data.edits`), and except imported ones that arrived
-  with a KTO label;
-- rank: the k = 3..6 answers of one prompt in one round (annotate.rank_items, data.rank_pairs);
+- kto: completions except gold answers, labellers' edits (`data.edits`) and the arena's answers (evaluation data:
+  `data.selection.arena_answers`, `ArenaAnswers`), and except imported ones that arrived with a KTO label;
+- rank: the k = 3..6 answers of one prompt in one round, the same answers as kto (annotate.rank_items,
+  data.rank_pairs);
 - rate: the same answers as kto (rated on a rubric's aspects, `annotate.rate_view`);
 - arena: pairs of kind ``arena`` (two models' answers to one prompt, `generate --arena`), shown as pairwise items
   and labelled as task ``pairwise``; nothing of the models is part of an item.
@@ -29,10 +30,51 @@ import pyarrow.compute as pc
 
 from data.errors import PrefloopError
 from data.leaderboard import ARENA
+from data.ranking import rank_item_id
 from data.schemas import TASKS
-from data.selection import LABELLING_KINDS, answer_items, imported_items, labelling_pairs
+from data.selection import (
+    LABELLING_KINDS,
+    ORDINARY_KINDS,
+    answer_items,
+    arena_answers,
+    imported_items,
+    labelling_pairs,
+)
 
 VIEWS = (*TASKS, ARENA)  # what the app can serve: a label task, or the arena's pairs (labelled pairwise)
+
+
+class ArenaAnswers:
+    """The arena's answers (`data.selection.arena_answers`) as a kto, rate or rank app has read them: no item of
+    theirs is served. An arena writes its pairs once every model has answered, so a running app may have queued
+    answers that an arena pair read later makes the arena's: `follow` names their items, which leave the queue, as a
+    restart leaves them out."""
+
+    def __init__(self) -> None:
+        self.ids: pa.Array | None = None
+
+    def follow(self, workspace, pairs: pa.Table, completions: pa.Table, rank: bool) -> list[str]:
+        """The ``pairs`` read now (``completions``: every answer read so far): the items (answers; ``rank``: the
+        rank items of their prompts and rounds) of the answers they make the arena's."""
+        if self.ids is None:  # the first read: every pair
+            self.ids = arena_answers(pairs)
+            return []
+        kind = pairs.column("kind")
+        touched = pc.any(pc.is_in(kind, value_set=pa.array([ARENA, *ORDINARY_KINDS]))).as_py()
+        if not touched or not (len(self.ids) or pc.any(pc.equal(kind, ARENA)).as_py()):
+            return []
+        before = self.ids  # an ordinary pair may have made one ordinary again: every pair read once more
+        self.ids = arena_answers(workspace.read("pairs", ["kind", "completion_a", "completion_b"]))
+        newly = self.ids.filter(pc.invert(pc.is_in(self.ids, value_set=before)))
+        if not rank:
+            return newly.to_pylist()
+        rows = completions.filter(pc.is_in(completions.column("id"), value_set=newly))
+        keys = zip(rows.column("prompt_id").to_pylist(), rows.column("round").to_pylist())
+        return list(dict.fromkeys(rank_item_id(p, r) for p, r in keys))
+
+    def without(self, answers: pa.Table) -> pa.Table:
+        """``answers`` less the arena's (gold answers and edits stay: a gold one is served as gold)."""
+        return answers.filter(pc.invert(pc.is_in(answers.column("id"), value_set=self.ids)))
 
 
 def label_task(view: str) -> str:

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from annotate.items import select_chunk
+from annotate.items import ArenaAnswers, select_chunk
 from annotate.rank_items import outgrown, past_max, rank_chunk, touched_groups
 from annotate.score_order import CREATION_ORDER, ScoreOrder
 from data import store
@@ -82,6 +82,7 @@ class Loading(ScoreOrder):
     _outgrown: dict[tuple[str, str], Label]  # rank: (labeller, item) -> their ranking the item outgrew
     _gold_before: frozenset[str] = frozenset()  # the gold items at the last read
     _workspace_ids: ItemIds | None = None  # the ids `_in_workspace` looks up, made at the first read
+    _arena: ArenaAnswers  # kto, rate, rank: the arena's answers, which are nobody's item (set by the service)
 
     def reload(self, min_interval: float = 0.0) -> int:
         """Read the part files not read yet (new items and labels; labels already applied are not counted twice),
@@ -109,8 +110,15 @@ class Loading(ScoreOrder):
             candidates = new["pairs"] if self.task == "pairwise" else new["completions"]
             if self.view == "rank":  # the new answers' prompts and rounds, with the answers they join
                 candidates = touched_groups(self._tables["completions"], candidates)
+            # kto, rate, rank: the arena's answers are nobody's item (data.selection.arena_answers); ``left``:
+            # the items of the answers an arena pair read now makes the arena's
+            left = []
+            if self.task != "pairwise":
+                completions = self._tables["completions"]
+                left = self._arena.follow(self.workspace, new["pairs"], completions, self.view == "rank")
+                candidates = self._arena.without(candidates)
             # rank: items the new answers take past 6 leave the app, as a restart leaves them out
-            past = past_max(candidates) if self.view == "rank" and self._known else []
+            past = left + (past_max(candidates) if self.view == "rank" and self._known else [])
             # after the first read only: then the items are chosen with every import label at hand
             restored = _renewed(machine_new) if self._known else []
             # items whose imported label was withdrawn: for labellers from now on

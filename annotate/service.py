@@ -31,7 +31,7 @@ import pyarrow as pa
 from annotate.editing import EDITABLE_VIEWS, Editing, EditLog
 from annotate.gold_mixing import check_gold_rate
 from annotate.holdings import Holdings
-from annotate.items import ORDERS, Item, ItemCatalog, check_order, label_task, order_items
+from annotate.items import ORDERS, ArenaAnswers, Item, ItemCatalog, check_order, label_task, order_items
 from annotate.loading import Loading
 from annotate.queue import LabelQueue
 from annotate.rank_items import restricted, seen_answers
@@ -112,6 +112,7 @@ class LabelService(Loading, Editing):
         self.clock = clock
         self.items = ItemCatalog()
         self.edits = EditLog()  # edit pairs and their labels (annotate.editing): out of the queue
+        self._arena = ArenaAnswers()  # kto, rate, rank: the arena's answers, nobody's item
         self._lock = threading.Lock()  # guards the queue, the catalog and the maps below
         self._reload_lock = threading.Lock()  # one reload at a time
         self._user_locks: dict[str, threading.Lock] = {}

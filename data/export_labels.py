@@ -3,24 +3,30 @@
 export of its format writes, counted alike: the labels ``--labels`` chooses less the excluded labellers'
 (`data.exclusion.labels_in_force`), an edit pair's verdict its editor's (`data.edits.editors_decide`), and per
 task the items left without a label in force, by the exclusion (``excluded_only``) or by ``--labels``
-(``unlabelled``, `data.exclusion.not_chosen`)."""
+(``unlabelled``, `data.exclusion.not_chosen`). Labels other tasks hold on the arena's answers are evaluation data
+only: left out first, their items counted ``arena_only`` (`data.selection.arena_answers`)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from data.edits import edit_pair_ids, editors_decide, undone_edits
+from data.aggregate import current_labels, keep_rows
+from data.edits import EDIT, edit_pair_ids, editors_decide, undone_edits
 from data.exclusion import Labels, labels_in_force, not_chosen
+from data.selection import ARENA_ONLY, arena_answers, arena_labels
 
 # The tasks whose items each export counts unlabelled when labelled only by labellers --labels does not
 # choose: dpo counts a pair with no label chosen as any unlabelled pair (pairs are counted whole), its rank
 # items apart; an edit's verdict is its editor's (a person's), so with ``machine`` every edit pair is one
 UNCHOSEN_TASKS = {"dpo": ("rank",), "kto": ("kto",), "ratings": ("rate",), "sft-edits": ("pairwise",)}
 PAIR_EXPORTS = ("dpo", "sft-edits")  # made of pairs: an edit pair's verdict is its editor's
+EXPORT_TASKS = {"dpo": "rank", "kto": "kto", "ratings": "rate"}  # whose items on arena answers each counts
 
 
 @dataclass(frozen=True)
@@ -28,13 +34,39 @@ class ExportLabels:
     """The labels an export reads (``stored``: the workspace's, less machine labels on edit pairs), those that
     decide its verdicts (``labels``), and per task the ids of the items that lost every label to the exclusion
     (``lost``) or are labelled only by labellers ``--labels`` does not choose (``unchosen``); ``undone``: the edit
-    pairs whose editor undid the edit (`data.edits.undone_edits`; dpo and sft-edits), counted so, not unlabelled."""
+    pairs whose editor undid the edit (`data.edits.undone_edits`; dpo and sft-edits), counted so, not unlabelled;
+    ``arena``: the arena's answers (`data.selection.arena_answers`), ``on_arena``: the items of the export's task
+    whose labels in force were on them, left out of ``stored``, and (dpo, sft-edits) the edit pairs of an arena
+    answer (an older version let labellers edit them), left out of the pairs (`pairs_of`)."""
 
     stored: Labels
     labels: Labels
     lost: dict[str, frozenset[str]]
     unchosen: dict[str, frozenset[str]]
     undone: frozenset[str] = frozenset()
+    arena: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
+    on_arena: frozenset[str] = frozenset()
+
+    def arena_counts(self) -> Counter:
+        """``arena_only``: the items of the export's task left out as labelled on arena answers (none: empty)."""
+        return Counter({ARENA_ONLY: len(self.on_arena)} if self.on_arena else {})
+
+    def items_of(self, completions: pd.DataFrame | pa.Table) -> pd.DataFrame | pa.Table:
+        """``completions`` less the arena's answers: the answers the kto, rate and rank tasks serve."""
+        if not len(self.arena):
+            return completions
+        if isinstance(completions, pa.Table):
+            return completions.filter(pc.invert(pc.is_in(completions.column("id"), value_set=self.arena)))
+        return completions[~completions["id"].isin(self.arena.to_pylist())]
+
+    def pairs_of(self, pairs: pd.DataFrame | pa.Table) -> pd.DataFrame | pa.Table:
+        """``pairs`` less the edit pairs of the arena's answers (counted in `arena_counts`)."""
+        if not self.on_arena:
+            return pairs
+        if isinstance(pairs, pa.Table):
+            out = pa.array(sorted(self.on_arena), pa.string())
+            return pairs.filter(pc.invert(pc.is_in(pairs.column("id"), value_set=out)))
+        return pairs[~pairs["id"].isin(self.on_arena)]
 
     def excluded_only(self, task: str) -> frozenset[str]:
         return self.lost.get(task, frozenset())
@@ -52,11 +84,45 @@ def export_labels(
 ) -> ExportLabels:
     """The labels of export ``export`` (dpo, kto, ratings, sft-edits) from the ``stored`` labels: ``source``
     as ``--labels`` less the ``excluded`` labellers' (as `data.selection.excluded_labellers` spells them);
-    ``pairs`` (the workspace's, of every kind; dpo and sft-edits only) name the edit pairs."""
+    ``pairs`` (the workspace's, of every kind) name the edit pairs and the arena's answers."""
     undone: frozenset[str] = frozenset()
+    arena, on_arena = pa.array([], pa.string()), frozenset()
+    if pairs is not None:
+        arena = arena_answers(pairs)
+        stored, on_arena = _off_arena(stored, arena, EXPORT_TASKS.get(export))
+        if export in PAIR_EXPORTS:
+            on_arena |= _arena_edits(pairs, arena)
     if export in PAIR_EXPORTS:
         stored = editors_decide(stored, edit_pair_ids(pairs))
         if export == "dpo":  # sft-edits finds the undone edits itself (`sft_edits_table`)
             undone = undone_edits(pairs, stored)
     chosen, lost = labels_in_force(stored, tuple(excluded), source)
-    return ExportLabels(stored, chosen, lost, not_chosen(stored, source, UNCHOSEN_TASKS[export]), undone)
+    unchosen = not_chosen(stored, source, UNCHOSEN_TASKS[export])
+    return ExportLabels(stored, chosen, lost, unchosen, undone, arena, on_arena)
+
+
+def _arena_edits(pairs: pd.DataFrame | pa.Table, arena: pa.Array) -> frozenset[str]:
+    """The ids of the edit pairs whose original (their b side) is one of the ``arena``'s answers."""
+    if not len(arena):
+        return frozenset()
+    if isinstance(pairs, pd.DataFrame):
+        pairs = pa.Table.from_pandas(pairs[["id", "kind", "completion_b"]], preserve_index=False)
+    edits = pc.and_(
+        pc.equal(pairs.column("kind"), EDIT), pc.is_in(pairs.column("completion_b"), value_set=arena)
+    )
+    return frozenset(pairs.column("id").filter(edits).to_pylist())
+
+
+def _off_arena(stored: Labels, arena: pa.Array, task: str | None) -> tuple[Labels, frozenset[str]]:
+    """``stored`` less the labels on the ``arena``'s answers (`data.selection.arena_labels`), and the items of
+    ``task`` that held one in force among them."""
+    on = arena_labels(stored, arena)
+    if not on.any():
+        return stored, frozenset()
+    if isinstance(stored, pa.Table):
+        mask = pa.array(on)
+        dropped, stored = stored.filter(mask), keep_rows(stored, pc.invert(mask))
+    else:
+        dropped, stored = stored[on], stored[~on]
+    items = frozenset(current_labels(dropped, task)["item_id"]) if task else frozenset()
+    return stored, items

@@ -34,6 +34,7 @@ from data.workspace import MARKER, STORED_FOLDERS, Workspace
 
 # A workspace's folders of stored data: its tables', batches/ and imports/ (exports/ is where exports go)
 PAIR_COLUMNS = ["prompt_id", "completion_a", "completion_b", "kind", "round", "created_at"]
+ARENA_COLUMNS = ["kind", "completion_a", "completion_b"]  # which answers are the arena's (`arena_answers`)
 EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
     "dpo": {
         "prompts": ["messages", "split"],
@@ -45,6 +46,7 @@ EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
     "kto": {
         "prompts": ["messages", "split"],
         "completions": ["prompt_id", "text", "engine", "round", "created_at"],  # engine: which are items
+        "pairs": ARENA_COLUMNS,
         "labels": AGGREGATED,
     },
     "sft": {"prompts": None},
@@ -52,6 +54,7 @@ EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
     "ratings": {
         "prompts": ["messages", "split"],
         "completions": ["prompt_id", "text", "engine", "round", "created_at"],  # engine: which are items
+        "pairs": ARENA_COLUMNS,
         "labels": [*AGGREGATED, "ratings", "rubric"],
     },
 }
@@ -273,14 +276,14 @@ def export_rows(
     )  # children first (Workspace.read): gold, labels, pairs, completions, prompts
     rank_gold = read_gold(workspace, "rank").column("item_id").to_pylist()  # gold rankings never export
     stored = read("labels")
-    pairs = read("pairs") if export in ("dpo", "sft-edits") else None
+    pairs = read("pairs")
     chosen = export_labels(stored, export, excluded, args.labels, pairs)  # as train chooses them
     completions, prompts = read("completions"), read("prompts")
     if export == "sft-edits":  # an edit's verdict is its editor's (a judge's label undoes nothing)
-        return sft_edits_table(
+        table, counts = sft_edits_table(
             prompts,
             completions,
-            pairs,
+            chosen.pairs_of(pairs),
             chosen.labels,
             args.split,
             gold,
@@ -288,11 +291,13 @@ def export_rows(
             chosen.unlabelled("pairwise"),
             rank_gold,
         )
+        counts.update(chosen.arena_counts())
+        return table, counts
     verdicts = {"split": args.split, "method": args.aggregate, "min_posterior": args.min_posterior}
     if export == "ratings":
-        return ratings_table(
+        table, counts = ratings_table(
             prompts.to_pandas(),
-            completions.to_pandas(),
+            chosen.items_of(completions).to_pandas(),
             chosen.labels,
             args.split,
             gold.column("item_id").to_pylist(),
@@ -300,12 +305,17 @@ def export_rows(
             chosen.unlabelled("rate"),
             (rubric or load_rubric(args.rubric)).names,
         )
+        counts.update(chosen.arena_counts())
+        return table, counts
     if export == "kto":
         missing = {"excluded_only": chosen.excluded_only("kto"), "unlabelled": chosen.unlabelled("kto")}
-        return kto_table(prompts, completions, chosen.labels, gold=gold, **missing, **verdicts)
+        answers = chosen.items_of(completions)
+        table, counts = kto_table(prompts, answers, chosen.labels, gold=gold, **missing, **verdicts)
+        counts.update(chosen.arena_counts())
+        return table, counts
     dropped: Counter = Counter()  # edits of gold items' answers never export
     edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds export
-    pairs = without_gold_edits(pairs, gold, dropped, rank_gold, completions)
+    pairs = without_gold_edits(chosen.pairs_of(pairs), gold, dropped, rank_gold, completions)
     pairs = of_kinds(pairs, args.kinds, dropped)  # e.g. arena pairs, counted: --kinds arena exports them
     rows, counts = dpo_table(
         prompts,
@@ -319,9 +329,9 @@ def export_rows(
         excluded_only=chosen.excluded_only("pairwise"),
         rank_excluded_only=chosen.excluded_only("rank"),
         rank_unlabelled=chosen.unlabelled("rank"),
-        rank_items=rank_task_items(completions, chosen.stored, rank_gold),
+        rank_items=rank_task_items(chosen.items_of(completions), chosen.stored, rank_gold),
         undone=chosen.undone,
         **verdicts,
     )
-    counts.update(dropped)
+    counts.update(dropped + chosen.arena_counts())
     return rows, counts

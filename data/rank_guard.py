@@ -18,7 +18,8 @@ Any other item growing within 3–6 stays allowed: labellers already served keep
 (`annotate.rank_items`), the others are served the whole item, and a ranking made before fills none of its K slots,
 so the item is served again, whole, to everyone until rankings of all its answers hold it
 (`annotate.rank_items.outgrown`). An item nobody ranked may grow past 6 (nothing
-stored on it is lost; it stops being a rank item). Answers of `NO_ITEM_ENGINES` (SPIN gold, edits) join no item.
+stored on it is lost; it stops being a rank item). Answers of `NO_ITEM_ENGINES` (SPIN gold, edits) and the arena's
+(`data.selection.arena_answers`: evaluation data) join no item.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from data.import_write import ranked_by
 from data.rank_pairs import current_rankings
 from data.ranking import MAX_K, MIN_K, rank_item_id
 from data.records import Completion
-from data.selection import NO_ITEM_ENGINES, answer_items
+from data.selection import NO_ITEM_ENGINES, answer_items, arena_answers, arena_labels
 from data.workspace import Workspace
 
 Key = tuple[str, int]  # (prompt id, round): one rank item's answers
@@ -141,11 +142,14 @@ def item_sizes(workspace: Workspace, prompt_ids: Iterable[str]) -> dict[Key, int
     return sizes_of(workspace.read("completions", columns, where=("prompt_id", prompt_ids)), prompt_ids)
 
 
-def sizes_of(completions: pa.Table, prompt_ids: Iterable[str]) -> dict[Key, int]:
-    """`item_sizes` of a completions table (prompt_id, engine, round) held in memory."""
+def sizes_of(
+    completions: pa.Table, prompt_ids: Iterable[str], arena: pa.Array | None = None
+) -> dict[Key, int]:
+    """`item_sizes` of a completions table (prompt_id, engine, round; id with ``arena``) held in memory, less the
+    ``arena``'s answers (`data.selection.arena_answers`), which join no rank item."""
     prompts = pa.array(sorted(set(prompt_ids)), pa.string())
     completions = completions.filter(pc.is_in(completions.column("prompt_id"), value_set=prompts))
-    completions = completions.filter(answer_items(completions))
+    completions = completions.filter(answer_items(completions, arena))
     sizes: dict[Key, int] = {}
     for key in zip(*(completions.column(c).to_pylist() for c in ("prompt_id", "round"))):
         sizes[key] = sizes.get(key, 0) + 1
@@ -159,13 +163,13 @@ def kept_items(workspace: Workspace, added: Mapping[Key, int], gold: Mapping[str
     ranked an item (`KeptItem.ranked_by`)."""
     if not any(n > 0 for n in added.values()):
         return []
-    prompts = {prompt for prompt, _ in added}  # their completions only (`item_sizes`)
+    prompts = {prompt for prompt, _ in added}  # their completions only (`item_sizes`), and pairs
     completions = workspace.read(
         "completions", ["prompt_id", "engine", "round"], where=("prompt_id", prompts)
     )
-    items = changed_items(
-        completions, item_labels(workspace, [rank_item_id(*key) for key in added]), added, gold
-    )
+    pairs = workspace.read("pairs", ["kind", "completion_a", "completion_b"], where=("prompt_id", prompts))
+    labels = item_labels(workspace, [rank_item_id(*key) for key in added])
+    items = changed_items(completions, labels, added, gold, arena_answers(pairs))
     if isinstance(workspace, ImportPreview):  # rankings only the import would store: nothing to withdraw yet
         stored = _imported(workspace.stored, [item.item for item in items if item.imported])
         items = [replace(item, pending=item.imported and item.item not in stored) for item in items]
@@ -208,16 +212,24 @@ def named_files(workspace: str | Path, items: list[KeptItem]) -> list[KeptItem]:
 
 
 def changed_items(
-    completions: pa.Table, labels: pa.Table, added: Mapping[Key, int], gold: Mapping[str, str]
+    completions: pa.Table,
+    labels: pa.Table,
+    added: Mapping[Key, int],
+    gold: Mapping[str, str],
+    arena: pa.Array | None = None,
 ) -> list[KeptItem]:
     """`kept_items` of tables held in memory (`data.merging` checks a merge before it writes): ``completions``
-    (prompt_id, engine, round) and ``labels`` (`LABEL_COLUMNS`) of the side the answers are added to."""
+    (prompt_id, engine, round; id with ``arena``) and ``labels`` (`LABEL_COLUMNS`) of the side the answers are
+    added to. The ``arena``'s answers (`data.selection.arena_answers`) join no rank item, and a ranking that names
+    one (stored by an older version, which served them) holds no item: it is left out of every export."""
     added = {key: n for key, n in added.items() if n > 0}
     if not added:
         return []
-    sizes = sizes_of(completions, {prompt for prompt, _ in added})
+    sizes = sizes_of(completions, {prompt for prompt, _ in added}, arena)
     items = {key: rank_item_id(*key) for key in added}
     labels = labels.filter(pc.is_in(labels.column("item_id"), value_set=pa.array(list(items.values()))))
+    if arena is not None and len(arena):
+        labels = labels.filter(pa.array(~arena_labels(labels, arena)))
     current = current_rankings(labels) if labels.num_rows else None
     rankings = current["item_id"].value_counts().to_dict() if current is not None else {}
     imported = set(current.loc[current["annotator"] == IMPORT, "item_id"]) if current is not None else set()

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -39,6 +41,10 @@ LABELLING_KINDS = (
     "sampled",
     "imported",
 )  # the pair kinds labellers see (`labelling_pairs`); never arena, spin, edit
+# The pair kinds whose answers are ordinary answers, to label, rank, rate and train on (`arena_answers`); an edit
+# pair's b side is whichever answer a labeller fixed, so an edit makes no answer ordinary
+ORDINARY_KINDS = ("sampled", "imported", "spin")
+ARENA_ONLY = "arena_only"  # the reason exports and train count the labels of other tasks on arena answers
 EXCLUDED_FILE = "excluded.json"  # WS/excluded.json: the labellers the admin tab switched out of every verdict
 
 
@@ -208,10 +214,72 @@ def imported_items(labels: pa.Table, task: str) -> pa.Array:
     return imported.column("item_id").take(current_positions(imported)).combine_chunks()
 
 
-def answer_items(completions: pa.Table) -> pa.ChunkedArray:
+def answer_items(completions: pa.Table, arena: pa.Array | None = None) -> pa.ChunkedArray:
     """Which completions labellers are given (the KTO and rate tasks' items, rank items' answers: annotate.items,
-    `data.rank_pairs.rank_groups`): all but those of `NO_ITEM_ENGINES`."""
-    return pc.invert(pc.is_in(completions.column("engine"), value_set=pa.array(NO_ITEM_ENGINES)))
+    `data.rank_pairs.rank_groups`): all but those of `NO_ITEM_ENGINES` and the ``arena`` answers
+    (`arena_answers`; None: none; ``completions`` then needs its ``id``)."""
+    mask = pc.invert(pc.is_in(completions.column("engine"), value_set=pa.array(NO_ITEM_ENGINES)))
+    if arena is None or not len(arena):
+        return mask
+    return pc.and_(mask, pc.invert(pc.is_in(completions.column("id"), value_set=arena)))
+
+
+def arena_answers(pairs: pd.DataFrame | pa.Table) -> pa.Array:
+    """The ids of the answers that are evaluation data only: on an arena pair (`generate --arena`) and on no pair of
+    `ORDINARY_KINDS`. No task but the arena's serves them (kto, rate, rank: `answer_items`), and every export and
+    `train` leaves out the labels other tasks hold on them (`arena_labels`, counted `ARENA_ONLY`). An answer the
+    arena reused (sampled for labelling and paired so) stays an ordinary one. An arena answer on no pair is not
+    known as the arena's: one the arena left unpaired as another model's text, or written by an arena stopped before
+    it paired them (its pairs are written last)."""
+    if isinstance(pairs, pd.DataFrame):
+        columns = ["kind", "completion_a", "completion_b"]
+        pairs = pa.Table.from_pandas(pairs[columns], preserve_index=False)
+    kind = pairs.column("kind")
+
+    def sides(mask) -> pa.Array:
+        chosen = pairs.filter(mask)
+        columns = ("completion_a", "completion_b")
+        return pa.concat_arrays([pc.cast(chosen.column(c), pa.string()).combine_chunks() for c in columns])
+
+    arena = pc.unique(sides(pc.equal(kind, "arena")))
+    if not len(arena):
+        return arena
+    ordinary = sides(pc.is_in(kind, value_set=pa.array(ORDINARY_KINDS)))
+    return arena.filter(pc.invert(pc.is_in(arena, value_set=ordinary)))
+
+
+def arena_labels(labels: pd.DataFrame | pa.Table, arena: pa.Array) -> np.ndarray:
+    """Which ``labels`` (a bool per row) another task than the arena's holds on its answers (``arena``:
+    `arena_answers`): a KTO or rate label on one, a rank label whose ranking or shown answers name one. Pairwise
+    labels on arena pairs are the arena's own votes (exported with ``--kinds arena``)."""
+    if not len(arena) or not len(labels):
+        return np.zeros(len(labels), dtype=bool)
+    if isinstance(labels, pd.DataFrame):
+        texts = [c for c in ("ranking", "left") if c in labels.columns]
+        labels = pa.Table.from_pandas(labels[["task", "item_id", *texts]], preserve_index=False)
+    task = labels.column("task")
+    answers = pc.and_(pc.is_in(task, value_set=pa.array(["kto", "rate"])), pc.is_in(labels["item_id"], arena))
+    on = answers.to_numpy(zero_copy_only=False).astype(bool)
+    ranks = np.flatnonzero(pc.equal(task, "rank").to_numpy(zero_copy_only=False))
+    if len(ranks):
+        named = set(arena.to_pylist())
+        texts = [labels[c].take(ranks).to_pylist() for c in ("ranking", "left") if c in labels.column_names]
+        for at, row in enumerate(ranks):
+            ids = {i for text in texts if isinstance(text[at], str) for i in re.split("[>=,]", text[at])}
+            on[row] = not named.isdisjoint(ids)
+    return on
+
+
+def arena_label_counts(labels: pa.Table, pairs: pa.Table) -> dict[str, int]:
+    """Per task, the labels in force (each labeller's latest, not retracted) that the kto, rank and rate tasks hold
+    on the arena's answers (`arena_labels`), which every export and `train` leave out (``arena_only``): an older
+    version served those answers as items. Empty where there are none."""
+    on = arena_labels(labels, arena_answers(pairs))
+    if not on.any():
+        return {}
+    flagged = labels.filter(pa.array(on))
+    counts = {task: len(current_labels(flagged, task)) for task in ("kto", "rank", "rate")}
+    return {task: n for task, n in counts.items() if n}
 
 
 def labelling_pairs(

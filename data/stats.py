@@ -46,6 +46,7 @@ from data.ratings import rating_stats
 from data.records import has_gold
 from data.selection import (
     EXCLUDED_FILE,
+    arena_label_counts,
     excluded_labellers,
     verdict_labels,
     without_labellers,
@@ -58,7 +59,7 @@ AGGREGATED = ["item_id", "annotator", "task", "choice", "strength", "retracted",
 STATS_COLUMNS = {
     "prompts": ["split", "gold"],
     "completions": ["engine", "model"],
-    "pairs": ["kind", "round", "completion_a"],
+    "pairs": ["kind", "round", "completion_a", "completion_b"],
     "labels": [*AGGREGATED, "suggestion", "ranking", "ratings"],
     "scores": [],
 }
@@ -231,6 +232,9 @@ def workspace_stats(
     if len(edits):  # an edit's own label (the edit wins) is no judgement of an item: counted apart
         stats["edits"] = edit_summary(completions, pairs, labels)
         stored = stored.filter(pc.invert(pc.is_in(stored.column("item_id"), value_set=edits)))
+    on_arena = arena_label_counts(labels, pairs)  # left out of every export and train (arena_only)
+    if on_arena:
+        stats["arena_only_labels"] = on_arena
     people = without_labellers(stored, excluded)  # the labels in force: they make the verdict figures
     # A task with stored labels has its figures, with no data where none are in force (all excluded)
     tasks = set(pc.unique(stored.column("task")).to_pylist())

@@ -121,6 +121,15 @@ def _edits(key: str, edits: dict) -> list[str]:
     ]
 
 
+def arena_only_line(counts: dict[str, int]) -> str:
+    """What `data stats` and `data validate` say of the labels other tasks hold on the arena's answers."""
+    tasks = ", ".join(f"{task} {n}" for task, n in counts.items())
+    return (
+        f"arena_only_labels: {counted(sum(counts.values()), 'label')} of other tasks on the arena's answers ({tasks}), "
+        "which are evaluation data: left out of every export and train (counted arena_only)"
+    )
+
+
 def _models(key: str, models: list[dict]) -> list[str]:
     heading = "lineage (round -> data -> model -> held-out metrics):" + ("" if models else " no models yet")
     return [heading, *(f"  {line}" for line in lineage_lines(models))]
@@ -137,6 +146,7 @@ LINES: dict[str, Callable[[str, object], list[str]]] = {
     "machine_annotators": _annotators,
     "machine_annotators_withdrawn": _withdrawn,
     "edits": _edits,
+    "arena_only_labels": lambda key, counts: [arena_only_line(counts)],
     "gold_items": _counts("{n} {value}"),
     "labels": _labels,
     "machine_labels": _labels,

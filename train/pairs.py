@@ -62,7 +62,7 @@ def preference_rows(
     chosen = export_labels(stored, "dpo", excluded, labels, pairs)  # as export's
     dropped: Counter = Counter()  # edits of gold items' answers never train, as gold pairs
     edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds train
-    pairs = without_gold_edits(pairs, gold, dropped, rank_gold, completions)
+    pairs = without_gold_edits(chosen.pairs_of(pairs), gold, dropped, rank_gold, completions)
     pairs = of_kinds(pairs, kinds, dropped)  # as data export counts them
     ranks = rank_pairs if RANK_KIND in kinds else "none"
     other_rounds: set[str] = set()  # rank items of the rounds not asked: counted whole, other_round
@@ -70,7 +70,7 @@ def preference_rows(
         inside = pairs["round"].isin(rounds)
         dropped["other_round"] += int((~inside).sum())
         pairs = pairs[inside]
-        other_rounds = other_round_items(completions, rounds) if ranks != "none" else set()
+        other_rounds = other_round_items(chosen.items_of(completions), rounds) if ranks != "none" else set()
     rows, counts = to_dpo(
         prompts,
         completions,
@@ -86,11 +86,11 @@ def preference_rows(
         chosen.excluded_only("pairwise"),  # pairs whose every label is an excluded labeller's
         chosen.excluded_only("rank"),
         chosen.unlabelled("rank"),  # ranked only by labellers --labels does not choose
-        rank_task_items(completions, chosen.stored, rank_gold),  # those nobody ranked: counted rank_unranked
+        rank_task_items(chosen.items_of(completions), chosen.stored, rank_gold),  # nobody's: rank_unranked
         other_rounds,
         chosen.undone,  # edits their editor undid: counted undone, as sft --edits counts them
     )
-    counts.update(dropped)
+    counts.update(dropped + chosen.arena_counts())
     if held_out and gold.num_rows:
         scored = pairs[pairs["id"].isin(set(gold.column("item_id").to_pylist()))]
         on_gold, _ = to_dpo(prompts, completions, scored, _answers(gold, "pairwise"), split)
@@ -134,11 +134,14 @@ def kto_rows(
     """
     gold = read_gold(workspace, "kto")
     stored = workspace.frame("labels")
-    chosen = export_labels(stored, "kto", excluded_labellers(workspace.path, excluded), labels)  # as export's
+    pairs = workspace.frame("pairs")  # which answers are the arena's
+    chosen = export_labels(
+        stored, "kto", excluded_labellers(workspace.path, excluded), labels, pairs
+    )  # as export's
     completions, prompts = workspace.frame("completions"), workspace.frame("prompts")  # children first
     rows, counts = to_kto(
         prompts,
-        completions,
+        chosen.items_of(completions),
         chosen.labels,
         split,
         aggregate,
@@ -147,6 +150,7 @@ def kto_rows(
         chosen.excluded_only("kto"),
         chosen.unlabelled("kto"),
     )
+    counts.update(chosen.arena_counts())
     if held_out and gold.num_rows:  # gold completions, decided by their gold answer (as preference_rows)
         on_gold, _ = to_kto(prompts, completions, _answers(gold, "kto"), split)
         rows += on_gold
@@ -193,7 +197,7 @@ def sft_rows(
         table, edit_counts = sft_edits_table(
             prompts,
             completions,
-            pairs,
+            chosen.pairs_of(pairs),
             chosen.labels,
             split,
             gold,
@@ -202,7 +206,7 @@ def sft_rows(
             rank_gold,
         )
         rows += [{**row, "source": "edit"} for row in table.to_pylist()]
-        counts.update({"edits": edit_counts.pop("exported"), **edit_counts})
+        counts.update({"edits": edit_counts.pop("exported"), **edit_counts, **chosen.arena_counts()})
     for row in rows:  # as `data export --format sft --sft-shape prompt-completion` splits them
         row["prompt"], row["completion"] = split_answer(row.pop("messages"))
     return rows, Counter({k: v for k, v in counts.items() if v})
@@ -216,13 +220,14 @@ def _rated(workspace: Workspace, split: str | None, excluded: tuple[str, ...], l
     blank text (``degenerate``)."""
     gold = read_gold(workspace, "rate").column("item_id").to_pylist()  # children first (Workspace.read)
     stored = workspace.frame("labels")
+    pairs = workspace.frame("pairs")  # which answers are the arena's
     chosen = export_labels(
-        stored, "ratings", excluded_labellers(workspace.path, excluded), labels
+        stored, "ratings", excluded_labellers(workspace.path, excluded), labels, pairs
     )  # as export's
     completions, prompts = workspace.frame("completions"), workspace.frame("prompts")  # children first
     table, counts = ratings_table(
         prompts,
-        completions,
+        chosen.items_of(completions),
         chosen.labels,
         split,
         gold,
@@ -231,7 +236,8 @@ def _rated(workspace: Workspace, split: str | None, excluded: tuple[str, ...], l
     )
     # every answer of the rate task, counted once
     kept = ("gold", "excluded_only", "other_split", "unlabelled", "degenerate")
-    return table, chosen.labels, Counter({k: counts[k] for k in kept if counts[k]})
+    counts = Counter({k: counts[k] for k in kept if counts[k]})
+    return table, chosen.labels, counts + chosen.arena_counts()
 
 
 def rating_kto_rows(

@@ -1,0 +1,195 @@
+"""The arena's answers are evaluation data only: the kto, rate and rank apps never serve them, and every export and
+`train` leave out the labels those tasks hold on them (stored by an older version, which served them, or imported),
+counted ``arena_only``; the arena's top-up is not held back by a ranking of them; `data stats` and `data validate`
+say how many such labels there are."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from annotate.service import LabelService
+from data import Completion, Label, Pair, Prompt, Workspace
+from data.__main__ import main as data_main
+from data.edits import edit_records
+from data.ranking import canonical_ranking, rank_item_id
+from data.records import now
+from generate.rank_items import check_sampled_rank_items
+from tests.test_data_exclusion import RATING, export
+from train.pairs import kto_rows, preference_rows, rating_kto_rows, sft_rows
+
+MODELS = ("m_a", "m_b", "m_c")
+
+
+def arena_round(prompt: Prompt) -> tuple[list[Completion], list[Pair]]:
+    """Three models' answers to ``prompt`` and the arena pairs they make (`generate --arena m_a,m_b,m_c`)."""
+    answers = [
+        Completion(prompt.id, f"{model} says {prompt.id[:4]}", model, "hf", seed=0) for model in MODELS
+    ]
+    pairs = [
+        Pair(prompt.id, a.id, b.id, kind="arena") for i, a in enumerate(answers) for b in answers[i + 1 :]
+    ]
+    return answers, pairs
+
+
+def build(path) -> tuple[Workspace, dict]:
+    """Two test prompts answered by the arena (no pairs yet: the arena writes them last), and one train prompt
+    with four sampled answers and a sampled pair of two of them (all four: a rank item)."""
+    ws = Workspace.init(path)
+    held = [Prompt([{"role": "user", "content": f"Held out {i}?"}], "t", split="test") for i in range(2)]
+    train = Prompt([{"role": "user", "content": "Train?"}], "t")
+    sampled = [Completion(train.id, f"answer {k}", "m_a", "hf", seed=k) for k in range(4)]
+    arena = [arena_round(p) for p in held]
+    ws.append([*held, train, *sampled, Pair(train.id, sampled[0].id, sampled[1].id, "sampled")])
+    ws.append([a for answers, _ in arena for a in answers])
+    ids = {"held": [p.id for p in held], "train": train.id, "sampled": [c.id for c in sampled]}
+    ids["arena"] = [[a.id for a in answers] for answers, _ in arena]
+    return ws, {**ids, "pairs": [p for _, pairs in arena for p in pairs]}
+
+
+@pytest.fixture()
+def world(tmp_path):
+    ws, ids = build(tmp_path / "ws")
+    ws.append(ids["pairs"])
+    return ws, ids
+
+
+def test_the_rule_an_answer_the_arena_reused_from_sampling_stays_ordinary(world):
+    from data.selection import arena_answers
+
+    ws, ids = world
+    found = set(arena_answers(ws.read("pairs")).to_pylist())
+    assert found == {i for answers in ids["arena"] for i in answers}
+    reused = ids["arena"][0][0]  # paired for labelling as well: an ordinary answer
+    ws.append([Pair(ids["held"][0], reused, ids["arena"][0][1], kind="sampled")])
+    assert reused not in set(arena_answers(ws.frame("pairs")).to_pylist())
+
+
+@pytest.mark.parametrize("task", ["kto", "rate", "rank"])
+def test_no_app_but_the_arenas_serves_the_arenas_answers(world, task):
+    ws, ids = world
+    service = LabelService(ws, task, overlap=1)
+    if task == "rank":
+        assert list(service.items) == [rank_item_id(ids["train"], 0)]
+    else:
+        assert sorted(service.items) == sorted(ids["sampled"])
+    served = []
+    while (shown := service.show("ann")) is not None:
+        served.append(shown.item.id)
+        service.skip("ann", shown.item.id)
+    assert sorted(served) == sorted(service.items)
+
+
+@pytest.mark.parametrize("task", ["kto", "rank"])
+def test_a_running_app_takes_answers_out_once_their_arena_pairs_arrive(tmp_path, task):
+    """An arena writes its pairs once every model has answered: a running app read the answers as items before;
+    the reload that reads the pairs takes them out of its queue, as a restart leaves them out."""
+    ws, ids = build(tmp_path / "ws")
+    service = LabelService(ws, task, overlap=1)
+    arena_items = (
+        [rank_item_id(p, 0) for p in ids["held"]] if task == "rank" else [i for a in ids["arena"] for i in a]
+    )
+    assert set(arena_items) <= set(service.items)  # no arena pair yet: ordinary answers
+    ws.append(ids["pairs"])
+    service.reload()
+    served = []
+    while (shown := service.show("ann")) is not None:
+        served.append(shown.item.id)
+        service.skip("ann", shown.item.id)
+    assert not set(served) & set(arena_items) and served
+    assert set(LabelService(ws, task, overlap=1).items).isdisjoint(arena_items)
+
+
+@pytest.mark.parametrize("task", ["kto", "rate", "rank"])
+def test_an_app_with_only_arena_answers_says_so(tmp_path, task):
+    from annotate.empty_queue import nothing_to_label
+
+    ws = Workspace.init(tmp_path / "ws")
+    prompt = Prompt([{"role": "user", "content": "Held out?"}], "t", split="test")
+    answers, pairs = arena_round(prompt)
+    ws.append([prompt, *answers, *pairs])
+    assert nothing_to_label(ws, task, "ws").endswith(
+        "; its 3 arena answers are evaluation data, which only `--task arena` serves (their pairs); run `python -m "
+        "generate` for answers to label"
+    )
+
+
+def old_labels(ids) -> list[Label]:
+    """What an older version let labellers store on the arena's answers: a ranking of the first prompt's three, a
+    KTO label and ratings of one of the second's."""
+    first, second = ids["arena"]
+    ranking = canonical_ranking(f"{first[2]}>{first[0]}>{first[1]}")
+    item = rank_item_id(ids["held"][0], 0)
+    return [
+        Label(item, "ann", "rank", None, ranking=ranking, left=",".join(first)),
+        Label(second[0], "ann", "kto", "desirable"),
+        Label(second[1], "ann", "rate", None, ratings=RATING, rubric="helpsteer2"),
+    ]
+
+
+def old_edit(ws, ids) -> list:
+    """An edit an older version's rank app let ann make of one of the arena's answers (its pair and her label)."""
+    original = ids["arena"][0][0]
+    text = ws.frame("completions").set_index("id").at[original, "text"]
+    item = rank_item_id(ids["held"][0], 0)
+    return list(edit_records(ids["held"][0], original, text, "A better answer.", "ann", item, 0, now()))
+
+
+def test_exports_and_train_leave_out_labels_on_the_arenas_answers_counted_arena_only(world, capsys):
+    ws, ids = world
+    ws.append([*old_labels(ids), *old_edit(ws, ids)])
+    counts, _ = export(ws, capsys, "--format", "dpo", "--split", "test")
+    # the ranking (it gave 3 rank pairs) and the edit pair; the arena's votes are not asked; the sampled pair is train's
+    assert counts == {"exported": 0, "arena_only": 2, "kind_arena_not_asked": 6, "other_split": 1}
+    counts, _ = export(ws, capsys, "--format", "sft", "--edits", "--split", "test")
+    assert counts == {"exported": 0, "arena_only": 1}
+    rows, counts = sft_rows(ws, "test", ("edits",))
+    assert rows == [] and counts["arena_only"] == 1
+    counts, _ = export(ws, capsys, "--format", "kto", "--split", "test")
+    assert counts == {
+        "exported": 0,
+        "arena_only": 1,
+        "other_split": 4,
+    }  # the arena's answers: no unlabelled item
+    counts, _ = export(ws, capsys, "--format", "ratings", "--split", "test")
+    assert counts == {"exported": 0, "arena_only": 1, "other_split": 4}
+    rows, counts = preference_rows(ws, "test", ("sampled", "imported", "spin", "edit", "rank"))
+    assert rows == [] and counts["arena_only"] == 2
+    rows, counts = kto_rows(ws, "test")
+    assert rows == [] and counts["arena_only"] == 1
+    rows, counts = rating_kto_rows(ws, "test", "helpfulness>=3")
+    assert rows == [] and counts["arena_only"] == 1
+    counts, _ = export(ws, capsys, "--format", "dpo", "--split", "test", "--kinds", "arena")
+    # the arena's pairs export as asked (nobody voted here); the ranking stays out
+    assert counts == {"exported": 0, "unlabelled": 6, "arena_only": 2, "kind_sampled_not_asked": 1}
+
+
+def test_a_ranking_of_the_arenas_answers_does_not_hold_back_its_top_up(world):
+    """`generate --arena` of 4 models at --arena-n 2 adds 5 answers to each prompt: a ranking an older version
+    stored on the arena's 3 answers refused it (a ranked item past 6)."""
+    ws, ids = world
+    ws.append(old_labels(ids))
+    check_sampled_rank_items(ws, {ids["held"][0]: 5}, 0)
+    ranking = canonical_ranking(">".join(ids["sampled"]))
+    ws.append([Label(rank_item_id(ids["train"], 0), "ann", "rank", None, ranking=ranking)])
+    with pytest.raises(Exception, match="from 4 to 7 answers"):  # an ordinary ranked item is still kept whole
+        check_sampled_rank_items(ws, {ids["train"]: 3}, 0)
+
+
+def test_stats_and_validate_say_how_many_labels_are_on_the_arenas_answers(world, capsys):
+    ws, ids = world
+    assert data_main(["validate", "-w", str(ws.path)]) == 0
+    assert "arena" not in capsys.readouterr().out
+    ws.append(old_labels(ids))
+    line = (
+        "arena_only_labels: 3 labels of other tasks on the arena's answers (kto 1, rank 1, rate 1), which are "
+        "evaluation data: left out of every export and train (counted arena_only)"
+    )
+    assert data_main(["validate", "-w", str(ws.path)]) == 0
+    assert f"note: {line}\n" in capsys.readouterr().out
+    assert data_main(["stats", "-w", str(ws.path)]) == 0
+    assert f"{line}\n" in capsys.readouterr().out
+    assert data_main(["stats", "-w", str(ws.path), "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["arena_only_labels"] == {"kto": 1, "rank": 1, "rate": 1}
