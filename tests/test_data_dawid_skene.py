@@ -41,11 +41,12 @@ def test_m_step_exact():
     np.testing.assert_allclose(confusion[0, 0], np.array([1 + pc + right, 0.5 + pc]) / (1.5 + 2 * pc + right))
     np.testing.assert_allclose(confusion[0, 1], np.array([pc, 0.5 + pc + right]) / (0.5 + 2 * pc + right))
     np.testing.assert_allclose(prior, np.array([1.5 + pc, 0.5 + pc]) / (2 + 2 * pc))
-    # The shares counted over item 1 only (item 0 gold): its posterior, the confusion rows as before
+    # Item 0 gold: its answer counts in the confusion rows, and in the shares its posterior from its labels alone
+    from_labels = np.array([[0.2, 0.8], [0.5, 0.5]])
     same, shares = dawid_skene.m_step(
-        posterior, np.array([0, 1]), np.array([0, 0]), np.array([0, 1]), 1, shared=np.array([False, True])
+        posterior, np.array([0, 1]), np.array([0, 0]), np.array([0, 1]), 1, from_labels=from_labels
     )
-    np.testing.assert_allclose(shares, np.array([0.5 + pc, 0.5 + pc]) / (1 + 2 * pc))
+    np.testing.assert_allclose(shares, np.array([0.7 + pc, 1.3 + pc]) / (2 + 2 * pc))
     np.testing.assert_allclose(same, confusion)
 
 
@@ -160,3 +161,18 @@ def test_one_sided_gold_turns_no_unanimous_verdict_over():
     fit = dawid_skene.fit(items, labellers, choices, 12, 2, 4, known, swap=swap)
     assert dawid_skene.decided(fit.posterior, swap)[0][6:].tolist() == [0, 1] * 3
     assert fit.iterations < dawid_skene.MAX_ITERATIONS
+
+
+def test_a_split_vote_after_gold_stays_in_doubt():
+    # 20 gold completions, half desirable, labelled by ann (17 right) and bob (15 right); one new completion with one
+    # vote each way. Fitted over the new completion alone, the shares followed its own posterior (pseudo-count 0.01
+    # a share) and pushed it on, to desirable at 0.996, past --min-posterior 0.9. With the shares over every item's
+    # posterior from its labels, gold too, it stays at ann's lean over bob's.
+    kto, truth = ("desirable", "undesirable"), np.arange(20) % 2
+    ann, bob = (np.where(np.arange(20) >= wrong, truth, 1 - truth) for wrong in (3, 5))
+    rows = [(f"c{i:02d}", who, kto[c]) for i in range(20) for who, c in (("ann", ann[i]), ("bob", bob[i]))]
+    rows += [("c20", "ann", "desirable"), ("c20", "bob", "undesirable")]
+    gold = pa.table({"item_id": [f"c{i:02d}" for i in range(20)], "choice": [kto[t] for t in truth]})
+    verdict = aggregate(frame(rows), "kto", "dawid-skene", gold).set_index("item_id").loc["c20"]
+    assert verdict["verdict"] == "desirable"
+    assert verdict["posterior"] == pytest.approx(0.727, abs=1e-3)

@@ -98,16 +98,18 @@ def reference_fit(
 ) -> list:
     """Tied Dawid–Skene the long way, as its definition reads, one label at a time: each item also as a copy with its
     sides swapped (its labels' and its gold's codes through ``swap``), every label weighing half, plain untied EM
-    (pseudo-counts and the prior's right answers as the app's; each choice's share over the items not gold) over the
-    doubled items, run to convergence; returns the stored items' posteriors (lists of k)."""
+    (pseudo-counts and the prior's right answers as the app's; each choice's share over every item's posterior from
+    its labels, gold not clamped) over the doubled items, run to convergence; returns the stored items' posteriors
+    (lists of k)."""
     k, pc, right = len(swap), dawid_skene.PSEUDO_COUNT, dawid_skene.PRIOR_RIGHT
     doubled = [(i, w, c) for i, w, c in labels] + [(n_items + i, w, swap[c]) for i, w, c in labels]
     known = {**gold, **{n_items + i: swap[g] for i, g in gold.items()}}
     workers = 1 + max(w for _, w, _ in labels)
-    post = []
+    from_labels = []
     for i in range(2 * n_items):  # the majority to start from
         votes = [c for j, _, c in doubled if j == i]
-        post.append([votes.count(t) / len(votes) if votes else 1 / k for t in range(k)])
+        from_labels.append([votes.count(t) / len(votes) if votes else 1 / k for t in range(k)])
+    post = from_labels
     for _ in range(2000):
         post = [[float(t == known[i]) for t in range(k)] if i in known else p for i, p in enumerate(post)]
         counts = [[[pc + right * (t == c) for c in range(k)] for t in range(k)] for _ in range(workers)]
@@ -115,14 +117,16 @@ def reference_fit(
             for t in range(k):
                 counts[w][t][c] += 0.5 * post[i][t]
         pi = [[[x / sum(row) for x in row] for row in rows] for rows in counts]
-        prior = [0.5 * sum(p[t] for i, p in enumerate(post) if i not in known) + pc for t in range(k)]
+        prior = [0.5 * sum(p[t] for p in from_labels) + pc for t in range(k)]
         logs = [[math.log(prior[t] / sum(prior)) for t in range(k)] for _ in range(2 * n_items)]
         for i, w, c in doubled:
             for t in range(k):
                 logs[i][t] += math.log(pi[w][t][c])
         new = [[math.exp(x - max(row)) for x in row] for row in logs]
-        new = [[x / sum(row) for x in row] for row in new]
-        new = [[float(t == known[i]) for t in range(k)] if i in known else p for i, p in enumerate(new)]
+        from_labels = [[x / sum(row) for x in row] for row in new]
+        new = [
+            [float(t == known[i]) for t in range(k)] if i in known else p for i, p in enumerate(from_labels)
+        ]
         change = max(abs(x - y) for p, q in zip(new, post) for x, y in zip(p, q))
         post = new
         if change < 1e-13:
