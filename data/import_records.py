@@ -11,7 +11,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import TypeVar
 
 import yaml
@@ -288,13 +288,15 @@ ENCODED_REMEDY = (
 MESSAGES_START = re.compile(r"(\[\s*)?\{")
 
 
-def messages_as_text(record: dict, source: str, row: int, remedy: str = CSV_REMEDY) -> RecordError | None:
-    """A row one of whose texts is messages written out (JSON, or Python's repr: pandas' ``to_csv`` writes a
-    column of message lists so, ``json.dumps`` of a column before writing JSON or Parquet): a bad row naming the
-    column, told what to do by the reader's ``remedy``. The row was imported as that text, the prompt (or answer)
-    ``[{'role': 'user', 'content': ...}]``, without a word."""
+def messages_as_text(
+    record: dict, source: str, row: int, remedy: str, read: Container[str]
+) -> RecordError | None:
+    """A row one of whose texts (its columns in ``read``) is messages written out (JSON, or Python's repr: pandas'
+    ``to_csv`` writes a column of message lists so, ``json.dumps`` of a column before writing JSON or Parquet): a
+    bad row naming the column, told what to do by the reader's ``remedy``. The row was imported as that text, the
+    prompt (or answer) ``[{'role': 'user', 'content': ...}]``, without a word."""
     for column, cell in record.items():
-        messages = _written_messages(cell)
+        messages = _written_messages(cell) if column in read else None
         if messages is not None:
             return RecordError(
                 source, remedy.format(messages), row=row, field=column, reason="messages_as_text"
