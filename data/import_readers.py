@@ -75,10 +75,15 @@ def refuse_split_flags(files: Sequence[Path], given: Sequence[str]) -> None:
         )
 
 
-def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> list[object]:
+def read_records(
+    path: Path, max_record_bytes: int = MAX_RECORD_BYTES, written_messages: bool = True
+) -> list[object]:
     """The rows of a data file or a `datasets.save_to_disk` folder: a dict per record, a RecordError per bad row
-    (one holding messages written out as text where a format reads text among them: `messages_as_text`)."""
+    (with ``written_messages``, one holding messages written out as text where a format reads text among them:
+    `messages_as_text`)."""
     rows = _read_rows(path, max_record_bytes)
+    if not written_messages:
+        return rows
     # a CSV cell is text; a JSON or Parquet string of messages was encoded twice
     remedy = CSV_REMEDY if path.suffix.lower() == ".csv" and path.is_file() else ENCODED_REMEDY
     return [

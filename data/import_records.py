@@ -284,6 +284,7 @@ ENCODED_REMEDY = (
     "the text holds {} written out as JSON (a string of them, encoded twice), which would be imported as that text: "
     "give the messages themselves, not a string of them (json.loads the column before writing the file)"
 )
+MESSAGES_AS_TEXT = "messages_as_text"  # the reason of such a row
 # a list of objects, or one, as json.dumps writes it, indented or not
 MESSAGES_START = re.compile(r"(\[\s*)?\{")
 
@@ -299,7 +300,7 @@ def messages_as_text(
         messages = _written_messages(cell) if column in read else None
         if messages is not None:
             return RecordError(
-                source, remedy.format(messages), row=row, field=column, reason="messages_as_text"
+                source, remedy.format(messages), row=row, field=column, reason=MESSAGES_AS_TEXT
             )
     return None
 
