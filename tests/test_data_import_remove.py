@@ -480,3 +480,16 @@ def test_a_row_of_messages_written_out_is_withdrawn_as_its_import_stored_it(tmp_
     assert main(["import", "-w", str(tmp_path / "ws2"), "--remove", str(path), "--on-error", "skip"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"withdrew the labels of {path}: 1 (preferences 1)") and "skipped at import" in out
+
+
+def test_a_bad_row_remove_passes_over_with_skip_is_counted_by_reason(tmp_path, capsys):
+    """`--remove --on-error skip` left a bad row out (an empty answer) without a word: "withdrew ...: 1", as if the
+    file held one row. It is counted by its reason, as the import counted it."""
+    ws = tmp_path / "ws"
+    path = write(tmp_path / "prefs.jsonl", OTHER, {"prompt": "b?", "chosen": "", "rejected": "y"})
+    assert main(["import", "-w", str(ws), str(path), "--on-error", "skip"]) == 0
+    assert "skipped 1 record (empty_answer 1)" in capsys.readouterr().out
+    assert main(["import", "-w", str(ws), "--remove", str(path), "--on-error", "skip"]) == 0
+    assert capsys.readouterr().out == (
+        f"withdrew the labels of {path}: 1 (preferences 1); 1 row skipped at import (empty_answer), never stored\n"
+    )
