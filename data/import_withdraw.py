@@ -99,9 +99,8 @@ class Withdrawal:
     path: Path
     retractions: list[Label]
     already: int
-    skipped: Counter = field(
-        default_factory=Counter
-    )  # rows the import left out (`REFUSED`, bad rows), by reason
+    # rows the import left out (`REFUSED`, bad rows), by reason
+    skipped: Counter = field(default_factory=Counter)
     merged_out: Counter = field(default_factory=Counter)  # rows whose labels a merge left out, by reason
 
     def line(self) -> str:
