@@ -169,9 +169,15 @@ def remove_imports(args: Any, options: ImportOptions) -> int:
     workspace = Workspace(args.workspace)
     spellings = Spellings(workspace)  # the texts as the import stored them
     # no label has a split, nor its id a strength: neither is read, as a file imported before they were is withdrawn
-    # nor is a near miss of a column refused: an import before that check stored such a file's labels
+    # nor is a near miss of a column refused, nor a text of messages written out: an import before either check
+    # stored such a file's labels (a row of messages an import since left out: its rejects file lists it)
     options = replace(
-        options, split_column=False, strength_column=False, near_misses=False, answers_wanted=False
+        options,
+        split_column=False,
+        strength_column=False,
+        near_misses=False,
+        answers_wanted=False,
+        messages_as_text=False,
     )
     # every file read before anything is written
     files = file_labels(args.remove, options, workspace, spellings)

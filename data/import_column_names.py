@@ -120,6 +120,9 @@ ANSWER_WORDS = {
     *("answer", "answers", "response", "responses", "completion", "completions", "output", "outputs"),
     *("reply", "replies", "generation", "generations"),
 }
+# first words of a name that say its column counts, bounds or flags answers, holding none (Nectar's `num_responses`,
+# `has_answer`, `max_output`)
+NOT_ANSWER_WORDS = {"n", "num", "number", "count", "total", "max", "min", "has", "is"}
 
 # where a format's gold answer is, where not in a `completion`, `response`, `output` or `gold` column
 GOLD_NAMES = {"alpaca": "output", "chat": "the conversation's last assistant turn"}
@@ -127,11 +130,12 @@ GOLD_NAMES = {"alpaca": "output", "chat": "the conversation's last assistant tur
 
 def _named_as_answers(name: str) -> bool:
     """Whether column ``name`` ends on a word of `ANSWER_WORDS`, a number or letter after it aside (``response_0``,
-    ``answer_b``, ``chosen_response``; not ``response_model``, ``answer_id``, ``completion_tokens``)."""
+    ``answer_b``, ``chosen_response``; not ``response_model``, ``answer_id``, ``completion_tokens``), and does not
+    start on one of `NOT_ANSWER_WORDS` (``num_responses``, ``has_answer``)."""
     words = [word for word in WORDS.split(name.lower()) if word]
     while words and (words[-1].isdigit() or len(words[-1]) == 1):
         words.pop()
-    return bool(words) and words[-1] in ANSWER_WORDS
+    return bool(words) and words[-1] in ANSWER_WORDS and words[0] not in NOT_ANSWER_WORDS
 
 
 def refuse_unread_answers(source: str, fmt: str, columns: Iterable[str]) -> None:

@@ -1,7 +1,7 @@
 """Reading a CSV file into raw records, row by row: every cell is text (an empty cell is ""), the header's names are
 the columns. What cannot be told apart is refused, not guessed: a column named twice, a row of more or fewer cells
-than the header, a file saved with semicolons or tabs between cells; and a cell of messages written out as text
-(`data.import_records.messages_as_text`), which would be imported as that text."""
+than the header, a file saved with semicolons or tabs between cells. (A cell of messages written out as text, which
+would be imported as that text, is a bad row: `data.import_readers.read_records`.)"""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import csv
 from pathlib import Path
 
 from data.errors import one_line
-from data.import_records import RecordError, messages_as_text
+from data.import_records import RecordError
 from data.schemas import SchemaError
 
 
@@ -59,8 +59,7 @@ def _csv_records(path: Path, source: str, limit: int) -> list[object]:
                 elif missing := _missing_cells(cells, header, source, len(records), reader.line_num):
                     records.append(missing)
                 else:
-                    record = dict(zip(columns, cells + [None] * (len(columns) - len(cells))))
-                    records.append(messages_as_text(record, source, len(records)) or record)
+                    records.append(dict(zip(columns, cells + [None] * (len(columns) - len(cells)))))
         # an unclosed quote, a cell over the limit: nothing after it can be told apart
         except csv.Error as exc:
             if header is None:  # the header itself: its names quoted between semicolons or tabs?

@@ -370,6 +370,9 @@ COLUMNS = {
     "openai": ("input", "preferred_output", "non_preferred_output"),
     "prompt": ("prompt", *_ANSWERS, *GOLD_KEYS),
 }
+# the columns the formats read (a prompt's or answer's text among them): only there is a string of messages written
+# out imported as that text (`import_readers.read_records`); another column holding one is a column not read
+TEXT_COLUMNS = frozenset(column for columns in COLUMNS.values() for column in columns)
 
 
 def detect_format(record: dict) -> str | None:

@@ -43,6 +43,9 @@ class ImportOptions:
     # (`data.import_column_names.refuse_unread_answers`); not for `generate --prompts` (prompts are what it reads)
     # nor `--remove` (a file without labels is refused there, saying so)
     answers_wanted: bool = True
+    # a text that is messages written out is a bad row (`data.import_readers.read_records`); not for `--remove`: an
+    # import before that check stored it as that text (a row one since left out so is listed in its rejects file)
+    messages_as_text: bool = True
 
 
 def logged_options(options: ImportOptions) -> dict:

@@ -29,7 +29,9 @@ import pyarrow.parquet as pq
 
 from data.errors import PrefloopError, counted, names_shown, one_line
 from data.import_csv import read_csv, refuse_twice
+from data.import_formats import TEXT_COLUMNS
 from data.import_records import (
+    CSV_REMEDY,
     ENCODED_REMEDY,
     SPACE,
     RecordError,
@@ -73,15 +75,21 @@ def refuse_split_flags(files: Sequence[Path], given: Sequence[str]) -> None:
         )
 
 
-def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> list[object]:
+def read_records(
+    path: Path, max_record_bytes: int = MAX_RECORD_BYTES, written_messages: bool = True
+) -> list[object]:
     """The rows of a data file or a `datasets.save_to_disk` folder: a dict per record, a RecordError per bad row
-    (one holding messages written out as text among them: `messages_as_text`, as a CSV's rows are read)."""
+    (with ``written_messages``, one holding messages written out as text where a format reads text among them:
+    `messages_as_text`)."""
     rows = _read_rows(path, max_record_bytes)
-    # `read_csv` checked each of its rows so, saying a CSV holds only text
-    if path.suffix.lower() == ".csv" and path.is_file():
+    if not written_messages:
         return rows
+    # a CSV cell is text; a JSON or Parquet string of messages was encoded twice
+    remedy = CSV_REMEDY if path.suffix.lower() == ".csv" and path.is_file() else ENCODED_REMEDY
     return [
-        messages_as_text(row, str(path), number, ENCODED_REMEDY) or row if isinstance(row, dict) else row
+        messages_as_text(row, str(path), number, remedy, TEXT_COLUMNS) or row
+        if isinstance(row, dict)
+        else row
         for number, row in enumerate(rows)
     ]
 

@@ -11,7 +11,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import TypeVar
 
 import yaml
@@ -120,15 +120,38 @@ def _where(value: object, field: str = "") -> tuple[str, _Digits] | None:
     return None
 
 
+# The most levels a record's value is nested (a row, its messages, a message's content parts: a handful): json reads
+# a value some hundreds deep that the import's walks over a row (`without_nulls`, a level each) could not follow.
+MAX_DEPTH = 100
+
+
+def _deeper_than(value: object, bound: int) -> bool:
+    """Whether ``value`` nests lists and objects more than ``bound`` levels deep (walked without recursing)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            if depth > bound:
+                return True
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def _decode(text: str, pos: int | None = None) -> object:
-    """``text``'s JSON value (at ``pos``: (value, end), as ``raw_decode``), within depth; an integer too long for
-    `int` (a plain ValueError from json's scanner, which names no field) a `LongNumber` naming its field."""
+    """``text``'s JSON value (at ``pos``: (value, end), as ``raw_decode``), within depth (`MAX_DEPTH`); an integer
+    too long for `int` (a plain ValueError from json's scanner, which names no field) a `LongNumber` naming its
+    field."""
     try:
-        return (
-            within_depth(_DECODER.decode, text)
-            if pos is None
-            else within_depth(_DECODER.raw_decode, text, pos)
-        )
+        if pos is None:
+            value, start, end = within_depth(_DECODER.decode, text), 0, len(text)
+        else:
+            (value, end), start = within_depth(_DECODER.raw_decode, text, pos), pos
+        # only a value of that many brackets can be so deep: most are walked for none
+        brackets = text.count("[", start, end) + text.count("{", start, end)
+        if brackets > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
+            raise TooDeep()
+        return value if pos is None else (value, end)
     except (json.JSONDecodeError, DuplicateKey, TooDeep):
         raise
     except ValueError:
@@ -284,20 +307,23 @@ ENCODED_REMEDY = (
     "the text holds {} written out as JSON (a string of them, encoded twice), which would be imported as that text: "
     "give the messages themselves, not a string of them (json.loads the column before writing the file)"
 )
+MESSAGES_AS_TEXT = "messages_as_text"  # the reason of such a row
 # a list of objects, or one, as json.dumps writes it, indented or not
 MESSAGES_START = re.compile(r"(\[\s*)?\{")
 
 
-def messages_as_text(record: dict, source: str, row: int, remedy: str = CSV_REMEDY) -> RecordError | None:
-    """A row one of whose texts is messages written out (JSON, or Python's repr: pandas' ``to_csv`` writes a
-    column of message lists so, ``json.dumps`` of a column before writing JSON or Parquet): a bad row naming the
-    column, told what to do by the reader's ``remedy``. The row was imported as that text, the prompt (or answer)
-    ``[{'role': 'user', 'content': ...}]``, without a word."""
+def messages_as_text(
+    record: dict, source: str, row: int, remedy: str, read: Container[str]
+) -> RecordError | None:
+    """A row one of whose texts (its columns in ``read``) is messages written out (JSON, or Python's repr: pandas'
+    ``to_csv`` writes a column of message lists so, ``json.dumps`` of a column before writing JSON or Parquet): a
+    bad row naming the column, told what to do by the reader's ``remedy``. The row was imported as that text, the
+    prompt (or answer) ``[{'role': 'user', 'content': ...}]``, without a word."""
     for column, cell in record.items():
-        messages = _written_messages(cell)
+        messages = _written_messages(cell) if column in read else None
         if messages is not None:
             return RecordError(
-                source, remedy.format(messages), row=row, field=column, reason="messages_as_text"
+                source, remedy.format(messages), row=row, field=column, reason=MESSAGES_AS_TEXT
             )
     return None
 

@@ -10,12 +10,14 @@ from data.errors import counted
 from data.import_guard import REFUSED
 from data.import_log_lines import read_alike, read_lines
 from data.import_rank_rate import CONFLICT
+from data.import_records import MESSAGES_AS_TEXT
 from data.import_write import same_file
 
 # The reasons of the rows an import's rejects file lists that `--remove` counts as skipped at import: those the
-# workspace refused (`REFUSED`), and a KTO row labelling an answer otherwise than an earlier row of the file, which
-# this reading keeps (no KTO conflict check: an import before it stored both) though the import left it out
-LOGGED = (*REFUSED, CONFLICT["kto"])
+# workspace refused (`REFUSED`), and those this reading keeps though the import left them out: a KTO row labelling
+# an answer otherwise than an earlier row of the file (no KTO conflict check: an import before it stored both), a
+# text of messages written out (not checked: an import before the check stored it as that text)
+LOGGED = (*REFUSED, CONFLICT["kto"], MESSAGES_AS_TEXT)
 
 
 def unlisted_rows(log: Path) -> list[str]:

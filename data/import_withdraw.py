@@ -45,7 +45,7 @@ from data.annotators import IMPORT
 from data.errors import counted, one_line
 from data.files import failure_reason, folder_for_writing
 from data.gold_agreement import quoted
-from data.import_guard import REFUSED, skip_refused
+from data.import_guard import skip_refused
 from data.import_labels import IN_APP, import_history, is_of, made_in_app
 from data.import_log_lines import first_shown, passed_over_warning
 from data.import_options import ImportOptions, logged_options
@@ -69,7 +69,8 @@ log = logging.getLogger(__name__)
 class FileLabels:
     """The labels one file's import makes, each with the row (and field, for a ranking or rating) it came from;
     ``locked``: the rows an import of the file left out as the workspace refused them (`REFUSED`: its log says),
-    ``left_out``: those this reading left out so (``--on-error skip``); each by row, with its reason."""
+    ``left_out``: those this reading left out (``--on-error skip``: so, or as bad rows, an empty answer); each by
+    row, with its reason."""
 
     path: Path
     labels: dict[str, Labelled]  # label id -> the label and where
@@ -98,7 +99,8 @@ class Withdrawal:
     path: Path
     retractions: list[Label]
     already: int
-    skipped: Counter = field(default_factory=Counter)  # rows the import left out (`REFUSED`), by reason
+    # rows the import left out (`REFUSED`, bad rows), by reason
+    skipped: Counter = field(default_factory=Counter)
     merged_out: Counter = field(default_factory=Counter)  # rows whose labels a merge left out, by reason
 
     def line(self) -> str:
@@ -188,7 +190,7 @@ def _file_labels(
     if options.on_error == "skip":
         (loaded,) = skip_refused(workspace, [loaded], recheck, replay=True)
     found = stored_spellings(workspace, str(path), read, spellings, loaded, found)
-    left_out = {reject["row"]: reject["reason"] for reject in loaded.rejects if reject["reason"] in REFUSED}
+    left_out = {reject["row"]: reject["reason"] for reject in loaded.rejects}
     digest = file_digest(path)
     locked, every, unread, rejects_unread = logged_rejects(
         workspace, path, options, loaded.format, LOGGED, digest

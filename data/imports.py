@@ -293,7 +293,7 @@ def check_file(
     check_options(options)
     path = Path(path)
     name, source = str(path), options.source or path.stem
-    rows = read_records(path, options.max_record_bytes)
+    rows = read_records(path, options.max_record_bytes, options.messages_as_text)
     rank_rate = RankRateRows(path, source, options.rubric, options.unlabelled, labels, rows, kto_conflicts)
     if not rows:
         raise SchemaError(name, "no records")

@@ -333,7 +333,9 @@ def test_a_cut_off_file_given_to_remove_is_not_said_to_be_imported(tmp_path, cap
         "the record before it is complete (--on-error skip reads them, as an import with it did)\n"
     )
     assert main(["import", "-w", str(ws.path), "--on-error", "skip", "--remove", str(cut)]) == 0
-    assert capsys.readouterr().out == f"withdrew the labels of {cut}: 1 (preferences 1)\n"
+    assert capsys.readouterr().out == (
+        f"withdrew the labels of {cut}: 1 (preferences 1); 1 row skipped at import (truncated), never stored\n"
+    )
 
 
 def test_a_gold_file_whose_name_holds_a_control_character_is_refused_before_any_file_is_read(

@@ -171,6 +171,25 @@ def test_a_too_deep_element_a_duplicate_key_and_a_nul_in_an_array(ws, tmp_path, 
     assert listed[2]["error"] == "NUL character at character 1"
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])
+@pytest.mark.parametrize("depth", [600, 900])
+def test_an_element_json_reads_but_nested_past_what_the_import_walks_is_a_bad_row(
+    ws, tmp_path, capsys, suffix, depth
+):
+    """json reads a value some hundreds deep that the import's own walks over a row (its nulls left out, a level
+    each) cannot: a RecursionError traceback. Deeper than any record (`MAX_DEPTH`) is too deep, a bad row."""
+    deep = json.loads("[" * depth + "1" + "]" * depth)
+    rows = [GOOD, {"prompt": "q", "completions": ["a", "b", "c"], "ranking": [1, 2, deep]}]
+    path = tmp_path / f"deep{suffix}"
+    path.write_text("\n".join(map(json.dumps, rows)) if suffix == ".jsonl" else json.dumps(rows))
+    assert main(["import", "-w", str(ws), str(path)]) == 2
+    assert error_lines(capsys) == [f"error: {path}, row 1: JSON nested too deeply to read"]
+    rows.reverse()  # the first row, read for the file's format
+    path.write_text("\n".join(map(json.dumps, rows)) if suffix == ".jsonl" else json.dumps(rows))
+    assert main(["import", "-w", str(ws), str(path), "--on-error", "skip"]) == 0
+    assert "skipped 1 record (too_deep 1)" in capsys.readouterr().out
+
+
 def test_duplicate_keys_and_nul_in_json_lines_name_row_and_field(ws, tmp_path, capsys):
     path = tmp_path / "dup.jsonl"
     path.write_bytes(jsonl(GOOD) + b'{"prompt": "q", "chosen": "a", "rejected": "b", "chosen": "c"}\n')

@@ -153,6 +153,21 @@ def test_prompts_beside_other_columns_or_for_generate_import_named_as_not_read(t
     assert loaded.counts["records"] == 1 and loaded.unread == "columns not read: preferred, dispreferred"
 
 
+@pytest.mark.parametrize("suffix", ["jsonl", "csv"])
+def test_columns_that_count_or_flag_answers_are_no_answers(tmp_path, capsys, suffix):
+    """A column whose name ends on an answer word but that counts or flags answers (`num_responses`, Nectar's; a
+    `has_answer` flag, a `max_output` bound) holds no answer: a file of prompts beside one was refused as if its
+    answers were left out. It imports, the columns named as not read."""
+    path = tmp_path / f"prompts.{suffix}"
+    row = {"prompt": "Q?", "num_responses": 4, "n_completions": 2, "has_answer": False, "max_output": 256}
+    if suffix == "csv":
+        path.write_text(",".join(row) + "\n" + ",".join(map(str, row.values())) + "\n")
+    else:
+        write(path, row)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 0
+    assert summary(capsys).endswith("columns not read: num_responses, n_completions, has_answer, max_output")
+
+
 def test_a_near_miss_of_a_column_this_reader_does_not_read_is_only_named(tmp_path, capsys):
     """`data gold` reads no labeller nor split (its new prompts go to --split): near misses of those are extra
     columns there; `--unlabelled` reads no labeller either."""

@@ -227,3 +227,22 @@ def test_a_message_list_encoded_twice_as_a_string_is_a_bad_row_naming_its_field(
     assert counts["skipped_messages_as_text"] == 1 and counts["records"] == 3
     prompts = sorted(r.messages[0]["content"] for r in records if isinstance(r, Prompt))
     assert prompts == sorted([rows[0]["prompt"], rows[2]["prompt"]])
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet", ".csv"])
+def test_messages_written_out_in_a_column_no_format_reads_are_no_bad_row(tmp_path, suffix):
+    """A column no format reads (a log of the conversation kept beside the pair) is never imported as text, so its
+    messages written out are no reason to refuse the row: the file was refused, every row bad, with a remedy for a
+    text that is never read. It is a column not read, as any other."""
+    rows = [{"prompt": "What is 2 + 2?", "chosen": "4", "rejected": "5", "raw_conversation": ENCODED}]
+    path = tmp_path / f"prefs{suffix}"
+    frame = pd.DataFrame(rows)
+    if suffix == ".parquet":
+        frame.to_parquet(path)
+    elif suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        path.write_text(json.dumps(rows[0]) + "\n")
+    records, counts = load_file(path)
+    assert counts["records"] == 1 and "skipped_messages_as_text" not in counts
+    assert [r.messages[0]["content"] for r in records if isinstance(r, Prompt)] == ["What is 2 + 2?"]

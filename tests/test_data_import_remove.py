@@ -26,6 +26,7 @@ from tests.test_data_import_errors import digest
 
 ANSWERS = ["new 1", "new 2", "new 3"]
 RANKED = {"prompt": "Q?", "completions": ANSWERS, "ranking": "2 > 1 > 3"}
+OTHER = {"prompt": "3 + 3?", "chosen": "6", "rejected": "7"}
 
 
 def remove(ws, *files) -> int:
@@ -458,3 +459,39 @@ def test_a_kto_row_an_import_with_on_error_skip_left_out_as_conflicting_is_count
         "stored\n"
     )
     assert current_labels(Workspace(ws).read("labels"), "kto").empty  # both stored labels withdrawn
+
+
+def test_a_row_of_messages_written_out_is_withdrawn_as_its_import_stored_it(tmp_path, capsys, monkeypatch):
+    """An import before a text of messages written out was a bad row (JSON and Parquet strings) stored such a row's
+    prompt as that text; `--remove` read the row as bad: refused, or with --on-error skip passed over without a word,
+    its label left in force after "withdrew". It reads the text as any import did; a row an import since left out so
+    is listed in its rejects file, counted as skipped at import."""
+    ws = tmp_path / "ws"
+    encoded = json.dumps([{"role": "user", "content": "2 + 2?"}])
+    path = write(tmp_path / "prefs.jsonl", {"prompt": encoded, "chosen": "4", "rejected": "5"}, OTHER)
+    with monkeypatch.context() as patch:  # read as the import before the check read it
+        patch.setattr("data.import_readers.TEXT_COLUMNS", frozenset())
+        assert main(["import", "-w", str(ws), str(path)]) == 0
+    capsys.readouterr()
+    assert remove(ws, path) == 0
+    assert capsys.readouterr().out == f"withdrew the labels of {path}: 2 (preferences 2)\n"
+    assert main(["import", "-w", str(tmp_path / "ws2"), str(path), "--on-error", "skip"]) == 0
+    capsys.readouterr()
+    assert main(["import", "-w", str(tmp_path / "ws2"), "--remove", str(path), "--on-error", "skip"]) == 0
+    assert capsys.readouterr().out == (
+        f"withdrew the labels of {path}: 1 (preferences 1); 1 row skipped at import (messages_as_text), never "
+        "stored\n"
+    )
+
+
+def test_a_bad_row_remove_passes_over_with_skip_is_counted_by_reason(tmp_path, capsys):
+    """`--remove --on-error skip` left a bad row out (an empty answer) without a word: "withdrew ...: 1", as if the
+    file held one row. It is counted by its reason, as the import counted it."""
+    ws = tmp_path / "ws"
+    path = write(tmp_path / "prefs.jsonl", OTHER, {"prompt": "b?", "chosen": "", "rejected": "y"})
+    assert main(["import", "-w", str(ws), str(path), "--on-error", "skip"]) == 0
+    assert "skipped 1 record (empty_answer 1)" in capsys.readouterr().out
+    assert main(["import", "-w", str(ws), "--remove", str(path), "--on-error", "skip"]) == 0
+    assert capsys.readouterr().out == (
+        f"withdrew the labels of {path}: 1 (preferences 1); 1 row skipped at import (empty_answer), never stored\n"
+    )
