@@ -46,6 +46,7 @@ from data.ratings import rating_stats
 from data.records import has_gold
 from data.selection import (
     EXCLUDED_FILE,
+    arena_answers,
     arena_label_counts,
     excluded_labellers,
     verdict_labels,
@@ -207,6 +208,7 @@ def workspace_stats(
     label of people and imports in the label distribution: `verdict_labels`), machine labellers' agreement,
     lineage; ``order``: a rubric's aspects (`Rubric.names`), the order the ratings' figures list theirs in."""
     excluded = excluded_labellers(workspace.path, excluded)
+    arenas = workspace.read("arenas", ["answers"])  # which answers are the arena's (children first)
     gold_events = workspace.read("gold")
     tables: dict[str, pa.Table] = {}
     for name in (name for name in READ_ORDER if name in TABLES):  # labels before completions
@@ -232,7 +234,8 @@ def workspace_stats(
     if len(edits):  # an edit's own label (the edit wins) is no judgement of an item: counted apart
         stats["edits"] = edit_summary(completions, pairs, labels)
         stored = stored.filter(pc.invert(pc.is_in(stored.column("item_id"), value_set=edits)))
-    on_arena = arena_label_counts(labels, pairs)  # left out of every export and train (arena_only)
+    arena = arena_answers(pairs, arenas)
+    on_arena = arena_label_counts(labels, arena)  # left out of every export and train (arena_only)
     if on_arena:
         stats["arena_only_labels"] = on_arena
     people = without_labellers(stored, excluded)  # the labels in force: they make the verdict figures

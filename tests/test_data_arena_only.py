@@ -1,7 +1,8 @@
 """The arena's answers are evaluation data only: the kto, rate and rank apps never serve them, and every export and
 `train` leave out the labels those tasks hold on them (stored by an older version, which served them, or imported),
 counted ``arena_only``; the arena's top-up is not held back by a ranking of them; `data stats` and `data validate`
-say how many such labels there are."""
+say how many such labels there are. The answers an arena
+left unpaired (another model's text) are the arena's too: its record lists every answer it gave."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from data import Completion, Label, Pair, Prompt, Workspace
 from data.__main__ import main as data_main
 from data.edits import edit_records
 from data.ranking import canonical_ranking, rank_item_id
-from data.records import now
+from data.records import ArenaRun, now
 from generate.rank_items import check_sampled_rank_items
 from tests.test_data_exclusion import RATING, export
 from train.pairs import kto_rows, preference_rows, rating_kto_rows, sft_rows
@@ -193,3 +194,38 @@ def test_stats_and_validate_say_how_many_labels_are_on_the_arenas_answers(world,
     assert data_main(["stats", "-w", str(ws.path), "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)
     assert stats["arena_only_labels"] == {"kto": 1, "rank": 1, "rate": 1}
+
+
+def recorded(ids, answers: bool = True) -> ArenaRun:
+    """The arena's record of ``build``'s two held-out prompts, its answers left unpaired (another model's text: no
+    pair), with the answers it gave (``answers``; False: as a run recorded before they were)."""
+    given = sorted(i for answers in ids["arena"] for i in answers) if answers else []
+    return ArenaRun("test", 0, list(MODELS), 2, 0, 6, ids["held"], answers=given)
+
+
+@pytest.mark.parametrize("task", ["kto", "rate", "rank"])
+def test_the_answers_an_arena_left_unpaired_are_its_too(tmp_path, task):
+    """An answer the arena left unpaired as another model's text is on no pair: the pair rule made it an ordinary
+    answer, which the kto, rate and rank apps served. The arena records every answer it gave."""
+    ws, ids = build(tmp_path / "ws")
+    arena_items = (
+        [rank_item_id(p, 0) for p in ids["held"]] if task == "rank" else [i for a in ids["arena"] for i in a]
+    )
+    ws.append([recorded(ids, answers=False)])  # recorded before the answers were: the pair rule, as before
+    assert set(arena_items) <= set(LabelService(ws, task, overlap=1).items)
+    ws.append([recorded(ids)])
+    assert set(LabelService(ws, task, overlap=1).items).isdisjoint(arena_items)
+
+
+def test_a_running_app_takes_answers_out_once_their_arena_record_arrives(tmp_path):
+    ws, ids = build(tmp_path / "ws")
+    service = LabelService(ws, "kto", overlap=1)
+    arena_items = {i for answers in ids["arena"] for i in answers}
+    assert arena_items <= set(service.items)
+    ws.append([recorded(ids)])
+    service.reload()
+    served = []
+    while (shown := service.show("ann")) is not None:
+        served.append(shown.item.id)
+        service.skip("ann", shown.item.id)
+    assert sorted(served) == sorted(ids["sampled"])
