@@ -1,7 +1,7 @@
 """The arena's answers are evaluation data only: the kto, rate and rank apps never serve them, and every export and
 `train` leave out the labels those tasks hold on them (stored by an older version, which served them, or imported),
-counted ``arena_only``; the arena's top-up is not held back by a ranking of them; `data stats` and `data validate`
-say how many such labels there are. The answers an arena
+counted ``arena_only``; the arena's top-up and a merge are not held back by a ranking of them; `data stats` and
+`data validate` say how many such labels there are. The answers an arena
 left unpaired (another model's text) are the arena's too: its record lists every answer it gave."""
 
 from __future__ import annotations
@@ -229,3 +229,29 @@ def test_a_running_app_takes_answers_out_once_their_arena_record_arrives(tmp_pat
         served.append(shown.item.id)
         service.skip("ann", shown.item.id)
     assert sorted(served) == sorted(ids["sampled"])
+
+
+@pytest.mark.parametrize("unpaired", [False, True])
+def test_a_merge_adds_the_arenas_answers_to_no_rank_item(world, tmp_path, capsys, unpaired):
+    """`data merge`'s rank check counted the arena's answers as joining a rank item (it was given no arena): a
+    shard's arena over the train prompt (its round 0, ranked with 4 answers) was refused, "from 4 to 7 answers";
+    and the answers an arena left unpaired (`unpaired`: recorded, on no pair) were ordinary answers to it."""
+    ws, ids = world
+    ranking = canonical_ranking(">".join(ids["sampled"]))
+    ws.append([Label(rank_item_id(ids["train"], 0), "ann", "rank", None, ranking=ranking)])
+    shard = Workspace.init(tmp_path / "shard")
+    train = ws.frame("prompts").set_index("id").loc[ids["train"]]
+    prompt = Prompt(list(train["messages"]), "t")
+    answers = [Completion(prompt.id, f"{model} says so", model, "hf", seed=0) for model in MODELS]
+    every = [a.id for a in answers]
+    record = ArenaRun("train", 0, list(MODELS), 1, 0 if unpaired else 3, answers=every if unpaired else [])
+    pairs = (
+        []
+        if unpaired
+        else [Pair(prompt.id, a, b, kind="arena") for i, a in enumerate(every) for b in every[i + 1 :]]
+    )
+    shard.append([prompt, *answers, *pairs, record])
+    capsys.readouterr()
+    assert data_main(["merge", "-w", str(ws.path), str(shard.path)]) == 0, capsys.readouterr().err
+    assert set(every) <= set(ws.frame("completions")["id"])
+    assert list(LabelService(ws, "rank", overlap=1).items) == [rank_item_id(ids["train"], 0)]
