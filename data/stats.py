@@ -48,6 +48,7 @@ from data.selection import (
     EXCLUDED_FILE,
     arena_answers,
     arena_label_counts,
+    arena_labels,
     excluded_labellers,
     verdict_labels,
     without_labellers,
@@ -239,6 +240,9 @@ def workspace_stats(
     if on_arena:
         stats["arena_only_labels"] = on_arena
     people = without_labellers(stored, excluded)  # the labels in force: they make the verdict figures
+    # less those on the arena's answers, as every export's verdicts (they stay in the label distribution)
+    on_answers = arena_labels(people, arena)
+    people = people.filter(pa.array(~on_answers))
     # A task with stored labels has its figures, with no data where none are in force (all excluded)
     tasks = set(pc.unique(stored.column("task")).to_pylist())
     if excluded:
@@ -247,7 +251,7 @@ def workspace_stats(
     stats["gold_items"] = {task: table.num_rows for task, table in gold.items() if table.num_rows}
     verdicts_of = {task: verdicts_table(people, task, method, gold[task]) for task in ("pairwise", "kto")}
     # Every stored label of people and imports is counted (exclusion changes verdicts, not what is measured)
-    stats["labels"] = label_distribution(stored, None if excluded else verdicts_of)
+    stats["labels"] = label_distribution(stored, None if excluded or on_answers.any() else verdicts_of)
     if pc.any(by_machine).as_py():
         stats["machine_labels"] = label_distribution(labels.filter(by_machine))
     # The people's verdicts a judge is measured against are the verdicts' own: without the excluded people, and

@@ -1,7 +1,7 @@
 """The arena's answers are evaluation data only: the kto, rate and rank apps never serve them, and every export and
 `train` leave out the labels those tasks hold on them (stored by an older version, which served them, or imported),
 counted ``arena_only``; the arena's top-up and a merge are not held back by a ranking of them; `data stats` and
-`data validate` say how many such labels there are. The answers an arena
+`data validate` say how many such labels there are, and stats' verdict figures leave them out. The answers an arena
 left unpaired (another model's text) are the arena's too: its record lists every answer it gave."""
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def test_stats_and_validate_say_how_many_labels_are_on_the_arenas_answers(world,
     ws.append(old_labels(ids))
     line = (
         "arena_only_labels: 3 labels of other tasks on the arena's answers (kto 1, rank 1, rate 1), which are "
-        "evaluation data: left out of every export and train (counted arena_only)"
+        "evaluation data: left out of every export and train (counted arena_only) and of stats' <task>_items"
     )
     assert data_main(["validate", "-w", str(ws.path)]) == 0
     assert f"note: {line}\n" in capsys.readouterr().out
@@ -255,3 +255,24 @@ def test_a_merge_adds_the_arenas_answers_to_no_rank_item(world, tmp_path, capsys
     assert data_main(["merge", "-w", str(ws.path), str(shard.path)]) == 0, capsys.readouterr().err
     assert set(every) <= set(ws.frame("completions")["id"])
     assert list(LabelService(ws, "rank", overlap=1).items) == [rank_item_id(ids["train"], 0)]
+
+
+def test_stats_verdict_figures_leave_out_labels_on_the_arenas_answers(tmp_path, capsys):
+    """`data stats`' kto_items counted a KTO label on an arena answer (here one it left unpaired), which every
+    export and train leave out (arena_only)."""
+    ws, ids = build(tmp_path / "ws")
+    ws.append([recorded(ids)])
+    ws.append(
+        [
+            Label(ids["sampled"][0], "ann", "kto", "desirable"),
+            Label(ids["arena"][1][0], "ann", "kto", "undesirable"),
+        ]
+    )
+    assert data_main(["stats", "-w", str(ws.path), "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["arena_only_labels"] == {"kto": 1} and stats["kto_items"]["labelled"] == 1
+    assert stats["labels"]["kto"] == {"desirable": 1, "undesirable": 1}  # stored labels are all counted
+    counts, _ = export(ws, capsys, "--format", "kto", "--split", "test")  # as exports and train leave it out
+    assert counts == {"exported": 0, "arena_only": 1, "other_split": 4}
+    rows, counts = kto_rows(ws, "test")
+    assert rows == [] and counts["arena_only"] == 1
