@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from data.leaderboard import ARENA
-from data.selection import NO_ITEM_ENGINES, arena_answers, imported_items
+from data.selection import NO_ITEM_ENGINES, imported_items, stored_arena_answers
 from data.workspace import Workspace
 
 NEEDS = {  # what each task serves, as the message's "(no ...)"
@@ -70,7 +70,7 @@ def nothing_to_label(workspace: Workspace, task: str, path: Path, gold: int = 0)
                 f"its {engines.total()} answers are all gold answers or labellers' edits, which nobody labels; "
                 "run `python -m generate` (or import answers) first"
             )
-    arena = len(arena_answers(workspace.read("pairs", ["kind", "completion_a", "completion_b"])))
+    arena = len(stored_arena_answers(workspace))
     if arena:  # kto, rate, rank: the arena's answers are evaluation data (`data.selection.arena_answers`)
         return message + (
             f"its {arena} arena answers are evaluation data, which only `--task arena` serves (their pairs); run "

@@ -39,6 +39,7 @@ from data.selection import (
     arena_answers,
     imported_items,
     labelling_pairs,
+    stored_arena_answers,
 )
 
 VIEWS = (*TASKS, ARENA)  # what the app can serve: a label task, or the arena's pairs (labelled pairwise)
@@ -53,18 +54,21 @@ class ArenaAnswers:
     def __init__(self) -> None:
         self.ids: pa.Array | None = None
 
-    def follow(self, workspace, pairs: pa.Table, completions: pa.Table, rank: bool) -> list[str]:
-        """The ``pairs`` read now (``completions``: every answer read so far): the items (answers; ``rank``: the
-        rank items of their prompts and rounds) of the answers they make the arena's."""
-        if self.ids is None:  # the first read: every pair
-            self.ids = arena_answers(pairs)
+    def follow(
+        self, workspace, pairs: pa.Table, arenas: pa.Table, completions: pa.Table, rank: bool
+    ) -> list[str]:
+        """The ``pairs`` and ``arenas`` records read now (``completions``: every answer read so far): the items
+        (answers; ``rank``: the rank items of their prompts and rounds) of the answers they make the arena's."""
+        if self.ids is None:  # the first read: every pair and record
+            self.ids = arena_answers(pairs, arenas)
             return []
         kind = pairs.column("kind")
-        touched = pc.any(pc.is_in(kind, value_set=pa.array([ARENA, *ORDINARY_KINDS]))).as_py()
-        if not touched or not (len(self.ids) or pc.any(pc.equal(kind, ARENA)).as_py()):
+        arena = arenas.num_rows > 0 or pc.any(pc.equal(kind, ARENA)).as_py()
+        ordinary = pc.any(pc.is_in(kind, value_set=pa.array(ORDINARY_KINDS))).as_py()
+        if not (arena or (ordinary and len(self.ids))):
             return []
         before = self.ids  # an ordinary pair may have made one ordinary again: every pair read once more
-        self.ids = arena_answers(workspace.read("pairs", ["kind", "completion_a", "completion_b"]))
+        self.ids = stored_arena_answers(workspace)
         newly = self.ids.filter(pc.invert(pc.is_in(self.ids, value_set=before)))
         if not rank:
             return newly.to_pylist()

@@ -51,6 +51,7 @@ READ_COLUMNS = {
     "kto": {
         "prompts": ["id", "messages"],
         "completions": ["id", "prompt_id", "text", "engine", "round", "created_at"],
+        "arenas": ["answers"],  # which answers are the arena's (`annotate.items.ArenaAnswers`)
     },
 }
 READ_COLUMNS["rank"] = READ_COLUMNS["kto"]
@@ -94,7 +95,8 @@ class Loading(ScoreOrder):
         with self._reload_lock:
             self._loaded_at = self.clock()
             # Children first: every label and pair read has its parents among the rows read (Workspace.read).
-            new = {name: self._read_new(name) for name in ("labels", "pairs", "completions", "prompts")}
+            names = ("arenas", "labels", "pairs", "completions", "prompts")
+            new = {name: self._read_new(name) for name in names}
             for name in ("prompts", "completions"):
                 self._tables[name] = _concat(self._tables.get(name), new[name])
             if self.task == "pairwise":  # every pair read, of any kind: what `_in_workspace` looks up
@@ -115,7 +117,9 @@ class Loading(ScoreOrder):
             left = []
             if self.task != "pairwise":
                 completions = self._tables["completions"]
-                left = self._arena.follow(self.workspace, new["pairs"], completions, self.view == "rank")
+                left = self._arena.follow(
+                    self.workspace, new["pairs"], new["arenas"], completions, self.view == "rank"
+                )
                 candidates = self._arena.without(candidates)
             # rank: items the new answers take past 6 leave the app, as a restart leaves them out
             past = left + (past_max(candidates) if self.view == "rank" and self._known else [])

@@ -53,7 +53,7 @@ from data.merging import merge_source, merge_workspaces
 from data.option_checks import OPTION_CHECKS
 from data.provision import EMBEDDED, provision_model, provision_samples, sample_path
 from data.rubric import load_rubric
-from data.selection import arena_label_counts
+from data.selection import arena_label_counts, stored_arena_answers
 from data.spellings import Spellings
 from data.stats import integrity_problems, labeller_report, workspace_stats
 from data.stats_lines import arena_only_line, stats_lines
@@ -323,7 +323,7 @@ def cmd_validate(args: Any) -> int:
     if stray := workspace.stray_line():  # no problem (nothing stored is lost), but nothing reads them
         print(f"warning: {stray}", file=sys.stderr)
     labels = workspace.read("labels", ["item_id", "annotator", "task", "ranking", "retracted", "created_at"])
-    on_arena = arena_label_counts(labels, workspace.read("pairs", ["kind", "completion_a", "completion_b"]))
+    on_arena = arena_label_counts(labels, stored_arena_answers(workspace))
     if on_arena:  # no problem of the files: what exports leave out, said
         print(f"note: {arena_only_line(on_arena)}")
     print(f"{args.workspace}: {'OK' if not problems else counted(len(problems), 'problem')}")

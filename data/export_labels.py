@@ -81,14 +81,16 @@ def export_labels(
     excluded: Collection[str] = (),
     source: str = "all",
     pairs: pd.DataFrame | pa.Table | None = None,
+    arenas: pd.DataFrame | pa.Table | None = None,
 ) -> ExportLabels:
     """The labels of export ``export`` (dpo, kto, ratings, sft-edits) from the ``stored`` labels: ``source``
     as ``--labels`` less the ``excluded`` labellers' (as `data.selection.excluded_labellers` spells them);
-    ``pairs`` (the workspace's, of every kind) name the edit pairs and the arena's answers."""
+    ``pairs`` (the workspace's, of every kind) name the edit pairs and, with ``arenas`` (its arena records), the
+    arena's answers."""
     undone: frozenset[str] = frozenset()
     arena, on_arena = pa.array([], pa.string()), frozenset()
     if pairs is not None:
-        arena = arena_answers(pairs)
+        arena = arena_answers(pairs, arenas)
         stored, on_arena = _off_arena(stored, arena, EXPORT_TASKS.get(export))
         if export in PAIR_EXPORTS:
             on_arena |= _arena_edits(pairs, arena)

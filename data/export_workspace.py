@@ -28,13 +28,12 @@ from data.gold import read_gold
 from data.rank_pairs import RANK_KIND, rank_task_items
 from data.ratings import ratings_table
 from data.rubric import Rubric, load_rubric
-from data.selection import of_kinds
+from data.selection import ARENA_PAIR_COLUMNS, of_kinds
 from data.stats import AGGREGATED
 from data.workspace import MARKER, STORED_FOLDERS, Workspace
 
 # A workspace's folders of stored data: its tables', batches/ and imports/ (exports/ is where exports go)
 PAIR_COLUMNS = ["prompt_id", "completion_a", "completion_b", "kind", "round", "created_at"]
-ARENA_COLUMNS = ["kind", "completion_a", "completion_b"]  # which answers are the arena's (`arena_answers`)
 EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
     "dpo": {
         "prompts": ["messages", "split"],
@@ -46,7 +45,7 @@ EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
     "kto": {
         "prompts": ["messages", "split"],
         "completions": ["prompt_id", "text", "engine", "round", "created_at"],  # engine: which are items
-        "pairs": ARENA_COLUMNS,
+        "pairs": ARENA_PAIR_COLUMNS,  # which answers are the arena's (`arena_answers`)
         "labels": AGGREGATED,
     },
     "sft": {"prompts": None},
@@ -54,7 +53,7 @@ EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
     "ratings": {
         "prompts": ["messages", "split"],
         "completions": ["prompt_id", "text", "engine", "round", "created_at"],  # engine: which are items
-        "pairs": ARENA_COLUMNS,
+        "pairs": ARENA_PAIR_COLUMNS,  # which answers are the arena's (`arena_answers`)
         "labels": [*AGGREGATED, "ratings", "rubric"],
     },
 }
@@ -277,7 +276,8 @@ def export_rows(
     rank_gold = read_gold(workspace, "rank").column("item_id").to_pylist()  # gold rankings never export
     stored = read("labels")
     pairs = read("pairs")
-    chosen = export_labels(stored, export, excluded, args.labels, pairs)  # as train chooses them
+    arenas = workspace.read("arenas", ["answers"])  # with the pairs: which answers are the arena's
+    chosen = export_labels(stored, export, excluded, args.labels, pairs, arenas)  # as train chooses them
     completions, prompts = read("completions"), read("prompts")
     if export == "sft-edits":  # an edit's verdict is its editor's (a judge's label undoes nothing)
         table, counts = sft_edits_table(

@@ -6,7 +6,9 @@ every writer of answers refuses it, when the answers the other side adds would j
 import ranked, or take a ranked item past `MAX_K` answers. Refused with ``--on-conflict skip`` too: leaving the
 answers out would leave out the pairs, labels and scores built on them, and where this workspace's answers are the
 new ones (the merged-in side's item) there is nothing to leave out that is not already stored. The error names the
-item, the workspace holding its labels, the one holding the new answers, and what to do instead.
+item, the workspace holding its labels, the one holding the new answers, and what to do instead. The arena's answers
+(`data.selection.arena_answers`, of the two sides' pairs and arena records together) join no rank item, as in every
+other writer's check.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from data.gold import CLI, CLI_FLAGS, current_gold
 from data.rank_guard import LABEL_COLUMNS, KeptItem, changed_items, named_files, spelled_gold
 from data.ranking import rank_item_id
 from data.schemas import SCHEMAS
-from data.selection import NO_ITEM_ENGINES
+from data.selection import ARENA_PAIR_COLUMNS, NO_ITEM_ENGINES, arena_answers
 from data.workspace import Workspace
 
 # The columns of the tables a merge checks, held as frames with the workspace each row came from (None: all)
@@ -44,6 +46,9 @@ FRAMES: dict[str, list[str] | None] = {
         "created_at",
     ],  # fmt: skip
     "gold": None,
+    # which answers are the arena's (`arena_answers`): the pairs' and the arena records'
+    "pairs": ["id", *ARENA_PAIR_COLUMNS],
+    "arenas": ["id", "answers"],
 }
 WORKSPACE = "workspace"  # the column naming where a held row came from
 # How a merge's lines name a label and its item (an item of a task not here: "item")
@@ -65,6 +70,8 @@ class Side:
     completions: pd.DataFrame
     labels: pd.DataFrame
     gold: pd.DataFrame
+    pairs: pd.DataFrame
+    arenas: pd.DataFrame
 
     @classmethod
     def of(cls, tables: Mapping[str, pa.Table], workspace: Path) -> Side:
@@ -82,9 +89,17 @@ def frame_of(name: str, table: pa.Table, workspace: Path) -> pd.DataFrame:
     return table.to_pandas().assign(**{WORKSPACE: str(workspace)})
 
 
-def _answers(completions: pd.DataFrame) -> pd.DataFrame:
-    """The completions that join a rank item (not of `NO_ITEM_ENGINES`)."""
-    return completions[~completions["engine"].isin(NO_ITEM_ENGINES)]
+def _answers(completions: pd.DataFrame, arena: pa.Array) -> pd.DataFrame:
+    """The completions that join a rank item: not of `NO_ITEM_ENGINES`, nor the ``arena``'s answers."""
+    arena_ids = completions["id"].isin(arena.to_pylist())
+    return completions[~completions["engine"].isin(NO_ITEM_ENGINES) & ~arena_ids]
+
+
+def merged_arena(held: Side, theirs: Side) -> pa.Array:
+    """The arena's answers once ``theirs`` is merged into ``held`` (`arena_answers` of both sides' pairs and arena
+    records: an answer one side's arena gave and the other paired for labelling is an ordinary one)."""
+    pairs = pd.concat([held.pairs, theirs.pairs], ignore_index=True)
+    return arena_answers(pairs, pd.concat([held.arenas, theirs.arenas], ignore_index=True))
 
 
 def _arrow(frame: pd.DataFrame, name: str, columns: list[str]) -> pa.Table:
@@ -101,18 +116,20 @@ def _gold_ranks(gold: pd.DataFrame) -> dict[str, str]:
     )
 
 
-def _changed(side: Side, answers: pd.DataFrame) -> list[KeptItem]:
-    """The rank items of ``side`` that ``answers`` (none of them its own) would change (`changed_items`)."""
+def _changed(side: Side, answers: pd.DataFrame, arena: pa.Array) -> list[KeptItem]:
+    """The rank items of ``side`` that ``answers`` (none of them its own, nor the ``arena``'s) would change
+    (`changed_items`; the ``arena``'s answers join no rank item)."""
     added = Counter(zip(answers["prompt_id"], map(int, answers["round"])))
     if not added:
         return []
     completions = side.completions[side.completions["prompt_id"].isin({prompt for prompt, _ in added})]
     labels = side.labels[side.labels["item_id"].isin({rank_item_id(*key) for key in added})]
     return changed_items(
-        _arrow(completions, "completions", ["prompt_id", "engine", "round"]),
+        _arrow(completions, "completions", FRAMES["completions"]),
         _arrow(labels, "labels", LABEL_COLUMNS),
         added,
         _gold_ranks(side.gold),
+        arena,
     )
 
 
@@ -148,18 +165,19 @@ def _refuse(side: Side, items: list[KeptItem], giver: str, other: Path) -> None:
 def check_rank_items(held: Side, theirs: Side, added: pa.Table, other: Path) -> None:
     """Merging ``theirs`` (the workspace ``other``) into ``held`` changes no rank item of either side under its
     labels (module docstring); ``added``: its completions ``held`` lacks. Raises MergeRankError naming the first."""
-    new = _answers(added.select(FRAMES["completions"]).to_pandas())
-    changed = _changed(held, new)
+    arena = merged_arena(held, theirs)
+    new = _answers(added.select(FRAMES["completions"]).to_pandas(), arena)
+    changed = _changed(held, new, arena)
     if changed:
         _refuse(held, changed, str(other), other)
-    mine = _answers(held.completions)
-    theirs_answers = _answers(theirs.completions)
+    mine = _answers(held.completions, arena)
+    theirs_answers = _answers(theirs.completions, arena)
     keys = set(zip(theirs_answers["prompt_id"], map(int, theirs_answers["round"])))
     mine = mine[
         mine["prompt_id"].isin({prompt for prompt, _ in keys}) & ~mine["id"].isin(theirs.completions["id"])
     ]
     mine = mine[pd.MultiIndex.from_arrays([mine["prompt_id"], mine["round"].astype(int)]).isin(keys)]
-    changed = _changed(theirs, mine)
+    changed = _changed(theirs, mine, arena)
     if changed:
         item = changed[0]
         rows = mine[(mine["prompt_id"] == item.prompt_id) & (mine["round"] == item.round)]

@@ -39,7 +39,7 @@ from data.import_write import ranked_by
 from data.rank_pairs import current_rankings
 from data.ranking import MAX_K, MIN_K, rank_item_id
 from data.records import Completion
-from data.selection import NO_ITEM_ENGINES, answer_items, arena_answers, arena_labels
+from data.selection import NO_ITEM_ENGINES, answer_items, arena_labels, stored_arena_answers
 from data.workspace import Workspace
 
 Key = tuple[str, int]  # (prompt id, round): one rank item's answers
@@ -167,9 +167,9 @@ def kept_items(workspace: Workspace, added: Mapping[Key, int], gold: Mapping[str
     completions = workspace.read(
         "completions", ["prompt_id", "engine", "round"], where=("prompt_id", prompts)
     )
-    pairs = workspace.read("pairs", ["kind", "completion_a", "completion_b"], where=("prompt_id", prompts))
+    arena = stored_arena_answers(workspace, prompts)
     labels = item_labels(workspace, [rank_item_id(*key) for key in added])
-    items = changed_items(completions, labels, added, gold, arena_answers(pairs))
+    items = changed_items(completions, labels, added, gold, arena)
     if isinstance(workspace, ImportPreview):  # rankings only the import would store: nothing to withdraw yet
         stored = _imported(workspace.stored, [item.item for item in items if item.imported])
         items = [replace(item, pending=item.imported and item.item not in stored) for item in items]

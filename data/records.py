@@ -212,15 +212,18 @@ class ArenaRun:
     identical: int = 0
     identical_prompts: list[str] = field(default_factory=list)
     identical_by_models: list[dict] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)
     id: str = ""
     created_at: datetime = field(default_factory=now)
 
     def __post_init__(self):
         if not self.id:
             key = (self.split, self.round, self.models, self.prompts, self.pairs, self.identical)
-            # hashed only where some pair answered alike: a run with none keeps the id it had before the field
-            alike = [self.identical_by_models] if self.identical_by_models else []
-            object.__setattr__(self, "id", content_id("arena", *key, self.identical_prompts, *alike))
+            # hashed only where some pair answered alike: a run with none keeps the id it had before the field;
+            # the answers likewise (where given), so a rerun of a run recorded before them records them anew
+            later = [self.identical_by_models] if self.identical_by_models else []
+            later += [self.answers] if self.answers else []
+            object.__setattr__(self, "id", content_id("arena", *key, self.identical_prompts, *later))
 
 
 TABLE_OF = {

@@ -182,6 +182,9 @@ ARENAS = pa.schema(
                 )
             ),
         ),
+        # the ids of every answer its models gave to its prompts, paired or not (one another model's text is on no
+        # pair): evaluation data (`data.selection.arena_answers`); null in a run recorded before it
+        pa.field("answers", pa.list_(pa.string())),
     ]
 )
 
@@ -199,7 +202,7 @@ ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "completions": ("parent_id",),
     "gold": ("ranking", "ratings", "rubric"),  # rank and rate gold answers; older parts hold choices
-    "arenas": ("identical_by_models",),
+    "arenas": ("identical_by_models", "answers"),
     "scores": ("chat_template",),
 }
 SIDES = ("a", "b")

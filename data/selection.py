@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ from data.errors import PrefloopError
 from data.files import atomic_write, check_not_link, open_regular
 from data.import_records import TooDeep, within_depth
 from data.lineage import same_machine
+from data.workspace import Workspace
 from data.workspace_root import read_paths, read_roots, stored_paths
 
 LABEL_SOURCES = ("auto", "human", "machine", "all")
@@ -224,16 +226,19 @@ def answer_items(completions: pa.Table, arena: pa.Array | None = None) -> pa.Chu
     return pc.and_(mask, pc.invert(pc.is_in(completions.column("id"), value_set=arena)))
 
 
-def arena_answers(pairs: pd.DataFrame | pa.Table) -> pa.Array:
-    """The ids of the answers that are evaluation data only: on an arena pair (`generate --arena`) and on no pair of
-    `ORDINARY_KINDS`. No task but the arena's serves them (kto, rate, rank: `answer_items`), and every export and
-    `train` leaves out the labels other tasks hold on them (`arena_labels`, counted `ARENA_ONLY`). An answer the
-    arena reused (sampled for labelling and paired so) stays an ordinary one. An arena answer on no pair is not
-    known as the arena's: one the arena left unpaired as another model's text, or written by an arena stopped before
-    it paired them (its pairs are written last)."""
+ARENA_PAIR_COLUMNS = ["kind", "completion_a", "completion_b"]  # what `arena_answers` reads of the pairs
+
+
+def arena_answers(pairs: pd.DataFrame | pa.Table, arenas: pd.DataFrame | pa.Table | None = None) -> pa.Array:
+    """The ids of the answers that are evaluation data only: on an arena pair (`generate --arena`) or among the
+    answers an arena recorded (``arenas``: its records' ``answers``; an answer left unpaired as another model's
+    text is on no pair), and on no pair of `ORDINARY_KINDS`. No task but the arena's serves them (kto, rate, rank:
+    `answer_items`), and every export and `train` leaves out the labels other tasks hold on them (`arena_labels`,
+    counted `ARENA_ONLY`). An answer the arena reused (sampled for labelling and paired so) stays an ordinary one.
+    Not known as the arena's: an unpaired answer of a run recorded before its answers were, or of an arena stopped
+    before it recorded them (its pairs and record are written last; a rerun records them)."""
     if isinstance(pairs, pd.DataFrame):
-        columns = ["kind", "completion_a", "completion_b"]
-        pairs = pa.Table.from_pandas(pairs[columns], preserve_index=False)
+        pairs = pa.Table.from_pandas(pairs[ARENA_PAIR_COLUMNS], preserve_index=False)
     kind = pairs.column("kind")
 
     def sides(mask) -> pa.Array:
@@ -241,11 +246,27 @@ def arena_answers(pairs: pd.DataFrame | pa.Table) -> pa.Array:
         columns = ("completion_a", "completion_b")
         return pa.concat_arrays([pc.cast(chosen.column(c), pa.string()).combine_chunks() for c in columns])
 
-    arena = pc.unique(sides(pc.equal(kind, "arena")))
+    arena = sides(pc.equal(kind, "arena"))
+    if arenas is not None and len(arenas):
+        if isinstance(arenas, pd.DataFrame):
+            schema = pa.schema([("answers", pa.list_(pa.string()))])
+            arenas = pa.Table.from_pandas(arenas[["answers"]], schema=schema, preserve_index=False)
+        recorded = pc.list_flatten(arenas.column("answers")).cast(pa.string()).combine_chunks()
+        arena = pa.concat_arrays([arena, recorded])
+    arena = pc.unique(arena)
     if not len(arena):
         return arena
     ordinary = sides(pc.is_in(kind, value_set=pa.array(ORDINARY_KINDS)))
     return arena.filter(pc.invert(pc.is_in(arena, value_set=ordinary)))
+
+
+def stored_arena_answers(workspace: Workspace, prompts: Collection[str] | None = None) -> pa.Array:
+    """`arena_answers` of a `data.workspace.Workspace`'s pairs (those of ``prompts`` only, where given) and its
+    arenas' records."""
+    where = None if prompts is None else ("prompt_id", prompts)
+    return arena_answers(
+        workspace.read("pairs", ARENA_PAIR_COLUMNS, where=where), workspace.read("arenas", ["answers"])
+    )
 
 
 def arena_labels(labels: pd.DataFrame | pa.Table, arena: pa.Array) -> np.ndarray:
@@ -270,11 +291,11 @@ def arena_labels(labels: pd.DataFrame | pa.Table, arena: pa.Array) -> np.ndarray
     return on
 
 
-def arena_label_counts(labels: pa.Table, pairs: pa.Table) -> dict[str, int]:
+def arena_label_counts(labels: pa.Table, arena: pa.Array) -> dict[str, int]:
     """Per task, the labels in force (each labeller's latest, not retracted) that the kto, rank and rate tasks hold
     on the arena's answers (`arena_labels`), which every export and `train` leave out (``arena_only``): an older
-    version served those answers as items. Empty where there are none."""
-    on = arena_labels(labels, arena_answers(pairs))
+    version served those answers as items (``arena``: `arena_answers`). Empty where there are none."""
+    on = arena_labels(labels, arena)
     if not on.any():
         return {}
     flagged = labels.filter(pa.array(on))

@@ -46,7 +46,9 @@ from data.ratings import rating_stats
 from data.records import has_gold
 from data.selection import (
     EXCLUDED_FILE,
+    arena_answers,
     arena_label_counts,
+    arena_labels,
     excluded_labellers,
     verdict_labels,
     without_labellers,
@@ -207,6 +209,7 @@ def workspace_stats(
     label of people and imports in the label distribution: `verdict_labels`), machine labellers' agreement,
     lineage; ``order``: a rubric's aspects (`Rubric.names`), the order the ratings' figures list theirs in."""
     excluded = excluded_labellers(workspace.path, excluded)
+    arenas = workspace.read("arenas", ["answers"])  # which answers are the arena's (children first)
     gold_events = workspace.read("gold")
     tables: dict[str, pa.Table] = {}
     for name in (name for name in READ_ORDER if name in TABLES):  # labels before completions
@@ -232,10 +235,14 @@ def workspace_stats(
     if len(edits):  # an edit's own label (the edit wins) is no judgement of an item: counted apart
         stats["edits"] = edit_summary(completions, pairs, labels)
         stored = stored.filter(pc.invert(pc.is_in(stored.column("item_id"), value_set=edits)))
-    on_arena = arena_label_counts(labels, pairs)  # left out of every export and train (arena_only)
+    arena = arena_answers(pairs, arenas)
+    on_arena = arena_label_counts(labels, arena)  # left out of every export and train (arena_only)
     if on_arena:
         stats["arena_only_labels"] = on_arena
     people = without_labellers(stored, excluded)  # the labels in force: they make the verdict figures
+    # less those on the arena's answers, as every export's verdicts (they stay in the label distribution)
+    on_answers = arena_labels(people, arena)
+    people = people.filter(pa.array(~on_answers))
     # A task with stored labels has its figures, with no data where none are in force (all excluded)
     tasks = set(pc.unique(stored.column("task")).to_pylist())
     if excluded:
@@ -244,7 +251,7 @@ def workspace_stats(
     stats["gold_items"] = {task: table.num_rows for task, table in gold.items() if table.num_rows}
     verdicts_of = {task: verdicts_table(people, task, method, gold[task]) for task in ("pairwise", "kto")}
     # Every stored label of people and imports is counted (exclusion changes verdicts, not what is measured)
-    stats["labels"] = label_distribution(stored, None if excluded else verdicts_of)
+    stats["labels"] = label_distribution(stored, None if excluded or on_answers.any() else verdicts_of)
     if pc.any(by_machine).as_py():
         stats["machine_labels"] = label_distribution(labels.filter(by_machine))
     # The people's verdicts a judge is measured against are the verdicts' own: without the excluded people, and

@@ -126,7 +126,8 @@ def arena_only_line(counts: dict[str, int]) -> str:
     tasks = ", ".join(f"{task} {n}" for task, n in counts.items())
     return (
         f"arena_only_labels: {counted(sum(counts.values()), 'label')} of other tasks on the arena's answers ({tasks}), "
-        "which are evaluation data: left out of every export and train (counted arena_only)"
+        "which are evaluation data: left out of every export and train (counted arena_only) and of stats' "
+        "<task>_items"
     )
 
 

@@ -251,8 +251,10 @@ def run_arena(
     )
     # what this arena found, with its pairs in one write: the leaderboard reads why a workspace has no arena pair
     found = len(pairs) + paired["paired_before"]  # an earlier arena's pairs of these answers among them
+    # every answer compared, paired or not (one another model's text is on no pair): evaluation data, as its pairs'
+    sampled = sorted({i for frame in answered.values() for i in frame["id"]})
     record = ArenaRun(
-        split, round, [m.id for m in models], len(ids), found, paired["identical"], identical, alike
+        split, round, [m.id for m in models], len(ids), found, paired["identical"], identical, alike, sampled
     )
     written = workspace.append([*pairs, record], skip_existing=True).get("pairs", 0)
     result = {

@@ -1,7 +1,8 @@
 """The arena's answers are evaluation data only: the kto, rate and rank apps never serve them, and every export and
 `train` leave out the labels those tasks hold on them (stored by an older version, which served them, or imported),
-counted ``arena_only``; the arena's top-up is not held back by a ranking of them; `data stats` and `data validate`
-say how many such labels there are."""
+counted ``arena_only``; the arena's top-up and a merge are not held back by a ranking of them; `data stats` and
+`data validate` say how many such labels there are, and stats' verdict figures leave them out. The answers an arena
+left unpaired (another model's text) are the arena's too: its record lists every answer it gave."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from data import Completion, Label, Pair, Prompt, Workspace
 from data.__main__ import main as data_main
 from data.edits import edit_records
 from data.ranking import canonical_ranking, rank_item_id
-from data.records import now
+from data.records import ArenaRun, now
 from generate.rank_items import check_sampled_rank_items
 from tests.test_data_exclusion import RATING, export
 from train.pairs import kto_rows, preference_rows, rating_kto_rows, sft_rows
@@ -184,7 +185,7 @@ def test_stats_and_validate_say_how_many_labels_are_on_the_arenas_answers(world,
     ws.append(old_labels(ids))
     line = (
         "arena_only_labels: 3 labels of other tasks on the arena's answers (kto 1, rank 1, rate 1), which are "
-        "evaluation data: left out of every export and train (counted arena_only)"
+        "evaluation data: left out of every export and train (counted arena_only) and of stats' <task>_items"
     )
     assert data_main(["validate", "-w", str(ws.path)]) == 0
     assert f"note: {line}\n" in capsys.readouterr().out
@@ -193,3 +194,85 @@ def test_stats_and_validate_say_how_many_labels_are_on_the_arenas_answers(world,
     assert data_main(["stats", "-w", str(ws.path), "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)
     assert stats["arena_only_labels"] == {"kto": 1, "rank": 1, "rate": 1}
+
+
+def recorded(ids, answers: bool = True) -> ArenaRun:
+    """The arena's record of ``build``'s two held-out prompts, its answers left unpaired (another model's text: no
+    pair), with the answers it gave (``answers``; False: as a run recorded before they were)."""
+    given = sorted(i for answers in ids["arena"] for i in answers) if answers else []
+    return ArenaRun("test", 0, list(MODELS), 2, 0, 6, ids["held"], answers=given)
+
+
+@pytest.mark.parametrize("task", ["kto", "rate", "rank"])
+def test_the_answers_an_arena_left_unpaired_are_its_too(tmp_path, task):
+    """An answer the arena left unpaired as another model's text is on no pair: the pair rule made it an ordinary
+    answer, which the kto, rate and rank apps served. The arena records every answer it gave."""
+    ws, ids = build(tmp_path / "ws")
+    arena_items = (
+        [rank_item_id(p, 0) for p in ids["held"]] if task == "rank" else [i for a in ids["arena"] for i in a]
+    )
+    ws.append([recorded(ids, answers=False)])  # recorded before the answers were: the pair rule, as before
+    assert set(arena_items) <= set(LabelService(ws, task, overlap=1).items)
+    ws.append([recorded(ids)])
+    assert set(LabelService(ws, task, overlap=1).items).isdisjoint(arena_items)
+
+
+def test_a_running_app_takes_answers_out_once_their_arena_record_arrives(tmp_path):
+    ws, ids = build(tmp_path / "ws")
+    service = LabelService(ws, "kto", overlap=1)
+    arena_items = {i for answers in ids["arena"] for i in answers}
+    assert arena_items <= set(service.items)
+    ws.append([recorded(ids)])
+    service.reload()
+    served = []
+    while (shown := service.show("ann")) is not None:
+        served.append(shown.item.id)
+        service.skip("ann", shown.item.id)
+    assert sorted(served) == sorted(ids["sampled"])
+
+
+@pytest.mark.parametrize("unpaired", [False, True])
+def test_a_merge_adds_the_arenas_answers_to_no_rank_item(world, tmp_path, capsys, unpaired):
+    """`data merge`'s rank check counted the arena's answers as joining a rank item (it was given no arena): a
+    shard's arena over the train prompt (its round 0, ranked with 4 answers) was refused, "from 4 to 7 answers";
+    and the answers an arena left unpaired (`unpaired`: recorded, on no pair) were ordinary answers to it."""
+    ws, ids = world
+    ranking = canonical_ranking(">".join(ids["sampled"]))
+    ws.append([Label(rank_item_id(ids["train"], 0), "ann", "rank", None, ranking=ranking)])
+    shard = Workspace.init(tmp_path / "shard")
+    train = ws.frame("prompts").set_index("id").loc[ids["train"]]
+    prompt = Prompt(list(train["messages"]), "t")
+    answers = [Completion(prompt.id, f"{model} says so", model, "hf", seed=0) for model in MODELS]
+    every = [a.id for a in answers]
+    record = ArenaRun("train", 0, list(MODELS), 1, 0 if unpaired else 3, answers=every if unpaired else [])
+    pairs = (
+        []
+        if unpaired
+        else [Pair(prompt.id, a, b, kind="arena") for i, a in enumerate(every) for b in every[i + 1 :]]
+    )
+    shard.append([prompt, *answers, *pairs, record])
+    capsys.readouterr()
+    assert data_main(["merge", "-w", str(ws.path), str(shard.path)]) == 0, capsys.readouterr().err
+    assert set(every) <= set(ws.frame("completions")["id"])
+    assert list(LabelService(ws, "rank", overlap=1).items) == [rank_item_id(ids["train"], 0)]
+
+
+def test_stats_verdict_figures_leave_out_labels_on_the_arenas_answers(tmp_path, capsys):
+    """`data stats`' kto_items counted a KTO label on an arena answer (here one it left unpaired), which every
+    export and train leave out (arena_only)."""
+    ws, ids = build(tmp_path / "ws")
+    ws.append([recorded(ids)])
+    ws.append(
+        [
+            Label(ids["sampled"][0], "ann", "kto", "desirable"),
+            Label(ids["arena"][1][0], "ann", "kto", "undesirable"),
+        ]
+    )
+    assert data_main(["stats", "-w", str(ws.path), "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["arena_only_labels"] == {"kto": 1} and stats["kto_items"]["labelled"] == 1
+    assert stats["labels"]["kto"] == {"desirable": 1, "undesirable": 1}  # stored labels are all counted
+    counts, _ = export(ws, capsys, "--format", "kto", "--split", "test")  # as exports and train leave it out
+    assert counts == {"exported": 0, "arena_only": 1, "other_split": 4}
+    rows, counts = kto_rows(ws, "test")
+    assert rows == [] and counts["arena_only"] == 1

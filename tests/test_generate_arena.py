@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from annotate.service import LabelService
 from data import Completion, Label, Pair, Prompt, Workspace
 from data.__main__ import main as data_main
 from data.annotators import judge_annotator
@@ -234,6 +235,9 @@ def test_an_arena_that_pairs_nothing_records_why_and_the_leaderboard_reads_it(tm
     assert (record["prompts"], record["pairs"], record["identical"], set(record["identical_prompts"])) == (
         3, 0, 3, ids
     )  # fmt: skip
+    # its 6 answers, on no pair, are evaluation data too: the kto app served them
+    assert sorted(record["answers"]) == sorted(workspace.frame("completions")["id"])
+    assert not LabelService(workspace, "kto").items
     # another model's pairs job, chunked as the arena was: its answers share the arena's round, settings and seeds
     other = ["-w", str(ws), "--model", str(three_models[1]), "--engine", "hf", "--n", "2"]
     assert main([*other, "--max-tokens", "6", "--chunk-size", "2"]) == 0

@@ -56,10 +56,10 @@ def preference_rows(
     gold = read_gold(workspace)
     rank_gold = read_gold(workspace, "rank").column("item_id").to_pylist()  # gold rankings never train either
     stored = workspace.frame("labels")
-    pairs = workspace.frame("pairs")
+    pairs, arenas = workspace.frame("pairs"), workspace.frame("arenas")  # which answers are the arena's
     completions, prompts = workspace.frame("completions"), workspace.frame("prompts")
     excluded = excluded_labellers(workspace.path, excluded)  # and the admin tab's switch
-    chosen = export_labels(stored, "dpo", excluded, labels, pairs)  # as export's
+    chosen = export_labels(stored, "dpo", excluded, labels, pairs, arenas)  # as export's
     dropped: Counter = Counter()  # edits of gold items' answers never train, as gold pairs
     edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds train
     pairs = without_gold_edits(chosen.pairs_of(pairs), gold, dropped, rank_gold, completions)
@@ -134,9 +134,9 @@ def kto_rows(
     """
     gold = read_gold(workspace, "kto")
     stored = workspace.frame("labels")
-    pairs = workspace.frame("pairs")  # which answers are the arena's
+    pairs, arenas = workspace.frame("pairs"), workspace.frame("arenas")  # which answers are the arena's
     chosen = export_labels(
-        stored, "kto", excluded_labellers(workspace.path, excluded), labels, pairs
+        stored, "kto", excluded_labellers(workspace.path, excluded), labels, pairs, arenas
     )  # as export's
     completions, prompts = workspace.frame("completions"), workspace.frame("prompts")  # children first
     rows, counts = to_kto(
@@ -191,8 +191,9 @@ def sft_rows(
         gold = read_gold(workspace)  # children first (Workspace.read): a concurrent append never half-shows
         rank_gold = read_gold(workspace, "rank").column("item_id").to_pylist()
         stored, pairs = workspace.frame("labels"), workspace.frame("pairs")
+        arenas = workspace.frame("arenas")  # which answers are the arena's
         excluded = excluded_labellers(workspace.path, excluded)
-        chosen = export_labels(stored, "sft-edits", excluded, labels, pairs)  # as export's
+        chosen = export_labels(stored, "sft-edits", excluded, labels, pairs, arenas)  # as export's
         completions, prompts = workspace.frame("completions"), workspace.frame("prompts")  # children first
         table, edit_counts = sft_edits_table(
             prompts,
@@ -220,9 +221,9 @@ def _rated(workspace: Workspace, split: str | None, excluded: tuple[str, ...], l
     blank text (``degenerate``)."""
     gold = read_gold(workspace, "rate").column("item_id").to_pylist()  # children first (Workspace.read)
     stored = workspace.frame("labels")
-    pairs = workspace.frame("pairs")  # which answers are the arena's
+    pairs, arenas = workspace.frame("pairs"), workspace.frame("arenas")  # which answers are the arena's
     chosen = export_labels(
-        stored, "ratings", excluded_labellers(workspace.path, excluded), labels, pairs
+        stored, "ratings", excluded_labellers(workspace.path, excluded), labels, pairs, arenas
     )  # as export's
     completions, prompts = workspace.frame("completions"), workspace.frame("prompts")  # children first
     table, counts = ratings_table(
