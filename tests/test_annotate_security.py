@@ -375,9 +375,12 @@ def test_invisible_characters_show_as_markers_and_stay_stored_as_written(tmp_pat
     view = on_load(ctx, "bob")
     assert "⟦BEL⟧" in view.prompt and (view.left + view.right).count("⟦NUL⟧") == 1  # the two answers differ
     on_submit(ctx, "bob", view.item_id, "left", None, None)
-    assert "1 row exported" in export_labels(ctx, "ann", "dpo")
+    said = export_labels(ctx, "ann", "dpo")
+    assert "1 row exported" in said and "nul_replaced 1" in said
     exported = pd.read_parquet(workspace.exports / "dpo.parquet").iloc[0]
-    assert {exported["chosen"][-1]["content"], exported["rejected"][-1]["content"]} == {a.text, b.text}
+    # stored as written; exported with the NUL as U+FFFD, which `data import` reads back (`export_workspace`)
+    expected = {a.text.replace("\x00", "\ufffd"), b.text}
+    assert {exported["chosen"][-1]["content"], exported["rejected"][-1]["content"]} == expected
     assert exported["prompt"][0]["content"] == "Which\x07?"
     assert sorted(workspace.frame("completions")["text"]) == sorted([a.text, b.text])
 
