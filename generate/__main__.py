@@ -33,7 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from data.cli import check_applies, explicit_names, options_parser, run_cli
-from data.config import add_config, build, load_yaml_keys
+from data.config import ConfigError, add_config, build, load_yaml_keys
 from data.errors import PrefloopError
 from data.imports import Loaded
 from data.lineage import ModelEntry, find_model, is_reward_model_name
@@ -86,7 +86,13 @@ def build_parser(prog: str = "python -m generate") -> argparse.ArgumentParser:
 
 def parse_options(argv: list[str] | None, prog: str = "python -m generate") -> GenerateOptions:
     """The options object; an option of another mode set by flag or YAML is an error."""
-    namespace = build_parser(prog).parse_args(argv)
+    namespace, rest = build_parser(prog).parse_known_args(argv)
+    if rest:
+        from generate.loop.options import loop_option
+
+        if said := loop_option(rest):  # a round driver's, given without one
+            raise ConfigError(said)
+        build_parser(prog).parse_args(argv)  # argparse's own line (the nearest flag named)
     options = build(GenerateOptions, namespace)
     explicit = explicit_names(namespace)
     check_applies(explicit, mode_of(options), mode_options(MODES, SHARED), "")

@@ -100,7 +100,7 @@ def test_a_judge_loop_rerun_reports_the_registered_iterate_and_says_which_prompt
     out = capsys.readouterr().out.splitlines()
     header = next(line for line in out if line.startswith("JUDGE on"))
     assert header.endswith(
-        "4 train prompts, 2 held-out prompts per iteration sampled now; iteration 1 trained before, on the "
+        "4 train prompts, 2 held-out prompts per iteration trained now; iteration 1 trained before, on the "
         "prompts sampled then (train pairs below)"
     )
     rows = {line.split()[0]: line for line in out if line[:1].isdigit()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from data.errors import counted
 from generate.context import TOO_LONG
 
 
@@ -134,13 +135,17 @@ def _done_before(it: dict) -> str:
 
 def prompt_counts(prompts: dict[str, int], iterations: list[dict]) -> str:
     """The prompts per iteration of this run's sets (--limit, --spin-test-limit); an iteration trained by an earlier
-    run was trained on the prompts sampled then, and the header says so (a rerun's larger --limit was said of it)."""
-    said = f"{prompts['train']} train prompts, {prompts['test']} held-out prompts per iteration"
+    run was trained on the prompts sampled then, and the header says so (a rerun's larger --limit was said of it).
+    A rerun that trains none said "... per iteration sampled now" of prompts it neither sampled nor trained on."""
+    said = f"{counted(prompts['train'], 'train prompt')}, {counted(prompts['test'], 'held-out prompt')} per iteration"
     before = [str(it["iteration"]) for it in iterations if it.get("trained_before")]
     if not before:
         return said
-    which = f"iteration{'s' * (len(before) > 1)} {', '.join(before)}"
-    return f"{said} sampled now; {which} trained before, on the prompts sampled then (train pairs below)"
+    which = f"iteration{'s' * (len(before) > 1)} {', '.join(before)} trained before"
+    then = "on the prompts sampled then (train pairs below)"
+    if len(before) == len(iterations):
+        return f"{which}, {then}; none trained now"
+    return f"{said} trained now; {which}, {then}"
 
 
 def chain_lines(chain: dict | None) -> list[str]:
