@@ -102,7 +102,9 @@ def sample_iterate(
     pending = loop.pending(workspace, iterate, step.round, sets)
     if not any(pending.values()):  # all sampled already: do not start an engine for nothing
         return {}
-    log.info("round %d: %s answers %s", step.round, iterate.label, {k: len(v) for k, v in pending.items()})
+    counts = {k: len(v) for k, v in pending.items()}
+    # the engine --engine auto takes is said in the sampling process: vLLM is not imported here, in the driver's
+    log.info("round %d: %s answers %s into %s", step.round, iterate.label, counts, workspace.path)
     return run_isolated(
         loop.sample_step, options, iterate, step, pending, isolate=options.spin_isolate, what="sampling"
     )
