@@ -33,14 +33,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from data.cli import check_applies, explicit_names, options_parser, run_cli
-from data.config import add_config, build, load_yaml_keys
+from data.config import ConfigError, add_config, build, load_yaml_keys
 from data.errors import PrefloopError
 from data.imports import Loaded
 from data.lineage import ModelEntry, find_model, is_reward_model_name
 from data.provision import model_label
 from data.workspace import Workspace
 from generate.bestofn import check_judge_model, judge_workspace, sample_best_worst
-from generate.engines import SamplingParams, make_engine
+from generate.engines import SamplingParams, engine_said, make_engine
 from generate.job_plan import JobPlan, job_prompts, plan_job
 from generate.judge import load_template
 from generate.options import (
@@ -69,7 +69,7 @@ from generate.prepare import (
     workspace_models,
 )
 from generate.rank_items import check_sampled_rank_items
-from generate.report_lines import judge_report, made_lines, nothing_left, topped_up_line
+from generate.report_lines import judge_report, limit_taken, made_lines, nothing_left, topped_up_line
 from generate.sampling import check_pair_params, sample_pairs
 from generate.shards import parse_shard
 from generate.spin_pairs import sample_spin
@@ -86,7 +86,13 @@ def build_parser(prog: str = "python -m generate") -> argparse.ArgumentParser:
 
 def parse_options(argv: list[str] | None, prog: str = "python -m generate") -> GenerateOptions:
     """The options object; an option of another mode set by flag or YAML is an error."""
-    namespace = build_parser(prog).parse_args(argv)
+    namespace, rest = build_parser(prog).parse_known_args(argv)
+    if rest:
+        from generate.loop.options import loop_option
+
+        if said := loop_option(rest):  # a round driver's, given without one
+            raise ConfigError(said)
+        build_parser(prog).parse_args(argv)  # argparse's own line (the nearest flag named)
     options = build(GenerateOptions, namespace)
     explicit = explicit_names(namespace)
     check_applies(explicit, mode_of(options), mode_options(MODES, SHARED), "")
@@ -270,12 +276,14 @@ def sample_job(
     common = dict(split=options.split, limit=options.limit or 0, chunk_size=options.chunk_size, shard=shard)
     if answers:  # a workspace it cannot write failed only once the model had sampled its first chunk
         check_workspace_writable(options.workspace)
+        # before the model loads (minutes): which engine --engine auto took, and where the answers go
+        said = engine_said(options.engine, options.verbose)
+        log.info("sampling from %s at round %d with engine %s into %s", label, round, said, workspace.path)
     if options.pairs == "best-worst":
         args = (options, workspace, model_path, label, round, params, bool(answers), judge_folder)
         return sample_best_worst(*args, plan=plan, **common)
     common["round"] = round
     engine = make_engine(options.engine, model_path, engine_options(options)) if answers else None
-    log.info("sampling from %s at round %d", label, round)
     if options.spin:
         return dict(sample_spin(workspace, engine, label, params, **common))
     return dict(
@@ -332,6 +340,14 @@ def run(options: GenerateOptions) -> dict:
         # with --judge, the judge's votes on its pairs
         return run_arena(options, workspace, models=arena, judge_folder=judge_folder)
     round, label = sampling_round(options, workspace, model_path), model_label(model)
+    if options.limit:  # a set smaller than --limit was taken whole without a word
+        todo, kept = job_prompts(
+            workspace, label, round, options.split, shard, options.limit, gold=options.spin
+        )
+        within = f"{'with a gold answer ' * options.spin}in split {options.split}"
+        within += f" (shard {options.shard})" * bool(shard)
+        for line in limit_taken(options.limit, len(todo) + len(kept), within):
+            print(line)
     # planned again where --prompts was imported, or the round is another (a short name's folder, converted now)
     if not options.spin and (plan is None or plan.round != round):
         plan = pairs_plan(options, workspace, label, round, shard, params)

@@ -394,10 +394,20 @@ def check_engine(name: str, verbose: bool = False) -> None:
         )
 
 
+def chosen_engine(name: str, verbose: bool = False) -> str:
+    """The engine --engine ``name`` runs: ``auto`` is vLLM where its engine imports (`vllm_importable`), else
+    transformers (hf)."""
+    return ("vllm" if vllm_importable(verbose) else "hf") if name == "auto" else name
+
+
+def engine_said(name: str, verbose: bool = False) -> str:
+    """`chosen_engine` as a line says it before the model loads: ``vllm (--engine auto)``, ``hf``."""
+    return chosen_engine(name, verbose) + " (--engine auto)" * (name == "auto")
+
+
 def make_engine(name: str, model: str, options: EngineOptions = EngineOptions()) -> Engine:
-    """``auto`` picks vLLM when its engine imports (`vllm_importable`), else transformers."""
-    if name == "auto":
-        name = "vllm" if vllm_importable(options.verbose) else "hf"
+    """``auto`` picks vLLM when its engine imports, else transformers (`chosen_engine`)."""
+    name = chosen_engine(name, options.verbose)
     if name == "vllm":
         return VLLMEngine(model, options)
     if name == "hf":

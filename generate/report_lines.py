@@ -1,9 +1,11 @@
 """What a `python -m generate` run says beside its counts: a judging job's verdicts and cost (`judge_report`), and
 a sampling job's lines on what it kept, reused, topped up or paired from answers stored before (`made_lines`,
-`topped_up_line`), or that it had nothing left to sample (`nothing_left`)."""
+`topped_up_line`), that it had nothing left to sample (`nothing_left`), or that --limit took a smaller set whole
+(`limit_taken`)."""
 
 from __future__ import annotations
 
+from data.errors import counted
 from data.lineage import is_reward_model_name
 from generate.options import GenerateOptions
 
@@ -138,3 +140,9 @@ def topped_up_line(counts: dict, n: int) -> str | None:
             "run's were not topped up (sample them into a round of their own: --round N)"
         )
     return "; ".join(said) or None
+
+
+def limit_taken(limit: int, taken: int, what: str) -> list[str]:
+    """`--limit 100: 12 prompts in split train, all taken`, where a job's set (``taken`` prompts ``what``) is smaller
+    than --limit: it took them all without a word. No line where the set is --limit's size."""
+    return [f"--limit {limit}: {counted(taken, 'prompt')} {what}, all taken"] if taken < limit else []

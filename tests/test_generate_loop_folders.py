@@ -14,7 +14,15 @@ from data.files import NotAFileError
 from data.records import ModelRecord, now
 from data.workspace import Workspace
 from generate.loop.driver import Iterate, _done
-from generate.loop.folders import chain_of, check_claim, claim, iterate_folder, read_claim, write_claim
+from generate.loop.folders import (
+    add_sampling,
+    chain_of,
+    check_claim,
+    claim,
+    iterate_folder,
+    read_claim,
+    write_claim,
+)
 from generate.loop.spin import SPIN_LOOP
 
 REFERENCE = Iterate("ref-id", "/models/ref", "ref", 0)
@@ -98,7 +106,8 @@ def test_a_link_at_the_runs_or_iterate_folder_is_refused_before_a_claim_is_writt
         (ws.path / "runs").rmdir()
     (ws.path / linked).symlink_to(outside)
     with pytest.raises(NotAFileError, match=f"^{ws.path / linked}: a symlink"):
-        claim(iterate_folder(SimpleNamespace(spin_name="spin"), ws, SPIN_LOOP, 1), REFERENCE, 1, SPIN_LOOP)
+        folder = iterate_folder(SimpleNamespace(spin_name="spin"), ws, SPIN_LOOP, 1)
+        claim(folder, REFERENCE, 1, SPIN_LOOP, {}, 0.0)
     assert not any(outside.iterdir())
 
 
@@ -108,10 +117,27 @@ def test_the_record_after_training_is_never_written_through_a_folder_swapped_for
     goes through a descriptor of the folder now, refused in one line naming it, as train refuses such a folder."""
     ws = Workspace.init(tmp_path / "ws")
     folder = iterate_folder(SimpleNamespace(spin_name="spin"), ws, SPIN_LOOP, 1)
-    claim(folder, REFERENCE, 1, SPIN_LOOP)
+    claim(folder, REFERENCE, 1, SPIN_LOOP, {"train": {"prompts": 4}}, 2.5)
     outside = tmp_path / "outside"
     folder.rename(outside)
     folder.symlink_to(outside)
     with pytest.raises(NotAFileError, match=f"^{folder}: a symlink"):
         write_claim(folder, SPIN_LOOP, {"reference_id": "ref-id", "round": 1, "model_id": "m1"})
-    assert json.loads((outside / "spin.json").read_text()) == json.loads(claim_text())
+    sampling = {"sampled": {"train": {"prompts": 4}}, "sample_seconds": 2.5, "sample_runs": 1}
+    assert json.loads((outside / "spin.json").read_text()) == json.loads(claim_text()) | sampling
+
+
+def test_a_reruns_sampling_is_added_to_the_killed_runs_and_what_it_found_is_its_own():
+    """A rerun's sampling (more prompts after a killed training, or the too-long ones sent again) is added to the
+    claim's, count by count; too_long and already_* count what a run found, which the rerun found again: its own."""
+    earlier = {
+        "sampled": {"train": {"prompts": 4, "tokens": 32, "too_long": 1, "already_sampled": 2}, "test": {"prompts": 2}},
+        "sample_seconds": 18.9,
+    }  # fmt: skip
+    now = {"train": {"prompts": 2, "tokens": 16, "already_sampled": 6}}
+    assert add_sampling(earlier, now, 0.12) == {
+        "sampled": {"train": {"prompts": 6, "tokens": 48, "already_sampled": 6}, "test": {"prompts": 2}},
+        "sample_seconds": 19.0,
+        "sample_runs": 2,
+    }
+    assert add_sampling({}, now, 0.12) == {"sampled": now, "sample_seconds": 0.1, "sample_runs": 1}

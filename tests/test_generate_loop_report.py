@@ -1,5 +1,6 @@
 """What a round driver prints beside its iterations: the arena's header over its board (or over why there is
-none), the --prompts file's rows a rerun skipped, and its iteration counts refused in its own words."""
+none), the --prompts file's rows a rerun skipped, its header's prompt counts, its iteration counts refused in its
+own words, and its options given to a single sampling job."""
 
 from __future__ import annotations
 
@@ -83,3 +84,43 @@ def test_a_config_files_iteration_count_that_is_no_whole_number_is_refused_namin
         f"error: {config}, key spin_iter {value}: must be a whole number in [1, 100] (the iterations to run)\n"
     )
     assert not (tmp_path / "ws").exists()
+
+
+def test_the_header_counts_one_prompt_as_one_and_says_nothing_sampled_now_where_a_rerun_trained_nothing():
+    """The header said "1 held-out prompts"; and a rerun whose every iteration was trained before said "... per
+    iteration sampled now" of prompts it neither sampled nor trained on."""
+    from generate.loop.report import prompt_counts
+
+    assert prompt_counts({"train": 1, "test": 1}, []) == "1 train prompt, 1 held-out prompt per iteration"
+    before, now = {"iteration": 1, "trained_before": True}, {"iteration": 2, "trained_before": False}
+    assert prompt_counts({"train": 4, "test": 2}, [before]) == (
+        "iteration 1 trained before, on the prompts sampled then (train pairs below); none trained now"
+    )
+    assert prompt_counts({"train": 4, "test": 2}, [before, now]) == (
+        "4 train prompts, 2 held-out prompts per iteration trained now; iteration 1 trained before, on the prompts "
+        "sampled then (train pairs below)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("flag", "drivers"),
+    [
+        (["--spin-test-limit", "2"], "--spin-iter N or --judge-iter N"),
+        (["--train-learning-rate=1e-5"], "--spin-iter N or --judge-iter N"),
+        (["--spin-name", "x"], "--spin-iter N"),
+        (["--judge-name", "x"], "--judge-iter N"),
+    ],
+)
+def test_a_round_drivers_option_given_to_a_single_sampling_job_names_the_drivers(
+    tmp_path, capsys, flag, drivers
+):
+    """`python -m generate --spin-test-limit 2` was argparse's bare "unrecognized arguments"."""
+    assert generate_main(["-w", str(tmp_path / "ws"), *flag]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {flag[0].split('=')[0]} is an option of {drivers} (the round drivers: prefloop loop --help), not "
+        "of a single sampling job\n"
+    )
+    assert not (tmp_path / "ws").exists()
+    with pytest.raises(SystemExit):  # a flag nobody has: argparse's line, the nearest flag named, as before
+        generate_main(["-w", str(tmp_path / "ws"), "--spin-nme", "x"])
+    assert "unrecognized arguments: --spin-nme x (did you mean --spin?)" in capsys.readouterr().err

@@ -100,12 +100,16 @@ def test_a_judge_loop_rerun_reports_the_registered_iterate_and_says_which_prompt
     out = capsys.readouterr().out.splitlines()
     header = next(line for line in out if line.startswith("JUDGE on"))
     assert header.endswith(
-        "4 train prompts, 2 held-out prompts per iteration sampled now; iteration 1 trained before, on the "
+        "4 train prompts, 2 held-out prompts per iteration trained now; iteration 1 trained before, on the "
         "prompts sampled then (train pairs below)"
     )
     rows = {line.split()[0]: line for line in out if line[:1].isdigit()}
     assert rows["1"].split()[3] == "2" and rows["1"].endswith("(trained before, reported now)")
-    assert rows["1"].split()[-6:-4] == ["-", "-"]  # sample s, train s: its train s was its evaluation's
+    # sample s: the killed run's sampling, kept in judge.json (it was "-", and judge.json's counts {}); train s:
+    # none, its seconds were its evaluation's
+    assert rows["1"].split()[-6] != "-" and rows["1"].split()[-5] == "-"
+    record = json.loads((tmp_path / "ws/runs/judge-iter1/judge.json").read_text())
+    assert record["sampled"]["train"]["prompts"] == 2 and record["sampled"]["train_pairs"]["pairs"] == 2
     assert rows["2"].split()[3] == "4" and "before" not in rows["2"]
 
 
@@ -171,3 +175,31 @@ def test_the_checks_before_a_rerun_plan_no_sampling_into_the_round_of_a_saved_un
     capsys.readouterr()
     assert main([*args, "--limit", "6"]) == 0
     assert int((Workspace(tmp_path / "ws").frame("completions")["prompt_id"] == prompt.id).sum()) == 6
+
+
+def test_a_rerun_that_continues_a_killed_training_keeps_the_first_runs_sampling_and_says_what_it_resumed(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """Killed while it trained (checkpoints saved), the rerun wrote spin.json with its own sampling alone
+    (`"sampled": {}`, its 0.1 s of finding nothing to sample) over the first run's, and the summary said
+    `resumed: False` of a training continued from checkpoint-2. spin.json keeps the first run's counts, adds this
+    run's seconds and names the checkpoint; the table's row says which part is whose."""
+    args = spin_args(
+        tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate", "--train-save-steps", "1"
+    )
+    killed_in(monkeypatch, args, at="train.once.save_model")
+    folder = tmp_path / "ws/runs/spin-iter1"
+    first = json.loads((folder / "spin.json").read_text())  # the claim, written before training
+    assert [first["sampled"][split]["prompts"] for split in ("train", "test")] == [4, 2]
+    capsys.readouterr()
+    assert main(args) == 0
+    record = json.loads((folder / "spin.json").read_text())
+    assert record["sampled"] == first["sampled"] and record["sample_runs"] == 2
+    assert record["sample_seconds"] >= first["sample_seconds"] > 0
+    assert record["resumed_from_checkpoint"] == "checkpoint-2"
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["resumed_from_checkpoint"] == "checkpoint-2"  # the manifest's metrics too
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("1 "))
+    assert row.endswith(
+        "  (resumed: sample s over 2 runs; training continued from checkpoint-2, train s that part's)"
+    )

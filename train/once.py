@@ -124,9 +124,11 @@ def train_once(
 
     saved = read_trained(out) if options.resume else None
     if saved is None:
-        trained, trainer = _train(
+        trained, trainer, checkpoint = _train(
             options, Build(model, tokenizer, train_rows, out, bf16, workspace, eval_rows), own
         )
+        if checkpoint is not None:  # a killed run's training continued: its seconds are this part's alone
+            notes = {**notes, "resumed_from_checkpoint": checkpoint.name}
         run = {
             "steps": trainer.state.global_step,
             "log_history": trainer.state.log_history,
@@ -178,7 +180,8 @@ def train_once(
 
 def _train(options: TrainOptions, build: Build, own: tuple[Path, ...]):
     """Build the method's trainer, train (from the newest complete checkpoint on --resume) and save; returns (the
-    saved model on the main process, else None; the trainer). ``own``: as for `train_once`."""
+    saved model on the main process, else None; the trainer; the checkpoint it continued from, or None).
+    ``own``: as for `train_once`."""
     from train.checkpoint_links import CheckpointLinks  # transformers: imported where a trainer is built
 
     trainer = build_trainer(options, build)
@@ -198,7 +201,7 @@ def _train(options: TrainOptions, build: Build, own: tuple[Path, ...]):
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     reload = functools.partial(_load_saved, options, tokenizer=build.tokenizer)
     check_own_folders(own)
-    return save_model(trainer, build.tokenizer, build.out, bool(options.lora_r), reload), trainer
+    return save_model(trainer, build.tokenizer, build.out, bool(options.lora_r), reload), trainer, checkpoint
 
 
 def _load_saved(options: TrainOptions, out: Path, tokenizer):

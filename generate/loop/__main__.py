@@ -45,6 +45,7 @@ from generate.prepare import (
     start_model,
     workspace_models,
 )
+from generate.report_lines import limit_taken
 from generate.sampling import check_pair_params
 from train.methods import method_options
 from train.options import check_given
@@ -262,6 +263,9 @@ def run(options: LoopOptions) -> dict:
             print(line)
         for line in warnings:
             print(f"warning: {line}", file=sys.stderr)
+    gold = "with a gold answer " * bool(options.spin_iter)  # what SPIN's pairs need
+    for line in limit_taken(options.limit or 0, len(sets["train"]), f"{gold}in split train"):
+        print(line)
     summary = run_driver(options, workspace, sets, judge_folder)
     if options.arena:  # the arena on the loop's held-out prompts, and its leaderboard
         from generate.loop.arena import arena_leaderboard

@@ -102,7 +102,9 @@ def sample_iterate(
     pending = loop.pending(workspace, iterate, step.round, sets)
     if not any(pending.values()):  # all sampled already: do not start an engine for nothing
         return {}
-    log.info("round %d: %s answers %s", step.round, iterate.label, {k: len(v) for k, v in pending.items()})
+    counts = {k: len(v) for k, v in pending.items()}
+    # the engine --engine auto takes is said in the sampling process: vLLM is not imported here, in the driver's
+    log.info("round %d: %s answers %s into %s", step.round, iterate.label, counts, workspace.path)
     return run_isolated(
         loop.sample_step, options, iterate, step, pending, isolate=options.spin_isolate, what="sampling"
     )
@@ -177,16 +179,15 @@ def iterate_once(
     if model is not None and not unreported(model["path"], model["id"]):
         log.info("iteration %d: model %s is in the manifest already, not retrained", iteration, model["id"])
         record = read_claim(model["path"], loop) or {}
-        return iteration_summary(iteration, model, record | {"resumed": True}), _iterate_of(model)
+        return iteration_summary(iteration, model, record | {"done_before": True}), _iterate_of(model)
     if model is not None or saved_unregistered(folder, reference, round, loop):
         # trained and saved by an earlier run killed before its report: its training's --resume evaluates, reports
         # and registers (once) the saved model, first: answers sampled into its round now (a rerun's larger
         # --limit) would be pairs no iterate trains on; the resume reports on the rows the run selected
         folder = Path(model["path"]) if model is not None else folder
         log.info("iteration %d: %s holds a model trained before its report; reporting it", iteration, folder)
-        sampled, sample_seconds = {}, None
-    else:
-        sampled, sample_seconds = _sample_round(options, workspace, iteration, reference, sets, loop, folder)
+    else:  # its counts and seconds go into the folder's claim, beside those of a killed run's sampling
+        _sample_round(options, workspace, iteration, reference, sets, loop, folder)
     rounds = [round - 1, round] if options.spin_mix_previous and iteration > 1 else [round]
     started = time.perf_counter()
     train_options = _train_options(options, reference, folder, rounds, loop)
@@ -198,23 +199,22 @@ def iterate_once(
         # nothing to train on (train's TrainDataError, named by `StepFailed.kind` across the process boundary): what
         # the sampling made of the prompts says why; another refusal (a training process that died) is not theirs
         data = getattr(exc, "kind", type(exc).__name__) == "TrainDataError"
-        note = (
-            unpaired_note(sampled, f"iteration {iteration} (round {round})", len(sets["train"]))
-            if data
-            else ""
-        )
+        note = ""
+        if data:  # the sampling's counts, in the folder's claim
+            sampled = (read_claim(folder, loop) or {}).get("sampled")
+            note = unpaired_note(sampled, f"iteration {iteration} (round {round})", len(sets["train"]))
         said = loop_flags(str(exc))  # train's flags as the loop's --train-* (its user passes those)
         if not note and said == str(exc):
             raise
         raise PrefloopError(f"{said}{note}") from None
-    record = (read_claim(folder, loop) or {}) | {
+    record = (read_claim(folder, loop) or {}) | {  # the claim holds the sampling's counts and seconds
         "iteration": iteration,
         "model_id": model["id"],
         "trained_on_rounds": rounds,
-        "sampled": sampled,
-        "sample_seconds": sample_seconds,
         # a model trained before and only reported now (train's --resume evaluated it): no training was timed
         "train_seconds": None if model["metrics"].get("reported_after_resume") else round_seconds(started),
+        # a killed run's training continued from its checkpoint: train_seconds are this run's part alone
+        "resumed_from_checkpoint": model["metrics"].get("resumed_from_checkpoint"),
     }
     # through the folder's descriptor: one swapped for a link while training ran is refused
     write_claim(folder, loop, record)
@@ -229,9 +229,9 @@ def _sample_round(
     sets: dict,
     loop: Loop,
     folder: Path,
-) -> tuple[dict, float]:
-    """Iteration ``iteration``'s sampling from ``reference`` (its counts and seconds), then its ``folder`` claimed
-    for training on this chain's pairs."""
+) -> None:
+    """Iteration ``iteration``'s sampling from ``reference``, then its ``folder`` claimed for training on this
+    chain's pairs, the claim recording the sampling's counts and seconds (`folders.claim`)."""
     round = reference.round + 1
     started = time.perf_counter()
     sampled = sample_iterate(
@@ -239,8 +239,7 @@ def _sample_round(
     )
     sample_seconds = round_seconds(started)
     _check_one_chain(workspace, round, reference.label, loop)
-    claim(folder, reference, round, loop)
-    return sampled, sample_seconds
+    claim(folder, reference, round, loop, sampled, sample_seconds)
 
 
 def _iterate_of(model: dict) -> Iterate:

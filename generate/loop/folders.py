@@ -15,6 +15,7 @@ from data.errors import PrefloopError, first_line
 from data.files import NotAFileError, atomic_write, check_not_link, folder_for_writing, open_regular
 from data.import_records import within_depth
 from data.workspace import Workspace
+from generate.context import TOO_LONG
 
 if TYPE_CHECKING:
     from generate.loop.driver import Iterate, Loop
@@ -101,9 +102,29 @@ def check_claim(folder: Path, reference: Iterate, round: int, loop: Loop) -> boo
     return False
 
 
-def claim(folder: Path, reference: Iterate, round: int, loop: Loop) -> None:
-    """Make ``folder`` this iteration's (`check_claim`)."""
-    if check_claim(folder, reference, round, loop):
-        return  # ours, from a killed run: training continues from its checkpoint
+def claim(folder: Path, reference: Iterate, round: int, loop: Loop, sampled: dict, seconds: float) -> None:
+    """Make ``folder`` this iteration's (`check_claim`), its claim recording the sampling that made the pairs it
+    trains on: this run's ``sampled`` counts and ``seconds`` added to what a killed run's claim there recorded
+    (`add_sampling`), so the rerun that continues its training keeps the first run's."""
+    ours = read_claim(folder, loop) if check_claim(folder, reference, round, loop) else None
+    record = ours or {"reference_id": reference.id, "reference": reference.path, "round": round}
     folder.mkdir(parents=True, exist_ok=True)
-    write_claim(folder, loop, {"reference_id": reference.id, "reference": reference.path, "round": round})
+    write_claim(folder, loop, record | add_sampling(ours or {}, sampled, seconds))
+
+
+def add_sampling(earlier: dict, sampled: dict, seconds: float) -> dict:
+    """An iteration's sampling over the runs that sampled it: ``earlier`` (a claim's ``sampled`` counts per split,
+    ``sample_seconds``, ``sample_runs``) with this run's added, count by count. A count of what a run found
+    (``too_long``, ``already_*``) is this run's where it sampled that split: those prompts are found again and
+    counted again, so adding would count one prompt twice."""
+    merged = {split: dict(counts) for split, counts in earlier.get("sampled", {}).items()}
+    for split, counts in sampled.items():
+        kept = {
+            k: v for k, v in merged.get(split, {}).items() if k != TOO_LONG and not k.startswith("already_")
+        }
+        merged[split] = kept | {k: kept.get(k, 0) + v for k, v in counts.items()}
+    return {
+        "sampled": merged,
+        "sample_seconds": round((earlier.get("sample_seconds") or 0) + seconds, 1),
+        "sample_runs": earlier.get("sample_runs", 1 if "sampled" in earlier else 0) + 1,
+    }

@@ -4,13 +4,14 @@ scores (`generate.bestofn`), train DPO on those pairs, register, sample again; n
 from __future__ import annotations
 
 import gc
+import logging
 from dataclasses import replace
 from functools import partial
 
 from data.errors import PrefloopError
 from data.workspace import Workspace
 from generate.bestofn import make_judge, pair_best_worst
-from generate.engines import SamplingParams, make_engine
+from generate.engines import SamplingParams, engine_said, make_engine
 from generate.job_plan import JobPlan, model_sampled, plan_job, prompt_ids
 from generate.kept_pairs import best_worst_paired
 from generate.loop.driver import Iterate, Loop, run_loop
@@ -18,6 +19,8 @@ from generate.loop.options import LoopOptions
 from generate.loop.rounds import LoopRound
 from generate.options import engine_options, sampling_params
 from generate.sampling import sample_pairs
+
+log = logging.getLogger(__name__)
 
 JUDGE_LIMIT = 32  # train prompts per judge-loop iteration unless --limit says otherwise
 
@@ -85,6 +88,7 @@ def judge_loop_step(
     counts: dict = {}
     if any(todo.values()):
         step.check_answers(workspace, {p: k for answers in todo.values() for p, k in answers.items()})
+        log.info("round %d: engine %s", round, engine_said(options.engine, options.verbose))
         engine = make_engine(options.engine, iterate.path, engine_options(options))
         for split, ids in todo.items():
             if ids:

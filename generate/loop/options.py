@@ -110,3 +110,21 @@ def loop_flags(text: str) -> str:
         return f"--train-{name}" if name.replace("-", "_") in _TRAIN_NAMES else flag.group(0)
 
     return _TRAIN_FLAG.sub(rename, text)
+
+
+def loop_option(args: list[str]) -> str | None:
+    """The line for the first of ``args`` (what a single sampling job's parser did not know) that is a round
+    driver's option, named with the drivers that read it; None where none is. argparse said "unrecognized
+    arguments: --spin-test-limit 2" of it, nothing of where it belongs."""
+    own = {name: driver for driver, names in DRIVERS.items() for name in names}
+    every = {f.name for f in dataclasses.fields(SampleOptions)}
+    theirs = {f.name for f in dataclasses.fields(LoopOptions)} - every
+    for flag in (arg.split("=")[0] for arg in args if arg.startswith("--")):
+        name = flag[2:].replace("-", "_")
+        if name in theirs or name.startswith(("train_", "train.")):
+            drivers = " or ".join(f"{driver} N" for driver in DRIVERS if own.get(name, driver) == driver)
+            return (
+                f"{flag} is an option of {drivers} (the round drivers: prefloop loop --help), not of a single "
+                "sampling job"
+            )
+    return None

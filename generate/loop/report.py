@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from data.errors import counted
 from generate.context import TOO_LONG
 
 
@@ -12,6 +13,7 @@ def _number(value: object, digits: int = 3) -> str:
 def iteration_summary(iteration: int, model: dict, record: dict) -> dict:
     """One iteration's line: pairs, held-out gold log-likelihood and gold-vs-generated margin, timings."""
     metrics = model["metrics"]
+    trained_before = bool(record.get("done_before") or metrics.get("reported_after_resume"))
     return {
         "iteration": iteration,
         "round": model["round"],
@@ -29,13 +31,17 @@ def iteration_summary(iteration: int, model: dict, record: dict) -> dict:
         "prefers_gold_before": metrics.get("reference_prefers_chosen"),
         "prefers_gold_after": metrics.get("model_prefers_chosen"),
         "steps": metrics.get("steps"),
-        "sample_seconds": record.get("sample_seconds"),
+        "sample_seconds": record.get("sample_seconds"),  # over every run that sampled it (`sample_runs`)
+        "sample_runs": record.get("sample_runs", 1),
         "train_seconds": record.get("train_seconds"),
-        "resumed": record.get("resumed", False),
+        # registered by an earlier run (said "resumed" before, which a training resumed from a checkpoint is not)
+        "done_before": record.get("done_before", False),
+        # a killed run's training continued from this checkpoint: train_seconds are the part trained now
+        "resumed_from_checkpoint": record.get("resumed_from_checkpoint"),
         # trained by an earlier run: done then, or registered then and reported now (train's --resume)
-        "trained_before": bool(record.get("resumed") or metrics.get("reported_after_resume")),
-        # what this run's sampling step left unsent (a resumed iteration sampled nothing now)
-        "too_long": {} if record.get("resumed") else too_long_counts(record.get("sampled")),
+        "trained_before": trained_before,
+        # what the sampling steps left unsent (an iteration trained before samples nothing now)
+        "too_long": {} if trained_before else too_long_counts(record.get("sampled")),
     }
 
 
@@ -116,20 +122,30 @@ def spin_report(summary: dict) -> list[str]:
 
 
 def _done_before(it: dict) -> str:
-    if it["resumed"]:
+    """What of the row an earlier run did: all of it, its training, or the part a killed run left."""
+    if it["done_before"]:
         return "  (done before)"
-    return "  (trained before, reported now)" if it["trained_before"] else ""
+    if it["trained_before"]:
+        return "  (trained before, reported now)"
+    resumed = [f"sample s over {it['sample_runs']} runs"] if it["sample_runs"] > 1 else []
+    if it["resumed_from_checkpoint"]:
+        resumed.append(f"training continued from {it['resumed_from_checkpoint']}, train s that part's")
+    return f"  (resumed: {'; '.join(resumed)})" if resumed else ""
 
 
 def prompt_counts(prompts: dict[str, int], iterations: list[dict]) -> str:
     """The prompts per iteration of this run's sets (--limit, --spin-test-limit); an iteration trained by an earlier
-    run was trained on the prompts sampled then, and the header says so (a rerun's larger --limit was said of it)."""
-    said = f"{prompts['train']} train prompts, {prompts['test']} held-out prompts per iteration"
+    run was trained on the prompts sampled then, and the header says so (a rerun's larger --limit was said of it).
+    A rerun that trains none said "... per iteration sampled now" of prompts it neither sampled nor trained on."""
+    said = f"{counted(prompts['train'], 'train prompt')}, {counted(prompts['test'], 'held-out prompt')} per iteration"
     before = [str(it["iteration"]) for it in iterations if it.get("trained_before")]
     if not before:
         return said
-    which = f"iteration{'s' * (len(before) > 1)} {', '.join(before)}"
-    return f"{said} sampled now; {which} trained before, on the prompts sampled then (train pairs below)"
+    which = f"iteration{'s' * (len(before) > 1)} {', '.join(before)} trained before"
+    then = "on the prompts sampled then (train pairs below)"
+    if len(before) == len(iterations):
+        return f"{which}, {then}; none trained now"
+    return f"{said} trained now; {which}, {then}"
 
 
 def chain_lines(chain: dict | None) -> list[str]:

@@ -17,11 +17,12 @@ round say, takes its pair from that answer (`spin_pending`).
 
 from __future__ import annotations
 
+import logging
 import time
 
 from data.errors import PrefloopError
 from data.workspace import Workspace
-from generate.engines import make_engine
+from generate.engines import engine_said, make_engine
 from generate.job_plan import gold_prompt_ids, pending_prompts
 from generate.loop.chain import gold_chain, write_gold_chain, write_samples
 from generate.loop.driver import Iterate, Loop, loop_round, round_seconds, run_loop, sample_iterate
@@ -30,6 +31,8 @@ from generate.loop.report import too_long_counts
 from generate.loop.rounds import LoopRound
 from generate.options import SPIN_LIMIT, engine_options, sampling_params
 from generate.spin_pairs import sample_spin, spin_todo
+
+log = logging.getLogger(__name__)
 
 
 def prompt_sets(options: LoopOptions, workspace: Workspace, limit: int) -> dict[str, list[str]]:
@@ -59,9 +62,10 @@ def sample_step(options: LoopOptions, iterate: Iterate, step: LoopRound, sets: d
     todo = unsampled(workspace, iterate, step.round, sets)
     step.check(workspace, todo, 1)
     # None: every prompt answered before, its SPIN pair made from that answer (`sample_spin`), no model to load
-    engine = (
-        make_engine(options.engine, iterate.path, engine_options(options)) if any(todo.values()) else None
-    )
+    engine = None
+    if any(todo.values()):
+        log.info("round %d: engine %s", step.round, engine_said(options.engine, options.verbose))
+        engine = make_engine(options.engine, iterate.path, engine_options(options))
     params = sampling_params(options)
     return {
         split: dict(
