@@ -120,16 +120,16 @@ class Loading(ScoreOrder):
                 left = self._arena.follow(
                     self.workspace, new["pairs"], new["arenas"], completions, self.view == "rank"
                 )
-                candidates = self._arena.without(candidates)
+            candidates = self._served(candidates)
             # rank: items the new answers take past 6 leave the app, as a restart leaves them out
             past = left + (past_max(candidates) if self.view == "rank" and self._known else [])
             # after the first read only: then the items are chosen with every import label at hand
             restored = _renewed(machine_new) if self._known else []
             # items whose imported label was withdrawn: for labellers from now on
-            candidates = _joined(candidates, self._withdrawn(machine_new))
+            candidates = _joined(candidates, self._served(self._withdrawn(machine_new)))
             events = self.workspace.read("gold")
             gold = current_gold(events, self.task).column("item_id").combine_chunks()
-            candidates = _joined(candidates, self._newly_gold(gold))
+            candidates = _joined(candidates, self._served(self._newly_gold(gold)))
             margins = {}
             if self.order == "uncertainty":  # the scores `follow_scores` read
                 margins = uncertainty_margins(self._tables["scores"].to_pandas().drop_duplicates("id"))
@@ -156,6 +156,11 @@ class Loading(ScoreOrder):
                     )
                 self._apply(chunk, human, latest and latest.result(), gold.to_pylist(), seed, restored, past)
         return len(self.items)
+
+    def _served(self, rows: pa.Table | None) -> pa.Table | None:
+        """Candidate ``rows`` less the arena's answers (kto, rate, rank), whichever way a reload came to read them:
+        new answers, an item newly gold or one whose imported label was withdrawn (`_withdrawn`, `_newly_gold`)."""
+        return rows if rows is None or self.task == "pairwise" else self._arena.without(rows)
 
     def _without_edits(self, new: dict[str, pa.Table], human: pa.Table) -> pa.Table:
         """``human`` (the people's labels of the app's task read now) less those on edit pairs, which the edit log
