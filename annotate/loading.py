@@ -24,6 +24,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -39,7 +40,7 @@ from data.rank_pairs import rank_groups
 from data.ranking import rank_item_id
 from data.records import Label
 from data.schemas import SCHEMAS
-from data.selection import imported_items, uncertainty_margins
+from data.selection import arena_labels, imported_items, uncertainty_margins
 
 # What the service reads of each table (None: every column).
 READ_COLUMNS = {
@@ -161,6 +162,12 @@ class Loading(ScoreOrder):
         """Candidate ``rows`` less the arena's answers (kto, rate, rank), whichever way a reload came to read them:
         new answers, an item newly gold or one whose imported label was withdrawn (`_withdrawn`, `_newly_gold`)."""
         return rows if rows is None or self.task == "pairwise" else self._arena.without(rows)
+
+    def off_arena(self, labels: pd.DataFrame) -> pd.DataFrame:
+        """``labels`` less those on the arena's answers (`data.selection.arena_labels`, of the answers the last
+        reload knew as the arena's), of which the kto, rate and rank apps serve none (the pairwise and arena apps:
+        ``labels`` as they are, the arena's votes)."""
+        return labels if self.task == "pairwise" else labels[~arena_labels(labels, self._arena.ids)]
 
     def _without_edits(self, new: dict[str, pa.Table], human: pa.Table) -> pa.Table:
         """``human`` (the people's labels of the app's task read now) less those on edit pairs, which the edit log
