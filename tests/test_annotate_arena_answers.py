@@ -13,6 +13,7 @@ from annotate.service import LabelService
 from annotate.users import Authenticator, User, hash_password
 from data import Label
 from data.__main__ import main as data_main
+from data.gold import gold_rows
 from data.ranking import canonical_ranking, rank_item_id
 from tests.test_annotate_admin_arena import cards
 from tests.test_data_arena_only import build, old_labels
@@ -31,15 +32,20 @@ def arena_world(tmp_path):
     return ws, ids
 
 
+def old_gold(ws, item: str, answer: str, task: str, retracted: bool = False) -> None:
+    """A gold mark `data gold` no longer makes (on the arena's answers), as an older version stored it."""
+    ws.append_tables({"gold": gold_rows([item], [answer], "cli", task, retracted)})
+
+
 def test_an_arena_answer_made_gold_then_not_is_never_served_by_a_running_kto_app(tmp_path):
     ws, ids = arena_world(tmp_path)
     answer = ids["arena"][0][0]
     service = LabelService(ws, "kto", overlap=1)
     assert answer not in service.items
-    assert data_main(["gold", "-w", str(ws.path), "--completion", answer, "--answer", "undesirable"]) == 0
+    old_gold(ws, answer, "undesirable", "kto")
     assert answer not in served(service)  # a restart does not serve it either
     assert answer not in served(LabelService(ws, "kto", overlap=1))
-    assert data_main(["gold", "-w", str(ws.path), "--remove", answer]) == 0
+    old_gold(ws, answer, "undesirable", "kto", retracted=True)
     assert answer not in served(service)
 
 
@@ -47,8 +53,7 @@ def test_a_rank_item_of_arena_answers_made_gold_is_not_served_by_a_running_rank_
     ws, ids = arena_world(tmp_path)
     item = rank_item_id(ids["held"][0], 0)
     service = LabelService(ws, "rank", overlap=1)
-    ranking = canonical_ranking(">".join(ids["arena"][0]))
-    assert data_main(["gold", "-w", str(ws.path), "--rank-item", item, "--ranking", ranking]) == 0
+    old_gold(ws, item, canonical_ranking(">".join(ids["arena"][0])), "rank")
     assert item not in served(service)
     assert item not in served(LabelService(ws, "rank", overlap=1))
 
@@ -94,3 +99,26 @@ def test_the_admin_tab_of_a_kto_rank_or_rate_app_leaves_out_labels_on_the_arenas
         assert cards(summary)["rankings"] == ("1", "of 1 item; people's and imported labels")
     else:  # the arena answer that ann and bob rated apart is no answer of the app's
         assert ids["arena"][1][1] not in disputed and "bob" not in labellers
+
+
+@pytest.mark.parametrize("task", ["kto", "rate", "rank"])
+def test_data_gold_refuses_to_make_the_arenas_answers_gold(tmp_path, task, capsys):
+    """No kto, rate or rank app serves them, gold or not: a gold item there would be met by no labeller."""
+    ws, ids = arena_world(tmp_path)
+    answers, item = ids["arena"][0], rank_item_id(ids["held"][0], 0)
+    asked = {
+        "kto": ["--completion", answers[0], "--answer", "undesirable"],
+        "rate": ["--rate-item", answers[0], "--ratings", RATING],
+        "rank": ["--rank-item", item, "--ranking", canonical_ranking(">".join(answers))],
+    }[task]
+    assert data_main(["gold", "-w", str(ws.path), *asked]) != 0
+    noun = {"kto": f"completion {answers[0]}", "rate": f"rate item {answers[0]}", "rank": f"rank item {item}"}
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(
+            f"{noun[task]} is the arena's (evaluation data, which only `--task arena` serves, as pairs), so it cannot "
+            "be gold here"
+        )
+    )
+    assert ws.read("gold").num_rows == 0
