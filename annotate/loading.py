@@ -115,12 +115,13 @@ class Loading(ScoreOrder):
                 candidates = touched_groups(self._tables["completions"], candidates)
             # kto, rate, rank: the arena's answers are nobody's item (data.selection.arena_answers); ``left``:
             # the items of the answers an arena pair read now makes the arena's
-            left = []
+            left, before = [], self._arena.ids
             if self.task != "pairwise":
                 completions = self._tables["completions"]
                 left = self._arena.follow(
                     self.workspace, new["pairs"], new["arenas"], completions, self.view == "rank"
                 )
+                candidates = _joined(candidates, self._ordinary_again(before))
             candidates = self._served(candidates)
             # rank: items the new answers take past 6 leave the app, as a restart leaves them out
             past = left + (past_max(candidates) if self.view == "rank" and self._known else [])
@@ -162,6 +163,18 @@ class Loading(ScoreOrder):
         """Candidate ``rows`` less the arena's answers (kto, rate, rank), whichever way a reload came to read them:
         new answers, an item newly gold or one whose imported label was withdrawn (`_withdrawn`, `_newly_gold`)."""
         return rows if rows is None or self.task == "pairwise" else self._arena.without(rows)
+
+    def _ordinary_again(self, before: pa.Array | None) -> pa.Table | None:
+        """The candidate rows (rank: with the answers of their prompts and rounds) of the answers that were the
+        arena's at the last read (``before``) and are not now: a sampled pair read now reuses them, and a restart
+        serves them. None where there are none (the first read reads every answer)."""
+        if before is None:
+            return None
+        back = before.filter(pc.invert(pc.is_in(before, value_set=self._arena.ids)))
+        if not len(back):
+            return None
+        rows = self._rows(back)
+        return touched_groups(self._tables["completions"], rows) if self.view == "rank" else rows
 
     def off_arena(self, labels: pd.DataFrame) -> pd.DataFrame:
         """``labels`` less those on the arena's answers (`data.selection.arena_labels`, of the answers the last

@@ -11,7 +11,7 @@ from annotate.admin import admin_view
 from annotate.app import make_context
 from annotate.service import LabelService
 from annotate.users import Authenticator, User, hash_password
-from data import Label
+from data import Label, Pair
 from data.__main__ import main as data_main
 from data.gold import gold_rows
 from data.ranking import canonical_ranking, rank_item_id
@@ -122,3 +122,17 @@ def test_data_gold_refuses_to_make_the_arenas_answers_gold(tmp_path, task, capsy
         )
     )
     assert ws.read("gold").num_rows == 0
+
+
+@pytest.mark.parametrize("task", ["kto", "rank"])
+def test_a_running_app_serves_arena_answers_a_sampled_pair_makes_ordinary_as_a_restart_does(tmp_path, task):
+    """A sampling job that reuses the arena's answers (same model, round and settings) pairs them for labelling:
+    ordinary answers from then on (`data.selection.arena_answers`), which a restart serves; a running app read no
+    new answer, so it served none of them until a restart."""
+    ws, ids = arena_world(tmp_path)
+    service = LabelService(ws, task, overlap=1)
+    a, b, c = ids["arena"][0]
+    ws.append([Pair(ids["held"][0], a, b, "sampled"), Pair(ids["held"][0], b, c, "sampled")])
+    restart = served(LabelService(ws, task, overlap=1))
+    assert served(service) == restart
+    assert (rank_item_id(ids["held"][0], 0) if task == "rank" else a) in restart
