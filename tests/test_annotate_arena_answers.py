@@ -1,7 +1,7 @@
-"""A running kto, rate or rank app never serves the arena's answers (`data.selection.arena_answers`), whatever
-brings them back to a reload: an item newly gold (`data gold`) or one whose imported label is withdrawn
-(`data import --remove`) is read as its candidate rows, and those rows are the arena's answers as a restart
-leaves them out."""
+"""The kto, rate and rank apps and the arena's answers (`data.selection.arena_answers`), beyond
+`tests/test_data_arena_only.py`: a running app serves none of them whatever brings them back to a reload (an item
+newly gold, an imported label withdrawn), and serves those a sampled pair makes ordinary again, as a restart does;
+their admin tabs leave out labels on them; `data gold` makes none of them gold."""
 
 from __future__ import annotations
 
