@@ -122,6 +122,8 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
     labels, pairs = workspace.frame("labels"), workspace.frame("pairs")
     # An edit's own label (the edit wins, data.edits) is no judgement of an item: out of agreement and pace.
     labels = labels[~labels["item_id"].isin(edit_pair_ids(pairs))]
+    # kto, rate, rank: no answer of the arena's is the app's item (exports leave out their labels)
+    labels = service.off_arena(labels)
     excluded = _excluded(workspace)
     if service.task == "rank":
         return (*rank_admin_html(service, user, labels, excluded), "")

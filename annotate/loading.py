@@ -24,6 +24,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -39,7 +40,7 @@ from data.rank_pairs import rank_groups
 from data.ranking import rank_item_id
 from data.records import Label
 from data.schemas import SCHEMAS
-from data.selection import imported_items, uncertainty_margins
+from data.selection import arena_labels, imported_items, uncertainty_margins
 
 # What the service reads of each table (None: every column).
 READ_COLUMNS = {
@@ -114,22 +115,23 @@ class Loading(ScoreOrder):
                 candidates = touched_groups(self._tables["completions"], candidates)
             # kto, rate, rank: the arena's answers are nobody's item (data.selection.arena_answers); ``left``:
             # the items of the answers an arena pair read now makes the arena's
-            left = []
+            left, before = [], self._arena.ids
             if self.task != "pairwise":
                 completions = self._tables["completions"]
                 left = self._arena.follow(
                     self.workspace, new["pairs"], new["arenas"], completions, self.view == "rank"
                 )
-                candidates = self._arena.without(candidates)
+                candidates = _joined(candidates, self._ordinary_again(before))
+            candidates = self._served(candidates)
             # rank: items the new answers take past 6 leave the app, as a restart leaves them out
             past = left + (past_max(candidates) if self.view == "rank" and self._known else [])
             # after the first read only: then the items are chosen with every import label at hand
             restored = _renewed(machine_new) if self._known else []
             # items whose imported label was withdrawn: for labellers from now on
-            candidates = _joined(candidates, self._withdrawn(machine_new))
+            candidates = _joined(candidates, self._served(self._withdrawn(machine_new)))
             events = self.workspace.read("gold")
             gold = current_gold(events, self.task).column("item_id").combine_chunks()
-            candidates = _joined(candidates, self._newly_gold(gold))
+            candidates = _joined(candidates, self._served(self._newly_gold(gold)))
             margins = {}
             if self.order == "uncertainty":  # the scores `follow_scores` read
                 margins = uncertainty_margins(self._tables["scores"].to_pandas().drop_duplicates("id"))
@@ -156,6 +158,29 @@ class Loading(ScoreOrder):
                     )
                 self._apply(chunk, human, latest and latest.result(), gold.to_pylist(), seed, restored, past)
         return len(self.items)
+
+    def _served(self, rows: pa.Table | None) -> pa.Table | None:
+        """Candidate ``rows`` less the arena's answers (kto, rate, rank), whichever way a reload came to read them:
+        new answers, an item newly gold or one whose imported label was withdrawn (`_withdrawn`, `_newly_gold`)."""
+        return rows if rows is None or self.task == "pairwise" else self._arena.without(rows)
+
+    def _ordinary_again(self, before: pa.Array | None) -> pa.Table | None:
+        """The candidate rows (rank: with the answers of their prompts and rounds) of the answers that were the
+        arena's at the last read (``before``) and are not now: a sampled pair read now reuses them, and a restart
+        serves them. None where there are none (the first read reads every answer)."""
+        if before is None:
+            return None
+        back = before.filter(pc.invert(pc.is_in(before, value_set=self._arena.ids)))
+        if not len(back):
+            return None
+        rows = self._rows(back)
+        return touched_groups(self._tables["completions"], rows) if self.view == "rank" else rows
+
+    def off_arena(self, labels: pd.DataFrame) -> pd.DataFrame:
+        """``labels`` less those on the arena's answers (`data.selection.arena_labels`, of the answers the last
+        reload knew as the arena's), of which the kto, rate and rank apps serve none (the pairwise and arena apps:
+        ``labels`` as they are, the arena's votes)."""
+        return labels if self.task == "pairwise" else labels[~arena_labels(labels, self._arena.ids)]
 
     def _without_edits(self, new: dict[str, pa.Table], human: pa.Table) -> pa.Table:
         """``human`` (the people's labels of the app's task read now) less those on edit pairs, which the edit log

@@ -33,9 +33,11 @@ from data.gold_agreement import GoldError, check_kto_agreement, check_pair_agree
 from data.gold_answers import check_ranking, check_ratings
 from data.rank_guard import kept_items, new_answers
 from data.rank_pairs import misfit_groups, rank_groups
+from data.ranking import rank_item_id
 from data.records import Completion, Pair, now, random_id
 from data.rubric import Rubric
 from data.schemas import CHOICES, GOLD
+from data.selection import stored_arena_answers
 from data.workspace import Workspace, rows_by_table
 
 GOLD_TASKS = ("pairwise", "kto", "rank", "rate")  # every task's items can be gold
@@ -54,6 +56,11 @@ ITEM_TABLES = {
     "rate": ("completions", Completion),
 }  # where each task's items live (rank items are groups of completions: `data.rank_pairs.rank_groups`)
 
+# Why an answer of the arena's (`data.selection.arena_answers`), or a rank item of them, is no gold item: no kto,
+# rate or rank app serves one, so no labeller would meet it
+ARENA_ITEM = (
+    "is the arena's (evaluation data, which only `--task arena` serves, as pairs), so it cannot be gold here"
+)
 
 # Where a rank item's id comes from: the app derives it (`data.ranking.rank_item_id`), no import names it
 UNKNOWN_HINT = {
@@ -178,27 +185,34 @@ def _answers(workspace: Workspace, records: list[object]) -> pa.Table:
     return pa.concat_tables([stored, pa.Table.from_pylist(added, schema=stored.schema)]) if added else stored
 
 
-def rank_items(workspace: Workspace, records: list[object] = ()) -> dict[str, tuple[str, ...]]:
-    """The workspace's rank items: item id -> its answers (completion ids), as the rank app groups them; with the
-    completions among ``records`` (a gold file's new answers make rank items too)."""
-    groups = rank_groups(_answers(workspace, records))
+def rank_items(
+    workspace: Workspace, records: list[object] = (), arena: pa.Array | None = None
+) -> dict[str, tuple[str, ...]]:
+    """The workspace's rank items: item id -> its answers (completion ids), as the rank app groups them (none of
+    the ``arena``'s: `data.selection.arena_answers`, read where None); with the completions among ``records`` (a
+    gold file's new answers make rank items too)."""
+    arena = stored_arena_answers(workspace) if arena is None else arena
+    answers = _answers(workspace, records)
+    groups = rank_groups(answers.filter(pc.invert(pc.is_in(answers.column("id"), value_set=arena))))
     return dict(
         zip(groups.column("item_id").to_pylist(), map(tuple, groups.column("completion_ids").to_pylist()))
     )
 
 
 def _unknown(
-    workspace: Workspace, marks: list[Mark], records: list[object], ranked: dict
+    workspace: Workspace, marks: list[Mark], records: list[object], ranked: dict, arena: pa.Array
 ) -> dict[str, dict[str, str]]:
     """Per task asked, the ids of ``marks`` that are neither in the workspace's items of that task (pairs,
     completions: one read of those ids' rows; rank items: ``ranked``) nor among those ``records`` add, each
-    with why: a rank item that grew past 6 answers says so (`misfit_groups`), any other is not in the workspace."""
+    with why: a rank item that grew past 6 answers says so (`misfit_groups`), and one of the ``arena``'s answers, or
+    the rank item of its prompt and round where no other answer makes one, `ARENA_ITEM`; any other is not in the
+    workspace."""
     out = {}
     for task in {mark.task for mark in marks}:
         ids = [i for mark in marks if mark.task == task for i in mark.ids]
         absent = f"is not in {workspace.path}{UNKNOWN_HINT.get(task, '')}"
         if task == "rank":
-            misfit = misfit_groups(_answers(workspace, records)) if set(ids) - set(ranked) else {}
+            misfit = _misfit(_answers(workspace, records), arena) if set(ids) - set(ranked) else {}
             out[task] = {i: misfit.get(i, absent) for i in ids if i not in ranked}
             continue
         asked = pa.array(ids, pa.string())
@@ -206,7 +220,18 @@ def _unknown(
         stored = workspace.read(table, ["id"], ("id", asked)).column("id").combine_chunks()
         missing = asked.filter(pc.invert(pc.is_in(asked, value_set=stored))).to_pylist()
         out[task] = dict.fromkeys(set(missing) - {r.id for r in records if isinstance(r, kind)}, absent)
+        if task != "pairwise":
+            out[task] |= dict.fromkeys(asked.filter(pc.is_in(asked, value_set=arena)).to_pylist(), ARENA_ITEM)
     return out
+
+
+def _misfit(answers: pa.Table, arena: pa.Array) -> dict[str, str]:
+    """Why the prompts and rounds of ``answers`` (`_answers`) that make no rank item make none: too many or too
+    few answers (`misfit_groups`, the ``arena``'s left out), else answers of the arena's only."""
+    on = pc.is_in(answers.column("id"), value_set=arena)
+    keys = answers.filter(on)
+    of_arena = zip(keys.column("prompt_id").to_pylist(), keys.column("round").to_pylist())
+    return {rank_item_id(*key): ARENA_ITEM for key in of_arena} | misfit_groups(answers.filter(pc.invert(on)))
 
 
 def _stored_answers(mark: Mark, ranked: dict[str, tuple[str, ...]]) -> list:
@@ -268,8 +293,10 @@ class GoldChange:
 
 def _asked(workspace: Workspace, marks: list[Mark], records: list[object]) -> dict[tuple[str, str], tuple]:
     """(task, item) -> (stored answer, source, rubric name) of every mark, checked; a GoldError at the first bad."""
-    ranked = rank_items(workspace, records) if any(mark.task == "rank" for mark in marks) else {}
-    unknown = _unknown(workspace, marks, records, ranked)
+    others = any(mark.task != "pairwise" for mark in marks)  # answers: the arena's are none of their items
+    arena = stored_arena_answers(workspace) if others else pa.array([], pa.string())
+    ranked = rank_items(workspace, records, arena) if any(mark.task == "rank" for mark in marks) else {}
+    unknown = _unknown(workspace, marks, records, ranked, arena)
     asked: dict[tuple[str, str], tuple] = {}
     for mark in marks:
         noun = NOUN[mark.task]

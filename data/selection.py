@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Collection
 from pathlib import Path
 
@@ -282,12 +281,12 @@ def arena_labels(labels: pd.DataFrame | pa.Table, arena: pa.Array) -> np.ndarray
     answers = pc.and_(pc.is_in(task, value_set=pa.array(["kto", "rate"])), pc.is_in(labels["item_id"], arena))
     on = answers.to_numpy(zero_copy_only=False).astype(bool)
     ranks = np.flatnonzero(pc.equal(task, "rank").to_numpy(zero_copy_only=False))
-    if len(ranks):
-        named = set(arena.to_pylist())
-        texts = [labels[c].take(ranks).to_pylist() for c in ("ranking", "left") if c in labels.column_names]
-        for at, row in enumerate(ranks):
-            ids = {i for text in texts if isinstance(text[at], str) for i in re.split("[>=,]", text[at])}
-            on[row] = not named.isdisjoint(ids)
+    for column in (c for c in ("ranking", "left") if c in labels.column_names and len(ranks)):
+        # each rank label's answer ids, flat, with the row each came from: no Python per label
+        texts = pc.cast(labels.column(column).take(ranks), pa.string()).combine_chunks()
+        ids = pc.split_pattern_regex(texts, "[>=,]")
+        named = pc.is_in(pc.list_flatten(ids), value_set=arena)
+        on[ranks[pc.list_parent_indices(ids).filter(named).to_numpy()]] = True
     return on
 
 
