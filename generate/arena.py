@@ -41,7 +41,7 @@ from data.records import ArenaRun
 from data.workspace import Workspace
 from generate.answer_records import as_completions
 from generate.arena_models import register_base, resolve_arena
-from generate.arena_pairing import arena_pairs, shown_names
+from generate.arena_pairing import arena_answers_in_order, arena_pairs, shown_names
 from generate.context import TOO_LONG
 from generate.engines import SamplingParams, make_engine
 from generate.isolate import run_isolated
@@ -251,8 +251,13 @@ def run_arena(
     )
     # what this arena found, with its pairs in one write: the leaderboard reads why a workspace has no arena pair
     found = len(pairs) + paired["paired_before"]  # an earlier arena's pairs of these answers among them
-    # every answer compared, paired or not (one another model's text is on no pair): evaluation data, as its pairs'
-    sampled = sorted({i for frame in answered.values() for i in frame["id"]})
+    # every answer compared, paired or not (one another model's text is on no pair): evaluation data, as its pairs';
+    # a model's answers past --arena-n are another run's, which it never compares (`arena_pairs`)
+    ours = [
+        arena_answers_in_order(frame).groupby("prompt_id").head(options.arena_n)
+        for frame in answered.values()
+    ]
+    sampled = sorted({i for frame in ours for i in frame["id"]})
     record = ArenaRun(
         split, round, [m.id for m in models], len(ids), found, paired["identical"], identical, alike, sampled
     )

@@ -256,6 +256,23 @@ def test_an_arena_that_pairs_nothing_records_why_and_the_leaderboard_reads_it(tm
     assert len(Workspace(ws).frame("arenas")) == 1
 
 
+def test_the_arenas_record_lists_no_answer_past_arena_n(tmp_path, three_models):
+    """A pairs job's answers share the arena's round, settings and seeds: the arena reuses the first --arena-n of
+    them and leaves the rest, another run's, unpaired. Its record listed them all, so the answers a labelling job
+    left on no pair (--pairs-per-prompt 1 of --n 3), which the arena never compared, left the KTO app."""
+    ws, prompts = tmp_path / "ws", write_prompts(tmp_path / "p.json", 2)
+    job = ["-w", str(ws), "--model", str(three_models[0]), "--engine", "hf", "--prompts", str(prompts)]
+    assert main([*job, "--n", "3", "--max-tokens", "6", "--chunk-size", "2"]) == 0
+    workspace = Workspace(ws)
+    served = set(LabelService(workspace, "kto").items)
+    assert main(arena_args(ws, three_models[:2], prompts)) == 0
+    [record] = workspace.frame("arenas").to_dict("records")
+    pairs = workspace.frame("pairs").query("kind == 'arena'")
+    compared = {*pairs["completion_a"], *pairs["completion_b"]}  # each model's first answer to each prompt
+    assert sorted(record["answers"]) == sorted(compared)
+    assert served - set(record["answers"]) <= set(LabelService(workspace, "kto").items)
+
+
 def test_a_model_arena_pairs_drew_on_no_pair_is_named_as_such(tmp_path, three_models, caplog):
     """With --arena-pairs 1 on one prompt of three models, one model is on no pair as the draw left it out, not as
     its answers were another model's: the warning said "each was the same text as another model's" of it."""
