@@ -141,3 +141,9 @@ def test_a_reruns_sampling_is_added_to_the_killed_runs_and_what_it_found_is_its_
         "sample_runs": 2,
     }
     assert add_sampling({}, now, 0.12) == {"sampled": now, "sample_seconds": 0.1, "sample_runs": 1}
+    # the judge loop's judge asked again about the prompts it left unpaired: counted once, not 2 + 2
+    judged = {"sampled": {"train_pairs": {"pairs": 2, "no_spread": 2, "duplicate": 1, "already_paired": 0}}}
+    again = {"train_pairs": {"no_spread": 1, "pairs": 1, "already_paired": 2}}
+    assert add_sampling(judged, again, 0.0)["sampled"] == {
+        "train_pairs": {"pairs": 3, "no_spread": 1, "already_paired": 2}
+    }
