@@ -120,7 +120,8 @@ def add_sampling(earlier: dict, sampled: dict, seconds: float) -> dict:
     """An iteration's sampling over the runs that sampled it: ``earlier`` (a claim's ``sampled`` counts per split,
     ``sample_seconds``, ``sample_runs``) with this run's added, count by count. A count of what a run found
     (`FOUND_AGAIN`, ``already_*``) is this run's where it sampled that split: those prompts are found again and
-    counted again, so adding would count one prompt twice."""
+    counted again, so adding would count one prompt twice. A claim an older version wrote before training recorded
+    no sampling: its run's seconds are unknown (None), and stay so, its counts missing."""
     merged = {split: dict(counts) for split, counts in earlier.get("sampled", {}).items()}
     for split, counts in sampled.items():
         kept = {
@@ -129,8 +130,11 @@ def add_sampling(earlier: dict, sampled: dict, seconds: float) -> dict:
             if k not in FOUND_AGAIN and not k.startswith("already_")
         }
         merged[split] = kept | {k: kept.get(k, 0) + v for k, v in counts.items()}
+    before = earlier.get(
+        "sample_seconds", 0 if not earlier else None
+    )  # None: not recorded by the earlier run
     return {
         "sampled": merged,
-        "sample_seconds": round((earlier.get("sample_seconds") or 0) + seconds, 1),
-        "sample_runs": earlier.get("sample_runs", 1 if "sampled" in earlier else 0) + 1,
+        "sample_seconds": None if before is None else round(before + seconds, 1),
+        "sample_runs": earlier.get("sample_runs", 1 if earlier else 0) + 1,
     }

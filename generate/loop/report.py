@@ -155,7 +155,12 @@ def _done_before(it: dict) -> str:
         return "  (done before)"
     if it["trained_before"]:
         return "  (trained before, reported now)"
-    resumed = [f"sample s over {it['sample_runs']} runs"] if it["sample_runs"] > 1 else []
+    resumed = []
+    if it["sample_runs"] > 1:  # seconds None: an older version's run sampled, recording nothing
+        unknown = it["sample_seconds"] is None
+        resumed.append(
+            "an earlier run's sampling not recorded" if unknown else f"sample s over {it['sample_runs']} runs"
+        )
     if it["resumed_from_checkpoint"]:
         resumed.append(f"training continued from {it['resumed_from_checkpoint']}, train s that part's")
     return f"  (resumed: {'; '.join(resumed)})" if resumed else ""
