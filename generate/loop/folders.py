@@ -130,9 +130,8 @@ def add_sampling(earlier: dict, sampled: dict, seconds: float) -> dict:
             if k not in FOUND_AGAIN and not k.startswith("already_")
         }
         merged[split] = kept | {k: kept.get(k, 0) + v for k, v in counts.items()}
-    before = earlier.get(
-        "sample_seconds", 0 if not earlier else None
-    )  # None: not recorded by the earlier run
+    # None: the earlier run's, not recorded (an older version's claim)
+    before = earlier.get("sample_seconds", None if earlier else 0)
     return {
         "sampled": merged,
         "sample_seconds": None if before is None else round(before + seconds, 1),
