@@ -43,7 +43,7 @@ from generate.answer_records import as_completions
 from generate.arena_models import register_base, resolve_arena
 from generate.arena_pairing import arena_answers_in_order, arena_pairs, shown_names
 from generate.context import TOO_LONG
-from generate.engines import SamplingParams, make_engine
+from generate.engines import SamplingParams, engine_said, make_engine
 from generate.isolate import run_isolated
 from generate.job_plan import PromptRow, model_answers, prompt_ids, same_params
 from generate.options import GenerateOptions, arena_names, engine_options, sampling_params
@@ -106,7 +106,9 @@ def sample_model(
 
 
 def load_arena_model(options: GenerateOptions, entry: ModelEntry):
-    """``entry``'s engine; a model that does not load is one line naming it (a library's error was a traceback)."""
+    """``entry``'s engine; a model that does not load is one line naming it (a library's error was a traceback).
+    Which engine --engine auto took is said before it loads, as a sampling job says it."""
+    log.info("arena: loading %s with engine %s", entry.path, engine_said(options.engine, options.verbose))
     try:
         return make_engine(options.engine, entry.path, engine_options(options))
     except PrefloopError:

@@ -226,7 +226,9 @@ def test_a_judge_loop_iteration_with_no_pair_to_train_says_what_the_judge_made_o
 ):
     """A judge that paired none of an iteration's prompts (here: no verdict it could read; on a small model, every
     comparison longer than its context) left training with no rows, and the loop stopped on train's line alone
-    ("no labelled pairs ... (the workspace has none)"), its sampling step's counts never said."""
+    ("no labelled pairs ... (the workspace has none)"), its sampling step's counts never said. A rerun, which asks
+    the judge again about the same prompts, said `best_worst_no_spread 8` of 4 prompts: its counts were added to the
+    first run's (in the claim, judge.json)."""
     engine = ScriptedEngine(lambda a, b: "I cannot tell.")
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
     monkeypatch.setattr(loop_judge, "make_engine", lambda *args, **kwargs: engine)
@@ -241,6 +243,9 @@ def test_a_judge_loop_iteration_with_no_pair_to_train_says_what_the_judge_made_o
     assert err.endswith(
         "; iteration 1 (round 1): the judge paired none of its 4 train prompts (best_worst_no_spread 4)\n"
     )
+    # the rerun asks the judge again about the same 4 prompts: counted once, not added to the first run's
+    assert main(args) == 2
+    assert capsys.readouterr().err.endswith("its 4 train prompts (best_worst_no_spread 4)\n")
 
 
 def test_a_judge_loop_training_that_fails_for_another_reason_is_not_said_to_lack_pairs(

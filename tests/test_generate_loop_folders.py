@@ -23,6 +23,7 @@ from generate.loop.folders import (
     read_claim,
     write_claim,
 )
+from generate.loop.report import iteration_summary, spin_report
 from generate.loop.spin import SPIN_LOOP
 
 REFERENCE = Iterate("ref-id", "/models/ref", "ref", 0)
@@ -141,3 +142,29 @@ def test_a_reruns_sampling_is_added_to_the_killed_runs_and_what_it_found_is_its_
         "sample_runs": 2,
     }
     assert add_sampling({}, now, 0.12) == {"sampled": now, "sample_seconds": 0.1, "sample_runs": 1}
+    # the judge loop's judge asked again about the prompts it left unpaired: counted once, not 2 + 2
+    judged = {"sampled": {"train_pairs": {"pairs": 2, "no_spread": 2, "duplicate": 1, "already_paired": 0}}}
+    again = {"train_pairs": {"no_spread": 1, "pairs": 1, "already_paired": 2}}
+    assert add_sampling(judged, again, 0.0)["sampled"] == {
+        "train_pairs": {"pairs": 3, "no_spread": 1, "already_paired": 2}
+    }
+
+
+def test_a_rerun_after_an_older_versions_claim_does_not_say_its_own_seconds_are_the_iterations():
+    """spin.json as an older version wrote it before training records no sampling, though that run sampled (it
+    claims after sampling): the rerun recorded its own seconds (finding nothing to sample) as the iteration's, one
+    run. They are unknown now, and the row says an earlier run's sampling was not recorded."""
+    older = {"reference_id": "ref-id", "reference": "ws/models/base", "round": 1}
+    assert add_sampling(older, {}, 0.1) == {"sampled": {}, "sample_seconds": None, "sample_runs": 2}
+    assert add_sampling(older | add_sampling(older, {}, 0.1), {}, 0.1)["sample_seconds"] is None
+    model = {"round": 1, "id": "0123abcd", "parent_id": "p", "path": "ws/runs/spin-iter1", "metrics": {}}
+    row = spin_report(
+        {
+            "kind": "spin",
+            "workspace": "ws",
+            "start": {"model": "m", "id": "0123", "round": 0},
+            "prompts": {"train": 4, "test": 2},
+            "iterations": [iteration_summary(1, model, older | add_sampling(older, {}, 0.1))],
+        }
+    )[2]
+    assert row.endswith("  (resumed: an earlier run's sampling not recorded)")

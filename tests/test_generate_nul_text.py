@@ -107,3 +107,32 @@ def test_an_arena_answer_with_a_lone_surrogate_is_stored_as_u_fffd(
     assert main(arena_args(ws, models, write_prompts(tmp_path / "p.json", 1))) == 0
     assert said(capsys.readouterr().out)["arena_invalid_text_replaced"] == "2"
     assert set(Workspace(ws).frame("completions")["text"]) == {"half \ufffd of a pair 0"}  # one per model
+
+
+def test_a_round_drivers_table_says_the_answers_it_stored_with_u_fffd():
+    """The round drivers stored a NUL their iterate sampled as U+FFFD and counted it (spin.json, judge.json), but
+    their table said nothing of it, as a plain `generate` run says `nul_replaced 1`."""
+    from generate.loop.report import iteration_summary, replaced_counts, spin_report
+
+    model = {"round": 1, "id": "0123abcd", "parent_id": "p", "path": "ws/runs/spin-iter1", "metrics": {}}
+    sampled = {"train": {"prompts": 4, "nul_replaced": 2}, "test": {"prompts": 2, "invalid_text_replaced": 1}}
+    summary = {
+        "kind": "spin",
+        "workspace": "ws",
+        "start": {"model": "m", "id": "0123", "round": 0},
+        "prompts": {"train": 4, "test": 2},
+        "iterations": [iteration_summary(1, model, {"sampled": sampled})],
+        "final_replaced": replaced_counts({"test": {"prompts": 2, "nul_replaced": 1}}),
+    }
+    lines = spin_report(summary)
+    said = "(answers stored with U+FFFD for a NUL or a lone surrogate they held)"
+    assert (
+        f"iteration 1 (round 1): nul_replaced 2 (train 2); invalid_text_replaced 1 (test 1) {said}" in lines
+    )
+    assert f"held-out answers of the last iterate: nul_replaced 1 (test 1) {said}" in lines
+    done = iteration_summary(
+        1, model, {"sampled": sampled, "done_before": True}
+    )  # said by the run that sampled
+    assert not any(
+        "U+FFFD" in line for line in spin_report(summary | {"iterations": [done], "final_replaced": {}})
+    )

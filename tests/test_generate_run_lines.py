@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+from pathlib import Path
 
 import pytest
 
+from data.errors import PrefloopError
 from generate import engines
 from generate.__main__ import main
 from tests.test_generate_spin import spin_args
@@ -77,3 +80,29 @@ def test_sampling_names_its_engine_model_and_workspace_before_the_model_loads(
         main(argv)
     line = f"sampling from {tiny_model_dir} at round 0 with engine {said} into {tmp_path / 'ws'}"
     assert line in loaded.value.args[0]
+
+
+def test_the_arena_names_the_engine_each_model_loads_with(tmp_path, tiny_model_dir, monkeypatch, caplog):
+    """A sampling job said which engine --engine auto took before its model loaded; the arena, which loads each of
+    its models the same way, said nothing of it."""
+    from generate import arena
+    from tests.test_generate_arena import arena_args
+    from tests.test_generate_arena import write_prompts as arena_prompts
+
+    monkeypatch.setattr(engines, "vllm_importable", lambda verbose=False: False)  # auto takes transformers
+
+    logged = []
+
+    def loading(*args, **kwargs):
+        logged.extend(caplog.messages)
+        raise PrefloopError("stop at the first model's load")
+
+    monkeypatch.setattr(arena, "make_engine", loading)
+    other = tmp_path / "other"
+    shutil.copytree(tiny_model_dir, other)
+    argv = arena_args(tmp_path / "ws", [tiny_model_dir, other], arena_prompts(tmp_path / "p.json", 3))
+    argv[argv.index("--engine") + 1] = "auto"
+    with caplog.at_level(logging.INFO):
+        assert main(argv) == 2
+    said = [m for m in logged if "with engine" in m]
+    assert said == [f"arena: loading {Path(tiny_model_dir).resolve()} with engine hf (--engine auto)"]

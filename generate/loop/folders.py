@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from generate.loop.driver import Iterate, Loop
     from generate.loop.options import LoopOptions
 
+# what a rerun finds again of the prompts a run left: unsent (too long), or left unpaired by the judge loop's judge
+# (`generate.bestofn.pair_best_worst`), which the rerun asks again about them and counts again
+FOUND_AGAIN = frozenset({TOO_LONG, "unpaired_prompts", "no_spread", "empty", "duplicate"})
+
 
 def write_claim(folder: Path, loop: Loop, record: dict) -> None:
     """Write ``record`` as the claim (`<kind>.json`) of ``folder``, whole, through a descriptor of the folder: one
@@ -115,16 +119,21 @@ def claim(folder: Path, reference: Iterate, round: int, loop: Loop, sampled: dic
 def add_sampling(earlier: dict, sampled: dict, seconds: float) -> dict:
     """An iteration's sampling over the runs that sampled it: ``earlier`` (a claim's ``sampled`` counts per split,
     ``sample_seconds``, ``sample_runs``) with this run's added, count by count. A count of what a run found
-    (``too_long``, ``already_*``) is this run's where it sampled that split: those prompts are found again and
-    counted again, so adding would count one prompt twice."""
+    (`FOUND_AGAIN`, ``already_*``) is this run's where it sampled that split: those prompts are found again and
+    counted again, so adding would count one prompt twice. A claim an older version wrote before training recorded
+    no sampling: its run's seconds are unknown (None), and stay so, its counts missing."""
     merged = {split: dict(counts) for split, counts in earlier.get("sampled", {}).items()}
     for split, counts in sampled.items():
         kept = {
-            k: v for k, v in merged.get(split, {}).items() if k != TOO_LONG and not k.startswith("already_")
+            k: v
+            for k, v in merged.get(split, {}).items()
+            if k not in FOUND_AGAIN and not k.startswith("already_")
         }
         merged[split] = kept | {k: kept.get(k, 0) + v for k, v in counts.items()}
+    # None: the earlier run's, not recorded (an older version's claim)
+    before = earlier.get("sample_seconds", None if earlier else 0)
     return {
         "sampled": merged,
-        "sample_seconds": round((earlier.get("sample_seconds") or 0) + seconds, 1),
-        "sample_runs": earlier.get("sample_runs", 1 if "sampled" in earlier else 0) + 1,
+        "sample_seconds": None if before is None else round(before + seconds, 1),
+        "sample_runs": earlier.get("sample_runs", 1 if earlier else 0) + 1,
     }

@@ -42,6 +42,8 @@ def iteration_summary(iteration: int, model: dict, record: dict) -> dict:
         "trained_before": trained_before,
         # what the sampling steps left unsent (an iteration trained before samples nothing now)
         "too_long": {} if trained_before else too_long_counts(record.get("sampled")),
+        # the answers they stored with U+FFFD for a NUL or a lone surrogate (`data.conversation.storable`)
+        "replaced": {} if trained_before else replaced_counts(record.get("sampled")),
     }
 
 
@@ -58,19 +60,43 @@ def too_long_counts(sampled: dict | None) -> dict[str, dict[str, int]]:
     return found
 
 
-def too_long_line(title: str, counts: dict[str, dict[str, int]]) -> list[str]:
-    """``title: too_long 1 (train 1)``, as `too_long_counts` found them (none: no line); a rerun counts them again."""
-    said = [
+def replaced_counts(sampled: dict | None) -> dict[str, dict[str, int]]:
+    """The answers a sampling step stored with U+FFFD in place of a character no stored text holds, per count and
+    split, named as a plain `generate` run names them: ``nul_replaced``, ``invalid_text_replaced``."""
+    found: dict[str, dict[str, int]] = {}
+    for split, counts in (sampled or {}).items():
+        for name in ("nul_replaced", "invalid_text_replaced"):
+            if counts.get(name):
+                found.setdefault(name, {})[split] = counts[name]
+    return found
+
+
+def replaced_line(title: str, counts: dict[str, dict[str, int]]) -> list[str]:
+    """``title: nul_replaced 1 (train 1) (...)``, as `replaced_counts` found them (none: no line)."""
+    if not counts:
+        return []
+    return [
+        f"{title}: {_by_split(counts)} (answers stored with U+FFFD for a NUL or a lone surrogate they held)"
+    ]
+
+
+def _by_split(counts: dict[str, dict[str, int]]) -> str:
+    """``too_long 1 (train 1); best_worst_too_long 2 (train 1, test 1)``."""
+    return "; ".join(
         f"{name} {sum(by.values())} ({', '.join(f'{split} {n}' for split, n in by.items())})"
         for name, by in counts.items()
-    ]
-    if not said:
+    )
+
+
+def too_long_line(title: str, counts: dict[str, dict[str, int]]) -> list[str]:
+    """``title: too_long 1 (train 1)``, as `too_long_counts` found them (none: no line); a rerun counts them again."""
+    if not counts:
         return []
     judged = ", best_worst_too_long the judge's (--judge-max-length for a reward model)" * (
         "best_worst_too_long" in counts
     )
     return [
-        f"{title}: {'; '.join(said)} (longer than the model's context{judged}: not sent; a rerun counts them "
+        f"{title}: {_by_split(counts)} (longer than the model's context{judged}: not sent; a rerun counts them "
         "again)"
     ]
 
@@ -109,7 +135,8 @@ def spin_report(summary: dict) -> list[str]:
             f"{_number(it['sample_seconds'], 0):>8} {_number(it['train_seconds'], 0):>8}" + _done_before(it)
         )
     for it in summary["iterations"]:
-        lines += too_long_line(f"iteration {it['iteration']} (round {it['round']})", it.get("too_long", {}))
+        title = f"iteration {it['iteration']} (round {it['round']})"
+        lines += too_long_line(title, it.get("too_long", {})) + replaced_line(title, it.get("replaced", {}))
     if summary.get("final_sample_seconds") is not None:
         lines.append(
             f"held-out answers of the last iterate sampled in {summary['final_sample_seconds']:.0f} s"
@@ -117,6 +144,7 @@ def spin_report(summary: dict) -> list[str]:
     elif "final_sample_seconds" in summary and prompts["test"]:  # a rerun's: nothing sampled, nothing to time
         lines.append("held-out answers of the last iterate already sampled (kept from an earlier run)")
     lines += too_long_line("held-out answers of the last iterate", summary.get("final_too_long", {}))
+    lines += replaced_line("held-out answers of the last iterate", summary.get("final_replaced", {}))
     lines += [f"samples: {path}" for path in summary.get("samples", [])]
     return lines + chain_lines(summary.get("gold_chain"))
 
@@ -127,7 +155,12 @@ def _done_before(it: dict) -> str:
         return "  (done before)"
     if it["trained_before"]:
         return "  (trained before, reported now)"
-    resumed = [f"sample s over {it['sample_runs']} runs"] if it["sample_runs"] > 1 else []
+    resumed = []
+    if it["sample_runs"] > 1:  # seconds None: an older version's run sampled, recording nothing
+        unknown = it["sample_seconds"] is None
+        resumed.append(
+            "an earlier run's sampling not recorded" if unknown else f"sample s over {it['sample_runs']} runs"
+        )
     if it["resumed_from_checkpoint"]:
         resumed.append(f"training continued from {it['resumed_from_checkpoint']}, train s that part's")
     return f"  (resumed: {'; '.join(resumed)})" if resumed else ""

@@ -27,7 +27,7 @@ from generate.job_plan import gold_prompt_ids, pending_prompts
 from generate.loop.chain import gold_chain, write_gold_chain, write_samples
 from generate.loop.driver import Iterate, Loop, loop_round, round_seconds, run_loop, sample_iterate
 from generate.loop.options import LoopOptions
-from generate.loop.report import too_long_counts
+from generate.loop.report import replaced_counts, too_long_counts
 from generate.loop.rounds import LoopRound
 from generate.options import SPIN_LIMIT, engine_options, sampling_params
 from generate.spin_pairs import sample_spin, spin_todo
@@ -150,6 +150,7 @@ def run_spin(
         **result,
         "final_sample_seconds": final_seconds,
         "final_too_long": too_long_counts(sampled),
+        "final_replaced": replaced_counts(sampled),
         "samples": [str(p) for p in samples if p],
         "gold_chain": chain_metrics,
     }
