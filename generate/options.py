@@ -21,7 +21,8 @@ from data.errors import PrefloopError
 from data.lineage import is_reward_model_name
 from data.provision import DEFAULT_MODEL, SAMPLES
 from data.schemas import PAIR_KINDS
-from generate.engines import ENGINES, EngineOptions, SamplingParams, check_engine
+from generate.engines import ENGINES, EngineOptions, SamplingParams
+from generate.vllm_check import check_engine
 
 SPIN_LIMIT = (
     32  # train prompts per SPIN iteration unless --limit says otherwise: minutes, not hours, on a CPU
