@@ -48,7 +48,7 @@ from data.imports import check_file, guard_files
 from data.labellers import labeller_lines
 from data.leaderboard import workspace_board
 from data.leaderboard_view import board_json, board_text, plot_leaderboard
-from data.merge_splits import STORED_TEST
+from data.merge_lines import plan_lines
 from data.merging import merge_source, merge_workspaces
 from data.option_checks import OPTION_CHECKS
 from data.provision import EMBEDDED, provision_model, provision_samples, sample_path
@@ -205,9 +205,6 @@ def cmd_export(args: Any) -> int:
     return 0
 
 
-KEPT = {"stored_gold_kept": "gold answer (or none)", "stored_split_kept": "split"}  # `MergePlan.kept`, said
-
-
 def _rubric_used(rubric: Path | None, rated: bool) -> None:
     """A ``--rubric`` given to `data stats` that orders nothing, said as `data import` says its own."""
     if rubric is not None and not rated:
@@ -341,39 +338,8 @@ def cmd_merge(args: Any) -> int:
     others = [merge_source(path) for path in args.others]  # all must open before anything is written
     # every workspace read and checked first, then all of them written as one batch: all or nothing
     for plan in merge_workspaces(workspace, others, args.on_conflict):
-        added = ", ".join(f"{k} +{v}" for k, v in plan.counts().items())
-        print(f"{plan.other.path}: {added or 'nothing new'}")
-        if plan.near_copies:
-            counts = ", ".join(f"{n} {kind}" for kind, n in sorted(plan.near_copies.items()))
-            print(
-                f"  stored apart: {counts} (spelled otherwise than one here only by Unicode normalisation, line "
-                "ends or trailing whitespace: a merge keeps each workspace's texts and ids)"
-            )
-        if (
-            plan.kept
-        ):  # its gold answers and splits of prompts held here stay behind: said, as an import says it
-            kept = [f"{n} keep their {KEPT[name]}" for name, n in sorted(plan.kept.items())]
-            print(
-                f"warning: {plan.other.path}: of its prompts held here, {' and '.join(kept)}, not its: a prompt's "
-                "id is its messages, and a held prompt is never rewritten",
-                file=sys.stderr,
-            )
-        if plan.stored_test:  # its train labels on prompts held here in test: merged, and held out here
-            print(
-                f"  held out: {counted(plan.stored_test, 'label')} on prompts it holds in train and this workspace "
-                f"in test ({STORED_TEST}): merged, they are held out here"
-            )
-        lost = (plan.stored_train_line(), plan.passed_over_line(SHOWN), plan.rejects_gone_line(SHOWN))
-        for line in lost:  # what it lost, said
-            if line:
-                print(f"warning: {line}", file=sys.stderr)
-        if plan.conflicts:
-            counts = ", ".join(f"{n} {reason}" for reason, n in sorted(plan.left_out().items()))
-            print(f"  left out (it stays in {plan.other.path}): {counts}")
-            for conflict in plan.conflicts[:SHOWN]:
-                print(f"    {conflict.line()}")
-            if len(plan.conflicts) > SHOWN:
-                print(f"    ... {len(plan.conflicts) - SHOWN} more")
+        for line, warning in plan_lines(plan, SHOWN):
+            print(line, file=sys.stderr if warning else sys.stdout)
     problems = integrity_problems(workspace, whole=False)  # the references only: `validate` checks every row
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)

@@ -280,10 +280,7 @@ class GoldCommand:
     )
     from_split: str | None = field(
         default=None,
-        metadata={
-            "help": "the imported preferences and KTO labels of this split's items",
-            "choices": SPLITS,
-        },
+        metadata={"help": "the imported preferences and KTO labels of this split's items", "choices": SPLITS},
     )
     split: str | None = field(
         default=None,

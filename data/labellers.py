@@ -232,10 +232,8 @@ def _cross_checked(current: pd.DataFrame, answers: dict[str, str]) -> set[str]:
     return set(current.loc[shared | current["item_id"].isin(answers), "annotator"])
 
 
-OTHER_FIGURES = {
-    "rank": (rank_figures, rank_gold),
-    "rate": (rate_figures, rate_gold),
-}  # task: (figures, gold)
+# task: (figures, gold)
+OTHER_FIGURES = {"rank": (rank_figures, rank_gold), "rate": (rate_figures, rate_gold)}
 
 
 def _in_rubric_order(figures: dict, order: Sequence[str]) -> dict:

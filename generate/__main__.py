@@ -43,16 +43,13 @@ from generate.bestofn import check_judge_model, judge_workspace, sample_best_wor
 from generate.engines import SamplingParams, engine_said, make_engine
 from generate.job_plan import JobPlan, job_prompts, plan_job
 from generate.judge import load_template
+from generate.modes import MODES, SHARED, mode_of, mode_options
 from generate.options import (
-    MODES,
-    SHARED,
     GenerateOptions,
     check_arena,
     check_sample_applies,
     check_sample_options,
     engine_options,
-    mode_of,
-    mode_options,
     sampling_params,
 )
 from generate.prepare import (

@@ -1,9 +1,7 @@
 """The typed config of `python -m generate` (flags, or `--config run.yaml` with flags overriding): `SampleOptions`,
 what every sampling job reads (model, prompts, sampling, engine, machine labeller), and `GenerateOptions`, one
-sampling or labelling job. The round drivers extend `SampleOptions` with their own (`generate.loop.options`).
-
-Each mode's own options are declared with it in `MODES`: shown in their own `--help` group, and refused (one line)
-when set for another mode."""
+sampling or labelling job. The round drivers extend `SampleOptions` with their own (`generate.loop.options`); the
+modes of a job and the options only each reads are in `generate.modes`."""
 
 from __future__ import annotations
 
@@ -21,7 +19,8 @@ from data.errors import PrefloopError
 from data.lineage import is_reward_model_name
 from data.provision import DEFAULT_MODEL, SAMPLES
 from data.schemas import PAIR_KINDS
-from generate.engines import ENGINES, EngineOptions, SamplingParams, check_engine
+from generate.engines import ENGINES, EngineOptions, SamplingParams
+from generate.vllm_check import check_engine
 
 SPIN_LIMIT = (
     32  # train prompts per SPIN iteration unless --limit says otherwise: minutes, not hours, on a CPU
@@ -224,46 +223,6 @@ class GenerateOptions(SampleOptions):
             "help": "--judge alone: judge pairs of these kinds (e.g. arena; default: the labelling pairs)"
         },
     )
-
-
-JUDGED = ("--judge", "--pairs best-worst", "--arena")  # the modes that load a machine labeller
-# Each mode of `python -m generate` and the options only it reads (the mode is chosen by the flag it is named after).
-MODES: dict[str, tuple[str, ...]] = {
-    "sampling": ("pairs_per_prompt",),  # n samples per prompt, random pairs for labellers
-    "--spin": (),  # SPIN negatives: one sample per gold prompt
-    "--judge": ("judge_labelled", "kinds"),  # machine labels on the workspace's pairs
-    "--arena": (
-        "arena_pairs",
-        "arena_n",
-        "spin_isolate",
-    ),  # model versions head to head (and --judge's votes on them)
-    "--pairs best-worst": (),  # best vs worst of n samples, labelled by --judge
-}
-SHARED = {  # options read by several modes
-    "n": ("sampling", "--pairs best-worst"),
-    "judge_template": JUDGED,
-    "judge_max_tokens": JUDGED,
-    "judge_max_length": JUDGED,
-}
-
-
-def mode_of(options: GenerateOptions) -> str:
-    if options.arena:
-        return "--arena"
-    if options.spin:
-        return "--spin"
-    if options.pairs == "best-worst":
-        return "--pairs best-worst"
-    return "--judge" if options.judge else "sampling"
-
-
-def mode_options(modes: dict[str, tuple[str, ...]], shared: dict[str, tuple[str, ...]]) -> dict[str, tuple]:
-    """Each mode-specific option and the modes that read it."""
-    owners = dict(shared)
-    for mode, names in modes.items():
-        for name in names:
-            owners[name] = (*owners.get(name, ()), mode)
-    return owners
 
 
 def arena_names(names: Iterable[str]) -> str:

@@ -426,7 +426,7 @@ def test_the_vllm_engine_forced_where_vllm_does_not_import_is_one_line_before_an
     `--engine auto` took for vLLM where transformers samples."""
     import sys
 
-    from generate.engines import vllm_importable
+    from generate.vllm_check import vllm_importable
 
     monkeypatch.setitem(sys.modules, "vllm", vllm)
     assert not vllm_importable()  # --engine auto: transformers

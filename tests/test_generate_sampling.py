@@ -322,7 +322,7 @@ def test_vllm_weight_cast_lines_are_counted_not_printed(monkeypatch):
     """A float32 folder served in bfloat16 makes vLLM log one line per weight; we count them and print one."""
     import logging
 
-    from generate.engines import NOISY_VLLM_LOGGERS, quiet_vllm
+    from generate.vllm_check import NOISY_VLLM_LOGGERS, quiet_vllm
 
     monkeypatch.setenv("VLLM_LOGGING_LEVEL", "WARNING")
     counter = quiet_vllm(verbose=False)
@@ -474,7 +474,7 @@ def test_vllm_import_time_info_lines_are_not_printed_by_default(monkeypatch):
     root handler: `generate` printed them although `--verbose` is off (warnings only)."""
     import logging
 
-    from generate.engines import quiet_vllm
+    from generate.vllm_check import quiet_vllm
 
     monkeypatch.setenv("VLLM_LOGGING_LEVEL", "WARNING")
     root, vllm = logging.getLogger(), logging.getLogger("vllm")

@@ -157,7 +157,7 @@ def test_vllm_requests_carry_the_turn_markers_as_stop_strings():
 
 @pytest.mark.vllm
 def test_vllm_base_model_with_roles_samples_multi_turn_prompts_without_a_next_turn(tiny_base_model_dir):
-    from generate.engines import vllm_importable
+    from generate.vllm_check import vllm_importable
 
     if not vllm_importable():
         pytest.skip("vllm does not import here")

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from generate.engines import EngineOptions, SamplingParams, vllm_importable
+from generate.engines import EngineOptions, SamplingParams
+from generate.vllm_check import vllm_importable
 
 pytestmark = [
     pytest.mark.vllm,

