@@ -102,6 +102,23 @@ def test_the_header_counts_one_prompt_as_one_and_says_nothing_sampled_now_where_
     )
 
 
+def test_the_header_says_which_iterations_continued_a_training_an_earlier_run_started():
+    """An iteration whose training an earlier run started continues on the rows it selected then: the header gave
+    this run's (larger) prompt counts for it, as for one trained now."""
+    from generate.loop.report import prompt_counts
+
+    trained = {"iteration": 1, "trained_before": True}
+    started = [{"iteration": k, "started_before": True} for k in (2, 3)]
+    now = {"iteration": 4}
+    assert prompt_counts({"train": 4, "test": 2}, started[:1]) == (
+        "iteration 2 started training before, on the prompts sampled then (train pairs below); none started now"
+    )
+    assert prompt_counts({"train": 8, "test": 2}, [trained, *started, now]) == (
+        "8 train prompts, 2 held-out prompts per iteration trained now; iteration 1 trained before and iterations "
+        "2, 3 started training before, on the prompts sampled then (train pairs below)"
+    )
+
+
 @pytest.mark.parametrize(
     ("flag", "drivers"),
     [

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from data import Workspace
 from generate import bestofn
 from generate.__main__ import main
@@ -154,17 +156,19 @@ def test_a_rerun_with_other_train_options_of_a_killed_training_is_told_what_the_
     )
 
 
-def test_the_checks_before_a_rerun_plan_no_sampling_into_the_round_of_a_saved_unregistered_iterate(
-    tmp_path, tiny_model_dir, monkeypatch, capsys
+@pytest.mark.parametrize("at", ["train.once.register_once", "train.once.save_model"])
+def test_the_checks_before_a_rerun_plan_no_sampling_into_the_round_of_a_training_started_before(
+    tmp_path, tiny_model_dir, monkeypatch, capsys, at
 ):
     """The checks before anything loads planned the larger --limit's answers into the round of an iterate saved and
-    not registered, which the rerun reports without sampling: a rank item there (6 answers, ranked) refused the
-    rerun for answers it would never sample."""
+    not registered (``register_once``), which the rerun reports without sampling, or of a training killed before
+    its save (``save_model``), which the rerun continues on the rows it selected: a rank item there (6 answers,
+    ranked) refused the rerun for answers it would never sample."""
     from data import Completion, Label, Prompt
     from data.ranking import canonical, rank_item_id
 
     args = spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")
-    killed_in(monkeypatch, args, at="train.once.register_once")
+    killed_in(monkeypatch, args, at=at)
     ws = Workspace(tmp_path / "ws")
     prompt = Prompt(
         [{"role": "user", "content": "Q?"}], "toy", gold="A."
@@ -182,8 +186,9 @@ def test_a_rerun_that_continues_a_killed_training_keeps_the_first_runs_sampling_
 ):
     """Killed while it trained (checkpoints saved), the rerun wrote spin.json with its own sampling alone
     (`"sampled": {}`, its 0.1 s of finding nothing to sample) over the first run's, and the summary said
-    `resumed: False` of a training continued from checkpoint-2. spin.json keeps the first run's counts, adds this
-    run's seconds and names the checkpoint; the table's row says which part is whose."""
+    `resumed: False` of a training continued from checkpoint-2. spin.json keeps the first run's sampling (the rerun
+    samples nothing into the round of a training under way) and names the checkpoint; the table's row says which
+    part is whose."""
     args = spin_args(
         tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate", "--train-save-steps", "1"
     )
@@ -194,12 +199,46 @@ def test_a_rerun_that_continues_a_killed_training_keeps_the_first_runs_sampling_
     capsys.readouterr()
     assert main(args) == 0
     record = json.loads((folder / "spin.json").read_text())
-    assert record["sampled"] == first["sampled"] and record["sample_runs"] == 2
-    assert record["sample_seconds"] >= first["sample_seconds"] > 0
+    assert {key: record[key] for key in first} == first and first["sample_seconds"] > 0
     assert record["resumed_from_checkpoint"] == "checkpoint-2"
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["resumed_from_checkpoint"] == "checkpoint-2"  # the manifest's metrics too
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("1 "))
-    assert row.endswith(
-        "  (resumed: sample s over 2 runs; training continued from checkpoint-2, train s that part's)"
+    assert row.endswith("  (resumed: training continued from checkpoint-2, train s that part's)")
+
+
+def test_a_rerun_with_a_larger_limit_of_a_killed_training_samples_nothing_into_the_round_it_continues(
+    tmp_path, tiny_model_dir, monkeypatch, capsys, caplog
+):
+    """Killed midway through its training (a checkpoint and the rows it selected as it started, no saved model),
+    the rerun with a larger --limit sampled the new prompts into round 1 and continued the training on the rows it
+    had selected: answers and pairs nothing trained on, and a header saying "5 train prompts ... per iteration"
+    over an iteration trained on 4. The round is sampled no further, and the run says so and what it leaves out;
+    the larger --limit is the next iteration's."""
+    args = spin_args(
+        tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate", "--train-save-steps", "1"
+    )
+    killed_in(monkeypatch, args, at="train.once.save_model")
+    folder = tmp_path / "ws/runs/spin-iter1"
+    assert (folder / "checkpoint-2").is_dir() and (folder / "selection.json.gz").is_file()
+    first = json.loads((folder / "spin.json").read_text())
+    before = round_answers(Workspace(tmp_path / "ws"), 1)
+    capsys.readouterr()
+    assert main([*args, "--spin-iter", "2", "--limit", "6"]) == 0  # 5 train prompts with a gold answer
+    ws = Workspace(tmp_path / "ws")
+    assert round_answers(ws, 1) == before
+    assert json.loads((folder / "spin.json").read_text())["sampled"] == first["sampled"]
+    second = json.loads((tmp_path / "ws/runs/spin-iter2/spin.json").read_text())
+    assert second["sampled"]["train"]["prompts"] == 5  # the larger --limit: the next iteration's
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["resumed_from_checkpoint"] == "checkpoint-2" and metrics["train_rows"] == 4
+    assert (
+        f"iteration 1: {folder} holds a training an earlier run started, which continues on the rows it selected "
+        "then: round 1 is sampled no further, leaving out 1 train prompt of this run's sets (they are for the "
+        f"iterations still to train; remove {folder} to start its training again on them)"
+    ) in caplog.messages
+    header = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("SPIN on"))
+    assert header.endswith(
+        "5 train prompts, 2 held-out prompts per iteration trained now; iteration 1 started training before, on the "
+        "prompts sampled then (train pairs below)"
     )

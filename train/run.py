@@ -30,7 +30,14 @@ from train.methods import Method, get_method
 from train.once import train_once, use_bf16
 from train.options import CPU_EVAL_LIMIT, TrainOptions, check_options
 from train.out_checks import check_out_folder, check_resumed_model, check_resumed_plan
-from train.out_folder import claim_out_folder, own_folders, read_selection, selection_record, write_selection
+from train.out_folder import (
+    SELECTION_FILE,
+    claim_out_folder,
+    own_folders,
+    read_selection,
+    selection_record,
+    write_selection,
+)
 from train.pairs import (
     TrainDataError,
     add_agreement,
@@ -348,3 +355,9 @@ def saved_model_id(out: Path) -> str | None:
     there trains)."""
     saved = read_trained(Path(out))
     return str(saved["record_id"]) if saved is not None else None
+
+
+def selected_rows(out: Path) -> bool:
+    """Whether the run in ``out`` recorded the rows it selected as it started (`selection.json.gz`): a ``--resume``
+    there trains and evaluates on those, whatever was sampled or labelled since."""
+    return (Path(out) / SELECTION_FILE).is_file()

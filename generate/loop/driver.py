@@ -11,9 +11,10 @@ Resume: rerun the same command. Sampling tops up the fixed prompt set (completio
 an iteration whose model is in the manifest (the loop's method, that round, parent = the current iterate, its folder
 claimed for this chain) is not retrained; one killed after its training saved it and before its report (registered
 or not: `folders.unreported`, `folders.saved_unregistered`) is reported first, its round sampled no further (train's --resume evaluates the saved model, on the rows the run selected); a training
-killed midway continues from its last checkpoint in its folder (`spin.json` there says which chain the folder
-belongs to, so another chain's folder is never overwritten; `judge.json` for the judge loop:
-`generate.loop.folders`).
+killed midway continues from its last checkpoint in its folder, on the rows it selected as it started, so its round
+is sampled no further either (`folders.training_started`; a warning names what this run's sets leave out).
+`spin.json` in an iterate's folder says which chain the folder belongs to, so another chain's folder is never
+overwritten (`judge.json` for the judge loop: `generate.loop.folders`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from data.errors import PrefloopError
+from data.errors import PrefloopError, counted
 from data.lineage import NEWEST, ModelEntry, children, find_model, find_or_register, newest_model
 from data.provision import local_model, model_label
 from data.workspace import Workspace
@@ -39,6 +40,7 @@ from generate.loop.folders import (
     iterate_folder,
     read_claim,
     saved_unregistered,
+    training_started,
     unreported,
     write_claim,
 )
@@ -186,6 +188,9 @@ def iterate_once(
         # --limit) would be pairs no iterate trains on; the resume reports on the rows the run selected
         folder = Path(model["path"]) if model is not None else folder
         log.info("iteration %d: %s holds a model trained before its report; reporting it", iteration, folder)
+    elif training_started(folder, reference, round, loop):
+        # a training an earlier run started continues on the rows it selected then: its round sampled no further
+        _say_unsampled(workspace, iteration, reference, sets, loop, folder)
     else:  # its counts and seconds go into the folder's claim, beside those of a killed run's sampling
         _sample_round(options, workspace, iteration, reference, sets, loop, folder)
     rounds = [round - 1, round] if options.spin_mix_previous and iteration > 1 else [round]
@@ -242,6 +247,29 @@ def _sample_round(
     claim(folder, reference, round, loop, sampled, sample_seconds)
 
 
+def _say_unsampled(
+    workspace: Workspace, iteration: int, reference: Iterate, sets: dict, loop: Loop, folder: Path
+) -> None:
+    """Say what this run's ``sets`` would have sampled into the round of a training an earlier run started
+    (`folders.training_started`), which continues on the rows it selected then: its round is sampled no further."""
+    round = reference.round + 1
+    pending = loop.pending(workspace, reference, round, sets)
+    left = ", ".join(counted(len(ids), f"{split} prompt") for split, ids in pending.items() if ids)
+    if not left:
+        log.info("iteration %d: %s holds a training an earlier run started; continuing it", iteration, folder)
+        return
+    log.warning(
+        "iteration %d: %s holds a training an earlier run started, which continues on the rows it selected then: "
+        "round %d is sampled no further, leaving out %s of this run's sets (they are for the iterations still to "
+        "train; remove %s to start its training again on them)",
+        iteration,
+        folder,
+        round,
+        left,
+        folder,
+    )
+
+
 def _iterate_of(model: dict) -> Iterate:
     return Iterate(model["id"], model["path"], model_label(model["path"]), int(model["round"]))
 
@@ -270,7 +298,11 @@ def check_rounds(
             continue
         final = iteration > iterations  # SPIN's last step: the last iterate answers the held-out prompts
         folder = None if final else iterate_folder(options, workspace, loop, iteration)
-        if folder is not None and saved_unregistered(folder, reference, round, loop):  # reported, not sampled
+        # saved and reported, or a training continued on the rows it selected: not sampled
+        if folder is not None and (
+            saved_unregistered(folder, reference, round, loop)
+            or training_started(folder, reference, round, loop)
+        ):
             reference = last = Iterate("", str(folder), model_label(str(folder)), round)
             continue
         pending = loop.pending(workspace, reference, round, {"test": sets["test"]} if final else sets)

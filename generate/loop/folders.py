@@ -84,6 +84,18 @@ def saved_unregistered(folder: Path, reference: Iterate, round: int, loop: Loop)
     return saved_model_id(folder) is not None
 
 
+def training_started(folder: Path, reference: Iterate, round: int, loop: Loop) -> bool:
+    """Whether ``folder``, claimed for this iteration (``reference``'s ``round``), holds a training an earlier run
+    started and did not report (no `metrics.json`), with the rows it selected as it started
+    (`train.run.selected_rows`): train's --resume continues on those, so answers sampled into its round now (a
+    rerun's larger --limit) would be pairs nothing trains on."""
+    if chain_of(folder, loop) != (reference.id, round) or (folder / "metrics.json").is_file():
+        return False
+    from train.run import selected_rows  # torch: only where this chain's folder holds no report
+
+    return selected_rows(folder)
+
+
 def chain_of(folder: str | Path, loop: Loop) -> tuple:
     """(reference id, round) of the chain that claimed ``folder``; (None, None) for a folder no chain claimed."""
     theirs = read_claim(folder, loop) or {}

@@ -40,6 +40,8 @@ def iteration_summary(iteration: int, model: dict, record: dict) -> dict:
         "resumed_from_checkpoint": record.get("resumed_from_checkpoint"),
         # trained by an earlier run: done then, or registered then and reported now (train's --resume)
         "trained_before": trained_before,
+        # a training an earlier run started, continued now on the rows it selected then (its round not sampled now)
+        "started_before": not trained_before and bool(metrics.get("selection_recorded_at")),
         # what the sampling steps left unsent (an iteration trained before samples nothing now)
         "too_long": {} if trained_before else too_long_counts(record.get("sampled")),
         # the answers they stored with U+FFFD for a NUL or a lone surrogate (`data.conversation.storable`)
@@ -168,16 +170,22 @@ def _done_before(it: dict) -> str:
 
 def prompt_counts(prompts: dict[str, int], iterations: list[dict]) -> str:
     """The prompts per iteration of this run's sets (--limit, --spin-test-limit); an iteration trained by an earlier
-    run was trained on the prompts sampled then, and the header says so (a rerun's larger --limit was said of it).
-    A rerun that trains none said "... per iteration sampled now" of prompts it neither sampled nor trained on."""
+    run, or whose training an earlier run started (continued now on the rows it selected then), was trained on the
+    prompts sampled then, and the header says so (a rerun's larger --limit was said of it). A rerun that trains
+    none said "... per iteration sampled now" of prompts it neither sampled nor trained on."""
     said = f"{counted(prompts['train'], 'train prompt')}, {counted(prompts['test'], 'held-out prompt')} per iteration"
-    before = [str(it["iteration"]) for it in iterations if it.get("trained_before")]
-    if not before:
+    trained = [str(it["iteration"]) for it in iterations if it.get("trained_before")]
+    started = [str(it["iteration"]) for it in iterations if it.get("started_before")]
+    if not trained and not started:
         return said
-    which = f"iteration{'s' * (len(before) > 1)} {', '.join(before)} trained before"
+    which = " and ".join(
+        f"iteration{'s' * (len(its) > 1)} {', '.join(its)} {what} before"
+        for its, what in ((trained, "trained"), (started, "started training"))
+        if its
+    )
     then = "on the prompts sampled then (train pairs below)"
-    if len(before) == len(iterations):
-        return f"{which}, {then}; none trained now"
+    if len(trained) + len(started) == len(iterations):
+        return f"{which}, {then}; none {'started' if started else 'trained'} now"
     return f"{said} trained now; {which}, {then}"
 
 
