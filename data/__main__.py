@@ -319,12 +319,15 @@ def cmd_validate(args: Any) -> int:
         print(problem)
     if stray := workspace.stray_line():  # no problem (nothing stored is lost), but nothing reads them
         print(f"warning: {stray}", file=sys.stderr)
-    labels = workspace.read("labels", ["item_id", "annotator", "task", "ranking", "retracted", "created_at"])
-    on_arena = arena_label_counts(labels, stored_arena_answers(workspace))
-    if on_arena:  # no problem of the files: what exports leave out, said
-        print(f"note: {arena_only_line(on_arena)}")
+    if not problems and (on_arena := _arena_only_labels(workspace)):  # a damaged table is not read again
+        print(f"note: {arena_only_line(on_arena)}")  # no problem of the files: what exports leave out, said
     print(f"{args.workspace}: {'OK' if not problems else counted(len(problems), 'problem')}")
     return 1 if problems else 0
+
+
+def _arena_only_labels(workspace: Workspace) -> dict:
+    labels = workspace.read("labels", ["item_id", "annotator", "task", "ranking", "retracted", "created_at"])
+    return arena_label_counts(labels, stored_arena_answers(workspace))
 
 
 def cmd_compact(args: Any) -> int:
