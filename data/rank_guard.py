@@ -167,7 +167,8 @@ def kept_items(workspace: Workspace, added: Mapping[Key, int], gold: Mapping[str
     completions = workspace.read(
         "completions", ["prompt_id", "engine", "round"], where=("prompt_id", prompts)
     )
-    arena = stored_arena_answers(workspace, prompts)
+    # the arena's answers among them (no pair to read where none of these prompts has an answer stored)
+    arena = stored_arena_answers(workspace, prompts) if completions.num_rows else pa.array([], pa.string())
     labels = item_labels(workspace, [rank_item_id(*key) for key in added])
     items = changed_items(completions, labels, added, gold, arena)
     if isinstance(workspace, ImportPreview):  # rankings only the import would store: nothing to withdraw yet
