@@ -254,7 +254,7 @@ def object_or_error(record: object, source: str, row: int) -> object:
         return record
     kind = "array" if isinstance(record, list) else "null" if record is None else type(record).__name__
     if isinstance(record, list) and record and all(isinstance(item, dict) for item in record):
-        # a JSON array of records on one line, JSON Lines after it: its records, not one bad row, are what is left
+        # a JSON array of records on one line, JSON Lines after it: say it holds records, not one bad row's worth
         kind = (
             f"an array of {counted(len(record), 'object')} (JSON Lines hold one record a line: write them so)"
         )

@@ -70,9 +70,8 @@ def answer_ratings(item: object) -> tuple[object, str] | None:
     notes = item.get(ANNOTATIONS)
     if not isinstance(notes, dict) or not notes:
         return None
-    return {
-        aspect: n.get(RATING, n) if isinstance(n, dict) else n for aspect, n in notes.items()
-    }, ANNOTATIONS
+    ratings = {aspect: n.get(RATING, n) if isinstance(n, dict) else n for aspect, n in notes.items()}
+    return ratings, ANNOTATIONS
 
 
 def ratings_read(item: object, ctx: RecordContext, field: str) -> tuple[str, ...]:

@@ -183,9 +183,8 @@ def _after_array(text: JsonText, pos: int, source: str, records: list[object]) -
     rest = text.space(pos + 1)
     if rest < len(text.text):
         line, column = text.position(rest)
-        if (
-            text.text[rest] in "{["
-        ):  # JSON Lines after a pretty-printed array: two files joined (cat a.json b.jsonl)
+        # records after a pretty-printed array: two files joined (cat a.json b.jsonl), which is which a guess
+        if text.text[rest] in "{[":
             raise SchemaError(
                 source,
                 f"invalid JSON: more records at line {line}, column {column} after the JSON array that ends at line "

@@ -24,12 +24,12 @@ from pathlib import Path
 from data.errors import shown
 from data.import_formats import Example
 from data.import_records import RecordError, is_null
-from data.import_text import answer_ratings
+from data.import_text import RATINGS, answer_ratings
 from data.ranking import MAX_K, MIN_K, RankingError, parse_ranking, screen_ranking
 from data.records import Completion, Prompt, content_id
 from data.rubric import Rubric, RubricError, bundled_for, read_ratings
 
-RANKING, RATINGS = "ranking", "ratings"  # the row's field holding each task's answer
+RANKING = "ranking"  # the row's field holding each task's answer (`RATINGS` for ratings)
 TASK_OF = {RANKING: "rank", RATINGS: "rate"}
 EACH = f"completions[].{RATINGS}"  # ratings in each answer object of a row's completions
 
