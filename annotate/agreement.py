@@ -22,6 +22,7 @@ from data.choice_agreement import TASK_AGREEMENT
 from data.errors import counted
 from data.gold import ANSWER
 from data.gold_balance import one_sided_gold
+from data.import_labels import last_active
 from data.labellers import KAPPA_MIN_SHARED, MIN_PACE_SECONDS, labeller_rows, team_pace
 from data.machine import machine_agreement, suggestion_follow
 from data.selection import same_name, verdict_labels, without_labellers
@@ -104,7 +105,7 @@ def labeller_table(labels: pd.DataFrame, task: str) -> pd.DataFrame:
                 "undos": int((own["retracted"] & own["supersedes"].notna()).sum()),
                 "withdrawn": int(withdrawn_by_import.get(name, 0)),
                 "median_seconds": round(float(seconds.median()), 1) if len(seconds) else None,
-                "last_active": own["created_at"].max().strftime("%Y-%m-%d %H:%M"),
+                "last_active": last_active(own),
             }
         )
     return pd.DataFrame(

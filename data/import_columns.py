@@ -13,13 +13,12 @@ A row's parser marks what it reads (`Reading`: every key it looks up by value, l
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
 from data.conversation import blank
 from data.errors import names_shown
 from data.import_records import is_null
 from data.rank_rate_rows import EACH, RANKING, RATINGS, Ranked
-from data.rubric import DEFAULT_RUBRIC, Rubric, load_rubric
+from data.rubric import DEFAULT_RUBRIC, Rubric, bundled_rubrics
 
 SHOWN = 12  # names in the summary line; the rest are counted
 SPLIT_COLUMN = "split"  # a row's own split, which `data import` reads (`data.import_rows.row_split`)
@@ -134,10 +133,6 @@ class UnreadColumns:
         return f"columns not read: {shown}" + (f" ({'; '.join(hints)})" if hints else "")
 
 
-def _bundled() -> list[Path]:
-    return sorted(DEFAULT_RUBRIC.parent.glob("*.yaml"))
-
-
 def _aspect_hints(names: list[str], rubric: Callable[[], Rubric]) -> list[str]:
     """Where unread columns are aspects of a rubric: of the one in use (they rated no row of one answer), or of a
     bundled one, the default among them, that would read them as ratings."""
@@ -148,10 +143,10 @@ def _aspect_hints(names: list[str], rubric: Callable[[], Rubric]) -> list[str]:
             f"{', '.join(mine)}: aspects of rubric {in_use.name}, which rate a row of one answer, given all "
             "together"
         )
-    for path in _bundled():
-        other = load_rubric(path)
+    for path, other in bundled_rubrics():
         theirs = [name for name in names if name in other.names]
-        if theirs and other.name != in_use.name:
+        # all of them: aspect columns rate a row given all together (a lone `helpfulness` is no UltraFeedback rating)
+        if len(theirs) == len(other.names) and other.name != in_use.name:
             how = "without --rubric" if path == DEFAULT_RUBRIC else f"with --rubric {path}"
             hints.append(
                 f"{', '.join(theirs)}: aspects of rubric {other.name}, not of {in_use.name} (--rubric): imported "

@@ -32,6 +32,7 @@ from data.import_text import (
     given,
     is_parts,
     kind_of,
+    ratings_read,
     role_of,
 )
 from data.records import Message
@@ -134,11 +135,10 @@ def _candidates(value: object, ctx: RecordContext) -> tuple[Candidate, ...]:
         )
     out = []
     for index, item in enumerate(value):
-        text = answer(item, ctx, f"completions[{index}]", ("model", "ratings"))
+        field = f"completions[{index}]"
+        text = answer(item, ctx, field, ("model", *ratings_read(item, ctx, field)))
         model = item.get("model") if isinstance(item, dict) else None
-        out.append(
-            Candidate(text, None if model is None else _model_name(model, ctx, f"completions[{index}].model"))
-        )
+        out.append(Candidate(text, None if model is None else _model_name(model, ctx, f"{field}.model")))
     if len(out) < 2:
         raise ctx.error(
             f"needs at least 2 completions to compare, got {len(out)}", "completions", "too_few_completions"

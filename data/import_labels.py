@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
 
+import pandas as pd
 import pyarrow.compute as pc
 
 from data.annotators import IMPORT, machine_column
@@ -63,9 +64,34 @@ def is_of(label_id: str, record: dict) -> bool:
 
 def made_in_app(record: dict) -> bool:
     """Whether the stored record ``record`` (of `import_history`: a labeller's) is a label made in the app: neither
-    a retraction nor a label a labeller row of an import made, as first written or written again (`is_of`)."""
+    a retraction nor a label a labeller row of an import made."""
+    return record["annotator"] != IMPORT and not record["retracted"] and not made_by_import(record)
+
+
+def made_by_import(record: dict) -> bool:
+    """Whether the stored record ``record`` is a label a labeller row of an import made, as first written or written
+    again (`is_of`): its ``created_at`` is the import's time, not its labeller's."""
     made = labeller_label_id(record["annotator"], record["item_id"], record["choice"], record["strength"])
-    return record["annotator"] != IMPORT and not record["retracted"] and not is_of(made, record)
+    return not record["retracted"] and is_of(made, record)
+
+
+def imported_records(labels: pd.DataFrame) -> pd.Series:
+    """Per record of a labels frame: a label an import made (`made_by_import`), no activity of its labeller's: the
+    admin's "last active" is their latest other record's time, or "imported" (`last_active`)."""
+    if "id" not in labels:  # a frame of some label fields alone (as tests build) holds no import's
+        return pd.Series(False, index=labels.index)
+    columns = ["id", "annotator", "item_id", "choice", "strength", "retracted", "supersedes"]
+    # pandas holds a null as NaN and a strength as a float: the ids are of the values as stored
+    plain = labels[columns].astype(object).where(labels[columns].notna(), None)
+    plain["strength"] = [None if s is None else int(s) for s in plain["strength"]]
+    return pd.Series([made_by_import(r) for r in plain.to_dict("records")], index=labels.index, dtype=bool)
+
+
+def last_active(records: pd.DataFrame) -> str:
+    """A labeller's last activity (UTC, to the minute) as the admin's labellers table shows it: the time of their
+    latest record that no import made (an import's is the time an admin ran it), else "imported"."""
+    own = records[~imported_records(records)]
+    return own["created_at"].max().strftime("%Y-%m-%d %H:%M") if len(own) else "imported"
 
 
 def import_history(workspace: Workspace, items: Iterable[str]) -> Records:

@@ -35,7 +35,8 @@ class ImportOptions:
     # not for a gold file (its new prompts go to its --split), `--remove` (no label has a split), `generate --prompts`
     split_column: bool = True
     # a preference row's `strength` column is its label's (`import_rows.row_strength`); not for `--remove`: a label's
-    # id holds no strength, so a file imported before the column was read (on another scale: 0.7) is withdrawn
+    # id holds no strength, so a file imported before the column was read (on another scale: 0.7) is withdrawn (but
+    # for a labeller row's, whose id holds it: `import_rows.checked_row` reads it all the same)
     strength_column: bool = True
     # a near miss of a column read is refused (`data.import_column_names`); not for `--remove` (an import before did)
     near_misses: bool = True

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import yaml
 
+from data.errors import counted
 from data.schemas import SchemaError
 
 SPACE = re.compile(r"\s*")
@@ -252,6 +253,11 @@ def object_or_error(record: object, source: str, row: int) -> object:
     if isinstance(record, dict):
         return record
     kind = "array" if isinstance(record, list) else "null" if record is None else type(record).__name__
+    if isinstance(record, list) and record and all(isinstance(item, dict) for item in record):
+        # a JSON array of records on one line, JSON Lines after it: say it holds records, not one bad row's worth
+        kind = (
+            f"an array of {counted(len(record), 'object')} (JSON Lines hold one record a line: write them so)"
+        )
     return RecordError(
         source, f"each record must be a JSON object, got {kind}", row=row, reason="not_an_object"
     )

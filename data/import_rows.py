@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from data.annotators import IMPORT
 from data.errors import shown
-from data.import_columns import SPLIT_COLUMN, Reading
+from data.import_columns import LABELLER_COLUMNS, SPLIT_COLUMN, Reading
 from data.import_formats import LABEL_KEYS, Example
 from data.import_labellers import LabelledPairs, Labeller, row_labeller
 from data.import_options import ImportOptions
@@ -243,7 +243,10 @@ def checked_row(
     folder_split = getattr(raw, "split", None)
     nulls, (raw, parsed) = null_answer_fields(raw), parse()
     own = row_split(raw, ctx) if options.split_column and folder_split is None else None
-    preference = options.strength_column and parsed.chosen is not None
+    # a labeller row's label id holds its strength (`import_labels.labeller_label_id`), an import label's none: with
+    # the column off (`--remove`) a labeller row's is read all the same, or its stored label is never found
+    labeller_row = any(key in raw for key in LABELLER_COLUMNS)  # a membership test reads nothing
+    preference = (options.strength_column or labeller_row) and parsed.chosen is not None
     strength = row_strength(raw, ctx) if preference else None
     example = spellings.example(replace(parsed, split=folder_split or own, strength=strength))
     raw.inside |= ctx.unread  # the keys of its messages' and answers' objects not read

@@ -22,7 +22,11 @@ ROLE_ALIASES = {
     "bing": "assistant",
     "system": "system",
 }
-TEXT_KEYS = ("content", "value", "text", "completion")  # where a message or candidate object keeps its text
+# where a message or candidate object keeps its text (``response``: a raw UltraFeedback row's completions)
+TEXT_KEYS = ("content", "value", "text", "completion", "response")
+RATINGS = "ratings"  # an answer object's ratings: {aspect: value}
+ANNOTATIONS = "annotations"  # UltraFeedback's instead: {aspect: {"Rating": "4", "Rationale": ...}}
+RATING = "Rating"
 TEXT_PART_TYPES = ("text", "input_text", "output_text")
 NON_TEXT = ("fail", "drop")
 _ITEM = re.compile(r"\[\d+\]")  # a list index in a field's name: ``completions[2]``
@@ -53,6 +57,33 @@ class RecordContext:
             for key, item in value.items():
                 if key not in read and item not in ("", [], {}):
                     self.unread.setdefault(f"{name}.{key}", item)
+
+
+def answer_ratings(item: object) -> tuple[object, str] | None:
+    """An answer object's ratings and the key they are read from: its ``ratings``, else a raw UltraFeedback row's
+    ``annotations``, each aspect's ``Rating`` (``{"honesty": {"Rating": "4", "Rationale": ...}}`` is ``{"honesty":
+    "4"}``; an aspect's value that is no object is checked as it is); None where it gives none (null, "", {})."""
+    if not isinstance(item, dict):
+        return None
+    if item.get(RATINGS) not in (None, ""):
+        return item[RATINGS], RATINGS
+    notes = item.get(ANNOTATIONS)
+    if not isinstance(notes, dict) or not notes:
+        return None
+    ratings = {aspect: n.get(RATING, n) if isinstance(n, dict) else n for aspect, n in notes.items()}
+    return ratings, ANNOTATIONS
+
+
+def ratings_read(item: object, ctx: RecordContext, field: str) -> tuple[str, ...]:
+    """The keys of answer object ``item`` (at ``field``) its ratings are read from (`answer_ratings`), naming the
+    keys of an UltraFeedback annotation other than its ``Rating`` (``completions[].annotations.*.Rationale``) as
+    not read."""
+    given = answer_ratings(item)
+    if given is None or given[1] != ANNOTATIONS:
+        return (RATINGS,)
+    for note in item[ANNOTATIONS].values():
+        ctx.unread_keys(f"{field}.{ANNOTATIONS}.*", note, (RATING,))
+    return RATINGS, ANNOTATIONS
 
 
 def role_of(message: dict) -> tuple[object, str | None]:

@@ -38,9 +38,9 @@ class JsonText:
         return True
 
     def first_char(self) -> str:
-        while not self.text.strip() and self.more():
-            pass
-        return self.text.lstrip()[:1]
+        """The file's first character that is not blank space ("" for none), the blank space before it dropped."""
+        pos = self.space(0)  # before `self.text` is read: it drops what it passes
+        return self.text[pos : pos + 1]
 
     def drop(self, pos: int) -> int:
         """Forget the text before ``pos``; the same place's new index (0)."""
@@ -52,10 +52,15 @@ class JsonText:
         return 0
 
     def space(self, pos: int) -> int:
-        """The index of the next non-blank character (reading on as needed); len(text) at the end of the file."""
+        """The index of the next non-blank character (reading on as needed); len(text) at the end of the file.
+        Blank space read on is dropped (its lines counted), so no run of it is held whole: a file led by gigabytes
+        of it (or an array spaced so) was read into memory whole, whatever --max-record-bytes said."""
         while True:
             pos = SPACE.match(self.text, pos).end()
-            if pos < len(self.text) or not self.more():
+            if pos < len(self.text):
+                return pos
+            pos = self.drop(pos)
+            if not self.more():
                 return pos
 
     def position(self, pos: int) -> tuple[int, int]:
@@ -174,9 +179,18 @@ def read_json_array(text: JsonText, source: str) -> list[object]:
 
 
 def _after_array(text: JsonText, pos: int, source: str, records: list[object]) -> list[object]:
+    closed, _ = text.position(pos)
     rest = text.space(pos + 1)
     if rest < len(text.text):
         line, column = text.position(rest)
+        # records after a pretty-printed array: two files joined (cat a.json b.jsonl), which is which a guess
+        if text.text[rest] in "{[":
+            raise SchemaError(
+                source,
+                f"invalid JSON: more records at line {line}, column {column} after the JSON array that ends at line "
+                f"{closed}: a file holds one JSON array or JSON Lines (a record a line), not both; write the "
+                "array's records a line each (jq -c '.[]') above the lines, or the lines into the array",
+            )
         raise SchemaError(
             source, f"invalid JSON: extra data after the closing ']' at line {line}, column {column}"
         )

@@ -24,11 +24,12 @@ from pathlib import Path
 from data.errors import shown
 from data.import_formats import Example
 from data.import_records import RecordError, is_null
+from data.import_text import RATINGS, answer_ratings
 from data.ranking import MAX_K, MIN_K, RankingError, parse_ranking, screen_ranking
 from data.records import Completion, Prompt, content_id
-from data.rubric import Rubric, RubricError, read_ratings
+from data.rubric import Rubric, RubricError, bundled_for, read_ratings
 
-RANKING, RATINGS = "ranking", "ratings"  # the row's field holding each task's answer
+RANKING = "ranking"  # the row's field holding each task's answer (`RATINGS` for ratings)
 TASK_OF = {RANKING: "rank", RATINGS: "rate"}
 EACH = f"completions[].{RATINGS}"  # ratings in each answer object of a row's completions
 
@@ -155,20 +156,25 @@ def _ratings_given(
             raise RecordError(name, message, row, missing[0], "bad_ratings")
         forms.append(({aspect: raw[aspect] for aspect in columns}, columns[0]))
     listed = raw.get("completions") if isinstance(raw.get("completions"), list) else []
-    inside = [isinstance(c, dict) and c.get(RATINGS) not in (None, "") for c in listed]
+    inside = [answer_ratings(c) for c in listed]
     if any(inside):
         if not all(inside):
-            message = (
-                f"completions[{inside.index(True)}] gives its ratings, this answer none: give every answer's"
-            )
-            raise RecordError(name, message, row, f"completions[{inside.index(False)}]", "bad_ratings")
-        forms.append(([c[RATINGS] for c in listed], EACH))
+            first = next(i for i, given in enumerate(inside) if given)
+            message = f"completions[{first}] gives its ratings, this answer none: give every answer's"
+            raise RecordError(name, message, row, f"completions[{inside.index(None)}]", "bad_ratings")
+        forms.append(([given[0] for given in inside], EACH))
     if len(forms) > 1:
         shown = " and ".join(f"'{where}'" for _, where in forms)
         raise RecordError(
             name, f"ratings given twice: {shown}; give them once", row, forms[0][1], "bad_ratings"
         )
     return forms[0] if forms else None
+
+
+def _each_field(raw: dict, i: int) -> str:
+    """The field of answer ``i``'s ratings in its object: ``completions[i].ratings``, or UltraFeedback's
+    ``completions[i].annotations``."""
+    return f"completions[{i}].{answer_ratings(raw['completions'][i])[1]}"
 
 
 def _checked(value: object, rubric: Rubric, name: str, row: int, field_: str) -> str:
@@ -180,7 +186,9 @@ def _checked(value: object, rubric: Rubric, name: str, row: int, field_: str) ->
         if field_ in rubric.names:  # the aspect at fault, as `Rubric.check` finds it: one aspect at a time
             one = [Rubric(rubric.name, (a,)) for a in rubric.aspects]
             field_ = next((r.names[0] for r in one if not _valid({r.names[0]: value[r.names[0]]}, r)), field_)
-        raise RecordError(name, str(exc), row, field_, "bad_ratings") from None
+        other = bundled_for(value, rubric) if isinstance(value, dict) else None
+        hint = f" (--rubric {other} reads these ratings)" if other else ""
+        raise RecordError(name, f"{exc}{hint}", row, field_, "bad_ratings") from None
 
 
 def _valid(value: object, rubric: Rubric) -> bool:
@@ -198,7 +206,7 @@ def rated_in(raw: object, rubric: Rubric) -> str | None:
         return None
     given, listed = raw.get(RATINGS), raw.get("completions")
     if isinstance(listed, list) and listed and all(isinstance(c, dict) for c in listed):
-        given = [c.get(RATINGS) for c in listed] if given is None else given
+        given = [(answer_ratings(c) or (None,))[0] for c in listed] if given is None else given
     if not is_null(given) and given != "":
         values = given if isinstance(given, list) and given else [given]
         return RATINGS if all(_valid(v, rubric) for v in values) else None
@@ -262,7 +270,7 @@ def ranked_questions(
         raise RecordError(name, message, row, RATINGS, "bad_ratings")
     out = []
     for i, (text, value, made) in enumerate(zip(texts, values, answers)):
-        field_ = (f"completions[{i}].{RATINGS}" if where == EACH else f"{RATINGS}[{i}]") if listed else where
+        field_ = (_each_field(raw, i) if where == EACH else f"{RATINGS}[{i}]") if listed else where
         stored = _checked(value, rubric(), name, row, field_)
         out.append(Ranked("rate", prompt, (text,), stored, name, row, field_, (made,)))
     return out

@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -251,3 +252,19 @@ def load_rubric(path: Path | str | None = None) -> Rubric:
         becomes = "the rubric's name, stored with every rating"
         check_file_name(path, becomes, "name: in the rubric", RubricError)
     return rubric_from_dict(values, str(path), path.stem)
+
+
+@cache
+def bundled_rubrics() -> tuple[tuple[Path, Rubric], ...]:
+    """The rubrics that ship in configs/rubrics/ (HelpSteer2's, the default, and UltraFeedback's), each with its
+    file, read once."""
+    return tuple((path, load_rubric(path)) for path in sorted(DEFAULT_RUBRIC.parent.glob("*.yaml")))
+
+
+def bundled_for(aspects: Iterable[str], in_use: Rubric) -> Path | None:
+    """The file of the bundled rubric whose aspects are ``aspects`` (ratings given for it: a raw UltraFeedback
+    row's), where ``in_use``'s are not; else None."""
+    names = set(aspects)
+    if names == set(in_use.names):
+        return None
+    return next((path for path, rubric in bundled_rubrics() if set(rubric.names) == names), None)

@@ -72,6 +72,33 @@ def test_a_record_over_max_record_bytes_is_refused_or_skipped(
     assert "records 4" in out and "skipped 1 record (too_large 1)" in out and "new_pairs 3" in out
 
 
+@pytest.mark.parametrize("suffix", ["jsonl", "json"])
+def test_blank_space_before_and_between_records_is_never_held_whole(
+    ws, tmp_path, capsys, monkeypatch, suffix
+):
+    """The blank space before a file's first character was read into memory whole (a file led by gigabytes of it
+    was held whole, whatever --max-record-bytes said), as was a JSON array's between records: it is dropped as it
+    is read, a chunk at a time, and the records after it read as without it."""
+    small_chunks(monkeypatch, 64)
+    held, more = [], json_array.JsonText.more
+
+    def counting(self):
+        read = more(self)
+        held.append(len(self.text))
+        return read
+
+    monkeypatch.setattr(json_array.JsonText, "more", counting)
+    blank = b" \n" * 5000
+    body = (
+        jsonl(GOOD) if suffix == "jsonl" else b"[" + blank + json.dumps(GOOD).encode() + blank + b"]" + blank
+    )
+    path = tmp_path / f"spaced.{suffix}"
+    path.write_bytes(blank + body)
+    assert main(["import", "-w", str(ws), str(path), "--max-record-bytes", "1000"]) == 0
+    assert "already_stored 1" in capsys.readouterr().out
+    assert 0 < max(held) < 1000
+
+
 def test_a_csv_cell_over_max_record_bytes_refuses_the_file_and_leaves_the_csv_modules_bound(
     ws, tmp_path, capsys
 ):

@@ -307,6 +307,31 @@ def test_a_jsonl_row_that_is_an_array_is_a_bad_row_even_the_first(ws, tmp_path, 
     )
 
 
+def test_a_json_array_followed_by_json_lines_says_so_naming_both_lines(ws, tmp_path, capsys):
+    """Two files joined (`cat a.json b.jsonl`): a pretty-printed array then JSON Lines was refused as "extra data
+    after the closing ']'", which said neither what the file holds nor what to do; the array on one line made one
+    row of its records, "got array", and --on-error skip counted them one record."""
+    records = [GOOD, {"prompt": "another", "chosen": "yes", "rejected": "no"}]
+    later = {"prompt": "later", "chosen": "a", "rejected": "b"}
+    path = tmp_path / "joined.jsonl"
+    path.write_bytes(json.dumps(records, indent=2).encode() + b"\n" + jsonl(later, later))
+    before = digest(ws)
+    assert main(["import", "-w", str(ws), str(path), "--on-error", "skip"]) == 2
+    assert error_lines(capsys) == [
+        f"error: {path}: invalid JSON: more records at line 13, column 1 after the JSON array that ends at line 12: "
+        "a file holds one JSON array or JSON Lines (a record a line), not both; write the array's records a line "
+        "each (jq -c '.[]') above the lines, or the lines into the array"
+    ]
+    assert digest(ws) == before
+    path.write_bytes(json.dumps(records).encode() + b"\n" + jsonl(later))
+    assert main(["import", "-w", str(ws), str(path)]) == 2
+    assert error_lines(capsys) == [
+        f"error: {path}, row 0: each record must be a JSON object, got an array of 2 objects (JSON Lines hold one "
+        "record a line: write them so)"
+    ]
+    assert digest(ws) == before
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -237,6 +237,17 @@ def test_remove_withdraws_a_labellers_labels_and_importing_again_puts_them_back(
     assert figures(ws, capsys)["bob"]["labels"] == QUESTIONS
 
 
+def test_remove_withdraws_a_labellers_labels_that_give_their_strength(tmp_path, capsys):
+    """A labeller row's label id holds its strength; `--remove` reads no strength (an import label's id holds
+    none), so a labeller file with a `strength` column was refused: "its preference is not stored"."""
+    ws = tmp_path / "ws"
+    carol = write(tmp_path / "carol.jsonl", [row | {"strength": 3} for row in rows("carol")])
+    assert main(["import", "-w", str(ws), str(carol)]) == 0
+    assert main(["import", "-w", str(ws), "--remove", str(carol)]) == 0, capsys.readouterr().err
+    assert f"withdrew the labels of {carol}: {QUESTIONS}" in capsys.readouterr().out
+    assert figures(ws, capsys)["carol"]["labels"] == 0
+
+
 def test_remove_of_a_file_that_changed_a_label_leaves_none_until_the_earlier_file_is_imported_again(
     tmp_path, capsys
 ):

@@ -108,12 +108,12 @@ def test_ratings_and_rankings_in_the_types_data_sets_write_them_read_as_their_in
 
 def test_an_answer_object_without_content_names_the_keys_it_gives_and_those_read(tmp_path, capsys):
     path = write(
-        tmp_path / "objects.jsonl", {"prompt": "Q?", "completions": [{"response": "a"}, {"response": "b"}]}
+        tmp_path / "objects.jsonl", {"prompt": "Q?", "completions": [{"answer": "a"}, {"answer": "b"}]}
     )
     assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 2
     assert capsys.readouterr().err == (
-        f"error: {path}, row 0, field 'completions[0]': the answer object has no content (keys: response): its "
-        "text is one of content, value, text, completion\n"
+        f"error: {path}, row 0, field 'completions[0]': the answer object has no content (keys: answer): its "
+        "text is one of content, value, text, completion, response\n"
     )
 
 

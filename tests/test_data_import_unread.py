@@ -80,13 +80,13 @@ def test_a_users_split_column_is_named_not_taken_for_the_split(tmp_path, capsys)
 
 
 def test_keys_of_answer_objects_and_messages_not_read_are_named_by_their_field(tmp_path, capsys):
-    """Raw UltraFeedback's `annotations` beside an answer's text, and a message's `tool_calls`, were dropped
+    """Raw UltraFeedback's `critique` beside an answer's text, and a message's `tool_calls`, were dropped
     without a word: the answer or message was read, and so counted its column. Each is named as a column is
-    (`completions[].annotations`), and an empty one (`"tool_calls": []`) gives nothing to name."""
+    (`completions[].critique`), and an empty one (`"tool_calls": []`, `"annotations": {}`) gives nothing to name."""
     ultrafeedback = {
         "prompt": "Hi?",
         "completions": [
-            {"text": "Hello!", "model": "a", "annotations": {"honesty": {"Rating": "4"}}},
+            {"text": "Hello!", "model": "a", "critique": "Polite."},
             {"text": "Go away.", "model": "b", "principle": "helpfulness", "annotations": {}},
         ],
     }
@@ -110,7 +110,7 @@ def test_keys_of_answer_objects_and_messages_not_read_are_named_by_their_field(t
             == 0
         )
     assert [line.rsplit("; ", 1)[-1] for line in capsys.readouterr().out.splitlines()] == [
-        "columns not read: completions[].annotations, completions[].principle",
+        "columns not read: completions[].critique, completions[].principle",
         "columns not read: messages[].tool_calls",
         "columns not read: chosen.name",
         "columns not read: chosen[].refusal",

@@ -1,0 +1,129 @@
+"""Raw openbmb/UltraFeedback rows import: the instruction is the prompt, each completion's `response` an answer with
+its `model`, and its `annotations` (each aspect's `Rating`) the `import` annotator's ratings under the bundled
+UltraFeedback rubric. The importer said "the answer object has no content" of every row."""
+
+from __future__ import annotations
+
+import json
+
+from data.__main__ import main
+from data.rubric import DEFAULT_RUBRIC
+from data.workspace import Workspace
+from tests.test_data_gold_files import write
+
+RUBRIC = str(DEFAULT_RUBRIC.parent / "ultrafeedback.yaml")
+ASPECTS = ("helpfulness", "honesty", "instruction_following", "truthfulness")
+
+
+def completion(model: str, response: str, *ratings: str) -> dict:
+    """One completion as the raw data set gives it, its aspects rated ``ratings`` (in `ASPECTS`' order)."""
+    notes = {aspect: {"Rating": rating, "Rationale": "Why."} for aspect, rating in zip(ASPECTS, ratings)}
+    notes["helpfulness"]["Type"] = ["1", "2"]
+    return {
+        "model": model,
+        "principle": "helpfulness",
+        "custom_system_prompt": "Be helpful.",
+        "response": response,
+        "annotations": notes,
+        "fine-grained_score": 4.25,
+        "overall_score": 7.5,
+        "critique": "Fine.",
+    }
+
+
+def row(instruction: str, *completions: dict) -> dict:
+    return {
+        "source": "evol_instruct",
+        "instruction": instruction,
+        "models": [c["model"] for c in completions],
+        "completions": list(completions),
+        "correct_answers": ["Paris"],
+        "incorrect_answers": ["Rome"],
+    }
+
+
+FRANCE = row(
+    "Capital of France?",
+    completion("gpt-4", "Paris.", "5", "5", "5", "5"),
+    completion("falcon-40b-instruct", "Rome.", "1", "2", "3", "1"),
+    completion("llama-2-7b-chat", "Lyon.", "2", "3", "3", "2"),
+)
+
+
+def test_raw_rows_import_their_answers_with_models_and_ratings(tmp_path, capsys):
+    path = write(tmp_path / "uf.jsonl", FRANCE)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path), "--rubric", RUBRIC]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"imported {path} (alpaca): new_completions 3, new_labels 3, new_prompts 1, records 1; columns not read: "
+        "source, models, correct_answers, incorrect_answers, completions[].annotations.*.Rationale, "
+        "completions[].annotations.*.Type, completions[].principle, completions[].custom_system_prompt, "
+        "completions[].fine-grained_score, completions[].overall_score, completions[].critique"
+    )
+    ws = Workspace(tmp_path / "ws")
+    [prompt] = ws.read("prompts").to_pylist()
+    assert (
+        prompt["messages"] == [{"role": "user", "content": "Capital of France?"}] and prompt["gold"] is None
+    )
+    models = {c["id"]: (c["text"], c["model"]) for c in ws.read("completions").to_pylist()}
+    assert sorted(models.values()) == [
+        ("Lyon.", "llama-2-7b-chat"),
+        ("Paris.", "gpt-4"),
+        ("Rome.", "falcon-40b-instruct"),
+    ]
+    labels = ws.read("labels").to_pylist()
+    assert {(label["annotator"], label["task"], label["rubric"]) for label in labels} == {
+        ("import", "rate", "ultrafeedback")
+    }
+    assert {models[label["item_id"]][0]: json.loads(label["ratings"]) for label in labels} == {
+        "Paris.": dict.fromkeys(ASPECTS, 5),
+        "Rome.": {"helpfulness": 1, "honesty": 2, "instruction_following": 3, "truthfulness": 1},
+        "Lyon.": {"helpfulness": 2, "honesty": 3, "instruction_following": 3, "truthfulness": 2},
+    }
+
+
+def test_with_unlabelled_the_answers_are_stored_alone_to_rate(tmp_path, capsys):
+    path = write(tmp_path / "uf.jsonl", FRANCE)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path), "--rubric", RUBRIC, "--unlabelled"]) == 0
+    assert "new_completions 3, new_prompts 1" in capsys.readouterr().out
+    ws = Workspace(tmp_path / "ws")
+    assert ws.read("labels").num_rows == 0
+    assert sorted(ws.read("completions").column("model").to_pylist()) == [
+        "falcon-40b-instruct",
+        "gpt-4",
+        "llama-2-7b-chat",
+    ]
+
+
+def test_without_the_rubric_each_row_is_refused_naming_the_rubric_that_reads_it(tmp_path, capsys):
+    path = write(tmp_path / "uf.jsonl", FRANCE)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {path}, row 0, field 'completions[0].annotations': rubric helpsteer2 has no aspect 'honesty' "
+        f"(--rubric {RUBRIC} reads these ratings)\n"
+    )
+    assert not (tmp_path / "ws" / "completions").exists()
+
+
+def test_an_na_rating_or_a_missing_response_is_a_bad_row_named_or_skipped_and_counted(tmp_path, capsys):
+    """UltraFeedback rates some aspects "N/A": no rating of the rubric's scale, so the row is bad (one line, or
+    left out and counted with --on-error skip), as a completion without its response is."""
+    unrated = row(
+        "Capital of Italy?",
+        completion("gpt-4", "Rome.", "5", "N/A", "5", "5"),
+        completion("bard", "Milan.", "1", "1", "1", "1"),
+    )
+    silent = row("Capital of Spain?", completion("gpt-4", "Madrid.", "5", "5", "5", "5"), {"model": "bard"})
+    path = write(tmp_path / "uf.jsonl", FRANCE, unrated, silent)
+    ws = tmp_path / "ws"
+    assert main(["import", "-w", str(ws), str(path), "--rubric", RUBRIC]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {path}, row 1, field 'completions[0].annotations': honesty 'N/A' is not an integer in 1..5\n"
+    )
+    assert main(["import", "-w", str(ws), str(path), "--rubric", RUBRIC, "--on-error", "skip"]) == 0
+    out = capsys.readouterr().out
+    assert "new_labels 3, new_prompts 1, records 3; skipped 2 records (bad_ratings 1, missing_field 1)" in out
+    rejects = [json.loads(line) for line in next((ws / "imports").glob("*rejects*")).read_text().splitlines()]
+    assert [(r["row"], r["field"], r["reason"]) for r in rejects] == [
+        (1, "completions[0].annotations", "bad_ratings"),
+        (2, "completions[1]", "missing_field"),
+    ]
