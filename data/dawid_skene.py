@@ -7,10 +7,19 @@ answers choice c on an item whose true choice is t with probability π_w[t, c]; 
 - M step: π_w[t, c] ∝ Σ_(labels of w with choice c) P(t | item) + pseudo-counts; p ∝ Σ_i P(t | labels of i)
 
 The pseudo-counts are a Dirichlet prior on each confusion row (the fit is its MAP): every labeller starts as if they
-had answered ``PRIOR_RIGHT`` items of each true choice right. Without it a labeller with a few dozen labels gets a
-confusion matrix that explains their own answers perfectly: one labeller's only both_bad vote turned pairs with
-three `a` votes into both_bad, and at 30 pairs Dawid–Skene's verdicts fell 16 points below the majority's
-(`benchmarks/bench_labellers.py --small`). With hundreds of labels per labeller the prior changes next to nothing.
+had answered ``PRIOR_RIGHT`` items of each true choice right and ``PRIOR_WRONG`` wrong. Without the right ones a
+labeller with a few dozen labels gets a confusion matrix that explains their own answers perfectly: one labeller's
+only both_bad vote turned pairs with three `a` votes into both_bad, and at 30 pairs Dawid–Skene's verdicts fell 16
+points below the majority's (`benchmarks/bench_labellers.py --small`). Without the wrong ones the row of a rare true
+choice collapsed to "never missed": with 10 % of KTO answers undesirable, every answer with one vote each way went
+desirable, its undesirable vote an error on a desirable answer, so each labeller's row for a truly undesirable
+answer came out right 0.99 and more (the simulation's 0.70–0.90), and p(undesirable) 0.05 for 0.10; the posteriors
+followed (`--min-posterior 0.9` kept rows 3.7–5.9 % wrong, a perfect fit's 1.5–2.2 %: `bench_labellers.py --kto`).
+Running that EM to convergence made it no better (the 100-step cap stopped it early, and converged it overruled
+117 answers two labellers called undesirable, capped 102, a perfect fit 59). Half an imagined wrong answer per row
+keeps the rare row from that: 2.1–5.3 % wrong at `--min-posterior 0.9`, 68 of those answers overruled, the verdicts
+as accurate (0.1 point less to 0.5 more at 10 % undesirable, 0.1–1.0 points more at 50 %). With hundreds of labels per
+labeller the prior changes next to nothing.
 
 A pair's sides are exchangeable (`swap`): which answer a pair stores as ``a`` is an accident of storage (`import
 --unlabelled` puts every file's chosen answer there; the app shows either on the left by a coin flip), yet a fit with
@@ -32,7 +41,7 @@ with the rows, until all 45 unanimous verdicts were undesirable at 0.99. Nor are
 with only a few other items, those items' own posteriors set the shares and pushed themselves on (after 20 gold
 completions, one new one with a desirable and an undesirable vote came out desirable at 0.996). The shares count
 every item by its posterior from its labels alone, gold or not (marking an item gold moves them only through what it
-teaches about the labellers): the split vote stays at 0.73, the better labeller's lean, and the 45 unanimous
+teaches about the labellers): the split vote stays at 0.67, the better labeller's lean, and the 45 unanimous
 desirable at 0.9998.
 
 Everything is whole-array numpy on integer codes (one bincount per true choice per step, never a Python loop per
@@ -51,6 +60,7 @@ from data.choice_agreement import SWAPPED
 
 PSEUDO_COUNT = 0.01  # keeps log π finite for a choice a labeller never gave; small next to any real count
 PRIOR_RIGHT = 2.0  # imagined right answers per labeller and true choice (the diagonal's extra pseudo-count)
+PRIOR_WRONG = 0.5  # imagined wrong answers per labeller and true choice, spread evenly over the other answers
 MAX_ITERATIONS = 100
 TOLERANCE = 1e-6  # largest change of any posterior between two steps, below which the fit has converged
 TIED = 1e-9  # this close to an item's top posterior is a tie (summing in another order moves one ~1e-16)
@@ -114,10 +124,11 @@ def m_step(
     from_labels: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(confusion, prior) that maximise the expected likelihood under ``posterior`` and the Dirichlet prior
-    (``prior_right`` imagined right answers per true choice); ``swap`` (`side_swap`): the codes with a pair's sides
-    exchanged, each label then counted as stored and swapped, half weight each (None: choices without sides);
-    ``from_labels``: each item's posterior from its labels alone, gold not clamped, which the prior (each choice's
-    share) counts (None: ``posterior``)."""
+    (``prior_right`` imagined right answers and `PRIOR_WRONG` wrong ones per true choice; neither where
+    ``prior_right`` is 0); ``swap`` (`side_swap`): the codes with a pair's sides exchanged, each label then
+    counted as stored and swapped, half weight each (None: choices without sides); ``from_labels``: each item's
+    posterior from its labels alone, gold not clamped, which the prior (each choice's share) counts (None:
+    ``posterior``)."""
     k = posterior.shape[1]
     cell = labellers * k + choices
     confusion = np.stack(  # [w, t, c]: for each true choice t, a bincount over (labeller, answer)
@@ -131,7 +142,8 @@ def m_step(
     if swap is not None:  # (C + P C P) / 2: P exchanges a and b on the true-choice and the answer axis alike
         confusion = (confusion + confusion[:, swap][:, :, swap]) / 2
         prior = (prior + prior[swap]) / 2
-    confusion += PSEUDO_COUNT + prior_right * np.eye(k)
+    wrong = PRIOR_WRONG / max(k - 1, 1) if prior_right else 0.0  # prior_right 0: plain maximum likelihood
+    confusion += PSEUDO_COUNT + prior_right * np.eye(k) + wrong * (1 - np.eye(k))
     confusion /= confusion.sum(axis=2, keepdims=True)
     prior = prior + PSEUDO_COUNT
     return confusion, prior / prior.sum()
@@ -173,9 +185,9 @@ def fit(
     """EM from the majority. ``items``, ``labellers``, ``choices``: one integer code per label (one current label
     per item and labeller); ``gold``: per item the known choice's code, or -1 (None: no gold), clamped, its answer
     counted in the confusion rows but not in the shares (the prior p: gold items count there as their labels say);
-    ``prior_right``: the prior's imagined right answers per labeller and true choice (0: the plain maximum likelihood
-    fit); ``swap``: `side_swap` of the task's choices, which ties a and b's parameters (pairwise; None: no sides, as
-    KTO)."""
+    ``prior_right``: the prior's imagined right answers per labeller and true choice, `PRIOR_WRONG` wrong ones beside
+    them (0: neither, the plain maximum likelihood fit); ``swap``: `side_swap` of the task's choices, which ties a
+    and b's parameters (pairwise; None: no sides, as KTO)."""
     items, labellers, choices = (np.asarray(x, dtype=np.int64) for x in (items, labellers, choices))
     if not len(items):  # nothing to learn from: uniform, gold still clamped
         uniform = np.full((n_items, k), 1.0 / k)
