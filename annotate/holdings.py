@@ -7,13 +7,15 @@ held for its labeller, not handed to K others meanwhile (an item an undo put bac
 reopened to edit (from "My recent labels") is saved as the new version of that label.
 
 Each hold (a hand-out, its renewal as the page is drawn again, an undo or an edit putting an item back on screen)
-appends one line: the labeller, the item, the id of their latest record on it then (null: none) and the wall time;
-so does a labeller left holding nothing (item null: the queue had nothing left for them).
+appends one line: the labeller, the item, the id of their latest record on it then (null: none), the wall time and
+when the item was handed out to them (the label's `served_at`, which a restart would otherwise lose: a pick resent
+then would be stored without it); so does a labeller left holding nothing (item null: the queue had nothing left for
+them).
 A start puts back each labeller's last hold where nothing happened to that item for them since (their latest record
-on it is still the one the line names) and the app still has the item; its lease runs what is left of
-``lease_seconds`` from the line's time, never more than ``lease_seconds`` (a line's time ahead of the clock: a wall
-clock set back, a workspace moved from another machine); one run out keeps nothing from others, as before the
-restart, but the item stays on its holder's screen: the queue's rules in memory.
+on it is still the one the line names) and the app still has the item, with its hand-out time; its lease runs what
+is left of ``lease_seconds`` from the line's time, never more than ``lease_seconds`` (a line's time ahead of the
+clock: a wall clock set back, a workspace moved from another machine); one run out keeps nothing from others, as
+before the restart, but the item stays on its holder's screen: the queue's rules in memory.
 
 No fsync: a line is handed to the kernel before the page showing the item is sent, so it outlives the app's process
 being killed, which is what the file is for; an fsync per hold would slow every page drawn. A crash of the machine
@@ -37,6 +39,7 @@ import socket
 import time
 from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from data.errors import PrefloopError
@@ -61,14 +64,18 @@ class Holding:
     item: str | None  # None: they hold nothing (the queue had nothing left for them)
     record: str | None  # the id of the labeller's latest record on the item when it was held; None: none
     at: float  # wall time it was held (handed out, or renewed)
+    served: float | None = None  # wall time the item was handed out to the labeller; None: a line without it
 
 
 class Holdings:
     """The hold file of one view, fed by ``queue.on_hold`` once `restore` read it; the queue's owner
     (annotate.service) serialises the calls."""
 
-    def __init__(self, folder: Path, view: str, queue):  # queue: annotate.queue.LabelQueue
+    def __init__(self, folder: Path, view: str, queue, served_at: dict[tuple[str, str], datetime]):
+        """``queue``: annotate.queue.LabelQueue; ``served_at``: the service's (labeller, item) -> hand-out time,
+        read for each hold and filled by `restore`."""
         self.folder, self.path, self.queue = folder, folder / f"{view}.jsonl", queue
+        self.served_at = served_at
         self._last: dict[str, Holding] = {}  # labeller -> their latest hold, what a rewrite keeps
         self._lines = 0  # lines in the file
         self._unwritten = 0  # holds not written since the last write that failed
@@ -82,7 +89,14 @@ class Holdings:
         for line in lines:
             try:
                 fields = within_depth(json.loads, line)
-                holding = Holding(fields["labeller"], fields["item"], fields["record"], float(fields["at"]))
+                served = fields.get("served")  # none in a line written before it was kept
+                holding = Holding(
+                    fields["labeller"],
+                    fields["item"],
+                    fields["record"],
+                    float(fields["at"]),
+                    None if served is None else float(served),
+                )
             except (ValueError, TypeError, KeyError):  # ValueError: no JSON, or nested too deeply to read
                 holding = None
             if not _is_hold(holding):
@@ -110,6 +124,9 @@ class Holdings:
         for holding in kept:  # never longer than a lease: a wall clock set back since (or another machine's)
             left = min(holding.at + lease_seconds - now, lease_seconds)
             self.queue.restore(holding.labeller, holding.item, left)
+            if holding.served is not None:
+                served = datetime.fromtimestamp(holding.served, timezone.utc)
+                self.served_at[(holding.labeller, holding.item)] = served
         if found:
             log.info(
                 "%s: %d holds put back, %d not (nothing held, the item acted on since or no longer served)",
@@ -125,7 +142,10 @@ class Holdings:
     def held(self, user: str, item: str | None) -> None:
         """(``queue.on_hold``.) Record that ``item`` is on this labeller's screen now (None: nothing is)."""
         record = None if item is None else self.queue.record_id(user, item)
-        holding = Holding(user, item, record, wall_clock())
+        at, served = wall_clock(), self.served_at.get((user, item))
+        if item is not None:  # not served yet as the item is handed out: that is now
+            served = at if served is None else served.timestamp()
+        holding = Holding(user, item, record, at, served)
         if item is None:
             self._last.pop(user, None)  # nothing for a rewrite to keep
         else:
@@ -204,6 +224,7 @@ def _is_hold(holding: Holding | None) -> bool:
     return (
         holding is not None
         and math.isfinite(holding.at)
+        and (holding.served is None or math.isfinite(holding.served))
         and isinstance(holding.labeller, str)
         and isinstance(holding.item, str | None)
     )
@@ -211,4 +232,4 @@ def _is_hold(holding: Holding | None) -> bool:
 
 def _line(holding: Holding) -> str:
     fields = {"labeller": holding.labeller, "item": holding.item, "record": holding.record, "at": holding.at}
-    return json.dumps(fields)
+    return json.dumps(fields | {"served": holding.served})

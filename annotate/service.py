@@ -139,7 +139,8 @@ class LabelService(Loading, Editing):
         )
         self.reload()
         with self._lock:  # the items on the labellers' screens before a restart are theirs again
-            Holdings(workspace.path / HOLDINGS_FOLDER, task, self.queue).restore(self.items, lease_seconds)
+            holdings = Holdings(workspace.path / HOLDINGS_FOLDER, task, self.queue, self._served_at)
+            holdings.restore(self.items, lease_seconds)
 
     def _user_lock(self, user: str) -> threading.Lock:
         with self._lock:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import re
 import secrets
@@ -160,7 +161,8 @@ class Guard:
                 log.warning(
                     "sign-in refused for %r: throttled (%d refused in the last minute)", name, refused
                 )
-            detail = f"Too many failed sign-ins: try again in {wait:.0f} s."
+            # rounded up: a wait under half a second is never "try again in 0 s", refused once more at once
+            detail = f"Too many failed sign-ins: try again in {math.ceil(wait)} s."
             return JSONResponse({"detail": detail}, 429, {"retry-after": str(int(wait) + 1)})
         loop = asyncio.get_running_loop()
         user = await loop.run_in_executor(self._checks, self.check, name, password)

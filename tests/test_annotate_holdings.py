@@ -5,6 +5,7 @@ meantime, and a change of a past label cut off by the restart is saved as a new 
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import pwd
@@ -21,6 +22,7 @@ from annotate.service import LabelService, StaleItem
 from data.errors import PrefloopError
 from data.files import A_DIRECTORY, NOT_A_FILE, NotAFileError, write_error
 from data.in_place import HARD_LINK
+from data.records import now
 from data.workspace import HOLDINGS_FOLDER
 from tests.test_annotate_queue import Clock, service
 
@@ -39,6 +41,27 @@ def test_an_item_held_before_a_restart_goes_to_no_k_others_and_its_pick_saves(la
     assert svc.show("cat").item.id != item  # ann's hold and bob's label fill its two slots
     assert svc.submit("ann", item, "left").item_id == item
     assert svc.queue.votes[item] == 2
+
+
+def test_a_label_after_a_restart_keeps_when_its_item_was_handed_out(label_ws):
+    """Walking the app: a pick sent once the killed app was back was stored without `served_at`, or, the page drawn
+    again first, with the restart's time. The hand-out time is kept with the hold; a hold line from before it was
+    (bob's) leaves it unknown, as it was, never a made-up time."""
+    first = service(label_ws, overlap=2)
+    before = now()
+    held = {user: first.show(user).item.id for user in ("ann", "cat", "bob")}
+    after = now()
+    path = label_ws.path / HOLDINGS_FOLDER / "pairwise.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    for line in lines:
+        if line["labeller"] == "bob":
+            del line["served"]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    svc = restarted(label_ws)
+    assert before <= svc.submit("ann", held["ann"], "left").served_at <= after  # the pick resent
+    assert svc.show("cat").item.id == held["cat"]  # the page drawn again: her item put back
+    assert before <= svc.submit("cat", held["cat"], "left").served_at <= after
+    assert svc.submit("bob", held["bob"], "left").served_at is None
 
 
 def test_a_relabel_after_an_undo_keeps_its_item_across_a_restart(label_ws):

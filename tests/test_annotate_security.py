@@ -216,6 +216,27 @@ def counting_guard(tmp_path, users, limits: LoginLimits, client: str = "10.0.0.7
     return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1"), check
 
 
+def test_a_wait_under_a_second_is_never_said_as_0_s(tmp_path, users):
+    """A labeller who retries 1.7 s into a 2 s back-off is told to wait 1 s, not "try again in 0 s"."""
+    limits = LoginLimits(attempts=10, address_attempts=100, lockout_seconds=60.0, backoff_seconds=1.0)
+    clock = Clock()
+
+    async def run():
+        client, _ = guard_client(tmp_path, users, limits, clock)
+        async with client:
+            for _ in range(2):  # a back-off of 1 s, then of 2 s
+                assert (
+                    await client.post("/login", data={"username": "bob", "password": "x"})
+                ).status_code == 400
+                clock.now += 1.0
+            clock.now += 0.7  # 1.7 s into the 2 s: 0.3 s left
+            refused = await client.post("/login", data={"username": "bob", "password": PASSWORD})
+            assert refused.status_code == 429
+            assert refused.json()["detail"] == "Too many failed sign-ins: try again in 1 s."
+
+    asyncio.run(run())
+
+
 def test_150_concurrent_guesses_check_at_most_the_limit_and_forwarded_for_changes_nothing(
     tmp_path, users, caplog, monkeypatch
 ):
