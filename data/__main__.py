@@ -55,8 +55,9 @@ from data.provision import EMBEDDED, provision_model, provision_samples, sample_
 from data.rubric import load_rubric
 from data.selection import arena_label_counts, stored_arena_answers
 from data.spellings import Spellings
-from data.stats import integrity_problems, labeller_report, workspace_stats
+from data.stats import labeller_report, workspace_stats
 from data.stats_lines import arena_only_line, stats_lines
+from data.validate import integrity_problems
 from data.workspace import Workspace
 
 SHOWN = 10  # conflicts (and import log lines) a merge, or --remove, names one by one

@@ -192,7 +192,7 @@ def test_validate_refuses_a_table_folder_swapped_for_a_link_after_the_workspace_
     folder holding a linked part, which a listing through the link would name instead). The benchmarks' row count
     of a table refuses it too."""
     from data import compaction
-    from data.stats import integrity_problems
+    from data.validate import integrity_problems
 
     ws, outside, _ = setup
     workspace = Workspace(ws)
