@@ -18,7 +18,7 @@ from data.files import not_a_file_line
 from data.import_log_lines import rejects_problems, unreadable_lines
 from data.import_unlisted import unlisted_rows
 from data.import_write import LOG_DIR, LOG_FILE
-from data.in_place import HARD_LINK
+from data.in_place import hard_link_line
 from data.merge_left_out import unlisted_labels
 from data.ranking import rank_of
 from data.selection import EXCLUDED_FILE
@@ -50,7 +50,7 @@ def planted_beside(root: Path) -> tuple[list[str], list[str]]:
     non-file; the app's `HOLDINGS_FOLDER` where it is no folder (a symlink, a file), else its entries that are no
     file (the app refuses to start on its view's); and apart, as it stops no reader, one for each file written in
     place (the import log, the app's holds and locks: `data.in_place`) that is a hard link, which its writers
-    refuse."""
+    refuse (`hard_link_line`: a lock a running app holds is named as its lock, to be left while it runs)."""
     found, in_place = [], []
     for name in BESIDE:
         try:
@@ -70,18 +70,9 @@ def planted_beside(root: Path) -> tuple[list[str], list[str]]:
                     files.append(Path(entry.path))
     except (FileNotFoundError, NotADirectoryError):
         pass
-    linked = [(path, links) for path in in_place if (links := _names(path)) > 1]
-    return [not_a_file_line(path) for path in found], [
-        f"{path}: {HARD_LINK.format(links=links)}" for path, links in linked
-    ]
-
-
-def _names(path: Path) -> int:
-    """How many names the file ``path`` has (hard links); 1 where it is gone meanwhile (a temp file renamed)."""
-    try:
-        return os.lstat(path).st_nlink
-    except OSError:
-        return 1
+    # none for a file gone meanwhile (a temp file renamed)
+    linked = [line for path in in_place if (line := hard_link_line(path))]
+    return [not_a_file_line(path) for path in found], linked
 
 
 def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:
