@@ -5,7 +5,8 @@ A file replaced whole (``data.files.atomic_write``) is a new file renamed over t
 included, is replaced, never written through. A file written in place is written through whatever the name holds,
 so it is opened without following a symlink and must be a regular file of one name: a hard link there (planted, or
 a name of a file elsewhere) would have the write change that file under its other names, outside the workspace too.
-A lock or log of another user's app, which this one may not open, is named with its owner and what to do.
+A lock or log of another user's app, which this one may not open, is named with its owner and what to do, and so
+is another user's compaction lock (`data.compaction`).
 """
 
 from __future__ import annotations
@@ -62,14 +63,14 @@ def open_in_place(
     ``O_NOFOLLOW`` (with ``dir_fd``: its name in the folder that is open on). What is not a regular file of its own
     is refused, NotAFileError naming it: a symlink, a folder, a FIFO or device, and a hard link (`refuse_hard_link`;
     without ``one_name``, left to the caller: a lock tried first). Another failed open is a WriteError; where
-    permission is denied on another user's file, it names that user (`_denied`)."""
+    permission is denied on another user's file, it names that user (`open_error`)."""
     flags |= os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # non-blocking: a FIFO there cannot hang the open
     try:
         fd = os.open(name_at(path, dir_fd), flags, mode, dir_fd=dir_fd)
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.EISDIR):
             raise not_a_file(path, stat.S_IFDIR if exc.errno == errno.EISDIR else None) from None
-        raise _denied(exc, path, dir_fd) from exc
+        raise open_error(exc, path, dir_fd) from exc
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -144,9 +145,10 @@ def check_one_name(path: Path) -> None:
         refuse_hard_link(path, info.st_nlink)
 
 
-def _denied(exc: OSError, path: Path, dir_fd: int | None = None) -> WriteError:
-    """The WriteError for a failed open of ``path`` to write it; where permission is denied on a file another user
-    owns (the lock or log of an app they ran), it says whose it is and what to do, not only "permission denied"."""
+def open_error(exc: OSError, path: Path, dir_fd: int | None = None) -> WriteError:
+    """The WriteError for a failed open of ``path`` to write it (with ``dir_fd``: its name in the folder that is
+    open on); where permission is denied on a file another user owns (the lock or log of an app they ran, a table's
+    compaction lock), it says whose it is and what to do, not only "permission denied"."""
     error = write_error(exc, path)
     if exc.errno not in (errno.EACCES, errno.EPERM):
         return error
