@@ -55,6 +55,8 @@ STATS_COLUMNS = {
 }
 
 
+ON_ARENA = "_on_arena"  # a column `workspace_stats` adds to the labels it filters: on the arena's answers
+
 # The tasks whose figures (`<task>_items`: verdicts, and the agreement among the labels that make them) are made
 # from the labels in force: the excluded labellers' labels are left out of these, and counted in every other figure.
 VERDICT_TASKS = ("pairwise", "kto", "rank", "rate")
@@ -218,19 +220,22 @@ def workspace_stats(
     # People's and imported labels make the label counts and verdict figures (`verdict_labels`, as the admin tab's);
     # judges' and reward models' labels are counted apart and measured against them below, SPIN's only per annotator
     by_machine = machine_labeller_column(labels.column("annotator"))
-    stored = verdict_labels(labels)
+    # The labels on the arena's answers, left out of every export and train (arena_only): looked for once, and kept
+    # beside each label through the filters below
+    arena = arena_answers(pairs, arenas)
+    on_arena = arena_labels(labels, arena)
+    if counts := arena_label_counts(labels, arena, on_arena):
+        stats["arena_only_labels"] = counts
+    stored = verdict_labels(labels.append_column(ON_ARENA, pa.array(on_arena)))
     edits = pa.array(sorted(edit_pair_ids(pairs)), pa.string())
     if len(edits):  # an edit's own label (the edit wins) is no judgement of an item: counted apart
         stats["edits"] = edit_summary(completions, pairs, labels)
         stored = stored.filter(pc.invert(pc.is_in(stored.column("item_id"), value_set=edits)))
-    arena = arena_answers(pairs, arenas)
-    on_arena = arena_label_counts(labels, arena)  # left out of every export and train (arena_only)
-    if on_arena:
-        stats["arena_only_labels"] = on_arena
     people = without_labellers(stored, excluded)  # the labels in force: they make the verdict figures
     # less those on the arena's answers, as every export's verdicts (they stay in the label distribution)
-    on_answers = arena_labels(people, arena)
-    people = people.filter(pa.array(~on_answers))
+    on_answers = pc.any(people.column(ON_ARENA)).as_py()
+    people = keep_rows(people, pc.invert(people.column(ON_ARENA))).drop_columns(ON_ARENA)
+    stored = stored.drop_columns(ON_ARENA)
     # A task with stored labels has its figures, with no data where none are in force (all excluded)
     tasks = set(pc.unique(stored.column("task")).to_pylist())
     if excluded:
@@ -239,7 +244,7 @@ def workspace_stats(
     stats["gold_items"] = {task: table.num_rows for task, table in gold.items() if table.num_rows}
     verdicts_of = {task: verdicts_table(people, task, method, gold[task]) for task in ("pairwise", "kto")}
     # Every stored label of people and imports is counted (exclusion changes verdicts, not what is measured)
-    stats["labels"] = label_distribution(stored, None if excluded or on_answers.any() else verdicts_of)
+    stats["labels"] = label_distribution(stored, None if excluded or on_answers else verdicts_of)
     if pc.any(by_machine).as_py():
         stats["machine_labels"] = label_distribution(labels.filter(by_machine))
     # The people's verdicts a judge is measured against are the verdicts' own: without the excluded people, and

@@ -21,7 +21,7 @@ from data.import_write import LOG_DIR, LOG_FILE
 from data.in_place import hard_link_line
 from data.merge_left_out import unlisted_labels
 from data.ranking import rank_of
-from data.selection import EXCLUDED_FILE
+from data.selection import EXCLUDED_FILE, arena_answers, arena_label_counts
 from data.stats import TABLES
 from data.workspace import HOLDINGS_FOLDER, LOGOUTS_FILE, READ_ORDER, SESSION_KEY_FILE, Workspace
 
@@ -76,16 +76,30 @@ def planted_beside(root: Path) -> tuple[list[str], list[str]]:
 
 
 def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:
+    """`checked_tables`' problems."""
+    return checked_tables(workspace, whole)[0]
+
+
+def validate_workspace(workspace: Workspace) -> tuple[list[str], dict[str, int]]:
+    """`data validate`'s problems (`checked_tables`), and where there are none, the labels in force that other tasks
+    hold on the arena's answers, by task (`arena_label_counts`), found in the tables the check read."""
+    problems, tables = checked_tables(workspace)
+    if problems:  # a damaged table is not looked through again
+        return problems, {}
+    return problems, arena_label_counts(tables["labels"], arena_answers(tables["pairs"], tables["arenas"]))
+
+
+def checked_tables(workspace: Workspace, whole: bool = True) -> tuple[list[str], dict[str, pa.Table]]:
     """Dangling references between tables, and parts of interrupted batches (each table's own rows are
     validated on read: with ``whole``, every column; else the ids and references only, which is all a merge's
     check after its write needs: the texts are never held); symlinks planted among the parts, which are refused
     unread, and where the commands read beside the tables (`BESIDE`: these stop the check; a hard link at a file
     written in place does not); with ``whole``, the import log's lines and rejects files its readers cannot read
-    (`unreadable_lines`, `rejects_problems`)."""
+    (`unreadable_lines`, `rejects_problems`). With the problems, the tables read (none where a symlink stopped it)."""
     planted, linked = planted_beside(workspace.path)
     planted = [not_a_file_line(path) for path in workspace.not_files()] + planted
     if planted:  # refused by the readers, which read no further
-        return planted + linked
+        return planted + linked, {}
     tables = {
         name: workspace.read(name, None if whole else REFERENCES.get(name, []))
         for name in READ_ORDER
@@ -142,4 +156,4 @@ def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:
             f"batch {batch}: {counted(len(parts), 'part')} in {tables_hit} of a write that was interrupted before it "
             "committed (not visible to readers); `python -m data compact` removes them — rerun the import or job"
         )
-    return problems
+    return problems, tables
