@@ -76,20 +76,20 @@ def planted_beside(root: Path) -> tuple[list[str], list[str]]:
 
 
 def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:
-    """`checked_tables`' problems."""
-    return checked_tables(workspace, whole)[0]
+    """`_checked`' problems."""
+    return _checked(workspace, whole)[0]
 
 
 def validate_workspace(workspace: Workspace) -> tuple[list[str], dict[str, int]]:
-    """`data validate`'s problems (`checked_tables`), and where there are none, the labels in force that other tasks
+    """`data validate`'s problems (`_checked`), and where there are none, the labels in force that other tasks
     hold on the arena's answers, by task (`arena_label_counts`), found in the tables the check read."""
-    problems, tables = checked_tables(workspace)
+    problems, tables = _checked(workspace)
     if problems:  # a damaged table is not looked through again
         return problems, {}
     return problems, arena_label_counts(tables["labels"], arena_answers(tables["pairs"], tables["arenas"]))
 
 
-def checked_tables(workspace: Workspace, whole: bool = True) -> tuple[list[str], dict[str, pa.Table]]:
+def _checked(workspace: Workspace, whole: bool = True) -> tuple[list[str], dict[str, pa.Table]]:
     """Dangling references between tables, and parts of interrupted batches (each table's own rows are
     validated on read: with ``whole``, every column; else the ids and references only, which is all a merge's
     check after its write needs: the texts are never held); symlinks planted among the parts, which are refused
