@@ -45,7 +45,7 @@ from pathlib import Path
 from data.errors import PrefloopError
 from data.files import atomic_write, failure_reason, folder_for_writing, read_beside
 from data.import_records import within_depth
-from data.in_place import append_line, open_in_place, refuse_hard_link
+from data.in_place import append_line, lock_holder, open_in_place, refuse_hard_link
 from data.temp_writers import remove_dead_temps
 
 REWRITE_LINES = 10_000
@@ -201,10 +201,8 @@ def claim_view(folder: Path, view: str) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         refuse_hard_link(path, os.fstat(fd).st_nlink)
     except BlockingIOError:
-        pid, _, host = os.pread(fd, 300, 0).decode(errors="replace").strip().partition(" ")
+        by = lock_holder(fd)
         os.close(fd)
-        on = f" on {host}" if host and host.isprintable() else ""
-        by = f" (pid {pid}{on})" if pid.isdigit() else ""
         raise PrefloopError(
             f"{path}: another app{by} serves --task {view} on this workspace; two would each hand an item to "
             "--overlap labellers of their own: stop it first"

@@ -53,10 +53,10 @@ from data.merging import merge_source, merge_workspaces
 from data.option_checks import OPTION_CHECKS
 from data.provision import EMBEDDED, provision_model, provision_samples, sample_path
 from data.rubric import load_rubric
-from data.selection import arena_label_counts, stored_arena_answers
 from data.spellings import Spellings
-from data.stats import integrity_problems, labeller_report, workspace_stats
+from data.stats import labeller_report, workspace_stats
 from data.stats_lines import arena_only_line, stats_lines
+from data.validate import integrity_problems, validate_workspace
 from data.workspace import Workspace
 
 SHOWN = 10  # conflicts (and import log lines) a merge, or --remove, names one by one
@@ -314,20 +314,16 @@ def cmd_leaderboard(args: Any) -> int:
 
 def cmd_validate(args: Any) -> int:
     workspace = Workspace(args.workspace)
-    problems = integrity_problems(workspace)  # reading every table validates every part file on the way
+    # reading every table validates every part file on the way
+    problems, on_arena = validate_workspace(workspace)
     for problem in problems:
         print(problem)
     if stray := workspace.stray_line():  # no problem (nothing stored is lost), but nothing reads them
         print(f"warning: {stray}", file=sys.stderr)
-    if not problems and (on_arena := _arena_only_labels(workspace)):  # a damaged table is not read again
-        print(f"note: {arena_only_line(on_arena)}")  # no problem of the files: what exports leave out, said
+    if on_arena:  # no problem of the files: what exports leave out, said
+        print(f"note: {arena_only_line(on_arena)}")
     print(f"{args.workspace}: {'OK' if not problems else counted(len(problems), 'problem')}")
     return 1 if problems else 0
-
-
-def _arena_only_labels(workspace: Workspace) -> dict:
-    labels = workspace.read("labels", ["item_id", "annotator", "task", "ranking", "retracted", "created_at"])
-    return arena_label_counts(labels, stored_arena_answers(workspace))
 
 
 def cmd_compact(args: Any) -> int:

@@ -40,8 +40,8 @@ from data.files import (
     open_regular,
     publish,
     remove,
-    write_error,
 )
+from data.in_place import open_error
 from data.part_reads import check_part, read_part
 from data.schemas import SCHEMAS
 from data.store import (
@@ -109,12 +109,13 @@ def _folder(path: Path) -> Iterator[int | None]:
 
 @contextmanager
 def _lock(directory: Path, dir_fd: int):
-    """The table's compaction lock: a file in its folder, opened through the folder's descriptor."""
+    """The table's compaction lock: a file in its folder, opened through the folder's descriptor (another user's,
+    which this one may not open, named with its owner: `in_place.open_error`)."""
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         fd = os.open(LOCK, flags, 0o644, dir_fd=dir_fd)
     except OSError as exc:
-        raise write_error(exc, directory / LOCK) from exc
+        raise open_error(exc, directory / LOCK, dir_fd) from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -102,12 +102,14 @@ def check_not_link(path: Path) -> None:
         raise not_a_file(path)
 
 
-def open_folder(path: Path) -> int:
-    """A descriptor of the folder ``path``, opened without following a symlink there: files reached relative to it
-    (``dir_fd=``) are in that folder even if its path is swapped for a link meanwhile. A symlink or a file at
-    ``path`` raises NotAFileError naming it as what it is; a missing folder, FileNotFoundError."""
+def open_folder(path: Path, dir_fd: int | None = None) -> int:
+    """A descriptor of the folder ``path`` (with ``dir_fd``: its name in the folder that is open on), opened without
+    following a symlink there: files reached relative to it (``dir_fd=``) are in that folder even if its path is
+    swapped for a link meanwhile. A symlink or a file at ``path`` raises NotAFileError naming it as what it is; a
+    missing folder, FileNotFoundError."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        return os.open(name_at(path, dir_fd), flags, dir_fd=dir_fd)
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):  # Linux says ENOTDIR for a link with O_DIRECTORY
             raise not_a_file(path, mode_of(path)) from None
@@ -115,19 +117,20 @@ def open_folder(path: Path) -> int:
 
 
 @contextmanager
-def folder_for_writing(path: Path, make: bool = False) -> Iterator[int]:
-    """``open_folder`` for a writer: an OS error (a missing folder, permissions) is a WriteError naming it. With
-    ``make``, the folder is made first where it is missing (exports/, imports/); a file or a link in its place is
-    left for the open to refuse, naming it as what it is."""
+def folder_for_writing(path: Path, make: bool = False, dir_fd: int | None = None) -> Iterator[int]:
+    """``open_folder`` for a writer (with ``dir_fd``: ``path`` in the folder that is open on, as a folder below one
+    opened first is, none of the path's folders through a link): an OS error (a missing folder, permissions) is a
+    WriteError naming it. With ``make``, the folder is made first where it is missing (exports/, imports/); a file
+    or a link in its place is left for the open to refuse, naming it as what it is."""
     if make:
         try:
-            path.mkdir()
+            os.mkdir(name_at(path, dir_fd), dir_fd=dir_fd)
         except FileExistsError:
             pass
         except OSError as exc:
             raise write_error(exc, path) from exc
     try:
-        fd = open_folder(path)
+        fd = open_folder(path, dir_fd)
     except NotAFileError:
         raise
     except OSError as exc:

@@ -235,10 +235,17 @@ def refuse_wrapper(document: dict, source: str, fits: Callable[[dict], bool]) ->
 
 
 def bounded_lines(handle: BinaryIO, limit: int) -> Iterator[bytes | None]:
-    """The lines of the open file ``handle`` (with their line break), each read only if it fits in ``limit`` bytes:
-    a longer one is read past in chunks, never held whole, and given as None."""
+    """The lines of the open file ``handle`` (with their line break), each read only if it fits in ``limit`` bytes,
+    its line break (LF or CRLF) not counted: a longer one is read past in chunks, never held whole, and given as
+    None."""
     while raw := handle.readline(limit + 1):
         if len(raw) > limit and not raw.endswith(b"\n"):
+            if raw.endswith(b"\r"):  # the CR of a CRLF, or a byte of a line over the bound
+                after = handle.readline(1)
+                if after in (b"\n", b""):  # its LF, or the end of the file
+                    yield raw + after
+                    continue
+                raw = after
             while raw and not raw.endswith(b"\n"):
                 raw = handle.readline(CHUNK)
             yield None

@@ -5,22 +5,30 @@ A file replaced whole (``data.files.atomic_write``) is a new file renamed over t
 included, is replaced, never written through. A file written in place is written through whatever the name holds,
 so it is opened without following a symlink and must be a regular file of one name: a hard link there (planted, or
 a name of a file elsewhere) would have the write change that file under its other names, outside the workspace too.
-A lock or log of another user's app, which this one may not open, is named with its owner and what to do.
+A lock or log of another user's app, which this one may not open, is named with its owner and what to do, and so
+is another user's compaction lock (`data.compaction`).
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import pwd
 import stat
 from pathlib import Path
 
-from data.files import NotAFileError, WriteError, name_at, not_a_file, write_error
+from data.files import NotAFileError, WriteError, name_at, not_a_file, open_regular, write_error
 
 HARD_LINK = (
     "a hard link (one file of {links} names): a write here would change it under its other names too; make it a "
     "copy of its own (cp, then mv over it)"
+)
+# a lock a running app holds (a workspace copied by `cp -al` while it served): a copy in its place would be a lock
+# of no app, which a second app would take while the first still serves
+HELD_LINK = (
+    "a hard link (one file of {links} names), the lock of a running app{holder}: leave it while that app runs; "
+    "once it has stopped, make it a copy of its own (cp, then mv over it)"
 )
 
 
@@ -55,14 +63,14 @@ def open_in_place(
     ``O_NOFOLLOW`` (with ``dir_fd``: its name in the folder that is open on). What is not a regular file of its own
     is refused, NotAFileError naming it: a symlink, a folder, a FIFO or device, and a hard link (`refuse_hard_link`;
     without ``one_name``, left to the caller: a lock tried first). Another failed open is a WriteError; where
-    permission is denied on another user's file, it names that user (`_denied`)."""
+    permission is denied on another user's file, it names that user (`open_error`)."""
     flags |= os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # non-blocking: a FIFO there cannot hang the open
     try:
         fd = os.open(name_at(path, dir_fd), flags, mode, dir_fd=dir_fd)
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.EISDIR):
             raise not_a_file(path, stat.S_IFDIR if exc.errno == errno.EISDIR else None) from None
-        raise _denied(exc, path, dir_fd) from exc
+        raise open_error(exc, path, dir_fd) from exc
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -80,10 +88,49 @@ def refuse_hard_link(path: Path, links: int) -> None:
     """Refuse (NotAFileError naming it) the file ``path`` written in place where it has more than one name
     (``links``, its ``st_nlink``): a write here would change it under its other names, outside the workspace too."""
     if links > 1:
-        what = HARD_LINK.format(links=links)
-        error = NotAFileError(f"{path}: {what}")
-        error.errno, error.what, error.path = errno.EMLINK, what, path
-        raise error
+        raise _hard_link(path, links)
+
+
+def hard_link_line(path: Path) -> str | None:
+    """The line naming the file ``path`` written in place where it is a hard link, as its writers refuse it
+    (`refuse_hard_link`); a lock a running app holds (`held_by`) is named as that app's, to be left while it runs.
+    None where it has one name, or is no longer a regular file there (gone, renamed, replaced since it was listed)."""
+    try:
+        with open_regular(path) as handle:
+            links = os.fstat(handle.fileno()).st_nlink
+            holder = held_by(handle.fileno()) if links > 1 else None
+    except OSError:
+        return None
+    return str(_hard_link(path, links, holder)) if links > 1 else None
+
+
+def _hard_link(path: Path, links: int, holder: str | None = None) -> NotAFileError:
+    """The error naming ``path``, a file of ``links`` names; ``holder``: the app that holds it as its lock."""
+    what = HARD_LINK.format(links=links) if holder is None else HELD_LINK.format(links=links, holder=holder)
+    error = NotAFileError(f"{path}: {what}")
+    error.errno, error.what, error.path = errno.EMLINK, what, path
+    return error
+
+
+def held_by(fd: int) -> str | None:
+    """Who holds a lock (``flock``) on the open file ``fd``: `lock_holder`'s words, or None where no process does.
+    Tried without waiting, as a shared lock let go at once: an app starting at that instant is refused, never two
+    served."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return lock_holder(fd)
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return None
+
+
+def lock_holder(fd: int) -> str:
+    """`` (pid N on HOST)`` from the lock file ``fd`` (an app writes its pid and host there once it holds it: on a
+    shared file system it may run on another machine, where its pid is no process of this one); "" where it names
+    none (an app that has not written it yet)."""
+    pid, _, host = os.pread(fd, 300, 0).decode(errors="replace").strip().partition(" ")
+    on = f" on {host}" if host and host.isprintable() else ""
+    return f" (pid {pid}{on})" if pid.isdigit() else ""
 
 
 def check_one_name(path: Path) -> None:
@@ -98,9 +145,10 @@ def check_one_name(path: Path) -> None:
         refuse_hard_link(path, info.st_nlink)
 
 
-def _denied(exc: OSError, path: Path, dir_fd: int | None = None) -> WriteError:
-    """The WriteError for a failed open of ``path`` to write it; where permission is denied on a file another user
-    owns (the lock or log of an app they ran), it says whose it is and what to do, not only "permission denied"."""
+def open_error(exc: OSError, path: Path, dir_fd: int | None = None) -> WriteError:
+    """The WriteError for a failed open of ``path`` to write it (with ``dir_fd``: its name in the folder that is
+    open on); where permission is denied on a file another user owns (the lock or log of an app they ran, a table's
+    compaction lock), it says whose it is and what to do, not only "permission denied"."""
     error = write_error(exc, path)
     if exc.errno not in (errno.EACCES, errno.EPERM):
         return error

@@ -290,11 +290,12 @@ def arena_labels(labels: pd.DataFrame | pa.Table, arena: pa.Array) -> np.ndarray
     return on
 
 
-def arena_label_counts(labels: pa.Table, arena: pa.Array) -> dict[str, int]:
+def arena_label_counts(labels: pa.Table, arena: pa.Array, on: np.ndarray | None = None) -> dict[str, int]:
     """Per task, the labels in force (each labeller's latest, not retracted) that the kto, rank and rate tasks hold
-    on the arena's answers (`arena_labels`), which every export and `train` leave out (``arena_only``): an older
-    version served those answers as items (``arena``: `arena_answers`). Empty where there are none."""
-    on = arena_labels(labels, arena)
+    on the arena's answers (`arena_labels`; ``on``: its answer where found already), which every export and `train`
+    leave out (``arena_only``): an older version served those answers as items (``arena``: `arena_answers`). Empty
+    where there are none."""
+    on = arena_labels(labels, arena) if on is None else on
     if not on.any():
         return {}
     flagged = labels.filter(pa.array(on))

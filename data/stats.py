@@ -1,16 +1,13 @@
-"""Workspace statistics and integrity checks, as plain dicts and lists for the CLI and the app to show.
+"""Workspace statistics, as plain dicts for the CLI and the app to show (its integrity checks: `data.validate`).
 
-Both read the tables children first (workspace.READ_ORDER), so every row they see has its parents, and work on Arrow
+They read the tables children first (workspace.READ_ORDER), so every row they see has its parents, and work on Arrow
 columns, never one Python object per row.
 """
 
 from __future__ import annotations
 
-import os
-import stat
 from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,25 +24,16 @@ from data.aggregate import (
 )
 from data.annotators import is_machine_labeller, machine_column, machine_labeller_column
 from data.edits import edit_pair_ids, edit_summary
-from data.errors import counted
-from data.files import not_a_file_line
 from data.gold import GOLD_TASKS, current_gold, read_gold
 from data.gold_balance import one_sided_gold
-from data.import_log_lines import rejects_problems, unreadable_lines
-from data.import_unlisted import unlisted_rows
-from data.import_write import LOG_DIR, LOG_FILE
-from data.in_place import HARD_LINK
 from data.labellers import TASKS, labeller_rows, team_pace
 from data.leaderboard import ARENA
 from data.lineage import model_summary
 from data.machine import machine_agreement, suggestion_follow
-from data.merge_left_out import unlisted_labels
 from data.rank_agreement import completion_prompts, ranking_agreement
-from data.ranking import rank_of
 from data.ratings import rating_stats
 from data.records import has_gold
 from data.selection import (
-    EXCLUDED_FILE,
     arena_answers,
     arena_label_counts,
     arena_labels,
@@ -53,7 +41,7 @@ from data.selection import (
     verdict_labels,
     without_labellers,
 )
-from data.workspace import HOLDINGS_FOLDER, LOGOUTS_FILE, READ_ORDER, SESSION_KEY_FILE, Workspace
+from data.workspace import READ_ORDER, Workspace
 
 TABLES = ("prompts", "completions", "pairs", "labels", "models", "scores")
 AGGREGATED = ["item_id", "annotator", "task", "choice", "strength", "retracted", "created_at"]
@@ -66,6 +54,8 @@ STATS_COLUMNS = {
     "scores": [],
 }
 
+
+ON_ARENA = "_on_arena"  # a column `workspace_stats` adds to the labels it filters: on the arena's answers
 
 # The tasks whose figures (`<task>_items`: verdicts, and the agreement among the labels that make them) are made
 # from the labels in force: the excluded labellers' labels are left out of these, and counted in every other figure.
@@ -230,19 +220,22 @@ def workspace_stats(
     # People's and imported labels make the label counts and verdict figures (`verdict_labels`, as the admin tab's);
     # judges' and reward models' labels are counted apart and measured against them below, SPIN's only per annotator
     by_machine = machine_labeller_column(labels.column("annotator"))
-    stored = verdict_labels(labels)
+    # The labels on the arena's answers, left out of every export and train (arena_only): looked for once, and kept
+    # beside each label through the filters below
+    arena = arena_answers(pairs, arenas)
+    on_arena = arena_labels(labels, arena)
+    if counts := arena_label_counts(labels, arena, on_arena):
+        stats["arena_only_labels"] = counts
+    stored = verdict_labels(labels.append_column(ON_ARENA, pa.array(on_arena)))
     edits = pa.array(sorted(edit_pair_ids(pairs)), pa.string())
     if len(edits):  # an edit's own label (the edit wins) is no judgement of an item: counted apart
         stats["edits"] = edit_summary(completions, pairs, labels)
         stored = stored.filter(pc.invert(pc.is_in(stored.column("item_id"), value_set=edits)))
-    arena = arena_answers(pairs, arenas)
-    on_arena = arena_label_counts(labels, arena)  # left out of every export and train (arena_only)
-    if on_arena:
-        stats["arena_only_labels"] = on_arena
     people = without_labellers(stored, excluded)  # the labels in force: they make the verdict figures
     # less those on the arena's answers, as every export's verdicts (they stay in the label distribution)
-    on_answers = arena_labels(people, arena)
-    people = people.filter(pa.array(~on_answers))
+    on_answers = pc.any(people.column(ON_ARENA)).as_py()
+    people = keep_rows(people, pc.invert(people.column(ON_ARENA))).drop_columns(ON_ARENA)
+    stored = stored.drop_columns(ON_ARENA)
     # A task with stored labels has its figures, with no data where none are in force (all excluded)
     tasks = set(pc.unique(stored.column("task")).to_pylist())
     if excluded:
@@ -251,7 +244,7 @@ def workspace_stats(
     stats["gold_items"] = {task: table.num_rows for task, table in gold.items() if table.num_rows}
     verdicts_of = {task: verdicts_table(people, task, method, gold[task]) for task in ("pairwise", "kto")}
     # Every stored label of people and imports is counted (exclusion changes verdicts, not what is measured)
-    stats["labels"] = label_distribution(stored, None if excluded or on_answers.any() else verdicts_of)
+    stats["labels"] = label_distribution(stored, None if excluded or on_answers else verdicts_of)
     if pc.any(by_machine).as_py():
         stats["machine_labels"] = label_distribution(labels.filter(by_machine))
     # The people's verdicts a judge is measured against are the verdicts' own: without the excluded people, and
@@ -270,132 +263,3 @@ def workspace_stats(
     rows = models.sort_by([("created_at", "ascending")]).to_pandas()
     stats["models"] = [model_summary(row) for _, row in rows.iterrows()]
     return stats
-
-
-# The columns that reference other tables' rows (besides each table's ids)
-REFERENCES = {
-    "arenas": [],  # a run's record: the prompts and models it names are what it found then, no reference
-    "gold": ["task", "item_id"],
-    "reflogps": [],  # a cache keyed by texts: its pair_id may be a ranking's or an edit's pair, in no table
-    "completions": ["prompt_id", "parent_id"],
-    "pairs": ["prompt_id", "completion_a", "completion_b"],
-    "labels": ["task", "item_id", "ranking"],
-    "models": ["parent_id"],
-    "scores": ["pair_id", "model_id"],
-}
-
-
-# The files commands read beside the tables, each refusing a symlink or special file there as a part: the excluded
-# labellers (stats, export, train), the import log (import, import --remove), and the app's session key and logout
-# record (annotate); the folders are checked on opening, but for the app's holds (`HOLDINGS_FOLDER`), read at its
-# start
-BESIDE = (EXCLUDED_FILE, f"{LOG_DIR}/{LOG_FILE}", SESSION_KEY_FILE, LOGOUTS_FILE)
-
-
-def planted_beside(root: Path) -> tuple[list[str], list[str]]:
-    """A line for each file of `BESIDE` under ``root`` that is a symlink (never followed) or another kind of
-    non-file; the app's `HOLDINGS_FOLDER` where it is no folder (a symlink, a file), else its entries that are no
-    file (the app refuses to start on its view's); and apart, as it stops no reader, one for each file written in
-    place (the import log, the app's holds and locks: `data.in_place`) that is a hard link, which its writers
-    refuse."""
-    found, in_place = [], []
-    for name in BESIDE:
-        try:
-            mode = os.lstat(root / name).st_mode
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        found += [] if stat.S_ISREG(mode) else [root / name]
-        in_place += [root / name] if stat.S_ISREG(mode) and name == f"{LOG_DIR}/{LOG_FILE}" else []
-    holdings = root / HOLDINGS_FOLDER
-    try:
-        if not stat.S_ISDIR(os.lstat(holdings).st_mode):
-            found.append(holdings)
-        else:
-            with os.scandir(holdings) as entries:
-                for entry in sorted(entries, key=lambda e: e.name):
-                    files = in_place if entry.is_file(follow_symlinks=False) else found
-                    files.append(Path(entry.path))
-    except (FileNotFoundError, NotADirectoryError):
-        pass
-    linked = [(path, links) for path in in_place if (links := _names(path)) > 1]
-    return [not_a_file_line(path) for path in found], [
-        f"{path}: {HARD_LINK.format(links=links)}" for path, links in linked
-    ]
-
-
-def _names(path: Path) -> int:
-    """How many names the file ``path`` has (hard links); 1 where it is gone meanwhile (a temp file renamed)."""
-    try:
-        return os.lstat(path).st_nlink
-    except OSError:
-        return 1
-
-
-def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:
-    """Dangling references between tables, and parts of interrupted batches (each table's own rows are
-    validated on read: with ``whole``, every column; else the ids and references only, which is all a merge's
-    check after its write needs: the texts are never held); symlinks planted among the parts, which are refused
-    unread, and where the commands read beside the tables (`BESIDE`: these stop the check; a hard link at a file
-    written in place does not); with ``whole``, the import log's lines and rejects files its readers cannot read
-    (`unreadable_lines`, `rejects_problems`)."""
-    planted, linked = planted_beside(workspace.path)
-    planted = [not_a_file_line(path) for path in workspace.not_files()] + planted
-    if planted:  # refused by the readers, which read no further
-        return planted + linked
-    tables = {
-        name: workspace.read(name, None if whole else REFERENCES.get(name, []))
-        for name in READ_ORDER
-        if name in TABLES or name in REFERENCES  # gold and the reference log-probs too: every table's files
-    }
-    ids = {name: table.column("id").combine_chunks() for name, table in tables.items()}
-    problems = linked  # a hard link stops no read: the tables are checked all the same
-
-    def missing(table: str, rows: pa.Table, column: str, known: str) -> None:
-        bad = rows.filter(pc.invert(pc.is_in(rows.column(column), value_set=ids[known])))
-        for row_id, value in zip(bad.column("id").to_pylist(), bad.column(column).to_pylist()):
-            problems.append(f"{table} {row_id}: {column} {value} does not exist")
-
-    labels, models = tables["labels"], tables["models"]
-    missing("completion", tables["completions"], "prompt_id", "prompts")
-    completions = tables["completions"]  # an edit's parent: the completion it was edited from
-    missing(
-        "completion",
-        completions.filter(pc.is_valid(completions.column("parent_id"))),
-        "parent_id",
-        "completions",
-    )
-    for column in ("prompt_id", "completion_a", "completion_b"):
-        missing("pair", tables["pairs"], column, "prompts" if column == "prompt_id" else "completions")
-    missing("pairwise label", labels.filter(pc.equal(labels.column("task"), "pairwise")), "item_id", "pairs")
-    missing("kto label", labels.filter(pc.equal(labels.column("task"), "kto")), "item_id", "completions")
-    ranked = labels.filter(pc.is_valid(labels.column("ranking")))
-    known = set(ids["completions"].to_pylist()) if ranked.num_rows else set()
-    for row_id, ranking in zip(ranked.column("id").to_pylist(), ranked.column("ranking").to_pylist()):
-        problems += [
-            f"rank label {row_id}: completion {c} does not exist" for c in rank_of(ranking) if c not in known
-        ]
-    missing("rate label", labels.filter(pc.equal(labels.column("task"), "rate")), "item_id", "completions")
-    missing("model", models.filter(pc.is_valid(models.column("parent_id"))), "parent_id", "models")
-    missing("score", tables["scores"], "pair_id", "pairs")
-    missing("score", tables["scores"], "model_id", "models")
-    # a gold event names its item: a pair (pairwise) or a completion (kto, rate); a rank item's id is derived
-    gold = tables["gold"]
-    for task, known in (("pairwise", "pairs"), ("kto", "completions"), ("rate", "completions")):
-        missing(f"{task} gold", gold.filter(pc.equal(gold.column("task"), task)), "item_id", known)
-    log = workspace.path / LOG_DIR / LOG_FILE
-    problems += [  # the readers pass such a line over: what it logged is lost to them
-        f"{log}, line {number}: {why}: what it logged is lost to the import log's readers (`data import --remove`, "
-        "`data merge`, refusals that name a file); delete the line, then import its file again to log it anew (that "
-        "stores nothing twice)"
-        for number, why in (unreadable_lines(log) if whole else ())
-    ]
-    problems += rejects_problems(log) if whole else []  # a rejects file missing, or its line passed over
-    problems += unlisted_rows(log) if whole else []  # rows left out that no rejects file lists
-    problems += unlisted_labels(log) if whole else []  # labels a merge left out that no left-out file lists
-    for batch, parts in sorted(workspace.orphans().items()):
-        tables_hit = ", ".join(sorted({path.parent.name for path in parts}))
-        problems.append(
-            f"batch {batch}: {counted(len(parts), 'part')} in {tables_hit} of a write that was interrupted before it "
-            "committed (not visible to readers); `python -m data compact` removes them — rerun the import or job"
-        )
-    return problems

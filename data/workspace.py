@@ -44,7 +44,7 @@ STORED_FOLDERS = frozenset(
     {*SCHEMAS, *FOLDERS} - {"exports"}
 )  # a workspace's folders whose files are its data
 # The annotate app's files in the workspace (`annotate.sessions`): the key its sessions are signed with and the record
-# of who signed out when; here so that the commands' checks (`data.stats.BESIDE`) name the same files
+# of who signed out when; here so that the commands' checks (`data.validate.BESIDE`) name the same files
 SESSION_KEY_FILE, LOGOUTS_FILE = "session.key", "logouts.json"
 HOLDINGS_FOLDER = "holdings"  # which item each labeller holds, per view, for a restart (`annotate.holdings`)
 # Children before parents: what a reader of several tables reads first, so that every row it sees has its parents.

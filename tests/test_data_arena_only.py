@@ -196,6 +196,38 @@ def test_stats_and_validate_say_how_many_labels_are_on_the_arenas_answers(world,
     assert stats["arena_only_labels"] == {"kto": 1, "rank": 1, "rate": 1}
 
 
+def test_stats_and_validate_find_the_labels_on_the_arenas_answers_once(world, monkeypatch, capsys):
+    """validate read the labels, pairs and arena records a second time for its note, after its check had read every
+    table whole, and stats looked for the labels on the arena's answers twice, among all labels and again among
+    those in force. Each is read, and looked through, once; what they say is the test above's."""
+    from collections import Counter
+
+    from data import selection, stats
+
+    ws, ids = world
+    ws.append(old_labels(ids))
+    reads, looks, read, look = Counter(), [], Workspace.read, selection.arena_labels
+
+    def counted_read(self, name, *args, **kwargs):
+        reads.update([name])
+        return read(self, name, *args, **kwargs)
+
+    def counted_look(labels, arena):
+        looks.append(len(labels))
+        return look(labels, arena)
+
+    monkeypatch.setattr(Workspace, "read", counted_read)
+    for module in (selection, stats):
+        monkeypatch.setattr(module, "arena_labels", counted_look)
+    assert data_main(["validate", "-w", str(ws.path)]) == 0
+    assert "note: arena_only_labels: 3 labels" in capsys.readouterr().out
+    assert set(reads.values()) == {1}
+    looks.clear()
+    assert data_main(["stats", "-w", str(ws.path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["arena_only_labels"] == {"kto": 1, "rank": 1, "rate": 1}
+    assert looks == [len(ws.read("labels"))]
+
+
 def recorded(ids, answers: bool = True) -> ArenaRun:
     """The arena's record of ``build``'s two held-out prompts, its answers left unpaired (another model's text: no
     pair), with the answers it gave (``answers``; False: as a run recorded before they were)."""

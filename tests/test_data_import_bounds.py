@@ -171,6 +171,25 @@ def test_the_reader_never_holds_a_long_line(tmp_path, monkeypatch):
     assert 0 < max(sizes) <= 2**20 and all(s > 0 for s in sizes)
 
 
+@pytest.mark.parametrize("chunk", [7, 2**20])
+@pytest.mark.parametrize("end", [b"\n", b"\r\n"])
+def test_the_bound_is_on_the_record_not_its_line_break(tmp_path, monkeypatch, end, chunk):
+    """A line of a record exactly --max-record-bytes long was read ending in LF and refused ending in CRLF (a file
+    saved on Windows): the bound counted the CR. A record of the bound is read, and one a byte longer refused, with
+    either line break, mid-file and last."""
+    small_chunks(monkeypatch, chunk)
+    fits = big(1, 0)
+    fits["chosen"] = "x" * (1000 - len(json.dumps(fits)))
+    over = big(2, 1000 - len(json.dumps(big(2, 0))) + 1)
+    assert [len(json.dumps(r)) for r in (fits, over)] == [1000, 1001]
+    path = tmp_path / "bound.jsonl"
+    for last in (b"", end):
+        lines = [json.dumps(r).encode() for r in (GOOD, fits, over, GOOD, fits)]
+        path.write_bytes(end.join(lines) + last)
+        rows = import_readers.read_records(path, 1000)
+        assert [r if isinstance(r, dict) else r.reason for r in rows] == [GOOD, fits, "too_large", GOOD, fits]
+
+
 @pytest.mark.parametrize("chunk", [5, 2**20])
 def test_a_too_deep_element_a_duplicate_key_and_a_nul_in_an_array(ws, tmp_path, capsys, monkeypatch, chunk):
     small_chunks(monkeypatch, chunk)

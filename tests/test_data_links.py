@@ -192,7 +192,7 @@ def test_validate_refuses_a_table_folder_swapped_for_a_link_after_the_workspace_
     folder holding a linked part, which a listing through the link would name instead). The benchmarks' row count
     of a table refuses it too."""
     from data import compaction
-    from data.stats import integrity_problems
+    from data.validate import integrity_problems
 
     ws, outside, _ = setup
     workspace = Workspace(ws)
@@ -625,3 +625,33 @@ def test_a_hard_link_at_a_file_written_in_place_hides_no_other_problem(tmp_path,
     other = Workspace.init(tmp_path / "other")
     assert main(["merge", "-w", str(ws.path), str(other.path)]) == 0
     assert "item_id no-such-pair does not exist" in capsys.readouterr().err
+
+
+def test_validate_never_advises_replacing_the_lock_a_running_app_holds(tmp_path, capsys):
+    """A workspace copied by ``cp -al`` while an app served it shares the app's lock with the copy: validate (of
+    either) told to make the lock a copy of its own, and a copy in its place is a lock of no app, which a second app
+    took while the first still served. A lock a running app holds is named as that app's, to be left while it runs;
+    once it has stopped, the advice is the other hard links'."""
+    import os
+    import socket
+
+    from annotate.holdings import claim_view
+    from data.in_place import HARD_LINK
+    from data.workspace import HOLDINGS_FOLDER
+
+    ws = Workspace.init(tmp_path / "ws")
+    running = claim_view(ws.path / HOLDINGS_FOLDER, "pairwise")
+    try:
+        subprocess.run(["cp", "-al", str(ws.path), str(tmp_path / "copy")], check=True)
+        for root in (ws.path, tmp_path / "copy"):
+            assert main(["validate", "-w", str(root)]) == 1
+            assert capsys.readouterr().out.splitlines()[0] == (
+                f"{root / HOLDINGS_FOLDER / 'pairwise.lock'}: a hard link (one file of 2 names), the lock of a "
+                f"running app (pid {os.getpid()} on {socket.gethostname()}): leave it while that app runs; once it "
+                "has stopped, make it a copy of its own (cp, then mv over it)"
+            )
+    finally:
+        os.close(running)
+    assert main(["validate", "-w", str(ws.path)]) == 1  # stopped
+    lock = ws.path / HOLDINGS_FOLDER / "pairwise.lock"
+    assert capsys.readouterr().out.splitlines()[0] == f"{lock}: {HARD_LINK.format(links=2)}"

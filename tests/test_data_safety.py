@@ -326,3 +326,40 @@ def test_a_hard_link_at_the_import_log_is_refused_before_anything_is_written(tmp
         assert main(argv) == 2, argv
         assert capsys.readouterr().err == f"error: {log}: {HARD_LINK.format(links=2)}\n", argv
     assert outside.read_bytes() == kept and sorted(ws.rglob("*")) == listing
+
+
+def test_another_users_compaction_lock_is_one_line_naming_its_owner(tmp_path, prefs, monkeypatch, capsys):
+    """A table's compaction lock left by another user's command (0644, theirs) could not be opened: `data compact`
+    said "permission denied: nothing was written to WS/labels/.compact.lock" and no more. It names the lock's owner,
+    and what to do, as the app's lock does. (Root may write any file, so the kernel's refusal is simulated; the
+    owner is the file's own.)"""
+    import pwd
+
+    ws = tmp_path / "ws"
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    lock = ws / "labels" / ".compact.lock"
+    lock.write_text("")
+    os.chown(lock, 65534, 65534)
+    real_open = os.open
+
+    def theirs(path, dir_fd) -> bool:  # the lock of labels, not another table's
+        try:
+            return os.path.samestat(os.stat(lock), os.stat(path, dir_fd=dir_fd))
+        except OSError:
+            return False
+
+    def as_another_user(path, flags, *args, dir_fd=None, **kwargs):
+        if os.path.basename(path) == lock.name and theirs(path, dir_fd):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_open(path, flags, *args, dir_fd=dir_fd, **kwargs)
+
+    monkeypatch.setattr(os, "open", as_another_user)
+    before = tree(ws / "labels")
+    capsys.readouterr()
+    assert main(["compact", "-w", str(ws)]) == 2
+    owner, me = pwd.getpwuid(65534).pw_name, pwd.getpwuid(os.geteuid()).pw_name
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: permission denied (the file belongs to {owner}, uid 65534, and this runs as {me}: run it as "
+        f"{owner}, or have {owner} let {me} write it): nothing was written to {lock}"
+    ]
+    assert tree(ws / "labels") == before

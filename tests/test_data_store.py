@@ -19,8 +19,8 @@ import pytest
 from data import Label, Prompt, Workspace, WorkspaceError, compaction, part_reads, store
 from data.records import to_row
 from data.schemas import SCHEMAS, SchemaError
-from data.stats import integrity_problems
 from data.store import part_files
+from data.validate import integrity_problems
 
 WRITER = textwrap.dedent(
     """

@@ -118,8 +118,8 @@ def test_a_chain_step_of_only_null_log_probs_is_counted_and_not_plotted(tmp_path
 
 def test_samples_md_is_refused_where_the_iterates_folder_was_swapped_for_a_link(tmp_path, monkeypatch):
     """The iterate's folder is checked when the loop claims it; samples.md is written at the chain's end, after the
-    final sampling: a link swapped in for the folder meanwhile had samples.md written (or one there replaced)
-    wherever it pointed (a symlink audit)."""
+    final sampling: a link swapped in for the folder (or for WS/runs above it) meanwhile had samples.md written (or
+    one there replaced) wherever it pointed (a symlink audit)."""
     from generate.loop.spin import Iterate
 
     class Prompts:
@@ -144,3 +144,11 @@ def test_samples_md_is_refused_where_the_iterates_folder_was_swapped_for_a_link(
     with pytest.raises(NotAFileError, match=f"^{runs / 'x-iter1'}: a symlink"):
         write_samples(Prompts(), first, base, ["q1"])
     assert (outside / "samples.md").read_text() == "not the chain's\n" and len(list(outside.iterdir())) == 1
+    # and WS/runs above it (the folder moved along with it): the whole path in the workspace is looked at
+    (runs / "x-iter1").unlink()
+    (runs / "x-iter1").mkdir()
+    runs.rename(tmp_path / "runs-moved")
+    runs.symlink_to(tmp_path / "runs-moved", target_is_directory=True)
+    with pytest.raises(NotAFileError, match=f"^{runs}: a symlink"):
+        write_samples(Prompts(), first, base, ["q1"])
+    assert not any((tmp_path / "runs-moved" / "x-iter1").iterdir())

@@ -128,6 +128,23 @@ def test_the_record_after_training_is_never_written_through_a_folder_swapped_for
     assert json.loads((outside / "spin.json").read_text()) == json.loads(claim_text()) | sampling
 
 
+def test_the_record_after_training_is_never_written_through_runs_swapped_for_a_link(tmp_path):
+    """The record was written through a descriptor of the iteration's folder alone: WS/runs swapped for a link while
+    the training ran (its folder moved along, the link pointing at it) had spin.json written wherever the link led.
+    The claim's whole path inside the workspace is checked, as the workspace's other writers check theirs: refused
+    in one line naming the link, nothing written."""
+    ws = Workspace.init(tmp_path / "ws")
+    folder = iterate_folder(SimpleNamespace(spin_name="spin"), ws, SPIN_LOOP, 1)
+    claim(folder, REFERENCE, 1, SPIN_LOOP, {}, 0.0)
+    outside = tmp_path / "outside"
+    (ws.path / "runs").rename(outside)
+    (ws.path / "runs").symlink_to(outside)
+    before = (outside / folder.name / "spin.json").read_text()
+    with pytest.raises(NotAFileError, match=f"^{ws.path / 'runs'}: a symlink"):
+        write_claim(folder, SPIN_LOOP, {"reference_id": "ref-id", "round": 1, "model_id": "m1"})
+    assert (outside / folder.name / "spin.json").read_text() == before
+
+
 def test_a_reruns_sampling_is_added_to_the_killed_runs_and_what_it_found_is_its_own():
     """A rerun's sampling (more prompts after a killed training, or the too-long ones sent again) is added to the
     claim's, count by count; too_long and already_* count what a run found, which the rerun found again: its own."""

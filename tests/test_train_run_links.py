@@ -233,6 +233,34 @@ def test_a_default_run_folder_swapped_for_a_link_is_refused_nothing_written_thro
     assert len(ws.frame("models")) == 0
 
 
+def test_runs_swapped_for_a_link_under_a_default_run_folder_is_refused(tmp_path, tiny_model_dir, capsys):
+    """Only the run's folder itself was looked at again: WS/runs swapped for a link as training started (the run's
+    folder moved along with it) took the checkpoints, the final model and its report wherever the link led, and the
+    manifest registered the model there. WS/runs is looked at too, before each of those writes."""
+    ws = build_workspace(tmp_path / "ws")
+    moved = tmp_path / "outside"
+
+    def plant():
+        (ws.path / "runs").rename(moved)
+        (ws.path / "runs").symlink_to(moved)
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        planted_when_training_starts(monkeypatch, plant)
+        args = argv(ws, tiny_model_dir, "x")
+        del args[4:6]  # no --out
+        assert main(args) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: {ws.path / 'runs'}: a symlink or special file, not one written by prefloop: remove it"
+    )
+    (run,) = moved.iterdir()
+    assert not [
+        path.name
+        for path in run.iterdir()
+        if path.name.startswith("checkpoint-") or path.suffix == ".safetensors"
+    ]
+    assert len(ws.frame("models")) == 0
+
+
 @pytest.mark.parametrize(("swapped", "after_steps"), [("step-1", 0), ("run", 0), ("run", 2)])
 def test_an_sdpo_run_or_step_folder_swapped_for_a_link_is_refused(
     tmp_path, tiny_model_dir, monkeypatch, capsys, swapped, after_steps

@@ -121,9 +121,10 @@ def check_own_folders(folders: tuple[Path, ...]) -> None:
 
 
 def own_folders(out: Path, options: TrainOptions, marker: str | None) -> tuple[Path, ...]:
-    """``(out,)`` where prefloop named it (no --out: WS/runs/<method>-<id>; a round driver's iterate folder, which it
-    claimed by ``marker``), for `check_own_folders`; none for a user's --out, which may be their link to a folder."""
-    return (out,) if options.out is None or marker is not None else ()
+    """``(WS/runs, out)`` where prefloop named ``out`` (no --out: WS/runs/<method>-<id>; a round driver's iterate
+    folder, which it claimed by ``marker``), for `check_own_folders`: the run's whole path inside the workspace; none
+    for a user's --out, which may be their link to a folder."""
+    return (out.parent, out) if options.out is None or marker is not None else ()
 
 
 def remove_dead_run_temps(out: Path) -> int:

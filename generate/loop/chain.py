@@ -46,9 +46,9 @@ def write_samples(
         ):
             parts.append(f"**{title}**\n\n" + _block(text))
     path = Path(iterate.path) / "samples.md"
-    # through a descriptor of the iterate's folder: a link swapped in for it since it was claimed is refused (one
-    # line naming it), never a samples.md written or replaced wherever it points
-    with folder_for_writing(path.parent) as fd:
+    # through a descriptor of the iterate's folder opened in one of WS/runs: a link swapped in for either since the
+    # folder was claimed is refused (one line naming it), never a samples.md written or replaced wherever it points
+    with folder_for_writing(path.parent.parent) as runs, folder_for_writing(path.parent, dir_fd=runs) as fd:
         atomic_write(path, lambda f: f.write("\n".join(parts).encode()), dir_fd=fd)
     return path
 

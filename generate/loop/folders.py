@@ -27,11 +27,12 @@ FOUND_AGAIN = frozenset({TOO_LONG, "unpaired_prompts", "no_spread", "empty", "du
 
 
 def write_claim(folder: Path, loop: Loop, record: dict) -> None:
-    """Write ``record`` as the claim (`<kind>.json`) of ``folder``, whole, through a descriptor of the folder: one
-    swapped for a link since the loop named it (while its training ran) is refused in one line naming it, never
-    written where it points (as `train.out_folder.check_own_folders` refuses it to the training)."""
+    """Write ``record`` as the claim (`<kind>.json`) of ``folder`` (`iterate_folder`: WS/runs/NAME-iterN), whole,
+    through a descriptor of the folder opened in one of ``runs``: either swapped for a link since the loop named it
+    (while its training ran) is refused in one line naming it, never written where it points (as
+    `train.out_folder.check_own_folders` refuses the folder to the training)."""
     text = json.dumps(record, indent=2, default=str) + "\n"
-    with folder_for_writing(folder) as fd:
+    with folder_for_writing(folder.parent) as runs, folder_for_writing(folder, dir_fd=runs) as fd:
         atomic_write(folder / f"{loop.kind}.json", lambda f: f.write(text.encode()), dir_fd=fd)
 
 
