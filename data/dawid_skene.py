@@ -178,9 +178,9 @@ def e_step(
 def unchecked(
     items: np.ndarray, labellers: np.ndarray, n_items: int, n_labellers: int, gold: np.ndarray | None = None
 ) -> np.ndarray:
-    """Per item: its labels are one labeller's who has no label on an item someone else labelled, nor on a gold
-    item. Nothing tells the fit how such a labeller errs: whatever it made of their answers would be its prior's
-    alone (`data.labellers` gives them no accuracy either)."""
+    """Per item: is its one label a labeller's who has no label on an item someone else labelled, nor on a gold
+    item? Nothing tells the fit how such a labeller errs: whatever it made of their answers would be its prior's
+    alone (`data.labellers._cross_checked`, the same rule, gives them no accuracy either)."""
     shared = np.bincount(items, minlength=n_items) > 1  # one current label per item and labeller
     if gold is not None:
         shared |= gold >= 0
