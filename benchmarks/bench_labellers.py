@@ -242,15 +242,15 @@ def export_figures(workspaces: list[tuple[int, int, int]]) -> str:
 
 def small_workspaces(seeds: int) -> int:
     """Verdict accuracy on the non-gold pairs of small workspaces: the majority (splits broken at random), the
-    app's Dawid–Skene, and the same fit without its prior (`dawid_skene.PRIOR_RIGHT` = 0), each a mean over seeds;
+    app's Dawid–Skene, and the same fit without its prior (``prior_right=0``), each a mean over seeds;
     then what a DPO export trains on under each aggregation (the majority's export leaves split votes out; a
     Dawid–Skene export keeps every a/b verdict, or with --min-posterior only the sure ones)."""
     print(
         f"verdict accuracy on the non-gold pairs, mean of seeds 0-{seeds - 1}: majority (splits broken at random) | "
-        f"Dawid-Skene without the prior | Dawid-Skene (prior {dawid_skene.PRIOR_RIGHT:g} right answers per "
-        "true choice); DS >= majority in how many seeds; a DPO export (rows: share of the pairs exported, wrong: "
-        "share of those rows against the truth, each the mean over the seeds [95 % CI over the seeds]), majority | "
-        f"Dawid-Skene | Dawid-Skene --min-posterior {SURE}"
+        f"Dawid-Skene without the prior | Dawid-Skene (prior {dawid_skene.PRIOR_RIGHT:g} right and "
+        f"{dawid_skene.PRIOR_WRONG:g} wrong answers per true choice); DS >= majority in how many seeds; a DPO "
+        "export (rows: share of the pairs exported, wrong: share of those rows against the truth, each the mean "
+        f"over the seeds [95 % CI over the seeds]), majority | Dawid-Skene | Dawid-Skene --min-posterior {SURE}"
     )
     for team, (good, k, gold_share) in SMALL_TEAMS.items():
         print(team)

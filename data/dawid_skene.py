@@ -21,6 +21,12 @@ keeps the rare row from that: 2.1–5.3 % wrong at `--min-posterior 0.9`, 68 of 
 as accurate (0.1 point less to 0.5 more at 10 % undesirable, 0.1–1.0 points more at 50 %). With hundreds of labels per
 labeller the prior changes next to nothing.
 
+A labeller's errors show only on items they share with others and on gold (`unchecked`): with neither, their
+confusion rows and the shares could be anything that reproduces their own answers, and the prior picks one. With the
+imagined wrong answers it picked a labeller who misses the rare answer: a lone labeller's 10 undesirable answers
+among 100 all came out desirable. Their items stay out of the fit, their answers the verdicts (posterior 1, the
+vote share), and the rest is fitted as if their labels were not there.
+
 A pair's sides are exchangeable (`swap`): which answer a pair stores as ``a`` is an accident of storage (`import
 --unlabelled` puts every file's chosen answer there; the app shows either on the left by a coin flip), yet a fit with
 a and b as two free classes gives each its own prior and confusion rows, so the same judgements stored the other way
@@ -169,6 +175,21 @@ def e_step(
     return posterior / posterior.sum(axis=1, keepdims=True)
 
 
+def unchecked(
+    items: np.ndarray, labellers: np.ndarray, n_items: int, n_labellers: int, gold: np.ndarray | None = None
+) -> np.ndarray:
+    """Per item: is its one label a labeller's who has no label on an item someone else labelled, nor on a gold
+    item? Nothing tells the fit how such a labeller errs: whatever it made of their answers would be its prior's
+    alone (`data.labellers._cross_checked`, the same rule, gives them no accuracy either)."""
+    shared = np.bincount(items, minlength=n_items) > 1  # one current label per item and labeller
+    if gold is not None:
+        shared |= gold >= 0
+    checked = np.bincount(labellers, weights=shared[items], minlength=n_labellers) > 0
+    alone = np.zeros(n_items, dtype=bool)
+    alone[items[~checked[labellers]]] = True
+    return alone
+
+
 def fit(
     items: np.ndarray,
     labellers: np.ndarray,
@@ -187,8 +208,28 @@ def fit(
     counted in the confusion rows but not in the shares (the prior p: gold items count there as their labels say);
     ``prior_right``: the prior's imagined right answers per labeller and true choice, `PRIOR_WRONG` wrong ones beside
     them (0: neither, the plain maximum likelihood fit); ``swap``: `side_swap` of the task's choices, which ties a
-    and b's parameters (pairwise; None: no sides, as KTO)."""
+    and b's parameters (pairwise; None: no sides, as KTO). Items whose labeller nobody checks (`unchecked`) keep
+    their answer at posterior 1 and stay out of the fit."""
     items, labellers, choices = (np.asarray(x, dtype=np.int64) for x in (items, labellers, choices))
+    alone = unchecked(items, labellers, n_items, n_labellers, gold)
+    if alone.any():  # read as given, the rest fitted without them (there every labeller is checked)
+        kept = ~alone[items]
+        rest = fit(
+            (np.cumsum(~alone) - 1)[items[kept]],
+            labellers[kept],
+            choices[kept],
+            int((~alone).sum()),
+            n_labellers,
+            k,
+            None if gold is None else gold[~alone],
+            max_iterations,
+            tolerance,
+            prior_right,
+            swap,
+        )
+        posterior = majority_posterior(items, choices, n_items, k)
+        posterior[~alone] = rest.posterior
+        return DawidSkene(posterior, rest.confusion, rest.prior, rest.iterations)
     if not len(items):  # nothing to learn from: uniform, gold still clamped
         uniform = np.full((n_items, k), 1.0 / k)
         return DawidSkene(

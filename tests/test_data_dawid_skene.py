@@ -207,3 +207,23 @@ def test_a_rare_answer_keeps_its_share_and_the_sure_verdicts_are_as_right_as_a_p
     assert fit.confusion[:, 1, 1].max() < 0.9
     assert sure_and_wrong(fit.posterior) <= sure_and_wrong(perfect) == 6
     assert (fit.posterior.argmax(axis=1) == truth).sum() >= (perfect.argmax(axis=1) == truth).sum() - 2
+
+
+def test_labels_nobody_can_check_are_read_as_given():
+    """A labeller with no item another labeller labelled and no gold: nothing tells the fit how they err, so their
+    answers are the verdicts (posterior 1, their vote share) and the rest is fitted as if their labels were not
+    there. With the prior's imagined wrong answers the fit read a lone labeller's rare undesirable answers as misses
+    on desirable completions: all 10 of their 100 came out desirable, a KTO export without one undesirable row."""
+    kto = ("desirable", "undesirable")
+    alone = [(f"c{i:02d}", "ann", kto[i < 10]) for i in range(100)]
+    verdicts = aggregate(frame(alone), "kto", "dawid-skene").set_index("item_id")
+    assert verdicts["verdict"].tolist() == [kto[i < 10] for i in range(100)]
+    assert (verdicts["posterior"] == 1.0).all()
+    # Beside the six items three labellers share, a fourth labeller alone on ten more (7 desirable, 3 undesirable)
+    answers = np.array([0] * 7 + [1] * 3)
+    items, labellers = np.concatenate([ITEMS, 6 + np.arange(10)]), np.concatenate([LABELLERS, np.full(10, 3)])
+    both = dawid_skene.fit(items, labellers, np.concatenate([CHOICES, answers]), 16, 4, 2)
+    shared = dawid_skene.fit(ITEMS, LABELLERS, CHOICES, 6, 3, 2)
+    np.testing.assert_allclose(both.posterior[:6], shared.posterior, atol=1e-12)
+    np.testing.assert_allclose(both.confusion[:3], shared.confusion, atol=1e-12)
+    np.testing.assert_array_equal(both.posterior[6:], np.eye(2)[answers])
