@@ -233,7 +233,7 @@ def _is_hold(holding: Holding | None) -> bool:
 
 
 def _when(seconds: float) -> datetime | None:
-    """The UTC time ``seconds`` since the epoch name; None where no date can hold it (NaN, or past year 9999 or
+    """``seconds`` since the epoch as a UTC time; None where no date can hold it (NaN, or past year 9999 or
     before year 1: a line edited, where the app's start stopped on a traceback)."""
     try:
         return datetime.fromtimestamp(seconds, timezone.utc)
