@@ -12,7 +12,8 @@ when the item was handed out to them (the label's `served_at`, which a restart w
 then would be stored without it); so does a labeller left holding nothing (item null: the queue had nothing left for
 them).
 A start puts back each labeller's last hold where nothing happened to that item for them since (their latest record
-on it is still the one the line names) and the app still has the item, with its hand-out time; its lease runs what
+on it is still the one the line names) and the app still has the item, with its hand-out time (one ahead of the
+clock is left unknown, as in a line without it, never a label served after it arrived); its lease runs what
 is left of ``lease_seconds`` from the line's time, never more than ``lease_seconds`` (a line's time ahead of the
 clock: a wall clock set back, a workspace moved from another machine); one run out keeps nothing from others, as
 before the restart, but the item stays on its holder's screen: the queue's rules in memory.
@@ -124,9 +125,9 @@ class Holdings:
         for holding in kept:  # never longer than a lease: a wall clock set back since (or another machine's)
             left = min(holding.at + lease_seconds - now, lease_seconds)
             self.queue.restore(holding.labeller, holding.item, left)
-            if holding.served is not None:
-                served = datetime.fromtimestamp(holding.served, timezone.utc)
-                self.served_at[(holding.labeller, holding.item)] = served
+            # a hand-out time ahead of the clock (set back since) is none the label can keep: left unknown
+            if holding.served is not None and holding.served <= now:
+                self.served_at[(holding.labeller, holding.item)] = _when(holding.served)
         if found:
             log.info(
                 "%s: %d holds put back, %d not (nothing held, the item acted on since or no longer served)",
@@ -218,14 +219,24 @@ def claim_view(folder: Path, view: str) -> int:
 
 def _is_hold(holding: Holding | None) -> bool:
     """Whether a line read is a hold as `_line` writes one: a time that is no number of seconds (NaN, a lease that
-    never runs out), or a labeller or item of another type, is an edit, passed over as a line cut off is."""
+    never runs out), a hand-out time no date can hold, or a labeller or item of another type, is an edit, passed
+    over as a line cut off is."""
     return (
         holding is not None
         and math.isfinite(holding.at)
-        and (holding.served is None or math.isfinite(holding.served))
+        and (holding.served is None or _when(holding.served) is not None)
         and isinstance(holding.labeller, str)
         and isinstance(holding.item, str | None)
     )
+
+
+def _when(seconds: float) -> datetime | None:
+    """``seconds`` since the epoch as a UTC time; None where no date can hold it (NaN, or past year 9999 or
+    before year 1: a line edited, where the app's start stopped on a traceback)."""
+    try:
+        return datetime.fromtimestamp(seconds, timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _line(holding: Holding) -> str:

@@ -157,6 +157,20 @@ def test_a_hold_file_damaged_on_disk_is_passed_over_and_counted(label_ws, caplog
     assert again.queue.held == held and "1 lines that are no hold passed over" in caplog.text
 
 
+@pytest.mark.parametrize("served", [1e300, -1e13], ids=["past_year_9999", "before_year_1"])
+def test_a_hand_out_time_no_date_holds_is_passed_over_and_counted(label_ws, caplog, served):
+    """A hold line edited to such a hand-out time stopped the app's start with a traceback (OverflowError,
+    ValueError: year out of range)."""
+    item = service(label_ws, overlap=2).show("ann").item.id
+    line = {"labeller": "ann", "item": item, "record": None, "at": holdings.wall_clock(), "served": served}
+    with (label_ws.path / HOLDINGS_FOLDER / "pairwise.jsonl").open("a") as handle:
+        handle.write(json.dumps(line) + "\n")
+    with caplog.at_level(logging.WARNING, logger="annotate.holdings"):
+        again = restarted(label_ws)
+    assert again.queue.held == {"ann": item} and "1 lines that are no hold passed over" in caplog.text
+    assert again.submit("ann", item, "left").served_at is not None  # from her line before it
+
+
 def test_a_hold_not_written_leaves_labelling_as_it_was(label_ws, monkeypatch, caplog):
     def full(*args, **kwargs):
         raise write_error(OSError(errno.ENOSPC, "No space left on device"), args[0])
@@ -208,6 +222,16 @@ def test_a_hold_restored_never_outlasts_a_lease_when_the_clock_went_back(label_w
     assert svc.queue.held["ann"] == item and svc.show("bob").item.id != item  # held still
     clock.now += 61
     assert svc.show("cat").item.id == item
+
+
+def test_a_hand_out_time_ahead_of_the_clock_at_a_restart_is_left_unknown(label_ws, monkeypatch):
+    """The wall clock set back a day since the item was handed out (or a workspace moved from another machine): the
+    pick resent after the restart was stored as served a day after it arrived (`served_at` past `created_at`)."""
+    now = holdings.wall_clock()
+    monkeypatch.setattr(holdings, "wall_clock", lambda: now + 86400)
+    item = service(label_ws, overlap=1).show("ann").item.id
+    monkeypatch.setattr(holdings, "wall_clock", lambda: now)
+    assert restarted(label_ws, overlap=1).submit("ann", item, "left").served_at is None
 
 
 def test_a_pick_resent_for_an_item_whose_hold_line_was_lost_is_taken_as_without_holds(label_ws):
