@@ -32,7 +32,7 @@ def iteration_summary(iteration: int, model: dict, record: dict) -> dict:
         "prefers_gold_after": metrics.get("model_prefers_chosen"),
         "steps": metrics.get("steps"),
         "sample_seconds": record.get("sample_seconds"),  # over every run that sampled it (`sample_runs`)
-        "sample_runs": record.get("sample_runs", 1),
+        "sample_runs": record.get("sample_runs", 1),  # the runs that sampled for it, not every rerun
         "train_seconds": record.get("train_seconds"),
         # registered by an earlier run (said "resumed" before, which a training resumed from a checkpoint is not)
         "done_before": record.get("done_before", False),
@@ -158,11 +158,11 @@ def _done_before(it: dict) -> str:
     if it["trained_before"]:
         return "  (trained before, reported now)"
     resumed = []
-    if it["sample_runs"] > 1:  # seconds None: an older version's run sampled, recording nothing
-        unknown = it["sample_seconds"] is None
-        resumed.append(
-            "an earlier run's sampling not recorded" if unknown else f"sample s over {it['sample_runs']} runs"
-        )
+    # seconds None: a run killed while it sampled, or an older version's, sampled recording nothing (sample s "-")
+    if it["sample_seconds"] is None:
+        resumed.append("an earlier run's sampling not recorded")
+    elif it["sample_runs"] > 1:
+        resumed.append(f"sample s over {it['sample_runs']} runs")
     if it["resumed_from_checkpoint"]:
         resumed.append(f"training continued from {it['resumed_from_checkpoint']}, train s that part's")
     return f"  (resumed: {'; '.join(resumed)})" if resumed else ""
