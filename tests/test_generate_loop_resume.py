@@ -203,6 +203,8 @@ def test_a_rerun_that_continues_a_killed_training_keeps_the_first_runs_sampling_
     assert record["resumed_from_checkpoint"] == "checkpoint-2"
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["resumed_from_checkpoint"] == "checkpoint-2"  # the manifest's metrics too
+    report = (folder / "report.md").read_text()  # train's own report names it too
+    assert "- resumed_from_checkpoint: checkpoint-2 (" in report
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("1 "))
     assert row.endswith("  (resumed: training continued from checkpoint-2, train s that part's)")
 
