@@ -376,7 +376,7 @@ def _main(argv: list[str] | None, prog: str) -> int:
     quiet_logs(options.verbose)
     counts = run(options)
     if options.judge and "cost_per_pair" in counts:
-        print("\n".join(judge_report(counts, options.judge_max_length)))
+        print("\n".join(judge_report(counts, options.judge_max_length, options.max_model_len)))
     else:
         print("done: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
         made = made_lines(counts, options.n)
