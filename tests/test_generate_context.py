@@ -261,7 +261,8 @@ def test_the_judge_driver_says_its_too_long_prompts_and_comparisons(
     out = capsys.readouterr().out
     assert (
         "iteration 1 (round 1): too_long 1 (train 1); best_worst_too_long 1 (train 1) (longer than the model's "
-        "context, best_worst_too_long the judge's (--judge-max-length for a reward model): not sent" in out
+        "context, best_worst_too_long the judge's (a chat model's: --max-model-len not set, the model's own; a "
+        "reward model's: --judge-max-length): not sent" in out
     )
 
 

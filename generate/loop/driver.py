@@ -218,7 +218,8 @@ def iterate_once(
         note = ""
         if data:  # the sampling's counts, in the folder's claim
             sampled = (read_claim(folder, loop) or {}).get("sampled")
-            note = unpaired_note(sampled, f"iteration {iteration} (round {round})", len(sets["train"]))
+            title = f"iteration {iteration} (round {round})"
+            note = unpaired_note(sampled, title, len(sets["train"]), options.max_model_len)
         said = loop_flags(str(exc))  # train's flags as the loop's --train-* (its user passes those)
         if not note and said == str(exc):
             raise
@@ -391,6 +392,7 @@ def run_loop(options: LoopOptions, workspace: Workspace, loop: Loop, sets: dict[
         "workspace": str(workspace.path),
         "start": {"id": start.id, "model": start.label, "round": start.round},
         "prompts": {split: len(ids) for split, ids in sets.items()},
+        "max_model_len": options.max_model_len,  # the judge's context, which its too_long lines name
         "iterations": results,
         "chain": chain,
     }
