@@ -90,6 +90,11 @@ def parse_options(argv: list[str] | None, prog: str = "python -m generate") -> G
         if said := loop_option(rest):  # a round driver's, given without one
             raise ConfigError(said)
         build_parser(prog).parse_args(argv)  # argparse's own line (the nearest flag named)
+    if namespace.config and (keys := load_yaml_keys(namespace.config) - set(vars(namespace))):
+        from generate.loop.options import loop_key
+
+        if said := loop_key(keys, namespace.config):  # a round driver's, in the file of a single job
+            raise ConfigError(said)
     options = build(GenerateOptions, namespace)
     explicit = explicit_names(namespace)
     check_applies(explicit, mode_of(options), mode_options(MODES, SHARED), "")
@@ -371,7 +376,7 @@ def _main(argv: list[str] | None, prog: str) -> int:
     quiet_logs(options.verbose)
     counts = run(options)
     if options.judge and "cost_per_pair" in counts:
-        print("\n".join(judge_report(counts, options.judge_max_length)))
+        print("\n".join(judge_report(counts, options.judge_max_length, options.max_model_len)))
     else:
         print("done: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
         made = made_lines(counts, options.n)

@@ -95,6 +95,11 @@ class OnFirstUse:
         return self._judge is not None
 
     @property
+    def context_length(self) -> int | None:
+        """A loaded LLM judge's context (`LLMJudge.context_length`); None for a reward model, or none loaded."""
+        return getattr(self._judge, "context_length", None)
+
+    @property
     def cost(self) -> Cost:
         return self._judge.cost if self._judge is not None else Cost()
 

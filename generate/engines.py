@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from data.chat_template import turn_markers
-from data.errors import PrefloopError
+from data.errors import PrefloopError, first_line
 from data.model_load import load_pretrained
 from data.records import Message, content_id
 from generate.completion_text import (
@@ -250,7 +250,14 @@ class VLLMEngine:
             kwargs["gpu_memory_utilization"] = options.gpu_memory_utilization
         else:
             kwargs.update(whole_prefills(model, options.max_model_len))
-        self.llm = LLM(**kwargs)
+        try:
+            self.llm = LLM(**kwargs)
+        except Exception as error:  # vLLM's GPU wheel on a machine without one: "No CUDA GPUs are available"
+            raise PrefloopError(
+                f"{model}: vLLM's engine did not start ({first_line(error)}); run with "
+                "--engine hf (transformers) instead: the prompts already stored stay, and a rerun samples only the "
+                "missing ones"
+            ) from None
         self.chat_template = options.chat_template
         self.stops = turn_markers(options.chat_template)
         self.specials = special_token_texts(self.llm.get_tokenizer())

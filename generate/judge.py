@@ -171,6 +171,11 @@ class LLMJudge:
         self.annotator = judge_annotator(model)
         self.cost = Cost()
 
+    @property
+    def context_length(self) -> int | None:
+        """The judge model's context as its engine runs it (vLLM: --max-model-len, else the model's own)."""
+        return self.engine.context_length
+
     def compare(self, items: list[tuple[list[dict], str, str]]) -> list[Verdict]:
         """A verdict on each (prompt, answer a, answer b); a pair whose request, in either order, does not fit the
         judge model's context (`fitting`) is not asked in either: its verdict is `too_long`, with no choice."""
@@ -356,4 +361,6 @@ def judge_pairs(
         "annotator": judge.annotator,
         "counts": dict(counts),
         "cost_per_pair": judge.cost.per_pair(counts["pairs"]),
+        # an LLM judge's context, which its too_long pairs did not fit (`judge_report` says it)
+        "context_length": getattr(judge, "context_length", None),
     }

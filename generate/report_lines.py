@@ -10,10 +10,10 @@ from data.lineage import is_reward_model_name
 from generate.options import GenerateOptions
 
 
-def judge_report(result: dict, max_length: int | None = None) -> list[str]:
+def judge_report(result: dict, max_length: int | None = None, max_model_len: int | None = None) -> list[str]:
     """What a judging job did and what it cost per pair (nothing to judge: that it loaded no model); a reward
     model's pairs too long to score say the limit (``max_length``: --judge-max-length), a chat model's why they
-    were not asked."""
+    were not asked: its context and the option that sets it (``max_model_len``: --max-model-len)."""
     counts, cost = result["counts"], result["cost_per_pair"]
     reward_model = is_reward_model_name(result["annotator"])
     # a reward model's score is always read: "unreadable" (no verdict marker in an LLM's answer) means nothing there
@@ -31,9 +31,13 @@ def judge_report(result: dict, max_length: int | None = None) -> list[str]:
             "model's context, not scored"
         )
     elif counts.get("too_long"):  # it said `too_long 2` and nothing of why, nor what a rerun does
+        context = result.get("context_length")
+        option = "not set: the model's own" if max_model_len is None else str(max_model_len)
         said += (
             "; too_long: the request (the judge template with the question and both answers) leaves no room for an "
-            "answer in the judge model's context, not asked (a rerun asks again; a judge of a longer context answers)"
+            f"answer in the judge model's context ({f'{context} tokens, ' if context else ''}--max-model-len "
+            f"{option}), not asked (a rerun asks again: a larger --max-model-len, up to the model's own context, or "
+            "a judge of a longer context answers)"
         )
     if not result.get("loaded", True):
         return [said, "nothing to judge: no model loaded" + elsewhere_text(result.get("elsewhere"))]

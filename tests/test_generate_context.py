@@ -177,22 +177,29 @@ def test_judging_counts_too_long_pairs_apart_and_a_rerun_asks_again(label_ws, mo
     a = Completion(prompt.id, "answer 9 " + "word " * 50, "m", "hf", seed=0)
     b = Completion(prompt.id, "answer 8 b", "m", "hf", seed=1)
     label_ws.append([prompt, a, b, Pair(prompt.id, a.id, b.id, "sampled")])
-    engine = ShortJudge(fair, judge_context("question 0", "answer 0 a"))
+    context = judge_context("question 0", "answer 0 a")
+    engine = ShortJudge(fair, context)
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
     monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
     args = ["-w", str(label_ws.path), "--judge", "tiny-judge", "--engine", "hf"]
     assert main(args) == 0
     out = capsys.readouterr().out
-    # judged: the 4 pairs asked; the one too long was not (it said `judged 5`, its cost spread over 5)
+    # judged: the 4 pairs asked; the one too long was not (it said `judged 5`, its cost spread over 5); and the
+    # context it did not fit and the option that sets it (it named neither)
     assert (
         "judged 4 pairs (a 0, b 0, tie 4, unreadable 0, too_long 1); 4 labels written; too_long: the request (the "
         "judge template with the question and both answers) leaves no room for an answer in the judge model's "
-        "context, not asked" in out
+        f"context ({context} tokens, --max-model-len not set: the model's own), not asked (a rerun asks again: a "
+        "larger --max-model-len, up to the model's own context, or a judge of a longer context answers)"
+        in out
     )  # it said `too_long 1` and nothing of why
+    args = [*args[:-2], "--engine", "auto", "--max-model-len", str(context)]
     assert main(args) == 0  # no verdict was written for it: asked again, and refused again
     assert (
-        "judged 0 pairs (a 0, b 0, tie 0, unreadable 0, too_long 1); 0 labels written"
-        in capsys.readouterr().out
+        "judged 0 pairs (a 0, b 0, tie 0, unreadable 0, too_long 1); 0 labels written; already_judged 4; "
+        "too_long: the request (the "
+        "judge template with the question and both answers) leaves no room for an answer in the judge model's "
+        f"context ({context} tokens, --max-model-len {context}), not asked" in capsys.readouterr().out
     )
 
 
@@ -254,7 +261,8 @@ def test_the_judge_driver_says_its_too_long_prompts_and_comparisons(
     out = capsys.readouterr().out
     assert (
         "iteration 1 (round 1): too_long 1 (train 1); best_worst_too_long 1 (train 1) (longer than the model's "
-        "context, best_worst_too_long the judge's (--judge-max-length for a reward model): not sent" in out
+        "context, best_worst_too_long the judge's (a chat model's: --max-model-len not set, the model's own; a "
+        "reward model's: --judge-max-length): not sent" in out
     )
 
 

@@ -108,7 +108,7 @@ def test_a_link_at_the_runs_or_iterate_folder_is_refused_before_a_claim_is_writt
     (ws.path / linked).symlink_to(outside)
     with pytest.raises(NotAFileError, match=f"^{ws.path / linked}: a symlink"):
         folder = iterate_folder(SimpleNamespace(spin_name="spin"), ws, SPIN_LOOP, 1)
-        claim(folder, REFERENCE, 1, SPIN_LOOP, {}, 0.0)
+        claim(folder, REFERENCE, 1, SPIN_LOOP, None, add_sampling({}, {}, 0.0))
     assert not any(outside.iterdir())
 
 
@@ -118,7 +118,7 @@ def test_the_record_after_training_is_never_written_through_a_folder_swapped_for
     goes through a descriptor of the folder now, refused in one line naming it, as train refuses such a folder."""
     ws = Workspace.init(tmp_path / "ws")
     folder = iterate_folder(SimpleNamespace(spin_name="spin"), ws, SPIN_LOOP, 1)
-    claim(folder, REFERENCE, 1, SPIN_LOOP, {"train": {"prompts": 4}}, 2.5)
+    claim(folder, REFERENCE, 1, SPIN_LOOP, None, add_sampling({}, {"train": {"prompts": 4}}, 2.5))
     outside = tmp_path / "outside"
     folder.rename(outside)
     folder.symlink_to(outside)
@@ -170,9 +170,11 @@ def test_a_reruns_sampling_is_added_to_the_killed_runs_and_what_it_found_is_its_
 def test_a_rerun_after_an_older_versions_claim_does_not_say_its_own_seconds_are_the_iterations():
     """spin.json as an older version wrote it before training records no sampling, though that run sampled (it
     claims after sampling): the rerun recorded its own seconds (finding nothing to sample) as the iteration's, one
-    run. They are unknown now, and the row says an earlier run's sampling was not recorded."""
+    run. They are unknown now, and the row says an earlier run's sampling was not recorded; a rerun that samples
+    nothing adds no run."""
     older = {"reference_id": "ref-id", "reference": "ws/models/base", "round": 1}
-    assert add_sampling(older, {}, 0.1) == {"sampled": {}, "sample_seconds": None, "sample_runs": 2}
+    assert add_sampling(older, {}, 0.1) == {"sampled": {}, "sample_seconds": None, "sample_runs": 1}
+    assert add_sampling(older, {"test": {"prompts": 2}}, 0.1)["sample_runs"] == 2
     assert add_sampling(older | add_sampling(older, {}, 0.1), {}, 0.1)["sample_seconds"] is None
     model = {"round": 1, "id": "0123abcd", "parent_id": "p", "path": "ws/runs/spin-iter1", "metrics": {}}
     row = spin_report(

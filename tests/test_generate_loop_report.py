@@ -141,3 +141,26 @@ def test_a_round_drivers_option_given_to_a_single_sampling_job_names_the_drivers
     with pytest.raises(SystemExit):  # a flag nobody has: argparse's line, the nearest flag named, as before
         generate_main(["-w", str(tmp_path / "ws"), "--spin-nme", "x"])
     assert "unrecognized arguments: --spin-nme x (did you mean --spin?)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "drivers"),
+    [
+        ("spin_test_limit: 3\n", "spin_test_limit", "--spin-iter N or --judge-iter N"),
+        ("spin-name: x\n", "spin_name", "--spin-iter N"),
+        ("train:\n  learning_rate: 1.0e-5\n", "train", "--spin-iter N or --judge-iter N"),
+    ],
+)
+def test_a_round_drivers_option_in_a_single_sampling_jobs_config_names_the_drivers(
+    tmp_path, capsys, text, key, drivers
+):
+    """`spin_test_limit:` in the --config file of a job with no loop was "unknown option(s) spin_test_limit; known:
+    ..." (the flag's line names the drivers it belongs to); one line, exit 2, as the flag's, nothing written."""
+    config = tmp_path / "sample.yaml"
+    config.write_text(text)
+    assert generate_main(["-w", str(tmp_path / "ws"), "--config", str(config)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {config}: {key} is an option of {drivers} (the round drivers: prefloop loop --help), not of a "
+        "single sampling job\n"
+    )
+    assert not (tmp_path / "ws").exists()

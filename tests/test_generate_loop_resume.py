@@ -203,6 +203,8 @@ def test_a_rerun_that_continues_a_killed_training_keeps_the_first_runs_sampling_
     assert record["resumed_from_checkpoint"] == "checkpoint-2"
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["resumed_from_checkpoint"] == "checkpoint-2"  # the manifest's metrics too
+    report = (folder / "report.md").read_text()  # train's own report names it too
+    assert "- resumed_from_checkpoint: checkpoint-2 (" in report
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("1 "))
     assert row.endswith("  (resumed: training continued from checkpoint-2, train s that part's)")
 
@@ -242,3 +244,88 @@ def test_a_rerun_with_a_larger_limit_of_a_killed_training_samples_nothing_into_t
         "5 train prompts, 2 held-out prompts per iteration trained now; iteration 1 started training before, on the "
         "prompts sampled then (train pairs below)"
     )
+
+
+@pytest.mark.parametrize("killed_after", [1, 2])
+def test_a_rerun_after_a_kill_while_sampling_says_the_killed_runs_sampling_was_not_recorded(
+    tmp_path, tiny_model_dir, monkeypatch, capsys, killed_after
+):
+    """Killed while it sampled (after the train split's answers were stored, or after both splits'), the loop had
+    written no claim: the rerun's spin.json held its own sampling alone, as one run, and the table's sample s was
+    its seconds (0 where it found everything sampled) with no word of the killed run. The claim is written as the
+    sampling starts, saying a run's sampling is under way: the rerun's row has sample s "-" and says an earlier
+    run's sampling was not recorded."""
+    from generate.loop import spin as loop_spin
+
+    args = spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")
+    real, calls = loop_spin.sample_spin, []
+
+    def sample_then_die(*args, **kwargs):  # one call per split: train, then test
+        counts = real(*args, **kwargs)
+        calls.append(counts)
+        if len(calls) == killed_after:
+            raise KeyboardInterrupt
+        return counts
+
+    with monkeypatch.context() as patch:
+        patch.setattr(loop_spin, "sample_spin", sample_then_die)
+        assert main(args) == 130
+    capsys.readouterr()
+    assert main(args) == 0
+    record = json.loads((tmp_path / "ws/runs/spin-iter1/spin.json").read_text())
+    assert record["sample_seconds"] is None
+    # the runs that sampled: the killed one, and the rerun where it had a split left to sample
+    assert record["sample_runs"] == (2 if killed_after == 1 else 1)
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("1 "))
+    assert row.endswith("  (resumed: an earlier run's sampling not recorded)")
+    assert row.split("  (resumed")[0].split()[-2] == "-"  # sample s: not the rerun's seconds alone
+
+
+def test_a_rerun_that_samples_nothing_is_not_counted_as_a_run_that_sampled(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """Killed after its sampling was recorded and before its training started, the rerun found everything sampled,
+    and spin.json's `sample_runs` counted it (2), the row saying "sample s over 2 runs" of one run's sampling. A
+    run that samples nothing adds no run and no seconds."""
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    args = spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")
+    with monkeypatch.context() as patch:
+        patch.setattr("generate.loop.driver.train_step", killed)
+        assert main(args) == 130
+    folder = tmp_path / "ws/runs/spin-iter1"
+    first = json.loads((folder / "spin.json").read_text())
+    assert first["sample_runs"] == 1 and first["sample_seconds"] > 0
+    capsys.readouterr()
+    assert main(args) == 0
+    record = json.loads((folder / "spin.json").read_text())
+    assert {key: record[key] for key in ("sampled", "sample_seconds", "sample_runs")} == {
+        key: first[key] for key in ("sampled", "sample_seconds", "sample_runs")
+    }
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("1 "))
+    assert "resumed" not in row
+
+
+def test_a_sampling_whose_engine_did_not_start_leaves_no_claim(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    """The claim is written as the sampling starts (a kill while it samples leaves it, saying so). An engine that
+    did not start stored nothing: its claim is taken back, so the folder is no chain's and the rerun's row says
+    nothing of an earlier run's sampling."""
+    from data.errors import PrefloopError
+    from generate.loop import spin as loop_spin
+
+    def no_engine(*args, **kwargs):
+        raise PrefloopError("--engine vllm: the engine did not start")
+
+    args = spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")
+    with monkeypatch.context() as patch:
+        patch.setattr(loop_spin, "make_engine", no_engine)
+        assert main(args) == 2
+    assert not (tmp_path / "ws/runs/spin-iter1").exists()
+    capsys.readouterr()
+    assert main(args) == 0
+    record = json.loads((tmp_path / "ws/runs/spin-iter1/spin.json").read_text())
+    assert record["sample_runs"] == 1 and record["sample_seconds"] > 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("1 "))
+    assert "resumed" not in row

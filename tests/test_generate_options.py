@@ -266,7 +266,7 @@ def test_a_ray_cluster_is_asked_for_by_flag(monkeypatch):
     from generate.__main__ import parse_options
     from generate.options import engine_options
 
-    class Stop(Exception):
+    class Stop(BaseException):  # not an engine's failure to start, which is said in one line
         pass
 
     asked = {}
@@ -440,3 +440,36 @@ def test_the_vllm_engine_forced_where_vllm_does_not_import_is_one_line_before_an
     )
     assert "--engine hf" in err
     assert not (tmp_path / "ws").exists()
+
+
+@pytest.mark.parametrize("loop", [[], ["--spin-iter", "1", "--no-spin-isolate", "--spin-test-limit", "0"]])
+def test_a_vllm_engine_that_does_not_start_is_one_line_naming_the_way_out(
+    tmp_path, tiny_model_dir, capsys, monkeypatch, loop
+):
+    """vLLM's GPU wheel on a machine without a GPU imports, so `--engine vllm` (or auto) takes it, and its engine
+    fails as it starts: a traceback. One line now names vLLM, its error and --engine hf; the prompts imported
+    stay."""
+    import sys
+    import types
+
+    from data import Workspace
+
+    def no_gpu(**kwargs):
+        raise RuntimeError("No CUDA GPUs are available")
+
+    monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(LLM=no_gpu))
+    for name in ("VLLM_ENABLE_V1_MULTIPROCESSING", "VLLM_LOGGING_LEVEL", "VLLM_CPU_KVCACHE_SPACE"):
+        monkeypatch.setenv(
+            name, "0" if name.endswith("PROCESSING") else "WARNING" if "LEVEL" in name else "1"
+        )
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text('{"prompt": "hello", "response": "hi"}\n')
+    argv = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(prompts)]
+    assert main([*argv, "--engine", "vllm", "--test-fraction", "0", *loop]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and str(tiny_model_dir.name) in err
+    assert err.endswith(
+        ": vLLM's engine did not start (RuntimeError: No CUDA GPUs are available); run with --engine hf "
+        "(transformers) instead: the prompts already stored stay, and a rerun samples only the missing ones\n"
+    )
+    assert Workspace(tmp_path / "ws").read("prompts").num_rows == 1

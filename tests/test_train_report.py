@@ -160,3 +160,19 @@ def test_the_reference_free_methods_data_names_are_the_methods_without_a_referen
     from train.methods import METHODS
 
     assert set(REFERENCE_FREE) == {name for name, method in METHODS.items() if method.reference_free}
+
+
+def test_the_report_names_the_checkpoint_a_resumed_training_continued_from(tmp_path):
+    """metrics.json and a round driver's record named `resumed_from_checkpoint`; the run's report.md did not, and
+    said its seconds as if the whole training's."""
+    record = SimpleNamespace(method="dpo", id="m" * 8, path="out", round=1, parent_id="p")
+    metrics = {"steps": 2, "train_rows": 4, "final_loss": 0.5, "seconds": 3.0}
+    metrics |= preference_metrics([], [], [], [], 0.1)
+    write_report(tmp_path, record, metrics | {"resumed_from_checkpoint": "checkpoint-2"}, {}, [])
+    lines = (tmp_path / "report.md").read_text().splitlines()
+    steps = next(i for i, line in enumerate(lines) if line.startswith("- steps: 2"))
+    assert lines[steps + 1] == (
+        "- resumed_from_checkpoint: checkpoint-2 (a killed run's training continued; the seconds are this part's)"
+    )
+    write_report(tmp_path, record, metrics, {}, [])  # a run that did not resume: no such line
+    assert "resumed_from_checkpoint" not in (tmp_path / "report.md").read_text()

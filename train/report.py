@@ -263,6 +263,17 @@ def _parent(record, config: dict) -> str:
     return f"from `{start}`, not in the manifest" if start else "no parent in the manifest"
 
 
+def _resumed_line(metrics: dict) -> list[str]:
+    """The checkpoint a killed run's training continued from, as metrics.json and a round driver's record name it
+    (``resumed_from_checkpoint``); none: no line."""
+    checkpoint = metrics.get("resumed_from_checkpoint")
+    if not checkpoint:
+        return []
+    return [
+        f"- resumed_from_checkpoint: {checkpoint} (a killed run's training continued; the seconds are this part's)"
+    ]
+
+
 def write_report(out: Path, record, metrics: dict, config: dict, log_history: list[dict]) -> None:
     """The run's report files; metrics.json last: it marks the run finished (`train.out_folder`), so a kill
     before it leaves a run that --resume reports again, never a finished run without its report."""
@@ -281,6 +292,7 @@ def write_report(out: Path, record, metrics: dict, config: dict, log_history: li
             if metrics.get("reported_after_resume")
             else ""
         ),
+        *_resumed_line(metrics),
         *(f"- {line}" for line in summary_lines(record.method, metrics)),
         "",
     ]

@@ -32,15 +32,20 @@ from data.lineage import NEWEST, ModelEntry, children, find_model, find_or_regis
 from data.provision import local_model, model_label
 from data.workspace import Workspace
 from generate.isolate import run_isolated
+from generate.job_plan import model_sampled
 from generate.loop.arena import check_loop_arena
 from generate.loop.folders import (
+    add_sampling,
     chain_of,
     check_claim,
     claim,
+    claimed,
     iterate_folder,
     read_claim,
+    sampling_under_way,
     saved_unregistered,
     training_started,
+    unclaim,
     unreported,
     write_claim,
 )
@@ -100,10 +105,16 @@ def sample_iterate(
     options: LoopOptions, workspace: Workspace, iterate: Iterate, step: LoopRound, sets: dict, loop: Loop
 ) -> dict:
     """The iterate's answers (and pairs) at ``step.round`` to the prompts of ``sets`` its ``loop`` has yet to
-    sample (`Loop.pending`), in a fresh process (`Loop.sample_step`); {} where none is left, no engine started."""
+    sample (`Loop.pending`), in a fresh process (`sample_pending`); {} where none is left, no engine started."""
     pending = loop.pending(workspace, iterate, step.round, sets)
-    if not any(pending.values()):  # all sampled already: do not start an engine for nothing
-        return {}
+    return sample_pending(options, workspace, iterate, step, pending, loop) if any(pending.values()) else {}
+
+
+def sample_pending(
+    options: LoopOptions, workspace: Workspace, iterate: Iterate, step: LoopRound, pending: dict, loop: Loop
+) -> dict:
+    """The iterate's answers (and pairs) at ``step.round`` to the prompts of ``pending``, in a fresh process
+    (`Loop.sample_step`)."""
     counts = {k: len(v) for k, v in pending.items()}
     # the engine --engine auto takes is said in the sampling process: vLLM is not imported here, in the driver's
     log.info("round %d: %s answers %s into %s", step.round, iterate.label, counts, workspace.path)
@@ -207,7 +218,8 @@ def iterate_once(
         note = ""
         if data:  # the sampling's counts, in the folder's claim
             sampled = (read_claim(folder, loop) or {}).get("sampled")
-            note = unpaired_note(sampled, f"iteration {iteration} (round {round})", len(sets["train"]))
+            title = f"iteration {iteration} (round {round})"
+            note = unpaired_note(sampled, title, len(sets["train"]), options.max_model_len)
         said = loop_flags(str(exc))  # train's flags as the loop's --train-* (its user passes those)
         if not note and said == str(exc):
             raise
@@ -236,15 +248,48 @@ def _sample_round(
     folder: Path,
 ) -> None:
     """Iteration ``iteration``'s sampling from ``reference``, then its ``folder`` claimed for training on this
-    chain's pairs, the claim recording the sampling's counts and seconds (`folders.claim`)."""
+    chain's pairs, the claim recording the sampling's counts and seconds (`folders.add_sampling`)."""
     round = reference.round + 1
+    ours = claimed(folder, reference, round, loop)
+    pending = loop.pending(workspace, reference, round, sets)
     started = time.perf_counter()
-    sampled = sample_iterate(
-        options, workspace, reference, loop_round(options, loop, iteration, round), sets, loop
-    )
+    sampled = {}
+    if any(pending.values()):
+        step = loop_round(options, loop, iteration, round)
+        sampled = _sample_claimed(options, workspace, reference, step, pending, loop, folder, ours)
     sample_seconds = round_seconds(started)
     _check_one_chain(workspace, round, reference.label, loop)
-    claim(folder, reference, round, loop, sampled, sample_seconds)
+    claim(folder, reference, round, loop, ours, add_sampling(ours or {}, sampled, sample_seconds))
+
+
+def _sample_claimed(
+    options: LoopOptions,
+    workspace: Workspace,
+    reference: Iterate,
+    step: LoopRound,
+    pending: dict,
+    loop: Loop,
+    folder: Path,
+    ours: dict | None,
+) -> dict:
+    """`sample_pending`, its ``folder`` claimed first with this run's sampling under way (`sampling_under_way`):
+    a run killed while it samples leaves a claim that says its counts were not recorded, where a claim written
+    after sampling left none, and its rerun's counts stood alone as the iteration's. A sampling that fails having
+    stored nothing (an engine that did not start) puts the claim back as it was (``ours``)."""
+    held = _answers_held(workspace, reference.label, step.round)
+    claim(folder, reference, step.round, loop, ours, sampling_under_way(ours or {}))
+    try:
+        return sample_pending(options, workspace, reference, step, pending, loop)
+    except Exception:
+        left = loop.pending(workspace, reference, step.round, pending)
+        if left == pending and _answers_held(workspace, reference.label, step.round) == held:
+            unclaim(folder, loop, ours)
+        raise
+
+
+def _answers_held(workspace: Workspace, label: str, round: int) -> int:
+    """The answers ``label`` holds in ``round``: a failed sampling that added none stored nothing."""
+    return len(model_sampled(workspace, label, round))
 
 
 def _say_unsampled(
@@ -347,6 +392,7 @@ def run_loop(options: LoopOptions, workspace: Workspace, loop: Loop, sets: dict[
         "workspace": str(workspace.path),
         "start": {"id": start.id, "model": start.label, "round": start.round},
         "prompts": {split: len(ids) for split, ids in sets.items()},
+        "max_model_len": options.max_model_len,  # the judge's context, which its too_long lines name
         "iterations": results,
         "chain": chain,
     }

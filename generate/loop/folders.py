@@ -1,18 +1,27 @@
 """The iterate folders of a round driver's chain (`generate.loop.driver`): iteration t trains into
 WS/runs/<name>-iter<t>, and `<kind>.json` there (spin.json, judge.json) claims the folder for its chain, naming the
-reference it trains from and its round, before training starts. A killed run's folder is taken up again; another
-chain's is never overwritten; and only a registered model whose folder is claimed so is the chain's iterate. A claim
-is read without following a symlink (`data.files.open_regular`): the loop never writes one, so a symlink at its name, or a
-claim that cannot be read as one, is refused in one line naming it, never taken for a claim (or for none)."""
+reference it trains from and its round, as its sampling starts (before training where it samples nothing). A killed
+run's folder is taken up again; another chain's is never overwritten; and only a registered model whose folder is
+claimed so is the chain's iterate. A claim is read without following a symlink (`data.files.open_regular`): the loop
+never writes one, so a symlink at its name, or a claim that cannot be read as one, is refused in one line naming it,
+never taken for a claim (or for none)."""
 
 from __future__ import annotations
 
 import json
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from data.errors import PrefloopError, first_line
-from data.files import NotAFileError, atomic_write, check_not_link, folder_for_writing, open_regular
+from data.files import (
+    NotAFileError,
+    atomic_write,
+    check_not_link,
+    folder_for_writing,
+    open_regular,
+    remove,
+)
 from data.import_records import within_depth
 from data.workspace import Workspace
 from generate.context import TOO_LONG
@@ -119,22 +128,58 @@ def check_claim(folder: Path, reference: Iterate, round: int, loop: Loop) -> boo
     return False
 
 
-def claim(folder: Path, reference: Iterate, round: int, loop: Loop, sampled: dict, seconds: float) -> None:
-    """Make ``folder`` this iteration's (`check_claim`), its claim recording the sampling that made the pairs it
-    trains on: this run's ``sampled`` counts and ``seconds`` added to what a killed run's claim there recorded
-    (`add_sampling`), so the rerun that continues its training keeps the first run's."""
-    ours = read_claim(folder, loop) if check_claim(folder, reference, round, loop) else None
+def claimed(folder: Path, reference: Iterate, round: int, loop: Loop) -> dict | None:
+    """This iteration's claim in ``folder`` (a killed run's), None where there is none; another chain's folder is
+    refused (`check_claim`)."""
+    return read_claim(folder, loop) if check_claim(folder, reference, round, loop) else None
+
+
+def claim(
+    folder: Path, reference: Iterate, round: int, loop: Loop, ours: dict | None, sampling: dict
+) -> None:
+    """Make ``folder`` this iteration's: ``ours`` (the claim an earlier run wrote there, `claimed`; None: none)
+    with ``sampling``, what the runs that sampled for it did (`add_sampling`, `sampling_under_way`), so the rerun
+    that continues a killed run's training keeps the first run's."""
     record = ours or {"reference_id": reference.id, "reference": reference.path, "round": round}
     folder.mkdir(parents=True, exist_ok=True)
-    write_claim(folder, loop, record | add_sampling(ours or {}, sampled, seconds))
+    write_claim(folder, loop, record | sampling)
+
+
+def unclaim(folder: Path, loop: Loop, ours: dict | None) -> None:
+    """Put back the claim of ``folder`` as it was before this run's sampling (`sampling_under_way`), which stored
+    nothing: ``ours``, or none where there was none (the folder, left empty, removed too)."""
+    if ours is not None:
+        write_claim(folder, loop, ours)
+        return
+    with folder_for_writing(folder) as fd:
+        remove(folder / f"{loop.kind}.json", dir_fd=fd)
+    with suppress(OSError):  # not empty: someone else's files; kept
+        folder.rmdir()
+
+
+def _runs(earlier: dict) -> int:
+    """The runs that sampled for the iteration, by its claim: an older version's recorded none (its one run)."""
+    return earlier.get("sample_runs", 1 if earlier else 0)
+
+
+def sampling_under_way(earlier: dict) -> dict:
+    """The claim's sampling while this run samples: one run more, its seconds unknown (None) and its counts
+    missing until it records them (`add_sampling`), so a run killed while it samples leaves a claim that says an
+    earlier run's sampling was not recorded, never a rerun's counts alone as the iteration's."""
+    return {"sampled": earlier.get("sampled", {}), "sample_seconds": None, "sample_runs": _runs(earlier) + 1}
 
 
 def add_sampling(earlier: dict, sampled: dict, seconds: float) -> dict:
     """An iteration's sampling over the runs that sampled it: ``earlier`` (a claim's ``sampled`` counts per split,
     ``sample_seconds``, ``sample_runs``) with this run's added, count by count. A count of what a run found
     (`FOUND_AGAIN`, ``already_*``) is this run's where it sampled that split: those prompts are found again and
-    counted again, so adding would count one prompt twice. A claim an older version wrote before training recorded
-    no sampling: its run's seconds are unknown (None), and stay so, its counts missing."""
+    counted again, so adding would count one prompt twice. A run that sampled nothing (``sampled`` empty: all
+    done before) adds no run and no seconds. Seconds an earlier run did not record (None: an older version's
+    claim, written before training, or a run killed while it sampled, `sampling_under_way`) stay unknown; with no
+    claim at all, answers sampled before were no recorded run's."""
+    if not sampled:  # seconds None where no claim recorded them
+        recorded = {"sampled": earlier.get("sampled", {}), "sample_seconds": earlier.get("sample_seconds")}
+        return recorded | {"sample_runs": _runs(earlier)}
     merged = {split: dict(counts) for split, counts in earlier.get("sampled", {}).items()}
     for split, counts in sampled.items():
         kept = {
@@ -143,10 +188,9 @@ def add_sampling(earlier: dict, sampled: dict, seconds: float) -> dict:
             if k not in FOUND_AGAIN and not k.startswith("already_")
         }
         merged[split] = kept | {k: kept.get(k, 0) + v for k, v in counts.items()}
-    # None: the earlier run's, not recorded (an older version's claim)
     before = earlier.get("sample_seconds", None if earlier else 0)
     return {
         "sampled": merged,
         "sample_seconds": None if before is None else round(before + seconds, 1),
-        "sample_runs": earlier.get("sample_runs", 1 if earlier else 0) + 1,
+        "sample_runs": _runs(earlier) + 1,
     }

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from generate.options import SampleOptions
 from train.options import TrainOptions
@@ -116,15 +117,22 @@ def loop_option(args: list[str]) -> str | None:
     """The line for the first of ``args`` (what a single sampling job's parser did not know) that is a round
     driver's option, named with the drivers that read it; None where none is. argparse said "unrecognized
     arguments: --spin-test-limit 2" of it, nothing of where it belongs."""
-    own = {name: driver for driver, names in DRIVERS.items() for name in names}
+    flags = (arg.split("=")[0] for arg in args if arg.startswith("--"))
+    return next((said for flag in flags if (said := _driver_line(flag[2:].replace("-", "_"), flag))), None)
+
+
+def loop_key(keys: set[str], config: str | Path) -> str | None:
+    """`loop_option` for the keys of a single sampling job's --config file: "unknown option(s) spin_test_limit"
+    said nothing of where it belongs, which the flag's line says."""
+    return next((said for key in sorted(keys) if (said := _driver_line(key, f"{config}: {key}"))), None)
+
+
+def _driver_line(name: str, shown: str) -> str | None:
+    """The line "``shown`` is an option of --spin-iter N ..." where ``name`` is a round driver's option alone."""
+    own = {option: driver for driver, options in DRIVERS.items() for option in options}
     every = {f.name for f in dataclasses.fields(SampleOptions)}
     theirs = {f.name for f in dataclasses.fields(LoopOptions)} - every
-    for flag in (arg.split("=")[0] for arg in args if arg.startswith("--")):
-        name = flag[2:].replace("-", "_")
-        if name in theirs or name.startswith(("train_", "train.")):
-            drivers = " or ".join(f"{driver} N" for driver in DRIVERS if own.get(name, driver) == driver)
-            return (
-                f"{flag} is an option of {drivers} (the round drivers: prefloop loop --help), not of a single "
-                "sampling job"
-            )
-    return None
+    if name not in theirs and not name.startswith(("train_", "train.")):
+        return None
+    drivers = " or ".join(f"{driver} N" for driver in DRIVERS if own.get(name, driver) == driver)
+    return f"{shown} is an option of {drivers} (the round drivers: prefloop loop --help), not of a single sampling job"

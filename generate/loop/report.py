@@ -32,7 +32,7 @@ def iteration_summary(iteration: int, model: dict, record: dict) -> dict:
         "prefers_gold_after": metrics.get("model_prefers_chosen"),
         "steps": metrics.get("steps"),
         "sample_seconds": record.get("sample_seconds"),  # over every run that sampled it (`sample_runs`)
-        "sample_runs": record.get("sample_runs", 1),
+        "sample_runs": record.get("sample_runs", 1),  # the runs that sampled for it, not every rerun
         "train_seconds": record.get("train_seconds"),
         # registered by an earlier run (said "resumed" before, which a training resumed from a checkpoint is not)
         "done_before": record.get("done_before", False),
@@ -90,20 +90,25 @@ def _by_split(counts: dict[str, dict[str, int]]) -> str:
     )
 
 
-def too_long_line(title: str, counts: dict[str, dict[str, int]]) -> list[str]:
-    """``title: too_long 1 (train 1)``, as `too_long_counts` found them (none: no line); a rerun counts them again."""
+def too_long_line(
+    title: str, counts: dict[str, dict[str, int]], max_model_len: int | None = None
+) -> list[str]:
+    """``title: too_long 1 (train 1)``, as `too_long_counts` found them (none: no line); a rerun counts them again.
+    The judge's say the options that set its context (``max_model_len``: --max-model-len, for a chat model)."""
     if not counts:
         return []
-    judged = ", best_worst_too_long the judge's (--judge-max-length for a reward model)" * (
-        "best_worst_too_long" in counts
-    )
+    option = "not set, the model's own" if max_model_len is None else str(max_model_len)
+    judged = (
+        f", best_worst_too_long the judge's (a chat model's: --max-model-len {option}; a reward model's: "
+        "--judge-max-length)"
+    ) * ("best_worst_too_long" in counts)
     return [
         f"{title}: {_by_split(counts)} (longer than the model's context{judged}: not sent; a rerun counts them "
         "again)"
     ]
 
 
-def unpaired_note(sampled: dict | None, title: str, prompts: int) -> str:
+def unpaired_note(sampled: dict | None, title: str, prompts: int, max_model_len: int | None = None) -> str:
     """What this run's sampling step made of an iteration's ``prompts`` train prompts, said after a training that
     found nothing to train on: the judge loop's judge pairing none of them (`generate.bestofn.pair_best_worst`'s
     counts), or the prompts left unsent for want of context (`too_long_line`); "" where it says nothing."""
@@ -112,7 +117,7 @@ def unpaired_note(sampled: dict | None, title: str, prompts: int) -> str:
         said = ", ".join(f"best_worst_{k} {v}" for k, v in pairing.items() if v)
         said = f" ({said})" if said else ""
         return f"; {title}: the judge paired none of its {prompts} train prompts{said}"
-    lines = too_long_line(title, too_long_counts(sampled))
+    lines = too_long_line(title, too_long_counts(sampled), max_model_len)
     return f"; {lines[0]}" if lines else ""
 
 
@@ -138,7 +143,8 @@ def spin_report(summary: dict) -> list[str]:
         )
     for it in summary["iterations"]:
         title = f"iteration {it['iteration']} (round {it['round']})"
-        lines += too_long_line(title, it.get("too_long", {})) + replaced_line(title, it.get("replaced", {}))
+        too_long = too_long_line(title, it.get("too_long", {}), summary.get("max_model_len"))
+        lines += too_long + replaced_line(title, it.get("replaced", {}))
     if summary.get("final_sample_seconds") is not None:
         lines.append(
             f"held-out answers of the last iterate sampled in {summary['final_sample_seconds']:.0f} s"
@@ -158,11 +164,11 @@ def _done_before(it: dict) -> str:
     if it["trained_before"]:
         return "  (trained before, reported now)"
     resumed = []
-    if it["sample_runs"] > 1:  # seconds None: an older version's run sampled, recording nothing
-        unknown = it["sample_seconds"] is None
-        resumed.append(
-            "an earlier run's sampling not recorded" if unknown else f"sample s over {it['sample_runs']} runs"
-        )
+    # seconds None: a run killed while it sampled, or an older version's, sampled recording nothing (sample s "-")
+    if it["sample_seconds"] is None:
+        resumed.append("an earlier run's sampling not recorded")
+    elif it["sample_runs"] > 1:
+        resumed.append(f"sample s over {it['sample_runs']} runs")
     if it["resumed_from_checkpoint"]:
         resumed.append(f"training continued from {it['resumed_from_checkpoint']}, train s that part's")
     return f"  (resumed: {'; '.join(resumed)})" if resumed else ""
