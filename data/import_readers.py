@@ -237,9 +237,10 @@ def refuse_wrapper(document: dict, source: str, fits: Callable[[dict], bool]) ->
 def bounded_lines(handle: BinaryIO, limit: int) -> Iterator[bytes | None]:
     """The lines of the open file ``handle`` (with their line break), each read only if it fits in ``limit`` bytes,
     its line break (LF or CRLF) not counted: a longer one is read past in chunks, never held whole, and given as
-    None."""
+    None, or as a blank line where it holds blank space alone (no record: one over the bound was a too_large row)."""
     while raw := handle.readline(limit + 1):
         if len(raw) > limit and not raw.endswith(b"\n"):
+            blank = not raw.strip()
             if raw.endswith(b"\r"):  # the CR of a CRLF, or a byte of a line over the bound
                 after = handle.readline(1)
                 if after in (b"\n", b""):  # its LF, or the end of the file
@@ -247,8 +248,9 @@ def bounded_lines(handle: BinaryIO, limit: int) -> Iterator[bytes | None]:
                     continue
                 raw = after
             while raw and not raw.endswith(b"\n"):
+                blank = blank and not raw.strip()
                 raw = handle.readline(CHUNK)
-            yield None
+            yield b"\n" if blank and not raw.strip() else None
             continue
         yield raw
 

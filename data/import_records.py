@@ -249,11 +249,16 @@ def decode_value(text: str, pos: int, source: str, row: int) -> tuple[object, in
     raise error
 
 
+CONVERSATION = 'a conversation is one record, an object: {"messages": [...]}'
+
+
 def object_or_error(record: object, source: str, row: int) -> object:
     if isinstance(record, dict):
         return record
     kind = "array" if isinstance(record, list) else "null" if record is None else type(record).__name__
-    if isinstance(record, list) and record and all(isinstance(item, dict) for item in record):
+    if is_messages(record):  # a conversation's messages: the line is one record, not an array of them
+        kind = f"an array of {counted(len(record), 'message')} ({CONVERSATION})"
+    elif isinstance(record, list) and record and all(isinstance(item, dict) for item in record):
         # a JSON array of records on one line, JSON Lines after it: say it holds records, not one bad row's worth
         kind = (
             f"an array of {counted(len(record), 'object')} (JSON Lines hold one record a line: write them so)"
@@ -351,6 +356,11 @@ def _written_messages(cell: object) -> str | None:
             return "a list of messages" if isinstance(value, list) else "a message"
         return None
     return None
+
+
+def is_messages(value: object) -> bool:
+    """Whether ``value`` is a list of chat messages (each with its role and text, `_is_message`)."""
+    return isinstance(value, list) and bool(value) and all(map(_is_message, value))
 
 
 def _is_message(item: object) -> bool:

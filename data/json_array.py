@@ -12,7 +12,14 @@ import codecs
 import json
 import re
 
-from data.import_records import SPACE, RecordError, decode_value, object_or_error
+from data.import_records import (
+    CONVERSATION,
+    SPACE,
+    RecordError,
+    decode_value,
+    is_messages,
+    object_or_error,
+)
 from data.schemas import SchemaError
 
 _IN_STRING, _STRUCTURE = re.compile(r'["\\]'), re.compile(r'["\[\]{},]')
@@ -183,16 +190,19 @@ def _after_array(text: JsonText, pos: int, source: str, records: list[object]) -
     rest = text.space(pos + 1)
     if rest < len(text.text):
         line, column = text.position(rest)
-        # records after a pretty-printed array: two files joined (cat a.json b.jsonl), which is which a guess
-        if text.text[rest] in "{[":
+        # records after a pretty-printed array: two files joined (cat a.json b.jsonl), which is which a guess; an
+        # array of messages is a conversation, one a line (JSON Lines of bare message lists), not an array of records
+        messages = is_messages(records)
+        if text.text[rest] in "{[" and not messages:
             raise SchemaError(
                 source,
                 f"invalid JSON: more records at line {line}, column {column} after the JSON array that ends at line "
                 f"{closed}: a file holds one JSON array or JSON Lines (a record a line), not both; write the "
                 "array's records a line each (jq -c '.[]') above the lines, or the lines into the array",
             )
+        hint = f" (the array holds messages: {CONVERSATION})" if messages else ""
         raise SchemaError(
-            source, f"invalid JSON: extra data after the closing ']' at line {line}, column {column}"
+            source, f"invalid JSON: extra data after the closing ']' at line {line}, column {column}{hint}"
         )
     return records
 

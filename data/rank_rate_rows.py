@@ -27,7 +27,7 @@ from data.import_records import RecordError, is_null
 from data.import_text import RATINGS, answer_ratings
 from data.ranking import MAX_K, MIN_K, RankingError, parse_ranking, screen_ranking
 from data.records import Completion, Prompt, content_id
-from data.rubric import Rubric, RubricError, bundled_for, read_ratings
+from data.rubric import Rubric, RubricError, bundled_for, bundled_rubrics, read_ratings
 
 RANKING = "ranking"  # the row's field holding each task's answer (`RATINGS` for ratings)
 TASK_OF = {RANKING: "rank", RATINGS: "rate"}
@@ -147,10 +147,18 @@ def _ratings_given(
     if columns and (one_answer or len(columns) == len(aspects.names)):
         missing = [aspect for aspect in aspects.names if aspect not in columns]
         if missing:
+            # the bundled rubrics share `helpfulness`: a HelpSteer2 row under UltraFeedback's is refused here
+            bundled = {
+                a for _, other in bundled_rubrics() for a in other.names if raw.get(a) not in (None, "")
+            }
+            other = bundled_for(bundled, aspects)
+            how = (
+                f"--rubric {other} reads this row's columns" if other else "--rubric FILE for another rubric"
+            )
             message = (
                 f"column {columns[0]!r} is an aspect of rubric {aspects.name}, but the row has no {missing[0]!r}: "
-                f"ratings as columns give every aspect ({', '.join(aspects.names)}; --rubric FILE for another "
-                f"rubric), or none: if {columns[0]!r} is not a rating, rename the column or leave it out"
+                f"ratings as columns give every aspect ({', '.join(aspects.names)}; {how}), or none: if "
+                f"{columns[0]!r} is not a rating, rename the column or leave it out"
             )
             # the field named is the one to fix: the first aspect missing
             raise RecordError(name, message, row, missing[0], "bad_ratings")

@@ -72,6 +72,18 @@ def test_a_record_over_max_record_bytes_is_refused_or_skipped(
     assert "records 4" in out and "skipped 1 record (too_large 1)" in out and "new_pairs 3" in out
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_blank_line_over_the_bound_is_no_record(ws, tmp_path, capsys, monkeypatch, newline):
+    """A JSON Lines blank line longer than --max-record-bytes was a record, too_large: the file refused (with
+    --on-error skip, "records 3; skipped 1 record" of two), where a shorter one is passed over as blank."""
+    small_chunks(monkeypatch, 7)  # a long line is read past a few bytes at a time
+    records = [json.dumps(GOOD | {"prompt": p}) for p in ("before", "after")]
+    path = tmp_path / "spaced.jsonl"
+    path.write_bytes(newline.join([records[0], " " * 1000, " \t" * 3000, records[1], ""]).encode())
+    assert main(["import", "-w", str(ws), str(path), "--max-record-bytes", "1000"]) == 0
+    assert "new_pairs 2, new_prompts 2, records 2" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("suffix", ["jsonl", "json"])
 def test_blank_space_before_and_between_records_is_never_held_whole(
     ws, tmp_path, capsys, monkeypatch, suffix

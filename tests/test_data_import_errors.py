@@ -332,6 +332,27 @@ def test_a_json_array_followed_by_json_lines_says_so_naming_both_lines(ws, tmp_p
     assert digest(ws) == before
 
 
+def test_json_lines_of_conversations_are_told_a_conversation_is_one_record(ws, tmp_path, capsys):
+    """A line holding a conversation's messages as a bare list was told "an array of 2 objects (JSON Lines hold one
+    record a line: write them so)", as if each message were a record (in a .json, "write the array's records a line
+    each (jq -c '.[]')"): the lines are one record each already, each to be an object of its messages."""
+    conversation = [{"role": "user", "content": "Hi?"}, {"role": "assistant", "content": "Hello."}]
+    hint = 'a conversation is one record, an object: {"messages": [...]}'
+    before = digest(ws)
+    for suffix, said in [
+        (".jsonl", f", row 0: each record must be a JSON object, got an array of 2 messages ({hint})"),
+        (
+            ".json",
+            f": invalid JSON: extra data after the closing ']' at line 2, column 1 (the array holds messages: {hint})",
+        ),
+    ]:
+        path = tmp_path / f"conversations{suffix}"
+        path.write_bytes(jsonl(conversation, conversation))
+        assert main(["import", "-w", str(ws), str(path)]) == 2
+        assert error_lines(capsys) == [f"error: {path}{said}"]
+    assert digest(ws) == before
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -127,3 +127,19 @@ def test_an_na_rating_or_a_missing_response_is_a_bad_row_named_or_skipped_and_co
         (1, "completions[0].annotations", "bad_ratings"),
         (2, "completions[1]", "missing_field"),
     ]
+
+
+def test_aspect_columns_of_the_other_bundled_rubric_name_it(tmp_path, capsys):
+    """The bundled rubrics share `helpfulness`: a HelpSteer2 row imported with the UltraFeedback rubric (its command
+    run again for the next file) was refused as "the row has no 'instruction_following' ... --rubric FILE for another
+    rubric", naming no file, where a ratings object of the other rubric's aspects names it."""
+    helpsteer2 = {"helpfulness": 3, "correctness": 4, "coherence": 4, "complexity": 1, "verbosity": 2}
+    flat = dict.fromkeys(ASPECTS, "4")
+    for rows, flags, other in [
+        (helpsteer2, ["--rubric", RUBRIC], DEFAULT_RUBRIC),
+        (flat, [], RUBRIC),
+    ]:
+        path = write(tmp_path / "flat.jsonl", {"prompt": "2 + 2?", "response": "4"} | rows)
+        assert main(["import", "-w", str(tmp_path / "ws"), str(path), *flags]) == 2
+        assert f"; --rubric {other} reads this row's columns), or none" in capsys.readouterr().err
+    assert not (tmp_path / "ws" / "labels").exists()
