@@ -26,6 +26,7 @@ from data.aggregate import (
     verdicts_table,
 )
 from data.annotators import is_machine_labeller, machine_column, machine_labeller_column
+from data.arena_runs import missing_answers
 from data.edits import edit_pair_ids, edit_summary
 from data.errors import counted
 from data.files import not_a_file_line
@@ -274,7 +275,7 @@ def workspace_stats(
 
 # The columns that reference other tables' rows (besides each table's ids)
 REFERENCES = {
-    "arenas": [],  # a run's record: the prompts and models it names are what it found then, no reference
+    "arenas": ["answers"],  # the answers it gave; the prompts and models it names are what it found then
     "gold": ["task", "item_id"],
     "reflogps": [],  # a cache keyed by texts: its pair_id may be a ranking's or an edit's pair, in no table
     "completions": ["prompt_id", "parent_id"],
@@ -376,6 +377,7 @@ def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:
         ]
     missing("rate label", labels.filter(pc.equal(labels.column("task"), "rate")), "item_id", "completions")
     missing("model", models.filter(pc.is_valid(models.column("parent_id"))), "parent_id", "models")
+    problems += missing_answers(tables["arenas"], ids["completions"])  # the arena's: evaluation data
     missing("score", tables["scores"], "pair_id", "pairs")
     missing("score", tables["scores"], "model_id", "models")
     # a gold event names its item: a pair (pairwise) or a completion (kto, rate); a rank item's id is derived

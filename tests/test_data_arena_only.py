@@ -276,3 +276,21 @@ def test_stats_verdict_figures_leave_out_labels_on_the_arenas_answers(tmp_path, 
     assert counts == {"exported": 0, "arena_only": 1, "other_split": 4}
     rows, counts = kto_rows(ws, "test")
     assert rows == [] and counts["arena_only"] == 1
+
+
+def test_validate_names_an_arena_record_whose_answers_are_not_stored(world, capsys):
+    """`data validate` read "OK" of an arena record whose `answers` named completions the workspace does not hold,
+    though every reader takes the arena's answers from them: one line a record, its first such answer named."""
+    ws, ids = world
+    ws.append([recorded(ids), recorded(ids, answers=False)])
+    assert data_main(["validate", "-w", str(ws.path)]) == 0
+    damaged = ArenaRun(
+        "test", 0, ["m_a"], 2, 0, answers=[ids["arena"][0][0], "deadbeefdeadbeef", "feedfacefeedface"]
+    )
+    ws.append([damaged])
+    capsys.readouterr()
+    assert data_main(["validate", "-w", str(ws.path)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"arena {damaged.id}: answers deadbeefdeadbeef does not exist (and 1 more of its answers)",
+        f"{ws.path}: 1 problem",
+    ]
