@@ -294,3 +294,24 @@ def test_validate_names_an_arena_record_whose_answers_are_not_stored(world, caps
         f"arena {damaged.id}: answers deadbeefdeadbeef does not exist (and 1 more of its answers)",
         f"{ws.path}: 1 problem",
     ]
+
+
+def test_gold_from_a_split_leaves_out_the_arenas_answers_counted(world, capsys):
+    """`data gold --from-split test` stopped at an imported KTO label on an arena answer ("completion C is the
+    arena's ... cannot be gold here"), marking none of the split's other items: it leaves those out, counted."""
+    ws, ids = world
+    on_arena = [Label(ids["arena"][0][k], "import", "kto", "desirable") for k in range(2)]
+    ws.append(on_arena)
+    why = "(arena_only: evaluation data, which only `--task arena` serves, as pairs, so no gold item)"
+    assert data_main(["gold", "-w", str(ws.path), "--from-split", "test"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --from-split test: no pair or completion of that split has an imported preference or KTO label, "
+        f"but the arena's answers: 2 imported KTO labels left out {why}\n"
+    )
+    ws.append([Label(ids["pairs"][0].id, "import", "pairwise", "a")])  # a gold arena pair is the arena's vote
+    assert data_main(["gold", "-w", str(ws.path), "--from-split", "test"]) == 0
+    assert capsys.readouterr().out == (
+        "gold items: 1 (+1 marked, -0 removed); --from-split test left out 2 imported KTO labels on the arena's "
+        f"answers {why}\n"
+    )
+    assert ws.frame("gold")["item_id"].tolist() == [ids["pairs"][0].id]
