@@ -302,6 +302,24 @@ def arena_label_counts(labels: pa.Table, arena: pa.Array) -> dict[str, int]:
     return {task: n for task, n in counts.items() if n}
 
 
+def arena_gold(
+    gold: dict[str, pa.Table], arena: pa.Array
+) -> tuple[dict[str, pa.Table], dict[str, list[str]]]:
+    """``gold`` (task -> its gold items now, `data.gold.current_gold`) less the items on the arena's answers
+    (``arena``: `arena_answers`): a KTO or rate item that is one, a rank item whose gold ranking names one, which
+    a version before 2026-12-07 let `data gold` make (no app serves them, and exports count their labels
+    ``arena_only``); with those items' ids by task. A gold arena pair is the arena's own (a vote on its board)."""
+    kept, left = dict(gold), {}
+    for task, table in gold.items():
+        if task == "pairwise":
+            continue
+        on = arena_labels(table.append_column("task", pa.array([task] * table.num_rows, pa.string())), arena)
+        if on.any():
+            kept[task] = table.filter(pa.array(~on))
+            left[task] = table.column("item_id").filter(pa.array(on)).to_pylist()
+    return kept, left
+
+
 def labelling_pairs(
     pairs: pd.DataFrame | pa.Table, labels: pd.DataFrame | pa.Table
 ) -> pd.DataFrame | pa.Table:
