@@ -234,8 +234,8 @@ def arena_answers(pairs: pd.DataFrame | pa.Table, arenas: pd.DataFrame | pa.Tabl
     text is on no pair), and on no pair of `ORDINARY_KINDS`. No task but the arena's serves them (kto, rate, rank:
     `answer_items`), and every export and `train` leaves out the labels other tasks hold on them (`arena_labels`,
     counted `ARENA_ONLY`). An answer the arena reused (sampled for labelling and paired so) stays an ordinary one.
-    Not known as the arena's: an unpaired answer of a run recorded before its answers were, or of an arena stopped
-    before it recorded them (its pairs and record are written last; a rerun records them)."""
+    Not known as the arena's: an unpaired answer of a run recorded before its answers were, or one an arena stopped
+    before 2026-12-07 stored (since, each chunk of answers is stored with a record listing them)."""
     if isinstance(pairs, pd.DataFrame):
         pairs = pa.Table.from_pandas(pairs[ARENA_PAIR_COLUMNS], preserve_index=False)
     kind = pairs.column("kind")
