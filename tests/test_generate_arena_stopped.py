@@ -123,3 +123,22 @@ def test_a_running_app_never_serves_a_chunk_committed_while_it_reloads(tmp_path,
         served.append(shown.item.id)
         service.skip("ann", shown.item.id)
     assert set(served) == ({rank_item_id(prompt.id, 0)} if task == "rank" else {c.id for c in sampled})
+
+
+def test_an_interrupt_stops_the_isolated_step_with_it():
+    """SIGINT to the job alone (`kill -INT PID` of a background `generate --arena`, whose models sample in a
+    process of their own) raised KeyboardInterrupt only once that process had ended, a model's whole sampling
+    later: the stop seemed ignored. The step's process is ended with it."""
+    import multiprocessing
+    import os
+    import signal
+    import threading
+    import time
+
+    from generate.isolate import run_isolated
+
+    threading.Timer(3, os.kill, (os.getpid(), signal.SIGINT)).start()  # once the step's process is sampling
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_isolated(time.sleep, 30, what="arena sampling")
+    assert time.monotonic() - start < 15 and not multiprocessing.active_children()
