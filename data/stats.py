@@ -251,9 +251,7 @@ def workspace_stats(
         stats["excluded_labellers"]["left_out_of"] = [f"{t}_items" for t in VERDICT_TASKS if t in tasks]
     gold, gold_on_arena = arena_gold({task: current_gold(gold_events, task) for task in GOLD_TASKS}, arena)
     stats["gold_items"] = {task: table.num_rows for task, table in gold.items() if table.num_rows}
-    if (
-        gold_on_arena
-    ):  # made by an older version: no app serves them, and exports count their labels arena_only
+    if gold_on_arena:  # an older version's: no app serves them, exports count their labels arena_only
         stats["arena_only_gold"] = gold_on_arena
     verdicts_of = {task: verdicts_table(people, task, method, gold[task]) for task in ("pairwise", "kto")}
     # Every stored label of people and imports is counted (exclusion changes verdicts, not what is measured)

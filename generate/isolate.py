@@ -69,10 +69,9 @@ def run_isolated(fn: Callable[..., Any], *args: Any, isolate: bool = True, what:
             return pool.submit(_call, fn, args).result()
         except BrokenProcessPool as exc:
             raise StepFailed(f"the {what} process died (killed, or out of memory?)") from exc
-        except (
-            KeyboardInterrupt
-        ):  # Ctrl-C, or SIGINT to this process alone (`kill -INT` of a background job):
-            # the step stops with it (leaving the pool waited for the step to end: a model's whole sampling)
+        except KeyboardInterrupt:
+            # Ctrl-C, or SIGINT to this process alone (`kill -INT` of a background job): the step stops with it
+            # (leaving the pool waited for the step to end, a model's whole sampling)
             for child in multiprocessing.active_children():  # the pool's worker, this job's only child
                 child.terminate()
             raise
