@@ -47,9 +47,9 @@ VIEWS = (*TASKS, ARENA)  # what the app can serve: a label task, or the arena's 
 
 class ArenaAnswers:
     """The arena's answers (`data.selection.arena_answers`) as a kto, rate or rank app has read them: no item of
-    theirs is served. An arena writes its pairs once every model has answered, so a running app may have queued
-    answers that an arena pair read later makes the arena's: `follow` names their items, which leave the queue, as a
-    restart leaves them out."""
+    theirs is served. An arena stores each chunk of answers with a record listing them, but an answer a running app
+    queued may become the arena's later (one a sampling job stored on no pair, which the arena compares, or one an older
+    version stored before its pairs and record): `follow` names their items, which leave the queue, as a restart leaves them out."""
 
     def __init__(self) -> None:
         self.ids: pa.Array | None = None

@@ -95,8 +95,9 @@ class Loading(ScoreOrder):
         self.follow_scores(wait=True)
         with self._reload_lock:
             self._loaded_at = self.clock()
-            # Children first: every label and pair read has its parents among the rows read (Workspace.read).
-            names = ("arenas", "labels", "pairs", "completions", "prompts")
+            # Children first: every label and pair read has its parents among the rows read (Workspace.read); the
+            # arena's records after the answers, so an answer is read with the record written with it (ids only)
+            names = ("labels", "pairs", "completions", "arenas", "prompts")
             new = {name: self._read_new(name) for name in names}
             for name in ("prompts", "completions"):
                 self._tables[name] = _concat(self._tables.get(name), new[name])

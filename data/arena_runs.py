@@ -1,14 +1,16 @@
 """What the arena's runs recorded (`data.records.ArenaRun`, the ``arenas`` table), as the leaderboard
 (`data.leaderboard`) tells it: why a workspace has no arena pair (`check_arena_pairs`, `no_arena_why`), and how many
 answers were not paired because they were another model's text (`identical_answers`, per pair of models as the
-run tallied them: `IdenticalTally`): the board's win rates and strengths are over the answers that differed. Pure
-functions over the tables.
+run tallied them: `IdenticalTally`): the board's win rates and strengths are over the answers that differed; and,
+for `data validate`, the records whose answers are not stored (`missing_answers`). Pure functions over the tables.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from data.errors import PrefloopError
 from data.leaderboard_models import lineage_order
@@ -43,6 +45,27 @@ class IdenticalTally:
             for a, b in found
             for compared, alike, prompts in [self._tally[a, b]]
         ]
+
+
+def missing_answers(arenas: pa.Table, completions: pa.Array) -> list[str]:
+    """`data validate`'s line per arena record (``arenas``: id, answers) whose ``answers`` name an id no stored
+    completion has (``completions``: the ids), naming the first and how many more: every reader takes the arena's
+    answers from these lists, so a damaged one is said, one line a record, not one line an answer."""
+    answers = arenas.column("answers").combine_chunks()
+    flat = pc.list_flatten(answers)  # a record written before the column holds null: nothing to check
+    unknown = pc.invert(pc.is_in(flat, value_set=completions)).to_numpy(zero_copy_only=False)
+    if not unknown.any():
+        return []
+    rows = pc.list_parent_indices(answers).to_numpy()[unknown].tolist()
+    by_record: dict[int, list[str]] = {}
+    for row, name in zip(rows, flat.filter(pa.array(unknown)).to_pylist()):
+        by_record.setdefault(row, []).append(name)
+    ids = arenas.column("id").to_pylist()
+    return [
+        f"arena {ids[row]}: answers {names[0]} does not exist"
+        + (f" (and {len(names) - 1} more of its answers)" if len(names) > 1 else "")
+        for row, names in by_record.items()
+    ]
 
 
 def check_arena_pairs(pairs: pd.DataFrame, arenas: pd.DataFrame | None = None) -> None:

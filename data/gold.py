@@ -58,6 +58,7 @@ ITEM_TABLES = {
 
 # Why an answer of the arena's (`data.selection.arena_answers`), or a rank item of them, is no gold item: no kto,
 # rate or rank app serves one, so no labeller would meet it
+ARENA_NO_GOLD = "which only `--task arena` serves, as pairs, so no gold item"
 ARENA_ITEM = (
     "is the arena's (evaluation data, which only `--task arena` serves, as pairs), so it cannot be gold here"
 )

@@ -12,9 +12,10 @@ import pyarrow.compute as pc
 from data.aggregate import latest_positions
 from data.annotators import IMPORT
 from data.errors import PrefloopError, counted
-from data.gold import CLI, Mark
+from data.gold import ARENA_NO_GOLD, CLI, Mark
 from data.ranking import rank_item_id
 from data.rubric import load_rubric
+from data.selection import ARENA_ONLY, stored_arena_answers
 from data.workspace import Workspace
 
 CHOICE_TASKS = ("pairwise", "kto")  # the tasks whose gold a file or a split's imported labels can give
@@ -24,7 +25,9 @@ LABEL_COLUMNS = ["item_id", "annotator", "task", "choice", "retracted", "created
 
 def gold_from_split(workspace: Workspace, split: str) -> tuple[list[Mark], str]:
     """Per task, the pairs (pairwise) and completions (kto) whose prompt is in ``split`` and that arrived with an
-    imported preference or KTO label (its latest import label), that label as their answer; none is an error.
+    imported preference or KTO label (its latest import label), that label as their answer; none is an error. The
+    arena's answers are none of them (`data.selection.arena_answers`: evaluation data, which `apply_gold` refused,
+    stopping every mark): their imported KTO labels are left out, counted ``arena_only`` in the note.
     With them, what the split's imported rankings and ratings are left out as (`_left_out`: they were passed over
     unsaid), and for split train how many of its items leave the training data so. Reads the items of that split's
     prompts and their labels only, not every label: an item's id is a digest of its prompt's, so the rows of one id
@@ -41,6 +44,11 @@ def gold_from_split(workspace: Workspace, split: str) -> tuple[list[Mark], str]:
     }
     asked = pa.concat_arrays([items[task].combine_chunks() for task in ("pairwise", "kto", "rank")])
     latest = _latest_imported(workspace.read("labels", LABEL_COLUMNS, ("item_id", asked)), items)
+    # the arena's answers are evaluation data, no gold item (`apply_gold` refuses them): left out, counted
+    on_arena = pc.is_in(latest["kto"].column("item_id"), value_set=stored_arena_answers(workspace, in_split))
+    latest["kto"] = latest["kto"].filter(pc.invert(on_arena))
+    arena = counted(n, "imported KTO label") if (n := pc.sum(on_arena).as_py()) else ""
+    arena_why = f"({ARENA_ONLY}: evaluation data, {ARENA_NO_GOLD})"
     out = []
     for task in CHOICE_TASKS:
         ids, answers = latest[task].column("item_id").to_pylist(), latest[task].column("choice").to_pylist()
@@ -52,8 +60,10 @@ def gold_from_split(workspace: Workspace, split: str) -> tuple[list[Mark], str]:
         raise PrefloopError(
             f"--from-split {split}: no pair or completion of that split has an imported preference or KTO label"
             + (f" (it has {left}: {why})" if left else "")
+            + (f", but the arena's answers: {arena} left out {arena_why}" if arena else "")
         )
     notes = [f"--from-split {split} left out {left} ({why})"] if left else []
+    notes += [f"--from-split {split} left out {arena} on the arena's answers {arena_why}"] if arena else []
     if split == "train":  # the training data itself: say what it costs, which the test split's gold does not
         made = counted(sum(len(mark.ids) for mark in out), "item")
         notes.append(

@@ -202,7 +202,9 @@ class ArenaRun:
     where every answer compared was another model's text, so no pair (``identical_prompts``), and per pair of
     models with such answers, which and how many (``identical_by_models``: `data.arena_runs.IdenticalTally`). A
     content id: a rerun that finds the same adds nothing (one that finds what a run recorded before
-    ``identical_by_models`` was, and some identical answers, records it anew: the note then names the pairs)."""
+    ``identical_by_models`` was, and some identical answers, records it anew: the note then names the pairs). The
+    run also writes one with each chunk of answers it stores, listing them (``answers``; ``pairs`` and ``identical``
+    0: `generate.arena.answers_recorded`), so they are evaluation data from the write that stores them."""
 
     split: str
     round: int

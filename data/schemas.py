@@ -154,7 +154,8 @@ GOLD = pa.schema(
 )
 
 # One row per `generate --arena` run (`data.records.ArenaRun`): the models it compared and what their answers made,
-# so a workspace with no arena pair says why (`data.arena_runs.no_arena_why`) from what the arena recorded.
+# so a workspace with no arena pair says why (`data.arena_runs.no_arena_why`) from what the arena recorded; and one
+# with each chunk of answers the run stores, listing them (no pair made yet).
 ARENAS = pa.schema(
     [
         pa.field("id", pa.string(), nullable=False),

@@ -234,8 +234,8 @@ def arena_answers(pairs: pd.DataFrame | pa.Table, arenas: pd.DataFrame | pa.Tabl
     text is on no pair), and on no pair of `ORDINARY_KINDS`. No task but the arena's serves them (kto, rate, rank:
     `answer_items`), and every export and `train` leaves out the labels other tasks hold on them (`arena_labels`,
     counted `ARENA_ONLY`). An answer the arena reused (sampled for labelling and paired so) stays an ordinary one.
-    Not known as the arena's: an unpaired answer of a run recorded before its answers were, or of an arena stopped
-    before it recorded them (its pairs and record are written last; a rerun records them)."""
+    Not known as the arena's: an unpaired answer of a run recorded before its answers were, or one an arena stopped
+    before 2026-12-07 stored (since, each chunk of answers is stored with a record listing them)."""
     if isinstance(pairs, pd.DataFrame):
         pairs = pa.Table.from_pandas(pairs[ARENA_PAIR_COLUMNS], preserve_index=False)
     kind = pairs.column("kind")
@@ -301,6 +301,24 @@ def arena_label_counts(labels: pa.Table, arena: pa.Array, on: np.ndarray | None 
     flagged = labels.filter(pa.array(on))
     counts = {task: len(current_labels(flagged, task)) for task in ("kto", "rank", "rate")}
     return {task: n for task, n in counts.items() if n}
+
+
+def arena_gold(
+    gold: dict[str, pa.Table], arena: pa.Array
+) -> tuple[dict[str, pa.Table], dict[str, list[str]]]:
+    """``gold`` (task -> its gold items now, `data.gold.current_gold`) less the items on the arena's answers
+    (``arena``: `arena_answers`): a KTO or rate item that is one, a rank item whose gold ranking names one, which
+    a version before 2026-12-07 let `data gold` make (no app serves them, and exports count their labels
+    ``arena_only``); with those items' ids by task. A gold arena pair is the arena's own (a vote on its board)."""
+    kept, left = dict(gold), {}
+    for task, table in gold.items():
+        if task == "pairwise":
+            continue
+        on = arena_labels(table.append_column("task", pa.array([task] * table.num_rows, pa.string())), arena)
+        if on.any():
+            kept[task] = table.filter(pa.array(~on))
+            left[task] = table.column("item_id").filter(pa.array(on)).to_pylist()
+    return kept, left
 
 
 def labelling_pairs(

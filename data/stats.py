@@ -35,6 +35,7 @@ from data.ratings import rating_stats
 from data.records import has_gold
 from data.selection import (
     arena_answers,
+    arena_gold,
     arena_label_counts,
     arena_labels,
     excluded_labellers,
@@ -240,8 +241,10 @@ def workspace_stats(
     tasks = set(pc.unique(stored.column("task")).to_pylist())
     if excluded:
         stats["excluded_labellers"]["left_out_of"] = [f"{t}_items" for t in VERDICT_TASKS if t in tasks]
-    gold = {task: current_gold(gold_events, task) for task in GOLD_TASKS}
+    gold, gold_on_arena = arena_gold({task: current_gold(gold_events, task) for task in GOLD_TASKS}, arena)
     stats["gold_items"] = {task: table.num_rows for task, table in gold.items() if table.num_rows}
+    if gold_on_arena:  # an older version's: no app serves them, exports count their labels arena_only
+        stats["arena_only_gold"] = gold_on_arena
     verdicts_of = {task: verdicts_table(people, task, method, gold[task]) for task in ("pairwise", "kto")}
     # Every stored label of people and imports is counted (exclusion changes verdicts, not what is measured)
     stats["labels"] = label_distribution(stored, None if excluded or on_answers else verdicts_of)

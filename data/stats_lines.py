@@ -131,6 +131,22 @@ def arena_only_line(counts: dict[str, int]) -> str:
     )
 
 
+NAMED = 5  # the gold items on the arena's answers `arena_gold_line` names
+
+
+def arena_gold_line(items: dict[str, list[str]]) -> str:
+    """What `data stats` says of the gold items on the arena's answers (`data.selection.arena_gold`), by task, with
+    their ids (the first `NAMED`), which `gold_items` leaves out."""
+    ids = [item for named in items.values() for item in named]
+    more = f" and {len(ids) - NAMED} more" if len(ids) > NAMED else ""
+    tasks = ", ".join(f"{task} {len(named)}" for task, named in items.items())
+    return (
+        f"arena_only_gold: {counted(len(ids), 'gold item')} on the arena's answers ({tasks}), made before they were "
+        "evaluation data: left out of gold_items, as no app serves them and exports count their labels arena_only "
+        f"(`python -m data gold --remove ID` withdraws one): {', '.join(ids[:NAMED])}{more}"
+    )
+
+
 def _models(key: str, models: list[dict]) -> list[str]:
     heading = "lineage (round -> data -> model -> held-out metrics):" + ("" if models else " no models yet")
     return [heading, *(f"  {line}" for line in lineage_lines(models))]
@@ -149,6 +165,7 @@ LINES: dict[str, Callable[[str, object], list[str]]] = {
     "edits": _edits,
     "arena_only_labels": lambda key, counts: [arena_only_line(counts)],
     "gold_items": _counts("{n} {value}"),
+    "arena_only_gold": lambda key, items: [arena_gold_line(items)],
     "labels": _labels,
     "machine_labels": _labels,
     "pairwise_items": lambda key, figures: [item_line(key, figures)],

@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from data.arena_runs import missing_answers
 from data.errors import counted
 from data.files import not_a_file_line
 from data.import_log_lines import rejects_problems, unreadable_lines
@@ -27,7 +28,7 @@ from data.workspace import HOLDINGS_FOLDER, LOGOUTS_FILE, READ_ORDER, SESSION_KE
 
 # The columns that reference other tables' rows (besides each table's ids)
 REFERENCES = {
-    "arenas": [],  # a run's record: the prompts and models it names are what it found then, no reference
+    "arenas": ["answers"],  # the answers it gave; the prompts and models it names are what it found then
     "gold": ["task", "item_id"],
     "reflogps": [],  # a cache keyed by texts: its pair_id may be a ranking's or an edit's pair, in no table
     "completions": ["prompt_id", "parent_id"],
@@ -134,6 +135,7 @@ def _checked(workspace: Workspace, whole: bool = True) -> tuple[list[str], dict[
         ]
     missing("rate label", labels.filter(pc.equal(labels.column("task"), "rate")), "item_id", "completions")
     missing("model", models.filter(pc.is_valid(models.column("parent_id"))), "parent_id", "models")
+    problems += missing_answers(tables["arenas"], ids["completions"])  # the arena's: evaluation data
     missing("score", tables["scores"], "pair_id", "pairs")
     missing("score", tables["scores"], "model_id", "models")
     # a gold event names its item: a pair (pairwise) or a completion (kto, rate); a rank item's id is derived

@@ -23,7 +23,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 import numpy as np
@@ -37,7 +37,7 @@ from data.lineage import (
     same_model_names,
 )
 from data.provision import checked_answering_model
-from data.records import ArenaRun
+from data.records import ArenaRun, Completion, now
 from data.workspace import Workspace
 from generate.answer_records import as_completions
 from generate.arena_models import register_base, resolve_arena
@@ -66,14 +66,21 @@ def arena_completions(
 
 
 def sample_model(
-    options: GenerateOptions, entry: ModelEntry, round: int, params: SamplingParams, have: Mapping[str, int]
+    options: GenerateOptions,
+    entry: ModelEntry,
+    round: int,
+    params: SamplingParams,
+    have: Mapping[str, int],
+    run: ArenaRun,
 ) -> tuple[Counter, set[str]]:
     """One model's answers with ``params`` to the prompts of ``have`` (prompt id -> the answers it has, fewer than
     ``--arena-n``: `arena_left`, as `run_arena` found them), topped up to ``--arena-n`` each at the sample indices
     they lack, as a pairs job tops up (`generate.sampling.top_up_answers`): seeds continue, none is drawn twice.
-    Counts ``topped_up``, the prompts it had answered before; also the ids of the prompts it answered (one too long
-    for its context is not). Run in a fresh process unless --no-spin-isolate: each model's engine is given back
-    before the next loads."""
+    Each chunk's answers are stored with a record of the arena (``run``, its pairs not yet made) that lists them, in
+    one write: they are the arena's from then on, whenever the arena stops (`answers_recorded`). Counts
+    ``topped_up``, the prompts it had answered before; also the ids of the prompts it answered (one too long for its
+    context is not). Run in a fresh process unless --no-spin-isolate: each model's engine is given back before the
+    next loads."""
     workspace = Workspace(options.workspace)
     prompts = workspace.frame("prompts").set_index("id")
     engine = load_arena_model(options, entry)
@@ -94,15 +101,28 @@ def sample_model(
             PromptRow(i, [dict(m) for m in prompts.at[i, "messages"]], None) for i in have if have[i] == k
         ]
         desc = "topping up arena" if k else "sampling arena"
-        done = run_chunks(
-            workspace, engine, todo, options.arena_n - k, params, options.chunk_size, build, desc, k
-        )
+        n, size = options.arena_n - k, options.chunk_size
+        done = run_chunks(workspace, engine, todo, n, params, size, build, desc, k, answers_recorded(run))
+        done.pop("new_arenas", None)  # the records of its answers: no figure of the run
         counts += done
         if k:
             counts["topped_up"] += done["prompts"]
     del engine
     gc.collect()  # this model's memory before the next one loads
     return counts, answered
+
+
+def answers_recorded(run: ArenaRun) -> Callable[[list[object]], list[object]]:
+    """`run_chunks`' ``recorded`` for the arena: a chunk's records (its answers) -> ``run`` listing those answers,
+    written with them. The pairs and `run_arena`'s record come once every model has answered: an arena stopped
+    before them (killed, or a model that does not load) left its answers ordinary ones, which the kto, rate and
+    rank apps served, until a rerun recorded them."""
+
+    def recorded(records: list[object]) -> list[object]:
+        answers = sorted(r.id for r in records if isinstance(r, Completion))
+        return [replace(run, answers=answers, id="", created_at=now())] if answers else []
+
+    return recorded
 
 
 def load_arena_model(options: GenerateOptions, entry: ModelEntry):
@@ -244,7 +264,8 @@ def run_arena(
     if any(left):  # a model's first chunk of answers was its first write
         check_workspace_writable(workspace.path)
     models = register_base(workspace, models)  # every check passed; each in its place, as `left` is
-    counts, too_long = sample_arena(options, models, round, params, left, f"{len(ids)} {split}")
+    sampling = ArenaRun(split, round, [m.id for m in models], len(ids), 0)  # the answers each chunk stores
+    counts, too_long = sample_arena(options, models, round, params, left, f"{len(ids)} {split}", sampling)
     answered = {
         entry.id: arena_completions(workspace, entry.path, round, params, set(ids)) for entry in models
     }
@@ -287,9 +308,11 @@ def sample_arena(
     params: SamplingParams,
     left: list[dict[str, int]],
     prompts: str,
+    run: ArenaRun,
 ) -> tuple[Counter, dict[str, int]]:
     """Each model's answers to the prompts it has left (``left``: `arena_plan`'s, in the models' order; ``prompts``:
-    the arena's, as its log line says them, "4 test"), each model in its own process (`sample_model`): the counts,
+    the arena's, as its log line says them, "4 test"; ``run``: the arena's record each chunk of answers is stored
+    with, `answers_recorded`), each model in its own process (`sample_model`): the counts,
     each prompt answered (or topped up) counted once, and per model id its prompts too long for its context (not
     answered: a rerun counts them again)."""
     counts: Counter = Counter()
@@ -302,7 +325,7 @@ def sample_arena(
         log.info("arena: model %s answers %d of the %s prompts%s", names[entry.id], len(todo), prompts, more)
         if not todo:  # nothing to sample: no process, no engine
             continue
-        args = (options, entry, round, params, todo)
+        args = (options, entry, round, params, todo, run)
         sampled, done = run_isolated(sample_model, *args, isolate=options.spin_isolate, what="arena sampling")
         answered |= done
         topped_up |= {prompt for prompt in done if todo[prompt]}

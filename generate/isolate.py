@@ -1,7 +1,8 @@
 """Run one step of a long job in a fresh process, so that what it held (vLLM's engine and KV cache, a trained
 model, CUDA context) is given back to the machine when the step ends.
 
-The child dies with its parent: a killed driver leaves no orphan still writing into the workspace or a run folder.
+The child dies with its parent: a killed driver leaves no orphan still writing into the workspace or a run folder,
+and an interrupted one (Ctrl-C, SIGINT) ends it at once rather than once the step is done.
 The error contract of the CLIs holds across the process boundary: a user error (a ``PrefloopError``: a bad option, a
 missing file) comes back as ``StepFailed``, itself a ``PrefloopError`` carrying the message and the original class
 name, so the command prints the same one line as without isolation; anything else (a library's ``ValueError``, a
@@ -68,3 +69,9 @@ def run_isolated(fn: Callable[..., Any], *args: Any, isolate: bool = True, what:
             return pool.submit(_call, fn, args).result()
         except BrokenProcessPool as exc:
             raise StepFailed(f"the {what} process died (killed, or out of memory?)") from exc
+        except KeyboardInterrupt:
+            # Ctrl-C, or SIGINT to this process alone (`kill -INT` of a background job): the step stops with it
+            # (leaving the pool waited for the step to end, a model's whole sampling)
+            for child in multiprocessing.active_children():  # the pool's worker, this job's only child
+                child.terminate()
+            raise

@@ -51,8 +51,10 @@ def run_chunks(
     build: Callable[[PromptRow, list[Sample]], tuple[list[object], Counter]],
     desc: str,
     first: int = 0,
+    recorded: Callable[[list[object]], list[object]] | None = None,
 ) -> Counter:
-    """``n`` samples (sample indices ``first`` on) of each prompt, each chunk's ``build`` records one append.
+    """``n`` samples (sample indices ``first`` on) of each prompt, each chunk's ``build`` records one append, with
+    what ``recorded`` adds of them (the arena's record of its answers: `generate.arena.sample_model`).
 
     A prompt longer than the engine's context (`fitting`) is not sent: counted ``too_long`` and left unanswered,
     so a rerun counts it again; ``prompts`` counts those sampled; an answer holding a NUL is stored with U+FFFD in
@@ -70,6 +72,7 @@ def run_chunks(
                 records += out
                 counts += chunk_counts
                 tokens += sum(s.num_tokens for s in samples)
+            records += recorded(records) if recorded and records else []
             written = workspace.append(records, skip_existing=True)
             counts.update({f"new_{name}": rows for name, rows in written.items()})
             counts["prompts"] += len(asked)

@@ -14,6 +14,7 @@ from annotate.service import LabelService
 from data import Completion, Label, Pair, Prompt, Workspace
 from data.__main__ import main as data_main
 from data.edits import edit_records
+from data.gold import gold_rows
 from data.ranking import canonical_ranking, rank_item_id
 from data.records import ArenaRun, now
 from generate.rank_items import check_sampled_rank_items
@@ -308,3 +309,71 @@ def test_stats_verdict_figures_leave_out_labels_on_the_arenas_answers(tmp_path, 
     assert counts == {"exported": 0, "arena_only": 1, "other_split": 4}
     rows, counts = kto_rows(ws, "test")
     assert rows == [] and counts["arena_only"] == 1
+
+
+def test_validate_names_an_arena_record_whose_answers_are_not_stored(world, capsys):
+    """`data validate` read "OK" of an arena record whose `answers` named completions the workspace does not hold,
+    though every reader takes the arena's answers from them: one line a record, its first such answer named."""
+    ws, ids = world
+    ws.append([recorded(ids), recorded(ids, answers=False)])
+    assert data_main(["validate", "-w", str(ws.path)]) == 0
+    damaged = ArenaRun(
+        "test", 0, ["m_a"], 2, 0, answers=[ids["arena"][0][0], "deadbeefdeadbeef", "feedfacefeedface"]
+    )
+    ws.append([damaged])
+    capsys.readouterr()
+    assert data_main(["validate", "-w", str(ws.path)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"arena {damaged.id}: answers deadbeefdeadbeef does not exist (and 1 more of its answers)",
+        f"{ws.path}: 1 problem",
+    ]
+
+
+def test_gold_from_a_split_leaves_out_the_arenas_answers_counted(world, capsys):
+    """`data gold --from-split test` stopped at an imported KTO label on an arena answer ("completion C is the
+    arena's ... cannot be gold here"), marking none of the split's other items: it leaves those out, counted."""
+    ws, ids = world
+    on_arena = [Label(ids["arena"][0][k], "import", "kto", "desirable") for k in range(2)]
+    ws.append(on_arena)
+    why = "(arena_only: evaluation data, which only `--task arena` serves, as pairs, so no gold item)"
+    assert data_main(["gold", "-w", str(ws.path), "--from-split", "test"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --from-split test: no pair or completion of that split has an imported preference or KTO label, "
+        f"but the arena's answers: 2 imported KTO labels left out {why}\n"
+    )
+    ws.append([Label(ids["pairs"][0].id, "import", "pairwise", "a")])  # a gold arena pair is the arena's vote
+    assert data_main(["gold", "-w", str(ws.path), "--from-split", "test"]) == 0
+    assert capsys.readouterr().out == (
+        "gold items: 1 (+1 marked, -0 removed); --from-split test left out 2 imported KTO labels on the arena's "
+        f"answers {why}\n"
+    )
+    assert ws.frame("gold")["item_id"].tolist() == [ids["pairs"][0].id]
+
+
+def test_stats_leave_gold_on_the_arenas_answers_out_of_gold_items_named(world, capsys):
+    """Gold an older version let `data gold` make on the arena's answers (a KTO and a rate item, a rank item
+    ranking them) counted in `data stats`' gold_items, though no app serves them: left out, counted and named."""
+    ws, ids = world
+    first = ids["arena"][0]
+    events = gold_rows([first[0], ids["sampled"][0]], ["desirable", "desirable"], "cli", "kto").to_pylist()
+    events += gold_rows([first[1]], ['{"helpfulness": 3}'], "cli", "rate", rubric="default").to_pylist()
+    ranked = canonical_ranking(">".join(first))
+    events += gold_rows([rank_item_id(ids["held"][0], 0)], [ranked], "cli", "rank").to_pylist()
+    events += gold_rows([ids["pairs"][0].id], ["a"], "cli", "pairwise").to_pylist()  # the arena's own
+    ws.append_rows({"gold": events})
+    assert data_main(["stats", "-w", str(ws.path), "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["gold_items"] == {"pairwise": 1, "kto": 1}
+    rank_item = rank_item_id(ids["held"][0], 0)
+    assert stats["arena_only_gold"] == {"kto": [first[0]], "rank": [rank_item], "rate": [first[1]]}
+    assert data_main(["stats", "-w", str(ws.path)]) == 0
+    assert (
+        "arena_only_gold: 3 gold items on the arena's answers (kto 1, rank 1, rate 1), made before they were "
+        "evaluation data: left out of gold_items, as no app serves them and exports count their labels arena_only "
+        f"(`python -m data gold --remove ID` withdraws one): {first[0]}, {rank_item}, {first[1]}\n"
+    ) in capsys.readouterr().out
+    withdraw = [flag for item in (first[0], rank_item, first[1]) for flag in ("--remove", item)]
+    assert data_main(["gold", "-w", str(ws.path), *withdraw]) == 0
+    assert capsys.readouterr().out == "gold items: 2 (+0 marked, -3 removed)\n"
+    assert data_main(["stats", "-w", str(ws.path), "--json"]) == 0
+    assert "arena_only_gold" not in json.loads(capsys.readouterr().out)

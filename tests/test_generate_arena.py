@@ -61,6 +61,13 @@ def three_models(tiny_model_dir, tmp_path_factory):
     ]
 
 
+def runs(workspace: Workspace):
+    """The arena runs' records (`ArenaRun`, written with the pairs), less those each chunk of answers was stored
+    with (`generate.arena.answers_recorded`: no pair yet, nothing compared)."""
+    arenas = workspace.frame("arenas")
+    return arenas[(arenas["pairs"] > 0) | (arenas["identical"] > 0)]
+
+
 ANSWER = re.compile(r"\[The Start of Assistant ([AB])'s Answer\]\n(.*?)\n\[The End", re.S)
 
 
@@ -198,7 +205,7 @@ def test_an_arena_records_which_models_answered_alike_and_the_board_names_them(
     ws = tmp_path / "ws"
     assert main(arena_args(ws, models, write_prompts(tmp_path / "p.json", 3))) == 0
     workspace = Workspace(ws)
-    [record] = workspace.frame("arenas").to_dict("records")
+    [record] = runs(workspace).to_dict("records")
     alike = [dict(row) for row in record["identical_by_models"]]
     base, twin = (str(m.resolve()) for m in models[:2])
     assert alike[0] == {"a": base, "b": twin, "compared": 3, "identical": 3, "prompts": 3}
@@ -225,7 +232,7 @@ def test_an_arena_that_pairs_nothing_records_why_and_the_leaderboard_reads_it(tm
     assert main(arena_args(ws, [three_models[0], copy], prompts)) == 0
     assert "arena_identical 3, arena_identical_prompts 3," in capsys.readouterr().out
     workspace = Workspace(ws)
-    [record] = workspace.frame("arenas").to_dict("records")
+    [record] = runs(workspace).to_dict("records")
     assert (record["split"], record["round"], list(record["models"])) == (
         "train",
         0,
@@ -252,8 +259,9 @@ def test_an_arena_that_pairs_nothing_records_why_and_the_leaderboard_reads_it(tm
         "answer was the same text as the other models'"
     )
     # a rerun finds the same: no second record
+    records = len(workspace.frame("arenas"))
     assert main(arena_args(ws, [three_models[0], copy], prompts)) == 0
-    assert len(Workspace(ws).frame("arenas")) == 1
+    assert len(runs(Workspace(ws))) == 1 and len(Workspace(ws).frame("arenas")) == records
 
 
 def test_the_arenas_record_lists_no_answer_past_arena_n(tmp_path, three_models):
@@ -266,7 +274,7 @@ def test_the_arenas_record_lists_no_answer_past_arena_n(tmp_path, three_models):
     workspace = Workspace(ws)
     served = set(LabelService(workspace, "kto").items)
     assert main(arena_args(ws, three_models[:2], prompts)) == 0
-    [record] = workspace.frame("arenas").to_dict("records")
+    [record] = runs(workspace).to_dict("records")
     pairs = workspace.frame("pairs").query("kind == 'arena'")
     compared = {*pairs["completion_a"], *pairs["completion_b"]}  # each model's first answer to each prompt
     assert sorted(record["answers"]) == sorted(compared)

@@ -14,7 +14,7 @@ import pytest
 from data import Workspace
 from data.__main__ import main as data_main
 from generate.__main__ import main
-from tests.test_generate_arena import arena_args, perturbed_copy, write_prompts
+from tests.test_generate_arena import arena_args, perturbed_copy, runs, write_prompts
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_a_larger_arena_n_tops_every_model_up_and_pairs_the_new_answers(tmp_path
         str(len(pairs)),
         str(len(pairs) - len(before_pairs)),
     )
-    assert sorted(arenas["pairs"]) == sorted([len(before_pairs), len(pairs)])  # what each run found
+    assert sorted(runs(Workspace(ws))["pairs"]) == sorted([len(before_pairs), len(pairs)])  # each run's find
     # the same command again: nothing sampled, paired or recorded
     assert main([*argv, "--arena-n", "2"]) == 0
     assert said(capsys.readouterr().out)["arena_new_pairs"] == "0"
@@ -237,10 +237,10 @@ def test_a_rerun_leaves_an_earlier_arenas_pairs_of_one_draw_as_they_are(
     capsys.readouterr()
     assert main(argv) == 0
     out = said(capsys.readouterr().out)
-    _, pairs, arenas = arena_rows(tmp_path / "ws")
+    _, pairs, _ = arena_rows(tmp_path / "ws")
     assert len(pairs) == len(before) and out["arena_new_pairs"] == "0"
     assert out["arena_paired_before"] == str(crossed) and out["arena_pairs"] == str(len(before))
-    assert set(arenas["pairs"]) == {len(before)}
+    assert set(runs(Workspace(tmp_path / "ws"))["pairs"]) == {len(before)}
 
 
 class SeededEngine:
