@@ -312,7 +312,7 @@ def arena_gold(
     ``arena_only``); with those items' ids by task. A gold arena pair is the arena's own (a vote on its board)."""
     kept, left = dict(gold), {}
     for task, table in gold.items():
-        if task == "pairwise":
+        if task == "pairwise" or not table.num_rows:
             continue
         on = arena_labels(table.append_column("task", pa.array([task] * table.num_rows, pa.string())), arena)
         if on.any():
