@@ -21,11 +21,16 @@ keeps the rare row from that: 2.1–5.3 % wrong at `--min-posterior 0.9`, 68 of 
 as accurate (0.1 point less to 0.5 more at 10 % undesirable, 0.1–1.0 points more at 50 %). With hundreds of labels per
 labeller the prior changes next to nothing.
 
-A labeller's errors show only on items they share with others and on gold (`unchecked`): with neither, their
-confusion rows and the shares could be anything that reproduces their own answers, and the prior picks one. With the
-imagined wrong answers it picked a labeller who misses the rare answer: a lone labeller's 10 undesirable answers
-among 100 all came out desirable. Their items stay out of the fit, their answers the verdicts (posterior 1, the
-vote share), and the rest is fitted as if their labels were not there.
+A labeller's errors show only on items they share with others and on gold (`unchecked`), and only for the answers
+they gave there: an answer a labeller gave on none of those, their rows and the shares could explain as anything that
+reproduces it, and the prior picks one. With the imagined wrong answers it picked a labeller who misses the rare
+answer: a lone labeller's 10 undesirable answers among 100 all came out desirable, and so they did (at 0.92) when
+the labeller shared one item with another, both calling it desirable, and with 20 such items (at 0.98): a KTO export
+then held no undesirable answer at all. Such items stay out of the fit, their answers the verdicts (posterior 1,
+the vote share), and the rest is fitted as if their labels were not there. A pair's a and b are one answer here, as
+the fit ties their parameters. One shared item the labeller answered undesirable puts their undesirable answers in
+the fit: with the other labeller agreeing, the 10 stay undesirable (at 0.64); with the other saying desirable, that
+one item reads them all as misses.
 
 A pair's sides are exchangeable (`swap`): which answer a pair stores as ``a`` is an accident of storage (`import
 --unlabelled` puts every file's chosen answer there; the app shows either on the left by a coin flip), yet a fit with
@@ -75,12 +80,14 @@ TIED = 1e-9  # this close to an item's top posterior is a tie (summing in anothe
 @dataclass(frozen=True)
 class DawidSkene:
     """A fit: ``posterior`` (items × k), ``confusion`` (labellers × k × k, rows true choice, columns answer),
-    ``prior`` (k), and the number of EM ``iterations`` run."""
+    ``prior`` (k), the number of EM ``iterations`` run, and per item whether it stayed out of the fit (``apart``,
+    `unchecked`; None: none did)."""
 
     posterior: np.ndarray
     confusion: np.ndarray
     prior: np.ndarray
     iterations: int
+    apart: np.ndarray | None = None
 
 
 def side_swap(choices: Sequence[str]) -> np.ndarray | None:
@@ -176,17 +183,26 @@ def e_step(
 
 
 def unchecked(
-    items: np.ndarray, labellers: np.ndarray, n_items: int, n_labellers: int, gold: np.ndarray | None = None
+    items: np.ndarray,
+    labellers: np.ndarray,
+    choices: np.ndarray,
+    n_items: int,
+    n_labellers: int,
+    k: int,
+    gold: np.ndarray | None = None,
+    swap: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Per item: is its one label a labeller's who has no label on an item someone else labelled, nor on a gold
-    item? Nothing tells the fit how such a labeller errs: whatever it made of their answers would be its prior's
-    alone (`data.labellers._cross_checked`, the same rule, gives them no accuracy either)."""
+    """Per item: is its one label an answer its labeller gave on no item someone else labelled and on no gold item
+    (``swap``, `side_swap`: a and b one answer, their parameters tied)? Nothing tells the fit how that labeller errs
+    on it: whatever it made of those answers would be its prior's alone. A labeller with no such item at all has
+    every item here (`data.labellers` then gives them no accuracy)."""
     shared = np.bincount(items, minlength=n_items) > 1  # one current label per item and labeller
     if gold is not None:
         shared |= gold >= 0
-    checked = np.bincount(labellers, weights=shared[items], minlength=n_labellers) > 0
+    cell = labellers * k + (choices if swap is None else np.minimum(choices, swap[choices]))
+    checked = np.bincount(cell, weights=shared[items], minlength=n_labellers * k) > 0
     alone = np.zeros(n_items, dtype=bool)
-    alone[items[~checked[labellers]]] = True
+    alone[items[~checked[cell]]] = True
     return alone
 
 
@@ -208,11 +224,11 @@ def fit(
     counted in the confusion rows but not in the shares (the prior p: gold items count there as their labels say);
     ``prior_right``: the prior's imagined right answers per labeller and true choice, `PRIOR_WRONG` wrong ones beside
     them (0: neither, the plain maximum likelihood fit); ``swap``: `side_swap` of the task's choices, which ties a
-    and b's parameters (pairwise; None: no sides, as KTO). Items whose labeller nobody checks (`unchecked`) keep
-    their answer at posterior 1 and stay out of the fit."""
+    and b's parameters (pairwise; None: no sides, as KTO). Items whose one label nobody checks (`unchecked`) keep
+    their answer at posterior 1 and stay out of the fit (``apart``)."""
     items, labellers, choices = (np.asarray(x, dtype=np.int64) for x in (items, labellers, choices))
-    alone = unchecked(items, labellers, n_items, n_labellers, gold)
-    if alone.any():  # read as given, the rest fitted without them (there every labeller is checked)
+    alone = unchecked(items, labellers, choices, n_items, n_labellers, k, gold, swap)
+    if alone.any():  # read as given, the rest fitted without them (there every answer is checked)
         kept = ~alone[items]
         rest = fit(
             (np.cumsum(~alone) - 1)[items[kept]],
@@ -229,7 +245,7 @@ def fit(
         )
         posterior = majority_posterior(items, choices, n_items, k)
         posterior[~alone] = rest.posterior
-        return DawidSkene(posterior, rest.confusion, rest.prior, rest.iterations)
+        return DawidSkene(posterior, rest.confusion, rest.prior, rest.iterations, alone)
     if not len(items):  # nothing to learn from: uniform, gold still clamped
         uniform = np.full((n_items, k), 1.0 / k)
         return DawidSkene(
@@ -253,9 +269,11 @@ def labeller_accuracy(
     fit_: DawidSkene, items: np.ndarray, labellers: np.ndarray, choices: np.ndarray
 ) -> np.ndarray:
     """Each labeller's estimated accuracy: the expected share of their labels that match the true choice, i.e. the
-    mean posterior of the choice they gave (NaN for a labeller without labels)."""
+    mean posterior of the choice they gave, over their labels in the fit (NaN for a labeller without one: no
+    labels, or only those `unchecked` kept out, whose posterior 1 is their own answer read back)."""
     n = fit_.confusion.shape[0]
-    right = np.bincount(labellers, weights=fit_.posterior[items, choices], minlength=n)
-    given = np.bincount(labellers, minlength=n)
+    fitted = np.ones(len(items), dtype=bool) if fit_.apart is None else ~fit_.apart[items]
+    right = np.bincount(labellers[fitted], weights=fit_.posterior[items, choices][fitted], minlength=n)
+    given = np.bincount(labellers[fitted], minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(given > 0, right / given, np.nan)

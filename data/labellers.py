@@ -7,9 +7,9 @@ Per labeller, over their current labels of one task:
 - pairwise and kto (choices): gold accuracy with a 95 % Wilson interval, agreement with the majority of the *other*
   labellers of each item (leave-one-out), Cohen's κ against each labeller they share at least `KAPPA_MIN_SHARED`
   items with (pairwise: a pair's sides exchangeable, `data.choice_agreement`), their share of some choices
-  (`SHARE_CHOICES`: tie and both-bad; desirable), and Dawid–Skene's estimate of their accuracy (none for a
-  labeller who shares no item with another and answered no gold); pairwise adds the share of decisive answers
-  that picked the side shown on the left and the strength distribution;
+  (`SHARE_CHOICES`: tie and both-bad; desirable), and Dawid–Skene's estimate of their accuracy over their labels in
+  its fit (none for a labeller who shares no item with another and answered no gold); pairwise adds the share of
+  decisive answers that picked the side shown on the left and the strength distribution;
 - rank: the mean Kendall τ-b with the gold rankings with its 95 % interval (`data.rank_rate_quality`), τ-b against the
   other rankers' consensus on the same items with its 95 % interval, τ-b against the order the answers were shown in
   (the ranking analogue of the left-side share), the share of rankings with a tie and of those that tie every answer;
@@ -92,7 +92,10 @@ def leave_one_out_agreement(
 def dawid_skene_accuracy(
     current: pd.DataFrame, gold: pa.Table | None, choices: tuple[str, ...] = CHOICES["pairwise"]
 ) -> dict[str, float]:
-    """Each labeller's accuracy as Dawid–Skene estimates it (gold items clamped)."""
+    """Each labeller's accuracy as Dawid–Skene estimates it (gold items clamped), over their labels in the fit: NaN
+    for a labeller with none there (`dawid_skene.unchecked`: on no item of theirs another labeller or gold checks
+    them, and their own answers read back would be right; a lone labeller's all-`a` labels made the class prior all
+    `a` and their accuracy 1.0)."""
     if not len(current):
         return {}
     items, item_ids = pd.factorize(current["item_id"])
@@ -196,7 +199,6 @@ def _choice_figures(
         else dict(zip(gold.column("item_id").to_pylist(), gold.column("choice").to_pylist()))
     )
     estimated = dawid_skene_accuracy(current, gold, choices)
-    measured = _cross_checked(current, answers)
     shares = SHARE_CHOICES[task]
     out = {}
     for name in names:
@@ -220,16 +222,8 @@ def _choice_figures(
                 "left_decisive": decisive,
                 "strength": {str(s): int(c) for s, c in strengths.items()},
             }
-        out[name] = row | {"ds_accuracy": as_figure(estimated.get(name)) if name in measured else None}
+        out[name] = row | {"ds_accuracy": as_figure(estimated.get(name))}  # NaN: none of theirs in the fit
     return out
-
-
-def _cross_checked(current: pd.DataFrame, answers: dict[str, str]) -> set[str]:
-    """The labellers Dawid–Skene can estimate: those with a label on an item another labeller labelled too, or
-    on a gold item. Anyone else's estimate would be their own answers read back as right (a lone labeller's
-    all-`a` labels made the class prior all `a` and their accuracy 1.0): no data, so no figure."""
-    shared = current.groupby("item_id")["annotator"].transform("size") > 1
-    return set(current.loc[shared | current["item_id"].isin(answers), "annotator"])
 
 
 # task: (figures, gold)

@@ -227,3 +227,56 @@ def test_labels_nobody_can_check_are_read_as_given():
     np.testing.assert_allclose(both.posterior[:6], shared.posterior, atol=1e-12)
     np.testing.assert_allclose(both.confusion[:3], shared.confusion, atol=1e-12)
     np.testing.assert_array_equal(both.posterior[6:], np.eye(2)[answers])
+
+
+def lone_answers(shared: list[tuple[int, int]]) -> tuple[np.ndarray, ...]:
+    """KTO codes: labeller 0 alone on 100 answers (0-9 undesirable), then ``shared`` answers with labeller 1 (each
+    (labeller 0's, labeller 1's) answer); (items, labellers, choices, number of items)."""
+    items, labellers, choices = list(range(100)), [0] * 100, [int(i < 10) for i in range(100)]
+    for i, pair in enumerate(shared):
+        items += [100 + i] * 2
+        labellers += [0, 1]
+        choices += list(pair)
+    return np.array(items), np.array(labellers), np.array(choices), 100 + len(shared)
+
+
+def test_an_answer_a_labeller_gave_only_where_nobody_checks_it_is_read_as_given():
+    """One item shared with another labeller, both calling it desirable, made a lone labeller checked, and the fit
+    then read all 10 of their undesirable answers as misses again (desirable at 0.92; 0.98 with 20 such items): a
+    KTO export with no undesirable row. Only their desirable answers are checked there: the undesirable ones stay
+    out of the fit, as given; their desirable ones are fitted."""
+    for shared in ([(0, 0)], [(0, 0)] * 20):
+        items, labellers, choices, n = lone_answers(shared)
+        fit = dawid_skene.fit(items, labellers, choices, n, 2, 2)
+        np.testing.assert_array_equal(fit.posterior[:10], np.eye(2)[np.ones(10, dtype=int)])
+        np.testing.assert_array_equal(fit.apart, np.arange(n) < 10)
+        assert (fit.posterior[10:, 0] > 0.99).all()
+    # One shared answer of theirs that is undesirable checks it: all of them fitted, kept undesirable (at 0.64)
+    items, labellers, choices, n = lone_answers([(0, 0), (1, 1)])
+    fit = dawid_skene.fit(items, labellers, choices, n, 2, 2)
+    assert fit.apart is None
+    np.testing.assert_allclose(fit.posterior[:10, 1], 0.644, atol=1e-3)
+    # Pairwise a and b are one answer (their parameters tied): labeller 0's b, given alone on items 0 and 1, is
+    # fitted, their a on items 2 and 3, beside labeller 1's, checking it
+    swap = dawid_skene.side_swap(("a", "b", "tie", "both_bad"))
+    items, labellers = np.array([0, 1, 2, 2, 3, 3]), np.array([0, 0, 0, 1, 0, 1])
+    choices = np.array([1, 1, 0, 0, 0, 0])
+    fit = dawid_skene.fit(items, labellers, choices, 4, 2, 4, swap=swap)
+    assert fit.apart is None and (fit.posterior[:2, 1] < 0.99).all()
+
+
+def test_accuracy_counts_only_the_labels_in_the_fit():
+    """Each labeller's accuracy is the mean posterior of their answers in the fit: the answers kept out of it
+    (`unchecked`) are their own read back at posterior 1 and would make a labeller whom the one labeller they share
+    items with contradicts look right; a labeller with no answer in the fit has no accuracy."""
+    # labeller 0: undesirable alone on items 0-9, desirable on 10 and 11 where labeller 1 says undesirable;
+    # labeller 2 alone on item 12
+    items = np.array([*range(10), 10, 10, 11, 11, 12])
+    labellers = np.array([0] * 10 + [0, 1, 0, 1, 2])
+    choices = np.array([1] * 10 + [0, 1, 0, 1, 0])
+    fit = dawid_skene.fit(items, labellers, choices, 13, 3, 2)
+    accuracy = dawid_skene.labeller_accuracy(fit, items, labellers, choices)
+    assert accuracy[0] == pytest.approx(fit.posterior[[10, 11], 0].mean(), abs=1e-12)
+    assert accuracy[0] < 0.6  # counted, the ten answers kept out made it 0.92
+    assert accuracy[1] == pytest.approx(1 - accuracy[0], abs=1e-12)
+    assert np.isnan(accuracy[2])

@@ -129,3 +129,23 @@ def test_a_degenerate_pair_is_counted_degenerate_whatever_its_posterior(tmp_path
         min_posterior=1.0,
     )[1]
     assert dict(counts) == {"degenerate": 1, "exported": 0}
+
+
+def test_a_labellers_rare_answer_nobody_checks_exports_and_trains_as_given(tmp_path, capsys):
+    """ann labels 50 answers, 5 undesirable, alone; bob agrees with her on two desirable ones. Those two checked
+    her desirable answers only, yet made her a labeller the fit could read: it read her 5 undesirable answers as
+    misses (desirable at 0.96, past `--min-posterior 0.9`), and the KTO export and train held no undesirable row;
+    with bob excluded (ann then checked by nobody) they held all 5. Now they are hers as given either way, and
+    train counts them as the export does."""
+    ws = build_workspace(tmp_path / "ws", count=25, annotators=())
+    answers = ws.frame("completions")["id"].tolist()
+    labels = [Label(c, "ann", "kto", "undesirable" if i < 5 else "desirable") for i, c in enumerate(answers)]
+    ws.append(labels + [Label(c, "bob", "kto", "desirable") for c in answers[-2:]])
+    capsys.readouterr()
+    w = ["export", "-w", str(ws.path), "--format", "kto", "--aggregate", "dawid-skene"]
+    for excluded in ([], ["--exclude-labeller", "bob"]):
+        assert main([*w, "--min-posterior", "0.9", *excluded]) == 0
+        assert ": 50 rows exported (desirable 45, undesirable 5)" in capsys.readouterr().out
+    rows, counts = kto_rows(ws, None, aggregate="dawid-skene", min_posterior=0.9)
+    assert dict(counts) == {"exported": 50, "desirable": 45, "undesirable": 5}
+    assert {r["completion_id"]: r["label"] for r in rows} == {c: i >= 5 for i, c in enumerate(answers)}
