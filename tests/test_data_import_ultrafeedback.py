@@ -172,6 +172,26 @@ def test_an_na_answer_other_aspects_are_checked_and_a_gold_file_refuses_it(tmp_p
     )
 
 
+def test_a_row_of_one_rated_answer_stores_it_with_its_rating(tmp_path, capsys):
+    """A rating needs no pair, as a row of one rated `response` shows: a raw row of one completion was refused
+    (too_few_completions), its answer and rating lost. One without ratings has nothing to compare still."""
+    path = write(tmp_path / "uf.jsonl", row("Capital of Peru?", completion("gpt-4", "Lima.", *"5544")))
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path), "--rubric", RUBRIC]) == 0
+    assert "new_completions 1, new_labels 1, new_prompts 1, records 1" in capsys.readouterr().out
+    [label] = Workspace(tmp_path / "ws").read("labels").to_pylist()
+    assert json.loads(label["ratings"]) == {
+        "helpfulness": 5,
+        "honesty": 5,
+        "instruction_following": 4,
+        "truthfulness": 4,
+    }
+    bare = write(
+        tmp_path / "bare.jsonl", {"instruction": "Hi?", "completions": [{"model": "m", "response": "Hi."}]}
+    )
+    assert main(["import", "-w", str(tmp_path / "ws"), str(bare), "--rubric", RUBRIC]) == 2
+    assert "needs at least 2 completions to compare, got 1" in capsys.readouterr().err
+
+
 def test_a_missing_response_is_a_bad_row_named_or_skipped_and_counted(tmp_path, capsys):
     silent = row("Capital of Spain?", completion("gpt-4", "Madrid.", "5", "5", "5", "5"), {"model": "bard"})
     path = write(tmp_path / "uf.jsonl", FRANCE, silent)
