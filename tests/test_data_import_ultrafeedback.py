@@ -125,19 +125,20 @@ def test_an_answer_rated_na_is_stored_without_its_rating_counted_and_the_rest_of
         f"imported {path} (alpaca): na_rating 1, new_completions 5, new_labels 4, new_prompts 2, records 2; "
     )
     ws = Workspace(tmp_path / "ws")
-    texts = {c["id"]: c["text"] for c in ws.read("completions").to_pylist()}
-    assert sorted(texts.values()) == ["Lyon.", "Milan.", "Paris.", "Rome.", "Rome."]
-    rated = {texts[label["item_id"]]: json.loads(label["ratings"]) for label in ws.read("labels").to_pylist()}
-    assert rated["Milan."] == dict.fromkeys(ASPECTS, 1) and "Rome." in rated  # France's Rome, not Italy's
-    [italy] = [
+    italy = {
         p["id"] for p in ws.read("prompts").to_pylist() if p["messages"][0]["content"] == "Capital of Italy?"
+    }
+    texts = {c["id"]: (c["text"], c["prompt_id"] in italy) for c in ws.read("completions").to_pylist()}
+    rated = {texts[label["item_id"]]: json.loads(label["ratings"]) for label in ws.read("labels").to_pylist()}
+    assert sorted(texts.values()) == [
+        ("Lyon.", False),
+        ("Milan.", True),
+        ("Paris.", False),
+        ("Rome.", False),
+        ("Rome.", True),
     ]
-    rome = next(
-        c["id"]
-        for c in ws.read("completions").to_pylist()
-        if c["prompt_id"] == italy and c["text"] == "Rome."
-    )
-    assert rome not in {label["item_id"] for label in ws.read("labels").to_pylist()}
+    assert sorted(rated) == [("Lyon.", False), ("Milan.", True), ("Paris.", False), ("Rome.", False)]
+    assert rated[("Milan.", True)] == dict.fromkeys(ASPECTS, 1)
     # --unlabelled stores every answer alone: no rating is left out
     assert main(["import", "-w", str(tmp_path / "alone"), str(path), "--rubric", RUBRIC, "--unlabelled"]) == 0
     assert "na_rating" not in capsys.readouterr().out
@@ -152,19 +153,8 @@ def test_an_na_answer_other_aspects_are_checked_and_a_gold_file_refuses_it(tmp_p
     assert capsys.readouterr().err == (
         f"error: {path}, row 0, field 'completions[0].annotations': helpfulness 9 is not an integer in 1..5\n"
     )
-    assert (
-        main(
-            [
-                "import",
-                "-w",
-                str(tmp_path / "ws"),
-                str(write(tmp_path / "fr.jsonl", FRANCE)),
-                "--rubric",
-                RUBRIC,
-            ]
-        )
-        == 0
-    )
+    france = write(tmp_path / "fr.jsonl", FRANCE)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(france), "--rubric", RUBRIC]) == 0
     path = write(tmp_path / "gold.jsonl", ITALY)
     assert main(["gold", "-w", str(tmp_path / "ws"), str(path), "--rubric", RUBRIC]) == 2
     assert capsys.readouterr().err == (
