@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING
 from data.conversation import blank, turn_problem
 from data.errors import CONTROL, names_shown, shown
 from data.import_text import (
+    RATINGS,
     RecordContext,
     answer,
+    answer_ratings,
     clean_text,
     content_text,
     given,
@@ -128,7 +130,9 @@ def _desirable(value: object, ctx: RecordContext, field: str) -> bool:
     raise ctx.error(f"label {shown(value)} is not true/false or desirable/undesirable", field, "bad_label")
 
 
-def _candidates(value: object, ctx: RecordContext) -> tuple[Candidate, ...]:
+def _candidates(value: object, ctx: RecordContext, rated: bool) -> tuple[Candidate, ...]:
+    """A row's ``completions``: two or more to compare, or one where the row rates them (``rated``: its ratings
+    list, else ratings in each answer's object): a rating needs no pair, as a row of one rated answer shows."""
     if not isinstance(value, list):
         raise ctx.error(
             f"expected a list of completions, got {kind_of(value)}", "completions", "bad_completions"
@@ -139,7 +143,7 @@ def _candidates(value: object, ctx: RecordContext) -> tuple[Candidate, ...]:
         text = answer(item, ctx, field, ("model", *ratings_read(item, ctx, field)))
         model = item.get("model") if isinstance(item, dict) else None
         out.append(Candidate(text, None if model is None else _model_name(model, ctx, f"{field}.model")))
-    if len(out) < 2:
+    if len(out) < 2 and not (out and (rated or all(map(answer_ratings, value)))):
         raise ctx.error(
             f"needs at least 2 completions to compare, got {len(out)}", "completions", "too_few_completions"
         )
@@ -170,7 +174,7 @@ def _answers(
                 "better) or a preference or KTO label, not both"
             )
             raise ctx.error(message, label, "label_beside_completions")
-        candidates = _candidates(record["completions"], ctx)
+        candidates = _candidates(record["completions"], ctx, record.peek(RATINGS) not in (None, ""))
         if gold is not None and gold_field in GOLD_KEYS and gold not in (c.text for c in candidates):
             record.unread(gold_field)  # a gold answer beside the answers to compare makes nothing
         return Example(messages, candidates=candidates)

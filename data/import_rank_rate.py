@@ -149,7 +149,9 @@ class RankRateRows:
         ``"ratings": null``) is a RecordError: the import skips it, counted `unrated`, and a gold file refuses it:
         it is no gold (SFT) answer, as a rated one is none. With ``unlabelled`` it is the answer alone, as a rated
         row's is: one to rate."""
-        questions = ranked_questions(self.path, row, raw, example, prompt, self.rubric, self.source)
+        questions = ranked_questions(
+            self.path, row, raw, example, prompt, self.rubric, self.source, self.made
+        )
         one_answer = example.candidates is None and example.gold is not None
         if questions is None and one_answer and self.rates:
             if self.unlabelled and self.made:
@@ -182,7 +184,7 @@ class RankRateRows:
         made, raw = [], self.rows[row]
         # a null, empty or blank cell (a CSV's, a spreadsheet's) names nobody
         named = next((key for key in LABELLER_COLUMNS if not holds_nothing(raw.get(key))), "")
-        for question in questions:
+        for question in (q for q in questions if not q.left_out):  # an answer rated N/A is stored to rate
             label = label_of(question, self.rubric())
             mine = Labelled(label, question.prompt.id, row, question.field, question.texts[0], labeller=named)
             if self._first(mine):  # else an earlier row gave the item this label already

@@ -12,7 +12,9 @@ first (``[1, [2, 3]]``: a tie; 2.0 is 2). Ratings are checked against the rubric
 rate app and the admin tab's "make gold" check them; a row of one answer may give them as one column per aspect of
 the rubric (HelpSteer2's flat columns) instead of a ``ratings`` object. A row that gives a ranking or ratings the
 row cannot carry (no answers to rank, a ratings list that is not one per answer, some aspect columns and not all)
-is a `RecordError` naming its row and field: never read as a gold answer with its ratings left out.
+is a `RecordError` naming its row and field: never read as a gold answer with its ratings left out. An import
+(not a gold file) keeps an answer whose UltraFeedback annotations rate some aspect "N/A" (`NOT_APPLICABLE`) without
+its rating (`NA_RATING`): a rating gives every aspect of its rubric.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 from data.errors import shown
 from data.import_formats import Example
 from data.import_records import RecordError, is_null
-from data.import_text import RATINGS, answer_ratings
+from data.import_text import ANNOTATIONS, RATINGS, answer_ratings
 from data.ranking import MAX_K, MIN_K, RankingError, parse_ranking, screen_ranking
 from data.records import Completion, Prompt, content_id
 from data.rubric import Rubric, RubricError, bundled_for, bundled_rubrics, read_ratings
@@ -32,13 +34,18 @@ from data.rubric import Rubric, RubricError, bundled_for, bundled_rubrics, read_
 RANKING = "ranking"  # the row's field holding each task's answer (`RATINGS` for ratings)
 TASK_OF = {RANKING: "rank", RATINGS: "rate"}
 EACH = f"completions[].{RATINGS}"  # ratings in each answer object of a row's completions
+# UltraFeedback's rating of an aspect that does not apply (honesty, of a creative writing task), and the reason an
+# import keeps such an answer unrated
+NOT_APPLICABLE = "N/A"
+NA_RATING = "na_rating"
 
 
 @dataclass(frozen=True)
 class Ranked:
     """One rank or rate question of a file's row: ``texts`` the row's answers in its order (rate: the one rated);
     ``answer`` the levels of answer indices, best first (rank) or the ratings as stored (rate); ``completions``
-    the answers as an import of the row adds them (round 0, the row's model or the file's name)."""
+    the answers as an import of the row adds them (round 0, the row's model or the file's name); ``left_out`` the
+    reason a rated answer is stored without its rating (`NA_RATING`; its ``answer`` is then "")."""
 
     task: str
     prompt: Prompt
@@ -48,6 +55,7 @@ class Ranked:
     row: int
     field: str
     completions: tuple[Completion, ...]
+    left_out: str = ""
 
     @property
     def key(self) -> tuple:
@@ -199,6 +207,20 @@ def _checked(value: object, rubric: Rubric, name: str, row: int, field_: str) ->
         raise RecordError(name, f"{exc}{hint}", row, field_, "bad_ratings") from None
 
 
+def _rating(value: object, rubric: Rubric, name: str, row: int, field_: str, na: bool) -> tuple[str, str]:
+    """One answer's ratings as stored (`_checked`), and "" or the reason it has none: with ``na`` (UltraFeedback's
+    annotations, read by an import), an answer rating some aspects of the rubric `NOT_APPLICABLE` has none
+    (`NA_RATING`), its other aspects checked all the same. A stored rating gives every aspect, as the rate app
+    stores one: a partial one is none, and the N/A is no value on the scale to store in its place."""
+    ours = na and isinstance(value, dict) and set(value) <= set(rubric.names)  # else refused as it is
+    unrated = {a for a in rubric.names if ours and value.get(a) == NOT_APPLICABLE}
+    if not unrated:
+        return _checked(value, rubric, name, row, field_), ""
+    rest = Rubric(rubric.name, tuple(a for a in rubric.aspects if a.name not in unrated))
+    _checked({a: v for a, v in value.items() if a not in unrated}, rest, name, row, field_)
+    return "", NA_RATING
+
+
 def _valid(value: object, rubric: Rubric) -> bool:
     try:
         _checked(value, rubric, "", 0, "")
@@ -230,12 +252,14 @@ def ranked_questions(
     prompt: Prompt,
     rubric: Callable[[], Rubric],
     source: str,
+    na: bool = False,
 ) -> list[Ranked] | None:
     """The rank or rate questions of one row (``raw``, read as ``example``, of ``prompt``; ``rubric`` gives the
     rubric ratings are checked against; ``source``: the model an import gives answers without one), or None
     where the row gives no ranking and no ratings (null or "", as a CSV's empty cell, is none: its answers are
     candidates). A row that is not one (no answers to rank, a ratings list that is not one per answer) is a one-line
-    RecordError."""
+    RecordError. With ``na`` (an import) an answer whose UltraFeedback annotations rate an aspect "N/A" is a
+    question without its rating (`_rating`), not a bad row: a gold file's answer is gold by its rating."""
     name = str(path)
     one_answer = example.candidates is None and example.gold is not None
     rated = _ratings_given(raw, rubric, name, row, one_answer)
@@ -279,6 +303,7 @@ def ranked_questions(
     out = []
     for i, (text, value, made) in enumerate(zip(texts, values, answers)):
         field_ = (_each_field(raw, i) if where == EACH else f"{RATINGS}[{i}]") if listed else where
-        stored = _checked(value, rubric(), name, row, field_)
-        out.append(Ranked("rate", prompt, (text,), stored, name, row, field_, (made,)))
+        annotated = na and where == EACH and field_.endswith(f".{ANNOTATIONS}")
+        stored, left_out = _rating(value, rubric(), name, row, field_, annotated)
+        out.append(Ranked("rate", prompt, (text,), stored, name, row, field_, (made,), left_out))
     return out

@@ -104,29 +104,94 @@ def test_without_the_rubric_each_row_is_refused_naming_the_rubric_that_reads_it(
     assert not (tmp_path / "ws" / "completions").exists()
 
 
-def test_an_na_rating_or_a_missing_response_is_a_bad_row_named_or_skipped_and_counted(tmp_path, capsys):
-    """UltraFeedback rates some aspects "N/A": no rating of the rubric's scale, so the row is bad (one line, or
-    left out and counted with --on-error skip), as a completion without its response is."""
-    unrated = row(
-        "Capital of Italy?",
-        completion("gpt-4", "Rome.", "5", "N/A", "5", "5"),
-        completion("bard", "Milan.", "1", "1", "1", "1"),
+ITALY = row(
+    "Capital of Italy?",
+    completion("gpt-4", "Rome.", "5", "N/A", "5", "5"),
+    completion("bard", "Milan.", "1", "1", "1", "1"),
+)
+
+
+def test_an_answer_rated_na_is_stored_without_its_rating_counted_and_the_rest_of_its_row_imports(
+    tmp_path, capsys
+):
+    """UltraFeedback rates honesty "N/A" where it does not apply (a creative writing task). A rating gives every
+    aspect (the rate app stores none partial) and N/A is no value of the scale: the answer is stored unrated, one
+    for people to rate, counted `na_rating`; its row's other answers keep theirs. The whole row (every answer and
+    rating) was refused as bad_ratings, and left out with --on-error skip."""
+    path = write(tmp_path / "uf.jsonl", FRANCE, ITALY)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path), "--rubric", RUBRIC]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(
+        f"imported {path} (alpaca): na_rating 1, new_completions 5, new_labels 4, new_prompts 2, records 2; "
     )
+    ws = Workspace(tmp_path / "ws")
+    italy = {
+        p["id"] for p in ws.read("prompts").to_pylist() if p["messages"][0]["content"] == "Capital of Italy?"
+    }
+    texts = {c["id"]: (c["text"], c["prompt_id"] in italy) for c in ws.read("completions").to_pylist()}
+    rated = {texts[label["item_id"]]: json.loads(label["ratings"]) for label in ws.read("labels").to_pylist()}
+    assert sorted(texts.values()) == [
+        ("Lyon.", False),
+        ("Milan.", True),
+        ("Paris.", False),
+        ("Rome.", False),
+        ("Rome.", True),
+    ]
+    assert sorted(rated) == [("Lyon.", False), ("Milan.", True), ("Paris.", False), ("Rome.", False)]
+    assert rated[("Milan.", True)] == dict.fromkeys(ASPECTS, 1)
+    # --unlabelled stores every answer alone: no rating is left out
+    assert main(["import", "-w", str(tmp_path / "alone"), str(path), "--rubric", RUBRIC, "--unlabelled"]) == 0
+    assert "na_rating" not in capsys.readouterr().out
+
+
+def test_an_na_answer_other_aspects_are_checked_and_a_gold_file_refuses_it(tmp_path, capsys):
+    """Beside an N/A the other aspects are checked as any rating is; a gold file's answer is gold by its rating, so
+    one rated N/A is refused there as before."""
+    bad = row("2 + 2?", completion("gpt-4", "4", "9", "N/A", "5", "5"), completion("bard", "5", *"1111"))
+    path = write(tmp_path / "uf.jsonl", bad)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path), "--rubric", RUBRIC]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {path}, row 0, field 'completions[0].annotations': helpfulness 9 is not an integer in 1..5\n"
+    )
+    france = write(tmp_path / "fr.jsonl", FRANCE)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(france), "--rubric", RUBRIC]) == 0
+    path = write(tmp_path / "gold.jsonl", ITALY)
+    assert main(["gold", "-w", str(tmp_path / "ws"), str(path), "--rubric", RUBRIC]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {path}, row 0, field 'completions[0].annotations': honesty 'N/A' is not an integer in 1..5\n"
+    )
+
+
+def test_a_row_of_one_rated_answer_stores_it_with_its_rating(tmp_path, capsys):
+    """A rating needs no pair, as a row of one rated `response` shows: a raw row of one completion was refused
+    (too_few_completions), its answer and rating lost. One without ratings has nothing to compare still."""
+    path = write(tmp_path / "uf.jsonl", row("Capital of Peru?", completion("gpt-4", "Lima.", *"5544")))
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path), "--rubric", RUBRIC]) == 0
+    assert "new_completions 1, new_labels 1, new_prompts 1, records 1" in capsys.readouterr().out
+    [label] = Workspace(tmp_path / "ws").read("labels").to_pylist()
+    assert json.loads(label["ratings"]) == {
+        "helpfulness": 5,
+        "honesty": 5,
+        "instruction_following": 4,
+        "truthfulness": 4,
+    }
+    bare = write(
+        tmp_path / "bare.jsonl", {"instruction": "Hi?", "completions": [{"model": "m", "response": "Hi."}]}
+    )
+    assert main(["import", "-w", str(tmp_path / "ws"), str(bare), "--rubric", RUBRIC]) == 2
+    assert "needs at least 2 completions to compare, got 1" in capsys.readouterr().err
+
+
+def test_a_missing_response_is_a_bad_row_named_or_skipped_and_counted(tmp_path, capsys):
     silent = row("Capital of Spain?", completion("gpt-4", "Madrid.", "5", "5", "5", "5"), {"model": "bard"})
-    path = write(tmp_path / "uf.jsonl", FRANCE, unrated, silent)
+    path = write(tmp_path / "uf.jsonl", FRANCE, silent)
     ws = tmp_path / "ws"
     assert main(["import", "-w", str(ws), str(path), "--rubric", RUBRIC]) == 2
-    assert capsys.readouterr().err == (
-        f"error: {path}, row 1, field 'completions[0].annotations': honesty 'N/A' is not an integer in 1..5\n"
-    )
+    assert capsys.readouterr().err.startswith(f"error: {path}, row 1, field 'completions[1]': ")
     assert main(["import", "-w", str(ws), str(path), "--rubric", RUBRIC, "--on-error", "skip"]) == 0
-    out = capsys.readouterr().out
-    assert "new_labels 3, new_prompts 1, records 3; skipped 2 records (bad_ratings 1, missing_field 1)" in out
+    assert "records 2; skipped 1 record (missing_field 1)" in capsys.readouterr().out
     rejects = [json.loads(line) for line in next((ws / "imports").glob("*rejects*")).read_text().splitlines()]
-    assert [(r["row"], r["field"], r["reason"]) for r in rejects] == [
-        (1, "completions[0].annotations", "bad_ratings"),
-        (2, "completions[1]", "missing_field"),
-    ]
+    assert [(r["row"], r["field"], r["reason"]) for r in rejects] == [(1, "completions[1]", "missing_field")]
 
 
 def test_aspect_columns_of_the_other_bundled_rubric_name_it(tmp_path, capsys):
