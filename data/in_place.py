@@ -96,12 +96,17 @@ def hard_link_line(path: Path) -> str | None:
     (`refuse_hard_link`); a lock a running app holds (`held_by`) is named as that app's, to be left while it runs.
     None where it has one name, or is no longer a regular file there (gone, renamed, replaced since it was listed)."""
     try:
-        with open_regular(path) as handle:
-            links = os.fstat(handle.fileno()).st_nlink
-            holder = held_by(handle.fileno()) if links > 1 else None
+        info = os.lstat(path)
     except OSError:
         return None
-    return str(_hard_link(path, links, holder)) if links > 1 else None
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink < 2:
+        return None
+    try:
+        with open_regular(path) as handle:
+            holder = held_by(handle.fileno())
+    except OSError:  # not this user's to read, or no locks on this file system (ENOLCK: no app holds one)
+        holder = None  # a hard link all the same
+    return str(_hard_link(path, info.st_nlink, holder))
 
 
 def _hard_link(path: Path, links: int, holder: str | None = None) -> NotAFileError:
