@@ -31,7 +31,6 @@ own, handing an item to K labellers of its own beside the first's K, each rewrit
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import math
@@ -46,7 +45,7 @@ from pathlib import Path
 from data.errors import PrefloopError
 from data.files import atomic_write, failure_reason, folder_for_writing, read_beside
 from data.import_records import within_depth
-from data.in_place import append_line, lock_holder, open_in_place, refuse_hard_link
+from data.in_place import append_line, lock_holder, open_in_place, refuse_hard_link, take_lock
 from data.temp_writers import remove_dead_temps
 
 REWRITE_LINES = 10_000
@@ -199,15 +198,13 @@ def claim_view(folder: Path, view: str) -> int:
         # once the lock is tried: one a running app holds is named as such, never to be removed under it
         fd = open_in_place(path, os.O_RDWR | os.O_CREAT, dir_fd=dir_fd, one_name=False)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if not take_lock(fd):  # `data validate`'s look at the lock is no app: waited out
+            by = lock_holder(fd)
+            raise PrefloopError(
+                f"{path}: another app{by} serves --task {view} on this workspace; two would each hand an item to "
+                "--overlap labellers of their own: stop it first"
+            )
         refuse_hard_link(path, os.fstat(fd).st_nlink)
-    except BlockingIOError:
-        by = lock_holder(fd)
-        os.close(fd)
-        raise PrefloopError(
-            f"{path}: another app{by} serves --task {view} on this workspace; two would each hand an item to "
-            "--overlap labellers of their own: stop it first"
-        ) from None
     except BaseException:
         os.close(fd)
         raise

@@ -16,6 +16,7 @@ import fcntl
 import os
 import pwd
 import stat
+import time
 from pathlib import Path
 
 from data.files import NotAFileError, WriteError, name_at, not_a_file, open_regular, write_error
@@ -24,6 +25,8 @@ HARD_LINK = (
     "a hard link (one file of {links} names): a write here would change it under its other names too; make it a "
     "copy of its own (cp, then mv over it)"
 )
+# How long an app's start waits out `held_by`'s look at its lock (a shared lock let go at once), in tries
+SHARED_WAIT, SHARED_TRIES = 1.0, 100
 # a lock a running app holds (a workspace copied by `cp -al` while it served): a copy in its place would be a lock
 # of no app, which a second app would take while the first still serves
 HELD_LINK = (
@@ -96,12 +99,17 @@ def hard_link_line(path: Path) -> str | None:
     (`refuse_hard_link`); a lock a running app holds (`held_by`) is named as that app's, to be left while it runs.
     None where it has one name, or is no longer a regular file there (gone, renamed, replaced since it was listed)."""
     try:
-        with open_regular(path) as handle:
-            links = os.fstat(handle.fileno()).st_nlink
-            holder = held_by(handle.fileno()) if links > 1 else None
+        info = os.lstat(path)
     except OSError:
         return None
-    return str(_hard_link(path, links, holder)) if links > 1 else None
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink < 2:
+        return None
+    try:
+        with open_regular(path) as handle:
+            holder = held_by(handle.fileno())
+    except OSError:  # not this user's to read, or no locks on this file system (ENOLCK: no app holds one)
+        holder = None  # a hard link all the same
+    return str(_hard_link(path, info.st_nlink, holder))
 
 
 def _hard_link(path: Path, links: int, holder: str | None = None) -> NotAFileError:
@@ -114,14 +122,33 @@ def _hard_link(path: Path, links: int, holder: str | None = None) -> NotAFileErr
 
 def held_by(fd: int) -> str | None:
     """Who holds a lock (``flock``) on the open file ``fd``: `lock_holder`'s words, or None where no process does.
-    Tried without waiting, as a shared lock let go at once: an app starting at that instant is refused, never two
-    served."""
+    Tried without waiting, as a shared lock let go at once, which an app starting at that instant waits out
+    (`take_lock`)."""
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
         return lock_holder(fd)
     fcntl.flock(fd, fcntl.LOCK_UN)
     return None
+
+
+def take_lock(fd: int) -> bool:
+    """Take the lock (``flock``) of the open file ``fd`` exclusively, as an app takes its view's: False where an app
+    holds it (exclusively), never waiting on it. A shared holder, `held_by`'s look at a hard-linked lock, is no app:
+    it is waited out (it lets go at once; `SHARED_WAIT` seconds at most), not taken for a running app."""
+    for _ in range(SHARED_TRIES):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            pass
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # held exclusively: an app
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        time.sleep(SHARED_WAIT / SHARED_TRIES)
+    return False
 
 
 def lock_holder(fd: int) -> str:

@@ -119,9 +119,16 @@ def _too_large(source: str, row: int, limit: int) -> RecordError:
     )
 
 
+def _bytes(text: str) -> int:
+    """``text``'s length in the file: its UTF-8 bytes (a byte that was no UTF-8 kept as it was read)."""
+    return len(text.encode("utf-8", "surrogateescape"))
+
+
 def _next_value(text: JsonText, source: str, row: int) -> tuple[object, int]:
     """The JSON value at the start of ``text`` (reading on until it is complete): (value, end). A value that
-    cannot be read (too large, too deep, a duplicate key) raises RecordError with ``end`` past it."""
+    cannot be read (too large, too deep, a duplicate key) raises RecordError with ``end`` past it. Too large: over
+    ``limit`` bytes in UTF-8, as a JSON line is counted (one of more than ``limit`` characters is refused unread;
+    only one of more than a quarter of them can be over in bytes: it alone is encoded, as a CSV cell is)."""
     while True:
         try:
             value, end = decode_value(text.text, 0, source, row)
@@ -136,7 +143,7 @@ def _next_value(text: JsonText, source: str, row: int) -> tuple[object, int]:
         except RecordError as error:
             error.end = text.skip(0)
             raise
-        if end > text.limit:
+        if end > text.limit or (end > text.limit // 4 and _bytes(text.text[:end]) > text.limit):
             error = _too_large(source, row, text.limit)
             error.end = end
             raise error

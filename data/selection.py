@@ -270,8 +270,9 @@ def stored_arena_answers(workspace: Workspace, prompts: Collection[str] | None =
 
 def arena_labels(labels: pd.DataFrame | pa.Table, arena: pa.Array) -> np.ndarray:
     """Which ``labels`` (a bool per row) another task than the arena's holds on its answers (``arena``:
-    `arena_answers`): a KTO or rate label on one, a rank label whose ranking or shown answers name one. Pairwise
-    labels on arena pairs are the arena's own votes (exported with ``--kinds arena``)."""
+    `arena_answers`): a KTO or rate label on one, a rank label whose ranking or shown answers name one, and every
+    rank label of that one's item (a retraction names no answer: the ranking it takes back was counted in force).
+    Pairwise labels on arena pairs are the arena's own votes (exported with ``--kinds arena``)."""
     if not len(arena) or not len(labels):
         return np.zeros(len(labels), dtype=bool)
     if isinstance(labels, pd.DataFrame):
@@ -287,6 +288,10 @@ def arena_labels(labels: pd.DataFrame | pa.Table, arena: pa.Array) -> np.ndarray
         ids = pc.split_pattern_regex(texts, "[>=,]")
         named = pc.is_in(pc.list_flatten(ids), value_set=arena)
         on[ranks[pc.list_parent_indices(ids).filter(named).to_numpy()]] = True
+    if on[ranks].any():  # a retraction names no answer: it is on its ranking's item, as the ranking is
+        items = labels.column("item_id").take(ranks).combine_chunks()
+        same = pc.is_in(items, value_set=items.filter(pa.array(on[ranks])))
+        on[ranks[same.to_numpy(zero_copy_only=False)]] = True
     return on
 
 

@@ -412,6 +412,31 @@ def test_a_lock_a_running_app_holds_hard_linked_since_names_the_app_not_the_link
     os.close(holdings.claim_view(folder, "pairwise"))
 
 
+def test_an_app_starting_while_validate_looks_at_its_lock_is_not_told_a_stopped_app_serves(tmp_path):
+    """`data validate` tries a hard-linked lock for an instant, shared (whether a running app holds it): an app
+    starting at that instant was refused as if "another app (pid 99999 on labs-2) serves" the view, the pid and host
+    a stopped app left in the file. A shared holder is no app: the start waits it out, and is refused as the hard
+    link it is; a lock of one name, looked at so, is taken once the look is over."""
+    import fcntl
+    import threading
+
+    folder = tmp_path / HOLDINGS_FOLDER
+    folder.mkdir()
+    for view, links in (("pairwise", 2), ("kto", 1)):
+        lock = folder / f"{view}.lock"
+        lock.write_text("99999 labs-2\n")  # an app stopped long ago
+        if links == 2:
+            os.link(lock, tmp_path / "backup.lock")
+        look = os.open(lock, os.O_RDONLY)
+        fcntl.flock(look, fcntl.LOCK_SH | fcntl.LOCK_NB)  # validate's look (`in_place.held_by`)
+        threading.Timer(0.05, os.close, [look]).start()  # let go a moment later
+        if links == 2:
+            with pytest.raises(NotAFileError, match=re.escape(f"{lock}: {HARD_LINK.format(links=2)}")):
+                holdings.claim_view(folder, view)
+        else:
+            os.close(holdings.claim_view(folder, view))
+
+
 def test_a_lock_of_a_user_this_machine_has_no_name_for_is_named_by_uid_once(tmp_path, monkeypatch):
     """A lock of a uid no user here has (another machine's, on a shared file system) was named "uid N, uid N", and
     to be run "as uid N" as if that were a name."""

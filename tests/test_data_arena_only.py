@@ -197,6 +197,23 @@ def test_stats_and_validate_say_how_many_labels_are_on_the_arenas_answers(world,
     assert stats["arena_only_labels"] == {"kto": 1, "rank": 1, "rate": 1}
 
 
+def test_a_retracted_ranking_of_the_arenas_answers_is_no_label_in_force(world, capsys):
+    """A rank label's retraction names no answer (no ranking, nothing shown): only the ranking it takes back was
+    found on the arena's answers, so the ranking alone was looked at and counted in force, `data stats` and `data
+    validate` saying one rank label there and the exports one item left out (arena_only) that no labeller holds.
+    A retraction is on its ranking's item, as the ranking is."""
+    ws, ids = world
+    ranking, *others = old_labels(ids)
+    ws.append([ranking, *others])
+    ws.append([Label(ranking.item_id, "ann", "rank", None, retracted=True, supersedes=ranking.id)])
+    assert data_main(["validate", "-w", str(ws.path)]) == 0
+    assert "arena's answers (kto 1, rate 1)" in capsys.readouterr().out
+    assert data_main(["stats", "-w", str(ws.path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["arena_only_labels"] == {"kto": 1, "rate": 1}
+    counts, _ = export(ws, capsys, "--format", "dpo", "--split", "test")
+    assert counts == {"exported": 0, "kind_arena_not_asked": 6, "other_split": 1}
+
+
 def test_stats_and_validate_find_the_labels_on_the_arenas_answers_once(world, monkeypatch, capsys):
     """validate read the labels, pairs and arena records a second time for its note, after its check had read every
     table whole, and stats looked for the labels on the arena's answers twice, among all labels and again among

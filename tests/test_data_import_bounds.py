@@ -202,6 +202,34 @@ def test_the_bound_is_on_the_record_not_its_line_break(tmp_path, monkeypatch, en
         assert [r if isinstance(r, dict) else r.reason for r in rows] == [GOOD, fits, "too_large", GOOD, fits]
 
 
+@pytest.mark.parametrize("chunk", [7, 2**20])
+def test_an_arrays_record_is_bounded_in_bytes_as_a_line_is(tmp_path, monkeypatch, chunk):
+    """--max-record-bytes bounded a JSON array's record in characters: a record of 1000 characters of text outside
+    ASCII (up to 4 bytes each in UTF-8) was read under a bound of 1000 bytes, and the same record refused as a JSON
+    line. Both count its bytes: a record of the bound is read, one a byte over refused, in either."""
+    small_chunks(monkeypatch, chunk)
+
+    def sized(i: int, size: int) -> dict:  # `size` bytes in UTF-8, most of them two-byte characters
+        record = {"prompt": f"p{i}", "chosen": "", "rejected": "no"}
+        free = size - len(json.dumps(record).encode())
+        record["chosen"] = "é" * (free // 2) + "x" * (free % 2)
+        return record
+
+    records = [GOOD, sized(1, 1000), sized(2, 1001), GOOD]
+    texts = [json.dumps(r, ensure_ascii=False).encode() for r in records]
+    assert [len(t) for t in texts[1:3]] == [1000, 1001] and len(texts[2].decode()) < 600
+    for suffix, body in (("json", b"[" + b",".join(texts) + b"]"), ("jsonl", b"\n".join(texts) + b"\n")):
+        path = tmp_path / f"wide.{suffix}"
+        path.write_bytes(body)
+        rows = import_readers.read_records(path, 1000)
+        assert [r if isinstance(r, dict) else r.reason for r in rows] == [
+            GOOD,
+            records[1],
+            "too_large",
+            GOOD,
+        ], suffix
+
+
 @pytest.mark.parametrize("chunk", [5, 2**20])
 def test_a_too_deep_element_a_duplicate_key_and_a_nul_in_an_array(ws, tmp_path, capsys, monkeypatch, chunk):
     small_chunks(monkeypatch, chunk)

@@ -655,3 +655,40 @@ def test_validate_never_advises_replacing_the_lock_a_running_app_holds(tmp_path,
     assert main(["validate", "-w", str(ws.path)]) == 1  # stopped
     lock = ws.path / HOLDINGS_FOLDER / "pairwise.lock"
     assert capsys.readouterr().out.splitlines()[0] == f"{lock}: {HARD_LINK.format(links=2)}"
+
+
+@pytest.mark.parametrize("fails", ["open", "lock"])
+def test_a_hard_link_validate_cannot_look_into_is_named_all_the_same(tmp_path, capsys, monkeypatch, fails):
+    """validate opens a hard-linked file written in place to try its lock (whether a running app holds it): where
+    the open failed (another user's file this one may not read) or the lock could not be tried (ENOLCK: a file
+    system without locks, where no app can take one either), the hard link was said nothing of and the workspace
+    was "OK", while every writer of the file refuses it. It is named as they refuse it."""
+    import errno
+    import fcntl
+    import os
+
+    from data import in_place
+    from data.in_place import HARD_LINK
+    from data.workspace import HOLDINGS_FOLDER
+
+    ws = Workspace.init(tmp_path / "ws")
+    lock = ws.path / HOLDINGS_FOLDER / "pairwise.lock"
+    lock.parent.mkdir()
+    lock.write_text("")
+    os.link(lock, tmp_path / "backup.lock")
+
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    if fails == "open":
+        monkeypatch.setattr(in_place, "open_regular", denied)
+    else:
+        monkeypatch.setattr(fcntl, "flock", no_locks)
+    assert main(["validate", "-w", str(ws.path)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{lock}: {HARD_LINK.format(links=2)}",
+        f"{ws.path}: 1 problem",
+    ]
