@@ -1,6 +1,6 @@
 """The admin tab's components and their wiring: verdicts by the chosen aggregation, the labellers' table, the
 disputed items, gold, excluding a labeller, exports (of a split, and of whose labels, as `data export`'s). The
-handlers themselves are `annotate.admin`'s."""
+handlers themselves are `annotate.admin`'s and `annotate.admin_export`'s."""
 
 # No `from __future__ import annotations`: Gradio reads the `gr.Request` annotation itself to pass the request.
 
@@ -9,19 +9,8 @@ from dataclasses import dataclass, fields
 
 import gradio as gr
 
-from annotate.admin import (
-    AGGREGATED_EXPORTS,
-    AGGREGATED_FIGURES,
-    ALL_SPLITS,
-    AUTO,
-    EXPORT_CHOICES,
-    EXPORTS,
-    GOLD_TEXT,
-    admin_view,
-    exclude_labeller,
-    export_labels,
-    make_gold,
-)
+from annotate.admin import AGGREGATED_FIGURES, GOLD_TEXT, admin_view, exclude_labeller, make_gold
+from annotate.admin_export import AGGREGATED_EXPORTS, ALL_SPLITS, AUTO, EXPORT_CHOICES, EXPORTS, export_labels
 from annotate.components import AdminTab, Context, TabSet, signed_in
 from annotate.editing import EDITABLE_VIEWS
 from annotate.failures import shown_errors
@@ -71,7 +60,7 @@ def switched_line(task: str, view: str, method: str) -> str:
 
 def admin_components(task: str = "pairwise", view: str | None = None) -> AdminTab:
     """The admin tab of an app labelling ``task`` (``view``: what it serves, the task or the arena): only the
-    exports its labels make (`admin.EXPORTS`), with their split and whose labels decide where there is one, and,
+    exports its labels make (`admin_export.EXPORTS`), with their split and whose labels decide where there is one, and,
     where something aggregates labels, the aggregation's switch, saying what it changes."""
     with gr.Row():
         refresh = gr.Button("Refresh", elem_id="pf-admin-refresh")
@@ -127,7 +116,7 @@ def admin_components(task: str = "pairwise", view: str | None = None) -> AdminTa
 
 
 def export_choices() -> tuple[gr.Radio, gr.Radio]:
-    """The export's --split and --labels (`data export`'s choices and help, `admin.EXPORT_CHOICES`)."""
+    """The export's --split and --labels (`data export`'s choices and help, `admin_export.EXPORT_CHOICES`)."""
     labels_help = {f.name: f for f in fields(ExportCommand)}["labels"].metadata["help"]
     with gr.Row():
         split = gr.Radio(

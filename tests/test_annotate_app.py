@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from annotate.__main__ import main
-from annotate.admin import admin_view, export_labels
+from annotate.admin import admin_view
+from annotate.admin_export import export_labels
 from annotate.app import (
     label_view,
     make_context,
@@ -226,7 +227,7 @@ def test_an_export_the_disk_refuses_says_why_without_the_servers_path(ctx, monke
     def full(rows, folder, name):
         raise write_error(OSError(errno.ENOSPC, "No space left on device"), folder / name)
 
-    monkeypatch.setattr("annotate.admin.write_export", full)
+    monkeypatch.setattr("annotate.admin_export.write_export", full)
     said = export_labels(ctx, "ann", "dpo")
     assert ">Not written: the disk is full: nothing was written to exports/dpo.parquet<" in said, said
 
