@@ -219,10 +219,6 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
         return shown if page.note(ticket, admin_open) else kept
 
     admin_stats = with_method(figures, "loading the admin tab")
-    first_draw = with_method(  # as the page loads: a labeller's admin tab stays hidden, and empty
-        lambda user, *asked_for: figures(user, *asked_for) if ctx.auth.is_admin(user) else kept,
-        "loading the admin tab",
-    )
     # A rank app's switch changes only what its export buttons write: nothing on the tab to redraw but the status
     redrawn = views if ctx.service.task in AGGREGATED_FIGURES else []
 
@@ -266,23 +262,27 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     # verdicts under the other's label. They run at once, in no line: one admin's slow draw (a large workspace)
     # holds no other admin's, and nothing a labeller waits for (their item is the Label tab's own event).
     in_order = dict(js=asked(), **private)
-    app.load(show_admin, None, [tabs.admin, tabs.tabs], api_name="admin_tab", **private).then(
-        first_draw, drawn, views, **in_order
-    )
+    # An admin's page opens on the Admin tab (`app.build_app`): the load shows it, and Gradio fires its select as it
+    # shows, which draws the figures. The load drew them too, and the select's draw passed over it: two full draws
+    # per page load, one thrown away.
+    app.load(show_admin, None, [tabs.admin, tabs.tabs], api_name="admin_tab", **private)
     admin.refresh.click(admin_stats, drawn, views, api_name="admin", **in_order)
     if admin.aggregate is not None:
         switch_view = with_method(switched, "switching the verdicts' method")
         admin.aggregate.change(
             switch_view, drawn, [*redrawn, admin.status], api_name="admin_aggregate", **in_order
         )
-    tabs.admin.select(admin_stats, drawn, views, api_name="admin_select", js=asked("true"), **private)
+    # A tab's select is not dropped while the tab's previous one is computed (Gradio's default for an event): an
+    # admin back on the Admin tab before the load's draw is done gets one; and each one's page note is taken at once.
+    tab_opened = dict(trigger_mode="multiple", **private)
+    tabs.admin.select(admin_stats, drawn, views, api_name="admin_select", js=asked("true"), **tab_opened)
     if blind:  # opening the Label tab empties the figures: a draw asked for before it sends them no more
 
         @shown_errors(ctx, "opening the Label tab")
         def emptied(page: Selected, ticket, admin_open):
             return blank if page.note(int(ticket or 0), bool(admin_open)) else kept
 
-        tabs.label.select(emptied, drawn[-3:], views, api_name="admin_blind", js=asked("false"), **private)
+        tabs.label.select(emptied, drawn[-3:], views, api_name="admin_blind", js=asked("false"), **tab_opened)
     for fmt, button in admin.exports.items():
         chosen = [*method, admin.split, admin.labels]
         button.click(export(fmt), chosen, admin.status, api_name=f"export_{fmt}", **private)

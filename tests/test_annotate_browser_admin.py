@@ -474,3 +474,34 @@ def test_an_admin_who_opens_the_label_tab_at_once_keeps_the_item(tmp_path, brows
     finally:
         gate.set()
         app.close()
+
+
+def test_an_admins_page_load_computes_the_admin_tab_once(tmp_path, browser, users, monkeypatch):
+    """An admin's page load drew the admin tab twice, the load's draw and the select Gradio fires as the load shows
+    the tab: each computed the figures (and the edits table) in full, and the first was thrown away. Each is
+    computed once per load now, and drawn; a labeller's page load computes none."""
+    import annotate.admin_tab
+    import annotate.edit_view
+
+    computed = []
+    admin_view, edits_view = annotate.admin_tab.admin_view, annotate.edit_view.edits_view
+
+    def counted(view, name):
+        def count(*args, **kwargs):
+            computed.append((name, args[1]))
+            return view(*args, **kwargs)
+
+        return count
+
+    monkeypatch.setattr(annotate.admin_tab, "admin_view", counted(admin_view, "figures"))
+    monkeypatch.setattr(annotate.edit_view, "edits_view", counted(edits_view, "edits"))
+    app, _, url = serve(build_workspace(Workspace.init(tmp_path / "ws")), "pairwise", users)
+    try:
+        page = browser.new_page()
+        sign_in(page, url, "ann")  # an admin lands on the admin tab, its figures drawn
+        wait_settled(page)
+        assert sorted(computed) == [("edits", "ann"), ("figures", "ann")], computed
+        login(browser.new_page(), url, "bob")
+        assert sorted(computed) == [("edits", "ann"), ("figures", "ann")], computed
+    finally:
+        app.close()
