@@ -40,6 +40,8 @@ from data.schemas import CHOICES
 from data.selection import VERDICT_LABELS, excluded_labellers, is_excluded, set_excluded, stored_names
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pyarrow as pa
 
     from annotate.components import Context
@@ -93,12 +95,27 @@ def _excluded(workspace) -> tuple[str, ...]:
         raise gr.Error(public_line(exc, workspace)) from None
 
 
-def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, str, str, str]:
+class Superseded(Exception):
+    """A draw of the admin tab passed over by a later one of its page as it is computed: it stops there."""
+
+
+def _still(wanted: Callable[[], bool]) -> None:
+    """Between a draw's stages: on only while it is ``wanted`` (its page has asked for no later draw)."""
+    if not wanted():
+        raise Superseded
+
+
+def admin_view(
+    ctx: Context, user: str, method: str = MAJORITY, wanted: Callable[[], bool] = lambda: True
+) -> tuple[str, str, str, str]:
     """(summary cards, labellers table, disputed items table, status) for an admin; ``method`` aggregates the
-    verdicts (`data.aggregate.AGGREGATIONS`), without the labellers excluded in WS/excluded.json."""
+    verdicts (`data.aggregate.AGGREGATIONS`), without the labellers excluded in WS/excluded.json. Between its stages
+    (reading the workspace, the aggregation, the tables, the arena's board) it raises `Superseded` once ``wanted``
+    says no: a draw its page no longer shows computes no further."""
     require_admin(ctx, user)
     service = ctx.service
     service.reload()
+    _still(wanted)
     workspace = service.workspace
     labels, pairs = workspace.frame("labels"), workspace.frame("pairs")
     # An edit's own label (the edit wins, data.edits) is no judgement of an item: out of agreement and pace.
@@ -106,6 +123,7 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
     # kto, rate, rank: no answer of the arena's is the app's item (exports leave out their labels)
     labels = service.off_arena(labels)
     excluded = _excluded(workspace)
+    _still(wanted)
     if service.task == "rank":
         return (*rank_admin_html(service, user, labels, excluded), "")
     if service.task == "rate":
@@ -114,6 +132,7 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
     labels = labels[~labels["item_id"].isin(other_app_pairs(pairs, service.view))]
     gold = read_gold(workspace, service.task)
     report = admin_report(labels, service.task, pairs, checked_method(method), gold, excluded)
+    _still(wanted)
     cards = [
         *summary_cards(service.progress(user), report),
         *pace_card(labels, service.task),
@@ -136,6 +155,7 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
     ]
     # the verdict its agreement is the share of (Dawid–Skene's may be a choice nobody voted: agreement 0.00)
     columns = ["item", "gold", "prompt", "votes", "verdict", "agreement", *posterior, *choice_columns]
+    _still(wanted)
     return (
         cards_html(cards) + (arena_html(workspace, excluded) if service.view == ARENA else ""),
         labellers_html(who_columns, who, "no labels yet", gold, service.task),

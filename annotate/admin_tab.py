@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 
 import gradio as gr
 
-from annotate.admin import AGGREGATED_FIGURES, GOLD_TEXT, admin_view, exclude_labeller, make_gold
+from annotate.admin import AGGREGATED_FIGURES, GOLD_TEXT, Superseded, admin_view, exclude_labeller, make_gold
 from annotate.admin_export import AGGREGATED_EXPORTS, ALL_SPLITS, AUTO, EXPORT_CHOICES, EXPORTS, export_labels
 from annotate.components import AdminTab, Context, TabSet, signed_in
 from annotate.editing import EDITABLE_VIEWS
@@ -167,6 +167,11 @@ class Selected:
                 self.ticket, self.admin = ticket, admin
             return ticket == self.ticket
 
+    def latest(self, ticket: int) -> bool:
+        """Whether the page's draw ``ticket`` is still the latest asked of those seen."""
+        with _NOTING:
+            return ticket == self.ticket
+
     def note_said(self, ticket: int) -> bool:
         """Note the page's draw ``ticket`` as one whose action says its line on the status line (a switch, or the
         redraw after a make-gold or an exclusion, asked once their line is written): whether it is the latest."""
@@ -215,7 +220,10 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
             return kept
         if blind and not page.admin:
             return blank
-        shown = admin_view(ctx, user, method)[:-1]
+        try:  # a later draw asked meanwhile stops this one between its stages (`admin.Superseded`)
+            shown = admin_view(ctx, user, method, lambda: page.latest(ticket))[:-1]
+        except Superseded:
+            return kept
         return shown if page.note(ticket, admin_open) else kept
 
     admin_stats = with_method(figures, "loading the admin tab")

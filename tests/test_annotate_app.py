@@ -337,11 +337,11 @@ def test_a_pages_draw_asked_before_another_draws_nothing_and_pages_do_not_wait_o
     ann, other, request = Selected(), Selected(), SimpleNamespace(username="ann")
     drawn = annotate.admin_tab.admin_view
 
-    def switched_meanwhile(ctx, user, method):  # the page's draw 2 runs while draw 1 is computed
+    def switched_meanwhile(ctx, user, method, wanted):  # the page's draw 2 runs while draw 1 is computed
         monkeypatch.setattr(annotate.admin_tab, "admin_view", drawn)
         assert "verdicts (dawid-skene)" in switch("dawid-skene", ann, 2, True, request)[0]
         assert "pf-kpis" in refresh("majority", other, 7, True, request)[0]  # another page: its own count
-        return drawn(ctx, user, method)
+        return drawn(ctx, user, method, wanted)
 
     monkeypatch.setattr(annotate.admin_tab, "admin_view", switched_meanwhile)
     assert refresh("majority", ann, 1, True, request) == (gr.skip(),) * 3  # asked before: drawn over nothing
@@ -349,6 +349,31 @@ def test_a_pages_draw_asked_before_another_draws_nothing_and_pages_do_not_wait_o
     assert switch("majority", ann, 1, True, request) == (gr.skip(),) * 4  # nor its status line
     assert "verdicts (majority)" in refresh("majority", ann, 3, True, request)[0]  # the next asked draws
     assert (ann.ticket, other.ticket) == (3, 7)
+
+
+def test_a_draw_passed_over_as_it_is_computed_stops_at_its_next_stage(label_ws, users_file, monkeypatch):
+    """ann's refresh (her page's draw 1) is computing its verdicts when she asks for another draw (2): the refresh
+    went on to its end (the labellers' and disputed items' tables, every workspace read), then answered nothing.
+    It stops at its next stage now, computing no table, and draws nothing; draw 2 is computed in full."""
+    import annotate.admin
+    from annotate.admin_tab import Selected
+    from annotate.app import build_app
+
+    app = build_app(make_context(LabelService(label_ws, "pairwise"), Authenticator(load_users(users_file))))
+    refresh = next(fn.fn for fn in app.fns.values() if fn.api_name == "admin")
+    page, request, tables = Selected(), SimpleNamespace(username="ann"), []
+    report, quality = annotate.admin.admin_report, annotate.admin.quality_table
+
+    def asked_meanwhile(*args, **kwargs):  # the page's draw 2 is asked while draw 1 aggregates
+        page.note(2, True)
+        return report(*args, **kwargs)
+
+    monkeypatch.setattr(annotate.admin, "admin_report", asked_meanwhile)
+    monkeypatch.setattr(annotate.admin, "quality_table", lambda *a, **k: tables.append(1) or quality(*a, **k))
+    assert refresh("majority", page, 1, True, request) == (gr.skip(),) * 3
+    assert tables == []  # stopped before its tables
+    monkeypatch.setattr(annotate.admin, "admin_report", report)
+    assert "verdicts (majority)" in refresh("majority", page, 2, True, request)[0] and tables == [1]
 
 
 def test_a_switch_drawn_over_by_a_later_draw_still_says_its_method_on_the_status_line(
@@ -371,10 +396,12 @@ def test_a_switch_drawn_over_by_a_later_draw_still_says_its_method_on_the_status
     drawn = annotate.admin_tab.admin_view
     assert "Verdicts by dawid-skene now" in switch("dawid-skene", page, 1, True, request)[-1]
 
-    def refreshed_meanwhile(ctx, user, method):  # the page's draw 3, a refresh, while draw 2 is computed
+    def refreshed_meanwhile(
+        ctx, user, method, wanted
+    ):  # the page's draw 3, a refresh, while draw 2 is computed
         monkeypatch.setattr(annotate.admin_tab, "admin_view", drawn)
         assert "verdicts (majority)" in refresh("majority", page, 3, True, request)[0]
-        return drawn(ctx, user, method)
+        return drawn(ctx, user, method, wanted)
 
     monkeypatch.setattr(annotate.admin_tab, "admin_view", refreshed_meanwhile)
     *figures, line = switch("majority", page, 2, True, request)
@@ -401,10 +428,12 @@ def test_a_slow_switch_leaves_the_line_of_a_make_gold_asked_after_it(label_ws, u
     drawn = annotate.admin_tab.admin_view
     for ticket, redraw in enumerate(redraws, start=1):
 
-        def acted_meanwhile(ctx, user, method, redraw=redraw, ticket=2 * ticket):  # the action's redraw, next
+        def acted_meanwhile(
+            ctx, user, method, wanted, redraw=redraw, ticket=2 * ticket
+        ):  # the action's redraw, next
             monkeypatch.setattr(annotate.admin_tab, "admin_view", drawn)
             assert "verdicts (dawid-skene)" in redraw("dawid-skene", page, ticket, True, request)[0]
-            return drawn(ctx, user, method)
+            return drawn(ctx, user, method, wanted)
 
         monkeypatch.setattr(annotate.admin_tab, "admin_view", acted_meanwhile)
         assert switch("dawid-skene", page, 2 * ticket - 1, True, request) == (gr.skip(),) * 4
@@ -426,10 +455,12 @@ def test_a_rank_apps_switch_passes_over_no_draw_of_the_figures(label_ws, users_f
     page, request = Selected(), SimpleNamespace(username="ann")
     drawn = annotate.admin_tab.admin_view
 
-    def switched_meanwhile(ctx, user, method):  # the page's draw 2, the switch, while draw 1 is computed
+    def switched_meanwhile(
+        ctx, user, method, wanted
+    ):  # the page's draw 2, the switch, while draw 1 is computed
         monkeypatch.setattr(annotate.admin_tab, "admin_view", drawn)
         assert "Export verdicts by dawid-skene now" in switch("dawid-skene", page, 2, True, request)[0]
-        return drawn(ctx, user, method)
+        return drawn(ctx, user, method, wanted)
 
     monkeypatch.setattr(annotate.admin_tab, "admin_view", switched_meanwhile)
     shown = refresh("dawid-skene", page, 1, True, request)
@@ -458,9 +489,11 @@ def test_an_arena_draw_sends_no_model_name_unless_the_admin_tab_is_open_as_it_ru
     called, drawn = [], annotate.admin_tab.admin_view
     assert not Selected().admin  # a page the server knows nothing of: no open Admin tab
 
-    def labels_meanwhile(ctx, user, method):  # the admin opens the Label tab while the figures are computed
+    def labels_meanwhile(
+        ctx, user, method, wanted
+    ):  # the admin opens the Label tab while the figures are computed
         called.append(user)
-        shown = drawn(ctx, user, method)
+        shown = drawn(ctx, user, method, wanted)
         assert blind(page, page.ticket + 1, False) == ("",) * 3
         return shown
 

@@ -337,12 +337,12 @@ def test_nobody_waits_on_another_pages_slow_admin_draw_nor_sees_its_model_names(
     drawing, gate, released, drawn = threading.Event(), threading.Event(), threading.Event(), []
     admin_view = annotate.admin_tab.admin_view
 
-    def held_first(ctx, user, method):
+    def held_first(ctx, user, method, wanted):
         drawn.append(user)
         if len(drawn) == 1:
             drawing.set()
             released.set() if gate.wait(WAIT_MS / 1000) else None
-        return admin_view(ctx, user, method)
+        return admin_view(ctx, user, method, wanted)
 
     monkeypatch.setattr(annotate.admin_tab, "admin_view", held_first)
     app = build_app(ctx)
@@ -403,11 +403,11 @@ def test_a_draw_asked_before_the_switch_and_answered_after_it_draws_nothing(
     armed, gate, held, answered = threading.Event(), threading.Event(), threading.Event(), []
     admin_view = annotate.admin_tab.admin_view
 
-    def refresh_held(ctx, user, method):  # the first draw by majority once armed
+    def refresh_held(ctx, user, method, wanted):  # the first draw by majority once armed
         if method == "majority" and armed.is_set() and not held.is_set():
             held.set()
             gate.wait(WAIT_MS / 1000)
-        return admin_view(ctx, user, method)
+        return admin_view(ctx, user, method, wanted)
 
     monkeypatch.setattr(annotate.admin_tab, "admin_view", refresh_held)
     app, _, url = serve(workspace, "pairwise", users)
