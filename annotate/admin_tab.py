@@ -6,6 +6,7 @@ handlers themselves are `annotate.admin`'s and `annotate.admin_export`'s."""
 
 import threading
 from dataclasses import dataclass, fields
+from html import unescape
 
 import gradio as gr
 
@@ -13,7 +14,7 @@ from annotate.admin import AGGREGATED_FIGURES, GOLD_TEXT, Superseded, admin_view
 from annotate.admin_export import AGGREGATED_EXPORTS, ALL_SPLITS, AUTO, EXPORT_CHOICES, EXPORTS, export_labels
 from annotate.components import AdminTab, Context, TabSet, signed_in
 from annotate.editing import EDITABLE_VIEWS
-from annotate.failures import shown_errors
+from annotate.failures import HtmlError, shown_errors
 from annotate.render import message_html
 from data.aggregate import AGGREGATIONS, MAJORITY
 from data.commands import ExportCommand
@@ -173,11 +174,23 @@ class Selected:
             return ticket == self.ticket
 
     def note_said(self, ticket: int) -> bool:
-        """Note the page's draw ``ticket`` as one whose action says its line on the status line (a switch, or the
-        redraw after a make-gold or an exclusion, asked once their line is written): whether it is the latest."""
+        """Note the page's draw ``ticket`` as an action that says its line on the status line (a switch, a
+        make-gold, an exclusion, an export) as it finishes: whether it is the latest asked of those seen."""
         with _NOTING:
             self.said = max(self.said, ticket)
             return ticket == self.said
+
+
+def said(page: Selected, ticket, line_of, *given) -> str:
+    """The status line of an action (a make-gold's, an exclusion's, an export's) asked as the page's draw
+    ``ticket``: ``line_of(*given)``, a handler wrapped in `shown_errors`, whose failure is its line too (a popup alone
+    left an older action's line there, as if it were this one's); nothing where the page asked for a later action's
+    line (`Selected.note_said`): the status line is the last asked action's, whichever finishes first."""
+    try:
+        line = line_of(*given)
+    except HtmlError as exc:  # `shown_errors`' line: what failed, and why
+        line = message_html(unescape(exc.message), "error")
+    return line if page.note_said(int(ticket or 0)) else gr.skip()
 
 
 def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> None:
@@ -240,27 +253,42 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
         # A later draw is by this method too: its line stands unless a later action's (a switch's, a make-gold's)
         return (*shown, line if page.note_said(ticket) else gr.skip())
 
-    def after_action(user: str, method: str, page: Selected, ticket: int, admin_open: bool) -> tuple:
-        """The redraw after a make-gold or an exclusion, whose line is on the status line by the time it is asked."""
-        page.note_said(ticket)
-        return figures(user, method, page, ticket, admin_open)
-
-    redraw = with_method(after_action, "loading the admin tab")
-
     def export(fmt: str):  # the export file is written last, whole or not at all: nothing saved on an error
-        def plain(split: str | None, labels: str | None, request: gr.Request):
-            return export_labels(ctx, signed_in(request), fmt, MAJORITY, split, labels)
+        action = f"exporting {fmt}"
+        line = shown_errors(ctx, action)(
+            lambda method, split, labels, request: export_labels(
+                ctx, signed_in(request), fmt, method, split, labels
+            )
+        )
 
-        def switched(method: str, split: str | None, labels: str | None, request: gr.Request):
-            return export_labels(ctx, signed_in(request), fmt, method, split, labels)
+        def plain(
+            split: str | None, labels: str | None, page: Selected, ticket, admin_open, request: gr.Request
+        ):
+            return said(page, ticket, line, MAJORITY, split, labels, request)
 
-        return shown_errors(ctx, f"exporting {fmt}")(plain if admin.aggregate is None else switched)
+        def switched(
+            method: str,
+            split: str | None,
+            labels: str | None,
+            page: Selected,
+            ticket,
+            admin_open,
+            request: gr.Request,
+        ):
+            return said(page, ticket, line, method, split, labels, request)
+
+        return shown_errors(ctx, action)(plain if admin.aggregate is None else switched)
 
     def switch(exclude: bool):
         # excluded.json is written last, whole or not at all: nothing saved on an error
-        @shown_errors(ctx, "excluding a labeller" if exclude else "including a labeller")
-        def handler(labeller: str | None, request: gr.Request):
-            return exclude_labeller(ctx, signed_in(request), labeller, exclude)
+        action = "excluding a labeller" if exclude else "including a labeller"
+        line = shown_errors(ctx, action)(
+            lambda labeller, request: exclude_labeller(ctx, signed_in(request), labeller, exclude)
+        )
+
+        @shown_errors(ctx, action)
+        def handler(labeller: str | None, page: Selected, ticket, admin_open, request: gr.Request):
+            return said(page, ticket, line, labeller, request)
 
         return handler
 
@@ -283,6 +311,8 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     # A tab's select is not dropped while the tab's previous one is computed (Gradio's default for an event): an
     # admin back on the Admin tab before the load's draw is done gets one; and each one's page note is taken at once.
     tab_opened = dict(trigger_mode="multiple", **private)
+    # The actions that say their line on the status line (`said`) are asked in the page's order too.
+    ordered = drawn[-3:]
     tabs.admin.select(admin_stats, drawn, views, api_name="admin_select", js=asked("true"), **tab_opened)
     if blind:  # opening the Label tab empties the figures: a draw asked for before it sends them no more
 
@@ -290,22 +320,35 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
         def emptied(page: Selected, ticket, admin_open):
             return blank if page.note(int(ticket or 0), bool(admin_open)) else kept
 
-        tabs.label.select(emptied, drawn[-3:], views, api_name="admin_blind", js=asked("false"), **tab_opened)
+        tabs.label.select(emptied, ordered, views, api_name="admin_blind", js=asked("false"), **tab_opened)
     for fmt, button in admin.exports.items():
-        chosen = [*method, admin.split, admin.labels]
-        button.click(export(fmt), chosen, admin.status, api_name=f"export_{fmt}", **private)
+        chosen = [*method, admin.split, admin.labels, *ordered]
+        button.click(export(fmt), chosen, admin.status, api_name=f"export_{fmt}", **in_order)
     for button, exclude in ((admin.exclude, True), (admin.include, False)):
         button.click(
-            switch(exclude), [admin.labeller], admin.status, api_name=button.elem_id[3:], **private
-        ).then(redraw, drawn, views, **in_order)
+            switch(exclude), [admin.labeller, *ordered], admin.status, api_name=button.elem_id[3:], **in_order
+        ).then(admin_stats, drawn, views, **in_order)
 
     # The workspace is read again after the gold answer is written: an error there leaves the item gold.
-    @shown_errors(ctx, "making gold", "the item may be gold already; Make gold again says so")
-    def gold(item: str | None, answer: str | None, text: str | None, request: gr.Request):
-        return make_gold(ctx, signed_in(request), item, answer, text)
+    made = "the item may be gold already; Make gold again says so"
+    gold_line = shown_errors(ctx, "making gold", made)(
+        lambda item, answer, text, request: make_gold(ctx, signed_in(request), item, answer, text)
+    )
 
-    given = [admin.gold_item, admin.gold_answer, admin.gold_text]
+    @shown_errors(ctx, "making gold", made)
+    def gold(
+        item: str | None,
+        answer: str | None,
+        text: str | None,
+        page: Selected,
+        ticket,
+        admin_open,
+        request: gr.Request,
+    ):
+        return said(page, ticket, gold_line, item, answer, text, request)
+
+    given = [admin.gold_item, admin.gold_answer, admin.gold_text, *ordered]
     # then the tab is drawn again, as after an exclusion: the item's gold answer in the disputed table, the counts
-    admin.make_gold.click(gold, given, admin.status, api_name="make_gold", **private).then(
-        redraw, drawn, views, **in_order
+    admin.make_gold.click(gold, given, admin.status, api_name="make_gold", **in_order).then(
+        admin_stats, drawn, views, **in_order
     )

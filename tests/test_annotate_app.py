@@ -409,35 +409,80 @@ def test_a_switch_drawn_over_by_a_later_draw_still_says_its_method_on_the_status
     assert "Verdicts by majority now" in line, line
 
 
-def test_a_slow_switch_leaves_the_line_of_a_make_gold_asked_after_it(label_ws, users_file, monkeypatch):
+def test_the_status_line_is_the_last_asked_actions_whichever_finishes_first(
+    label_ws, users_file, monkeypatch
+):
     """While ann's switch to Dawid–Skene is computed she makes an item gold: its line ("... is gold now") is
-    written, then its redraw (by Dawid–Skene, the switch's method) is asked. The switch, answered after them, wrote
-    its own line over the make-gold's. A switch's line now stands only where no later action's line (a switch's,
-    a make-gold's, an exclusion's, each followed by its redraw) was asked."""
+    written, and the switch, answered after it, wrote its own line over the make-gold's; the export buttons' lines
+    took part in no order at all (a slow export's line over a later make-gold's, a slow switch's over an export's,
+    one export's over another's). One rule for every action's line now (a switch's, a make-gold's, an exclusion's,
+    an export's): the status line is the last asked action's, whichever finishes first."""
     import annotate.admin_tab
     from annotate.admin_tab import Selected
     from annotate.app import build_app
 
     app = build_app(make_context(LabelService(label_ws, "pairwise"), Authenticator(load_users(users_file))))
-    named = {fn.api_name: fn for fn in app.fns.values()}
-    switch = named["admin_aggregate"].fn
-    redraws = [
-        fn.fn for fn in app.fns.values() if fn.trigger_after in (named["make_gold"]._id, named["exclude"]._id)
-    ]
+    named = {fn.api_name: fn.fn for fn in app.fns.values()}
     page, request = Selected(), SimpleNamespace(username="ann")
-    drawn = annotate.admin_tab.admin_view
-    for ticket, redraw in enumerate(redraws, start=1):
+    actions = {  # each action as Gradio calls it, asked as the page's draw ``ticket``
+        "make_gold": lambda ticket: named["make_gold"]("", None, "", page, ticket, True, request),
+        "exclude": lambda ticket: named["exclude"]("", page, ticket, True, request),
+        "export_dpo": lambda ticket: named["export_dpo"](
+            "majority", "all", "auto", page, ticket, True, request
+        ),
+    }
+    drawn, ticket = annotate.admin_tab.admin_view, 0
+    for name, act in actions.items():
+        ticket += 2
 
         def acted_meanwhile(
-            ctx, user, method, wanted, redraw=redraw, ticket=2 * ticket
-        ):  # the action's redraw, next
+            ctx, user, method, wanted, act=act, ticket=ticket
+        ):  # asked after the switch, done first
             monkeypatch.setattr(annotate.admin_tab, "admin_view", drawn)
-            assert "verdicts (dawid-skene)" in redraw("dawid-skene", page, ticket, True, request)[0]
+            assert "pf-message" in act(ticket)
             return drawn(ctx, user, method, wanted)
 
         monkeypatch.setattr(annotate.admin_tab, "admin_view", acted_meanwhile)
-        assert switch("dawid-skene", page, 2 * ticket - 1, True, request) == (gr.skip(),) * 4
-    assert len(redraws) == 2
+        *figures, line = named["admin_aggregate"]("dawid-skene", page, ticket - 1, True, request)
+        assert "verdicts (dawid-skene)" in figures[0] and line == gr.skip(), name  # its figures, not its line
+        ticket += 2  # an export asked after the action, done before it: the action says nothing
+        assert "Nothing to export as dpo yet" in actions["export_dpo"](ticket)
+        assert act(ticket - 1) == gr.skip(), name
+    assert "Nothing to export as dpo yet" in actions["export_dpo"](ticket + 1)  # the next asked says its line
+
+
+def test_a_failed_make_gold_says_so_on_the_status_line(label_ws, users_file, monkeypatch):
+    """ann turns the verdicts to Dawid–Skene, then makes an item gold, which fails (a full disk as its gold answer
+    is written): the failure was a popup, and the status line went on reading "Verdicts by dawid-skene now …" over
+    the redraw, as if that were the outcome of her latest action. The make-gold's failure is the status line now:
+    what failed and why (the exclusion's and the exports' as well)."""
+    import errno
+
+    import annotate.admin
+    import annotate.admin_export
+    from annotate.admin_tab import Selected
+    from annotate.app import build_app
+
+    app = build_app(make_context(LabelService(label_ws, "pairwise"), Authenticator(load_users(users_file))))
+    named = {fn.api_name: fn.fn for fn in app.fns.values()}
+    page, request = Selected(), SimpleNamespace(username="ann")
+    assert (
+        "Verdicts by dawid-skene now" in named["admin_aggregate"]("dawid-skene", page, 1, True, request)[-1]
+    )
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(annotate.admin, "mark_gold", full)
+    item = label_ws.frame("pairs")["id"].iloc[0]
+    line = named["make_gold"](item, "a", "", page, 2, True, request)
+    assert line.startswith(
+        '<div class="pf-message pf-error">Error while making gold: [Errno 28] No space left'
+    ), line
+    assert "Make gold again says so (error " in line
+    monkeypatch.setattr(annotate.admin_export, "export_workspace", full)
+    line = named["export_dpo"]("majority", "all", "auto", page, 3, True, request)
+    assert line == '<div class="pf-message pf-error">[Errno 28] No space left on device</div>', line
 
 
 def test_a_rank_apps_switch_passes_over_no_draw_of_the_figures(label_ws, users_file, monkeypatch):

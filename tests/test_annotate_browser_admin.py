@@ -505,3 +505,58 @@ def test_an_admins_page_load_computes_the_admin_tab_once(tmp_path, browser, user
         assert sorted(computed) == [("edits", "ann"), ("figures", "ann")], computed
     finally:
         app.close()
+
+
+def test_the_status_line_says_the_latest_actions_outcome_its_failure_too(
+    tmp_path, browser, users, monkeypatch
+):
+    """ann turns the verdicts to Dawid–Skene, whose draw is slow, and exports meanwhile: the switch, answered last,
+    wrote its line over the export's (and its download link). Then a make-gold fails (a full disk): its failure was
+    a popup, and the status line went on reading the export's line over the redraw. The status line is the latest
+    asked action's now, whichever finishes first, and a failed make-gold's line says what failed and why."""
+    import errno
+
+    import annotate.admin
+    import annotate.admin_tab
+
+    armed, gate, held = threading.Event(), threading.Event(), threading.Event()
+    admin_view = annotate.admin_tab.admin_view
+
+    def switch_held(ctx, user, method, *wanted):  # the switch's draw, once armed
+        if method == "dawid-skene" and armed.is_set() and not held.is_set():
+            held.set()
+            gate.wait(WAIT_MS / 1000)
+        return admin_view(ctx, user, method, *wanted)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(annotate.admin_tab, "admin_view", switch_held)
+    monkeypatch.setattr(annotate.admin, "mark_gold", full)
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, _, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page()
+        sign_in(page, url, "ann")
+        wait_settled(page)
+        status = page.locator("#pf-admin-status")
+        armed.set()
+        page.locator("#pf-aggregate").get_by_text("dawid-skene", exact=True).click()
+        assert held.wait(WAIT_MS / 1000)
+        page.locator("#pf-export-dpo").click()
+        status.get_by_text("Nothing to export as dpo yet").wait_for(timeout=WAIT_MS)
+        gate.set()
+        page.locator("#pf-admin-cards").get_by_text("verdicts (dawid-skene)").wait_for(timeout=WAIT_MS)
+        wait_settled(page)
+        assert status.inner_text().startswith("Nothing to export as dpo yet"), status.inner_text()
+        page.locator("#pf-gold-item textarea").fill(workspace.frame("pairs")["id"].iloc[0])
+        page.locator("#pf-gold-answer").get_by_text("a", exact=True).click()
+        page.locator("#pf-make-gold").click()
+        status.get_by_text("Error while making gold: [Errno 28] No space left on device").wait_for(
+            timeout=WAIT_MS
+        )
+        wait_settled(page)
+        assert status.inner_text().startswith("Error while making gold"), status.inner_text()
+    finally:
+        gate.set()
+        app.close()
