@@ -181,6 +181,15 @@ class Selected:
             return ticket == self.said
 
 
+# In the arena app, where an admin votes blind too, a draw's figures reach the page in hidden copies (in no page's
+# markup) and go on screen through this gate, in the page, only while its Admin tab is open: the server cannot know
+# of a Label click on its way, and a draw finishing meanwhile put the model names in the page, behind the Label tab.
+GATE = (
+    "(...drawn) => window.pfAdminOpen !== false && document.getElementById('pf-admin-refresh')?.checkVisibility()"
+    " ? drawn : drawn.map(() => '')"
+)
+
+
 def said(page: Selected, ticket, line_of, *given) -> str:
     """The status line of an action (a make-gold's, an exclusion's, an export's) asked as the page's draw
     ``ticket``: ``line_of(*given)``, a handler wrapped in `shown_errors`, whose failure is its line too (a popup alone
@@ -199,6 +208,13 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     blank, kept = ("",) * len(views), (gr.skip(),) * len(views)
     # Blind votes: the leaderboard names the models, and an admin who labels votes blind too
     blind = ctx.service.view == ARENA
+    private = dict(api_visibility="undocumented")
+    # where the figures' draws send them: through `GATE` in the arena app
+    sent = [gr.HTML(visible=False, elem_id=f"{view.elem_id}-sent") for view in views] if blind else views
+
+    def on_screen(event):
+        return event.then(None, sent, views, js=GATE, **private) if blind else event
+
     selected = gr.State(Selected())
 
     @shown_errors(ctx, "loading the admin tab")
@@ -241,7 +257,7 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
 
     admin_stats = with_method(figures, "loading the admin tab")
     # A rank app's switch changes only what its export buttons write: nothing on the tab to redraw but the status
-    redrawn = views if ctx.service.task in AGGREGATED_FIGURES else []
+    redrawn = sent if ctx.service.task in AGGREGATED_FIGURES else []
 
     def switched(user: str, method: str, page: Selected, ticket: int, admin_open: bool):
         if not ctx.auth.is_admin(user):  # (admin_view checks it too, where it runs)
@@ -292,7 +308,6 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
 
         return handler
 
-    private = dict(api_visibility="undocumented")
     # Each page's draws are drawn in the order asked (`Selected.note`): a draw by the method of a moment ago (a
     # make-gold's or an exclusion's redraw, a refresh) that finished after the switch's own drew one method's
     # verdicts under the other's label. They run at once, in no line: one admin's slow draw (a large workspace)
@@ -302,18 +317,22 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     # shows, which draws the figures. The load drew them too, and the select's draw passed over it: two full draws
     # per page load, one thrown away.
     app.load(show_admin, None, [tabs.admin, tabs.tabs], api_name="admin_tab", **private)
-    admin.refresh.click(admin_stats, drawn, views, api_name="admin", **in_order)
+    on_screen(admin.refresh.click(admin_stats, drawn, sent, api_name="admin", **in_order))
     if admin.aggregate is not None:
         switch_view = with_method(switched, "switching the verdicts' method")
-        admin.aggregate.change(
+        switched_to = admin.aggregate.change(
             switch_view, drawn, [*redrawn, admin.status], api_name="admin_aggregate", **in_order
         )
+        if redrawn:
+            on_screen(switched_to)
     # A tab's select is not dropped while the tab's previous one is computed (Gradio's default for an event): an
     # admin back on the Admin tab before the load's draw is done gets one; and each one's page note is taken at once.
     tab_opened = dict(trigger_mode="multiple", **private)
     # The actions that say their line on the status line (`said`) are asked in the page's order too.
     ordered = drawn[-3:]
-    tabs.admin.select(admin_stats, drawn, views, api_name="admin_select", js=asked("true"), **tab_opened)
+    on_screen(
+        tabs.admin.select(admin_stats, drawn, sent, api_name="admin_select", js=asked("true"), **tab_opened)
+    )
     if blind:  # opening the Label tab empties the figures: a draw asked for before it sends them no more
 
         @shown_errors(ctx, "opening the Label tab")
@@ -325,9 +344,10 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
         chosen = [*method, admin.split, admin.labels, *ordered]
         button.click(export(fmt), chosen, admin.status, api_name=f"export_{fmt}", **in_order)
     for button, exclude in ((admin.exclude, True), (admin.include, False)):
-        button.click(
+        acted = button.click(
             switch(exclude), [admin.labeller, *ordered], admin.status, api_name=button.elem_id[3:], **in_order
-        ).then(admin_stats, drawn, views, **in_order)
+        )
+        on_screen(acted.then(admin_stats, drawn, sent, **in_order))
 
     # The workspace is read again after the gold answer is written: an error there leaves the item gold.
     made = "the item may be gold already; Make gold again says so"
@@ -349,6 +369,5 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
 
     given = [admin.gold_item, admin.gold_answer, admin.gold_text, *ordered]
     # then the tab is drawn again, as after an exclusion: the item's gold answer in the disputed table, the counts
-    admin.make_gold.click(gold, given, admin.status, api_name="make_gold", **in_order).then(
-        admin_stats, drawn, views, **in_order
-    )
+    made_gold = admin.make_gold.click(gold, given, admin.status, api_name="make_gold", **in_order)
+    on_screen(made_gold.then(admin_stats, drawn, sent, **in_order))

@@ -280,7 +280,7 @@ def test_the_admin_tab_offers_only_the_exports_and_the_switch_its_labels_use(
     assert len(switched) == (switch is not None)
     figures = {"pf-admin-cards", "pf-admin-labellers", "pf-admin-disputed"}
     for fn in switched:
-        drawn = {block.elem_id for block in fn.outputs}
+        drawn = {block.elem_id.removesuffix("-sent") for block in fn.outputs}  # the arena's: through its gate
         assert drawn == {"pf-admin-status"} | (set() if view == "rank" else figures), drawn
     assert {"admin", "admin_select", "make_gold", "exclude", "include"} <= wired
 
@@ -293,17 +293,29 @@ def test_the_admin_tabs_draws_wait_in_no_line_and_each_page_draws_the_last_asked
     No event waits in a line now; each draw is asked with its page's count of draws (taken in the page, in the
     order asked), and a draw the page asked for before another one the server has seen draws nothing: the last asked
     is drawn last, one page's draws never wait on another's."""
-    from annotate.admin_tab import Selected, asked
+    from annotate.admin_tab import GATE, Selected, asked
     from annotate.app import build_app
 
     app = build_app(make_context(LabelService(label_ws, view), Authenticator(load_users(users_file))))
     figures = {"pf-admin-cards", "pf-admin-labellers", "pf-admin-disputed"}
-    drawing = [fn for fn in app.fns.values() if figures & {getattr(b, "elem_id", None) for b in fn.outputs}]
+    sent = {
+        f"{figure}-sent" for figure in figures
+    }  # the arena's draws' hidden copies, put on screen by its gate
+    outputs = lambda fn: {getattr(b, "elem_id", None) for b in fn.outputs}  # noqa: E731
+    drawing = [fn for fn in app.fns.values() if fn.fn is not None and (figures | sent) & outputs(fn)]
     names = {fn.api_name for fn in drawing}
     # a refresh, the tab's select (which draws an admin's page load too), the switch (a rank app's draws none), the
     # redraws after a make-gold, an exclusion and an inclusion; the arena's emptying of them as the Label tab opens
     expected = 6 - (view == "rank") + (view == "arena")
     assert len(drawing) == expected and {"admin", "admin_select"} <= names, names
+    # in the arena each draw's figures go on screen through the page's gate alone (the Label tab's emptying aside)
+    gates = [fn for fn in app.fns.values() if fn.js == GATE]
+    assert len(gates) == (expected - 1 if view == "arena" else 0) and all(
+        outputs(g) == figures for g in gates
+    )
+    assert all(
+        not figures & outputs(fn) for fn in drawing if view == "arena" and fn.api_name != "admin_blind"
+    )
     limited = [(fn.api_name, fn.concurrency_id, fn.concurrency_limit) for fn in app.fns.values()]
     assert (
         not [fn for fn in limited if fn[2] != "default"] and app._queue.default_concurrency_limit is None

@@ -560,3 +560,74 @@ def test_the_status_line_says_the_latest_actions_outcome_its_failure_too(
     finally:
         gate.set()
         app.close()
+
+
+def test_a_draw_answered_between_the_label_click_and_the_server_hearing_it_puts_no_model_name_in_the_page(
+    tmp_path, browser, users, monkeypatch
+):
+    """ann, labelling in the arena, opens the Admin tab and at once the Label tab again: the Admin tab's draw is
+    answered before the server hears of the Label tab (its note, `admin_blind`, held here). The server, knowing of
+    no Label tab, sent the board, and the page drew the model names into the hidden Admin tab until the note's
+    answer emptied it. The page itself puts a draw's figures on screen now, only while its Admin tab is open: no
+    model name reaches the page."""
+    import annotate.admin_tab
+
+    armed, gate, held, heard, answered = (threading.Event() for _ in range(5))
+    admin_view = annotate.admin_tab.admin_view
+
+    def draw_held(ctx, user, method, *wanted):  # the first draw once armed
+        if armed.is_set() and not held.is_set():
+            held.set()
+            gate.wait(WAIT_MS / 1000)
+        return admin_view(ctx, user, method, *wanted)
+
+    monkeypatch.setattr(annotate.admin_tab, "admin_view", draw_held)
+    app, _, url = serve(arena_votes_workspace(tmp_path / "ws"), "arena", users)
+    named = {fn.api_name: fn for fn in app.fns.values()}
+    draw, note = named["admin_select"].fn, named["admin_blind"].fn
+
+    @functools.wraps(draw)
+    def drawn(*args, **kwargs):
+        try:
+            return draw(*args, **kwargs)
+        finally:
+            answered.set() if held.is_set() else None
+
+    @functools.wraps(note)
+    def heard_late(
+        *args, **kwargs
+    ):  # once armed, the server hears of the Label tab after the draw is answered
+        if armed.is_set():
+            heard.wait(WAIT_MS / 1000)
+        return note(*args, **kwargs)
+
+    named["admin_select"].fn, named["admin_blind"].fn = drawn, heard_late
+    board = "#pf-admin-cards"
+    leak = "new MutationObserver(() => { if (document.body.innerHTML.includes('/models/')) window.pfLeak = true; })"
+    leak += ".observe(document.body, {subtree: true, childList: true, characterData: true})"
+    try:
+        page = browser.new_page()
+        sign_in(page, url, "ann")
+        page.locator(board).get_by_text("/models/Y", exact=True).wait_for(timeout=WAIT_MS)
+        wait_settled(page)
+        page.get_by_role("tab", name="Label").click()  # the board emptied: she labels
+        page.wait_for_function("!document.body.innerHTML.includes('/models/')", timeout=WAIT_MS)
+        wait_settled(page)
+        page.evaluate(leak)
+        armed.set()
+        page.get_by_role("tab", name="Admin").click()
+        assert held.wait(WAIT_MS / 1000)
+        page.get_by_role("tab", name="Label").click()
+        page.wait_for_function("!document.getElementById('pf-admin-refresh')?.checkVisibility()")
+        gate.set()
+        assert answered.wait(WAIT_MS / 1000)
+        page.wait_for_timeout(500)  # the draw's answer reaches the page meanwhile
+        heard.set()
+        wait_settled(page)
+        assert not page.evaluate("window.pfLeak || document.body.innerHTML.includes('/models/')")
+        page.get_by_role("tab", name="Admin").click()  # the board again
+        page.locator(board).get_by_text("/models/Y", exact=True).wait_for(timeout=WAIT_MS)
+    finally:
+        gate.set()
+        heard.set()
+        app.close()
