@@ -264,7 +264,7 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
             raise gr.Error("Only an admin can see this.")
         line = switched_line(ctx.service.task, ctx.service.view, method)
         if not redrawn:  # a rank app's: it draws no figures, so it passes over no draw of them
-            return (line,)
+            return (line if page.note_said(ticket) else gr.skip(),)
         shown = figures(user, method, page, ticket, admin_open)
         # A later draw is by this method too: its line stands unless a later action's (a switch's, a make-gold's)
         return (*shown, line if page.note_said(ticket) else gr.skip())
@@ -314,8 +314,7 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     # holds no other admin's, and nothing a labeller waits for (their item is the Label tab's own event).
     in_order = dict(js=asked(), **private)
     # An admin's page opens on the Admin tab (`app.build_app`): the load shows it, and Gradio fires its select as it
-    # shows, which draws the figures. The load drew them too, and the select's draw passed over it: two full draws
-    # per page load, one thrown away.
+    # shows, which draws the figures, once per load (a draw by the load as well was computed in full, then dropped).
     app.load(show_admin, None, [tabs.admin, tabs.tabs], api_name="admin_tab", **private)
     on_screen(admin.refresh.click(admin_stats, drawn, sent, api_name="admin", **in_order))
     if admin.aggregate is not None:

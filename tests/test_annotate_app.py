@@ -522,6 +522,10 @@ def test_a_rank_apps_switch_passes_over_no_draw_of_the_figures(label_ws, users_f
     monkeypatch.setattr(annotate.admin_tab, "admin_view", switched_meanwhile)
     shown = refresh("dawid-skene", page, 1, True, request)
     assert "pf-kpis" in shown[0], shown
+    # its line is in the page's order of action lines all the same: one asked before an export, done after it
+    export = next(fn.fn for fn in app.fns.values() if fn.api_name == "export_dpo")
+    assert "Nothing to export as dpo yet" in export("majority", "all", "auto", page, 4, True, request)
+    assert switch("majority", page, 3, True, request) == (gr.skip(),)
 
 
 def test_an_arena_draw_sends_no_model_name_unless_the_admin_tab_is_open_as_it_runs(
