@@ -1,15 +1,12 @@
 """The admin tab's handlers: agreement, progress and verdict cards, the labellers' table (activity, pace and quality,
-from `data.labellers`; who is excluded) and the disputed items' table, "make gold" on a decided item, the switch that
-keeps a labeller's labels out of every verdict (WS/excluded.json, `data.selection`), and the export of the labels to
-TRL's columns: `python -m data export`'s own (`data.export_workspace.export_workspace`), so its rows and counts are
-the CLI's for the same options. Verdicts and the export use the aggregation the admin picks (majority or
-dawid-skene, as `python -m data export --aggregate`); the rate app has none (its ratings export holds means). The
-pairwise and arena apps' cards, tables and "make gold" keep to their own app's pairs (`annotate.arena_admin`). Every
-handler checks the admin flag of the signed-in user on every call."""
+from `data.labellers`; who is excluded) and the disputed items' table, "make gold" on a decided item, and the switch
+that keeps a labeller's labels out of every verdict (WS/excluded.json, `data.selection`); the export buttons' are
+`annotate.admin_export`'s. Verdicts use the aggregation the admin picks (majority or dawid-skene, as `python -m data
+export --aggregate`); the rate app has none. The pairwise and arena apps' cards, tables and "make gold" keep to their
+own app's pairs (`annotate.arena_admin`). Every handler checks the admin flag of the signed-in user on every call."""
 
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
@@ -34,11 +31,8 @@ from annotate.rate_admin import rate_admin_html
 from annotate.render import cards_html, echo_cut, excerpt, figure, message_html, prompt_excerpt, table_html
 from data.aggregate import AGGREGATIONS, MAJORITY, SPLIT
 from data.annotators import ADMIN_SOURCE
-from data.commands import ExportCommand
 from data.edits import edit_pair_ids
 from data.errors import PrefloopError, counted
-from data.export import write_export
-from data.export_workspace import check_export_options, export_workspace
 from data.gold import ANSWER, CLI, mark_gold, read_gold
 from data.leaderboard import ARENA
 from data.machine import AGAINST
@@ -46,37 +40,26 @@ from data.schemas import CHOICES
 from data.selection import VERDICT_LABELS, excluded_labellers, is_excluded, set_excluded, stored_names
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pyarrow as pa
 
     from annotate.components import Context
     from annotate.service import LabelService
 
 
-# The choices of `data export`'s --split and --labels, read off its options (the CLI's own), and the admin tab's
-# word for no --split
-EXPORT_CHOICES = {
-    f.name: f.metadata["choices"] for f in fields(ExportCommand) if f.name in ("split", "labels")
-}
-ALL_SPLITS, AUTO = "all", "auto"
-
-# What each app (its view: a task, or the arena) exports: what its own labels make, a rank app's rankings expanded
-# into DPO pairs. The arena's votes are evaluation data that no export holds (as `data export`); another task's labels
-# in the same workspace export from their own app, or `python -m data export`.
-EXPORTS = {"pairwise": ("dpo",), "arena": (), "kto": ("kto",), "rank": ("dpo",), "rate": ("ratings",)}
 # What the aggregation the admin picks (majority or dawid-skene) decides: the tab's figures of the tasks whose labels
 # are verdicts (the verdicts card, the disputed items' order and posterior: `admin_view`; rank and rate figures are
-# agreement, not verdicts), and the exports of verdicts (a rank app's DPO export: the pairs its rankings expand
-# into); the ratings export holds means.
+# agreement, not verdicts), and the exports of verdicts (`admin_export.AGGREGATED_EXPORTS`).
 AGGREGATED_FIGURES = ("pairwise", "kto")  # tasks (the arena's labels are pairwise)
-AGGREGATED_EXPORTS = ("dpo", "kto")
 
 
-def _require_admin(ctx: Context, user: str) -> None:
+def require_admin(ctx: Context, user: str) -> None:
     if not ctx.auth.is_admin(user):
         raise gr.Error("Only an admin can see this.")
 
 
-def _method(method: str | None) -> str:
+def checked_method(method: str | None) -> str:
     if method not in AGGREGATIONS:
         raise gr.Error(
             echo_cut(f"Aggregation {method!r}: expected one of {', '.join(AGGREGATIONS)}.", [method])
@@ -112,12 +95,27 @@ def _excluded(workspace) -> tuple[str, ...]:
         raise gr.Error(public_line(exc, workspace)) from None
 
 
-def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, str, str, str]:
+class Superseded(Exception):
+    """A draw of the admin tab passed over by a later one of its page as it is computed: it stops there."""
+
+
+def _still(wanted: Callable[[], bool]) -> None:
+    """Between a draw's stages: on only while it is ``wanted`` (its page has asked for no later draw)."""
+    if not wanted():
+        raise Superseded
+
+
+def admin_view(
+    ctx: Context, user: str, method: str = MAJORITY, wanted: Callable[[], bool] = lambda: True
+) -> tuple[str, str, str, str]:
     """(summary cards, labellers table, disputed items table, status) for an admin; ``method`` aggregates the
-    verdicts (`data.aggregate.AGGREGATIONS`), without the labellers excluded in WS/excluded.json."""
-    _require_admin(ctx, user)
+    verdicts (`data.aggregate.AGGREGATIONS`), without the labellers excluded in WS/excluded.json. Between its stages
+    (reading the workspace, the aggregation, the tables, the arena's board) it raises `Superseded` once ``wanted``
+    says no: a draw its page no longer shows computes no further."""
+    require_admin(ctx, user)
     service = ctx.service
     service.reload()
+    _still(wanted)
     workspace = service.workspace
     labels, pairs = workspace.frame("labels"), workspace.frame("pairs")
     # An edit's own label (the edit wins, data.edits) is no judgement of an item: out of agreement and pace.
@@ -125,6 +123,7 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
     # kto, rate, rank: no answer of the arena's is the app's item (exports leave out their labels)
     labels = service.off_arena(labels)
     excluded = _excluded(workspace)
+    _still(wanted)
     if service.task == "rank":
         return (*rank_admin_html(service, user, labels, excluded), "")
     if service.task == "rate":
@@ -132,7 +131,8 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
     # the pairwise and arena apps' labels are one task: each tab counts, lists and measures its own app's pairs
     labels = labels[~labels["item_id"].isin(other_app_pairs(pairs, service.view))]
     gold = read_gold(workspace, service.task)
-    report = admin_report(labels, service.task, pairs, _method(method), gold, excluded)
+    report = admin_report(labels, service.task, pairs, checked_method(method), gold, excluded)
+    _still(wanted)
     cards = [
         *summary_cards(service.progress(user), report),
         *pace_card(labels, service.task),
@@ -155,6 +155,7 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
     ]
     # the verdict its agreement is the share of (Dawid–Skene's may be a choice nobody voted: agreement 0.00)
     columns = ["item", "gold", "prompt", "votes", "verdict", "agreement", *posterior, *choice_columns]
+    _still(wanted)
     return (
         cards_html(cards) + (arena_html(workspace, excluded) if service.view == ARENA else ""),
         labellers_html(who_columns, who, "no labels yet", gold, service.task),
@@ -235,7 +236,7 @@ def make_gold(
     """Make a (decided) item gold with the admin's answer; it joins every labeller's queue at --gold-rate. A choice
     (``answer``) for pairs and KTO completions; ``text`` for a rank item (its ranking, as `data gold --ranking`) and
     a rated answer (its ratings JSON, checked against the app's rubric, as `data gold --ratings`)."""
-    _require_admin(ctx, user)
+    require_admin(ctx, user)
     say = _messages(item_id, answer, text)
     service, task = ctx.service, ctx.service.task
     item_id = (item_id or "").strip()
@@ -303,79 +304,11 @@ def machine_cards(report: dict) -> list[tuple[str, str, str]]:
     return cards
 
 
-def export_labels(
-    ctx: Context,
-    user: str,
-    fmt: str,
-    method: str = MAJORITY,
-    split: str | None = ALL_SPLITS,
-    labels: str = AUTO,
-) -> str:
-    """Write WS/exports/<fmt>[-<split>].parquet as `python -m data export --format FMT [--split SPLIT] --labels
-    LABELS` writes it (`export_options`: the rows and counts are that command's, by construction), aggregated by
-    ``method`` without the labellers excluded in WS/excluded.json; an HTML status line."""
-    _require_admin(ctx, user)
-    workspace = ctx.service.workspace
-    try:
-        options = export_options(workspace, fmt, _method(method), split, labels)
-        made = export_workspace(workspace, options, ctx.service.rubric)  # ratings: as the app lists aspects
-    except (PrefloopError, OSError) as exc:
-        # a damaged excluded.json, say: the CLI's line, without the server's paths
-        raise gr.Error(public_line(exc, workspace)) from None
-    name = f"{fmt}-{options.split}" if options.split else fmt  # the CLI's file name for the split
-    if not len(made.rows):
-        return message_html(f"Nothing to export as {name} yet ({made.summary()}).", "warn")
-    try:
-        # The workspace refused a linked exports/ when it opened; one planted since (while the rows were made,
-        # even) would take the write elsewhere: written through the folder opened without following a link.
-        write_export(made.rows, workspace.exports, f"{name}.parquet")
-    except (PrefloopError, OSError) as exc:  # a full disk: why, and nothing half-written
-        return message_html(f"Not written: {public_line(exc, workspace)}", "error")
-    link = (
-        f'<a class="pf-download" href="prefloop/export/{name}.parquet" download>Download {name}.parquet</a>'
-    )
-    # The workspace's own name for the file: the server's paths are not the labellers' business.
-    # ratings are means: no aggregation made them
-    made_by = [method] if fmt in AGGREGATED_EXPORTS else []
-    made_by += [f"--labels {options.labels}"] if options.labels != AUTO else []
-    how = f" ({', '.join(made_by)})" if made_by else ""
-    return message_html(f"Wrote exports/{name}.parquet{how}: {made.summary()}", "ok") + link
-
-
-def export_options(
-    workspace, fmt: str, method: str = MAJORITY, split: str | None = ALL_SPLITS, labels: str = AUTO
-) -> ExportCommand:
-    """The options of the `python -m data export` that the admin tab's ``fmt`` button runs: ``split`` (`ALL_SPLITS`:
-    every split, as without ``--split``) and ``labels`` (``--labels``: whose labels decide), each one of the CLI's
-    choices (`EXPORT_CHOICES`) and checked by its own `check_export_options`; the pair kinds and rank pairs of its
-    defaults (arena pairs are evaluation data: counted ``kind_arena_not_asked``), ``method`` aggregating the
-    verdicts of dpo and kto; the labellers excluded are those of WS/excluded.json (the tab's switch)."""
-    split = None if split in (None, ALL_SPLITS) else _export_choice("split", split)
-    labels = _export_choice("labels", labels)
-    aggregate = method if fmt in AGGREGATED_EXPORTS else MAJORITY  # ratings are means: no --aggregate
-    options = ExportCommand(
-        workspace=workspace.path, format=fmt, aggregate=aggregate, split=split, labels=labels
-    )
-    given = {"split", "labels", *(["aggregate"] if fmt in AGGREGATED_EXPORTS else [])}
-    check_export_options(options, given)  # as the CLI checks the options given
-    return options
-
-
-def _export_choice(name: str, value: str | None) -> str:
-    """``value`` of `data export`'s option ``name`` when it is one of that option's choices (the CLI's own,
-    `EXPORT_CHOICES`); else the admin's one-line error naming them."""
-    choices = EXPORT_CHOICES[name]
-    if value not in choices:
-        shown = (ALL_SPLITS, *choices) if name == "split" else choices
-        raise gr.Error(echo_cut(f"--{name} {value!r}: expected one of {', '.join(shown)}.", [value]))
-    return value
-
-
 def exclude_labeller(ctx: Context, user: str, name: str | None, exclude: bool) -> str:
     """Switch a labeller's labels out of (``exclude``) or back into every verdict: stats, export, train and this
     tab read WS/excluded.json. Their labels stay stored; an HTML status line (including one who is not excluded
     changes nothing, and says so)."""
-    _require_admin(ctx, user)
+    require_admin(ctx, user)
     say = _messages(name)
     name = (name or "").strip()
     if not name:

@@ -1,30 +1,20 @@
 """The admin tab's components and their wiring: verdicts by the chosen aggregation, the labellers' table, the
 disputed items, gold, excluding a labeller, exports (of a split, and of whose labels, as `data export`'s). The
-handlers themselves are `annotate.admin`'s."""
+handlers themselves are `annotate.admin`'s and `annotate.admin_export`'s."""
 
 # No `from __future__ import annotations`: Gradio reads the `gr.Request` annotation itself to pass the request.
 
 import threading
 from dataclasses import dataclass, fields
+from html import unescape
 
 import gradio as gr
 
-from annotate.admin import (
-    AGGREGATED_EXPORTS,
-    AGGREGATED_FIGURES,
-    ALL_SPLITS,
-    AUTO,
-    EXPORT_CHOICES,
-    EXPORTS,
-    GOLD_TEXT,
-    admin_view,
-    exclude_labeller,
-    export_labels,
-    make_gold,
-)
+from annotate.admin import AGGREGATED_FIGURES, GOLD_TEXT, Superseded, admin_view, exclude_labeller, make_gold
+from annotate.admin_export import AGGREGATED_EXPORTS, ALL_SPLITS, AUTO, EXPORT_CHOICES, EXPORTS, export_labels
 from annotate.components import AdminTab, Context, TabSet, signed_in
 from annotate.editing import EDITABLE_VIEWS
-from annotate.failures import shown_errors
+from annotate.failures import HtmlError, shown_errors
 from annotate.render import message_html
 from data.aggregate import AGGREGATIONS, MAJORITY
 from data.commands import ExportCommand
@@ -71,7 +61,7 @@ def switched_line(task: str, view: str, method: str) -> str:
 
 def admin_components(task: str = "pairwise", view: str | None = None) -> AdminTab:
     """The admin tab of an app labelling ``task`` (``view``: what it serves, the task or the arena): only the
-    exports its labels make (`admin.EXPORTS`), with their split and whose labels decide where there is one, and,
+    exports its labels make (`admin_export.EXPORTS`), with their split and whose labels decide where there is one, and,
     where something aggregates labels, the aggregation's switch, saying what it changes."""
     with gr.Row():
         refresh = gr.Button("Refresh", elem_id="pf-admin-refresh")
@@ -127,7 +117,7 @@ def admin_components(task: str = "pairwise", view: str | None = None) -> AdminTa
 
 
 def export_choices() -> tuple[gr.Radio, gr.Radio]:
-    """The export's --split and --labels (`data export`'s choices and help, `admin.EXPORT_CHOICES`)."""
+    """The export's --split and --labels (`data export`'s choices and help, `admin_export.EXPORT_CHOICES`)."""
     labels_help = {f.name: f for f in fields(ExportCommand)}["labels"].metadata["help"]
     with gr.Row():
         split = gr.Radio(
@@ -178,12 +168,38 @@ class Selected:
                 self.ticket, self.admin = ticket, admin
             return ticket == self.ticket
 
+    def latest(self, ticket: int) -> bool:
+        """Whether the page's draw ``ticket`` is still the latest asked of those seen."""
+        with _NOTING:
+            return ticket == self.ticket
+
     def note_said(self, ticket: int) -> bool:
-        """Note the page's draw ``ticket`` as one whose action says its line on the status line (a switch, or the
-        redraw after a make-gold or an exclusion, asked once their line is written): whether it is the latest."""
+        """Note the page's draw ``ticket`` as an action that says its line on the status line (a switch, a
+        make-gold, an exclusion, an export) as it finishes: whether it is the latest asked of those seen."""
         with _NOTING:
             self.said = max(self.said, ticket)
             return ticket == self.said
+
+
+# In the arena app, where an admin votes blind too, a draw's figures reach the page in hidden copies (in no page's
+# markup) and go on screen through this gate, in the page, only while its Admin tab is open: the server cannot know
+# of a Label click on its way, and a draw finishing meanwhile put the model names in the page, behind the Label tab.
+GATE = (
+    "(...drawn) => window.pfAdminOpen !== false && document.getElementById('pf-admin-refresh')?.checkVisibility()"
+    " ? drawn : drawn.map(() => '')"
+)
+
+
+def said(page: Selected, ticket, line_of, *given) -> str:
+    """The status line of an action (a make-gold's, an exclusion's, an export's) asked as the page's draw
+    ``ticket``: ``line_of(*given)``, a handler wrapped in `shown_errors`, whose failure is its line too (a popup alone
+    left an older action's line there, as if it were this one's); nothing where the page asked for a later action's
+    line (`Selected.note_said`): the status line is the last asked action's, whichever finishes first."""
+    try:
+        line = line_of(*given)
+    except HtmlError as exc:  # `shown_errors`' line: what failed, and why
+        line = message_html(unescape(exc.message), "error")
+    return line if page.note_said(int(ticket or 0)) else gr.skip()
 
 
 def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> None:
@@ -192,6 +208,13 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     blank, kept = ("",) * len(views), (gr.skip(),) * len(views)
     # Blind votes: the leaderboard names the models, and an admin who labels votes blind too
     blind = ctx.service.view == ARENA
+    private = dict(api_visibility="undocumented")
+    # where the figures' draws send them: through `GATE` in the arena app
+    sent = [gr.HTML(visible=False, elem_id=f"{view.elem_id}-sent") for view in views] if blind else views
+
+    def on_screen(event):
+        return event.then(None, sent, views, js=GATE, **private) if blind else event
+
     selected = gr.State(Selected())
 
     @shown_errors(ctx, "loading the admin tab")
@@ -226,89 +249,124 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
             return kept
         if blind and not page.admin:
             return blank
-        shown = admin_view(ctx, user, method)[:-1]
+        try:  # a later draw asked meanwhile stops this one between its stages (`admin.Superseded`)
+            shown = admin_view(ctx, user, method, lambda: page.latest(ticket))[:-1]
+        except Superseded:
+            return kept
         return shown if page.note(ticket, admin_open) else kept
 
     admin_stats = with_method(figures, "loading the admin tab")
-    first_draw = with_method(  # as the page loads: a labeller's admin tab stays hidden, and empty
-        lambda user, *asked_for: figures(user, *asked_for) if ctx.auth.is_admin(user) else kept,
-        "loading the admin tab",
-    )
     # A rank app's switch changes only what its export buttons write: nothing on the tab to redraw but the status
-    redrawn = views if ctx.service.task in AGGREGATED_FIGURES else []
+    redrawn = sent if ctx.service.task in AGGREGATED_FIGURES else []
 
     def switched(user: str, method: str, page: Selected, ticket: int, admin_open: bool):
         if not ctx.auth.is_admin(user):  # (admin_view checks it too, where it runs)
             raise gr.Error("Only an admin can see this.")
         line = switched_line(ctx.service.task, ctx.service.view, method)
         if not redrawn:  # a rank app's: it draws no figures, so it passes over no draw of them
-            return (line,)
+            return (line if page.note_said(ticket) else gr.skip(),)
         shown = figures(user, method, page, ticket, admin_open)
         # A later draw is by this method too: its line stands unless a later action's (a switch's, a make-gold's)
         return (*shown, line if page.note_said(ticket) else gr.skip())
 
-    def after_action(user: str, method: str, page: Selected, ticket: int, admin_open: bool) -> tuple:
-        """The redraw after a make-gold or an exclusion, whose line is on the status line by the time it is asked."""
-        page.note_said(ticket)
-        return figures(user, method, page, ticket, admin_open)
-
-    redraw = with_method(after_action, "loading the admin tab")
-
     def export(fmt: str):  # the export file is written last, whole or not at all: nothing saved on an error
-        def plain(split: str | None, labels: str | None, request: gr.Request):
-            return export_labels(ctx, signed_in(request), fmt, MAJORITY, split, labels)
+        action = f"exporting {fmt}"
+        line = shown_errors(ctx, action)(
+            lambda method, split, labels, request: export_labels(
+                ctx, signed_in(request), fmt, method, split, labels
+            )
+        )
 
-        def switched(method: str, split: str | None, labels: str | None, request: gr.Request):
-            return export_labels(ctx, signed_in(request), fmt, method, split, labels)
+        def plain(
+            split: str | None, labels: str | None, page: Selected, ticket, admin_open, request: gr.Request
+        ):
+            return said(page, ticket, line, MAJORITY, split, labels, request)
 
-        return shown_errors(ctx, f"exporting {fmt}")(plain if admin.aggregate is None else switched)
+        def switched(
+            method: str,
+            split: str | None,
+            labels: str | None,
+            page: Selected,
+            ticket,
+            admin_open,
+            request: gr.Request,
+        ):
+            return said(page, ticket, line, method, split, labels, request)
+
+        return shown_errors(ctx, action)(plain if admin.aggregate is None else switched)
 
     def switch(exclude: bool):
         # excluded.json is written last, whole or not at all: nothing saved on an error
-        @shown_errors(ctx, "excluding a labeller" if exclude else "including a labeller")
-        def handler(labeller: str | None, request: gr.Request):
-            return exclude_labeller(ctx, signed_in(request), labeller, exclude)
+        action = "excluding a labeller" if exclude else "including a labeller"
+        line = shown_errors(ctx, action)(
+            lambda labeller, request: exclude_labeller(ctx, signed_in(request), labeller, exclude)
+        )
+
+        @shown_errors(ctx, action)
+        def handler(labeller: str | None, page: Selected, ticket, admin_open, request: gr.Request):
+            return said(page, ticket, line, labeller, request)
 
         return handler
 
-    private = dict(api_visibility="undocumented")
     # Each page's draws are drawn in the order asked (`Selected.note`): a draw by the method of a moment ago (a
     # make-gold's or an exclusion's redraw, a refresh) that finished after the switch's own drew one method's
     # verdicts under the other's label. They run at once, in no line: one admin's slow draw (a large workspace)
     # holds no other admin's, and nothing a labeller waits for (their item is the Label tab's own event).
     in_order = dict(js=asked(), **private)
-    app.load(show_admin, None, [tabs.admin, tabs.tabs], api_name="admin_tab", **private).then(
-        first_draw, drawn, views, **in_order
-    )
-    admin.refresh.click(admin_stats, drawn, views, api_name="admin", **in_order)
+    # An admin's page opens on the Admin tab (`app.build_app`): the load shows it, and Gradio fires its select as it
+    # shows, which draws the figures, once per load (a draw by the load as well was computed in full, then dropped).
+    app.load(show_admin, None, [tabs.admin, tabs.tabs], api_name="admin_tab", **private)
+    on_screen(admin.refresh.click(admin_stats, drawn, sent, api_name="admin", **in_order))
     if admin.aggregate is not None:
         switch_view = with_method(switched, "switching the verdicts' method")
-        admin.aggregate.change(
+        switched_to = admin.aggregate.change(
             switch_view, drawn, [*redrawn, admin.status], api_name="admin_aggregate", **in_order
         )
-    tabs.admin.select(admin_stats, drawn, views, api_name="admin_select", js=asked("true"), **private)
+        if redrawn:
+            on_screen(switched_to)
+    # A tab's select is not dropped while the tab's previous one is computed (Gradio's default for an event): an
+    # admin back on the Admin tab before the load's draw is done gets one; and each one's page note is taken at once.
+    tab_opened = dict(trigger_mode="multiple", **private)
+    # The actions that say their line on the status line (`said`) are asked in the page's order too.
+    ordered = drawn[-3:]
+    on_screen(
+        tabs.admin.select(admin_stats, drawn, sent, api_name="admin_select", js=asked("true"), **tab_opened)
+    )
     if blind:  # opening the Label tab empties the figures: a draw asked for before it sends them no more
 
         @shown_errors(ctx, "opening the Label tab")
         def emptied(page: Selected, ticket, admin_open):
             return blank if page.note(int(ticket or 0), bool(admin_open)) else kept
 
-        tabs.label.select(emptied, drawn[-3:], views, api_name="admin_blind", js=asked("false"), **private)
+        tabs.label.select(emptied, ordered, views, api_name="admin_blind", js=asked("false"), **tab_opened)
     for fmt, button in admin.exports.items():
-        chosen = [*method, admin.split, admin.labels]
-        button.click(export(fmt), chosen, admin.status, api_name=f"export_{fmt}", **private)
+        chosen = [*method, admin.split, admin.labels, *ordered]
+        button.click(export(fmt), chosen, admin.status, api_name=f"export_{fmt}", **in_order)
     for button, exclude in ((admin.exclude, True), (admin.include, False)):
-        button.click(
-            switch(exclude), [admin.labeller], admin.status, api_name=button.elem_id[3:], **private
-        ).then(redraw, drawn, views, **in_order)
+        acted = button.click(
+            switch(exclude), [admin.labeller, *ordered], admin.status, api_name=button.elem_id[3:], **in_order
+        )
+        on_screen(acted.then(admin_stats, drawn, sent, **in_order))
 
     # The workspace is read again after the gold answer is written: an error there leaves the item gold.
-    @shown_errors(ctx, "making gold", "the item may be gold already; Make gold again says so")
-    def gold(item: str | None, answer: str | None, text: str | None, request: gr.Request):
-        return make_gold(ctx, signed_in(request), item, answer, text)
-
-    given = [admin.gold_item, admin.gold_answer, admin.gold_text]
-    # then the tab is drawn again, as after an exclusion: the item's gold answer in the disputed table, the counts
-    admin.make_gold.click(gold, given, admin.status, api_name="make_gold", **private).then(
-        redraw, drawn, views, **in_order
+    made = "the item may be gold already; Make gold again says so"
+    gold_line = shown_errors(ctx, "making gold", made)(
+        lambda item, answer, text, request: make_gold(ctx, signed_in(request), item, answer, text)
     )
+
+    @shown_errors(ctx, "making gold", made)
+    def gold(
+        item: str | None,
+        answer: str | None,
+        text: str | None,
+        page: Selected,
+        ticket,
+        admin_open,
+        request: gr.Request,
+    ):
+        return said(page, ticket, gold_line, item, answer, text, request)
+
+    given = [admin.gold_item, admin.gold_answer, admin.gold_text, *ordered]
+    # then the tab is drawn again, as after an exclusion: the item's gold answer in the disputed table, the counts
+    made_gold = admin.make_gold.click(gold, given, admin.status, api_name="make_gold", **in_order)
+    on_screen(made_gold.then(admin_stats, drawn, sent, **in_order))

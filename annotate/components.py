@@ -62,7 +62,7 @@ class LabelTab:
 @dataclass(frozen=True)
 class AdminTab:
     refresh: gr.Button
-    exports: dict[str, gr.Button]  # format -> its button: the formats the app's labels make (admin.EXPORTS)
+    exports: dict[str, gr.Button]  # format -> its button: what the app exports (admin_export.EXPORTS)
     cards: gr.HTML
     labellers: gr.HTML
     disputed: gr.HTML

@@ -238,6 +238,6 @@ def wire_edits_admin(ctx: "Context", app: gr.Blocks, tabs, admin: "AdminTab") ->
         return edits_view(ctx, user) if ctx.auth.is_admin(user) else gr.skip()
 
     private = dict(api_visibility="undocumented")
-    app.load(show, None, admin.edits, api_name="admin_edits", **private)
+    # drawn as the tab opens (the page's load opens an admin's: `admin_tab.wire_admin`), not by the load as well
     admin.refresh.click(show, None, admin.edits, api_name="admin_edits_refresh", **private)
     tabs.admin.select(show, None, admin.edits, api_name="admin_edits_select", **private)

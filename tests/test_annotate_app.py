@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from annotate.__main__ import main
-from annotate.admin import admin_view, export_labels
+from annotate.admin import admin_view
+from annotate.admin_export import export_labels
 from annotate.app import (
     label_view,
     make_context,
@@ -226,7 +227,7 @@ def test_an_export_the_disk_refuses_says_why_without_the_servers_path(ctx, monke
     def full(rows, folder, name):
         raise write_error(OSError(errno.ENOSPC, "No space left on device"), folder / name)
 
-    monkeypatch.setattr("annotate.admin.write_export", full)
+    monkeypatch.setattr("annotate.admin_export.write_export", full)
     said = export_labels(ctx, "ann", "dpo")
     assert ">Not written: the disk is full: nothing was written to exports/dpo.parquet<" in said, said
 
@@ -279,7 +280,7 @@ def test_the_admin_tab_offers_only_the_exports_and_the_switch_its_labels_use(
     assert len(switched) == (switch is not None)
     figures = {"pf-admin-cards", "pf-admin-labellers", "pf-admin-disputed"}
     for fn in switched:
-        drawn = {block.elem_id for block in fn.outputs}
+        drawn = {block.elem_id.removesuffix("-sent") for block in fn.outputs}  # the arena's: through its gate
         assert drawn == {"pf-admin-status"} | (set() if view == "rank" else figures), drawn
     assert {"admin", "admin_select", "make_gold", "exclude", "include"} <= wired
 
@@ -292,14 +293,29 @@ def test_the_admin_tabs_draws_wait_in_no_line_and_each_page_draws_the_last_asked
     No event waits in a line now; each draw is asked with its page's count of draws (taken in the page, in the
     order asked), and a draw the page asked for before another one the server has seen draws nothing: the last asked
     is drawn last, one page's draws never wait on another's."""
-    from annotate.admin_tab import Selected, asked
+    from annotate.admin_tab import GATE, Selected, asked
     from annotate.app import build_app
 
     app = build_app(make_context(LabelService(label_ws, view), Authenticator(load_users(users_file))))
     figures = {"pf-admin-cards", "pf-admin-labellers", "pf-admin-disputed"}
-    drawing = [fn for fn in app.fns.values() if figures & {getattr(b, "elem_id", None) for b in fn.outputs}]
+    sent = {
+        f"{figure}-sent" for figure in figures
+    }  # the arena's draws' hidden copies, put on screen by its gate
+    outputs = lambda fn: {getattr(b, "elem_id", None) for b in fn.outputs}  # noqa: E731
+    drawing = [fn for fn in app.fns.values() if fn.fn is not None and (figures | sent) & outputs(fn)]
     names = {fn.api_name for fn in drawing}
-    assert len(drawing) >= 6 and {"admin", "admin_select"} <= names, names  # and the four redraws
+    # a refresh, the tab's select (which draws an admin's page load too), the switch (a rank app's draws none), the
+    # redraws after a make-gold, an exclusion and an inclusion; the arena's emptying of them as the Label tab opens
+    expected = 6 - (view == "rank") + (view == "arena")
+    assert len(drawing) == expected and {"admin", "admin_select"} <= names, names
+    # in the arena each draw's figures go on screen through the page's gate alone (the Label tab's emptying aside)
+    gates = [fn for fn in app.fns.values() if fn.js == GATE]
+    assert len(gates) == (expected - 1 if view == "arena" else 0) and all(
+        outputs(g) == figures for g in gates
+    )
+    assert all(
+        not figures & outputs(fn) for fn in drawing if view == "arena" and fn.api_name != "admin_blind"
+    )
     limited = [(fn.api_name, fn.concurrency_id, fn.concurrency_limit) for fn in app.fns.values()]
     assert (
         not [fn for fn in limited if fn[2] != "default"] and app._queue.default_concurrency_limit is None
@@ -333,11 +349,11 @@ def test_a_pages_draw_asked_before_another_draws_nothing_and_pages_do_not_wait_o
     ann, other, request = Selected(), Selected(), SimpleNamespace(username="ann")
     drawn = annotate.admin_tab.admin_view
 
-    def switched_meanwhile(ctx, user, method):  # the page's draw 2 runs while draw 1 is computed
+    def switched_meanwhile(ctx, user, method, wanted):  # the page's draw 2 runs while draw 1 is computed
         monkeypatch.setattr(annotate.admin_tab, "admin_view", drawn)
         assert "verdicts (dawid-skene)" in switch("dawid-skene", ann, 2, True, request)[0]
         assert "pf-kpis" in refresh("majority", other, 7, True, request)[0]  # another page: its own count
-        return drawn(ctx, user, method)
+        return drawn(ctx, user, method, wanted)
 
     monkeypatch.setattr(annotate.admin_tab, "admin_view", switched_meanwhile)
     assert refresh("majority", ann, 1, True, request) == (gr.skip(),) * 3  # asked before: drawn over nothing
@@ -345,6 +361,31 @@ def test_a_pages_draw_asked_before_another_draws_nothing_and_pages_do_not_wait_o
     assert switch("majority", ann, 1, True, request) == (gr.skip(),) * 4  # nor its status line
     assert "verdicts (majority)" in refresh("majority", ann, 3, True, request)[0]  # the next asked draws
     assert (ann.ticket, other.ticket) == (3, 7)
+
+
+def test_a_draw_passed_over_as_it_is_computed_stops_at_its_next_stage(label_ws, users_file, monkeypatch):
+    """ann's refresh (her page's draw 1) is computing its verdicts when she asks for another draw (2): the refresh
+    went on to its end (the labellers' and disputed items' tables, every workspace read), then answered nothing.
+    It stops at its next stage now, computing no table, and draws nothing; draw 2 is computed in full."""
+    import annotate.admin
+    from annotate.admin_tab import Selected
+    from annotate.app import build_app
+
+    app = build_app(make_context(LabelService(label_ws, "pairwise"), Authenticator(load_users(users_file))))
+    refresh = next(fn.fn for fn in app.fns.values() if fn.api_name == "admin")
+    page, request, tables = Selected(), SimpleNamespace(username="ann"), []
+    report, quality = annotate.admin.admin_report, annotate.admin.quality_table
+
+    def asked_meanwhile(*args, **kwargs):  # the page's draw 2 is asked while draw 1 aggregates
+        page.note(2, True)
+        return report(*args, **kwargs)
+
+    monkeypatch.setattr(annotate.admin, "admin_report", asked_meanwhile)
+    monkeypatch.setattr(annotate.admin, "quality_table", lambda *a, **k: tables.append(1) or quality(*a, **k))
+    assert refresh("majority", page, 1, True, request) == (gr.skip(),) * 3
+    assert tables == []  # stopped before its tables
+    monkeypatch.setattr(annotate.admin, "admin_report", report)
+    assert "verdicts (majority)" in refresh("majority", page, 2, True, request)[0] and tables == [1]
 
 
 def test_a_switch_drawn_over_by_a_later_draw_still_says_its_method_on_the_status_line(
@@ -367,10 +408,12 @@ def test_a_switch_drawn_over_by_a_later_draw_still_says_its_method_on_the_status
     drawn = annotate.admin_tab.admin_view
     assert "Verdicts by dawid-skene now" in switch("dawid-skene", page, 1, True, request)[-1]
 
-    def refreshed_meanwhile(ctx, user, method):  # the page's draw 3, a refresh, while draw 2 is computed
+    def refreshed_meanwhile(
+        ctx, user, method, wanted
+    ):  # the page's draw 3, a refresh, while draw 2 is computed
         monkeypatch.setattr(annotate.admin_tab, "admin_view", drawn)
         assert "verdicts (majority)" in refresh("majority", page, 3, True, request)[0]
-        return drawn(ctx, user, method)
+        return drawn(ctx, user, method, wanted)
 
     monkeypatch.setattr(annotate.admin_tab, "admin_view", refreshed_meanwhile)
     *figures, line = switch("majority", page, 2, True, request)
@@ -378,33 +421,80 @@ def test_a_switch_drawn_over_by_a_later_draw_still_says_its_method_on_the_status
     assert "Verdicts by majority now" in line, line
 
 
-def test_a_slow_switch_leaves_the_line_of_a_make_gold_asked_after_it(label_ws, users_file, monkeypatch):
+def test_the_status_line_is_the_last_asked_actions_whichever_finishes_first(
+    label_ws, users_file, monkeypatch
+):
     """While ann's switch to Dawid–Skene is computed she makes an item gold: its line ("... is gold now") is
-    written, then its redraw (by Dawid–Skene, the switch's method) is asked. The switch, answered after them, wrote
-    its own line over the make-gold's. A switch's line now stands only where no later action's line (a switch's,
-    a make-gold's, an exclusion's, each followed by its redraw) was asked."""
+    written, and the switch, answered after it, wrote its own line over the make-gold's; the export buttons' lines
+    took part in no order at all (a slow export's line over a later make-gold's, a slow switch's over an export's,
+    one export's over another's). One rule for every action's line now (a switch's, a make-gold's, an exclusion's,
+    an export's): the status line is the last asked action's, whichever finishes first."""
     import annotate.admin_tab
     from annotate.admin_tab import Selected
     from annotate.app import build_app
 
     app = build_app(make_context(LabelService(label_ws, "pairwise"), Authenticator(load_users(users_file))))
-    named = {fn.api_name: fn for fn in app.fns.values()}
-    switch = named["admin_aggregate"].fn
-    redraws = [
-        fn.fn for fn in app.fns.values() if fn.trigger_after in (named["make_gold"]._id, named["exclude"]._id)
-    ]
+    named = {fn.api_name: fn.fn for fn in app.fns.values()}
     page, request = Selected(), SimpleNamespace(username="ann")
-    drawn = annotate.admin_tab.admin_view
-    for ticket, redraw in enumerate(redraws, start=1):
+    actions = {  # each action as Gradio calls it, asked as the page's draw ``ticket``
+        "make_gold": lambda ticket: named["make_gold"]("", None, "", page, ticket, True, request),
+        "exclude": lambda ticket: named["exclude"]("", page, ticket, True, request),
+        "export_dpo": lambda ticket: named["export_dpo"](
+            "majority", "all", "auto", page, ticket, True, request
+        ),
+    }
+    drawn, ticket = annotate.admin_tab.admin_view, 0
+    for name, act in actions.items():
+        ticket += 2
 
-        def acted_meanwhile(ctx, user, method, redraw=redraw, ticket=2 * ticket):  # the action's redraw, next
+        def acted_meanwhile(
+            ctx, user, method, wanted, act=act, ticket=ticket
+        ):  # asked after the switch, done first
             monkeypatch.setattr(annotate.admin_tab, "admin_view", drawn)
-            assert "verdicts (dawid-skene)" in redraw("dawid-skene", page, ticket, True, request)[0]
-            return drawn(ctx, user, method)
+            assert "pf-message" in act(ticket)
+            return drawn(ctx, user, method, wanted)
 
         monkeypatch.setattr(annotate.admin_tab, "admin_view", acted_meanwhile)
-        assert switch("dawid-skene", page, 2 * ticket - 1, True, request) == (gr.skip(),) * 4
-    assert len(redraws) == 2
+        *figures, line = named["admin_aggregate"]("dawid-skene", page, ticket - 1, True, request)
+        assert "verdicts (dawid-skene)" in figures[0] and line == gr.skip(), name  # its figures, not its line
+        ticket += 2  # an export asked after the action, done before it: the action says nothing
+        assert "Nothing to export as dpo yet" in actions["export_dpo"](ticket)
+        assert act(ticket - 1) == gr.skip(), name
+    assert "Nothing to export as dpo yet" in actions["export_dpo"](ticket + 1)  # the next asked says its line
+
+
+def test_a_failed_make_gold_says_so_on_the_status_line(label_ws, users_file, monkeypatch):
+    """ann turns the verdicts to Dawid–Skene, then makes an item gold, which fails (a full disk as its gold answer
+    is written): the failure was a popup, and the status line went on reading "Verdicts by dawid-skene now …" over
+    the redraw, as if that were the outcome of her latest action. The make-gold's failure is the status line now:
+    what failed and why (the exclusion's and the exports' as well)."""
+    import errno
+
+    import annotate.admin
+    import annotate.admin_export
+    from annotate.admin_tab import Selected
+    from annotate.app import build_app
+
+    app = build_app(make_context(LabelService(label_ws, "pairwise"), Authenticator(load_users(users_file))))
+    named = {fn.api_name: fn.fn for fn in app.fns.values()}
+    page, request = Selected(), SimpleNamespace(username="ann")
+    assert (
+        "Verdicts by dawid-skene now" in named["admin_aggregate"]("dawid-skene", page, 1, True, request)[-1]
+    )
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(annotate.admin, "mark_gold", full)
+    item = label_ws.frame("pairs")["id"].iloc[0]
+    line = named["make_gold"](item, "a", "", page, 2, True, request)
+    assert line.startswith(
+        '<div class="pf-message pf-error">Error while making gold: [Errno 28] No space left'
+    ), line
+    assert "Make gold again says so (error " in line
+    monkeypatch.setattr(annotate.admin_export, "export_workspace", full)
+    line = named["export_dpo"]("majority", "all", "auto", page, 3, True, request)
+    assert line == '<div class="pf-message pf-error">[Errno 28] No space left on device</div>', line
 
 
 def test_a_rank_apps_switch_passes_over_no_draw_of_the_figures(label_ws, users_file, monkeypatch):
@@ -422,14 +512,20 @@ def test_a_rank_apps_switch_passes_over_no_draw_of_the_figures(label_ws, users_f
     page, request = Selected(), SimpleNamespace(username="ann")
     drawn = annotate.admin_tab.admin_view
 
-    def switched_meanwhile(ctx, user, method):  # the page's draw 2, the switch, while draw 1 is computed
+    def switched_meanwhile(
+        ctx, user, method, wanted
+    ):  # the page's draw 2, the switch, while draw 1 is computed
         monkeypatch.setattr(annotate.admin_tab, "admin_view", drawn)
         assert "Export verdicts by dawid-skene now" in switch("dawid-skene", page, 2, True, request)[0]
-        return drawn(ctx, user, method)
+        return drawn(ctx, user, method, wanted)
 
     monkeypatch.setattr(annotate.admin_tab, "admin_view", switched_meanwhile)
     shown = refresh("dawid-skene", page, 1, True, request)
     assert "pf-kpis" in shown[0], shown
+    # its line is in the page's order of action lines all the same: one asked before an export, done after it
+    export = next(fn.fn for fn in app.fns.values() if fn.api_name == "export_dpo")
+    assert "Nothing to export as dpo yet" in export("majority", "all", "auto", page, 4, True, request)
+    assert switch("majority", page, 3, True, request) == (gr.skip(),)
 
 
 def test_an_arena_draw_sends_no_model_name_unless_the_admin_tab_is_open_as_it_runs(
@@ -454,9 +550,11 @@ def test_an_arena_draw_sends_no_model_name_unless_the_admin_tab_is_open_as_it_ru
     called, drawn = [], annotate.admin_tab.admin_view
     assert not Selected().admin  # a page the server knows nothing of: no open Admin tab
 
-    def labels_meanwhile(ctx, user, method):  # the admin opens the Label tab while the figures are computed
+    def labels_meanwhile(
+        ctx, user, method, wanted
+    ):  # the admin opens the Label tab while the figures are computed
         called.append(user)
-        shown = drawn(ctx, user, method)
+        shown = drawn(ctx, user, method, wanted)
         assert blind(page, page.ticket + 1, False) == ("",) * 3
         return shown
 

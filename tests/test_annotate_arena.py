@@ -12,7 +12,7 @@ from itertools import combinations
 
 import pytest
 
-from annotate.admin import export_labels
+from annotate.admin_export import export_labels
 from annotate.app import make_context
 from annotate.arena_admin import arena_html
 from annotate.service import LabelService, left_side

@@ -337,12 +337,12 @@ def test_nobody_waits_on_another_pages_slow_admin_draw_nor_sees_its_model_names(
     drawing, gate, released, drawn = threading.Event(), threading.Event(), threading.Event(), []
     admin_view = annotate.admin_tab.admin_view
 
-    def held_first(ctx, user, method):
+    def held_first(ctx, user, method, wanted):
         drawn.append(user)
         if len(drawn) == 1:
             drawing.set()
             released.set() if gate.wait(WAIT_MS / 1000) else None
-        return admin_view(ctx, user, method)
+        return admin_view(ctx, user, method, wanted)
 
     monkeypatch.setattr(annotate.admin_tab, "admin_view", held_first)
     app = build_app(ctx)
@@ -403,11 +403,11 @@ def test_a_draw_asked_before_the_switch_and_answered_after_it_draws_nothing(
     armed, gate, held, answered = threading.Event(), threading.Event(), threading.Event(), []
     admin_view = annotate.admin_tab.admin_view
 
-    def refresh_held(ctx, user, method):  # the first draw by majority once armed
+    def refresh_held(ctx, user, method, wanted):  # the first draw by majority once armed
         if method == "majority" and armed.is_set() and not held.is_set():
             held.set()
             gate.wait(WAIT_MS / 1000)
-        return admin_view(ctx, user, method)
+        return admin_view(ctx, user, method, wanted)
 
     monkeypatch.setattr(annotate.admin_tab, "admin_view", refresh_held)
     app, _, url = serve(workspace, "pairwise", users)
@@ -473,4 +473,161 @@ def test_an_admin_who_opens_the_label_tab_at_once_keeps_the_item(tmp_path, brows
         assert page.locator(f'#pf-prompt [data-item="{item}"]').count() == 1, page.inner_text("#pf-prompt")
     finally:
         gate.set()
+        app.close()
+
+
+def test_an_admins_page_load_computes_the_admin_tab_once(tmp_path, browser, users, monkeypatch):
+    """An admin's page load drew the admin tab twice, the load's draw and the select Gradio fires as the load shows
+    the tab: each computed the figures (and the edits table) in full, and the first was thrown away. Each is
+    computed once per load now, and drawn; a labeller's page load computes none."""
+    import annotate.admin_tab
+    import annotate.edit_view
+
+    computed = []
+    admin_view, edits_view = annotate.admin_tab.admin_view, annotate.edit_view.edits_view
+
+    def counted(view, name):
+        def count(*args, **kwargs):
+            computed.append((name, args[1]))
+            return view(*args, **kwargs)
+
+        return count
+
+    monkeypatch.setattr(annotate.admin_tab, "admin_view", counted(admin_view, "figures"))
+    monkeypatch.setattr(annotate.edit_view, "edits_view", counted(edits_view, "edits"))
+    app, _, url = serve(build_workspace(Workspace.init(tmp_path / "ws")), "pairwise", users)
+    try:
+        page = browser.new_page()
+        sign_in(page, url, "ann")  # an admin lands on the admin tab, its figures drawn
+        wait_settled(page)
+        assert sorted(computed) == [("edits", "ann"), ("figures", "ann")], computed
+        login(browser.new_page(), url, "bob")
+        assert sorted(computed) == [("edits", "ann"), ("figures", "ann")], computed
+    finally:
+        app.close()
+
+
+def test_the_status_line_says_the_latest_actions_outcome_its_failure_too(
+    tmp_path, browser, users, monkeypatch
+):
+    """ann turns the verdicts to Dawid–Skene, whose draw is slow, and exports meanwhile: the switch, answered last,
+    wrote its line over the export's (and its download link). Then a make-gold fails (a full disk): its failure was
+    a popup, and the status line went on reading the export's line over the redraw. The status line is the latest
+    asked action's now, whichever finishes first, and a failed make-gold's line says what failed and why."""
+    import errno
+
+    import annotate.admin
+    import annotate.admin_tab
+
+    armed, gate, held = threading.Event(), threading.Event(), threading.Event()
+    admin_view = annotate.admin_tab.admin_view
+
+    def switch_held(ctx, user, method, *wanted):  # the switch's draw, once armed
+        if method == "dawid-skene" and armed.is_set() and not held.is_set():
+            held.set()
+            gate.wait(WAIT_MS / 1000)
+        return admin_view(ctx, user, method, *wanted)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(annotate.admin_tab, "admin_view", switch_held)
+    monkeypatch.setattr(annotate.admin, "mark_gold", full)
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, _, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page()
+        sign_in(page, url, "ann")
+        wait_settled(page)
+        status = page.locator("#pf-admin-status")
+        armed.set()
+        page.locator("#pf-aggregate").get_by_text("dawid-skene", exact=True).click()
+        assert held.wait(WAIT_MS / 1000)
+        page.locator("#pf-export-dpo").click()
+        status.get_by_text("Nothing to export as dpo yet").wait_for(timeout=WAIT_MS)
+        gate.set()
+        page.locator("#pf-admin-cards").get_by_text("verdicts (dawid-skene)").wait_for(timeout=WAIT_MS)
+        wait_settled(page)
+        assert status.inner_text().startswith("Nothing to export as dpo yet"), status.inner_text()
+        page.locator("#pf-gold-item textarea").fill(workspace.frame("pairs")["id"].iloc[0])
+        page.locator("#pf-gold-answer").get_by_text("a", exact=True).click()
+        page.locator("#pf-make-gold").click()
+        status.get_by_text("Error while making gold: [Errno 28] No space left on device").wait_for(
+            timeout=WAIT_MS
+        )
+        wait_settled(page)
+        assert status.inner_text().startswith("Error while making gold"), status.inner_text()
+    finally:
+        gate.set()
+        app.close()
+
+
+def test_a_draw_answered_between_the_label_click_and_the_server_hearing_it_puts_no_model_name_in_the_page(
+    tmp_path, browser, users, monkeypatch
+):
+    """ann, labelling in the arena, opens the Admin tab and at once the Label tab again: the Admin tab's draw is
+    answered before the server hears of the Label tab (its note, `admin_blind`, held here). The server, knowing of
+    no Label tab, sent the board, and the page drew the model names into the hidden Admin tab until the note's
+    answer emptied it. The page itself puts a draw's figures on screen now, only while its Admin tab is open: no
+    model name reaches the page."""
+    import annotate.admin_tab
+
+    armed, gate, held, heard, answered = (threading.Event() for _ in range(5))
+    admin_view = annotate.admin_tab.admin_view
+
+    def draw_held(ctx, user, method, *wanted):  # the first draw once armed
+        if armed.is_set() and not held.is_set():
+            held.set()
+            gate.wait(WAIT_MS / 1000)
+        return admin_view(ctx, user, method, *wanted)
+
+    monkeypatch.setattr(annotate.admin_tab, "admin_view", draw_held)
+    app, _, url = serve(arena_votes_workspace(tmp_path / "ws"), "arena", users)
+    named = {fn.api_name: fn for fn in app.fns.values()}
+    draw, note = named["admin_select"].fn, named["admin_blind"].fn
+
+    @functools.wraps(draw)
+    def drawn(*args, **kwargs):
+        try:
+            return draw(*args, **kwargs)
+        finally:
+            answered.set() if held.is_set() else None
+
+    @functools.wraps(note)
+    def heard_late(
+        *args, **kwargs
+    ):  # once armed, the server hears of the Label tab after the draw is answered
+        if armed.is_set():
+            heard.wait(WAIT_MS / 1000)
+        return note(*args, **kwargs)
+
+    named["admin_select"].fn, named["admin_blind"].fn = drawn, heard_late
+    board = "#pf-admin-cards"
+    leak = "new MutationObserver(() => { if (document.body.innerHTML.includes('/models/')) window.pfLeak = true; })"
+    leak += ".observe(document.body, {subtree: true, childList: true, characterData: true})"
+    try:
+        page = browser.new_page()
+        sign_in(page, url, "ann")
+        page.locator(board).get_by_text("/models/Y", exact=True).wait_for(timeout=WAIT_MS)
+        wait_settled(page)
+        page.get_by_role("tab", name="Label").click()  # the board emptied: she labels
+        page.wait_for_function("!document.body.innerHTML.includes('/models/')", timeout=WAIT_MS)
+        wait_settled(page)
+        page.evaluate(leak)
+        armed.set()
+        page.get_by_role("tab", name="Admin").click()
+        assert held.wait(WAIT_MS / 1000)
+        page.get_by_role("tab", name="Label").click()
+        page.wait_for_function("!document.getElementById('pf-admin-refresh')?.checkVisibility()")
+        gate.set()
+        assert answered.wait(WAIT_MS / 1000)
+        page.wait_for_timeout(500)  # the draw's answer reaches the page meanwhile
+        heard.set()
+        wait_settled(page)
+        assert not page.evaluate("window.pfLeak || document.body.innerHTML.includes('/models/')")
+        page.get_by_role("tab", name="Admin").click()  # the board again
+        page.locator(board).get_by_text("/models/Y", exact=True).wait_for(timeout=WAIT_MS)
+    finally:
+        gate.set()
+        heard.set()
         app.close()

@@ -12,7 +12,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from annotate.admin import AGGREGATED_EXPORTS, EXPORTS, admin_view, exclude_labeller, export_labels
+from annotate.admin import admin_view, exclude_labeller
+from annotate.admin_export import AGGREGATED_EXPORTS, EXPORTS, export_labels
 from annotate.agreement import admin_report
 from annotate.app import make_context
 from annotate.service import LabelService

@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from annotate.admin import export_labels
+from annotate.admin_export import export_labels
 from annotate.app import label_view, make_context, on_submit
 from annotate.service import LabelService
 from annotate.users import Authenticator, add_user, load_users

@@ -9,7 +9,8 @@ from html import unescape
 import pandas as pd
 import pytest
 
-from annotate.admin import admin_view, export_labels
+from annotate.admin import admin_view
+from annotate.admin_export import export_labels
 from annotate.app import label_view, make_context, on_submit, on_undo
 from annotate.service import LabelService
 from annotate.users import Authenticator, User, hash_password

@@ -10,7 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from annotate.__main__ import main
-from annotate.admin import admin_view, export_labels
+from annotate.admin import admin_view
+from annotate.admin_export import export_labels
 from annotate.app import label_view, make_context, on_edit, on_skip, on_submit, on_undo
 from annotate.rate_view import rating_panel, ratings_text
 from annotate.service import LabelService, StaleItem

@@ -379,7 +379,7 @@ def test_invisible_characters_show_as_markers_and_stay_stored_as_written(tmp_pat
     """NUL was dropped by the browser and BEL, ESC, zero-width and other format characters showed as nothing, so two
     different answers could look the same to a labeller: each shows as its marker now (tab and newline stay
     layout). On screen only: the label is of the completion as stored, and the export carries it as written."""
-    from annotate.admin import export_labels
+    from annotate.admin_export import export_labels
     from data import Completion, Pair, Prompt, Workspace
 
     shown = f"a{marker('0000', 'NUL')}b{marker('0007', 'BEL')}{marker('001B', 'ESC')}[0mc{marker('200B', 'ZWSP')}d"
@@ -478,7 +478,7 @@ def test_the_admins_export_neither_writes_nor_serves_through_a_planted_symlink(t
     served whatever file the link named."""
     import shutil
 
-    from annotate.admin import export_labels
+    from annotate.admin_export import export_labels
     from data.files import NOT_A_FILE
 
     ctx = make_context(LabelService(label_ws), Authenticator(users))
@@ -557,7 +557,7 @@ def test_an_exports_folder_swapped_for_a_link_after_its_check_is_neither_written
     import pathlib
     import shutil
 
-    from annotate import admin
+    from annotate import admin_export
     from data import files
     from data.files import open_folder
 
@@ -575,18 +575,18 @@ def test_an_exports_folder_swapped_for_a_link_after_its_check_is_neither_written
             shutil.rmtree(exports)
             exports.symlink_to(outside, target_is_directory=True)
 
-    real_write = admin.write_export
+    real_write = admin_export.write_export
 
     def write_after_swap(*args, **kwargs):
         swap()
         return real_write(*args, **kwargs)
 
-    monkeypatch.setattr(admin, "write_export", write_after_swap)
-    said = admin.export_labels(ctx, "ann", "dpo")
+    monkeypatch.setattr(admin_export, "write_export", write_after_swap)
+    said = admin_export.export_labels(ctx, "ann", "dpo")
     assert "Not written" in said and {p.name: p.read_bytes() for p in outside.iterdir()} == before
     exports.unlink()  # no exports/ folder at all: the export makes it, as it did
     monkeypatch.undo()
-    assert "Wrote exports/dpo.parquet" in admin.export_labels(ctx, "ann", "dpo")
+    assert "Wrote exports/dpo.parquet" in admin_export.export_labels(ctx, "ann", "dpo")
     (exports / "dpo.parquet").write_bytes(b"PAR1")
     swapped.clear()
     real_is_symlink = pathlib.Path.is_symlink

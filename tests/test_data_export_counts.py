@@ -180,7 +180,7 @@ def test_the_kto_items_are_what_the_app_serves_and_train_and_the_admin_count_the
     """KTO counted only labelled and gold answers: an answer nobody labelled was in no count (a KTO workspace of
     150 imported answers said `desirable 24, exported 24, gold 21, split 24, undesirable 0`, its 81 unlabelled
     answers nowhere). The items are the answers the KTO app serves, gold ones among them."""
-    from annotate.admin import export_labels
+    from annotate.admin_export import export_labels
     from annotate.app import make_context
     from annotate.service import LabelService
     from annotate.users import Authenticator, User, hash_password
