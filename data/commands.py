@@ -35,7 +35,7 @@ RANK_PAIRS_OPTION = field(
     default="all",
     metadata={
         "help": "the pairs a ranking of k answers expands into: all k(k-1)/2, adjacent ranks only, or none "
-        "(the rank gap is the pair's strength)",
+        "(rankings left out: kind_rank_not_asked); the rank gap is each pair's strength",
         "choices": RANK_PAIRS,
     },
 )

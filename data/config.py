@@ -136,6 +136,16 @@ def add_config(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _default_said(field: dataclasses.Field, kind: type) -> str:
+    """`` (default: X)`` for a number or text option whose help does not say its default: the flags' defaults stay
+    unset for the YAML file to fill (`add_options`), so argparse showed none, and --help said nothing of
+    `--max-tokens`' 128 or `--learning-rate`'s 5e-06. A switch, a list or an unset (None) default says nothing."""
+    help_text = field.metadata.get("help", "")
+    if kind not in (int, float, str) or field.default in (None, "", dataclasses.MISSING):
+        return ""
+    return "" if "default" in help_text or not help_text else f" (default: {field.default})"
+
+
 def _value_options(field: dataclasses.Field, kind: type, prefix: str) -> dict[str, Any]:
     """argparse's keywords for the values of one field's flag (``kind``: its type), by its metadata
     (`add_options`)."""
@@ -143,7 +153,7 @@ def _value_options(field: dataclasses.Field, kind: type, prefix: str) -> dict[st
     options: dict[str, Any] = {
         "dest": prefix + field.name,
         "default": argparse.SUPPRESS,
-        "help": meta.get("help", "").replace("%", "%%"),  # argparse %-formats help text
+        "help": (meta.get("help", "") + _default_said(field, kind)).replace("%", "%%"),  # argparse %-formats
     }
     if kind is bool:
         options["action"] = "store_true" if meta.get("switch") else argparse.BooleanOptionalAction

@@ -78,7 +78,7 @@ class SampleOptions:
         metadata={
             "help": "the first N prompts of --split (round drivers: of train; --judge: pairs to judge), oldest "
             "first, a fixed set: a rerun samples (judges) only those not done yet, a larger --limit the next ones "
-            f"(0 or left out: all; {SPIN_LIMIT} with --spin-iter)"
+            f"(0 or left out: all; {SPIN_LIMIT} with --spin-iter or --judge-iter)"
         },
     )
     n: int = field(default=2, metadata={"help": f"samples per prompt (pairs), at most {MAX_SAMPLES}"})

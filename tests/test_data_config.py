@@ -574,3 +574,26 @@ def test_a_negative_limit_of_generate_names_its_value_as_the_loop_does(tmp_path,
     assert generate_main(["-w", str(tmp_path / "ws"), "--config", str(config)]) == 2
     assert capsys.readouterr().err == f"error: {config}, key limit -5: must be >= 0\n"
     assert not (tmp_path / "ws").exists()
+
+
+def test_the_help_says_each_number_and_text_default():
+    """The flags' defaults stay unset for the YAML file to fill, so argparse showed none: `--help` said nothing of
+    `generate --max-tokens`' 128 or `train --learning-rate`'s 5e-06, and README lists neither. A switch, a list, an
+    unset default and a help that says its own default say nothing more."""
+    from generate.__main__ import build_parser as generate_parser
+    from train.__main__ import build_parser as train_parser
+
+    parser = argparse.ArgumentParser()
+    add_options(parser, Options)
+    said = " ".join(parser.format_help().split())
+    assert said.endswith(
+        "--workspace WORKSPACE workspace (default: ws) --n N samples (default: 2) --temperature X temperature "
+        "(default: 1.0) --eager, --no-eager eager mode --seed N seed --rounds VALUE [VALUE ...] rounds"
+    )
+    sampling = " ".join(generate_parser().format_help().split())
+    assert "--max-tokens N new tokens per sample (default: 128)" in sampling
+    # a help that says its default says it once
+    assert "--split {train,test} sample prompts of this split (default: train; --arena:" in sampling
+    training = " ".join(train_parser().format_help().split())
+    assert "--learning-rate X peak learning rate (default: 5e-06)" in training
+    assert "--beta X β: strength of the KL anchor to the reference (default: 0.1)" in training

@@ -449,3 +449,15 @@ def test_stats_split_items_reconcile_with_the_exports_split_count(tmp_path, caps
         "3 split (1 on gold items, 1 on arena pairs: an export counts them as gold, kind_arena_not_asked, "
         in (capsys.readouterr().out)
     )
+
+
+def test_the_help_says_rank_pairs_none_leaves_rankings_out():
+    """`--rank-pairs none` leaves every ranking out, each rank item counted `kind_rank_not_asked` (above), while
+    `data export --help` and `train --help` said "or none (the rank gap is the pair's strength)", which reads as a
+    mode that keeps the rankings as one pair with the gap as its strength."""
+    from data.__main__ import build_parser as data_parser
+    from train.__main__ import build_parser as train_parser
+
+    said = "or none (rankings left out: kind_rank_not_asked); the rank gap is each pair's strength"
+    for parser in (data_parser().subcommands["export"], train_parser()):
+        assert said in " ".join(parser.format_help().split())

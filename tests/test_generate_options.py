@@ -206,15 +206,19 @@ def test_an_unknown_dtype_is_refused_by_flag_and_in_yaml(tmp_path, capsys):
 
 def test_the_help_says_what_limit_0_does():
     """`--limit 0` samples every prompt (as `train --eval-limit 0` evaluates all), while --help said "at most this
-    many" and nothing of 0; and --limit N is a fixed set (it said "at most this many pending prompts")."""
+    many" and nothing of 0; and --limit N is a fixed set (it said "at most this many pending prompts"). Both round
+    drivers take 32 train prompts without it (the help named the SPIN loop's alone)."""
     from generate.__main__ import build_parser
+    from generate.loop.judge import JUDGE_LIMIT
+    from generate.options import SPIN_LIMIT
 
     help_text = " ".join(build_parser().format_help().split())
     assert (
         "--limit N the first N prompts of --split (round drivers: of train; --judge: pairs to judge), oldest "
         "first, a fixed set: a rerun samples (judges) only those not done yet, a larger --limit the next ones "
-        "(0 or left out: all; 32 with --spin-iter)"
+        "(0 or left out: all; 32 with --spin-iter or --judge-iter)"
     ) in help_text
+    assert SPIN_LIMIT == JUDGE_LIMIT == 32
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 
 import pytest
 import torch
@@ -698,6 +699,23 @@ def test_a_launch_of_several_processes_needs_out(tmp_path, tiny_model_dir, capsy
     err = capsys.readouterr().err
     assert err.startswith("error: a launch of 2 processes needs --out (each would pick its own runs/ folder)")
     assert not (ws.path / "runs").exists()
+
+
+def test_the_help_example_of_a_launch_of_several_processes_gives_out(tmp_path, monkeypatch):
+    """`python -m train --help` shows an `accelerate launch` that the run accepts: one with its --out (it gave none,
+    and such a launch is refused before it trains, as above)."""
+    from train.__main__ import build_parser, parse_train_options
+    from train.run import _out_dir
+
+    line = next(
+        line for line in build_parser().format_help().splitlines() if line.startswith("accelerate launch")
+    )
+    argv = shlex.split(line.split(" -m train ", 1)[1].split("#")[0])
+    ws = build_workspace(tmp_path / "ws", count=1)
+    monkeypatch.chdir(tmp_path)  # the example's -w ws and its --out, relative to here
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as accelerate launch sets it in each process
+    out = _out_dir(parse_train_options(argv), ws, tmp_path / "model", None)
+    assert out.resolve() == (ws.path / "runs" / "dpo-ddp").resolve()
 
 
 @pytest.mark.parametrize(

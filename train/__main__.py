@@ -12,7 +12,7 @@ python -m train -w ws --method sdpo --out runs/sdpo                      # one s
 python -m train -w ws --config run.yaml --learning-rate 1e-6              # YAML + overriding flags
 python -m train -w ws --model newest --method dpo --rounds 1               # next human round: newest model, round 1's labels
 python -m train score -w ws                  # score unlabelled pairs with the newest model (annotate --order uncertainty)
-accelerate launch --config_file configs/accelerate/ddp.yaml -m train -w ws --method dpo   # several GPUs
+accelerate launch --config_file configs/accelerate/ddp.yaml -m train -w ws --method dpo --out ws/runs/dpo-ddp  # GPUs
 """
 
 from __future__ import annotations

@@ -177,7 +177,8 @@ class TrainOptions:
         default="all",
         metadata={
             "help": "the pairs a ranking of k answers trains as (kind rank): all, adjacent ranks only, or none "
-            "(the rank gap is the pair's strength, for --odpo-alpha and --rm-margin strength)",
+            "(rankings left out: kind_rank_not_asked); the rank gap is each pair's strength, for --odpo-alpha and "
+            "--rm-margin strength",
             "choices": RANK_PAIRS,
         },
     )
