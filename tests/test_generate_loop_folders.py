@@ -135,7 +135,7 @@ def test_the_record_after_training_is_never_written_through_runs_swapped_for_a_l
     in one line naming the link, nothing written."""
     ws = Workspace.init(tmp_path / "ws")
     folder = iterate_folder(SimpleNamespace(spin_name="spin"), ws, SPIN_LOOP, 1)
-    claim(folder, REFERENCE, 1, SPIN_LOOP, {}, 0.0)
+    claim(folder, REFERENCE, 1, SPIN_LOOP, None, add_sampling({}, {}, 0.0))
     outside = tmp_path / "outside"
     (ws.path / "runs").rename(outside)
     (ws.path / "runs").symlink_to(outside)
