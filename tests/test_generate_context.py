@@ -185,13 +185,13 @@ def test_judging_counts_too_long_pairs_apart_and_a_rerun_asks_again(label_ws, mo
     assert main(args) == 0
     out = capsys.readouterr().out
     # judged: the 4 pairs asked; the one too long was not (it said `judged 5`, its cost spread over 5); and the
-    # context it did not fit and the option that sets it (it named neither)
+    # context it did not fit (it named none). Its context is the model's own (--engine hf takes no --max-model-len):
+    # it said "a larger --max-model-len, up to the model's own context", which nothing could follow
     assert (
         "judged 4 pairs (a 0, b 0, tie 4, unreadable 0, too_long 1); 4 labels written; too_long: the request (the "
         "judge template with the question and both answers) leaves no room for an answer in the judge model's "
-        f"context ({context} tokens, --max-model-len not set: the model's own), not asked (a rerun asks again: a "
-        "larger --max-model-len, up to the model's own context, or a judge of a longer context answers)"
-        in out
+        f"context ({context} tokens, --max-model-len not set: the model's own), not asked (a rerun asks again; a "
+        "judge of a longer context answers)" in out
     )  # it said `too_long 1` and nothing of why
     args = [*args[:-2], "--engine", "auto", "--max-model-len", str(context)]
     assert main(args) == 0  # no verdict was written for it: asked again, and refused again
@@ -199,7 +199,9 @@ def test_judging_counts_too_long_pairs_apart_and_a_rerun_asks_again(label_ws, mo
         "judged 0 pairs (a 0, b 0, tie 0, unreadable 0, too_long 1); 0 labels written; already_judged 4; "
         "too_long: the request (the "
         "judge template with the question and both answers) leaves no room for an answer in the judge model's "
-        f"context ({context} tokens, --max-model-len {context}), not asked" in capsys.readouterr().out
+        f"context ({context} tokens, --max-model-len {context}), not asked (a rerun asks again: a larger "
+        "--max-model-len, up to the model's own context, or a judge of a longer context answers)"
+        in capsys.readouterr().out
     )
 
 

@@ -21,6 +21,7 @@ from generate.loop.folders import (
     claim,
     iterate_folder,
     read_claim,
+    unclaim,
     write_claim,
 )
 from generate.loop.report import iteration_summary, spin_report
@@ -135,7 +136,7 @@ def test_the_record_after_training_is_never_written_through_runs_swapped_for_a_l
     in one line naming the link, nothing written."""
     ws = Workspace.init(tmp_path / "ws")
     folder = iterate_folder(SimpleNamespace(spin_name="spin"), ws, SPIN_LOOP, 1)
-    claim(folder, REFERENCE, 1, SPIN_LOOP, None, {})
+    claim(folder, REFERENCE, 1, SPIN_LOOP, None, add_sampling({}, {}, 0.0))
     outside = tmp_path / "outside"
     (ws.path / "runs").rename(outside)
     (ws.path / "runs").symlink_to(outside)
@@ -143,6 +144,29 @@ def test_the_record_after_training_is_never_written_through_runs_swapped_for_a_l
     with pytest.raises(NotAFileError, match=f"^{ws.path / 'runs'}: a symlink"):
         write_claim(folder, SPIN_LOOP, {"reference_id": "ref-id", "round": 1, "model_id": "m1"})
     assert (outside / folder.name / "spin.json").read_text() == before
+
+
+def test_a_claim_taken_back_is_never_removed_through_runs_swapped_for_a_link(tmp_path):
+    """A sampling that stored nothing takes its claim back (`unclaim`): the claim was removed through a descriptor of
+    the iteration's folder opened by path, so WS/runs swapped for a link while the engine loaded had the spin.json
+    (and the folder) wherever the link led removed. Refused in one line naming the link, as writing it is."""
+    ws = Workspace.init(tmp_path / "ws")
+    folder = iterate_folder(SimpleNamespace(spin_name="spin"), ws, SPIN_LOOP, 1)
+    claim(folder, REFERENCE, 1, SPIN_LOOP, None, add_sampling({}, {}, 0.0))
+    outside = tmp_path / "outside"
+    (ws.path / "runs").rename(outside)
+    (ws.path / "runs").symlink_to(outside)
+    with pytest.raises(NotAFileError, match=f"^{ws.path / 'runs'}: a symlink"):
+        unclaim(folder, SPIN_LOOP, None)
+    assert (outside / folder.name / "spin.json").is_file()
+
+
+def test_a_claim_taken_back_leaves_no_folder_where_there_was_none(tmp_path):
+    ws = Workspace.init(tmp_path / "ws")
+    folder = iterate_folder(SimpleNamespace(spin_name="spin"), ws, SPIN_LOOP, 1)
+    claim(folder, REFERENCE, 1, SPIN_LOOP, None, add_sampling({}, {}, 0.0))
+    unclaim(folder, SPIN_LOOP, None)
+    assert not folder.exists() and (ws.path / "runs").is_dir()
 
 
 def test_a_reruns_sampling_is_added_to_the_killed_runs_and_what_it_found_is_its_own():

@@ -329,3 +329,28 @@ def test_a_sampling_whose_engine_did_not_start_leaves_no_claim(tmp_path, tiny_mo
     assert record["sample_runs"] == 1 and record["sample_seconds"] > 0
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("1 "))
     assert "resumed" not in row
+
+
+def test_a_sampling_interrupted_before_it_stored_anything_leaves_no_claim(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """Ctrl-C while the engine loaded (a minute for vLLM) stored nothing, and left the claim saying a run's
+    sampling was under way: the rerun, which sampled everything, had sample s "-", 2 runs, and said an earlier
+    run's sampling was not recorded. Interrupted having stored nothing, the claim is taken back, as for an engine
+    that did not start."""
+    from generate.loop import spin as loop_spin
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    args = spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")
+    with monkeypatch.context() as patch:
+        patch.setattr(loop_spin, "make_engine", interrupted)
+        assert main(args) == 130
+    assert not (tmp_path / "ws/runs/spin-iter1").exists()
+    capsys.readouterr()
+    assert main(args) == 0
+    record = json.loads((tmp_path / "ws/runs/spin-iter1/spin.json").read_text())
+    assert record["sample_runs"] == 1 and record["sample_seconds"] > 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("1 "))
+    assert "resumed" not in row

@@ -477,3 +477,45 @@ def test_a_vllm_engine_that_does_not_start_is_one_line_naming_the_way_out(
         "(transformers) instead: the prompts already stored stay, and a rerun samples only the missing ones\n"
     )
     assert Workspace(tmp_path / "ws").read("prompts").num_rows == 1
+
+
+def test_a_vllm_engine_refusing_its_config_says_why_in_one_bounded_line(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    """vLLM checks its config with pydantic: `--max-model-len 4096` on a model of 512 positions fails as
+    "1 validation error for ModelConfig", the reason on the lines below it, and the one line said only that first
+    line. The reason is said, cut to a bounded length (vLLM's goes on for 500 characters, then a dump of every
+    setting)."""
+    import sys
+    import types
+
+    from pydantic import BaseModel, model_validator
+
+    from generate.engines import EngineOptions, make_engine
+
+    class ModelConfig(BaseModel):  # as vLLM's, which validates the LLM's arguments on construction
+        max_model_len: int
+
+        @model_validator(mode="after")
+        def fits(self):
+            more = " More." * 300
+            raise ValueError(
+                f"User-specified max_model_len ({self.max_model_len}) is greater than the derived max_model_len "
+                f"(max_position_embeddings=512.0 or model_max_length=None in model's config.json).{more}"
+            )
+
+    monkeypatch.setitem(
+        sys.modules, "vllm", types.SimpleNamespace(LLM=lambda **kwargs: ModelConfig(**kwargs))
+    )
+    monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
+    with pytest.raises(PrefloopError) as caught:
+        make_engine("vllm", str(tiny_model_dir), EngineOptions(max_model_len=4096))
+    said = str(caught.value)
+    assert "\n" not in said and len(said) < 600
+    assert said.startswith(
+        f"{tiny_model_dir}: vLLM's engine did not start (ValidationError: User-specified max_model_len (4096) is "
+        "greater than the derived max_model_len (max_position_embeddings=512.0 or model_max_length=None in model's "
+        "config.json). More. More."
+    )
+    assert "…); run with --engine hf (transformers) instead" in said

@@ -121,3 +121,18 @@ def test_vllm_skips_a_prompt_longer_than_its_context_and_samples_the_rest(vllm_e
     workspace.append([Prompt(short, source="test"), Prompt(long, source="test")])
     counts = sample_pairs(workspace, vllm_engine, "m", 2, SamplingParams(temperature=1.0, max_tokens=4))
     assert counts["too_long"] == 1 and counts["prompts"] == 1 and counts["new_completions"] == 2
+
+
+def test_vllm_refusing_a_max_model_len_past_the_models_own_says_why(tiny_model_dir):
+    """vLLM's ValidationError's first line ("1 validation error for ModelConfig") was all the one line said."""
+    from data.errors import PrefloopError
+    from generate.engines import VLLMEngine
+
+    with pytest.raises(PrefloopError) as caught:
+        VLLMEngine(str(tiny_model_dir), EngineOptions(max_model_len=4096, cpu_kv_cache_gib=1))
+    said = str(caught.value)
+    assert "\n" not in said and len(said) < 600
+    assert (
+        "(ValidationError: User-specified max_model_len (4096) is greater than the derived max_model_len"
+        in said
+    )

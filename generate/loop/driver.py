@@ -273,14 +273,14 @@ def _sample_claimed(
     ours: dict | None,
 ) -> dict:
     """`sample_pending`, its ``folder`` claimed first with this run's sampling under way (`sampling_under_way`):
-    a run killed while it samples leaves a claim that says its counts were not recorded, where a claim written
-    after sampling left none, and its rerun's counts stood alone as the iteration's. A sampling that fails having
-    stored nothing (an engine that did not start) puts the claim back as it was (``ours``)."""
+    a run killed while it samples leaves a claim that says its counts were not recorded. One that fails or is
+    interrupted having stored nothing (an engine that did not start, Ctrl-C as it loaded) puts the claim back as it
+    was (``ours``)."""
     held = _answers_held(workspace, reference.label, step.round)
     claim(folder, reference, step.round, loop, ours, sampling_under_way(ours or {}))
     try:
         return sample_pending(options, workspace, reference, step, pending, loop)
-    except Exception:
+    except BaseException:  # KeyboardInterrupt too
         left = loop.pending(workspace, reference, step.round, pending)
         if left == pending and _answers_held(workspace, reference.label, step.round) == held:
             unclaim(folder, loop, ours)

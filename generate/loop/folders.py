@@ -9,6 +9,7 @@ never taken for a claim (or for none)."""
 from __future__ import annotations
 
 import json
+import os
 from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -147,14 +148,16 @@ def claim(
 
 def unclaim(folder: Path, loop: Loop, ours: dict | None) -> None:
     """Put back the claim of ``folder`` as it was before this run's sampling (`sampling_under_way`), which stored
-    nothing: ``ours``, or none where there was none (the folder, left empty, removed too)."""
+    nothing: ``ours``, or none where there was none (the folder, left empty, removed too). Through descriptors of
+    ``runs`` and the folder, as `write_claim` writes it: either swapped for a link is refused, nothing removed."""
     if ours is not None:
         write_claim(folder, loop, ours)
         return
-    with folder_for_writing(folder) as fd:
-        remove(folder / f"{loop.kind}.json", dir_fd=fd)
-    with suppress(OSError):  # not empty: someone else's files; kept
-        folder.rmdir()
+    with folder_for_writing(folder.parent) as runs:
+        with folder_for_writing(folder, dir_fd=runs) as fd:
+            remove(folder / f"{loop.kind}.json", dir_fd=fd)
+        with suppress(OSError):  # not empty: someone else's files; kept
+            os.rmdir(folder.name, dir_fd=runs)
 
 
 def _runs(earlier: dict) -> int:
