@@ -182,6 +182,19 @@ def test_a_row_of_one_rated_answer_stores_it_with_its_rating(tmp_path, capsys):
     assert "needs at least 2 completions to compare, got 1" in capsys.readouterr().err
 
 
+def test_na_rating_counts_each_answer_the_file_leaves_unrated_once(tmp_path, capsys):
+    """`na_rating` counts the answers stored unrated, one each: a row repeated counted its N/A answer again, and an
+    answer rated N/A in one row and rated in another (stored with that rating) was counted as one left to rate."""
+    rated = row(
+        "Capital of Italy?", completion("gpt-4", "Rome.", *"5555"), completion("bard", "Milan.", *"1111")
+    )
+    peru = row("Capital of Peru?", completion("gpt-4", "Lima.", "5", "N/A", "5", "5"))
+    path = write(tmp_path / "uf.jsonl", ITALY, ITALY, rated, peru)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path), "--rubric", RUBRIC]) == 0
+    out = capsys.readouterr().out
+    assert "duplicate_rows 1, na_rating 1, new_completions 3, new_labels 2, new_prompts 2, records 4" in out
+
+
 def test_a_missing_response_is_a_bad_row_named_or_skipped_and_counted(tmp_path, capsys):
     silent = row("Capital of Spain?", completion("gpt-4", "Madrid.", "5", "5", "5", "5"), {"model": "bard"})
     path = write(tmp_path / "uf.jsonl", FRANCE, silent)
