@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from data.__main__ import main
+from data.aggregate import current_labels
 from data.rubric import DEFAULT_RUBRIC
 from data.workspace import Workspace
 from tests.test_data_gold_files import write
@@ -193,6 +194,27 @@ def test_na_rating_counts_each_answer_the_file_leaves_unrated_once(tmp_path, cap
     assert main(["import", "-w", str(tmp_path / "ws"), str(path), "--rubric", RUBRIC]) == 0
     out = capsys.readouterr().out
     assert "duplicate_rows 1, na_rating 1, new_completions 3, new_labels 2, new_prompts 2, records 4" in out
+
+
+def test_remove_of_a_file_of_na_answers_withdraws_what_its_import_stored(tmp_path, capsys):
+    """Its import stored its answers unrated, no label: `--remove` refused the file ("no row holds a label"), and
+    with it every other file named, withdrawing nothing."""
+    poem = row(
+        "A poem?", completion("gpt-4", "Roses.", *["N/A"] * 4), completion("bard", "Tulips.", *["N/A"] * 4)
+    )
+    ws, na, france = tmp_path / "ws", write(tmp_path / "na.jsonl", poem), write(tmp_path / "fr.jsonl", FRANCE)
+    for path in (na, france):
+        assert main(["import", "-w", str(ws), str(path), "--rubric", RUBRIC]) == 0
+    capsys.readouterr()
+    assert (
+        main(["import", "-w", str(ws), "--rubric", RUBRIC, "--remove", str(na), "--remove", str(france)]) == 0
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert f"withdrew the labels of {na}: 0; 2 answers rated N/A: the import stored no rating" in out
+    assert f"withdrew the labels of {france}: 3 (ratings 3)" in out
+    assert current_labels(Workspace(ws).read("labels"), "rate").empty
+    logged = [json.loads(line) for line in (ws / "imports" / "log.jsonl").read_text().splitlines()[-2:]]
+    assert [entry["counts"].get("na_rating") for entry in logged] == [2, None]
 
 
 def test_a_missing_response_is_a_bad_row_named_or_skipped_and_counted(tmp_path, capsys):
