@@ -217,6 +217,14 @@ def test_remove_of_a_file_of_na_answers_withdraws_what_its_import_stored(tmp_pat
     assert [entry["counts"].get("na_rating") for entry in logged] == [2, None]
 
 
+def test_na_in_any_case_or_spaces_is_na(tmp_path, capsys):
+    """A rating of " N/A " or "n/a" was refused (honesty ' N/A ' is not an integer) where " 4 " is 4."""
+    for i, na in enumerate((" N/A ", "n/a")):
+        path = write(tmp_path / "uf.jsonl", row("Hi?", completion("m", "Hi.", "5", na, "5", "5")))
+        assert main(["import", "-w", str(tmp_path / f"ws{i}"), str(path), "--rubric", RUBRIC]) == 0
+        assert "na_rating 1, new_completions 1" in capsys.readouterr().out
+
+
 def test_a_missing_response_is_a_bad_row_named_or_skipped_and_counted(tmp_path, capsys):
     silent = row("Capital of Spain?", completion("gpt-4", "Madrid.", "5", "5", "5", "5"), {"model": "bard"})
     path = write(tmp_path / "uf.jsonl", FRANCE, silent)
