@@ -225,6 +225,16 @@ def test_na_in_any_case_or_spaces_is_na(tmp_path, capsys):
         assert "na_rating 1, new_completions 1" in capsys.readouterr().out
 
 
+def test_an_annotation_without_its_rating_is_named_not_rated(tmp_path, capsys):
+    """A null (or missing) `Rating` was "honesty {"Rationale": "Why."} is not an integer": the annotation object
+    checked as a rating."""
+    path = write(tmp_path / "uf.jsonl", row("Hey?", completion("m", "Hey.", "5", None, "5", "5")))
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path), "--rubric", RUBRIC]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {path}, row 0, field 'completions[0].annotations': rate every aspect: honesty not rated yet\n"
+    )
+
+
 def test_a_missing_response_is_a_bad_row_named_or_skipped_and_counted(tmp_path, capsys):
     silent = row("Capital of Spain?", completion("gpt-4", "Madrid.", "5", "5", "5", "5"), {"model": "bard"})
     path = write(tmp_path / "uf.jsonl", FRANCE, silent)
