@@ -135,6 +135,7 @@ class RankRateRows:
         self.rubric = cache(lambda: load_rubric(rubric))  # read once, where a row has ratings
         self.labelled: dict[tuple[str, str], Labelled] = {}
         self.rows = rows
+        self.left_unrated: set[str] = set()  # the answers a row rates N/A (`Ranked.left_out`), stored unrated
 
     @cached_property
     def rates(self) -> str | None:
@@ -191,7 +192,14 @@ class RankRateRows:
                 made.append(mine)
         for mine in made:
             self.labelled.setdefault(mine.key, mine)
+        self.left_unrated.update(q.completions[0].id for q in questions if q.left_out)
         return [*answers, *(mine.label for mine in made)]
+
+    @property
+    def na_rating(self) -> int:
+        """How many answers the file leaves unrated as rated N/A (`NA_RATING`), each once: a row repeated is one, and
+        an answer another row rates holds that rating."""
+        return len(self.left_unrated - {item for task, item in self.labelled if task == "rate"})
 
     def kto(self, row: int, records: list[object], field: str) -> list[object]:
         """A row's ``records`` (`data.imports.to_records`; ``field`` the row's label key) less a KTO label an

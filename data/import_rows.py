@@ -268,9 +268,8 @@ def checked_row(
         out, dropped = to_records(example, prompt, source, ctx, options, labelled)
         read |= {labelled[0].column} if labelled else set()
         out = rank_rate.kto(ctx.row, out, next((key for key in LABEL_KEYS if key in raw), ""))
-    else:  # a rated answer is no gold (SFT) answer; one rated N/A is stored without its rating, counted
-        prompt = replace(prompt, gold=None)
-        dropped = Counter(q.left_out for q in questions if q.left_out and not options.unlabelled)
+    else:  # a rated answer is no gold (SFT) answer; one rated N/A is stored without its rating (counted per file)
+        prompt, dropped = replace(prompt, gold=None), Counter()
         out = rank_rate.records(ctx.row, questions)
     if own is not None:  # said apart, in the summary's split line (`data.import_summary.row_split_line`)
         dropped[f"row_split_{own}"] += 1

@@ -62,7 +62,8 @@ class RecordContext:
 def answer_ratings(item: object) -> tuple[object, str] | None:
     """An answer object's ratings and the key they are read from: its ``ratings``, else a raw UltraFeedback row's
     ``annotations``, each aspect's ``Rating`` (``{"honesty": {"Rating": "4", "Rationale": ...}}`` is ``{"honesty":
-    "4"}``; an aspect's value that is no object is checked as it is); None where it gives none (null, "", {})."""
+    "4"}``, one without its Rating, null too, not rated; an aspect's value that is no object is checked as it is);
+    None where it gives none (null, "", {})."""
     if not isinstance(item, dict):
         return None
     if item.get(RATINGS) not in (None, ""):
@@ -70,7 +71,7 @@ def answer_ratings(item: object) -> tuple[object, str] | None:
     notes = item.get(ANNOTATIONS)
     if not isinstance(notes, dict) or not notes:
         return None
-    ratings = {aspect: n.get(RATING, n) if isinstance(n, dict) else n for aspect, n in notes.items()}
+    ratings = {aspect: n.get(RATING) if isinstance(n, dict) else n for aspect, n in notes.items()}
     return ratings, ANNOTATIONS
 
 

@@ -57,6 +57,7 @@ from data.import_write import LOG_DIR, LOG_FILE, file_digest, log_folder, logged
 from data.imports import Loaded, check_file
 from data.in_place import append_line
 from data.merge_left_out import merge_left_out
+from data.rank_rate_rows import NA_RATING
 from data.records import Label, now, withdrawal_id
 from data.schemas import SchemaError
 from data.spellings import Spellings
@@ -90,6 +91,8 @@ class FileLabels:
     merge_ids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # of the merges' left-out files, one missing or a line not read: file, line number, why (`merge_left_out`)
     left_out_not_read: tuple[tuple[Path, int, str], ...] = ()
+    # its answers rated N/A, which its import stored without their rating (`data.rank_rate_rows.NA_RATING`)
+    na_rating: int = 0
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ class Withdrawal:
     # rows the import left out (`REFUSED`, bad rows), by reason
     skipped: Counter = field(default_factory=Counter)
     merged_out: Counter = field(default_factory=Counter)  # rows whose labels a merge left out, by reason
+    na_rating: int = 0  # answers rated N/A, whose rating its import did not store (`FileLabels.na_rating`)
 
     def line(self) -> str:
         tasks = Counter(label.task for label in self.retractions)
@@ -109,6 +113,8 @@ class Withdrawal:
         already = f"; {self.already} withdrawn already" if self.already else ""
         already += _rows(self.skipped, "skipped at import", "never stored")
         already += _rows(self.merged_out, "left out by a merge", "never stored here")
+        if self.na_rating:
+            already += f"; {counted(self.na_rating, 'answer')} rated N/A: the import stored no rating"
         # a file imported before its name's newline was refused (`import_options.check_source_name`): one line still
         name, shown = one_line(str(self.path)), f" ({shown})" if shown else ""
         return f"withdrew the labels of {name}: {len(self.retractions)}{shown}{already}"
@@ -198,7 +204,17 @@ def _file_labels(
     never = {i: locked[x.row] for i, x in found.items() if rows_of.get(i, {x.row}) <= every}
     ids = {x.label.id: (*x.ids, *elsewhere.get(x.label.id, ())) for x in found.values()}
     return FileLabels(
-        Path(path), found, locked, left_out, digest, tuple(unread), tuple(rejects_unread), {}, never, ids
+        Path(path),
+        found,
+        locked,
+        left_out,
+        digest,
+        tuple(unread),
+        tuple(rejects_unread),
+        {},
+        never,
+        ids,
+        na_rating=loaded.counts[NA_RATING],
     )
 
 
@@ -253,13 +269,14 @@ def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[With
     """Per file, the retractions of its labels in force (each once over all the files), and the rows its import
     left out (`FileLabels.locked`, and those this reading left out: `FileLabels.left_out`) counted, as are those
     whose labels a merge left out (`FileLabels.merged_out`); a SchemaError names the first file whose rows make no
-    label, or the first row whose label is not stored (and not left out). Writes nothing."""
+    label (nor rate an answer N/A: `FileLabels.na_rating`), or the first row whose label is not stored (and not
+    left out). Writes nothing."""
     items = {labelled.label.item_id for file in files for labelled in file.labels.values()}
     history = import_history(workspace, items)
     planned: set[str] = set()
     out = []
     for file in files:
-        if not file.labels:
+        if not file.labels and not file.na_rating:
             raise SchemaError(
                 str(file.path),
                 "no row holds a label (a preference, KTO label, ranking or rating): its import stored none to "
@@ -301,7 +318,12 @@ def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[With
             )
         out.append(
             Withdrawal(
-                file.path, retractions, already, Counter(skipped.values()), Counter(merged_out.values())
+                file.path,
+                retractions,
+                already,
+                Counter(skipped.values()),
+                Counter(merged_out.values()),
+                file.na_rating,
             )
         )
     return out
@@ -364,5 +386,6 @@ def _log_entry(plan: Withdrawal, file: FileLabels, options: ImportOptions) -> di
             "withdrawn_already": plan.already,
             "skipped_at_import": plan.skipped.total(),
             "left_out_by_merge": plan.merged_out.total(),
-        },
+        }
+        | ({NA_RATING: plan.na_rating} if plan.na_rating else {}),
     }

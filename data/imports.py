@@ -50,7 +50,7 @@ from data.import_rows import CheckedRow, FilePreferences, FilePrompts, checked_r
 from data.import_splits import STORED_TRAIN, PromptSplits, hold_out_across, stored_train_refusals, warn_splits
 from data.import_text import RecordContext
 from data.import_write import kept_lines, log_import, write_records
-from data.rank_rate_rows import Ranked, row_key
+from data.rank_rate_rows import NA_RATING, Ranked, row_key
 from data.records import Completion, Message
 from data.schemas import SchemaError
 from data.spellings import Spellings
@@ -246,6 +246,7 @@ class _Gathered:
         split_conflicts = self.prompts.splits.conflicts(stored)
         counts["split_conflicts"] = len(split_conflicts) + counts[f"skipped_{STORED_TRAIN}"]
         counts["opposite_rows"] = len(self.preferences.opposite)
+        counts[NA_RATING] = rank_rate.na_rating
         if self.rejects and len(self.rejects) == rows:
             raise _all_skipped(name, self.rejects)
         for conflict in self.prompts.conflicts[:5]:

@@ -213,7 +213,8 @@ def _rating(value: object, rubric: Rubric, name: str, row: int, field_: str, na:
     (`NA_RATING`), its other aspects checked all the same. A stored rating gives every aspect, as the rate app
     stores one: a partial one is none, and the N/A is no value on the scale to store in its place."""
     ours = na and isinstance(value, dict) and set(value) <= set(rubric.names)  # else refused as it is
-    unrated = {a for a in rubric.names if ours and value.get(a) == NOT_APPLICABLE}
+    # spaces and case aside, as a rating's " 4 " is 4 (`data.rubric.rating_value`)
+    unrated = {a for a in rubric.names if ours and str(value.get(a)).strip().upper() == NOT_APPLICABLE}
     if not unrated:
         return _checked(value, rubric, name, row, field_), ""
     rest = Rubric(rubric.name, tuple(a for a in rubric.aspects if a.name not in unrated))

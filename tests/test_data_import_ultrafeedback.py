@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from data.__main__ import main
+from data.aggregate import current_labels
 from data.rubric import DEFAULT_RUBRIC
 from data.workspace import Workspace
 from tests.test_data_gold_files import write
@@ -180,6 +181,58 @@ def test_a_row_of_one_rated_answer_stores_it_with_its_rating(tmp_path, capsys):
     )
     assert main(["import", "-w", str(tmp_path / "ws"), str(bare), "--rubric", RUBRIC]) == 2
     assert "needs at least 2 completions to compare, got 1" in capsys.readouterr().err
+
+
+def test_na_rating_counts_each_answer_the_file_leaves_unrated_once(tmp_path, capsys):
+    """`na_rating` counts the answers stored unrated, one each: a row repeated counted its N/A answer again, and an
+    answer rated N/A in one row and rated in another (stored with that rating) was counted as one left to rate."""
+    rated = row(
+        "Capital of Italy?", completion("gpt-4", "Rome.", *"5555"), completion("bard", "Milan.", *"1111")
+    )
+    peru = row("Capital of Peru?", completion("gpt-4", "Lima.", "5", "N/A", "5", "5"))
+    path = write(tmp_path / "uf.jsonl", ITALY, ITALY, rated, peru)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path), "--rubric", RUBRIC]) == 0
+    out = capsys.readouterr().out
+    assert "duplicate_rows 1, na_rating 1, new_completions 3, new_labels 2, new_prompts 2, records 4" in out
+
+
+def test_remove_of_a_file_of_na_answers_withdraws_what_its_import_stored(tmp_path, capsys):
+    """Its import stored its answers unrated, no label: `--remove` refused the file ("no row holds a label"), and
+    with it every other file named, withdrawing nothing."""
+    poem = row(
+        "A poem?", completion("gpt-4", "Roses.", *["N/A"] * 4), completion("bard", "Tulips.", *["N/A"] * 4)
+    )
+    ws, na, france = tmp_path / "ws", write(tmp_path / "na.jsonl", poem), write(tmp_path / "fr.jsonl", FRANCE)
+    for path in (na, france):
+        assert main(["import", "-w", str(ws), str(path), "--rubric", RUBRIC]) == 0
+    capsys.readouterr()
+    assert (
+        main(["import", "-w", str(ws), "--rubric", RUBRIC, "--remove", str(na), "--remove", str(france)]) == 0
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert f"withdrew the labels of {na}: 0; 2 answers rated N/A: the import stored no rating" in out
+    assert f"withdrew the labels of {france}: 3 (ratings 3)" in out
+    assert current_labels(Workspace(ws).read("labels"), "rate").empty
+    logged = [json.loads(line) for line in (ws / "imports" / "log.jsonl").read_text().splitlines()[-2:]]
+    assert [entry["counts"].get("na_rating") for entry in logged] == [2, None]
+
+
+def test_na_in_any_case_or_spaces_is_na(tmp_path, capsys):
+    """A rating of " N/A " or "n/a" was refused (honesty ' N/A ' is not an integer) where " 4 " is 4."""
+    for i, na in enumerate((" N/A ", "n/a")):
+        path = write(tmp_path / "uf.jsonl", row("Hi?", completion("m", "Hi.", "5", na, "5", "5")))
+        assert main(["import", "-w", str(tmp_path / f"ws{i}"), str(path), "--rubric", RUBRIC]) == 0
+        assert "na_rating 1, new_completions 1" in capsys.readouterr().out
+
+
+def test_an_annotation_without_its_rating_is_named_not_rated(tmp_path, capsys):
+    """A null (or missing) `Rating` was "honesty {"Rationale": "Why."} is not an integer": the annotation object
+    checked as a rating."""
+    path = write(tmp_path / "uf.jsonl", row("Hey?", completion("m", "Hey.", "5", None, "5", "5")))
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path), "--rubric", RUBRIC]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {path}, row 0, field 'completions[0].annotations': rate every aspect: honesty not rated yet\n"
+    )
 
 
 def test_a_missing_response_is_a_bad_row_named_or_skipped_and_counted(tmp_path, capsys):
