@@ -34,18 +34,15 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import socket
 import time
 from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from data.errors import PrefloopError
 from data.files import atomic_write, failure_reason, folder_for_writing, read_beside
 from data.import_records import within_depth
-from data.in_place import append_line, lock_holder, open_in_place, refuse_hard_link, take_lock
+from data.in_place import append_line, hold_lock
 from data.temp_writers import remove_dead_temps
 
 REWRITE_LINES = 10_000
@@ -193,25 +190,15 @@ def claim_view(folder: Path, view: str) -> int:
     process ends (a killed app leaves nothing to clear by hand). The file holds the pid and the host's name: on a
     shared file system the app holding it may run on another machine, where its pid is no process of this one."""
     path = folder / f"{view}.lock"
+
+    def held(by: str) -> str:
+        return (
+            f"{path}: another app{by} serves --task {view} on this workspace; two would each hand an item to "
+            "--overlap labellers of their own: stop it first"
+        )
+
     with folder_for_writing(folder, make=True) as dir_fd:
-        # a link, a folder or special file; a hard link (its rewrite would change the file under its other names)
-        # once the lock is tried: one a running app holds is named as such, never to be removed under it
-        fd = open_in_place(path, os.O_RDWR | os.O_CREAT, dir_fd=dir_fd, one_name=False)
-    try:
-        if not take_lock(fd):  # `data validate`'s look at the lock is no app: waited out
-            by = lock_holder(fd)
-            raise PrefloopError(
-                f"{path}: another app{by} serves --task {view} on this workspace; two would each hand an item to "
-                "--overlap labellers of their own: stop it first"
-            )
-        refuse_hard_link(path, os.fstat(fd).st_nlink)
-    except BaseException:
-        os.close(fd)
-        raise
-    os.ftruncate(fd, 0)
-    # who holds it, for a second app's refusal
-    os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
-    return fd
+        return hold_lock(path, held, dir_fd)
 
 
 def _is_hold(holding: Holding | None) -> bool:

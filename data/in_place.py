@@ -15,10 +15,13 @@ import errno
 import fcntl
 import os
 import pwd
+import socket
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+from data.errors import PrefloopError
 from data.files import NotAFileError, WriteError, name_at, not_a_file, open_regular, write_error
 
 HARD_LINK = (
@@ -149,6 +152,27 @@ def take_lock(fd: int) -> bool:
         fcntl.flock(fd, fcntl.LOCK_UN)
         time.sleep(SHARED_WAIT / SHARED_TRIES)
     return False
+
+
+def hold_lock(path: Path, held: Callable[[str], str], dir_fd: int | None = None) -> int:
+    """Take the lock (``flock``) of the lock file ``path`` (with ``dir_fd``: its name in the folder that is open on)
+    for as long as the descriptor returned stays open, and write this process's pid and host in it; where another
+    process holds it, a PrefloopError of ``held(holder)`` (`lock_holder`'s words). The kernel lets go of the lock
+    however the process ends: a killed holder leaves nothing to clear by hand. A link, a folder or special file there
+    is refused (`open_in_place`), and so is a hard link (its rewrite would change the file under its other names) once
+    the lock is tried: one a running process holds is named as its lock, never to be removed under it. The host is
+    written as the holder may run on another machine of a shared file system, where its pid is no process here."""
+    fd = open_in_place(path, os.O_RDWR | os.O_CREAT, dir_fd=dir_fd, one_name=False)
+    try:
+        if not take_lock(fd):  # `data validate`'s look at the lock is no holder: waited out
+            raise PrefloopError(held(lock_holder(fd)))
+        refuse_hard_link(path, os.fstat(fd).st_nlink)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def lock_holder(fd: int) -> str:

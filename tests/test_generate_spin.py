@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -106,8 +107,9 @@ def child_pids(pid):
     return found
 
 
-def test_sigkill_during_training_resumes_from_the_checkpoint(tmp_path, tiny_model_dir):
+def test_sigkill_during_training_resumes_from_the_checkpoint(tmp_path, tiny_model_dir, capsys):
     # Iteration 1 here; iteration 2 in a real `python -m generate` (fresh processes per step), killed mid-training.
+    # While it trains, the same command in a second terminal is refused (`generate.loop.folders.chain_lock`).
     assert main(spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")) == 0
     args = spin_args(
         tmp_path, tiny_model_dir, "--spin-iter", "2", "--train-max-steps", "40", "--train-save-steps", "3"
@@ -124,12 +126,16 @@ def test_sigkill_during_training_resumes_from_the_checkpoint(tmp_path, tiny_mode
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGSTOP)
     running = proc.poll() is None
+    second = main(args) if running else None  # held by the driver, not by its training's process
+    refused = capsys.readouterr().err
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     for pid in children:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)
     assert running, proc.stderr.read().decode()[-2000:]
+    assert second == 2, refused
+    assert f"another run (pid {proc.pid} on {socket.gethostname()}) is running the chain spin " in refused
     deadline = time.time() + 10  # the training process notices its parent is gone and exits
     while time.time() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in children):
         time.sleep(0.1)

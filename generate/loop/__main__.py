@@ -25,6 +25,7 @@ from data.workspace import Workspace
 from generate.bestofn import check_judge_model
 from generate.job_plan import with_gold
 from generate.judge import load_template
+from generate.loop.folders import chain_lock
 from generate.loop.options import DRIVERS, MAX_ITERATIONS, LoopOptions, driver_of, loop_flags
 from generate.loop.report import spin_report
 from generate.options import (
@@ -256,21 +257,24 @@ def run(options: LoopOptions) -> dict:
     # loaded from the folder found (checked once a run, not once an iteration)
     judge_folder = check_judge_model(options)
     workspace = existing or Workspace.init(options.workspace)
-    if loaded:
-        default_of = driver_of(options) if options.test_fraction is None else None
-        said, warnings = import_prompts(workspace, loaded, fraction, default_of)  # as `data import` says them
-        for line in said:
+    # before anything is written: a second run of this chain is refused, naming the first (`folders.chain_lock`)
+    with chain_lock(workspace, loop.name(options)):
+        if loaded:
+            default_of = driver_of(options) if options.test_fraction is None else None
+            # said as `data import` says them
+            said, warnings = import_prompts(workspace, loaded, fraction, default_of)
+            for line in said:
+                print(line)
+            for line in warnings:
+                print(f"warning: {line}", file=sys.stderr)
+        gold = "with a gold answer " * bool(options.spin_iter)  # what SPIN's pairs need
+        for line in limit_taken(options.limit or 0, len(sets["train"]), f"{gold}in split train"):
             print(line)
-        for line in warnings:
-            print(f"warning: {line}", file=sys.stderr)
-    gold = "with a gold answer " * bool(options.spin_iter)  # what SPIN's pairs need
-    for line in limit_taken(options.limit or 0, len(sets["train"]), f"{gold}in split train"):
-        print(line)
-    summary = run_driver(options, workspace, sets, judge_folder)
-    if options.arena:  # the arena on the loop's held-out prompts, and its leaderboard
-        from generate.loop.arena import arena_leaderboard
+        summary = run_driver(options, workspace, sets, judge_folder)
+        if options.arena:  # the arena on the loop's held-out prompts, and its leaderboard
+            from generate.loop.arena import arena_leaderboard
 
-        summary["arena"] = arena_leaderboard(options, workspace, judge_folder)
+            summary["arena"] = arena_leaderboard(options, workspace, judge_folder)
     return summary
 
 

@@ -4,13 +4,18 @@ reference it trains from and its round, as its sampling starts (before training 
 run's folder is taken up again; another chain's is never overwritten; and only a registered model whose folder is
 claimed so is the chain's iterate. A claim is read without following a symlink (`data.files.open_regular`): the loop
 never writes one, so a symlink at its name, or a claim that cannot be read as one, is refused in one line naming it,
-never taken for a claim (or for none)."""
+never taken for a claim (or for none).
+
+One driver at a time runs a chain: `chain_lock` holds ``WS/runs/<name>.lock`` for the whole run, so a second run of
+the same chain (a second terminal), which would sample into the same round and train into the same folders, is
+refused before it writes anything."""
 
 from __future__ import annotations
 
 import json
 import os
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,8 +27,10 @@ from data.files import (
     folder_for_writing,
     open_regular,
     remove,
+    write_error,
 )
 from data.import_records import within_depth
+from data.in_place import hold_lock
 from data.workspace import Workspace
 from generate.context import TOO_LONG
 
@@ -44,6 +51,34 @@ def write_claim(folder: Path, loop: Loop, record: dict) -> None:
     text = json.dumps(record, indent=2, default=str) + "\n"
     with folder_for_writing(folder.parent) as runs, folder_for_writing(folder, dir_fd=runs) as fd:
         atomic_write(folder / f"{loop.kind}.json", lambda f: f.write(text.encode()), dir_fd=fd)
+
+
+@contextmanager
+def chain_lock(workspace: Workspace, name: str) -> Iterator[None]:
+    """Hold the lock of the chain ``name`` (``WS/runs/<name>.lock``, `data.in_place.hold_lock`: the pid and host
+    written in it) while the block runs, or refuse in one line naming the run that holds it: two runs of one chain
+    would each sample into its rounds and train into its iterate folders. Only this process holds it (the steps'
+    fresh processes inherit nothing); the kernel lets go of it however the run ends, so a rerun after a kill goes on
+    as a resume. The file is left in place: removing it would let a third run lock a new file beside a held one."""
+    path = workspace.runs / f"{name}.lock"
+    try:  # a --spin-name a/b: its iterates and lock in WS/runs/a
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, path.parent) from exc
+
+    def held(by: str) -> str:
+        return (
+            f"{path}: another run{by} is running the chain {name} ({workspace.runs / name}-iter*) on this workspace; "
+            "a second would sample and train into the same iterates: wait for it to end (if it was killed, just "
+            "rerun: its lock went with it)"
+        )
+
+    with folder_for_writing(path.parent) as folder:
+        fd = hold_lock(path, held, folder)
+    try:
+        yield
+    finally:
+        os.close(fd)
 
 
 def iterate_folder(options: LoopOptions, workspace: Workspace, loop: Loop, iteration: int) -> Path:

@@ -1,0 +1,104 @@
+"""One run at a time of a round driver's chain (`generate.loop.folders.chain_lock`): the same `--spin-iter` command
+started in a second terminal sampled and then trained into the same iterate folder as the first, nothing stopping
+it. It is refused before it writes anything, in one line naming the running process; a killed run's lock is free."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from data.errors import PrefloopError
+from data.workspace import Workspace
+from generate.__main__ import main
+from generate.loop.folders import chain_lock
+from tests.test_generate_loop_resume import killed_in
+from tests.test_generate_spin import spin_args
+
+RUNNING = textwrap.dedent(
+    """
+    import socket, sys
+    from data.workspace import Workspace
+    from generate.loop.folders import chain_lock
+    socket.gethostname = lambda: "gpu-2"  # the first run on another host of a shared file system
+    with chain_lock(Workspace(sys.argv[1]), sys.argv[2]):  # as the driver holds it for its whole run
+        print("running", flush=True)
+        sys.stdin.read()
+    """
+)
+
+
+def refusal(ws: Workspace, by: str, name: str = "spin") -> str:
+    runs = ws.path / "runs"
+    return (
+        f"{runs / name}.lock: another run{by} is running the chain {name} ({runs / name}-iter*) on this workspace; "
+        "a second would sample and train into the same iterates: wait for it to end (if it was killed, just "
+        "rerun: its lock went with it)"
+    )
+
+
+def files(ws: Workspace) -> dict:
+    return {path: (path.stat().st_size, path.stat().st_mtime_ns) for path in ws.path.rglob("*")}
+
+
+def test_a_second_run_of_a_running_chain_is_refused_writing_nothing_and_a_killed_runs_chain_resumes(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """The first run is killed before its report (its iterate to be reported by the rerun); while another
+    process runs the chain, the same command is refused at once; once that process is killed (SIGKILL), the same
+    command goes on and resumes as it did before the lock."""
+    args = spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")
+    killed_in(monkeypatch, args)  # an interrupted run lets go of its lock too: the holder below takes it
+    ws = Workspace(tmp_path / "ws")
+    first = subprocess.Popen(
+        [sys.executable, "-c", RUNNING, str(ws.path), "spin"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert first.stdout.readline() == "running\n"
+        before = files(ws)
+        capsys.readouterr()
+        assert main([*args, "--limit", "6"]) == 2  # more prompts to import and sample: none is
+        assert capsys.readouterr().err.strip().splitlines() == [
+            f"error: {refusal(ws, f' (pid {first.pid} on gpu-2)')}"
+        ]
+        assert files(ws) == before
+    finally:
+        first.kill()  # SIGKILL: nothing of it lets go of the lock but the kernel
+        first.wait()
+    assert main(args) == 0
+    ws = Workspace(tmp_path / "ws")
+    assert json.loads((ws.path / "runs/spin-iter1/metrics.json").read_text())["reported_after_resume"]
+    assert list(ws.frame("models")["method"]).count("spin") == 1
+    assert (ws.path / "runs/spin.lock").read_text() == f"{os.getpid()} {socket.gethostname()}\n"
+
+
+def test_a_chain_is_locked_once_in_a_process_too_and_let_go_however_the_run_ends(tmp_path):
+    """Two drivers of one chain in one process (tests, a notebook) are refused alike; another chain's beside it is
+    not; the lock is free again after its run, one that failed included."""
+    ws = Workspace.init(tmp_path / "ws")
+    mine = f" (pid {os.getpid()} on {socket.gethostname()})"
+    second = pytest.raises(PrefloopError, match=f"^{re.escape(refusal(ws, mine))}$")
+    with chain_lock(ws, "spin"):
+        with second, chain_lock(ws, "spin"):
+            pytest.fail("a second run of the chain went on")
+        with chain_lock(ws, "judge"):  # another chain, its own iterates
+            pass
+    with pytest.raises(PrefloopError, match="failed run"), chain_lock(ws, "spin"):
+        raise PrefloopError("a failed run")
+    with chain_lock(ws, "spin"):
+        pass
+    # a --spin-name of a folder below WS/runs: its lock there, beside its iterates
+    with chain_lock(ws, "a/b"):
+        assert (ws.path / "runs/a/b.lock").is_file()
+        nested = pytest.raises(PrefloopError, match=re.escape(f"chain a/b ({ws.path / 'runs/a/b'}-iter*)"))
+        with nested, chain_lock(ws, "a/b"):
+            pass
