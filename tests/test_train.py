@@ -358,8 +358,18 @@ def test_exo_pair_says_the_epsilon_it_takes_by_default(tmp_path, tiny_model_dir)
         (
             "desirable only",
             ["--method", "kto"],
-            "ws: all 4 KTO-labelled completions of split train are desirable: KTO needs both desirable and "
-            "undesirable examples",
+            "ws: all 4 KTO-labelled completions of split train are desirable (verdicts by majority; left out: "
+            "unlabelled 4): KTO needs both desirable and undesirable examples",
+        ),
+        (  # the undesirable labels are in split votes: "all desirable" alone sent a lead looking for a bug
+            "undesirable only in split votes",
+            ["--method", "kto"],
+            "all 4 KTO-labelled completions of split train are desirable (verdicts by majority; left out: split 4)",
+        ),
+        (
+            "undesirable only in split votes",
+            ["--method", "kto", "--aggregate", "dawid-skene", "--min-posterior", "0.9"],
+            "are desirable (verdicts by dawid-skene, posterior at least 0.9; left out: split 4): KTO needs both",
         ),
         ("labelled", ["--config", "{bad_yaml}"], "unknown option(s) learning_rat"),
         ("labelled", ["--beta", "0"], "--beta 0.0: must be > 0"),
@@ -511,6 +521,12 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(
     elif setup == "desirable only":
         ws = build_workspace(path, count=4, annotators=())
         ws.append([Label(a, "ann", "kto", "desirable") for a in ws.frame("pairs")["completion_a"]])
+    elif setup == "undesirable only in split votes":  # every b: ann undesirable, bob desirable
+        ws = build_workspace(path, count=4, annotators=())
+        pairs = ws.frame("pairs")
+        ws.append([Label(a, "ann", "kto", "desirable") for a in pairs["completion_a"]])
+        votes = (("ann", "undesirable"), ("bob", "desirable"))
+        ws.append([Label(b, who, "kto", c) for b in pairs["completion_b"] for who, c in votes])
     bad_yaml = tmp_path / "run.yaml"
     bad_yaml.write_text("learning_rat: 0.1\n")
     extra = [e.format(bad_yaml=bad_yaml, out=tmp_path / "out") for e in extra]

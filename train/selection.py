@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from data.exclusion import Exclusion, check_exclusion
+from data.export_workspace import left_out
 from data.workspace import Workspace
 from train.methods import Method
 from train.options import TrainOptions
@@ -90,7 +91,7 @@ def select_rows(
         detail += f"; {exclusion.line()}" if exclusion.sources else ""
         raise TrainDataError(f"{workspace.path}: no {what} to train on in split train ({detail})")
     if method.data == "completions":
-        _refuse_one_sided(options, workspace, train_rows)
+        _refuse_one_sided(options, workspace, train_rows, counts)
     split = "test"
     if not eval_rows:  # no held-out split: report on (a sample of) the training rows, and say so
         eval_rows, split, eval_counts = train_rows, "train", {}
@@ -104,9 +105,10 @@ def select_rows(
     }
 
 
-def _refuse_one_sided(options: TrainOptions, workspace: Workspace, rows: list[dict]) -> None:
+def _refuse_one_sided(options: TrainOptions, workspace: Workspace, rows: list[dict], counts: dict) -> None:
     """KTO contrasts desirable with undesirable answers: training rows of one side only are an error (TRL would
-    train on them and report the other side's rewards as nan)."""
+    train on them and report the other side's rewards as nan). The error says the rows are verdicts, and what the
+    selection left out (``counts``): labels of the other side can sit in split votes, or below --min-posterior."""
     if len({row["label"] for row in rows}) > 1:
         return
     side = "desirable" if rows[0]["label"] else "undesirable"
@@ -115,7 +117,11 @@ def _refuse_one_sided(options: TrainOptions, workspace: Workspace, rows: list[di
             f"{workspace.path}: --kto-from {options.kto_from}: all {len(rows)} rated answers of split train are "
             f"{side}, so KTO has nothing to contrast (is the threshold inside the rubric's scale?)"
         )
+    how = f"verdicts by {options.aggregate}"
+    if options.min_posterior is not None:
+        how += f", posterior at least {options.min_posterior:g}"
+    how += f"; left out: {reasons}" if (reasons := left_out(counts)) else ""
     raise TrainDataError(
-        f"{workspace.path}: all {len(rows)} KTO-labelled completions of split train are {side}: KTO needs both "
-        "desirable and undesirable examples"
+        f"{workspace.path}: all {len(rows)} KTO-labelled completions of split train are {side} ({how}): KTO needs "
+        "both desirable and undesirable examples"
     )
