@@ -9,7 +9,8 @@ parameters, what a perfect fit would give); how many answers that two labellers 
 desirable) Dawid–Skene calls the other way; and what a KTO export trains on that is against the truth — the
 majority's (splits left out), Dawid–Skene's, Dawid–Skene's at ``--min-posterior 0.9``, and the same with the
 simulation's own confusion matrices and shares in place of the fitted ones (a perfect fit: what ``--min-posterior
-0.9`` should cost)."""
+0.9`` should cost). Then the rare share once more with ``ALWAYS`` answering desirable to everything, and the same
+with that labeller's labels left out, as ``--exclude-labeller`` leaves them (their answers then have one label)."""
 
 from __future__ import annotations
 
@@ -26,17 +27,34 @@ KTO_TEAM = {"w90": 0.90, "w85": 0.85, "w80": 0.80, "w75": 0.75, "w70": 0.70}
 UNDESIRABLE = (0.1, 0.5)  # shares of undesirable answers simulated: rare, then even
 KTO_ITEMS = (30, 100, 300)
 SURE = 0.9  # the --min-posterior whose export is measured
+ALWAYS = "w70"  # the labeller who answers desirable to everything in the one-answer case
 
 
-def kto_simulate(items: int, undesirable: float, seed: int, k: int = 2) -> dict:
-    """Label codes (item, labeller, choice per label: 0 desirable, 1 undesirable) and each answer's truth."""
+def kto_simulate(items: int, undesirable: float, seed: int, k: int = 2, always: str | None = None) -> dict:
+    """Label codes (item, labeller, choice per label: 0 desirable, 1 undesirable) and each answer's truth;
+    ``always``: a labeller who answers desirable to everything instead (None: nobody)."""
     rng = np.random.default_rng(seed)
     truth = (rng.random(items) < undesirable).astype(np.int64)
     who = np.argsort(rng.random((items, len(KTO_TEAM))), axis=1)[:, :k].ravel()  # k distinct labellers
     item = np.repeat(np.arange(items), k)
     right = rng.random(len(item)) < np.array(list(KTO_TEAM.values()))[who]
     choice = np.where(right, truth[item], 1 - truth[item])
-    return {"truth": truth, "item": item, "who": who, "choice": choice, "undesirable": undesirable}
+    if always is not None:
+        choice[who == list(KTO_TEAM).index(always)] = 0
+    return {
+        "truth": truth,
+        "item": item,
+        "who": who,
+        "choice": choice,
+        "undesirable": undesirable,
+        "always": always,
+    }
+
+
+def excluded(sim: dict, name: str) -> dict:
+    """``sim`` without ``name``'s labels, as `--exclude-labeller` leaves them out of the verdicts."""
+    kept = sim["who"] != list(KTO_TEAM).index(name)
+    return {**sim, **{key: sim[key][kept] for key in ("item", "who", "choice")}}
 
 
 def kto_labels(sim: dict) -> pa.Table:
@@ -62,6 +80,8 @@ def true_posterior(sim: dict) -> np.ndarray:
     """Each answer's posterior given its labels under the simulation's own confusion matrices and shares."""
     accuracy = np.array(list(KTO_TEAM.values()))[:, None, None]
     confusion = accuracy * np.eye(2) + (1 - accuracy) * (1 - np.eye(2))
+    if sim.get("always") is not None:  # desirable whatever the truth (an answer never given: probability ~0)
+        confusion[list(KTO_TEAM).index(sim["always"])] = [[1, 1e-300], [1, 1e-300]]
     prior = np.array([1 - sim["undesirable"], sim["undesirable"]])
     return dawid_skene.e_step(confusion, prior, sim["item"], sim["who"], sim["choice"], len(sim["truth"]))
 
@@ -105,13 +125,20 @@ def kto_workspaces(seeds: int) -> int:
         "that Dawid-Skene (the true parameters) calls the other way; export rows against the truth, majority (splits left out) | "
         f"Dawid-Skene | Dawid-Skene --min-posterior {SURE} | true parameters --min-posterior {SURE}"
     )
-    for undesirable in UNDESIRABLE:
-        print(f"{undesirable:.0%} undesirable")
+    rare = UNDESIRABLE[0]
+    cases = [(f"{share:.0%} undesirable", share, None, False) for share in UNDESIRABLE] + [
+        (f"{rare:.0%} undesirable, {ALWAYS} answering desirable to everything", rare, ALWAYS, False),
+        (f"the same, {ALWAYS} excluded (--exclude-labeller)", rare, ALWAYS, True),
+    ]
+    for title, undesirable, always, exclude in cases:
+        print(title)
         for items in KTO_ITEMS:
-            total = sum(
-                kto_figures(kto_simulate(items, undesirable, seed), np.random.default_rng(seed + 1))
-                for seed in range(seeds)
-            )
+            total = 0
+            for seed in range(seeds):
+                sim = kto_simulate(items, undesirable, seed, always=always)
+                total = total + kto_figures(
+                    excluded(sim, always) if exclude else sim, np.random.default_rng(seed + 1)
+                )
             n, majority, ds, ideal, uu, uu_over, uu_ideal, dd, dd_over, dd_ideal, *exports = total.tolist()
             shown = " | ".join(
                 f"{wrong}/{rows} ({wrong / max(rows, 1):.3f})"

@@ -82,3 +82,17 @@ def test_the_kto_figures_count_what_the_verdicts_say():
     posterior = labeller_kto.true_posterior({**sim, **two})
     np.testing.assert_allclose(posterior[0, 1], odds / (1 + odds))
     assert 0 <= uu_over <= uu and 0 <= uu_ideal <= uu and dd_over <= dd and dd_ideal <= dd
+
+
+def test_the_kto_one_answer_case_answers_desirable_throughout_and_excludes_them():
+    plain = labeller_kto.kto_simulate(40, 0.1, 3)
+    sim = labeller_kto.kto_simulate(40, 0.1, 3, always="w70")
+    theirs = sim["who"] == list(labeller_kto.KTO_TEAM).index("w70")
+    assert theirs.any() and (sim["choice"][theirs] == 0).all() and (plain["choice"][theirs] == 1).any()
+    # everyone else's answers as simulated without them
+    np.testing.assert_array_equal(sim["choice"][~theirs], plain["choice"][~theirs])
+    rest = labeller_kto.excluded(sim, "w70")
+    assert len(rest["item"]) == int((~theirs).sum()) and set(rest["item"].tolist()) == set(range(40))
+    # under the true parameters their desirable tells nothing: each answer's posterior is its other label's alone
+    np.testing.assert_allclose(labeller_kto.true_posterior(sim), labeller_kto.true_posterior(rest))
+    assert labeller_kto.kto_figures(rest, np.random.default_rng(0))[0] == 40  # every answer keeps a label
