@@ -82,7 +82,7 @@ class ImportCommand:
         default=(), metadata={"help": "a provisioned sample set", "choices": sorted(SAMPLES), "repeat": True}
     )
     format: str = field(
-        default="auto", metadata={"help": "record format (default: detect)", "choices": IMPORT_FORMATS}
+        default="auto", metadata={"help": "record format (auto: detected)", "choices": IMPORT_FORMATS}
     )
     source: str | None = field(
         default=None,

@@ -597,3 +597,24 @@ def test_the_help_says_each_number_and_text_default():
     training = " ".join(train_parser().format_help().split())
     assert "--learning-rate X peak learning rate (default: 5e-06)" in training
     assert "--beta X β: strength of the KL anchor to the reference (default: 0.1)" in training
+
+
+@pytest.mark.parametrize(
+    "argv, said",
+    [
+        # "(default: detect)" named no value --format takes: its default is auto
+        (
+            ["data", "import"],
+            "--format {auto,alpaca,chat,pair,openai,prompt} record format (auto: detected) (default: auto)",
+        ),
+        # "torch's default" hid the option's own default, 0, which the help then never said
+        (["train", "score"], "--threads N CPU threads (0: as many as torch takes) (default: 0)"),
+    ],
+)
+def test_the_help_names_a_default_as_a_value_of_its_flag(argv, said, capsys):
+    from prefloop.cli import main
+
+    with pytest.raises(SystemExit):
+        main([*argv, "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert said in shown
