@@ -599,6 +599,22 @@ def test_the_help_says_each_number_and_text_default():
     assert "--beta X β: strength of the KL anchor to the reference (default: 0.1)" in training
 
 
+@dataclass(frozen=True)
+class GivenOptions:
+    method: str = field(default="dpo", metadata={"help": "training method", "required": True})
+    name: str = field(default="x", metadata={"help": "labeller name", "positional": True})
+
+
+def test_the_help_says_no_default_of_a_value_that_must_be_given():
+    """A required flag or a positional's default is never used: "--method M training method (default: dpo)" told a
+    user they could leave out what the command refuses without."""
+    parser = argparse.ArgumentParser()
+    add_options(parser, GivenOptions)
+    said = " ".join(parser.format_help().split())
+    assert "positional arguments: name labeller name options:" in said
+    assert said.endswith("--method METHOD training method")
+
+
 @pytest.mark.parametrize(
     "argv, said",
     [
