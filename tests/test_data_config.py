@@ -623,6 +623,11 @@ def test_the_help_says_no_default_of_a_value_that_must_be_given():
             ["data", "import"],
             "--format {auto,alpaca,chat,pair,openai,prompt} record format (auto: detected) (default: auto)",
         ),
+        # the bytes alone, "(1..1099511627776) (default: 67108864)", said the sizes README gives in MiB
+        (
+            ["data", "import"],
+            "a longer CSV cell refuses the file (1 byte to 1 TiB; default: 67108864, 64 MiB) --rubric FILE",
+        ),
         # "torch's default" hid the option's own default, 0, which the help then never said
         (["train", "score"], "--threads N CPU threads (0: as many as torch takes) (default: 0)"),
     ],
