@@ -82,7 +82,7 @@ class ImportCommand:
         default=(), metadata={"help": "a provisioned sample set", "choices": sorted(SAMPLES), "repeat": True}
     )
     format: str = field(
-        default="auto", metadata={"help": "record format (default: detect)", "choices": IMPORT_FORMATS}
+        default="auto", metadata={"help": "record format (auto: detected)", "choices": IMPORT_FORMATS}
     )
     source: str | None = field(
         default=None,
@@ -137,7 +137,8 @@ class ImportCommand:
         default=MAX_RECORD_BYTES,
         metadata={
             "help": "a longer JSON record or JSON Lines line is refused (or skipped with --on-error skip) unread, "
-            f"a longer CSV cell refuses the file (1..{RECORD_BYTES_BOUND})"
+            f"a longer CSV cell refuses the file (1 byte to {RECORD_BYTES_BOUND >> 40} TiB; default: "
+            f"{MAX_RECORD_BYTES}, {MAX_RECORD_BYTES >> 20} MiB)"
         },
     )
     rubric: Path | None = field(

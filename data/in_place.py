@@ -144,12 +144,8 @@ def take_lock(fd: int) -> bool:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return True
         except BlockingIOError:
-            pass
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False  # held exclusively: an app
-        fcntl.flock(fd, fcntl.LOCK_UN)
+            if held_by(fd) is not None:
+                return False  # held exclusively: an app
         time.sleep(SHARED_WAIT / SHARED_TRIES)
     return False
 

@@ -32,7 +32,6 @@ from data.records import Completion, Prompt, content_id
 from data.rubric import Rubric, RubricError, bundled_for, bundled_rubrics, read_ratings
 
 RANKING = "ranking"  # the row's field holding each task's answer (`RATINGS` for ratings)
-TASK_OF = {RANKING: "rank", RATINGS: "rate"}
 EACH = f"completions[].{RATINGS}"  # ratings in each answer object of a row's completions
 # UltraFeedback's rating of an aspect that does not apply (honesty, of a creative writing task), and the reason an
 # import keeps such an answer unrated

@@ -597,3 +597,45 @@ def test_the_help_says_each_number_and_text_default():
     training = " ".join(train_parser().format_help().split())
     assert "--learning-rate X peak learning rate (default: 5e-06)" in training
     assert "--beta X β: strength of the KL anchor to the reference (default: 0.1)" in training
+
+
+@dataclass(frozen=True)
+class GivenOptions:
+    method: str = field(default="dpo", metadata={"help": "training method", "required": True})
+    name: str = field(default="x", metadata={"help": "labeller name", "positional": True})
+
+
+def test_the_help_says_no_default_of_a_value_that_must_be_given():
+    """A required flag or a positional's default is never used: "--method M training method (default: dpo)" told a
+    user they could leave out what the command refuses without."""
+    parser = argparse.ArgumentParser()
+    add_options(parser, GivenOptions)
+    said = " ".join(parser.format_help().split())
+    assert "positional arguments: name labeller name options:" in said
+    assert said.endswith("--method METHOD training method")
+
+
+@pytest.mark.parametrize(
+    "argv, said",
+    [
+        # "(default: detect)" named no value --format takes: its default is auto
+        (
+            ["data", "import"],
+            "--format {auto,alpaca,chat,pair,openai,prompt} record format (auto: detected) (default: auto)",
+        ),
+        # the bytes alone, "(1..1099511627776) (default: 67108864)", said the sizes README gives in MiB
+        (
+            ["data", "import"],
+            "a longer CSV cell refuses the file (1 byte to 1 TiB; default: 67108864, 64 MiB) --rubric FILE",
+        ),
+        # "torch's default" hid the option's own default, 0, which the help then never said
+        (["train", "score"], "--threads N CPU threads (0: as many as torch takes) (default: 0)"),
+    ],
+)
+def test_the_help_names_a_default_as_a_value_of_its_flag(argv, said, capsys):
+    from prefloop.cli import main
+
+    with pytest.raises(SystemExit):
+        main([*argv, "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert said in shown

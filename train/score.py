@@ -61,7 +61,7 @@ class ScoreOptions:
     batch_size: int = field(default=8, metadata={"help": "sequences per forward pass"})
     max_length: int = field(default=512, metadata={"help": "tokens per prompt+completion (truncated beyond)"})
     chunk_size: int = field(default=64, metadata={"help": "pairs per durable write"})
-    threads: int = field(default=0, metadata={"help": "CPU threads (0: torch's default)"})
+    threads: int = field(default=0, metadata={"help": "CPU threads (0: as many as torch takes)"})
     chat_template: str | None = field(
         default=None,
         metadata={
