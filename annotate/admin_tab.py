@@ -191,7 +191,7 @@ GATE = (
 
 
 def said(page: Selected, ticket, line_of, *given) -> str:
-    """The status line of an action (a make-gold's, an exclusion's, an export's) asked as the page's draw
+    """The status line of an action (a switch's, a make-gold's, an exclusion's, an export's) asked as the page's draw
     ``ticket``: ``line_of(*given)``, a handler wrapped in `shown_errors`, whose failure is its line too (a popup alone
     left an older action's line there, as if it were this one's); nothing where the page asked for a later action's
     line (`Selected.note_said`): the status line is the last asked action's, whichever finishes first."""
@@ -265,9 +265,16 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
         line = switched_line(ctx.service.task, ctx.service.view, method)
         if not redrawn:  # a rank app's: it draws no figures, so it passes over no draw of them
             return (line if page.note_said(ticket) else gr.skip(),)
-        shown = figures(user, method, page, ticket, admin_open)
+        shown = []
+
+        @shown_errors(ctx, "switching the verdicts' method")
+        def drawn_line() -> str:  # a failed draw is the switch's line, its figures left as they were
+            shown.extend(figures(user, method, page, ticket, admin_open))
+            return line
+
         # A later draw is by this method too: its line stands unless a later action's (a switch's, a make-gold's)
-        return (*shown, line if page.note_said(ticket) else gr.skip())
+        status = said(page, ticket, drawn_line)
+        return (*(shown or kept), status)
 
     def export(fmt: str):  # the export file is written last, whole or not at all: nothing saved on an error
         action = f"exporting {fmt}"

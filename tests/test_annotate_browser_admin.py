@@ -649,7 +649,7 @@ def test_a_second_exclusion_asked_while_the_firsts_redraw_is_computed_is_drawn_t
     armed, gate, held = threading.Event(), threading.Event(), threading.Event()
     admin_view = annotate.admin_tab.admin_view
 
-    def computed_slowly(ctx, user, method, *wanted):  # the first draw once armed: computed, then answered late
+    def computed_slowly(ctx, user, method, *wanted):  # the first draw once armed, answered late
         shown = admin_view(ctx, user, method, *wanted)
         if armed.is_set() and not held.is_set():
             held.set()
