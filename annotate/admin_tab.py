@@ -184,8 +184,9 @@ class Selected:
 # In the arena app, where an admin votes blind too, a draw's figures reach the page in hidden copies (in no page's
 # markup) and go on screen through this gate, in the page, only while its Admin tab is open: the server cannot know
 # of a Label click on its way, and a draw finishing meanwhile put the model names in the page, behind the Label tab.
+# (offsetParent, as the page script asks: `checkVisibility` is missing before Safari 17.4 and Firefox 106)
 GATE = (
-    "(...drawn) => window.pfAdminOpen !== false && document.getElementById('pf-admin-refresh')?.checkVisibility()"
+    "(...drawn) => window.pfAdminOpen !== false && document.getElementById('pf-admin-refresh')?.offsetParent"
     " ? drawn : drawn.map(() => '')"
 )
 

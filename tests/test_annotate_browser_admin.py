@@ -679,3 +679,19 @@ def test_a_second_exclusion_asked_while_the_firsts_redraw_is_computed_is_drawn_t
     finally:
         gate.set()
         app.close()
+
+
+def test_an_arena_admins_browser_without_check_visibility_shows_the_board(tmp_path, browser, users):
+    """The arena's gate asked `Element.checkVisibility()` whether the Admin tab shows, which browsers before
+    Safari 17.4 and Firefox 106 lack: the gate failed there, and the admin's tab stayed empty. It asks what the page
+    script asks (`offsetParent`) now: the board shows on the Admin tab, and leaves it with the Label tab."""
+    app, _, url = serve(arena_votes_workspace(tmp_path / "ws"), "arena", users)
+    try:
+        page = browser.new_page()
+        page.add_init_script("delete Element.prototype.checkVisibility")
+        sign_in(page, url, "ann")  # the board drawn on the Admin tab
+        page.locator("#pf-admin-cards").get_by_text("/models/Y", exact=True).wait_for(timeout=WAIT_MS)
+        page.get_by_role("tab", name="Label").click()
+        page.wait_for_function("!document.body.innerHTML.includes('/models/')", timeout=WAIT_MS)
+    finally:
+        app.close()
