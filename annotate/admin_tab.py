@@ -335,9 +335,10 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     # A tab's select is not dropped while the tab's previous one is computed (Gradio's default for an event): an
     # admin back on the Admin tab before the load's draw is done gets one; and each one's page note is taken at once.
     tab_opened = dict(trigger_mode="multiple", **private)
-    # The actions that say their line on the status line (`said`) are asked in the page's order too; an action's
-    # redraw is not dropped while an earlier action's is computed (that one read the workspace before this action).
-    ordered, redraw = drawn[-3:], dict(trigger_mode="multiple", **in_order)
+    # The actions that say their line on the status line (`said`) are asked in the page's order too. Neither an
+    # action nor its redraw is dropped while an earlier one of its event is answered (Gradio's default): a second
+    # exclusion (another name) was not made, or its redraw not drawn over the first's, read before it was made.
+    ordered, every = drawn[-3:], dict(trigger_mode="multiple", **in_order)
     on_screen(
         tabs.admin.select(admin_stats, drawn, sent, api_name="admin_select", js=asked("true"), **tab_opened)
     )
@@ -350,12 +351,12 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
         tabs.label.select(emptied, ordered, views, api_name="admin_blind", js=asked("false"), **tab_opened)
     for fmt, button in admin.exports.items():
         chosen = [*method, admin.split, admin.labels, *ordered]
-        button.click(export(fmt), chosen, admin.status, api_name=f"export_{fmt}", **in_order)
+        button.click(export(fmt), chosen, admin.status, api_name=f"export_{fmt}", **every)
     for button, exclude in ((admin.exclude, True), (admin.include, False)):
         acted = button.click(
-            switch(exclude), [admin.labeller, *ordered], admin.status, api_name=button.elem_id[3:], **in_order
+            switch(exclude), [admin.labeller, *ordered], admin.status, api_name=button.elem_id[3:], **every
         )
-        on_screen(acted.then(admin_stats, drawn, sent, **redraw))
+        on_screen(acted.then(admin_stats, drawn, sent, **every))
 
     # The workspace is read again after the gold answer is written: an error there leaves the item gold.
     made = "the item may be gold already; Make gold again says so"
@@ -377,5 +378,5 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
 
     given = [admin.gold_item, admin.gold_answer, admin.gold_text, *ordered]
     # then the tab is drawn again, as after an exclusion: the item's gold answer in the disputed table, the counts
-    made_gold = admin.make_gold.click(gold, given, admin.status, api_name="make_gold", **in_order)
-    on_screen(made_gold.then(admin_stats, drawn, sent, **redraw))
+    made_gold = admin.make_gold.click(gold, given, admin.status, api_name="make_gold", **every)
+    on_screen(made_gold.then(admin_stats, drawn, sent, **every))
