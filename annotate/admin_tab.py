@@ -337,7 +337,7 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     tab_opened = dict(trigger_mode="multiple", **private)
     # The actions that say their line on the status line (`said`) are asked in the page's order too. Neither an
     # action nor its redraw is dropped while an earlier one of its event is answered (Gradio's default): a second
-    # exclusion (another name) was not made, or its redraw not drawn over the first's, read before it was made.
+    # exclusion (another name) went unmade, or its redraw was dropped and the first's, read before it, stayed.
     ordered, every = drawn[-3:], dict(trigger_mode="multiple", **in_order)
     on_screen(
         tabs.admin.select(admin_stats, drawn, sent, api_name="admin_select", js=asked("true"), **tab_opened)
