@@ -184,14 +184,15 @@ class Selected:
 # In the arena app, where an admin votes blind too, a draw's figures reach the page in hidden copies (in no page's
 # markup) and go on screen through this gate, in the page, only while its Admin tab is open: the server cannot know
 # of a Label click on its way, and a draw finishing meanwhile put the model names in the page, behind the Label tab.
+# (offsetParent, as the page script asks: `checkVisibility` is missing before Safari 17.4 and Firefox 106)
 GATE = (
-    "(...drawn) => window.pfAdminOpen !== false && document.getElementById('pf-admin-refresh')?.checkVisibility()"
+    "(...drawn) => window.pfAdminOpen !== false && document.getElementById('pf-admin-refresh')?.offsetParent"
     " ? drawn : drawn.map(() => '')"
 )
 
 
 def said(page: Selected, ticket, line_of, *given) -> str:
-    """The status line of an action (a make-gold's, an exclusion's, an export's) asked as the page's draw
+    """The status line of an action (a switch's, a make-gold's, an exclusion's, an export's) asked as the page's draw
     ``ticket``: ``line_of(*given)``, a handler wrapped in `shown_errors`, whose failure is its line too (a popup alone
     left an older action's line there, as if it were this one's); nothing where the page asked for a later action's
     line (`Selected.note_said`): the status line is the last asked action's, whichever finishes first."""
@@ -265,9 +266,16 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
         line = switched_line(ctx.service.task, ctx.service.view, method)
         if not redrawn:  # a rank app's: it draws no figures, so it passes over no draw of them
             return (line if page.note_said(ticket) else gr.skip(),)
-        shown = figures(user, method, page, ticket, admin_open)
+        shown = []
+
+        @shown_errors(ctx, "switching the verdicts' method")
+        def drawn_line() -> str:  # a failed draw is the switch's line, its figures left as they were
+            shown.extend(figures(user, method, page, ticket, admin_open))
+            return line
+
         # A later draw is by this method too: its line stands unless a later action's (a switch's, a make-gold's)
-        return (*shown, line if page.note_said(ticket) else gr.skip())
+        status = said(page, ticket, drawn_line)
+        return (*(shown or kept), status)
 
     def export(fmt: str):  # the export file is written last, whole or not at all: nothing saved on an error
         action = f"exporting {fmt}"
@@ -327,8 +335,10 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     # A tab's select is not dropped while the tab's previous one is computed (Gradio's default for an event): an
     # admin back on the Admin tab before the load's draw is done gets one; and each one's page note is taken at once.
     tab_opened = dict(trigger_mode="multiple", **private)
-    # The actions that say their line on the status line (`said`) are asked in the page's order too.
-    ordered = drawn[-3:]
+    # The actions that say their line on the status line (`said`) are asked in the page's order too. Neither an
+    # action nor its redraw is dropped while an earlier one of its event is answered (Gradio's default): a second
+    # exclusion (another name) went unmade, or its redraw was dropped and the first's, read before it, stayed.
+    ordered, every = drawn[-3:], dict(trigger_mode="multiple", **in_order)
     on_screen(
         tabs.admin.select(admin_stats, drawn, sent, api_name="admin_select", js=asked("true"), **tab_opened)
     )
@@ -341,12 +351,12 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
         tabs.label.select(emptied, ordered, views, api_name="admin_blind", js=asked("false"), **tab_opened)
     for fmt, button in admin.exports.items():
         chosen = [*method, admin.split, admin.labels, *ordered]
-        button.click(export(fmt), chosen, admin.status, api_name=f"export_{fmt}", **in_order)
+        button.click(export(fmt), chosen, admin.status, api_name=f"export_{fmt}", **every)
     for button, exclude in ((admin.exclude, True), (admin.include, False)):
         acted = button.click(
-            switch(exclude), [admin.labeller, *ordered], admin.status, api_name=button.elem_id[3:], **in_order
+            switch(exclude), [admin.labeller, *ordered], admin.status, api_name=button.elem_id[3:], **every
         )
-        on_screen(acted.then(admin_stats, drawn, sent, **in_order))
+        on_screen(acted.then(admin_stats, drawn, sent, **every))
 
     # The workspace is read again after the gold answer is written: an error there leaves the item gold.
     made = "the item may be gold already; Make gold again says so"
@@ -368,5 +378,5 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
 
     given = [admin.gold_item, admin.gold_answer, admin.gold_text, *ordered]
     # then the tab is drawn again, as after an exclusion: the item's gold answer in the disputed table, the counts
-    made_gold = admin.make_gold.click(gold, given, admin.status, api_name="make_gold", **in_order)
-    on_screen(made_gold.then(admin_stats, drawn, sent, **in_order))
+    made_gold = admin.make_gold.click(gold, given, admin.status, api_name="make_gold", **every)
+    on_screen(made_gold.then(admin_stats, drawn, sent, **every))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Collection
 from pathlib import Path
 
@@ -47,6 +48,8 @@ LABELLING_KINDS = (
 ORDINARY_KINDS = ("sampled", "imported", "spin")
 ARENA_ONLY = "arena_only"  # the reason exports and train count the labels of other tasks on arena answers
 EXCLUDED_FILE = "excluded.json"  # WS/excluded.json: the labellers the admin tab switched out of every verdict
+# One switch at a time reads and writes it: two admins' at once each wrote the list it read plus its own name.
+_SWITCHING = threading.Lock()
 
 
 def choose_labels(labels: pd.DataFrame | pa.Table, source: str) -> pd.DataFrame | pa.Table:
@@ -182,11 +185,12 @@ def set_excluded(workspace: Path, name: str, excluded: bool) -> tuple[str, ...]:
     are stored as the labels store them (`data.workspace_root.stored_paths`). The names now excluded."""
     path = Path(workspace) / EXCLUDED_FILE
     check_not_link(path)
-    names, name = {same_name(n) for n in read_excluded(workspace)}, same_name(name)
-    names = names | {name} if excluded else {n for n in names if not is_excluded(name, [n])}
-    stored = sorted(stored_paths(read_roots(path.parent), names, PREFIXES))  # as the labels store them
-    record = json.dumps(stored).encode()
-    atomic_write(path, lambda handle: handle.write(record))
+    with _SWITCHING:
+        names, name = {same_name(n) for n in read_excluded(workspace)}, same_name(name)
+        names = names | {name} if excluded else {n for n in names if not is_excluded(name, [n])}
+        stored = sorted(stored_paths(read_roots(path.parent), names, PREFIXES))  # as the labels store them
+        record = json.dumps(stored).encode()
+        atomic_write(path, lambda handle: handle.write(record))
     return tuple(sorted(names))
 
 

@@ -497,6 +497,29 @@ def test_a_failed_make_gold_says_so_on_the_status_line(label_ws, users_file, mon
     assert line == '<div class="pf-message pf-error">[Errno 28] No space left on device</div>', line
 
 
+def test_a_failed_switch_says_so_on_the_status_line(label_ws, users_file):
+    """ann exports, then turns the verdicts to Dawid–Skene with WS/excluded.json damaged (edited by hand): the
+    switch's draw failed in a popup beside the export's line, which the status line went on reading as the outcome
+    of her latest action, and a make-gold asked before the switch and answered after it wrote its line there. The
+    switch's failure is its line now (what failed and why), its figures left as they were."""
+    from annotate.admin_tab import Selected
+    from annotate.app import build_app
+    from data.selection import EXCLUDED_FILE
+
+    app = build_app(make_context(LabelService(label_ws, "pairwise"), Authenticator(load_users(users_file))))
+    named = {fn.api_name: fn.fn for fn in app.fns.values()}
+    page, request = Selected(), SimpleNamespace(username="ann")
+    assert "Nothing to export as dpo yet" in named["export_dpo"](
+        "majority", "all", "auto", page, 1, True, request
+    )
+    (label_ws.path / EXCLUDED_FILE).write_text('{"cat": true}')
+    *figures, line = named["admin_aggregate"]("dawid-skene", page, 3, True, request)
+    assert figures == [gr.skip()] * 3
+    damaged = "excluded.json: expected a JSON list of labeller names; delete it to include every labeller"
+    assert line == f'<div class="pf-message pf-error">{damaged}</div>', line
+    assert named["make_gold"]("", None, "", page, 2, True, request) == gr.skip()
+
+
 def test_a_rank_apps_switch_passes_over_no_draw_of_the_figures(label_ws, users_file, monkeypatch):
     """A rank app's switch redraws nothing but the status line, yet it counted as the page's latest draw: turned
     while the load's draw (or a refresh) was computed, the figures of that draw were never sent and the tab stayed

@@ -631,3 +631,117 @@ def test_a_draw_answered_between_the_label_click_and_the_server_hearing_it_puts_
         gate.set()
         heard.set()
         app.close()
+
+
+def test_a_second_exclusion_asked_while_the_firsts_redraw_is_computed_is_drawn_too(
+    tmp_path, browser, users, monkeypatch
+):
+    """ann excludes bob, and while the tab's redraw after it is still computed (from the workspace as it was then)
+    excludes cat. The status line said "Excluded: bob, cat", but Gradio dropped the second redraw (an event's own
+    default: none while one of it is pending), so the tables went on counting cat's labels until a refresh. Each
+    action's redraw is asked now, and the last asked is drawn: cat's labels are out of the figures too."""
+    import annotate.admin_tab
+
+    workspace = three_labellers_workspace(tmp_path / "ws")
+    armed, gate, held = threading.Event(), threading.Event(), threading.Event()
+    admin_view = annotate.admin_tab.admin_view
+
+    def computed_slowly(ctx, user, method, *wanted):  # the first draw once armed, answered late
+        shown = admin_view(ctx, user, method, *wanted)
+        if armed.is_set() and not held.is_set():
+            held.set()
+            gate.wait(WAIT_MS / 1000)
+        return shown
+
+    monkeypatch.setattr(annotate.admin_tab, "admin_view", computed_slowly)
+    app, _, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page()
+        sign_in(page, url, "ann")
+        wait_settled(page)
+        status, name = page.locator("#pf-admin-status"), page.locator("#pf-exclude-name textarea")
+        armed.set()
+        name.fill("bob")
+        page.locator("#pf-exclude").click()
+        status.get_by_text("bob: labels out of every verdict now").wait_for(timeout=WAIT_MS)
+        assert held.wait(WAIT_MS / 1000)  # bob's redraw is computed, not yet answered
+        name.fill("cat")
+        page.locator("#pf-exclude").click()
+        status.get_by_text("Excluded: bob, cat.").wait_for(timeout=WAIT_MS)
+        gate.set()
+        cat = page.locator("#pf-admin-labellers tr", has_text="cat")
+        cat.get_by_text("excluded", exact=True).wait_for(timeout=WAIT_MS)
+        wait_settled(page)
+        assert "excluded: bob, cat" in page.inner_text("#pf-admin-cards")
+    finally:
+        gate.set()
+        app.close()
+
+
+def test_an_arena_admins_browser_without_check_visibility_shows_the_board(tmp_path, browser, users):
+    """The arena's gate asked `Element.checkVisibility()` whether the Admin tab shows, which browsers before
+    Safari 17.4 and Firefox 106 lack: the gate failed there, and the admin's tab stayed empty. It asks what the page
+    script asks (`offsetParent`) now: the board shows on the Admin tab, and leaves it with the Label tab."""
+    app, _, url = serve(arena_votes_workspace(tmp_path / "ws"), "arena", users)
+    try:
+        page = browser.new_page()
+        page.add_init_script("delete Element.prototype.checkVisibility")
+        sign_in(page, url, "ann")  # the board drawn on the Admin tab
+        page.locator("#pf-admin-cards").get_by_text("/models/Y", exact=True).wait_for(timeout=WAIT_MS)
+        page.get_by_role("tab", name="Label").click()
+        page.wait_for_function("!document.body.innerHTML.includes('/models/')", timeout=WAIT_MS)
+    finally:
+        app.close()
+
+
+def three_labellers_workspace(path):
+    """`build_workspace`'s four pairs, each labelled a by bob, cat and dan."""
+    from data import Label
+
+    workspace = build_workspace(Workspace.init(path))
+    pairs = workspace.frame("pairs")["id"].tolist()
+    workspace.append([Label(pair, who, "pairwise", "a") for pair in pairs for who in ("bob", "cat", "dan")])
+    return workspace
+
+
+def test_a_second_exclusion_asked_while_the_first_is_written_is_made_too(
+    tmp_path, browser, users, monkeypatch
+):
+    """ann excludes bob and, while that is still answered, excludes cat: Gradio dropped the second click (an
+    event's own default: none while one of it is pending), so cat stayed counted while the status line went on
+    reading bob's line as the outcome of her latest action. Each click is asked now: both are excluded, and the
+    status line is the last asked one's."""
+    import annotate.admin_tab
+
+    armed, gate, held = threading.Event(), threading.Event(), threading.Event()
+    exclude_labeller = annotate.admin_tab.exclude_labeller
+
+    def answered_late(*args):  # the first exclusion once armed: written, then answered late
+        line = exclude_labeller(*args)
+        if armed.is_set() and not held.is_set():
+            held.set()
+            gate.wait(WAIT_MS / 1000)
+        return line
+
+    monkeypatch.setattr(annotate.admin_tab, "exclude_labeller", answered_late)
+    app, _, url = serve(three_labellers_workspace(tmp_path / "ws"), "pairwise", users)
+    try:
+        page = browser.new_page()
+        sign_in(page, url, "ann")
+        wait_settled(page)
+        status, name = page.locator("#pf-admin-status"), page.locator("#pf-exclude-name textarea")
+        armed.set()
+        name.fill("bob")
+        page.locator("#pf-exclude").click()
+        assert held.wait(WAIT_MS / 1000)
+        name.fill("cat")
+        page.locator("#pf-exclude").click()
+        status.get_by_text("cat: labels out of every verdict now").wait_for(timeout=WAIT_MS)
+        gate.set()
+        cat = page.locator("#pf-admin-labellers tr", has_text="cat")
+        cat.get_by_text("excluded", exact=True).wait_for(timeout=WAIT_MS)
+        wait_settled(page)
+        assert status.inner_text().endswith("Excluded: bob, cat."), status.inner_text()
+    finally:
+        gate.set()
+        app.close()

@@ -388,3 +388,32 @@ def test_the_switch_takes_a_hub_judge_by_either_of_its_names(setup, tmp_path):
     assert read_excluded(ws.path) == () and "4 rows exported, left out: split 1<" in export_labels(
         ctx, "ann", "dpo"
     )
+
+
+def test_two_exclusions_at_once_both_stay_in_force(setup, monkeypatch):
+    """Two admins (or one admin's two pages) exclude cat and bob at the same moment: each read excluded.json, then
+    wrote it with its own name added, so the later write dropped the other's exclusion while both status lines said
+    it was made. One exclusion is read and written at a time now: both stay in force."""
+    import threading
+
+    import data.selection
+
+    ctx, _ = setup
+    write, lines = data.selection.atomic_write, {}
+
+    def exclude(name: str) -> None:
+        lines[name] = exclude_labeller(ctx, "ann", name, True)
+
+    other = threading.Thread(target=exclude, args=("bob",))
+
+    def written_meanwhile(path, fill):  # bob's exclusion runs as cat's is about to be written
+        monkeypatch.setattr(data.selection, "atomic_write", write)
+        other.start()
+        other.join(timeout=1)  # (it waits for cat's write now: no later than a second)
+        write(path, fill)
+
+    monkeypatch.setattr(data.selection, "atomic_write", written_meanwhile)
+    exclude("cat")
+    other.join()
+    assert read_excluded(ctx.service.workspace.path) == ("bob", "cat")
+    assert "Excluded: bob, cat." in lines["bob"], lines
