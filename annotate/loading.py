@@ -99,6 +99,7 @@ class Loading(ScoreOrder):
             # arena's records after the answers, so an answer is read with the record written with it (ids only)
             names = ("labels", "pairs", "completions", "arenas", "prompts")
             new = {name: self._read_new(name) for name in names}
+            known = self._tables.get("completions")  # the answers read before now, which an item may hold
             for name in ("prompts", "completions"):
                 self._tables[name] = _concat(self._tables.get(name), new[name])
             if self.task == "pairwise":  # every pair read, of any kind: what `_in_workspace` looks up
@@ -118,9 +119,8 @@ class Loading(ScoreOrder):
             # the items of the answers an arena pair read now makes the arena's
             left, before = [], self._arena.ids
             if self.task != "pairwise":
-                completions = self._tables["completions"]
                 left = self._arena.follow(
-                    self.workspace, new["pairs"], new["arenas"], completions, self.view == "rank"
+                    self.workspace, new["pairs"], new["arenas"], known, self.view == "rank"
                 )
                 candidates = _joined(candidates, self._ordinary_again(before))
             candidates = self._served(candidates)

@@ -136,3 +136,22 @@ def test_a_running_app_serves_arena_answers_a_sampled_pair_makes_ordinary_as_a_r
     restart = served(LabelService(ws, task, overlap=1))
     assert served(service) == restart
     assert (rank_item_id(ids["held"][0], 0) if task == "rank" else a) in restart
+
+
+def test_a_running_rank_app_keeps_an_item_an_arena_answers_beside(tmp_path):
+    """An arena stores each chunk of answers with a record listing them (`generate.arena.answers_recorded`): a
+    running rank app read the record as making answers the arena's that it had served, and closed the rank item of
+    their prompt and round, which they never joined: the item came back only with a restart."""
+    from data import Completion
+    from data.records import ArenaRun
+    from generate.arena import answers_recorded
+
+    ws, ids = arena_world(tmp_path)
+    item = rank_item_id(ids["train"], 0)  # its four sampled answers
+    service = LabelService(ws, "rank", overlap=1)
+    assert item in served(service)
+    chunk = [Completion(ids["train"], f"{model} answers", model, "hf", seed=0) for model in ("x", "y")]
+    ws.append([*chunk, *answers_recorded(ArenaRun("train", 0, ["x", "y"], 1, 0))(chunk)])
+    assert served(service) == served(LabelService(ws, "rank", overlap=1)) == {item}
+    shown = service.show("ann")
+    assert shown.item.id == item and len(shown.item.texts) == 4
