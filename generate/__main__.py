@@ -195,10 +195,7 @@ def check_job_rank_items(
     before anything is written or a model loads; the sampling functions check again (the round drivers call
     them). ``arena``: the arena's models (`check_models`); ``params``: the job's (`sampling_params`). Returns a
     pairs job's plan (`pairs_plan`; None: an arena or --spin job)."""
-    if arena:
-        from generate.arena import arena_plan
-
-        arena_plan(options, workspace, options.split, options.limit or 0, params, arena)
+    if arena:  # its answers are stored with its record: they join no rank item (`generate.arena.arena_plan`)
         return None
     round = sampling_round(options, workspace, model_path)
     plan = None if options.spin else pairs_plan(options, workspace, label, round, shard, params)
