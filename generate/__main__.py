@@ -211,10 +211,10 @@ def job_answers(
     shard: tuple[int, int] | None,
     plan: JobPlan | None,
 ) -> dict[str, int]:
-    """The answers the job adds, per prompt id: a pairs job's ``plan``'s (`JobPlan.new_answers`), else (--spin)
-    one to each prompt of its set not answered yet. Reads only: none means no model to load."""
+    """The answers the job adds to rank items, per prompt id: a pairs job's ``plan``'s (`JobPlan.joining`: those it
+    samples, and the arena's it pairs), else (--spin) one to each prompt of its set not answered yet. Reads only."""
     if plan is not None:
-        return plan.new_answers()
+        return plan.joining()
     prompts, _ = job_prompts(workspace, label, round, options.split, shard, options.limit or 0, gold=True)
     return dict.fromkeys((p.id for p in prompts), 1)
 

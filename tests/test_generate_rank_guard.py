@@ -9,6 +9,7 @@ import shutil
 
 import pytest
 
+from annotate.service import LabelService
 from data import Completion, Label, Prompt, Workspace
 from data.__main__ import main as data_main
 from data.errors import PrefloopError
@@ -224,7 +225,6 @@ def test_an_arena_answers_the_round_of_ranked_and_gold_rank_items_whose_answers_
     """Each chunk of the arena's answers is stored with a record of the arena: they are evaluation data, which no
     rank item holds. Its rank check counted them as joining their prompt's item all the same, and refused an arena
     beside an item an import ranked (here in a new workspace, its --prompts file's ranking) or a gold one."""
-    from annotate.service import LabelService
     from generate import arena
     from tests.test_generate_arena_stopped import Scripted
 
@@ -249,3 +249,41 @@ def test_an_arena_answers_the_round_of_ranked_and_gold_rank_items_whose_answers_
     service = LabelService(workspace, "rank", overlap=1)  # the gold item holds the imported answers alone
     assert list(service.queue.gold) == [item]
     assert sorted(service.items[item].completion_ids) == sorted(imported)
+
+
+def test_a_pairs_job_that_pairs_the_arenas_answers_into_a_gold_rank_item_is_refused(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """A pairs job of a model with the arena's answers in its round (same settings) pairs them for people: ordinary
+    answers from then on, which join the rank item of their prompt. Its rank check counted only the answers it
+    sampled, so it added 2 answers to a gold rank item (a gold ranking ranks every answer of its item), sampling
+    nothing."""
+    from generate import __main__ as cli
+    from generate import arena
+    from tests.test_generate_arena_stopped import Scripted
+
+    for module in (cli, arena):
+        monkeypatch.setattr(module, "make_engine", lambda engine, path, *args, **kwargs: Scripted(path))
+    other, third = tmp_path / "other", tmp_path / "third"
+    for folder in (other, third):
+        shutil.copytree(tiny_model_dir, folder)
+    (tmp_path / "p.jsonl").write_text('{"prompt": "Q?"}\n')
+    ws = tmp_path / "ws"
+    argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--engine", "hf"]
+    assert main([*argv, "--prompts", str(tmp_path / "p.jsonl"), "--n", "4"]) == 0, capsys.readouterr().err
+    workspace = Workspace(ws)
+    answers = workspace.frame("completions")["id"].tolist()
+    item = rank_item_id(workspace.frame("prompts")["id"][0], 0)
+    arena = ["--arena", f"{other},{third}", "--split", "train", "--arena-n", "2", "--no-spin-isolate"]
+    assert main([*argv, *arena]) == 0, capsys.readouterr().err  # 2 answers of each: the arena's
+    assert data_main(["gold", "-w", str(ws), "--rank-item", item, "--ranking", ">".join(answers)]) == 0
+    before = digest(ws)
+    capsys.readouterr()
+    argv[3] = str(other)
+    assert main([*argv, "--n", "2"]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"error: --round 0: 2 new answers to its prompt would change rank item {item} (round 0 of its prompt), "
+        "gold from --rank-item"
+    )
+    assert digest(ws) == before
+    assert sorted(LabelService(workspace, "rank", overlap=1).items[item].completion_ids) == sorted(answers)
