@@ -40,7 +40,7 @@ from data.rank_pairs import rank_groups
 from data.ranking import rank_item_id
 from data.records import Label
 from data.schemas import SCHEMAS
-from data.selection import arena_labels, imported_items, uncertainty_margins
+from data.selection import imported_items, off_arena, uncertainty_margins
 
 # What the service reads of each table (None: every column).
 READ_COLUMNS = {
@@ -178,10 +178,10 @@ class Loading(ScoreOrder):
         return touched_groups(self._tables["completions"], rows) if self.view == "rank" else rows
 
     def off_arena(self, labels: pd.DataFrame) -> pd.DataFrame:
-        """``labels`` less those on the arena's answers (`data.selection.arena_labels`, of the answers the last
-        reload knew as the arena's), of which the kto, rate and rank apps serve none (the pairwise and arena apps:
+        """``labels`` less those on the arena's answers (`data.selection.off_arena`, as `data stats --labellers`
+        counts them, of the answers the last reload knew as the arena's), of which the kto, rate and rank apps serve none (the pairwise and arena apps:
         ``labels`` as they are, the arena's votes)."""
-        return labels if self.task == "pairwise" else labels[~arena_labels(labels, self._arena.ids)]
+        return labels if self.task == "pairwise" else off_arena(labels, self._arena.ids)
 
     def _without_edits(self, new: dict[str, pa.Table], human: pa.Table) -> pa.Table:
         """``human`` (the people's labels of the app's task read now) less those on edit pairs, which the edit log

@@ -5,6 +5,9 @@ their admin tabs leave out labels on them; `data gold` makes none of them gold."
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from annotate.admin import admin_view
@@ -99,6 +102,23 @@ def test_the_admin_tab_of_a_kto_rank_or_rate_app_leaves_out_labels_on_the_arenas
         assert cards(summary)["rankings"] == ("1", "of 1 item; people's and imported labels")
     else:  # the arena answer that ann and bob rated apart is no answer of the app's
         assert ids["arena"][1][1] not in disputed and "bob" not in labellers
+
+
+@pytest.mark.parametrize("task", ["kto", "rank", "rate"])
+def test_stats_labellers_counts_a_labellers_labels_as_the_admin_tab_does(tmp_path, task, capsys):
+    """`data stats --labellers` counted the KTO, rank and rate labels on the arena's answers in each labeller's
+    figures (ann: 2 KTO labels, 2 rankings, 1 rating), which the app's admin tab leaves out (1, 1, none): both
+    leave them out now (`data.selection.off_arena`)."""
+    ws, ids = arena_world(tmp_path)
+    on_arena_and_sampled(ws, ids)
+    users = {"ann": User("ann", hash_password("admin-password"), admin=True)}
+    ctx = make_context(LabelService(ws, task, overlap=1), Authenticator(users))
+    tab = dict(re.findall(r"<tr><td>([^<]*)</td><td>(\d+)</td>", admin_view(ctx, "ann")[1]))
+    capsys.readouterr()
+    assert data_main(["stats", "-w", str(ws.path), "--labellers", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["tasks"].get(task, {}).get("labellers", [])
+    assert {row["labeller"]: str(row["labels"]) for row in rows} == tab
+    assert tab == ({} if task == "rate" else {"ann": "1"})
 
 
 @pytest.mark.parametrize("task", ["kto", "rate", "rank"])
