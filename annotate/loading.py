@@ -179,8 +179,8 @@ class Loading(ScoreOrder):
 
     def off_arena(self, labels: pd.DataFrame) -> pd.DataFrame:
         """``labels`` less those on the arena's answers (`data.selection.off_arena`, as `data stats --labellers`
-        counts them, of the answers the last reload knew as the arena's), of which the kto, rate and rank apps serve none (the pairwise and arena apps:
-        ``labels`` as they are, the arena's votes)."""
+        counts them; of the answers the last reload knew as the arena's), of which the kto, rate and rank apps
+        serve none (the pairwise and arena apps: ``labels`` as they are, the arena's votes)."""
         return labels if self.task == "pairwise" else off_arena(labels, self._arena.ids)
 
     def _without_edits(self, new: dict[str, pa.Table], human: pa.Table) -> pa.Table:

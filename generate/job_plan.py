@@ -222,10 +222,9 @@ def plan_job(
 
 
 def arena_paired(workspace: Workspace, n: int, earlier: list[tuple[PromptRow, list]]) -> dict[str, int]:
-    """Per prompt, the arena's answers (`data.selection.arena_answers`: evaluation data, in no rank item) among the
-    first ``n`` of its ``earlier`` answers (`plan_job`'s top-ups and complete prompts), which the job pairs for
-    people: they join the rank item of their prompt and round then, which an arena beside a ranked one makes
-    possible. Only prompts with some; the arena's answers are read only where there are earlier answers."""
+    """Per prompt with some, the arena's answers (`data.selection.arena_answers`: evaluation data, in no rank item)
+    among the first ``n`` of its ``earlier`` answers (`plan_job`'s top-ups and complete prompts), which the job
+    pairs for people: they join the rank item of their prompt and round then."""
     if not earlier:
         return {}
     arena = set(stored_arena_answers(workspace, {prompt.id for prompt, _ in earlier}).to_pylist())
