@@ -55,10 +55,11 @@ class ArenaAnswers:
         self.ids: pa.Array | None = None
 
     def follow(
-        self, workspace, pairs: pa.Table, arenas: pa.Table, completions: pa.Table, rank: bool
+        self, workspace, pairs: pa.Table, arenas: pa.Table, known: pa.Table | None, rank: bool
     ) -> list[str]:
-        """The ``pairs`` and ``arenas`` records read now (``completions``: every answer read so far): the items
-        (answers; ``rank``: the rank items of their prompts and rounds) of the answers they make the arena's."""
+        """The ``pairs`` and ``arenas`` records read now: the items (answers; ``rank``: the rank items of their
+        prompts and rounds) of the answers read before (``known``: the completions of the earlier reads) they make
+        the arena's. An answer read now with its record was never served: its prompt's rank item stays."""
         if self.ids is None:  # the first read: every pair and record
             self.ids = arena_answers(pairs, arenas)
             return []
@@ -70,9 +71,9 @@ class ArenaAnswers:
         before = self.ids  # an ordinary pair may have made one ordinary again: every pair read once more
         self.ids = stored_arena_answers(workspace)
         newly = self.ids.filter(pc.invert(pc.is_in(self.ids, value_set=before)))
+        rows = known.filter(pc.is_in(known.column("id"), value_set=newly))
         if not rank:
-            return newly.to_pylist()
-        rows = completions.filter(pc.is_in(completions.column("id"), value_set=newly))
+            return rows.column("id").to_pylist()
         keys = zip(rows.column("prompt_id").to_pylist(), rows.column("round").to_pylist())
         return list(dict.fromkeys(rank_item_id(p, r) for p, r in keys))
 

@@ -40,7 +40,7 @@ from data.rank_pairs import rank_groups
 from data.ranking import rank_item_id
 from data.records import Label
 from data.schemas import SCHEMAS
-from data.selection import arena_labels, imported_items, uncertainty_margins
+from data.selection import imported_items, off_arena, uncertainty_margins
 
 # What the service reads of each table (None: every column).
 READ_COLUMNS = {
@@ -99,6 +99,7 @@ class Loading(ScoreOrder):
             # arena's records after the answers, so an answer is read with the record written with it (ids only)
             names = ("labels", "pairs", "completions", "arenas", "prompts")
             new = {name: self._read_new(name) for name in names}
+            known = self._tables.get("completions")  # the answers read before now, which an item may hold
             for name in ("prompts", "completions"):
                 self._tables[name] = _concat(self._tables.get(name), new[name])
             if self.task == "pairwise":  # every pair read, of any kind: what `_in_workspace` looks up
@@ -118,9 +119,8 @@ class Loading(ScoreOrder):
             # the items of the answers an arena pair read now makes the arena's
             left, before = [], self._arena.ids
             if self.task != "pairwise":
-                completions = self._tables["completions"]
                 left = self._arena.follow(
-                    self.workspace, new["pairs"], new["arenas"], completions, self.view == "rank"
+                    self.workspace, new["pairs"], new["arenas"], known, self.view == "rank"
                 )
                 candidates = _joined(candidates, self._ordinary_again(before))
             candidates = self._served(candidates)
@@ -178,10 +178,10 @@ class Loading(ScoreOrder):
         return touched_groups(self._tables["completions"], rows) if self.view == "rank" else rows
 
     def off_arena(self, labels: pd.DataFrame) -> pd.DataFrame:
-        """``labels`` less those on the arena's answers (`data.selection.arena_labels`, of the answers the last
-        reload knew as the arena's), of which the kto, rate and rank apps serve none (the pairwise and arena apps:
-        ``labels`` as they are, the arena's votes)."""
-        return labels if self.task == "pairwise" else labels[~arena_labels(labels, self._arena.ids)]
+        """``labels`` less those on the arena's answers (`data.selection.off_arena`, as `data stats --labellers`
+        counts them; of the answers the last reload knew as the arena's), of which the kto, rate and rank apps
+        serve none (the pairwise and arena apps: ``labels`` as they are, the arena's votes)."""
+        return labels if self.task == "pairwise" else off_arena(labels, self._arena.ids)
 
     def _without_edits(self, new: dict[str, pa.Table], human: pa.Table) -> pa.Table:
         """``human`` (the people's labels of the app's task read now) less those on edit pairs, which the edit log

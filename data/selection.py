@@ -299,6 +299,12 @@ def arena_labels(labels: pd.DataFrame | pa.Table, arena: pa.Array) -> np.ndarray
     return on
 
 
+def off_arena(labels: pd.DataFrame, arena: pa.Array) -> pd.DataFrame:
+    """``labels`` less those other tasks hold on the arena's answers (`arena_labels`), which no app serves: what a
+    labeller's figures count, in `data stats --labellers` and a kto, rate or rank app's admin tab alike."""
+    return labels[~arena_labels(labels, arena)]
+
+
 def arena_label_counts(labels: pa.Table, arena: pa.Array, on: np.ndarray | None = None) -> dict[str, int]:
     """Per task, the labels in force (each labeller's latest, not retracted) that the kto, rank and rate tasks hold
     on the arena's answers (`arena_labels`; ``on``: its answer where found already), which every export and `train`

@@ -39,6 +39,8 @@ from data.selection import (
     arena_label_counts,
     arena_labels,
     excluded_labellers,
+    off_arena,
+    stored_arena_answers,
     verdict_labels,
     without_labellers,
 )
@@ -111,6 +113,7 @@ def labeller_report(workspace: Workspace, excluded: tuple[str, ...] = (), order:
     labels = labels[
         ~labels["item_id"].isin(edit_pair_ids(workspace.read("pairs", ["kind"])))
     ]  # no judgements
+    labels = off_arena(labels, stored_arena_answers(workspace))  # as the admin tab counts them
     excluded = excluded_labellers(workspace.path, excluded)
     report = {
         "team": team_pace(labels),

@@ -195,10 +195,7 @@ def check_job_rank_items(
     before anything is written or a model loads; the sampling functions check again (the round drivers call
     them). ``arena``: the arena's models (`check_models`); ``params``: the job's (`sampling_params`). Returns a
     pairs job's plan (`pairs_plan`; None: an arena or --spin job)."""
-    if arena:
-        from generate.arena import arena_plan
-
-        arena_plan(options, workspace, options.split, options.limit or 0, params, arena)
+    if arena:  # its answers are stored with its record: they join no rank item (`generate.arena.arena_plan`)
         return None
     round = sampling_round(options, workspace, model_path)
     plan = None if options.spin else pairs_plan(options, workspace, label, round, shard, params)
@@ -214,10 +211,10 @@ def job_answers(
     shard: tuple[int, int] | None,
     plan: JobPlan | None,
 ) -> dict[str, int]:
-    """The answers the job adds, per prompt id: a pairs job's ``plan``'s (`JobPlan.new_answers`), else (--spin)
-    one to each prompt of its set not answered yet. Reads only: none means no model to load."""
+    """The answers the job adds to rank items, per prompt id: a pairs job's ``plan``'s (`JobPlan.joining`: those it
+    samples, and the arena's it pairs), else (--spin) one to each prompt of its set not answered yet. Reads only."""
     if plan is not None:
-        return plan.new_answers()
+        return plan.joining()
     prompts, _ = job_prompts(workspace, label, round, options.split, shard, options.limit or 0, gold=True)
     return dict.fromkeys((p.id for p in prompts), 1)
 

@@ -48,7 +48,6 @@ from generate.isolate import run_isolated
 from generate.job_plan import PromptRow, model_answers, prompt_ids, same_params
 from generate.options import GenerateOptions, arena_names, engine_options, sampling_params
 from generate.prepare import check_workspace_writable
-from generate.rank_items import check_sampled_rank_items
 from generate.sampling import run_chunks
 
 log = logging.getLogger(__name__)
@@ -167,21 +166,6 @@ def arena_round(options: GenerateOptions, models: list[ModelEntry]) -> int:
     return options.round if options.round is not None else max(m.round for m in models)
 
 
-def arena_answers(
-    options: GenerateOptions,
-    workspace: Workspace,
-    models: list[ModelEntry],
-    round: int,
-    ids: list[str],
-    answered: Mapping[str, Mapping[str, int]] | None = None,
-) -> Counter:
-    """The answers every model adds, together, by prompt: to each prompt of ``ids`` it has answered k <
-    ``--arena-n`` times in ``round`` with these settings, n - k (`arena_left`; ``answered``: model folder -> the
-    answers by prompt it will have added so, as a round driver's iterate does before the arena samples)."""
-    params = sampling_params(options)
-    return left_answers(arena_left(workspace, models, round, params, ids, options.arena_n, answered), options)
-
-
 def arena_left(
     workspace: Workspace,
     models: list[ModelEntry],
@@ -189,26 +173,15 @@ def arena_left(
     params: SamplingParams,
     ids: list[str],
     n: int,
-    answered: Mapping[str, Mapping[str, int]] | None = None,
 ) -> list[dict[str, int]]:
     """Per model of ``models`` (in order), the prompts of ``ids`` (in order) it has answered fewer than ``n`` times
-    in ``round`` with ``params`` (`arena_completions`; ``answered``: `arena_answers`'), with how many times: a rerun
-    with a larger ``--arena-n`` tops them up, as a pairs job tops up to ``--n`` (`generate.job_plan.plan_job`)."""
+    in ``round`` with ``params`` (`arena_completions`), with how many times: a rerun with a larger ``--arena-n``
+    tops them up, as a pairs job tops up to ``--n`` (`generate.job_plan.plan_job`)."""
     left = []
     for entry in models:
         have = Counter(arena_completions(workspace, entry.path, round, params, set(ids))["prompt_id"])
-        have.update((answered or {}).get(entry.path, {}))
         left.append({i: have[i] for i in ids if have[i] < n})
     return left
-
-
-def left_answers(left: list[dict[str, int]], options: GenerateOptions) -> Counter:
-    """The answers the models add by prompt: to each prompt one has answered k < ``--arena-n`` times, n - k
-    (`arena_left`)."""
-    answers: Counter = Counter()
-    for have in left:
-        answers.update({i: options.arena_n - k for i, k in have.items()})
-    return answers
 
 
 def arena_plan(
@@ -218,19 +191,15 @@ def arena_plan(
     limit: int,
     params: SamplingParams,
     models: list[ModelEntry] | None = None,
-    refusal: Mapping | None = None,
 ) -> tuple[list[ModelEntry], int, list[str], list[dict[str, int]]]:
     """The arena's models (``models``, as `resolve_arena` gave them; None: resolved here), round, prompts (the
     first ``limit`` of ``split``) and the prompts each model has left to answer with ``params`` (`sampling_params`),
-    with the answers it has to each (`arena_left`, in the models' order), once the answers the models have yet to
-    give change no rank item under the labels stored on it (`check_sampled_rank_items`; ``refusal``: its ``where``
-    and ``instead``, a round driver's words). Reads only."""
+    with the answers it has to each (`arena_left`, in the models' order). No rank check: its answers are stored
+    with a record of the arena (`answers_recorded`), so they join no rank item, whatever the round. Reads only."""
     models = models or resolve_arena(workspace, options.arena, options.model)
     ids = prompt_ids(workspace, split, limit)
     round = arena_round(options, models)
-    left = arena_left(workspace, models, round, params, ids, options.arena_n)
-    check_sampled_rank_items(workspace, left_answers(left, options), round, **(refusal or {}))
-    return models, round, ids, left
+    return models, round, ids, arena_left(workspace, models, round, params, ids, options.arena_n)
 
 
 TRAIN_PROMPTS = (
@@ -246,20 +215,18 @@ def run_arena(
     split: str | None = None,
     limit: int | None = None,
     models: list[ModelEntry] | None = None,
-    refusal: Mapping | None = None,
     judge_folder: str | None = None,
 ) -> dict:
     """Sample every ``--arena`` model (``models``: resolved already, as `generate` does before it creates the
     workspace; None: resolved here) on the fixed prompt set and write the arena pairs; returns counts.
-    ``refusal``: what a round it may not sample says (`arena_plan`); ``judge_folder``: a chat-model --judge's checked
-    folder (`generate.bestofn.OnFirstUse`)."""
+    ``judge_folder``: a chat-model --judge's checked folder (`generate.bestofn.OnFirstUse`)."""
     split = split or options.split
     # `--arena` without --split samples test where the workspace holds some (`generate.prepare.job_split`)
     if split == "train":
         log.warning(TRAIN_PROMPTS)
     limit = (options.limit or 0) if limit is None else limit
     params = sampling_params(options)  # reads the chat template: made once, for the plan and the sampling
-    models, round, ids, left = arena_plan(options, workspace, split, limit, params, models, refusal)
+    models, round, ids, left = arena_plan(options, workspace, split, limit, params, models)
     check_arena_prompts(workspace, split, ids)
     if any(left):  # a model's first chunk of answers was its first write
         check_workspace_writable(workspace.path)

@@ -25,6 +25,8 @@ from data.errors import PrefloopError
 
 log = logging.getLogger(__name__)
 
+TERMINATE_GRACE = 5.0  # seconds an interrupted step's process has to end on SIGTERM before it is killed
+
 
 class StepFailed(PrefloopError):
     """A step in a fresh process stopped on bad input (``kind``: the error's class there), or its process died."""
@@ -72,6 +74,11 @@ def run_isolated(fn: Callable[..., Any], *args: Any, isolate: bool = True, what:
         except KeyboardInterrupt:
             # Ctrl-C, or SIGINT to this process alone (`kill -INT` of a background job): the step stops with it
             # (leaving the pool waited for the step to end, a model's whole sampling)
-            for child in multiprocessing.active_children():  # the pool's worker, this job's only child
+            children = multiprocessing.active_children()  # the pool's worker, this job's only child
+            for child in children:
                 child.terminate()
+            for child in children:  # one whose library ignores SIGTERM is killed: the pool waited for it too
+                child.join(TERMINATE_GRACE)
+                if child.is_alive():
+                    child.kill()
             raise

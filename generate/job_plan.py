@@ -7,13 +7,15 @@ to sample, to top up to n answers, and those answered n times already). `generat
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from data.lineage import retraining, same_model_names, stale_answers
 from data.records import has_gold
+from data.selection import stored_arena_answers
 from data.workspace import Workspace
 from generate.engines import SamplingParams
 from generate.shards import in_shard
@@ -162,7 +164,8 @@ class JobPlan:
     many of the set it answered only with other parameters (not topped up: their answers are not the first samples
     of this job's draw); ``version``: what the
     answers it writes take into their ids (`data.lineage.retraining`: None but for a folder trained again), from
-    the models table it found ``model``'s answers by."""
+    the models table it found ``model``'s answers by; ``arena``: per prompt, the arena's answers among the earlier
+    ones it pairs (`arena_paired`)."""
 
     n: int
     round: int
@@ -171,6 +174,7 @@ class JobPlan:
     complete: list[tuple[PromptRow, list]]
     other_params: int
     version: str | None = None
+    arena: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def kept(self) -> int:
@@ -182,6 +186,11 @@ class JobPlan:
         return dict.fromkeys((p.id for p in self.fresh), self.n) | {
             p.id: self.n - len(earlier) for p, earlier in self.top_up
         }
+
+    def joining(self) -> dict[str, int]:
+        """The answers that join the rank items of their prompts and round, per prompt id: those the job adds, and
+        the arena's it pairs for people (``arena``), which are ordinary answers from then on."""
+        return dict(Counter(self.new_answers()) + Counter(self.arena))
 
 
 def plan_job(
@@ -208,7 +217,19 @@ def plan_job(
         other += not same
         if same:
             (top_up if len(same) < n else complete).append((prompt, same))
-    return JobPlan(n, round, fresh, top_up, complete, other, retraining(models, model))
+    arena = arena_paired(workspace, n, top_up + complete)
+    return JobPlan(n, round, fresh, top_up, complete, other, retraining(models, model), arena)
+
+
+def arena_paired(workspace: Workspace, n: int, earlier: list[tuple[PromptRow, list]]) -> dict[str, int]:
+    """Per prompt with some, the arena's answers (`data.selection.arena_answers`: evaluation data, in no rank item)
+    among the first ``n`` of its ``earlier`` answers (`plan_job`'s top-ups and complete prompts), which the job
+    pairs for people: they join the rank item of their prompt and round then."""
+    if not earlier:
+        return {}
+    arena = set(stored_arena_answers(workspace, {prompt.id for prompt, _ in earlier}).to_pylist())
+    counts = {prompt.id: sum(answer.id in arena for answer in answers[:n]) for prompt, answers in earlier}
+    return {prompt: k for prompt, k in counts.items() if k}
 
 
 def with_gold(prompts: pd.DataFrame) -> pd.DataFrame:

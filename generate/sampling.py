@@ -135,7 +135,7 @@ def sample_pairs(
     new_answers = plan.new_answers()
     if new_answers and engine is None:
         raise ValueError("sample_pairs: answers left to sample and no engine")
-    check_sampled_rank_items(workspace, new_answers, round, where, instead)
+    check_sampled_rank_items(workspace, plan.joining(), round, where, instead)
     build = pairs_builder(workspace, engine, model, params, round, plan, pairing, pairs_per_prompt)
     counts = Counter()
     if pairing:

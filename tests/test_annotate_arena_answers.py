@@ -5,6 +5,9 @@ their admin tabs leave out labels on them; `data gold` makes none of them gold."
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from annotate.admin import admin_view
@@ -101,6 +104,23 @@ def test_the_admin_tab_of_a_kto_rank_or_rate_app_leaves_out_labels_on_the_arenas
         assert ids["arena"][1][1] not in disputed and "bob" not in labellers
 
 
+@pytest.mark.parametrize("task", ["kto", "rank", "rate"])
+def test_stats_labellers_counts_a_labellers_labels_as_the_admin_tab_does(tmp_path, task, capsys):
+    """`data stats --labellers` counted the KTO, rank and rate labels on the arena's answers in each labeller's
+    figures (ann: 2 KTO labels, 2 rankings, 1 rating), which the app's admin tab leaves out (1, 1, none): both
+    leave them out now (`data.selection.off_arena`)."""
+    ws, ids = arena_world(tmp_path)
+    on_arena_and_sampled(ws, ids)
+    users = {"ann": User("ann", hash_password("admin-password"), admin=True)}
+    ctx = make_context(LabelService(ws, task, overlap=1), Authenticator(users))
+    tab = dict(re.findall(r"<tr><td>([^<]*)</td><td>(\d+)</td>", admin_view(ctx, "ann")[1]))
+    capsys.readouterr()
+    assert data_main(["stats", "-w", str(ws.path), "--labellers", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["tasks"].get(task, {}).get("labellers", [])
+    assert {row["labeller"]: str(row["labels"]) for row in rows} == tab
+    assert tab == ({} if task == "rate" else {"ann": "1"})
+
+
 @pytest.mark.parametrize("task", ["kto", "rate", "rank"])
 def test_data_gold_refuses_to_make_the_arenas_answers_gold(tmp_path, task, capsys):
     """No kto, rate or rank app serves them, gold or not: a gold item there would be met by no labeller."""
@@ -136,3 +156,22 @@ def test_a_running_app_serves_arena_answers_a_sampled_pair_makes_ordinary_as_a_r
     restart = served(LabelService(ws, task, overlap=1))
     assert served(service) == restart
     assert (rank_item_id(ids["held"][0], 0) if task == "rank" else a) in restart
+
+
+def test_a_running_rank_app_keeps_an_item_an_arena_answers_beside(tmp_path):
+    """An arena stores each chunk of answers with a record listing them (`generate.arena.answers_recorded`): a
+    running rank app read the record as making answers the arena's that it had served, and closed the rank item of
+    their prompt and round, which they never joined: the item came back only with a restart."""
+    from data import Completion
+    from data.records import ArenaRun
+    from generate.arena import answers_recorded
+
+    ws, ids = arena_world(tmp_path)
+    item = rank_item_id(ids["train"], 0)  # its four sampled answers
+    service = LabelService(ws, "rank", overlap=1)
+    assert item in served(service)
+    chunk = [Completion(ids["train"], f"{model} answers", model, "hf", seed=0) for model in ("x", "y")]
+    ws.append([*chunk, *answers_recorded(ArenaRun("train", 0, ["x", "y"], 1, 0))(chunk)])
+    assert served(service) == served(LabelService(ws, "rank", overlap=1)) == {item}
+    shown = service.show("ann")
+    assert shown.item.id == item and len(shown.item.texts) == 4

@@ -714,7 +714,7 @@ def test_a_judge_that_is_one_of_the_arenas_models_is_warned_of(judged_arena, thr
 
 def test_the_arena_finds_what_each_model_has_left_once(tmp_path, tiny_model_dir, monkeypatch, capsys):
     """The prompts each model has left to answer (`arena_completions` of the round) are found once on the workspace
-    it samples, by the plan that checks them, not again by the run and again by each model's sampling. The sampling
+    it samples, by its plan, not again by each model's sampling. The sampling
     parameters (they read the chat template) are made once by the job and once by the arena's run: each plan made
     its own, and the run another after its plan."""
     from generate import __main__ as cli
@@ -741,7 +741,7 @@ def test_the_arena_finds_what_each_model_has_left_once(tmp_path, tiny_model_dir,
     assert main(argv) == 0
     assert engine.asked == 6  # each model answered the 3 prompts
     models = [str(Path(m).resolve()) for m in (tiny_model_dir, other)]
-    # what is left, on the workspace as importing --prompts will leave it (the check before anything is written),
-    # then on the workspace written (the plan the sampling follows), then the answers the pairs are made of
-    assert reads == models * 3
+    # what is left on the workspace written (the plan the sampling follows), then the answers the pairs are made of;
+    # no rank check reads it before anything is written (the arena's answers join no rank item)
+    assert reads == models * 2
     assert made == [cli, arena]

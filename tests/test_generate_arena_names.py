@@ -7,7 +7,6 @@ import logging
 import re
 import shlex
 import shutil
-from dataclasses import fields
 
 import pytest
 
@@ -195,51 +194,6 @@ def test_a_hub_id_enters_the_arena_as_the_hub_id_not_a_folder_here(tmp_path, tin
         ("org/tiny", "base"),
         (str(tiny_model_dir.resolve()), "external"),
     ]
-
-
-def test_the_loops_arena_command_gives_back_its_folders_exactly(tmp_path, monkeypatch):
-    """A loop's arena refusal named `generate --arena base,runs/a,b ...`, which reads as base, runs/a and b, and
-    left a workspace or model with a space unquoted. Each name is a value of its own now and every value quoted as
-    the shell needs, so the command, parsed by `generate`'s own parser, names exactly the loop's folders."""
-    from generate.__main__ import parse_options
-    from generate.loop.__main__ import parse_options as loop_options
-    from generate.loop.arena import arena_refusal
-    from generate.options import SampleOptions
-
-    monkeypatch.chdir(tmp_path)
-    for folder in ("runs/a,b", "my model"):
-        (tmp_path / folder).mkdir(parents=True)
-    ws = Workspace.init(tmp_path / "my ws")
-    argv = ["-w", str(ws.path), "--model", "my model", "--judge-iter", "1", "--judge", "a judge"]
-    sampling = [
-        "--temperature",
-        "0.7",
-        "--max-tokens",
-        "64",
-        "--seed",
-        "3",
-        "--no-enforce-eager",
-        "--arena-n",
-        "2",
-    ]
-    options = loop_options(
-        [*argv, "--arena", "base", "runs/a,b", "my model", "--spin-test-limit", "8", *sampling]
-    )
-    assert options.arena == ("base", "runs/a,b", "my model")
-    refusal = arena_refusal(options, ws, after=2)
-    assert refusal["where"] == "--arena base 'runs/a,b' 'my model' after --judge-iter 1"
-    command = shlex.split(refusal["instead"](1).split("sampling options: ", 1)[1])
-    assert command[:3] == ["python", "-m", "generate"]
-    parsed = parse_options(command[3:])
-    assert parsed.arena == options.arena and parsed.workspace == ws.path and parsed.model == "my model"
-    assert (parsed.judge, parsed.split, parsed.limit, parsed.round) == ("a judge", "test", 8, 3)
-    # the loop's sampling options, which the refusal says the command carries (it carried none of them)
-    assert (parsed.temperature, parsed.max_tokens, parsed.seed, parsed.arena_n) == (0.7, 64, 3, 2)
-    assert parsed.enforce_eager is False
-    for field in fields(SampleOptions):  # every sampling option the loop's arena reads, as the loop had it
-        assert field.name == "limit" or getattr(parsed, field.name) == getattr(options, field.name), (
-            field.name
-        )
 
 
 def test_a_model_is_named_by_the_start_of_its_id_as_the_leaderboard_prints_it(tmp_path, capsys):

@@ -142,3 +142,38 @@ def test_an_interrupt_stops_the_isolated_step_with_it():
     with pytest.raises(KeyboardInterrupt):
         run_isolated(time.sleep, 30, what="arena sampling")
     assert time.monotonic() - start < 15 and not multiprocessing.active_children()
+
+
+def ignores_sigterm(ready: str, seconds: float) -> None:
+    """A step whose library ignores SIGTERM (installs a handler of its own), once it says it has."""
+    import signal
+    import time
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    Path(ready).touch()
+    time.sleep(seconds)
+
+
+def test_an_interrupt_ends_a_step_that_ignores_sigterm(tmp_path):
+    """The interrupted job terminated the step's process (SIGTERM) and then waited for the pool: a step that
+    ignores SIGTERM held the job until it ended (here 60 s), as before. It is killed after a grace period."""
+    import multiprocessing
+    import os
+    import signal
+    import threading
+    import time
+
+    from generate.isolate import run_isolated
+
+    ready = tmp_path / "ready"
+
+    def interrupt():
+        while not ready.exists():
+            time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_isolated(ignores_sigterm, str(ready), 60, what="arena sampling")
+    assert time.monotonic() - start < 45 and not multiprocessing.active_children()

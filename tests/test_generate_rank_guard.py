@@ -9,6 +9,7 @@ import shutil
 
 import pytest
 
+from annotate.service import LabelService
 from data import Completion, Label, Prompt, Workspace
 from data.__main__ import main as data_main
 from data.errors import PrefloopError
@@ -85,11 +86,6 @@ def test_generate_refuses_to_change_a_gold_rank_item(tmp_path, tiny_model_dir, c
     assert capsys.readouterr().err.startswith(
         f"error: {kto}, row 0: its answer 'a fifth' is not stored, and adding it would change rank item {items[1]}"
     )
-    other = tmp_path / "other"
-    shutil.copytree(tiny_model_dir, other)
-    arena = ["--arena", f"{tiny_model_dir},{other}", "--split", "train"]
-    assert main(["-w", str(ws.path), "--model", str(tiny_model_dir), *arena]) == 2
-    assert f"2 new answers to its prompt would change rank item {items[1]}" in capsys.readouterr().err
     assert digest(ws.path) == before
 
 
@@ -161,7 +157,6 @@ def test_generate_offers_the_gold_remove_only_where_it_lets_the_answers_in(tmp_p
     [
         ["--n", "2"],
         ["--n", "4", "--pairs", "best-worst", "--judge", "j"],
-        ["--arena", "base,{other}", "--no-spin-isolate"],
     ],
 )
 def test_a_new_workspace_whose_prompts_file_ranks_answers_refuses_before_anything_is_written(
@@ -172,21 +167,19 @@ def test_a_new_workspace_whose_prompts_file_ranks_answers_refuses_before_anythin
     (the check ran only on an existing workspace, so the refusal came after the import was written); a round of
     their own passes the check."""
     from generate import __main__ as cli
-    from generate import arena, bestofn
+    from generate import bestofn
 
     def make_engine(*args, **kwargs):
         raise EngineLoaded("engine loads")
 
-    for module in (cli, arena, bestofn):
+    for module in (cli, bestofn):
         monkeypatch.setattr(module, "make_engine", make_engine)
     monkeypatch.setattr(bestofn, "judge_model", lambda name: name)  # "j" is a model
-    other = tmp_path / "other"
-    shutil.copytree(tiny_model_dir, other)
     ranks = tmp_path / "ranks.jsonl"
     ranks.write_text('{"prompt": "Q?", "completions": ["a", "b", "c"], "ranking": "3 > 1 > 2"}\n')
     ws = tmp_path / "ws"
     argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--prompts", str(ranks)]
-    argv += [arg.format(other=other) for arg in job]
+    argv += job
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert (
@@ -224,3 +217,73 @@ def test_an_existing_workspace_whose_prompts_file_ranks_answers_refuses_before_a
     assert digest(ws.path) == before
     assert main([*argv, "--round", "1"]) == 2  # the advice taken: past every check, a model loads
     assert capsys.readouterr().err == "error: engine loads\n"
+
+
+def test_an_arena_answers_the_round_of_ranked_and_gold_rank_items_whose_answers_it_joins_none(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """Each chunk of the arena's answers is stored with a record of the arena: they are evaluation data, which no
+    rank item holds. Its rank check counted them as joining their prompt's item all the same, and refused an arena
+    beside an item an import ranked (here in a new workspace, its --prompts file's ranking) or a gold one."""
+    from generate import arena
+    from tests.test_generate_arena_stopped import Scripted
+
+    monkeypatch.setattr(arena, "make_engine", lambda engine, path, options: Scripted(path))
+    other = tmp_path / "other"
+    shutil.copytree(tiny_model_dir, other)
+    ranks = tmp_path / "ranks.jsonl"
+    ranks.write_text('{"prompt": "Q?", "completions": ["a", "b", "c"], "ranking": "3 > 1 > 2"}\n')
+    ws = tmp_path / "ws"
+    argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--arena", f"{tiny_model_dir},{other}"]
+    argv += ["--no-spin-isolate", "--arena-n"]
+    assert main([*argv, "2", "--prompts", str(ranks)]) == 0, capsys.readouterr().err
+    workspace = Workspace(ws)
+    item = rank_item_id(workspace.read("prompts").column("id")[0].as_py(), 0)
+    stored = workspace.frame("completions")
+    imported = stored.loc[stored["engine"] == "import", "id"].tolist()
+    assert len(stored) == 3 + 2 * 2 and len(workspace.frame("pairs").query("kind == 'arena'")) == 2
+    assert data_main(["gold", "-w", str(ws), "--rank-item", item, "--ranking", ">".join(imported)]) == 0
+    assert main([*argv, "3"]) == 0, capsys.readouterr().err  # a top-up beside a gold item
+    assert len(workspace.frame("completions")) == 3 + 2 * 3 and len(workspace.frame("pairs")) == 3
+    assert data_main(["validate", "-w", str(ws)]) == 0
+    service = LabelService(workspace, "rank", overlap=1)  # the gold item holds the imported answers alone
+    assert list(service.queue.gold) == [item]
+    assert sorted(service.items[item].completion_ids) == sorted(imported)
+
+
+def test_a_pairs_job_that_pairs_the_arenas_answers_into_a_gold_rank_item_is_refused(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """A pairs job of a model with the arena's answers in its round (same settings) pairs them for people: ordinary
+    answers from then on, which join the rank item of their prompt. Its rank check counted only the answers it
+    sampled, so it added 2 answers to a gold rank item (a gold ranking ranks every answer of its item), sampling
+    nothing."""
+    from generate import __main__ as cli
+    from generate import arena
+    from tests.test_generate_arena_stopped import Scripted
+
+    for module in (cli, arena):
+        monkeypatch.setattr(module, "make_engine", lambda engine, path, *args, **kwargs: Scripted(path))
+    other, third = tmp_path / "other", tmp_path / "third"
+    for folder in (other, third):
+        shutil.copytree(tiny_model_dir, folder)
+    (tmp_path / "p.jsonl").write_text('{"prompt": "Q?"}\n')
+    ws = tmp_path / "ws"
+    argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--engine", "hf"]
+    assert main([*argv, "--prompts", str(tmp_path / "p.jsonl"), "--n", "4"]) == 0, capsys.readouterr().err
+    workspace = Workspace(ws)
+    answers = workspace.frame("completions")["id"].tolist()
+    item = rank_item_id(workspace.frame("prompts")["id"][0], 0)
+    arena = ["--arena", f"{other},{third}", "--split", "train", "--arena-n", "2", "--no-spin-isolate"]
+    assert main([*argv, *arena]) == 0, capsys.readouterr().err  # 2 answers of each: the arena's
+    assert data_main(["gold", "-w", str(ws), "--rank-item", item, "--ranking", ">".join(answers)]) == 0
+    before = digest(ws)
+    capsys.readouterr()
+    argv[3] = str(other)
+    assert main([*argv, "--n", "2"]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"error: --round 0: 2 new answers to its prompt would change rank item {item} (round 0 of its prompt), "
+        "gold from --rank-item"
+    )
+    assert digest(ws) == before
+    assert sorted(LabelService(workspace, "rank", overlap=1).items[item].completion_ids) == sorted(answers)

@@ -325,16 +325,15 @@ def round_seconds(started: float) -> float:
 
 def check_rounds(
     options: LoopOptions, workspace: Workspace, loop: Loop, iterations: int, sets: dict
-) -> tuple[dict[int, tuple[str, dict[str, int]]], Iterate | None]:
+) -> Iterate | None:
     """The answers every iteration still to run would sample change no rank item under the labels stored on it
     (`check_sampled_rank_items`), checked before any model loads or anything is written, with advice the driver
     can follow (`generate.loop.rounds`); the sampling steps check again as they go. Its round holds no other chain's
     pairs and its folder is no other chain's (checked again before it trains). Returns, for the arena after
-    the loop (`generate.loop.arena`), what the loop will sample by round (the sampling iterate's label, its answers
-    by prompt) and the chain's last iterate as it will be (id "" where it is still to train; None where every
-    iteration is done already)."""
+    the loop (`generate.loop.arena`), the chain's last iterate as it will be (id "" where it is still to train;
+    None where every iteration is done already)."""
     reference = start_iterate(options, workspace, register=False)
-    planned, last = {}, None
+    last = None
     for iteration in range(1, iterations + 2 if loop.kind == "spin" else iterations + 1):
         round = reference.round + 1
         done = _done(workspace, reference, round, loop) if reference.id else None
@@ -355,12 +354,11 @@ def check_rounds(
         adds = loop.answers(options, workspace, reference, round, pending)
         answers = {p: k for split in adds.values() for p, k in split.items()}
         loop_round(options, loop, iteration, round).check_answers(workspace, answers)
-        planned[round] = (reference.label, answers)
         if folder is not None:  # what it trains on, and where: this chain's pairs, a folder of its own
             _check_one_chain(workspace, round, reference.label, loop)
             check_claim(folder, reference, round, loop)
             reference = last = Iterate("", str(folder), model_label(str(folder)), round)
-    return planned, last
+    return last
 
 
 def check_loop(options: LoopOptions, workspace: Workspace, loop: Loop) -> dict[str, list[str]]:
@@ -369,10 +367,10 @@ def check_loop(options: LoopOptions, workspace: Workspace, loop: Loop) -> dict[s
     as importing --prompts will leave it (`generate.prepare.preview_prompts`)."""
     limit = options.limit if options.limit is not None else loop.limit
     sets = loop.prompt_sets(options, workspace, limit)
-    planned, last = check_rounds(options, workspace, loop, getattr(options, f"{loop.kind}_iter"), sets)
-    if options.arena:  # the arena after the loop samples too: its round checked now, with the loop's
+    last = check_rounds(options, workspace, loop, getattr(options, f"{loop.kind}_iter"), sets)
+    if options.arena:  # the arena after the loop: its models as the loop will leave them, and its prompts
         start = start_iterate(options, workspace, register=False)
-        check_loop_arena(options, workspace, loop.method, start, last, planned)
+        check_loop_arena(options, workspace, loop.method, start, last)
     return sets
 
 
