@@ -128,10 +128,11 @@ def admin_view(
         return (*rank_admin_html(service, user, labels, excluded), "")
     if service.task == "rate":
         return (*rate_admin_html(service, user, labels, excluded), "")
-    # the pairwise and arena apps' labels are one task: each tab counts, lists and measures its own app's pairs
-    labels = labels[~labels["item_id"].isin(other_app_pairs(pairs, service.view))]
+    # the pairwise and arena apps' labels are one task: each tab counts, lists and measures its own app's pairs,
+    # with the verdicts and Dawid–Skene accuracies of a fit on every pairwise label, as exports and stats fit them
+    fit, labels = labels, labels[~labels["item_id"].isin(other_app_pairs(pairs, service.view))]
     gold = read_gold(workspace, service.task)
-    report = admin_report(labels, service.task, pairs, checked_method(method), gold, excluded)
+    report = admin_report(labels, service.task, pairs, checked_method(method), gold, excluded, fit)
     _still(wanted)
     cards = [
         *summary_cards(service.progress(user), report),
@@ -139,7 +140,7 @@ def admin_view(
         verdict_card(report["verdicts"], method, excluded, service.view, gold),
         *machine_cards(report),
     ]
-    who_columns, who = quality_table(report["labellers"], labels, service.task, gold)
+    who_columns, who = quality_table(report["labellers"], labels, service.task, gold, fit=fit)
     who_columns, who = who_columns + ["verdicts"], [row + [verdicts_cell(row[0], excluded)] for row in who]
     disputed = report["disputed"]
     choice_columns = [c for c in disputed.columns if c.startswith("n_")]

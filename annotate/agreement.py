@@ -248,14 +248,16 @@ def quality_table(
     task: str,
     gold: pa.Table | None = None,
     order: Sequence[str] = (),
+    fit: pd.DataFrame | None = None,
 ) -> tuple[list[str], list[list]]:
     """The admin's labellers table: activity (`labeller_table`) and each labeller's quality and pace of ``task``
-    (`data.labellers.labeller_rows`, ``gold`` its gold answers) with their flags (a rater's aspects in the rubric's
-    ``order``). One median seconds: the browser's active seconds where it sent them, else the time on the item."""
+    (`data.labellers.labeller_rows`, ``gold`` its gold answers, ``fit`` the labels of its Dawid–Skene fit) with
+    their flags (a rater's aspects in the rubric's ``order``). One median seconds: the browser's active seconds
+    where it sent them, else the time on the item."""
     columns, rows = [ACTIVITY_HEADERS.get(c, c) for c in activity.columns], activity.values.tolist()
     if not rows:
         return columns, rows
-    quality = {r["labeller"]: r for r in labeller_rows(labels, gold, task=task, order=order)}
+    quality = {r["labeller"]: r for r in labeller_rows(labels, gold, task=task, order=order, fit=fit)}
     median = list(activity.columns).index("median_seconds")
     for row in rows:
         q = quality.get(row[0])
@@ -332,6 +334,7 @@ def admin_report(
     method: str = MAJORITY,
     gold: pa.Table | None = None,
     excluded: tuple[str, ...] = (),
+    fit: pd.DataFrame | None = None,
 ) -> dict:
     """Everything the admin view shows, from the label log of one task (``pairs``: rounds of the machine
     labellers' agreement with people). The ``excluded`` labellers stay in the labellers table, the label
@@ -340,13 +343,15 @@ def admin_report(
     (`data.selection.verdict_labels`: people's and imported labels, as stats makes them, and its agreement is that
     of the same labels, as `<task>_items`' in stats). The machine labellers are measured against them where
     ``method`` is Dawid–Skene, else against the people's majority (`data.machine.machine_agreement`, as `python -m
-    data stats --aggregate` does)."""
+    data stats --aggregate` does). ``fit``: the labels the verdicts are fitted on where ``labels`` are some of them
+    (every pairwise label, as exports fit them, for an app's own pairs): the verdicts are those of ``labels``' items."""
     human = human_labels(labels)
     counted = verdict_labels(labels, excluded)
     everyone, current = current_labels(human, task), current_labels(counted, task)
     # the labels that make verdicts (imported ones with people's, as in stats) make the agreement among them too;
     # the labellers' table, label counts and position bias are people's
-    verdicts = aggregate(counted, task, method, gold)
+    verdicts = aggregate(counted if fit is None else verdict_labels(fit, excluded), task, method, gold)
+    verdicts = verdicts[verdicts["item_id"].isin(counted["item_id"])].reset_index(drop=True)
     # judges and reward models are measured against the verdicts shown: Dawid–Skene's, or the people's majority
     dawid_skene = verdicts if method == DAWID_SKENE else None
     machines = task == "pairwise" and pairs is not None

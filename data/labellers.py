@@ -187,10 +187,11 @@ def _skips(rows: pd.DataFrame) -> pd.Series:
 
 
 def _choice_figures(
-    current: pd.DataFrame, names: list[str], gold: pa.Table | None, task: str
+    current: pd.DataFrame, names: list[str], gold: pa.Table | None, task: str, fitted: pd.DataFrame
 ) -> dict[str, dict]:
     """Per labeller of a choice task (pairwise, kto): gold accuracy, leave-one-out agreement, Cohen's κ, the share
-    of each choice, Dawid–Skene's accuracy; pairwise adds the left-side share and the strengths."""
+    of each choice, Dawid–Skene's accuracy (fitted on the ``fitted`` labels in force); pairwise adds the left-side
+    share and the strengths."""
     choices = CHOICES[task]
     current = current.assign(loo=leave_one_out_agreement(current, choices))
     answers = (
@@ -198,7 +199,7 @@ def _choice_figures(
         if gold is None
         else dict(zip(gold.column("item_id").to_pylist(), gold.column("choice").to_pylist()))
     )
-    estimated = dawid_skene_accuracy(current, gold, choices)
+    estimated = dawid_skene_accuracy(fitted, gold, choices)
     shares = SHARE_CHOICES[task]
     out = {}
     for name in names:
@@ -247,10 +248,12 @@ def labeller_rows(
     excluded: tuple[str, ...] = (),
     task: str = "pairwise",
     order: Sequence[str] = (),
+    fit: pd.DataFrame | None = None,
 ) -> list[dict]:
     """One dict per labeller (people only) from the label log's ``task`` labels; ``gold``: the current gold of
     ``task`` (`data.gold.read_gold`: item_id and the answer); ``order``: a rubric's aspects (`Rubric.names`), the
-    order a rater's one-value figures, and so their flags, list theirs in."""
+    order a rater's one-value figures, and so their flags, list theirs in; ``fit``: the label log Dawid–Skene's
+    accuracy is fitted on where ``labels`` are some of it (an admin tab's: its app's pairs of every pairwise label)."""
     rows = human_labels(labels[labels["task"] == task])
     if not len(rows):
         return []
@@ -258,7 +261,8 @@ def labeller_rows(
     current = current.assign(spent=label_seconds(current)).reset_index(drop=True)
     names = sorted(rows["annotator"].unique())
     if task in CHOICES:
-        quality = _choice_figures(current, names, gold, task)
+        fitted = current if fit is None else current_labels(human_labels(fit[fit["task"] == task]), task)
+        quality = _choice_figures(current, names, gold, task, fitted)
     else:
         figures, against_gold = OTHER_FIGURES[task]
         gold_figures, quality = against_gold(current, names, gold), figures(current, names)

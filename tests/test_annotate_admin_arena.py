@@ -9,6 +9,8 @@ import json
 import re
 from html import unescape
 
+import pyarrow.parquet as pq
+
 from annotate.admin import admin_view, make_gold
 from annotate.app import make_context
 from annotate.service import LabelService
@@ -174,14 +176,68 @@ def test_the_verdicts_cards_split_counts_leave_gold_out_and_reconcile_with_stats
 def test_the_disputed_table_names_each_items_verdict_beside_its_agreement(tmp_path):
     """A disputed item's agreement is the share of its votes for its verdict, which the table did not show: with
     Dawid–Skene's verdicts a walk met "agreement 0.00" on a tie and a both-bad vote, the verdict (a choice nobody
-    voted for) nowhere on the page. The table names it: here every pair split, lea's a against max's b."""
+    voted for) nowhere on the page. The table names it: here lea's a against max's b on every pair, split by the
+    majority; Dawid–Skene's fit on every pairwise label, the imported pair's included, decides each b, as `data
+    export --kinds arena --aggregate dawid-skene` writes all nine."""
     workspace, arena, _, _ = voted_workspace(tmp_path / "ws")
-    for method in ("majority", "dawid-skene"):
+    for method, verdict in (("majority", "split"), ("dawid-skene", "b")):
         disputed = admin_view(app(workspace, "arena"), "ann", method)[2]
         assert "<th>votes</th><th>verdict</th><th>agreement</th>" in disputed
         rows = re.findall(
             r"<tr><td>([^<]*)</td>(?:<td>[^<]*</td>){2}<td>2</td><td>(\w+)</td><td>0\.50</td>", disputed
         )
         assert (
-            len(rows) == 9 and {item for item, _ in rows} <= set(arena) and {v for _, v in rows} == {"split"}
+            len(rows) == 9 and {item for item, _ in rows} <= set(arena) and {v for _, v in rows} == {verdict}
         )
+
+
+def ds_workspace(path):
+    """`arena_workspace` plus five more sampled pairs, all voted on by lea, max and kim: kim votes against the
+    other two on every arena pair, so what Dawid–Skene learns of kim from the arena votes weighs on the sampled
+    pairs' posteriors. Returns (workspace, the sampled pairs)."""
+    workspace, _ = arena_workspace(path)
+    pairs = workspace.frame("pairs")
+    arena = sorted(pairs.loc[pairs["kind"] == "arena", "id"])
+    first = pairs.loc[pairs["kind"] == "sampled"].iloc[0]
+    answers = [Completion(first["prompt_id"], f"another answer {k}", "m", "hf", seed=k) for k in range(5)]
+    more = [Pair(first["prompt_id"], first["completion_a"], answer.id, "sampled", 0) for answer in answers]
+    sampled = [first["id"], *(pair.id for pair in more)]
+    votes = ["aab", "aba", "baa", "abb", "aab", "bba"]  # lea's, max's and kim's vote on each sampled pair
+    workspace.append(
+        [*answers, *more]
+        + [
+            Label(item, name, "pairwise", c)
+            for item in arena
+            for name, c in zip(("lea", "max", "kim"), "aab")
+        ]
+        + [
+            Label(item, name, "pairwise", c)
+            for item, voted in zip(sampled, votes)
+            for name, c in zip(("lea", "max", "kim"), voted)
+        ]
+    )
+    return workspace, sampled
+
+
+def test_the_admin_tabs_dawid_skene_figures_are_the_exports_and_stats(tmp_path, capsys):
+    """The pairwise app's tab fitted Dawid–Skene on its own app's pairs only, while `data export`, `train` and `data
+    stats` fit every pairwise label, arena votes included: its disputed table showed other posteriors (0.50, 0.56 …
+    where the export wrote 0.56, 0.62 …) and its DS accuracy column other figures than `stats --labellers`. The fit
+    now reads every pairwise label in both apps' tabs; each lists its own pairs."""
+    workspace, sampled = ds_workspace(tmp_path / "ws")
+    pairs = workspace.frame("pairs")
+    own = {"pairwise": set(sampled), "arena": set(pairs.loc[pairs["kind"] == "arena", "id"])}
+    assert data_main(["stats", "-w", str(workspace.path), "--labellers", "--json"]) == 0
+    estimated = {r["labeller"]: r["ds_accuracy"] for r in json.loads(capsys.readouterr().out)["labellers"]}
+    for view, kinds in (("pairwise", []), ("arena", ["--kinds", "arena"])):
+        out = tmp_path / f"{view}.parquet"
+        command = ["export", "-w", str(workspace.path), "--format", "dpo", "--aggregate", "dawid-skene"]
+        assert data_main([*command, *kinds, "--out", str(out)]) == 0
+        exported = {r["pair_id"]: f"{r['posterior']:.2f}" for r in pq.read_table(out).to_pylist()}
+        _, labellers, disputed, _ = admin_view(app(workspace, view), "ann", "dawid-skene")
+        shown = dict(re.findall(r"<tr><td>(\w+)</td>(?:<td>[^<]*</td>){5}<td>([\d.]+)</td>", disputed))
+        assert set(shown) == own[view] and exported  # every pair of the app's is disputed here
+        assert exported == {item: shown[item] for item in exported}  # those decided a or b export
+        column = re.findall(r"<th>(.*?)</th>", labellers).index("DS accuracy")
+        rows = [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(<td>.*?)</tr>", labellers)]
+        assert {row[0]: float(row[column]) for row in rows} == estimated
