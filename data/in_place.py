@@ -28,7 +28,7 @@ HARD_LINK = (
     "a hard link (one file of {links} names): a write here would change it under its other names too; make it a "
     "copy of its own (cp, then mv over it)"
 )
-# How long an app's start waits out `held_by`'s look at its lock (a shared lock let go at once), in tries
+# How long `hold_lock` waits out `held_by`'s look at the lock (a shared lock let go at once), in tries
 SHARED_WAIT, SHARED_TRIES = 1.0, 100
 # a lock a running app holds (a workspace copied by `cp -al` while it served): a copy in its place would be a lock
 # of no app, which a second app would take while the first still serves
@@ -125,8 +125,8 @@ def _hard_link(path: Path, links: int, holder: str | None = None) -> NotAFileErr
 
 def held_by(fd: int) -> str | None:
     """Who holds a lock (``flock``) on the open file ``fd``: `lock_holder`'s words, or None where no process does.
-    Tried without waiting, as a shared lock let go at once, which an app starting at that instant waits out
-    (`take_lock`)."""
+    Tried without waiting, as a shared lock let go at once, which a holder starting at that instant waits out
+    (`hold_lock`)."""
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -135,10 +135,10 @@ def held_by(fd: int) -> str | None:
     return None
 
 
-def take_lock(fd: int) -> bool:
-    """Take the lock (``flock``) of the open file ``fd`` exclusively, as an app takes its view's: False where an app
-    holds it (exclusively), never waiting on it. A shared holder, `held_by`'s look at a hard-linked lock, is no app:
-    it is waited out (it lets go at once; `SHARED_WAIT` seconds at most), not taken for a running app."""
+def _take(fd: int) -> bool:
+    """Take the lock (``flock``) of the open file ``fd`` exclusively: False where another holder has it
+    (exclusively), never waiting on it. A shared holder, `held_by`'s look at a hard-linked lock, is no holder: it is
+    waited out (it lets go at once; `SHARED_WAIT` seconds at most), not taken for a running one."""
     for _ in range(SHARED_TRIES):
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -148,7 +148,7 @@ def take_lock(fd: int) -> bool:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            return False  # held exclusively: an app
+            return False  # held exclusively: a running holder
         fcntl.flock(fd, fcntl.LOCK_UN)
         time.sleep(SHARED_WAIT / SHARED_TRIES)
     return False
@@ -164,7 +164,7 @@ def hold_lock(path: Path, held: Callable[[str], str], dir_fd: int | None = None)
     written as the holder may run on another machine of a shared file system, where its pid is no process here."""
     fd = open_in_place(path, os.O_RDWR | os.O_CREAT, dir_fd=dir_fd, one_name=False)
     try:
-        if not take_lock(fd):  # `data validate`'s look at the lock is no holder: waited out
+        if not _take(fd):  # `data validate`'s look at the lock is no holder: waited out
             raise PrefloopError(held(lock_holder(fd)))
         refuse_hard_link(path, os.fstat(fd).st_nlink)
         os.ftruncate(fd, 0)
