@@ -30,10 +30,10 @@ HARD_LINK = (
 )
 # How long `hold_lock` waits out `held_by`'s look at the lock (a shared lock let go at once), in tries
 SHARED_WAIT, SHARED_TRIES = 1.0, 100
-# a lock a running app holds (a workspace copied by `cp -al` while it served): a copy in its place would be a lock
-# of no app, which a second app would take while the first still serves
+# a lock a running app (or round driver) holds (a workspace copied by `cp -al` while it ran): a copy in its place
+# would be a lock of no one, which a second app would take while the first still serves
 HELD_LINK = (
-    "a hard link (one file of {links} names), the lock of a running app{holder}: leave it while that app runs; "
+    "a hard link (one file of {links} names), the lock of a running {who}{holder}: leave it while that {who} runs; "
     "once it has stopped, make it a copy of its own (cp, then mv over it)"
 )
 
@@ -97,10 +97,11 @@ def refuse_hard_link(path: Path, links: int) -> None:
         raise _hard_link(path, links)
 
 
-def hard_link_line(path: Path) -> str | None:
+def hard_link_line(path: Path, who: str = "app") -> str | None:
     """The line naming the file ``path`` written in place where it is a hard link, as its writers refuse it
-    (`refuse_hard_link`); a lock a running app holds (`held_by`) is named as that app's, to be left while it runs.
-    None where it has one name, or is no longer a regular file there (gone, renamed, replaced since it was listed)."""
+    (`refuse_hard_link`); a lock a running ``who`` (an app, a round driver) holds (`held_by`) is named as its, to be
+    left while it runs. None where it has one name, or is no longer a regular file there (gone, renamed, replaced
+    since it was listed)."""
     try:
         info = os.lstat(path)
     except OSError:
@@ -112,12 +113,13 @@ def hard_link_line(path: Path) -> str | None:
             holder = held_by(handle.fileno())
     except OSError:  # not this user's to read, or no locks on this file system (ENOLCK: no app holds one)
         holder = None  # a hard link all the same
-    return str(_hard_link(path, info.st_nlink, holder))
+    return str(_hard_link(path, info.st_nlink, holder, who))
 
 
-def _hard_link(path: Path, links: int, holder: str | None = None) -> NotAFileError:
-    """The error naming ``path``, a file of ``links`` names; ``holder``: the app that holds it as its lock."""
-    what = HARD_LINK.format(links=links) if holder is None else HELD_LINK.format(links=links, holder=holder)
+def _hard_link(path: Path, links: int, holder: str | None = None, who: str = "app") -> NotAFileError:
+    """The error naming ``path``, a file of ``links`` names; ``holder``: the ``who`` that holds it as its lock."""
+    held = HELD_LINK.format(links=links, who=who, holder=holder)
+    what = HARD_LINK.format(links=links) if holder is None else held
     error = NotAFileError(f"{path}: {what}")
     error.errno, error.what, error.path = errno.EMLINK, what, path
     return error

@@ -15,6 +15,7 @@ import textwrap
 import pytest
 
 from data.errors import PrefloopError
+from data.files import NotAFileError
 from data.workspace import Workspace
 from generate.__main__ import main
 from generate.loop.folders import chain_lock
@@ -102,3 +103,30 @@ def test_a_chain_is_locked_once_in_a_process_too_and_let_go_however_the_run_ends
         nested = pytest.raises(PrefloopError, match=re.escape(f"chain a/b ({ws.path / 'runs/a/b'}-iter*)"))
         with nested, chain_lock(ws, "a/b"):
             pass
+
+
+def test_validate_names_a_chains_lock_hard_linked_by_a_copy_of_the_workspace(tmp_path, capsys):
+    """A workspace copied by ``cp -al`` shares its chains' locks with the copy: the next run of the chain in either
+    is refused as a hard link (or as running where the chain runs in the other), and validate said OK of both. It
+    names the lock as the app's are named: one a running driver holds is that driver's, to be left while it runs."""
+    from data.__main__ import main as data_main
+    from data.in_place import HARD_LINK
+
+    ws = Workspace.init(tmp_path / "ws")
+    mine = f"(pid {os.getpid()} on {socket.gethostname()})"
+    with chain_lock(ws, "spin"):
+        subprocess.run(["cp", "-al", str(ws.path), str(tmp_path / "copy")], check=True)
+        for root in (ws.path, tmp_path / "copy"):
+            assert data_main(["validate", "-w", str(root)]) == 1
+            assert capsys.readouterr().out.splitlines() == [
+                f"{root / 'runs/spin.lock'}: a hard link (one file of 2 names), the lock of a running round driver "
+                f"{mine}: leave it while that round driver runs; once it has stopped, make it a copy of its own (cp, "
+                "then mv over it)",
+                f"{root}: 1 problem",
+            ]
+    assert data_main(["validate", "-w", str(tmp_path / "copy")]) == 1  # stopped: what its next run says
+    lock = tmp_path / "copy/runs/spin.lock"
+    assert capsys.readouterr().out.splitlines()[0] == f"{lock}: {HARD_LINK.format(links=2)}"
+    linked = pytest.raises(NotAFileError, match=f"^{re.escape(f'{lock}: {HARD_LINK.format(links=2)}')}$")
+    with linked, chain_lock(Workspace(tmp_path / "copy"), "spin"):
+        pass
