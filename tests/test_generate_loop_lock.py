@@ -130,3 +130,30 @@ def test_validate_names_a_chains_lock_hard_linked_by_a_copy_of_the_workspace(tmp
     linked = pytest.raises(NotAFileError, match=f"^{re.escape(f'{lock}: {HARD_LINK.format(links=2)}')}$")
     with linked, chain_lock(Workspace(tmp_path / "copy"), "spin"):
         pass
+
+
+@pytest.mark.parametrize(
+    "flag, name",
+    [
+        ("--spin-name", "../../escaped"),  # beside the workspace: its iterates, chain.json and lock
+        ("--spin-name", "{tmp}/escaped"),  # an absolute path
+        ("--spin-name", "a/../../escaped"),
+        ("--spin-name", "a/"),
+        ("--judge-name", "../judge"),
+        ("--judge-name", "x\ny"),
+    ],
+)
+def test_a_chain_name_out_of_ws_runs_is_refused_before_anything_is_written(
+    tmp_path, tiny_model_dir, capsys, flag, name
+):
+    """A chain's name is a path below WS/runs (its iterates WS/runs/<name>-iter<t>, its lock <name>.lock): `..` or
+    an absolute path trained and locked the chain outside the workspace (`--spin-name ../../x`: beside it)."""
+    driver = ["--spin-iter", "1"] if flag == "--spin-name" else ["--judge-iter", "1", "--judge", "rm"]
+    name = name.format(tmp=tmp_path)
+    assert main(spin_args(tmp_path, tiny_model_dir, *driver, flag, name)) == 2
+    shown = repr(name)
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {flag} {shown}: the chain's iterates go to WS/runs/<name>-iter<t>: give a name, or names joined by / "
+        "(a folder below WS/runs), none of them empty, . or .."
+    ]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["sft.json"]  # no workspace, nothing beside it
