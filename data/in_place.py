@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from data.errors import PrefloopError
-from data.files import NotAFileError, WriteError, name_at, not_a_file, open_regular, write_error
+from data.files import NotAFileError, WriteError, name_at, not_a_file, open_regular, os_reason, write_error
 
 HARD_LINK = (
     "a hard link (one file of {links} names): a write here would change it under its other names too; make it a "
@@ -30,6 +30,13 @@ HARD_LINK = (
 )
 # How long `hold_lock` waits out `held_by`'s look at the lock (a shared lock let go at once), in tries
 SHARED_WAIT, SHARED_TRIES = 1.0, 100
+
+
+class NoLocksError(PrefloopError):
+    """A lock file's file system takes no locks (``flock`` fails: ENOLCK, or ENOSYS on a Lustre mounted without
+    flock): a second holder could not be refused."""
+
+
 # a lock a running app (or round driver) holds (a workspace copied by `cp -al` while it ran): a copy in its place
 # would be a lock of no one, which a second app would take while the first still serves
 HELD_LINK = (
@@ -159,14 +166,19 @@ def _take(fd: int) -> bool:
 def hold_lock(path: Path, held: Callable[[str], str], dir_fd: int | None = None) -> int:
     """Take the lock (``flock``) of the lock file ``path`` (with ``dir_fd``: its name in the folder that is open on)
     for as long as the descriptor returned stays open, and write this process's pid and host in it; where another
-    process holds it, a PrefloopError of ``held(holder)`` (`lock_holder`'s words). The kernel lets go of the lock
+    process holds it, a PrefloopError of ``held(holder)`` (`lock_holder`'s words); where its file system takes no
+    locks, a NoLocksError naming it. The kernel lets go of the lock
     however the process ends: a killed holder leaves nothing to clear by hand. A link, a folder or special file there
     is refused (`open_in_place`), and so is a hard link (its rewrite would change the file under its other names) once
     the lock is tried: one a running process holds is named as its lock, never to be removed under it. The host is
     written as the holder may run on another machine of a shared file system, where its pid is no process here."""
     fd = open_in_place(path, os.O_RDWR | os.O_CREAT, dir_fd=dir_fd, one_name=False)
     try:
-        if not _take(fd):  # `data validate`'s look at the lock is no holder: waited out
+        try:
+            taken = _take(fd)  # `data validate`'s look at the lock is no holder: waited out
+        except OSError as exc:
+            raise NoLocksError(f"{path}: the file system here takes no locks ({os_reason(exc)})") from None
+        if not taken:
             raise PrefloopError(held(lock_holder(fd)))
         refuse_hard_link(path, os.fstat(fd).st_nlink)
         os.ftruncate(fd, 0)

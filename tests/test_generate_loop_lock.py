@@ -157,3 +157,27 @@ def test_a_chain_name_out_of_ws_runs_is_refused_before_anything_is_written(
         "(a folder below WS/runs), none of them empty, . or .."
     ]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["sft.json"]  # no workspace, nothing beside it
+
+
+def test_a_chain_on_a_file_system_without_locks_runs_as_before_the_lock_with_a_warning(
+    tmp_path, monkeypatch, capsys
+):
+    """On a file system that takes no locks (``flock`` failing, ENOSYS on a Lustre mounted without flock), every
+    round driver run stopped at its lock with `error: [Errno 38] Function not implemented`, naming no file, where it
+    ran before the lock. It runs, saying that a second run of the chain would not be refused."""
+    import errno
+    import fcntl
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
+
+    ws = Workspace.init(tmp_path / "ws")
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    ran = False
+    with chain_lock(ws, "spin"):
+        ran = True
+    assert ran
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: {ws.path / 'runs/spin.lock'}: the file system here takes no locks (function not implemented): a "
+        "second run of the chain spin would not be refused: run one at a time"
+    ]
