@@ -181,8 +181,11 @@ def hold_lock(path: Path, held: Callable[[str], str], dir_fd: int | None = None)
         if not taken:
             raise PrefloopError(held(lock_holder(fd)))
         refuse_hard_link(path, os.fstat(fd).st_nlink)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+        except OSError as exc:  # the disk full, a quota: said naming the lock, not as a bare errno
+            raise write_error(exc, path) from exc
     except BaseException:
         os.close(fd)
         raise

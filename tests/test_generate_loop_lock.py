@@ -181,3 +181,22 @@ def test_a_chain_on_a_file_system_without_locks_runs_as_before_the_lock_with_a_w
         f"warning: {ws.path / 'runs/spin.lock'}: the file system here takes no locks (function not implemented): a "
         "second run of the chain spin would not be refused: run one at a time"
     ]
+
+
+def test_a_lock_that_cannot_be_written_is_named_and_let_go(tmp_path, monkeypatch):
+    """Writing the pid and host into the lock (a full disk, a quota) failed as a bare `[Errno 28] No space left on
+    device`, naming no file. It names the lock, and the lock is free for the next run."""
+    import errno
+
+    ws = Workspace.init(tmp_path / "ws")
+
+    def full(fd, data, offset):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "pwrite", full)
+        with pytest.raises(OSError) as failed, chain_lock(ws, "spin"):
+            pytest.fail("the run went on")
+    assert str(failed.value).endswith(f": nothing was written to {ws.path / 'runs/spin.lock'}")
+    with chain_lock(ws, "spin"):
+        pass
