@@ -38,7 +38,7 @@ class NoLocksError(PrefloopError):
 
 
 # a lock a running app (or round driver) holds (a workspace copied by `cp -al` while it ran): a copy in its place
-# would be a lock of no one, which a second app would take while the first still serves
+# would be a lock of no one, which a second would take while the first still runs
 HELD_LINK = (
     "a hard link (one file of {links} names), the lock of a running {who}{holder}: leave it while that {who} runs; "
     "once it has stopped, make it a copy of its own (cp, then mv over it)"
@@ -125,8 +125,10 @@ def hard_link_line(path: Path, who: str = "app") -> str | None:
 
 def _hard_link(path: Path, links: int, holder: str | None = None, who: str = "app") -> NotAFileError:
     """The error naming ``path``, a file of ``links`` names; ``holder``: the ``who`` that holds it as its lock."""
-    held = HELD_LINK.format(links=links, who=who, holder=holder)
-    what = HARD_LINK.format(links=links) if holder is None else held
+    if holder is None:
+        what = HARD_LINK.format(links=links)
+    else:
+        what = HELD_LINK.format(links=links, who=who, holder=holder)
     error = NotAFileError(f"{path}: {what}")
     error.errno, error.what, error.path = errno.EMLINK, what, path
     return error
@@ -167,11 +169,11 @@ def hold_lock(path: Path, held: Callable[[str], str], dir_fd: int | None = None)
     """Take the lock (``flock``) of the lock file ``path`` (with ``dir_fd``: its name in the folder that is open on)
     for as long as the descriptor returned stays open, and write this process's pid and host in it; where another
     process holds it, a PrefloopError of ``held(holder)`` (`lock_holder`'s words); where its file system takes no
-    locks, a NoLocksError naming it. The kernel lets go of the lock
-    however the process ends: a killed holder leaves nothing to clear by hand. A link, a folder or special file there
-    is refused (`open_in_place`), and so is a hard link (its rewrite would change the file under its other names) once
-    the lock is tried: one a running process holds is named as its lock, never to be removed under it. The host is
-    written as the holder may run on another machine of a shared file system, where its pid is no process here."""
+    locks, a NoLocksError naming it. The kernel lets go of the lock however the process ends: a killed holder leaves
+    nothing to clear by hand. A link, a folder or special file there is refused (`open_in_place`), and so is a hard
+    link (its rewrite would change the file under its other names) once the lock is tried: one a running process
+    holds is named as its lock, never to be removed under it. The host is written as the holder may run on another
+    machine of a shared file system, where its pid is no process here."""
     fd = open_in_place(path, os.O_RDWR | os.O_CREAT, dir_fd=dir_fd, one_name=False)
     try:
         try:
