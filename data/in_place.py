@@ -22,18 +22,25 @@ from collections.abc import Callable
 from pathlib import Path
 
 from data.errors import PrefloopError
-from data.files import NotAFileError, WriteError, name_at, not_a_file, open_regular, write_error
+from data.files import NotAFileError, WriteError, name_at, not_a_file, open_regular, os_reason, write_error
 
 HARD_LINK = (
     "a hard link (one file of {links} names): a write here would change it under its other names too; make it a "
     "copy of its own (cp, then mv over it)"
 )
-# How long an app's start waits out `held_by`'s look at its lock (a shared lock let go at once), in tries
+# How long `hold_lock` waits out `held_by`'s look at the lock (a shared lock let go at once), in tries
 SHARED_WAIT, SHARED_TRIES = 1.0, 100
-# a lock a running app holds (a workspace copied by `cp -al` while it served): a copy in its place would be a lock
-# of no app, which a second app would take while the first still serves
+
+
+class NoLocksError(PrefloopError):
+    """A lock file's file system takes no locks (``flock`` fails: ENOLCK, or ENOSYS on a Lustre mounted without
+    flock): a second holder could not be refused."""
+
+
+# a lock a running app (or round driver) holds (a workspace copied by `cp -al` while it ran): a copy in its place
+# would be a lock of no one, which a second would take while the first still runs
 HELD_LINK = (
-    "a hard link (one file of {links} names), the lock of a running app{holder}: leave it while that app runs; "
+    "a hard link (one file of {links} names), the lock of a running {who}{holder}: leave it while that {who} runs; "
     "once it has stopped, make it a copy of its own (cp, then mv over it)"
 )
 
@@ -97,10 +104,11 @@ def refuse_hard_link(path: Path, links: int) -> None:
         raise _hard_link(path, links)
 
 
-def hard_link_line(path: Path) -> str | None:
+def hard_link_line(path: Path, who: str = "app") -> str | None:
     """The line naming the file ``path`` written in place where it is a hard link, as its writers refuse it
-    (`refuse_hard_link`); a lock a running app holds (`held_by`) is named as that app's, to be left while it runs.
-    None where it has one name, or is no longer a regular file there (gone, renamed, replaced since it was listed)."""
+    (`refuse_hard_link`); a lock a running ``who`` (an app, a round driver) holds (`held_by`) is named as its, to be
+    left while it runs. None where it has one name, or is no longer a regular file there (gone, renamed, replaced
+    since it was listed)."""
     try:
         info = os.lstat(path)
     except OSError:
@@ -112,12 +120,15 @@ def hard_link_line(path: Path) -> str | None:
             holder = held_by(handle.fileno())
     except OSError:  # not this user's to read, or no locks on this file system (ENOLCK: no app holds one)
         holder = None  # a hard link all the same
-    return str(_hard_link(path, info.st_nlink, holder))
+    return str(_hard_link(path, info.st_nlink, holder, who))
 
 
-def _hard_link(path: Path, links: int, holder: str | None = None) -> NotAFileError:
-    """The error naming ``path``, a file of ``links`` names; ``holder``: the app that holds it as its lock."""
-    what = HARD_LINK.format(links=links) if holder is None else HELD_LINK.format(links=links, holder=holder)
+def _hard_link(path: Path, links: int, holder: str | None = None, who: str = "app") -> NotAFileError:
+    """The error naming ``path``, a file of ``links`` names; ``holder``: the ``who`` that holds it as its lock."""
+    if holder is None:
+        what = HARD_LINK.format(links=links)
+    else:
+        what = HELD_LINK.format(links=links, who=who, holder=holder)
     error = NotAFileError(f"{path}: {what}")
     error.errno, error.what, error.path = errno.EMLINK, what, path
     return error
@@ -125,8 +136,8 @@ def _hard_link(path: Path, links: int, holder: str | None = None) -> NotAFileErr
 
 def held_by(fd: int) -> str | None:
     """Who holds a lock (``flock``) on the open file ``fd``: `lock_holder`'s words, or None where no process does.
-    Tried without waiting, as a shared lock let go at once, which an app starting at that instant waits out
-    (`take_lock`)."""
+    Tried without waiting, as a shared lock let go at once, which a holder starting at that instant waits out
+    (`hold_lock`)."""
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -135,17 +146,17 @@ def held_by(fd: int) -> str | None:
     return None
 
 
-def take_lock(fd: int) -> bool:
-    """Take the lock (``flock``) of the open file ``fd`` exclusively, as an app takes its view's: False where an app
-    holds it (exclusively), never waiting on it. A shared holder, `held_by`'s look at a hard-linked lock, is no app:
-    it is waited out (it lets go at once; `SHARED_WAIT` seconds at most), not taken for a running app."""
+def _take(fd: int) -> bool:
+    """Take the lock (``flock``) of the open file ``fd`` exclusively: False where another holder has it
+    (exclusively), never waiting on it. A shared holder, `held_by`'s look at a hard-linked lock, is no holder: it is
+    waited out (it lets go at once; `SHARED_WAIT` seconds at most), not taken for a running one."""
     for _ in range(SHARED_TRIES):
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return True
         except BlockingIOError:
             if held_by(fd) is not None:
-                return False  # held exclusively: an app
+                return False  # held exclusively: a running holder
         time.sleep(SHARED_WAIT / SHARED_TRIES)
     return False
 
@@ -153,18 +164,26 @@ def take_lock(fd: int) -> bool:
 def hold_lock(path: Path, held: Callable[[str], str], dir_fd: int | None = None) -> int:
     """Take the lock (``flock``) of the lock file ``path`` (with ``dir_fd``: its name in the folder that is open on)
     for as long as the descriptor returned stays open, and write this process's pid and host in it; where another
-    process holds it, a PrefloopError of ``held(holder)`` (`lock_holder`'s words). The kernel lets go of the lock
-    however the process ends: a killed holder leaves nothing to clear by hand. A link, a folder or special file there
-    is refused (`open_in_place`), and so is a hard link (its rewrite would change the file under its other names) once
-    the lock is tried: one a running process holds is named as its lock, never to be removed under it. The host is
-    written as the holder may run on another machine of a shared file system, where its pid is no process here."""
+    process holds it, a PrefloopError of ``held(holder)`` (`lock_holder`'s words); where its file system takes no
+    locks, a NoLocksError naming it. The kernel lets go of the lock however the process ends: a killed holder leaves
+    nothing to clear by hand. A link, a folder or special file there is refused (`open_in_place`), and so is a hard
+    link (its rewrite would change the file under its other names) once the lock is tried: one a running process
+    holds is named as its lock, never to be removed under it. The host is written as the holder may run on another
+    machine of a shared file system, where its pid is no process here."""
     fd = open_in_place(path, os.O_RDWR | os.O_CREAT, dir_fd=dir_fd, one_name=False)
     try:
-        if not take_lock(fd):  # `data validate`'s look at the lock is no holder: waited out
+        try:
+            taken = _take(fd)  # `data validate`'s look at the lock is no holder: waited out
+        except OSError as exc:
+            raise NoLocksError(f"{path}: the file system here takes no locks ({os_reason(exc)})") from None
+        if not taken:
             raise PrefloopError(held(lock_holder(fd)))
         refuse_hard_link(path, os.fstat(fd).st_nlink)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+        except OSError as exc:  # the disk full, a quota: said naming the lock, not as a bare errno
+            raise write_error(exc, path) from exc
     except BaseException:
         os.close(fd)
         raise

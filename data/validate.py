@@ -50,8 +50,9 @@ def planted_beside(root: Path) -> tuple[list[str], list[str]]:
     """A line for each file of `BESIDE` under ``root`` that is a symlink (never followed) or another kind of
     non-file; the app's `HOLDINGS_FOLDER` where it is no folder (a symlink, a file), else its entries that are no
     file (the app refuses to start on its view's); and apart, as it stops no reader, one for each file written in
-    place (the import log, the app's holds and locks: `data.in_place`) that is a hard link, which its writers
-    refuse (`hard_link_line`: a lock a running app holds is named as its lock, to be left while it runs)."""
+    place (the import log, the app's holds and locks, the round drivers' locks: `data.in_place`) that is a hard
+    link, which its writers refuse (`hard_link_line`: a lock a running app or driver holds is named as its lock, to
+    be left while it runs)."""
     found, in_place = [], []
     for name in BESIDE:
         try:
@@ -73,7 +74,24 @@ def planted_beside(root: Path) -> tuple[list[str], list[str]]:
         pass
     # none for a file gone meanwhile (a temp file renamed)
     linked = [line for path in in_place if (line := hard_link_line(path))]
+    linked += [line for path in chain_locks(root) if (line := hard_link_line(path, "round driver"))]
     return [not_a_file_line(path) for path in found], linked
+
+
+def chain_locks(root: Path) -> list[Path]:
+    """The round drivers' locks (``WS/runs/<name>.lock``, `generate.loop.folders.chain_lock`), regular files: a hard
+    link there (a workspace copied by ``cp -al``) is refused by the next run of that chain. None through a link at
+    ``runs``, which the drivers refuse as such."""
+    runs = root / "runs"
+    try:
+        if not stat.S_ISDIR(os.lstat(runs).st_mode):
+            return []
+        with os.scandir(runs) as entries:
+            return sorted(
+                Path(e.path) for e in entries if e.name.endswith(".lock") and e.is_file(follow_symlinks=False)
+            )
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:

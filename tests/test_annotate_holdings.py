@@ -461,3 +461,20 @@ def test_a_lock_of_a_user_this_machine_has_no_name_for_is_named_by_uid_once(tmp_
         f"permission denied (the file belongs to uid {uid}, no user here, and this runs as {me}: run it as uid "
         f"{uid}, or have uid {uid} let {me} write it): nothing was written to {lock}"
     )
+
+
+def test_an_app_on_a_file_system_without_locks_is_refused_naming_its_lock(tmp_path, monkeypatch):
+    """Where ``flock`` fails (a file system that takes no locks: ENOLCK), the app stopped on `[Errno 37] No locks
+    available`, naming no file; a second app on the view could not be refused, so it is refused naming the lock."""
+    import fcntl
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    folder = tmp_path / HOLDINGS_FOLDER
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    reason = os.strerror(errno.ENOLCK).lower()
+    lock = folder / "pairwise.lock"
+    refused = f"^{re.escape(f'{lock}: the file system here takes no locks ({reason})')}$"
+    with pytest.raises(PrefloopError, match=refused):
+        holdings.claim_view(folder, "pairwise")

@@ -15,6 +15,7 @@ import textwrap
 import pytest
 
 from data.errors import PrefloopError
+from data.files import NotAFileError
 from data.workspace import Workspace
 from generate.__main__ import main
 from generate.loop.folders import chain_lock
@@ -102,3 +103,100 @@ def test_a_chain_is_locked_once_in_a_process_too_and_let_go_however_the_run_ends
         nested = pytest.raises(PrefloopError, match=re.escape(f"chain a/b ({ws.path / 'runs/a/b'}-iter*)"))
         with nested, chain_lock(ws, "a/b"):
             pass
+
+
+def test_validate_names_a_chains_lock_hard_linked_by_a_copy_of_the_workspace(tmp_path, capsys):
+    """A workspace copied by ``cp -al`` shares its chains' locks with the copy: the next run of the chain in either
+    is refused as a hard link (or as running where the chain runs in the other), and validate said OK of both. It
+    names the lock as the app's are named: one a running driver holds is that driver's, to be left while it runs."""
+    from data.__main__ import main as data_main
+    from data.in_place import HARD_LINK
+
+    ws = Workspace.init(tmp_path / "ws")
+    mine = f"(pid {os.getpid()} on {socket.gethostname()})"
+    with chain_lock(ws, "spin"):
+        subprocess.run(["cp", "-al", str(ws.path), str(tmp_path / "copy")], check=True)
+        for root in (ws.path, tmp_path / "copy"):
+            assert data_main(["validate", "-w", str(root)]) == 1
+            assert capsys.readouterr().out.splitlines() == [
+                f"{root / 'runs/spin.lock'}: a hard link (one file of 2 names), the lock of a running round driver "
+                f"{mine}: leave it while that round driver runs; once it has stopped, make it a copy of its own (cp, "
+                "then mv over it)",
+                f"{root}: 1 problem",
+            ]
+    assert data_main(["validate", "-w", str(tmp_path / "copy")]) == 1  # stopped: what its next run says
+    lock = tmp_path / "copy/runs/spin.lock"
+    assert capsys.readouterr().out.splitlines()[0] == f"{lock}: {HARD_LINK.format(links=2)}"
+    linked = pytest.raises(NotAFileError, match=f"^{re.escape(f'{lock}: {HARD_LINK.format(links=2)}')}$")
+    with linked, chain_lock(Workspace(tmp_path / "copy"), "spin"):
+        pass
+
+
+@pytest.mark.parametrize(
+    "flag, name",
+    [
+        ("--spin-name", "../../escaped"),  # beside the workspace: its iterates, chain.json and lock
+        ("--spin-name", "{tmp}/escaped"),  # an absolute path
+        ("--spin-name", "a/../../escaped"),
+        ("--spin-name", "a/"),
+        ("--judge-name", "../judge"),
+        ("--judge-name", "x\ny"),
+    ],
+)
+def test_a_chain_name_out_of_ws_runs_is_refused_before_anything_is_written(
+    tmp_path, tiny_model_dir, capsys, flag, name
+):
+    """A chain's name is a path below WS/runs (its iterates WS/runs/<name>-iter<t>, its lock <name>.lock): `..` or
+    an absolute path trained and locked the chain outside the workspace (`--spin-name ../../x`: beside it)."""
+    driver = ["--spin-iter", "1"] if flag == "--spin-name" else ["--judge-iter", "1", "--judge", "rm"]
+    name = name.format(tmp=tmp_path)
+    assert main(spin_args(tmp_path, tiny_model_dir, *driver, flag, name)) == 2
+    shown = repr(name)
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {flag} {shown}: the chain's iterates go to WS/runs/<name>-iter<t>: give a name, or names joined by / "
+        "(a folder below WS/runs), none of them empty, . or .."
+    ]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["sft.json"]  # no workspace, nothing beside it
+
+
+def test_a_chain_on_a_file_system_without_locks_runs_as_before_the_lock_with_a_warning(
+    tmp_path, monkeypatch, capsys
+):
+    """On a file system that takes no locks (``flock`` failing, ENOSYS on a Lustre mounted without flock), every
+    round driver run stopped at its lock with `error: [Errno 38] Function not implemented`, naming no file, where it
+    ran before the lock. It runs, saying that a second run of the chain would not be refused."""
+    import errno
+    import fcntl
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
+
+    ws = Workspace.init(tmp_path / "ws")
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    ran = False
+    with chain_lock(ws, "spin"):
+        ran = True
+    assert ran
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: {ws.path / 'runs/spin.lock'}: the file system here takes no locks (function not implemented): a "
+        "second run of the chain spin would not be refused: run one at a time"
+    ]
+
+
+def test_a_lock_that_cannot_be_written_is_named_and_let_go(tmp_path, monkeypatch):
+    """Writing the pid and host into the lock (a full disk, a quota) failed as a bare `[Errno 28] No space left on
+    device`, naming no file. It names the lock, and the lock is free for the next run."""
+    import errno
+
+    ws = Workspace.init(tmp_path / "ws")
+
+    def full(fd, data, offset):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "pwrite", full)
+        with pytest.raises(OSError) as failed, chain_lock(ws, "spin"):
+            pytest.fail("the run went on")
+    assert str(failed.value).endswith(f": nothing was written to {ws.path / 'runs/spin.lock'}")
+    with chain_lock(ws, "spin"):
+        pass

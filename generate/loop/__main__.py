@@ -197,6 +197,7 @@ def check_options(options: LoopOptions) -> None:
         raise PrefloopError(
             f"nothing to run: give {' N or '.join(DRIVERS)} N, N >= 1 (the iterations to run)"
         )
+    check_chain_name(options)
     if options.test_fraction is not None and not 0 <= options.test_fraction < 1:
         raise PrefloopError(f"--test-fraction {options.test_fraction}: must be in [0, 1)")
     if options.test_fraction is not None and not options.prompts and driver == "--judge-iter":
@@ -213,6 +214,20 @@ def check_options(options: LoopOptions) -> None:
     check_train(check_train_options, options)
     if options.arena is not None:
         check_arena(options)
+
+
+def check_chain_name(options: LoopOptions) -> None:
+    """The chain's name (--spin-name, --judge-name) names its iterates, its lock and its chain.json in WS/runs
+    (`folders.chain_lock`, `folders.iterate_folder`): `..`, an absolute path or an empty part put them outside it
+    (`../../x`: beside the workspace), and a line break breaks every line naming them."""
+    flag, name = (
+        ("--spin-name", options.spin_name) if options.spin_iter else ("--judge-name", options.judge_name)
+    )
+    if not name.isprintable() or any(part in ("", ".", "..") for part in name.split("/")):
+        raise PrefloopError(
+            f"{flag} {as_written(name)}: the chain's iterates go to WS/runs/<name>-iter<t>: give a name, or names "
+            "joined by / (a folder below WS/runs), none of them empty, . or .."
+        )
 
 
 def loop_prompts(options: LoopOptions, existing: Workspace | None) -> str | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -30,7 +31,7 @@ from data.files import (
     write_error,
 )
 from data.import_records import within_depth
-from data.in_place import hold_lock
+from data.in_place import NoLocksError, hold_lock
 from data.workspace import Workspace
 from generate.context import TOO_LONG
 
@@ -59,7 +60,8 @@ def chain_lock(workspace: Workspace, name: str) -> Iterator[None]:
     written in it) while the block runs, or refuse in one line naming the run that holds it: two runs of one chain
     would each sample into its rounds and train into its iterate folders. Only this process holds it (the steps'
     fresh processes inherit nothing); the kernel lets go of it however the run ends, so a rerun after a kill goes on
-    as a resume. The file is left in place: removing it would let a third run lock a new file beside a held one."""
+    as a resume. The file is left in place: removing it would let a third run lock a new file beside a held one.
+    On a file system that takes no locks the run goes on, as it did before the lock, with a warning."""
     path = workspace.runs / f"{name}.lock"
     try:  # a --spin-name a/b: its iterates and lock in WS/runs/a
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,11 +76,19 @@ def chain_lock(workspace: Workspace, name: str) -> Iterator[None]:
         )
 
     with folder_for_writing(path.parent) as folder:
-        fd = hold_lock(path, held, folder)
+        try:
+            fd = hold_lock(path, held, folder)
+        except NoLocksError as exc:  # as the run went before the lock: said, not refused
+            print(
+                f"warning: {exc}: a second run of the chain {name} would not be refused: run one at a time",
+                file=sys.stderr,
+            )
+            fd = None
     try:
         yield
     finally:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
 
 
 def iterate_folder(options: LoopOptions, workspace: Workspace, loop: Loop, iteration: int) -> Path:
