@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from data.config_help import SCALAR_METAVARS, default_said
 from data.errors import PrefloopError, comma_parts
 from data.import_records import LongNumber, TooDeep, strict_yaml, yaml_error
 
@@ -90,9 +91,6 @@ def _fields(cls: type, exclude: tuple[str, ...] = ()) -> list[tuple[dataclasses.
     return [(f, _base_type(hints[f.name])) for f in dataclasses.fields(cls) if f.name not in exclude]
 
 
-SCALAR_METAVARS = {int: "N", float: "X"}  # a number's value in --help where its field names none
-
-
 def add_options(
     parser: argparse.ArgumentParser,
     cls: type,
@@ -136,18 +134,6 @@ def add_config(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _default_said(field: dataclasses.Field, kind: type) -> str:
-    """`` (default: X)`` for a number or text option whose help does not say its default: the flags' defaults stay
-    unset for the YAML file to fill (`add_options`), so argparse showed none, and --help said nothing of
-    `--max-tokens`' 128 or `--learning-rate`'s 5e-06. A switch, a list, an unset (None) default and a value that
-    must be given (``required``, a scalar ``positional``: its default is never used) say nothing."""
-    meta = field.metadata
-    help_text, given = meta.get("help", ""), meta.get("required") or meta.get("positional")
-    if kind not in (int, float, str) or field.default in (None, "", dataclasses.MISSING) or given:
-        return ""
-    return "" if "default" in help_text or not help_text else f" (default: {field.default})"
-
-
 def _value_options(field: dataclasses.Field, kind: type, prefix: str) -> dict[str, Any]:
     """argparse's keywords for the values of one field's flag (``kind``: its type), by its metadata
     (`add_options`)."""
@@ -155,7 +141,7 @@ def _value_options(field: dataclasses.Field, kind: type, prefix: str) -> dict[st
     options: dict[str, Any] = {
         "dest": prefix + field.name,
         "default": argparse.SUPPRESS,
-        "help": (meta.get("help", "") + _default_said(field, kind)).replace("%", "%%"),  # argparse %-formats
+        "help": (meta.get("help", "") + default_said(field, kind)).replace("%", "%%"),  # argparse %-formats
     }
     if kind is bool:
         options["action"] = "store_true" if meta.get("switch") else argparse.BooleanOptionalAction
