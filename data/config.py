@@ -104,9 +104,9 @@ def add_options(
     Field metadata beyond ``help``/``choices``: ``positional`` (an argument, not a flag), ``required``,
     ``short`` (e.g. ``-w``), ``repeat`` (a list given one value a flag), ``whole`` (a list whose values are never
     split at commas: JSON), ``folders`` (a list of names split at commas, except a value that names an existing
-    file or folder as a whole: a model folder's name may hold a comma), ``switch`` (a bool that is only ``--name``, no ``--no-name``), ``one_of`` (the flags one of which must be given:
-    `data.config_help.default_said`), ``metavar`` (the
-    value as --help names it, the README's word for it, e.g. FILE; a list's default is VALUE, a number's N or X,
+    file or folder as a whole: a model folder's name may hold a comma), ``switch`` (a bool that is only ``--name``,
+    no ``--no-name``), ``one_of`` (the flags one of which must be given: `data.config_help.default_said`),
+    ``metavar`` (the value as --help names it, the README's word for it, e.g. FILE; a list's default is VALUE, a number's N or X,
     ``SCALAR_METAVARS``; a text or path field names its own, or argparse would shout the flag's name: ``--out
     OUT``). ``groups`` maps a field name to the argument group its flag is shown in (a method's own options)."""
     if config and not prefix:
