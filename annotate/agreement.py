@@ -201,12 +201,10 @@ def _missing(value: object) -> bool:
 
 
 def progress_card(progress: dict, unit: str) -> tuple[str, str, str]:
-    """The admin's "items done" card of a `LabelService.progress` dict, its K counted in ``unit`` (label, ranking)."""
-    return (
-        "items done",
-        f"{progress['done']}/{progress['items']}",
-        f"K = {counted(progress['overlap'], unit)} each",
-    )
+    """The admin's "items done" card of a `LabelService.progress` dict, its K counted in ``unit`` (label, ranking),
+    or, with no items, why there are none."""
+    each = f"K = {counted(progress['overlap'], unit)} each"
+    return ("items done", f"{progress['done']}/{progress['items']}", progress.get("no_items") or each)
 
 
 def cohen_card(agreement: dict, sides: str) -> tuple[str, str, str]:

@@ -25,6 +25,15 @@ NEVER_SERVED = {
 }
 
 
+def no_items(task: str, gold: int) -> str:
+    """Why a running app of ``task`` holds no item to label (``gold``: its items, all of them gold), for its progress
+    line and the admin's "items done" card, which said "0/0" alone: the app starts only with items, and a rank item
+    an answer took past 6 leaves it at the next reload (a prompt of 2 answers is none)."""
+    if gold:
+        return f"its {gold} items are all gold, which labellers meet only among regular items"
+    return f"no {NEEDS.get(task, ANSWERS)}"
+
+
 def nothing_to_label(workspace: Workspace, task: str, path: Path, gold: int = 0) -> str:
     """Why ``task`` has nothing to label in ``workspace`` (``path``: as the user named it; ``gold``: the task's
     items there, all of them gold), and what gives it items."""

@@ -234,6 +234,11 @@ def progress_html(user: str, progress: dict, item_round: int | None = None, held
             head
             + f'<div class="pf-stat pf-muted">{now}everyone: {progress["labels"]} labels (K={overlap})</div></div>'
         )
+    if not items and progress.get("no_items"):  # "0/0 items done" said nothing of why
+        return head + (
+            f'<div class="pf-stat pf-muted">{now}everyone: no items to label ({escape(progress["no_items"])}) · '
+            f"{progress['labels']} labels</div></div>"
+        )
     share = 100 * done / items if items else 100
     rounds = " · ".join(f"round {r}: {c.get('done', 0)}/{c['items']}" for r, c in progress["rounds"].items())
     return head + (

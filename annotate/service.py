@@ -29,6 +29,7 @@ from collections.abc import Callable
 import pyarrow as pa
 
 from annotate.editing import EDITABLE_VIEWS, Editing, EditLog
+from annotate.empty_queue import no_items
 from annotate.gold_mixing import check_gold_rate
 from annotate.holdings import Holdings
 from annotate.items import ORDERS, ArenaAnswers, Item, ItemCatalog, check_order, label_task, order_items
@@ -392,4 +393,5 @@ class LabelService(Loading, Editing):
             # it stands in for would) counts that item again when it is labelled, past the job's size, and a job
             # size grown for it moves on gold turns only. So with gold mixed in it counts labels only.
             "team_items": not queue.mixing_gold(),
+            "no_items": "" if queue.items else no_items(self.task, len(queue.gold)),
         }

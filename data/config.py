@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from data.config_help import SCALAR_METAVARS, default_said
 from data.errors import PrefloopError, comma_parts
 from data.import_records import LongNumber, TooDeep, strict_yaml, yaml_error
 
@@ -90,9 +91,6 @@ def _fields(cls: type, exclude: tuple[str, ...] = ()) -> list[tuple[dataclasses.
     return [(f, _base_type(hints[f.name])) for f in dataclasses.fields(cls) if f.name not in exclude]
 
 
-SCALAR_METAVARS = {int: "N", float: "X"}  # a number's value in --help where its field names none
-
-
 def add_options(
     parser: argparse.ArgumentParser,
     cls: type,
@@ -106,8 +104,9 @@ def add_options(
     Field metadata beyond ``help``/``choices``: ``positional`` (an argument, not a flag), ``required``,
     ``short`` (e.g. ``-w``), ``repeat`` (a list given one value a flag), ``whole`` (a list whose values are never
     split at commas: JSON), ``folders`` (a list of names split at commas, except a value that names an existing
-    file or folder as a whole: a model folder's name may hold a comma), ``switch`` (a bool that is only ``--name``, no ``--no-name``), ``metavar`` (the
-    value as --help names it, the README's word for it, e.g. FILE; a list's default is VALUE, a number's N or X,
+    file or folder as a whole: a model folder's name may hold a comma), ``switch`` (a bool that is only ``--name``,
+    no ``--no-name``), ``one_of`` (the flags one of which must be given: `data.config_help.default_said`),
+    ``metavar`` (the value as --help names it, the README's word for it, e.g. FILE; a list's default is VALUE, a number's N or X,
     ``SCALAR_METAVARS``; a text or path field names its own, or argparse would shout the flag's name: ``--out
     OUT``). ``groups`` maps a field name to the argument group its flag is shown in (a method's own options)."""
     if config and not prefix:
@@ -136,18 +135,6 @@ def add_config(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _default_said(field: dataclasses.Field, kind: type) -> str:
-    """`` (default: X)`` for a number or text option whose help does not say its default: the flags' defaults stay
-    unset for the YAML file to fill (`add_options`), so argparse showed none, and --help said nothing of
-    `--max-tokens`' 128 or `--learning-rate`'s 5e-06. A switch, a list, an unset (None) default and a value that
-    must be given (``required``, a scalar ``positional``: its default is never used) say nothing."""
-    meta = field.metadata
-    help_text, given = meta.get("help", ""), meta.get("required") or meta.get("positional")
-    if kind not in (int, float, str) or field.default in (None, "", dataclasses.MISSING) or given:
-        return ""
-    return "" if "default" in help_text or not help_text else f" (default: {field.default})"
-
-
 def _value_options(field: dataclasses.Field, kind: type, prefix: str) -> dict[str, Any]:
     """argparse's keywords for the values of one field's flag (``kind``: its type), by its metadata
     (`add_options`)."""
@@ -155,7 +142,7 @@ def _value_options(field: dataclasses.Field, kind: type, prefix: str) -> dict[st
     options: dict[str, Any] = {
         "dest": prefix + field.name,
         "default": argparse.SUPPRESS,
-        "help": (meta.get("help", "") + _default_said(field, kind)).replace("%", "%%"),  # argparse %-formats
+        "help": (meta.get("help", "") + default_said(field, kind)).replace("%", "%%"),  # argparse %-formats
     }
     if kind is bool:
         options["action"] = "store_true" if meta.get("switch") else argparse.BooleanOptionalAction

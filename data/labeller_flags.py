@@ -3,10 +3,13 @@ computed (before the report rounds it) and said with as many decimals as it take
 
 from __future__ import annotations
 
+import shlex
+
 import pandas as pd
 
 from data.aggregate import current_labels
 from data.annotators import machine_mask
+from data.errors import one_line
 from data.rank_rate_quality import WITHIN
 
 GOLD_ACCURACY_FLOOR = 0.6  # flag when the whole 95 % interval of gold accuracy lies below this
@@ -104,7 +107,9 @@ def _chance_flags(row: dict) -> list[str]:
     if answer is not None:
         return [
             f"answers {answer} to {answer_share(row)} of items while the others' majority differs on "
-            f"{1 - row['loo_agreement']:.0%} of them"
+            f"{1 - row['loo_agreement']:.0%} of them: exclude them before --aggregate dawid-skene (--exclude-labeller "
+            f"{shlex.quote(one_line(row['labeller']))}), which can take them for the most accurate and lose the "
+            "other answers"
         ]
     flat = row.get("all_tied_rate")
     if flat is not None and row["labels"] >= AGREEMENT_MIN_VALUES and flat > ALL_TIED_SHARE:

@@ -69,7 +69,7 @@ class SampleOptions:
         default=None,
         metadata={
             "help": "hold out about this fraction of the imported --prompts as split test, in [0, 1): each "
-            f"prompt's chance, drawn from a hash of its messages (default: 0, or {SPIN_TEST_FRACTION} with "
+            f"prompt's chance, drawn from a hash of its messages (default: 0.0, or {SPIN_TEST_FRACTION} with "
             "--spin-iter or --judge-iter)"
         },
     )
@@ -104,8 +104,8 @@ class SampleOptions:
     data_parallel_size: int = field(
         default=1,
         metadata={
-            "help": "vLLM data parallel replicas: 1 (vLLM's offline engine takes no more in one process; replicas: "
-            "one --shard per GPU)"
+            "help": "vLLM data parallel replicas: only 1, the default (vLLM's offline engine takes no more in one "
+            "process; for replicas, one --shard per GPU)"
         },
     )
     distributed_executor_backend: str | None = field(

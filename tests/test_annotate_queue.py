@@ -67,6 +67,7 @@ def test_overlap_k_each_item_to_k_labellers_never_twice_to_one(label_ws):
         "overlap": 2,
         "rounds": {0: {"items": 4, "done": 4}},
         "team_items": True,  # no gold mixed in: the page counts items
+        "no_items": "",
     }
 
 

@@ -262,3 +262,27 @@ def test_a_tab_that_outlived_a_restart_on_an_item_past_6_is_told_it_left_the_que
         restarted.submit("ann", shown.item.id, "4 > 3 > 2 > 1")
     assert restarted.latest_label("ann", shown.item.id) is None
     assert restarted.show("ann").item.id != shown.item.id
+
+
+def test_a_running_rank_app_left_with_no_item_says_why_not_0_of_0(tmp_path):
+    """A prompt of 2 answers is no rank item (3-6): the app does not start without one, but a running app whose
+    only item an answer took past 6 was left with none, and its page and admin card said "0/0 items done" and no
+    more (a reviewer's 0/0). They say why now."""
+    from annotate.agreement import progress_card
+    from annotate.app import label_view, make_context
+    from annotate.users import Authenticator
+    from data import Prompt, Workspace
+
+    ws = Workspace.init(tmp_path / "ws")
+    two, three = (Prompt([{"role": "user", "content": f"Question {n}?"}], source="t") for n in (2, 3))
+    ws.append([two, three, *(Completion(two.id, f"x{i}", "m", "hf", seed=i) for i in range(2))])
+    ws.append([Completion(three.id, f"y{i}", "m", "hf", seed=i) for i in range(3)])
+    service = LabelService(ws, "rank", overlap=2)
+    assert len(service.queue.items) == 1  # the 2-answer prompt is none
+    ws.append([Completion(three.id, f"z{i}", "m", "hf", seed=10 + i) for i in range(4)])  # 7 answers
+    service.reload()
+    why = "no prompt with 3-6 answers in one round: `generate --n 4`, or import candidates"
+    page = label_view(make_context(service, Authenticator({})), "ann").progress
+    assert f"everyone: no items to label ({why}) · 0 labels" in page
+    assert "0/0" not in page
+    assert progress_card(service.progress("ann"), "ranking") == ("items done", "0/0", why)

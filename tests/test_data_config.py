@@ -615,6 +615,43 @@ def test_the_help_says_no_default_of_a_value_that_must_be_given():
     assert said.endswith("--method METHOD training method")
 
 
+def test_the_help_says_a_value_one_of_several_must_give_is_required_not_its_default(capsys):
+    """`prefloop loop` refuses to run without --spin-iter or --judge-iter, while --help said "(default: 0)" of
+    both, as if it ran without either."""
+    from prefloop.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["loop", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    required = "(required: one of --spin-iter, --judge-iter) --"  # and the next flag: nothing more said
+    assert f"register it; at most 100) {required}judge-iter N" in shown
+    assert f"-> register (at most 100) {required}spin-test-limit N" in shown
+
+
+@pytest.mark.parametrize(
+    "argv, said",
+    [
+        # "(default: 1)" after "replicas: 1" said the one value twice
+        (
+            ["generate"],
+            "only 1, the default (vLLM's offline engine takes no more in one process; for replicas, one ",
+        ),
+        (["loop"], "--shard per GPU) --distributed-executor-backend"),
+        # generate's "(default: 0, or 0.1 ...)" (tests/test_generate_options.py) beside this: one spelling
+        (
+            ["data", "import"],
+            "drawn from a hash of its messages (a row's 'split' column wins) (default: 0.0)",
+        ),
+    ],
+)
+def test_the_help_says_each_default_once_in_one_spelling(argv, said, capsys):
+    from prefloop.cli import main
+
+    with pytest.raises(SystemExit):
+        main([*argv, "--help"])
+    assert said in " ".join(capsys.readouterr().out.split())
+
+
 @pytest.mark.parametrize(
     "argv, said",
     [

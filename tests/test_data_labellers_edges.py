@@ -132,7 +132,8 @@ def test_a_labeller_who_gives_one_answer_to_everything_is_flagged_unless_the_oth
     balanced = report(["desirable" if i % 2 else "undesirable" for i in range(40)])
     assert balanced["always"]["top_answer"] == {"choice": "desirable", "share": 1.0}
     assert balanced["always"]["flags"] == [
-        "answers desirable to 100% of items while the others' majority differs on 50% of them"
+        "answers desirable to 100% of items while the others' majority differs on 50% of them: exclude them before --aggregate dawid-skene "
+        "(--exclude-labeller always), which can take them for the most accurate and lose the other answers"
     ]
     assert balanced["ann"]["flags"] == []
     skewed = report(["undesirable" if i == 0 else "desirable" for i in range(40)])  # the data is one answer
@@ -202,7 +203,8 @@ def test_one_answer_flag_holds_at_its_bounds_exactly():
     report = {r["labeller"]: r for r in labeller_rows(labels, task="kto")}
     assert report["always"]["loo_agreement"] == 0.8 and report["always"]["labels"] == 30
     assert report["always"]["flags"] == [
-        "answers desirable to 100% of items while the others' majority differs on 20% of them"
+        "answers desirable to 100% of items while the others' majority differs on 20% of them: exclude them before --aggregate dawid-skene "
+        "(--exclude-labeller always), which can take them for the most accurate and lose the other answers"
     ]
 
 
@@ -220,7 +222,8 @@ def test_one_answer_flag_never_reads_100_percent_for_a_labeller_who_gave_another
     labels = pd.DataFrame([row | {"created_at": T0 + timedelta(seconds=n)} for n, row in enumerate(rows)])
     report = {r["labeller"]: r for r in labeller_rows(labels, task="kto")}
     assert report["mostly"]["flags"] == [
-        "answers desirable to 99.7% of items while the others' majority differs on 50% of them"
+        "answers desirable to 99.7% of items while the others' majority differs on 50% of them: exclude them before --aggregate dawid-skene "
+        "(--exclude-labeller mostly), which can take them for the most accurate and lose the other answers"
     ]
 
 
@@ -247,7 +250,8 @@ def test_one_answer_flag_needs_the_others_majority_on_as_many_items_as_the_label
     assert (few["loo_compared"], few["loo_agreement"], few["flags"]) == (2, 0.0, [])
     many = report(30)
     assert many["loo_compared"] == 30 and many["flags"] == [
-        "answers desirable to 98% of items while the others' majority differs on 100% of them"
+        "answers desirable to 98% of items while the others' majority differs on 100% of them: exclude them before --aggregate dawid-skene "
+        "(--exclude-labeller ann), which can take them for the most accurate and lose the other answers"
     ]
 
 
@@ -275,7 +279,8 @@ def test_a_careful_labeller_whose_better_answers_are_stored_as_a_is_not_flagged_
     assert careful["loo_agreement"] <= 0.8  # the others' majority differs on >= 20 % of her items
     assert careful["flags"] == []
     assert report["tied"]["flags"] == [
-        "answers tie to 100% of items while the others' majority differs on 100% of them"
+        "answers tie to 100% of items while the others' majority differs on 100% of them: exclude them before --aggregate dawid-skene "
+        "(--exclude-labeller tied), which can take them for the most accurate and lose the other answers"
     ]
 
 

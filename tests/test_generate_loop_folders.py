@@ -96,19 +96,24 @@ def test_only_the_claims_that_can_decide_an_iteration_are_read(tmp_path):
         _done(ws, REFERENCE, 1, SPIN_LOOP)
 
 
-@pytest.mark.parametrize("linked", ["runs", "runs/spin-iter1"])
-def test_a_link_at_the_runs_or_iterate_folder_is_refused_before_a_claim_is_written(tmp_path, linked):
+@pytest.mark.parametrize(
+    "linked, name",
+    [("runs", "spin"), ("runs/spin-iter1", "spin"), ("runs/a", "a/b/c"), ("runs/a/b", "a/b/c")],
+)
+def test_a_link_at_the_runs_or_iterate_folder_is_refused_before_a_claim_is_written(tmp_path, linked, name):
     """The loop names WS/runs/NAME-iterN itself: a link planted there had the claim (and then the training)
-    written wherever it pointed."""
+    written wherever it pointed; so had one at a folder between them (`--spin-name a/b/c`, a link at WS/runs/a:
+    only the last folder was looked at)."""
     ws = Workspace.init(tmp_path / "ws")
     outside = tmp_path / "outside"
     outside.mkdir()
     (ws.path / "runs").mkdir()
     if linked == "runs":
         (ws.path / "runs").rmdir()
+    (ws.path / linked).parent.mkdir(parents=True, exist_ok=True)
     (ws.path / linked).symlink_to(outside)
     with pytest.raises(NotAFileError, match=f"^{ws.path / linked}: a symlink"):
-        folder = iterate_folder(SimpleNamespace(spin_name="spin"), ws, SPIN_LOOP, 1)
+        folder = iterate_folder(SimpleNamespace(spin_name=name), ws, SPIN_LOOP, 1)
         claim(folder, REFERENCE, 1, SPIN_LOOP, None, add_sampling({}, {}, 0.0))
     assert not any(outside.iterdir())
 

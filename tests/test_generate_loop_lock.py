@@ -105,6 +105,19 @@ def test_a_chain_is_locked_once_in_a_process_too_and_let_go_however_the_run_ends
             pass
 
 
+def test_a_link_at_a_folder_of_the_chains_name_is_refused_before_its_lock_is_taken(tmp_path):
+    """`--spin-name a/b/c` with a link planted at WS/runs/a: only the lock's own folder was opened without following
+    a link, so the folders were made and the lock taken wherever the link pointed."""
+    ws = Workspace.init(tmp_path / "ws")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (ws.path / "runs").mkdir()
+    (ws.path / "runs/a").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(NotAFileError, match=f"^{ws.path / 'runs/a'}: a symlink"), chain_lock(ws, "a/b/c"):
+        pytest.fail("the chain ran through the link")
+    assert not any(outside.iterdir())
+
+
 def test_validate_names_a_chains_lock_hard_linked_by_a_copy_of_the_workspace(tmp_path, capsys):
     """A workspace copied by ``cp -al`` shares its chains' locks with the copy: the next run of the chain in either
     is refused as a hard link (or as running where the chain runs in the other), and validate said OK of both. It

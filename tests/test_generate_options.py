@@ -329,7 +329,7 @@ def test_the_help_says_test_fraction_is_each_prompts_chance():
     help_text = " ".join(build_parser().format_help().split())
     assert (
         "hold out about this fraction of the imported --prompts as split test, in [0, 1): each prompt's chance, "
-        "drawn from a hash of its messages (default: 0, or 0.1 with --spin-iter or --judge-iter)"
+        "drawn from a hash of its messages (default: 0.0, or 0.1 with --spin-iter or --judge-iter)"
     ) in help_text
 
 

@@ -63,6 +63,7 @@ def chain_lock(workspace: Workspace, name: str) -> Iterator[None]:
     as a resume. The file is left in place: removing it would let a third run lock a new file beside a held one.
     On a file system that takes no locks the run goes on, as it did before the lock, with a warning."""
     path = workspace.runs / f"{name}.lock"
+    check_no_links(workspace.runs, path.parent)
     try:  # a --spin-name a/b: its iterates and lock in WS/runs/a
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -92,11 +93,21 @@ def chain_lock(workspace: Workspace, name: str) -> Iterator[None]:
 
 
 def iterate_folder(options: LoopOptions, workspace: Workspace, loop: Loop, iteration: int) -> Path:
-    """``WS/runs/NAME-iterN``, refused (NotAFileError naming it) where it or ``runs`` is a link: the loop names
-    the folder itself, so a link there was planted, and its claim and training would go where it points."""
+    """``WS/runs/NAME-iterN``, refused (NotAFileError naming it) where it, ``runs`` or a folder between them (a
+    NAME a/b's ``a``) is a link: the loop names the folder itself, so a link there was planted, and its claim and
+    training would go where it points."""
     folder = workspace.runs / f"{loop.name(options)}-iter{iteration}"
-    check_not_link(folder)
+    check_no_links(workspace.runs, folder)
     return folder
+
+
+def check_no_links(runs: Path, path: Path) -> None:
+    """Refuse (NotAFileError naming it) a link at ``path`` or at any folder between it and ``runs`` (WS/runs, which
+    `Workspace.runs` checks): a chain named a/b opens only its last folder without following a link, so a link
+    planted at WS/runs/a took its lock and iterates wherever it pointed."""
+    parts = path.relative_to(runs).parts
+    for depth in range(1, len(parts) + 1):
+        check_not_link(runs.joinpath(*parts[:depth]))
 
 
 def read_claim(folder: str | Path, loop: Loop) -> dict | None:

@@ -29,6 +29,8 @@ SPIN_OWNED = (
 
 # each iteration trains and saves a model: more is a typo (a count of millions was planned round by round for hours)
 MAX_ITERATIONS = 100
+# the loop runs one of them: --help says so, not their default 0
+DRIVER_FLAGS = ("--spin-iter", "--judge-iter")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class LoopOptions(SampleOptions):
             "metavar": "N",
             "help": "SPIN: run N iterations (sample with the current iterate, train the next, register it; at most "
             f"{MAX_ITERATIONS})",
+            "one_of": DRIVER_FLAGS,
         },
     )
     judge_iter: int = field(
@@ -47,6 +50,7 @@ class LoopOptions(SampleOptions):
             "metavar": "N",
             "help": "machine rounds: N iterations of sample --n -> best-worst pairs by --judge -> DPO -> register (at "
             f"most {MAX_ITERATIONS})",
+            "one_of": DRIVER_FLAGS,
         },
     )
     spin_test_limit: int = field(
