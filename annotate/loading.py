@@ -40,7 +40,7 @@ from data.rank_pairs import rank_groups
 from data.ranking import rank_item_id
 from data.records import Label
 from data.schemas import SCHEMAS
-from data.selection import imported_items, off_arena, uncertainty_margins
+from data.selection import ARENA_RECORD_COLUMNS, imported_items, off_arena, uncertainty_margins
 
 # What the service reads of each table (None: every column).
 READ_COLUMNS = {
@@ -52,7 +52,7 @@ READ_COLUMNS = {
     "kto": {
         "prompts": ["id", "messages"],
         "completions": ["id", "prompt_id", "text", "engine", "round", "created_at"],
-        "arenas": ["answers"],  # which answers are the arena's (`annotate.items.ArenaAnswers`)
+        "arenas": ARENA_RECORD_COLUMNS,  # which answers are the arena's (`annotate.items.ArenaAnswers`)
     },
 }
 READ_COLUMNS["rank"] = READ_COLUMNS["kto"]

@@ -28,7 +28,7 @@ from data.gold import read_gold
 from data.rank_pairs import RANK_KIND, rank_task_items
 from data.ratings import ratings_table
 from data.rubric import Rubric, load_rubric
-from data.selection import ARENA_PAIR_COLUMNS, of_kinds
+from data.selection import ARENA_PAIR_COLUMNS, ARENA_RECORD_COLUMNS, of_kinds
 from data.stats import AGGREGATED
 from data.workspace import MARKER, STORED_FOLDERS, Workspace
 
@@ -276,7 +276,7 @@ def export_rows(
     rank_gold = read_gold(workspace, "rank").column("item_id").to_pylist()  # gold rankings never export
     stored = read("labels")
     pairs = read("pairs")
-    arenas = workspace.read("arenas", ["answers"])  # with the pairs: which answers are the arena's
+    arenas = workspace.read("arenas", ARENA_RECORD_COLUMNS)  # with the pairs: which answers are the arena's
     chosen = export_labels(stored, export, excluded, args.labels, pairs, arenas)  # as train chooses them
     completions, prompts = read("completions"), read("prompts")
     if export == "sft-edits":  # an edit's verdict is its editor's (a judge's label undoes nothing)

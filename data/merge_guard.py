@@ -27,7 +27,7 @@ from data.gold import CLI, CLI_FLAGS, current_gold
 from data.rank_guard import LABEL_COLUMNS, KeptItem, changed_items, named_files, spelled_gold
 from data.ranking import rank_item_id
 from data.schemas import SCHEMAS
-from data.selection import ARENA_PAIR_COLUMNS, NO_ITEM_ENGINES, arena_answers
+from data.selection import ARENA_PAIR_COLUMNS, ARENA_RECORD_COLUMNS, NO_ITEM_ENGINES, arena_answers
 from data.workspace import Workspace
 
 # The columns of the tables a merge checks, held as frames with the workspace each row came from (None: all)
@@ -48,7 +48,7 @@ FRAMES: dict[str, list[str] | None] = {
     "gold": None,
     # which answers are the arena's (`arena_answers`): the pairs' and the arena records'
     "pairs": ["id", *ARENA_PAIR_COLUMNS],
-    "arenas": ["id", "answers"],
+    "arenas": ["id", *ARENA_RECORD_COLUMNS],
 }
 WORKSPACE = "workspace"  # the column naming where a held row came from
 # How a merge's lines name a label and its item (an item of a task not here: "item")

@@ -204,7 +204,9 @@ class ArenaRun:
     content id: a rerun that finds the same adds nothing (one that finds what a run recorded before
     ``identical_by_models`` was, and some identical answers, records it anew: the note then names the pairs). The
     run also writes one with each chunk of answers it stores, listing them (``answers``; ``pairs`` and ``identical``
-    0: `generate.arena.answers_recorded`), so they are evaluation data from the write that stores them."""
+    0: `generate.arena.answers_recorded`), so they are evaluation data from the write that stores them. Answers it
+    compared that were ordinary ones before it ran (a pairs job's, stored earlier, that no arena had listed) are
+    ``ordinary``, not ``answers``: its pairs of them are its own, but labels on them stay training data."""
 
     split: str
     round: int
@@ -215,6 +217,7 @@ class ArenaRun:
     identical_prompts: list[str] = field(default_factory=list)
     identical_by_models: list[dict] = field(default_factory=list)
     answers: list[str] = field(default_factory=list)
+    ordinary: list[str] = field(default_factory=list)
     id: str = ""
     created_at: datetime = field(default_factory=now)
 
@@ -225,6 +228,7 @@ class ArenaRun:
             # the answers likewise (where given), so a rerun of a run recorded before them records them anew
             later = [self.identical_by_models] if self.identical_by_models else []
             later += [self.answers] if self.answers else []
+            later += [{"ordinary": self.ordinary}] if self.ordinary else []
             object.__setattr__(self, "id", content_id("arena", *key, self.identical_prompts, *later))
 
 

@@ -186,6 +186,9 @@ ARENAS = pa.schema(
         # the ids of every answer its models gave to its prompts, paired or not (one another model's text is on no
         # pair): evaluation data (`data.selection.arena_answers`); null in a run recorded before it
         pa.field("answers", pa.list_(pa.string())),
+        # the answers it compared that were ordinary before it ran (not the arena's: their labels stay training
+        # data, `data.selection.arena_answers`); null in a run recorded before it
+        pa.field("ordinary", pa.list_(pa.string())),
     ]
 )
 
@@ -203,7 +206,7 @@ ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "completions": ("parent_id",),
     "gold": ("ranking", "ratings", "rubric"),  # rank and rate gold answers; older parts hold choices
-    "arenas": ("identical_by_models", "answers"),
+    "arenas": ("identical_by_models", "answers", "ordinary"),
     "scores": ("chat_template",),
 }
 SIDES = ("a", "b")

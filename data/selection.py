@@ -230,6 +230,7 @@ def answer_items(completions: pa.Table, arena: pa.Array | None = None) -> pa.Chu
 
 
 ARENA_PAIR_COLUMNS = ["kind", "completion_a", "completion_b"]  # what `arena_answers` reads of the pairs
+ARENA_RECORD_COLUMNS = ["answers", "ordinary"]  # and of the arenas' records
 
 
 def arena_answers(pairs: pd.DataFrame | pa.Table, arenas: pd.DataFrame | pa.Table | None = None) -> pa.Array:
@@ -237,9 +238,11 @@ def arena_answers(pairs: pd.DataFrame | pa.Table, arenas: pd.DataFrame | pa.Tabl
     answers an arena recorded (``arenas``: its records' ``answers``; an answer left unpaired as another model's
     text is on no pair), and on no pair of `ORDINARY_KINDS`. No task but the arena's serves them (kto, rate, rank:
     `answer_items`), and every export and `train` leaves out the labels other tasks hold on them (`arena_labels`,
-    counted `ARENA_ONLY`). An answer the arena reused (sampled for labelling and paired so) stays an ordinary one.
-    Not known as the arena's: an unpaired answer of a run recorded before its answers were, or one an arena stopped
-    before 2026-12-07 stored (since, each chunk of answers is stored with a record listing them)."""
+    counted `ARENA_ONLY`). An answer the arena reused (sampled for labelling and paired so) stays an ordinary one,
+    and so does one a record names ``ordinary`` (stored before that arena ran, and no arena's then: it compared it,
+    its pairs and votes are its own, but labels on it stay training data). Not known as the arena's: an unpaired
+    answer of a run recorded before its answers were, or one an arena stopped before 2026-12-07 stored (since, each
+    chunk of answers is stored with a record listing them)."""
     if isinstance(pairs, pd.DataFrame):
         pairs = pa.Table.from_pandas(pairs[ARENA_PAIR_COLUMNS], preserve_index=False)
     kind = pairs.column("kind")
@@ -250,17 +253,27 @@ def arena_answers(pairs: pd.DataFrame | pa.Table, arenas: pd.DataFrame | pa.Tabl
         return pa.concat_arrays([pc.cast(chosen.column(c), pa.string()).combine_chunks() for c in columns])
 
     arena = sides(pc.equal(kind, "arena"))
+    ordinary = sides(pc.is_in(kind, value_set=pa.array(ORDINARY_KINDS)))
     if arenas is not None and len(arenas):
-        if isinstance(arenas, pd.DataFrame):
-            schema = pa.schema([("answers", pa.list_(pa.string()))])
-            arenas = pa.Table.from_pandas(arenas[["answers"]], schema=schema, preserve_index=False)
-        recorded = pc.list_flatten(arenas.column("answers")).cast(pa.string()).combine_chunks()
-        arena = pa.concat_arrays([arena, recorded])
+        arena = pa.concat_arrays([arena, recorded_answers(arenas, "answers")])
+        ordinary = pa.concat_arrays([ordinary, recorded_answers(arenas, "ordinary")])
     arena = pc.unique(arena)
     if not len(arena):
         return arena
-    ordinary = sides(pc.is_in(kind, value_set=pa.array(ORDINARY_KINDS)))
     return arena.filter(pc.invert(pc.is_in(arena, value_set=ordinary)))
+
+
+def recorded_answers(arenas: pd.DataFrame | pa.Table, column: str) -> pa.Array:
+    """The answer ids the arena records list in ``column`` (`ARENA_RECORD_COLUMNS`; a table read without it, or a
+    record from before it, lists none)."""
+    names = arenas.columns if isinstance(arenas, pd.DataFrame) else arenas.column_names
+    if column not in names:
+        return pa.array([], pa.string())
+    if isinstance(arenas, pd.DataFrame):
+        values = pa.Array.from_pandas(arenas[column], type=pa.list_(pa.string()))
+    else:
+        values = arenas.column(column).combine_chunks()
+    return pc.list_flatten(values).cast(pa.string())
 
 
 def stored_arena_answers(workspace: Workspace, prompts: Collection[str] | None = None) -> pa.Array:
@@ -268,7 +281,8 @@ def stored_arena_answers(workspace: Workspace, prompts: Collection[str] | None =
     arenas' records."""
     where = None if prompts is None else ("prompt_id", prompts)
     return arena_answers(
-        workspace.read("pairs", ARENA_PAIR_COLUMNS, where=where), workspace.read("arenas", ["answers"])
+        workspace.read("pairs", ARENA_PAIR_COLUMNS, where=where),
+        workspace.read("arenas", ARENA_RECORD_COLUMNS),
     )
 
 

@@ -34,6 +34,7 @@ from data.rank_agreement import completion_prompts, ranking_agreement
 from data.ratings import rating_stats
 from data.records import has_gold
 from data.selection import (
+    ARENA_RECORD_COLUMNS,
     arena_answers,
     arena_gold,
     arena_label_counts,
@@ -203,7 +204,7 @@ def workspace_stats(
     label of people and imports in the label distribution: `verdict_labels`), machine labellers' agreement,
     lineage; ``order``: a rubric's aspects (`Rubric.names`), the order the ratings' figures list theirs in."""
     excluded = excluded_labellers(workspace.path, excluded)
-    arenas = workspace.read("arenas", ["answers"])  # which answers are the arena's (children first)
+    arenas = workspace.read("arenas", ARENA_RECORD_COLUMNS)  # which answers are the arena's (children first)
     gold_events = workspace.read("gold")
     tables: dict[str, pa.Table] = {}
     for name in (name for name in READ_ORDER if name in TABLES):  # labels before completions

@@ -22,13 +22,14 @@ from data.import_write import LOG_DIR, LOG_FILE
 from data.in_place import hard_link_line
 from data.merge_left_out import unlisted_labels
 from data.ranking import rank_of
-from data.selection import EXCLUDED_FILE, arena_answers, arena_label_counts
+from data.selection import ARENA_RECORD_COLUMNS, EXCLUDED_FILE, arena_answers, arena_label_counts
 from data.stats import TABLES
 from data.workspace import HOLDINGS_FOLDER, LOGOUTS_FILE, READ_ORDER, SESSION_KEY_FILE, Workspace
 
 # The columns that reference other tables' rows (besides each table's ids)
 REFERENCES = {
-    "arenas": ["answers"],  # the answers it gave; the prompts and models it names are what it found then
+    # the answers it gave (and those it found ordinary); the prompts and models it names are what it found then
+    "arenas": ARENA_RECORD_COLUMNS,
     "gold": ["task", "item_id"],
     "reflogps": [],  # a cache keyed by texts: its pair_id may be a ranking's or an edit's pair, in no table
     "completions": ["prompt_id", "parent_id"],

@@ -38,6 +38,7 @@ from data.lineage import (
 )
 from data.provision import checked_answering_model
 from data.records import ArenaRun, Completion, now
+from data.selection import stored_arena_answers
 from data.workspace import Workspace
 from generate.answer_records import as_completions
 from generate.arena_models import register_base, resolve_arena
@@ -247,9 +248,19 @@ def run_arena(
         arena_answers_in_order(frame).groupby("prompt_id").head(options.arena_n)
         for frame in answered.values()
     ]
-    sampled = sorted({i for frame in ours for i in frame["id"]})
+    compared = {i for frame in ours for i in frame["id"]}
+    sampled, ordinary = arena_answers_and_ordinary(workspace, compared, ids)
     record = ArenaRun(
-        split, round, [m.id for m in models], len(ids), found, paired["identical"], identical, alike, sampled
+        split,
+        round,
+        [m.id for m in models],
+        len(ids),
+        found,
+        paired["identical"],
+        identical,
+        alike,
+        sampled,
+        ordinary,
     )
     written = workspace.append([*pairs, record], skip_existing=True).get("pairs", 0)
     result = {
@@ -261,11 +272,33 @@ def run_arena(
         "arena_round": round,
         "arena_split": split,  # --split, or the one `--arena` picked without it (`job_split`)
     }
+    if ordinary:
+        result["arena_already_ordinary"] = len(ordinary)
+        log.warning(ALREADY_ORDINARY, len(ordinary), "s were" if len(ordinary) > 1 else " was")
     if too_long:  # per model: a prompt one model could not take leaves that prompt unpaired
         result["arena_too_long_by_model"] = "; ".join(f"{arena_names([m])} {n}" for m, n in too_long.items())
     if options.judge:  # the judge votes on the arena's pairs of this split (both orders), as `--kinds arena`
         result.update(judge_arena(options, workspace, split, judge_folder))
     return result
+
+
+ALREADY_ORDINARY = (
+    "arena: %d answer%s already ordinary (stored before the arena ran, by sampling for labelling): the arena "
+    "compares them, but their labels (kto, rate, rank) stay training data"
+)
+
+
+def arena_answers_and_ordinary(
+    workspace: Workspace, compared: set[str], ids: list[str]
+) -> tuple[list[str], list[str]]:
+    """The answers the arena ``compared`` (on the prompts ``ids``) split into its own, which its record lists
+    (`ArenaRun.answers`: evaluation data), and those that were ordinary before it ran (`ArenaRun.ordinary`: a pairs
+    job's the arena found stored, as completion ids are content hashes, and no arena had listed). Its own: those
+    its chunks stored with their records (`answers_recorded`: an earlier, stopped run's too) and those an earlier
+    arena made its own; labels on an ordinary one were never dropped, and its record keeps it so
+    (`data.selection.arena_answers`)."""
+    known = set(stored_arena_answers(workspace, set(ids)).to_pylist())
+    return sorted(compared & known), sorted(compared - known)
 
 
 def sample_arena(
