@@ -47,11 +47,14 @@ class IdenticalTally:
         ]
 
 
-def missing_answers(arenas: pa.Table, completions: pa.Array) -> list[str]:
-    """`data validate`'s line per arena record (``arenas``: id, answers) whose ``answers`` name an id no stored
-    completion has (``completions``: the ids), naming the first and how many more: every reader takes the arena's
-    answers from these lists, so a damaged one is said, one line a record, not one line an answer."""
-    answers = arenas.column("answers").combine_chunks()
+def missing_answers(arenas: pa.Table, completions: pa.Array, column: str = "answers") -> list[str]:
+    """`data validate`'s line per arena record (``arenas``: id and ``column``, ``answers`` or ``ordinary``) whose
+    list names an id no stored completion has (``completions``: the ids), naming the first and how many more: every
+    reader takes the arena's answers (and those it left ordinary) from these lists, so a damaged one is said, one
+    line a record, not one line an answer."""
+    if column not in arenas.column_names:
+        return []
+    answers = arenas.column(column).combine_chunks()
     flat = pc.list_flatten(answers)  # a record written before the column holds null: nothing to check
     unknown = pc.invert(pc.is_in(flat, value_set=completions)).to_numpy(zero_copy_only=False)
     if not unknown.any():
@@ -62,8 +65,12 @@ def missing_answers(arenas: pa.Table, completions: pa.Array) -> list[str]:
         by_record.setdefault(row, []).append(name)
     ids = arenas.column("id").to_pylist()
     return [
-        f"arena {ids[row]}: answers {names[0]} does not exist"
-        + (f" (and {len(names) - 1} more of its answers)" if len(names) > 1 else "")
+        f"arena {ids[row]}: {column} {names[0]} does not exist"
+        + (
+            f" (and {len(names) - 1} more of its {'answers' if column == 'answers' else 'ordinary answers'})"
+            if len(names) > 1
+            else ""
+        )
         for row, names in by_record.items()
     ]
 

@@ -154,7 +154,8 @@ def _checked(workspace: Workspace, whole: bool = True) -> tuple[list[str], dict[
         ]
     missing("rate label", labels.filter(pc.equal(labels.column("task"), "rate")), "item_id", "completions")
     missing("model", models.filter(pc.is_valid(models.column("parent_id"))), "parent_id", "models")
-    problems += missing_answers(tables["arenas"], ids["completions"])  # the arena's: evaluation data
+    for column in ARENA_RECORD_COLUMNS:  # the arena's answers (evaluation data) and those it left ordinary
+        problems += missing_answers(tables["arenas"], ids["completions"], column)
     missing("score", tables["scores"], "pair_id", "pairs")
     missing("score", tables["scores"], "model_id", "models")
     # a gold event names its item: a pair (pairwise) or a completion (kto, rate); a rank item's id is derived

@@ -346,6 +346,19 @@ def test_validate_names_an_arena_record_whose_answers_are_not_stored(world, caps
     ]
 
 
+def test_validate_names_an_arena_record_whose_ordinary_answers_are_not_stored(world, capsys):
+    """The answers an arena found ordinary (`ArenaRun.ordinary`, read by every reader as `answers` is) were not
+    checked: a record naming one the workspace does not hold read "OK"."""
+    ws, ids = world
+    damaged = ArenaRun("test", 0, ["m_a"], 2, 0, answers=[ids["arena"][0][0]], ordinary=["deadbeefdeadbeef"])
+    ws.append([damaged])
+    assert data_main(["validate", "-w", str(ws.path)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"arena {damaged.id}: ordinary deadbeefdeadbeef does not exist",
+        f"{ws.path}: 1 problem",
+    ]
+
+
 def test_gold_from_a_split_leaves_out_the_arenas_answers_counted(world, capsys):
     """`data gold --from-split test` stopped at an imported KTO label on an arena answer ("completion C is the
     arena's ... cannot be gold here"), marking none of the split's other items: it leaves those out, counted."""
