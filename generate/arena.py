@@ -114,9 +114,9 @@ def sample_model(
 
 def answers_recorded(run: ArenaRun) -> Callable[[list[object]], list[object]]:
     """`run_chunks`' ``recorded`` for the arena: a chunk's records (its answers) -> ``run`` listing those answers,
-    written with them. The pairs and `run_arena`'s record come once every model has answered: an arena stopped
-    before them (killed, or a model that does not load) left its answers ordinary ones, which the kto, rate and
-    rank apps served, until a rerun recorded them."""
+    written with them, so an arena stopped before its pairs and `run_arena`'s record (killed, or a model that does
+    not load) leaves no answer of its own ordinary (before 2026-12-07 the kto, rate and rank apps served them until
+    a rerun recorded them)."""
 
     def recorded(records: list[object]) -> list[object]:
         answers = sorted(r.id for r in records if isinstance(r, Completion))
