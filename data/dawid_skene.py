@@ -26,11 +26,18 @@ they gave there: an answer a labeller gave on none of those, their rows and the 
 reproduces it, and the prior picks one. With the imagined wrong answers it picked a labeller who misses the rare
 answer: a lone labeller's 10 undesirable answers among 100 all came out desirable, and so they did (at 0.92) when
 the labeller shared one item with another, both calling it desirable, and with 20 such items (at 0.98): a KTO export
-then held no undesirable answer at all. Such items stay out of the fit, their answers the verdicts (posterior 1,
-the vote share), and the rest is fitted as if their labels were not there. A pair's a and b are one answer here, as
-the fit ties their parameters. One shared item the labeller answered undesirable puts their undesirable answers in
-the fit: with the other labeller agreeing, the 10 stay undesirable (at 0.64); with the other saying desirable, that
-one item reads them all as misses.
+then held no undesirable answer at all. One or two such items are no more evidence: one shared item where they said
+undesirable and two others desirable, beside one all three called desirable, turned all 10 desirable (at 0.99), and
+so did one such item beside one where the others agreed with them (at 0.60: half of their checked undesirable
+answers right). So an answer counts as checked only once the labeller gave it on `CHECKED_AT` (3) items others label
+or gold: more than the 2.5 answers the prior imagines per row, so the data outweighs it. Items with an answer
+checked less stay out of the fit, their answer the verdict, and the rest is fitted as if their labels were not
+there. Their posterior is no certainty (nothing checked that answer): it is how often the fit finds the labeller
+right, their fitted answers' mean posterior with the prior's imagined answers beside them (`trust`: 0.8 for a
+labeller with none, nearing their fitted accuracy as they label more), the other choices sharing the rest. A pair's
+a and b are one answer here, as the fit ties their parameters. Three shared items the labeller answered undesirable
+put their undesirable answers in the fit: with the other labeller agreeing on all three, the 10 stay undesirable (at
+0.86); contradicted on two of them, they are read as misses.
 
 A pair's sides are exchangeable (`swap`): which answer a pair stores as ``a`` is an accident of storage (`import
 --unlabelled` puts every file's chosen answer there; the app shows either on the left by a coin flip), yet a fit with
@@ -74,6 +81,7 @@ PRIOR_RIGHT = 2.0  # imagined right answers per labeller and true choice (the di
 PRIOR_WRONG = 0.5  # imagined wrong answers per labeller and true choice, spread evenly over the other answers
 MAX_ITERATIONS = 100
 TOLERANCE = 1e-6  # largest change of any posterior between two steps, below which the fit has converged
+CHECKED_AT = 3  # items that check a labeller's answer before the fit reads how they err on it (`unchecked`)
 TIED = 1e-9  # this close to an item's top posterior is a tie (summing in another order moves one ~1e-16)
 
 
@@ -182,6 +190,12 @@ def e_step(
     return posterior / posterior.sum(axis=1, keepdims=True)
 
 
+def checking(items: np.ndarray, n_items: int, gold: np.ndarray | None = None) -> np.ndarray:
+    """Per item: does it check its labellers, labelled by another one too or gold?"""
+    shared = np.bincount(items, minlength=n_items) > 1  # one current label per item and labeller
+    return shared if gold is None else shared | (gold >= 0)
+
+
 def unchecked(
     items: np.ndarray,
     labellers: np.ndarray,
@@ -192,18 +206,38 @@ def unchecked(
     gold: np.ndarray | None = None,
     swap: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Per item: is its one label an answer its labeller gave on no item someone else labelled and on no gold item
-    (``swap``, `side_swap`: a and b one answer, their parameters tied)? Nothing tells the fit how that labeller errs
-    on it: whatever it made of those answers would be its prior's alone. A labeller with no such item at all has
-    every item here (`data.labellers` then gives them no accuracy)."""
-    shared = np.bincount(items, minlength=n_items) > 1  # one current label per item and labeller
-    if gold is not None:
-        shared |= gold >= 0
+    """Per item: is its one label an answer its labeller gave on fewer than `CHECKED_AT` items someone else
+    labelled or gold (``swap``, `side_swap`: a and b one answer, their parameters tied)? Too little tells the fit
+    how that labeller errs on it: whatever it made of those answers would be its prior's and its own shares' doing.
+    A labeller with no such item at all has every item here (`data.labellers` then gives them no accuracy)."""
+    shared = checking(items, n_items, gold)
     cell = labellers * k + (choices if swap is None else np.minimum(choices, swap[choices]))
-    checked = np.bincount(cell, weights=shared[items], minlength=n_labellers * k) > 0
+    checked = np.bincount(cell, weights=shared[items], minlength=n_labellers * k) >= CHECKED_AT
     alone = np.zeros(n_items, dtype=bool)
-    alone[items[~checked[cell]]] = True
+    alone[items[~checked[cell] & ~shared[items]]] = True
     return alone
+
+
+def _answers_right(
+    posterior: np.ndarray, items: np.ndarray, labellers: np.ndarray, choices: np.ndarray, n_labellers: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per labeller: (the summed posterior of the answers they gave, how many they gave)."""
+    right = np.bincount(labellers, weights=posterior[items, choices], minlength=n_labellers)
+    return right, np.bincount(labellers, minlength=n_labellers)
+
+
+def trust(
+    posterior: np.ndarray, items: np.ndarray, labellers: np.ndarray, choices: np.ndarray, n_labellers: int
+) -> np.ndarray:
+    """Per labeller: the posterior of an answer of theirs that nobody checks (`unchecked`), from their labels on
+    items that check them (`checking`) in a fit (``posterior`` and those labels' codes): the mean posterior of their
+    answers there with the prior's imagined answers beside them, (Σ + `PRIOR_RIGHT`) / (n + `PRIOR_RIGHT` +
+    `PRIOR_WRONG`): 0.8 with none, their accuracy there with many (not on the fit's other items with one label,
+    which mostly read their own answer back). Never under 1 / k: the answer of a labeller the fit finds no better
+    than chance ties every choice (no verdict)."""
+    right, given = _answers_right(posterior, items, labellers, choices, n_labellers)
+    chance = 1.0 / posterior.shape[1]
+    return np.maximum((right + PRIOR_RIGHT) / (given + PRIOR_RIGHT + PRIOR_WRONG), chance)
 
 
 def fit(
@@ -224,14 +258,16 @@ def fit(
     counted in the confusion rows but not in the shares (the prior p: gold items count there as their labels say);
     ``prior_right``: the prior's imagined right answers per labeller and true choice, `PRIOR_WRONG` wrong ones beside
     them (0: neither, the plain maximum likelihood fit); ``swap``: `side_swap` of the task's choices, which ties a
-    and b's parameters (pairwise; None: no sides, as KTO). Items whose one label nobody checks (`unchecked`) keep
-    their answer at posterior 1 and stay out of the fit (``apart``)."""
+    and b's parameters (pairwise; None: no sides, as KTO). Items whose one label nobody checks (`unchecked`) stay
+    out of the fit (``apart``) and keep their answer, its posterior the labeller's `trust`."""
     items, labellers, choices = (np.asarray(x, dtype=np.int64) for x in (items, labellers, choices))
     alone = unchecked(items, labellers, choices, n_items, n_labellers, k, gold, swap)
-    if alone.any():  # read as given, the rest fitted without them (there every answer is checked)
-        kept = ~alone[items]
+    if (
+        alone.any()
+    ):  # their answers the verdicts, the rest fitted without them (there every answer is checked)
+        kept, renumbered = ~alone[items], np.cumsum(~alone) - 1
         rest = fit(
-            (np.cumsum(~alone) - 1)[items[kept]],
+            renumbered[items[kept]],
             labellers[kept],
             choices[kept],
             int((~alone).sum()),
@@ -243,8 +279,13 @@ def fit(
             prior_right,
             swap,
         )
-        posterior = majority_posterior(items, choices, n_items, k)
+        on = checking(items, n_items, gold)[items]  # never an item apart
+        sure = trust(rest.posterior, renumbered[items[on]], labellers[on], choices[on], n_labellers)
+        sure = sure[labellers[~kept]]  # one label per item apart
+        posterior = np.empty((n_items, k))
         posterior[~alone] = rest.posterior
+        posterior[items[~kept]] = ((1 - sure) / max(k - 1, 1))[:, None]
+        posterior[items[~kept], choices[~kept]] = sure
         return DawidSkene(posterior, rest.confusion, rest.prior, rest.iterations, alone)
     if not len(items):  # nothing to learn from: uniform, gold still clamped
         uniform = np.full((n_items, k), 1.0 / k)
@@ -270,10 +311,10 @@ def labeller_accuracy(
 ) -> np.ndarray:
     """Each labeller's estimated accuracy: the expected share of their labels that match the true choice, i.e. the
     mean posterior of the choice they gave, over their labels in the fit (NaN for a labeller without one: no
-    labels, or only those `unchecked` kept out, whose posterior 1 is their own answer read back)."""
-    n = fit_.confusion.shape[0]
+    labels, or only those `unchecked` kept out, whose posterior is this estimate's own, `trust`, read back)."""
     fitted = np.ones(len(items), dtype=bool) if fit_.apart is None else ~fit_.apart[items]
-    right = np.bincount(labellers[fitted], weights=fit_.posterior[items, choices][fitted], minlength=n)
-    given = np.bincount(labellers[fitted], minlength=n)
+    right, given = _answers_right(
+        fit_.posterior, items[fitted], labellers[fitted], choices[fitted], fit_.confusion.shape[0]
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(given > 0, right / given, np.nan)

@@ -211,14 +211,16 @@ def test_a_rare_answer_keeps_its_share_and_the_sure_verdicts_are_as_right_as_a_p
 
 def test_labels_nobody_can_check_are_read_as_given():
     """A labeller with no item another labeller labelled and no gold: nothing tells the fit how they err, so their
-    answers are the verdicts (posterior 1, their vote share) and the rest is fitted as if their labels were not
-    there. With the prior's imagined wrong answers the fit read a lone labeller's rare undesirable answers as misses
-    on desirable completions: all 10 of their 100 came out desirable, a KTO export without one undesirable row."""
+    answers are the verdicts and the rest is fitted as if their labels were not there. With the prior's imagined
+    wrong answers the fit read a lone labeller's rare undesirable answers as misses on desirable completions: all 10
+    of their 100 came out desirable, a KTO export without one undesirable row. Nor are they sure: their posterior is
+    the prior's share of right answers, 0.8 (it was 1, which passed every `--min-posterior` at ε 0)."""
     kto = ("desirable", "undesirable")
     alone = [(f"c{i:02d}", "ann", kto[i < 10]) for i in range(100)]
     verdicts = aggregate(frame(alone), "kto", "dawid-skene").set_index("item_id")
     assert verdicts["verdict"].tolist() == [kto[i < 10] for i in range(100)]
-    assert (verdicts["posterior"] == 1.0).all()
+    prior_share = dawid_skene.PRIOR_RIGHT / (dawid_skene.PRIOR_RIGHT + dawid_skene.PRIOR_WRONG)
+    np.testing.assert_allclose(verdicts["posterior"], prior_share, atol=1e-12)
     # Beside the six items three labellers share, a fourth labeller alone on ten more (7 desirable, 3 undesirable)
     answers = np.array([0] * 7 + [1] * 3)
     items, labellers = np.concatenate([ITEMS, 6 + np.arange(10)]), np.concatenate([LABELLERS, np.full(10, 3)])
@@ -226,43 +228,76 @@ def test_labels_nobody_can_check_are_read_as_given():
     shared = dawid_skene.fit(ITEMS, LABELLERS, CHOICES, 6, 3, 2)
     np.testing.assert_allclose(both.posterior[:6], shared.posterior, atol=1e-12)
     np.testing.assert_allclose(both.confusion[:3], shared.confusion, atol=1e-12)
-    np.testing.assert_array_equal(both.posterior[6:], np.eye(2)[answers])
+    np.testing.assert_allclose(both.posterior[6:], np.where(np.eye(2)[answers] == 1, 0.8, 0.2), atol=1e-12)
 
 
-def lone_answers(shared: list[tuple[int, int]]) -> tuple[np.ndarray, ...]:
-    """KTO codes: labeller 0 alone on 100 answers (0-9 undesirable), then ``shared`` answers with labeller 1 (each
-    (labeller 0's, labeller 1's) answer); (items, labellers, choices, number of items)."""
+def lone_answers(shared: list[tuple[int, ...]]) -> tuple[np.ndarray, ...]:
+    """KTO codes: labeller 0 alone on 100 answers (0-9 undesirable), then ``shared`` answers, each labeller 0's
+    answer then labeller 1's (and 2's, ...); (items, labellers, choices, number of items)."""
     items, labellers, choices = list(range(100)), [0] * 100, [int(i < 10) for i in range(100)]
-    for i, pair in enumerate(shared):
-        items += [100 + i] * 2
-        labellers += [0, 1]
-        choices += list(pair)
+    for i, answers in enumerate(shared):
+        items += [100 + i] * len(answers)
+        labellers += list(range(len(answers)))
+        choices += list(answers)
     return np.array(items), np.array(labellers), np.array(choices), 100 + len(shared)
 
 
 def test_an_answer_a_labeller_gave_only_where_nobody_checks_it_is_read_as_given():
-    """One item shared with another labeller, both calling it desirable, made a lone labeller checked, and the fit
-    then read all 10 of their undesirable answers as misses again (desirable at 0.92; 0.98 with 20 such items): a
-    KTO export with no undesirable row. Only their desirable answers are checked there: the undesirable ones stay
-    out of the fit, as given; their desirable ones are fitted."""
-    for shared in ([(0, 0)], [(0, 0)] * 20):
+    """Items shared with another labeller, both calling them desirable, made a lone labeller checked, and the fit
+    then read all 10 of their undesirable answers as misses (desirable at 0.92 beside one such item; 0.98 beside
+    20): a KTO export with no undesirable row. Only their desirable answers are checked there: the undesirable ones
+    stay out of the fit, their verdicts as given, at the labeller's trust: right on 3 checked items of 3, (3 + 2) /
+    (3 + 2.5); on 20 of 20, (20 + 2) / (20 + 2.5). Their desirable ones are fitted."""
+    for shared, trust in (([(0, 0)] * 3, 5 / 5.5), ([(0, 0)] * 20, 22 / 22.5)):
         items, labellers, choices, n = lone_answers(shared)
         fit = dawid_skene.fit(items, labellers, choices, n, 2, 2)
-        np.testing.assert_array_equal(fit.posterior[:10], np.eye(2)[np.ones(10, dtype=int)])
         np.testing.assert_array_equal(fit.apart, np.arange(n) < 10)
+        np.testing.assert_allclose(fit.posterior[:10], [[1 - trust, trust]] * 10, atol=1e-3)
         assert (fit.posterior[10:, 0] > 0.99).all()
-    # One shared answer of theirs that is undesirable checks it: all of them fitted, kept undesirable (at 0.64)
-    items, labellers, choices, n = lone_answers([(0, 0), (1, 1)])
-    fit = dawid_skene.fit(items, labellers, choices, n, 2, 2)
+    # Three shared answers of theirs that are undesirable, the other labeller agreeing, check it: all of them
+    # fitted, kept undesirable (at 0.86)
+    items, labellers, choices, n = lone_answers([(1, 1, 1)] * 3 + [(0, 0, 0)] * 3)
+    fit = dawid_skene.fit(items, labellers, choices, n, 3, 2)
     assert fit.apart is None
-    np.testing.assert_allclose(fit.posterior[:10, 1], 0.644, atol=1e-3)
+    np.testing.assert_allclose(fit.posterior[:10, 1], 0.863, atol=1e-3)
     # Pairwise a and b are one answer (their parameters tied): labeller 0's b, given alone on items 0 and 1, is
-    # fitted, their a on items 2 and 3, beside labeller 1's, checking it
+    # fitted, their a on items 2-4, beside labeller 1's, checking it
     swap = dawid_skene.side_swap(("a", "b", "tie", "both_bad"))
-    items, labellers = np.array([0, 1, 2, 2, 3, 3]), np.array([0, 0, 0, 1, 0, 1])
-    choices = np.array([1, 1, 0, 0, 0, 0])
-    fit = dawid_skene.fit(items, labellers, choices, 4, 2, 4, swap=swap)
+    items, labellers = np.array([0, 1, 2, 2, 3, 3, 4, 4]), np.array([0, 0, 0, 1, 0, 1, 0, 1])
+    choices = np.array([1, 1, 0, 0, 0, 0, 0, 0])
+    fit = dawid_skene.fit(items, labellers, choices, 5, 2, 4, swap=swap)
     assert fit.apart is None and (fit.posterior[:2, 1] < 0.99).all()
+
+
+def test_one_contradicted_shared_answer_turns_no_lone_answer_over():
+    """Labeller 0 alone on 100 answers, 10 undesirable, shares four with two others: on one they said undesirable
+    and both others desirable, the other three all desirable. That one contradiction checked their undesirable
+    answer, and the fit read all 10 as misses (desirable at 0.99), a KTO export without them; without the three,
+    it kept them but turned the shared answer undesirable at 0.999 against the two others. An answer counts as
+    checked only on `CHECKED_AT` (3) items: theirs stay as given, at their trust (right on 3 of 4 checked items:
+    0.77), the shared answer desirable; contradicted on three, the 10 are read as misses."""
+    for shared in ([(1, 0, 0)] + [(0, 0, 0)] * 3, [(1, 0, 0)]):
+        items, labellers, choices, n = lone_answers(shared)
+        fit = dawid_skene.fit(items, labellers, choices, n, 3, 2)
+        assert (fit.posterior[:10].argmax(axis=1) == 1).all() and fit.apart[:10].all()
+        assert (fit.posterior[100:].argmax(axis=1) == 0).all()
+    np.testing.assert_allclose(fit.posterior[:100].max(axis=1), 2 / 3.5, atol=1e-3)  # contradicted on 1 of 1
+    items, labellers, choices, n = lone_answers([(1, 0, 0)] + [(0, 0, 0)] * 3)
+    verdicts = aggregate(
+        frame(
+            [
+                (f"c{i:03d}", f"w{w}", ("desirable", "undesirable")[c])
+                for i, w, c in zip(items, labellers, choices)
+            ]
+        ),
+        "kto",
+        "dawid-skene",
+    )
+    assert verdicts["verdict"].tolist() == ["undesirable"] * 10 + ["desirable"] * 94
+    np.testing.assert_allclose(verdicts["posterior"][:10], 0.769, atol=1e-3)
+    items, labellers, choices, n = lone_answers([(1, 0, 0)] * 3 + [(0, 0, 0)] * 3)
+    fit = dawid_skene.fit(items, labellers, choices, n, 3, 2)
+    assert fit.apart is None and (fit.posterior[:10, 0] > 0.99).all()
 
 
 def test_accuracy_counts_only_the_labels_in_the_fit():

@@ -158,11 +158,12 @@ def test_dawid_skene_gives_no_accuracy_to_a_labeller_nobody_checks():
     report = {r["labeller"]: r for r in labeller_rows(labels, gold)}
     assert report["zed"]["ds_accuracy"] is None  # was 1.0
     assert report["ann"]["ds_accuracy"] == pytest.approx(1.0, abs=0.01)
-    # gus is wrong on his one gold pair, his other two b answers unchecked: posterior 0 there and 0.749 on each of
-    # them, a mean of 0.499 (0.798 and 0.532 before the prior's imagined wrong answers, which leave an answer nobody
-    # checked less sure). While a and b were two free classes it was below 0.5 for another reason: everyone else's
-    # answers stored as `a` made p(a) high and his b answers look wrong.
-    assert report["gus"]["ds_accuracy"] == pytest.approx(0.499, abs=1e-3)
+    # gus is wrong on his one gold pair, his other two b answers unchecked: fitted, they came out 0.749 each, a mean
+    # of 0.499 with the gold's 0 (0.798 and 0.532 before the prior's imagined wrong answers). One gold pair is too
+    # little to read how he errs on b (`dawid_skene.CHECKED_AT`): they stay out of the fit, and his accuracy is
+    # his one gold label's. (While a and b were two free classes it was below 0.5 for another reason: everyone
+    # else's answers stored as `a` made p(a) high and his b answers look wrong.)
+    assert report["gus"]["ds_accuracy"] == pytest.approx(0.0, abs=1e-3)
     section = {"team": {"median_seconds": 9.0, "labels_per_hour": 400.0}, "labellers": list(report.values())}
     line = next(x for x in labeller_lines(section) if x.startswith("  zed:"))
     assert "DS accuracy -," in line

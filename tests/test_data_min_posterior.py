@@ -14,7 +14,7 @@ from data.records import Completion, Label, Pair, Prompt
 from data.workspace import Workspace
 from tests.test_train import build_workspace, options
 from train.options import check_options
-from train.pairs import kto_rows, preference_rows
+from train.pairs import add_agreement, kto_rows, preference_rows
 
 
 @pytest.fixture
@@ -131,21 +131,48 @@ def test_a_degenerate_pair_is_counted_degenerate_whatever_its_posterior(tmp_path
     assert dict(counts) == {"degenerate": 1, "exported": 0}
 
 
+def ann_mostly_alone(tmp_path) -> tuple[Workspace, list[str]]:
+    """ann labels 50 answers, 5 undesirable, alone; bob agrees with her on the last two, desirable. (The
+    workspace, the answers' ids.)"""
+    ws = build_workspace(tmp_path / "ws", count=25, annotators=())
+    answers = ws.frame("completions")["id"].tolist()
+    labels = [Label(c, "ann", "kto", "undesirable" if i < 5 else "desirable") for i, c in enumerate(answers)]
+    ws.append(labels + [Label(c, "bob", "kto", "desirable") for c in answers[-2:]])
+    return ws, answers
+
+
 def test_a_labellers_rare_answer_nobody_checks_exports_and_trains_as_given(tmp_path, capsys):
     """ann labels 50 answers, 5 undesirable, alone; bob agrees with her on two desirable ones. Those two checked
     her desirable answers only, yet made her a labeller the fit could read: it read her 5 undesirable answers as
     misses (desirable at 0.96, past `--min-posterior 0.9`), and the KTO export and train held no undesirable row;
     with bob excluded (ann then checked by nobody) they held all 5. Now they are hers as given either way, and
     train counts them as the export does."""
-    ws = build_workspace(tmp_path / "ws", count=25, annotators=())
-    answers = ws.frame("completions")["id"].tolist()
-    labels = [Label(c, "ann", "kto", "undesirable" if i < 5 else "desirable") for i, c in enumerate(answers)]
-    ws.append(labels + [Label(c, "bob", "kto", "desirable") for c in answers[-2:]])
-    capsys.readouterr()
+    ws, answers = ann_mostly_alone(tmp_path)
     w = ["export", "-w", str(ws.path), "--format", "kto", "--aggregate", "dawid-skene"]
     for excluded in ([], ["--exclude-labeller", "bob"]):
-        assert main([*w, "--min-posterior", "0.9", *excluded]) == 0
+        assert main([*w, *excluded]) == 0
         assert ": 50 rows exported (desirable 45, undesirable 5)" in capsys.readouterr().out
-    rows, counts = kto_rows(ws, None, aggregate="dawid-skene", min_posterior=0.9)
+    rows, counts = kto_rows(ws, None, aggregate="dawid-skene")
     assert dict(counts) == {"exported": 50, "desirable": 45, "undesirable": 5}
     assert {r["completion_id"]: r["label"] for r in rows} == {c: i >= 5 for i, c in enumerate(answers)}
+
+
+def test_answers_nobody_checks_are_not_sure(tmp_path, capsys):
+    """An answer nobody checks had posterior 1: it passed every `--min-posterior` and trained at ε 0 under
+    `--agreement`. Its posterior is now the labeller's trust: right on both items bob checks, (2 + 2) / (2 + 2.5),
+    0.89, which `--min-posterior 0.85` keeps and 0.9 leaves out, counted; checked by nobody (bob excluded) the
+    prior's 0.8, which 0.85 leaves out. Export and train count alike, and a lone labeller's pairs train at ε 0.2."""
+    ws, _ = ann_mostly_alone(tmp_path)
+    w = ["export", "-w", str(ws.path), "--format", "kto", "--aggregate", "dawid-skene", "--min-posterior"]
+    assert main([*w, "0.85"]) == 0
+    assert ": 50 rows exported (desirable 45, undesirable 5)" in capsys.readouterr().out
+    assert main([*w, "0.9"]) == 0
+    assert ": 2 rows exported (desirable 2), left out: below_min_posterior 48" in capsys.readouterr().out
+    rows, counts = kto_rows(ws, None, aggregate="dawid-skene", min_posterior=0.9)
+    assert dict(counts) == {"exported": 2, "desirable": 2, "undesirable": 0, "below_min_posterior": 48}
+    assert main([*w, "0.85", "--exclude-labeller", "bob"]) == 2
+    assert "(left out: below_min_posterior 50" in capsys.readouterr().err
+    lone = build_workspace(tmp_path / "lone", count=4)  # ann alone on every pair
+    rows, _ = preference_rows(lone, None, ("sampled",), aggregate="dawid-skene")
+    add_agreement(rows, "smoothing")
+    assert [r["pair_epsilon"] for r in rows] == pytest.approx([0.2] * 4)

@@ -366,10 +366,10 @@ def test_exo_pair_says_the_epsilon_it_takes_by_default(tmp_path, tiny_model_dir)
             ["--method", "kto"],
             "all 4 KTO-labelled completions of split train are desirable (verdicts by majority; left out: split 4)",
         ),
-        (
+        (  # ann's desirable answers, checked by nobody, at her trust: (2 + 2) / (4 + 2.5), her 4 others split
             "undesirable only in split votes",
-            ["--method", "kto", "--aggregate", "dawid-skene", "--min-posterior", "0.9"],
-            "are desirable (verdicts by dawid-skene, posterior at least 0.9; left out: split 4): KTO needs both",
+            ["--method", "kto", "--aggregate", "dawid-skene", "--min-posterior", "0.6"],
+            "are desirable (verdicts by dawid-skene, posterior at least 0.6; left out: split 4): KTO needs both",
         ),
         ("labelled", ["--config", "{bad_yaml}"], "unknown option(s) learning_rat"),
         ("labelled", ["--beta", "0"], "--beta 0.0: must be > 0"),
