@@ -28,16 +28,16 @@ answer: a lone labeller's 10 undesirable answers among 100 all came out desirabl
 the labeller shared one item with another, both calling it desirable, and with 20 such items (at 0.98): a KTO export
 then held no undesirable answer at all. One or two such items are no more evidence: one shared item where they said
 undesirable and two others desirable, beside one all three called desirable, turned all 10 desirable (at 0.99), and
-so did one such item beside one where the others agreed with them (at 0.60: half of their checked undesirable
-answers right). So an answer counts as checked only once the labeller gave it on `CHECKED_AT` (3) items others label
-or gold: more than the 2.5 answers the prior imagines per row, so the data outweighs it. Items with an answer
-checked less stay out of the fit, their answer the verdict, and the rest is fitted as if their labels were not
-there. Their posterior is no certainty (nothing checked that answer): it is how often the fit finds the labeller
-right, their fitted answers' mean posterior with the prior's imagined answers beside them (`trust`: 0.8 for a
-labeller with none, nearing their fitted accuracy as they label more), the other choices sharing the rest. A pair's
-a and b are one answer here, as the fit ties their parameters. Three shared items the labeller answered undesirable
-put their undesirable answers in the fit: with the other labeller agreeing on all three, the 10 stay undesirable (at
-0.86); contradicted on two of them, they are read as misses.
+so did one such item beside one where the others agreed with them and 20 all called desirable (at 0.60: half of
+their checked undesirable answers right). So an answer counts as checked only once the labeller gave it on
+`CHECKED_AT` (3) items others label or gold: more than the 2.5 answers the prior imagines per row, so the data
+outweighs it. Items with an answer checked less stay out of the fit, their answer the verdict, and the rest is
+fitted as if their labels were not there. Their posterior is no certainty (nothing checked that answer) but how
+often the fit finds the labeller right: their answers' mean posterior on the items that check them, with the
+prior's imagined answers beside it (`trust`: 0.8 for a labeller with none), the other choices sharing the rest. A
+pair's a and b are one answer here, as the fit ties their parameters. Three shared items the labeller answered
+undesirable put their undesirable answers in the fit: with the other two agreeing on all three, the 10 stay
+undesirable (at 0.86); contradicted on all three, they are read as misses (desirable at 0.997).
 
 A pair's sides are exchangeable (`swap`): which answer a pair stores as ``a`` is an accident of storage (`import
 --unlabelled` puts every file's chosen answer there; the app shows either on the left by a coin flip), yet a fit with
