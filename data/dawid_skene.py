@@ -262,9 +262,7 @@ def fit(
     out of the fit (``apart``) and keep their answer, its posterior the labeller's `trust`."""
     items, labellers, choices = (np.asarray(x, dtype=np.int64) for x in (items, labellers, choices))
     alone = unchecked(items, labellers, choices, n_items, n_labellers, k, gold, swap)
-    if (
-        alone.any()
-    ):  # their answers the verdicts, the rest fitted without them (there every answer is checked)
+    if alone.any():  # their answers the verdicts, the rest fitted without them (every answer checked there)
         kept, renumbered = ~alone[items], np.cumsum(~alone) - 1
         rest = fit(
             renumbered[items[kept]],
@@ -311,7 +309,7 @@ def labeller_accuracy(
 ) -> np.ndarray:
     """Each labeller's estimated accuracy: the expected share of their labels that match the true choice, i.e. the
     mean posterior of the choice they gave, over their labels in the fit (NaN for a labeller without one: no
-    labels, or only those `unchecked` kept out, whose posterior is this estimate's own, `trust`, read back)."""
+    labels, or only those `unchecked` kept out, whose posterior, `trust`, reads this estimate back)."""
     fitted = np.ones(len(items), dtype=bool) if fit_.apart is None else ~fit_.apart[items]
     right, given = _answers_right(
         fit_.posterior, items[fitted], labellers[fitted], choices[fitted], fit_.confusion.shape[0]
