@@ -196,6 +196,24 @@ def test_na_rating_counts_each_answer_the_file_leaves_unrated_once(tmp_path, cap
     assert "duplicate_rows 1, na_rating 1, new_completions 3, new_labels 2, new_prompts 2, records 4" in out
 
 
+def test_an_na_answer_another_import_rates_holds_that_rating_and_is_not_counted(tmp_path, capsys):
+    """An answer rated N/A that another file of the import, or an import before, rates holds that rating: it was
+    counted `na_rating`, as an answer stored unrated for people to rate. Once that rating is withdrawn, it is one."""
+    ws, uf = str(tmp_path / "ws"), ["--rubric", RUBRIC, "--source", "uf"]
+    rated = write(tmp_path / "rated.jsonl", row("Capital of Peru?", completion("gpt-4", "Lima.", *"5555")))
+    na = write(
+        tmp_path / "na.jsonl", row("Capital of Peru?", completion("gpt-4", "Lima.", "5", "N/A", "5", "5"))
+    )
+    assert main(["import", "-w", str(tmp_path / "both"), str(na), str(rated), *uf]) == 0
+    assert "na_rating" not in capsys.readouterr().out
+    assert main(["import", "-w", ws, str(rated), *uf]) == 0
+    assert main(["import", "-w", ws, str(na), *uf]) == 0
+    assert "na_rating" not in capsys.readouterr().out
+    assert main(["import", "-w", ws, "--remove", str(rated), *uf]) == 0
+    assert main(["import", "-w", ws, str(na), *uf]) == 0
+    assert "na_rating 1" in capsys.readouterr().out
+
+
 def test_remove_of_a_file_of_na_answers_withdraws_what_its_import_stored(tmp_path, capsys):
     """Its import stored its answers unrated, no label: `--remove` refused the file ("no row holds a label"), and
     with it every other file named, withdrawing nothing."""
