@@ -214,6 +214,27 @@ def test_an_na_answer_another_import_rates_holds_that_rating_and_is_not_counted(
     assert "na_rating 1" in capsys.readouterr().out
 
 
+def test_early_list_form_annotations_of_one_object_are_read_a_longer_list_is_named(tmp_path, capsys):
+    """Early UltraFeedback releases give each aspect's annotation as a list of one object: the row was refused
+    ("instruction_following [{"Rating": "3", ...}] is not an integer in 1..5"), its answers lost. A list of more
+    is refused naming the aspect, as which one rates the answer is a guess."""
+    early = completion("gpt-4", "Lima.", *"5435")
+    early["annotations"] = {aspect: [note] for aspect, note in early["annotations"].items()}
+    path = write(tmp_path / "uf.jsonl", row("Capital of Peru?", early))
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path), "--rubric", RUBRIC]) == 0
+    out = capsys.readouterr().out
+    assert "new_completions 1, new_labels 1" in out and "completions[].annotations.*.Rationale" in out
+    [label] = Workspace(tmp_path / "ws").read("labels").to_pylist()
+    assert json.loads(label["ratings"]) == dict(zip(ASPECTS, (5, 4, 3, 5)))
+    early["annotations"]["honesty"].append({"Rating": "2"})
+    path = write(tmp_path / "two.jsonl", row("Capital of Peru?", early))
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path), "--rubric", RUBRIC]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {path}, row 0, field 'completions[0].annotations': honesty gives a list of 2 annotations: "
+        "expected one object (or a list of one, as early releases give it)\n"
+    )
+
+
 def test_remove_of_a_file_of_na_answers_withdraws_what_its_import_stored(tmp_path, capsys):
     """Its import stored its answers unrated, no label: `--remove` refused the file ("no row holds a label"), and
     with it every other file named, withdrawing nothing."""
