@@ -6,8 +6,9 @@
 - JSON Lines: one record per non-blank line; a bad line is a problem of its row, the other rows still read. A
   file holding one object over several lines is that one record, as on one line (`_single_document`).
 - CSV (`data.import_csv`: every cell text; an empty cell is ""), Parquet, and `datasets.save_to_disk` folders.
-Text is UTF-8 with or without a BOM (skipped before any record is bounded). An invalid byte is kept as a lone surrogate (``surrogateescape``) and reported
-later by the row and field that hold it (`import_text.clean_text`), not as a byte offset into the file.
+Text is UTF-8 with or without a BOM (skipped before any record is bounded). An invalid byte is kept as a lone
+surrogate (``surrogateescape``) and reported later by the row and field that hold it (`import_text.clean_text`), not
+as a byte offset into the file.
 
 A row that cannot be read becomes a ``RecordError`` (``data.import_records``) in the returned list; errors that leave
 no row to blame (an unreadable file, a syntax error inside an array, which leaves nothing after it readable) are

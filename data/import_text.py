@@ -92,10 +92,8 @@ def ratings_read(item: object, ctx: RecordContext, field: str) -> tuple[str, ...
         return (RATINGS,)
     for aspect, note in item[ANNOTATIONS].items():
         if isinstance(note, list) and annotation(note) is note:
-            message = (
-                f"{aspect} gives a list of {counted(len(note), 'annotation')}: expected one object (or a list of one, as "
-                "early releases give it)"
-            )
+            message = f"{aspect} gives a list of {counted(len(note), 'annotation')}: expected one object"
+            message += " (or a list of one, as early releases give it)"
             raise ctx.error(message, f"{field}.{ANNOTATIONS}", "bad_ratings")
         ctx.unread_keys(f"{field}.{ANNOTATIONS}.*", annotation(note), (RATING,))
     return RATINGS, ANNOTATIONS

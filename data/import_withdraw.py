@@ -162,9 +162,8 @@ def _file_labels(
     each row's under the spelling of its texts they are stored under (`stored_spellings`: a merge may have brought
     a spelling the import did not see); not yet those a merge left out (`file_labels`); writes nothing."""
     refused: Mapping[int, RecordError] = MappingProxyType({})
-    elsewhere: dict[
-        str, tuple[str, ...]
-    ] = {}  # a labeller row's label id -> its ids on the other pairs of its texts
+    # a labeller row's label id -> its ids on the other pairs of its texts
+    elsewhere: dict[str, tuple[str, ...]] = {}
     rows_of: dict[str, set[int]] = {}  # a label id -> the rows making it (the same label twice is one)
 
     def read(spelled: Spellings) -> tuple[Loaded, dict[str, Labelled]]:

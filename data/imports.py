@@ -95,9 +95,8 @@ class Loaded:
     unread: str = ""  # the columns no imported row read, one line (`data.import_columns`)
     rated: bool = False  # whether an imported row rates its answer (else a --rubric given is not used)
     compared: bool = False  # whether a row gives 3+ answers to pair (else --pairs-per-prompt changes nothing)
-    na_answers: frozenset[str] = (
-        frozenset()
-    )  # the answers it rates N/A, none of its rows rating them (`NA_RATING`)
+    # the answers it rates N/A, none of its rows rating them (`NA_RATING`; `data.import_guard.count_na_ratings`)
+    na_answers: frozenset[str] = frozenset()
 
 
 def _reject(exc: SchemaError) -> dict:
