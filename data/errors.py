@@ -13,6 +13,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 ECHO = 40  # characters of a value from the user's input that an error line repeats; the rest is cut to "…"
+# characters of a name from the user's input (a column, a record's key) a line repeats: enough for any real column
+# name whole; a longer one keeps its end too, where names differing in a number or version tell themselves apart
+NAME_WIDTH = 120
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1, line and paragraph separators
 
 
@@ -64,11 +67,19 @@ def check_file_name(
         )
 
 
+def cut_name(name: str) -> str:
+    """``name`` whole up to `NAME_WIDTH` characters, else its start and end with "…" between, `NAME_WIDTH` in all."""
+    if len(name) <= NAME_WIDTH:
+        return name
+    head = NAME_WIDTH // 2
+    return name[:head] + "…" + name[len(name) - (NAME_WIDTH - head - 1) :]
+
+
 def names_shown(names: Iterable[object], limit: int | None = None) -> str:
     """Names from the user's input (a record's keys, a file's columns) as one line lists them: each `one_line`
-    and cut to `ECHO` characters (a key of 5,000 characters, or one holding a newline, was repeated whole), the
-    first ``limit`` of them; "none" where there are none."""
-    return ", ".join(one_line(cut(str(n))) for n in list(names)[:limit]) or "none"
+    and `cut_name` (a key of 5,000 characters, or one holding a newline, was repeated whole; two columns cut to
+    the same 40 characters could not be told apart), the first ``limit`` of them; "none" where there are none."""
+    return ", ".join(one_line(cut_name(str(n))) for n in list(names)[:limit]) or "none"
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:

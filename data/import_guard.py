@@ -23,11 +23,13 @@ from data.import_label_checks import (
     UNRANKED,
     check_labels,
     stored_conflicts,
+    stored_labels,
     unranked_rankings,
 )
 from data.import_records import RecordError
 from data.import_splits import STORED_TRAIN
 from data.rank_guard import KeptItem, Key, kept_items, new_answers
+from data.rank_rate_rows import NA_RATING
 from data.records import Completion
 from data.workspace import Workspace
 
@@ -50,6 +52,21 @@ def check_rank_items(workspace: Workspace, loaded: Sequence[Loaded]) -> None:
     check_labels(workspace, [(item.path, item.labelled) for item in loaded], added)
     for _, refusal in _locked(workspace, loaded, added, first=True):
         raise refusal
+
+
+def count_na_ratings(workspace: Workspace, loaded: Sequence[Loaded]) -> None:
+    """Each file's `NA_RATING` count less the answers its N/A leaves unrated that hold a rating all the same: one
+    another file of the import rates, or an import before stored (in force). Such an answer is no answer left for
+    people to rate, and the rating stays (the file's N/A is no value of the scale, so no conflict)."""
+    unrated = frozenset().union(*(item.na_answers for item in loaded))
+    if not unrated:
+        return
+    rated = {answer for item in loaded for task, answer in item.labelled if task == "rate"}
+    rated |= {answer for task, answer in stored_labels(workspace, sorted(unrated)) if task == "rate"}
+    for item in loaded:
+        item.counts[NA_RATING] = len(item.na_answers - rated)
+        if not item.counts[NA_RATING]:
+            del item.counts[NA_RATING]
 
 
 def skip_refused(

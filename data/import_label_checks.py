@@ -36,7 +36,7 @@ STORED_CONFLICT = {
 UNRANKED = "rank_item_size"
 
 
-def _stored_labels(workspace: Workspace, items: list[str]) -> dict[tuple[str, str], str]:
+def stored_labels(workspace: Workspace, items: list[str]) -> dict[tuple[str, str], str]:
     """The current imported KTO label, ranking or rating of each of ``items`` that has one, by task and item."""
     columns = ["item_id", "annotator", "task", "choice", "ranking", "ratings", "retracted", "created_at"]
     labels = workspace.read("labels", columns, where=("item_id", items))  # these items' only
@@ -65,7 +65,7 @@ def check_labels(
     items = sorted({item for _, item in first})
     if not items:
         return
-    stored = _stored_labels(workspace, items)
+    stored = stored_labels(workspace, items)
     refused = _differing(workspace, files, stored) or _unranked(workspace, files, added, stored)
     for _, refusal in refused[:1]:
         raise refusal
@@ -84,7 +84,7 @@ def stored_conflicts(
     if not items:
         return []
     files = _never_stored(workspace, files, items) if replay else files
-    found = _differing(workspace, files, _stored_labels(workspace, items))
+    found = _differing(workspace, files, stored_labels(workspace, items))
     return found or _between_files(files)
 
 
@@ -102,7 +102,7 @@ def unranked_rankings(
     if not items:
         return []
     files = _never_stored(workspace, files, items) if replay else files
-    return _unranked(workspace, files, added, _stored_labels(workspace, items))
+    return _unranked(workspace, files, added, stored_labels(workspace, items))
 
 
 def _never_stored(
@@ -143,7 +143,7 @@ def _differing(
     files: list[tuple[Path, Mapping[tuple[str, str], Labelled]]],
     stored: Mapping[tuple[str, str], str],
 ) -> list[tuple[int, RecordError]]:
-    """The labels of ``files`` that differ from ``stored`` (`_stored_labels`), each its file's index and refusal."""
+    """The labels of ``files`` that differ from ``stored`` (`stored_labels`), each its file's index and refusal."""
     found = [
         (index, path, key, mine)
         for index, (path, labelled) in enumerate(files)

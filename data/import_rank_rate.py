@@ -196,10 +196,11 @@ class RankRateRows:
         return [*answers, *(mine.label for mine in made)]
 
     @property
-    def na_rating(self) -> int:
-        """How many answers the file leaves unrated as rated N/A (`NA_RATING`), each once: a row repeated is one, and
-        an answer another row rates holds that rating."""
-        return len(self.left_unrated - {item for task, item in self.labelled if task == "rate"})
+    def na_answers(self) -> frozenset[str]:
+        """The answers the file leaves unrated as rated N/A (`NA_RATING`), each once: a row repeated is one, and an
+        answer another row rates holds that rating (one another file of the import or an import before rates:
+        `data.import_guard.count_na_ratings`)."""
+        return frozenset(self.left_unrated - {item for task, item in self.labelled if task == "rate"})
 
     def kto(self, row: int, records: list[object], field: str) -> list[object]:
         """A row's ``records`` (`data.imports.to_records`; ``field`` the row's label key) less a KTO label an

@@ -6,8 +6,9 @@
 - JSON Lines: one record per non-blank line; a bad line is a problem of its row, the other rows still read. A
   file holding one object over several lines is that one record, as on one line (`_single_document`).
 - CSV (`data.import_csv`: every cell text; an empty cell is ""), Parquet, and `datasets.save_to_disk` folders.
-Text is UTF-8 with or without a BOM. An invalid byte is kept as a lone surrogate (``surrogateescape``) and reported
-later by the row and field that hold it (`import_text.clean_text`), not as a byte offset into the file.
+Text is UTF-8 with or without a BOM (skipped before any record is bounded). An invalid byte is kept as a lone
+surrogate (``surrogateescape``) and reported later by the row and field that hold it (`import_text.clean_text`), not
+as a byte offset into the file.
 
 A row that cannot be read becomes a ``RecordError`` (``data.import_records``) in the returned list; errors that leave
 no row to blame (an unreadable file, a syntax error inside an array, which leaves nothing after it readable) are
@@ -16,6 +17,7 @@ raised.
 
 from __future__ import annotations
 
+import codecs
 import itertools
 import json
 import re
@@ -167,10 +169,18 @@ def _refuse_wide_unicode(path: Path) -> None:
 def _whole(handle, limit: int) -> str | None:
     """The whole file's text when it fits in ``limit`` bytes (the position kept), else None."""
     where = handle.tell()
-    handle.seek(0)
+    _to_text_start(handle)
     data = handle.read(limit + 1)
     handle.seek(where)
-    return data.decode("utf-8-sig", errors="surrogateescape") if len(data) <= limit else None
+    return data.decode("utf-8", errors="surrogateescape") if len(data) <= limit else None
+
+
+def _to_text_start(handle: BinaryIO) -> None:
+    """Put ``handle`` at the start of its text: past a UTF-8 byte order mark, which is no byte of the first record
+    (a record of exactly --max-record-bytes was refused in a file starting with one)."""
+    handle.seek(0)
+    if handle.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+        handle.seek(0)
 
 
 def _refuse_nested(text: str | None, source: str) -> None:
@@ -256,15 +266,11 @@ def bounded_lines(handle: BinaryIO, limit: int) -> Iterator[bytes | None]:
 
 
 def _lines(handle, limit: int):
-    """The file's lines (without the line break), each read only if it fits in ``limit`` bytes: a longer one is
-    read past in chunks and given as None."""
-    first = True
+    """The file's lines (without the line break), from the start of its text (`_to_text_start`), each read only if
+    it fits in ``limit`` bytes: a longer one is read past in chunks and given as None."""
+    _to_text_start(handle)
     for raw in bounded_lines(handle, limit):
-        if raw is None:
-            yield None
-            continue
-        yield raw.decode("utf-8-sig" if first else "utf-8", errors="surrogateescape").rstrip("\r\n")
-        first = False
+        yield None if raw is None else raw.decode("utf-8", errors="surrogateescape").rstrip("\r\n")
 
 
 def _lines_of_values(handle, limit: int) -> bool:
@@ -272,7 +278,6 @@ def _lines_of_values(handle, limit: int) -> bool:
     (a row that is an array: `not_an_object`) with lines after it, not a JSON array on one line or over several
     (which reads as "extra data after the closing ']'", the whole file refused). The position is kept."""
     where = handle.tell()
-    handle.seek(0)
     try:
         lines = (line for line in _lines(handle, limit) if line is None or line.strip())
         first, *after = itertools.islice(lines, 2)
@@ -293,7 +298,6 @@ PRETTY_HINT = (
 
 
 def _read_json_lines(handle, source: str, limit: int) -> list[object]:
-    handle.seek(0)
     records: list[object] = []
     for number, line in enumerate(_lines(handle, limit), start=1):
         row = len(records)

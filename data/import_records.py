@@ -252,17 +252,23 @@ def decode_value(text: str, pos: int, source: str, row: int) -> tuple[object, in
 CONVERSATION = 'a conversation is one record, an object: {"messages": [...]}'
 
 
-def object_or_error(record: object, source: str, row: int) -> object:
+def object_or_error(record: object, source: str, row: int, lines: bool = True) -> object:
+    """``record``, row ``row`` of a JSON Lines file (``lines``) or of a JSON array, else a RecordError saying what
+    it is instead."""
     if isinstance(record, dict):
         return record
     kind = "array" if isinstance(record, list) else "null" if record is None else type(record).__name__
     if is_messages(record):  # a conversation's messages: the line is one record, not an array of them
         kind = f"an array of {counted(len(record), 'message')} ({CONVERSATION})"
     elif isinstance(record, list) and record and all(isinstance(item, dict) for item in record):
-        # a JSON array of records on one line, JSON Lines after it: say it holds records, not one bad row's worth
-        kind = (
-            f"an array of {counted(len(record), 'object')} (JSON Lines hold one record a line: write them so)"
+        # a JSON array of records on one line, JSON Lines after it: say it holds records, not one bad row's worth;
+        # in a JSON array, an array nested in it
+        hint = (
+            "JSON Lines hold one record a line: write them so"
+            if lines
+            else "an array inside the file's array: its records belong in the file's array, each an item"
         )
+        kind = f"an array of {counted(len(record), 'object')} ({hint})"
     return RecordError(
         source, f"each record must be a JSON object, got {kind}", row=row, reason="not_an_object"
     )

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable
 
 from data.conversation import LONE_SURROGATE, blank
-from data.errors import names_shown, shown
+from data.errors import counted, names_shown, shown
 from data.import_records import RecordError
 
 ROLE_ALIASES = {
@@ -59,11 +59,17 @@ class RecordContext:
                     self.unread.setdefault(f"{name}.{key}", item)
 
 
+def annotation(note: object) -> object:
+    """One aspect's UltraFeedback annotation: an object, which early releases give as a list of one
+    (``[{"Rating": "4", ...}]``); any other value as it is."""
+    return note[0] if isinstance(note, list) and len(note) == 1 and isinstance(note[0], dict) else note
+
+
 def answer_ratings(item: object) -> tuple[object, str] | None:
     """An answer object's ratings and the key they are read from: its ``ratings``, else a raw UltraFeedback row's
     ``annotations``, each aspect's ``Rating`` (``{"honesty": {"Rating": "4", "Rationale": ...}}`` is ``{"honesty":
-    "4"}``, one without its Rating, null too, not rated; an aspect's value that is no object is checked as it is);
-    None where it gives none (null, "", {})."""
+    "4"}``, as is a list of that one object, `annotation`; one without its Rating, null too, not rated; an aspect's
+    value that is no object is checked as it is); None where it gives none (null, "", {})."""
     if not isinstance(item, dict):
         return None
     if item.get(RATINGS) not in (None, ""):
@@ -71,6 +77,7 @@ def answer_ratings(item: object) -> tuple[object, str] | None:
     notes = item.get(ANNOTATIONS)
     if not isinstance(notes, dict) or not notes:
         return None
+    notes = {aspect: annotation(note) for aspect, note in notes.items()}
     ratings = {aspect: n.get(RATING) if isinstance(n, dict) else n for aspect, n in notes.items()}
     return ratings, ANNOTATIONS
 
@@ -78,12 +85,17 @@ def answer_ratings(item: object) -> tuple[object, str] | None:
 def ratings_read(item: object, ctx: RecordContext, field: str) -> tuple[str, ...]:
     """The keys of answer object ``item`` (at ``field``) its ratings are read from (`answer_ratings`), naming the
     keys of an UltraFeedback annotation other than its ``Rating`` (``completions[].annotations.*.Rationale``) as
-    not read."""
+    not read. An aspect's list of annotations that is not one object (`annotation`) is a RecordError: which one
+    rates the answer is a guess."""
     given = answer_ratings(item)
     if given is None or given[1] != ANNOTATIONS:
         return (RATINGS,)
-    for note in item[ANNOTATIONS].values():
-        ctx.unread_keys(f"{field}.{ANNOTATIONS}.*", note, (RATING,))
+    for aspect, note in item[ANNOTATIONS].items():
+        if isinstance(note, list) and annotation(note) is note:
+            message = f"{aspect} gives a list of {counted(len(note), 'annotation')}: expected one object"
+            message += " (or a list of one, as early releases give it)"
+            raise ctx.error(message, f"{field}.{ANNOTATIONS}", "bad_ratings")
+        ctx.unread_keys(f"{field}.{ANNOTATIONS}.*", annotation(note), (RATING,))
     return RATINGS, ANNOTATIONS
 
 

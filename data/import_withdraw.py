@@ -162,9 +162,8 @@ def _file_labels(
     each row's under the spelling of its texts they are stored under (`stored_spellings`: a merge may have brought
     a spelling the import did not see); not yet those a merge left out (`file_labels`); writes nothing."""
     refused: Mapping[int, RecordError] = MappingProxyType({})
-    elsewhere: dict[
-        str, tuple[str, ...]
-    ] = {}  # a labeller row's label id -> its ids on the other pairs of its texts
+    # a labeller row's label id -> its ids on the other pairs of its texts
+    elsewhere: dict[str, tuple[str, ...]] = {}
     rows_of: dict[str, set[int]] = {}  # a label id -> the rows making it (the same label twice is one)
 
     def read(spelled: Spellings) -> tuple[Loaded, dict[str, Labelled]]:
@@ -196,18 +195,32 @@ def _file_labels(
     if options.on_error == "skip":
         (loaded,) = skip_refused(workspace, [loaded], recheck, replay=True)
     found = stored_spellings(workspace, str(path), read, spellings, loaded, found)
-    left_out = {reject["row"]: reject["reason"] for reject in loaded.rejects}
-    digest = file_digest(path)
+    ids = {x.label.id: (*x.ids, *elsewhere.get(x.label.id, ())) for x in found.values()}
+    return _as_logged(workspace, options, loaded, found, rows_of, ids)
+
+
+def _as_logged(
+    workspace: Workspace,
+    options: ImportOptions,
+    loaded: Loaded,
+    found: dict[str, Labelled],
+    rows_of: Mapping[str, set[int]],
+    ids: Mapping[str, tuple[str, ...]],
+) -> FileLabels:
+    """The `FileLabels` of the file ``loaded`` read as its import did (``options``), of its labels ``found`` (each
+    made by the rows ``rows_of`` says; ``ids``: `FileLabels.merge_ids`), with what the import log says of its rows:
+    those its imports left out as the workspace refused them (`logged_rejects`), a label whose every row they left
+    out never stored by it."""
+    digest = file_digest(loaded.path)
     locked, every, unread, rejects_unread = logged_rejects(
-        workspace, path, options, loaded.format, LOGGED, digest
+        workspace, loaded.path, options, loaded.format, LOGGED, digest
     )
     never = {i: locked[x.row] for i, x in found.items() if rows_of.get(i, {x.row}) <= every}
-    ids = {x.label.id: (*x.ids, *elsewhere.get(x.label.id, ())) for x in found.values()}
     return FileLabels(
-        Path(path),
+        Path(loaded.path),
         found,
         locked,
-        left_out,
+        {reject["row"]: reject["reason"] for reject in loaded.rejects},
         digest,
         tuple(unread),
         tuple(rejects_unread),
@@ -304,18 +317,7 @@ def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[With
                 already += 1  # withdrawn before (or another import's label is in force there)
                 continue
             planned.add(latest["id"])
-            retraction_id = withdrawal_id(latest["id"])
-            retractions.append(
-                Label(
-                    label.item_id,
-                    label.annotator,  # the import's, or a labeller row's (`data.import_labellers`)
-                    label.task,
-                    None,
-                    retracted=True,
-                    supersedes=latest["id"],
-                    id=retraction_id,
-                )
-            )
+            retractions.append(_retraction(label, latest["id"]))
         out.append(
             Withdrawal(
                 file.path,
@@ -327,6 +329,13 @@ def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[With
             )
         )
     return out
+
+
+def _retraction(label: Label, latest: str) -> Label:
+    """The retraction of the record ``latest`` (its id), in force on ``label``'s item, by ``label``'s annotator: the
+    import's, or a labeller row's (`data.import_labellers`)."""
+    item, annotator, task = label.item_id, label.annotator, label.task
+    return Label(item, annotator, task, None, retracted=True, supersedes=latest, id=withdrawal_id(latest))
 
 
 def _left_out(

@@ -40,7 +40,7 @@ from data.import_column_names import (
 )
 from data.import_columns import ROW_SPLIT_HINT, SPLIT_HINT, Reading, UnreadColumns, question_columns
 from data.import_formats import FORMATS, PARSERS, Example, detect_format, parse_record
-from data.import_guard import check_rank_items, skip_refused
+from data.import_guard import check_rank_items, count_na_ratings, skip_refused
 from data.import_options import ImportOptions, check_options, check_source_name
 from data.import_preview import ImportPreview
 from data.import_rank_rate import UNRATED, RankRateRows
@@ -95,6 +95,8 @@ class Loaded:
     unread: str = ""  # the columns no imported row read, one line (`data.import_columns`)
     rated: bool = False  # whether an imported row rates its answer (else a --rubric given is not used)
     compared: bool = False  # whether a row gives 3+ answers to pair (else --pairs-per-prompt changes nothing)
+    # the answers it rates N/A, none of its rows rating them (`NA_RATING`; `data.import_guard.count_na_ratings`)
+    na_answers: frozenset[str] = frozenset()
 
 
 def _reject(exc: SchemaError) -> dict:
@@ -246,7 +248,7 @@ class _Gathered:
         split_conflicts = self.prompts.splits.conflicts(stored)
         counts["split_conflicts"] = len(split_conflicts) + counts[f"skipped_{STORED_TRAIN}"]
         counts["opposite_rows"] = len(self.preferences.opposite)
-        counts[NA_RATING] = rank_rate.na_rating
+        counts[NA_RATING] = len(rank_rate.na_answers)
         if self.rejects and len(self.rejects) == rows:
             raise _all_skipped(name, self.rejects)
         for conflict in self.prompts.conflicts[:5]:
@@ -270,6 +272,7 @@ class _Gathered:
             self.unread.note(rank_rate.rubric),
             self.rated,
             self.compared,
+            rank_rate.na_answers,
         )
 
 
@@ -365,6 +368,7 @@ def guard_files(
         loaded = skip_refused(workspace, loaded, recheck)
     check_rank_items(workspace, loaded)
     loaded = hold_out_across(loaded, spellings.stored)
+    count_na_ratings(workspace, loaded)
     for item in loaded:
         warn_splits(item)
     return loaded

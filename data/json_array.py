@@ -173,7 +173,7 @@ def read_json_array(text: JsonText, source: str) -> list[object]:
             records.append(exc)
             pos = exc.end
         else:
-            records.append(object_or_error(record, source, row))
+            records.append(object_or_error(record, source, row, lines=False))
         pos = text.space(pos)
         if text.text.startswith(",", pos):
             pos = text.space(pos + 1)

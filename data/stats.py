@@ -196,6 +196,33 @@ def _item_figures(
     return out
 
 
+def _stats_tables(workspace: Workspace) -> dict[str, pa.Table]:
+    """The tables `workspace_stats` reads, by name, in their `STATS_COLUMNS`: labels before completions, whose
+    prompts are read too where some label is a ranking (rankings are checked against their answers' prompts)."""
+    tables: dict[str, pa.Table] = {}
+    for name in (name for name in READ_ORDER if name in TABLES):
+        columns = STATS_COLUMNS.get(name)
+        if name == "completions" and pc.any(pc.equal(tables["labels"].column("task"), "rank")).as_py():
+            columns = [*columns, "prompt_id"]
+        tables[name] = workspace.read(name, columns)
+    return tables
+
+
+def _machine_figures(
+    stats: dict, labels: pa.Table, pairs: pa.Table, excluded: Sequence[str], dawid_skene: pa.Table | None
+) -> None:
+    """``stats``' machine labellers' agreement and suggestions, measured against the people's verdicts: the verdicts'
+    own, without the ``excluded`` people, and by the aggregation (``dawid_skene``: the whole workspace's pairwise
+    verdicts, passed, not refitted on judged items; None for the majority)."""
+    humans_out = [name for name in excluded if not is_machine_labeller(name)]
+    measured = without_labellers(labels, humans_out)
+    stats["machine_agreement"], stats["suggestions"] = _machine_stats(
+        measured, pairs, machine_labeller_column(measured.column("annotator")), dawid_skene
+    )
+    if humans_out and stats["machine_agreement"]:
+        stats["excluded_labellers"]["left_out_of"].append("machine_agreement")
+
+
 def workspace_stats(
     workspace: Workspace, method: str = MAJORITY, excluded: tuple[str, ...] = (), order: Sequence[str] = ()
 ) -> dict:
@@ -206,12 +233,7 @@ def workspace_stats(
     excluded = excluded_labellers(workspace.path, excluded)
     arenas = workspace.read("arenas", ARENA_RECORD_COLUMNS)  # which answers are the arena's (children first)
     gold_events = workspace.read("gold")
-    tables: dict[str, pa.Table] = {}
-    for name in (name for name in READ_ORDER if name in TABLES):  # labels before completions
-        columns = STATS_COLUMNS.get(name)
-        if name == "completions" and pc.any(pc.equal(tables["labels"].column("task"), "rank")).as_py():
-            columns = [*columns, "prompt_id"]  # rankings are checked against their answers' prompts
-        tables[name] = workspace.read(name, columns)
+    tables = _stats_tables(workspace)
     prompts, completions, pairs, labels, models = (tables[name] for name in TABLES[:5])
     stats: dict = {"rows": {name: table.num_rows for name, table in tables.items()}}
     stats |= _table_counts(prompts, completions, pairs)
@@ -254,16 +276,9 @@ def workspace_stats(
     stats["labels"] = label_distribution(stored, None if excluded or on_answers else verdicts_of)
     if pc.any(by_machine).as_py():
         stats["machine_labels"] = label_distribution(labels.filter(by_machine))
-    # The people's verdicts a judge is measured against are the verdicts' own: without the excluded people, and
-    # by `method` (Dawid–Skene's are the whole workspace's fit, so they are passed, not refitted on judged items)
-    humans_out = [name for name in excluded if not is_machine_labeller(name)]
-    measured = without_labellers(labels, humans_out)
-    dawid_skene = verdicts_of["pairwise"] if method == DAWID_SKENE else None
-    stats["machine_agreement"], stats["suggestions"] = _machine_stats(
-        measured, pairs, machine_labeller_column(measured.column("annotator")), dawid_skene
+    _machine_figures(
+        stats, labels, pairs, excluded, verdicts_of["pairwise"] if method == DAWID_SKENE else None
     )
-    if humans_out and stats["machine_agreement"]:
-        stats["excluded_labellers"]["left_out_of"].append("machine_agreement")
     arena = pairs.filter(pc.equal(pairs.column("kind"), ARENA)).column("id").combine_chunks()
     apart = {task: split_counted_apart(verdicts_of[task], gold[task], arena) for task in verdicts_of}
     stats |= _item_figures(verdicts_of, people, tasks, method, completions, apart, order)

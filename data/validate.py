@@ -162,16 +162,7 @@ def _checked(workspace: Workspace, whole: bool = True) -> tuple[list[str], dict[
     gold = tables["gold"]
     for task, known in (("pairwise", "pairs"), ("kto", "completions"), ("rate", "completions")):
         missing(f"{task} gold", gold.filter(pc.equal(gold.column("task"), task)), "item_id", known)
-    log = workspace.path / LOG_DIR / LOG_FILE
-    problems += [  # the readers pass such a line over: what it logged is lost to them
-        f"{log}, line {number}: {why}: what it logged is lost to the import log's readers (`data import --remove`, "
-        "`data merge`, refusals that name a file); delete the line, then import its file again to log it anew (that "
-        "stores nothing twice)"
-        for number, why in (unreadable_lines(log) if whole else ())
-    ]
-    problems += rejects_problems(log) if whole else []  # a rejects file missing, or its line passed over
-    problems += unlisted_rows(log) if whole else []  # rows left out that no rejects file lists
-    problems += unlisted_labels(log) if whole else []  # labels a merge left out that no left-out file lists
+    problems += _import_log_problems(workspace.path / LOG_DIR / LOG_FILE) if whole else []
     for batch, parts in sorted(workspace.orphans().items()):
         tables_hit = ", ".join(sorted({path.parent.name for path in parts}))
         problems.append(
@@ -179,3 +170,16 @@ def _checked(workspace: Workspace, whole: bool = True) -> tuple[list[str], dict[
             "committed (not visible to readers); `python -m data compact` removes them — rerun the import or job"
         )
     return problems, tables
+
+
+def _import_log_problems(log: Path) -> list[str]:
+    """What the import log's readers cannot read at ``log``: its lines they pass over, what it logged lost to them;
+    a rejects file missing, or its line passed over; rows left out that no rejects file lists, and labels a merge
+    left out that no left-out file lists."""
+    passed_over = [
+        f"{log}, line {number}: {why}: what it logged is lost to the import log's readers (`data import --remove`, "
+        "`data merge`, refusals that name a file); delete the line, then import its file again to log it anew (that "
+        "stores nothing twice)"
+        for number, why in unreadable_lines(log)
+    ]
+    return passed_over + rejects_problems(log) + unlisted_rows(log) + unlisted_labels(log)

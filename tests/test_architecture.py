@@ -130,3 +130,13 @@ def test_every_import_module_of_data_is_named_in_architectures_imports_section()
     named = {name.strip(" `") for name in heading.removeprefix("### Imports (").rstrip(")").split(",")}
     modules = {f"data/{path.name}" for path in (ROOT / "data").glob("import*.py")}
     assert modules <= named, f"not in ARCHITECTURE.md's Imports heading: {sorted(modules - named)}"
+
+
+def test_every_benchmark_script_is_named_in_the_docs():
+    """A file of benchmarks/ is named in README.md, ARCHITECTURE.md or benchmarks/RESULTS.md, which say what it
+    measures or what uses it: `timed_app.py` (the load tests' app side) was named nowhere."""
+    docs = " ".join(
+        (ROOT / name).read_text() for name in ("README.md", "ARCHITECTURE.md", "benchmarks/RESULTS.md")
+    )
+    scripts = sorted(path.name for path in (ROOT / "benchmarks").glob("*.py"))
+    assert [name for name in scripts if name not in docs] == []

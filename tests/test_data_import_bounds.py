@@ -202,6 +202,27 @@ def test_the_bound_is_on_the_record_not_its_line_break(tmp_path, monkeypatch, en
         assert [r if isinstance(r, dict) else r.reason for r in rows] == [GOOD, fits, "too_large", GOOD, fits]
 
 
+@pytest.mark.parametrize("kind", ["lines", "one object", "array"])
+def test_a_byte_order_mark_is_no_byte_of_the_first_record(tmp_path, kind):
+    """A UTF-8 byte order mark counted toward the first record's --max-record-bytes in JSON Lines (and a file of one
+    object): a first record of exactly the bound was refused (too_large) where the same file without the mark, or an
+    array with it, read. Each reads at the bound, with or without the mark, and not a byte under it."""
+    fits = big(1, 0)
+    fits["chosen"] = "x" * (1000 - len(json.dumps(fits)))
+    body = {
+        "lines": (json.dumps(fits) + "\n" + json.dumps(GOOD) + "\n").encode(),
+        "one object": json.dumps(fits, indent=0).encode(),
+        "array": json.dumps([fits, GOOD]).encode(),
+    }[kind]
+    path = tmp_path / "rows.jsonl"
+    bound = 1000 if kind != "one object" else len(body)
+    for mark in (b"", b"\xef\xbb\xbf"):
+        path.write_bytes(mark + body)
+        rows = import_readers.read_records(path, bound)
+        assert rows[0] == fits and all(isinstance(row, dict) for row in rows)
+        assert not isinstance(import_readers.read_records(path, bound - 1)[0], dict)
+
+
 @pytest.mark.parametrize("chunk", [7, 2**20])
 def test_an_arrays_record_is_bounded_in_bytes_as_a_line_is(tmp_path, monkeypatch, chunk):
     """--max-record-bytes bounded a JSON array's record in characters: a record of 1000 characters of text outside

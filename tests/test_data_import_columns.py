@@ -92,21 +92,34 @@ def test_a_gold_answer_beside_a_preference_is_named_not_read(tmp_path, capsys):
 
 def test_a_long_or_multi_line_column_name_is_shown_cut_and_on_one_line(tmp_path, capsys):
     """A key of 5,000 characters was repeated whole in the summary (and in the error of a record of no format), and
-    a key holding a newline broke the summary line in two: each name is cut to 40 characters, its control
+    a key holding a newline broke the summary line in two: each name past 120 characters is cut, its control
     characters written as repr writes them, as any value from the file an error line repeats."""
     long = "x" * 5000
     path = write(tmp_path / "rows.jsonl", {"prompt": "q", "response": "a", long: 1, "two\nlines": 2})
     assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 0
     out = capsys.readouterr().out
     assert out.count("\n") == 1
-    assert out.endswith(f"records 1; columns not read: {'x' * 39}…, two\\nlines\n")
+    assert out.endswith(f"records 1; columns not read: {'x' * 60}…{'x' * 59}, two\\nlines\n")
 
     odd = write(tmp_path / "odd.jsonl", {long: "q"})
     assert main(["import", "-w", str(tmp_path / "ws"), str(odd)]) == 2
     assert capsys.readouterr().err == (
-        f"error: {odd}, row 0: unknown record format (keys: {'x' * 39}…); expected alpaca, chat, pair, openai or "
-        "prompt\n"
+        f"error: {odd}, row 0: unknown record format (keys: {'x' * 60}…{'x' * 59}); expected alpaca, chat, pair, "
+        "openai or prompt\n"
     )
+
+
+def test_long_column_names_are_shown_whole_or_by_start_and_end(tmp_path, capsys):
+    """Names were cut to their first 40 characters: two columns differing past them read the same ("..._roun…"
+    twice), and the user could not tell which column was meant. A name is whole up to 120 characters; past that
+    its start and end are kept, where such names differ."""
+    near = [f"metadata_annotator_agreement_score_round_{i}" for i in (1, 2)]
+    far = [f"{'annotation_' * 15}v{i}" for i in (1, 2)]
+    path = write(tmp_path / "rows.jsonl", {"prompt": "q", "response": "a"} | dict.fromkeys(near + far, 1))
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 0
+    cut = [f"{name[:60]}…{name[-59:]}" for name in far]
+    assert capsys.readouterr().out.endswith(f"columns not read: {', '.join(near + cut)}\n")
+    assert cut[0] != cut[1]
 
 
 def test_keys_of_openais_input_other_than_its_messages_are_named_not_read(tmp_path, capsys):

@@ -307,6 +307,21 @@ def test_a_jsonl_row_that_is_an_array_is_a_bad_row_even_the_first(ws, tmp_path, 
     )
 
 
+def test_an_array_nested_in_a_json_array_is_named_so_not_told_to_write_json_lines(ws, tmp_path, capsys):
+    """A .json array holding an array of records was told "(JSON Lines hold one record a line: write them so)", which
+    is no advice for a JSON array: the row is an array inside the file's array, its records to be items of it."""
+    pair = {"prompt": "q", "chosen": "a", "rejected": "b"}
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps([pair, [pair | {"prompt": "q2"}]]))
+    before = digest(ws)
+    assert main(["import", "-w", str(ws), str(path)]) == 2
+    assert error_lines(capsys) == [
+        f"error: {path}, row 1: each record must be a JSON object, got an array of 1 object (an array inside the "
+        "file's array: its records belong in the file's array, each an item)"
+    ]
+    assert digest(ws) == before
+
+
 def test_a_json_array_followed_by_json_lines_says_so_naming_both_lines(ws, tmp_path, capsys):
     """Two files joined (`cat a.json b.jsonl`): a pretty-printed array then JSON Lines was refused as "extra data
     after the closing ']'", which said neither what the file holds nor what to do; the array on one line made one

@@ -196,6 +196,45 @@ def test_na_rating_counts_each_answer_the_file_leaves_unrated_once(tmp_path, cap
     assert "duplicate_rows 1, na_rating 1, new_completions 3, new_labels 2, new_prompts 2, records 4" in out
 
 
+def test_an_na_answer_another_import_rates_holds_that_rating_and_is_not_counted(tmp_path, capsys):
+    """An answer rated N/A that another file of the import, or an import before, rates holds that rating: it was
+    counted `na_rating`, as an answer stored unrated for people to rate. Once that rating is withdrawn, it is one."""
+    ws, uf = str(tmp_path / "ws"), ["--rubric", RUBRIC, "--source", "uf"]
+    rated = write(tmp_path / "rated.jsonl", row("Capital of Peru?", completion("gpt-4", "Lima.", *"5555")))
+    na = write(
+        tmp_path / "na.jsonl", row("Capital of Peru?", completion("gpt-4", "Lima.", "5", "N/A", "5", "5"))
+    )
+    assert main(["import", "-w", str(tmp_path / "both"), str(na), str(rated), *uf]) == 0
+    assert "na_rating" not in capsys.readouterr().out
+    assert main(["import", "-w", ws, str(rated), *uf]) == 0
+    assert main(["import", "-w", ws, str(na), *uf]) == 0
+    assert "na_rating" not in capsys.readouterr().out
+    assert main(["import", "-w", ws, "--remove", str(rated), *uf]) == 0
+    assert main(["import", "-w", ws, str(na), *uf]) == 0
+    assert "na_rating 1" in capsys.readouterr().out
+
+
+def test_early_list_form_annotations_of_one_object_are_read_a_longer_list_is_named(tmp_path, capsys):
+    """Early UltraFeedback releases give each aspect's annotation as a list of one object: the row was refused
+    ("instruction_following [{"Rating": "3", ...}] is not an integer in 1..5"), its answers lost. A list of more
+    is refused naming the aspect, as which one rates the answer is a guess."""
+    early = completion("gpt-4", "Lima.", *"5435")
+    early["annotations"] = {aspect: [note] for aspect, note in early["annotations"].items()}
+    path = write(tmp_path / "uf.jsonl", row("Capital of Peru?", early))
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path), "--rubric", RUBRIC]) == 0
+    out = capsys.readouterr().out
+    assert "new_completions 1, new_labels 1" in out and "completions[].annotations.*.Rationale" in out
+    [label] = Workspace(tmp_path / "ws").read("labels").to_pylist()
+    assert json.loads(label["ratings"]) == dict(zip(ASPECTS, (5, 4, 3, 5)))
+    early["annotations"]["honesty"].append({"Rating": "2"})
+    path = write(tmp_path / "two.jsonl", row("Capital of Peru?", early))
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path), "--rubric", RUBRIC]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {path}, row 0, field 'completions[0].annotations': honesty gives a list of 2 annotations: "
+        "expected one object (or a list of one, as early releases give it)\n"
+    )
+
+
 def test_remove_of_a_file_of_na_answers_withdraws_what_its_import_stored(tmp_path, capsys):
     """Its import stored its answers unrated, no label: `--remove` refused the file ("no row holds a label"), and
     with it every other file named, withdrawing nothing."""

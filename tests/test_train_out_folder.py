@@ -617,13 +617,17 @@ def test_a_relative_out_is_read_from_the_current_folder_as_the_help_says(tmp_pat
         assert out.resolve() == here / "runs" / "x"
 
 
-def test_the_readme_train_examples_keep_their_runs_in_their_workspace():
-    """Under that rule, a README `-m train -w WS --out DIR` example with a relative DIR writes into WS only where
-    DIR starts with WS/ (as the default folder, WS/runs/<method>-<id>, does)."""
+def test_the_readme_and_help_train_examples_keep_their_runs_in_their_workspace():
+    """Under that rule, a README or `train --help` `-m train -w WS --out DIR` example with a relative DIR writes
+    into WS only where DIR starts with WS/ (as the default folder, WS/runs/<method>-<id>, does): the help's
+    `-w ws --out runs/dpop` (and `runs/sdpo`) wrote ./runs, outside the workspace."""
+    from train.__main__ import build_parser
+
     readme = (Path(__file__).parents[1] / "README.md").read_text()
-    commands = re.findall(r"-m train -w (\S+) .*?--out (\S+)", readme)
-    assert len(commands) >= 6  # the Training section's and the multi-GPU section's examples
-    assert [(ws, out) for ws, out in commands if not out.startswith(f"{ws}/")] == []
+    for text, least in ((readme, 6), (build_parser().format_help(), 3)):
+        commands = re.findall(r"-m train -w (\S+) .*?--out (\S+)", text)
+        assert len(commands) >= least  # README: the Training and multi-GPU sections'; the help's own examples
+        assert [(ws, out) for ws, out in commands if not out.startswith(f"{ws}/")] == []
 
 
 def test_a_resume_from_newest_of_a_run_that_registered_itself_starts_from_its_parent(tmp_path, monkeypatch):

@@ -2,13 +2,13 @@
 its gold answers and labellers' edits (SFT).
 
 python -m train -w ws --model smollm2-135m --method dpo                  # labelled pairs -> ws/runs/dpo-*
-python -m train -w ws --method dpop --dpop-lambda 50 --out runs/dpop
+python -m train -w ws --method dpop --dpop-lambda 50 --out ws/runs/dpop  # a relative --out: from here, not ws
 python -m train -w ws --method dpo --agreement weight                      # use labeller (dis)agreement
 python -m train -w ws --method kto --lora-r 16
 python -m train -w ws --method odpo --odpo-alpha 0.5                    # margin from the labels' strength
 python -m train -w ws --method tdpo2 --tdpo-alpha 0.5                   # token-level KL, reference in memory
 python -m train -w ws --method sft --sft-from gold,edits                # gold answers + edits, loss on the answer
-python -m train -w ws --method sdpo --out runs/sdpo                      # one step per round -> runs/sdpo/step-K
+python -m train -w ws --method sdpo --out ws/runs/sdpo                # one step per round -> ws/runs/sdpo/step-K
 python -m train -w ws --config run.yaml --learning-rate 1e-6              # YAML + overriding flags
 python -m train -w ws --model newest --method dpo --rounds 1               # next human round: newest model, round 1's labels
 python -m train score -w ws                  # score unlabelled pairs with the newest model (annotate --order uncertainty)
