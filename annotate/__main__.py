@@ -21,7 +21,6 @@ import argparse
 import getpass
 import logging
 import math
-import os
 import secrets
 import sys
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from data.cli import options_parser, run_cli
 from data.config import build
 from data.errors import PrefloopError, counted
 from data.files import refuse_unwritable
+from data.in_place import let_go
 from data.rubric import Rubric, load_rubric
 from data.selection import latest_scorer, uncertainty_margins
 from data.workspace import HOLDINGS_FOLDER, Workspace
@@ -242,7 +242,7 @@ def serve(options: AnnotateOptions) -> int:
     try:
         return serve_view(options, workspace, auth, limits, password, rubric)
     finally:
-        os.close(claim)
+        let_go(claim)
 
 
 def serve_view(

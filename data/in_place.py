@@ -19,6 +19,7 @@ import socket
 import stat
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 
 from data.errors import PrefloopError
@@ -30,6 +31,34 @@ HARD_LINK = (
 )
 # How long `hold_lock` waits out `held_by`'s look at the lock (a shared lock let go at once), in tries
 SHARED_WAIT, SHARED_TRIES = 1.0, 100
+
+
+# The locks this process holds (`hold_lock`), by descriptor, with the file each is of (device, inode). A ``flock``
+# belongs to the open file, which a fork shares: a child forked while it is held (a DataLoader worker, a library's
+# helper under --no-spin-isolate) that outlived a killed holder kept its chain or view locked, every rerun refused.
+# ``O_CLOEXEC`` covers an exec, not a fork: each child closes its copies as it starts (`_close_in_child`).
+_HELD: dict[int, tuple[int, int]] = {}
+
+
+def _close_in_child() -> None:
+    """Close, in a child just forked, its copy of each lock the parent holds: the parent's lock stays (a ``flock``
+    is let go once every descriptor of the open file is closed), the child holds none. A descriptor since reused
+    for another file (a lock closed without `let_go`) is left open."""
+    for fd, file in list(_HELD.items()):
+        with suppress(OSError):
+            info = os.fstat(fd)
+            if (info.st_dev, info.st_ino) == file:
+                os.close(fd)
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_close_in_child)
+
+
+def let_go(fd: int) -> None:
+    """Let go of the lock `hold_lock` returned ``fd`` for: its descriptor closed (a forked child has none)."""
+    _HELD.pop(fd, None)
+    os.close(fd)
 
 
 class NoLocksError(PrefloopError):
@@ -163,13 +192,14 @@ def _take(fd: int) -> bool:
 
 def hold_lock(path: Path, held: Callable[[str], str], dir_fd: int | None = None) -> int:
     """Take the lock (``flock``) of the lock file ``path`` (with ``dir_fd``: its name in the folder that is open on)
-    for as long as the descriptor returned stays open, and write this process's pid and host in it; where another
-    process holds it, a PrefloopError of ``held(holder)`` (`lock_holder`'s words); where its file system takes no
-    locks, a NoLocksError naming it. The kernel lets go of the lock however the process ends: a killed holder leaves
+    for as long as the descriptor returned stays open (`let_go` closes it), and write this process's pid and host
+    in it; where another process holds it, a PrefloopError of ``held(holder)`` (`lock_holder`'s words); where its
+    file system takes no locks, a NoLocksError naming it. The kernel lets go of the lock however the process ends: a killed holder leaves
     nothing to clear by hand. A link, a folder or special file there is refused (`open_in_place`), and so is a hard
     link (its rewrite would change the file under its other names) once the lock is tried: one a running process
     holds is named as its lock, never to be removed under it. The host is written as the holder may run on another
-    machine of a shared file system, where its pid is no process here."""
+    machine of a shared file system, where its pid is no process here. A child this process forks holds none of it
+    (`_close_in_child`): it cannot keep the lock once this process has ended."""
     fd = open_in_place(path, os.O_RDWR | os.O_CREAT, dir_fd=dir_fd, one_name=False)
     try:
         try:
@@ -184,6 +214,8 @@ def hold_lock(path: Path, held: Callable[[str], str], dir_fd: int | None = None)
             os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
         except OSError as exc:  # the disk full, a quota: said naming the lock, not as a bare errno
             raise write_error(exc, path) from exc
+        info = os.fstat(fd)
+        _HELD[fd] = (info.st_dev, info.st_ino)
     except BaseException:
         os.close(fd)
         raise

@@ -213,3 +213,84 @@ def test_a_lock_that_cannot_be_written_is_named_and_let_go(tmp_path, monkeypatch
     assert str(failed.value).endswith(f": nothing was written to {ws.path / 'runs/spin.lock'}")
     with chain_lock(ws, "spin"):
         pass
+
+
+def test_a_second_run_of_a_running_chain_is_refused_before_it_looks_at_a_model_or_its_prompts(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """The second run checked its start model, read its --prompts, planned its rounds and looked its model up on
+    the hub (a download, for a hub id) before the chain's lock refused it: minutes, for a refusal. It is refused
+    before any of them."""
+    from generate.loop import __main__ as loop_main
+
+    ws = Workspace.init(tmp_path / "ws")
+    looked = []
+    for name in ("start_model", "read_prompts", "fetch_model", "check_judge_model"):
+        monkeypatch.setattr(loop_main, name, lambda *args, name=name: looked.append(name))
+    mine = f" (pid {os.getpid()} on {socket.gethostname()})"
+    with chain_lock(ws, "spin"):
+        assert main(spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1")) == 2
+    assert capsys.readouterr().err.splitlines() == [f"error: {refusal(ws, mine)}"]
+    assert looked == []
+
+
+FORKING = textwrap.dedent(
+    """
+    import os, sys, time
+    from data.workspace import Workspace
+    from generate.loop.folders import chain_lock
+    with chain_lock(Workspace(sys.argv[1]), "spin"):
+        child = os.fork()  # as a DataLoader worker or a library's helper process under --no-spin-isolate
+        if child == 0:
+            time.sleep(120)
+            os._exit(0)
+        print(child, flush=True)
+        sys.stdin.read()
+    """
+)
+
+
+def test_a_child_the_driver_forked_does_not_keep_the_chain_locked_once_the_driver_is_killed(tmp_path):
+    """A ``flock`` belongs to the open file, which a fork shares: a child forked while the driver held the lock
+    (`--no-spin-isolate`: DataLoader workers, a library's helper) and outliving the killed driver kept the chain
+    locked, every rerun refused naming the dead driver. The child holds none of it."""
+    ws = Workspace.init(tmp_path / "ws")
+    driver = subprocess.Popen(
+        [sys.executable, "-c", FORKING, str(ws.path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    child = int(driver.stdout.readline())
+    try:
+        driver.kill()
+        driver.wait()
+        os.kill(child, 0)  # the child outlives the driver
+        with chain_lock(ws, "spin"):
+            pass
+    finally:
+        os.kill(child, 9)
+
+
+def test_a_link_swapped_in_for_a_folder_of_the_chains_name_while_its_folders_are_made_is_refused(
+    tmp_path, monkeypatch
+):
+    """`--spin-name a/b/c`: the links along the name were checked, then the folders made by their paths, so a
+    link swapped in for WS/runs/a between the two took the folders and the lock where it pointed. The folders are
+    made and opened one in the other, never through a link."""
+    ws = Workspace.init(tmp_path / "ws")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (ws.path / "runs/a").mkdir(parents=True)
+    mkdir = os.mkdir
+
+    def swapped(path, *args, **kwargs):  # the first folder made: WS/runs/a is a link from then on
+        if not (ws.path / "runs/a").is_symlink():
+            os.rmdir(ws.path / "runs/a")
+            (ws.path / "runs/a").symlink_to(outside, target_is_directory=True)
+        return mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", swapped)
+    with pytest.raises(NotAFileError, match=f"^{ws.path / 'runs/a'}: a symlink"), chain_lock(ws, "a/b/c"):
+        pytest.fail("the chain ran through the link")
+    assert not any(outside.iterdir())

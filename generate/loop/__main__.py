@@ -25,8 +25,8 @@ from data.workspace import Workspace
 from generate.bestofn import check_judge_model
 from generate.job_plan import with_gold
 from generate.judge import load_template
-from generate.loop.folders import chain_lock
-from generate.loop.options import DRIVERS, MAX_ITERATIONS, LoopOptions, driver_of, loop_flags
+from generate.loop.folders import chain_lock, refuse_running
+from generate.loop.options import DRIVERS, MAX_ITERATIONS, LoopOptions, chain_name, driver_of, loop_flags
 from generate.loop.report import spin_report
 from generate.options import (
     SPIN_TEST_FRACTION,
@@ -220,9 +220,8 @@ def check_chain_name(options: LoopOptions) -> None:
     """The chain's name (--spin-name, --judge-name) names its iterates, its lock and its chain.json in WS/runs
     (`folders.chain_lock`, `folders.iterate_folder`): `..`, an absolute path or an empty part put them outside it
     (`../../x`: beside the workspace), and a line break breaks every line naming them."""
-    flag, name = (
-        ("--spin-name", options.spin_name) if options.spin_iter else ("--judge-name", options.judge_name)
-    )
+    flag = "--spin-name" if options.spin_iter else "--judge-name"
+    name = chain_name(options)
     if not name.isprintable() or any(part in ("", ".", "..") for part in name.split("/")):
         raise PrefloopError(
             f"{flag} {as_written(name)}: the chain's iterates go to WS/runs/<name>-iter<t>: give a name, or names "
@@ -247,11 +246,13 @@ def run(options: LoopOptions) -> dict:
     from generate.loop.driver import check_loop
 
     check_options(options)
+    existing = Workspace.existing(options.workspace)  # None: created below, once every check has passed
+    if existing is not None:  # a second run of a running chain: refused at once, before a model is looked at
+        refuse_running(existing, chain_name(options))
     options = workspace_models(options)  # `runs/x`: the workspace's run, where no ./runs/x is here
     _, model_path = start_model(options)
     if options.judge_iter:
         check_pair_params(options.n, sampling_params(options))
-    existing = Workspace.existing(options.workspace)  # None: created below, once every check has passed
     check_reward_judge(options, existing)
     if options.arena:
         from generate.arena_models import check_arena_names
@@ -273,7 +274,7 @@ def run(options: LoopOptions) -> dict:
     judge_folder = check_judge_model(options)
     workspace = existing or Workspace.init(options.workspace)
     # before anything is written: a second run of this chain is refused, naming the first (`folders.chain_lock`)
-    with chain_lock(workspace, loop.name(options)):
+    with chain_lock(workspace, chain_name(options)):
         if loaded:
             default_of = driver_of(options) if options.test_fraction is None else None
             # said as `data import` says them

@@ -16,7 +16,8 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,10 +29,9 @@ from data.files import (
     folder_for_writing,
     open_regular,
     remove,
-    write_error,
 )
 from data.import_records import within_depth
-from data.in_place import NoLocksError, hold_lock
+from data.in_place import NoLocksError, held_by, hold_lock, let_go
 from data.workspace import Workspace
 from generate.context import TOO_LONG
 
@@ -44,13 +44,14 @@ if TYPE_CHECKING:
 FOUND_AGAIN = frozenset({TOO_LONG, "unpaired_prompts", "no_spread", "empty", "duplicate"})
 
 
-def write_claim(folder: Path, loop: Loop, record: dict) -> None:
+def write_claim(folder: Path, loop: Loop, record: dict, make: bool = False) -> None:
     """Write ``record`` as the claim (`<kind>.json`) of ``folder`` (`iterate_folder`: WS/runs/NAME-iterN), whole,
     through a descriptor of the folder opened in one of ``runs``: either swapped for a link since the loop named it
     (while its training ran) is refused in one line naming it, never written where it points (as
-    `train.out_folder.check_own_folders` refuses the folder to the training)."""
+    `train.out_folder.check_own_folders` refuses the folder to the training). With ``make``, either is made
+    first where it is missing (the folder in ``runs`` as opened: never through a link swapped in for it)."""
     text = json.dumps(record, indent=2, default=str) + "\n"
-    with folder_for_writing(folder.parent) as runs, folder_for_writing(folder, dir_fd=runs) as fd:
+    with folder_for_writing(folder.parent, make) as runs, folder_for_writing(folder, make, runs) as fd:
         atomic_write(folder / f"{loop.kind}.json", lambda f: f.write(text.encode()), dir_fd=fd)
 
 
@@ -59,26 +60,15 @@ def chain_lock(workspace: Workspace, name: str) -> Iterator[None]:
     """Hold the lock of the chain ``name`` (``WS/runs/<name>.lock``, `data.in_place.hold_lock`: the pid and host
     written in it) while the block runs, or refuse in one line naming the run that holds it: two runs of one chain
     would each sample into its rounds and train into its iterate folders. Only this process holds it (the steps'
-    fresh processes inherit nothing); the kernel lets go of it however the run ends, so a rerun after a kill goes on
-    as a resume. The file is left in place: removing it would let a third run lock a new file beside a held one.
-    On a file system that takes no locks the run goes on, as it did before the lock, with a warning."""
+    fresh processes inherit nothing, and a child it forks closes its copy); the kernel lets go of it however the run
+    ends, so a rerun after a kill goes on as a resume. The file is left in place: removing it would let a third run
+    lock a new file beside a held one. On a file system that takes no locks the run goes on, as it did before the
+    lock, with a warning."""
     path = workspace.runs / f"{name}.lock"
-    check_no_links(workspace.runs, path.parent)
-    try:  # a --spin-name a/b: its iterates and lock in WS/runs/a
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise write_error(exc, path.parent) from exc
-
-    def held(by: str) -> str:
-        return (
-            f"{path}: another run{by} is running the chain {name} ({workspace.runs / name}-iter*) on this workspace; "
-            "a second would sample and train into the same iterates: wait for it to end (if it was killed, just "
-            "rerun: its lock went with it)"
-        )
-
-    with folder_for_writing(path.parent) as folder:
+    # a --spin-name a/b: its iterates and lock in WS/runs/a
+    with chain_folder(workspace.runs, path.parent) as folder:
         try:
-            fd = hold_lock(path, held, folder)
+            fd = hold_lock(path, partial(held_line, workspace, name), folder)
         except NoLocksError as exc:  # as the run went before the lock: said, not refused
             print(
                 f"warning: {exc}: a second run of the chain {name} would not be refused: run one at a time",
@@ -89,7 +79,49 @@ def chain_lock(workspace: Workspace, name: str) -> Iterator[None]:
         yield
     finally:
         if fd is not None:
-            os.close(fd)
+            let_go(fd)
+
+
+def held_line(workspace: Workspace, name: str, by: str) -> str:
+    """The line refusing a run of the chain ``name`` while another (``by``: `data.in_place.lock_holder`'s words)
+    runs it."""
+    return (
+        f"{workspace.runs / name}.lock: another run{by} is running the chain {name} ({workspace.runs / name}-iter*) "
+        "on this workspace; a second would sample and train into the same iterates: wait for it to end (if it was "
+        "killed, just rerun: its lock went with it)"
+    )
+
+
+def refuse_running(workspace: Workspace, name: str) -> None:
+    """Refuse (`held_line`) a run of the chain ``name`` that another process runs, by a look at its lock that
+    writes nothing (`data.in_place.held_by`: no lock file made or rewritten), before the checks that read the
+    models and fetch them: a second run was refused only once they had passed, minutes later for a hub model.
+    `chain_lock`, taken once they pass, stays the guard: a run started meanwhile is refused there, and so is a
+    lock file that cannot be looked at here."""
+    try:
+        with open_regular(workspace.runs / f"{name}.lock") as handle:
+            holder = held_by(handle.fileno())
+    except NotAFileError:  # a link there: refused as the lock refuses it
+        raise
+    except OSError:  # none there, another user's, a file system without locks: said by the lock
+        return
+    if holder is not None:
+        raise PrefloopError(held_line(workspace, name, holder))
+
+
+@contextmanager
+def chain_folder(runs: Path, folder: Path) -> Iterator[int]:
+    """A descriptor of ``folder``, ``runs`` (WS/runs) or a folder of a chain's name below it (``a`` of ``a/b``),
+    each folder from ``runs`` down made where missing and opened in the one above it without following a link: a
+    link at any of them, planted or swapped in while the folders are made, is refused (NotAFileError naming it),
+    nothing made or locked where it points."""
+    parts = folder.relative_to(runs).parts
+    with ExitStack() as opened:
+        fd = opened.enter_context(folder_for_writing(runs, make=True))
+        for depth in range(1, len(parts) + 1):
+            below = runs.joinpath(*parts[:depth])
+            fd = opened.enter_context(folder_for_writing(below, make=True, dir_fd=fd))
+        yield fd
 
 
 def iterate_folder(options: LoopOptions, workspace: Workspace, loop: Loop, iteration: int) -> Path:
@@ -198,8 +230,7 @@ def claim(
     with ``sampling``, what the runs that sampled for it did (`add_sampling`, `sampling_under_way`), so the rerun
     that continues a killed run's training keeps the first run's."""
     record = ours or {"reference_id": reference.id, "reference": reference.path, "round": round}
-    folder.mkdir(parents=True, exist_ok=True)
-    write_claim(folder, loop, record | sampling)
+    write_claim(folder, loop, record | sampling, make=True)
 
 
 def unclaim(folder: Path, loop: Loop, ours: dict | None) -> None:

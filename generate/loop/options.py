@@ -96,6 +96,11 @@ DRIVERS: dict[str, tuple[str, ...]] = {
 }
 
 
+def chain_name(options: LoopOptions) -> str:
+    """The name of the chain the options run (--spin-name, --judge-name): its iterates, its lock."""
+    return options.spin_name if options.spin_iter else options.judge_name
+
+
 def driver_of(options: LoopOptions) -> str | None:
     """The driver the options run (None: neither iteration count is set)."""
     return "--spin-iter" if options.spin_iter else "--judge-iter" if options.judge_iter else None
