@@ -214,9 +214,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return values
 
 
-def load_yaml(path: Path, cls: type) -> dict[str, Any]:
-    """The file's values (nested mappings checked against their own dataclass); unknown keys are errors."""
-    return _check_keys(_read_yaml(path), cls, str(path), ())
+def load_yaml(path: Path, cls: type, spelled: dict[str, str] | None = None) -> dict[str, Any]:
+    """The file's values (nested mappings checked against their own dataclass); unknown keys are errors, named as
+    the file writes them. ``spelled`` (where given) gets each key the file sets, dotted under a section
+    (``train.learning_rate``), by the key as written there (``train.learning-rate``), for lines naming its value."""
+    return _check_keys(_read_yaml(path), cls, str(path), (), {} if spelled is None else spelled)
 
 
 def load_yaml_keys(path: Path, section: str = "") -> set[str]:
@@ -228,27 +230,42 @@ def load_yaml_keys(path: Path, section: str = "") -> set[str]:
     return {str(key).replace("-", "_") for key in values}
 
 
-def _check_keys(values: dict, cls: type, where: str, exclude: tuple) -> dict[str, Any]:
+def _check_keys(
+    values: dict,
+    cls: type,
+    where: str,
+    exclude: tuple,
+    spelled: dict[str, str],
+    prefix: tuple[str, str] = ("", ""),
+) -> dict[str, Any]:
+    """``values`` by field name (a key's dashes read as underscores), checked against ``cls``; ``spelled`` gets
+    each key as written (``prefix``: the section's, ours and as written), which every line here names: a file's
+    `max-new-tokens` was said as `max_new_tokens`, a key its user never wrote."""
     fields = dict((f.name, kind) for f, kind in _fields(cls, exclude))
     owned = {f.name: f.metadata.get("owned", ()) for f, _ in _fields(cls, exclude)}
+    written = {str(key).replace("-", "_"): str(key) for key in values}
+    spelled.update({prefix[0] + name: prefix[1] + key for name, key in written.items()})
     values = {str(key).replace("-", "_"): value for key, value in values.items()}
     unknown = sorted(set(values) - set(fields))
     if unknown:
         raise ConfigError(
-            f"{where}: unknown option(s) {', '.join(unknown)}{did_you_mean(unknown[0], fields)}; "
-            f"known: {', '.join(sorted(fields))}"
+            f"{where}: unknown option(s) {', '.join(written[name] for name in unknown)}"
+            f"{did_you_mean(unknown[0], fields)}; known: {', '.join(sorted(fields))}"
         )
     for name, value in values.items():
         if dataclasses.is_dataclass(fields[name]):
             # `train:` with nothing under it (YAML null): no options, as an empty file
             value = {} if value is None else value
             if not isinstance(value, dict):
-                raise ConfigError(f"{where}: option {name} must be a mapping of option: value")
-            values[name] = _check_keys(value, fields[name], f"{where}: {name}", owned[name])
+                raise ConfigError(f"{where}: option {written[name]} must be a mapping of option: value")
+            inner = (f"{prefix[0]}{name}.", f"{prefix[1]}{written[name]}.")
+            values[name] = _check_keys(
+                value, fields[name], f"{where}: {written[name]}", owned[name], spelled, inner
+            )
         elif value is None and not _admits_none(cls, name):
             # `overlap:` with nothing after it (YAML null) was taken as the value None: a TypeError traceback
             raise ConfigError(
-                f"{where}, key {name}: null names nothing; give a value or leave the option out"
+                f"{where}, key {written[name]}: null names nothing; give a value or leave the option out"
             )
     return values
 
@@ -262,7 +279,8 @@ def build(cls: type[T], namespace: argparse.Namespace) -> T:
     """The options object from a parsed namespace: dataclass defaults < YAML file < flags."""
     flags = dict(vars(namespace))
     config = flags.pop("config", None)
-    values = load_yaml(config, cls) if config else {}
+    spelled: dict[str, str] = {}  # each key of the file as it writes it
+    values = load_yaml(config, cls, spelled) if config else {}
     for dest, value in flags.items():  # "train.learning_rate" -> values["train"]["learning_rate"]
         *outer, name = dest.split(".")
         target = values
@@ -271,7 +289,7 @@ def build(cls: type[T], namespace: argparse.Namespace) -> T:
         target[name] = value
 
     def where(key: str) -> str:  # a value's errors say where the user gave it: the flag, or the file and key
-        return _flag(key) if key in flags else f"{config}, key {key}"
+        return _flag(key) if key in flags else f"{config}, key {spelled.get(key, key)}"
 
     FROM_FILE.clear()
     if config:

@@ -144,13 +144,14 @@ def iteration_counts(namespace: argparse.Namespace) -> None:
     before anything else reads them: `--spin-iter abc` got argparse's "invalid int value", and a count past 2^63
     was refused naming 2^63 ("at most 9223372036854775807"), not the cap."""
     config = getattr(namespace, "config", None)
-    in_file = load_yaml(config, LoopOptions) if config else {}
+    spelled: dict[str, str] = {}  # a key as the file writes it (`spin-iter`)
+    in_file = load_yaml(config, LoopOptions, spelled) if config else {}
     for name, flag in COUNTS.items():
         text = getattr(namespace, name, None)  # a flag's
         if text is not None:
             setattr(namespace, name, read_count(flag, text))
         elif in_file.get(name) is not None:  # `spin_iter: abc` got the reader's "expected int", not the range
-            read_count(f"{config}, key {name}", in_file[name])
+            read_count(f"{config}, key {spelled[name]}", in_file[name])
 
 
 def read_count(flag: str, value: object) -> int:
