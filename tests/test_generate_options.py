@@ -518,4 +518,61 @@ def test_a_vllm_engine_refusing_its_config_says_why_in_one_bounded_line(
         "greater than the derived max_model_len (max_position_embeddings=512.0 or model_max_length=None in model's "
         "config.json). More. More."
     )
-    assert "…); run with --engine hf (transformers) instead" in said
+    # the setting the error names, not another engine: the model is 512 positions long
+    assert (
+        "…); run with --max-model-len 512 or less (the model's own length), or leave it out: the prompts"
+        in said
+    )
+
+
+KV_CACHE = (
+    "To serve at least one request with the model's max seq len (131072), (16.00 GiB KV cache is needed, which is "
+    "larger than the available KV cache memory (4.50 GiB). {estimate}Try increasing `gpu_memory_utilization` (which "
+    "also controls CPU memory on the CPU backend) or decreasing `max_model_len` when initializing the engine."
+)
+
+
+@pytest.mark.parametrize(
+    "error, on_gpu, advice",
+    [
+        (KV_CACHE.format(estimate="Based on the available memory, the estimated maximum model length is 36000. "),
+         True, "--max-model-len 36000 (what vLLM estimates fits), or a larger --gpu-memory-utilization (now 0.85)"),
+        (KV_CACHE.format(estimate=""), False, "a smaller --max-model-len, or a larger --cpu-kv-cache-gib (now 2)"),
+        ("No available memory for the cache blocks. Try increasing `gpu_memory_utilization` when initializing the "
+         "engine", True, "a larger --gpu-memory-utilization (now 0.85)"),
+        ("Free memory on device cuda:0 (10.2/79.1 GiB) on startup is less than desired GPU memory utilization (0.85, "
+         "67.2 GiB). Decrease GPU memory utilization or reduce GPU memory used by other processes.", True,
+         "a smaller --gpu-memory-utilization (now 0.85): other processes hold part of the GPU's memory"),
+        ("Available memory on node 0 (1.0/8.0 GiB) on kv cache allocation is less than requested memory for kv "
+         "(2.00 GiB). Decrease --kv-cache-memory-bytes, VLLM_CPU_KVCACHE_SPACE, or reduce CPU memory used by other "
+         "processes.", False, "a smaller --cpu-kv-cache-gib (now 2): the machine's free memory holds less"),
+        ("No CUDA GPUs are available", False, "--engine hf (transformers) instead"),
+    ],
+)  # fmt: skip
+def test_a_vllm_engine_that_did_not_start_names_the_setting_its_error_names(
+    tmp_path, tiny_model_dir, monkeypatch, error, on_gpu, advice
+):
+    """Every engine that did not start said "run with --engine hf" (hours slower), where vLLM's error named the
+    setting to change: a --max-model-len that fits, a memory share (--cpu-kv-cache-gib on a CPU, which sizes
+    the cache there). The setting is offered where the error names one, --engine hf otherwise."""
+    import sys
+    import types
+
+    from generate import engines
+    from generate.engines import EngineOptions, make_engine
+
+    def failing(**kwargs):
+        raise ValueError(error)
+
+    monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(LLM=failing))
+    monkeypatch.setattr(engines, "cuda_available", lambda: on_gpu)
+    monkeypatch.setattr(engines, "whole_prefills", lambda *args: {})
+    monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
+    with pytest.raises(PrefloopError) as caught:
+        make_engine("vllm", str(tiny_model_dir), EngineOptions())
+    said = str(caught.value)
+    assert said.startswith(f"{tiny_model_dir}: vLLM's engine did not start (ValueError: ")
+    assert said.endswith(
+        f"); run with {advice}: the prompts already stored stay, and a rerun samples only the missing ones"
+    )
