@@ -64,6 +64,45 @@ def test_the_judge_loop_refuses_a_ranked_round_before_any_model_loads_with_advic
     assert capsys.readouterr().err == "error: engine loads\n"
 
 
+def test_the_judge_loop_counts_the_arenas_answers_it_pairs_as_joining_their_rank_item(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """An arena answer a sampled pair is written on later is an ordinary answer, in the rank item of its prompt and
+    round: a job that pairs them counts them as joining it (README). The judge loop counted only the answers it
+    sampled: where its iterate's answers in its round were an arena's (--n of them: nothing to sample), its judge
+    paired them, taking a ranked item from 4 to 7 answers, out of the rank app with its ranking. Refused before any model loads."""
+    from data.records import ModelRecord
+    from generate import arena
+    from generate.loop import judge as loop_judge
+    from generate.loop.__main__ import main as loop_main
+    from tests.test_generate_arena_stopped import Scripted
+
+    def make_engine(*args, **kwargs):
+        raise EngineLoaded("engine loads")
+
+    monkeypatch.setattr(arena, "make_engine", lambda engine, path, options: Scripted(path))
+    monkeypatch.setattr(loop_judge, "make_engine", make_engine)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)  # "tiny-judge" is a model
+    ws, item, ranking = people_round(tmp_path / "ws")  # round 1 of its prompt: 4 answers, ranked
+    later = tmp_path / "later"
+    shutil.copytree(tiny_model_dir, later)
+    ws.append([ranking, ModelRecord(str(later.resolve()), "dpo", round=1)])
+    # the start model beside one of round 1: both answer at round 1, 3 answers each, the arena's
+    arena_args = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--arena", f"{tiny_model_dir},{later}",
+                  "--arena-n", "3", "--split", "train", "--no-spin-isolate"]  # fmt: skip
+    assert main(arena_args) == 0, capsys.readouterr().err
+    before = digest(ws.path)
+    capsys.readouterr()
+    args = ["-w", str(ws.path), "--judge-iter", "1", "--judge", "tiny-judge", "--n", "3", "--spin-test-limit", "0",
+            "--no-spin-isolate", "--model", str(tiny_model_dir)]  # fmt: skip
+    assert loop_main(args) == 2
+    assert capsys.readouterr().err.startswith(
+        f"error: --judge-iter 1: iteration 1 samples round 1: 3 new answers to its prompt would take rank item "
+        f"{item} (round 1 of its prompt, ranked 1 time) from 4 to 7 answers"
+    )
+    assert digest(ws.path) == before
+
+
 def reward_model_folder(tmp_path, reward_model_dir):
     """A copy of a reward model as `train --method rm` saves it (a one-output sequence-classification head and its
     weights) in a folder of this test's own."""

@@ -64,10 +64,12 @@ def judge_plans(
 def judge_answers(
     options: LoopOptions, workspace: Workspace, iterate: Iterate, round: int, pending: dict
 ) -> dict[str, dict[str, int]]:
-    """Per split, the answers the iterate's sampling adds to the prompts of ``pending`` (`judge_plans`). The
+    """Per split, the answers the iteration adds to the rank items of the prompts of ``pending`` (`judge_plans`,
+    `JobPlan.joining`): those its sampling adds, and the arena's among the answers its judge pairs, which a sampled
+    pair makes ordinary answers (README: a pairs job that pairs them counts them as joining their rank item). The
     driver's check counts these; the sampling step counts them again by the plans it samples by."""
     plans = judge_plans(options, workspace, iterate, round, pending, sampling_params(options))
-    return {split: plan.new_answers() for split, plan in plans.items()}
+    return {split: plan.joining() for split, plan in plans.items()}
 
 
 def sampled_part(plan: JobPlan) -> JobPlan:
@@ -85,9 +87,11 @@ def judge_loop_step(
     workspace, round, params = Workspace(options.workspace), step.round, sampling_params(options)
     plans = judge_plans(options, workspace, iterate, round, pending, params)  # checked, then sampled by
     todo = {split: plan.new_answers() for split, plan in plans.items()}
+    # what joins rank items: the answers it samples, and the arena's it pairs, even where it samples none
+    joining = {p: k for plan in plans.values() for p, k in plan.joining().items()}
+    step.check_answers(workspace, joining)
     counts: dict = {}
     if any(todo.values()):
-        step.check_answers(workspace, {p: k for answers in todo.values() for p, k in answers.items()})
         log.info("round %d: engine %s", round, engine_said(options.engine, options.verbose))
         engine = make_engine(options.engine, iterate.path, engine_options(options))
         for split, ids in todo.items():
