@@ -221,13 +221,17 @@ def load_yaml(path: Path, cls: type, spelled: dict[str, str] | None = None) -> d
     return _check_keys(_read_yaml(path), cls, str(path), (), {} if spelled is None else spelled)
 
 
-def load_yaml_keys(path: Path, section: str = "") -> set[str]:
-    """The option names a config file sets (at the top level, or in the mapping under ``section``)."""
+def load_yaml_keys(path: Path, section: str = "", spelled: dict[str, str] | None = None) -> set[str]:
+    """The option names a config file sets (at the top level, or in the mapping under ``section``); ``spelled``
+    (where given) gets each by its key as the file writes it."""
     values = _read_yaml(path)
     if section:
         values = next((v for k, v in values.items() if str(k).replace("-", "_") == section), None)
         values = values if isinstance(values, dict) else {}
-    return {str(key).replace("-", "_") for key in values}
+    written = {str(key).replace("-", "_"): str(key) for key in values}
+    if spelled is not None:
+        spelled.update(written)
+    return set(written)
 
 
 def _check_keys(

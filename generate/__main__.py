@@ -90,10 +90,13 @@ def parse_options(argv: list[str] | None, prog: str = "python -m generate") -> G
         if said := loop_option(rest):  # a round driver's, given without one
             raise ConfigError(said)
         build_parser(prog).parse_args(argv)  # argparse's own line (the nearest flag named)
-    if namespace.config and (keys := load_yaml_keys(namespace.config) - set(vars(namespace))):
+    spelled: dict[str, str] = {}  # a key as the file writes it
+    if namespace.config and (
+        keys := load_yaml_keys(namespace.config, spelled=spelled) - set(vars(namespace))
+    ):
         from generate.loop.options import loop_key
 
-        if said := loop_key(keys, namespace.config):  # a round driver's, in the file of a single job
+        if said := loop_key(keys, namespace.config, spelled):  # a round driver's, in the file of a single job
             raise ConfigError(said)
     options = build(GenerateOptions, namespace)
     explicit = explicit_names(namespace)

@@ -450,6 +450,7 @@ def test_a_range_error_names_the_file_and_key_the_value_came_from(tmp_path, caps
         ("generate", "max-tokens: abc\n", "key max-tokens: expected int"),
         ("generate", "max-tokens:\n", "key max-tokens: null names nothing"),
         ("annotate", "gold-rate: 0.7\n", "key gold-rate 0.7: must be"),
+        ("generate", "spin-test-limit: 3\n", ": spin-test-limit is an option of --spin-iter N"),
         ("loop", "spin-iter: abc\n", "key spin-iter abc: must be a whole number"),
         ("loop", "spin-iter: 1\ntrain:\n  learning-rate: -1\n", "key train.learning-rate -1.0: must be"),
         ("loop", "spin-iter: 1\ntrain:\n  lerning-rate: 1\n", "train: unknown option(s) lerning-rate"),

@@ -147,7 +147,7 @@ def test_a_round_drivers_option_given_to_a_single_sampling_job_names_the_drivers
     ("text", "key", "drivers"),
     [
         ("spin_test_limit: 3\n", "spin_test_limit", "--spin-iter N or --judge-iter N"),
-        ("spin-name: x\n", "spin_name", "--spin-iter N"),
+        ("spin-name: x\n", "spin-name", "--spin-iter N"),  # as the file writes it
         ("train:\n  learning_rate: 1.0e-5\n", "train", "--spin-iter N or --judge-iter N"),
     ],
 )

@@ -130,10 +130,11 @@ def loop_option(args: list[str]) -> str | None:
     return next((said for flag in flags if (said := _driver_line(flag[2:].replace("-", "_"), flag))), None)
 
 
-def loop_key(keys: set[str], config: str | Path) -> str | None:
-    """`loop_option` for the keys of a single sampling job's --config file: "unknown option(s) spin_test_limit"
-    said nothing of where it belongs, which the flag's line says."""
-    return next((said for key in sorted(keys) if (said := _driver_line(key, f"{config}: {key}"))), None)
+def loop_key(keys: set[str], config: str | Path, spelled: dict[str, str]) -> str | None:
+    """`loop_option` for the keys of a single sampling job's --config file (``spelled``: each as the file writes
+    it): "unknown option(s) spin_test_limit" said nothing of where it belongs, which the flag's line says."""
+    lines = (_driver_line(key, f"{config}: {spelled.get(key, key)}") for key in sorted(keys))
+    return next((said for said in lines if said), None)
 
 
 def _driver_line(name: str, shown: str) -> str | None:
