@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from data.annotators import IMPORT, same_names
 from data.errors import PrefloopError, counted
@@ -117,8 +118,12 @@ def _gold_ranks(gold: pd.DataFrame) -> dict[str, str]:
 
 
 def _changed(side: Side, answers: pd.DataFrame, arena: pa.Array) -> list[KeptItem]:
-    """The rank items of ``side`` that ``answers`` (none of them its own, nor the ``arena``'s) would change
-    (`changed_items`; the ``arena``'s answers join no rank item)."""
+    """The rank items of ``side`` that ``answers`` (none of them its own, nor the ``arena``'s: the merged
+    workspace's) would change (`changed_items`), with the answers of its own arena the merge makes ordinary
+    (`_freed`): they join its items too. Its items are counted without either arena's answers (its own, which they
+    hold none of yet; the merged workspace's, which they lose)."""
+    own = arena_answers(side.pairs, side.arenas)
+    answers = pd.concat([answers, _freed(side, own, arena)], ignore_index=True)
     added = Counter(zip(answers["prompt_id"], map(int, answers["round"])))
     if not added:
         return []
@@ -129,8 +134,16 @@ def _changed(side: Side, answers: pd.DataFrame, arena: pa.Array) -> list[KeptIte
         _arrow(labels, "labels", LABEL_COLUMNS),
         added,
         _gold_ranks(side.gold),
-        arena,
+        pc.unique(pa.concat_arrays([own, arena])),
     )
+
+
+def _freed(side: Side, own: pa.Array, arena: pa.Array) -> pd.DataFrame:
+    """The answers of ``side`` its own arena gave (``own``) that are no longer the arena's once merged (``arena``):
+    the other side paired one for labelling, or its arena's record lists it as ordinary (stored there before it
+    ran). Ordinary from the merge on, they join the rank items of ``side``, as its new answers do."""
+    freed = set(own.to_pylist()) - set(arena.to_pylist())
+    return _answers(side.completions[side.completions["id"].isin(freed)], arena)
 
 
 def _latest_in(rows: pd.DataFrame, item: str) -> str:
@@ -181,4 +194,5 @@ def check_rank_items(held: Side, theirs: Side, added: pa.Table, other: Path) -> 
     if changed:
         item = changed[0]
         rows = mine[(mine["prompt_id"] == item.prompt_id) & (mine["round"] == item.round)]
-        _refuse(theirs, changed, rows[WORKSPACE].iloc[0], other)
+        # none: its own arena's answers, which this workspace makes ordinary (`_freed`)
+        _refuse(theirs, changed, rows[WORKSPACE].iloc[0] if len(rows) else str(other), other)

@@ -304,3 +304,36 @@ def test_a_compaction_failing_after_the_merge_is_a_warning_not_an_error(
     assert len(ws.read("completions")) == 4  # merged
     monkeypatch.undo()
     assert main(["compact", "-w", str(ws.path)]) == 0
+
+
+def test_an_answer_one_side_lists_as_the_arenas_and_the_other_as_ordinary_merges_ordinary_and_joins_its_item(
+    tmp_path, capsys
+):
+    """An answer is the arena's unless a sampled pair is on it or an arena's record names it ordinary (README):
+    where one workspace's arena listed it as its own and the other's as ordinary (stored there before that arena
+    ran), the merged workspace holds it ordinary, in the rank item of its prompt and round (the rank app serves it,
+    labels on it are training data). It joins that item where it was the arena's, which a gold ranking there would
+    leave out: the merge checked only the answers one side lacked, and changed the gold item without a word. It is
+    refused, either way round, as any answer joining a gold item is, until the gold is withdrawn."""
+    from data.records import ArenaRun
+    from data.selection import stored_arena_answers
+
+    ws, items, answers = build(tmp_path / "ws")
+    shard = copy(ws, tmp_path / "shard")
+    answer = Completion(question(1), "an arena's answer", "arena-model", "hf")
+    compared = ("train", 0, ["arena-model", "toy"], 1, 0)
+    ws.append([answer, ArenaRun(*compared, answers=[answer.id])])
+    shard.append([answer, ArenaRun(*compared, ordinary=[answer.id])])
+    assert stored_arena_answers(ws).to_pylist() == [answer.id]
+    assert main(["gold", "-w", str(ws.path), "--rank-item", items[1], "--ranking", ">".join(answers[1])]) == 0
+    capsys.readouterr()
+    before = digest(ws.path), digest(shard.path)
+    for into, other in ((ws, shard), (shard, ws)):  # the gold here, or in the workspace merged in
+        assert main(["merge", "-w", str(into.path), str(other.path)]) == 2
+        said = f"merging it would change rank item {items[1]} (round 0 of its prompt), gold from --rank-item"
+        assert said in capsys.readouterr().err
+    assert (digest(ws.path), digest(shard.path)) == before
+    assert main(["gold", "-w", str(ws.path), "--remove", items[1]]) == 0
+    assert main(["merge", "-w", str(ws.path), str(shard.path)]) == 0
+    assert stored_arena_answers(ws).to_pylist() == []
+    assert sorted(rank_items(ws)[items[1]]) == sorted([*answers[1], answer.id])
