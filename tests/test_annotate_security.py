@@ -489,7 +489,9 @@ def test_the_admins_export_neither_writes_nor_serves_through_a_planted_symlink(t
     shutil.rmtree(label_ws.exports)
     label_ws.exports.symlink_to(outside)
     said = export_labels(ctx, "ann", "dpo")
-    assert f">Not written: exports: {NOT_A_FILE}<" in said and str(tmp_path) not in said
+    assert (
+        f">Exporting exports/dpo.parquet failed: exports: {NOT_A_FILE}<" in said and str(tmp_path) not in said
+    )
     assert list(outside.iterdir()) == []
     label_ws.exports.unlink()
     label_ws.exports.mkdir()
@@ -583,7 +585,10 @@ def test_an_exports_folder_swapped_for_a_link_after_its_check_is_neither_written
 
     monkeypatch.setattr(admin_export, "write_export", write_after_swap)
     said = admin_export.export_labels(ctx, "ann", "dpo")
-    assert "Not written" in said and {p.name: p.read_bytes() for p in outside.iterdir()} == before
+    assert (
+        "Exporting exports/dpo.parquet failed" in said
+        and {p.name: p.read_bytes() for p in outside.iterdir()} == before
+    )
     exports.unlink()  # no exports/ folder at all: the export makes it, as it did
     monkeypatch.undo()
     assert "Wrote exports/dpo.parquet" in admin_export.export_labels(ctx, "ann", "dpo")
