@@ -232,11 +232,18 @@ GOLD_TEXT = {
 
 
 def make_gold(
-    ctx: Context, user: str, item_id: str | None, answer: str | None, text: str | None = None
+    ctx: Context,
+    user: str,
+    item_id: str | None,
+    answer: str | None,
+    text: str | None = None,
+    said_before: str | None = None,
 ) -> str:
     """Make a (decided) item gold with the admin's answer; it joins every labeller's queue at --gold-rate. A choice
     (``answer``) for pairs and KTO completions; ``text`` for a rank item (its ranking, as `data gold --ranking`) and
-    a rated answer (its ratings JSON, checked against the app's rubric, as `data gold --ratings`)."""
+    a rated answer (its ratings JSON, checked against the app's rubric, as `data gold --ratings`). ``said_before``:
+    the line of the page's make-gold of the same item and answer just before (a double-click's first), said again
+    where this one finds nothing to write."""
     require_admin(ctx, user)
     say = _messages(item_id, answer, text)
     service, task = ctx.service, ctx.service.task
@@ -257,6 +264,8 @@ def make_gold(
         return say(f"Not made gold: {line.removeprefix(f'{made_by}: ')}", "error")
     service.reload()
     shown, source = _gold_of(service.workspace, task, item_id)
+    if not written and said_before:  # a double-click's second: its first's line, not "already was gold"
+        return said_before
     if not written:  # as `data gold`'s "already gold with that answer": nothing written
         return say(f"{item_id} already was gold with answer {shown} (from {source}); nothing changed.", "ok")
     was = f", was {before[0]} from {before[1]}" if before else ""

@@ -142,6 +142,8 @@ def export_choices() -> tuple[gr.Radio, gr.Radio]:
 # draw's last two inputs (hidden, filled here).
 ASKED = "(...a) => [...a.slice(0, -2), window.pfDraws = (window.pfDraws || 0) + 1, window.pfAdminOpen = OPEN]"
 _NOTING = threading.Lock()  # a page's draws run at once, in threads: its note is read and written whole
+# One make-gold at a time: a double-click's two each read the item not gold, and both wrote its gold answer
+_GOLDING = threading.Lock()
 
 
 def asked(admin_open: str = "window.pfAdminOpen ?? true") -> str:
@@ -159,6 +161,7 @@ class Selected:
     admin: bool = False
     ticket: int = 0
     said: int = 0  # the latest of those seen that says its line on the status line (`note_said`)
+    gold: tuple[tuple, str] | None = None  # the latest make-gold: what it asked, its line (`made_gold`)
 
     def note(self, ticket: int, admin: bool) -> bool:
         """Note the page's draw of ``ticket`` (asked with the Admin tab open or not): whether it is still the latest
@@ -201,6 +204,16 @@ def said(page: Selected, ticket, line_of, *given) -> str:
     except HtmlError as exc:  # `shown_errors`' line: what failed, and why
         line = message_html(unescape(exc.message), "error")
     return line if page.note_said(int(ticket or 0)) else gr.skip()
+
+
+def made_gold(ctx: Context, user: str, page: Selected, *asked: str | None) -> str:
+    """`make_gold`'s line for the page's make-gold of ``asked`` (item, answer, text), one at a time: where the page's
+    latest asked the same (a double-click) and this one finds it done, the latest's line again."""
+    with _GOLDING:
+        before = page.gold[1] if page.gold is not None and page.gold[0] == asked else None
+        line = make_gold(ctx, user, *asked, said_before=before)
+        page.gold = (asked, line)
+    return line
 
 
 def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> None:
@@ -361,7 +374,7 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     # The workspace is read again after the gold answer is written: an error there leaves the item gold.
     made = "the item may be gold already; Make gold again says so"
     gold_line = shown_errors(ctx, "making gold", made)(
-        lambda item, answer, text, request: make_gold(ctx, signed_in(request), item, answer, text)
+        lambda item, answer, text, page, request: made_gold(ctx, signed_in(request), page, item, answer, text)
     )
 
     @shown_errors(ctx, "making gold", made)
@@ -374,9 +387,9 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
         admin_open,
         request: gr.Request,
     ):
-        return said(page, ticket, gold_line, item, answer, text, request)
+        return said(page, ticket, gold_line, item, answer, text, page, request)
 
     given = [admin.gold_item, admin.gold_answer, admin.gold_text, *ordered]
     # then the tab is drawn again, as after an exclusion: the item's gold answer in the disputed table, the counts
-    made_gold = admin.make_gold.click(gold, given, admin.status, api_name="make_gold", **every)
-    on_screen(made_gold.then(admin_stats, drawn, sent, **every))
+    gold_asked = admin.make_gold.click(gold, given, admin.status, api_name="make_gold", **every)
+    on_screen(gold_asked.then(admin_stats, drawn, sent, **every))
