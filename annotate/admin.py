@@ -295,12 +295,11 @@ def machine_cards(report: dict) -> list[tuple[str, str, str]]:
     """A card per machine labeller (all rounds): κ against the people's verdicts (their majority, or the
     Dawid–Skene verdicts the switch picks: the detail says which), raw agreement with and without ties; one for how
     often labellers follow a shown vs a hidden suggestion."""
-    fmt = lambda v: figure(v, 2)  # noqa: E731
     cards = [
         (
             f"{r['annotator']} vs people (κ)",
-            fmt(r["kappa"]),
-            f"agree {fmt(r['agreement'])}, {fmt(r['agreement_without_ties'])} without ties; "
+            figure(r["kappa"]),
+            f"agree {figure(r['agreement'])}, {figure(r['agreement_without_ties'])} without ties; "
             f"{counted(r['pairs'], 'pair')}, against their {AGAINST[r['against']]}",
         )
         for r in report.get("machines", [])
@@ -309,8 +308,8 @@ def machine_cards(report: dict) -> list[tuple[str, str, str]]:
     follow = report.get("suggestions")
     if follow and follow["shown"]["labels"] + follow["hidden"]["labels"]:
         shown, hidden = follow["shown"], follow["hidden"]
-        detail = f"hidden: {fmt(hidden['rate'])} of {hidden['labels']}"
-        cards.append((f"suggestion followed ({shown['labels']} shown)", fmt(shown["rate"]), detail))
+        detail = f"hidden: {figure(hidden['rate'])} of {hidden['labels']}"
+        cards.append((f"suggestion followed ({shown['labels']} shown)", figure(shown["rate"]), detail))
     return cards
 
 

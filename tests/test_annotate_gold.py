@@ -332,7 +332,7 @@ def test_rank_and_rate_gold_items_are_mixed_in_once_measured_and_shown_to_the_ad
             low, high = gold["ci95"]
             within = f"{gold['within_one']}/{gold['values']} ({gold['answered']} answers)"
             assert "<th>gold 95 % CI</th><th>gold |difference|</th>" in labellers
-            assert f"<td>{within}</td><td>{low:.2f}–{high:.2f}</td><td>1.4</td>" in labellers
+            assert f"<td>{within}</td><td>{low:.3f}–{high:.3f}</td><td>1.400</td>" in labellers
 
 
 def test_admin_makes_rank_and_rate_items_gold_from_the_least_agreed_table(tmp_path):
