@@ -143,9 +143,8 @@ def as_figure(value: float | None) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
-FIGURE_DIGITS = (
-    3  # the decimals of every figure printed; pace's (seconds, labels an hour): `data.labellers.PACE_DIGITS`
-)
+# The decimals of every figure printed; pace's (seconds, labels an hour): `data.labellers.PACE_DIGITS`
+FIGURE_DIGITS = 3
 
 
 def figure_text(value: float | None, digits: int = FIGURE_DIGITS, none: str = "-") -> str:
