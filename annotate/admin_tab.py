@@ -129,10 +129,6 @@ class Wiring:
     blind: bool
 
     @property
-    def method(self) -> list:
-        return self.drawn[:-3]
-
-    @property
     def ordered(self) -> list:
         """An action's inputs of its page: its `Selected`, ticket and whether its Admin tab was open."""
         return self.drawn[-3:]
@@ -315,8 +311,8 @@ def _exclusion(ctx: Context, exclude: bool):
 
 
 def _wire_gold(w: Wiring, admin_stats) -> None:
-    """ "Make gold", then the tab drawn again, as after an exclusion: the item's gold answer in the disputed table,
-    the counts."""
+    """The "Make gold" button, then the tab drawn again, as after an exclusion: the item's gold answer in the
+    disputed table, the counts."""
     ctx, admin = w.ctx, w.admin
     # The workspace is read again after the gold answer is written: an error there leaves the item gold.
     made = "the item may be gold already; Make gold again says so"
