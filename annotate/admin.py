@@ -232,11 +232,18 @@ GOLD_TEXT = {
 
 
 def make_gold(
-    ctx: Context, user: str, item_id: str | None, answer: str | None, text: str | None = None
+    ctx: Context,
+    user: str,
+    item_id: str | None,
+    answer: str | None,
+    text: str | None = None,
+    said_before: str | None = None,
 ) -> str:
     """Make a (decided) item gold with the admin's answer; it joins every labeller's queue at --gold-rate. A choice
     (``answer``) for pairs and KTO completions; ``text`` for a rank item (its ranking, as `data gold --ranking`) and
-    a rated answer (its ratings JSON, checked against the app's rubric, as `data gold --ratings`)."""
+    a rated answer (its ratings JSON, checked against the app's rubric, as `data gold --ratings`). ``said_before``:
+    the line of the page's make-gold of the same item and answer just before (a double-click's first), said again
+    where this one finds nothing to write."""
     require_admin(ctx, user)
     say = _messages(item_id, answer, text)
     service, task = ctx.service, ctx.service.task
@@ -257,6 +264,8 @@ def make_gold(
         return say(f"Not made gold: {line.removeprefix(f'{made_by}: ')}", "error")
     service.reload()
     shown, source = _gold_of(service.workspace, task, item_id)
+    if not written and said_before:  # a double-click's second: its first's line, not "already was gold"
+        return said_before
     if not written:  # as `data gold`'s "already gold with that answer": nothing written
         return say(f"{item_id} already was gold with answer {shown} (from {source}); nothing changed.", "ok")
     was = f", was {before[0]} from {before[1]}" if before else ""
@@ -286,12 +295,11 @@ def machine_cards(report: dict) -> list[tuple[str, str, str]]:
     """A card per machine labeller (all rounds): κ against the people's verdicts (their majority, or the
     Dawid–Skene verdicts the switch picks: the detail says which), raw agreement with and without ties; one for how
     often labellers follow a shown vs a hidden suggestion."""
-    fmt = lambda v: figure(v, 2)  # noqa: E731
     cards = [
         (
             f"{r['annotator']} vs people (κ)",
-            fmt(r["kappa"]),
-            f"agree {fmt(r['agreement'])}, {fmt(r['agreement_without_ties'])} without ties; "
+            figure(r["kappa"]),
+            f"agree {figure(r['agreement'])}, {figure(r['agreement_without_ties'])} without ties; "
             f"{counted(r['pairs'], 'pair')}, against their {AGAINST[r['against']]}",
         )
         for r in report.get("machines", [])
@@ -300,8 +308,8 @@ def machine_cards(report: dict) -> list[tuple[str, str, str]]:
     follow = report.get("suggestions")
     if follow and follow["shown"]["labels"] + follow["hidden"]["labels"]:
         shown, hidden = follow["shown"], follow["hidden"]
-        detail = f"hidden: {fmt(hidden['rate'])} of {hidden['labels']}"
-        cards.append((f"suggestion followed ({shown['labels']} shown)", fmt(shown["rate"]), detail))
+        detail = f"hidden: {figure(hidden['rate'])} of {hidden['labels']}"
+        cards.append((f"suggestion followed ({shown['labels']} shown)", figure(shown["rate"]), detail))
     return cards
 
 

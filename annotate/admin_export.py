@@ -52,13 +52,14 @@ def export_labels(
     ``method`` without the labellers excluded in WS/excluded.json; an HTML status line."""
     require_admin(ctx, user)
     workspace = ctx.service.workspace
+    name = fmt  # the CLI's file name, and its split's once that is checked
     try:
         options = export_options(workspace, fmt, checked_method(method), split, labels)
+        name = f"{fmt}-{options.split}" if options.split else fmt
         made = export_workspace(workspace, options, ctx.service.rubric)  # ratings: as the app lists aspects
     except (PrefloopError, OSError) as exc:
         # a damaged excluded.json, say: the CLI's line, without the server's paths
-        raise gr.Error(public_line(exc, workspace)) from None
-    name = f"{fmt}-{options.split}" if options.split else fmt  # the CLI's file name for the split
+        raise gr.Error(_failed(name, exc, workspace)) from None
     if not len(made.rows):
         return message_html(f"Nothing to export as {name} yet ({made.summary()}).", "warn")
     try:
@@ -66,7 +67,7 @@ def export_labels(
         # even) would take the write elsewhere: written through the folder opened without following a link.
         write_export(made.rows, workspace.exports, f"{name}.parquet")
     except (PrefloopError, OSError) as exc:  # a full disk: why, and nothing half-written
-        return message_html(f"Not written: {public_line(exc, workspace)}", "error")
+        return message_html(_failed(name, exc, workspace), "error")
     link = (
         f'<a class="pf-download" href="prefloop/export/{name}.parquet" download>Download {name}.parquet</a>'
     )
@@ -76,6 +77,12 @@ def export_labels(
     made_by += [f"--labels {options.labels}"] if options.labels != AUTO else []
     how = f" ({', '.join(made_by)})" if made_by else ""
     return message_html(f"Wrote exports/{name}.parquet{how}: {made.summary()}", "ok") + link
+
+
+def _failed(name: str, error: Exception, workspace) -> str:
+    """The status line of an export of ``name`` that failed: what failed, as the tab's other lines say it, and why
+    (the CLI's line, without the server's paths); nothing is written on an error."""
+    return f"Exporting exports/{name}.parquet failed: {public_line(error, workspace)}"
 
 
 def export_options(

@@ -23,7 +23,8 @@ from data.errors import counted
 from data.gold import ANSWER
 from data.gold_balance import one_sided_gold
 from data.import_labels import last_active
-from data.labellers import KAPPA_MIN_SHARED, MIN_PACE_SECONDS, labeller_rows, team_pace
+from data.intervals import FIGURE_DIGITS, figure_text
+from data.labellers import KAPPA_MIN_SHARED, MIN_PACE_SECONDS, PACE_DIGITS, labeller_rows, team_pace
 from data.machine import machine_agreement, suggestion_follow
 from data.selection import same_name, verdict_labels, without_labellers
 
@@ -127,12 +128,12 @@ def _gold_right(q: dict) -> str:
 
 def _gold_ci(q: dict) -> str:
     ci = q["gold"]["ci95"]
-    return f"{ci[0]:.2f}–{ci[1]:.2f}" if ci and ci[0] is not None else "–"
+    return f"{figure_text(ci[0])}–{figure_text(ci[1])}" if ci and ci[0] is not None else "–"
 
 
 def _gold_tau(q: dict) -> str:
     gold = q["gold"]
-    return f"{gold['tau']:.2f} ({gold['answered']})" if gold["answered"] else "–"
+    return f"{figure_text(gold['tau'])} ({gold['answered']})" if gold["answered"] else "–"
 
 
 def _gold_within(q: dict) -> str:
@@ -149,7 +150,7 @@ def _gold_difference(q: dict) -> float | None:
 
 def _interval(key: str):
     def shown(q: dict) -> str:
-        return "–" if q[key] is None else f"{q[key][0]:.2f}–{q[key][1]:.2f}"
+        return "–" if q[key] is None else f"{figure_text(q[key][0])}–{figure_text(q[key][1])}"
 
     return shown
 
@@ -233,11 +234,13 @@ def pace_card(labels: pd.DataFrame, task: str) -> list[tuple[str, str, str]]:
     per_hour = pace["labels_per_hour"]
     # as `stats --labellers`: none under a minute of active time, where a few instant submits made millions an hour
     rate = (
-        f"{per_hour} labels/hour"
+        f"{figure_text(per_hour, PACE_DIGITS['labels_per_hour'])} labels/hour"
         if per_hour is not None
         else f"- labels/hour (under {MIN_PACE_SECONDS:g} s active)"
     )
-    return [("median seconds per label", f"{pace['median_seconds']:g}", rate)]
+    return [
+        ("median seconds per label", figure_text(pace["median_seconds"], PACE_DIGITS["median_seconds"]), rate)
+    ]
 
 
 def quality_table(
@@ -265,8 +268,18 @@ def quality_table(
         row[median] = q["median_seconds"]
         row += [key(q) if callable(key) else q[key] for _, key in QUALITY[task]]
         row.append("; ".join(q["flags"]))
-    shown = [["–" if _missing(value) else value for value in row] for row in rows]  # a dash, not a blank cell
+    keys = [*activity.columns, *(key if isinstance(key, str) else None for _, key in QUALITY[task]), "flags"]
+    digits = [PACE_DIGITS.get(key, FIGURE_DIGITS) for key in keys]
+    # a dash, not a blank cell; a figure as `stats --labellers` prints it (`figure_text`: 0.720, not 0.72)
+    shown = [[_cell(value, places) for value, places in zip(row, digits)] for row in rows]
     return columns + [name for name, _ in QUALITY[task]] + ["flags"], shown
+
+
+def _cell(value: object, digits: int) -> object:
+    """A labellers table cell: – for no figure, a float to ``digits`` decimals, anything else as it is."""
+    if _missing(value):
+        return "–"
+    return figure_text(value, digits) if isinstance(value, float) else value
 
 
 def labellers_html(

@@ -15,7 +15,8 @@ from pathlib import Path
 import gradio as gr
 from starlette.middleware import Middleware
 
-from annotate.admin_tab import admin_components, wire_admin
+from annotate.admin_components import admin_components
+from annotate.admin_tab import wire_admin
 from annotate.assets import ANSWER_DRAWN, GUIDELINES, SCRIPT
 from annotate.components import AdminTab, Context, LabelTab, TabSet, signed_in
 from annotate.edit_view import EDITABLE_VIEWS, edit_key, editor_components, wire_editor, wire_edits_admin

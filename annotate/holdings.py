@@ -8,8 +8,8 @@ reopened to edit (from "My recent labels") is saved as the new version of that l
 
 Each hold (a hand-out, its renewal as the page is drawn again, an undo or an edit putting an item back on screen)
 appends one line: the labeller, the item, the id of their latest record on it then (null: none), the wall time and
-when the item was handed out to them (the label's `served_at`, which a restart would otherwise lose: a pick resent
-then would be stored without it); so does a labeller left holding nothing (item null: the queue had nothing left for
+when the item was handed out to them (the label's `served_at`, and where its `seconds` run from, which a restart
+would otherwise lose: a pick resent then would be stored without them); so does a labeller left holding nothing (item null: the queue had nothing left for
 them).
 A start puts back each labeller's last hold where nothing happened to that item for them since (their latest record
 on it is still the one the line names) and the app still has the item, with its hand-out time (one ahead of the

@@ -17,6 +17,8 @@ from html import escape
 from pathlib import PurePath
 from urllib.parse import quote
 
+from data.intervals import FIGURE_DIGITS, figure_text
+
 # The bidi embedding, override and isolate controls and the invisible direction marks, by their Unicode abbreviation.
 BIDI = {"\u202a": "LRE", "\u202b": "RLE", "\u202c": "PDF", "\u202d": "LRO", "\u202e": "RLO"}
 BIDI.update({"\u2066": "LRI", "\u2067": "RLI", "\u2068": "FSI", "\u2069": "PDI"})
@@ -294,6 +296,7 @@ def prompt_excerpt(item, length: int = 80) -> str:
     return excerpt(item.prompt[-1]["content"], length) if item else ""
 
 
-def figure(value: float | None, digits: int = 3) -> str:
-    """An agreement figure for a card: ``n/a`` where there is none (too few items)."""
-    return "n/a" if value is None else f"{value:.{digits}f}"
+def figure(value: float | None, digits: int = FIGURE_DIGITS) -> str:
+    """An agreement figure for a card, as `data stats` prints it (`figure_text`): ``n/a`` where there is none (too
+    few items)."""
+    return figure_text(value, digits, "n/a")

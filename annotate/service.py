@@ -142,6 +142,9 @@ class LabelService(Loading, Editing):
         with self._lock:  # the items on the labellers' screens before a restart are theirs again
             holdings = Holdings(workspace.path / HOLDINGS_FOLDER, task, self.queue, self._served_at)
             holdings.restore(self.items, lease_seconds)
+            # a pick resent after the restart is timed from its hand-out, as any label (`seconds`), not left empty
+            for key, served in self._served_at.items():
+                self._shown_at[key] = self.clock() - max(0.0, (now() - served).total_seconds())
 
     def _user_lock(self, user: str) -> threading.Lock:
         with self._lock:

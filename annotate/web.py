@@ -85,6 +85,15 @@ def trust_forwarded_for(proxy: str | None) -> None:
     os.environ["FORWARDED_ALLOW_IPS"] = proxy or ""
 
 
+def wait_words(seconds: float) -> str:
+    """A sign-in's wait as a labeller reads it: ``58 s`` under a minute, else ``about 15 minutes`` (a lock-out's
+    897 s); rounded up, so a wait under half a second is never "0 s" and nobody is told to come back too early."""
+    if math.ceil(seconds) < 60:
+        return f"{math.ceil(seconds)} s"
+    minutes = math.ceil(seconds / 60)
+    return f"about {minutes} minute{'s' if minutes > 1 else ''}"
+
+
 class Guard:
     """ASGI middleware; ``check(name, password)`` verifies a password (the user, or None), ``is_admin(name)`` the
     admin flag."""
@@ -161,8 +170,7 @@ class Guard:
                 log.warning(
                     "sign-in refused for %r: throttled (%d refused in the last minute)", name, refused
                 )
-            # rounded up: a wait under half a second is never "try again in 0 s", refused once more at once
-            detail = f"Too many failed sign-ins: try again in {math.ceil(wait)} s."
+            detail = f"Too many failed sign-ins: try again in {wait_words(wait)}."
             return JSONResponse({"detail": detail}, 429, {"retry-after": str(int(wait) + 1)})
         loop = asyncio.get_running_loop()
         user = await loop.run_in_executor(self._checks, self.check, name, password)

@@ -18,8 +18,8 @@ import pwd
 import socket
 import stat
 import time
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from data.errors import PrefloopError
@@ -220,6 +220,24 @@ def hold_lock(path: Path, held: Callable[[str], str], dir_fd: int | None = None)
         os.close(fd)
         raise
     return fd
+
+
+@contextmanager
+def waiting_lock(path: Path) -> Iterator[None]:
+    """Hold the lock (``flock``) of the lock file ``path`` for the ``with`` block, waiting while another process (or
+    thread) holds it: for a read, change and write of a small file, which two processes at once would each write
+    over the other's change. Nothing is written in the lock file, so a hard link there is harmless (a workspace
+    copied by ``cp -al`` then shares it: its writes wait on the original's); a link or special file is refused
+    (`open_in_place`). Where the file system takes no locks, a NoLocksError naming it."""
+    fd = open_in_place(path, os.O_RDWR | os.O_CREAT, one_name=False)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            raise NoLocksError(f"{path}: the file system here takes no locks ({os_reason(exc)})") from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def lock_holder(fd: int) -> str:

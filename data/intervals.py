@@ -1,5 +1,6 @@
 """Confidence intervals of the labeller figures (`data.labellers`, `data.rank_rate_quality`, `train.evaluate`,
-`data.leaderboard`) and the one form a figure is kept in before it is rounded for the report."""
+`data.leaderboard`), the one form a figure is kept in before it is rounded for the report, and the one text it is
+printed as (`figure_text`: `data stats` and the admin tab alike)."""
 
 from __future__ import annotations
 
@@ -140,3 +141,15 @@ def _fisher_z(r: float) -> float:
 def as_figure(value: float | None) -> float | None:
     """A figure as computed (None for no data): flags compare these, `data.labellers` rounds them for the report."""
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+# The decimals of every figure printed; pace's (seconds, labels an hour): `data.labellers.PACE_DIGITS`
+FIGURE_DIGITS = 3
+
+
+def figure_text(value: float | None, digits: int = FIGURE_DIGITS, none: str = "-") -> str:
+    """A figure as `data stats` prints it and the admin tab shows it, so a lead comparing the two reads the same
+    string: ``digits`` decimals always (``0.720``, where the tab showed ``0.72``), ``none`` where there is no data
+    (None, NaN)."""
+    figure = as_figure(value)
+    return none if figure is None else f"{figure:.{digits}f}"

@@ -41,7 +41,7 @@ from data.annotators import human_labels, same_name, withdrawn_labels
 from data.choice_agreement import TASK_AGREEMENT
 from data.errors import counted, one_line
 from data.gold_balance import one_sided_gold
-from data.intervals import as_figure, wilson_interval
+from data.intervals import FIGURE_DIGITS, as_figure, figure_text, wilson_interval
 from data.labeller_flags import flags
 from data.rank_rate_quality import rank_figures, rank_gold, rate_figures, rate_gold
 from data.rubric import aspect_order
@@ -56,7 +56,7 @@ def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(value, digits)
 
 
-PACE_DIGITS = {"median_seconds": 1, "labels_per_hour": 1}  # every other figure is shown to 3 decimals
+PACE_DIGITS = {"median_seconds": 1, "labels_per_hour": 1}  # every other figure: `FIGURE_DIGITS` decimals
 
 
 def _rounded(figures: dict) -> dict:
@@ -68,7 +68,7 @@ def _rounded(figures: dict) -> dict:
         if isinstance(value, list):
             return [one(key, v) for v in value]
         if isinstance(value, float):
-            return _round(value, PACE_DIGITS.get(key, 3))
+            return _round(value, PACE_DIGITS.get(key, FIGURE_DIGITS))
         return value
 
     return {key: one(key, value) for key, value in figures.items()}
@@ -303,15 +303,15 @@ def team_pace(labels: pd.DataFrame, task: str = "pairwise") -> dict:
 def _dashed(figures: dict) -> dict:
     """The figures to print: one there is no data for (None) is shown as -, a float to fixed decimals (3; pace's
     `PACE_DIGITS`): `DS accuracy 0.52` stood beside `0.881`."""
-    return {key: _shown(value, PACE_DIGITS.get(key, 3)) for key, value in figures.items()}
+    return {key: _shown(value, PACE_DIGITS.get(key, FIGURE_DIGITS)) for key, value in figures.items()}
 
 
-def _shown(value, digits: int = 3):
+def _shown(value, digits: int = FIGURE_DIGITS):
     """A figure as printed: - for none, a float to ``digits`` decimals (an interval's two too), anything else as
     it is."""
     if isinstance(value, list):
         return f"[{', '.join(str(_shown(v, digits)) for v in value)}]"
-    return "-" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else value
+    return figure_text(value, digits) if value is None or isinstance(value, float) else value
 
 
 def _with_interval(row: dict, key: str) -> str:

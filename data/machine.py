@@ -29,6 +29,7 @@ from data.aggregate import DAWID_SKENE, MAJORITY, SPLIT, aggregate, current_labe
 from data.annotators import machine_labeller_mask
 from data.choice_agreement import side_free_kappa
 from data.errors import counted
+from data.intervals import figure_text
 from data.selection import verdict_labels
 
 TIE = "tie"
@@ -146,10 +147,6 @@ def suggestion_follow(labels: pd.DataFrame) -> dict[str, dict]:
     return out
 
 
-def _number(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
-
-
 def machine_lines(rows: list[dict], follow: dict[str, dict] | None = None) -> list[str]:
     """Readable lines for ``machine_agreement`` rows (and ``suggestion_follow``) in `python -m data stats`."""
     lines = []
@@ -159,14 +156,14 @@ def machine_lines(rows: list[dict], follow: dict[str, dict] | None = None) -> li
         )
         lines.append(
             f"{r['annotator']}  round {r['round']}: {counted(r['pairs'], 'pair')}, agreement "
-            f"{_number(r['agreement'])}, without ties {_number(r['agreement_without_ties'])} "
+            f"{figure_text(r['agreement'])}, without ties {figure_text(r['agreement_without_ties'])} "
             f"({counted(r['pairs_without_ties'], 'pair')}), "
-            f"kappa {_number(r['kappa'])}; correct by human strength {strengths or '-'}"
+            f"kappa {figure_text(r['kappa'])}; correct by human strength {strengths or '-'}"
         )
     if follow and any(v["labels"] for v in follow.values()):
         shown, hidden = follow["shown"], follow["hidden"]
         lines.append(
-            f"suggestions followed: shown {_number(shown['rate'])} of {shown['labels']}, "
-            f"hidden {_number(hidden['rate'])} of {hidden['labels']}"
+            f"suggestions followed: shown {figure_text(shown['rate'])} of {shown['labels']}, "
+            f"hidden {figure_text(hidden['rate'])} of {hidden['labels']}"
         )
     return lines

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Collection
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from data.annotators import (
 from data.errors import PrefloopError
 from data.files import atomic_write, check_not_link, open_regular
 from data.import_records import TooDeep, within_depth
+from data.in_place import waiting_lock
 from data.lineage import same_machine
 from data.workspace import Workspace
 from data.workspace_root import read_paths, read_roots, stored_paths
@@ -48,8 +48,9 @@ LABELLING_KINDS = (
 ORDINARY_KINDS = ("sampled", "imported", "spin")
 ARENA_ONLY = "arena_only"  # the reason exports and train count the labels of other tasks on arena answers
 EXCLUDED_FILE = "excluded.json"  # WS/excluded.json: the labellers the admin tab switched out of every verdict
-# One switch at a time reads and writes it: two admins' at once each wrote the list it read plus its own name.
-_SWITCHING = threading.Lock()
+# One switch at a time reads and writes it, across processes (two apps on one workspace) and threads: two admins'
+# at once each wrote the list it read plus its own name
+EXCLUDED_LOCK = "excluded.lock"
 
 
 def choose_labels(labels: pd.DataFrame | pa.Table, source: str) -> pd.DataFrame | pa.Table:
@@ -180,12 +181,13 @@ def excluded_labellers(workspace: Path, names: tuple[str, ...] | list[str] = ())
 
 def set_excluded(workspace: Path, name: str, excluded: bool) -> tuple[str, ...]:
     """Switch labeller ``name`` out of (``excluded``) or back into every verdict, in excluded.json (written whole,
-    never through a symlink planted at its name); their labels stay stored either way. Back in: every entry that
+    never through a symlink planted at its name; read and written by one switch at a time, of any process: the
+    `waiting_lock` of `EXCLUDED_LOCK`); their labels stay stored either way. Back in: every entry that
     excludes ``name`` is dropped (`is_excluded`: a judge's hub id, where it is named by its snapshot folder). Names
     are stored as the labels store them (`data.workspace_root.stored_paths`). The names now excluded."""
     path = Path(workspace) / EXCLUDED_FILE
     check_not_link(path)
-    with _SWITCHING:
+    with waiting_lock(Path(workspace) / EXCLUDED_LOCK):
         names, name = {same_name(n) for n in read_excluded(workspace)}, same_name(name)
         names = names | {name} if excluded else {n for n in names if not is_excluded(name, [n])}
         stored = sorted(stored_paths(read_roots(path.parent), names, PREFIXES))  # as the labels store them

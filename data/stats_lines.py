@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from data.errors import counted, one_line
+from data.intervals import figure_text
 from data.lineage import lineage_lines
 from data.machine import AGAINST, machine_lines
 from data.rank_agreement import left_out_note, tau_items_note
@@ -18,7 +19,7 @@ from data.stats import TABLES
 
 
 def _number(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
+    return figure_text(value, none="n/a")
 
 
 def _listed(parts: list[str]) -> str:

@@ -229,7 +229,10 @@ def test_an_export_the_disk_refuses_says_why_without_the_servers_path(ctx, monke
 
     monkeypatch.setattr("annotate.admin_export.write_export", full)
     said = export_labels(ctx, "ann", "dpo")
-    assert ">Not written: the disk is full: nothing was written to exports/dpo.parquet<" in said, said
+    failed = (
+        "Exporting exports/dpo.parquet failed: the disk is full: nothing was written to exports/dpo.parquet"
+    )
+    assert f">{failed}<" in said, said
 
 
 @pytest.mark.parametrize(
@@ -467,7 +470,8 @@ def test_a_failed_make_gold_says_so_on_the_status_line(label_ws, users_file, mon
     """ann turns the verdicts to Dawid–Skene, then makes an item gold, which fails (a full disk as its gold answer
     is written): the failure was a popup, and the status line went on reading "Verdicts by dawid-skene now …" over
     the redraw, as if that were the outcome of her latest action. The make-gold's failure is the status line now:
-    what failed and why (the exclusion's and the exports' as well)."""
+    what failed and why (the exclusion's and the exports' as well: "Exporting exports/<file> failed: <why>", where the
+    export's line was its reason alone)."""
     import errno
 
     import annotate.admin
@@ -494,7 +498,10 @@ def test_a_failed_make_gold_says_so_on_the_status_line(label_ws, users_file, mon
     assert "Make gold again says so (error " in line
     monkeypatch.setattr(annotate.admin_export, "export_workspace", full)
     line = named["export_dpo"]("majority", "all", "auto", page, 3, True, request)
-    assert line == '<div class="pf-message pf-error">[Errno 28] No space left on device</div>', line
+    failed = "Exporting exports/dpo.parquet failed: [Errno 28] No space left on device"
+    assert line == f'<div class="pf-message pf-error">{failed}</div>', line
+    line = named["export_dpo"]("majority", "train", "auto", page, 4, True, request)  # the split's file
+    assert "Exporting exports/dpo-train.parquet failed: [Errno 28]" in line, line
 
 
 def test_a_failed_switch_says_so_on_the_status_line(label_ws, users_file):

@@ -417,3 +417,38 @@ def test_two_exclusions_at_once_both_stay_in_force(setup, monkeypatch):
     other.join()
     assert read_excluded(ctx.service.workspace.path) == ("bob", "cat")
     assert "Excluded: bob, cat." in lines["bob"], lines
+
+
+def test_two_apps_excluding_at_once_both_stay_in_force(setup, monkeypatch):
+    """Two apps on one workspace (two processes) exclude cat and bob at the same moment: the thread lock of one
+    app did not stop the other's read and write between this one's, so bob's exclusion was lost though its line
+    said it was made. The switch holds a lock of the workspace's file (WS/excluded.lock) now: the other process
+    waits for this write, then adds bob to it."""
+    import contextlib
+    import subprocess
+    import sys
+
+    import data.selection
+
+    ctx, _ = setup
+    ws = ctx.service.workspace.path
+    write = data.selection.atomic_write
+    other = (
+        "import sys; from data.selection import set_excluded; print('ready', flush=True); "
+        "print(set_excluded(sys.argv[1], 'bob', True), flush=True)"
+    )
+    started = {}
+
+    def written_meanwhile(path, fill):  # the other app excludes bob as this one is about to write cat
+        process = subprocess.Popen([sys.executable, "-c", other, str(ws)], stdout=subprocess.PIPE, text=True)
+        assert process.stdout.readline() == "ready\n"
+        with contextlib.suppress(subprocess.TimeoutExpired):  # it waits for this write now: a second at most
+            process.wait(timeout=1)
+        write(path, fill)
+        started["process"] = process
+
+    monkeypatch.setattr(data.selection, "atomic_write", written_meanwhile)
+    assert "Excluded: cat." in exclude_labeller(ctx, "ann", "cat", True)
+    out, _ = started["process"].communicate(timeout=60)
+    assert started["process"].returncode == 0 and out == "('bob', 'cat')\n"
+    assert read_excluded(ws) == ("bob", "cat")

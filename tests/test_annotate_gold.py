@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import fields
 
+import gradio as gr
 import pyarrow.compute as pc
 import pytest
 
@@ -155,6 +156,48 @@ def test_making_a_gold_item_gold_says_what_it_replaced_and_the_disputed_table_ma
     assert f"{regular} is gold now (answer a); its labels stay" in make_gold(ctx, "ann", regular, "a")
 
 
+def test_a_double_clicked_make_gold_writes_once_and_says_the_first_ones_line(tmp_path, monkeypatch):
+    """A double-clicked "Make gold": the two clicks ran at once, each read the item not gold, and both wrote its
+    gold answer (two gold events of one item); or the second ran after, and its "already was gold ... (from
+    admin:ann); nothing changed" took the status line, as if another admin had made it gold. One make-gold runs at
+    a time now, and the page's repeat of the same one that finds it done says the first's line."""
+    import threading
+    from types import SimpleNamespace
+
+    import annotate.admin
+    from annotate.admin_tab import Selected
+    from annotate.app import build_app, make_context
+    from annotate.users import Authenticator, User, hash_password
+
+    ws, ids = build(tmp_path / "ws")
+    users = {"ann": User("ann", hash_password("pw-ann-12345"), admin=True)}
+    app = build_app(make_context(LabelService(ws, overlap=2), Authenticator(users)))
+    click = next(fn.fn for fn in app.fns.values() if fn.api_name == "make_gold")
+    page, request, item, lines = Selected(), SimpleNamespace(username="ann"), ids[GOLD], {}
+    mark, events = annotate.admin.mark_gold, ws.read("gold").num_rows
+
+    def clicked(ticket: int) -> None:
+        lines[ticket] = click(item, "b", "", page, ticket, True, request)
+
+    second = threading.Thread(target=clicked, args=(2,))
+
+    def clicked_again_meanwhile(*args):  # the second click reaches the server as the first is about to write
+        monkeypatch.setattr(annotate.admin, "mark_gold", mark)
+        second.start()
+        second.join(timeout=1)  # (it waits for this one now: no later than a second)
+        return mark(*args)
+
+    monkeypatch.setattr(annotate.admin, "mark_gold", clicked_again_meanwhile)
+    clicked(1)
+    second.join()
+    assert ws.read("gold").num_rows == events + 1
+    made = f"{item} is gold now (answer b); its labels stay, and it never trains."
+    # the status line is the second click's, which is the first's line
+    assert made in lines[2] and lines[1] in (lines[2], gr.skip())
+    clicked(3)  # and once both are answered
+    assert lines[3] == lines[2] and ws.read("gold").num_rows == events + 1
+
+
 def test_make_gold_names_the_pairs_answer_by_its_text_not_a_side(tmp_path):
     """The gold row's a and b are the pair's stored answers, while the label tab shows the answers as A (left) and B
     on sides drawn per labeller: an admin who read the item there and took its A for `a` made the other answer gold
@@ -289,7 +332,7 @@ def test_rank_and_rate_gold_items_are_mixed_in_once_measured_and_shown_to_the_ad
             low, high = gold["ci95"]
             within = f"{gold['within_one']}/{gold['values']} ({gold['answered']} answers)"
             assert "<th>gold 95 % CI</th><th>gold |difference|</th>" in labellers
-            assert f"<td>{within}</td><td>{low:.2f}–{high:.2f}</td><td>1.4</td>" in labellers
+            assert f"<td>{within}</td><td>{low:.3f}–{high:.3f}</td><td>1.400</td>" in labellers
 
 
 def test_admin_makes_rank_and_rate_items_gold_from_the_least_agreed_table(tmp_path):

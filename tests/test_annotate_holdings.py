@@ -64,6 +64,28 @@ def test_a_label_after_a_restart_keeps_when_its_item_was_handed_out(label_ws):
     assert svc.submit("bob", held["bob"], "left").served_at is None
 
 
+def test_a_pick_resent_after_a_restart_keeps_its_seconds_as_any_label_does(label_ws):
+    """A pick resent once the killed app was back was stored with `seconds` empty (its `active_seconds` and
+    `served_at` kept), so the pace figures left it out as if it had no time, and the page drawn again first timed it
+    from the restart. The seconds run from the hand-out kept with the hold, as before the restart; a hold line
+    without the hand-out time (bob's, from before it was kept) leaves them unknown, as it was."""
+    first = service(label_ws, overlap=2)
+    held = {user: first.show(user).item.id for user in ("ann", "cat", "bob")}
+    path = label_ws.path / HOLDINGS_FOLDER / "pairwise.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    for line in lines:  # each handed out 30 s before the restart
+        line["served"] -= 30
+        if line["labeller"] == "bob":
+            del line["served"]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    svc = restarted(label_ws)
+    resent = svc.submit("ann", held["ann"], "left", active_seconds=12.5)
+    assert 30 <= resent.seconds < 40 and resent.active_seconds == 12.5, resent
+    assert svc.show("cat").item.id == held["cat"]  # drawn again: timed from the hand-out all the same
+    assert 30 <= svc.submit("cat", held["cat"], "left").seconds < 40
+    assert svc.submit("bob", held["bob"], "left").seconds is None
+
+
 def test_a_relabel_after_an_undo_keeps_its_item_across_a_restart(label_ws):
     first = service(label_ws, overlap=1)
     item = first.show("ann").item.id

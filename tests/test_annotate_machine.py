@@ -73,5 +73,7 @@ def test_admin_cards_show_machine_agreement_and_follow_rate(label_ws):
     )
     report = admin_report(label_ws.frame("labels"), "pairwise", label_ws.frame("pairs"))
     cards = machine_cards(report)
-    assert cards[0][0] == "judge:j vs people (κ)" and "agree 0.50, 0.50 without ties; 4 pairs" in cards[0][2]
-    assert cards[1] == ("suggestion followed (2 shown)", "1.00", "hidden: 0.00 of 1")
+    assert (
+        cards[0][0] == "judge:j vs people (κ)" and "agree 0.500, 0.500 without ties; 4 pairs" in cards[0][2]
+    )
+    assert cards[1] == ("suggestion followed (2 shown)", "1.000", "hidden: 0.000 of 1")  # as `data stats`

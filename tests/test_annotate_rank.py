@@ -197,8 +197,8 @@ def test_the_labellers_table_shows_each_rankers_tie_and_all_tied_share(ws):
     columns = re.findall(r"<th>(.*?)</th>", labellers)
     rows = {cells[0]: dict(zip(columns, cells)) for cells in _rows(labellers)}
     assert {name: (row["tie share"], row["all-tied share"]) for name, row in rows.items()} == {
-        "bob": ("0.5", "0.0"),
-        "cat": ("1.0", "1.0"),
+        "bob": ("0.500", "0.000"),  # as `stats --labellers` prints them
+        "cat": ("1.000", "1.000"),
     }
 
 

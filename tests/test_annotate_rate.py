@@ -157,8 +157,9 @@ def test_admin_tab_shows_alpha_per_aspect(ctx):
         "<th>|difference| from others</th><th>bias</th><th>r with others</th><th>r 95 % CI</th>" in labellers
     )
     # one answer rated: no correlation, no interval, no gold: a dash in each (never a blank cell)
-    assert "<td>0.4</td><td>0.4</td><td>–</td><td>–</td>" in labellers
-    assert "<td>0.4</td><td>-0.4</td><td>–</td><td>–</td>" in labellers
+    # each figure as `stats --labellers` prints it (0.400, where the tab showed 0.4)
+    assert "<td>0.400</td><td>0.400</td><td>–</td><td>–</td>" in labellers
+    assert "<td>0.400</td><td>-0.400</td><td>–</td><td>–</td>" in labellers
     assert "median seconds per label" in cards
     assert "helpfulness" in disputed and ">2<" in disputed  # 3 vs 1: the widest aspect, range 2
     with pytest.raises(Exception, match="Only an admin"):

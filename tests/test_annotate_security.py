@@ -237,6 +237,32 @@ def test_a_wait_under_a_second_is_never_said_as_0_s(tmp_path, users):
     asyncio.run(run())
 
 
+def test_a_lock_out_says_its_wait_in_minutes(tmp_path, users):
+    """A labeller locked out for 15 minutes was told "try again in 897 s"; a wait of a minute or more is said in
+    minutes now, rounded up (never told to come back before it is over), under a minute in seconds as before."""
+    limits = LoginLimits(attempts=2, address_attempts=100, lockout_seconds=900.0, backoff_seconds=0.0)
+    clock = Clock()
+
+    async def run():
+        client, _ = guard_client(tmp_path, users, limits, clock)
+        async with client:
+            for _ in range(2):  # the second failure locks the name out for 900 s
+                assert (
+                    await client.post("/login", data={"username": "bob", "password": "x"})
+                ).status_code == 400
+            said = {}
+            for waited in (3.0, 779.0, 60.5):  # 897 s left, then 118 s, then 57.5 s
+                clock.now += waited
+                refused = await client.post("/login", data={"username": "bob", "password": PASSWORD})
+                assert refused.status_code == 429
+                said[waited] = refused.json()["detail"].removeprefix(
+                    "Too many failed sign-ins: try again in "
+                )
+            assert said == {3.0: "about 15 minutes.", 779.0: "about 2 minutes.", 60.5: "58 s."}, said
+
+    asyncio.run(run())
+
+
 def test_150_concurrent_guesses_check_at_most_the_limit_and_forwarded_for_changes_nothing(
     tmp_path, users, caplog, monkeypatch
 ):
@@ -489,7 +515,9 @@ def test_the_admins_export_neither_writes_nor_serves_through_a_planted_symlink(t
     shutil.rmtree(label_ws.exports)
     label_ws.exports.symlink_to(outside)
     said = export_labels(ctx, "ann", "dpo")
-    assert f">Not written: exports: {NOT_A_FILE}<" in said and str(tmp_path) not in said
+    assert (
+        f">Exporting exports/dpo.parquet failed: exports: {NOT_A_FILE}<" in said and str(tmp_path) not in said
+    )
     assert list(outside.iterdir()) == []
     label_ws.exports.unlink()
     label_ws.exports.mkdir()
@@ -583,7 +611,10 @@ def test_an_exports_folder_swapped_for_a_link_after_its_check_is_neither_written
 
     monkeypatch.setattr(admin_export, "write_export", write_after_swap)
     said = admin_export.export_labels(ctx, "ann", "dpo")
-    assert "Not written" in said and {p.name: p.read_bytes() for p in outside.iterdir()} == before
+    assert (
+        "Exporting exports/dpo.parquet failed" in said
+        and {p.name: p.read_bytes() for p in outside.iterdir()} == before
+    )
     exports.unlink()  # no exports/ folder at all: the export makes it, as it did
     monkeypatch.undo()
     assert "Wrote exports/dpo.parquet" in admin_export.export_labels(ctx, "ann", "dpo")

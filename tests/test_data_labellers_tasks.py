@@ -196,6 +196,33 @@ def test_stats_labellers_reports_each_task_with_labels(kto_workspace, capsys):
     assert text.startswith("kto: ") and "pairwise" not in text and "None" not in text
 
 
+def test_the_admin_tab_shows_each_figure_as_stats_labellers_prints_it(kto_workspace, capsys):
+    """bob agrees with the others on half his items: `stats --labellers` printed 0.500 and the admin tab's labellers
+    table 0.5 (its intervals and cards to two decimals), so a lead comparing the two read different strings. Both
+    print a figure through one formatter now (`data.intervals.figure_text`)."""
+    import re
+
+    from annotate.admin import admin_view
+    from annotate.app import make_context
+    from annotate.service import LabelService
+    from annotate.users import Authenticator, User, hash_password
+
+    assert main(["stats", "-w", str(kto_workspace.path), "--labellers"]) == 0
+    text = capsys.readouterr().out
+    users = {"ann": User("ann", hash_password("correct horse battery"), admin=True)}
+    ctx = make_context(LabelService(kto_workspace, "kto", overlap=2), Authenticator(users))
+    _, labellers, _, _ = admin_view(ctx, "ann")
+    columns = re.findall(r"<th>(.*?)</th>", labellers)
+    rows = [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", labellers)]
+    bob = next(dict(zip(columns, cells)) for cells in rows if cells and cells[0] == "bob")
+    shown = (bob["agrees with others"], bob["DS accuracy"], bob["desirable share"])
+    assert shown == ("0.500", "0.500", "0.500"), bob
+    assert (
+        f"bob: 6 labels, gold -, loo agreement {shown[0]}, DS accuracy {shown[1]}, desirable {shown[2]}"
+        in text
+    )
+
+
 def test_admin_labellers_table_for_kto(label_ws, tmp_path):
     from annotate.admin import admin_view
     from annotate.app import make_context
