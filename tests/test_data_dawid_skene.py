@@ -278,7 +278,7 @@ def test_one_contradicted_shared_answer_turns_no_lone_answer_over():
     answer, and the fit read all 10 as misses (desirable at 0.99), a KTO export without them; without the three,
     it kept them but turned the shared answer undesirable at 0.999 against the two others. An answer counts as
     checked only on `CHECKED_AT` (3) items: theirs stay as given, at their trust (right on 3 of 4 checked items:
-    0.77), the shared answer desirable; contradicted on three, the 10 are read as misses."""
+    0.77), the shared answer desirable; contradicted on two, still so; on three, the 10 are read as misses."""
     for shared in ([(1, 0, 0)] + [(0, 0, 0)] * 3, [(1, 0, 0)]):
         items, labellers, choices, n = lone_answers(shared)
         fit = dawid_skene.fit(items, labellers, choices, n, 3, 2)
@@ -298,6 +298,11 @@ def test_one_contradicted_shared_answer_turns_no_lone_answer_over():
     )
     assert verdicts["verdict"].tolist() == ["undesirable"] * 10 + ["desirable"] * 94
     np.testing.assert_allclose(verdicts["posterior"][:10], 0.769, atol=1e-3)
+    # the boundary: contradicted on two, they stay as given, at their trust (right on 3 of 5 checked items, 5 / 7.5);
+    # on three, they are read as misses
+    items, labellers, choices, n = lone_answers([(1, 0, 0)] * 2 + [(0, 0, 0)] * 3)
+    fit = dawid_skene.fit(items, labellers, choices, n, 3, 2)
+    np.testing.assert_allclose(fit.posterior[:10, 1], 5 / 7.5, atol=1e-3)
     items, labellers, choices, n = lone_answers([(1, 0, 0)] * 3 + [(0, 0, 0)] * 3)
     fit = dawid_skene.fit(items, labellers, choices, n, 3, 2)
     assert fit.apart is None and (fit.posterior[:10, 0] > 0.99).all()
