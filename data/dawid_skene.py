@@ -274,7 +274,7 @@ def fit(
     posterior the labeller's `trust`."""
     items, labellers, choices = (np.asarray(x, dtype=np.int64) for x in (items, labellers, choices))
     alone = unchecked(items, labellers, choices, n_items, n_labellers, k, gold, swap)
-    if alone.any():  # their answers the verdicts, the rest fitted without them (every answer checked there)
+    if alone.any():  # their answers the verdicts, the rest fitted without them (where none is kept out)
         kept, renumbered = ~alone[items], np.cumsum(~alone) - 1
         rest = fit(
             renumbered[items[kept]],
