@@ -269,9 +269,9 @@ def fit(
     counted in the confusion rows but not in the shares (the prior p: gold items count there as their labels say);
     ``prior_right``: the prior's imagined right answers per labeller and true choice, `PRIOR_WRONG` wrong ones beside
     them (0: neither, the plain maximum likelihood fit); ``swap``: `side_swap` of the task's choices, which ties a
-    and b's parameters (pairwise; None: no sides, as KTO). Items whose one label nobody checks (`unchecked`) stay
-    out of the fit (``apart``, every own item of a labeller with an unchecked one) and keep their answer, its
-    posterior the labeller's `trust`."""
+    and b's parameters (pairwise; None: no sides, as KTO). The items of one label of a labeller too little checked
+    there (`unchecked`: all of theirs) stay out of the fit (``apart``) and keep their answer, its posterior the
+    labeller's `trust`."""
     items, labellers, choices = (np.asarray(x, dtype=np.int64) for x in (items, labellers, choices))
     alone = unchecked(items, labellers, choices, n_items, n_labellers, k, gold, swap)
     if alone.any():  # their answers the verdicts, the rest fitted without them (where none is kept out)
