@@ -326,8 +326,9 @@ def test_the_items_kept_out_are_all_of_a_labellers_own_whatever_they_answered():
 
 def test_accuracy_counts_only_the_labels_in_the_fit():
     """Each labeller's accuracy is the mean posterior of their answers in the fit: the answers kept out of it
-    (`unchecked`) are their own read back at posterior 1 and would make a labeller whom the one labeller they share
-    items with contradicts look right; a labeller with no answer in the fit has no accuracy."""
+    (`unchecked`) are their own read back (at posterior 1, now at their `trust`, itself read off the fit) and would
+    make a labeller whom the one labeller they share items with contradicts look right; a labeller with no answer in
+    the fit has no accuracy."""
     # labeller 0: undesirable alone on items 0-9, desirable on 10 and 11 where labeller 1 says undesirable;
     # labeller 2 alone on item 12
     items = np.array([*range(10), 10, 10, 11, 11, 12])
