@@ -31,13 +31,18 @@ undesirable and two others desirable, beside one all three called desirable, tur
 so did one such item beside one where the others agreed with them and 20 all called desirable (at 0.60: half of
 their checked undesirable answers right). So an answer counts as checked only once the labeller gave it on
 `CHECKED_AT` (3) items others label or gold: more than the 2.5 answers the prior imagines per row, so the data
-outweighs it. Items with an answer checked less stay out of the fit, their answer the verdict, and the rest is
-fitted as if their labels were not there. Their posterior is no certainty (nothing checked that answer) but how
-often the fit finds the labeller right: their answers' mean posterior on the items that check them, with the
-prior's imagined answers beside it (`trust`: 0.8 for a labeller with none), the other choices sharing the rest. A
-pair's a and b are one answer here, as the fit ties their parameters. Three shared items the labeller answered
-undesirable put their undesirable answers in the fit: with the other two agreeing on all three, the 10 stay
-undesirable (at 0.86); contradicted on all three, they are read as misses (desirable at 0.997).
+outweighs it. A labeller who gave an answer checked less on an item of their own (nobody else's, no gold) has
+all their own items stay out of the fit, their answers the verdicts, and the rest is fitted as if those labels were
+not there: all of them, since which items the fit sees must not depend on what was answered. Left out for that
+answer alone, the items of their other answers set the shares: a lone labeller who said undesirable on three shared
+items, contradicted by two others on two, and desirable on one, had their 10 lone undesirable answers fitted and
+their 90 desirable ones left out; the shares came out undesirable 0.905, and the two items the two others called
+desirable undesirable (at 0.91). The posterior of an item left out is no certainty but how often the fit finds
+its labeller right: their answers' mean posterior on the items that check them, with the prior's imagined answers
+beside it (`trust`: 0.8 for a labeller with none), the other choices sharing the rest. A pair's a and b are one
+answer here, as the fit ties their parameters. Three shared items the labeller answered undesirable, beside three
+they answered desirable, put their own items in the fit: with the other two agreeing on all six, the 10 stay
+undesirable (at 0.86); contradicted on the three, they are read as misses (desirable at 0.997).
 
 A pair's sides are exchangeable (`swap`): which answer a pair stores as ``a`` is an accident of storage (`import
 --unlabelled` puts every file's chosen answer there; the app shows either on the left by a coin flip), yet a fit with
@@ -206,15 +211,21 @@ def unchecked(
     gold: np.ndarray | None = None,
     swap: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Per item: is its one label an answer its labeller gave on fewer than `CHECKED_AT` items someone else
-    labelled or gold (``swap``, `side_swap`: a and b one answer, their parameters tied)? Too little tells the fit
-    how that labeller errs on it: whatever it made of those answers would be its prior's and its own shares' doing.
-    A labeller with no such item at all has every item here (`data.labellers` then gives them no accuracy)."""
+    """Per item: is its one label from a labeller who gave some answer on an item of their own (nobody else's, no
+    gold) that they gave on fewer than `CHECKED_AT` items someone else labelled or gold (``swap``, `side_swap`: a and
+    b one answer, their parameters tied)? Too little tells the fit how that labeller errs on it: whatever it made of
+    those answers would be its prior's and its own shares' doing. All such a labeller's own items are here, whatever
+    they answered there: which items stay out depends on who labelled them, never on what they said, so the items
+    left make the shares as they would be (kept for their checked answers only, the items of one answer made the
+    shares that answer's). A labeller with no item that checks them has every item here (`data.labellers` then
+    gives them no accuracy)."""
     shared = checking(items, n_items, gold)
     cell = labellers * k + (choices if swap is None else np.minimum(choices, swap[choices]))
     checked = np.bincount(cell, weights=shared[items], minlength=n_labellers * k) >= CHECKED_AT
+    own = ~shared[items]
+    unread = np.bincount(labellers[own & ~checked[cell]], minlength=n_labellers) > 0
     alone = np.zeros(n_items, dtype=bool)
-    alone[items[~checked[cell] & ~shared[items]]] = True
+    alone[items[own & unread[labellers]]] = True
     return alone
 
 
@@ -258,11 +269,12 @@ def fit(
     counted in the confusion rows but not in the shares (the prior p: gold items count there as their labels say);
     ``prior_right``: the prior's imagined right answers per labeller and true choice, `PRIOR_WRONG` wrong ones beside
     them (0: neither, the plain maximum likelihood fit); ``swap``: `side_swap` of the task's choices, which ties a
-    and b's parameters (pairwise; None: no sides, as KTO). Items whose one label nobody checks (`unchecked`) stay
-    out of the fit (``apart``) and keep their answer, its posterior the labeller's `trust`."""
+    and b's parameters (pairwise; None: no sides, as KTO). The items of one label of a labeller too little checked
+    there (`unchecked`: all of theirs) stay out of the fit (``apart``) and keep their answer, its posterior the
+    labeller's `trust`."""
     items, labellers, choices = (np.asarray(x, dtype=np.int64) for x in (items, labellers, choices))
     alone = unchecked(items, labellers, choices, n_items, n_labellers, k, gold, swap)
-    if alone.any():  # their answers the verdicts, the rest fitted without them (every answer checked there)
+    if alone.any():  # their answers the verdicts, the rest fitted without them (where none is kept out)
         kept, renumbered = ~alone[items], np.cumsum(~alone) - 1
         rest = fit(
             renumbered[items[kept]],

@@ -247,13 +247,16 @@ def test_an_answer_a_labeller_gave_only_where_nobody_checks_it_is_read_as_given(
     then read all 10 of their undesirable answers as misses (desirable at 0.92 beside one such item; 0.98 beside
     20): a KTO export with no undesirable row. Only their desirable answers are checked there: the undesirable ones
     stay out of the fit, their verdicts as given, at the labeller's trust: right on 3 checked items of 3, (3 + 2) /
-    (3 + 2.5); on 20 of 20, (20 + 2) / (20 + 2.5). Their desirable ones are fitted."""
+    (3 + 2.5); on 20 of 20, (20 + 2) / (20 + 2.5). So do their desirable ones beside them (who labelled an item
+    decides whether it is fitted, not what they answered); the shared ones are fitted."""
     for shared, trust in (([(0, 0)] * 3, 5 / 5.5), ([(0, 0)] * 20, 22 / 22.5)):
         items, labellers, choices, n = lone_answers(shared)
         fit = dawid_skene.fit(items, labellers, choices, n, 2, 2)
-        np.testing.assert_array_equal(fit.apart, np.arange(n) < 10)
-        np.testing.assert_allclose(fit.posterior[:10], [[1 - trust, trust]] * 10, atol=1e-3)
-        assert (fit.posterior[10:, 0] > 0.99).all()
+        np.testing.assert_array_equal(fit.apart, np.arange(n) < 100)
+        np.testing.assert_allclose(
+            fit.posterior[:100, 1], np.where(np.arange(100) < 10, trust, 1 - trust), atol=1e-3
+        )
+        assert (fit.posterior[100:, 0] > 0.99).all()
     # Three shared answers of theirs that are undesirable, the other labeller agreeing, check it: all of them
     # fitted, kept undesirable (at 0.86)
     items, labellers, choices, n = lone_answers([(1, 1, 1)] * 3 + [(0, 0, 0)] * 3)
@@ -275,7 +278,7 @@ def test_one_contradicted_shared_answer_turns_no_lone_answer_over():
     answer, and the fit read all 10 as misses (desirable at 0.99), a KTO export without them; without the three,
     it kept them but turned the shared answer undesirable at 0.999 against the two others. An answer counts as
     checked only on `CHECKED_AT` (3) items: theirs stay as given, at their trust (right on 3 of 4 checked items:
-    0.77), the shared answer desirable; contradicted on three, the 10 are read as misses."""
+    0.77), the shared answer desirable; contradicted on two, still so; on three, the 10 are read as misses."""
     for shared in ([(1, 0, 0)] + [(0, 0, 0)] * 3, [(1, 0, 0)]):
         items, labellers, choices, n = lone_answers(shared)
         fit = dawid_skene.fit(items, labellers, choices, n, 3, 2)
@@ -295,15 +298,37 @@ def test_one_contradicted_shared_answer_turns_no_lone_answer_over():
     )
     assert verdicts["verdict"].tolist() == ["undesirable"] * 10 + ["desirable"] * 94
     np.testing.assert_allclose(verdicts["posterior"][:10], 0.769, atol=1e-3)
+    # the boundary: contradicted on two, they stay as given, at their trust (right on 3 of 5 checked items, 5 / 7.5);
+    # on three, they are read as misses
+    items, labellers, choices, n = lone_answers([(1, 0, 0)] * 2 + [(0, 0, 0)] * 3)
+    fit = dawid_skene.fit(items, labellers, choices, n, 3, 2)
+    np.testing.assert_allclose(fit.posterior[:10, 1], 5 / 7.5, atol=1e-3)
     items, labellers, choices, n = lone_answers([(1, 0, 0)] * 3 + [(0, 0, 0)] * 3)
     fit = dawid_skene.fit(items, labellers, choices, n, 3, 2)
     assert fit.apart is None and (fit.posterior[:10, 0] > 0.99).all()
 
 
+def test_the_items_kept_out_are_all_of_a_labellers_own_whatever_they_answered():
+    """Labeller 0 alone on 100 answers, 10 undesirable, said undesirable on three items two others share (one agreed
+    with, two contradicted) and desirable on one. Their undesirable answer was checked, their desirable one not: the
+    fit kept their 10 lone undesirable answers and left out their 90 desirable ones, so its shares, undesirable
+    0.905, came from those 10, and turned the two items where the two others said desirable undesirable at 0.91.
+    All of their own items stay out now: the shares come from the four shared items, the two items desirable."""
+    items, labellers, choices, n = lone_answers([(1, 0, 0), (1, 0, 0), (1, 1, 1), (0, 0, 0)])
+    fit = dawid_skene.fit(items, labellers, choices, n, 3, 2)
+    assert (fit.posterior[[100, 101, 103], 0] > 0.95).all() and fit.posterior[102, 1] > 0.95
+    assert fit.prior[1] < 0.3
+    np.testing.assert_array_equal(fit.apart, np.arange(n) < 100)
+    # their lone answers at their trust, right on 2 of their 4 checked items and so on no lone verdict of theirs sure
+    np.testing.assert_allclose(fit.posterior[:100].max(axis=1), fit.posterior[0].max())
+    assert 0.5 < fit.posterior[0].max() < 0.7
+
+
 def test_accuracy_counts_only_the_labels_in_the_fit():
     """Each labeller's accuracy is the mean posterior of their answers in the fit: the answers kept out of it
-    (`unchecked`) are their own read back at posterior 1 and would make a labeller whom the one labeller they share
-    items with contradicts look right; a labeller with no answer in the fit has no accuracy."""
+    (`unchecked`) are their own read back (at posterior 1, now at their `trust`, itself read off the fit) and would
+    make a labeller whom the one labeller they share items with contradicts look right; a labeller with no answer in
+    the fit has no accuracy."""
     # labeller 0: undesirable alone on items 0-9, desirable on 10 and 11 where labeller 1 says undesirable;
     # labeller 2 alone on item 12
     items = np.array([*range(10), 10, 10, 11, 11, 12])
