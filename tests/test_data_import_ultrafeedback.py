@@ -235,6 +235,30 @@ def test_early_list_form_annotations_of_one_object_are_read_a_longer_list_is_nam
     )
 
 
+def test_a_list_of_one_value_that_is_no_annotation_says_what_it_holds(tmp_path, capsys):
+    """A list of one string, null or list was "a list of 1 annotation: expected one object (or a list of one ...)",
+    which the list seemed to be; and an aspect's name was repeated whole, a newline breaking the line. The line
+    shows the value, and the name as a record's keys are shown."""
+    ws, field = str(tmp_path / "ws"), "completions[0].annotations"
+    for note, held in [("4", "'4'"), (None, "null"), ([{"Rating": "4"}], '[{"Rating": "4"}]')]:
+        answer = completion("gpt-4", "Lima.", *"5435")
+        answer["annotations"]["honesty"] = [note]
+        path = write(tmp_path / "uf.jsonl", row("Capital of Peru?", answer))
+        assert main(["import", "-w", ws, str(path), "--rubric", RUBRIC]) == 2
+        assert capsys.readouterr().err == (
+            f"error: {path}, row 0, field '{field}': honesty gives a list of one value that is no object, {held}: "
+            "expected one object (or a list of one, as early releases give it)\n"
+        )
+    del answer["annotations"]["honesty"]
+    answer["annotations"]["hon\nesty" + "y" * 200] = []
+    path = write(tmp_path / "uf.jsonl", row("Capital of Peru?", answer))
+    assert main(["import", "-w", ws, str(path), "--rubric", RUBRIC]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {path}, row 0, field '{field}': hon\\nesty{'y' * 52}…{'y' * 59} gives a list of 0 annotations: "
+        "expected one object (or a list of one, as early releases give it)\n"
+    )
+
+
 def test_remove_of_a_file_of_na_answers_withdraws_what_its_import_stored(tmp_path, capsys):
     """Its import stored its answers unrated, no label: `--remove` refused the file ("no row holds a label"), and
     with it every other file named, withdrawing nothing."""
