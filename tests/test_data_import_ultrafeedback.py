@@ -259,6 +259,26 @@ def test_a_list_of_one_value_that_is_no_annotation_says_what_it_holds(tmp_path, 
     )
 
 
+def test_remove_counts_a_list_form_row_an_import_before_left_out(tmp_path, capsys, monkeypatch):
+    """An import before list-form annotations were read left such a row out (bad_ratings, with --on-error skip):
+    `--remove` reads its rating now, found it not stored and refused the file, so nothing of it could ever be
+    withdrawn. Its rejects file says the import left the row out: counted so, and the rest withdrawn."""
+    early = completion("gpt-4", "Santiago.", *"5435")
+    early["annotations"] = {aspect: [note] for aspect, note in early["annotations"].items()}
+    rated = row("Capital of Peru?", completion("gpt-4", "Lima.", *"5555"))
+    path = write(tmp_path / "uf.jsonl", rated, row("Capital of Chile?", early))
+    ws, uf = str(tmp_path / "ws"), ["--rubric", RUBRIC]
+    with monkeypatch.context() as patch:  # read as the import before list-form annotations read them
+        patch.setattr("data.import_text.annotation", lambda note: note)
+        assert main(["import", "-w", ws, str(path), *uf, "--on-error", "skip"]) == 0
+    assert "skipped 1 record (bad_ratings 1)" in capsys.readouterr().out
+    assert main(["import", "-w", ws, "--remove", str(path), *uf]) == 0
+    assert capsys.readouterr().out == (
+        f"withdrew the labels of {path}: 1 (ratings 1); 1 row skipped at import (bad_ratings), never stored\n"
+    )
+    assert current_labels(Workspace(ws).read("labels"), "rate").empty
+
+
 def test_remove_of_a_file_of_na_answers_withdraws_what_its_import_stored(tmp_path, capsys):
     """Its import stored its answers unrated, no label: `--remove` refused the file ("no row holds a label"), and
     with it every other file named, withdrawing nothing."""
