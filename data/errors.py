@@ -8,6 +8,7 @@ It derives from ValueError so that callers catching ValueError keep working.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -67,19 +68,38 @@ def check_file_name(
         )
 
 
-def cut_name(name: str) -> str:
-    """``name`` whole up to `NAME_WIDTH` characters, else its start and end with "…" between, `NAME_WIDTH` in all."""
+def cut_name(name: str, at: int | None = None) -> str:
+    """``name`` whole up to `NAME_WIDTH` characters, else its start and end with "…" between, `NAME_WIDTH` in all;
+    with ``at`` (where it differs from a name cut to the same), its start, the characters around ``at`` and its
+    end, a third each."""
     if len(name) <= NAME_WIDTH:
         return name
-    head = NAME_WIDTH // 2
-    return name[:head] + "…" + name[len(name) - (NAME_WIDTH - head - 1) :]
+    if at is None:
+        head = NAME_WIDTH // 2
+        return name[:head] + "…" + name[len(name) - (NAME_WIDTH - head - 1) :]
+    part = (NAME_WIDTH - 2) // 3
+    middle = min(max(at - part // 2, part), len(name) - 2 * part)
+    return name[:part] + "…" + name[middle : middle + part] + "…" + name[len(name) - part :]
 
 
 def names_shown(names: Iterable[object], limit: int | None = None) -> str:
     """Names from the user's input (a record's keys, a file's columns) as one line lists them: each `one_line`
     and `cut_name` (a key of 5,000 characters, or one holding a newline, was repeated whole; two columns cut to
-    the same 40 characters could not be told apart), the first ``limit`` of them; "none" where there are none."""
-    return ", ".join(one_line(cut_name(str(n))) for n in list(names)[:limit]) or "none"
+    the same 40 characters could not be told apart), the first ``limit`` of them; "none" where there are none.
+    Names cut to the same text (differing only in their middle) keep where they differ too."""
+    shown = [str(name) for name in list(names)[:limit]]
+    alike: dict[str, set[str]] = {}
+    for name in shown:
+        alike.setdefault(cut_name(name), set()).add(name)
+    return ", ".join(one_line(_told_apart(name, alike[cut_name(name)])) for name in shown) or "none"
+
+
+def _told_apart(name: str, alike: set[str]) -> str:
+    """`cut_name` of ``name``, around where it differs from the most like it of the other names of ``alike``."""
+    others = alike - {name}
+    if not others:
+        return cut_name(name)
+    return cut_name(name, max(len(os.path.commonprefix([name, other])) for other in others))
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:

@@ -92,7 +92,11 @@ def ratings_read(item: object, ctx: RecordContext, field: str) -> tuple[str, ...
         return (RATINGS,)
     for aspect, note in item[ANNOTATIONS].items():
         if isinstance(note, list) and annotation(note) is note:
-            message = f"{aspect} gives a list of {counted(len(note), 'annotation')}: expected one object"
+            held = counted(len(note), "annotation")
+            # one value that is no object: it said "a list of 1 annotation: expected one object"
+            if len(note) == 1:
+                held = f"one value that is no object, {shown(note[0])}"
+            message = f"{names_shown([aspect])} gives a list of {held}: expected one object"
             message += " (or a list of one, as early releases give it)"
             raise ctx.error(message, f"{field}.{ANNOTATIONS}", "bad_ratings")
         ctx.unread_keys(f"{field}.{ANNOTATIONS}.*", annotation(note), (RATING,))

@@ -1,6 +1,6 @@
 """What `data validate` says of the import log's lines that name no rejects file though their import left rows out
-for a reason `data import --remove` reads from that file (`unlisted_rows`), and those reasons (`LOGGED`), which
-`data.import_withdraw` counts as skipped at import."""
+for a reason `data import --remove` reads from that file (`unlisted_rows`), and those reasons (`LOGGED`, and
+`READ_SINCE`), which `data.import_withdraw` counts as skipped at import."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ from data.import_write import same_file
 # an answer otherwise than an earlier row of the file (no KTO conflict check: an import before it stored both), a
 # text of messages written out (not checked: an import before the check stored it as that text)
 LOGGED = (*REFUSED, CONFLICT["kto"], MESSAGES_AS_TEXT)
+# and, for `data.import_withdraw` alone, those a reading since keeps though an import before it left them out: an
+# UltraFeedback aspect's annotation as a list of one object (bad_ratings), a first record at --max-record-bytes after
+# a BOM (too_large); `--remove` reads any other such row as bad again, so `unlisted_rows` asks no list of them
+READ_SINCE = ("bad_ratings", "too_large")
 
 
 def unlisted_rows(log: Path) -> list[str]:

@@ -51,7 +51,7 @@ from data.import_log_lines import first_shown, passed_over_warning
 from data.import_options import ImportOptions, logged_options
 from data.import_rank_rate import Labelled
 from data.import_records import RecordError
-from data.import_unlisted import LOGGED
+from data.import_unlisted import LOGGED, READ_SINCE
 from data.import_withdraw_spellings import NOUN, stored_spellings
 from data.import_write import LOG_DIR, LOG_FILE, file_digest, log_folder, logged_rejects
 from data.imports import Loaded, check_file
@@ -213,7 +213,7 @@ def _as_logged(
     out never stored by it."""
     digest = file_digest(loaded.path)
     locked, every, unread, rejects_unread = logged_rejects(
-        workspace, loaded.path, options, loaded.format, LOGGED, digest
+        workspace, loaded.path, options, loaded.format, (*LOGGED, *READ_SINCE), digest
     )
     never = {i: locked[x.row] for i, x in found.items() if rows_of.get(i, {x.row}) <= every}
     return FileLabels(

@@ -223,6 +223,27 @@ def test_a_byte_order_mark_is_no_byte_of_the_first_record(tmp_path, kind):
         assert not isinstance(import_readers.read_records(path, bound - 1)[0], dict)
 
 
+def test_remove_counts_a_first_record_an_import_before_refused_for_its_byte_order_mark(
+    tmp_path, capsys, monkeypatch
+):
+    """An import before the BOM was read past left a first record at the bound out (too_large, --on-error skip):
+    `--remove` reads it now, found its preference not stored and refused the file, so nothing of it could ever be
+    withdrawn. Its rejects file says the import left the row out: counted so, and the rest withdrawn."""
+    path, ws = tmp_path / "rows.jsonl", str(tmp_path / "ws")
+    path.write_bytes(
+        b"\xef\xbb\xbf" + (json.dumps(GOOD) + "\r\n" + json.dumps(GOOD | {"prompt": "q2"})).encode()
+    )
+    bound = ["--max-record-bytes", str(len(json.dumps(GOOD)) + 2)]  # "q2" is 1 byte more
+    with monkeypatch.context() as patch:  # read as the import before the BOM was read past
+        patch.setattr("data.import_readers._to_text_start", lambda handle: handle.seek(0))
+        assert main(["import", "-w", ws, str(path), *bound, "--on-error", "skip"]) == 0
+    assert "skipped 1 record (too_large 1)" in capsys.readouterr().out
+    assert main(["import", "-w", ws, "--remove", str(path), *bound]) == 0
+    assert capsys.readouterr().out == (
+        f"withdrew the labels of {path}: 1 (preferences 1); 1 row skipped at import (too_large), never stored\n"
+    )
+
+
 @pytest.mark.parametrize("chunk", [7, 2**20])
 def test_an_arrays_record_is_bounded_in_bytes_as_a_line_is(tmp_path, monkeypatch, chunk):
     """--max-record-bytes bounded a JSON array's record in characters: a record of 1000 characters of text outside

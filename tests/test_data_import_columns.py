@@ -122,6 +122,18 @@ def test_long_column_names_are_shown_whole_or_by_start_and_end(tmp_path, capsys)
     assert cut[0] != cut[1]
 
 
+def test_long_column_names_differing_only_in_their_middle_keep_where_they_differ(tmp_path, capsys):
+    """Two names past 120 characters alike in their first 60 and last 59 read the same ("annotation_…_score"
+    twice): each keeps its start and end, a third each, and the characters around where it differs between."""
+    names = [f"{'annotation_' * 6}{model}{'_score' * 12}" for model in ("gpt-4", "llama-2")]
+    path = write(tmp_path / "rows.jsonl", {"prompt": "q", "response": "a"} | dict.fromkeys(names, 1))
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 0
+    start, end = names[0][:39], names[0][-39:]  # the same in both
+    middle = ["otation_annotation_gpt-4_score_score_sc", "otation_annotation_llama-2_score_score_"]
+    cut = [f"{start}…{around}…{end}" for around in middle]
+    assert capsys.readouterr().out.endswith(f"columns not read: {', '.join(cut)}\n")
+
+
 def test_keys_of_openais_input_other_than_its_messages_are_named_not_read(tmp_path, capsys):
     """OpenAI's preference file keeps its tools beside the conversation (``input.tools``): they are no part of a
     prompt, and were dropped without a word, where a top-level column is named. They are named by their dotted

@@ -235,6 +235,50 @@ def test_early_list_form_annotations_of_one_object_are_read_a_longer_list_is_nam
     )
 
 
+def test_a_list_of_one_value_that_is_no_annotation_says_what_it_holds(tmp_path, capsys):
+    """A list of one string, null or list was "a list of 1 annotation: expected one object (or a list of one ...)",
+    which the list seemed to be; and an aspect's name was repeated whole, a newline breaking the line. The line
+    shows the value, and the name as a record's keys are shown."""
+    ws, field = str(tmp_path / "ws"), "completions[0].annotations"
+    for note, held in [("4", "'4'"), (None, "null"), ([{"Rating": "4"}], '[{"Rating": "4"}]')]:
+        answer = completion("gpt-4", "Lima.", *"5435")
+        answer["annotations"]["honesty"] = [note]
+        path = write(tmp_path / "uf.jsonl", row("Capital of Peru?", answer))
+        assert main(["import", "-w", ws, str(path), "--rubric", RUBRIC]) == 2
+        assert capsys.readouterr().err == (
+            f"error: {path}, row 0, field '{field}': honesty gives a list of one value that is no object, {held}: "
+            "expected one object (or a list of one, as early releases give it)\n"
+        )
+    del answer["annotations"]["honesty"]
+    answer["annotations"]["hon\nesty" + "y" * 200] = []
+    path = write(tmp_path / "uf.jsonl", row("Capital of Peru?", answer))
+    assert main(["import", "-w", ws, str(path), "--rubric", RUBRIC]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {path}, row 0, field '{field}': hon\\nesty{'y' * 52}…{'y' * 59} gives a list of 0 annotations: "
+        "expected one object (or a list of one, as early releases give it)\n"
+    )
+
+
+def test_remove_counts_a_list_form_row_an_import_before_left_out(tmp_path, capsys, monkeypatch):
+    """An import before list-form annotations were read left such a row out (bad_ratings, with --on-error skip):
+    `--remove` reads its rating now, found it not stored and refused the file, so nothing of it could ever be
+    withdrawn. Its rejects file says the import left the row out: counted so, and the rest withdrawn."""
+    early = completion("gpt-4", "Santiago.", *"5435")
+    early["annotations"] = {aspect: [note] for aspect, note in early["annotations"].items()}
+    rated = row("Capital of Peru?", completion("gpt-4", "Lima.", *"5555"))
+    path = write(tmp_path / "uf.jsonl", rated, row("Capital of Chile?", early))
+    ws, uf = str(tmp_path / "ws"), ["--rubric", RUBRIC]
+    with monkeypatch.context() as patch:  # read as the import before list-form annotations read them
+        patch.setattr("data.import_text.annotation", lambda note: note)
+        assert main(["import", "-w", ws, str(path), *uf, "--on-error", "skip"]) == 0
+    assert "skipped 1 record (bad_ratings 1)" in capsys.readouterr().out
+    assert main(["import", "-w", ws, "--remove", str(path), *uf]) == 0
+    assert capsys.readouterr().out == (
+        f"withdrew the labels of {path}: 1 (ratings 1); 1 row skipped at import (bad_ratings), never stored\n"
+    )
+    assert current_labels(Workspace(ws).read("labels"), "rate").empty
+
+
 def test_remove_of_a_file_of_na_answers_withdraws_what_its_import_stored(tmp_path, capsys):
     """Its import stored its answers unrated, no label: `--remove` refused the file ("no row holds a label"), and
     with it every other file named, withdrawing nothing."""
