@@ -9,7 +9,9 @@ call; an admin is handed items only once they open the Label tab.
 """
 
 import gc
+from contextlib import asynccontextmanager
 from dataclasses import astuple
+from functools import partial
 from pathlib import Path
 
 import gradio as gr
@@ -184,6 +186,15 @@ def make_context(service: LabelService, auth: Authenticator, guidelines: Path | 
     return Context(service, auth, text)
 
 
+@asynccontextmanager
+async def _with_sessions(sessions: Sessions, server_app):
+    """Gradio asks ``server_app.tokens`` for the user behind its cookie: our signed tokens, under a name stable per
+    workspace. Installed as the server starts, before it listens (uvicorn runs the lifespan's start first): set
+    once `launch` returned, a page reloaded as soon as a restarted app answered was asked to sign in again."""
+    server_app.cookie_id, server_app.tokens = sessions.cookie_id, sessions
+    yield
+
+
 def launch(
     app: gr.Blocks,
     ctx: Context,
@@ -220,7 +231,7 @@ def launch(
             footer_links=[],
             ssr_mode=False,
             show_error=True,
-            app_kwargs={"middleware": [guard]},
+            app_kwargs={"middleware": [guard], "lifespan": partial(_with_sessions, sessions)},
             **kwargs,
         )
     except OSError as exc:  # Gradio's own words name its environment variable and `launch()`'s parameter
@@ -230,9 +241,6 @@ def launch(
             f"--host {host} --port {port}: cannot listen there (the port is in use, or the host is no address of "
             "this machine): give another --port or --host"
         ) from None
-    # Gradio asks ``app.tokens`` for the user behind its cookie: our signed tokens, under a name stable per workspace.
-    app.server_app.cookie_id = sessions.cookie_id
-    app.server_app.tokens = sessions
     # Everything loaded so far (the workspace's items, Gradio, FastAPI) lives as long as the server: out of the
     # cyclic collector's sight, a full collection no longer walks it and stalls every request for tens to hundreds
     # of milliseconds on a large workspace.

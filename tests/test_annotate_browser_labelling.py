@@ -19,6 +19,7 @@ from tests.annotate_browser import (
     build_workspace,
     csp_errors,
     login,
+    login_drawn,
     screenshot,
     serve,
     sign_in,
@@ -282,7 +283,7 @@ def test_keys_typed_during_a_submit_wait_until_its_answer_is_drawn(tmp_path, bro
     app, ctx, url = serve(workspace, "pairwise", users)
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login(page, url, "bob")
+        login_drawn(page, url, ctx.service)
         first = ctx.service.queue.held["bob"]
         page.evaluate(SLOW_DRAW)
         if markup == "no progress text":

@@ -23,6 +23,7 @@ from tests.annotate_browser import (
     build_workspace,
     held,
     login,
+    login_drawn,
     serve,
     wait_for_keys,
     wait_status,
@@ -84,7 +85,7 @@ def test_a_changed_pick_is_kept_and_a_key_pressed_while_it_goes_back_wins(tmp_pa
     app, ctx, url = serve(workspace, "pairwise", users)
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login(page, url, "bob")
+        login_drawn(page, url, ctx.service)
         first = ctx.service.queue.held["bob"]
         page.keyboard.press("a")
         page.wait_for_function(f"{KEPT_PICK}?.choice === 0 && {CHECKED} === 0", timeout=WAIT_MS)
@@ -145,7 +146,7 @@ def test_a_click_on_the_choices_while_the_kept_pick_goes_back_wins(tmp_path, bro
     app, ctx, url = serve(workspace, "pairwise", users)
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login(page, url, "bob")
+        login_drawn(page, url, ctx.service)
         first = ctx.service.queue.held["bob"]
         page.keyboard.press("a")
         page.keyboard.press("2")
@@ -176,7 +177,7 @@ def test_e_and_ctrl_enter_while_the_kept_pick_goes_back_win(tmp_path, browser, u
     app, ctx, url = serve(workspace, "pairwise", users)
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login(page, url, "bob")
+        login_drawn(page, url, ctx.service)
         first = ctx.service.queue.held["bob"]
         page.keyboard.press("a")
         page.wait_for_function(f"{KEPT_PICK}?.choice === 0", timeout=WAIT_MS)
@@ -220,7 +221,7 @@ def test_a_note_typed_and_a_click_on_submit_while_the_kept_pick_goes_back_win(tm
     app, ctx, url = serve(workspace, "pairwise", users)
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login(page, url, "bob")
+        login_drawn(page, url, ctx.service)
         first = ctx.service.queue.held["bob"]
         page.keyboard.press("a")
         page.keyboard.press("n")
@@ -258,7 +259,7 @@ def test_a_note_typed_before_the_tabs_second_draw_stays(tmp_path, browser, users
     note = "#pf-note textarea"
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login(page, url, "bob")
+        login_drawn(page, url, ctx.service)
         first = ctx.service.queue.held["bob"]
         page.keyboard.press("a")
         page.wait_for_function(f"{KEPT_PICK}?.choice === 0", timeout=WAIT_MS)
@@ -291,7 +292,7 @@ def test_a_note_typed_before_the_first_draw_stays(tmp_path, browser, users):
     note = "#pf-note textarea"
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login(page, url, "bob")
+        login_drawn(page, url, ctx.service)
         first = ctx.service.queue.held["bob"]
         page.keyboard.press("a")
         page.keyboard.press("n")
@@ -328,7 +329,7 @@ def test_a_click_on_undo_or_skip_while_a_submitted_kept_pick_goes_back_wins(tmp_
     )
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login(page, url, "bob")
+        login_drawn(page, url, ctx.service)
         first = ctx.service.queue.held["bob"]
         page.keyboard.press("a")
         page.keyboard.press("Enter")
@@ -371,7 +372,7 @@ def test_typing_in_the_ranking_box_while_the_kept_ranking_goes_back_wins(tmp_pat
     box = "#pf-choice.pf-task-rank textarea, #pf-choice.pf-task-rank input"
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 1100})
-        login(page, url, "bob")
+        login_drawn(page, url, ctx.service)
         item = ctx.service.queue.held["bob"]
         page.keyboard.press("1")
         page.keyboard.press("2")
@@ -406,7 +407,7 @@ def test_a_ranking_typed_before_the_tabs_second_draw_stays(tmp_path, browser, us
     box = "#pf-choice.pf-task-rank textarea, #pf-choice.pf-task-rank input"
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 1100})
-        login(page, url, "bob")
+        login_drawn(page, url, ctx.service)
         item = ctx.service.queue.held["bob"]
         with between_load_draws(page, ctx.service, item):
             page.locator(box).focus()  # as by Tab: a click on the box is one on the choices

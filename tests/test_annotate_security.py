@@ -61,6 +61,41 @@ def test_sessions_are_signed_survive_a_restart_and_expire(tmp_path, users):
     assert sessions.get(sessions.issue(users["bob"])) == "bob"  # signing in again works
 
 
+def test_a_restarted_app_knows_a_signed_in_labeller_from_its_first_answer(label_ws, users, monkeypatch):
+    """A tab reloads as soon as a restarted app answers (its pick kept, to send again): that load showed a labeller
+    whose session was still valid the sign-in form, for good. The app listened, with Gradio's own cookie name and
+    empty token table, until `launch` returned and only then installed the workspace's sessions (a clean CI run)."""
+    import gc
+    import socket
+
+    import gradio.http_server
+
+    from annotate.app import build_app, launch
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    earlier = Sessions.for_workspace(label_ws.path, users, 600)  # the app before the restart
+    cookies = {earlier.cookie: earlier.issue(users["bob"])}
+    first = []
+    listen = gradio.http_server.Server.run_in_thread
+
+    def listening(server):  # returns once the server listens: a reloaded page asks for its config at once
+        listen(server)
+        first.append(httpx.get(f"http://127.0.0.1:{port}/config", cookies=cookies, timeout=30))
+
+    monkeypatch.setattr(gradio.http_server.Server, "run_in_thread", listening)
+    ctx = make_context(LabelService(label_ws, overlap=2), Authenticator(users))
+    app = build_app(ctx)
+    try:
+        launch(app, ctx, port=port, block=False, quiet=True)
+        assert first[0].status_code == 200, first[0].text  # 401: the page draws the sign-in form
+        assert first[0].json()["username"] == "bob"
+    finally:
+        app.close()
+        gc.unfreeze()
+
+
 def test_session_key_readable_by_others_is_refused(tmp_path):
     path = tmp_path / "session.key"
     load_key(path)
