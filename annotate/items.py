@@ -231,6 +231,31 @@ def select_chunk(
     order, and the ``gold`` items among them whatever their kind. ``prompts``/``completions`` must hold every row
     the candidates refer to; ``labels`` the imported labels that close items."""
     gold = pa.array([], pa.string()) if gold is None else gold
+    rows, sides, gold_only = _open_rows(task, candidates, labels, gold)
+    rows = rows.sort_by([("round", "ascending"), ("created_at", "ascending"), ("id", "ascending")])
+    rows, found = _with_parents(rows, sides, prompts, completions)
+    ids = rows.column("id").to_pylist()
+    rounds = rows.column("round").to_numpy()
+    permutation = ORDERS[order](ids, rounds, margins or {})
+    found = [f.to_numpy(zero_copy_only=False)[permutation] for f in found]
+    return _Chunk(
+        [ids[i] for i in permutation],
+        rounds[permutation],
+        prompts.column("messages"),
+        completions.column("text"),
+        found[0],
+        tuple(found[1:]),
+        prompts.column("id"),
+        completions.column("id"),
+        frozenset(gold_only.to_pylist()),
+    )
+
+
+def _open_rows(
+    task: str, candidates: pa.Table, labels: pa.Table, gold: pa.Array
+) -> tuple[pa.Table, tuple[str, ...], pa.Array]:
+    """`select_chunk`'s open items of ``task`` with the ``gold`` ones, unsorted; the columns naming their answers;
+    the gold items that are no regular item."""
     gold_only = pa.array([], pa.string())
     if task == "pairwise":
         rows = labelling_pairs(candidates, labels)
@@ -257,7 +282,14 @@ def select_chunk(
         is_gold = pc.is_in(candidates.column("id"), value_set=gold)
         gold_only = candidates.filter(pc.and_(is_gold, pc.invert(answer_items(candidates)))).column("id")
         rows, sides = candidates.filter(pc.or_(open_, is_gold)), ("id",)
-    rows = rows.sort_by([("round", "ascending"), ("created_at", "ascending"), ("id", "ascending")])
+    return rows, sides, gold_only
+
+
+def _with_parents(
+    rows: pa.Table, sides: tuple[str, ...], prompts: pa.Table, completions: pa.Table
+) -> tuple[pa.Table, list[pa.Array]]:
+    """The ``rows`` whose prompt and answers (``sides``) are read, and the row numbers of those in ``prompts``,
+    then in ``completions`` per side."""
     with ThreadPoolExecutor(max_workers=1) as pool:  # the two hash lookups run in Arrow, outside the GIL
         prompt_rows = pool.submit(_rows, rows.column("prompt_id"), prompts)
         # Both sides in one lookup: the completion ids are hashed once.
@@ -271,18 +303,4 @@ def select_chunk(
             whole, pc.is_valid(side)
         )  # a row whose parent is not read (yet) waits for a later read
     rows, found = rows.filter(whole), [f.filter(whole) for f in found]
-    ids = rows.column("id").to_pylist()
-    rounds = rows.column("round").to_numpy()
-    permutation = ORDERS[order](ids, rounds, margins or {})
-    found = [f.to_numpy(zero_copy_only=False)[permutation] for f in found]
-    return _Chunk(
-        [ids[i] for i in permutation],
-        rounds[permutation],
-        prompts.column("messages"),
-        completions.column("text"),
-        found[0],
-        tuple(found[1:]),
-        prompts.column("id"),
-        completions.column("id"),
-        frozenset(gold_only.to_pylist()),
-    )
+    return rows, found

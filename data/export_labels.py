@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from data.aggregate import current_labels, keep_rows
 from data.edits import EDIT, edit_pair_ids, editors_decide, undone_edits
 from data.exclusion import Labels, labels_in_force, not_chosen
+from data.rank_pairs import rank_task_items
 from data.selection import ARENA_ONLY, arena_answers, arena_labels
 
 # The tasks whose items each export counts unlabelled when labelled only by labellers --labels does not
@@ -73,6 +74,17 @@ class ExportLabels:
 
     def unlabelled(self, task: str) -> frozenset[str]:
         return self.unchosen.get(task, frozenset())
+
+    def undecided(self, completions: pa.Table | pd.DataFrame, rank_gold: Collection[str]) -> dict:
+        """`data.export.dpo_table`'s keywords for the pairs and rank items these labels leave undecided, each
+        counted by its reason: lost to the exclusion, ranked by no chosen labeller, never ranked, edits undone."""
+        return {
+            "excluded_only": self.excluded_only("pairwise"),
+            "rank_excluded_only": self.excluded_only("rank"),
+            "rank_unlabelled": self.unlabelled("rank"),
+            "rank_items": rank_task_items(self.items_of(completions), self.stored, rank_gold),
+            "undone": self.undone,
+        }
 
 
 def export_labels(

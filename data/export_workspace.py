@@ -25,7 +25,7 @@ from data.export import check_min_posterior, dpo_table, kto_table
 from data.export_labels import export_labels
 from data.export_sft import PROMPT_COMPLETION, prompt_completion, to_sft
 from data.gold import read_gold
-from data.rank_pairs import RANK_KIND, rank_task_items
+from data.rank_pairs import RANK_KIND
 from data.ratings import ratings_table
 from data.rubric import Rubric, load_rubric
 from data.selection import ARENA_PAIR_COLUMNS, ARENA_RECORD_COLUMNS, of_kinds
@@ -279,40 +279,66 @@ def export_rows(
     arenas = workspace.read("arenas", ARENA_RECORD_COLUMNS)  # with the pairs: which answers are the arena's
     chosen = export_labels(stored, export, excluded, args.labels, pairs, arenas)  # as train chooses them
     completions, prompts = read("completions"), read("prompts")
+    labelled = (prompts, completions, chosen, gold)
     if export == "sft-edits":  # an edit's verdict is its editor's (a judge's label undoes nothing)
-        table, counts = sft_edits_table(
-            prompts,
-            completions,
-            chosen.pairs_of(pairs),
-            chosen.labels,
-            args.split,
-            gold,
-            chosen.excluded_only("pairwise"),
-            chosen.unlabelled("pairwise"),
-            rank_gold,
-        )
-        counts.update(chosen.arena_counts())
-        return table, counts
-    verdicts = {"split": args.split, "method": args.aggregate, "min_posterior": args.min_posterior}
-    if export == "ratings":
-        table, counts = ratings_table(
-            prompts.to_pandas(),
-            chosen.items_of(completions).to_pandas(),
-            chosen.labels,
-            args.split,
-            gold.column("item_id").to_pylist(),
-            chosen.excluded_only("rate"),
-            chosen.unlabelled("rate"),
-            (rubric or load_rubric(args.rubric)).names,
-        )
-        counts.update(chosen.arena_counts())
-        return table, counts
-    if export == "kto":
-        missing = {"excluded_only": chosen.excluded_only("kto"), "unlabelled": chosen.unlabelled("kto")}
-        answers = chosen.items_of(completions)
-        table, counts = kto_table(prompts, answers, chosen.labels, gold=gold, **missing, **verdicts)
-        counts.update(chosen.arena_counts())
-        return table, counts
+        table, counts = _sft_edits_rows(labelled, pairs, args.split, rank_gold)
+    elif export == "ratings":
+        table, counts = _ratings_rows(labelled, args.split, (rubric or load_rubric(args.rubric)).names)
+    elif export == "kto":
+        table, counts = _kto_rows(labelled, args)
+    else:  # with its own count of the pairs it leaves out
+        return _dpo_rows(labelled, pairs, args, rank_gold)
+    counts.update(chosen.arena_counts())
+    return table, counts
+
+
+def _sft_edits_rows(labelled: tuple, pairs: pa.Table, split: str | None, rank_gold: list[str]):
+    """sft --edits: the kept edits (``labelled``: prompts, completions, the chosen labels, gold)."""
+    prompts, completions, chosen, gold = labelled
+    return sft_edits_table(
+        prompts,
+        completions,
+        chosen.pairs_of(pairs),
+        chosen.labels,
+        split,
+        gold,
+        chosen.excluded_only("pairwise"),
+        chosen.unlabelled("pairwise"),
+        rank_gold,
+    )
+
+
+def _ratings_rows(labelled: tuple, split: str | None, names: tuple[str, ...]):
+    """The ratings table, its criteria ``names`` in order (``labelled``: as `_sft_edits_rows`)."""
+    prompts, completions, chosen, gold = labelled
+    return ratings_table(
+        prompts.to_pandas(),
+        chosen.items_of(completions).to_pandas(),
+        chosen.labels,
+        split,
+        gold.column("item_id").to_pylist(),
+        chosen.excluded_only("rate"),
+        chosen.unlabelled("rate"),
+        names,
+    )
+
+
+def _verdicts(args: Any) -> dict:
+    return {"split": args.split, "method": args.aggregate, "min_posterior": args.min_posterior}
+
+
+def _kto_rows(labelled: tuple, args: Any):
+    """KTO's rows from the kto task's answers (``labelled``: as `_sft_edits_rows`)."""
+    prompts, completions, chosen, gold = labelled
+    missing = {"excluded_only": chosen.excluded_only("kto"), "unlabelled": chosen.unlabelled("kto")}
+    answers = chosen.items_of(completions)
+    return kto_table(prompts, answers, chosen.labels, gold=gold, **missing, **_verdicts(args))
+
+
+def _dpo_rows(labelled: tuple, pairs: pa.Table, args: Any, rank_gold: list[str]):
+    """DPO's rows from the pairs of ``args.kinds`` and, with kind rank, the rankings' pairs (``labelled``: as
+    `_sft_edits_rows`)."""
+    prompts, completions, chosen, gold = labelled
     dropped: Counter = Counter()  # edits of gold items' answers never export
     edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds export
     pairs = without_gold_edits(chosen.pairs_of(pairs), gold, dropped, rank_gold, completions)
@@ -326,12 +352,8 @@ def export_rows(
         rank_pairs=args.rank_pairs if RANK_KIND in args.kinds else "none",
         edits=edits,
         rank_gold=rank_gold,
-        excluded_only=chosen.excluded_only("pairwise"),
-        rank_excluded_only=chosen.excluded_only("rank"),
-        rank_unlabelled=chosen.unlabelled("rank"),
-        rank_items=rank_task_items(chosen.items_of(completions), chosen.stored, rank_gold),
-        undone=chosen.undone,
-        **verdicts,
+        **chosen.undecided(completions, rank_gold),
+        **_verdicts(args),
     )
     counts.update(dropped + chosen.arena_counts())
     return rows, counts

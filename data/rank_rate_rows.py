@@ -270,23 +270,7 @@ def ranked_questions(
     if len(given) == 2:
         raise RecordError(name, "a row gives a ranking or ratings of its answers, not both", row, where)
     listed = example.candidates is not None
-    answer = {"prompt_id": prompt.id, "engine": "import", "round": 0}  # as `imports.to_records` adds them
-    if listed:
-        texts = _texts(example, name, row)
-        answers = tuple(
-            Completion(text=c.text, model=c.model or source, **answer) for c in example.candidates
-        )
-    elif given == [RATINGS] and example.gold is not None:  # one answer: completion, response, output
-        texts, answers = (example.gold,), (Completion(text=example.gold, model=source, **answer),)
-    elif given == [RANKING]:
-        message = f"a ranking ranks the row's answers: give them as a 'completions' list of {MIN_K}-{MAX_K}"
-        raise RecordError(name, message, row, RANKING, "bad_ranking")
-    else:
-        message = (
-            "ratings rate the row's answers: give one (completion, response or output) or a 'completions' list, "
-            "and no preference or KTO label"
-        )
-        raise RecordError(name, message, row, where, "bad_ratings")
+    texts, answers = _row_answers(example, given, prompt, source, (name, row, where))
     if given == [RANKING]:
         if not MIN_K <= len(texts) <= MAX_K:
             message = f"{len(texts)} answers: a rank item is {MIN_K}-{MAX_K} answers of one prompt"
@@ -307,3 +291,27 @@ def ranked_questions(
         stored, left_out = _rating(value, rubric(), name, row, field_, annotated)
         out.append(Ranked("rate", prompt, (text,), stored, name, row, field_, (made,), left_out))
     return out
+
+
+def _row_answers(
+    example: Example, given: list[str], prompt: Prompt, source: str, at: tuple[str, int, str]
+) -> tuple[tuple[str, ...], tuple[Completion, ...]]:
+    """The texts a row's ranking or ratings (``given``) are of, and their answers: the row's 'completions' list,
+    or for ratings its one answer; a row with neither is a RecordError ``at`` (file, row, field)."""
+    name, row, where = at
+    answer = {"prompt_id": prompt.id, "engine": "import", "round": 0}  # as `imports.to_records` adds them
+    if example.candidates is not None:
+        texts = _texts(example, name, row)
+        return texts, tuple(
+            Completion(text=c.text, model=c.model or source, **answer) for c in example.candidates
+        )
+    if given == [RATINGS] and example.gold is not None:  # one answer: completion, response, output
+        return (example.gold,), (Completion(text=example.gold, model=source, **answer),)
+    if given == [RANKING]:
+        message = f"a ranking ranks the row's answers: give them as a 'completions' list of {MIN_K}-{MAX_K}"
+        raise RecordError(name, message, row, RANKING, "bad_ranking")
+    message = (
+        "ratings rate the row's answers: give one (completion, response or output) or a 'completions' list, "
+        "and no preference or KTO label"
+    )
+    raise RecordError(name, message, row, where, "bad_ratings")

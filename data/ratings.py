@@ -81,13 +81,36 @@ def ratings_table(
     excluded labeller's, `data.exclusion.labels_in_force`), ``degenerate``, and ``unlabelled``: (with the
     completions' engine) the split's answers nobody rated, and those rated only by labellers ``--labels`` does
     not choose (``unlabelled``, `data.exclusion.not_chosen`)."""
-    counts: Counter = Counter()
     ratings = current_ratings(labels, order)
     aspects = aspect_names(ratings)
     if split is not None:
         prompts = prompts[prompts["split"] == split]
     answers = completions[completions["prompt_id"].isin(prompts["id"])]
     answers = answers.sort_values(["round", "created_at", "id"], kind="stable")
+    counts = _left_out(ratings, answers, completions, gold, excluded_only, unlabelled)
+    ratings = ratings[ratings["item_id"].isin(answers["id"]) & ~ratings["item_id"].isin(set(gold))]
+    raters = ratings.groupby("item_id")["annotator"].nunique()
+    answers = answers[answers["id"].isin(raters.index)]
+    blank = answers["text"].str.strip().eq("")
+    counts["degenerate"] = int(blank.sum())
+    answers = answers[~blank]
+    table = _rating_columns(prompts, answers, ratings, aspects, raters) if len(answers) else _empty(aspects)
+    counts = Counter({k: v for k, v in counts.items() if v})
+    counts["exported"] = table.num_rows
+    return table, counts
+
+
+def _left_out(
+    ratings: pd.DataFrame,
+    answers: pd.DataFrame,
+    completions: pd.DataFrame,
+    gold: Sequence[str],
+    excluded_only: Collection[str],
+    unlabelled: Collection[str],
+) -> Counter:
+    """`ratings_table`'s counts of the rated and gold answers not among the split's ``answers``, or gold, or whose
+    every rating is excluded or not chosen, and of the rate task's answers nobody rated."""
+    counts: Counter = Counter()
     # rated by anyone (those whose ratings are all excluded or not chosen too), or gold: rated or not, a gold
     # answer is counted
     rated = pd.Index(ratings["item_id"].unique()).union(
@@ -110,14 +133,16 @@ def ratings_table(
     counts["unlabelled"] = int(unrated.isin(answers["id"]).sum()) + int(
         unchosen.sum()
     )  # nobody's rating chosen
-    ratings = ratings[ratings["item_id"].isin(answers["id"]) & ~ratings["item_id"].isin(set(gold))]
+    return counts
+
+
+def _rating_columns(
+    prompts: pd.DataFrame, answers: pd.DataFrame, ratings: pd.DataFrame, aspects: list[str], raters: pd.Series
+) -> pa.Table:
+    """The table of the rated ``answers``: each aspect's mean over ``ratings``, how many ``raters`` rated it and
+    under which rubrics."""
     means = ratings.groupby("item_id")[aspects].mean() if aspects else pd.DataFrame()
-    raters = ratings.groupby("item_id")["annotator"].nunique()
     rubrics = ratings.groupby("item_id")["rubric"].agg(lambda r: ",".join(sorted(set(r.dropna()))))
-    answers = answers[answers["id"].isin(raters.index)]
-    blank = answers["text"].str.strip().eq("")
-    counts["degenerate"] = int(blank.sum())
-    answers = answers[~blank]
     messages = dict(zip(prompts["id"], prompts["messages"]))
     splits = dict(zip(prompts["id"], prompts["split"]))
     columns: dict = {
@@ -134,10 +159,7 @@ def ratings_table(
     columns["rubric"] = list(rubrics.reindex(answers["id"]))
     if _has_split_column(aspects):
         columns[SPLIT] = [splits[p] for p in answers["prompt_id"]]
-    table = pa.table(columns) if len(answers) else _empty(aspects)
-    counts = Counter({k: v for k, v in counts.items() if v})
-    counts["exported"] = table.num_rows
-    return table, counts
+    return pa.table(columns)
 
 
 def _empty(aspects: list[str]) -> pa.Table:

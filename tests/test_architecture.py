@@ -140,3 +140,41 @@ def test_every_benchmark_script_is_named_in_the_docs():
     )
     scripts = sorted(path.name for path in (ROOT / "benchmarks").glob("*.py"))
     assert [name for name in scripts if name not in docs] == []
+
+
+# STYLE.md's ~400 and ~60, with room: past these a file holds two ideas
+MODULE_LINES, FUNCTION_LINES = 450, 100
+
+
+def too_long(path: Path) -> list[str]:
+    """``path``'s size over the limits: the module's lines, each function's (its docstring and nested functions
+    included), named with its file."""
+    text = path.read_text()
+    name = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    found = [f"{name}: {n} lines" for n in [len(text.splitlines())] if n > MODULE_LINES]
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            length = node.end_lineno - node.lineno + 1
+            if length > FUNCTION_LINES:
+                found.append(f"{name}: {node.name}() {length} lines")
+    return found
+
+
+def test_size_check_names_file_function_and_length(tmp_path):
+    body = "".join(f"    x = {i}\n" for i in range(FUNCTION_LINES))
+    path = tmp_path / "long.py"
+    path.write_text(f"def short():\n    pass\n\n\ndef long():\n{body}")
+    assert too_long(path) == [f"{path}: long() {FUNCTION_LINES + 1} lines"]
+    path.write_text("x = 1\n" * (MODULE_LINES + 1))
+    assert too_long(path) == [f"{path}: {MODULE_LINES + 1} lines"]
+
+
+def test_no_module_or_function_is_too_long():
+    """Every module of the packages (tests/ and benchmarks/ aside) within STYLE.md's size, with room."""
+    found = [
+        line
+        for package in sorted(OURS)
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for line in too_long(path)
+    ]
+    assert not found, f"over {MODULE_LINES} lines a module, {FUNCTION_LINES} a function: {found}"

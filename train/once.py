@@ -102,59 +102,84 @@ def train_once(
     refused as it loads (weights that do not match its config.json) leaves the folder as it was. ``own``: the
     folders of ``out`` prefloop named (`train.out_folder.own_folders`), refused where a link was swapped in for one
     before each checkpoint, the final save and the report (`check_own_folders`)."""
-    from transformers import AutoModelForCausalLM
-
     eval_rows, eval_split = evaluation
     started = time.time()
     tokenizer = load_tokenizer(start, options.chat_template)
-    held_out = get_method(options.method).held_out
-    if held_out:  # e.g. a reward model: the start model with a new scalar head
-        model = held_out.load(start, tokenizer)
-    else:
-        model = load_pretrained(AutoModelForCausalLM.from_pretrained, start, dtype=torch.float32)
+    model = _load_model(options, start, tokenizer)
     if claim is not None:
         claim()
     _set_threads(options, sum(p.numel() for p in model.parameters()))
     bf16 = use_bf16(options)
     if torch.cuda.is_available():
-        model.to(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}")
+        model = _to_device(model)
     if before is None:
         log.info("evaluating the start model on %d %s rows", len(eval_rows), eval_split)
         before = evaluate(options, model, tokenizer, eval_rows)
 
     saved = read_trained(out) if options.resume else None
     if saved is None:
-        trained, trainer, checkpoint = _train(
-            options, Build(model, tokenizer, train_rows, out, bf16, workspace, eval_rows), own
-        )
-        if checkpoint is not None:  # a killed run's training continued: its seconds are this part's alone
-            notes = {**notes, "resumed_from_checkpoint": checkpoint.name}
-        run = {
-            "steps": trainer.state.global_step,
-            "log_history": trainer.state.log_history,
-            "train_rows": len(train_rows),
-            "data": _data_summary(options, train_rows),
-            "notes": notes,
-        }
-        cache = trainer.cache_stats if getattr(trainer, "ref_cache", None) else None
-        check_own_folders(own)
-        record_id = write_trained(out, run) if trained is not None else None
+        build = Build(model, tokenizer, train_rows, out, bf16, workspace, eval_rows)
+        trained, run, cache, record_id = _train_and_record(options, build, notes, own)
     else:  # killed after the final save, before its report: evaluate the saved model, no training
-        log.warning(
-            "%s: the run saved its model (step %d) before it stopped; reporting it", out, saved["steps"]
-        )
         del model
-        trained = _load_saved(options, out, tokenizer) if is_main_process() else None
-        run, cache, record_id = saved, None, saved["record_id"]  # the rows that trained it, not today's
-        if "selection_recorded_at" in notes:  # evaluated on the recorded rows: the report says whose counts
-            run = {
-                **saved,
-                "notes": {**saved["notes"], "selection_recorded_at": notes["selection_recorded_at"]},
-            }
+        trained, run = _reload_reported(options, out, tokenizer, saved, notes)
+        cache, record_id = None, saved["record_id"]
     if trained is None:  # not the main process of a distributed run: it reports and registers
         return {"id": None, "path": str(out), "method": options.method, "metrics": {}}, {}
     after = evaluate(options, trained, tokenizer, eval_rows)
 
+    metrics = _run_metrics(options, run, (before, after, evaluation), started, saved is not None, cache)
+    check_own_folders(own)  # before the report, and the record that names where ``out`` leads
+    record = model_record(options, workspace, start, out, run["data"], metrics, record_id)
+    write_held_out(out, eval_rows, before, after)
+    if options.register:
+        register_once(workspace, record)
+    # metrics.json last: the run is finished
+    write_report(out, record, metrics, run_config(options), run["log_history"])
+    return {**dataclasses.asdict(record), "metrics": metrics}, {"before": before, "after": after}
+
+
+def _train_and_record(options: TrainOptions, build: Build, notes: dict, own: tuple[Path, ...]):
+    """Train (`_train`) and write the run's record of what trained it; returns (the saved model on the main
+    process, else None; the run's record; the reference cache's statistics, or None; the record's id, or None)."""
+    trained, trainer, checkpoint = _train(options, build, own)
+    if checkpoint is not None:  # a killed run's training continued: its seconds are this part's alone
+        notes = {**notes, "resumed_from_checkpoint": checkpoint.name}
+    run = {
+        "steps": trainer.state.global_step,
+        "log_history": trainer.state.log_history,
+        "train_rows": len(build.rows),
+        "data": _data_summary(options, build.rows),
+        "notes": notes,
+    }
+    cache = trainer.cache_stats if getattr(trainer, "ref_cache", None) else None
+    check_own_folders(own)
+    record_id = write_trained(build.out, run) if trained is not None else None
+    return trained, run, cache, record_id
+
+
+def _reload_reported(options: TrainOptions, out: Path, tokenizer, saved: dict, notes: dict):
+    """A run killed after its final save: (the saved model on the main process, else None; the run as recorded,
+    with the rows that trained it, not today's)."""
+    log.warning("%s: the run saved its model (step %d) before it stopped; reporting it", out, saved["steps"])
+    trained = _load_saved(options, out, tokenizer) if is_main_process() else None
+    if "selection_recorded_at" in notes:  # evaluated on the recorded rows: the report says whose counts
+        recorded_at = notes["selection_recorded_at"]
+        saved = {**saved, "notes": {**saved["notes"], "selection_recorded_at": recorded_at}}
+    return trained, saved
+
+
+def _run_metrics(
+    options: TrainOptions,
+    run: dict,
+    evaluations: tuple[dict, dict, tuple[list[dict], str]],
+    started: float,
+    reported_after_resume: bool,
+    cache: dict | None,
+) -> dict:
+    """The run's metrics: the held-out comparison of ``evaluations`` (before, after, (rows, split)), what trained
+    and how long it took, and the run's notes."""
+    before, after, (eval_rows, eval_split) = evaluations
     history = run["log_history"]
     metrics = {
         "eval_split": eval_split,
@@ -165,17 +190,11 @@ def train_once(
         "seconds": round(time.time() - started, 1),
         **run["notes"],
     }
-    if saved is not None:
+    if reported_after_resume:
         metrics["reported_after_resume"] = True  # its seconds are the evaluation's, not the training's
     if cache:
         metrics["reference_cache"] = cache
-    check_own_folders(own)  # before the report, and the record that names where ``out`` leads
-    record = model_record(options, workspace, start, out, run["data"], metrics, record_id)
-    write_held_out(out, eval_rows, before, after)
-    if options.register:
-        register_once(workspace, record)
-    write_report(out, record, metrics, run_config(options), history)  # metrics.json last: the run is finished
-    return {**dataclasses.asdict(record), "metrics": metrics}, {"before": before, "after": after}
+    return metrics
 
 
 def _train(options: TrainOptions, build: Build, own: tuple[Path, ...]):
@@ -206,14 +225,24 @@ def _train(options: TrainOptions, build: Build, own: tuple[Path, ...]):
 
 def _load_saved(options: TrainOptions, out: Path, tokenizer):
     """The model a run saved in ``out`` (a merged folder even after LoRA), as the method evaluates it."""
+    # checked as the start model is: a saved folder whose weights do not fit its config is one line
+    model = _load_model(options, out, tokenizer)
+    return _to_device(model) if torch.cuda.is_available() else model
+
+
+def _load_model(options: TrainOptions, path: Path, tokenizer):
+    """The model in ``path`` as the method trains it: a causal LM, or the method's own (a reward model: the
+    model with a new scalar head)."""
     from transformers import AutoModelForCausalLM
 
     held_out = get_method(options.method).held_out
     if held_out:
-        model = held_out.load(out, tokenizer)
-    else:  # checked as the start model is: a saved folder whose weights do not fit its config is one line
-        model = load_pretrained(AutoModelForCausalLM.from_pretrained, out, dtype=torch.float32)
-    return model.to(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}") if torch.cuda.is_available() else model
+        return held_out.load(path, tokenizer)
+    return load_pretrained(AutoModelForCausalLM.from_pretrained, path, dtype=torch.float32)
+
+
+def _to_device(model):
+    return model.to(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}")
 
 
 def _data_summary(options: TrainOptions, rows: list[dict]) -> dict:

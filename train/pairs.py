@@ -16,7 +16,7 @@ from data.export import to_dpo, to_kto
 from data.export_labels import export_labels
 from data.export_sft import split_answer, to_sft
 from data.gold import read_gold
-from data.rank_pairs import RANK_KIND, other_round_items, rank_task_items
+from data.rank_pairs import RANK_KIND, other_round_items
 from data.ratings import kto_from_ratings, pairs_from_ratings, ratings_table
 from data.records import Label, content_id, to_row
 from data.selection import excluded_labellers, of_kinds
@@ -67,9 +67,7 @@ def preference_rows(
     ranks = rank_pairs if RANK_KIND in kinds else "none"
     other_rounds: set[str] = set()  # rank items of the rounds not asked: counted whole, other_round
     if rounds is not None:
-        inside = pairs["round"].isin(rounds)
-        dropped["other_round"] += int((~inside).sum())
-        pairs = pairs[inside]
+        pairs = _of_rounds(pairs, rounds, dropped)
         other_rounds = other_round_items(chosen.items_of(completions), rounds) if ranks != "none" else set()
     rows, counts = to_dpo(
         prompts,
@@ -83,24 +81,38 @@ def preference_rows(
         edits,
         rank_gold,
         min_posterior,
-        chosen.excluded_only("pairwise"),  # pairs whose every label is an excluded labeller's
-        chosen.excluded_only("rank"),
-        chosen.unlabelled("rank"),  # ranked only by labellers --labels does not choose
-        rank_task_items(chosen.items_of(completions), chosen.stored, rank_gold),  # nobody's: rank_unranked
-        other_rounds,
-        chosen.undone,  # edits their editor undid: counted undone, as sft --edits counts them
+        other_rounds=other_rounds,
+        **chosen.undecided(completions, rank_gold),
     )
     counts.update(dropped + chosen.arena_counts())
     if held_out and gold.num_rows:
-        scored = pairs[pairs["id"].isin(set(gold.column("item_id").to_pylist()))]
-        on_gold, _ = to_dpo(prompts, completions, scored, _answers(gold, "pairwise"), split)
+        on_gold = _gold_rows(prompts, completions, pairs, gold, split)
         rows += on_gold
         counts["gold_evaluated"] = len(on_gold)
-    machine = machine_only_items(chosen.labels)
+    _mark_sources(rows, chosen.labels)
+    return rows, counts
+
+
+def _mark_sources(rows: list[dict], labels: pd.DataFrame) -> None:
+    """Each row's reference-cache key, and its ``source``: machine where only machine labellers decided it."""
+    machine = machine_only_items(labels)
     for row in rows:
         row["ref_key"] = content_id(row["prompt"], row["chosen"], row["rejected"])
         row["source"] = "machine" if row["pair_id"] in machine else "human"
-    return rows, counts
+
+
+def _of_rounds(pairs: pd.DataFrame, rounds: tuple[int, ...], dropped: Counter) -> pd.DataFrame:
+    """The pairs of ``rounds``; the rest counted ``other_round`` in ``dropped``."""
+    inside = pairs["round"].isin(rounds)
+    dropped["other_round"] += int((~inside).sum())
+    return pairs[inside]
+
+
+def _gold_rows(prompts, completions, pairs: pd.DataFrame, gold, split: str | None) -> list[dict]:
+    """The held-out rows of the gold pairs, decided by their gold answer alone."""
+    scored = pairs[pairs["id"].isin(set(gold.column("item_id").to_pylist()))]
+    rows, _ = to_dpo(prompts, completions, scored, _answers(gold, "pairwise"), split)
+    return rows
 
 
 def _answers(gold, task: str) -> pd.DataFrame:

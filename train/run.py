@@ -243,16 +243,7 @@ def train(
     check_options(options)
     method = get_method(options.method)
     workspace = Workspace(options.workspace)
-    if options.register or (options.ref_cache and method.caches_reference):
-        _check_writable(options, workspace)
-    if options.resume and options.out is not None:  # a recorded --model no folder here holds: which, and how
-        check_resumed_model(Path(options.out), options, marker)
-    start = model_path(options.model, workspace, options.out if options.resume else None)
-    check_model_files(start)
-    if (
-        options.method != REWARD_MODEL
-    ):  # a reward model trains on from one; every other method from a causal LM
-        check_writes_answers(start, f"--model {options.model}")
+    start = _start_model(options, method, workspace, marker)
     out = _out_dir(options, workspace, start, marker)
     recorded = read_selection(out, marker) if options.resume else None
     if recorded is None:
@@ -268,13 +259,49 @@ def train(
     )
     options, plan = _plan(options, method, start, accounting["rows"])
     check_resumed_plan(out, options, marker)
+    notes = _run_notes(options, method, train_rows, selection, {**accounting, **plan}, recorded)
+    evaluation = (eval_rows, selection["eval_split"])
+    train_rows, steps = _trained_rows(options, method, train_rows, accounting["rows"], notes)
+    claim = functools.partial(_claim, out, options, record)  # called by train_once as the start model loads
+    own = own_folders(out, options, marker)
+    if steps is not None:  # a step-wise method's steps are runs of train_once
+        return train_stepwise(options, start, workspace, steps, evaluation, out, notes, claim, own)
+    return train_once(options, start, workspace, train_rows, evaluation, out, notes, claim=claim, own=own)[0]
+
+
+def _start_model(options: TrainOptions, method: Method, workspace: Workspace, marker: str | None) -> Path:
+    """The model the run starts from, checked (the workspace writable where the run writes there; a resumed
+    run's recorded --model; its files; a causal LM's answers) before anything loads."""
+    if options.register or (options.ref_cache and method.caches_reference):
+        _check_writable(options, workspace)
+    if options.resume and options.out is not None:  # a recorded --model no folder here holds: which, and how
+        check_resumed_model(Path(options.out), options, marker)
+    start = model_path(options.model, workspace, options.out if options.resume else None)
+    check_model_files(start)
+    if (
+        options.method != REWARD_MODEL
+    ):  # a reward model trains on from one; every other method from a causal LM
+        check_writes_answers(start, f"--model {options.model}")
+    return start
+
+
+def _run_notes(
+    options: TrainOptions,
+    method: Method,
+    train_rows: list[dict],
+    selection: dict,
+    fitting: dict,
+    recorded: dict | None,
+) -> dict:
+    """The run's notes for its metrics: the per-pair columns attached to ``train_rows`` (`_pair_columns`), whose
+    verdicts, the selection's counts, ``fitting`` (the rows' accounting and the memory plan), who was excluded and,
+    on --resume, when the rows were selected."""
     notes = {
         **_pair_columns(options, method, train_rows),
         **_verdict_notes(options, method),
         "data_counts": selection["counts"],
         "eval_counts": selection["eval_counts"],
-        **accounting,
-        **plan,
+        **fitting,
     }
     if selection[
         "excluded"
@@ -282,24 +309,28 @@ def train(
         notes["excluded_labellers"] = selection["excluded"]
     if recorded is not None:
         notes["selection_recorded_at"] = recorded["written_at"]
-    evaluation = (eval_rows, selection["eval_split"])
-    fitted = len(train_rows)
-    steps = _steps(options, method, train_rows, accounting["rows"]) if method.stepwise else None
+    return notes
+
+
+def _trained_rows(
+    options: TrainOptions, method: Method, rows: list[dict], fitted: dict, notes: dict
+) -> tuple[list[dict], list[tuple[list[dict], dict, dict]] | None]:
+    """The rows that train (those --max-steps reaches), or a step-wise method's steps (each step's rows, their
+    accounting and `_trained_notes` over them); ``notes`` gets what the trained rows set or took."""
+    fitted_rows = len(rows)
+    steps = _steps(options, method, rows, fitted) if method.stepwise else None
     if steps is None:
-        train_rows = _rows_for_steps(options, method, train_rows, accounting["rows"])
-    trained = train_rows if steps is None else [row for rows, _ in steps for row in rows]
-    notes.update(_trained_notes(options, method, trained, fitted))
-    if steps is not None:  # each step's metrics summarise its own rows, checked before anything loads
-        of = len(steps)
-        steps = [
-            (rows, counts, _trained_notes(options, method, rows, counts["rows_in"], f"sDPO step {k} of {of}"))
-            for k, (rows, counts) in enumerate(steps, 1)
-        ]
-    claim = functools.partial(_claim, out, options, record)  # called by train_once as the start model loads
-    own = own_folders(out, options, marker)
-    if steps is not None:  # a step-wise method's steps are runs of train_once
-        return train_stepwise(options, start, workspace, steps, evaluation, out, notes, claim, own)
-    return train_once(options, start, workspace, train_rows, evaluation, out, notes, claim=claim, own=own)[0]
+        rows = _rows_for_steps(options, method, rows, fitted)
+    trained = rows if steps is None else [row for chunk, _ in steps for row in chunk]
+    notes.update(_trained_notes(options, method, trained, fitted_rows))
+    if steps is None:
+        return rows, None
+    # each step's metrics summarise its own rows, checked before anything loads
+    of = len(steps)
+    return rows, [
+        (chunk, counts, _trained_notes(options, method, chunk, counts["rows_in"], f"sDPO step {k} of {of}"))
+        for k, (chunk, counts) in enumerate(steps, 1)
+    ]
 
 
 def _check_writable(options: TrainOptions, workspace: Workspace) -> None:

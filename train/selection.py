@@ -52,16 +52,7 @@ def select_rows(
     who they are); ``eval_rounds`` narrows the held-out rows."""
     excluded = exclusion.names
     if options.kto_from or options.rm_from_ratings:  # rubric ratings (task rate) instead of labels
-        rule, build = (
-            (options.kto_from, rating_kto_rows)
-            if options.kto_from
-            else (options.rm_from_ratings, rating_preference_rows)
-        )
-        extra = (options.seed,) if options.kto_from else ()
-        train_rows, counts = build(workspace, "train", rule, *extra, excluded, options.labels)
-        eval_rows, eval_counts = build(workspace, "test", rule, *extra, excluded, options.labels)
-        what = f"{RATED_ROWS[bool(options.kto_from)]} {rule}"
-        log.info("%s: %s", what, ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        train_rows, counts, eval_rows, eval_counts, what = _rated_rows(options, workspace, excluded)
     elif method.data == "sft":
         sources = (options.sft_from, options.labels, excluded)
         train_rows, counts = sft_rows(workspace, "train", *sources)
@@ -85,11 +76,7 @@ def select_rows(
             f" in rounds {','.join(map(str, rounds))}" if rounds else ""
         )
     if not train_rows:
-        detail = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v) or "the workspace has none"
-        if any(k.startswith("kind_") for k in counts):
-            detail += "; --kinds chooses the kinds that train (spin pairs: --method spin)"
-        detail += f"; {exclusion.line()}" if exclusion.sources else ""
-        raise TrainDataError(f"{workspace.path}: no {what} to train on in split train ({detail})")
+        _refuse_none(workspace, what, counts, exclusion)
     if method.data == "completions":
         _refuse_one_sided(options, workspace, train_rows, counts)
     split = "test"
@@ -103,6 +90,31 @@ def select_rows(
         "eval_counts": dict(eval_counts),
         "excluded": exclusion.sources,
     }
+
+
+def _rated_rows(options: TrainOptions, workspace: Workspace, excluded: tuple[str, ...]):
+    """--kto-from's or --rm-from-ratings' rows of both splits from rubric ratings, their counts, and what they are
+    (as the errors say it)."""
+    rule, build = (
+        (options.kto_from, rating_kto_rows)
+        if options.kto_from
+        else (options.rm_from_ratings, rating_preference_rows)
+    )
+    extra = (options.seed,) if options.kto_from else ()
+    train_rows, counts = build(workspace, "train", rule, *extra, excluded, options.labels)
+    eval_rows, eval_counts = build(workspace, "test", rule, *extra, excluded, options.labels)
+    what = f"{RATED_ROWS[bool(options.kto_from)]} {rule}"
+    log.info("%s: %s", what, ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    return train_rows, counts, eval_rows, eval_counts, what
+
+
+def _refuse_none(workspace: Workspace, what: str, counts: dict, exclusion: Exclusion) -> None:
+    """No training rows: the error names what was left out and why (``counts``), and who was excluded."""
+    detail = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v) or "the workspace has none"
+    if any(k.startswith("kind_") for k in counts):
+        detail += "; --kinds chooses the kinds that train (spin pairs: --method spin)"
+    detail += f"; {exclusion.line()}" if exclusion.sources else ""
+    raise TrainDataError(f"{workspace.path}: no {what} to train on in split train ({detail})")
 
 
 def _refuse_one_sided(options: TrainOptions, workspace: Workspace, rows: list[dict], counts: dict) -> None:

@@ -69,34 +69,14 @@ def train_stepwise(
         else:
             start = start or evaluations["before"]
             before = evaluations["after"]
-            metrics = result["metrics"]
-            caches.append(metrics.get("reference_cache"))
-            steps.append(
-                {
-                    "id": result["id"],
-                    "path": result["path"],
-                    "parent_id": result["parent_id"],
-                    "pairs": len(chunk),
-                    "rows": counts,
-                    "rounds": rounds,
-                    "steps": metrics["steps"],
-                    "final_loss": metrics["final_loss"],
-                    "seconds": metrics["seconds"],
-                }
-            )
+            caches.append(result["metrics"].get("reference_cache"))
+            steps.append(_step_summary(result, chunk, counts, rounds))
         model_path = step_out.resolve()
     if result["id"] is None:
         return result
-    overall = {
-        **result["metrics"],
-        **{key: notes[key] for key in chunks[-1][2]},  # the run's summaries of its rows, not its last step's
-        **held_out_metrics(options, start, before, evaluation[0]),
-        "train_rows": sum(len(chunk) for chunk, *_ in chunks),
-        "rows": notes["rows"],
-        "steps": sum(s["steps"] for s in steps),
-        "seconds": round(sum(s["seconds"] for s in steps), 1),
-        "sdpo_steps": steps,
-    }
+    overall = _overall_metrics(
+        options, result["metrics"], chunks, (start, before, evaluation[0]), notes, steps
+    )
     if all(caches):  # each step's reference is another model: its log-probs are read or computed per step
         overall["reference_cache"] = {
             key: sum(cache[key] for cache in caches) for key in ("hits", "computed")
@@ -105,3 +85,43 @@ def train_stepwise(
     check_own_folders(own)
     atomic_write(out / "sdpo.json", lambda f: f.write(text.encode()))
     return {**result, "metrics": overall}
+
+
+def _step_summary(result: dict, chunk: list[dict], counts: dict, rounds: list[int]) -> dict:
+    """One step's line of ``sdpo_steps``: its model, the rows it trained on and what training took."""
+    metrics = result["metrics"]
+    return {
+        "id": result["id"],
+        "path": result["path"],
+        "parent_id": result["parent_id"],
+        "pairs": len(chunk),
+        "rows": counts,
+        "rounds": rounds,
+        "steps": metrics["steps"],
+        "final_loss": metrics["final_loss"],
+        "seconds": metrics["seconds"],
+    }
+
+
+def _overall_metrics(
+    options: TrainOptions,
+    last: dict,
+    chunks: list[tuple[list[dict], dict, dict]],
+    evaluations: tuple[dict, dict, list[dict]],
+    notes: dict,
+    steps: list[dict],
+) -> dict:
+    """The run's metrics: the last step's ``last``, with the run's row summaries from ``notes``, the held-out
+    comparison of the start model with the final one (``evaluations``: before, after, the held-out rows) and the
+    steps' sums."""
+    start, final, eval_rows = evaluations
+    return {
+        **last,
+        **{key: notes[key] for key in chunks[-1][2]},  # the run's summaries of its rows, not its last step's
+        **held_out_metrics(options, start, final, eval_rows),
+        "train_rows": sum(len(chunk) for chunk, *_ in chunks),
+        "rows": notes["rows"],
+        "steps": sum(s["steps"] for s in steps),
+        "seconds": round(sum(s["seconds"] for s in steps), 1),
+        "sdpo_steps": steps,
+    }
