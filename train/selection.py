@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from data.exclusion import Exclusion, check_exclusion
-from data.export_workspace import left_out
+from data.export_workspace import left_out, unchecked_note
 from data.workspace import Workspace
 from train.methods import Method
 from train.options import TrainOptions
@@ -86,6 +86,8 @@ def select_rows(
         )
     if not train_rows:
         detail = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v) or "the workspace has none"
+        unchecked = unchecked_note(counts, options.min_posterior)
+        detail += f"; {unchecked}" if unchecked else ""
         if any(k.startswith("kind_") for k in counts):
             detail += "; --kinds chooses the kinds that train (spin pairs: --method spin)"
         detail += f"; {exclusion.line()}" if exclusion.sources else ""
@@ -121,6 +123,7 @@ def _refuse_one_sided(options: TrainOptions, workspace: Workspace, rows: list[di
     if options.min_posterior is not None:
         how += f", posterior at least {options.min_posterior:g}"
     how += f"; left out: {reasons}" if (reasons := left_out(counts)) else ""
+    how += f"; {unchecked}" if (unchecked := unchecked_note(counts, options.min_posterior)) else ""
     raise TrainDataError(
         f"{workspace.path}: all {len(rows)} KTO-labelled completions of split train are {side} ({how}): KTO needs "
         "both desirable and undesirable examples"
