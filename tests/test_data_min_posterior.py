@@ -268,3 +268,19 @@ def test_train_says_why_it_left_out_every_row_nobody_checks(tmp_path, tiny_model
     assert train_main(["-w", str(kto.path), "--method", "kto", *sure, "--out", str(tmp_path / "b")]) == 2
     said = f"left out: unchecked 48; {unchecked_note(48)}): KTO needs both"
     assert said in capsys.readouterr().err
+
+
+def test_a_lone_rankers_pairs_are_counted_rank_unchecked_and_said_why(tmp_path, capsys):
+    """The pairs of one labeller's ranking are one labeller's answers nobody checks: counted rank_unchecked, and
+    the export says what that means as it does for pairs."""
+    from data.ranking import canonical_ranking, rank_item_id
+
+    ws = Workspace.init(tmp_path / "ws")
+    prompt = Prompt([{"role": "user", "content": "Rank us"}], "t")
+    answers = [Completion(prompt.id, f"answer {i}", "m", "hf", seed=i) for i in range(3)]
+    ranking = canonical_ranking(">".join(a.id for a in answers))
+    ws.append([prompt, *answers, Label(rank_item_id(prompt.id, 0), "ann", "rank", None, ranking=ranking)])
+    w = ["export", "-w", str(ws.path), "--format", "dpo", "--aggregate", "dawid-skene", "--min-posterior", "0.9"]
+    assert main(w) == 2
+    said = "(left out: rank_unchecked 3; " + unchecked_note(3) + ")"
+    assert said in capsys.readouterr().err
