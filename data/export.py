@@ -129,9 +129,8 @@ def check_min_posterior(min_posterior: float | None, aggregate: str) -> None:
 def _sure(verdicts: pa.Table, at: pa.Array, min_posterior: float | None, counts: Counter) -> pa.Array | None:
     """Which of the verdicts at ``at`` have a Dawid–Skene posterior of at least ``min_posterior`` (None: no
     threshold); the others are counted ``below_min_posterior`` (`--min-posterior`: fewer rows, fewer of them wrong;
-    benchmarks/bench_labellers.py --small), or ``unchecked`` where the verdict is one labeller's answer that
-    nobody checks (its posterior that labeller's trust: `UNCHECKED`). Applied after every other reason, so each
-    row is counted once."""
+    benchmarks/bench_labellers.py --small), or `UNCHECKED` where the verdict is one labeller's answer that nobody
+    checks (its posterior that labeller's trust). Applied after every other reason, so each row is counted once."""
     if min_posterior is None:
         return None
     sure = pc.fill_null(pc.greater_equal(verdicts.column("posterior").take(at), min_posterior), False)

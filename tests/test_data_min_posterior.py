@@ -280,7 +280,17 @@ def test_a_lone_rankers_pairs_are_counted_rank_unchecked_and_said_why(tmp_path, 
     answers = [Completion(prompt.id, f"answer {i}", "m", "hf", seed=i) for i in range(3)]
     ranking = canonical_ranking(">".join(a.id for a in answers))
     ws.append([prompt, *answers, Label(rank_item_id(prompt.id, 0), "ann", "rank", None, ranking=ranking)])
-    w = ["export", "-w", str(ws.path), "--format", "dpo", "--aggregate", "dawid-skene", "--min-posterior", "0.9"]
+    w = [
+        "export",
+        "-w",
+        str(ws.path),
+        "--format",
+        "dpo",
+        "--aggregate",
+        "dawid-skene",
+        "--min-posterior",
+        "0.9",
+    ]
     assert main(w) == 2
     said = "(left out: rank_unchecked 3; " + unchecked_note(3) + ")"
     assert said in capsys.readouterr().err
