@@ -123,14 +123,16 @@ def _majority(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _leaders(
     counts: np.ndarray, method: str, fit_inputs: tuple, gold: np.ndarray | None, apart: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(leader code, decided?, posterior of the leader or None) per item, by the majority or Dawid–Skene (a
-    pair whose posterior ties a and b is undecided, `dawid_skene.decided`). ``fit_inputs``: items, labellers,
-    choice codes, number of labellers and the task's `dawid_skene.side_swap`; ``apart`` (per item): items whose
-    labels stay out of the Dawid–Skene fit; they keep their majority, with its vote share as posterior."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """(leader code, decided?, posterior of the leader or None, checked? or None) per item, by the majority or
+    Dawid–Skene (a pair whose posterior ties a and b is undecided, `dawid_skene.decided`; not checked: one
+    labeller's answer that nobody checks, `dawid_skene.unchecked`, its posterior that labeller's trust).
+    ``fit_inputs``: items, labellers, choice codes, number of labellers and the task's `dawid_skene.side_swap`;
+    ``apart`` (per item): items whose labels stay out of the Dawid–Skene fit; they keep their majority, with its
+    vote share as posterior."""
     leader, single = _majority(counts)
     if method != DAWID_SKENE:
-        return leader, single, None
+        return leader, single, None, None
     items, labellers, choice, n_labellers, swap = fit_inputs
     n, k = counts.shape
     posterior = counts[np.arange(n), leader] / np.maximum(counts.sum(axis=1), 1) if n else np.zeros(0)
@@ -141,13 +143,14 @@ def _leaders(
         labellers = np.unique(labellers, return_inverse=True)[1].reshape(-1)
         n_labellers = int(labellers.max()) + 1 if len(labellers) else 0
     gold = None if gold is None else gold[kept]
-    fit = dawid_skene.fit(
-        items, labellers, choice, int(kept.sum()), n_labellers, k, gold, swap=swap
-    ).posterior
+    result = dawid_skene.fit(items, labellers, choice, int(kept.sum()), n_labellers, k, gold, swap=swap)
+    fit = result.posterior
     best, sure = dawid_skene.decided(fit, swap)
-    leader, single = leader.copy(), single.copy()
+    leader, single, checked = leader.copy(), single.copy(), np.ones(n, dtype=bool)
     leader[kept], single[kept], posterior[kept] = best, sure, fit[np.arange(len(fit)), best]
-    return leader, single, posterior
+    if result.apart is not None:
+        checked[kept] = ~result.apart
+    return leader, single, posterior, checked
 
 
 def verdicts_table(
@@ -158,7 +161,9 @@ def verdicts_table(
     edits: Iterable[str] = (),
 ) -> pa.Table:
     """One row per labelled item (sorted by id): item_id, verdict (a choice, or SPLIT), votes, agreement,
-    strength, posterior (Dawid–Skene's confidence in the verdict; null for the majority), and n_<choice> counts.
+    strength, posterior (Dawid–Skene's confidence in the verdict; null for the majority), checked (false: one
+    labeller's answer that no second labeller or gold checks, `dawid_skene.unchecked`, its posterior that
+    labeller's `dawid_skene.trust`; null for the majority), and n_<choice> counts.
     ``method``: majority or dawid-skene (`AGGREGATIONS`); ``gold``: item_id, choice of gold items, clamped to
     their answer by Dawid–Skene; ``edits``: ids of items whose labels are their labeller's own verdict by
     construction (edit pairs, `data.edits`), no judgement of the item: kept out of the Dawid–Skene fit, they keep
@@ -181,7 +186,7 @@ def verdicts_table(
         n = len(ids)
     labellers, names = _codes(current.column("annotator"))
     apart = _numpy(pc.is_in(ids, value_set=pa.array(sorted(set(edits)), pa.string())), False)
-    leader, single, posterior = _leaders(
+    leader, single, posterior, checked = _leaders(
         counts,
         method,
         (items, labellers, choice, len(names), dawid_skene.side_swap(choices)),
@@ -206,6 +211,7 @@ def verdicts_table(
         "posterior": pa.array(posterior, pa.float64())
         if posterior is not None
         else pa.nulls(n, pa.float64()),
+        "checked": pa.array(checked, pa.bool_()) if checked is not None else pa.nulls(n, pa.bool_()),
     }
     columns.update({f"n_{c}": pa.array(counts[:, i], pa.int64()) for i, c in enumerate(choices)})
     table = pa.table(columns)
@@ -220,7 +226,7 @@ def aggregate(
     edits: Iterable[str] = (),
 ) -> pd.DataFrame:
     """One row per labelled item: verdict (a choice, or SPLIT), votes, agreement, strength, posterior,
-    n_<choice> counts (`verdicts_table`)."""
+    checked, n_<choice> counts (`verdicts_table`)."""
     return verdicts_table(labels, task, method, gold, edits).to_pandas()
 
 

@@ -88,6 +88,7 @@ MAX_ITERATIONS = 100
 TOLERANCE = 1e-6  # largest change of any posterior between two steps, below which the fit has converged
 CHECKED_AT = 3  # items that check a labeller's answer before the fit reads how they err on it (`unchecked`)
 TIED = 1e-9  # this close to an item's top posterior is a tie (summing in another order moves one ~1e-16)
+NO_CHECK_TRUST = PRIOR_RIGHT / (PRIOR_RIGHT + PRIOR_WRONG)  # `trust` of a labeller nothing checks: 0.8
 
 
 @dataclass(frozen=True)

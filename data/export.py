@@ -1,10 +1,11 @@
 """Conversion from workspace tables to TRL's own column names (pure functions) and writing them out.
 
 - dpo: prompt, chosen, rejected (conversational: message lists) + pair_id, kind, round, votes, agreement, strength,
-  posterior (Dawid–Skene's confidence in the verdict with ``method="dawid-skene"``, else null), split; rankings add
-  rows of kind ``rank`` (all or adjacent pairs, ``rank_pairs``; data.ranking), their drops counted as
-  ``rank_<reason>``
-- kto: prompt, completion, label (bool) + completion_id, votes, agreement, posterior, split
+  posterior (Dawid–Skene's confidence in the verdict with ``method="dawid-skene"``, else null), checked (false: the
+  verdict is one labeller's answer no second labeller or gold checks, its posterior that labeller's trust; null
+  for the majority), split; rankings add rows of kind ``rank`` (all or adjacent pairs, ``rank_pairs``;
+  data.ranking), their drops counted as ``rank_<reason>``
+- kto: prompt, completion, label (bool) + completion_id, votes, agreement, posterior, checked, split
 - sft: messages + prompt_id, split (``--sft-shape prompt-completion``: prompt, completion in place of messages):
   `data.export_sft`
 - ratings: prompt, completion + completion_id, prompt_id, round, one column per rubric aspect (the mean rating),
@@ -41,6 +42,7 @@ from data.schemas import MESSAGE
 from data.selection import answer_items
 
 FORMATS = ("dpo", "kto", "sft", "ratings")
+UNCHECKED = "unchecked"  # below --min-posterior as one labeller's answer nobody checks (`data.aggregate`)
 Frame = pd.DataFrame | pa.Table
 
 
@@ -127,11 +129,15 @@ def check_min_posterior(min_posterior: float | None, aggregate: str) -> None:
 def _sure(verdicts: pa.Table, at: pa.Array, min_posterior: float | None, counts: Counter) -> pa.Array | None:
     """Which of the verdicts at ``at`` have a Dawid–Skene posterior of at least ``min_posterior`` (None: no
     threshold); the others are counted ``below_min_posterior`` (`--min-posterior`: fewer rows, fewer of them wrong;
-    benchmarks/bench_labellers.py --small). Applied after every other reason, so each row is counted once."""
+    benchmarks/bench_labellers.py --small), or `UNCHECKED` where the verdict is one labeller's answer that nobody
+    checks (its posterior that labeller's trust). Applied after every other reason, so each row is counted once."""
     if min_posterior is None:
         return None
     sure = pc.fill_null(pc.greater_equal(verdicts.column("posterior").take(at), min_posterior), False)
-    counts["below_min_posterior"] += len(sure) - (pc.sum(sure).as_py() or 0)
+    unsure = pc.invert(sure)
+    unchecked = pc.sum(pc.and_(unsure, pc.invert(verdicts.column("checked").take(at)))).as_py() or 0
+    counts[UNCHECKED] += unchecked
+    counts["below_min_posterior"] += (pc.sum(unsure).as_py() or 0) - unchecked
     return sure
 
 
@@ -237,7 +243,7 @@ def _pairs_table(
             "round": pc.cast(pairs.column("round"), pa.int64()),
             **{
                 name: verdicts.column(name).take(at)
-                for name in ("votes", "agreement", "strength", "posterior")
+                for name in ("votes", "agreement", "strength", "posterior", "checked")
             },
             "split": _lookup(pairs.column("prompt_id"), prompts, "split"),  # `data import` reads it back
         }
@@ -331,6 +337,7 @@ def kto_table(
             "votes": verdicts.column("votes").take(at),
             "agreement": verdicts.column("agreement").take(at),
             "posterior": verdicts.column("posterior").take(at),
+            "checked": verdicts.column("checked").take(at),
             "split": _lookup(completions.column("prompt_id"), prompts, "split"),
         }
     )

@@ -18,10 +18,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.conversation import storable
+from data.dawid_skene import CHECKED_AT, NO_CHECK_TRUST
 from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
 from data.exclusion import Exclusion, check_exclusion
-from data.export import check_min_posterior, dpo_table, kto_table
+from data.export import UNCHECKED, check_min_posterior, dpo_table, kto_table
 from data.export_labels import export_labels
 from data.export_sft import PROMPT_COMPLETION, prompt_completion, to_sft
 from data.gold import read_gold
@@ -87,6 +88,22 @@ def rows_and_reasons(counts: Mapping[str, int], verb: str = "exported") -> str:
     kinds = ", ".join(f"{k} {counts[k]}" for k in TAKEN_KINDS if counts.get(k))
     line = f"{rows} row{'' if rows == 1 else 's'} {verb}" + (f" ({kinds})" if kinds else "")
     return line + (f", left out: {reasons}" if (reasons := left_out(counts)) else "")
+
+
+def unchecked_note(counts: Mapping[str, int], min_posterior: float | None) -> str:
+    """What the rows counted ``unchecked`` (and ``rank_unchecked``) are and what to do about them: below
+    ``min_posterior`` only as their posterior is their one labeller's trust, which nothing checked; "" where none
+    was."""
+    n = counts.get(UNCHECKED, 0) + counts.get(f"rank_{UNCHECKED}", 0)
+    if not n:
+        return ""
+    floor = "--min-posterior" + (f" {min_posterior:g}" if min_posterior is not None else "")
+    return (
+        f"{UNCHECKED}: {n} row{'s are' if n != 1 else ' is'} one labeller's answer that no second labeller or gold "
+        f"checks, its posterior that labeller's trust ({NO_CHECK_TRUST:g} where nothing of theirs is checked), "
+        f"below {floor}: add gold (`python -m data gold`) or a second labeller on {CHECKED_AT} or more of their "
+        "items per answer they give, or lower --min-posterior"
+    )
 
 
 def counts_line(counts: Counter, export: str) -> str:
@@ -191,16 +208,20 @@ class Export:
     counts: Counter
     exclusion: Exclusion
     nul_replaced: int = 0  # rows whose stored texts held a NUL, written as U+FFFD (`nul_free`)
+    min_posterior: float | None = None  # --min-posterior, which `unchecked_note` names
 
     def summary(self) -> str:
         """``4 rows exported, left out: excluded_only 3; excluded labellers: mallory (excluded.json)``: the counts
-        (`counts_line`), who was excluded, where anyone was, and the rows whose NUL was replaced, where any was."""
+        (`counts_line`), what the rows left out `unchecked` are (`unchecked_note`), who was excluded, where anyone
+        was, and the rows whose NUL was replaced, where any was."""
         replaced = self.nul_replaced and (
             f"nul_replaced {self.nul_replaced}: a NUL character in the stored text of {self.nul_replaced} "
             f"row{'s' * (self.nul_replaced != 1)} (stored by an older version) written as U+FFFD, which data "
             "import reads back (it refuses a NUL)"
         )
-        return "; ".join(filter(None, [counts_line(self.counts, self.name), self.exclusion.line(), replaced]))
+        unchecked = unchecked_note(self.counts, self.min_posterior)
+        parts = [counts_line(self.counts, self.name), unchecked, self.exclusion.line(), replaced]
+        return "; ".join(filter(None, parts))
 
 
 def export_workspace(workspace: Workspace, args: Any, rubric: Rubric | None = None) -> Export:
@@ -214,7 +235,8 @@ def export_workspace(workspace: Workspace, args: Any, rubric: Rubric | None = No
     if args.sft_shape == PROMPT_COMPLETION and len(rows):  # an empty export is an error that says why
         rows = prompt_completion(rows)
     rows, replaced = nul_free(rows)
-    return Export(args.format + ("-edits" if args.edits else ""), rows, counts, exclusion, replaced)
+    name = args.format + ("-edits" if args.edits else "")
+    return Export(name, rows, counts, exclusion, replaced, args.min_posterior)
 
 
 def nul_free(rows: pa.Table | list[dict]) -> tuple[pa.Table | list[dict], int]:

@@ -68,6 +68,7 @@ def test_dpo_rows_and_drop_counts_exact():
             "agreement": 1.0,
             "strength": 4.0,
             "posterior": None,
+            "checked": None,  # Dawid–Skene's: whether anyone checks its one labeller (majority: none)
             "split": "train",  # the prompt's: an import of the file puts the row's prompt there
         }
     ]

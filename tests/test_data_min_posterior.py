@@ -1,9 +1,11 @@
 """`--min-posterior` (export and train, with `--aggregate dawid-skene`): verdicts less sure than the threshold stay
-out, counted `below_min_posterior` once each; a threshold without a posterior to read, out of range, or for a format
+out, counted `below_min_posterior` once each (`unchecked`, with what it means, where the verdict is one labeller's
+answer nobody checks, its posterior that labeller's trust); a threshold without a posterior to read, out of range, or for a format
 or method that has no verdicts is a one-line error."""
 
 from __future__ import annotations
 
+import pyarrow.parquet as pq
 import pytest
 
 from data.__main__ import main
@@ -15,6 +17,7 @@ from data.workspace import Workspace
 from tests.test_train import build_workspace, options
 from train.options import check_options
 from train.pairs import add_agreement, kto_rows, preference_rows
+from train.report import data_line, verdicts_line
 
 
 @pytest.fixture
@@ -47,10 +50,12 @@ def test_export_leaves_out_verdicts_below_the_posterior(ws, capsys):
     rows, counts = preference_rows(ws, None, ("sampled",), aggregate="dawid-skene", min_posterior=threshold)
     assert len(rows) == sure and counts["below_min_posterior"] == decided - sure
     assert all(row["posterior"] >= threshold for row in rows)
-    kto, kto_counts = kto_rows(
-        ws, None, aggregate="dawid-skene", min_posterior=1.0
-    )  # one labeller: posterior ~1
-    assert len(kto) + kto_counts["below_min_posterior"] == 24
+    # one labeller, nobody checking her: posterior her trust, 0.8, counted unchecked (not below_min_posterior)
+    kto, kto_counts = kto_rows(ws, None, aggregate="dawid-skene", min_posterior=0.9)
+    assert (len(kto), dict(kto_counts)) == (
+        0,
+        {"unchecked": 24, "exported": 0, "desirable": 0, "undesirable": 0},
+    )
 
 
 @pytest.mark.parametrize(
@@ -167,12 +172,125 @@ def test_answers_nobody_checks_are_not_sure(tmp_path, capsys):
     assert main([*w, "0.85"]) == 0
     assert ": 50 rows exported (desirable 45, undesirable 5)" in capsys.readouterr().out
     assert main([*w, "0.9"]) == 0
-    assert ": 2 rows exported (desirable 2), left out: below_min_posterior 48" in capsys.readouterr().out
+    assert (
+        ": 2 rows exported (desirable 2), left out: unchecked 48; unchecked: 48 rows"
+        in capsys.readouterr().out
+    )
     rows, counts = kto_rows(ws, None, aggregate="dawid-skene", min_posterior=0.9)
-    assert dict(counts) == {"exported": 2, "desirable": 2, "undesirable": 0, "below_min_posterior": 48}
+    assert dict(counts) == {"exported": 2, "desirable": 2, "undesirable": 0, "unchecked": 48}
     assert main([*w, "0.85", "--exclude-labeller", "bob"]) == 2
-    assert "(left out: below_min_posterior 50" in capsys.readouterr().err
+    assert "(left out: unchecked 50; unchecked: 50 rows are one labeller's" in capsys.readouterr().err
     lone = build_workspace(tmp_path / "lone", count=4)  # ann alone on every pair
     rows, _ = preference_rows(lone, None, ("sampled",), aggregate="dawid-skene")
     add_agreement(rows, "smoothing")
     assert [r["pair_epsilon"] for r in rows] == pytest.approx([0.2] * 4)
+
+
+def checked_and_not(tmp_path) -> Workspace:
+    """12 pairs: on the first 8 ann says a, bob a on odd ones, cyd b on every third (posteriors 0.62-0.99, each
+    checked); the last 4 are dan's alone, whom nobody checks (posterior his trust, 0.8)."""
+    ws = build_workspace(tmp_path / "ws", count=12, annotators=())
+    pairs = ws.frame("pairs")["id"].tolist()
+    labels = [Label(pair, "dan", "pairwise", "a") for pair in pairs[8:]]
+    for i, pair in enumerate(pairs[:8]):
+        votes = (("ann", "a"), ("bob", "a" if i % 2 else "b"), ("cyd", "b" if i % 3 == 0 else "a"))
+        labels += [Label(pair, name, "pairwise", choice) for name, choice in votes]
+    ws.append(labels)
+    return ws
+
+
+def unchecked_note(n: int) -> str:
+    return (
+        f"unchecked: {n} rows are one labeller's answer that no second labeller or gold checks, its posterior that "
+        "labeller's trust (0.8 where nothing of theirs is checked), below --min-posterior 0.9: add gold (`python -m "
+        "data gold`) or a second labeller on 3 or more of their items per answer they give, or lower --min-posterior"
+    )
+
+
+def test_answers_nobody_checks_are_counted_apart_and_said_why(tmp_path, capsys):
+    """All 9 verdicts below `--min-posterior 0.9` were counted below_min_posterior, dan's 4 among them, and nothing
+    said why his were all 0.8 (a new user's first import: every pair is one labeller's). They are counted
+    `unchecked` now, once each, export and train alike, with what that means and what to do; each row's `checked`
+    says whose posterior is its labeller's trust."""
+    ws = checked_and_not(tmp_path)
+    w = [
+        "export",
+        "-w",
+        str(ws.path),
+        "--format",
+        "dpo",
+        "--aggregate",
+        "dawid-skene",
+        "--min-posterior",
+        "0.9",
+    ]
+    assert main(w) == 0
+    said = "3 rows exported, left out: below_min_posterior 5, unchecked 4; " + unchecked_note(4)
+    assert capsys.readouterr().out.endswith(f": {said}\n")
+    assert pq.read_table(ws.exports / "dpo.parquet").column("checked").to_pylist() == [True] * 3
+    rows, counts = preference_rows(ws, None, ("sampled",), aggregate="dawid-skene", min_posterior=0.9)
+    assert dict(counts) == {"exported": 3, "below_min_posterior": 5, "unchecked": 4}
+    verdicts = {"aggregate": "dawid-skene", "min_posterior": 0.9}
+    assert (
+        data_line({"data_counts": counts, "verdicts": verdicts})
+        == f"workspace: {said.replace('exported', 'taken', 1)}"
+    )
+    rows, _ = preference_rows(ws, None, ("sampled",), aggregate="dawid-skene")
+    assert (
+        sorted((r["checked"], round(r["posterior"], 3)) for r in rows if not r["checked"])
+        == [(False, 0.8)] * 4
+    )
+
+
+def test_the_report_says_how_many_pairs_took_their_epsilon_from_trust(tmp_path):
+    """`--agreement` gave dan's 4 pairs ε 0.2 (1 − his trust) with nothing said: on imported data every pair's ε."""
+    rows, _ = preference_rows(checked_and_not(tmp_path), None, ("sampled",), aggregate="dawid-skene")
+    summary = add_agreement(rows, "smoothing")
+    assert (summary["from_trust"], summary["pairs"]) == (4, 12)
+    line = verdicts_line({"verdicts": {"aggregate": "dawid-skene"}, "agreement": summary})
+    assert line.endswith(
+        "; ε of 4 of the 12 pairs from their labeller's trust, not a fit (ε 0.2 where nothing of theirs is "
+        "checked): one labeller's answer that no second labeller or gold checks)"
+    )
+    majority, _ = preference_rows(checked_and_not(tmp_path / "m"), None, ("sampled",))
+    assert "from_trust" not in add_agreement(majority, "smoothing")
+
+
+def test_train_says_why_it_left_out_every_row_nobody_checks(tmp_path, tiny_model_dir, capsys):
+    """Train's errors of rows left out named below_min_posterior only: now unchecked, and what it means."""
+    from train.__main__ import main as train_main
+
+    lone = build_workspace(tmp_path / "lone", count=4)  # ann alone on every pair
+    kto, _ = ann_mostly_alone(tmp_path / "kto")  # all ann's but 2 desirable answers bob checks
+    sure = ["--aggregate", "dawid-skene", "--min-posterior", "0.9", "--model", str(tiny_model_dir)]
+    assert train_main(["-w", str(lone.path), *sure, "--out", str(tmp_path / "a")]) == 2
+    assert f"to train on in split train (unchecked 4; {unchecked_note(4)})" in capsys.readouterr().err
+    assert train_main(["-w", str(kto.path), "--method", "kto", *sure, "--out", str(tmp_path / "b")]) == 2
+    said = f"left out: unchecked 48; {unchecked_note(48)}): KTO needs both"
+    assert said in capsys.readouterr().err
+
+
+def test_a_lone_rankers_pairs_are_counted_rank_unchecked_and_said_why(tmp_path, capsys):
+    """The pairs of one labeller's ranking are one labeller's answers nobody checks: counted rank_unchecked, and
+    the export says what that means as it does for pairs."""
+    from data.ranking import canonical_ranking, rank_item_id
+
+    ws = Workspace.init(tmp_path / "ws")
+    prompt = Prompt([{"role": "user", "content": "Rank us"}], "t")
+    answers = [Completion(prompt.id, f"answer {i}", "m", "hf", seed=i) for i in range(3)]
+    ranking = canonical_ranking(">".join(a.id for a in answers))
+    ws.append([prompt, *answers, Label(rank_item_id(prompt.id, 0), "ann", "rank", None, ranking=ranking)])
+    w = [
+        "export",
+        "-w",
+        str(ws.path),
+        "--format",
+        "dpo",
+        "--aggregate",
+        "dawid-skene",
+        "--min-posterior",
+        "0.9",
+    ]
+    assert main(w) == 2
+    said = "(left out: rank_unchecked 3; " + unchecked_note(3) + ")"
+    assert said in capsys.readouterr().err

@@ -350,19 +350,24 @@ def add_agreement(rows: list[dict], mode: str) -> dict:
 
 def agreement_summary(rows: list[dict], mode: str) -> dict:
     """The per-pair weights or ε `add_agreement` attached, over ``rows`` (the report's: those trained, where
-    --max-steps reaches only some of the rows it attached them to): how many, how many with ≥ 2 votes, mean, range."""
+    --max-steps reaches only some of the rows it attached them to): how many, how many with ≥ 2 votes, mean, range,
+    and how many took them from a posterior no fit made (``from_trust``, where any did: one labeller's answer that
+    nobody checks, its posterior that labeller's trust, `data.aggregate.verdicts_table`'s ``checked``)."""
     if mode == "off" or not rows:
         return {"mode": mode}
     values = [r["pair_weight" if mode == "weight" else "pair_epsilon"] for r in rows]
-    return {
+    from_posterior = all(r.get("posterior") is not None for r in rows)
+    summary = {
         "mode": mode,
-        "from": "posterior" if all(r.get("posterior") is not None for r in rows) else "agreement",
+        "from": "posterior" if from_posterior else "agreement",
         "pairs": len(rows),
         "multi_labelled_pairs": sum(r["votes"] >= 2 for r in rows),
         "mean": sum(values) / len(values),
         "min": min(values),
         "max": max(values),
     }
+    from_trust = sum(r.get("checked") is False for r in rows) if from_posterior else 0
+    return summary | ({"from_trust": from_trust} if from_trust else {})
 
 
 def add_offsets(rows: list[dict], alpha: float, default_strength: float) -> dict:

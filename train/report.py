@@ -6,8 +6,9 @@ import json
 import math
 from pathlib import Path
 
+from data.dawid_skene import NO_CHECK_TRUST
 from data.exclusion import excluded_line
-from data.export_workspace import TAKEN_KINDS, left_out, rows_and_reasons
+from data.export_workspace import TAKEN_KINDS, left_out, rows_and_reasons, unchecked_note
 from data.files import atomic_write, strict_json
 from data.lineage import reward_name
 
@@ -94,7 +95,8 @@ def rows_line(metrics: dict) -> str | None:
 
 def data_line(metrics: dict) -> str | None:
     """What the workspace gave: the rows taken and every row left out, by reason (`data.export`'s counts, said as
-    an export says them: `data.export_workspace.rows_and_reasons`), and whose labels were kept out of the verdicts."""
+    an export says them: `data.export_workspace.rows_and_reasons`, with its `unchecked_note`), and whose labels
+    were kept out of the verdicts."""
     counts = dict(metrics.get("data_counts") or {})
     if not counts:
         return None
@@ -114,6 +116,8 @@ def data_line(metrics: dict) -> str | None:
         line += f"; answers left out: {listed}" if listed else ""
     else:
         line = f"workspace: {rows_and_reasons(counts | {'exported': taken}, 'taken')}"
+    unchecked = unchecked_note(counts, (metrics.get("verdicts") or {}).get("min_posterior"))
+    line += f"; {unchecked}" if unchecked else ""
     line += f"; {excluded}" if excluded else ""
     if metrics.get("selection_recorded_at"):  # a resume trains on the rows the run started with
         line += f" (as selected when the run started, {metrics['selection_recorded_at']})"
@@ -142,6 +146,13 @@ def verdicts_line(metrics: dict) -> str | None:
             if agreement.get("pairs_fitted"):  # --max-steps reached only some of the rows
                 n = agreement["pairs"]
                 line += f" over the {n} pair{'s' * (n > 1)} trained of {agreement['pairs_fitted']}"
+        if agreement.get("from_trust"):  # a posterior no fit made: imported pairs, one labeller's each
+            n = agreement["from_trust"]
+            line += (
+                f"; {said} of {n} of the {agreement['pairs']} pairs from their labeller's trust, not a fit (ε "
+                f"{1 - NO_CHECK_TRUST:g} where nothing of theirs is checked): one labeller's answer that no second "
+                "labeller or gold checks"
+            )
         line += ")"
     if metrics.get("label_smoothing"):  # one ε for every pair, beside --agreement weight's weights or alone
         default = metrics.get("label_smoothing_default")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from data.exclusion import Exclusion, check_exclusion
-from data.export_workspace import left_out
+from data.export_workspace import left_out, unchecked_note
 from data.workspace import Workspace
 from train.methods import Method
 from train.options import TrainOptions
@@ -76,7 +76,7 @@ def select_rows(
             f" in rounds {','.join(map(str, rounds))}" if rounds else ""
         )
     if not train_rows:
-        _refuse_none(workspace, what, counts, exclusion)
+        _refuse_none(workspace, what, counts, exclusion, options.min_posterior)
     if method.data == "completions":
         _refuse_one_sided(options, workspace, train_rows, counts)
     split = "test"
@@ -108,9 +108,14 @@ def _rated_rows(options: TrainOptions, workspace: Workspace, excluded: tuple[str
     return train_rows, counts, eval_rows, eval_counts, what
 
 
-def _refuse_none(workspace: Workspace, what: str, counts: dict, exclusion: Exclusion) -> None:
-    """No training rows: the error names what was left out and why (``counts``), and who was excluded."""
+def _refuse_none(
+    workspace: Workspace, what: str, counts: dict, exclusion: Exclusion, min_posterior: float | None
+) -> None:
+    """No training rows: the error names what was left out and why (``counts``, with what ``unchecked`` means
+    under ``min_posterior``), and who was excluded."""
     detail = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v) or "the workspace has none"
+    unchecked = unchecked_note(counts, min_posterior)
+    detail += f"; {unchecked}" if unchecked else ""
     if any(k.startswith("kind_") for k in counts):
         detail += "; --kinds chooses the kinds that train (spin pairs: --method spin)"
     detail += f"; {exclusion.line()}" if exclusion.sources else ""
@@ -133,6 +138,7 @@ def _refuse_one_sided(options: TrainOptions, workspace: Workspace, rows: list[di
     if options.min_posterior is not None:
         how += f", posterior at least {options.min_posterior:g}"
     how += f"; left out: {reasons}" if (reasons := left_out(counts)) else ""
+    how += f"; {unchecked}" if (unchecked := unchecked_note(counts, options.min_posterior)) else ""
     raise TrainDataError(
         f"{workspace.path}: all {len(rows)} KTO-labelled completions of split train are {side} ({how}): KTO needs "
         "both desirable and undesirable examples"
