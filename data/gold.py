@@ -31,6 +31,7 @@ from data.aggregate import latest_positions
 from data.errors import quoted
 from data.gold_agreement import GoldError, check_kto_agreement, check_pair_agreement
 from data.gold_answers import check_ranking, check_ratings
+from data.in_place import waiting_lock
 from data.rank_guard import kept_items, new_answers
 from data.rank_pairs import misfit_groups, rank_groups
 from data.ranking import rank_item_id
@@ -281,6 +282,10 @@ def _check_rank_items_kept(
     )
 
 
+# WS/gold.lock: flocked while one `apply_gold` reads the gold and writes its change (any process on the workspace)
+GOLD_LOCK = "gold.lock"
+
+
 @dataclass(frozen=True)
 class GoldChange:
     """What `apply_gold` wrote: answers marked (``changed`` of them replacing another gold answer of the item),
@@ -325,7 +330,22 @@ def apply_gold(
     removal of an item that is not gold (or is made gold in the same call), and a new answer among ``records`` that
     would change a gold or ranked rank item (`_check_rank_items_kept`) are errors. An answer an item already
     has as gold is not written again (counted as unchanged). A removal retracts the item in every task it is gold
-    in (a completion can be a KTO and a rate gold item)."""
+    in (a completion can be a KTO and a rate gold item). One call that writes at a time, of any process (`data gold`,
+    each app's make-gold): two at once each read the gold before the other's write, and both wrote. A call checked
+    to write something is checked again and written under the `waiting_lock` of `GOLD_LOCK`, on the gold as the
+    call before it left it; one refused, or with nothing to write (a listing, answers gold already), takes no lock
+    and leaves the workspace as it was (a read-only one lists)."""
+    change = _applied(workspace, marks, remove, records, write=False)
+    if not (change.marked or change.removed or records):
+        return change
+    with waiting_lock(workspace.path / GOLD_LOCK):
+        return _applied(workspace, marks, remove, records)
+
+
+def _applied(
+    workspace: Workspace, marks: list[Mark], remove: list[str], records: list[object], write: bool = True
+) -> GoldChange:
+    """`apply_gold`'s check, and its write unless ``write`` is false (the change it would make)."""
     events = workspace.read("gold")
     current = {task: current_gold(events, task) for task in GOLD_TASKS}
     gold_now = {
@@ -369,9 +389,10 @@ def apply_gold(
                 removed += 1  # per task: an item gold for KTO and for rating is two gold items
                 answer, rubric = gold_now[task][item], rubric_now.get(item) if task == "rate" else None
                 tables.append(gold_rows([item], [answer], "remove", task, retracted=True, rubric=rubric))
-    rows = rows_by_table(records)
-    rows["gold"] = [row for table in tables for row in table.to_pylist()]
-    workspace.append_rows(rows, skip_existing=True)
+    if write:
+        rows = rows_by_table(records)
+        rows["gold"] = [row for table in tables for row in table.to_pylist()]
+        workspace.append_rows(rows, skip_existing=True)
     return GoldChange(marked, len(asked) - marked, removed, changed)
 
 
