@@ -22,6 +22,8 @@ out of training (`data.export`, `data.rank_pairs`, `data.ratings`), and Dawid–
 
 from __future__ import annotations
 
+import logging
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -31,7 +33,7 @@ from data.aggregate import latest_positions
 from data.errors import quoted
 from data.gold_agreement import GoldError, check_kto_agreement, check_pair_agreement
 from data.gold_answers import check_ranking, check_ratings
-from data.in_place import waiting_lock
+from data.in_place import NoLocksError, waiting_lock
 from data.rank_guard import kept_items, new_answers
 from data.rank_pairs import misfit_groups, rank_groups
 from data.ranking import rank_item_id
@@ -285,6 +287,8 @@ def _check_rank_items_kept(
 # WS/gold.lock: flocked while one `apply_gold` reads the gold and writes its change (any process on the workspace)
 GOLD_LOCK = "gold.lock"
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class GoldChange:
@@ -334,11 +338,18 @@ def apply_gold(
     each app's make-gold): two at once each read the gold before the other's write, and both wrote. A call checked
     to write something is checked again and written under the `waiting_lock` of `GOLD_LOCK`, on the gold as the
     call before it left it; one refused, or with nothing to write (a listing, answers gold already), takes no lock
-    and leaves the workspace as it was (a read-only one lists)."""
+    and leaves the workspace as it was (a read-only one lists). Where the file system takes no locks (no app can run
+    there), a warning, and the call writes as it did before the lock."""
     change = _applied(workspace, marks, remove, records, write=False)
     if not (change.marked or change.removed or records):
         return change
-    with waiting_lock(workspace.path / GOLD_LOCK):
+    with ExitStack() as held:
+        try:
+            held.enter_context(waiting_lock(workspace.path / GOLD_LOCK))
+        except NoLocksError as exc:  # as gold went before the lock: said, not refused (no app runs there)
+            log.warning(
+                "%s: a second `data gold` at once would not wait for this one; run one at a time", exc
+            )
         return _applied(workspace, marks, remove, records)
 
 

@@ -482,3 +482,24 @@ def test_two_processes_making_one_item_gold_at_once_write_it_once(tmp_path, monk
     out, _ = started["process"].communicate(timeout=60)
     assert started["process"].returncode == 0 and out == "0\n", out  # nothing written: gold already
     assert ws.read("gold").num_rows == 1
+
+
+def test_gold_on_a_file_system_that_takes_no_locks_is_written_with_a_warning(
+    tmp_path, monkeypatch, capsys, caplog
+):
+    """Where ``flock`` fails (ENOLCK: a file system that takes no locks, where no app can run) `data gold` wrote its
+    gold before gold writes took a lock; it goes on so, saying a second one at once would not wait, not refused."""
+    import errno
+    import fcntl
+    import os
+
+    ws, ids = build(tmp_path / "ws")
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    assert main(["gold", "-w", str(ws.path), "--pair", ids[0], "--answer", "a"]) == 0
+    assert "+1 marked" in capsys.readouterr().out and read_gold(ws).num_rows == 1
+    assert "gold.lock: the file system here takes no locks" in caplog.text
+    assert "a second `data gold` at once would not wait for this one" in caplog.text
