@@ -284,9 +284,7 @@ def _check_rank_items_kept(
     )
 
 
-# WS/gold.lock: flocked while one `apply_gold` reads the gold and writes its change (any process on the workspace)
-GOLD_LOCK = "gold.lock"
-
+GOLD_LOCK = "gold.lock"  # WS/gold.lock: held by one `apply_gold` (of any process) as it reads and writes
 log = logging.getLogger(__name__)
 
 
@@ -334,12 +332,9 @@ def apply_gold(
     removal of an item that is not gold (or is made gold in the same call), and a new answer among ``records`` that
     would change a gold or ranked rank item (`_check_rank_items_kept`) are errors. An answer an item already
     has as gold is not written again (counted as unchanged). A removal retracts the item in every task it is gold
-    in (a completion can be a KTO and a rate gold item). One call that writes at a time, of any process (`data gold`,
-    each app's make-gold): two at once each read the gold before the other's write, and both wrote. A call checked
-    to write something is checked again and written under the `waiting_lock` of `GOLD_LOCK`, on the gold as the
-    call before it left it; one refused, or with nothing to write (a listing, answers gold already), takes no lock
-    and leaves the workspace as it was (a read-only one lists). Where the file system takes no locks (no app can run
-    there), a warning, and the call writes as it did before the lock."""
+    in (a completion can be a KTO and a rate gold item). A call with something to write is checked again and
+    written under the `waiting_lock` of `GOLD_LOCK` (one of any process at a time: two at once both wrote); one
+    refused or with nothing to write takes no lock (a read-only workspace lists); no locks there: a warning."""
     change = _applied(workspace, marks, remove, records, write=False)
     if not (change.marked or change.removed or records):
         return change
