@@ -253,7 +253,12 @@ def _wire_switch(w: Wiring, figures) -> None:
 
         @shown_errors(ctx, "switching the verdicts' method")
         def drawn_line() -> str:  # a failed draw is the switch's line, its figures left as they were
-            shown.extend(figures(user, method, page, ticket, admin_open))
+            try:
+                shown.extend(figures(user, method, page, ticket, admin_open))
+            except gr.Error as exc:
+                # the draw's own line (a damaged excluded.json) is why it failed: said with what failed
+                kept = "the figures shown are still those from before the switch"
+                raise gr.Error(f"Switching the verdicts to {method} failed: {exc.message}; {kept}") from None
             return line
 
         # A later draw is by this method too: its line stands unless a later action's (a switch's, a make-gold's)

@@ -41,6 +41,7 @@ from starlette.responses import (
 
 from annotate.sessions import Sessions
 from annotate.users import LoginThrottle, User
+from data.errors import counted
 from data.files import NotAFileError, open_beside
 from data.schemas import SPLITS
 
@@ -86,12 +87,14 @@ def trust_forwarded_for(proxy: str | None) -> None:
 
 
 def wait_words(seconds: float) -> str:
-    """A sign-in's wait as a labeller reads it: ``58 s`` under a minute, else ``about 15 minutes`` (a lock-out's
-    897 s); rounded up, so a wait under half a second is never "0 s" and nobody is told to come back too early."""
+    """A sign-in's wait as a labeller reads it: ``58 s`` under a minute, ``about 15 minutes`` (a lock-out's 897 s)
+    under an hour, else in hours and minutes (``about 24 hours``, not "about 1440 minutes"); rounded up, so a wait
+    under half a second is never "0 s" and nobody is told to come back too early."""
     if math.ceil(seconds) < 60:
         return f"{math.ceil(seconds)} s"
-    minutes = math.ceil(seconds / 60)
-    return f"about {minutes} minute{'s' if minutes > 1 else ''}"
+    hours, minutes = divmod(math.ceil(seconds / 60), 60)
+    said = [counted(n, unit) for n, unit in ((hours, "hour"), (minutes, "minute")) if n]
+    return f"about {' '.join(said)}"
 
 
 class Guard:

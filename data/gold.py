@@ -22,6 +22,8 @@ out of training (`data.export`, `data.rank_pairs`, `data.ratings`), and Dawid–
 
 from __future__ import annotations
 
+import logging
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -31,6 +33,7 @@ from data.aggregate import latest_positions
 from data.errors import quoted
 from data.gold_agreement import GoldError, check_kto_agreement, check_pair_agreement
 from data.gold_answers import check_ranking, check_ratings
+from data.in_place import NoLocksError, waiting_lock
 from data.rank_guard import kept_items, new_answers
 from data.rank_pairs import misfit_groups, rank_groups
 from data.ranking import rank_item_id
@@ -281,6 +284,10 @@ def _check_rank_items_kept(
     )
 
 
+GOLD_LOCK = "gold.lock"  # WS/gold.lock: held by one `apply_gold` (of any process) as it reads and writes
+log = logging.getLogger(__name__)
+
+
 @dataclass(frozen=True)
 class GoldChange:
     """What `apply_gold` wrote: answers marked (``changed`` of them replacing another gold answer of the item),
@@ -325,7 +332,26 @@ def apply_gold(
     removal of an item that is not gold (or is made gold in the same call), and a new answer among ``records`` that
     would change a gold or ranked rank item (`_check_rank_items_kept`) are errors. An answer an item already
     has as gold is not written again (counted as unchanged). A removal retracts the item in every task it is gold
-    in (a completion can be a KTO and a rate gold item)."""
+    in (a completion can be a KTO and a rate gold item). A call with something to write is checked again and
+    written under the `waiting_lock` of `GOLD_LOCK` (one of any process at a time: two at once both wrote); one
+    refused or with nothing to write takes no lock (a read-only workspace lists); no locks there: a warning."""
+    change = _applied(workspace, marks, remove, records, write=False)
+    if not (change.marked or change.removed or records):
+        return change
+    with ExitStack() as held:
+        try:
+            held.enter_context(waiting_lock(workspace.path / GOLD_LOCK))
+        except NoLocksError as exc:  # as gold went before the lock: said, not refused (no app runs there)
+            log.warning(
+                "%s: a second `data gold` at once would not wait for this one; run one at a time", exc
+            )
+        return _applied(workspace, marks, remove, records)
+
+
+def _applied(
+    workspace: Workspace, marks: list[Mark], remove: list[str], records: list[object], write: bool = True
+) -> GoldChange:
+    """`apply_gold`'s check, and its write unless ``write`` is false (the change it would make)."""
     events = workspace.read("gold")
     current = {task: current_gold(events, task) for task in GOLD_TASKS}
     gold_now = {
@@ -369,9 +395,10 @@ def apply_gold(
                 removed += 1  # per task: an item gold for KTO and for rating is two gold items
                 answer, rubric = gold_now[task][item], rubric_now.get(item) if task == "rate" else None
                 tables.append(gold_rows([item], [answer], "remove", task, retracted=True, rubric=rubric))
-    rows = rows_by_table(records)
-    rows["gold"] = [row for table in tables for row in table.to_pylist()]
-    workspace.append_rows(rows, skip_existing=True)
+    if write:
+        rows = rows_by_table(records)
+        rows["gold"] = [row for table in tables for row in table.to_pylist()]
+        workspace.append_rows(rows, skip_existing=True)
     return GoldChange(marked, len(asked) - marked, removed, changed)
 
 

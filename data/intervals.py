@@ -150,6 +150,9 @@ FIGURE_DIGITS = 3
 def figure_text(value: float | None, digits: int = FIGURE_DIGITS, none: str = "-") -> str:
     """A figure as `data stats` prints it and the admin tab shows it, so a lead comparing the two reads the same
     string: ``digits`` decimals always (``0.720``, where the tab showed ``0.72``), ``none`` where there is no data
-    (None, NaN)."""
+    (None, NaN); one that rounds to zero without a minus sign."""
     figure = as_figure(value)
-    return none if figure is None else f"{figure:.{digits}f}"
+    if figure is None:
+        return none
+    text = f"{figure:.{digits}f}"
+    return text.removeprefix("-") if float(text) == 0 else text  # -0.0002 (a bias a hair below 0) is 0.000

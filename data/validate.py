@@ -16,13 +16,20 @@ import pyarrow.compute as pc
 from data.arena_runs import missing_answers
 from data.errors import counted
 from data.files import not_a_file_line
+from data.gold import GOLD_LOCK
 from data.import_log_lines import rejects_problems, unreadable_lines
 from data.import_unlisted import unlisted_rows
 from data.import_write import LOG_DIR, LOG_FILE
 from data.in_place import hard_link_line
 from data.merge_left_out import unlisted_labels
 from data.ranking import rank_of
-from data.selection import ARENA_RECORD_COLUMNS, EXCLUDED_FILE, arena_answers, arena_label_counts
+from data.selection import (
+    ARENA_RECORD_COLUMNS,
+    EXCLUDED_FILE,
+    EXCLUDED_LOCK,
+    arena_answers,
+    arena_label_counts,
+)
 from data.stats import TABLES
 from data.workspace import HOLDINGS_FOLDER, LOGOUTS_FILE, READ_ORDER, SESSION_KEY_FILE, Workspace
 
@@ -42,9 +49,10 @@ REFERENCES = {
 
 # The files commands read beside the tables, each refusing a symlink or special file there as a part: the excluded
 # labellers (stats, export, train), the import log (import, import --remove), and the app's session key and logout
-# record (annotate); the folders are checked on opening, but for the app's holds (`HOLDINGS_FOLDER`), read at its
-# start
-BESIDE = (EXCLUDED_FILE, f"{LOG_DIR}/{LOG_FILE}", SESSION_KEY_FILE, LOGOUTS_FILE)
+# record (annotate); and the locks its writers wait on, refusing one there too: the admin tab's exclusions' and every
+# gold write's (`data.in_place.waiting_lock`: a hard link there is harmless). The folders are checked on opening, but
+# for the app's holds (`HOLDINGS_FOLDER`), read at its start
+BESIDE = (EXCLUDED_FILE, EXCLUDED_LOCK, GOLD_LOCK, f"{LOG_DIR}/{LOG_FILE}", SESSION_KEY_FILE, LOGOUTS_FILE)
 
 
 def planted_beside(root: Path) -> tuple[list[str], list[str]]:

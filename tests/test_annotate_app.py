@@ -508,7 +508,8 @@ def test_a_failed_switch_says_so_on_the_status_line(label_ws, users_file):
     """ann exports, then turns the verdicts to Dawid–Skene with WS/excluded.json damaged (edited by hand): the
     switch's draw failed in a popup beside the export's line, which the status line went on reading as the outcome
     of her latest action, and a make-gold asked before the switch and answered after it wrote its line there. The
-    switch's failure is its line now (what failed and why), its figures left as they were."""
+    switch's failure is its line now (what failed and why: "Switching the verdicts to dawid-skene failed: …", where it
+    was the reason alone), its figures left as they were."""
     from annotate.admin_tab import Selected
     from annotate.app import build_app
     from data.selection import EXCLUDED_FILE
@@ -523,7 +524,10 @@ def test_a_failed_switch_says_so_on_the_status_line(label_ws, users_file):
     *figures, line = named["admin_aggregate"]("dawid-skene", page, 3, True, request)
     assert figures == [gr.skip()] * 3
     damaged = "excluded.json: expected a JSON list of labeller names; delete it to include every labeller"
-    assert line == f'<div class="pf-message pf-error">{damaged}</div>', line
+    # what failed, as the other actions' lines say it (it was the reason alone), and what the tab shows meanwhile
+    kept = "the figures shown are still those from before the switch"
+    failed = f"Switching the verdicts to dawid-skene failed: {damaged}; {kept}"
+    assert line == f'<div class="pf-message pf-error">{failed}</div>', line
     assert named["make_gold"]("", None, "", page, 2, True, request) == gr.skip()
 
 

@@ -272,6 +272,25 @@ def test_a_wait_under_a_second_is_never_said_as_0_s(tmp_path, users):
     asyncio.run(run())
 
 
+def test_a_long_lock_out_says_its_wait_in_hours():
+    """A day's lock-out (`--login-lockout-minutes 1440`) said "try again in about 1440 minutes"; from an hour up the
+    wait is said in hours and minutes, still rounded up to the minute (never told to come back before it is over)."""
+    from annotate.web import wait_words
+
+    said = {
+        58.2: "59 s",
+        59.2: "about 1 minute",
+        61: "about 2 minutes",
+        120: "about 2 minutes",
+        3540: "about 59 minutes",
+        3541: "about 1 hour",
+        3601: "about 1 hour 1 minute",
+        7200: "about 2 hours",
+        86400: "about 24 hours",
+    }
+    assert {wait: wait_words(wait) for wait in said} == said
+
+
 def test_a_lock_out_says_its_wait_in_minutes(tmp_path, users):
     """A labeller locked out for 15 minutes was told "try again in 897 s"; a wait of a minute or more is said in
     minutes now, rounded up (never told to come back before it is over), under a minute in seconds as before."""

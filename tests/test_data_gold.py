@@ -447,3 +447,59 @@ def test_from_split_train_says_the_items_it_makes_gold_leave_the_training_data(t
         "gold items: 2 (+2 marked, -0 removed); --from-split train: 2 items of split train gold now (gold never "
         "trains: export and train leave them out as gold)\n"
     )
+
+
+def test_two_processes_making_one_item_gold_at_once_write_it_once(tmp_path, monkeypatch):
+    """`data gold` and an app's make-gold (two processes) mark one pair gold at the same moment: each read the gold
+    before the other's write, so both wrote it, each saying "+1 marked" (with two answers, each said its own was in
+    force). One gold write at a time now, of any process (WS/gold.lock): the other waits for this write, then finds
+    the pair gold with that answer and writes nothing."""
+    import contextlib
+    import subprocess
+    import sys
+
+    from data.gold import mark_gold
+
+    ws, ids = build(tmp_path / "ws")
+    other = (
+        "import sys; from data.gold import mark_gold; from data.workspace import Workspace; "
+        "print('ready', flush=True); print(mark_gold(Workspace(sys.argv[1]), [sys.argv[2]], ['a'], 'app'))"
+    )
+    append, started = Workspace.append_rows, {}
+
+    def written_meanwhile(self, *args, **kwargs):  # the other marks the pair as this one is about to write it
+        monkeypatch.setattr(Workspace, "append_rows", append)
+        command = [sys.executable, "-c", other, str(ws.path), ids[0]]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        assert process.stdout.readline() == "ready\n"
+        with contextlib.suppress(subprocess.TimeoutExpired):  # it waits for this write now: 2 s at most
+            process.wait(timeout=2)
+        started["process"] = process
+        return append(self, *args, **kwargs)
+
+    monkeypatch.setattr(Workspace, "append_rows", written_meanwhile)
+    assert mark_gold(ws, [ids[0]], ["a"], "cli") == 1
+    out, _ = started["process"].communicate(timeout=60)
+    assert started["process"].returncode == 0 and out == "0\n", out  # nothing written: gold already
+    assert ws.read("gold").num_rows == 1
+
+
+def test_gold_on_a_file_system_that_takes_no_locks_is_written_with_a_warning(
+    tmp_path, monkeypatch, capsys, caplog
+):
+    """Where ``flock`` fails (ENOLCK: a file system that takes no locks, where no app can run) `data gold` wrote its
+    gold before gold writes took a lock; it goes on so, saying a second one at once would not wait, not refused."""
+    import errno
+    import fcntl
+    import os
+
+    ws, ids = build(tmp_path / "ws")
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    assert main(["gold", "-w", str(ws.path), "--pair", ids[0], "--answer", "a"]) == 0
+    assert "+1 marked" in capsys.readouterr().out and read_gold(ws).num_rows == 1
+    assert "gold.lock: the file system here takes no locks" in caplog.text
+    assert "a second `data gold` at once would not wait for this one" in caplog.text

@@ -223,6 +223,24 @@ def test_the_admin_tab_shows_each_figure_as_stats_labellers_prints_it(kto_worksp
     )
 
 
+def test_a_figure_that_rounds_to_zero_is_printed_without_a_minus_sign():
+    """A rater a hair below the others (bias -0.0002) or a κ of -0.0004 was printed `-0.000` by `stats --labellers`
+    and shown so in the admin tab, as if it were some amount below zero; it is 0.000 now. A figure below zero at
+    the decimals shown keeps its sign; none (None, NaN) is a dash (the cards' n/a)."""
+    from annotate.render import figure
+    from data.intervals import figure_text
+
+    assert [figure_text(v) for v in (-0.0002, -0.0, 0.0004, -0.0006, -0.25)] == [
+        "0.000",
+        "0.000",
+        "0.000",
+        "-0.001",
+        "-0.250",
+    ]
+    assert figure_text(-0.04, 1) == "0.0" and figure(-0.0004) == "0.000"
+    assert (figure_text(None), figure_text(float("nan")), figure(None)) == ("-", "-", "n/a")
+
+
 def test_admin_labellers_table_for_kto(label_ws, tmp_path):
     from annotate.admin import admin_view
     from annotate.app import make_context

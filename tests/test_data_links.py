@@ -186,6 +186,31 @@ def test_validate_lists_a_planted_import_log_and_excluded_file(setup, capsys):
     assert capsys.readouterr().err == f"error: {ws}/excluded.json: {NOT_A_FILE}\n"
 
 
+@pytest.mark.parametrize("name", ["excluded.lock", "gold.lock"])
+def test_validate_lists_a_planted_lock_of_the_exclusions_or_gold(setup, capsys, name):
+    """The admin tab's exclusions (excluded.lock) and every gold write (gold.lock) wait on a lock file, refusing a
+    link there: every exclusion or gold answer was refused while validate said "OK". It names the link now; a hard
+    link there is harmless (nothing is written in it: a `cp -al` copy's writes wait on the original's), no problem."""
+    from data.gold import mark_gold
+    from data.selection import set_excluded
+
+    ws, outside, _ = setup
+    pair = Workspace(ws).frame("pairs")["id"].iloc[0]
+    writes = {
+        "excluded.lock": lambda: set_excluded(ws, "bob", True),
+        "gold.lock": lambda: mark_gold(Workspace(ws), [pair], ["a"], "cli"),
+    }
+    plant(ws / name, outside / "victim")
+    with pytest.raises(NotAFileError, match=f"{name}: {NOT_A_FILE}"):
+        writes[name]()
+    assert main(["validate", "-w", str(ws)]) == 1
+    assert capsys.readouterr().out.strip().splitlines() == [f"{ws}/{name}: {NOT_A_FILE}", f"{ws}: 1 problem"]
+    (ws / name).unlink()
+    (ws / name).hardlink_to(outside / "victim")
+    assert set_excluded(ws, "bob", True) == ("bob",) and mark_gold(Workspace(ws), [pair], ["a"], "cli") == 1
+    assert main(["validate", "-w", str(ws)]) == 0 and (outside / "victim").read_text() == "keep me"
+
+
 def test_validate_refuses_a_table_folder_swapped_for_a_link_after_the_workspace_opened(setup):
     """`validate` lists each table folder through a descriptor of it, as reads do: a folder swapped for a link once
     the workspace is open (the app runs for days) is the problem it names, never listed through the link (here to a
