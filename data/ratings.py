@@ -167,7 +167,7 @@ def _empty(aspects: list[str]) -> pa.Table:
     fields = [("prompt", message), ("completion", message), ("completion_id", pa.string())]
     fields += [("prompt_id", pa.string()), ("round", pa.int64())]
     fields += [(name, pa.float64()) for name in aspects] + [("raters", pa.int64()), ("rubric", pa.string())]
-    fields += [(SPLIT, pa.string())] if SPLIT not in aspects else []
+    fields += [(SPLIT, pa.string())] if _has_split_column(aspects) else []  # warns as a table of rows does
     return pa.schema(fields).empty_table()
 
 

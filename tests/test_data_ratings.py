@@ -448,7 +448,8 @@ def test_an_aspect_named_as_a_column_of_the_export_is_refused(tmp_path):
 def test_ratings_of_an_aspect_named_split_stored_before_it_was_refused_keep_their_column(tmp_path, caplog):
     """A rubric could name an aspect `split` before the ratings table wrote each row's split under that name: the
     prompts' splits overwrote its column of means without a word (an export, `--kto-from 'split>=2'`, read "train"
-    as its ratings). The aspect keeps its column, the split is not written, and a warning says so."""
+    as its ratings). The aspect keeps its column, the split is not written, and a warning says so, for a table of no
+    rows too (its columns are the same)."""
     import logging
 
     ws = rated_workspace(
@@ -461,8 +462,12 @@ def test_ratings_of_an_aspect_named_split_stored_before_it_was_refused_keep_thei
         "prompt", "completion", "completion_id", "prompt_id", "round", "help", "split", "raters", "rubric"
     ]  # fmt: skip
     assert table.column("split").to_pylist() == [1.0, 2.0] and empty.num_rows == 0
-    assert [r.getMessage() for r in caplog.records][0].startswith(
-        "the stored ratings have an aspect named 'split' (a rubric could name one before it became the ratings "
-        "table's column of each row's split): its column holds that aspect's means, and the rows' split is not "
-        "written"
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 2 and all(
+        message.startswith(
+            "the stored ratings have an aspect named 'split' (a rubric could name one before it became the ratings "
+            "table's column of each row's split): its column holds that aspect's means, and the rows' split is not "
+            "written"
+        )
+        for message in warned
     )
