@@ -226,12 +226,24 @@ def load_yaml_keys(path: Path, section: str = "", spelled: dict[str, str] | None
     (where given) gets each by its key as the file writes it."""
     values = _read_yaml(path)
     if section:
-        values = next((v for k, v in values.items() if str(k).replace("-", "_") == section), None)
+        values = values.get(_by_name(values, str(path)).get(section))
         values = values if isinstance(values, dict) else {}
-    written = {str(key).replace("-", "_"): str(key) for key in values}
+    written = _by_name(values, f"{path}: {section}" if section else str(path))
     if spelled is not None:
         spelled.update(written)
     return set(written)
+
+
+def _by_name(values: dict, where: str) -> dict[str, str]:
+    """Each key of the mapping ``values`` by the option it sets (its dashes read as underscores), as written; two
+    keys of one option (`max-tokens:` and `max_tokens:`) are refused, naming both: the later one won unsaid."""
+    written: dict[str, str] = {}
+    for key in map(str, values):
+        name = key.replace("-", "_")
+        if name in written:
+            raise ConfigError(f"{where}: keys {written[name]} and {key} both set option {name}: keep one")
+        written[name] = key
+    return written
 
 
 def _check_keys(
@@ -247,7 +259,7 @@ def _check_keys(
     `max-new-tokens` was said as `max_new_tokens`, a key its user never wrote."""
     fields = dict((f.name, kind) for f, kind in _fields(cls, exclude))
     owned = {f.name: f.metadata.get("owned", ()) for f, _ in _fields(cls, exclude)}
-    written = {str(key).replace("-", "_"): str(key) for key in values}
+    written = _by_name(values, where)
     spelled.update({prefix[0] + name: prefix[1] + key for name, key in written.items()})
     values = {str(key).replace("-", "_"): value for key, value in values.items()}
     unknown = sorted(set(values) - set(fields))
