@@ -15,6 +15,7 @@ import argparse
 import dataclasses
 import difflib
 import math
+import re
 import types
 import typing
 from collections.abc import Callable
@@ -65,10 +66,19 @@ def as_written(value: Any) -> str:
 
 def from_file(message: str) -> str:
     """``message`` with a leading flag (``--gold-rate 0.7: must be ...``) that the config file set, not a flag,
-    written as the file and key (``c1.yaml, key gold_rate 0.7: must be ...``), as a value's type error is."""
+    written as the file and key (``c1.yaml, key gold_rate 0.7: must be ...``), as a value's type error is; so is
+    such a flag later in what the line says is wrong (before its first "; ", the advice: a flag to give): the
+    other option of a pair (``--lora-alpha applies to LoRA adapters, and --lora-r 0 ...``) was named as a flag
+    where the file set both."""
     flag, space, rest = message.partition(" ")
     flag, colon = (flag[:-1], ":") if flag.endswith(":") else (flag, "")
-    return f"{FROM_FILE[flag]}{colon}{space}{rest}" if flag in FROM_FILE else message
+    if flag in FROM_FILE:
+        message = f"{FROM_FILE[flag]}{colon}{space}{rest}"
+    said, advice, after = message.partition("; ")
+    return _FLAG.sub(lambda found: FROM_FILE.get(found.group(0), found.group(0)), said) + advice + after
+
+
+_FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 
 
 def _base_type(annotation: Any) -> Any:

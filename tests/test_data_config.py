@@ -500,6 +500,34 @@ def test_a_config_file_setting_one_option_by_two_keys_is_refused_naming_both(
     assert not (tmp_path / "ws").exists()
 
 
+@pytest.mark.parametrize(
+    "command, text, flags, said",
+    [
+        ("train", "lora-r: 0\nlora-alpha: 32\n", [],
+         "{config}, key lora-alpha applies to LoRA adapters, and {config}, key lora-r 0 trains every weight"),
+        ("train", "lora-r: 0\n", ["--lora-alpha", "16"],
+         "--lora-alpha applies to LoRA adapters, and {config}, key lora-r 0 trains every weight"),
+        ("loop", "spin-iter: 1\ntrain:\n  lora-r: 0\n  lora-alpha: 32\n", [],
+         "{config}, key train.lora-alpha applies to LoRA adapters, and {config}, key train.lora-r 0 trains every"),
+    ],
+)  # fmt: skip
+def test_every_option_a_line_names_as_wrong_is_named_where_it_was_given(
+    tmp_path, capsys, command, text, flags, said
+):
+    """`lora-r: 0` and `lora-alpha: 32` in a file were refused as "run.yaml, key lora-alpha applies to LoRA adapters,
+    and --lora-r 0 trains every weight": a flag its user never gave, to look for on a command line. Each option the
+    line names as wrong is named as the file's key where the file set it, as a flag where a flag did."""
+    from generate.loop.__main__ import main as loop_main
+    from train.__main__ import main as train_main
+
+    main = {"train": train_main, "loop": loop_main}[command]
+    config = tmp_path / "run.yaml"
+    config.write_text(text)
+    assert main(["-w", str(tmp_path / "ws"), "--config", str(config), *flags]) == 2
+    assert capsys.readouterr().err.startswith("error: " + said.format(config=config))
+    assert not (tmp_path / "ws").exists()
+
+
 def test_a_yaml_syntax_error_is_one_line_naming_the_line_and_column(tmp_path, capsys):
     """PyYAML's message is several lines quoting the file: written on one line it was a wall of `\\n`s."""
     from train.__main__ import main as train_main
