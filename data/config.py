@@ -55,6 +55,13 @@ def _file_keys(values: dict[str, Any], prefix: str = "") -> list[str]:
     return keys
 
 
+def _at(values: dict[str, Any], key: str) -> Any:
+    """The value of the dotted ``key`` (``train.beta``) in the nested ``values``."""
+    for name in key.split("."):
+        values = values[name]
+    return values
+
+
 def as_written(value: Any) -> str:
     """A config file's value as the file spells it (``true``, ``null``, ``[1, true]``, ``.inf``, ``2024-01-01``), not
     as Python prints it (``True``: `spin_iter: true` was refused as "key spin_iter True") nor as JSON does
@@ -75,10 +82,26 @@ def from_file(message: str) -> str:
     if flag in FROM_FILE:
         message = f"{FROM_FILE[flag]}{colon}{space}{rest}"
     said, advice, after = message.partition("; ")
-    return _FLAG.sub(lambda found: FROM_FILE.get(found.group(0), found.group(0)), said) + advice + after
+    return _FLAG.sub(lambda found: _named(found, said), said) + advice + after
 
 
 _FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+# The values of `FROM_FILE`'s options, as `str` writes them: a flag later in a line is the file's key only where it
+# is followed by the file's value (`--lora-r 0`), not another (`applies to --method dpop`, the file's being dpo).
+FILE_VALUES: dict[str, str] = {}
+
+
+def _named(found: re.Match, line: str) -> str:
+    """The flag ``found`` in ``line``, or the file and key that set it (`from_file`), where its value follows it."""
+    flag = found.group(0)
+    value = FILE_VALUES.get(flag)
+    if (
+        flag in FROM_FILE
+        and value is not None
+        and re.match(rf" {re.escape(value)}(?![\w.])", line[found.end() :])
+    ):
+        return FROM_FILE[flag]
+    return flag
 
 
 def _base_type(annotation: Any) -> Any:
@@ -318,9 +341,11 @@ def build(cls: type[T], namespace: argparse.Namespace) -> T:
         return _flag(key) if key in flags else f"{config}, key {spelled.get(key, key)}"
 
     FROM_FILE.clear()
+    FILE_VALUES.clear()
     if config:
         from_yaml = [key for key in _file_keys(values) if key not in flags]
         FROM_FILE.update({_flag(key.replace(".", "_")): where(key) for key in from_yaml})
+        FILE_VALUES.update({_flag(key.replace(".", "_")): str(_at(values, key)) for key in from_yaml})
 
     return _construct(cls, values, "", where)
 
