@@ -74,9 +74,9 @@ def as_written(value: Any) -> str:
 def from_file(message: str) -> str:
     """``message`` with a leading flag (``--gold-rate 0.7: must be ...``) that the config file set, not a flag,
     written as the file and key (``c1.yaml, key gold_rate 0.7: must be ...``), as a value's type error is; so is
-    such a flag later in what the line says is wrong (before its first "; ", the advice: a flag to give): the
-    other option of a pair (``--lora-alpha applies to LoRA adapters, and --lora-r 0 ...``) was named as a flag
-    where the file set both."""
+    such a flag with the file's value later in what the line says is wrong (before its first "; ", the advice: a
+    flag to give), `_named`: the other option of a pair (``--lora-alpha applies to LoRA adapters, and --lora-r 0
+    ...``) was named as a flag where the file set both."""
     flag, space, rest = message.partition(" ")
     flag, colon = (flag[:-1], ":") if flag.endswith(":") else (flag, "")
     if flag in FROM_FILE:

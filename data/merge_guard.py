@@ -154,9 +154,8 @@ def _latest_in(rows: pd.DataFrame, item: str) -> str:
 
 def _refuse(side: Side, items: list[KeptItem], giver: str, other: Path, freed: bool = False) -> None:
     """Refuse the merge for the first of ``side``'s ``items`` (the answers new to it in ``giver``; ``freed``: its
-    arena's, which ``giver`` holds as ordinary, `_freed`: "the new answer in" named a workspace where none was new,
-    or the gold's own): where its labels
-    are, and what to do instead (the withdrawals that let the answers in, `KeptItem.lifts`, in the workspace holding
+    arena's, which ``giver`` holds as ordinary, `_freed`, once said as "the new answer in" a workspace where none
+    was new): where its labels are, and what to do instead (the withdrawals that let the answers in, `KeptItem.lifts`, in the workspace holding
     the gold or the imported ranking, whose import log names the file that ranked it). An admin who made the item
     gold in the app is named as the `data stats` of the workspace holding the gold names them (`spelled_gold`)."""
     item, more = items[0], len(items) - 1
