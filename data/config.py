@@ -15,6 +15,7 @@ import argparse
 import dataclasses
 import difflib
 import math
+import re
 import types
 import typing
 from collections.abc import Callable
@@ -54,6 +55,13 @@ def _file_keys(values: dict[str, Any], prefix: str = "") -> list[str]:
     return keys
 
 
+def _at(values: dict[str, Any], key: str) -> Any:
+    """The value of the dotted ``key`` (``train.beta``) in the nested ``values``."""
+    for name in key.split("."):
+        values = values[name]
+    return values
+
+
 def as_written(value: Any) -> str:
     """A config file's value as the file spells it (``true``, ``null``, ``[1, true]``, ``.inf``, ``2024-01-01``), not
     as Python prints it (``True``: `spin_iter: true` was refused as "key spin_iter True") nor as JSON does
@@ -65,10 +73,35 @@ def as_written(value: Any) -> str:
 
 def from_file(message: str) -> str:
     """``message`` with a leading flag (``--gold-rate 0.7: must be ...``) that the config file set, not a flag,
-    written as the file and key (``c1.yaml, key gold_rate 0.7: must be ...``), as a value's type error is."""
+    written as the file and key (``c1.yaml, key gold_rate 0.7: must be ...``), as a value's type error is; so is
+    such a flag with the file's value later in what the line says is wrong (before its first "; ", the advice: a
+    flag to give), `_named`: the other option of a pair (``--lora-alpha applies to LoRA adapters, and --lora-r 0
+    ...``) was named as a flag where the file set both."""
     flag, space, rest = message.partition(" ")
     flag, colon = (flag[:-1], ":") if flag.endswith(":") else (flag, "")
-    return f"{FROM_FILE[flag]}{colon}{space}{rest}" if flag in FROM_FILE else message
+    if flag in FROM_FILE:
+        message = f"{FROM_FILE[flag]}{colon}{space}{rest}"
+    said, advice, after = message.partition("; ")
+    return _FLAG.sub(lambda found: _named(found, said), said) + advice + after
+
+
+_FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+# The values of `FROM_FILE`'s options, as `str` writes them: a flag later in a line is the file's key only where it
+# is followed by the file's value (`--lora-r 0`), not another (`applies to --method dpop`, the file's being dpo).
+FILE_VALUES: dict[str, str] = {}
+
+
+def _named(found: re.Match, line: str) -> str:
+    """The flag ``found`` in ``line``, or the file and key that set it (`from_file`), where its value follows it."""
+    flag = found.group(0)
+    value = FILE_VALUES.get(flag)
+    if (
+        flag in FROM_FILE
+        and value is not None
+        and re.match(rf" {re.escape(value)}(?![\w.])", line[found.end() :])
+    ):
+        return FROM_FILE[flag]
+    return flag
 
 
 def _base_type(annotation: Any) -> Any:
@@ -226,12 +259,24 @@ def load_yaml_keys(path: Path, section: str = "", spelled: dict[str, str] | None
     (where given) gets each by its key as the file writes it."""
     values = _read_yaml(path)
     if section:
-        values = next((v for k, v in values.items() if str(k).replace("-", "_") == section), None)
+        values = values.get(_by_name(values, str(path)).get(section))
         values = values if isinstance(values, dict) else {}
-    written = {str(key).replace("-", "_"): str(key) for key in values}
+    written = _by_name(values, f"{path}: {section}" if section else str(path))
     if spelled is not None:
         spelled.update(written)
     return set(written)
+
+
+def _by_name(values: dict, where: str) -> dict[str, str]:
+    """Each key of the mapping ``values`` by the option it sets (its dashes read as underscores), as written; two
+    keys of one option (`max-tokens:` and `max_tokens:`) are refused, naming both: the later one won unsaid."""
+    written: dict[str, str] = {}
+    for key in map(str, values):
+        name = key.replace("-", "_")
+        if name in written:
+            raise ConfigError(f"{where}: keys {written[name]} and {key} both set option {name}: keep one")
+        written[name] = key
+    return written
 
 
 def _check_keys(
@@ -247,7 +292,7 @@ def _check_keys(
     `max-new-tokens` was said as `max_new_tokens`, a key its user never wrote."""
     fields = dict((f.name, kind) for f, kind in _fields(cls, exclude))
     owned = {f.name: f.metadata.get("owned", ()) for f, _ in _fields(cls, exclude)}
-    written = {str(key).replace("-", "_"): str(key) for key in values}
+    written = _by_name(values, where)
     spelled.update({prefix[0] + name: prefix[1] + key for name, key in written.items()})
     values = {str(key).replace("-", "_"): value for key, value in values.items()}
     unknown = sorted(set(values) - set(fields))
@@ -296,9 +341,11 @@ def build(cls: type[T], namespace: argparse.Namespace) -> T:
         return _flag(key) if key in flags else f"{config}, key {spelled.get(key, key)}"
 
     FROM_FILE.clear()
+    FILE_VALUES.clear()
     if config:
         from_yaml = [key for key in _file_keys(values) if key not in flags]
         FROM_FILE.update({_flag(key.replace(".", "_")): where(key) for key in from_yaml})
+        FILE_VALUES.update({_flag(key.replace(".", "_")): str(_at(values, key)) for key in from_yaml})
 
     return _construct(cls, values, "", where)
 

@@ -152,9 +152,10 @@ def _latest_in(rows: pd.DataFrame, item: str) -> str:
     return rows[WORKSPACE].iloc[-1]
 
 
-def _refuse(side: Side, items: list[KeptItem], giver: str, other: Path) -> None:
-    """Refuse the merge for the first of ``side``'s ``items`` (the answers new to it in ``giver``): where its labels
-    are, and what to do instead (the withdrawals that let the answers in, `KeptItem.lifts`, in the workspace holding
+def _refuse(side: Side, items: list[KeptItem], giver: str, other: Path, freed: bool = False) -> None:
+    """Refuse the merge for the first of ``side``'s ``items`` (the answers new to it in ``giver``; ``freed``: its
+    arena's, which ``giver`` holds as ordinary, `_freed`, once said as "the new answer in" a workspace where none
+    was new): where its labels are, and what to do instead (the withdrawals that let the answers in, `KeptItem.lifts`, in the workspace holding
     the gold or the imported ranking, whose import log names the file that ranked it). An admin who made the item
     gold in the app is named as the `data stats` of the workspace holding the gold names them (`spelled_gold`)."""
     item, more = items[0], len(items) - 1
@@ -169,10 +170,17 @@ def _refuse(side: Side, items: list[KeptItem], giver: str, other: Path) -> None:
     remove = item.remove_advice(holder, ranked_in)
     labels = "its gold ranking is" if item.gold is not None else "its rankings are"
     raise MergeRankError(
-        f"{other}: merging it would {item.problem()} ({labels} in {holder}, the {counted(item.added, 'new answer')} in "
-        f"{giver}){'; ' + counted(more, 'more rank item') + ' likewise' if more else ''}; nothing was merged, whatever "
+        f"{other}: merging it would {item.problem()} ({labels} in {holder}, {_gave(item.added, giver, freed)})"
+        f"{'; ' + counted(more, 'more rank item') + ' likewise' if more else ''}; nothing was merged, whatever "
         f"--on-conflict says. Merge answers sampled into a round of their own (generate --round N){remove}"
     )
+
+
+def _gave(added: int, giver: str, freed: bool) -> str:
+    """What gives the item its ``added`` answers, in `_refuse`'s line."""
+    if freed:
+        return f"the {counted(added, 'arena answer')} there that {giver} holds as ordinary"
+    return f"the {counted(added, 'new answer')} in {giver}"
 
 
 def check_rank_items(held: Side, theirs: Side, added: pa.Table, other: Path) -> None:
@@ -182,7 +190,9 @@ def check_rank_items(held: Side, theirs: Side, added: pa.Table, other: Path) -> 
     new = _answers(added.select(FRAMES["completions"]).to_pandas(), arena)
     changed = _changed(held, new, arena)
     if changed:
-        _refuse(held, changed, str(other), other)
+        item = changed[0]
+        freed = not ((new["prompt_id"] == item.prompt_id) & (new["round"] == item.round)).any()
+        _refuse(held, changed, str(other), other, freed)
     mine = _answers(held.completions, arena)
     theirs_answers = _answers(theirs.completions, arena)
     keys = set(zip(theirs_answers["prompt_id"], map(int, theirs_answers["round"])))
@@ -195,4 +205,6 @@ def check_rank_items(held: Side, theirs: Side, added: pa.Table, other: Path) -> 
         item = changed[0]
         rows = mine[(mine["prompt_id"] == item.prompt_id) & (mine["round"] == item.round)]
         # none: its own arena's answers, which this workspace makes ordinary (`_freed`)
-        _refuse(theirs, changed, rows[WORKSPACE].iloc[0] if len(rows) else str(other), other)
+        _refuse(
+            theirs, changed, rows[WORKSPACE].iloc[0] if len(rows) else "this workspace", other, not len(rows)
+        )

@@ -83,13 +83,15 @@ def check_engine(name: str, verbose: bool = False) -> None:
 
 # What to change where vLLM's engine did not start, by what its error says (the first that matches): the setting it
 # names, as our flag, with vLLM's own figure where it gives one. {cache}: a larger KV cache, as this machine sizes it.
+# The model's length is named by the config key vLLM took it from (seq_length=2048, None=8192: not only
+# max_position_embeddings), which a bare "max_model_len" below took for a cache too small: more memory, no help.
 START_ADVICE = (
-    (r"derived max_model_len \(max_position_embeddings=(?P<length>\d+)", "--max-model-len {length} or less (the model's"
-     " own length), or leave it out"),
+    (r"derived max_model_len \(\w+=(?P<length>\d+)", "--max-model-len {length} or less (the model's own length), "
+     "or leave it out"),
     (r"estimated maximum model length is (?P<length>\d+)", "--max-model-len {length} (what vLLM estimates fits), or "
      "{cache}"),
     (r"max_model_len", "a smaller --max-model-len, or {cache}"),
-    (r"(?i)increas\w* `gpu_memory_utilization`", "{cache}"),
+    (r"(?i)increas\w* `?gpu[_ ]memory[_ ]utilization", "{cache}"),  # "Increase GPU memory utilization" too
     (r"(?i)decrease gpu memory utilization", "a smaller --gpu-memory-utilization (now {share}): other processes hold "
      "part of the GPU's memory"),
     (r"VLLM_CPU_KVCACHE_SPACE", "a smaller --cpu-kv-cache-gib (now {gib}): the machine's free memory holds less"),

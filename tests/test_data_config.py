@@ -472,6 +472,62 @@ def test_a_dashed_key_of_a_config_file_is_named_as_written(tmp_path, capsys, com
     assert not (tmp_path / "ws").exists()
 
 
+@pytest.mark.parametrize(
+    "command, text, said",
+    [
+        ("generate", "max-tokens: 8\nmax_tokens: 16\n", ": keys max-tokens and max_tokens both set option max_tokens"),
+        ("generate", "spin-name: a\nspin_name: b\n", ": keys spin-name and spin_name both set option spin_name"),
+        ("annotate", "gold_rate: 0.1\ngold-rate: 7\n", ": keys gold_rate and gold-rate both set option gold_rate"),
+        ("loop", "spin-iter: 1\ntrain:\n  beta: 0.1\n  learning-rate: 1.0e-5\n  learning_rate: -1\n",
+         ": train: keys learning-rate and learning_rate both set option learning_rate"),
+    ],
+)  # fmt: skip
+def test_a_config_file_setting_one_option_by_two_keys_is_refused_naming_both(
+    tmp_path, capsys, command, text, said
+):
+    """A file read `max-tokens: 8` and `max_tokens: 16` as one option: the later key won, without a word, and a
+    user changing the one they saw first changed nothing. Both keys are named, and nothing runs."""
+    from annotate.__main__ import main as annotate_main
+    from generate.__main__ import main as generate_main
+    from generate.loop.__main__ import main as loop_main
+
+    main = {"generate": generate_main, "annotate": annotate_main, "loop": loop_main}[command]
+    config = tmp_path / "run.yaml"
+    config.write_text(text)
+    assert main(["-w", str(tmp_path / "ws"), "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {config}") and said in err and err.count("\n") == 1, err
+    assert not (tmp_path / "ws").exists()
+
+
+@pytest.mark.parametrize(
+    "command, text, flags, said",
+    [
+        ("train", "lora-r: 0\nlora-alpha: 32\n", [],
+         "{config}, key lora-alpha applies to LoRA adapters, and {config}, key lora-r 0 trains every weight"),
+        ("train", "lora-r: 0\n", ["--lora-alpha", "16"],
+         "--lora-alpha applies to LoRA adapters, and {config}, key lora-r 0 trains every weight"),
+        ("loop", "spin-iter: 1\ntrain:\n  lora-r: 0\n  lora-alpha: 32\n", [],
+         "{config}, key train.lora-alpha applies to LoRA adapters, and {config}, key train.lora-r 0 trains every"),
+    ],
+)  # fmt: skip
+def test_every_option_a_line_names_as_wrong_is_named_where_it_was_given(
+    tmp_path, capsys, command, text, flags, said
+):
+    """`lora-r: 0` and `lora-alpha: 32` in a file were refused as "run.yaml, key lora-alpha applies to LoRA adapters,
+    and --lora-r 0 trains every weight": a flag its user never gave, to look for on a command line. Each option the
+    line names as wrong is named as the file's key where the file set it, as a flag where a flag did."""
+    from generate.loop.__main__ import main as loop_main
+    from train.__main__ import main as train_main
+
+    main = {"train": train_main, "loop": loop_main}[command]
+    config = tmp_path / "run.yaml"
+    config.write_text(text)
+    assert main(["-w", str(tmp_path / "ws"), "--config", str(config), *flags]) == 2
+    assert capsys.readouterr().err.startswith("error: " + said.format(config=config))
+    assert not (tmp_path / "ws").exists()
+
+
 def test_a_yaml_syntax_error_is_one_line_naming_the_line_and_column(tmp_path, capsys):
     """PyYAML's message is several lines quoting the file: written on one line it was a wall of `\\n`s."""
     from train.__main__ import main as train_main

@@ -328,10 +328,19 @@ def test_an_answer_one_side_lists_as_the_arenas_and_the_other_as_ordinary_merges
     assert main(["gold", "-w", str(ws.path), "--rank-item", items[1], "--ranking", ">".join(answers[1])]) == 0
     capsys.readouterr()
     before = digest(ws.path), digest(shard.path)
-    for into, other in ((ws, shard), (shard, ws)):  # the gold here, or in the workspace merged in
+    for into, other, ordinary in (
+        (ws, shard, shard.path),
+        (shard, ws, "this workspace"),
+    ):  # the gold here, or there
         assert main(["merge", "-w", str(into.path), str(other.path)]) == 2
         said = f"merging it would change rank item {items[1]} (round 0 of its prompt), gold from --rank-item"
-        assert said in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert said in err
+        # not "the 1 new answer in" a workspace where it is not new, nor the gold's own
+        assert (
+            f"(its gold ranking is in {ws.path}, the 1 arena answer there that {ordinary} holds as ordinary)"
+            in err
+        )
     assert (digest(ws.path), digest(shard.path)) == before
     assert main(["gold", "-w", str(ws.path), "--remove", items[1]]) == 0
     assert main(["merge", "-w", str(ws.path), str(shard.path)]) == 0

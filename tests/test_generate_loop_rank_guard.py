@@ -103,6 +103,44 @@ def test_the_judge_loop_counts_the_arenas_answers_it_pairs_as_joining_their_rank
     assert digest(ws.path) == before
 
 
+def test_the_judge_loop_counts_an_arena_answer_past_its_first_n_as_joining_its_rank_item(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """The judge ranks every answer its iterate gave in the round, not the first --n: an arena's answer after an
+    earlier job's n (--arena-n past --n), or of other parameters, may be its best or worst, made ordinary by its
+    pair. The judge loop counted the arena's among the first n alone: the ranked item took it unchecked."""
+    from data.records import ArenaRun
+    from generate.loop import judge as loop_judge
+    from generate.loop.__main__ import main as loop_main
+    from generate.loop.__main__ import parse_options
+    from generate.options import sampling_params
+
+    def loads(*args, **kwargs):
+        raise EngineLoaded("a model loads")
+
+    monkeypatch.setattr(loop_judge, "make_engine", loads)
+    monkeypatch.setattr(loop_judge, "make_judge", loads)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)  # "tiny-judge" is a model
+    ws, item, _ = people_round(tmp_path / "ws")  # 4 answers, and 2 of the iterate below: ranked, 6
+    args = ["-w", str(ws.path), "--judge-iter", "1", "--judge", "tiny-judge", "--n", "2", "--spin-test-limit", "0",
+            "--no-spin-isolate", "--model", str(tiny_model_dir)]  # fmt: skip
+    params = sampling_params(parse_options(args)).to_json()
+    model = str(tiny_model_dir.resolve())
+    prompt = ws.read("prompts")["id"][0].as_py()
+    mine = [Completion(prompt, f"mine {k}", model, "hf", params, seed=k, round=1) for k in range(2)]
+    arenas = Completion(prompt, "the arena's", model, "hf", round=1)  # after the first n, of other parameters
+    ranked = [*ws.read("completions")["id"].to_pylist(), *(c.id for c in mine)]
+    ranking = Label(item, "ann", "rank", None, ranking=canonical([[c] for c in ranked]))
+    ws.append([*mine, ranking, arenas, ArenaRun("train", 1, [model, "other"], 1, 0, answers=[arenas.id])])
+    before = digest(ws.path)
+    assert loop_main(args) == 2
+    assert capsys.readouterr().err.startswith(
+        f"error: --judge-iter 1: iteration 1 samples round 1: 1 new answer to its prompt would take rank item "
+        f"{item} (round 1 of its prompt, ranked 1 time) from 6 to 7 answers"
+    )
+    assert digest(ws.path) == before
+
+
 def reward_model_folder(tmp_path, reward_model_dir):
     """A copy of a reward model as `train --method rm` saves it (a one-output sequence-classification head and its
     weights) in a folder of this test's own."""

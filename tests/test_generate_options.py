@@ -546,6 +546,14 @@ KV_CACHE = (
         ("Available memory on node 0 (1.0/8.0 GiB) on kv cache allocation is less than requested memory for kv "
          "(2.00 GiB). Decrease --kv-cache-memory-bytes, VLLM_CPU_KVCACHE_SPACE, or reduce CPU memory used by other "
          "processes.", False, "a smaller --cpu-kv-cache-gib (now 2): the machine's free memory holds less"),
+        ("User-specified max_model_len (4096) is greater than the derived max_model_len (seq_length=2048 or "
+         "model_max_length=None in model's config.json).", True,
+         "--max-model-len 2048 or less (the model's own length), or leave it out"),
+        ("User-specified max_model_len (25000) is greater than the derived max_model_len (None=4096 in model's "
+         "config.json).", False, "--max-model-len 4096 or less (the model's own length), or leave it out"),
+        ("Externally held weights on device cuda:0 (70.00/79.10 GiB) exceed the desired GPU memory utilization "
+         "(0.85, 67.24 GiB). Increase GPU memory utilization or reduce GPU memory used by other processes.", True,
+         "a larger --gpu-memory-utilization (now 0.85)"),
         ("No CUDA GPUs are available", False, "--engine hf (transformers) instead"),
     ],
 )  # fmt: skip

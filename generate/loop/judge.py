@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections import Counter
 from dataclasses import replace
 from functools import partial
 
 from data.errors import PrefloopError
+from data.selection import stored_arena_answers
 from data.workspace import Workspace
 from generate.bestofn import make_judge, pair_best_worst
 from generate.engines import SamplingParams, engine_said, make_engine
@@ -69,7 +71,19 @@ def judge_answers(
     pair makes ordinary answers (README: a pairs job that pairs them counts them as joining their rank item). The
     driver's check counts these; the sampling step counts them again by the plans it samples by."""
     plans = judge_plans(options, workspace, iterate, round, pending, sampling_params(options))
-    return {split: plan.joining() for split, plan in plans.items()}
+    return {split: joining(workspace, plan, iterate, pending[split]) for split, plan in plans.items()}
+
+
+def joining(workspace: Workspace, plan: JobPlan, iterate: Iterate, prompts: list[str]) -> dict[str, int]:
+    """Per prompt of ``prompts``, the answers the iteration may add to its rank item: those its sampling adds
+    (``plan``), and the arena's among every answer of the iterate's in the round, which its judge ranks
+    (`pair_best_worst`), its pair making one or two of them ordinary. `JobPlan.joining` counted the arena's among
+    the first n of those with the job's parameters only (what a pairs job pairs): one beyond them, the arena's
+    --arena-n answers after an earlier job's n, say, joined a ranked item unchecked."""
+    mine = model_sampled(workspace, iterate.label, plan.round)
+    mine = mine[mine["prompt_id"].isin(prompts)]
+    arena = set(stored_arena_answers(workspace, set(prompts)).to_pylist())
+    return dict(Counter(plan.new_answers()) + Counter(mine.loc[mine["id"].isin(arena), "prompt_id"]))
 
 
 def sampled_part(plan: JobPlan) -> JobPlan:
@@ -88,8 +102,12 @@ def judge_loop_step(
     plans = judge_plans(options, workspace, iterate, round, pending, params)  # checked, then sampled by
     todo = {split: plan.new_answers() for split, plan in plans.items()}
     # what joins rank items: the answers it samples, and the arena's it pairs, even where it samples none
-    joining = {p: k for plan in plans.values() for p, k in plan.joining().items()}
-    step.check_answers(workspace, joining)
+    joins = {
+        p: k
+        for split, plan in plans.items()
+        for p, k in joining(workspace, plan, iterate, pending[split]).items()
+    }
+    step.check_answers(workspace, joins)
     counts: dict = {}
     if any(todo.values()):
         log.info("round %d: engine %s", round, engine_said(options.engine, options.verbose))
