@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
-import math
 import re
-import types
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -25,16 +23,17 @@ from typing import Any, TypeVar
 import yaml
 
 from data.config_help import SCALAR_METAVARS, default_said
-from data.errors import PrefloopError, comma_parts
+from data.config_values import (
+    ConfigError,
+    base_type,
+    check_choices,
+    coerce,
+    coerce_list,
+    item_type,
+)
 from data.import_records import LongNumber, TooDeep, strict_yaml, yaml_error
 
 T = TypeVar("T")
-SCALARS = (int, float, str, bool, Path)
-INT64 = 2**63  # a 64-bit integer option holds values in [-INT64, INT64)
-
-
-class ConfigError(PrefloopError):
-    """A config file or flag names an unknown option or holds a value of the wrong type."""
 
 
 def _flag(name: str) -> str:
@@ -60,15 +59,6 @@ def _at(values: dict[str, Any], key: str) -> Any:
     for name in key.split("."):
         values = values[name]
     return values
-
-
-def as_written(value: Any) -> str:
-    """A config file's value as the file spells it (``true``, ``null``, ``[1, true]``, ``.inf``, ``2024-01-01``), not
-    as Python prints it (``True``: `spin_iter: true` was refused as "key spin_iter True") nor as JSON does
-    (``Infinity``, text to YAML; a date quoted as text); a text quoted."""
-    if isinstance(value, str):
-        return repr(value)
-    return yaml.safe_dump(value, default_flow_style=True, width=math.inf).removesuffix("...\n").strip()
 
 
 def from_file(message: str) -> str:
@@ -104,24 +94,9 @@ def _named(found: re.Match, line: str) -> str:
     return flag
 
 
-def _base_type(annotation: Any) -> Any:
-    """The non-None member of ``X | None``."""
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        members = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return members[0]
-    return annotation
-
-
-def _item_type(kind: Any) -> Any | None:
-    """X for ``tuple[X, ...]``, else None."""
-    if typing.get_origin(kind) is tuple:
-        return typing.get_args(kind)[0]
-    return None
-
-
 def _fields(cls: type, exclude: tuple[str, ...] = ()) -> list[tuple[dataclasses.Field, Any]]:
     hints = typing.get_type_hints(cls)
-    return [(f, _base_type(hints[f.name])) for f in dataclasses.fields(cls) if f.name not in exclude]
+    return [(f, base_type(hints[f.name])) for f in dataclasses.fields(cls) if f.name not in exclude]
 
 
 def add_options(
@@ -179,7 +154,7 @@ def _value_options(field: dataclasses.Field, kind: type, prefix: str) -> dict[st
     }
     if kind is bool:
         options["action"] = "store_true" if meta.get("switch") else argparse.BooleanOptionalAction
-    elif _item_type(kind) is not None:
+    elif item_type(kind) is not None:
         if meta.get("repeat"):  # one value a flag, repeatable: --sample dpo --sample kto FILE
             options.update(type=str, action="append")
         else:  # --rounds 1 2, or --rounds 1,2; a repeated flag adds to the list
@@ -187,7 +162,7 @@ def _value_options(field: dataclasses.Field, kind: type, prefix: str) -> dict[st
         if "choices" not in meta and not meta.get("positional"):
             options["metavar"] = meta.get("metavar", "VALUE")
     else:
-        options["type"] = kind if kind in (int, float) else str  # a path as typed: '' is refused (`_coerce`)
+        options["type"] = kind if kind in (int, float) else str  # a path as typed: '' is refused (`coerce`)
         if "metavar" in meta or kind in SCALAR_METAVARS:
             options["metavar"] = meta.get("metavar", SCALAR_METAVARS.get(kind))
     if "choices" in meta:
@@ -357,106 +332,19 @@ def _construct(cls: type[T], values: dict[str, Any], prefix: str, where: Callabl
         field, kind = fields[key]
         if dataclasses.is_dataclass(kind):
             known[key] = _construct(kind, value, f"{prefix}{key}.", where)
-        elif (
-            field.metadata.get("folders") and _item_type(kind) is not None
-        ):  # a folder's name may hold commas
-            known[key] = _coerce_list(where(prefix + key), value, str, keep_paths=True)
-        elif field.metadata.get("names") and _item_type(kind) is not None:  # split once the names are known
-            known[key] = _coerce_list(where(prefix + key), value, str, split=False)
-        elif field.metadata.get("whole") and _item_type(kind) is not None:  # JSON holds commas: not split
+        elif field.metadata.get("folders") and item_type(kind) is not None:  # a folder's name may hold commas
+            known[key] = coerce_list(where(prefix + key), value, str, keep_paths=True)
+        elif field.metadata.get("names") and item_type(kind) is not None:  # split once the names are known
+            known[key] = coerce_list(where(prefix + key), value, str, split=False)
+        elif field.metadata.get("whole") and item_type(kind) is not None:  # JSON holds commas: not split
             known[key] = (
                 None if value is None else tuple(value if isinstance(value, list | tuple) else [value])
             )
         else:
             label = key if field.metadata.get("positional") else where(prefix + key)
-            known[key] = _coerce(label, value, kind)
-            _check_choices(label, known[key], field.metadata.get("choices"))
+            known[key] = coerce(label, value, kind)
+            check_choices(label, known[key], field.metadata.get("choices"))
     try:
         return cls(**known)
     except TypeError as exc:
         raise ConfigError(str(exc)) from exc
-
-
-def _check_choices(where: str, value: Any, choices: tuple | None) -> None:
-    """argparse checks a flag's choices; a YAML file's value is checked here (`pairs: bogus` was taken)."""
-    if choices is None or value is None:
-        return
-    for one in value if isinstance(value, tuple) else (value,):
-        if one not in choices:
-            raise ConfigError(f"{where}: {one!r} is not one of {', '.join(map(str, choices))}")
-
-
-def _coerce(where: str, value: Any, kind: Any) -> Any:
-    """``value`` as ``kind``; ``where`` names where it was given (``--seed``, ``run.yaml, key seed``)."""
-    item = _item_type(kind)
-    if item is not None:  # a file's name may hold a comma (`data import 'prefs,v2.jsonl'` read `prefs`)
-        return _coerce_list(where, value, item, keep_paths=item is Path)
-    if value is None or kind not in SCALARS:
-        return value
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    # a number as text ("4", "0.7") is read as its flag reads it: YAML 1.1 (PyYAML) reads 1e-2, with no dot, as text
-    # too; a quoted float was taken and a quoted int refused
-    if kind in (int, float) and isinstance(value, str):
-        value = _number(value, kind)
-    # Path('') is '.': `export --out ''` said `--out .`, `-w ''` took the current folder for the workspace; a
-    # blank text was taken as left out (`--prompts ''`, `--shard ''`) or named nothing (`--model ''`: ": not a model")
-    if kind in (Path, str) and isinstance(value, str) and not value.strip():
-        raise ConfigError(f"{where}: {value!r} names nothing; give a value or leave the option out")
-    if kind is Path and isinstance(value, str):
-        return Path(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ConfigError(f"{where}: expected {kind.__name__}, got {as_written(value)}")
-    # stored as int64 (a round) or handed to torch: past it, an overflow traceback after sampling
-    if kind is int and not -INT64 <= value < INT64:
-        raise ConfigError(f"{where}: {value} is out of range (at most {INT64 - 1})")
-    return value
-
-
-def _number(text: str, kind: type) -> int | float | str:
-    """The ``kind`` (int or float) ``text`` spells as its flag reads it (``int("4")``, ``float("1e-2")``), or
-    ``text`` itself (refused as not a number) when it spells none, NaN or an infinity."""
-    try:
-        number = kind(text)
-    except ValueError:  # also an integer of more digits than int() reads
-        return text
-    return text if kind is float and not math.isfinite(number) else number
-
-
-def _exists(path: str) -> bool:
-    """Whether ``path`` names a file or folder; False where it cannot be one (a name too long for the file system:
-    a list of many values, never a folder's name)."""
-    try:
-        return Path(path).expanduser().exists()
-    except (OSError, ValueError):
-        return False
-
-
-def _coerce_list(
-    where: str, value: Any, item: Any, keep_paths: bool = False, split: bool = True
-) -> tuple | None:
-    """A tuple of ``item`` from a list, a scalar, or comma-separated strings (flags give a list of strings);
-    ``keep_paths``: a string that names an existing file or folder as a whole is one value, commas and all;
-    ``split=False``: each string as given, split later by what knows its values (`data.exclusion.flag_names`)."""
-    if value is None:
-        return None
-    values = list(value) if isinstance(value, list | tuple) else [value]
-    parts: list[Any] = []
-    for v in values:
-        if v is None:  # `rounds: [1, null]`: a None in the list reached the checks (a TypeError traceback)
-            raise ConfigError(
-                f"{where}: a null in the list names nothing; give values, or leave the option out"
-            )
-        # `--exclude-labeller ""` excluded nobody, silently
-        if isinstance(v, str) and not v.replace(",", "").strip():
-            raise ConfigError(f"{where}: {v!r} names nothing; give a value or leave the option out")
-        if isinstance(v, str) and (not split or (keep_paths and "," in v and _exists(v))):
-            parts.append(v)
-            continue
-        parts += comma_parts(where, v, ConfigError) if isinstance(v, str) else [v]
-    try:
-        return tuple(
-            item(p) if isinstance(p, str) and item is not str else _coerce(where, p, item) for p in parts
-        )
-    except ValueError as exc:
-        raise ConfigError(f"{where}: expected a list of {item.__name__}, got {value!r}") from exc

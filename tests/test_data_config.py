@@ -579,13 +579,13 @@ def test_an_empty_name_between_commas_is_an_error_not_passed_over(tmp_path, caps
     """`--arena 'm1,,m2'` ran two models and `--exclude-labeller 'a,,b'` excluded two, saying nothing (a bad-input
     hunt): a name deleted and its comma left is refused, by flag or in a config file."""
     from data.__main__ import main as data_main
-    from data.config import _coerce_list
+    from data.config_values import coerce_list
 
     with pytest.raises(ConfigError, match=r"^--arena: 'm1,,m2' has an empty name between its commas"):
-        _coerce_list("--arena", "m1,,m2", str)
+        coerce_list("--arena", "m1,,m2", str)
     with pytest.raises(ConfigError, match=r"^--arena: 'm1,' has an empty name"):
-        _coerce_list("--arena", "m1,", str)
-    assert _coerce_list("--arena", "m1, m2", str) == ("m1", "m2")
+        coerce_list("--arena", "m1,", str)
+    assert coerce_list("--arena", "m1, m2", str) == ("m1", "m2")
     assert data_main(["import", "-w", str(tmp_path / "ws"), "--sample", "dpo"]) == 0
     capsys.readouterr()
     assert data_main(["stats", "-w", str(tmp_path / "ws"), "--exclude-labeller", "import,,bob"]) == 2

@@ -11,7 +11,8 @@ import shutil
 import pytest
 
 from data import Workspace
-from data.config import ConfigError, _coerce_list
+from data.config import ConfigError
+from data.config_values import coerce_list
 from data.errors import PrefloopError
 from generate.__main__ import main
 from tests.test_generate_arena import arena_args, write_prompts
@@ -21,14 +22,14 @@ from tests.test_train_hub_model import hub_cache  # noqa: F401 - a fixture
 def test_a_value_naming_an_existing_folder_is_not_split_at_its_comma(tmp_path):
     (tmp_path / "a,b").mkdir()
     folder = str(tmp_path / "a,b")
-    assert _coerce_list("--arena", ["base,newest", folder], str, keep_paths=True) == (
+    assert coerce_list("--arena", ["base,newest", folder], str, keep_paths=True) == (
         "base",
         "newest",
         folder,
     )
-    assert _coerce_list("--arena", [f"base,{folder}"], str, keep_paths=True)[-1] == "b"  # in a list: split
+    assert coerce_list("--arena", [f"base,{folder}"], str, keep_paths=True)[-1] == "b"  # in a list: split
     with pytest.raises(ConfigError, match="names nothing"):
-        _coerce_list("--arena", [","], str, keep_paths=True)
+        coerce_list("--arena", [","], str, keep_paths=True)
 
 
 def test_one_folder_named_with_a_comma_is_one_model_as_the_refusal_says(tmp_path, capsys):

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from data.cli import check_applies, explicit_names, options_parser, run_cli
-from data.config import ConfigError, as_written, build, load_yaml
+from data.config import ConfigError, build, load_yaml
+from data.config_values import as_written
 from data.errors import PrefloopError
 from data.lineage import is_reward_model_name
 from data.workspace import Workspace
