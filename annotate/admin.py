@@ -34,6 +34,7 @@ from data.annotators import ADMIN_SOURCE
 from data.edits import edit_pair_ids
 from data.errors import PrefloopError, counted
 from data.gold import ANSWER, CLI, mark_gold, read_gold
+from data.intervals import figure_text
 from data.leaderboard import ARENA
 from data.machine import AGAINST
 from data.schemas import CHOICES
@@ -149,12 +150,12 @@ def admin_view(
     prompts = disputed_prompts(service, disputed["item_id"].tolist())
     rows = [
         [r["item_id"], answers.get(r["item_id"], "–"), prompts.get(r["item_id"], "")]
-        + [r["votes"], r["verdict"], f"{r['agreement']:.2f}"]
-        + [f"{r[c]:.2f}" for c in posterior]
+        # figures as stats prints them: a posterior of 0.896 read "0.90" beside --min-posterior 0.9, which drops it
+        + [r["votes"], r["verdict"], *(figure_text(r[c], none="–") for c in ["agreement", *posterior])]
         + [r[c] for c in choice_columns]
         for r in disputed.to_dict("records")
     ]
-    # the verdict its agreement is the share of (Dawid–Skene's may be a choice nobody voted: agreement 0.00)
+    # the verdict its agreement is the share of (Dawid–Skene's may be a choice nobody voted: agreement 0.000)
     columns = ["item", "gold", "prompt", "votes", "verdict", "agreement", *posterior, *choice_columns]
     _still(wanted)
     return (
@@ -200,9 +201,9 @@ def summary_cards(progress: dict, report: dict) -> list[tuple[str, str, str]]:
         ("Krippendorff's α", figure(agreement["alpha"]), f"nominal, all items with ≥2 labels; {VERDICT_LABELS}"),
     ]  # fmt: skip
     if position is not None:
-        rate = "n/a" if position["left_rate"] is None else f"{100 * position['left_rate']:.0f}%"
-        detail = f"of {counted(position['decisive'], 'decisive label')}; p = {position['p_value']:.3f} vs 50%"
-        cards.append(("left side wins", rate, detail))
+        # a share, as the labellers table's "left share" beside it and `stats --labellers`' "left" print it
+        detail = f"of {counted(position['decisive'], 'decisive label')}; p = {position['p_value']:.3f} vs 0.5"
+        cards.append(("left side wins", figure(position["left_rate"]), detail))
     return cards
 
 

@@ -76,7 +76,7 @@ def rank_admin_html(
             answers.get(item, "–"),
             prompt_excerpt(service.items.get(item)),
             len(of_item.get(item, [])),
-            figure(tau, 2),
+            figure(tau),
             mean_order(of_item.get(item, [])),
         ]
         for item, tau in disputed

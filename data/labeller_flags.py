@@ -10,6 +10,7 @@ import pandas as pd
 from data.aggregate import current_labels
 from data.annotators import machine_mask
 from data.errors import one_line
+from data.intervals import figure_text
 from data.rank_rate_quality import WITHIN
 
 GOLD_ACCURACY_FLOOR = 0.6  # flag when the whole 95 % interval of gold accuracy lies below this
@@ -67,7 +68,7 @@ def flags(row: dict) -> list[str]:
     for key, (what, floor, least) in GOLD_FLOORS.items():
         if key in gold and ci and ci[1] is not None and ci[1] < floor and gold["answered"] >= least:
             out.append(
-                f"{what} {round(gold[key], 3)} (95 % CI up to {_apart(ci[1], floor, 3)}) below {floor}"
+                f"{what} {figure_text(gold[key])} (95 % CI up to {_apart(ci[1], floor, 3)}) below {floor}"
             )
     seconds = row["median_seconds"]
     if seconds is not None and seconds < FAST_SECONDS:
@@ -83,8 +84,9 @@ def flags(row: dict) -> list[str]:
         and row["shown_order_rankings"] >= LEFT_SHARE_MIN_LABELS
         and abs(tau) > SHOWN_ORDER_TAU
     ):
+        shown = ("+" if tau > 0 else "") + _apart(tau, SHOWN_ORDER_TAU if tau > 0 else -SHOWN_ORDER_TAU, 3)
         out.append(
-            f"ranks {'in' if tau > 0 else 'against'} the order shown (mean τ-b {tau:+.2f}, beyond ±{SHOWN_ORDER_TAU})"
+            f"ranks {'in' if tau > 0 else 'against'} the order shown (mean τ-b {shown}, beyond ±{SHOWN_ORDER_TAU})"
         )
     out += _chance_flags(row)
     return out
@@ -100,7 +102,7 @@ def _chance_flags(row: dict) -> list[str]:
         if ci and ci[1] is not None and n >= AGREEMENT_MIN_VALUES and ci[1] < floor:
             high = _apart(ci[1], floor, 3)
             return [
-                f"agrees with the others weakly or not at all ({what} {row[key]:+.2f}, 95 % CI up to {high}, "
+                f"agrees with the others weakly or not at all ({what} {row[key]:+.3f}, 95 % CI up to {high}, "
                 f"below {floor} over {n} {unit})"
             ]
     answer = constant_answer(row)
@@ -120,7 +122,7 @@ def _chance_flags(row: dict) -> list[str]:
         return [f"gives every answer the same rating ({shown}) over {row['answers_rated']} rated answers"]
     return [
         f"gives every answer the same {aspect} rating ({one['value']:g}) over {one['answers']} rated answers, while "
-        f"the other raters, who agree with each other on it (r {one['team_r']:+.2f}), put their mean beyond "
+        f"the other raters, who agree with each other on it (r {one['team_r']:+.3f}), put their mean beyond "
         f"±{WITHIN} of it on {one['others_off']:.0%} of the {one['compared']} they rated too"
         for aspect, one in constant_aspects(row).items()
     ]

@@ -367,8 +367,9 @@ def _row_line(task: str, row: dict) -> str:
 def _kappa_text(kappas: dict[str, float | None]) -> str:
     """``bob 0.42, cyd -``: κ against each labeller, - where it is undefined (both gave one and the same answer to
     every shared item, in pairwise `tie` or `both_bad`, as `a` and `b` are pooled there: chance explains all their
-    agreement); - alone where nobody shares enough items."""
-    return ", ".join(f"{one_line(other)} {_shown(value)}" for other, value in kappas.items()) or "-"
+    agreement); where nobody shares enough items, that, not a bare - that reads as an undefined κ."""
+    shown = ", ".join(f"{one_line(other)} {_shown(value)}" for other, value in kappas.items())
+    return shown or f"- (no other labeller shares {KAPPA_MIN_SHARED} items)"
 
 
 def labeller_lines(report: dict) -> list[str]:

@@ -18,6 +18,7 @@ from annotate.users import Authenticator, User, hash_password
 from data import Completion, Label, Pair
 from data.__main__ import main as data_main
 from data.gold import read_gold
+from data.intervals import figure_text
 from tests.test_annotate_arena import PASSWORD, arena_workspace
 
 USERS = {"ann": User("ann", hash_password(PASSWORD), admin=True)}
@@ -184,7 +185,7 @@ def test_the_disputed_table_names_each_items_verdict_beside_its_agreement(tmp_pa
         disputed = admin_view(app(workspace, "arena"), "ann", method)[2]
         assert "<th>votes</th><th>verdict</th><th>agreement</th>" in disputed
         rows = re.findall(
-            r"<tr><td>([^<]*)</td>(?:<td>[^<]*</td>){2}<td>2</td><td>(\w+)</td><td>0\.50</td>", disputed
+            r"<tr><td>([^<]*)</td>(?:<td>[^<]*</td>){2}<td>2</td><td>(\w+)</td><td>0\.500</td>", disputed
         )
         assert (
             len(rows) == 9 and {item for item, _ in rows} <= set(arena) and {v for _, v in rows} == {verdict}
@@ -233,7 +234,8 @@ def test_the_admin_tabs_dawid_skene_figures_are_the_exports_and_stats(tmp_path, 
         out = tmp_path / f"{view}.parquet"
         command = ["export", "-w", str(workspace.path), "--format", "dpo", "--aggregate", "dawid-skene"]
         assert data_main([*command, *kinds, "--out", str(out)]) == 0
-        exported = {r["pair_id"]: f"{r['posterior']:.2f}" for r in pq.read_table(out).to_pylist()}
+        # the posterior each export row carries, printed as stats prints figures (it read "0.56" here)
+        exported = {r["pair_id"]: figure_text(r["posterior"]) for r in pq.read_table(out).to_pylist()}
         _, labellers, disputed, _ = admin_view(app(workspace, view), "ann", "dawid-skene")
         shown = dict(re.findall(r"<tr><td>(\w+)</td>(?:<td>[^<]*</td>){5}<td>([\d.]+)</td>", disputed))
         assert set(shown) == own[view] and exported  # every pair of the app's is disputed here

@@ -205,9 +205,9 @@ def test_admin_view_and_export(ctx):
         "Cohen" in cards and "<td>ann</td><td>4</td>" in labellers and "<td>bob</td><td>4</td>" in labellers
     )
     assert (
-        disputed.count("<td>0.50</td>") == 1 and disputed.count("<td>1.00</td>") == 3
+        disputed.count("<td>0.500</td>") == 1 and disputed.count("<td>1.000</td>") == 3
     )  # least agreement first
-    assert disputed.index("<td>0.50</td>") < disputed.index("<td>1.00</td>")
+    assert disputed.index("<td>0.500</td>") < disputed.index("<td>1.000</td>")
     status = export_labels(ctx, "ann", "dpo")
     assert "3 rows exported" in status
     exported = pd.read_parquet(ctx.service.workspace.exports / "dpo.parquet")

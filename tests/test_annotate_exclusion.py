@@ -213,7 +213,7 @@ def test_the_side_figures_count_every_persons_labels_as_stats_does(setup, capsys
     report = admin_report(ws.frame("labels"), "pairwise", excluded=("dave",))
     assert report["position"]["decisive"] == 12 and report["position"]["left_wins"] == 9
     cards, _, _, _ = admin_view(ctx, "ann")
-    assert "75%" in cards and "of 12 decisive labels" in cards
+    assert "0.750" in cards and "of 12 decisive labels; p = " in cards
     capsys.readouterr()
     assert main(["stats", "-w", str(ws.path), "--labellers", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["labellers"]

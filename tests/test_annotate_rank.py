@@ -156,7 +156,7 @@ def test_handlers_keep_an_unfinished_ranking_render_inert_and_undo_restores(ws):
     cards, labellers, disputed, _ = admin_view(ctx, "ann")
     assert "Kendall" in cards and "Krippendorff" in cards and "ordinal" in cards
     assert "1 item ranked by ≥2" in cards and "12 all / 8 adjacent" in cards  # bob: 6 / 5 (a tie), ann: 6 / 3
-    assert "bob" in labellers and "<script>" not in disputed and "<td>0.91</td>" in disputed
+    assert "bob" in labellers and "<script>" not in disputed and "<td>0.913</td>" in disputed
     # each labeller's quality: τ-b with the other ranking (0.913 for both) and with the order they were shown
     assert "<th>τ-b with others</th><th>τ-b 95 % CI</th><th>τ-b with order shown</th>" in labellers
     assert "<td>–</td>" in labellers  # one item compared: no interval

@@ -166,4 +166,4 @@ def test_rank_gold_whose_top_is_always_the_first_stored_answer_does_not_reward_a
     assert clicker["gold"]["tau"] == -0.067 and "note" not in clicker["gold"]
     flags = clicker["flags"]
     assert flags[0] == "mean τ-b with the gold rankings -0.067 (95 % CI up to 0.117) below 0.2"
-    assert "ranks in the order shown (mean τ-b +1.00, beyond ±0.4)" in flags
+    assert "ranks in the order shown (mean τ-b +1.000, beyond ±0.4)" in flags

@@ -187,6 +187,11 @@ def test_the_text_report_says_each_kappa_with_dashes_not_a_python_dict():
     section = {"team": {"median_seconds": 9.0, "labels_per_hour": 400.0}, "labellers": report}
     lines = labeller_lines(section)
     assert lines[1].endswith("κ bob -, cyd 0.000"), lines[1]
+    # a labeller nobody shares 20 items with read `κ -`, as an undefined κ does: dan labelled 19 of ann's items
+    rows += [base | {"item_id": f"i{i}", "annotator": "dan", "choice": "tie"} for i in range(19)]
+    labels = pd.DataFrame([row | {"created_at": T0 + timedelta(seconds=n)} for n, row in enumerate(rows)])
+    lines = labeller_lines(section | {"labellers": labeller_rows(labels)})
+    assert lines[4].endswith("κ - (no other labeller shares 20 items)"), lines[4]
 
 
 def test_one_answer_flag_holds_at_its_bounds_exactly():

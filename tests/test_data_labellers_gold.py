@@ -48,7 +48,7 @@ def test_rankers_mean_tau_b_with_gold_its_interval_and_flag():
     assert rows["bob"]["gold"] == {"answered": 5, "all_tied": 0, "tau": -1.0, "ci95": [-1.0, -0.804]}
     assert rows["cyd"]["gold"] == {"answered": 4, "all_tied": 0, "tau": -1.0, "ci95": [-1.0, -0.755]}
     assert rows["dan"]["gold"] == {"answered": 1, "all_tied": 0, "tau": 0.913, "ci95": None}
-    assert rows["bob"]["flags"] == ["mean τ-b with the gold rankings -1.0 (95 % CI up to -0.804) below 0.2"]
+    assert rows["bob"]["flags"] == ["mean τ-b with the gold rankings -1.000 (95 % CI up to -0.804) below 0.2"]
     assert rows["ann"]["flags"] == rows["cyd"]["flags"] == rows["dan"]["flags"] == []
     without = {r["labeller"]: r for r in labeller_rows(frame(labels), task="rank")}
     assert (
@@ -130,5 +130,5 @@ def test_raters_difference_from_gold_share_within_one_its_interval_and_flag():
     bob = {r["labeller"]: r for r in labeller_rows(frame([rating(f"g{i}", "bob", h=4, c=4) for i in range(6)]),
                                                    more, task="rate")}["bob"]  # fmt: skip
     assert bob["gold"]["ci95"] == [0.0, 0.39]
-    assert bob["flags"] == ["share of ratings within ±1 of gold 0.0 (95 % CI up to 0.390) below 0.6"]
+    assert bob["flags"] == ["share of ratings within ±1 of gold 0.000 (95 % CI up to 0.390) below 0.6"]
     assert rows["ann"]["flags"] == rows["cyd"]["flags"] == []

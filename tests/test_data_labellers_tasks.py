@@ -14,6 +14,7 @@ import pytest
 
 from data.__main__ import main
 from data.intervals import correlation_interval
+from data.labeller_flags import flags
 from data.labellers import labeller_rows, team_pace
 from data.records import Completion, Label, Pair, Prompt
 from data.workspace import Workspace
@@ -92,8 +93,8 @@ def test_rankers_tau_with_others_and_the_shown_order_flag():
     clicker, careful = report["clicker"], report["careful1"]
     assert clicker["shown_order_tau"] == 1.0 and clicker["shown_order_rankings"] == 40
     assert clicker["flags"] == [
-        "ranks in the order shown (mean τ-b +1.00, beyond ±0.4)",
-        "agrees with the others weakly or not at all (mean τ-b with the other rankers' consensus -0.06, 95 % CI "
+        "ranks in the order shown (mean τ-b +1.000, beyond ±0.4)",
+        "agrees with the others weakly or not at all (mean τ-b with the other rankers' consensus -0.058, 95 % CI "
         "up to 0.078, below 0.2 over 40 rankings)",
     ]
     assert (
@@ -123,7 +124,7 @@ def test_two_rankers_who_disagree_have_a_tau_at_k_2():
     for name in ("bob", "carol"):
         assert (report[name]["tau_with_others"], report[name]["compared"]) == (-1.0, 30)
         assert report[name]["flags"] == [
-            "agrees with the others weakly or not at all (mean τ-b with the other rankers' consensus -1.00, 95 % CI "
+            "agrees with the others weakly or not at all (mean τ-b with the other rankers' consensus -1.000, 95 % CI "
             "up to -0.967, below 0.2 over 30 rankings)"  # thirty -1s: no spread to see, the pooled variance
         ]
     rng = random.Random(0)
@@ -313,7 +314,7 @@ def test_raters_correlation_interval_and_the_chance_and_one_value_flags():
     low, high = careful["r_with_others_ci95"]
     assert low == pytest.approx(math.tanh(math.atanh(r) - 1.96 / math.sqrt(37)), abs=2e-3) and high < 1
     assert len(noise["flags"]) == 1 and noise["flags"][0].startswith(
-        "agrees with the others weakly or not at all (correlation with the other raters' mean -0.15, 95 % CI up "
+        "agrees with the others weakly or not at all (correlation with the other raters' mean -0.149, 95 % CI up "
         "to 0.171, below 0.3 over 40 rated answers)"
     )
     assert noise["compared"] == 40 and careful["r_with_others_ci95"][0] > 0.3
@@ -375,7 +376,7 @@ def test_a_rater_who_gives_one_aspect_one_value_is_flagged_naming_it():
     }
     assert half["flags"] == [
         "gives every answer the same safety rating (2) over 40 rated answers, while the other raters, who agree "
-        "with each other on it (r +1.00), put their mean beyond ±1 of it on 38% of the 40 they rated too"
+        "with each other on it (r +1.000), put their mean beyond ±1 of it on 38% of the 40 they rated too"
     ]
     assert report["ann"]["flags"] == report["bob"]["flags"] == []
 
@@ -441,3 +442,16 @@ def test_a_perfect_correlation_from_few_answers_is_not_read_as_certain():
     fisher = [math.tanh(math.atanh(0.9) + s * 1.96 / math.sqrt(27)) for s in (-1, 1)]
     assert correlation_interval(0.9, 30) == pytest.approx(fisher)
     assert correlation_interval(1.0, 3) is None and correlation_interval(None, 30) is None
+
+
+def test_flag_figures_are_said_to_three_decimals_and_never_as_their_limit():
+    """A flag said its figure rounded its own way beside the table's 3 decimals: `gold accuracy 0.0 (95 % CI up to
+    0.434)`, and a mean τ-b of 0.40004 against the order shown as `+0.40, beyond ±0.4`, its limit."""
+    row = {"gold": {"accuracy": 0.0, "answered": 5, "ci95": [0.0, 0.434]}, "median_seconds": None}
+    row |= {"left_share": None, "left_decisive": 0, "shown_order_tau": 0.40004, "shown_order_rankings": 30}
+    assert flags(row) == [
+        "gold accuracy 0.000 (95 % CI up to 0.434) below 0.6",
+        "ranks in the order shown (mean τ-b +0.40004, beyond ±0.4)",
+    ]
+    row["shown_order_tau"] = -0.45
+    assert flags(row)[1] == "ranks against the order shown (mean τ-b -0.450, beyond ±0.4)"
