@@ -199,9 +199,9 @@ def checked_and_not(tmp_path) -> Workspace:
     return ws
 
 
-def unchecked_note(n: int) -> str:
+def unchecked_note(n: int, reasons: str = "unchecked") -> str:
     return (
-        f"unchecked: {n} rows are one labeller's answer that no second labeller or gold checks, its posterior that "
+        f"{reasons}: {n} rows are one labeller's answer that no second labeller or gold checks, its posterior that "
         "labeller's trust (0.8 where nothing of theirs is checked), below --min-posterior 0.9: add gold (`python -m "
         "data gold`) or a second labeller on 3 or more of their items per answer they give, or lower --min-posterior"
     )
@@ -272,7 +272,8 @@ def test_train_says_why_it_left_out_every_row_nobody_checks(tmp_path, tiny_model
 
 def test_a_lone_rankers_pairs_are_counted_rank_unchecked_and_said_why(tmp_path, capsys):
     """The pairs of one labeller's ranking are one labeller's answers nobody checks: counted rank_unchecked, and
-    the export says what that means as it does for pairs."""
+    the export says what that means as it does for pairs, naming the counts it explains (it said `unchecked: 4
+    rows` beside `rank_unchecked 3, unchecked 1`)."""
     from data.ranking import canonical_ranking, rank_item_id
 
     ws = Workspace.init(tmp_path / "ws")
@@ -280,6 +281,7 @@ def test_a_lone_rankers_pairs_are_counted_rank_unchecked_and_said_why(tmp_path, 
     answers = [Completion(prompt.id, f"answer {i}", "m", "hf", seed=i) for i in range(3)]
     ranking = canonical_ranking(">".join(a.id for a in answers))
     ws.append([prompt, *answers, Label(rank_item_id(prompt.id, 0), "ann", "rank", None, ranking=ranking)])
+    pair = Pair(prompt.id, answers[0].id, answers[1].id, kind="sampled")  # bob's alone
     w = [
         "export",
         "-w",
@@ -292,5 +294,9 @@ def test_a_lone_rankers_pairs_are_counted_rank_unchecked_and_said_why(tmp_path, 
         "0.9",
     ]
     assert main(w) == 2
-    said = "(left out: rank_unchecked 3; " + unchecked_note(3) + ")"
+    said = "(left out: rank_unchecked 3; " + unchecked_note(3, "rank_unchecked") + ")"
+    assert said in capsys.readouterr().err
+    ws.append([pair, Label(pair.id, "bob", "pairwise", "a")])
+    assert main([*w, "--kinds", "sampled", "rank"]) == 2
+    said = "(left out: rank_unchecked 3, unchecked 1; " + unchecked_note(4, "unchecked and rank_unchecked") + ")"
     assert said in capsys.readouterr().err
