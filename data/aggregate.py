@@ -200,6 +200,7 @@ def verdicts_table(
     total = np.bincount(items[agree], weights=_numpy(strength, 0.0)[agree], minlength=n)
     given = np.bincount(items[agree], minlength=n)
     verdict = np.where(single, np.array(choices, dtype=object)[leader], SPLIT)
+    # checked: null for an edit pair (``apart``), its editor's verdict by construction, which no fit judges
     columns = {
         "item_id": ids,
         "verdict": pa.array(verdict, pa.string()),
@@ -211,8 +212,7 @@ def verdicts_table(
         "posterior": pa.array(posterior, pa.float64())
         if posterior is not None
         else pa.nulls(n, pa.float64()),
-        # an edit pair's verdict is its editor's by construction, no fit's: nobody checks it, nor is it a trust
-        "checked": pa.array(checked, pa.bool_(), mask=apart) if checked is not None else pa.nulls(n, pa.bool_()),
+        "checked": pa.nulls(n, pa.bool_()) if checked is None else pa.array(checked, pa.bool_(), mask=apart),
     }
     columns.update({f"n_{c}": pa.array(counts[:, i], pa.int64()) for i, c in enumerate(choices)})
     table = pa.table(columns)

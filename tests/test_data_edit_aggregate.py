@@ -78,7 +78,8 @@ def test_edit_labels_leave_dawid_skene_verdicts_and_accuracies_exactly_as_withou
         posterior = 1.0 if method == "dawid-skene" else None
         # checked: null, no true: nobody checks an edit's own label (it was true with Dawid–Skene)
         assert {
-            (r["verdict"], r["votes"], r["agreement"], r["strength"], r["posterior"], r["checked"]) for r in own
+            (r["verdict"], r["votes"], r["agreement"], r["strength"], r["posterior"], r["checked"])
+            for r in own
         } == {("a", 1, 1.0, 4.0, posterior, None)}
     # The gap this closes: fitted with the edits' labels, the other pairs' posteriors move.
     fitted = verdicts_table(edited.read("labels"), "pairwise", "dawid-skene", gold)
