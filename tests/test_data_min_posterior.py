@@ -273,6 +273,14 @@ def test_the_report_says_how_many_pairs_took_their_epsilon_from_trust(tmp_path):
         "; ε of 4 of the 12 pairs from their labeller's trust, not a fit (ε 0.2 where nothing of theirs is "
         "checked): one labeller's answer that no second labeller or gold checks)"
     )
+    # --agreement weight trains no ε (its weights are 1 − 2ε): the line said "ε 0.2" of its weights
+    rows, _ = preference_rows(checked_and_not(tmp_path / "w"), None, ("sampled",), aggregate="dawid-skene")
+    weights = verdicts_line(
+        {"verdicts": {"aggregate": "dawid-skene"}, "agreement": add_agreement(rows, "weight")}
+    )
+    assert (
+        "weights of 4 of the 12 pairs from their labeller's trust, not a fit (posterior 0.8 where" in weights
+    )
     majority, _ = preference_rows(checked_and_not(tmp_path / "m"), None, ("sampled",))
     assert "from_trust" not in add_agreement(majority, "smoothing")
 

@@ -149,10 +149,10 @@ def verdicts_line(metrics: dict) -> str | None:
                 line += f" over the {n} pair{'s' * (n > 1)} trained of {agreement['pairs_fitted']}"
         if agreement.get("from_trust"):  # a posterior no fit made: imported pairs, one labeller's each
             n = agreement["from_trust"]
+            least = f"ε {1 - NO_CHECK_TRUST:g}" if said == "ε" else f"posterior {NO_CHECK_TRUST:g}"
             line += (
-                f"; {said} of {n} of the {agreement['pairs']} pairs from their labeller's trust, not a fit (ε "
-                f"{1 - NO_CHECK_TRUST:g} where nothing of theirs is checked): one labeller's answer that no second "
-                "labeller or gold checks"
+                f"; {said} of {n} of the {agreement['pairs']} pairs from their labeller's trust, not a fit ({least} "
+                "where nothing of theirs is checked): one labeller's answer that no second labeller or gold checks"
             )
         line += ")"
     if metrics.get("label_smoothing"):  # one ε for every pair, beside --agreement weight's weights or alone
