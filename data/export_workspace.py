@@ -102,8 +102,8 @@ def unchecked_note(counts: Mapping[str, int], min_posterior: float | None) -> st
     return (
         f"{' and '.join(reasons)}: {n} row{'s are' if n != 1 else ' is'} one labeller's answer that no second "
         f"labeller or gold checks, its posterior that labeller's trust ({NO_CHECK_TRUST:g} where nothing of theirs "
-        f"is checked), below {floor}: add gold (`python -m data gold`) or a second labeller on {CHECKED_AT} or more of their "
-        "items per answer they give, or lower --min-posterior"
+        f"is checked), below {floor}: add gold (`python -m data gold`) or a second labeller on {CHECKED_AT} or more "
+        "of their items per answer they give, or lower --min-posterior"
     )
 
 
