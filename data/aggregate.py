@@ -163,7 +163,7 @@ def verdicts_table(
     """One row per labelled item (sorted by id): item_id, verdict (a choice, or SPLIT), votes, agreement,
     strength, posterior (Dawid–Skene's confidence in the verdict; null for the majority), checked (false: one
     labeller's answer that no second labeller or gold checks, `dawid_skene.unchecked`, its posterior that
-    labeller's `dawid_skene.trust`; null for the majority), and n_<choice> counts.
+    labeller's `dawid_skene.trust`; null for the majority and for ``edits``), and n_<choice> counts.
     ``method``: majority or dawid-skene (`AGGREGATIONS`); ``gold``: item_id, choice of gold items, clamped to
     their answer by Dawid–Skene; ``edits``: ids of items whose labels are their labeller's own verdict by
     construction (edit pairs, `data.edits`), no judgement of the item: kept out of the Dawid–Skene fit, they keep
@@ -200,6 +200,7 @@ def verdicts_table(
     total = np.bincount(items[agree], weights=_numpy(strength, 0.0)[agree], minlength=n)
     given = np.bincount(items[agree], minlength=n)
     verdict = np.where(single, np.array(choices, dtype=object)[leader], SPLIT)
+    # checked: null for an edit pair (``apart``), its editor's verdict by construction, which no fit judges
     columns = {
         "item_id": ids,
         "verdict": pa.array(verdict, pa.string()),
@@ -211,7 +212,7 @@ def verdicts_table(
         "posterior": pa.array(posterior, pa.float64())
         if posterior is not None
         else pa.nulls(n, pa.float64()),
-        "checked": pa.array(checked, pa.bool_()) if checked is not None else pa.nulls(n, pa.bool_()),
+        "checked": pa.nulls(n, pa.bool_()) if checked is None else pa.array(checked, pa.bool_(), mask=apart),
     }
     columns.update({f"n_{c}": pa.array(counts[:, i], pa.int64()) for i, c in enumerate(choices)})
     table = pa.table(columns)

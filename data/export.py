@@ -3,8 +3,8 @@
 - dpo: prompt, chosen, rejected (conversational: message lists) + pair_id, kind, round, votes, agreement, strength,
   posterior (Dawid–Skene's confidence in the verdict with ``method="dawid-skene"``, else null), checked (false: the
   verdict is one labeller's answer no second labeller or gold checks, its posterior that labeller's trust; null
-  for the majority), split; rankings add rows of kind ``rank`` (all or adjacent pairs, ``rank_pairs``;
-  data.ranking), their drops counted as ``rank_<reason>``
+  for the majority and edit pairs), split; rankings add rows of kind ``rank`` (all or adjacent pairs,
+  ``rank_pairs``; data.ranking), their drops counted as ``rank_<reason>``
 - kto: prompt, completion, label (bool) + completion_id, votes, agreement, posterior, checked, split
 - sft: messages + prompt_id, split (``--sft-shape prompt-completion``: prompt, completion in place of messages):
   `data.export_sft`

@@ -94,15 +94,16 @@ def unchecked_note(counts: Mapping[str, int], min_posterior: float | None) -> st
     """What the rows counted ``unchecked`` (and ``rank_unchecked``) are and what to do about them: below
     ``min_posterior`` only as their posterior is their one labeller's trust, which nothing checked; "" where none
     was."""
-    n = counts.get(UNCHECKED, 0) + counts.get(f"rank_{UNCHECKED}", 0)
-    if not n:
+    reasons = [k for k in (UNCHECKED, f"rank_{UNCHECKED}") if counts.get(k)]  # named as the counts name them
+    if not reasons:
         return ""
+    n = sum(counts[k] for k in reasons)
     floor = "--min-posterior" + (f" {min_posterior:g}" if min_posterior is not None else "")
     return (
-        f"{UNCHECKED}: {n} row{'s are' if n != 1 else ' is'} one labeller's answer that no second labeller or gold "
-        f"checks, its posterior that labeller's trust ({NO_CHECK_TRUST:g} where nothing of theirs is checked), "
-        f"below {floor}: add gold (`python -m data gold`) or a second labeller on {CHECKED_AT} or more of their "
-        "items per answer they give, or lower --min-posterior"
+        f"{' and '.join(reasons)}: {n} row{'s are' if n != 1 else ' is'} one labeller's answer that no second "
+        f"labeller or gold checks, its posterior that labeller's trust ({NO_CHECK_TRUST:g} where nothing of theirs "
+        f"is checked), below {floor}: add gold (`python -m data gold`) or a second labeller on {CHECKED_AT} or more "
+        "of their items per answer they give, or lower --min-posterior"
     )
 
 

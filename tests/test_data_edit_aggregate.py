@@ -76,9 +76,11 @@ def test_edit_labels_leave_dawid_skene_verdicts_and_accuracies_exactly_as_withou
         own = with_edits.filter(is_edit).to_pylist()
         assert len(own) == 8  # the undone one has no current label
         posterior = 1.0 if method == "dawid-skene" else None
-        assert {(r["verdict"], r["votes"], r["agreement"], r["strength"], r["posterior"]) for r in own} == {
-            ("a", 1, 1.0, 4.0, posterior)
-        }
+        # checked: null, no true: nobody checks an edit's own label (it was true with Dawid–Skene)
+        assert {
+            (r["verdict"], r["votes"], r["agreement"], r["strength"], r["posterior"], r["checked"])
+            for r in own
+        } == {("a", 1, 1.0, 4.0, posterior, None)}
     # The gap this closes: fitted with the edits' labels, the other pairs' posteriors move.
     fitted = verdicts_table(edited.read("labels"), "pairwise", "dawid-skene", gold)
     fitted = fitted.filter(pc.invert(pc.is_in(fitted.column("item_id"), value_set=pa.array(sorted(edits)))))

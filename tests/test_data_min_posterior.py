@@ -17,7 +17,7 @@ from data.workspace import Workspace
 from tests.test_train import build_workspace, options
 from train.options import check_options
 from train.pairs import add_agreement, kto_rows, preference_rows
-from train.report import data_line, verdicts_line
+from train.report import data_line, eval_line, verdicts_line
 
 
 @pytest.fixture
@@ -186,10 +186,11 @@ def test_answers_nobody_checks_are_not_sure(tmp_path, capsys):
     assert [r["pair_epsilon"] for r in rows] == pytest.approx([0.2] * 4)
 
 
-def checked_and_not(tmp_path) -> Workspace:
+def checked_and_not(tmp_path, test: int = 0) -> Workspace:
     """12 pairs: on the first 8 ann says a, bob a on odd ones, cyd b on every third (posteriors 0.62-0.99, each
-    checked); the last 4 are dan's alone, whom nobody checks (posterior his trust, 0.8)."""
-    ws = build_workspace(tmp_path / "ws", count=12, annotators=())
+    checked); the last 4 are dan's alone, whom nobody checks (posterior his trust, 0.8); the last ``test`` held
+    out."""
+    ws = build_workspace(tmp_path / "ws", count=12, annotators=(), test=test)
     pairs = ws.frame("pairs")["id"].tolist()
     labels = [Label(pair, "dan", "pairwise", "a") for pair in pairs[8:]]
     for i, pair in enumerate(pairs[:8]):
@@ -199,9 +200,9 @@ def checked_and_not(tmp_path) -> Workspace:
     return ws
 
 
-def unchecked_note(n: int) -> str:
+def unchecked_note(n: int, reasons: str = "unchecked") -> str:
     return (
-        f"unchecked: {n} rows are one labeller's answer that no second labeller or gold checks, its posterior that "
+        f"{reasons}: {n} rows are one labeller's answer that no second labeller or gold checks, its posterior that "
         "labeller's trust (0.8 where nothing of theirs is checked), below --min-posterior 0.9: add gold (`python -m "
         "data gold`) or a second labeller on 3 or more of their items per answer they give, or lower --min-posterior"
     )
@@ -242,6 +243,26 @@ def test_answers_nobody_checks_are_counted_apart_and_said_why(tmp_path, capsys):
     )
 
 
+def test_the_held_out_line_says_what_unchecked_is_where_the_workspace_line_did_not(tmp_path):
+    """dan labels only held-out pairs, alone: the training split has none nobody checks, and the report's held-out
+    line counted `unchecked 4` with nothing said of it anywhere; said once, where the workspace line says it."""
+    ws = checked_and_not(tmp_path, test=6)  # pairs 6 and 7 held out beside dan's
+    sure = {"aggregate": "dawid-skene", "min_posterior": 0.9}
+    _, counts = preference_rows(ws, "train", ("sampled",), **sure)
+    _, eval_counts = preference_rows(ws, "test", ("sampled",), held_out=True, **sure)
+    assert (counts.get("unchecked"), eval_counts["unchecked"], eval_counts["exported"]) == (None, 4, 1)
+    held = {"held_out": 1, "evaluated": 1, "beyond_eval_limit": 0, "excluded": {}, "truncated": 0}
+    metrics = {"data_counts": counts, "eval_counts": eval_counts, "verdicts": sure, "eval_rows": held}
+    assert eval_line(metrics) == (
+        "held-out rows: 1; test-split items left out: below_min_posterior 1, unchecked 4, evaluated 1, 0 truncated "
+        f"to fit; {unchecked_note(4)}"
+    )
+    assert "unchecked" not in data_line(metrics)
+    both = metrics | {"data_counts": counts | {"unchecked": 2}}
+    assert unchecked_note(2) in data_line(both)
+    assert eval_line(both).endswith("0 truncated to fit")
+
+
 def test_the_report_says_how_many_pairs_took_their_epsilon_from_trust(tmp_path):
     """`--agreement` gave dan's 4 pairs ε 0.2 (1 − his trust) with nothing said: on imported data every pair's ε."""
     rows, _ = preference_rows(checked_and_not(tmp_path), None, ("sampled",), aggregate="dawid-skene")
@@ -251,6 +272,14 @@ def test_the_report_says_how_many_pairs_took_their_epsilon_from_trust(tmp_path):
     assert line.endswith(
         "; ε of 4 of the 12 pairs from their labeller's trust, not a fit (ε 0.2 where nothing of theirs is "
         "checked): one labeller's answer that no second labeller or gold checks)"
+    )
+    # --agreement weight trains no ε (its weights are 1 − 2ε): the line said "ε 0.2" of its weights
+    rows, _ = preference_rows(checked_and_not(tmp_path / "w"), None, ("sampled",), aggregate="dawid-skene")
+    weights = verdicts_line(
+        {"verdicts": {"aggregate": "dawid-skene"}, "agreement": add_agreement(rows, "weight")}
+    )
+    assert (
+        "weights of 4 of the 12 pairs from their labeller's trust, not a fit (posterior 0.8 where" in weights
     )
     majority, _ = preference_rows(checked_and_not(tmp_path / "m"), None, ("sampled",))
     assert "from_trust" not in add_agreement(majority, "smoothing")
@@ -272,7 +301,8 @@ def test_train_says_why_it_left_out_every_row_nobody_checks(tmp_path, tiny_model
 
 def test_a_lone_rankers_pairs_are_counted_rank_unchecked_and_said_why(tmp_path, capsys):
     """The pairs of one labeller's ranking are one labeller's answers nobody checks: counted rank_unchecked, and
-    the export says what that means as it does for pairs."""
+    the export says what that means as it does for pairs, naming the counts it explains (it said `unchecked: 4
+    rows` beside `rank_unchecked 3, unchecked 1`)."""
     from data.ranking import canonical_ranking, rank_item_id
 
     ws = Workspace.init(tmp_path / "ws")
@@ -280,6 +310,7 @@ def test_a_lone_rankers_pairs_are_counted_rank_unchecked_and_said_why(tmp_path, 
     answers = [Completion(prompt.id, f"answer {i}", "m", "hf", seed=i) for i in range(3)]
     ranking = canonical_ranking(">".join(a.id for a in answers))
     ws.append([prompt, *answers, Label(rank_item_id(prompt.id, 0), "ann", "rank", None, ranking=ranking)])
+    pair = Pair(prompt.id, answers[0].id, answers[1].id, kind="sampled")  # bob's alone
     w = [
         "export",
         "-w",
@@ -292,5 +323,11 @@ def test_a_lone_rankers_pairs_are_counted_rank_unchecked_and_said_why(tmp_path, 
         "0.9",
     ]
     assert main(w) == 2
-    said = "(left out: rank_unchecked 3; " + unchecked_note(3) + ")"
+    said = "(left out: rank_unchecked 3; " + unchecked_note(3, "rank_unchecked") + ")"
+    assert said in capsys.readouterr().err
+    ws.append([pair, Label(pair.id, "bob", "pairwise", "a")])
+    assert main([*w, "--kinds", "sampled", "rank"]) == 2
+    said = (
+        "(left out: rank_unchecked 3, unchecked 1; " + unchecked_note(4, "unchecked and rank_unchecked") + ")"
+    )
     assert said in capsys.readouterr().err

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from data.dawid_skene import NO_CHECK_TRUST
 from data.exclusion import excluded_line
+from data.export import UNCHECKED
 from data.export_workspace import TAKEN_KINDS, left_out, rows_and_reasons, unchecked_note
 from data.files import atomic_write, strict_json
 from data.lineage import reward_name
@@ -148,10 +149,10 @@ def verdicts_line(metrics: dict) -> str | None:
                 line += f" over the {n} pair{'s' * (n > 1)} trained of {agreement['pairs_fitted']}"
         if agreement.get("from_trust"):  # a posterior no fit made: imported pairs, one labeller's each
             n = agreement["from_trust"]
+            least = f"ε {1 - NO_CHECK_TRUST:g}" if said == "ε" else f"posterior {NO_CHECK_TRUST:g}"
             line += (
-                f"; {said} of {n} of the {agreement['pairs']} pairs from their labeller's trust, not a fit (ε "
-                f"{1 - NO_CHECK_TRUST:g} where nothing of theirs is checked): one labeller's answer that no second "
-                "labeller or gold checks"
+                f"; {said} of {n} of the {agreement['pairs']} pairs from their labeller's trust, not a fit ({least} "
+                "where nothing of theirs is checked): one labeller's answer that no second labeller or gold checks"
             )
         line += ")"
     if metrics.get("label_smoothing"):  # one ε for every pair, beside --agreement weight's weights or alone
@@ -207,7 +208,17 @@ def eval_line(metrics: dict) -> str | None:
         line += f", {held['truncated']} truncated to fit"
     if excluded:
         line += f", excluded {excluded} ({', '.join(f'{k}: {v}' for k, v in held['excluded'].items())})"
-    return line
+    return line + _held_out_note(metrics)
+
+
+def _held_out_note(metrics: dict) -> str:
+    """What the test split's items left out `unchecked` are (`unchecked_note`), where the workspace line did not
+    say it (the training split had none)."""
+    floor = (metrics.get("verdicts") or {}).get("min_posterior")
+    if unchecked_note(metrics.get("data_counts") or {}, floor):
+        return ""
+    note = unchecked_note({UNCHECKED: (metrics.get("eval_counts") or {}).get(UNCHECKED, 0)}, floor)
+    return f"; {note}" if note else ""
 
 
 def summary_lines(method: str, metrics: dict) -> list[str]:
