@@ -304,7 +304,7 @@ def export_rows(
     completions, prompts = read("completions"), read("prompts")
     labelled = (prompts, completions, chosen, gold)
     if export == "sft-edits":  # an edit's verdict is its editor's (a judge's label undoes nothing)
-        table, counts = _sft_edits_rows(labelled, pairs, args.split, rank_gold)
+        table, counts = sft_edits_rows(labelled, pairs, args.split, rank_gold)
     elif export == "ratings":
         table, counts = _ratings_rows(labelled, args.split, (rubric or load_rubric(args.rubric)).names)
     elif export == "kto":
@@ -315,8 +315,9 @@ def export_rows(
     return table, counts
 
 
-def _sft_edits_rows(labelled: tuple, pairs: pa.Table, split: str | None, rank_gold: list[str]):
-    """sft --edits: the kept edits (``labelled``: prompts, completions, the chosen labels, gold)."""
+def sft_edits_rows(labelled: tuple, pairs: pa.Table, split: str | None, rank_gold: list[str]):
+    """sft --edits: the kept edits (``labelled``: prompts, completions, the chosen labels, gold), as export and
+    train (`train.pairs.sft_rows`) both take them."""
     prompts, completions, chosen, gold = labelled
     return sft_edits_table(
         prompts,
@@ -332,7 +333,7 @@ def _sft_edits_rows(labelled: tuple, pairs: pa.Table, split: str | None, rank_go
 
 
 def _ratings_rows(labelled: tuple, split: str | None, names: tuple[str, ...]):
-    """The ratings table, its criteria ``names`` in order (``labelled``: as `_sft_edits_rows`)."""
+    """The ratings table, its criteria ``names`` in order (``labelled``: as `sft_edits_rows`)."""
     prompts, completions, chosen, gold = labelled
     return ratings_table(
         prompts.to_pandas(),
@@ -351,7 +352,7 @@ def _verdicts(args: Any) -> dict:
 
 
 def _kto_rows(labelled: tuple, args: Any):
-    """KTO's rows from the kto task's answers (``labelled``: as `_sft_edits_rows`)."""
+    """KTO's rows from the kto task's answers (``labelled``: as `sft_edits_rows`)."""
     prompts, completions, chosen, gold = labelled
     missing = {"excluded_only": chosen.excluded_only("kto"), "unlabelled": chosen.unlabelled("kto")}
     answers = chosen.items_of(completions)
@@ -360,7 +361,7 @@ def _kto_rows(labelled: tuple, args: Any):
 
 def _dpo_rows(labelled: tuple, pairs: pa.Table, args: Any, rank_gold: list[str]):
     """DPO's rows from the pairs of ``args.kinds`` and, with kind rank, the rankings' pairs (``labelled``: as
-    `_sft_edits_rows`)."""
+    `sft_edits_rows`)."""
     prompts, completions, chosen, gold = labelled
     dropped: Counter = Counter()  # edits of gold items' answers never export
     edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds export

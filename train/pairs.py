@@ -10,11 +10,12 @@ from collections import Counter
 import pandas as pd
 
 from data.aggregate import MAJORITY
-from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
+from data.edits import edit_pair_ids, without_gold_edits
 from data.errors import PrefloopError
 from data.export import to_dpo, to_kto
 from data.export_labels import export_labels
 from data.export_sft import split_answer, to_sft
+from data.export_workspace import sft_edits_rows
 from data.gold import read_gold
 from data.rank_pairs import RANK_KIND, other_round_items
 from data.ratings import kto_from_ratings, pairs_from_ratings, ratings_table
@@ -207,17 +208,7 @@ def sft_rows(
         excluded = excluded_labellers(workspace.path, excluded)
         chosen = export_labels(stored, "sft-edits", excluded, labels, pairs, arenas)  # as export's
         completions, prompts = workspace.frame("completions"), workspace.frame("prompts")  # children first
-        table, edit_counts = sft_edits_table(
-            prompts,
-            completions,
-            chosen.pairs_of(pairs),
-            chosen.labels,
-            split,
-            gold,
-            chosen.excluded_only("pairwise"),
-            chosen.unlabelled("pairwise"),
-            rank_gold,
-        )
+        table, edit_counts = sft_edits_rows((prompts, completions, chosen, gold), pairs, split, rank_gold)
         rows += [{**row, "source": "edit"} for row in table.to_pylist()]
         counts.update({"edits": edit_counts.pop("exported"), **edit_counts, **chosen.arena_counts()})
     for row in rows:  # as `data export --format sft --sft-shape prompt-completion` splits them
