@@ -7,7 +7,9 @@ It reads the tables children first (workspace.READ_ORDER), as `data.stats` does,
 from __future__ import annotations
 
 import os
+import re
 import stat
+from contextlib import suppress
 from pathlib import Path
 
 import pyarrow as pa
@@ -46,6 +48,7 @@ REFERENCES = {
     "scores": ["pair_id", "model_id"],
 }
 
+ITERATE = re.compile(r"-iter\d+$")  # a round driver's iterate folder, WS/runs/<name>-iter<t>
 
 # The files commands read beside the tables, each refusing a symlink or special file there as a part: the excluded
 # labellers (stats, export, train), the import log (import, import --remove), and the app's session key and logout
@@ -88,19 +91,27 @@ def planted_beside(root: Path) -> tuple[list[str], list[str]]:
 
 
 def chain_locks(root: Path) -> list[Path]:
-    """The round drivers' locks (``WS/runs/<name>.lock``, `generate.loop.folders.chain_lock`), regular files: a hard
-    link there (a workspace copied by ``cp -al``) is refused by the next run of that chain. None through a link at
-    ``runs``, which the drivers refuse as such."""
+    """The round drivers' locks (``WS/runs/<name>.lock``, `generate.loop.folders.chain_lock`; a name ``a/b``'s in
+    WS/runs/a), regular files: a hard link there (a workspace copied by ``cp -al``) is refused by the next run of
+    that chain. None through a link at ``runs`` or a folder below it, which the drivers refuse as such, nor in an
+    iterate folder (``<name>-iter<t>``), where no driver locks."""
     runs = root / "runs"
-    try:
+    with suppress(FileNotFoundError, NotADirectoryError):
         if not stat.S_ISDIR(os.lstat(runs).st_mode):
             return []
-        with os.scandir(runs) as entries:
-            return sorted(
-                Path(e.path) for e in entries if e.name.endswith(".lock") and e.is_file(follow_symlinks=False)
-            )
+    locks = []
+    for folder, subfolders, names in os.walk(runs):  # follows no link below it; none there: nothing
+        subfolders[:] = [name for name in subfolders if not ITERATE.search(name)]
+        locks += [Path(folder, name) for name in names if name.endswith(".lock")]
+    return sorted(path for path in locks if _regular(path))
+
+
+def _regular(path: Path) -> bool:
+    """Is ``path`` a regular file (not a link), and there still?"""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
     except (FileNotFoundError, NotADirectoryError):
-        return []
+        return False
 
 
 def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:

@@ -717,3 +717,18 @@ def test_a_hard_link_validate_cannot_look_into_is_named_all_the_same(tmp_path, c
         f"{lock}: {HARD_LINK.format(links=2)}",
         f"{ws.path}: 1 problem",
     ]
+
+
+def test_validate_names_a_hard_linked_lock_of_a_chain_named_below_ws_runs(tmp_path, capsys):
+    """A round driver's chain named `a/b` (`--spin-name a/b`) locks WS/runs/a/b.lock; a ``cp -al`` copy of the
+    workspace hard-links it, and the chain's next run in either is refused as a hard link, but validate looked only
+    at WS/runs/*.lock and said OK. It names the lock below WS/runs too; an iterate folder's files are no lock."""
+    from data.in_place import HARD_LINK
+
+    ws = Workspace.init(tmp_path / "ws").path
+    (ws / "runs/a/b-iter1").mkdir(parents=True)
+    (ws / "runs/a/b.lock").write_text("")
+    (ws / "runs/a/b-iter1/x.lock").hardlink_to(ws / "runs/a/b.lock")  # no chain's lock: not named
+    assert main(["validate", "-w", str(ws)]) == 1
+    lock = ws / "runs/a/b.lock"
+    assert capsys.readouterr().out.splitlines() == [f"{lock}: {HARD_LINK.format(links=2)}", f"{ws}: 1 problem"]
