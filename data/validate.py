@@ -86,32 +86,29 @@ def planted_beside(root: Path) -> tuple[list[str], list[str]]:
         pass
     # none for a file gone meanwhile (a temp file renamed)
     linked = [line for path in in_place if (line := hard_link_line(path))]
-    linked += [line for path in chain_locks(root) if (line := hard_link_line(path, "round driver"))]
+    locks, planted = chain_locks(root)
+    found += planted
+    linked += [line for path in locks if (line := hard_link_line(path, "round driver"))]
     return [not_a_file_line(path) for path in found], linked
 
 
-def chain_locks(root: Path) -> list[Path]:
+def chain_locks(root: Path) -> tuple[list[Path], list[Path]]:
     """The round drivers' locks (``WS/runs/<name>.lock``, `generate.loop.folders.chain_lock`; a name ``a/b``'s in
-    WS/runs/a), regular files: a hard link there (a workspace copied by ``cp -al``) is refused by the next run of
-    that chain. None through a link at ``runs`` or a folder below it, which the drivers refuse as such, nor in an
-    iterate folder (``<name>-iter<t>``), where no driver locks."""
-    runs = root / "runs"
-    with suppress(FileNotFoundError, NotADirectoryError):
-        if not stat.S_ISDIR(os.lstat(runs).st_mode):
-            return []
-    locks = []
-    for folder, subfolders, names in os.walk(runs):  # follows no link below it; none there: nothing
-        subfolders[:] = [name for name in subfolders if not ITERATE.search(name)]
-        locks += [Path(folder, name) for name in names if name.endswith(".lock")]
-    return sorted(path for path in locks if _regular(path))
-
-
-def _regular(path: Path) -> bool:
-    """Is ``path`` a regular file (not a link), and there still?"""
-    try:
-        return stat.S_ISREG(os.lstat(path).st_mode)
-    except (FileNotFoundError, NotADirectoryError):
-        return False
+    WS/runs/a), regular files (a hard link there, as a workspace copied by ``cp -al`` leaves it, is refused by the
+    next run of that chain), and apart, a link or special file there, which it refuses too. None through a link at
+    ``runs`` or a folder below it, which the drivers refuse as such, nor in an iterate folder (``<name>-iter<t>``),
+    where no driver locks."""
+    locks, planted, folders = [], [], [root / "runs"]
+    if not os.path.isdir(folders[0]) or os.path.islink(folders[0]):
+        return locks, planted
+    while folders:
+        with suppress(FileNotFoundError, NotADirectoryError), os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    folders += [] if ITERATE.search(entry.name) else [Path(entry.path)]
+                elif entry.name.endswith(".lock"):
+                    (locks if entry.is_file(follow_symlinks=False) else planted).append(Path(entry.path))
+    return sorted(locks), sorted(planted)
 
 
 def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:

@@ -731,4 +731,24 @@ def test_validate_names_a_hard_linked_lock_of_a_chain_named_below_ws_runs(tmp_pa
     (ws / "runs/a/b-iter1/x.lock").hardlink_to(ws / "runs/a/b.lock")  # no chain's lock: not named
     assert main(["validate", "-w", str(ws)]) == 1
     lock = ws / "runs/a/b.lock"
-    assert capsys.readouterr().out.splitlines() == [f"{lock}: {HARD_LINK.format(links=2)}", f"{ws}: 1 problem"]
+    assert capsys.readouterr().out.splitlines() == [
+        f"{lock}: {HARD_LINK.format(links=2)}",
+        f"{ws}: 1 problem",
+    ]
+
+
+def test_validate_names_a_link_at_a_chains_lock(tmp_path, capsys):
+    """A symlink at a round driver's lock (WS/runs/spin.lock, or WS/runs/a/b.lock of a chain `a/b`) refuses that
+    chain's next run (`data.in_place.open_in_place`), and validate said OK: it names one as it names one at the app's
+    locks, whether it points to a file or a folder."""
+    ws = Workspace.init(tmp_path / "ws").path
+    (ws / "runs/a").mkdir(parents=True)
+    (tmp_path / "victim").write_text("keep me")
+    (ws / "runs/spin.lock").symlink_to(tmp_path / "victim")
+    (ws / "runs/a/b.lock").symlink_to(tmp_path, target_is_directory=True)
+    assert main(["validate", "-w", str(ws)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{ws}/runs/a/b.lock: {NOT_A_FILE}",
+        f"{ws}/runs/spin.lock: {NOT_A_FILE}",
+        f"{ws}: 2 problems",
+    ]
