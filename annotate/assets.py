@@ -257,10 +257,13 @@ __RESTORE__
     if (!event.target.closest("#pf-edit")) keepWritten();
     remember(false);
   }, true);
+  // Gradio draws the same item again by patching its render in place: only `data-view` changes, and where nothing
+  // else changed after it that draw went unseen (a note written before it stayed wiped).
   new MutationObserver(() => {
     const view = shown();
     if (view && view.dataset.view !== lastView) onView(view);
-  }).observe(document.documentElement, {childList: true, subtree: true, characterData: true});
+  }).observe(document.documentElement, {childList: true, subtree: true, characterData: true, attributes: true,
+    attributeFilter: ["data-view"]});
 
   // Log out forgets the unsent pick: the next person at a shared computer must not find (or send) it.
   document.addEventListener("submit", (event) => {
