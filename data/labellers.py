@@ -28,7 +28,6 @@ rankings are parsed one by one as data.rank_agreement does.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -41,7 +40,7 @@ from data.annotators import human_labels, same_name, withdrawn_labels
 from data.choice_agreement import TASK_AGREEMENT
 from data.errors import counted, one_line
 from data.gold_balance import one_sided_gold
-from data.intervals import FIGURE_DIGITS, as_figure, figure_text, wilson_interval
+from data.intervals import FIGURE_DIGITS, as_figure, figure_text, rounded_figures, wilson_interval
 from data.labeller_flags import flags
 from data.rank_rate_quality import rank_figures, rank_gold, rate_figures, rate_gold
 from data.rubric import aspect_order
@@ -52,26 +51,7 @@ SHARE_CHOICES = {"pairwise": ("tie", "both_bad"), "kto": ("desirable",)}  # each
 TASKS = ("pairwise", "kto", "rank", "rate")
 
 
-def _round(value: float | None, digits: int = 3) -> float | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(value, digits)
-
-
 PACE_DIGITS = {"median_seconds": 1, "labels_per_hour": 1}  # every other figure: `FIGURE_DIGITS` decimals
-
-
-def _rounded(figures: dict) -> dict:
-    """The report's figures rounded for reading (nested dicts and lists too); counts stay as they are."""
-
-    def one(key: str, value):
-        if isinstance(value, dict):
-            return _rounded(value)
-        if isinstance(value, list):
-            return [one(key, v) for v in value]
-        if isinstance(value, float):
-            return _round(value, PACE_DIGITS.get(key, FIGURE_DIGITS))
-        return value
-
-    return {key: one(key, value) for key, value in figures.items()}
 
 
 def leave_one_out_agreement(
@@ -295,14 +275,15 @@ def labeller_rows(
         note = None if sided is None else sided.no_evidence(row)
         if note is not None:
             row["gold"] = row["gold"] | {"note": note}
-        out.append(_rounded(row))
+        out.append(rounded_figures(row, PACE_DIGITS))
     return out
 
 
 def team_pace(labels: pd.DataFrame, task: str = "pairwise") -> dict:
     """Median seconds per label and labels per hour over every person's current ``task`` labels."""
     rows = human_labels(labels[labels["task"] == task])
-    return _rounded(_pace(label_seconds(current_labels(rows, task)) if len(rows) else pd.Series(dtype=float)))
+    pace = _pace(label_seconds(current_labels(rows, task)) if len(rows) else pd.Series(dtype=float))
+    return rounded_figures(pace, PACE_DIGITS)
 
 
 def _dashed(figures: dict) -> dict:
