@@ -176,3 +176,10 @@ def figure_text(value: float | None, digits: int = FIGURE_DIGITS, none: str = "-
         return none
     text = f"{figure:.{digits}f}"
     return text.removeprefix("-") if float(text) == 0 else text  # -0.0002 (a bias a hair below 0) is 0.000
+
+
+def p_value_text(p: float) -> str:
+    """A p-value as printed: ``p = 0.042``, or ``p < 0.001`` below what `FIGURE_DIGITS` decimals show (``p = 0.000``
+    said the chance was none)."""
+    floor = 10.0**-FIGURE_DIGITS
+    return f"p < {floor:.{FIGURE_DIGITS}f}" if p < floor else f"p = {figure_text(p)}"
