@@ -94,8 +94,8 @@ def stopped_import(exc: OSError, imported: list[Loaded], left: list[Loaded]) -> 
 
 
 def stored_prompts(workspace: Workspace, batch: list[object]) -> Counter:
-    """The prompts of ``batch`` already stored (``prompts_already_stored``): a prompt's id is its messages, so the stored
-    row stays as it is, split and gold answer alike. Those whose stored split is not the one this import gives
+    """The prompts of ``batch`` already stored (``prompts_already_stored``): a prompt's id is its messages, so the
+    stored row stays as it is, split and gold answer alike. Those whose stored split is not the one this import gives
     them count ``stored_split_kept``; those given a gold answer that is not the stored one (or where none is stored)
     ``stored_gold_kept``: never changed, but never silently (`kept_lines`). The new ones this import puts in the
     test split count ``new_test_prompts`` (`data.import_summary.split_line` says it)."""
@@ -127,14 +127,14 @@ def kept_lines(counts: Counter) -> list[str]:
         )
     if counts["stored_split_kept"]:
         lines.append(
-            f"{counts['stored_split_kept']} of the {counts['prompts_already_stored']} prompts already stored keep their "
-            "split, not the one this import gives them (--split, --test-fraction or the rows' own): a prompt's "
-            "split is set when it is first stored, and nothing moves it"
+            f"{counts['stored_split_kept']} of the {counts['prompts_already_stored']} prompts already stored keep "
+            "their split, not the one this import gives them (--split, --test-fraction or the rows' own): a "
+            "prompt's split is set when it is first stored, and nothing moves it"
         )
     if counts["stored_gold_kept"]:
         lines.append(
-            f"{counts['stored_gold_kept']} of the {counts['prompts_already_stored']} prompts already stored keep their "
-            "stored gold answer (or none), not this file's: a stored prompt is never rewritten"
+            f"{counts['stored_gold_kept']} of the {counts['prompts_already_stored']} prompts already stored keep "
+            "their stored gold answer (or none), not this file's: a stored prompt is never rewritten"
         )
     if counts[IN_APP]:
         lines.append(
