@@ -168,12 +168,12 @@ def test_a_reimport_says_the_stored_prompts_keep_their_split_and_gold(tmp_path, 
     assert set(Workspace(ws).frame("prompts")["split"]) == {"test"}  # ids and splits are stable
     assert main(["import", "-w", str(ws), str(sft)]) == 0
     io = capsys.readouterr()
-    assert "prompts_already_stored 1, new_prompts 1, records 2, stored_gold_kept 1" in io.out
+    assert "new_prompts 1, prompts_already_stored 1, records 2, stored_gold_kept 1" in io.out
     assert f"warning: {sft}: 1 of the 1 prompts already stored keep their stored gold answer" in io.err
 
 
 def test_importing_a_file_again_says_it_stored_nothing_new(tmp_path, capsys):
-    """A rerun printed `prompts_already_stored 3, records 3`, a count of prompts only: where the rows' pairs and labels went
+    """A rerun printed `already_stored 3, records 3`, a count of prompts only: where the rows' pairs and labels went
     was a guess. It says nothing new was stored; not where a row is new, or was left out."""
     ws, prefs = tmp_path / "ws", tmp_path / "p.json"
     rows = [{"prompt": f"q{i}", "chosen": "yes", "rejected": "no"} for i in range(3)]
@@ -292,7 +292,7 @@ def test_an_import_writes_reading_the_stored_rows_of_its_own_ids_only(tmp_path, 
     )  # its reads: test_data_rank_guard
     capsys.readouterr()
     assert main(["import", "-w", str(ws), str(prefs)]) == 0
-    said = "prompts_already_stored 1, new_completions 3, new_labels 2, new_pairs 2, new_prompts 1, records 2, stored_split_kept 1"
+    said = "new_completions 3, new_labels 2, new_pairs 2, new_prompts 1, prompts_already_stored 1, records 2, stored_split_kept 1"
     assert said in capsys.readouterr().out
     most = {"prompts": 2, "completions": 4, "pairs": 2}  # (labels: the import history reads them whole)
     assert {name for name, _ in reads} >= set(most)
