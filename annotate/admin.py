@@ -34,7 +34,7 @@ from data.annotators import ADMIN_SOURCE
 from data.edits import edit_pair_ids
 from data.errors import PrefloopError, counted
 from data.gold import ANSWER, CLI, mark_gold, read_gold
-from data.intervals import figure_text
+from data.intervals import figure_text, p_value_text
 from data.leaderboard import ARENA
 from data.machine import AGAINST
 from data.schemas import CHOICES
@@ -202,7 +202,7 @@ def summary_cards(progress: dict, report: dict) -> list[tuple[str, str, str]]:
     ]  # fmt: skip
     if position is not None:
         # a share, as the labellers table's "left share" beside it and `stats --labellers`' "left" print it
-        detail = f"of {counted(position['decisive'], 'decisive label')}; p = {position['p_value']:.3f} vs 0.5"
+        detail = f"of {counted(position['decisive'], 'decisive label')}; {p_value_text(position['p_value'])} vs 0.5"
         cards.append(("left side wins", figure(position["left_rate"]), detail))
     return cards
 

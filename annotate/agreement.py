@@ -160,6 +160,7 @@ _CHOICE_QUALITY = [
     ("gold 95 % CI", _gold_ci),
     ("agrees with others", "loo_agreement"),
     ("DS accuracy", "ds_accuracy"),
+    ("trust", "trust"),  # the posterior of an answer of theirs nobody checks: `stats --labellers`' trust
 ]
 QUALITY = {
     "pairwise": [*_CHOICE_QUALITY, ("left share", "left_share"), ("labels/hour", "labels_per_hour")],

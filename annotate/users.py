@@ -15,6 +15,7 @@ import base64
 import hashlib
 import json
 import logging
+import os
 import secrets
 import threading
 import time
@@ -73,9 +74,10 @@ def _check_hash(encoded: object, where: str) -> str:
     return encoded
 
 
-def load_users(path: Path) -> dict[str, User]:
+def load_users(path: str | os.PathLike[str]) -> dict[str, User]:
     """The users file's labellers, read without following a link (`open_regular`): a link planted at its name
     (WS/users.toml) is refused in one line naming it, never users (and their passwords) read from elsewhere."""
+    path = Path(path)  # a str too: it raised AttributeError ('str' object has no attribute 'exists')
     if not (path.exists() or path.is_symlink()):  # a folder there is named one (open_regular), not "no file"
         raise UsersError(
             f"{path}: no users file; create one with `python -m annotate add-user --users {path} NAME`"
@@ -120,8 +122,9 @@ def dump_users(users: dict[str, User]) -> str:
     return "\n".join(lines)
 
 
-def add_user(path: Path, name: str, password: str, admin: bool = False) -> User:
+def add_user(path: str | os.PathLike[str], name: str, password: str, admin: bool = False) -> User:
     """Add or replace one user in the users file (created if missing), atomically and readable by owner only."""
+    path = Path(path)
     if not is_user_name(name):
         raise UsersError(f"user name {name!r}: use {USER_NAME_RULE}")
     users = load_users(path) if path.is_file() else {}  # a dangling link: replaced by the new file

@@ -45,6 +45,7 @@ from data.import_summary import import_summary, row_split_line, split_line, warn
 from data.import_withdraw import file_labels, passed_over_lines, withdraw_imports
 from data.import_write import copy_warning, log_import, stopped_import, write_records
 from data.imports import check_file, guard_files
+from data.intervals import rounded_figures
 from data.labellers import labeller_lines
 from data.leaderboard import workspace_board
 from data.leaderboard_view import board_json, board_text, plot_leaderboard
@@ -226,7 +227,7 @@ def cmd_stats(args: Any) -> int:
     stats = workspace_stats(workspace, args.aggregate, exclusion.names, order)
     _rubric_used(args.rubric, "rate_items" in stats)
     if args.json:
-        print(json.dumps(stats, indent=2, default=str))
+        print(json.dumps(rounded_figures(stats), indent=2, default=str))  # as `--labellers --json`'s
         return 0
     print("\n".join(stats_lines(stats, args.aggregate, exclusion.line())))
     return 0

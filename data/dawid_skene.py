@@ -252,6 +252,21 @@ def trust(
     return np.maximum((right + PRIOR_RIGHT) / (given + PRIOR_RIGHT + PRIOR_WRONG), chance)
 
 
+def checked_trust(
+    posterior: np.ndarray,
+    items: np.ndarray,
+    labellers: np.ndarray,
+    choices: np.ndarray,
+    n_labellers: int,
+    gold: np.ndarray | None = None,
+) -> np.ndarray:
+    """Per labeller: their `trust` in a fit's ``posterior`` (items × k), read on their labels (codes) on the items
+    that check them (`checking`): the posterior `fit` gives their answers it keeps out (`unchecked`), and the
+    labellers report's (`data.labellers`)."""
+    on = checking(items, posterior.shape[0], gold)[items]
+    return trust(posterior, items[on], labellers[on], choices[on], n_labellers)
+
+
 def fit(
     items: np.ndarray,
     labellers: np.ndarray,
@@ -290,11 +305,10 @@ def fit(
             prior_right,
             swap,
         )
-        on = checking(items, n_items, gold)[items]  # never an item apart
-        sure = trust(rest.posterior, renumbered[items[on]], labellers[on], choices[on], n_labellers)
-        sure = sure[labellers[~kept]]  # one label per item apart
         posterior = np.empty((n_items, k))
-        posterior[~alone] = rest.posterior
+        posterior[~alone] = rest.posterior  # what `checked_trust` reads: never an item apart
+        sure = checked_trust(posterior, items, labellers, choices, n_labellers, gold)
+        sure = sure[labellers[~kept]]  # one label per item apart
         posterior[items[~kept]] = ((1 - sure) / max(k - 1, 1))[:, None]
         posterior[items[~kept], choices[~kept]] = sure
         return DawidSkene(posterior, rest.confusion, rest.prior, rest.iterations, alone)

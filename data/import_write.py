@@ -94,8 +94,8 @@ def stopped_import(exc: OSError, imported: list[Loaded], left: list[Loaded]) -> 
 
 
 def stored_prompts(workspace: Workspace, batch: list[object]) -> Counter:
-    """The prompts of ``batch`` already stored (``already_stored``): a prompt's id is its messages, so the stored
-    row stays as it is, split and gold answer alike. Those whose stored split is not the one this import gives
+    """The prompts of ``batch`` already stored (``prompts_already_stored``): a prompt's id is its messages, so the
+    stored row stays as it is, split and gold answer alike. Those whose stored split is not the one this import gives
     them count ``stored_split_kept``; those given a gold answer that is not the stored one (or where none is stored)
     ``stored_gold_kept``: never changed, but never silently (`kept_lines`). The new ones this import puts in the
     test split count ``new_test_prompts`` (`data.import_summary.split_line` says it)."""
@@ -105,7 +105,7 @@ def stored_prompts(workspace: Workspace, batch: list[object]) -> Counter:
     stored = workspace.read(
         "prompts", ["split", "gold"], where=("id", prompts)
     )  # theirs only, not every prompt's
-    counts = Counter(already_stored=stored.num_rows)
+    counts = Counter(prompts_already_stored=stored.num_rows)
     for id_, split, gold in zip(*(stored.column(c).to_pylist() for c in ("id", "split", "gold"))):
         counts["stored_split_kept"] += split != prompts[id_].split
         counts["stored_gold_kept"] += prompts[id_].gold is not None and gold != prompts[id_].gold
@@ -127,14 +127,14 @@ def kept_lines(counts: Counter) -> list[str]:
         )
     if counts["stored_split_kept"]:
         lines.append(
-            f"{counts['stored_split_kept']} of the {counts['already_stored']} prompts already stored keep their "
-            "split, not the one this import gives them (--split, --test-fraction or the rows' own): a prompt's "
-            "split is set when it is first stored, and nothing moves it"
+            f"{counts['stored_split_kept']} of the {counts['prompts_already_stored']} prompts already stored keep "
+            "their split, not the one this import gives them (--split, --test-fraction or the rows' own): a "
+            "prompt's split is set when it is first stored, and nothing moves it"
         )
     if counts["stored_gold_kept"]:
         lines.append(
-            f"{counts['stored_gold_kept']} of the {counts['already_stored']} prompts already stored keep their "
-            "stored gold answer (or none), not this file's: a stored prompt is never rewritten"
+            f"{counts['stored_gold_kept']} of the {counts['prompts_already_stored']} prompts already stored keep "
+            "their stored gold answer (or none), not this file's: a stored prompt is never rewritten"
         )
     if counts[IN_APP]:
         lines.append(
@@ -207,7 +207,7 @@ def _warn_unlogged(
     workspace: Workspace, loaded: Loaded, counts: Counter, rejects: Path | None, exc: OSError
 ) -> None:
     """What an import whose log line failed left (its rows stored), what the missing line costs, and the repair:
-    the same import again stores nothing twice (``already_stored``) and writes the line (and rejects file)."""
+    the same import again stores nothing twice (``prompts_already_stored``) and writes the line (and rejects file)."""
     items = _labelled_items(loaded)
     # the rows the workspace refused (`data.import_guard.REFUSED`): a --remove replays them while that stays so
     stays = {"rank_locked": "their items stay locked"} | {

@@ -5,6 +5,8 @@ printed as (`figure_text`: `data stats` and the admin tab alike)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from types import MappingProxyType
 
 import numpy as np
 
@@ -143,8 +145,26 @@ def as_figure(value: float | None) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
-# The decimals of every figure printed; pace's (seconds, labels an hour): `data.labellers.PACE_DIGITS`
+# The decimals of every figure printed, and of every figure in `data stats --json` and `--labellers --json`; pace's
+# (seconds, labels an hour): `data.labellers.PACE_DIGITS`
 FIGURE_DIGITS = 3
+
+
+def rounded_figures(figures: dict, digits: Mapping[str, int] = MappingProxyType({})) -> dict:
+    """``figures`` (nested dicts and lists too) with each float rounded for reading, to the ``digits`` of its key or
+    `FIGURE_DIGITS`, NaN as None; counts and everything else as they are."""
+
+    def one(key: str, value):
+        if isinstance(value, dict):
+            return rounded_figures(value, digits)
+        if isinstance(value, list):
+            return [one(key, v) for v in value]
+        if isinstance(value, float):
+            figure = as_figure(value)
+            return None if figure is None else round(figure, digits.get(key, FIGURE_DIGITS))
+        return value
+
+    return {key: one(key, value) for key, value in figures.items()}
 
 
 def figure_text(value: float | None, digits: int = FIGURE_DIGITS, none: str = "-") -> str:
@@ -156,3 +176,10 @@ def figure_text(value: float | None, digits: int = FIGURE_DIGITS, none: str = "-
         return none
     text = f"{figure:.{digits}f}"
     return text.removeprefix("-") if float(text) == 0 else text  # -0.0002 (a bias a hair below 0) is 0.000
+
+
+def p_value_text(p: float) -> str:
+    """A p-value as printed: ``p = 0.042``, or ``p < 0.001`` below what `FIGURE_DIGITS` decimals show (``p = 0.000``
+    said the chance was none)."""
+    floor = 10.0**-FIGURE_DIGITS
+    return f"p < {floor:.{FIGURE_DIGITS}f}" if p < floor else f"p = {figure_text(p)}"

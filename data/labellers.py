@@ -28,7 +28,6 @@ rankings are parsed one by one as data.rank_agreement does.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -41,7 +40,7 @@ from data.annotators import human_labels, same_name, withdrawn_labels
 from data.choice_agreement import TASK_AGREEMENT
 from data.errors import counted, one_line
 from data.gold_balance import one_sided_gold
-from data.intervals import FIGURE_DIGITS, as_figure, figure_text, wilson_interval
+from data.intervals import FIGURE_DIGITS, as_figure, figure_text, rounded_figures, wilson_interval
 from data.labeller_flags import flags
 from data.rank_rate_quality import rank_figures, rank_gold, rate_figures, rate_gold
 from data.rubric import aspect_order
@@ -52,26 +51,7 @@ SHARE_CHOICES = {"pairwise": ("tie", "both_bad"), "kto": ("desirable",)}  # each
 TASKS = ("pairwise", "kto", "rank", "rate")
 
 
-def _round(value: float | None, digits: int = 3) -> float | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(value, digits)
-
-
 PACE_DIGITS = {"median_seconds": 1, "labels_per_hour": 1}  # every other figure: `FIGURE_DIGITS` decimals
-
-
-def _rounded(figures: dict) -> dict:
-    """The report's figures rounded for reading (nested dicts and lists too); counts stay as they are."""
-
-    def one(key: str, value):
-        if isinstance(value, dict):
-            return _rounded(value)
-        if isinstance(value, list):
-            return [one(key, v) for v in value]
-        if isinstance(value, float):
-            return _round(value, PACE_DIGITS.get(key, FIGURE_DIGITS))
-        return value
-
-    return {key: one(key, value) for key, value in figures.items()}
 
 
 def leave_one_out_agreement(
@@ -89,13 +69,14 @@ def leave_one_out_agreement(
     return pd.Series(np.where(decided, agree, np.nan), index=current.index)
 
 
-def dawid_skene_accuracy(
+def dawid_skene_figures(
     current: pd.DataFrame, gold: pa.Table | None, choices: tuple[str, ...] = CHOICES["pairwise"]
-) -> dict[str, float]:
-    """Each labeller's accuracy as Dawid–Skene estimates it (gold items clamped), over their labels in the fit: NaN
-    for a labeller with none there (`dawid_skene.unchecked`: on no item of theirs another labeller or gold checks
-    them, and their own answers read back would be right; a lone labeller's all-`a` labels made the class prior all
-    `a` and their accuracy 1.0)."""
+) -> dict[str, dict[str, float]]:
+    """Per labeller, from one Dawid–Skene fit (gold items clamped): ``ds_accuracy``, over their labels in the fit
+    (NaN for a labeller with none there, `dawid_skene.unchecked`: on no item of theirs another labeller or gold
+    checks them, and their own answers read back would be right; a lone labeller's all-`a` labels made the class
+    prior all `a` and their accuracy 1.0), and ``trust``, the posterior the fit gives an answer of theirs it keeps
+    out (`dawid_skene.checked_trust`: an export's, where it fits the same labels)."""
     if not len(current):
         return {}
     items, item_ids = pd.factorize(current["item_id"])
@@ -111,7 +92,10 @@ def dawid_skene_accuracy(
     swap = dawid_skene.side_swap(choices)  # pairwise: a and b's parameters tied
     fit = dawid_skene.fit(items, labellers, choice, len(item_ids), len(names), len(choices), known, swap=swap)
     accuracy = dawid_skene.labeller_accuracy(fit, items, labellers, choice)
-    return dict(zip(names, accuracy.tolist()))
+    trust = dawid_skene.checked_trust(fit.posterior, items, labellers, choice, len(names), known)
+    return {
+        name: {"ds_accuracy": a, "trust": t} for name, a, t in zip(names, accuracy.tolist(), trust.tolist())
+    }
 
 
 # The active time a labels-per-hour figure needs: over less, a few instant submits (a test's, a stray double click)
@@ -199,7 +183,7 @@ def _choice_figures(
         if gold is None
         else dict(zip(gold.column("item_id").to_pylist(), gold.column("choice").to_pylist()))
     )
-    estimated = dawid_skene_accuracy(fitted, gold, choices)
+    estimated = dawid_skene_figures(fitted, gold, choices)
     shares = SHARE_CHOICES[task]
     out = {}
     for name in names:
@@ -223,7 +207,8 @@ def _choice_figures(
                 "left_decisive": decisive,
                 "strength": {str(s): int(c) for s, c in strengths.items()},
             }
-        out[name] = row | {"ds_accuracy": as_figure(estimated.get(name))}  # NaN: none of theirs in the fit
+        fitted_figures = estimated.get(name, {})  # none: no label of theirs in the fit
+        out[name] = row | {key: as_figure(fitted_figures.get(key)) for key in ("ds_accuracy", "trust")}
     return out
 
 
@@ -290,14 +275,15 @@ def labeller_rows(
         note = None if sided is None else sided.no_evidence(row)
         if note is not None:
             row["gold"] = row["gold"] | {"note": note}
-        out.append(_rounded(row))
+        out.append(rounded_figures(row, PACE_DIGITS))
     return out
 
 
 def team_pace(labels: pd.DataFrame, task: str = "pairwise") -> dict:
     """Median seconds per label and labels per hour over every person's current ``task`` labels."""
     rows = human_labels(labels[labels["task"] == task])
-    return _rounded(_pace(label_seconds(current_labels(rows, task)) if len(rows) else pd.Series(dtype=float)))
+    pace = _pace(label_seconds(current_labels(rows, task)) if len(rows) else pd.Series(dtype=float))
+    return rounded_figures(pace, PACE_DIGITS)
 
 
 def _dashed(figures: dict) -> dict:
@@ -359,8 +345,8 @@ def _row_line(task: str, row: dict) -> str:
     shares = ", ".join(f"{c} {row[f'{c}_rate']}" for c in SHARE_CHOICES[task])
     left = f"left {row['left_share']}, " if task == "pairwise" else ""
     return (
-        f"{head}, gold {shown}, loo agreement {row['loo_agreement']}, DS accuracy {row['ds_accuracy']}, {left}"
-        f"{shares}, {pace}, κ {_kappa_text(row['kappa'])}"
+        f"{head}, gold {shown}, loo agreement {row['loo_agreement']}, DS accuracy {row['ds_accuracy']}, trust "
+        f"{row['trust']}, {left}{shares}, {pace}, κ {_kappa_text(row['kappa'])}"
     )
 
 

@@ -243,3 +243,22 @@ def test_labels_per_hour_is_of_a_minute_of_active_time_at_least():
         labeller_table(labels, "pairwise"), labels, "pairwise"
     )  # the admin's table
     assert [row[columns.index("labels/hour")] for row in shown] == ["–", "120.0"]
+
+
+def test_the_left_side_card_says_p_below_0_001_not_p_0():
+    """Left won 20 of 20 decisive labels: the card said `p = 0.000`, as if there were no chance at all; it says
+    `p < 0.001` now (`data.intervals.p_value_text`), and a p-value it can show, to 3 decimals."""
+    from annotate.admin import summary_cards
+
+    def card(wins: int) -> str:
+        labels = [
+            Label(f"p{i}", "ann", "pairwise", "a", left="a" if i < wins else "b", created_at=START)
+            for i in range(20)
+        ]
+        progress = {"done": 20, "items": 20, "overlap": 1, "labels": 20}
+        return next(
+            c for c in summary_cards(progress, admin_report(frame(labels), "pairwise")) if "left" in c[0]
+        )[2]
+
+    assert card(20) == "of 20 decisive labels; p < 0.001 vs 0.5"
+    assert card(14) == "of 20 decisive labels; p = 0.115 vs 0.5"

@@ -233,3 +233,12 @@ def test_an_edit_of_the_same_size_with_the_time_put_back_is_read_again(tmp_path,
     with caplog.at_level(logging.ERROR, logger="annotate.users"):
         assert not auth.is_admin("ann") and "ann" in auth.users
     assert "symlink" in caplog.text or "not a regular file" in caplog.text, caplog.text
+
+
+def test_the_users_file_is_named_by_a_str_as_by_a_path(tmp_path):
+    """`load_users("ws/users.toml")` raised AttributeError ('str' object has no attribute 'exists'), and so did
+    `add_user` given a str: both take a str or a path-like now."""
+    path = str(tmp_path / "users.toml")
+    add_user(path, "ann", "correct horse battery", admin=True)
+    users = load_users(path)
+    assert list(users) == ["ann"] and users["ann"].admin and users == load_users(tmp_path / "users.toml")

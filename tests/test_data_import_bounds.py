@@ -107,7 +107,7 @@ def test_blank_space_before_and_between_records_is_never_held_whole(
     path = tmp_path / f"spaced.{suffix}"
     path.write_bytes(blank + body)
     assert main(["import", "-w", str(ws), str(path), "--max-record-bytes", "1000"]) == 0
-    assert "already_stored 1" in capsys.readouterr().out
+    assert "prompts_already_stored 1" in capsys.readouterr().out
     assert 0 < max(held) < 1000
 
 

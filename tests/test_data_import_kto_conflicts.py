@@ -139,7 +139,7 @@ def test_identical_kto_rows_are_one_label_counted_as_duplicate_rows(tmp_path, ca
     assert capsys.readouterr().out == f"withdrew the labels of {path}: 0; 1 withdrawn already\n"
     assert import_(ws, path) == 0
     out = capsys.readouterr().out
-    assert "already_stored 1, duplicate_rows 1, new_labels 1, records 2, restored_labels 1" in out
+    assert "duplicate_rows 1, new_labels 1, prompts_already_stored 1, records 2, restored_labels 1" in out
     assert import_(ws, path) == 0 and "new_" not in capsys.readouterr().out
 
     older_ws = tmp_path / "older"

@@ -57,6 +57,8 @@ def test_labellers_files_label_the_pairs_the_unlabelled_import_stored(tmp_path, 
     assert main(["import", "-w", str(ws), str(alice), str(bob)]) == 0
     out = capsys.readouterr().out
     assert "labels by labeller: alice 6" in out and "labels by labeller: bob 6" in out
+    # the stored prompts and the labels new on their pairs: `already_stored 6, new_labels 6` read as both
+    assert f"new_labels {QUESTIONS}, prompts_already_stored {QUESTIONS}, records {QUESTIONS}" in out
     assert "columns not read" not in out
     workspace = Workspace.existing(ws)
     assert workspace.read("completions").num_rows == 2 * QUESTIONS  # the stored answers, none again

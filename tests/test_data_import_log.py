@@ -57,7 +57,9 @@ def test_an_import_whose_log_line_fails_is_stored_says_so_and_a_rerun_writes_the
     monkeypatch.undo()
     labels = Workspace(ws).read("labels").num_rows
     assert main(["import", "-w", str(ws), str(ranks)]) == 0  # the repair the warning names
-    assert capsys.readouterr().out.startswith(f"imported {ranks} (prompt): already_stored 1, records 1")
+    assert capsys.readouterr().out.startswith(
+        f"imported {ranks} (prompt): prompts_already_stored 1, records 1"
+    )
     assert Workspace(ws).read("labels").num_rows == labels
     ((entry),) = log_lines(ws)
     assert (entry["path"], entry["ranked_items"]) == (str(ranks), [item])

@@ -156,10 +156,10 @@ def test_a_reimport_says_the_stored_prompts_keep_their_split_and_gold(tmp_path, 
     # the same options: nothing to say
     assert main(["import", "-w", str(ws), str(prefs), "--split", "test"]) == 0
     io = capsys.readouterr()
-    assert "already_stored 3," in io.out and "stored_" not in io.out and io.err == ""
+    assert "prompts_already_stored 3," in io.out and "stored_" not in io.out and io.err == ""
     assert main(["import", "-w", str(ws), str(prefs)]) == 0
     io = capsys.readouterr()
-    assert "already_stored 3, records 3, stored_split_kept 3" in io.out
+    assert "prompts_already_stored 3, records 3, stored_split_kept 3" in io.out
     assert io.err == (
         f"warning: {prefs}: 3 of the 3 prompts already stored keep their split, not the one this import gives them "
         "(--split, --test-fraction or the rows' own): a prompt's split is set when it is first stored, and nothing "
@@ -168,7 +168,7 @@ def test_a_reimport_says_the_stored_prompts_keep_their_split_and_gold(tmp_path, 
     assert set(Workspace(ws).frame("prompts")["split"]) == {"test"}  # ids and splits are stable
     assert main(["import", "-w", str(ws), str(sft)]) == 0
     io = capsys.readouterr()
-    assert "already_stored 1, new_prompts 1, records 2, stored_gold_kept 1" in io.out
+    assert "new_prompts 1, prompts_already_stored 1, records 2, stored_gold_kept 1" in io.out
     assert f"warning: {sft}: 1 of the 1 prompts already stored keep their stored gold answer" in io.err
 
 
@@ -182,7 +182,7 @@ def test_importing_a_file_again_says_it_stored_nothing_new(tmp_path, capsys):
     assert "nothing new" not in capsys.readouterr().out
     assert main(["import", "-w", str(ws), str(prefs)]) == 0
     assert capsys.readouterr().out == (
-        f"imported {prefs} (prompt): already_stored 3, records 3; nothing new: the workspace holds every row already\n"
+        f"imported {prefs} (prompt): prompts_already_stored 3, records 3; nothing new: the workspace holds every row already\n"
     )
     write_json(prefs, [*rows, {"prompt": "q0", "chosen": "yes", "rejected": ""}])  # a row left out
     assert main(["import", "-w", str(ws), str(prefs), "--on-error", "skip"]) == 0
@@ -292,7 +292,7 @@ def test_an_import_writes_reading_the_stored_rows_of_its_own_ids_only(tmp_path, 
     )  # its reads: test_data_rank_guard
     capsys.readouterr()
     assert main(["import", "-w", str(ws), str(prefs)]) == 0
-    said = "already_stored 1, new_completions 3, new_labels 2, new_pairs 2, new_prompts 1, records 2, stored_split_kept 1"
+    said = "new_completions 3, new_labels 2, new_pairs 2, new_prompts 1, prompts_already_stored 1, records 2, stored_split_kept 1"
     assert said in capsys.readouterr().out
     most = {"prompts": 2, "completions": 4, "pairs": 2}  # (labels: the import history reads them whole)
     assert {name for name, _ in reads} >= set(most)

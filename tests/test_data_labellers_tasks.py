@@ -219,8 +219,8 @@ def test_the_admin_tab_shows_each_figure_as_stats_labellers_prints_it(kto_worksp
     shown = (bob["agrees with others"], bob["DS accuracy"], bob["desirable share"])
     assert shown == ("0.500", "0.500", "0.500"), bob
     assert (
-        f"bob: 6 labels, gold -, loo agreement {shown[0]}, DS accuracy {shown[1]}, desirable {shown[2]}"
-        in text
+        f"bob: 6 labels, gold -, loo agreement {shown[0]}, DS accuracy {shown[1]}, trust {bob['trust']}, "
+        f"desirable {shown[2]}" in text
     )
 
 
@@ -256,7 +256,9 @@ def test_admin_labellers_table_for_kto(label_ws, tmp_path):
             choice = "undesirable" if (user, k) == ("bob", 0) else "desirable"
             ctx.service.submit(user, shown.item.id, choice, active_seconds=5.0)
     cards, labellers, _, _ = admin_view(ctx, "ann")
-    assert "<th>agrees with others</th><th>DS accuracy</th><th>desirable share</th>" in labellers
+    assert (
+        "<th>agrees with others</th><th>DS accuracy</th><th>trust</th><th>desirable share</th>" in labellers
+    )
     assert "<td>ann</td><td>8</td>" in labellers and "<td>0.875</td>" in labellers  # bob: 7 of 8 desirable
     assert "<td>5.0</td>" in labellers and "median seconds per label" in cards  # the browser's active seconds
 

@@ -275,7 +275,7 @@ def test_a_full_disk_at_a_later_file_of_an_import_says_what_was_stored_and_the_r
     monkeypatch.undo()
     assert main(command) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert "already_stored 2" in lines[0] and "new_" not in lines[0]  # A's rows are not written again
+    assert "prompts_already_stored 2" in lines[0] and "new_" not in lines[0]  # A's rows are not written again
     assert all("new_pairs 2" in line for line in lines[1:])
     assert len(Workspace(ws).read("pairs")) == 6
 

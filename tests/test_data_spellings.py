@@ -91,7 +91,7 @@ def test_an_import_spelled_otherwise_adds_no_copy_and_stores_new_text_as_given(t
     capsys.readouterr()
     assert main(["import", "-w", str(ws), "--unlabelled", "--source", "a", str(again)]) == 0
     out = capsys.readouterr().out
-    assert "already_stored 1, new_completions 1, new_pairs 1, records 2, respelled 5" in out, out
+    assert "new_completions 1, new_pairs 1, prompts_already_stored 1, records 2, respelled 5" in out, out
     assert texts(Workspace(ws)) == {**stored, "completions": sorted([*stored["completions"], "Peut-être.  "])}
 
     both = Workspace.init(

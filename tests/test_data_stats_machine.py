@@ -46,7 +46,11 @@ def test_judges_are_measured_against_the_verdicts_of_the_aggregation_asked(
     capsys.readouterr()
     assert main(["stats", "-w", str(label_ws.path), "--aggregate", method, "--json"]) == 0
     row = overall(json.loads(capsys.readouterr().out))
-    assert (row["pairs"], row["agreement"], row["against"]) == (3, pytest.approx(agreement), method)
+    assert (row["pairs"], row["agreement"], row["against"]) == (
+        3,
+        round(agreement, 3),
+        method,
+    )  # JSON: 3 decimals
     assert main(["stats", "-w", str(label_ws.path), "--aggregate", method]) == 0
     said = {MAJORITY: "majority", DAWID_SKENE: "Dawid–Skene verdicts"}[method]
     assert f"machine labellers vs the human {said}:\n" in capsys.readouterr().out

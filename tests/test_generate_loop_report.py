@@ -48,10 +48,10 @@ def test_a_rerun_names_the_prompts_already_stored_beside_the_repeated_rows(tmp_p
     assert f"--prompts {prompts}: new_prompts 2; duplicate_rows 1" in capsys.readouterr().out.splitlines()
     assert generate_main(argv) == 0
     out = capsys.readouterr().out.splitlines()
-    assert f"--prompts {prompts}: already_stored 2; duplicate_rows 1" in out
+    assert f"--prompts {prompts}: prompts_already_stored 2; duplicate_rows 1" in out
     assert data_main(["import", "-w", str(tmp_path / "ws"), str(prompts)]) == 0
     said = capsys.readouterr().out  # `data import`'s own counts of the same file, by the same names
-    assert "already_stored 2" in said and "duplicate_rows 1" in said
+    assert "prompts_already_stored 2" in said and "duplicate_rows 1" in said
     assert Workspace(tmp_path / "ws").read("prompts").num_rows == 2
 
 

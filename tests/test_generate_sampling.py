@@ -429,7 +429,7 @@ def test_prompts_spelled_otherwise_than_stored_ones_sample_the_stored_prompt(
     capsys.readouterr()
     assert main([*argv, "--prompts", str(prompts)]) == 0
     assert (
-        f"--prompts {prompts}: new_prompts 1; already_stored 1; respelled 2"
+        f"--prompts {prompts}: new_prompts 1; prompts_already_stored 1; respelled 2"
         in capsys.readouterr().out.splitlines()
     )
     messages = Workspace(ws).read("prompts").column("messages").to_pylist()

@@ -102,12 +102,15 @@ def test_a_spin_run_that_only_reused_answers_says_so_in_one_line(tmp_path, tiny_
     out = capsys.readouterr().out
     assert done_counts(out)["reused"] == "2" and "nothing left to sample" not in out
     said = [line for line in out.splitlines() if not line.startswith("done: ")]
-    assert said == [
-        f"--prompts {tmp_path / 'p.json'}: already_stored 2",  # the file's prompts, stored by the first run
-        "nothing sampled: each of the first 2 prompts of --split train already had answers from this model in this "
-        "round; reused 2 completions sampled before (this model, this round: another job's, e.g. --n 2 pairs) as "
-        "the rejected answer of their SPIN pairs, not sampled again",
-    ]
+    assert (
+        said
+        == [
+            f"--prompts {tmp_path / 'p.json'}: prompts_already_stored 2",  # the file's prompts, stored by the first run
+            "nothing sampled: each of the first 2 prompts of --split train already had answers from this model in this "
+            "round; reused 2 completions sampled before (this model, this round: another job's, e.g. --n 2 pairs) as "
+            "the rejected answer of their SPIN pairs, not sampled again",
+        ]
+    )
 
 
 def reads_of(monkeypatch, table: str) -> list:

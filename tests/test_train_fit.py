@@ -230,9 +230,9 @@ def test_wilson_interval_and_the_report_print_it():
     metrics = preference_metrics([0.0] * n, [1.0] * n, [1.0] * 15 + [-1.0] * 5, [0.0] * n, 0.1)
     metrics.update(eval_split="test")
     lines = "\n".join(summary_lines("dpo", metrics))
-    assert "implicit reward accuracy 0.750 (95 % CI 0.53-0.89)" in lines
+    assert "implicit reward accuracy 0.750 (95 % CI 0.531-0.888)"  # 3 decimals, as the share in lines
     assert (
-        "trained model in 15/20 (95 % CI 0.53-0.89)" in lines
+        "trained model in 15/20 (95 % CI 0.531-0.888)" in lines
         and "original model preferred chosen in 0/20" in lines
     )
 
@@ -292,7 +292,7 @@ def test_figures_of_no_rows_are_null_in_metrics_json_and_the_report_prints_them_
     assert one_sided["undesirable_reward"] is None and one_sided["reward_separation"] is None
     lines = summary_lines("kto", one_sided | {"eval_split": "test"})
     assert lines[-1] == (
-        "reward desirable 0.0000, undesirable -, separation -, sign accuracy 0.500 (95 % CI 0.09-0.91)"
+        "reward desirable 0.0000, undesirable -, separation -, sign accuracy 0.500 (95 % CI 0.095-0.905)"
     )
     lines = summary_lines("rm", rm | {"eval_split": "test"})
     assert lines[1] == "reward model accuracy - (untrained head: -), mean margin -"
