@@ -57,7 +57,7 @@ def test_judges_are_measured_against_the_verdicts_of_the_aggregation_asked(
 
 
 @pytest.mark.parametrize(
-    ("method", "agreement", "decisive"), [(MAJORITY, "0.67", "0.50"), (DAWID_SKENE, "1.00", "1.00")]
+    ("method", "agreement", "decisive"), [(MAJORITY, "0.667", "0.500"), (DAWID_SKENE, "1.000", "1.000")]
 )
 def test_the_admin_tab_measures_judges_against_the_verdicts_its_switch_picks(
     label_ws, method, agreement, decisive
