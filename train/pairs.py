@@ -19,7 +19,7 @@ from data.gold import read_gold
 from data.rank_pairs import RANK_KIND, other_round_items
 from data.ratings import kto_from_ratings, pairs_from_ratings, ratings_table
 from data.records import Label, content_id, to_row
-from data.selection import excluded_labellers, of_kinds
+from data.selection import excluded_labellers, of_kinds, of_split
 from data.workspace import Workspace
 from train.losses import agreement_noise, agreement_weights, odpo_offset
 from train.sources import machine_only_items
@@ -62,8 +62,7 @@ def preference_rows(
     chosen = export_labels(stored, "dpo", excluded, labels, pairs, arenas)  # as export's
     dropped: Counter = Counter()  # edits of gold items' answers never train, as gold pairs
     edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds train
-    # the other split's pairs first: the counts by gold edit, kind and round are the split's own
-    pairs = _of_split(chosen.pairs_of(pairs), prompts, split, dropped)
+    pairs = of_split(chosen.pairs_of(pairs), prompts, split, dropped)  # as data export counts them
     pairs = without_gold_edits(pairs, gold, dropped, rank_gold, completions)
     pairs = of_kinds(pairs, kinds, dropped)  # as data export counts them
     ranks = rank_pairs if RANK_KIND in kinds else "none"
@@ -101,15 +100,6 @@ def _mark_sources(rows: list[dict], labels: pd.DataFrame) -> None:
     for row in rows:
         row["ref_key"] = content_id(row["prompt"], row["chosen"], row["rejected"])
         row["source"] = "machine" if row["pair_id"] in machine else "human"
-
-
-def _of_split(pairs: pd.DataFrame, prompts: pd.DataFrame, split: str | None, dropped: Counter) -> pd.DataFrame:
-    """The pairs of ``split``'s prompts (None: every pair); the rest counted ``other_split`` in ``dropped``."""
-    if split is None:
-        return pairs
-    inside = pairs["prompt_id"].isin(prompts.loc[prompts["split"] == split, "id"])
-    dropped["other_split"] += int((~inside).sum())
-    return pairs[inside]
 
 
 def _of_rounds(pairs: pd.DataFrame, rounds: tuple[int, ...], dropped: Counter) -> pd.DataFrame:
