@@ -5,6 +5,8 @@ or method that has no verdicts is a one-line error."""
 
 from __future__ import annotations
 
+import json
+
 import pyarrow.parquet as pq
 import pytest
 
@@ -350,3 +352,5 @@ def test_train_says_the_test_split_was_all_left_out_not_that_there_is_none(tmp_p
         f"training rows are used for the report, not held-out), evaluated 3, 0 truncated to fit; {unchecked_note(4)}"
     ) in out
     assert "training (test split all left out: not held-out) pairs: 3" in out
+    (entry,) = ws.frame("models").query("method == 'dpo'").to_dict("records")  # what `data stats` reads
+    assert json.loads(entry["metrics"])["eval_counts"]["unchecked"] == 4
