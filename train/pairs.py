@@ -62,7 +62,8 @@ def preference_rows(
     chosen = export_labels(stored, "dpo", excluded, labels, pairs, arenas)  # as export's
     dropped: Counter = Counter()  # edits of gold items' answers never train, as gold pairs
     edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds train
-    pairs = of_split(chosen.pairs_of(pairs), prompts, split, dropped)  # as data export counts them
+    # the other split's pairs first, so that the counts below are the split's own (as data export's)
+    pairs = of_split(chosen.pairs_of(pairs), prompts, split, dropped)
     pairs = without_gold_edits(pairs, gold, dropped, rank_gold, completions)
     pairs = of_kinds(pairs, kinds, dropped)  # as data export counts them
     ranks = rank_pairs if RANK_KIND in kinds else "none"

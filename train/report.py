@@ -203,7 +203,7 @@ def _held_out_reasons(metrics: dict) -> str:
     answer; where the run left out all of them, that it reports on training rows instead."""
     gold = (metrics.get("eval_counts") or {}).get("gold_evaluated")
     n, left = _test_left_out(metrics)
-    if metrics.get("eval_split") == "train" and metrics.get("eval_counts"):  # a test split, nothing held out
+    if metrics.get("eval_split") == "train" and metrics.get("eval_counts"):  # a test split, none held out
         has = f"{n} item{'s' * (n != 1)}, all left out: {left}" if n else "none of these rows"
         return (
             f" (the workspace's test split has {has}; so training rows are used for the report, not held-out)"
