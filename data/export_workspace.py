@@ -29,7 +29,7 @@ from data.gold import read_gold
 from data.rank_pairs import RANK_KIND
 from data.ratings import ratings_table
 from data.rubric import Rubric, load_rubric
-from data.selection import ARENA_PAIR_COLUMNS, ARENA_RECORD_COLUMNS, of_kinds
+from data.selection import ARENA_PAIR_COLUMNS, ARENA_RECORD_COLUMNS, of_kinds, of_split
 from data.stats import AGGREGATED
 from data.workspace import MARKER, STORED_FOLDERS, Workspace
 
@@ -365,7 +365,8 @@ def _dpo_rows(labelled: tuple, pairs: pa.Table, args: Any, rank_gold: list[str])
     prompts, completions, chosen, gold = labelled
     dropped: Counter = Counter()  # edits of gold items' answers never export
     edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds export
-    pairs = without_gold_edits(chosen.pairs_of(pairs), gold, dropped, rank_gold, completions)
+    pairs = of_split(chosen.pairs_of(pairs), prompts, args.split, dropped)  # its counts are the split's own
+    pairs = without_gold_edits(pairs, gold, dropped, rank_gold, completions)
     pairs = of_kinds(pairs, args.kinds, dropped)  # e.g. arena pairs, counted: --kinds arena exports them
     rows, counts = dpo_table(
         prompts,

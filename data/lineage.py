@@ -363,8 +363,10 @@ def lineage_lines(models: list[dict]) -> list[str]:
         metrics = m["metrics"]
         headline = _headline(m["method"], metrics)
         split = f"held-out [{metrics['eval_split']}]" if "eval_split" in metrics else "held-out"
-        if metrics.get("eval_split") == "train":  # no test split: its training rows, in train's words
-            split = "training (no test split: not held-out)"
+        if metrics.get("eval_split") == "train":  # its training rows, in train's words
+            # eval_counts are recorded only where the workspace has a test split
+            had = "nothing of the test split held out" if metrics.get("eval_counts") else "no test split"
+            split = f"training ({had}: not held-out)"
         lines.append(f"round {m['round']}  {m['method']:<5} {m['id'][:8]} {parent}{what}  {m['path']}")
         lines += [f"           {split}: {headline}"] if headline else []
     return lines

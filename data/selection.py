@@ -210,6 +210,21 @@ def of_kinds(pairs: pd.DataFrame | pa.Table, kinds, counts) -> pd.DataFrame | pa
     return pairs[asked]
 
 
+def of_split(pairs: pd.DataFrame | pa.Table, prompts, split: str | None, counts) -> pd.DataFrame | pa.Table:
+    """The pairs of ``split``'s prompts (None: every pair); the others counted ``other_split`` in ``counts`` before
+    any other reason, so that a split's counts by kind, round or gold edit are of its own pairs."""
+    if split is None:
+        return pairs
+    if isinstance(pairs, pa.Table):
+        ids = prompts.filter(pc.equal(prompts.column("split"), split)).column("id").combine_chunks()
+        inside = pc.is_in(pairs.column("prompt_id"), value_set=ids)
+        counts["other_split"] += pairs.num_rows - (pc.sum(inside).as_py() or 0)
+        return pairs.filter(inside)
+    inside = pairs["prompt_id"].isin(prompts.loc[prompts["split"] == split, "id"])
+    counts["other_split"] += int((~inside).sum())
+    return pairs[inside]
+
+
 def imported_items(labels: pa.Table, task: str) -> pa.Array:
     """Ids of the items that hold an imported label of ``task`` in force (Arrow): the latest import record on the
     item is no retraction (`data import --remove` withdraws an import's labels; its items are for labellers then).

@@ -163,8 +163,8 @@ def test_exports_and_train_leave_out_labels_on_the_arenas_answers_counted_arena_
     rows, counts = rating_kto_rows(ws, "test", "helpfulness>=3")
     assert rows == [] and counts["arena_only"] == 1
     counts, _ = export(ws, capsys, "--format", "dpo", "--split", "test", "--kinds", "arena")
-    # the arena's pairs export as asked (nobody voted here); the ranking stays out
-    assert counts == {"exported": 0, "unlabelled": 6, "arena_only": 2, "kind_sampled_not_asked": 1}
+    # the arena's pairs export as asked (nobody voted here); the ranking stays out; the sampled pair is train's
+    assert counts == {"exported": 0, "unlabelled": 6, "arena_only": 2, "other_split": 1}
 
 
 def test_a_ranking_of_the_arenas_answers_does_not_hold_back_its_top_up(world):

@@ -362,10 +362,11 @@ def test_a_pairwise_workspace_counts_no_rank_items(tmp_path, capsys):
     ("rounds", "kinds", "ranks", "counts"),
     [
         ((0,), EXPORT_KINDS, "all", None),  # every item of round 0: the export's counts
-        ((1,), EXPORT_KINDS, "all", {"other_round": 8}),  # 4 pairs, 4 rank items; nothing exported
-        ((1,), EXPORT_KINDS, "adjacent", {"other_round": 8}),
-        ((1,), EXPORT_KINDS, "none", {"other_round": 4, "kind_rank_not_asked": 4}),
-        ((1,), ("sampled",), "all", {"other_round": 4, "kind_rank_not_asked": 4}),
+        # 3 pairs, 4 rank items (of any split); nothing exported; the held-out pair other_split, not other_round
+        ((1,), EXPORT_KINDS, "all", {"other_round": 7, "other_split": 1}),
+        ((1,), EXPORT_KINDS, "adjacent", {"other_round": 7, "other_split": 1}),
+        ((1,), EXPORT_KINDS, "none", {"other_round": 3, "other_split": 1, "kind_rank_not_asked": 4}),
+        ((1,), ("sampled",), "all", {"other_round": 3, "other_split": 1, "kind_rank_not_asked": 4}),
     ],
 )
 def test_train_rounds_counts_the_rank_items_of_other_rounds(rank_task, capsys, rounds, kinds, ranks, counts):
@@ -461,3 +462,11 @@ def test_the_help_says_rank_pairs_none_leaves_rankings_out():
     said = "or none (rankings left out: kind_rank_not_asked); the rank gap is each pair's strength"
     for parser in (data_parser().subcommands["export"], train_parser()):
         assert said in " ".join(parser.format_help().split())
+
+
+def test_an_exports_counts_by_kind_are_of_its_split(world, capsys):
+    """`--split test --kinds edit` counted `kind_sampled_not_asked 8`, the sampled pairs of both splits: the kinds
+    (and gold edits) were counted before the split. The other split's pairs are `other_split` first now."""
+    counts = export(world, capsys, "--format", "dpo", "--kinds", "edit", "--split", "test")[0]
+    # pairs 6, 7 held out; the train split's 6 and mallory's edit pair; rank items are counted whatever their split
+    assert counts == {"exported": 0, "kind_sampled_not_asked": 2, "other_split": 7, "kind_rank_not_asked": 1}

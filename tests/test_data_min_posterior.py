@@ -5,6 +5,8 @@ or method that has no verdicts is a one-line error."""
 
 from __future__ import annotations
 
+import json
+
 import pyarrow.parquet as pq
 import pytest
 
@@ -331,3 +333,24 @@ def test_a_lone_rankers_pairs_are_counted_rank_unchecked_and_said_why(tmp_path, 
         "(left out: rank_unchecked 3, unchecked 1; " + unchecked_note(4, "unchecked and rank_unchecked") + ")"
     )
     assert said in capsys.readouterr().err
+
+
+def test_train_says_the_test_split_was_all_left_out_not_that_there_is_none(tmp_path, tiny_model_dir, capsys):
+    """dan alone labels the 4 held-out pairs, all below --min-posterior 0.9: train reported on its training rows
+    as "training (no test split: not held-out)", and why the test split's pairs were left out was thrown away."""
+    from train.__main__ import main as train_main
+
+    ws = checked_and_not(tmp_path, test=4)
+    sure = ["--aggregate", "dawid-skene", "--min-posterior", "0.9", "--max-steps", "1", "--batch-size", "2"]
+    assert (
+        train_main(["-w", str(ws.path), *sure, "--model", str(tiny_model_dir), "--out", str(tmp_path / "o")])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert (
+        "evaluation rows (training): 3 (the workspace's test split has 4 items, all left out: unchecked 4; so "
+        f"training rows are used for the report, not held-out), evaluated 3, 0 truncated to fit; {unchecked_note(4)}"
+    ) in out
+    assert "training (test split all left out: not held-out) pairs: 3" in out
+    (entry,) = ws.frame("models").query("method == 'dpo'").to_dict("records")  # what `data stats` reads
+    assert json.loads(entry["metrics"])["eval_counts"]["unchecked"] == 4

@@ -161,6 +161,26 @@ def test_stats_does_not_call_a_models_figures_on_its_training_rows_held_out(labe
     assert lines[at + 3] == "             training (no test split: not held-out): accuracy 0.75"
 
 
+def test_stats_does_not_say_no_test_split_of_a_test_split_left_out(label_ws, capsys):
+    """A test split whose every item the run left out (counted in `eval_counts`) was "no test split" to `stats`."""
+    from data.records import ModelRecord
+
+    base = ModelRecord(path="base", method="base")
+    metrics = {"eval_split": "train", "reward_accuracy": 0.75, "eval_counts": {"exported": 0, "unchecked": 4}}
+    trained = ModelRecord(
+        "runs/dpo", "dpo", 1, base.id, json.dumps({"kinds": ["sampled"]}), json.dumps(metrics)
+    )
+    label_ws.append([base, trained])
+    capsys.readouterr()
+    assert main(["stats", "-w", str(label_ws.path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("lineage"))
+    assert (
+        lines[at + 3]
+        == "             training (nothing of the test split held out: not held-out): accuracy 0.75"
+    )
+
+
 @pytest.mark.parametrize("method", ["simpo", "cpo", "orpo", "dpo"])
 def test_stats_names_a_reference_free_methods_reward_figures_dpos(label_ws, capsys, method):
     """`train` names a reference-free method's held-out reward figures DPO's implicit reward, not its objective;

@@ -708,6 +708,17 @@ def test_pairs_left_out_by_kind_and_round_are_counted(tmp_path):
     )  # every pair, once
 
 
+def test_pairs_left_out_by_kind_and_round_are_counted_in_their_own_split(tmp_path):
+    """The held-out line said `test-split items left out: kind_sampled_not_asked 8` of a workspace with 2 held-out
+    sampled pairs (and the workspace line counted the held-out pairs of other rounds as its own): kinds and rounds
+    were counted over every split. A split's counts are of its own pairs now, the other split's `other_split`."""
+    ws = build_workspace(tmp_path / "ws", test=2, rounds=2)
+    _, held = preference_rows(ws, "test", ("rank",), held_out=True)
+    assert (held["kind_sampled_not_asked"], held["other_split"]) == (2, 6)
+    _, counts = preference_rows(ws, "train", ("sampled",), (0,))
+    assert (counts["exported"], counts["other_round"], counts["other_split"]) == (3, 3, 2)
+
+
 def test_a_launch_of_several_processes_needs_out(tmp_path, tiny_model_dir, capsys, monkeypatch):
     ws = build_workspace(tmp_path / "ws")
     monkeypatch.setenv("WORLD_SIZE", "2")  # as accelerate launch sets it in each process

@@ -176,3 +176,39 @@ def test_the_report_names_the_checkpoint_a_resumed_training_continued_from(tmp_p
     )
     write_report(tmp_path, record, metrics, {}, [])  # a run that did not resume: no such line
     assert "resumed_from_checkpoint" not in (tmp_path / "report.md").read_text()
+
+
+def test_training_rows_in_the_report_say_whether_there_is_a_test_split():
+    """A test split none of whose items became held-out rows was reported as "no test split"; a workspace without
+    one records no held-out counts, one with one its counts, whatever they are."""
+    from train.report import eval_line
+
+    held = {"held_out": 8, "evaluated": 8, "beyond_eval_limit": 0, "excluded": {}}
+    metrics = {"eval_split": "train", "eval_rows": held, "pairs": 0}
+    assert (
+        summary_lines("dpo", metrics)[-1] == "training (no test split: not held-out): nothing could be scored"
+    )
+    metrics["eval_counts"] = {"exported": 0, "other_split": 8}  # a test split with no pair of these kinds
+    assert eval_line(metrics) == (
+        "evaluation rows (training): 8 (the workspace's test split has none of these rows; so training rows are used "
+        "for the report, not held-out), evaluated 8"
+    )
+    assert (
+        summary_lines("dpo", metrics)[-1]
+        == "training (test split has none: not held-out): nothing could be scored"
+    )
+    metrics["eval_counts"] |= {"split": 1}
+    assert "(the workspace's test split has 1 item, all left out: split 1; so" in eval_line(metrics)
+
+
+def test_a_resumed_run_does_not_say_there_is_no_test_split(caplog):
+    """A resume's warning called training rows "evaluation (training, no test split)", also of a test split whose
+    items were all left out."""
+    from pathlib import Path
+
+    from train.run import _say_resumed
+
+    recorded = {"train_rows": [{}] * 3, "eval_rows": [{}] * 3, "eval_split": "train", "written_at": "t"}
+    with caplog.at_level("WARNING"):
+        _say_resumed(Path("out"), recorded)
+    assert "resuming on the 3 training and 3 evaluation (training, not held-out) rows" in caplog.text

@@ -143,13 +143,14 @@ def test_the_loss_is_on_the_answer_only(tmp_path, tiny_model_dir):
 
 
 def test_cli_trains_on_edits_only_and_says_the_held_out_split(tmp_path, tiny_model_dir, capsys):
-    """No edit is held out, so the edits' answers are scored on the train split, and the report says so."""
+    """No edit is held out, so the edits' answers are scored on the train split, and the report says so (and that
+    the workspace has a test split: its one prompt has no edit, where it said "no test split")."""
     ws = sft_workspace(tmp_path / "ws", gold=2, edits=2, test=1)
     argv = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--method", "sft", "--sft-from", "edits"]
     argv += ["--max-steps", "1", "--batch-size", "2", "--eval-limit", "0", "--out", str(tmp_path / "out")]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "training (no test split: not held-out) answers: 2\nmean log p(answer) " in out
+    assert "training (test split has none: not held-out) answers: 2\nmean log p(answer) " in out
     (entry,) = ws.frame("models").query("method == 'sft'").to_dict("records")
     assert json.loads(entry["metrics"])["data_counts"] == {"edits": 2}
 

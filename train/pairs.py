@@ -20,7 +20,7 @@ from data.gold import read_gold
 from data.rank_pairs import RANK_KIND, other_round_items
 from data.ratings import kto_from_ratings, pairs_from_ratings, ratings_table
 from data.records import Label, content_id, to_row
-from data.selection import excluded_labellers, of_kinds
+from data.selection import excluded_labellers, of_kinds, of_split
 from data.workspace import Workspace
 from train.losses import agreement_noise, agreement_weights, odpo_offset
 from train.sources import machine_only_items
@@ -63,7 +63,9 @@ def preference_rows(
     chosen = export_labels(stored, "dpo", excluded, labels, pairs, arenas)  # as export's
     dropped: Counter = Counter()  # edits of gold items' answers never train, as gold pairs
     edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds train
-    pairs = without_gold_edits(chosen.pairs_of(pairs), gold, dropped, rank_gold, completions)
+    # the other split's pairs first, so that the counts below are the split's own (as data export's)
+    pairs = of_split(chosen.pairs_of(pairs), prompts, split, dropped)
+    pairs = without_gold_edits(pairs, gold, dropped, rank_gold, completions)
     pairs = of_kinds(pairs, kinds, dropped)  # as data export counts them
     ranks = rank_pairs if RANK_KIND in kinds else "none"
     other_rounds: set[str] = set()  # rank items of the rounds not asked: counted whole, other_round

@@ -129,9 +129,16 @@ def data_line(metrics: dict) -> str | None:
     return line
 
 
-def _held(split: str) -> str:
-    """How the evaluation's rows are named: held-out (test), or training rows when there is no test split."""
-    return f"held-out ({split})" if split != "train" else "training (no test split: not held-out)"
+def _held(metrics: dict) -> str:
+    """How the evaluation's rows are named: held-out (test), or training rows where there is no test split or the
+    run left out all its items (`_test_left_out`)."""
+    split = metrics.get("eval_split", "test")
+    if split != "train":
+        return f"held-out ({split})"
+    if not metrics.get("eval_counts"):  # counted only where the workspace has a test split
+        return "training (no test split: not held-out)"
+    said = "all left out" if _test_left_out(metrics)[0] else "has none"
+    return f"training (test split {said}: not held-out)"
 
 
 def verdicts_line(metrics: dict) -> str | None:
@@ -179,19 +186,32 @@ def verdicts_line(metrics: dict) -> str | None:
 HELD_OUT_TAKEN = (*TAKEN_KINDS, "exported", "pairs", "gold_answers", "edits", "gold_evaluated", "other_split")
 
 
-def _held_out_reasons(metrics: dict) -> str:
-    """The test split's items left out of the held-out rows, by reason, and its gold items scored by their gold
-    answer (the training split's items, `other_split` there, are no part of it)."""
+def _test_left_out(metrics: dict) -> tuple[int, str]:
+    """How many of the test split's items were left out of the held-out rows, and by reason (the training split's
+    items, `other_split` there, are no part of it; nor are the gold items scored by their gold answer)."""
     counts = dict(metrics.get("eval_counts") or {})
     gold = counts.get("gold_evaluated")
     if gold:  # the gold items scored joined the rows; those whose gold answer is a tie or both bad did not
         counts["gold"] = max(0, counts.get("gold", 0) - gold)
     # rankings are counted in their own units and whatever their split (README): no part of this line
-    left = ", ".join(
-        f"{k} {v}"
+    left = {
+        k: v
         for k, v in sorted(counts.items())
         if v and k not in HELD_OUT_TAKEN and not k.startswith(("rank_", "kind_rank"))
-    )
+    }
+    return sum(left.values()), ", ".join(f"{k} {v}" for k, v in left.items())
+
+
+def _held_out_reasons(metrics: dict) -> str:
+    """The test split's items left out of the held-out rows, by reason, and its gold items scored by their gold
+    answer; where the run left out all of them, that it reports on training rows instead."""
+    gold = (metrics.get("eval_counts") or {}).get("gold_evaluated")
+    n, left = _test_left_out(metrics)
+    if metrics.get("eval_split") == "train" and metrics.get("eval_counts"):  # a test split, none held out
+        has = f"{n} item{'s' * (n != 1)}, all left out: {left}" if n else "none of these rows"
+        return (
+            f" (the workspace's test split has {has}; so training rows are used for the report, not held-out)"
+        )
     return (f" ({gold} gold, decided by their gold answer)" if gold else "") + (
         f"; test-split items left out: {left}" if left else ""
     )
@@ -226,7 +246,7 @@ def _held_out_note(metrics: dict) -> str:
 
 
 def summary_lines(method: str, metrics: dict) -> list[str]:
-    split = metrics.get("eval_split", "test")
+    held = _held(metrics)
     parts = (
         metrics.get("memory_plan"),
         verdicts_line(metrics),
@@ -243,7 +263,7 @@ def summary_lines(method: str, metrics: dict) -> list[str]:
         before = metrics["rm_accuracy_before"]
         return [
             *lines,
-            f"{_held(split)} pairs: {metrics['eval_pairs']}",
+            f"{held} pairs: {metrics['eval_pairs']}",
             f"reward model accuracy {_fixed(metrics['rm_accuracy'], 3)}"
             f"{_interval(metrics['rm_accuracy'], metrics['eval_pairs'])} (untrained head: {_fixed(before, 3)}), "
             f"mean margin {_fixed(metrics['rm_margin_mean'], 4)}",
@@ -253,18 +273,18 @@ def summary_lines(method: str, metrics: dict) -> list[str]:
         n = metrics["answers"]
         ci = metrics["answer_logp_change_ci95"]  # None from one answer
         return lines + [
-            f"{_held(split)} answers: {n}",
+            f"{held} answers: {n}",
             f"mean log p(answer) {metrics['reference_answer_logp']:.2f} -> {metrics['answer_logp']:.2f}, "
             f"change {metrics['answer_logp_change']:+.2f}"
             + (f" (95 % CI {ci[0]:+.2f} to {ci[1]:+.2f})" if ci else ""),
             f"answers more likely after training: {_count(metrics, 'answers_more_likely', n)}",
         ]
     if not metrics.get("pairs", metrics.get("completions", metrics.get("answers"))):
-        return [*lines, f"{_held(split)}: nothing could be scored"]
+        return [*lines, f"{held}: nothing could be scored"]
     if "pairs" in metrics:
         n = metrics["pairs"]
         return lines + [
-            f"{_held(split)} pairs: {n}",
+            f"{held} pairs: {n}",
             f"original model preferred chosen in {_count(metrics, 'reference_prefers_chosen', n)}, "
             f"trained model in {_count(metrics, 'model_prefers_chosen', n)}",
             f"{reward_name(method)} accuracy {metrics['reward_accuracy']:.3f}{_ci(metrics, 'reward_accuracy')}, "
@@ -272,7 +292,7 @@ def summary_lines(method: str, metrics: dict) -> list[str]:
             f"mean log p(chosen) {metrics['reference_chosen_logp']:.2f} -> {metrics['chosen_logp']:.2f}",
         ]
     return lines + [
-        f"{_held(split)} completions: {metrics['completions']}",
+        f"{held} completions: {metrics['completions']}",
         f"reward desirable {_fixed(metrics['desirable_reward'], 4)}, "
         f"undesirable {_fixed(metrics['undesirable_reward'], 4)}, "
         f"separation {_fixed(metrics['reward_separation'], 4)}, sign accuracy {metrics['sign_accuracy']:.3f}"

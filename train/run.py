@@ -226,7 +226,7 @@ def _say_resumed(out: Path, recorded: dict) -> None:
         out,
         len(recorded["train_rows"]),
         len(recorded["eval_rows"]),
-        "held-out" if recorded["eval_split"] != "train" else "evaluation (training, no test split)",
+        "held-out" if recorded["eval_split"] != "train" else "evaluation (training, not held-out)",
         recorded["written_at"],
     )
 

@@ -80,8 +80,10 @@ def select_rows(
     if method.data == "completions":
         _refuse_one_sided(options, workspace, train_rows, counts)
     split = "test"
-    if not eval_rows:  # no held-out split: report on (a sample of) the training rows, and say so
-        eval_rows, split, eval_counts = train_rows, "train", {}
+    if not eval_rows:  # no held-out rows: report on (a sample of) the training rows, and say why
+        eval_rows, split = train_rows, "train"
+        if not workspace.frame("prompts")["split"].eq("test").any():  # no test split: nothing of it to count
+            eval_counts = {}
     return {
         "train_rows": train_rows,
         "eval_rows": eval_rows,
