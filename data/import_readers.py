@@ -42,7 +42,7 @@ from data.import_records import (
     messages_as_text,
     object_or_error,
 )
-from data.json_array import CHUNK, JsonText, read_json_array
+from data.json_array import CHUNK, JsonText, one_value_too_large, read_json_array
 from data.schemas import SchemaError
 
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")  # other suffixes are read as JSON too, when they look like it
@@ -315,7 +315,9 @@ def _read_json_lines(handle, source: str, limit: int) -> list[object]:
             if row == 0 and (single := _single_document(handle, source, limit)) is not None:
                 return single
             message = json_error(exc, number)
-            if line.strip() == "{":  # `json.dump(record, indent=2)` per record: the line was all it said
+            if line.startswith(codecs.BOM_UTF8.decode()):  # `cat a.jsonl b.jsonl`, b saved with one
+                message = f"line {number} starts with a byte order mark (files joined with cat?): {strip_mark(source)}"
+            elif line.strip() == "{":  # `json.dump(record, indent=2)` per record: the line was all it said
                 message += f" ({PRETTY_HINT})"
             records.append(RecordError(source, message, row=row, reason="invalid_json"))
         except RecordError as exc:
@@ -328,13 +330,22 @@ def _read_json_lines(handle, source: str, limit: int) -> list[object]:
     return records
 
 
+def strip_mark(source: str) -> str:
+    """How to take out the byte order marks that start lines of the file ``source`` (GNU sed)."""
+    return f"strip it, e.g. sed -i 's/^\\xEF\\xBB\\xBF//' {shlex.quote(source)}"
+
+
 def _single_document(handle, source: str, limit: int) -> list[object] | None:
     """A file holding one JSON value over several lines is not JSON Lines. One object is one record (row 0), as
-    the same object on one line is, a JSON Lines file of one record; records nested under one key are refused with
-    a hint, as is any other value. None where the file is no such value (a bad line 1 of JSON Lines)."""
+    the same object on one line is, a JSON Lines file of one record, and is too large as one (not invalid JSON)
+    over --max-record-bytes (`one_value_too_large`); records nested under one key are refused with a hint, as is any
+    other value. None where the file is no such value (a bad line 1 of JSON Lines)."""
     text = _whole(handle, limit)
+    if text is None:
+        too_large = one_value_too_large(handle, source, limit)
+        return None if too_large is None else [too_large]
     try:
-        document = json.loads(text) if text is not None else None
+        document = json.loads(text)
     except (ValueError, RecursionError):
         return None
     _nested_records(document, source)

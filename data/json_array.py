@@ -113,6 +113,33 @@ class JsonText:
                 return found.start()
 
 
+def one_value_too_large(handle, source: str, limit: int) -> RecordError | None:
+    """Where the file ``handle`` holds (from the start of its text: after a byte order mark) one JSON object over
+    several lines and nothing after it, but more than ``limit`` bytes, too many to read whole: its one row, too large
+    (`too_large`, naming its lines), found without parsing it (`JsonText.skip`, in bounded memory), not an
+    "invalid JSON" row for each of its lines. None where the file is no such object (its first line a bad record
+    of JSON Lines, more after it, or never closed). The position of ``handle`` is kept."""
+    where = handle.tell()
+    try:
+        handle.seek(0)
+        text = JsonText(handle, limit)
+        start = text.space(0)
+        if text.text[start : start + 1] != "{":
+            return None
+        end = text.skip(start)
+        closed = text.text[end - 1 : end] == "}"  # else the file ended first: skip dropped what it read
+        last, _ = text.position(end)
+        if not closed or text.space(end) < len(text.text):
+            return None
+    finally:
+        handle.seek(where)
+    message = (
+        f"one record over lines 1 to {last}, more than --max-record-bytes ({limit} bytes), or broken JSON: pass a "
+        "larger --max-record-bytes to read it"
+    )
+    return RecordError(source, message, row=0, reason="too_large")
+
+
 def _too_large(source: str, row: int, limit: int) -> RecordError:
     return RecordError(
         source, f"record over --max-record-bytes ({limit} bytes), or broken JSON", row=row, reason="too_large"

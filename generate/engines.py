@@ -35,7 +35,7 @@ from generate.completion_text import (
     strip_special,
 )
 from generate.context import chat_lengths, chat_texts, hf_context_length
-from generate.vllm_check import quiet_vllm, start_advice, vllm_importable
+from generate.vllm_check import cpu_kv_cache, quiet_vllm, start_advice, vllm_importable
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,8 @@ class EngineOptions:
     tensor_parallel_size: int = 1
     distributed_executor_backend: str | None = None  # "ray" for a Ray cluster; None: vLLM's choice
     gpu_memory_utilization: float = 0.85
-    cpu_kv_cache_gib: int = 2
+    # None: VLLM_CPU_KVCACHE_SPACE where set, else 2 (`vllm_check.cpu_kv_cache`)
+    cpu_kv_cache_gib: int | None = None
     batch_size: int = 32
     chat_template: str | None = None  # Jinja text (data.chat_template); None: the model's own template
     verbose: bool = False  # vLLM's own INFO lines and per-weight dtype messages
@@ -228,9 +229,7 @@ class VLLMEngine:
 
     def __init__(self, model: str, options: EngineOptions = EngineOptions()):
         on_gpu = cuda_available()
-        if not on_gpu:
-            # vllm-cpu sizes its KV cache from this (GiB); the default would take a quarter of the machine.
-            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(options.cpu_kv_cache_gib))
+        kv_cache = None if on_gpu else cpu_kv_cache(options.cpu_kv_cache_gib)
         # In-process engine core: no spawned process, so no __main__ guard is needed and start-up is quicker.
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         counter = quiet_vllm(options.verbose)
@@ -254,9 +253,7 @@ class VLLMEngine:
         try:
             self.llm = LLM(**kwargs)
         except Exception as error:  # vLLM's GPU wheel on a machine without one: "No CUDA GPUs are available"
-            advice = start_advice(
-                str(error), on_gpu, options.gpu_memory_utilization, options.cpu_kv_cache_gib
-            )
+            advice = start_advice(str(error), on_gpu, options.gpu_memory_utilization, kv_cache)
             raise PrefloopError(
                 f"{model}: vLLM's engine did not start ({start_error(error)}); {advice}: the prompts already stored "
                 "stay, and a rerun samples only the missing ones"

@@ -121,7 +121,13 @@ class SampleOptions:
         default=False,
         metadata={"help": "show vLLM's and transformers' own INFO logs (default: warnings only)"},
     )
-    cpu_kv_cache_gib: int = field(default=2, metadata={"help": "vLLM KV cache on CPU (GiB)"})
+    cpu_kv_cache_gib: int | None = field(
+        default=None,
+        metadata={
+            "help": "vLLM KV cache on CPU (GiB), over VLLM_CPU_KVCACHE_SPACE; default: that variable where set, "
+            "else 2"
+        },
+    )
     # Arena rounds (generate.arena): model versions answer the same prompts, paired head to head.
     arena: tuple[str, ...] | None = field(
         default=None,
@@ -269,7 +275,11 @@ def check_sample_options(options: SampleOptions) -> None:
         ("tensor_parallel_size", options.tensor_parallel_size >= 1, "must be >= 1"),
         ("data_parallel_size", options.data_parallel_size >= 1, "must be >= 1"),
         ("gpu_memory_utilization", 0 < options.gpu_memory_utilization <= 1, "must be in (0, 1]"),
-        ("cpu_kv_cache_gib", options.cpu_kv_cache_gib >= 1, "must be >= 1"),
+        (
+            "cpu_kv_cache_gib",
+            options.cpu_kv_cache_gib is None or options.cpu_kv_cache_gib >= 1,
+            "must be >= 1",
+        ),
         ("max_model_len", options.max_model_len is None or options.max_model_len >= 1, "must be >= 1"),
     ]
     if isinstance(options, GenerateOptions):

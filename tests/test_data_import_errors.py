@@ -75,6 +75,14 @@ BAD_INPUTS = [
     ("pretty.jsonl", (json.dumps(GOOD, indent=2) + "\n" + json.dumps(GOOD, indent=2)).encode(), [],
      ", row 0: invalid JSON: expecting property name enclosed in double quotes at line 1, column 2 (a record over "
      "several lines: JSON Lines hold one record a line; write each on one line, or the records as one JSON array)"),
+    # one pretty-printed object past --max-record-bytes was "invalid JSON ... (a record over several lines ...)"
+    ("big-object.json", json.dumps(GOOD | {"chosen": "y" * 80}, indent=2).encode(), ["--max-record-bytes", "100"],
+     ", row 0: one record over lines 1 to 5, more than --max-record-bytes (100 bytes), or broken JSON: pass a larger "
+     "--max-record-bytes to read it"),
+    # `cat plain.jsonl bom.jsonl`: the second file's byte order mark mid-file was "invalid JSON: expecting value"
+    ("joined.jsonl", jsonl(GOOD) + b"\xef\xbb\xbf" + jsonl(GOOD), [],
+     ", row 1: line 2 starts with a byte order mark (files joined with cat?): strip it, e.g. "
+     "sed -i 's/^\\xEF\\xBB\\xBF//' {path}"),
     ("scalars.json", b"[1, 2]", [], ", row 0: each record must be a JSON object, got int"),
     # a message list ending on the user's turn: its question was stored as the chosen answer
     ("user-last.jsonl",

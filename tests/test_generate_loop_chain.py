@@ -116,18 +116,24 @@ def test_a_chain_step_of_only_null_log_probs_is_counted_and_not_plotted(tmp_path
     assert not (tmp_path / "chain.png").exists()
 
 
+class PromptsIn:
+    """A workspace with ``runs`` and one prompt, q1, as `write_samples` reads it."""
+
+    def __init__(self, runs: Path):
+        self.runs = runs
+
+    def frame(self, name: str) -> pd.DataFrame:
+        assert name == "prompts"
+        return pd.DataFrame(
+            {"id": ["q1"], "messages": [[{"role": "user", "content": "Hi?"}]], "gold": ["Hi."]}
+        )
+
+
 def test_samples_md_is_refused_where_the_iterates_folder_was_swapped_for_a_link(tmp_path, monkeypatch):
     """The iterate's folder is checked when the loop claims it; samples.md is written at the chain's end, after the
     final sampling: a link swapped in for the folder (or for WS/runs above it) meanwhile had samples.md written (or
     one there replaced) wherever it pointed (a symlink audit)."""
     from generate.loop.spin import Iterate
-
-    class Prompts:
-        def frame(self, name: str) -> pd.DataFrame:
-            assert name == "prompts"
-            return pd.DataFrame(
-                {"id": ["q1"], "messages": [[{"role": "user", "content": "Hi?"}]], "gold": ["Hi."]}
-            )
 
     monkeypatch.setattr("generate.loop.chain._answers", lambda workspace, label, round: {"q1": label})
     runs, outside = tmp_path / "runs", tmp_path / "outside"
@@ -136,13 +142,13 @@ def test_samples_md_is_refused_where_the_iterates_folder_was_swapped_for_a_link(
     base, first = Iterate("b", str(runs / "base"), "base", 0), Iterate("i", str(runs / "x-iter1"), "iter1", 1)
     runs.mkdir()
     (runs / "x-iter1").mkdir()
-    assert write_samples(Prompts(), first, base, ["q1"]) == runs / "x-iter1" / "samples.md"
+    assert write_samples(PromptsIn(runs), first, base, ["q1"]) == runs / "x-iter1" / "samples.md"
     assert "**this iterate (round 2 sample)**" in (runs / "x-iter1" / "samples.md").read_text()
     (runs / "x-iter1" / "samples.md").rename(tmp_path / "kept.md")
     (runs / "x-iter1").rmdir()
     (runs / "x-iter1").symlink_to(outside, target_is_directory=True)
     with pytest.raises(NotAFileError, match=f"^{runs / 'x-iter1'}: a symlink"):
-        write_samples(Prompts(), first, base, ["q1"])
+        write_samples(PromptsIn(runs), first, base, ["q1"])
     assert (outside / "samples.md").read_text() == "not the chain's\n" and len(list(outside.iterdir())) == 1
     # and WS/runs above it (the folder moved along with it): the whole path in the workspace is looked at
     (runs / "x-iter1").unlink()
@@ -150,5 +156,27 @@ def test_samples_md_is_refused_where_the_iterates_folder_was_swapped_for_a_link(
     runs.rename(tmp_path / "runs-moved")
     runs.symlink_to(tmp_path / "runs-moved", target_is_directory=True)
     with pytest.raises(NotAFileError, match=f"^{runs}: a symlink"):
-        write_samples(Prompts(), first, base, ["q1"])
+        write_samples(PromptsIn(runs), first, base, ["q1"])
     assert not any((tmp_path / "runs-moved" / "x-iter1").iterdir())
+
+
+def test_samples_md_is_refused_where_a_folder_of_the_chains_name_was_swapped_for_a_link(
+    tmp_path, monkeypatch
+):
+    """`--spin-name a/b/x`: samples.md went through WS/runs/a/b opened by its path, so WS/runs/a swapped for a link
+    (the chain's folders moved along) had it written wherever the link pointed. Every folder below WS/runs is
+    opened in the one above now: refused in one line naming the link."""
+    from generate.loop.spin import Iterate
+
+    monkeypatch.setattr("generate.loop.chain._answers", lambda workspace, label, round: {"q1": label})
+    runs, moved = tmp_path / "runs", tmp_path / "moved"
+    (runs / "a/b/x-iter1").mkdir(parents=True)
+    base, first = (
+        Iterate("b", str(runs / "base"), "base", 0),
+        Iterate("i", str(runs / "a/b/x-iter1"), "iter1", 1),
+    )
+    (runs / "a").rename(moved)
+    (runs / "a").symlink_to(moved, target_is_directory=True)
+    with pytest.raises(NotAFileError, match=f"^{runs / 'a'}: a symlink"):
+        write_samples(PromptsIn(runs), first, base, ["q1"])
+    assert not any((moved / "b/x-iter1").iterdir())

@@ -16,9 +16,10 @@ from data.workspace import Workspace
 from generate.loop.driver import Iterate, _done
 from generate.loop.folders import (
     add_sampling,
+    chain_lock,
     chain_of,
-    check_claim,
     claim,
+    claimed,
     iterate_folder,
     read_claim,
     unclaim,
@@ -44,7 +45,7 @@ def test_a_symlinked_claim_is_refused_never_taken_for_the_chains(tmp_path):
     (folder / "spin.json").symlink_to(elsewhere)
     message = f"{folder / 'spin.json'}: a symlink or special file, not one written by prefloop: remove it"
     with pytest.raises(NotAFileError) as refused:
-        check_claim(folder, REFERENCE, 1, SPIN_LOOP)
+        claimed(tmp_path / "runs", folder, REFERENCE, 1, SPIN_LOOP)
     assert str(refused.value) == message
     with pytest.raises(NotAFileError):
         chain_of(folder, SPIN_LOOP)
@@ -114,7 +115,7 @@ def test_a_link_at_the_runs_or_iterate_folder_is_refused_before_a_claim_is_writt
     (ws.path / linked).symlink_to(outside)
     with pytest.raises(NotAFileError, match=f"^{ws.path / linked}: a symlink"):
         folder = iterate_folder(SimpleNamespace(spin_name=name), ws, SPIN_LOOP, 1)
-        claim(folder, REFERENCE, 1, SPIN_LOOP, None, add_sampling({}, {}, 0.0))
+        claim(ws.runs, folder, REFERENCE, 1, SPIN_LOOP, None, add_sampling({}, {}, 0.0))
     assert not any(outside.iterdir())
 
 
@@ -124,12 +125,12 @@ def test_the_record_after_training_is_never_written_through_a_folder_swapped_for
     goes through a descriptor of the folder now, refused in one line naming it, as train refuses such a folder."""
     ws = Workspace.init(tmp_path / "ws")
     folder = iterate_folder(SimpleNamespace(spin_name="spin"), ws, SPIN_LOOP, 1)
-    claim(folder, REFERENCE, 1, SPIN_LOOP, None, add_sampling({}, {"train": {"prompts": 4}}, 2.5))
+    claim(ws.runs, folder, REFERENCE, 1, SPIN_LOOP, None, add_sampling({}, {"train": {"prompts": 4}}, 2.5))
     outside = tmp_path / "outside"
     folder.rename(outside)
     folder.symlink_to(outside)
     with pytest.raises(NotAFileError, match=f"^{folder}: a symlink"):
-        write_claim(folder, SPIN_LOOP, {"reference_id": "ref-id", "round": 1, "model_id": "m1"})
+        write_claim(ws.runs, folder, SPIN_LOOP, {"reference_id": "ref-id", "round": 1, "model_id": "m1"})
     sampling = {"sampled": {"train": {"prompts": 4}}, "sample_seconds": 2.5, "sample_runs": 1}
     assert json.loads((outside / "spin.json").read_text()) == json.loads(claim_text()) | sampling
 
@@ -141,13 +142,15 @@ def test_the_record_after_training_is_never_written_through_runs_swapped_for_a_l
     in one line naming the link, nothing written."""
     ws = Workspace.init(tmp_path / "ws")
     folder = iterate_folder(SimpleNamespace(spin_name="spin"), ws, SPIN_LOOP, 1)
-    claim(folder, REFERENCE, 1, SPIN_LOOP, None, add_sampling({}, {}, 0.0))
+    claim(ws.runs, folder, REFERENCE, 1, SPIN_LOOP, None, add_sampling({}, {}, 0.0))
     outside = tmp_path / "outside"
     (ws.path / "runs").rename(outside)
     (ws.path / "runs").symlink_to(outside)
     before = (outside / folder.name / "spin.json").read_text()
     with pytest.raises(NotAFileError, match=f"^{ws.path / 'runs'}: a symlink"):
-        write_claim(folder, SPIN_LOOP, {"reference_id": "ref-id", "round": 1, "model_id": "m1"})
+        write_claim(
+            ws.path / "runs", folder, SPIN_LOOP, {"reference_id": "ref-id", "round": 1, "model_id": "m1"}
+        )
     assert (outside / folder.name / "spin.json").read_text() == before
 
 
@@ -157,20 +160,70 @@ def test_a_claim_taken_back_is_never_removed_through_runs_swapped_for_a_link(tmp
     (and the folder) wherever the link led removed. Refused in one line naming the link, as writing it is."""
     ws = Workspace.init(tmp_path / "ws")
     folder = iterate_folder(SimpleNamespace(spin_name="spin"), ws, SPIN_LOOP, 1)
-    claim(folder, REFERENCE, 1, SPIN_LOOP, None, add_sampling({}, {}, 0.0))
+    claim(ws.runs, folder, REFERENCE, 1, SPIN_LOOP, None, add_sampling({}, {}, 0.0))
     outside = tmp_path / "outside"
     (ws.path / "runs").rename(outside)
     (ws.path / "runs").symlink_to(outside)
     with pytest.raises(NotAFileError, match=f"^{ws.path / 'runs'}: a symlink"):
-        unclaim(folder, SPIN_LOOP, None)
+        unclaim(ws.path / "runs", folder, SPIN_LOOP, None)
     assert (outside / folder.name / "spin.json").is_file()
+
+
+def swap_for_link(folder, outside):
+    """Move ``folder`` (with what it holds) to ``outside`` and put a link to it in its place."""
+    folder.rename(outside)
+    folder.symlink_to(outside, target_is_directory=True)
+
+
+def test_a_claim_is_never_made_through_a_folder_of_the_chains_name_swapped_for_a_link_after_the_lock(
+    tmp_path,
+):
+    """`--spin-name a/b/c`: the lock opened WS/runs/a and a/b without following a link, but a claim opened only
+    WS/runs/a/b by its path: WS/runs/a swapped for a link after the lock had a/b/c-iter1 and its spin.json made
+    wherever the link pointed. Each folder is opened in the one above now: refused in one line naming the link."""
+    ws = Workspace.init(tmp_path / "ws")
+    outside = tmp_path / "outside"
+    with chain_lock(ws, "a/b/c"):
+        folder = iterate_folder(SimpleNamespace(spin_name="a/b/c"), ws, SPIN_LOOP, 1)
+        swap_for_link(ws.path / "runs/a", outside)
+        with pytest.raises(NotAFileError) as refused:
+            claim(ws.runs, folder, REFERENCE, 1, SPIN_LOOP, None, add_sampling({}, {}, 0.0))
+    assert (
+        str(refused.value)
+        == f"{ws.path / 'runs/a'}: a symlink or special file, not one written by prefloop: remove it"
+    )
+    assert sorted(p.name for p in outside.rglob("*")) == ["b", "c.lock"]
+
+
+def test_a_claim_is_never_read_rewritten_or_removed_through_a_folder_of_the_chains_name_swapped_for_a_link(
+    tmp_path,
+):
+    """The same swap after the claim was made (while the engine loaded, or the training ran): the claim was read,
+    rewritten and taken back through WS/runs/a/b opened by its path, so wherever the link pointed."""
+    ws = Workspace.init(tmp_path / "ws")
+    outside = tmp_path / "outside"
+    with chain_lock(ws, "a/b/c"):
+        folder = iterate_folder(SimpleNamespace(spin_name="a/b/c"), ws, SPIN_LOOP, 1)
+        claim(ws.runs, folder, REFERENCE, 1, SPIN_LOOP, None, add_sampling({}, {}, 0.0))
+        swap_for_link(ws.path / "runs/a", outside)
+        there = outside / "b/c-iter1/spin.json"
+        before = there.read_text()
+        record = {"reference_id": "ref-id", "round": 1, "model_id": "m1"}
+        for step in (
+            lambda: write_claim(ws.runs, folder, SPIN_LOOP, record),
+            lambda: claimed(ws.runs, folder, REFERENCE, 1, SPIN_LOOP),
+            lambda: unclaim(ws.runs, folder, SPIN_LOOP, None),
+        ):
+            with pytest.raises(NotAFileError, match=f"^{ws.path / 'runs/a'}: a symlink"):
+                step()
+            assert there.read_text() == before
 
 
 def test_a_claim_taken_back_leaves_no_folder_where_there_was_none(tmp_path):
     ws = Workspace.init(tmp_path / "ws")
     folder = iterate_folder(SimpleNamespace(spin_name="spin"), ws, SPIN_LOOP, 1)
-    claim(folder, REFERENCE, 1, SPIN_LOOP, None, add_sampling({}, {}, 0.0))
-    unclaim(folder, SPIN_LOOP, None)
+    claim(ws.runs, folder, REFERENCE, 1, SPIN_LOOP, None, add_sampling({}, {}, 0.0))
+    unclaim(ws.runs, folder, SPIN_LOOP, None)
     assert not folder.exists() and (ws.path / "runs").is_dir()
 
 

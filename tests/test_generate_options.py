@@ -537,7 +537,8 @@ KV_CACHE = (
     [
         (KV_CACHE.format(estimate="Based on the available memory, the estimated maximum model length is 36000. "),
          True, "--max-model-len 36000 (what vLLM estimates fits), or a larger --gpu-memory-utilization (now 0.85)"),
-        (KV_CACHE.format(estimate=""), False, "a smaller --max-model-len, or a larger --cpu-kv-cache-gib (now 2)"),
+        (KV_CACHE.format(estimate=""), False,
+         "a smaller --max-model-len, or a larger --cpu-kv-cache-gib (now 1, from VLLM_CPU_KVCACHE_SPACE)"),
         ("No available memory for the cache blocks. Try increasing `gpu_memory_utilization` when initializing the "
          "engine", True, "a larger --gpu-memory-utilization (now 0.85)"),
         ("Free memory on device cuda:0 (10.2/79.1 GiB) on startup is less than desired GPU memory utilization (0.85, "
@@ -545,7 +546,8 @@ KV_CACHE = (
          "a smaller --gpu-memory-utilization (now 0.85): other processes hold part of the GPU's memory"),
         ("Available memory on node 0 (1.0/8.0 GiB) on kv cache allocation is less than requested memory for kv "
          "(2.00 GiB). Decrease --kv-cache-memory-bytes, VLLM_CPU_KVCACHE_SPACE, or reduce CPU memory used by other "
-         "processes.", False, "a smaller --cpu-kv-cache-gib (now 2): the machine's free memory holds less"),
+         "processes.", False,
+         "a smaller --cpu-kv-cache-gib (now 1, from VLLM_CPU_KVCACHE_SPACE): the machine's free memory holds less"),
         ("User-specified max_model_len (4096) is greater than the derived max_model_len (seq_length=2048 or "
          "model_max_length=None in model's config.json).", True,
          "--max-model-len 2048 or less (the model's own length), or leave it out"),
@@ -583,4 +585,51 @@ def test_a_vllm_engine_that_did_not_start_names_the_setting_its_error_names(
     assert said.startswith(f"{tiny_model_dir}: vLLM's engine did not start (ValueError: ")
     assert said.endswith(
         f"); run with {advice}: the prompts already stored stay, and a rerun samples only the missing ones"
+    )
+
+
+@pytest.mark.parametrize(
+    "inherited, flag, in_force, said",
+    [
+        ("1", 3, "3", "--cpu-kv-cache-gib 3 overrides VLLM_CPU_KVCACHE_SPACE=1 from the environment"),
+        ("1", None, "1, from VLLM_CPU_KVCACHE_SPACE", None),
+        (None, None, "2", None),
+        (None, 3, "3", None),
+    ],
+)
+def test_cpu_kv_cache_gib_given_wins_over_the_environment_and_the_advice_names_the_value_in_force(
+    tmp_path, tiny_model_dir, monkeypatch, caplog, inherited, flag, in_force, said
+):
+    """`--cpu-kv-cache-gib` was ignored where VLLM_CPU_KVCACHE_SPACE was set (the engine set it only where missing),
+    while the advice of an engine that did not start said "(now 2)". The flag, where given, wins (said in one log
+    line where it overrides the variable); not given, the variable's value stands, and the advice names it."""
+    import logging
+    import os
+    import sys
+    import types
+
+    from generate import engines
+    from generate.engines import EngineOptions, make_engine
+
+    seen = {}
+
+    def failing(**kwargs):
+        seen["space"] = os.environ.get("VLLM_CPU_KVCACHE_SPACE")
+        raise ValueError(KV_CACHE.format(estimate=""))
+
+    monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(LLM=failing))
+    monkeypatch.setattr(engines, "cuda_available", lambda: False)
+    monkeypatch.setattr(engines, "whole_prefills", lambda *args: {})
+    monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    if inherited is None:
+        monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
+    else:
+        monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", inherited)
+    caplog.set_level(logging.INFO, logger="generate.vllm_check")
+    with pytest.raises(PrefloopError) as caught:
+        make_engine("vllm", str(tiny_model_dir), EngineOptions(cpu_kv_cache_gib=flag))
+    assert seen["space"] == in_force.split(",")[0]
+    assert f"a larger --cpu-kv-cache-gib (now {in_force}):" in str(caught.value)
+    assert [r.getMessage() for r in caplog.records if r.name == "generate.vllm_check"] == (
+        [said] if said else []
     )

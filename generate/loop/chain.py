@@ -7,9 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from data.files import atomic_write, folder_for_writing, strict_json
+from data.files import atomic_write, strict_json
 from data.workspace import Workspace
 from generate.job_plan import model_sampled
+from generate.loop.folders import chain_folders
 
 if TYPE_CHECKING:
     from generate.loop.driver import Iterate
@@ -46,10 +47,10 @@ def write_samples(
         ):
             parts.append(f"**{title}**\n\n" + _block(text))
     path = Path(iterate.path) / "samples.md"
-    # through a descriptor of the iterate's folder opened in one of WS/runs: a link swapped in for either since the
-    # folder was claimed is refused (one line naming it), never a samples.md written or replaced wherever it points
-    with folder_for_writing(path.parent.parent) as runs, folder_for_writing(path.parent, dir_fd=runs) as fd:
-        atomic_write(path, lambda f: f.write("\n".join(parts).encode()), dir_fd=fd)
+    # through descriptors of WS/runs and each folder below it: a link swapped in for any since the folder was
+    # claimed is refused (one line naming it), never a samples.md written or replaced wherever it points
+    with chain_folders(workspace.runs, path.parent) as opened:
+        atomic_write(path, lambda f: f.write("\n".join(parts).encode()), dir_fd=opened[-1])
     return path
 
 

@@ -37,7 +37,6 @@ from generate.loop.arena import check_loop_arena
 from generate.loop.folders import (
     add_sampling,
     chain_of,
-    check_claim,
     claim,
     claimed,
     iterate_folder,
@@ -233,8 +232,8 @@ def iterate_once(
         # a killed run's training continued from its checkpoint: train_seconds are this run's part alone
         "resumed_from_checkpoint": model["metrics"].get("resumed_from_checkpoint"),
     }
-    # through the folder's descriptor: one swapped for a link while training ran is refused
-    write_claim(folder, loop, record)
+    # through the folders' descriptors: one swapped for a link while training ran is refused
+    write_claim(workspace.runs, folder, loop, record)
     return iteration_summary(iteration, model, record), _iterate_of(model)
 
 
@@ -250,7 +249,7 @@ def _sample_round(
     """Iteration ``iteration``'s sampling from ``reference``, then its ``folder`` claimed for training on this
     chain's pairs, the claim recording the sampling's counts and seconds (`folders.add_sampling`)."""
     round = reference.round + 1
-    ours = claimed(folder, reference, round, loop)
+    ours = claimed(workspace.runs, folder, reference, round, loop)
     pending = loop.pending(workspace, reference, round, sets)
     started = time.perf_counter()
     sampled = {}
@@ -259,7 +258,8 @@ def _sample_round(
         sampled = _sample_claimed(options, workspace, reference, step, pending, loop, folder, ours)
     sample_seconds = round_seconds(started)
     _check_one_chain(workspace, round, reference.label, loop)
-    claim(folder, reference, round, loop, ours, add_sampling(ours or {}, sampled, sample_seconds))
+    sampling = add_sampling(ours or {}, sampled, sample_seconds)
+    claim(workspace.runs, folder, reference, round, loop, ours, sampling)
 
 
 def _sample_claimed(
@@ -277,13 +277,13 @@ def _sample_claimed(
     interrupted having stored nothing (an engine that did not start, Ctrl-C as it loaded) puts the claim back as it
     was (``ours``)."""
     held = _answers_held(workspace, reference.label, step.round)
-    claim(folder, reference, step.round, loop, ours, sampling_under_way(ours or {}))
+    claim(workspace.runs, folder, reference, step.round, loop, ours, sampling_under_way(ours or {}))
     try:
         return sample_pending(options, workspace, reference, step, pending, loop)
     except BaseException:  # KeyboardInterrupt too
         left = loop.pending(workspace, reference, step.round, pending)
         if left == pending and _answers_held(workspace, reference.label, step.round) == held:
-            unclaim(folder, loop, ours)
+            unclaim(workspace.runs, folder, loop, ours)
         raise
 
 
@@ -356,7 +356,7 @@ def check_rounds(
         loop_round(options, loop, iteration, round).check_answers(workspace, answers)
         if folder is not None:  # what it trains on, and where: this chain's pairs, a folder of its own
             _check_one_chain(workspace, round, reference.label, loop)
-            check_claim(folder, reference, round, loop)
+            claimed(workspace.runs, folder, reference, round, loop)
             reference = last = Iterate("", str(folder), model_label(str(folder)), round)
     return last
 

@@ -12,6 +12,7 @@ refused before it writes anything."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING
 from data.errors import PrefloopError, first_line
 from data.files import (
     NotAFileError,
+    WriteError,
     atomic_write,
     check_not_link,
     folder_for_writing,
@@ -44,15 +46,15 @@ if TYPE_CHECKING:
 FOUND_AGAIN = frozenset({TOO_LONG, "unpaired_prompts", "no_spread", "empty", "duplicate"})
 
 
-def write_claim(folder: Path, loop: Loop, record: dict, make: bool = False) -> None:
+def write_claim(runs: Path, folder: Path, loop: Loop, record: dict, make: bool = False) -> None:
     """Write ``record`` as the claim (`<kind>.json`) of ``folder`` (`iterate_folder`: WS/runs/NAME-iterN), whole,
-    through a descriptor of the folder opened in one of ``runs``: either swapped for a link since the loop named it
-    (while its training ran) is refused in one line naming it, never written where it points (as
-    `train.out_folder.check_own_folders` refuses the folder to the training). With ``make``, either is made
-    first where it is missing (the folder in ``runs`` as opened: never through a link swapped in for it)."""
+    through descriptors of ``runs`` and of each folder below it (`chain_folders`): any of them swapped for a link
+    since the loop named it (while its training ran) is refused in one line naming it, never written where it
+    points (as `train.out_folder.check_own_folders` refuses the folder to the training). With ``make``, each is made
+    first where it is missing (in the folder above as opened: never through a link swapped in for it)."""
     text = json.dumps(record, indent=2, default=str) + "\n"
-    with folder_for_writing(folder.parent, make) as runs, folder_for_writing(folder, make, runs) as fd:
-        atomic_write(folder / f"{loop.kind}.json", lambda f: f.write(text.encode()), dir_fd=fd)
+    with chain_folders(runs, folder, make) as opened:
+        atomic_write(folder / f"{loop.kind}.json", lambda f: f.write(text.encode()), dir_fd=opened[-1])
 
 
 @contextmanager
@@ -66,9 +68,9 @@ def chain_lock(workspace: Workspace, name: str) -> Iterator[None]:
     lock, with a warning."""
     path = workspace.runs / f"{name}.lock"
     # a --spin-name a/b: its iterates and lock in WS/runs/a
-    with chain_folder(workspace.runs, path.parent) as folder:
+    with chain_folders(workspace.runs, path.parent, make=True) as opened:
         try:
-            fd = hold_lock(path, partial(held_line, workspace, name), folder)
+            fd = hold_lock(path, partial(held_line, workspace, name), opened[-1])
         except NoLocksError as exc:  # as the run went before the lock: said, not refused
             print(
                 f"warning: {exc}: a second run of the chain {name} would not be refused: run one at a time",
@@ -110,18 +112,28 @@ def refuse_running(workspace: Workspace, name: str) -> None:
 
 
 @contextmanager
-def chain_folder(runs: Path, folder: Path) -> Iterator[int]:
-    """A descriptor of ``folder``, ``runs`` (WS/runs) or a folder of a chain's name below it (``a`` of ``a/b``),
-    each folder from ``runs`` down made where missing and opened in the one above it without following a link: a
-    link at any of them, planted or swapped in while the folders are made, is refused (NotAFileError naming it),
-    nothing made or locked where it points."""
-    parts = folder.relative_to(runs).parts
+def chain_folders(runs: Path, folder: Path, make: bool = False) -> Iterator[list[int]]:
+    """Descriptors of ``runs`` (WS/runs) and of each folder from it down to ``folder`` (a chain a/b/c's ``a``,
+    ``a/b``, then its iterate ``a/b/c-iter1``), the last ``folder``'s, each opened in the one above it without
+    following a link: a link at any of them, planted or swapped in since the loop named it, is refused
+    (NotAFileError naming it), nothing read, made, written or removed where it points. With ``make``, each is made
+    where missing; a missing one is otherwise a WriteError (errno ENOENT) naming it. ``folder`` is named under
+    ``runs`` or, as the manifest stores a model's folder, under where ``runs`` resolves."""
+    parts = _parts_below(runs, folder)
     with ExitStack() as opened:
-        fd = opened.enter_context(folder_for_writing(runs, make=True))
+        fds = [opened.enter_context(folder_for_writing(runs, make))]
         for depth in range(1, len(parts) + 1):
             below = runs.joinpath(*parts[:depth])
-            fd = opened.enter_context(folder_for_writing(below, make=True, dir_fd=fd))
-        yield fd
+            fds.append(opened.enter_context(folder_for_writing(below, make, fds[-1])))
+        yield fds
+
+
+def _parts_below(runs: Path, folder: Path) -> tuple[str, ...]:
+    """The names of ``folder`` below ``runs`` (or below where it resolves: a registered model's stored folder)."""
+    for base in (runs, runs.resolve()):
+        with suppress(ValueError):
+            return folder.relative_to(base).parts
+    raise PrefloopError(f"{folder}: not a folder in {runs}, where the loop claims its iterates' folders")
 
 
 def iterate_folder(options: LoopOptions, workspace: Workspace, loop: Loop, iteration: int) -> Path:
@@ -142,13 +154,14 @@ def check_no_links(runs: Path, path: Path) -> None:
         check_not_link(runs.joinpath(*parts[:depth]))
 
 
-def read_claim(folder: str | Path, loop: Loop) -> dict | None:
-    """The claim (`<kind>.json`) in ``folder``; None where there is none. A symlink or special file at its name is
+def read_claim(folder: str | Path, loop: Loop, dir_fd: int | None = None) -> dict | None:
+    """The claim (`<kind>.json`) in ``folder`` (with ``dir_fd``: the folder's descriptor, `chain_folders`); None
+    where there is none. A symlink or special file at its name is
     a NotAFileError naming it, and a file that is no claim (unreadable, no JSON object) a PrefloopError naming it:
     neither makes the folder a chain's, nor leaves it to be trained over as nobody's."""
     path = Path(folder) / f"{loop.kind}.json"
     try:
-        with open_regular(path) as handle:
+        with open_regular(path, dir_fd) as handle:
             claimed = within_depth(json.load, handle)
     except (FileNotFoundError, NotADirectoryError):  # no claim, or no folder (a hub id's model)
         return None
@@ -201,50 +214,51 @@ def chain_of(folder: str | Path, loop: Loop) -> tuple:
     return theirs.get("reference_id"), theirs.get("round")
 
 
-def check_claim(folder: Path, reference: Iterate, round: int, loop: Loop) -> bool:
-    """Whether ``folder`` is this iteration's already (a killed run's), or refuse it: a folder of another chain is
-    never overwritten. A ``reference`` without an id (not trained or registered yet) has no folder yet."""
+def claimed(runs: Path, folder: Path, reference: Iterate, round: int, loop: Loop) -> dict | None:
+    """This iteration's claim in ``folder`` (a killed run's), None where there is none (nor any folder yet), read
+    once through descriptors of ``runs`` and the folders below it (`chain_folders`: a link swapped in for any is
+    refused, never read through); a folder of another chain, or one not empty and unclaimed, is refused: never
+    overwritten. A ``reference`` without an id (not trained or registered yet) has no folder yet."""
     flag = f"--{loop.kind}-name NAME"
-    if (theirs := read_claim(folder, loop)) is not None:
-        if (theirs.get("reference_id"), theirs.get("round")) != (reference.id, round):
-            raise PrefloopError(
-                f"{folder}: holds round {theirs.get('round')} of another {loop.kind.upper()} chain (reference "
-                f"{theirs.get('reference')}); pass {flag} to put this chain's iterates elsewhere"
-            )
-        return True
-    if folder.exists() and any(folder.iterdir()):
+    try:
+        with chain_folders(runs, folder) as opened:
+            theirs = read_claim(folder, loop, opened[-1])
+            unclaimed_files = theirs is None and bool(os.listdir(opened[-1]))
+    except WriteError as exc:
+        if exc.errno == errno.ENOENT:  # no folder yet
+            return None
+        raise
+    if unclaimed_files:
         raise PrefloopError(f"{folder}: not empty and not a {loop.kind} iterate folder; pass {flag}")
-    return False
-
-
-def claimed(folder: Path, reference: Iterate, round: int, loop: Loop) -> dict | None:
-    """This iteration's claim in ``folder`` (a killed run's), None where there is none; another chain's folder is
-    refused (`check_claim`)."""
-    return read_claim(folder, loop) if check_claim(folder, reference, round, loop) else None
+    if theirs is not None and (theirs.get("reference_id"), theirs.get("round")) != (reference.id, round):
+        raise PrefloopError(
+            f"{folder}: holds round {theirs.get('round')} of another {loop.kind.upper()} chain (reference "
+            f"{theirs.get('reference')}); pass {flag} to put this chain's iterates elsewhere"
+        )
+    return theirs
 
 
 def claim(
-    folder: Path, reference: Iterate, round: int, loop: Loop, ours: dict | None, sampling: dict
+    runs: Path, folder: Path, reference: Iterate, round: int, loop: Loop, ours: dict | None, sampling: dict
 ) -> None:
     """Make ``folder`` this iteration's: ``ours`` (the claim an earlier run wrote there, `claimed`; None: none)
     with ``sampling``, what the runs that sampled for it did (`add_sampling`, `sampling_under_way`), so the rerun
     that continues a killed run's training keeps the first run's."""
     record = ours or {"reference_id": reference.id, "reference": reference.path, "round": round}
-    write_claim(folder, loop, record | sampling, make=True)
+    write_claim(runs, folder, loop, record | sampling, make=True)
 
 
-def unclaim(folder: Path, loop: Loop, ours: dict | None) -> None:
+def unclaim(runs: Path, folder: Path, loop: Loop, ours: dict | None) -> None:
     """Put back the claim of ``folder`` as it was before this run's sampling (`sampling_under_way`), which stored
-    nothing: ``ours``, or none where there was none (the folder, left empty, removed too). Through descriptors of
-    ``runs`` and the folder, as `write_claim` writes it: either swapped for a link is refused, nothing removed."""
+    nothing: ``ours``, or none where there was none (the folder, left empty, removed too). Through the folders'
+    descriptors, as `write_claim` writes it: any swapped for a link is refused, nothing removed."""
     if ours is not None:
-        write_claim(folder, loop, ours)
+        write_claim(runs, folder, loop, ours)
         return
-    with folder_for_writing(folder.parent) as runs:
-        with folder_for_writing(folder, dir_fd=runs) as fd:
-            remove(folder / f"{loop.kind}.json", dir_fd=fd)
+    with chain_folders(runs, folder) as opened:
+        remove(folder / f"{loop.kind}.json", dir_fd=opened[-1])
         with suppress(OSError):  # not empty: someone else's files; kept
-            os.rmdir(folder.name, dir_fd=runs)
+            os.rmdir(folder.name, dir_fd=opened[-2])
 
 
 def _runs(earlier: dict) -> int:
