@@ -240,11 +240,12 @@ FORKING = textwrap.dedent(
     from data.workspace import Workspace
     from generate.loop.folders import chain_lock
     with chain_lock(Workspace(sys.argv[1]), "spin"):
-        child = os.fork()  # as a DataLoader worker or a library's helper process under --no-spin-isolate
-        if child == 0:
+        if os.fork() == 0:  # as a DataLoader worker or a library's helper process under --no-spin-isolate
+            # said by the child once its fork returned (the at-fork hooks run): said by the parent, it was killed
+            # while the child had not yet run and still held its copy of the lock (once in a loaded run)
+            print(os.getpid(), flush=True)
             time.sleep(120)
             os._exit(0)
-        print(child, flush=True)
         sys.stdin.read()
     """
 )
