@@ -106,7 +106,8 @@ def test_with_on_error_skip_an_import_leaves_out_the_rows_a_rank_item_refuses(tm
     assert main(["import", "-w", str(ws.path), "--on-error", "skip", str(path)]) == 0
     out = capsys.readouterr().out
     assert (
-        "new_completions 1, new_labels 1, new_prompts 1, records 5; skipped 3 records (rank_locked 3)" in out
+        "new_completions 1, new_labels 1, new_prompts 1, prompts_already_stored 1, records 5; skipped 3 records "
+        "(rank_locked 3)" in out
     )
     (rejects,) = (ws.path / "imports").glob("*.rejects.jsonl")
     listed = [json.loads(line) for line in rejects.read_text().splitlines()]
