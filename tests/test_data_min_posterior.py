@@ -210,13 +210,9 @@ def unchecked_note(n: int, reasons: str = "unchecked") -> str:
     )
 
 
-def test_answers_nobody_checks_are_counted_apart_and_said_why(tmp_path, capsys):
-    """All 9 verdicts below `--min-posterior 0.9` were counted below_min_posterior, dan's 4 among them, and nothing
-    said why his were all 0.8 (a new user's first import: every pair is one labeller's). They are counted
-    `unchecked` now, once each, export and train alike, with what that means and what to do; each row's `checked`
-    says whose posterior is its labeller's trust."""
-    ws = checked_and_not(tmp_path)
-    w = [
+def sure_export(ws: Workspace) -> list[str]:
+    """`data export` of the dpo rows whose Dawid–Skene posterior is at least 0.9."""
+    return [
         "export",
         "-w",
         str(ws.path),
@@ -227,6 +223,15 @@ def test_answers_nobody_checks_are_counted_apart_and_said_why(tmp_path, capsys):
         "--min-posterior",
         "0.9",
     ]
+
+
+def test_answers_nobody_checks_are_counted_apart_and_said_why(tmp_path, capsys):
+    """All 9 verdicts below `--min-posterior 0.9` were counted below_min_posterior, dan's 4 among them, and nothing
+    said why his were all 0.8 (a new user's first import: every pair is one labeller's). They are counted
+    `unchecked` now, once each, export and train alike, with what that means and what to do; each row's `checked`
+    says whose posterior is its labeller's trust."""
+    ws = checked_and_not(tmp_path)
+    w = sure_export(ws)
     assert main(w) == 0
     said = "3 rows exported, left out: below_min_posterior 5, unchecked 4; " + unchecked_note(4)
     assert capsys.readouterr().out.endswith(f": {said}\n")
@@ -313,17 +318,7 @@ def test_a_lone_rankers_pairs_are_counted_rank_unchecked_and_said_why(tmp_path, 
     ranking = canonical_ranking(">".join(a.id for a in answers))
     ws.append([prompt, *answers, Label(rank_item_id(prompt.id, 0), "ann", "rank", None, ranking=ranking)])
     pair = Pair(prompt.id, answers[0].id, answers[1].id, kind="sampled")  # bob's alone
-    w = [
-        "export",
-        "-w",
-        str(ws.path),
-        "--format",
-        "dpo",
-        "--aggregate",
-        "dawid-skene",
-        "--min-posterior",
-        "0.9",
-    ]
+    w = sure_export(ws)
     assert main(w) == 2
     said = "(left out: rank_unchecked 3; " + unchecked_note(3, "rank_unchecked") + ")"
     assert said in capsys.readouterr().err
