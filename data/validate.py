@@ -95,12 +95,18 @@ def planted_beside(root: Path) -> tuple[list[str], list[str]]:
 def chain_locks(root: Path) -> tuple[list[Path], list[Path]]:
     """The round drivers' locks (``WS/runs/<name>.lock``, `generate.loop.folders.chain_lock`; a name ``a/b``'s in
     WS/runs/a), regular files (a hard link there, as a workspace copied by ``cp -al`` leaves it, is refused by the
-    next run of that chain), and apart, a link or special file there, which it refuses too. None through a link at
-    ``runs`` or a folder below it, which the drivers refuse as such, nor in an iterate folder (``<name>-iter<t>``),
-    where no driver locks."""
-    locks, planted, folders = [], [], [root / "runs"]
-    if not os.path.isdir(folders[0]) or os.path.islink(folders[0]):
+    next run of that chain), and apart, a link or special file there, which it refuses too, and ``runs`` itself
+    where it is no folder (a link, a file: `Workspace.runs` and the drivers refuse it), none then looked for through
+    it. None through a link at a folder below ``runs``, which the drivers refuse as such, nor in an iterate folder
+    (``<name>-iter<t>``), where no driver locks."""
+    runs = root / "runs"
+    locks, planted, folders = [], [], [runs]
+    try:
+        mode = os.lstat(runs).st_mode
+    except (FileNotFoundError, NotADirectoryError):
         return locks, planted
+    if not stat.S_ISDIR(mode):
+        return locks, [runs]
     while folders:
         with suppress(FileNotFoundError, NotADirectoryError), os.scandir(folders.pop()) as entries:
             for entry in entries:

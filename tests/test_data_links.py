@@ -752,3 +752,23 @@ def test_validate_names_a_link_at_a_chains_lock(tmp_path, capsys):
         f"{ws}/runs/spin.lock: {NOT_A_FILE}",
         f"{ws}: 2 problems",
     ]
+
+
+@pytest.mark.parametrize("planted", ["link", "file"])
+def test_validate_names_ws_runs_where_it_is_no_folder(tmp_path, capsys, planted):
+    """A symlink at WS/runs itself is refused by `Workspace.runs` (train's default --out, the round drivers), and
+    validate said OK: it looked for the drivers' locks only where WS/runs was a folder, and named nothing when it
+    was not. It names WS/runs as it names a link (or a file) at the app's holdings folder."""
+    ws = Workspace.init(tmp_path / "ws").path
+    (tmp_path / "elsewhere").mkdir()
+    # no lock of this workspace: not looked for through the link
+    (tmp_path / "elsewhere/spin.lock").write_text("")
+    if planted == "link":
+        (ws / "runs").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    else:
+        (ws / "runs").write_text("")
+    assert main(["validate", "-w", str(ws)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{ws}/runs: {NOT_A_FILE if planted == 'link' else A_FILE}",
+        f"{ws}: 1 problem",
+    ]
