@@ -33,9 +33,10 @@ HARD_LINK = (
 SHARED_WAIT, SHARED_TRIES = 1.0, 100
 
 
-# The locks this process holds (`hold_lock`), by descriptor, with the file each is of (device, inode). A ``flock``
-# belongs to the open file, which a fork shares: a child forked while it is held (a DataLoader worker, a library's
-# helper under --no-spin-isolate) that outlived a killed holder kept its chain or view locked, every rerun refused.
+# The locks this process holds or is taking (`hold_lock`, `waiting_lock`), by descriptor, with the file each is of
+# (device, inode), from the open of each on (`_open_lock`). A ``flock`` belongs to the open file, which a fork shares:
+# a child forked while it is held (a DataLoader worker, a library's helper under --no-spin-isolate), or before it was
+# taken on that open file, that outlived the holder kept its chain, view, gold or exclusions locked after it.
 # ``O_CLOEXEC`` covers an exec, not a fork: each child closes its copies as it starts (`_close_in_child`).
 _HELD: dict[int, tuple[int, int]] = {}
 
@@ -200,7 +201,7 @@ def hold_lock(path: Path, held: Callable[[str], str], dir_fd: int | None = None)
     holds is named as its lock, never to be removed under it. The host is written as the holder may run on another
     machine of a shared file system, where its pid is no process here. A child this process forks holds none of it
     (`_close_in_child`): it cannot keep the lock once this process has ended."""
-    fd = open_in_place(path, os.O_RDWR | os.O_CREAT, dir_fd=dir_fd, one_name=False)
+    fd = _open_lock(path, dir_fd)
     try:
         try:
             taken = _take(fd)  # `data validate`'s look at the lock is no holder: waited out
@@ -214,10 +215,8 @@ def hold_lock(path: Path, held: Callable[[str], str], dir_fd: int | None = None)
             os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
         except OSError as exc:  # the disk full, a quota: said naming the lock, not as a bare errno
             raise write_error(exc, path) from exc
-        info = os.fstat(fd)
-        _HELD[fd] = (info.st_dev, info.st_ino)
     except BaseException:
-        os.close(fd)
+        let_go(fd)
         raise
     return fd
 
@@ -228,8 +227,9 @@ def waiting_lock(path: Path) -> Iterator[None]:
     thread) holds it: for a read, change and write of a small file, which two processes at once would each write
     over the other's change. Nothing is written in the lock file, so a hard link there is harmless (a workspace
     copied by ``cp -al`` then shares it: its writes wait on the original's); a link or special file is refused
-    (`open_in_place`). Where the file system takes no locks, a NoLocksError naming it."""
-    fd = open_in_place(path, os.O_RDWR | os.O_CREAT, one_name=False)
+    (`open_in_place`). Where the file system takes no locks, a NoLocksError naming it. A child this process forks
+    holds none of it (`_close_in_child`), as with `hold_lock`."""
+    fd = _open_lock(path)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -237,7 +237,21 @@ def waiting_lock(path: Path) -> Iterator[None]:
             raise NoLocksError(f"{path}: the file system here takes no locks ({os_reason(exc)})") from None
         yield
     finally:
+        let_go(fd)
+
+
+def _open_lock(path: Path, dir_fd: int | None = None) -> int:
+    """The lock file ``path`` opened (`open_in_place`, a hard link left to the caller) and recorded in `_HELD` at
+    once, before its lock is tried: a child forked (by another thread) after the open, before or after the lock is
+    taken, closes its copy of the open file, whose ``flock`` it would otherwise keep held."""
+    fd = open_in_place(path, os.O_RDWR | os.O_CREAT, dir_fd=dir_fd, one_name=False)
+    try:
+        info = os.fstat(fd)
+    except BaseException:
         os.close(fd)
+        raise
+    _HELD[fd] = (info.st_dev, info.st_ino)
+    return fd
 
 
 def lock_holder(fd: int) -> str:

@@ -1,0 +1,104 @@
+"""A child forked while this process holds a lock, or is taking it, holds none of it (`data.in_place`): a ``flock``
+belongs to the open file, which a fork shares, so a child that outlived its parent's lock (a DataLoader worker, a
+library's helper, forked by another thread) kept it held, every later writer or run waiting or refused."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import time
+
+import pytest
+
+from data.gold import GOLD_LOCK
+from data.in_place import hold_lock, let_go, waiting_lock
+from data.selection import EXCLUDED_LOCK
+
+FLOCK, PWRITE = fcntl.flock, os.pwrite
+
+
+def fork_child(children: list[int]) -> None:
+    """Fork a child that lives on until killed (its pid added to ``children``), once its at-fork hooks have run: it
+    says so through a pipe, as the parent's next step could otherwise run before them."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write, b"x")
+        time.sleep(120)
+        os._exit(0)
+    children.append(pid)
+    os.close(write)
+    assert os.read(read, 1) == b"x"
+    os.close(read)
+
+
+def free(path) -> bool:
+    """Whether another open of ``path`` takes its lock at once."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        FLOCK(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+@pytest.fixture()
+def children():
+    pids: list[int] = []
+    yield pids
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
+@pytest.mark.parametrize("name", [GOLD_LOCK, EXCLUDED_LOCK])
+def test_a_child_forked_while_a_waiting_lock_is_held_does_not_keep_it_held(tmp_path, children, name):
+    """gold.lock and excluded.lock (`waiting_lock`) were not closed in a forked child, unlike the round drivers' and
+    the app's locks: a child forked inside the block held the lock on after the parent left it, every gold write
+    or exclusion of the workspace waiting on that child."""
+    lock = tmp_path / name
+    with waiting_lock(lock):
+        fork_child(children)
+        assert not free(lock)
+    assert free(lock)
+
+
+def forking(children: list[int], real):
+    """``real`` (``fcntl.flock`` or ``os.pwrite``), forking a child the first time it is called (as another thread
+    of the process forked at that instant)."""
+
+    def call(*args):
+        if not children:
+            fork_child(children)
+        return real(*args)
+
+    return call
+
+
+@pytest.mark.parametrize(
+    ("take", "at"),
+    [("hold", "flock"), ("hold", "pwrite"), ("wait", "flock")],
+    ids=["hold-flock", "hold-pid", "wait"],
+)
+def test_a_child_forked_while_a_lock_is_being_taken_does_not_keep_it_held(
+    tmp_path, children, monkeypatch, take, at
+):
+    """A lock was recorded as held (to be closed in a forked child) only once its pid was written: a child forked
+    (by another thread) between the open and that write, before or after the ``flock`` was taken on the open file
+    it shares, kept the lock held once the parent let go. It is recorded from its open on."""
+    lock = tmp_path / "spin.lock"
+    if at == "flock":
+        monkeypatch.setattr(fcntl, "flock", forking(children, FLOCK))
+    else:
+        monkeypatch.setattr(os, "pwrite", forking(children, PWRITE))
+    if take == "hold":
+        let_go(hold_lock(lock, str))
+    else:
+        with waiting_lock(lock):
+            pass
+    monkeypatch.undo()
+    assert children  # forked where meant
+    assert free(lock)
