@@ -272,9 +272,12 @@ def _check_keys(
     values = {str(key).replace("-", "_"): value for key, value in values.items()}
     unknown = sorted(set(values) - set(fields))
     if unknown:
+        # the known names spelled as the user writes keys: `max-new-tokens` was told `max_tokens`
+        dashed = "-" in written[unknown[0]]
+        known = sorted(name.replace("_", "-") if dashed else name for name in fields)
         raise ConfigError(
             f"{where}: unknown option(s) {', '.join(written[name] for name in unknown)}"
-            f"{did_you_mean(unknown[0], fields)}; known: {', '.join(sorted(fields))}"
+            f"{did_you_mean(written[unknown[0]], known)}; known: {', '.join(known)}"
         )
     for name, value in values.items():
         if dataclasses.is_dataclass(fields[name]):

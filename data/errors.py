@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 ECHO = 40  # characters of a value from the user's input that an error line repeats; the rest is cut to "…"
@@ -86,20 +86,30 @@ def names_shown(names: Iterable[object], limit: int | None = None) -> str:
     """Names from the user's input (a record's keys, a file's columns) as one line lists them: each `one_line`
     and `cut_name` (a key of 5,000 characters, or one holding a newline, was repeated whole; two columns cut to
     the same 40 characters could not be told apart), the first ``limit`` of them; "none" where there are none.
-    Names cut to the same text (differing only in their middle) keep where they differ too."""
+    Names cut to the same text (differing only in their middle) keep where they differ too; names that still read
+    alike (differing only in how often a character repeats: ``a`` × 200 + ``1``, ``a`` × 201 + ``1``) add their
+    length; any alike even so (of one length, as no real names are) are shown whole."""
     shown = [str(name) for name in list(names)[:limit]]
+    told = _retold({name: cut_name(name) for name in shown}, lambda name, _, alike: _told_apart(name, alike))
+    told = _retold(told, lambda name, text, _: f"{text} ({len(name)} characters)")
+    told = _retold(told, lambda name, _, __: name)
+    return ", ".join(one_line(told[name]) for name in shown) or "none"
+
+
+def _retold(told: dict[str, str], how: Callable[[str, str, set[str]], str]) -> dict[str, str]:
+    """``told`` (name: its text) with each name that reads alike with others told ``how`` (name, text, the names
+    alike)."""
     alike: dict[str, set[str]] = {}
-    for name in shown:
-        alike.setdefault(cut_name(name), set()).add(name)
-    return ", ".join(one_line(_told_apart(name, alike[cut_name(name)])) for name in shown) or "none"
+    for name, text in told.items():
+        alike.setdefault(text, set()).add(name)
+    return {
+        name: how(name, text, alike[text]) if len(alike[text]) > 1 else text for name, text in told.items()
+    }
 
 
 def _told_apart(name: str, alike: set[str]) -> str:
     """`cut_name` of ``name``, around where it differs from the most like it of the other names of ``alike``."""
-    others = alike - {name}
-    if not others:
-        return cut_name(name)
-    return cut_name(name, max(len(os.path.commonprefix([name, other])) for other in others))
+    return cut_name(name, max(len(os.path.commonprefix([name, other])) for other in alike - {name}))
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:

@@ -446,24 +446,33 @@ def test_a_range_error_names_the_file_and_key_the_value_came_from(tmp_path, caps
 @pytest.mark.parametrize(
     "command, text, said",
     [
-        ("generate", "max-new-tokens: 8\n", "unknown option(s) max-new-tokens (did you mean max_tokens?)"),
+        ("generate", "max-new-tokens: 8\n", "unknown option(s) max-new-tokens (did you mean max-tokens?)"),
+        ("generate", "max_new_tokens: 8\n", "unknown option(s) max_new_tokens (did you mean max_tokens?)"),
+        (
+            "train",
+            "min-posterior-x: 1\n",
+            "min-posterior-x (did you mean min-posterior?); known: aggregate, agreement, batch-size, ",
+        ),
         ("generate", "max-tokens: abc\n", "key max-tokens: expected int"),
         ("generate", "max-tokens:\n", "key max-tokens: null names nothing"),
         ("annotate", "gold-rate: 0.7\n", "key gold-rate 0.7: must be"),
         ("generate", "spin-test-limit: 3\n", ": spin-test-limit is an option of --spin-iter N"),
         ("loop", "spin-iter: abc\n", "key spin-iter abc: must be a whole number"),
         ("loop", "spin-iter: 1\ntrain:\n  learning-rate: -1\n", "key train.learning-rate -1.0: must be"),
-        ("loop", "spin-iter: 1\ntrain:\n  lerning-rate: 1\n", "train: unknown option(s) lerning-rate"),
+        ("loop", "spin-iter: 1\ntrain:\n  lerning-rate: 1\n", "lerning-rate (did you mean learning-rate?)"),
     ],
 )
 def test_a_dashed_key_of_a_config_file_is_named_as_written(tmp_path, capsys, command, text, said):
     """A file takes `max-new-tokens:` as `max_new_tokens:`, and every line about it named the underscored key,
-    one its user never wrote, to look for in the file. The key is named as the file writes it."""
+    one its user never wrote, to look for in the file. The key is named as the file writes it, and an unknown
+    key's suggestion and the known options are spelled as it is (`max-tokens`, not `max_tokens`)."""
     from annotate.__main__ import main as annotate_main
     from generate.__main__ import main as generate_main
     from generate.loop.__main__ import main as loop_main
+    from train.__main__ import main as train_main
 
-    main = {"generate": generate_main, "annotate": annotate_main, "loop": loop_main}[command]
+    mains = {"generate": generate_main, "annotate": annotate_main, "loop": loop_main, "train": train_main}
+    main = mains[command]
     config = tmp_path / "run.yaml"
     config.write_text(text)
     assert main(["-w", str(tmp_path / "ws"), "--config", str(config)]) == 2

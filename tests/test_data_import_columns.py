@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 from data.__main__ import main
+from data.errors import cut_name, names_shown
 from data.workspace import Workspace
 from tests.test_data_gold_files import write
 from tests.test_data_gold_tasks import FULL
@@ -132,6 +133,26 @@ def test_long_column_names_differing_only_in_their_middle_keep_where_they_differ
     middle = ["otation_annotation_gpt-4_score_score_sc", "otation_annotation_llama-2_score_score_"]
     cut = [f"{start}…{around}…{end}" for around in middle]
     assert capsys.readouterr().out.endswith(f"columns not read: {', '.join(cut)}\n")
+
+
+def test_long_column_names_differing_only_in_a_repeat_count_say_their_lengths(tmp_path, capsys):
+    """Two names past 120 characters differing only in how often a character repeats (`a` × 200 + `1` and one `a`
+    more) read the same wherever they were cut: each says its length too."""
+    names = ["a" * 200 + "1", "a" * 201 + "1"]
+    path = write(tmp_path / "rows.jsonl", {"prompt": "q", "response": "a"} | dict.fromkeys(names, 1))
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 0
+    cut = f"{'a' * 39}…{'a' * 39}…{'a' * 38}1"
+    assert capsys.readouterr().out.endswith(
+        f"columns not read: {cut} (201 characters), {cut} (202 characters)\n"
+    )
+
+
+def test_long_names_alike_even_with_their_lengths_are_shown_whole():
+    """Two names of one length, each cut around where it differs from the name most like it, can still read the
+    same (a `c` at 126 in one, at 72 in the other, `a` all around): they are shown whole, the third name cut."""
+    plain, one, two = ("a" * n for n in (169, 196, 196))
+    one, two = one[:126] + "c" + one[127:], two[:72] + "c" + two[73:125] + "c" + two[126:]
+    assert names_shown([plain, one, two]) == f"{cut_name(plain, 126)}, {one}, {two}"
 
 
 def test_keys_of_openais_input_other_than_its_messages_are_named_not_read(tmp_path, capsys):

@@ -230,7 +230,7 @@ def test_wilson_interval_and_the_report_print_it():
     metrics = preference_metrics([0.0] * n, [1.0] * n, [1.0] * 15 + [-1.0] * 5, [0.0] * n, 0.1)
     metrics.update(eval_split="test")
     lines = "\n".join(summary_lines("dpo", metrics))
-    assert "implicit reward accuracy 0.750 (95 % CI 0.531-0.888)"  # 3 decimals, as the share in lines
+    assert "implicit reward accuracy 0.750 (95 % CI 0.531-0.888)" in lines  # 3 decimals, as the share
     assert (
         "trained model in 15/20 (95 % CI 0.531-0.888)" in lines
         and "original model preferred chosen in 0/20" in lines
@@ -362,7 +362,7 @@ def test_one_held_out_row_prints_its_change_without_an_interval():
     chain = {"metric": "held-out log p(gold answer)", "steps": [{"iteration": 1, **one}], "overall": one}
     assert (
         chain_lines(chain)[1]
-        == "  iteration 1: -10.0 -> -7.0, change +3.00; rose on 1/1 prompts (95 % CI 0.21-1.00)"
+        == "  iteration 1: -10.0 -> -7.0, change +3.00; rose on 1/1 prompts (95 % CI 0.207-1.000)"
     )
 
 

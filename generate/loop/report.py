@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from data.errors import counted
+from data.intervals import figure_text
 from generate.context import TOO_LONG
 
 
@@ -197,7 +198,8 @@ def prompt_counts(prompts: dict[str, int], iterations: list[dict]) -> str:
 
 def chain_lines(chain: dict | None) -> list[str]:
     """The gold log-likelihood of every iterate on the same held-out prompts: each step's change and base -> last,
-    with 95 % intervals (`train.evaluate.paired_change`'s for the mean change, Wilson for the share of prompts that rose)."""
+    with 95 % intervals (`train.evaluate.paired_change`'s for the mean change, to its 2 decimals; Wilson for the share
+    of prompts that rose, to 3 as every share's (`data.intervals.figure_text`, as train's report))."""
     if not chain:
         return []
 
@@ -214,7 +216,7 @@ def chain_lines(chain: dict | None) -> list[str]:
             f"{title}: {c['mean_before']:.1f} -> {c['mean_after']:.1f}, change {c['mean_change']:+.2f}"
             + (f" (95 % CI {ci[0]:+.2f} to {ci[1]:+.2f})" if ci else "")
             + f"; rose on {c['rose']}/{c['rows']} prompts "
-            f"(95 % CI {share_low:.2f}-{share_high:.2f}){null}"
+            f"(95 % CI {figure_text(share_low)}-{figure_text(share_high)}){null}"
         )
 
     lines = [f"{chain['metric']}, the same held-out prompts through the chain:"]
