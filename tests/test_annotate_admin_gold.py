@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import data.gold
+from annotate.admin import make_gold
 from annotate.admin_tab import Selected
 from annotate.app import build_app, make_context
 from annotate.service import LabelService
 from annotate.users import Authenticator, User, hash_password
+from data.gold import mark_gold
 from data.records import Completion, Pair, Prompt
 from data.workspace import Workspace
 
@@ -45,3 +48,30 @@ def test_a_later_press_of_the_same_make_gold_says_nothing_changed_not_the_first_
     assert f"{item} already was gold with answer b (from admin:ann); nothing changed." in later
     assert ws.read("gold").num_rows == 1
 
+
+def test_two_admins_making_one_item_gold_at_once_each_see_a_true_line(tmp_path, monkeypatch):
+    """The "was X" of a make-gold was read before the gold lock was taken, and the answer it names after the write:
+    another app's admin making the item gold in between (before this one's lock, or after its write) made this one
+    say "answer b" with no "was a", or "answer a" for the b it wrote. Both are read under the lock, as written."""
+    ws, ids, ctx = admin_app(tmp_path / "ws")
+    other = Workspace(ws.path)  # another app's admin, on the same workspace
+    item = ids[1]
+    real = data.gold.waiting_lock
+
+    def other_first(path):  # the other admin's make-gold takes the lock first
+        monkeypatch.setattr(data.gold, "waiting_lock", real)
+        mark_gold(other, [item], ["a"], "admin:bob")
+        return real(path)
+
+    monkeypatch.setattr(data.gold, "waiting_lock", other_first)
+    line = make_gold(ctx, "ann", item, "b")
+    assert f"{item} is gold now (answer b, was a from admin:bob); its labels stay" in line
+    reload = ctx.service.reload
+
+    def other_after():  # the other admin's make-gold right after this one's write
+        mark_gold(other, [item], ["b"], "admin:bob")
+        reload()
+
+    monkeypatch.setattr(ctx.service, "reload", other_after)
+    line = make_gold(ctx, "ann", item, "a")
+    assert f"{item} is gold now (answer a, was b from admin:ann); its labels stay" in line
