@@ -256,7 +256,7 @@ def make_gold(
     if refused:
         return say(f"Not made gold: {refused}", "warn")
     made_by = f"{ADMIN_SOURCE}{user}"
-    try:  # the gold before it is read under the gold lock, as it is written: another's make-gold is "was" or done
+    try:  # the gold it replaces is read under the gold lock, as it writes: another admin's just before is its "was"
         change = apply_gold(service.workspace, [Mark(task, [item_id], [given], made_by, service.rubric)])
     except PrefloopError as exc:  # the CLI's line (`data gold`), without the server's paths
         line = public_line(exc, service.workspace, _gold_files(service.workspace))

@@ -292,8 +292,8 @@ log = logging.getLogger(__name__)
 class GoldChange:
     """What `apply_gold` wrote: answers marked (``changed`` of them replacing another gold answer of the item),
     answers already gold as given, gold items withdrawn (per task: one id gold for KTO and rating counts two); per
-    (task, item) marked: its answer as stored and its gold (answer, source) before, read under the lock (None: it was
-    not gold), so a caller's "was X" is the answer this write replaced, not one read before another's write."""
+    (task, item) given an answer: that answer as stored and the item's gold (answer, source) before, read under the
+    lock as written (None: not gold), so a caller's "was X" is what this write replaced, not what another replaced."""
 
     marked: int
     unchanged: int
