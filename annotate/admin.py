@@ -11,7 +11,6 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 import gradio as gr
-import pyarrow.compute as pc
 
 from annotate.agreement import (
     admin_report,
@@ -33,7 +32,7 @@ from data.aggregate import AGGREGATIONS, MAJORITY, SPLIT
 from data.annotators import ADMIN_SOURCE
 from data.edits import edit_pair_ids
 from data.errors import PrefloopError, counted
-from data.gold import ANSWER, CLI, mark_gold, read_gold
+from data.gold import CLI, Mark, apply_gold, read_gold
 from data.intervals import figure_text, p_value_text
 from data.leaderboard import ARENA
 from data.machine import AGAINST
@@ -256,20 +255,21 @@ def make_gold(
     refused = other_apps_pair(service, item_id, given)
     if refused:
         return say(f"Not made gold: {refused}", "warn")
-    before, made_by = _gold_of(service.workspace, task, item_id), f"{ADMIN_SOURCE}{user}"
-    try:
-        written = mark_gold(service.workspace, [item_id], [given], made_by, task, service.rubric)
+    made_by = f"{ADMIN_SOURCE}{user}"
+    try:  # the gold it replaces is read under the gold lock, as it writes: another admin's just before is its "was"
+        change = apply_gold(service.workspace, [Mark(task, [item_id], [given], made_by, service.rubric)])
     except PrefloopError as exc:  # the CLI's line (`data gold`), without the server's paths
         line = public_line(exc, service.workspace, _gold_files(service.workspace))
         # where the CLI names the option given (`--pair: ...`), the line names the gold's source: the admin gave it
         return say(f"Not made gold: {line.removeprefix(f'{made_by}: ')}", "error")
     service.reload()
-    shown, source = _gold_of(service.workspace, task, item_id)
-    if not written and said_before:  # a double-click's second: its first's line, not "already was gold"
+    shown, before = change.items[task, item_id]
+    if not change.marked and said_before:  # a double-click's second: its first's line, not "already was gold"
         return said_before
-    if not written:  # as `data gold`'s "already gold with that answer": nothing written
+    if not change.marked:  # as `data gold`'s "already gold with that answer": nothing written
+        source = _source_name(before[1])
         return say(f"{item_id} already was gold with answer {shown} (from {source}); nothing changed.", "ok")
-    was = f", was {before[0]} from {before[1]}" if before else ""
+    was = f", was {before[0]} from {_source_name(before[1])}" if before else ""
     made = f"{item_id} is gold now (answer {shown}{was}); its labels stay, and it never trains."
     return say(made + _answer_text(service, item_id, shown), "ok")
 
@@ -281,15 +281,6 @@ def _answer_text(service: LabelService, item_id: str, answer: str) -> str:
         return ""
     text = service.items[item_id].texts["ab".index(answer)]
     return f" Answer {answer} is “{excerpt(text)}” (not the side A or B it is shown on)."
-
-
-def _gold_of(workspace, task: str, item_id: str) -> tuple[str, str] | None:
-    """(answer, source) of ``item_id``'s current gold answer of ``task``, None where it is not gold."""
-    gold = read_gold(workspace, task)
-    row = gold.filter(pc.equal(gold.column("item_id"), item_id))
-    if not row.num_rows:
-        return None
-    return row.column(ANSWER[task])[0].as_py(), _source_name(row.column("source")[0].as_py())
 
 
 def machine_cards(report: dict) -> list[tuple[str, str, str]]:

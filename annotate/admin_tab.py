@@ -44,7 +44,7 @@ class Selected:
     admin: bool = False
     ticket: int = 0
     said: int = 0  # the latest of those seen that says its line on the status line (`note_said`)
-    gold: tuple[tuple, str] | None = None  # the latest make-gold: what it asked, its line (`made_gold`)
+    gold: tuple[tuple, int, str] | None = None  # the latest make-gold: what it asked, its ticket, its line
 
     def note(self, ticket: int, admin: bool) -> bool:
         """Note the page's draw of ``ticket`` (asked with the Admin tab open or not): whether it is still the latest
@@ -89,13 +89,16 @@ def said(page: Selected, ticket, line_of, *given) -> str:
     return line if page.note_said(int(ticket or 0)) else gr.skip()
 
 
-def made_gold(ctx: Context, user: str, page: Selected, *asked: str | None) -> str:
-    """`make_gold`'s line for the page's make-gold of ``asked`` (item, answer, text), one at a time: where the page's
-    latest asked the same (a double-click) and this one finds it done, the latest's line again."""
+def made_gold(ctx: Context, user: str, page: Selected, ticket: int, *asked: str | None) -> str:
+    """`make_gold`'s line for the page's make-gold of ``asked`` (item, answer, text), asked as draw ``ticket``, one
+    at a time: where the page's latest asked the same right before or after it (a double-click: no draw between,
+    as the first's redraw is asked once its line is on the page) and this one finds it done, the latest's line
+    again; a press asked later finds it done and says so."""
     with _GOLDING:
-        before = page.gold[1] if page.gold is not None and page.gold[0] == asked else None
-        line = make_gold(ctx, user, *asked, said_before=before)
-        page.gold = (asked, line)
+        last = page.gold
+        again = last is not None and last[0] == asked and abs(ticket - last[1]) == 1
+        line = make_gold(ctx, user, *asked, said_before=last[2] if again else None)
+        page.gold = (asked, ticket, line)
     return line
 
 
@@ -322,7 +325,9 @@ def _wire_gold(w: Wiring, admin_stats) -> None:
     # The workspace is read again after the gold answer is written: an error there leaves the item gold.
     made = "the item may be gold already; Make gold again says so"
     gold_line = shown_errors(ctx, "making gold", made)(
-        lambda item, answer, text, page, request: made_gold(ctx, signed_in(request), page, item, answer, text)
+        lambda item, answer, text, page, ticket, request: made_gold(
+            ctx, signed_in(request), page, int(ticket or 0), item, answer, text
+        )
     )
 
     @shown_errors(ctx, "making gold", made)
@@ -335,7 +340,7 @@ def _wire_gold(w: Wiring, admin_stats) -> None:
         admin_open,
         request: gr.Request,
     ):
-        return said(page, ticket, gold_line, item, answer, text, page, request)
+        return said(page, ticket, gold_line, item, answer, text, page, ticket, request)
 
     given = [admin.gold_item, admin.gold_answer, admin.gold_text, *w.ordered]
     gold_asked = admin.make_gold.click(gold, given, admin.status, api_name="make_gold", **EVERY)

@@ -24,6 +24,7 @@ from annotate.components import AdminTab, Context, LabelTab, TabSet, signed_in
 from annotate.edit_view import EDITABLE_VIEWS, edit_key, editor_components, wire_editor, wire_edits_admin
 from annotate.failures import maybe_saved, shown_errors
 from annotate.labelling import label_view, on_edit, on_load, on_skip, on_submit, on_undo
+from annotate.pace_script import SENT_PACE
 from annotate.rank_view import SHOWN_ANSWERS
 from annotate.render import keys_html
 from annotate.service import LabelService
@@ -138,9 +139,9 @@ def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: Adm
     # A label is on disk before the next item is chosen: an error after the write leaves it saved.
     @shown_errors(ctx, "saving your label", maybe_saved("your label"))
     def submit_label(
-        item: str, pick: str | None, how, text: str | None, active, answers, request: gr.Request
+        item: str, pick: str | None, how, text: str | None, active, waited, answers, request: gr.Request
     ):
-        return astuple(on_submit(ctx, signed_in(request), item, pick, how, text, active, answers))
+        return astuple(on_submit(ctx, signed_in(request), item, pick, how, text, active, answers, waited))
 
     @shown_errors(ctx, "skipping the item", maybe_saved("the skip"))
     def skip_item(item: str, request: gr.Request):
@@ -156,14 +157,16 @@ def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: Adm
 
     app.load(load, api_name="load", **common)
     tabs.label.select(open_label_tab, None, api_name="label_tab", **common)
-    active = gr.Number(visible=False, elem_id="pf-active")  # filled by the page script's pace count on submit
-    # and by its key of the rank answers on the page (`annotate.rank_view.SHOWN_ANSWERS`)
+    # filled by the page script on submit: its pace (`SENT_PACE`: the active seconds, and the seconds since a pick
+    # resent after a restart was first sent) and its key of the rank answers on the page (`rank_view.SHOWN_ANSWERS`)
+    active = gr.Number(visible=False, elem_id="pf-active")
+    waited = gr.Number(visible=False, elem_id="pf-waited")
     answers = gr.Textbox(visible=False, elem_id="pf-answers")
     with_pace = (  # and the rubric panel's ratings in place of the choice (task rate)
         "(...a) => [a[0], (window.prefloopRatings && window.prefloopRatings()) || a[1], a[2], a[3], "
-        "window.prefloopActiveSeconds ? window.prefloopActiveSeconds() : null, SHOWN_ANSWERS]"
-    ).replace("SHOWN_ANSWERS", SHOWN_ANSWERS)
-    inputs = [label.item_id, label.choice, label.strength, label.note, active, answers]
+        f"{SENT_PACE}, {SHOWN_ANSWERS}]"
+    )
+    inputs = [label.item_id, label.choice, label.strength, label.note, active, waited, answers]
     submitted = label.submit.click(submit_label, inputs, api_name="submit", js=with_pace, **common)
     skipped = label.skip.click(skip_item, [label.item_id], api_name="skip", **common)
     with_ratings = (
@@ -176,7 +179,7 @@ def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: Adm
     for event in (submitted, skipped, undone):  # the page applies keys queued meanwhile once Gradio is done
         event.then(None, js=ANSWER_DRAWN)
     label.history.input(edit_label, [label.history], api_name="edit", **common)
-    wire_editor(ctx, label, [active, answers], common)
+    wire_editor(ctx, label, [active, waited, answers], common)
     wire_admin(ctx, app, tabs, admin)
     wire_edits_admin(ctx, app, tabs, admin)
 

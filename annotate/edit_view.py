@@ -30,6 +30,7 @@ from annotate.labelling import (
     picked_strength,
     refused_view,
 )
+from annotate.pace_script import SENT_PACE
 from annotate.rank_view import SHOWN_ANSWERS
 from annotate.render import message_html, show_invisible, table_html
 from annotate.service import EditError, NotSaved, StaleItem
@@ -49,12 +50,8 @@ def edit_key(view: str) -> tuple[str, str]:
 
 
 RECENT = 20
-# The save sends the page's count of active seconds and its rank answers' key, as a submit does (annotate.assets'
-# pace script, `SHOWN_ANSWERS`).
-WITH_PACE = (
-    "(...a) => [...a.slice(0, 5), window.prefloopActiveSeconds ? window.prefloopActiveSeconds() : null, "
-    f"{SHOWN_ANSWERS}]"
-)
+# The save sends the page's pace and its rank answers' key, as a submit does (`SENT_PACE`, `SHOWN_ANSWERS`).
+WITH_PACE = f"(...a) => [...a.slice(0, 5), {SENT_PACE}, {SHOWN_ANSWERS}]"
 _TOKENS = re.compile(r"\s+|\w+|[^\w\s]")  # words, runs of white space, single punctuation marks
 
 
@@ -107,16 +104,18 @@ def on_edit_save(
     text: str | None,
     active_seconds=None,
     answers: str | None = None,
+    waited: float | None = None,
 ) -> "View":
-    """Save the label with the edit (`LabelService.submit` with ``edit``); a refused edit keeps the editor open."""
+    """Save the label with the edit (`LabelService.submit` with ``edit``, ``waited`` as a submit's: `on_submit`);
+    a refused edit keeps the editor open."""
     if not item_id:
         return label_view(ctx, user)
     how = None
     try:
         how = picked_strength(strength)
-        seconds = browser_seconds(active_seconds)
+        seconds, waited = browser_seconds(active_seconds), browser_seconds(waited)
         label = ctx.service.submit(
-            user, item_id, choice or "", how, note or "", seconds, text or "", shown=answers or None
+            user, item_id, choice or "", how, note or "", seconds, text or "", answers or None, waited
         )  # an edit, even an empty one (refused): never a plain label
     except StaleItem as exc:
         # a save that arrived twice (a repeated Ctrl+Enter, or resent after a restart): the server decides, once
@@ -145,7 +144,7 @@ def on_edit_save(
 def wire_editor(ctx: "Context", label: "LabelTab", page: list[gr.Component], common: dict) -> None:
     """Connect `e`'s button, Save and Cancel (the labeller's name from the session, as every handler);
     ``common``: the label tab's outputs and event options; ``page``: the inputs the page script fills on a submit
-    (its active seconds, its rank answers' key)."""
+    (its pace, `SENT_PACE`, and its rank answers' key)."""
 
     @shown_errors(ctx, "opening the editor")
     def open_editor(item: str, pick: str | None, request: gr.Request):
@@ -157,9 +156,9 @@ def wire_editor(ctx: "Context", label: "LabelTab", page: list[gr.Component], com
         return on_edit_cancel()
 
     @shown_errors(ctx, "saving your edit", maybe_saved("your label and edit"))
-    def save_edit(item: str, pick, how, text_note, draft, seconds, answers, request: gr.Request):
+    def save_edit(item: str, pick, how, text_note, draft, seconds, waited, answers, request: gr.Request):
         user = signed_in(request)
-        return astuple(on_edit_save(ctx, user, item, pick, how, text_note, draft, seconds, answers))
+        return astuple(on_edit_save(ctx, user, item, pick, how, text_note, draft, seconds, answers, waited))
 
     quiet = dict(api_visibility="undocumented", show_progress="hidden")
     editor = [label.editor, label.draft, label.status]

@@ -195,8 +195,10 @@ def on_submit(
     note: str | None,
     active_seconds: float | None = None,
     answers: str | None = None,
+    waited: float | None = None,
 ) -> View:
-    """``answers``: the rank page's key of the answers it numbered (`stamped`), checked by the service."""
+    """``answers``: the rank page's key of the answers it numbered (`stamped`), checked by the service; ``waited``:
+    the page's seconds since it first sent this pick (`LabelService.submit`)."""
     if not item_id:
         return label_view(ctx, user)
     task = TASKS[ctx.service.task]
@@ -206,8 +208,10 @@ def on_submit(
         )
     try:
         how = picked_strength(strength)
-        seconds = browser_seconds(active_seconds)
-        label = ctx.service.submit(user, item_id, choice, how, note or "", seconds, shown=answers or None)
+        seconds, waited = browser_seconds(active_seconds), browser_seconds(waited)
+        label = ctx.service.submit(
+            user, item_id, choice, how, note or "", seconds, shown=answers or None, waited=waited
+        )
     except StaleItem as exc:
         label = already_saved(ctx, user, item_id, choice, how, note)  # the server decides: once only
         if label is not None:

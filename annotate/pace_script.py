@@ -1,11 +1,20 @@
 """The page's pace count, appended to the page script by annotate.assets: the seconds this tab was visible with a
-key or pointer event in the last 60 s, for the item on screen. The submit sends it along (annotate.app reads
-``window.prefloopActiveSeconds`` in the submit event's `js`), and the label stores it as ``active_seconds``.
+key or pointer event in the last 60 s, for the item on screen (``window.prefloopActiveSeconds``). The submit sends it
+along (`SENT_PACE`, in the submit event's `js`), and the label stores it as ``active_seconds``.
 
 The last input's time outlives a page load of the same tab (``sessionStorage``): signing in reloads the page, so
 the keys that signed in were on the page before, and a keyboard-only labeller's first item counted only from its
 first key (reading it, nothing). A clock set back past the last input counts nothing until the next input.
+
+A pick resent by a page reloaded after a restart sends the pace of its first send, kept with it in the browser
+(``window.prefloopPace``, annotate.restore_script): that send's active seconds (this page's count started at the
+reload) and the seconds since it, which the server takes off its time since the hand-out (the label's ``seconds``:
+the outage is not the labeller's time).
 """
+
+# What a submit or an edit's save sends of the page's pace, in its `js`: [active seconds, seconds since the first
+# send of a pick resent from another page, else null]
+SENT_PACE = "...(window.prefloopPace ? window.prefloopPace() : [null, null])"
 
 PACE_SCRIPT = """
 (() => {

@@ -13,6 +13,7 @@ RESTORE_SCRIPT = """
   // restore pressed the editor's button, and its wait for the editor has not ended; written: the note and ranking
   // as last written on the item on screen (`key`), by the labeller or the page.
   let restoring = true, chain = 0, opening = false, written = null;
+  const THIS_PAGE = String(Math.random());  // which page load first sent a kept pick (`prefloopPace`)
 
   // The choice on screen is kept in this browser until the server moves past the item, so a restart or a lost
   // connection cannot lose it; after a reload it is picked again and, if it had been submitted, sent again
@@ -29,13 +30,28 @@ RESTORE_SCRIPT = """
     let ratings = window.prefloopRatings?.() ?? null;  // rate: the rubric panel's picks
     const edit = withEdit ? editing()?.value ?? null : null;
     const previous = load();
+    let sent = null;
     if (previous?.key === keyOf(view)) {  // a radio cannot be un-picked: -1 here is a reset, not a choice
       submitted = submitted || previous.submitted;
       if (choice < 0) choice = previous.choice;
       if (strength < 0) strength = previous.strength;
       if (ratings === "{}") ratings = previous.ratings;
+      sent = previous.sent ?? null;
     }
-    save({item: view.dataset.item, key: keyOf(view), choice, strength, note, submitted, ranking, ratings, edit});
+    // its first send: when, from which page, and the active seconds then (`prefloopPace`)
+    if (submitted && !sent) {
+      sent = {at: Date.now(), page: THIS_PAGE, active: window.prefloopActiveSeconds?.() ?? null};
+    }
+    save({item: view.dataset.item, key: keyOf(view), choice, strength, note, submitted, ranking, ratings, edit, sent});
+  };
+  // The pace a submit or save sends (annotate.pace_script.SENT_PACE, read after `remember` kept its send): this
+  // page's active seconds, or, for the kept pick of the item on screen first sent from another page (this one
+  // reloaded to send it again after a restart, whose count started at the reload), that send's active seconds and
+  // the seconds since it, which the server takes off its time since the hand-out (the outage is no labeller's time).
+  window.prefloopPace = () => {
+    const sent = load()?.key === keyOf(shown()) ? load().sent : null;
+    if (!sent || sent.page === THIS_PAGE) return [window.prefloopActiveSeconds?.() ?? null, null];
+    return [sent.active, Math.max(0, (Date.now() - sent.at) / 1000)];
   };
 
   // The page is still settling after a reload (the load events re-render the tab): pick again until it holds.

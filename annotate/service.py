@@ -142,7 +142,8 @@ class LabelService(Loading, Editing):
         with self._lock:  # the items on the labellers' screens before a restart are theirs again
             holdings = Holdings(workspace.path / HOLDINGS_FOLDER, task, self.queue, self._served_at)
             holdings.restore(self.items, lease_seconds)
-            # a pick resent after the restart is timed from its hand-out, as any label (`seconds`), not left empty
+            # a pick resent after the restart is timed from its hand-out to its first send (`submit`'s ``waited``),
+            # as any label (`seconds`), not left empty
             for key, served in self._served_at.items():
                 self._shown_at[key] = self.clock() - max(0.0, (now() - served).total_seconds())
 
@@ -262,9 +263,12 @@ class LabelService(Loading, Editing):
         active_seconds: float | None = None,
         edit: str | None = None,
         shown: str | None = None,
+        waited: float | None = None,
     ) -> Label:
         """Durably record this labeller's label on the item on their screen (an edit if they had one);
-        ``active_seconds``: the browser's count of seconds the labeller was active on it. A rank label's
+        ``active_seconds``: the browser's count of seconds the labeller was active on it; ``waited``: the seconds
+        since the page first sent this pick (one resent by a page reloaded after a restart), which the label's
+        ``seconds`` (from the hand-out) leave out, unknown where the hand-out's time is later. A rank label's
         ``choice`` is the ranking in the numbers shown ("3 > 1 = 4 > 2", data.ranking.screen_ranking); a rating's
         the ratings, a JSON object {aspect: value} checked against the rubric (a RubricError, nothing stored);
         ``edit``: their edit of the answer they prefer, saved with the label (edit to gold, annotate.editing;
@@ -283,14 +287,14 @@ class LabelService(Loading, Editing):
                 started = self._shown_at.get((user, item_id))
                 served_at = self._served_at.get((user, item_id))
                 suggestion = self._suggestion(user, item_id)[1]
-            seconds = None if started is None else max(0.0, self.clock() - started)
+            seconds = None if started is None else max(0.0, self.clock() - started) - (waited or 0.0)
             label = Label(
                 item_id,
                 user,
                 self.task,
                 pick.choice,
                 strength=pick.strength,
-                seconds=seconds,
+                seconds=None if seconds is None or seconds < 0 else seconds,
                 note=note,
                 supersedes=previous.id if previous else None,
                 left=pick.left,

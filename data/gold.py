@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -291,12 +291,15 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class GoldChange:
     """What `apply_gold` wrote: answers marked (``changed`` of them replacing another gold answer of the item),
-    answers already gold as given, gold items withdrawn (per task: one id gold for KTO and rating counts two)."""
+    answers already gold as given, gold items withdrawn (per task: one id gold for KTO and rating counts two); per
+    (task, item) given an answer: that answer as stored and the item's gold (answer, source) before, read under the
+    lock as written (None: not gold), so a caller's "was X" is what this write replaced, not what another replaced."""
 
     marked: int
     unchanged: int
     removed: int
     changed: int = 0
+    items: dict[tuple[str, str], tuple] = field(default_factory=dict)
 
 
 def _asked(workspace: Workspace, marks: list[Mark], records: list[object]) -> dict[tuple[str, str], tuple]:
@@ -359,6 +362,10 @@ def _applied(
         for task, table in current.items()
     }
     rubric_now = dict(zip(*(current["rate"].column(c).to_pylist() for c in ("item_id", "rubric"))))
+    source_now = {
+        task: dict(zip(*(t.column(c).to_pylist() for c in ("item_id", "source"))))
+        for task, t in current.items()
+    }
     asked = _asked(workspace, marks, list(records))
     for item in dict.fromkeys(remove):
         if any(key[1] == item for key in asked):
@@ -399,7 +406,14 @@ def _applied(
         rows = rows_by_table(records)
         rows["gold"] = [row for table in tables for row in table.to_pylist()]
         workspace.append_rows(rows, skip_existing=True)
-    return GoldChange(marked, len(asked) - marked, removed, changed)
+    items = {
+        (task, item): (
+            given[0],
+            (gold_now[task][item], source_now[task][item]) if item in gold_now[task] else None,
+        )
+        for (task, item), given in asked.items()
+    }
+    return GoldChange(marked, len(asked) - marked, removed, changed, items)
 
 
 def mark_gold(

@@ -489,7 +489,7 @@ def test_a_failed_make_gold_says_so_on_the_status_line(label_ws, users_file, mon
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(annotate.admin, "mark_gold", full)
+    monkeypatch.setattr(annotate.admin, "apply_gold", full)
     item = label_ws.frame("pairs")["id"].iloc[0]
     line = named["make_gold"](item, "a", "", page, 2, True, request)
     assert line.startswith(

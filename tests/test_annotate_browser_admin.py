@@ -532,7 +532,7 @@ def test_the_status_line_says_the_latest_actions_outcome_its_failure_too(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(annotate.admin_tab, "admin_view", switch_held)
-    monkeypatch.setattr(annotate.admin, "mark_gold", full)
+    monkeypatch.setattr(annotate.admin, "apply_gold", full)
     workspace = build_workspace(Workspace.init(tmp_path / "ws"))
     app, _, url = serve(workspace, "pairwise", users)
     try:

@@ -58,7 +58,9 @@ def start_cli(ws: Path, port: int) -> subprocess.Popen:
 
 def test_sigkill_restart_throttling_headers_and_uploads(tmp_path, browser):
     """Login throttling, headers and refused uploads; a SIGKILL with an open tab: the pick kept in the browser is
-    sent once the app is back, once, and the page waits (never reloads into an error) while the app is down."""
+    sent once the app is back, once, and the page waits (never reloads into an error) while the app is down. The
+    label is paced as at its first send: its `seconds` (from the hand-out, which the restart puts back) counted the
+    outage, and its `active_seconds` were the reloaded page's count (under a second: a 3 s flag)."""
     from annotate.users import add_user
     from data import Workspace
 
@@ -72,11 +74,14 @@ def test_sigkill_restart_throttling_headers_and_uploads(tmp_path, browser):
         _throttling_headers_and_uploads(url)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         violations = csp_errors(page)
-        item = _pick_then_sigkill(page, url, child)
+        before = time.monotonic()  # before the item's hand-out
+        item, sent = _pick_then_sigkill(page, url, child)
+        kept = page.evaluate(f"{KEPT_PICK}?.sent?.active ?? null")  # the page's active seconds at that send
         _waits_while_starting(page)
         assert len(workspace.frame("labels")) == 0
         child = start_cli(workspace.path, port)
-        _pick_saved_once(page, workspace, item)
+        label = _pick_saved_once(page, workspace, item)
+        assert 0 < label["seconds"] <= sent - before and kept is not None and label["active_seconds"] == kept
         assert violations == []
     finally:
         child.kill()
@@ -123,11 +128,12 @@ LOAD_DRAWN = (
 )
 
 
-def _pick_then_sigkill(page, url: str, child: subprocess.Popen) -> str:
+def _pick_then_sigkill(page, url: str, child: subprocess.Popen) -> tuple[str, float]:
     """bob signs in (a Lax, HttpOnly cookie) and, once the page's load draws are done, picks B; the app is
     SIGKILLed and Enter sent to it: the page says the pick is sent once the app is back. Returns the item picked
-    on. Picked before the tab's second draw, under load the note never showed (a loaded CI run): that draw, answered
-    just before the kill and drawn after Enter, reads to the page as Enter's answer, so it stops waiting for one."""
+    on and when Enter was sent (`time.monotonic`). Picked before the tab's second draw, under load the note never
+    showed (a loaded CI run): that draw, answered just before the kill and drawn after Enter, reads to the page as
+    Enter's answer, so it stops waiting for one."""
     page.add_init_script(COUNT_DRAWS)
     login(page, url, "bob")
     page.wait_for_function(LOAD_DRAWN, timeout=WAIT_MS)
@@ -139,13 +145,14 @@ def _pick_then_sigkill(page, url: str, child: subprocess.Popen) -> str:
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
     page.keyboard.press("Enter")  # sent to a dead server: nothing is saved, the pick stays in the page
+    sent = time.monotonic()
     # The page gives up waiting for an answer after 15 s and reloads to send the pick again: while the server is
     # still down it waits for it instead (a reload then showed the browser's error page, for good: a clean CI
     # run, where the restart took longer, read "(no status line)")
     note = "document.querySelector('#pf-js-note')?.textContent || ''"
     page.wait_for_function(f"({note}).includes('sent once the app is back')", timeout=WAIT_MS)
     page.wait_for_timeout(1500)  # a retry or two against the dead server
-    return item
+    return item, sent
 
 
 def _waits_while_starting(page) -> None:
@@ -165,7 +172,7 @@ def _waits_while_starting(page) -> None:
     page.unroute("**/*", answer_starting)
 
 
-def _pick_saved_once(page, workspace, item: str) -> None:
+def _pick_saved_once(page, workspace, item: str) -> dict:
     """Gradio reloads the page once the server is back: still signed in, and the pick is sent again, once, as bob's
     label of ``item``. Its reconnect backs off while the server is down, so a restart slowed by load is waited for
     longer (it read "(no status line)" after 10 s twice under load, the page not yet reloaded)."""
@@ -177,6 +184,7 @@ def _pick_saved_once(page, workspace, item: str) -> None:
     page.reload()
     page.wait_for_selector("#pf-prompt .pf-prompt", timeout=WAIT_MS)
     assert len(workspace.frame("labels")) == 1 and "1 labelled" in page.inner_text("#pf-progress")
+    return labels.iloc[0].to_dict()
 
 
 def stop(child: subprocess.Popen, sig: int) -> None:

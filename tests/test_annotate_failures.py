@@ -73,7 +73,7 @@ def test_an_os_error_after_a_submit_names_no_server_path_and_says_the_label_may_
         raise PermissionError(13, "Permission denied", str(where))
 
     monkeypatch.setattr(ctx.service, "serve", denied)  # drawing the next item
-    said = browser_error(lambda: submit(item, "left", None, "", None, "", request=as_user("bob")))
+    said = browser_error(lambda: submit(item, "left", None, "", None, None, "", request=as_user("bob")))
     shown = "cache&lt;b&gt;.db" if outside else "labels/part-9.parquet"
     assert said.startswith(f"Error while saving your label: [Errno 13] Permission denied: '{shown}' — ")
     assert "your label may have been saved before the error; reload the page to see (error " in said, said
@@ -83,7 +83,7 @@ def test_an_os_error_after_a_submit_names_no_server_path_and_says_the_label_may_
 
 def test_a_damaged_table_in_the_admin_tab_names_the_file_in_the_workspace(ctx):
     view = label_view(ctx, "bob")
-    wired(ctx, "submit")(view.item_id, "left", None, "", None, "", request=as_user("bob"))
+    wired(ctx, "submit")(view.item_id, "left", None, "", None, None, "", request=as_user("bob"))
     root = ctx.service.workspace.path
     part = next((root / "labels").glob("*.parquet"))
     part.write_bytes(b"not parquet")

@@ -174,7 +174,7 @@ def test_a_double_clicked_make_gold_writes_once_and_says_the_first_ones_line(tmp
     app = build_app(make_context(LabelService(ws, overlap=2), Authenticator(users)))
     click = next(fn.fn for fn in app.fns.values() if fn.api_name == "make_gold")
     page, request, item, lines = Selected(), SimpleNamespace(username="ann"), ids[GOLD], {}
-    mark, events = annotate.admin.mark_gold, ws.read("gold").num_rows
+    mark, events = annotate.admin.apply_gold, ws.read("gold").num_rows
 
     def clicked(ticket: int) -> None:
         lines[ticket] = click(item, "b", "", page, ticket, True, request)
@@ -182,12 +182,12 @@ def test_a_double_clicked_make_gold_writes_once_and_says_the_first_ones_line(tmp
     second = threading.Thread(target=clicked, args=(2,))
 
     def clicked_again_meanwhile(*args):  # the second click reaches the server as the first is about to write
-        monkeypatch.setattr(annotate.admin, "mark_gold", mark)
+        monkeypatch.setattr(annotate.admin, "apply_gold", mark)
         second.start()
         second.join(timeout=1)  # (it waits for this one now: no later than a second)
         return mark(*args)
 
-    monkeypatch.setattr(annotate.admin, "mark_gold", clicked_again_meanwhile)
+    monkeypatch.setattr(annotate.admin, "apply_gold", clicked_again_meanwhile)
     clicked(1)
     second.join()
     assert ws.read("gold").num_rows == events + 1

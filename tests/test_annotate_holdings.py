@@ -86,6 +86,24 @@ def test_a_pick_resent_after_a_restart_keeps_its_seconds_as_any_label_does(label
     assert svc.submit("bob", held["bob"], "left").seconds is None
 
 
+def test_a_pick_resent_after_a_restart_is_timed_to_its_first_send_not_through_the_outage(label_ws):
+    """A pick the page first sent 90 s before the restarted app got it again was stored with `seconds` from the
+    hand-out to that resend: the outage counted as the labeller's time (minutes). The page sends the seconds since
+    its first send (`waited`), which they leave out; more than the time since the hand-out the app knows (a hold
+    line lost: the item handed out again after that send) leaves them unknown, never a negative or zero time."""
+    first = service(label_ws, overlap=2)
+    held = {user: first.show(user).item.id for user in ("ann", "bob")}
+    path = label_ws.path / HOLDINGS_FOLDER / "pairwise.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    for line in lines:  # each handed out 100 s before the restart
+        line["served"] -= 100
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    svc = restarted(label_ws)
+    resent = svc.submit("ann", held["ann"], "left", active_seconds=4.5, waited=90)
+    assert 10 <= resent.seconds < 15 and resent.active_seconds == 4.5, resent
+    assert svc.submit("bob", held["bob"], "left", waited=500).seconds is None
+
+
 def test_a_relabel_after_an_undo_keeps_its_item_across_a_restart(label_ws):
     first = service(label_ws, overlap=1)
     item = first.show("ann").item.id
