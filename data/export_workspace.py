@@ -311,7 +311,7 @@ def export_rows(
         table, counts = _kto_rows(labelled, args)
     else:  # with its own count of the pairs it leaves out
         return _dpo_rows(labelled, pairs, args, rank_gold)
-    counts.update(chosen.arena_counts())
+    counts.update(chosen.arena_counts(completions, prompts, args.split))
     return table, counts
 
 
@@ -380,5 +380,5 @@ def _dpo_rows(labelled: tuple, pairs: pa.Table, args: Any, rank_gold: list[str])
         **chosen.undecided(completions, rank_gold),
         **_verdicts(args),
     )
-    counts.update(dropped + chosen.arena_counts())
+    counts.update(dropped + chosen.arena_counts(completions, prompts, args.split))
     return rows, counts
