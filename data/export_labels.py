@@ -56,8 +56,8 @@ class ExportLabels:
     ) -> Counter:
         """``arena_only``: the items of the export's task left out as labelled on arena answers (none: empty), those
         of ``split``'s prompts (None: every split), the others ``other_split``, as `data.selection.of_split` counts
-        a pair: train's held-out line counted the training split's items arena_only too (``completions``: every
-        answer, the arena's too)."""
+        a pair (every split's were counted arena_only: train's workspace line counted the held-out split's);
+        ``completions``: every answer, the arena's too."""
         inside = self.on_arena
         if inside and split is not None:
             inside = inside & _items_of_split(completions, prompts, split, self.arena_edits)

@@ -95,8 +95,8 @@ def rows_and_reasons(counts: Mapping[str, int], verb: str = "exported") -> str:
 def unchecked_note(counts: Mapping[str, int], min_posterior: float | None) -> str:
     """What the rows counted ``unchecked`` (and ``rank_unchecked``) are and what to do about them: below
     ``min_posterior`` only as their posterior is their one labeller's trust, which nothing checked; "" where none
-    was. It quotes the trust those rows got (`unchecked_trust`): 0.8, nothing of theirs checked, said it of a
-    labeller checked on some answers, whose rows were at 0.880."""
+    was. It quotes the trust those rows got (`unchecked_trust`): it said only 0.8, a labeller's whom nothing checks,
+    of rows at 0.880, a labeller's checked on some answers."""
     reasons = [k for k in (UNCHECKED, f"rank_{UNCHECKED}") if counts.get(k)]  # named as the counts name them
     if not reasons:
         return ""

@@ -212,13 +212,8 @@ def sft_rows(
         completions, prompts = workspace.frame("completions"), workspace.frame("prompts")  # children first
         table, edit_counts = sft_edits_rows((prompts, completions, chosen, gold), pairs, split, rank_gold)
         rows += [{**row, "source": "edit"} for row in table.to_pylist()]
-        counts.update(
-            {
-                "edits": edit_counts.pop("exported"),
-                **edit_counts,
-                **chosen.arena_counts(completions, prompts, split),
-            }
-        )
+        counts.update({"edits": edit_counts.pop("exported"), **edit_counts})
+        counts.update(chosen.arena_counts(completions, prompts, split))  # other_split adds to the edits'
     for row in rows:  # as `data export --format sft --sft-shape prompt-completion` splits them
         row["prompt"], row["completion"] = split_answer(row.pop("messages"))
     return rows, Counter({k: v for k, v in counts.items() if v})
