@@ -140,7 +140,9 @@ def admin_view(
         verdict_card(report["verdicts"], method, excluded, service.view, gold),
         *machine_cards(report),
     ]
-    who_columns, who = quality_table(report["labellers"], labels, service.task, gold, fit=fit)
+    who_columns, who = quality_table(
+        report["labellers"], labels, service.task, gold, fit=fit, excluded=excluded
+    )
     who_columns, who = who_columns + ["verdicts"], [row + [verdicts_cell(row[0], excluded)] for row in who]
     disputed = report["disputed"]
     choice_columns = [c for c in disputed.columns if c.startswith("n_")]

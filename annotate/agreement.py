@@ -251,15 +251,16 @@ def quality_table(
     gold: pa.Table | None = None,
     order: Sequence[str] = (),
     fit: pd.DataFrame | None = None,
+    excluded: tuple[str, ...] = (),
 ) -> tuple[list[str], list[list]]:
     """The admin's labellers table: activity (`labeller_table`) and each labeller's quality and pace of ``task``
-    (`data.labellers.labeller_rows`, ``gold`` its gold answers, ``fit`` the labels of its Dawid–Skene fit) with
-    their flags (a rater's aspects in the rubric's ``order``). One median seconds: the browser's active seconds
-    where it sent them, else the time on the item."""
+    (`data.labellers.labeller_rows`, ``gold`` its gold answers, ``fit`` the labels of its Dawid–Skene fit, trust
+    as the export without the ``excluded`` gives it) with their flags (a rater's aspects in the rubric's
+    ``order``). One median seconds: the browser's active seconds where it sent them, else the time on the item."""
     columns, rows = [ACTIVITY_HEADERS.get(c, c) for c in activity.columns], activity.values.tolist()
     if not rows:
         return columns, rows
-    quality = {r["labeller"]: r for r in labeller_rows(labels, gold, task=task, order=order, fit=fit)}
+    quality = {r["labeller"]: r for r in labeller_rows(labels, gold, excluded, task, order, fit)}
     median = list(activity.columns).index("median_seconds")
     for row in rows:
         q = quality.get(row[0])

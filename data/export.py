@@ -43,6 +43,9 @@ from data.selection import answer_items
 
 FORMATS = ("dpo", "kto", "sft", "ratings")
 UNCHECKED = "unchecked"  # below --min-posterior as one labeller's answer nobody checks (`data.aggregate`)
+# ``unchecked at trust 0.880``: how many of the rows counted unchecked had that posterior, their labeller's trust (as
+# printed, 3 decimals), which `data.export_workspace.unchecked_note` quotes: no reason of its own (`is_reason`)
+AT_TRUST = " at trust "
 Frame = pd.DataFrame | pa.Table
 
 
@@ -133,12 +136,21 @@ def _sure(verdicts: pa.Table, at: pa.Array, min_posterior: float | None, counts:
     checks (its posterior that labeller's trust). Applied after every other reason, so each row is counted once."""
     if min_posterior is None:
         return None
-    sure = pc.fill_null(pc.greater_equal(verdicts.column("posterior").take(at), min_posterior), False)
+    posterior = verdicts.column("posterior").take(at)
+    sure = pc.fill_null(pc.greater_equal(posterior, min_posterior), False)
     unsure = pc.invert(sure)
-    unchecked = pc.sum(pc.and_(unsure, pc.invert(verdicts.column("checked").take(at)))).as_py() or 0
-    counts[UNCHECKED] += unchecked
-    counts["below_min_posterior"] += (pc.sum(unsure).as_py() or 0) - unchecked
+    unchecked = pc.and_(unsure, pc.invert(verdicts.column("checked").take(at)))
+    for entry in pc.value_counts(posterior.filter(unchecked)).to_pylist():  # one value per labeller
+        counts[f"{UNCHECKED}{AT_TRUST}{entry['values']:.3f}"] += entry["counts"]
+    left = pc.sum(unchecked).as_py() or 0
+    counts[UNCHECKED] += left
+    counts["below_min_posterior"] += (pc.sum(unsure).as_py() or 0) - left
     return sure
+
+
+def is_reason(key: str) -> bool:
+    """Whether a count names a reason rows were left out for, not how many of those had a trust (`AT_TRUST`)."""
+    return AT_TRUST not in key
 
 
 def dpo_table(

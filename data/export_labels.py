@@ -9,7 +9,7 @@ only: left out first, their items counted ``arena_only`` (`data.selection.arena_
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -20,6 +20,7 @@ from data.aggregate import current_labels, keep_rows
 from data.edits import EDIT, edit_pair_ids, editors_decide, undone_edits
 from data.exclusion import Labels, labels_in_force, not_chosen
 from data.rank_pairs import rank_task_items
+from data.ranking import rank_item_id
 from data.selection import ARENA_ONLY, arena_answers, arena_labels
 
 # The tasks whose items each export counts unlabelled when labelled only by labellers --labels does not
@@ -38,7 +39,8 @@ class ExportLabels:
     pairs whose editor undid the edit (`data.edits.undone_edits`; dpo and sft-edits), counted so, not unlabelled;
     ``arena``: the arena's answers (`data.selection.arena_answers`), ``on_arena``: the items of the export's task
     whose labels in force were on them, left out of ``stored``, and (dpo, sft-edits) the edit pairs of an arena
-    answer (an older version let labellers edit them), left out of the pairs (`pairs_of`)."""
+    answer (an older version let labellers edit them), left out of the pairs (`pairs_of`), ``arena_edits`` their
+    prompts (pair id -> prompt id)."""
 
     stored: Labels
     labels: Labels
@@ -47,10 +49,19 @@ class ExportLabels:
     undone: frozenset[str] = frozenset()
     arena: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
     on_arena: frozenset[str] = frozenset()
+    arena_edits: Mapping[str, str] = field(default_factory=dict)
 
-    def arena_counts(self) -> Counter:
-        """``arena_only``: the items of the export's task left out as labelled on arena answers (none: empty)."""
-        return Counter({ARENA_ONLY: len(self.on_arena)} if self.on_arena else {})
+    def arena_counts(
+        self, completions: pd.DataFrame | pa.Table, prompts: pd.DataFrame | pa.Table, split: str | None
+    ) -> Counter:
+        """``arena_only``: the items of the export's task left out as labelled on arena answers (none: empty), those
+        of ``split``'s prompts (None: every split), the others ``other_split``, as `data.selection.of_split` counts
+        a pair (every split's were counted arena_only: train's workspace line counted the held-out split's);
+        ``completions``: every answer, the arena's too."""
+        inside = self.on_arena
+        if inside and split is not None:
+            inside = inside & _items_of_split(completions, prompts, split, self.arena_edits)
+        return +Counter({ARENA_ONLY: len(inside), "other_split": len(self.on_arena) - len(inside)})
 
     def items_of(self, completions: pd.DataFrame | pa.Table) -> pd.DataFrame | pa.Table:
         """``completions`` less the arena's answers: the answers the kto, rate and rank tasks serve."""
@@ -100,31 +111,51 @@ def export_labels(
     ``pairs`` (the workspace's, of every kind) name the edit pairs and, with ``arenas`` (its arena records), the
     arena's answers."""
     undone: frozenset[str] = frozenset()
-    arena, on_arena = pa.array([], pa.string()), frozenset()
+    arena, on_arena, edits = pa.array([], pa.string()), frozenset(), {}
     if pairs is not None:
         arena = arena_answers(pairs, arenas)
         stored, on_arena = _off_arena(stored, arena, EXPORT_TASKS.get(export))
         if export in PAIR_EXPORTS:
-            on_arena |= _arena_edits(pairs, arena)
+            edits = _arena_edits(pairs, arena)
+            on_arena |= set(edits)
     if export in PAIR_EXPORTS:
         stored = editors_decide(stored, edit_pair_ids(pairs))
         if export == "dpo":  # sft-edits finds the undone edits itself (`sft_edits_table`)
             undone = undone_edits(pairs, stored)
     chosen, lost = labels_in_force(stored, tuple(excluded), source)
     unchosen = not_chosen(stored, source, UNCHOSEN_TASKS[export])
-    return ExportLabels(stored, chosen, lost, unchosen, undone, arena, on_arena)
+    return ExportLabels(stored, chosen, lost, unchosen, undone, arena, on_arena, edits)
 
 
-def _arena_edits(pairs: pd.DataFrame | pa.Table, arena: pa.Array) -> frozenset[str]:
-    """The ids of the edit pairs whose original (their b side) is one of the ``arena``'s answers."""
+def _arena_edits(pairs: pd.DataFrame | pa.Table, arena: pa.Array) -> dict[str, str]:
+    """The edit pairs whose original (their b side) is one of the ``arena``'s answers: id -> prompt id."""
     if not len(arena):
-        return frozenset()
+        return {}
     if isinstance(pairs, pd.DataFrame):
-        pairs = pa.Table.from_pandas(pairs[["id", "kind", "completion_b"]], preserve_index=False)
+        pairs = pa.Table.from_pandas(pairs[["id", "prompt_id", "kind", "completion_b"]], preserve_index=False)
     edits = pc.and_(
         pc.equal(pairs.column("kind"), EDIT), pc.is_in(pairs.column("completion_b"), value_set=arena)
     )
-    return frozenset(pairs.column("id").filter(edits).to_pylist())
+    chosen = pairs.select(["id", "prompt_id"]).filter(edits)
+    return dict(zip(chosen.column("id").to_pylist(), chosen.column("prompt_id").to_pylist()))
+
+
+def _items_of_split(
+    completions: pd.DataFrame | pa.Table,
+    prompts: pd.DataFrame | pa.Table,
+    split: str,
+    edits: Mapping[str, str],
+) -> set[str]:
+    """The ids of the items of ``split``'s prompts that labels on the arena's answers can be of: their answers (kto,
+    rate), rank items and ``edits`` (`_arena_edits`)."""
+    if isinstance(prompts, pa.Table):
+        prompts = prompts.select(["id", "split"]).to_pandas()
+    if isinstance(completions, pa.Table):
+        completions = completions.select(["id", "prompt_id", "round"]).to_pandas()
+    inside = set(prompts.loc[prompts["split"] == split, "id"])
+    answers = completions[completions["prompt_id"].isin(inside)]
+    ranked = {rank_item_id(p, r) for p, r in set(zip(answers["prompt_id"], answers["round"]))}
+    return set(answers["id"]) | ranked | {pair for pair, prompt in edits.items() if prompt in inside}
 
 
 def _off_arena(stored: Labels, arena: pa.Array, task: str | None) -> tuple[Labels, frozenset[str]]:

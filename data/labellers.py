@@ -34,13 +34,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from data import dawid_skene
 from data.aggregate import current_labels
 from data.annotators import human_labels, same_name, withdrawn_labels
 from data.choice_agreement import TASK_AGREEMENT
 from data.errors import counted, one_line
 from data.gold_balance import one_sided_gold
 from data.intervals import FIGURE_DIGITS, as_figure, figure_text, rounded_figures, wilson_interval
+from data.labeller_dawid_skene import dawid_skene_figures
 from data.labeller_flags import flags
 from data.rank_rate_quality import rank_figures, rank_gold, rate_figures, rate_gold
 from data.rubric import aspect_order
@@ -67,35 +67,6 @@ def leave_one_out_agreement(
     decided = (top > 0) & ((others == top[:, None]).sum(axis=1) == 1)
     agree = (others.argmax(axis=1) == choice).astype(float)
     return pd.Series(np.where(decided, agree, np.nan), index=current.index)
-
-
-def dawid_skene_figures(
-    current: pd.DataFrame, gold: pa.Table | None, choices: tuple[str, ...] = CHOICES["pairwise"]
-) -> dict[str, dict[str, float]]:
-    """Per labeller, from one Dawid–Skene fit (gold items clamped): ``ds_accuracy``, over their labels in the fit
-    (NaN for a labeller with none there, `dawid_skene.unchecked`: on no item of theirs another labeller or gold
-    checks them, and their own answers read back would be right; a lone labeller's all-`a` labels made the class
-    prior all `a` and their accuracy 1.0), and ``trust``, the posterior the fit gives an answer of theirs it keeps
-    out (`dawid_skene.checked_trust`: an export's, where it fits the same labels)."""
-    if not len(current):
-        return {}
-    items, item_ids = pd.factorize(current["item_id"])
-    labellers, names = pd.factorize(current["annotator"])
-    choice = pd.Categorical(current["choice"], categories=choices).codes.astype(np.int64)
-    known = -np.ones(len(item_ids), dtype=np.int64)
-    if gold is not None and gold.num_rows:
-        answers = dict(zip(gold.column("item_id").to_pylist(), gold.column("choice").to_pylist()))
-        at = [(i, choices.index(answers[item])) for i, item in enumerate(item_ids) if item in answers]
-        if at:
-            index, code = zip(*at)
-            known[list(index)] = code
-    swap = dawid_skene.side_swap(choices)  # pairwise: a and b's parameters tied
-    fit = dawid_skene.fit(items, labellers, choice, len(item_ids), len(names), len(choices), known, swap=swap)
-    accuracy = dawid_skene.labeller_accuracy(fit, items, labellers, choice)
-    trust = dawid_skene.checked_trust(fit.posterior, items, labellers, choice, len(names), known)
-    return {
-        name: {"ds_accuracy": a, "trust": t} for name, a, t in zip(names, accuracy.tolist(), trust.tolist())
-    }
 
 
 # The active time a labels-per-hour figure needs: over less, a few instant submits (a test's, a stray double click)
@@ -171,11 +142,16 @@ def _skips(rows: pd.DataFrame) -> pd.Series:
 
 
 def _choice_figures(
-    current: pd.DataFrame, names: list[str], gold: pa.Table | None, task: str, fitted: pd.DataFrame
+    current: pd.DataFrame,
+    names: list[str],
+    gold: pa.Table | None,
+    task: str,
+    fitted: pd.DataFrame,
+    excluded: tuple[str, ...] = (),
 ) -> dict[str, dict]:
     """Per labeller of a choice task (pairwise, kto): gold accuracy, leave-one-out agreement, Cohen's κ, the share
-    of each choice, Dawid–Skene's accuracy (fitted on the ``fitted`` labels in force); pairwise adds the left-side
-    share and the strengths."""
+    of each choice, Dawid–Skene's accuracy and trust (fitted on the ``fitted`` labels in force, trust without the
+    ``excluded`` labellers': `dawid_skene_figures`); pairwise adds the left-side share and the strengths."""
     choices = CHOICES[task]
     current = current.assign(loo=leave_one_out_agreement(current, choices))
     answers = (
@@ -183,7 +159,7 @@ def _choice_figures(
         if gold is None
         else dict(zip(gold.column("item_id").to_pylist(), gold.column("choice").to_pylist()))
     )
-    estimated = dawid_skene_figures(fitted, gold, choices)
+    estimated = dawid_skene_figures(fitted, gold, choices, excluded)
     shares = SHARE_CHOICES[task]
     out = {}
     for name in names:
@@ -207,8 +183,9 @@ def _choice_figures(
                 "left_decisive": decisive,
                 "strength": {str(s): int(c) for s, c in strengths.items()},
             }
-        fitted_figures = estimated.get(name, {})  # none: no label of theirs in the fit
-        out[name] = row | {key: as_figure(fitted_figures.get(key)) for key in ("ds_accuracy", "trust")}
+        fitted = estimated.get(name, {})  # none: no label of theirs in the fit
+        out[name] = row | {key: as_figure(fitted.get(key)) for key in ("ds_accuracy", "trust")}
+        out[name] |= {"trust_note": fitted["trust_note"]} if "trust_note" in fitted else {}
     return out
 
 
@@ -247,7 +224,7 @@ def labeller_rows(
     names = sorted(rows["annotator"].unique())
     if task in CHOICES:
         fitted = current if fit is None else current_labels(human_labels(fit[fit["task"] == task]), task)
-        quality = _choice_figures(current, names, gold, task, fitted)
+        quality = _choice_figures(current, names, gold, task, fitted, excluded)
     else:
         figures, against_gold = OTHER_FIGURES[task]
         gold_figures, quality = against_gold(current, names, gold), figures(current, names)
@@ -344,9 +321,10 @@ def _row_line(task: str, row: dict) -> str:
     shown += f" ({gold['note']})" if "note" in gold else ""
     shares = ", ".join(f"{c} {row[f'{c}_rate']}" for c in SHARE_CHOICES[task])
     left = f"left {row['left_share']}, " if task == "pairwise" else ""
+    trust = row["trust"] + (f" ({row['trust_note']})" if "trust_note" in row else "")
     return (
         f"{head}, gold {shown}, loo agreement {row['loo_agreement']}, DS accuracy {row['ds_accuracy']}, trust "
-        f"{row['trust']}, {left}{shares}, {pace}, κ {_kappa_text(row['kappa'])}"
+        f"{trust}, {left}{shares}, {pace}, κ {_kappa_text(row['kappa'])}"
     )
 
 

@@ -167,6 +167,25 @@ def test_exports_and_train_leave_out_labels_on_the_arenas_answers_counted_arena_
     assert counts == {"exported": 0, "unlabelled": 6, "arena_only": 2, "other_split": 1}
 
 
+def test_the_training_split_counts_the_test_splits_arena_labels_other_split_not_arena_only(world, capsys):
+    """The labels on the arena's answers are all of test prompts: the training split's counts (train's workspace
+    line, `export --split train`) said arena_only 2 (dpo) or 1 all the same, as the held-out line said them."""
+    ws, ids = world
+    ws.append([*old_labels(ids), *old_edit(ws, ids)])
+    rows, counts = preference_rows(ws, "train", ("sampled", "imported", "spin", "edit", "rank"))
+    # the arena's 6 pairs, its ranked rank item and the edit pair are the test split's
+    assert (rows, dict(counts)) == ([], {"exported": 0, "unlabelled": 1, "other_split": 8})
+    for rows, counts in (kto_rows(ws, "train"), rating_kto_rows(ws, "train", "helpfulness>=3")):
+        assert rows == [] and "arena_only" not in counts and counts["other_split"] == 1
+    assert sft_rows(ws, "train", ("edits",)) == ([], {"other_split": 1})
+    counts, _ = export(ws, capsys, "--format", "kto", "--split", "train")
+    assert counts == {"exported": 0, "unlabelled": 4, "other_split": 1}
+    counts, _ = export(ws, capsys, "--format", "dpo", "--split", "train", "--kinds", "sampled", "rank")
+    assert counts == {"exported": 0, "unlabelled": 1, "other_split": 8}  # of_split before --kinds
+    rows, counts = preference_rows(ws, None, ("sampled", "imported", "spin", "edit", "rank"))
+    assert counts["arena_only"] == 2 and "other_split" not in counts  # no split: every split's
+
+
 def test_a_ranking_of_the_arenas_answers_does_not_hold_back_its_top_up(world):
     """`generate --arena` of 4 models at --arena-n 2 adds 5 answers to each prompt: a ranking an older version
     stored on the arena's 3 answers refused it (a ranked item past 6)."""

@@ -56,7 +56,7 @@ def test_export_leaves_out_verdicts_below_the_posterior(ws, capsys):
     kto, kto_counts = kto_rows(ws, None, aggregate="dawid-skene", min_posterior=0.9)
     assert (len(kto), dict(kto_counts)) == (
         0,
-        {"unchecked": 24, "exported": 0, "desirable": 0, "undesirable": 0},
+        {"unchecked": 24, "unchecked at trust 0.800": 24, "exported": 0, "desirable": 0, "undesirable": 0},
     )
 
 
@@ -179,7 +179,13 @@ def test_answers_nobody_checks_are_not_sure(tmp_path, capsys):
         in capsys.readouterr().out
     )
     rows, counts = kto_rows(ws, None, aggregate="dawid-skene", min_posterior=0.9)
-    assert dict(counts) == {"exported": 2, "desirable": 2, "undesirable": 0, "unchecked": 48}
+    assert dict(counts) == {
+        "exported": 2,
+        "desirable": 2,
+        "undesirable": 0,
+        "unchecked": 48,
+        "unchecked at trust 0.889": 48,
+    }
     assert main([*w, "0.85", "--exclude-labeller", "bob"]) == 2
     assert "(left out: unchecked 50; unchecked: 50 rows are one labeller's" in capsys.readouterr().err
     lone = build_workspace(tmp_path / "lone", count=4)  # ann alone on every pair
@@ -202,11 +208,15 @@ def checked_and_not(tmp_path, test: int = 0) -> Workspace:
     return ws
 
 
-def unchecked_note(n: int, reasons: str = "unchecked") -> str:
+def unchecked_note(n: int, reasons: str = "unchecked", trust: str | None = "0.800") -> str:
+    """The note on ``n`` rows left out ``reasons``, whose posterior, their labellers' trust, was ``trust`` (None:
+    not known, as in the counts a run recorded before they were tallied)."""
+    here = f"here {trust}; " if trust else ""
     return (
         f"{reasons}: {n} rows are one labeller's answer that no second labeller or gold checks, its posterior that "
-        "labeller's trust (0.8 where nothing of theirs is checked), below --min-posterior 0.9: add gold (`python -m "
-        "data gold`) or a second labeller on 3 or more of their items per answer they give, or lower --min-posterior"
+        f"labeller's trust ({here}0.8 where nothing of theirs is checked), below --min-posterior 0.9: add "
+        "gold (`python -m data gold`) or a second labeller on 3 or more of their items per answer they give, or "
+        "lower --min-posterior"
     )
 
 
@@ -237,7 +247,12 @@ def test_answers_nobody_checks_are_counted_apart_and_said_why(tmp_path, capsys):
     assert capsys.readouterr().out.endswith(f": {said}\n")
     assert pq.read_table(ws.exports / "dpo.parquet").column("checked").to_pylist() == [True] * 3
     rows, counts = preference_rows(ws, None, ("sampled",), aggregate="dawid-skene", min_posterior=0.9)
-    assert dict(counts) == {"exported": 3, "below_min_posterior": 5, "unchecked": 4}
+    assert dict(counts) == {
+        "exported": 3,
+        "below_min_posterior": 5,
+        "unchecked": 4,
+        "unchecked at trust 0.800": 4,  # how many had that trust: the note quotes it
+    }
     verdicts = {"aggregate": "dawid-skene", "min_posterior": 0.9}
     assert (
         data_line({"data_counts": counts, "verdicts": verdicts})
@@ -265,8 +280,10 @@ def test_the_held_out_line_says_what_unchecked_is_where_the_workspace_line_did_n
         f"to fit; {unchecked_note(4)}"
     )
     assert "unchecked" not in data_line(metrics)
-    both = metrics | {"data_counts": counts | {"unchecked": 2}}
-    assert unchecked_note(2) in data_line(both)
+    both = metrics | {
+        "data_counts": counts | {"unchecked": 2}
+    }  # as a run recorded them before the trust tally
+    assert unchecked_note(2, trust=None) in data_line(both)
     assert eval_line(both).endswith("0 truncated to fit")
 
 
@@ -302,7 +319,7 @@ def test_train_says_why_it_left_out_every_row_nobody_checks(tmp_path, tiny_model
     assert train_main(["-w", str(lone.path), *sure, "--out", str(tmp_path / "a")]) == 2
     assert f"to train on in split train (unchecked 4; {unchecked_note(4)})" in capsys.readouterr().err
     assert train_main(["-w", str(kto.path), "--method", "kto", *sure, "--out", str(tmp_path / "b")]) == 2
-    said = f"left out: unchecked 48; {unchecked_note(48)}): KTO needs both"
+    said = f"left out: unchecked 48; {unchecked_note(48, trust='0.889')}): KTO needs both"
     assert said in capsys.readouterr().err
 
 
@@ -349,3 +366,59 @@ def test_train_says_the_test_split_was_all_left_out_not_that_there_is_none(tmp_p
     assert "training (test split all left out: not held-out) pairs: 3" in out
     (entry,) = ws.frame("models").query("method == 'dpo'").to_dict("records")  # what `data stats` reads
     assert json.loads(entry["metrics"])["eval_counts"]["unchecked"] == 4
+
+
+def dan_and_eve(tmp_path, test: int = 0) -> Workspace:
+    """16 pairs: ann, bob and cyd on the first 8 (as `checked_and_not`), dan a on 2 of them and b alone on 4 (his b
+    checked on none: his 4 stay out of the fit at his trust, from the 2 that check him), eve alone on the last 4
+    (checked on nothing: 0.8); the last ``test`` held out."""
+    ws = build_workspace(tmp_path / "ws", count=16, annotators=(), test=test)
+    pairs = ws.frame("pairs")["id"].tolist()
+    labels = [Label(pair, "dan", "pairwise", "b") for pair in pairs[8:12]]
+    labels += [Label(pair, "dan", "pairwise", "a") for pair in pairs[:2]]
+    labels += [Label(pair, "eve", "pairwise", "a") for pair in pairs[12:]]
+    for i, pair in enumerate(pairs[:8]):
+        votes = (("ann", "a"), ("bob", "a" if i % 2 else "b"), ("cyd", "b" if i % 3 == 0 else "a"))
+        labels += [Label(pair, name, "pairwise", choice) for name, choice in votes]
+    ws.append(labels)
+    return ws
+
+
+def test_the_unchecked_note_quotes_the_trust_the_rows_left_out_got(tmp_path, capsys):
+    """dan's 4 lone pairs were left out at his trust, 0.880, and the note said only "0.8 where nothing of theirs is
+    checked": it quotes the trust they got, the one `stats --labellers` shows, and the range beside eve's 0.8."""
+    ws = dan_and_eve(tmp_path)
+    assert main(["stats", "-w", str(ws.path), "--labellers", "--json"]) == 0
+    trust = {r["labeller"]: r["trust"] for r in json.loads(capsys.readouterr().out)["labellers"]}
+    assert (trust["dan"], trust["eve"]) == (0.88, 0.8)
+    assert main([*sure_export(ws), "--exclude-labeller", "eve"]) == 0
+    said = "left out: below_min_posterior 2, excluded_only 4, unchecked 4; " + unchecked_note(
+        4, trust="0.880"
+    )
+    assert capsys.readouterr().out.endswith(f", {said}; excluded labellers: eve (--exclude-labeller)\n")
+    assert main(sure_export(ws)) == 0
+    said = "below_min_posterior 2, unchecked 8; " + unchecked_note(8, trust="0.800–0.880")
+    assert f"left out: {said}\n" in capsys.readouterr().out
+    sure = {"aggregate": "dawid-skene", "min_posterior": 0.9}
+    _, counts = preference_rows(ws, None, ("sampled",), **sure)
+    assert data_line({"data_counts": counts, "verdicts": sure}).endswith(said)
+
+
+def test_the_held_out_line_quotes_the_trust_of_its_own_rows(tmp_path):
+    """dan's and eve's pairs held out, beside none of the training split's: the held-out line quotes theirs."""
+    ws = dan_and_eve(tmp_path, test=8)
+    sure = {"aggregate": "dawid-skene", "min_posterior": 0.9}
+    _, counts = preference_rows(ws, "train", ("sampled",), **sure)
+    _, eval_counts = preference_rows(ws, "test", ("sampled",), held_out=True, **sure)
+    metrics = {"data_counts": counts, "eval_counts": eval_counts, "verdicts": sure}
+    metrics["eval_rows"] = {
+        "held_out": 0,
+        "evaluated": 0,
+        "beyond_eval_limit": 0,
+        "excluded": {},
+        "truncated": 0,
+    }
+    assert "unchecked" not in data_line(metrics)
+    assert eval_line(metrics).endswith(
+        f"unchecked 8, evaluated 0, 0 truncated to fit; {unchecked_note(8, trust='0.800–0.880')}"
+    )

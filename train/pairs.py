@@ -87,7 +87,7 @@ def preference_rows(
         other_rounds=other_rounds,
         **chosen.undecided(completions, rank_gold),
     )
-    counts.update(dropped + chosen.arena_counts())
+    counts.update(dropped + chosen.arena_counts(completions, prompts, split))
     if held_out and gold.num_rows:
         on_gold = _gold_rows(prompts, completions, pairs, gold, split)
         rows += on_gold
@@ -165,7 +165,7 @@ def kto_rows(
         chosen.excluded_only("kto"),
         chosen.unlabelled("kto"),
     )
-    counts.update(chosen.arena_counts())
+    counts.update(chosen.arena_counts(completions, prompts, split))
     if held_out and gold.num_rows:  # gold completions, decided by their gold answer (as preference_rows)
         on_gold, _ = to_kto(prompts, completions, _answers(gold, "kto"), split)
         rows += on_gold
@@ -212,7 +212,8 @@ def sft_rows(
         completions, prompts = workspace.frame("completions"), workspace.frame("prompts")  # children first
         table, edit_counts = sft_edits_rows((prompts, completions, chosen, gold), pairs, split, rank_gold)
         rows += [{**row, "source": "edit"} for row in table.to_pylist()]
-        counts.update({"edits": edit_counts.pop("exported"), **edit_counts, **chosen.arena_counts()})
+        counts.update({"edits": edit_counts.pop("exported"), **edit_counts})
+        counts.update(chosen.arena_counts(completions, prompts, split))  # other_split adds to the edits'
     for row in rows:  # as `data export --format sft --sft-shape prompt-completion` splits them
         row["prompt"], row["completion"] = split_answer(row.pop("messages"))
     return rows, Counter({k: v for k, v in counts.items() if v})
@@ -243,7 +244,7 @@ def _rated(workspace: Workspace, split: str | None, excluded: tuple[str, ...], l
     # every answer of the rate task, counted once
     kept = ("gold", "excluded_only", "other_split", "unlabelled", "degenerate")
     counts = Counter({k: counts[k] for k in kept if counts[k]})
-    return table, chosen.labels, counts + chosen.arena_counts()
+    return table, chosen.labels, counts + chosen.arena_counts(completions, prompts, split)
 
 
 def rating_kto_rows(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from data.dawid_skene import NO_CHECK_TRUST
 from data.exclusion import excluded_line
-from data.export import UNCHECKED
+from data.export import AT_TRUST, UNCHECKED, is_reason
 from data.export_workspace import TAKEN_KINDS, left_out, rows_and_reasons, unchecked_note
 from data.files import atomic_write, strict_json
 from data.intervals import figure_text, wilson_interval
@@ -197,7 +197,7 @@ def _test_left_out(metrics: dict) -> tuple[int, str]:
     left = {
         k: v
         for k, v in sorted(counts.items())
-        if v and k not in HELD_OUT_TAKEN and not k.startswith(("rank_", "kind_rank"))
+        if v and k not in HELD_OUT_TAKEN and not k.startswith(("rank_", "kind_rank")) and is_reason(k)
     }
     return sum(left.values()), ", ".join(f"{k} {v}" for k, v in left.items())
 
@@ -241,7 +241,8 @@ def _held_out_note(metrics: dict) -> str:
     floor = (metrics.get("verdicts") or {}).get("min_posterior")
     if unchecked_note(metrics.get("data_counts") or {}, floor):
         return ""
-    note = unchecked_note({UNCHECKED: (metrics.get("eval_counts") or {}).get(UNCHECKED, 0)}, floor)
+    held = metrics.get("eval_counts") or {}  # its pairs' (as `_test_left_out`: no rankings), with their trust
+    note = unchecked_note({k: n for k, n in held.items() if k.partition(AT_TRUST)[0] == UNCHECKED}, floor)
     return f"; {note}" if note else ""
 
 

@@ -115,7 +115,7 @@ def _refuse_none(
 ) -> None:
     """No training rows: the error names what was left out and why (``counts``, with what ``unchecked`` means
     under ``min_posterior``), and who was excluded."""
-    detail = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v) or "the workspace has none"
+    detail = left_out(counts) or "the workspace has none"
     unchecked = unchecked_note(counts, min_posterior)
     detail += f"; {unchecked}" if unchecked else ""
     if any(k.startswith("kind_") for k in counts):
