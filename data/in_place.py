@@ -57,9 +57,11 @@ os.register_at_fork(after_in_child=_close_in_child)
 
 
 def let_go(fd: int) -> None:
-    """Let go of the lock `hold_lock` returned ``fd`` for: its descriptor closed (a forked child has none)."""
-    _HELD.pop(fd, None)
-    os.close(fd)
+    """Let go of the lock `hold_lock` returned ``fd`` for: its descriptor closed. A forked child has none (closed as
+    it started, `_close_in_child`): one that leaves the lock's block (an exception, ``sys.exit``) closes nothing,
+    as closing ``fd`` again failed (EBADF) or closed a file the child had opened since under that number."""
+    if _HELD.pop(fd, None) is not None:
+        os.close(fd)
 
 
 class NoLocksError(PrefloopError):

@@ -4,6 +4,7 @@ library's helper, forked by another thread) kept it held, every later writer or 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import signal
@@ -101,4 +102,38 @@ def test_a_child_forked_while_a_lock_is_being_taken_does_not_keep_it_held(
             pass
     monkeypatch.undo()
     assert children  # forked where meant
+    assert free(lock)
+
+
+def exit_child(left: BaseException, mine: int) -> None:
+    """End a forked child: 0 where it left the lock's block by its own ``SystemExit`` and can still write its file
+    ``mine``, else 1."""
+    code = 1
+    try:
+        code = 0 if type(left) is SystemExit and os.write(mine, b"x") == 1 else 1
+    finally:
+        os._exit(code)
+
+
+@pytest.mark.parametrize("take", ["hold", "wait"])
+def test_a_child_that_leaves_a_locks_block_closes_nothing_of_its_own(tmp_path, take):
+    """A child forked inside a lock's block closes its copy of the lock as it starts; one that then left the block
+    (``sys.exit``, an exception) closed that descriptor again: it failed, EBADF replacing the child's own exit, or
+    closed a file the child had opened since under the same number. It closes nothing there."""
+    lock, pid = tmp_path / "spin.lock", None
+    try:
+        with contextlib.ExitStack() as block:
+            if take == "hold":
+                block.callback(let_go, hold_lock(lock, str))
+            else:
+                block.enter_context(waiting_lock(lock))
+            pid = os.fork()
+            if pid == 0:
+                mine = os.open(tmp_path / "mine.txt", os.O_RDWR | os.O_CREAT)  # the lock's number, now free
+                raise SystemExit
+    except BaseException as left:
+        if pid != 0:
+            raise
+        exit_child(left, mine)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
     assert free(lock)
