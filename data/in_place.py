@@ -280,26 +280,39 @@ def check_one_name(path: Path) -> None:
 def open_error(exc: OSError, path: Path, dir_fd: int | None = None) -> WriteError:
     """The WriteError for a failed open of ``path`` to write it (with ``dir_fd``: its name in the folder that is
     open on); where permission is denied on a file another user owns (the lock or log of an app they ran, a table's
-    compaction lock), it says whose it is and what to do, not only "permission denied"."""
+    compaction lock), or on making it in a folder another user owns (`_owned`), it says whose it is and what to do,
+    not only "permission denied"."""
     error = write_error(exc, path)
-    if exc.errno not in (errno.EACCES, errno.EPERM):
+    owned = _owned(path, dir_fd) if exc.errno in (errno.EACCES, errno.EPERM) else None
+    if owned is None or owned[0] == os.geteuid():
         return error
-    try:
-        owner = os.stat(name_at(path, dir_fd), dir_fd=dir_fd, follow_symlinks=False).st_uid
-    except OSError:
-        return error
-    if owner == os.geteuid():
-        return error
+    owner, what = owned
     name, mine = _user(owner), _user(os.geteuid()) or f"uid {os.geteuid()}"
     # a uid of no user here: the file of another machine's user, on a shared file system
     theirs, whose = (name, f"{name}, uid {owner}") if name else (f"uid {owner}", f"uid {owner}, no user here")
     said = (
-        f"permission denied (the file belongs to {whose}, and this runs as {mine}: run it as {theirs}, or have "
-        f"{theirs} let {mine} write it)"
+        f"permission denied ({what} belongs to {whose}, and this runs as {mine}: run it as {theirs}, or have "
+        f"{theirs} let {mine} write {'it' if what == 'the file' else 'in it'})"
     )
     error = WriteError(f"{said}: nothing was written to {path}")
     error.errno, error.reason = exc.errno, said
     return error
+
+
+def _owned(path: Path, dir_fd: int | None) -> tuple[int, str] | None:
+    """The owner of the file ``path`` and "the file"; where there is none, of the folder it was to be made in (the
+    one ``dir_fd`` is open on) and "the folder FOLDER"; None where neither can be looked at."""
+    try:
+        return os.stat(name_at(path, dir_fd), dir_fd=dir_fd, follow_symlinks=False).st_uid, "the file"
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return None
+    try:
+        folder = os.fstat(dir_fd) if dir_fd is not None else os.stat(Path(path).parent)
+    except OSError:
+        return None
+    return folder.st_uid, f"the folder {Path(path).parent}"
 
 
 def _user(uid: int) -> str | None:
