@@ -17,6 +17,7 @@ import os
 import pwd
 import socket
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -39,12 +40,18 @@ SHARED_WAIT, SHARED_TRIES = 1.0, 100
 # taken on that open file, that outlived the holder kept its chain, view, gold or exclusions locked after it.
 # ``O_CLOEXEC`` covers an exec, not a fork: each child closes its copies as it starts (`_close_in_child`).
 _HELD: dict[int, tuple[int, int]] = {}
+# Held from a lock file's open to its record in `_HELD` (`_open_lock`); a fork by another thread waits it out, as its
+# child would otherwise keep a copy of the open file that no record names (re-entrant: a fork in the opening thread,
+# a signal handler's, does not wait on itself)
+_OPENING = threading.RLock()
 
 
 def _close_in_child() -> None:
     """Close, in a child just forked, its copy of each lock the parent holds: the parent's lock stays (a ``flock``
     is let go once every descriptor of the open file is closed), the child holds none. A descriptor since reused
     for another file (a lock closed without `let_go`) is left open."""
+    with suppress(RuntimeError):  # taken as the fork began; not where no hook ran then (PyOS_AfterFork alone)
+        _OPENING.release()
     for fd, file in list(_HELD.items()):
         with suppress(OSError):
             info = os.fstat(fd)
@@ -53,7 +60,7 @@ def _close_in_child() -> None:
     _HELD.clear()
 
 
-os.register_at_fork(after_in_child=_close_in_child)
+os.register_at_fork(before=_OPENING.acquire, after_in_parent=_OPENING.release, after_in_child=_close_in_child)
 
 
 def let_go(fd: int) -> None:
@@ -245,14 +252,16 @@ def waiting_lock(path: Path) -> Iterator[None]:
 def _open_lock(path: Path, dir_fd: int | None = None) -> int:
     """The lock file ``path`` opened (`open_in_place`, a hard link left to the caller) and recorded in `_HELD` at
     once, before its lock is tried: a child forked (by another thread) after the open, before or after the lock is
-    taken, closes its copy of the open file, whose ``flock`` it would otherwise keep held."""
-    fd = open_in_place(path, os.O_RDWR | os.O_CREAT, dir_fd=dir_fd, one_name=False)
-    try:
-        info = os.fstat(fd)
-    except BaseException:
-        os.close(fd)
-        raise
-    _HELD[fd] = (info.st_dev, info.st_ino)
+    taken, closes its copy of the open file, whose ``flock`` it would otherwise keep held; one forked meanwhile
+    waits for the record (`_OPENING`)."""
+    with _OPENING:
+        fd = open_in_place(path, os.O_RDWR | os.O_CREAT, dir_fd=dir_fd, one_name=False)
+        try:
+            info = os.fstat(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        _HELD[fd] = (info.st_dev, info.st_ino)
     return fd
 
 

@@ -8,6 +8,7 @@ import contextlib
 import fcntl
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -136,4 +137,32 @@ def test_a_child_that_leaves_a_locks_block_closes_nothing_of_its_own(tmp_path, t
             raise
         exit_child(left, mine)
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    assert free(lock)
+
+
+@pytest.mark.parametrize("take", ["hold", "wait"])
+def test_a_child_forked_by_another_thread_while_a_lock_file_is_opened_holds_none(
+    tmp_path, children, monkeypatch, take
+):
+    """Between a lock file's open and its record (`_HELD`), a child forked by another thread kept a copy of the
+    open file, not closed as it started, and with it the lock the parent took next, held once the parent let go.
+    That fork waits until the lock file is recorded."""
+    lock, real_fstat = tmp_path / "spin.lock", os.fstat
+    forker = threading.Thread(target=fork_child, args=(children,))
+
+    def fstat(fd):  # the first look at the file just opened (`open_in_place`): another thread forks meanwhile
+        if forker.ident is None:
+            forker.start()
+            forker.join(0.5)  # forked at once, or waiting
+        return real_fstat(fd)
+
+    monkeypatch.setattr(os, "fstat", fstat)
+    if take == "hold":
+        let_go(hold_lock(lock, str))
+    else:
+        with waiting_lock(lock):
+            pass
+    forker.join()
+    monkeypatch.undo()
+    assert children  # forked where meant
     assert free(lock)
