@@ -6,7 +6,8 @@ included, is replaced, never written through. A file written in place is written
 so it is opened without following a symlink and must be a regular file of one name: a hard link there (planted, or
 a name of a file elsewhere) would have the write change that file under its other names, outside the workspace too.
 A lock or log of another user's app, which this one may not open, is named with its owner and what to do, and so
-is another user's compaction lock (`data.compaction`).
+is another user's compaction lock (`data.compaction`), and one not there yet, to be made in another user's folder,
+with the folder's owner.
 """
 
 from __future__ import annotations

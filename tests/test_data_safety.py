@@ -365,9 +365,9 @@ def test_another_users_compaction_lock_is_one_line_naming_its_owner(tmp_path, pr
     assert tree(ws / "labels") == before
 
 
-@pytest.mark.parametrize("lock", ["gold.lock", "holdings/pairwise.lock"])
+@pytest.mark.parametrize("lock", ["gold.lock", "holdings/pairwise.lock", "imports/log.jsonl"])
 def test_a_lock_not_made_in_another_users_folder_names_its_owner(tmp_path, monkeypatch, lock):
-    """A lock file that could not be made, its folder another user's (a workspace they made), said "permission
+    """A lock (or log) that could not be made, its folder another user's (a workspace they made), said "permission
     denied: nothing was written to WS/gold.lock" and no more, though a lock of theirs there names them. It names the
     folder's owner, and what to do. (Root may write anywhere, so the kernel's refusal is simulated; the owner is
     the folder's own.)"""
@@ -391,8 +391,10 @@ def test_a_lock_not_made_in_another_users_folder_names_its_owner(tmp_path, monke
         if lock == "gold.lock":
             with waiting_lock(path):
                 pytest.fail("the lock was taken")
-        else:
+        elif lock.startswith("holdings"):
             claim_view(path.parent, "pairwise")
+        else:
+            append_line(path, "{}")
     owner, me = pwd.getpwuid(65534).pw_name, pwd.getpwuid(os.geteuid()).pw_name
     assert str(refused.value) == (
         f"permission denied (the folder {path.parent} belongs to {owner}, uid 65534, and this runs as {me}: run it "
