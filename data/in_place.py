@@ -6,7 +6,8 @@ included, is replaced, never written through. A file written in place is written
 so it is opened without following a symlink and must be a regular file of one name: a hard link there (planted, or
 a name of a file elsewhere) would have the write change that file under its other names, outside the workspace too.
 A lock or log of another user's app, which this one may not open, is named with its owner and what to do, and so
-is another user's compaction lock (`data.compaction`).
+is another user's compaction lock (`data.compaction`), and one not there yet, to be made in another user's folder,
+with the folder's owner.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import pwd
 import socket
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -39,12 +41,18 @@ SHARED_WAIT, SHARED_TRIES = 1.0, 100
 # taken on that open file, that outlived the holder kept its chain, view, gold or exclusions locked after it.
 # ``O_CLOEXEC`` covers an exec, not a fork: each child closes its copies as it starts (`_close_in_child`).
 _HELD: dict[int, tuple[int, int]] = {}
+# Held from a lock file's open to its record in `_HELD` (`_open_lock`); a fork by another thread waits it out, as its
+# child would otherwise keep a copy of the open file that no record names (re-entrant: a fork in the opening thread,
+# a signal handler's, does not wait on itself)
+_OPENING = threading.RLock()
 
 
 def _close_in_child() -> None:
     """Close, in a child just forked, its copy of each lock the parent holds: the parent's lock stays (a ``flock``
     is let go once every descriptor of the open file is closed), the child holds none. A descriptor since reused
     for another file (a lock closed without `let_go`) is left open."""
+    with suppress(RuntimeError):  # taken as the fork began; not where no hook ran then (PyOS_AfterFork alone)
+        _OPENING.release()
     for fd, file in list(_HELD.items()):
         with suppress(OSError):
             info = os.fstat(fd)
@@ -53,13 +61,15 @@ def _close_in_child() -> None:
     _HELD.clear()
 
 
-os.register_at_fork(after_in_child=_close_in_child)
+os.register_at_fork(before=_OPENING.acquire, after_in_parent=_OPENING.release, after_in_child=_close_in_child)
 
 
 def let_go(fd: int) -> None:
-    """Let go of the lock `hold_lock` returned ``fd`` for: its descriptor closed (a forked child has none)."""
-    _HELD.pop(fd, None)
-    os.close(fd)
+    """Let go of the lock `hold_lock` returned ``fd`` for: its descriptor closed. A forked child has none (closed as
+    it started, `_close_in_child`): one that leaves the lock's block (an exception, ``sys.exit``) closes nothing,
+    as closing ``fd`` again failed (EBADF) or closed a file the child had opened since under that number."""
+    if _HELD.pop(fd, None) is not None:
+        os.close(fd)
 
 
 class NoLocksError(PrefloopError):
@@ -243,14 +253,16 @@ def waiting_lock(path: Path) -> Iterator[None]:
 def _open_lock(path: Path, dir_fd: int | None = None) -> int:
     """The lock file ``path`` opened (`open_in_place`, a hard link left to the caller) and recorded in `_HELD` at
     once, before its lock is tried: a child forked (by another thread) after the open, before or after the lock is
-    taken, closes its copy of the open file, whose ``flock`` it would otherwise keep held."""
-    fd = open_in_place(path, os.O_RDWR | os.O_CREAT, dir_fd=dir_fd, one_name=False)
-    try:
-        info = os.fstat(fd)
-    except BaseException:
-        os.close(fd)
-        raise
-    _HELD[fd] = (info.st_dev, info.st_ino)
+    taken, closes its copy of the open file, whose ``flock`` it would otherwise keep held; one forked meanwhile
+    waits for the record (`_OPENING`)."""
+    with _OPENING:
+        fd = open_in_place(path, os.O_RDWR | os.O_CREAT, dir_fd=dir_fd, one_name=False)
+        try:
+            info = os.fstat(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        _HELD[fd] = (info.st_dev, info.st_ino)
     return fd
 
 
@@ -278,26 +290,39 @@ def check_one_name(path: Path) -> None:
 def open_error(exc: OSError, path: Path, dir_fd: int | None = None) -> WriteError:
     """The WriteError for a failed open of ``path`` to write it (with ``dir_fd``: its name in the folder that is
     open on); where permission is denied on a file another user owns (the lock or log of an app they ran, a table's
-    compaction lock), it says whose it is and what to do, not only "permission denied"."""
+    compaction lock), or on making it in a folder another user owns (`_owned`), it says whose it is and what to do,
+    not only "permission denied"."""
     error = write_error(exc, path)
-    if exc.errno not in (errno.EACCES, errno.EPERM):
+    owned = _owned(path, dir_fd) if exc.errno in (errno.EACCES, errno.EPERM) else None
+    if owned is None or owned[0] == os.geteuid():
         return error
-    try:
-        owner = os.stat(name_at(path, dir_fd), dir_fd=dir_fd, follow_symlinks=False).st_uid
-    except OSError:
-        return error
-    if owner == os.geteuid():
-        return error
+    owner, what = owned
     name, mine = _user(owner), _user(os.geteuid()) or f"uid {os.geteuid()}"
     # a uid of no user here: the file of another machine's user, on a shared file system
     theirs, whose = (name, f"{name}, uid {owner}") if name else (f"uid {owner}", f"uid {owner}, no user here")
     said = (
-        f"permission denied (the file belongs to {whose}, and this runs as {mine}: run it as {theirs}, or have "
-        f"{theirs} let {mine} write it)"
+        f"permission denied ({what} belongs to {whose}, and this runs as {mine}: run it as {theirs}, or have "
+        f"{theirs} let {mine} write {'it' if what == 'the file' else 'in it'})"
     )
     error = WriteError(f"{said}: nothing was written to {path}")
     error.errno, error.reason = exc.errno, said
     return error
+
+
+def _owned(path: Path, dir_fd: int | None) -> tuple[int, str] | None:
+    """The owner of the file ``path`` and "the file"; where there is none, of the folder it was to be made in (the
+    one ``dir_fd`` is open on) and "the folder FOLDER"; None where neither can be looked at."""
+    try:
+        return os.stat(name_at(path, dir_fd), dir_fd=dir_fd, follow_symlinks=False).st_uid, "the file"
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return None
+    try:
+        folder = os.fstat(dir_fd) if dir_fd is not None else os.stat(Path(path).parent)
+    except OSError:
+        return None
+    return folder.st_uid, f"the folder {Path(path).parent}"
 
 
 def _user(uid: int) -> str | None:

@@ -4,9 +4,11 @@ library's helper, forked by another thread) kept it held, every later writer or 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -99,6 +101,68 @@ def test_a_child_forked_while_a_lock_is_being_taken_does_not_keep_it_held(
     else:
         with waiting_lock(lock):
             pass
+    monkeypatch.undo()
+    assert children  # forked where meant
+    assert free(lock)
+
+
+def exit_child(left: BaseException, mine: int) -> None:
+    """End a forked child: 0 where it left the lock's block by its own ``SystemExit`` and can still write its file
+    ``mine``, else 1."""
+    code = 1
+    try:
+        code = 0 if type(left) is SystemExit and os.write(mine, b"x") == 1 else 1
+    finally:
+        os._exit(code)
+
+
+@pytest.mark.parametrize("take", ["hold", "wait"])
+def test_a_child_that_leaves_a_locks_block_closes_nothing_of_its_own(tmp_path, take):
+    """A child forked inside a lock's block closes its copy of the lock as it starts; one that then left the block
+    (``sys.exit``, an exception) closed that descriptor again: it failed, EBADF replacing the child's own exit, or
+    closed a file the child had opened since under the same number. It closes nothing there."""
+    lock, pid = tmp_path / "spin.lock", None
+    try:
+        with contextlib.ExitStack() as block:
+            if take == "hold":
+                block.callback(let_go, hold_lock(lock, str))
+            else:
+                block.enter_context(waiting_lock(lock))
+            pid = os.fork()
+            if pid == 0:
+                mine = os.open(tmp_path / "mine.txt", os.O_RDWR | os.O_CREAT)  # the lock's number, now free
+                raise SystemExit
+    except BaseException as left:
+        if pid != 0:
+            raise
+        exit_child(left, mine)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    assert free(lock)
+
+
+@pytest.mark.parametrize("take", ["hold", "wait"])
+def test_a_child_forked_by_another_thread_while_a_lock_file_is_opened_holds_none(
+    tmp_path, children, monkeypatch, take
+):
+    """Between a lock file's open and its record (`_HELD`), a child forked by another thread kept a copy of the
+    open file, not closed as it started, and with it the lock the parent took next, held once the parent let go.
+    That fork waits until the lock file is recorded."""
+    lock, real_fstat = tmp_path / "spin.lock", os.fstat
+    forker = threading.Thread(target=fork_child, args=(children,))
+
+    def fstat(fd):  # the first look at the file just opened (`open_in_place`): another thread forks meanwhile
+        if forker.ident is None:
+            forker.start()
+            forker.join(0.5)  # forked at once, or waiting
+        return real_fstat(fd)
+
+    monkeypatch.setattr(os, "fstat", fstat)
+    if take == "hold":
+        let_go(hold_lock(lock, str))
+    else:
+        with waiting_lock(lock):
+            pass
+    forker.join()
     monkeypatch.undo()
     assert children  # forked where meant
     assert free(lock)

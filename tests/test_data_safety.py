@@ -363,3 +363,41 @@ def test_another_users_compaction_lock_is_one_line_naming_its_owner(tmp_path, pr
         f"{owner}, or have {owner} let {me} write it): nothing was written to {lock}"
     ]
     assert tree(ws / "labels") == before
+
+
+@pytest.mark.parametrize("lock", ["gold.lock", "holdings/pairwise.lock", "imports/log.jsonl"])
+def test_a_lock_not_made_in_another_users_folder_names_its_owner(tmp_path, monkeypatch, lock):
+    """A lock (or log) that could not be made, its folder another user's (a workspace they made), said "permission
+    denied: nothing was written to WS/gold.lock" and no more, though a lock of theirs there names them. It names the
+    folder's owner, and what to do. (Root may write anywhere, so the kernel's refusal is simulated; the owner is
+    the folder's own.)"""
+    import pwd
+
+    from annotate.holdings import claim_view
+    from data.in_place import waiting_lock
+
+    path = tmp_path / "ws" / lock
+    path.parent.mkdir(parents=True)
+    os.chown(path.parent, 65534, 65534)
+    real_open = os.open
+
+    def as_another_user(name, flags, *args, **kwargs):
+        if os.path.basename(name) == path.name:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(name))
+        return real_open(name, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", as_another_user)
+    with pytest.raises(WriteError) as refused:
+        if lock == "gold.lock":
+            with waiting_lock(path):
+                pytest.fail("the lock was taken")
+        elif lock.startswith("holdings"):
+            claim_view(path.parent, "pairwise")
+        else:
+            append_line(path, "{}")
+    owner, me = pwd.getpwuid(65534).pw_name, pwd.getpwuid(os.geteuid()).pw_name
+    assert str(refused.value) == (
+        f"permission denied (the folder {path.parent} belongs to {owner}, uid 65534, and this runs as {me}: run it "
+        f"as {owner}, or have {owner} let {me} write in it): nothing was written to {path}"
+    )
+    assert not path.exists()

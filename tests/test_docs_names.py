@@ -18,9 +18,21 @@ EXTENSIONS = {"csv", "gz", "json", "jsonl", "lock", "md", "parquet", "png", "py"
 BACKTICKED = re.compile(r"`([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?:\(\))?`")
 
 
+def _bound(node: ast.AST) -> set[str]:
+    """The names ``node`` binds in its own scope (a module's: its functions, classes, assigned names and imports),
+    not those bound inside a function or class it defines (a local variable, a method)."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {node.name}
+    if isinstance(node, ast.alias):
+        return {(node.asname or node.name).split(".")[0]}
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+        return {node.id}
+    return set().union(*map(_bound, ast.iter_child_nodes(node)))
+
+
 def _names(tree: ast.AST) -> tuple[set[str], set[str]]:
-    """What a module defines (functions, classes, assigned names and attributes, imports), and every name it uses
-    besides (attributes, arguments, and a string that is one name: a key, a column, `"_split"`)."""
+    """What a module defines at its top level (`_bound`), and every name it has (anything defined at any level, its
+    attributes, arguments, and a string that is one name: a key, a column, `"_split"`)."""
     defined, used = set(), set()
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -34,7 +46,7 @@ def _names(tree: ast.AST) -> tuple[set[str], set[str]]:
             used.add(node.arg)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
             used.add(node.value)
-    return defined, used | defined
+    return _bound(tree), used | defined
 
 
 def _modules() -> dict[str, tuple[set[str], set[str]]]:
@@ -103,6 +115,9 @@ def test_every_private_name_in_the_docs_is_in_the_code():
         ("train.methods._check_sft", "train.methods defines no _check_sft"),
         ("data.nowhere.thing", "data defines no nowhere"),
         ("data.workspace.Workspace.no_such_attribute_anywhere", "no code names no_such_attribute_anywhere"),
+        # a method, or a local variable, is no name its module defines (a function moved into a class, renamed)
+        ("data.workspace.runs", "data.workspace defines no runs"),
+        ("data.validate.planted", "data.validate defines no planted"),
     ],
 )
 def test_a_stale_qualified_name_is_told(name, why):
