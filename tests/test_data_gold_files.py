@@ -126,6 +126,18 @@ def test_a_gold_files_own_split_column_is_named_with_what_sets_its_split(tmp_pat
     assert ws.read("prompts").column("split").to_pylist() == ["test"]
 
 
+def test_a_gold_files_labeller_column_is_named_with_why_gold_does_not_read_it(tmp_path, capsys):
+    """A bad-input hunt: a gold file of preference rows naming their labeller said the column is not read because
+    "a labeller is read with a preference or a KTO label only", of rows that are preferences; a gold file reads no
+    row's labeller (its rows are gold answers), which the note now says."""
+    ws = Workspace.init(tmp_path / "ws")
+    row = {"prompt": "Q?", "chosen": "x", "rejected": "y", "labeller": "alice"}
+    assert gold(ws, str(write(tmp_path / "g.jsonl", row))) == 0
+    said = "columns not read: labeller (labeller: a gold file's rows are gold answers, no labeller's labels "
+    assert capsys.readouterr().out.endswith(said + "(data import reads their labeller))\n")
+    assert ws.read("labels").num_rows == 0
+
+
 def test_a_split_flag_for_datasets_folders_alone_is_refused(tmp_path, capsys):
     """A README walk: `gold FOLDER --split train` on a datasets folder of splits did nothing (its rows keep their
     split's) without a word; as `data import`, it is refused in one line, and taken beside a file that reads it."""
