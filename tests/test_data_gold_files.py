@@ -146,11 +146,15 @@ def test_a_gold_file_says_how_many_stored_train_items_it_takes_out_of_training(t
     train = [{"prompt": f"Q{i}?", "chosen": "x", "rejected": "y"} for i in range(2)]
     test = {"prompt": "T?", "chosen": "x", "rejected": "y"}
     assert main(["import", "-w", str(ws.path), str(write(tmp_path / "train.jsonl", *train))]) == 0
-    assert main(["import", "-w", str(ws.path), "--split", "test", str(write(tmp_path / "t.jsonl", test))]) == 0
+    assert (
+        main(["import", "-w", str(ws.path), "--split", "test", str(write(tmp_path / "t.jsonl", test))]) == 0
+    )
     capsys.readouterr()
     given = str(write(tmp_path / "g.jsonl", *train, test))
     assert gold(ws, given) == 0
-    said = "files: matched 3 stored pairs, 0 stored completions (2 of split train, gold now: gold never trains, "
+    said = (
+        "files: matched 3 stored pairs, 0 stored completions (2 of split train, gold now: gold never trains, "
+    )
     assert said + "export and train leave them out as gold); new: 0 gold items" in capsys.readouterr().out
     assert gold(ws, given) == 0  # all gold already: nothing more leaves the training data
     assert "files: matched 3 stored pairs, 0 stored completions; new" in capsys.readouterr().out

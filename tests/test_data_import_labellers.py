@@ -428,8 +428,12 @@ def test_an_unlabelled_imports_labeller_column_is_named_with_why_it_is_not_read(
     path = tmp_path / "alice.jsonl"
     path.write_text("".join(json.dumps(row) + "\n" for row in rows("alice")))
     assert main(["import", "-w", str(tmp_path / "ws"), str(path), "--unlabelled"]) == 0
-    assert capsys.readouterr().out.rstrip().endswith(
-        "columns not read: labeller (labeller: --unlabelled stores the answers without their labels (imported "
-        "without it, they are that labeller's labels))"
+    assert (
+        capsys.readouterr()
+        .out.rstrip()
+        .endswith(
+            "columns not read: labeller (labeller: --unlabelled stores the answers without their labels (imported "
+            "without it, they are that labeller's labels))"
+        )
     )
     assert Workspace(tmp_path / "ws").read("labels").num_rows == 0
