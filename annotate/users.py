@@ -89,7 +89,7 @@ def load_users(path: str | os.PathLike[str]) -> dict[str, User]:
         if exc.what == A_DIRECTORY:  # often a folder given as --users: not "remove it", which would delete it
             raise UsersError(
                 f"{path}: a directory, not a users file (--users names the TOML file of users; "
-                f"`python -m annotate add-user --users FILE NAME` makes one)"
+                "`python -m annotate add-user --users FILE NAME` makes one)"
             ) from None
         raise UsersError(str(exc)) from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

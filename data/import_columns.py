@@ -41,7 +41,10 @@ LABELLER_HINT = (
 GOLD_LABELLER_HINT = (
     ": a gold file's rows are gold answers, no labeller's labels (data import reads their labeller)"
 )
-UNLABELLED_LABELLER_HINT = ": --unlabelled stores the answers without their labels (imported without it, they are that labeller's labels)"
+UNLABELLED_LABELLER_HINT = (
+    ": --unlabelled stores the answers without their labels (imported without it, they are that labeller's "
+    "labels)"
+)
 
 
 def labeller_hint(labels: bool, unlabelled: bool) -> str:
