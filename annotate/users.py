@@ -34,7 +34,7 @@ from annotate.passwords import (
 )
 from data.annotators import USER_NAME_RULE, is_user_name
 from data.errors import PrefloopError
-from data.files import NotAFileError, atomic_write, open_regular
+from data.files import A_DIRECTORY, NotAFileError, atomic_write, open_regular
 
 try:
     import tomllib
@@ -86,6 +86,11 @@ def load_users(path: str | os.PathLike[str]) -> dict[str, User]:
         with open_regular(path) as handle:
             document = tomllib.loads(handle.read().decode("utf-8"))
     except NotAFileError as exc:
+        if exc.what == A_DIRECTORY:  # often a folder given as --users: not "remove it", which would delete it
+            raise UsersError(
+                f"{path}: a directory, not a users file (--users names the TOML file of users; "
+                "`python -m annotate add-user --users FILE NAME` makes one)"
+            ) from None
         raise UsersError(str(exc)) from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsersError(f"{path}: cannot read users file ({exc})") from exc

@@ -234,6 +234,8 @@ class FileGold:
     marks: list[Mark] = field(default_factory=list)
     records: list[object] = field(default_factory=list)
     matched: Counter = field(default_factory=Counter)  # stored items marked, by noun
+    # the stored pairs and completions of split train matched that were not gold: they leave the training data
+    trained: set[tuple[str, str]] = field(default_factory=set)
     new: Counter = field(default_factory=Counter)  # items added, by their prompt's split
     duplicate_rows: int = 0
     given: bool = False
@@ -256,8 +258,14 @@ class FileGold:
             for t in ("rank", "rate")
             if t in self.tasks
         ]
+        trained = (
+            f" ({len(self.trained)} of split train, gold now: gold never trains, export and train leave them out "
+            "as gold)"
+            if self.trained
+            else ""
+        )
         return (
-            f"; files: matched {', '.join(matched)}; "
+            f"; files: matched {', '.join(matched)}{trained}; "
             f"new: {self.new.total()} gold items{f' ({splits})' if splits else ''}, {added['Prompt']} prompts, "
             f"{added['Completion']} completions, {added['Pair']} pairs{duplicates}"
             + "".join(f"; {line}" for line in self.unread)
@@ -285,6 +293,8 @@ def _choice_gold(workspace: Workspace, questions: list[Question], out: FileGold)
                 out.new[fresh[item]] += 1
             else:
                 out.matched[NOUN[question.task]] += 1
+                if splits.get(question.prompt_id) == "train" and item not in gold[question.task]:
+                    out.trained.add((question.task, item))
         if question.key not in found:
             prompt, *records = _on_stored_answers(question, found)
             mark.append((records[-1].id, question.answer, question.row))

@@ -37,6 +37,20 @@ LABELLER_HINT = (
     ": a labeller is read with a preference or a KTO label only; rankings and ratings import as the import annotator's, "
     "one per item"
 )
+# where no row's labels are a labeller's: a gold file's rows (gold answers), an `--unlabelled` import's (no labels)
+GOLD_LABELLER_HINT = (
+    ": a gold file's rows are gold answers, no labeller's labels (data import reads their labeller)"
+)
+UNLABELLED_LABELLER_HINT = (
+    ": --unlabelled stores the answers without their labels (imported without it, they are that labeller's "
+    "labels)"
+)
+
+
+def labeller_hint(labels: bool, unlabelled: bool) -> str:
+    """Why a labeller column is not read: the rows' ``labels`` make no labels (a gold file), the import is
+    ``unlabelled``, or the rows are rankings or ratings (the import annotator's)."""
+    return GOLD_LABELLER_HINT if not labels else UNLABELLED_LABELLER_HINT if unlabelled else LABELLER_HINT
 
 
 def holds_nothing(value: object) -> bool:
@@ -96,12 +110,15 @@ class UnreadColumns:
     `datasets` folder's splits', whose split no flag sets; ``split_hint``: what sets a plain file's split instead
     (`data gold` has no --test-fraction)."""
 
-    def __init__(self, folder: bool = False, split_hint: str = SPLIT_HINT):
+    def __init__(
+        self, folder: bool = False, split_hint: str = SPLIT_HINT, labeller_hint: str = LABELLER_HINT
+    ):
         self.names: dict[str, None] = {}
         # the top-level ones among them (not `Reading.inside`'s), each with the kinds of the rows it was not read in
         self.columns: dict[str, set[str]] = {}
         self.folder = folder
         self.split_hint = split_hint
+        self.labeller_hint = labeller_hint
 
     def add(self, row: Reading, read: Iterable[str], kind: str) -> None:
         """The columns of ``row`` not in ``read``, and the keys inside a column it read in part (`Reading.inside`);
@@ -128,7 +145,7 @@ class UnreadColumns:
                 if splits
                 else []
             )
-            + ([", ".join(labellers) + LABELLER_HINT] if labellers else [])
+            + ([", ".join(labellers) + self.labeller_hint] if labellers else [])
         )
         return f"columns not read: {shown}" + (f" ({'; '.join(hints)})" if hints else "")
 

@@ -38,7 +38,14 @@ from data.import_column_names import (
     refuse_unread_answers,
     row_kind,
 )
-from data.import_columns import ROW_SPLIT_HINT, SPLIT_HINT, Reading, UnreadColumns, question_columns
+from data.import_columns import (
+    ROW_SPLIT_HINT,
+    SPLIT_HINT,
+    Reading,
+    UnreadColumns,
+    labeller_hint,
+    question_columns,
+)
 from data.import_formats import FORMATS, PARSERS, Example, detect_format, parse_record
 from data.import_guard import check_rank_items, count_na_ratings, skip_refused
 from data.import_options import ImportOptions, check_options, check_source_name
@@ -306,7 +313,10 @@ def check_file(
         fmt = _file_format(rows, name, options.on_error)
     split_hint = split_hint or (ROW_SPLIT_HINT if options.split_column else SPLIT_HINT)
     gathered = _Gathered(
-        Counter(records=len(rows)), unread=UnreadColumns(isinstance(rows[0], SplitRow), split_hint)
+        Counter(records=len(rows)),
+        unread=UnreadColumns(
+            isinstance(rows[0], SplitRow), split_hint, labeller_hint(labels, options.unlabelled)
+        ),
     )
     spellings = spellings or Spellings()
     parses = _RowParses(rows, fmt, name, options.non_text)

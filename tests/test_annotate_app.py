@@ -100,13 +100,18 @@ def test_bad_users_files_are_clear_errors(tmp_path, content, message):
 
 
 def test_a_folder_given_as_the_users_file_is_named_a_folder(tmp_path):
-    """A folder at --users was "no users file; create one with `add-user --users FOLDER`", which then failed."""
+    """A folder at --users was "no users file; create one with `add-user --users FOLDER`", which then failed; then
+    "a directory, not a file written by prefloop: remove it", which told a user who gave their own folder by
+    mistake (`--users ~/team`) to delete it (a bad-input hunt): it says what --users takes instead."""
     folder = tmp_path / "users.toml"
     folder.mkdir()
-    with pytest.raises(
-        UsersError, match=f"^{folder}: a directory, not a file written by prefloop: remove it$"
-    ):
+    said = (
+        f"{folder}: a directory, not a users file (--users names the TOML file of users; `python -m annotate "
+        "add-user --users FILE NAME` makes one)"
+    )
+    with pytest.raises(UsersError) as caught:
         load_users(folder)
+    assert str(caught.value) == said
 
 
 def test_identity_comes_only_from_the_session(ctx):

@@ -126,6 +126,40 @@ def test_a_gold_files_own_split_column_is_named_with_what_sets_its_split(tmp_pat
     assert ws.read("prompts").column("split").to_pylist() == ["test"]
 
 
+def test_a_gold_files_labeller_column_is_named_with_why_gold_does_not_read_it(tmp_path, capsys):
+    """A bad-input hunt: a gold file of preference rows naming their labeller said the column is not read because
+    "a labeller is read with a preference or a KTO label only", of rows that are preferences; a gold file reads no
+    row's labeller (its rows are gold answers), which the note now says."""
+    ws = Workspace.init(tmp_path / "ws")
+    row = {"prompt": "Q?", "chosen": "x", "rejected": "y", "labeller": "alice"}
+    assert gold(ws, str(write(tmp_path / "g.jsonl", row))) == 0
+    said = "columns not read: labeller (labeller: a gold file's rows are gold answers, no labeller's labels "
+    assert capsys.readouterr().out.endswith(said + "(data import reads their labeller))\n")
+    assert ws.read("labels").num_rows == 0
+
+
+def test_a_gold_file_says_how_many_stored_train_items_it_takes_out_of_training(tmp_path, capsys):
+    """A bad-input hunt: a gold file matching a labeller's imported training pairs made them gold, so export and
+    train left them out, and the summary said only `matched 2 stored pairs`; `--from-split train` says what that
+    costs, and a file now says it too (an item of split test, or already gold, leaves no training data)."""
+    ws = Workspace.init(tmp_path / "ws")
+    train = [{"prompt": f"Q{i}?", "chosen": "x", "rejected": "y"} for i in range(2)]
+    test = {"prompt": "T?", "chosen": "x", "rejected": "y"}
+    assert main(["import", "-w", str(ws.path), str(write(tmp_path / "train.jsonl", *train))]) == 0
+    assert (
+        main(["import", "-w", str(ws.path), "--split", "test", str(write(tmp_path / "t.jsonl", test))]) == 0
+    )
+    capsys.readouterr()
+    given = str(write(tmp_path / "g.jsonl", *train, test))
+    assert gold(ws, given) == 0
+    said = (
+        "files: matched 3 stored pairs, 0 stored completions (2 of split train, gold now: gold never trains, "
+    )
+    assert said + "export and train leave them out as gold); new: 0 gold items" in capsys.readouterr().out
+    assert gold(ws, given) == 0  # all gold already: nothing more leaves the training data
+    assert "files: matched 3 stored pairs, 0 stored completions; new" in capsys.readouterr().out
+
+
 def test_a_split_flag_for_datasets_folders_alone_is_refused(tmp_path, capsys):
     """A README walk: `gold FOLDER --split train` on a datasets folder of splits did nothing (its rows keep their
     split's) without a word; as `data import`, it is refused in one line, and taken beside a file that reads it."""

@@ -419,3 +419,21 @@ def test_a_rankings_labeller_column_is_named_with_why_it_is_not_read(tmp_path, c
             "and ratings import as the import annotator's, one per item)"
         )
     )
+
+
+def test_an_unlabelled_imports_labeller_column_is_named_with_why_it_is_not_read(tmp_path, capsys):
+    """A bad-input hunt: `import --unlabelled` of a labeller's preference rows said the labeller column is not read
+    because "a labeller is read with a preference or a KTO label only", of preference rows; --unlabelled stores
+    no row's label, which the note now says."""
+    path = tmp_path / "alice.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows("alice")))
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path), "--unlabelled"]) == 0
+    assert (
+        capsys.readouterr()
+        .out.rstrip()
+        .endswith(
+            "columns not read: labeller (labeller: --unlabelled stores the answers without their labels (imported "
+            "without it, they are that labeller's labels))"
+        )
+    )
+    assert Workspace(tmp_path / "ws").read("labels").num_rows == 0

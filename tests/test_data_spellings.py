@@ -56,8 +56,9 @@ def test_a_gold_row_spelled_otherwise_marks_the_stored_items(tmp_path, capsys):
     capsys.readouterr()
     assert gold(ws, str(write(tmp_path / "gold.jsonl", RESPELLED, kto))) == 0
     assert capsys.readouterr().out == (
-        "gold items: 2 (+2 marked, -0 removed); files: matched 1 stored pairs, 1 stored completions; new: 0 gold "
-        "items, 0 prompts, 0 completions, 0 pairs\n"
+        "gold items: 2 (+2 marked, -0 removed); files: matched 1 stored pairs, 1 stored completions (2 of split "
+        "train, gold now: gold never trains, export and train leave them out as gold); new: 0 gold items, 0 prompts, "
+        "0 completions, 0 pairs\n"
     )
     assert {**counts(ws), "gold": 0} == {**before, "gold": 0} and texts(ws) == stored
 
