@@ -44,7 +44,7 @@ from data.selection import answer_items
 FORMATS = ("dpo", "kto", "sft", "ratings")
 UNCHECKED = "unchecked"  # below --min-posterior as one labeller's answer nobody checks (`data.aggregate`)
 # ``unchecked at trust 0.880``: how many of the rows counted unchecked had that posterior, their labeller's trust (as
-# printed, 3 decimals), which `data.export_workspace.unchecked_note` quotes: no reason of its own (`is_reason`)
+# printed, `trust_text`), which `data.export_workspace.unchecked_note` quotes: no reason of its own (`is_reason`)
 AT_TRUST = " at trust "
 Frame = pd.DataFrame | pa.Table
 
@@ -141,11 +141,20 @@ def _sure(verdicts: pa.Table, at: pa.Array, min_posterior: float | None, counts:
     unsure = pc.invert(sure)
     unchecked = pc.and_(unsure, pc.invert(verdicts.column("checked").take(at)))
     for entry in pc.value_counts(posterior.filter(unchecked)).to_pylist():  # one value per labeller
-        counts[f"{UNCHECKED}{AT_TRUST}{entry['values']:.3f}"] += entry["counts"]
+        counts[f"{UNCHECKED}{AT_TRUST}{trust_text(entry['values'], min_posterior)}"] += entry["counts"]
     left = pc.sum(unchecked).as_py() or 0
     counts[UNCHECKED] += left
     counts["below_min_posterior"] += (pc.sum(unsure).as_py() or 0) - left
     return sure
+
+
+def trust_text(trust: float, floor: float) -> str:
+    """A trust below ``floor`` as the note quotes it: 3 decimals, as `stats --labellers` shows it, or more where
+    those would read the floor or above (rows left out below 0.9 at 0.8998 were said to be at 0.900)."""
+    digits = 3
+    while float(text := f"{trust:.{digits}f}") >= floor and digits < 17:
+        digits += 1
+    return text
 
 
 def is_reason(key: str) -> bool:

@@ -422,3 +422,33 @@ def test_the_held_out_line_quotes_the_trust_of_its_own_rows(tmp_path):
     assert eval_line(metrics).endswith(
         f"unchecked 8, evaluated 0, 0 truncated to fit; {unchecked_note(8, trust='0.800–0.880')}"
     )
+
+
+# Per answer, the KTO labels of ann, bob, cyd and dan (d desirable, u undesirable, - none): dan's 3 lone undesirable
+# answers (he gave undesirable on 2 checked ones) stay out of the fit at his trust, 0.89981 (stats shows 0.900)
+JUST_BELOW = "dddd dddd ddud uddu dddd dudd duud ddd- dddd dudd udud uuu- ---u ---u ---u"
+
+
+def test_the_trust_quoted_of_rows_below_the_floor_never_reads_the_floor(tmp_path, capsys):
+    """dan's lone answers were left out below --min-posterior 0.9 at his trust 0.8998, and the note said "here
+    0.900", as if the floor had left out rows at it: the trust quoted has the decimals that keep it below."""
+    ws = build_workspace(tmp_path / "ws", count=15, annotators=())
+    answers = ws.frame("completions")["id"].tolist()
+    choice = {"d": "desirable", "u": "undesirable"}
+    ws.append(
+        [
+            Label(answer, name, "kto", choice[c])
+            for answer, labels in zip(answers, JUST_BELOW.split())
+            for name, c in zip(("ann", "bob", "cyd", "dan"), labels)
+            if c != "-"
+        ]
+    )
+    sure = ["--aggregate", "dawid-skene", "--min-posterior", "0.9"]
+    assert main(["export", "-w", str(ws.path), "--format", "kto", *sure]) == 0
+    out = capsys.readouterr().out
+    assert "unchecked 3, unlabelled 15; unchecked: 3 rows are one labeller's answer" in out
+    assert "(here 0.8998; 0.8 where nothing of theirs is checked), below --min-posterior 0.9" in out
+    rows, counts = kto_rows(ws, None, aggregate="dawid-skene", min_posterior=0.9)
+    assert counts["unchecked at trust 0.8998"] == 3
+    _, lower = kto_rows(ws, None, aggregate="dawid-skene", min_posterior=0.95)  # 3 decimals where they do
+    assert lower["unchecked at trust 0.900"] == 3
