@@ -202,12 +202,10 @@ def held(service, name: str):
 
 
 @contextmanager
-def between_load_draws(page, service, item: str):
-    """Reloads, and holds the second of the two draws of the label tab as the page loads (the second `serve`: see
-    `reload_slowly` in tests/test_annotate_kept_pick_browser.py) until the block ends: the block runs once ``item``
-    is on screen as first drawn, and takes keys. After the block, waits until the second draw is on screen (another
-    view of ``item``) and Gradio is done with it. The kept pick goes back slowly (SLOW_RESTORE)."""
-    page.add_init_script(SLOW_RESTORE)
+def load_draw_held(page, service):
+    """Reloads, and holds the second of the label tab's two draws as the page loads (see `between_load_draws`):
+    the block runs once the first draw's item is on screen and the page takes keys, and gets the function that
+    lets the held draw go on (else it goes on as the block ends). The test waits for that draw itself."""
     gate, served = threading.Event(), []
     serve = service.serve
 
@@ -220,13 +218,25 @@ def between_load_draws(page, service, item: str):
     service.serve = second_held
     try:
         page.reload()
-        page.wait_for_function(f"item => ({SHOWN_ITEM}) === item", arg=item, timeout=WAIT_MS)
+        page.wait_for_function(f"({SHOWN_ITEM}) !== null", timeout=WAIT_MS)
         wait_for_keys(page)
-        first = page.evaluate(SHOWN_VIEW)
-        yield
+        yield gate.set
     finally:
         gate.set()
         del service.serve  # the class's own method again
+
+
+@contextmanager
+def between_load_draws(page, service, item: str):
+    """Reloads, and holds the second of the two draws of the label tab as the page loads (the second `serve`: see
+    `reload_slowly` in tests/test_annotate_kept_pick_browser.py) until the block ends: the block runs once ``item``
+    is on screen as first drawn, and takes keys. After the block, waits until the second draw is on screen (another
+    view of ``item``) and Gradio is done with it. The kept pick goes back slowly (SLOW_RESTORE)."""
+    page.add_init_script(SLOW_RESTORE)
+    with load_draw_held(page, service):
+        page.wait_for_function(f"item => ({SHOWN_ITEM}) === item", arg=item, timeout=WAIT_MS)
+        first = page.evaluate(SHOWN_VIEW)
+        yield
     page.wait_for_function(
         f"""([item, first]) => ({SHOWN_ITEM}) === item && ![null, first].includes({SHOWN_VIEW}) &&
             !document.querySelector('#pf-prompt .progress-text')""",

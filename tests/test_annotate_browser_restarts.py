@@ -132,8 +132,9 @@ def _pick_then_sigkill(page, url: str, child: subprocess.Popen) -> tuple[str, fl
     """bob signs in (a Lax, HttpOnly cookie) and, once the page's load draws are done, picks B; the app is
     SIGKILLed and Enter sent to it: the page says the pick is sent once the app is back. Returns the item picked
     on and when Enter was sent (`time.monotonic`). Picked before the tab's second draw, under load the note never
-    showed (a loaded CI run): that draw, answered just before the kill and drawn after Enter, reads to the page as
-    Enter's answer, so it stops waiting for one."""
+    showed (a loaded CI run): that draw, answered just before the kill and drawn after Enter, was taken by the page
+    for Enter's answer (no longer: see tests/test_annotate_redraw_browser.py); the wait keeps this test on the
+    restart alone."""
     page.add_init_script(COUNT_DRAWS)
     login(page, url, "bob")
     page.wait_for_function(LOAD_DRAWN, timeout=WAIT_MS)
