@@ -1,5 +1,6 @@
 """The page script (annotate.assets) noticing Gradio drawing the same item again, in a real headless Chromium, and
-a late draw of the label tab as the page loads (after a submit sent) not taken for the submit's answer. Helpers: tests/annotate_browser.py; fixtures: tests/conftest.py."""
+a late draw of the label tab as the page loads (after a submit sent) taken neither for the submit's answer nor
+over its status line. Helpers: tests/annotate_browser.py; fixtures: tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tests.annotate_browser import (
     load_draw_held,
     login_drawn,
     serve,
+    wait_settled,
     wait_status,
 )
 
@@ -114,3 +116,29 @@ def test_a_late_draw_of_the_item_while_a_submit_is_on_its_way_is_not_its_answer(
     finally:
         app.close()
 
+
+def test_a_late_draw_of_the_item_after_a_submits_answer_keeps_its_status_line(tmp_path, browser, users):
+    """bob reloads, picks B and presses Enter before the label tab's second draw as the page loads is answered;
+    the submit is answered first (the next item, "Saved to disk: B better"), then that draw: the same next item,
+    with nothing to say. Before, it wiped the status line, so bob never read that his label was saved; now the
+    line stays."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        login_drawn(page, url, ctx.service)
+        first = ctx.service.queue.held["bob"]
+        with load_draw_held(page, ctx.service) as let_draw:
+            submit_b(page)
+            wait_status(page, "Saved to disk: B better")
+            view = page.evaluate(SHOWN_VIEW)
+            let_draw()
+            page.wait_for_function(NEW_VIEW, arg=view, timeout=WAIT_MS)
+        wait_settled(page)
+        assert page.evaluate(SHOWN_ITEM) == ctx.service.queue.held["bob"] != first
+        assert "Saved to disk: B better" in page.inner_text("#pf-status")
+        assert_saved_b(workspace, first)
+    finally:
+        app.close()
