@@ -173,6 +173,25 @@ SLOW_RESTORE = """(() => {
 })()"""
 
 
+# The renders of the label tab this page has drawn since it loaded (`data-view` is new at every draw, in place too;
+# once per page: added again by a later call, it counts on): the tab is drawn twice as the page loads (see
+# `login_drawn`). LOAD_DRAWN: both are on screen and Gradio is done with them. Gradio's pending mark alone is no
+# sign of the second: it shows each output's latest event, and the first draw's end, coming after the second
+# draw was sent, clears it while that draw is still on its way.
+COUNT_DRAWS = """(() => {
+  if (window.__views) return;
+  const views = window.__views = new Set();
+  new MutationObserver(() => {
+    const view = document.querySelector("#pf-prompt [data-view]")?.dataset.view;
+    if (view) views.add(view);
+  }).observe(document, {childList: true, subtree: true, attributes: true, attributeFilter: ["data-view"]});
+})()"""
+LOAD_DRAWN = (
+    "window.__views?.size >= 2 && !document.querySelector('#pf-prompt .progress-text') && "
+    "document.querySelector('.pending') === null"
+)
+
+
 # NO_PROGRESS_TEXT: a Gradio without the status tracker's `.progress-text` markup, which the page script reads as
 # "an answer not yet drawn in full" (annotate.assets, `whenDrawn`): the class is taken off as soon as it shows.
 NO_PROGRESS_TEXT = """() => {

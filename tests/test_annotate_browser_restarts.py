@@ -16,7 +16,9 @@ from pathlib import Path
 from annotate.service import choice_from_side
 from data import Completion, Pair, Prompt
 from tests.annotate_browser import (
+    COUNT_DRAWS,
     KEPT_PICK,
+    LOAD_DRAWN,
     NO_CHROMIUM,
     PASSWORD,
     ROOT,
@@ -111,21 +113,6 @@ def _throttling_headers_and_uploads(url: str) -> None:
         assert page.headers["x-content-type-options"] == "nosniff" and page.headers["referrer-policy"]
         upload = client.post("gradio_api/upload", files={"files": ("big.bin", b"\0" * 20_000_000)})
         assert upload.status_code == 403
-
-
-# The renders of the label tab this page has drawn (`data-view` is new at every draw): the tab is drawn twice as the
-# page loads (see `login_drawn` in tests/annotate_browser.py, which counts them in the server: this app is a child).
-COUNT_DRAWS = """(() => {
-  const views = window.__views = new Set();
-  new MutationObserver(() => {
-    const view = document.querySelector("#pf-prompt [data-view]")?.dataset.view;
-    if (view) views.add(view);
-  }).observe(document, {childList: true, subtree: true, attributes: true, attributeFilter: ["data-view"]});
-})()"""
-LOAD_DRAWN = (
-    "window.__views?.size >= 2 && !document.querySelector('#pf-prompt .progress-text') && "
-    "document.querySelector('.pending') === null"
-)
 
 
 def _pick_then_sigkill(page, url: str, child: subprocess.Popen) -> tuple[str, float]:
