@@ -23,7 +23,7 @@ from annotate.assets import ANSWER_DRAWN, GUIDELINES, SCRIPT
 from annotate.components import AdminTab, Context, LabelTab, TabSet, signed_in
 from annotate.edit_view import EDITABLE_VIEWS, edit_key, editor_components, wire_editor, wire_edits_admin
 from annotate.failures import maybe_saved, shown_errors
-from annotate.labelling import label_view, on_edit, on_load, on_skip, on_submit, on_undo
+from annotate.labelling import label_view, on_edit, on_label_tab, on_load, on_skip, on_submit, on_undo
 from annotate.pace_script import SENT_PACE
 from annotate.rank_view import SHOWN_ANSWERS
 from annotate.render import keys_html
@@ -42,6 +42,7 @@ __all__ = [
     "launch",
     "make_context",
     "on_edit",
+    "on_label_tab",
     "on_load",
     "on_skip",
     "on_submit",
@@ -134,7 +135,7 @@ def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: Adm
 
     @shown_errors(ctx, "loading your item")
     def open_label_tab(request: gr.Request):
-        return astuple(label_view(ctx, signed_in(request)))
+        return astuple(on_label_tab(ctx, signed_in(request)))
 
     # A label is on disk before the next item is chosen: an error after the write leaves it saved.
     @shown_errors(ctx, "saving your label", maybe_saved("your label"))

@@ -72,8 +72,9 @@ SCRIPT_TEMPLATE = """
   // what a key does with no item on screen ("All done": annotate.render.NO_ITEM_KEYS): undo (u, Ctrl+Z), guidelines
   const ITEM_FREE = ["u", "g"];
   const PENDING = "prefloop-pending", QUEUE_LIMIT = 16, ANSWER_MS = 15000, DRAW_MS = 2000;
-  // drawing: the wait for an answer to be drawn in full (`whenDrawn`); answering: a submit, skip, undo or save
-  // sent, and Gradio not yet done with its answer. The kept pick's state: annotate.restore_script.
+  // inflight: when a submit, skip, undo or save was sent, 0 once its answer is drawn (`prefloopDrawn`) or given
+  // up on (ANSWER_MS); drawing: the wait for an answer to be drawn in full (`whenDrawn`); answering: such an
+  // action sent, and Gradio not yet done with its answer. The kept pick's state: annotate.restore_script.
   let inflight = 0, lastView = null, queued = [], drawing = 0, answering = false;
 
   const $ = (selector) => document.querySelector(selector);
@@ -117,10 +118,13 @@ SCRIPT_TEMPLATE = """
 __RANK__
 __RESTORE__
 
+  // asked: drawn while a submit, skip or undo is on its way: its answer, or a draw sent before it and answered
+  // late (the label tab's second draw as the page loads). Either way not the item drawn again unasked; the one
+  // sent is answered only once its own `.then` ran (`prefloopDrawn`): a late draw of the same item taken for the
+  // submit's answer left the page waiting for none (no "No answer" note, no reload to send the pick again).
   const onView = (view) => {
-    const first = lastView === null, asked = inflight !== 0;  // asked: by a submit, skip or undo on its way
+    const first = lastView === null, asked = inflight !== 0;
     lastView = view.dataset.view;
-    inflight = 0;
     if (first) typedFirst(view);  // what was written before this draw is this item's
     if (asked || written?.key !== keyOf(view)) written = null;
     rewrite();
@@ -147,9 +151,9 @@ __RESTORE__
   // a second submit while the first is pending. On a loaded machine a key applied 30 ms after the item showed was
   // wiped by that reset, or its Enter dropped. That mark is Gradio's markup, so the wait also holds until the
   // event's own `.then` says Gradio is done with it (`ANSWER_DRAWN`, after its outputs are set and it no longer
-  // holds the event pending): a Gradio without the mark still waits. One that never clears either gets them
-  // after DRAW_MS.
-  window.prefloopDrawn = () => { answering = false; };
+  // holds the event pending): a Gradio without the mark still waits. A mark that never clears holds them
+  // DRAW_MS at most; the answer itself is the `.then`'s (a view is no answer: `onView`).
+  window.prefloopDrawn = () => { answering = false; inflight = 0; };
   const whenDrawn = (since) => {
     const busy = (answering || $("#pf-prompt .progress-text")) && Date.now() - since < DRAW_MS;
     drawing = busy ? setTimeout(() => whenDrawn(since), 25) : 0;
@@ -315,8 +319,9 @@ __RESTORE__
 
 
 # The `.then` of every label event whose keys the page queues (submit, skip, undo, the editor's save: annotate.app,
-# annotate.edit_view): Gradio runs it once it is done with the event's answer (`whenDrawn` in the page script); not
-# after an error, which draws no item: a draw after it waits at most DRAW_MS.
+# annotate.edit_view): Gradio runs it once it is done with the event's answer (`whenDrawn` in the page script, and
+# the end of its `inflight`: a view drawn meanwhile may be another event's); not after an error, which draws no
+# item: a draw after it waits at most DRAW_MS.
 ANSWER_DRAWN = "() => { window.prefloopDrawn && window.prefloopDrawn(); }"
 
 SCRIPT = (

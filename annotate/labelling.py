@@ -169,6 +169,14 @@ def on_load(ctx: Context, user: str) -> View:
     return label_view(ctx, user)
 
 
+def on_label_tab(ctx: Context, user: str) -> View:
+    """The label tab drawn by its own select: an admin opening it, or a labeller's page as it loads (a second draw
+    after the load's, which can land after the labeller's first submit was answered). With nothing to say it leaves
+    the status line as it is: that late draw wiped "Saved to disk: ..." off the item the submit's answer showed."""
+    view = label_view(ctx, user)
+    return view if view.status else replace(view, status=gr.skip())
+
+
 def already_saved(
     ctx: Context, user: str, item_id: str, choice: str, strength: int | None, note: object
 ) -> Label | None:

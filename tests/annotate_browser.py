@@ -173,6 +173,25 @@ SLOW_RESTORE = """(() => {
 })()"""
 
 
+# The renders of the label tab this page has drawn since it loaded (`data-view` is new at every draw, in place too;
+# once per page: added again by a later call, it counts on): the tab is drawn twice as the page loads (see
+# `login_drawn`). LOAD_DRAWN: both are on screen and Gradio is done with them. Gradio's pending mark alone is no
+# sign of the second: it shows each output's latest event, and the first draw's end, coming after the second
+# draw was sent, clears it while that draw is still on its way.
+COUNT_DRAWS = """(() => {
+  if (window.__views) return;
+  const views = window.__views = new Set();
+  new MutationObserver(() => {
+    const view = document.querySelector("#pf-prompt [data-view]")?.dataset.view;
+    if (view) views.add(view);
+  }).observe(document, {childList: true, subtree: true, attributes: true, attributeFilter: ["data-view"]});
+})()"""
+LOAD_DRAWN = (
+    "window.__views?.size >= 2 && !document.querySelector('#pf-prompt .progress-text') && "
+    "document.querySelector('.pending') === null"
+)
+
+
 # NO_PROGRESS_TEXT: a Gradio without the status tracker's `.progress-text` markup, which the page script reads as
 # "an answer not yet drawn in full" (annotate.assets, `whenDrawn`): the class is taken off as soon as it shows.
 NO_PROGRESS_TEXT = """() => {
@@ -202,12 +221,10 @@ def held(service, name: str):
 
 
 @contextmanager
-def between_load_draws(page, service, item: str):
-    """Reloads, and holds the second of the two draws of the label tab as the page loads (the second `serve`: see
-    `reload_slowly` in tests/test_annotate_kept_pick_browser.py) until the block ends: the block runs once ``item``
-    is on screen as first drawn, and takes keys. After the block, waits until the second draw is on screen (another
-    view of ``item``) and Gradio is done with it. The kept pick goes back slowly (SLOW_RESTORE)."""
-    page.add_init_script(SLOW_RESTORE)
+def load_draw_held(page, service):
+    """Reloads, and holds the second of the label tab's two draws as the page loads (see `between_load_draws`):
+    the block runs once the first draw's item is on screen and the page takes keys, and gets the function that
+    lets the held draw go on (else it goes on as the block ends). The test waits for that draw itself."""
     gate, served = threading.Event(), []
     serve = service.serve
 
@@ -220,13 +237,25 @@ def between_load_draws(page, service, item: str):
     service.serve = second_held
     try:
         page.reload()
-        page.wait_for_function(f"item => ({SHOWN_ITEM}) === item", arg=item, timeout=WAIT_MS)
+        page.wait_for_function(f"({SHOWN_ITEM}) !== null", timeout=WAIT_MS)
         wait_for_keys(page)
-        first = page.evaluate(SHOWN_VIEW)
-        yield
+        yield gate.set
     finally:
         gate.set()
         del service.serve  # the class's own method again
+
+
+@contextmanager
+def between_load_draws(page, service, item: str):
+    """Reloads, and holds the second of the two draws of the label tab as the page loads (the second `serve`: see
+    `reload_slowly` in tests/test_annotate_kept_pick_browser.py) until the block ends: the block runs once ``item``
+    is on screen as first drawn, and takes keys. After the block, waits until the second draw is on screen (another
+    view of ``item``) and Gradio is done with it. The kept pick goes back slowly (SLOW_RESTORE)."""
+    page.add_init_script(SLOW_RESTORE)
+    with load_draw_held(page, service):
+        page.wait_for_function(f"item => ({SHOWN_ITEM}) === item", arg=item, timeout=WAIT_MS)
+        first = page.evaluate(SHOWN_VIEW)
+        yield
     page.wait_for_function(
         f"""([item, first]) => ({SHOWN_ITEM}) === item && ![null, first].includes({SHOWN_VIEW}) &&
             !document.querySelector('#pf-prompt .progress-text')""",

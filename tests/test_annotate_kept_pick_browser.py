@@ -7,11 +7,11 @@ tests/conftest.py."""
 
 from __future__ import annotations
 
-import threading
-
 from annotate.service import choice_from_side
 from tests.annotate_browser import (
+    COUNT_DRAWS,
     KEPT_PICK,
+    LOAD_DRAWN,
     NO_CHROMIUM,
     PASSWORD,
     SHOWN_ITEM,
@@ -105,33 +105,18 @@ def test_a_changed_pick_is_kept_and_a_key_pressed_while_it_goes_back_wins(tmp_pa
         app.close()
 
 
-def reload_slowly(page, service, item: str) -> None:
+def reload_slowly(page, item: str) -> None:
     """Reloads with the kept pick going back on screen slowly (SLOW_RESTORE), and waits until ``item`` is on
     screen as drawn the second time, and takes keys: the test's next action lands while the kept pick goes back.
     A labeller's page draws the label tab twice as it loads (the load event, then the tab's select as the admin
-    tab's load event picks the label tab), and a note typed before the second draw is wiped by it: the wait is
-    for the second `serve` on the server, then for the page to have drawn its answer (no pending event)."""
+    tab's load event picks the label tab), and the second draw wipes what was done before it (a note typed; the
+    editor `e` opened, with the kept edit in it): the wait is for both draws on the page (COUNT_DRAWS). It was for
+    the server's second `serve` to start and no pending mark: under load the first draw's end cleared the mark
+    with the second still on its way, and it closed the editor just opened (`e` then showed no kept edit)."""
     page.add_init_script(SLOW_RESTORE)
-    served, twice = [], threading.Event()
-    serve = service.serve
-
-    def counted(*args, **kwargs):
-        served.append(args)
-        if len(served) >= 2:
-            twice.set()
-        return serve(*args, **kwargs)
-
-    service.serve = counted
-    try:
-        page.reload()
-        assert twice.wait(WAIT_MS / 1000), f"the label tab was drawn {len(served)} time(s) as the page loaded"
-    finally:
-        del service.serve  # the class's own method again
-    page.wait_for_function(
-        f"item => ({SHOWN_ITEM}) === item && !document.querySelector('#pf-prompt .progress-text')",
-        arg=item,
-        timeout=WAIT_MS,
-    )
+    page.add_init_script(COUNT_DRAWS)
+    page.reload()
+    page.wait_for_function(f"item => ({SHOWN_ITEM}) === item && {LOAD_DRAWN}", arg=item, timeout=WAIT_MS)
     wait_for_keys(page)
     page.locator("#pf-edit-open").wait_for(state="visible", timeout=WAIT_MS)
 
@@ -151,7 +136,7 @@ def test_a_click_on_the_choices_while_the_kept_pick_goes_back_wins(tmp_path, bro
         page.keyboard.press("a")
         page.keyboard.press("2")
         page.wait_for_function(f"{KEPT_PICK}?.choice === 0 && {KEPT_PICK}?.strength === 1", timeout=WAIT_MS)
-        reload_slowly(page, ctx.service, first)
+        reload_slowly(page, first)
         page.locator("#pf-choice").get_by_text("B is better").click()
         page.wait_for_function(
             f"{KEPT_PICK}?.choice === 1 && {CHECKED} === 1 && {STRENGTH} === 1", timeout=WAIT_MS
@@ -181,7 +166,7 @@ def test_e_and_ctrl_enter_while_the_kept_pick_goes_back_win(tmp_path, browser, u
         first = ctx.service.queue.held["bob"]
         page.keyboard.press("a")
         page.wait_for_function(f"{KEPT_PICK}?.choice === 0", timeout=WAIT_MS)
-        reload_slowly(page, ctx.service, first)
+        reload_slowly(page, first)
         page.keyboard.press("e")
         wait_status(page, "Editing the answer you picked")
         page.wait_for_function("document.activeElement?.closest('#pf-edit') !== null", timeout=WAIT_MS)
@@ -189,7 +174,7 @@ def test_e_and_ctrl_enter_while_the_kept_pick_goes_back_win(tmp_path, browser, u
         page.wait_for_function(f"{KEPT_PICK}?.edit?.startsWith('Kept: ')", timeout=WAIT_MS)
         edit = page.evaluate(f"{KEPT_PICK}.edit")
 
-        reload_slowly(page, ctx.service, first)
+        reload_slowly(page, first)
         page.keyboard.press("e")
         page.wait_for_function(
             "text => document.querySelector('#pf-edit textarea')?.value === text", arg=edit, timeout=WAIT_MS
@@ -198,7 +183,7 @@ def test_e_and_ctrl_enter_while_the_kept_pick_goes_back_win(tmp_path, browser, u
         page.keyboard.press("Escape")
         page.wait_for_function(f"{KEPT_PICK}?.edit === null", timeout=WAIT_MS)
 
-        reload_slowly(page, ctx.service, first)
+        reload_slowly(page, first)
         page.keyboard.press("n")
         page.keyboard.type("sent from the note")
         page.keyboard.press("Control+Enter")
@@ -228,7 +213,7 @@ def test_a_note_typed_and_a_click_on_submit_while_the_kept_pick_goes_back_win(tm
         page.keyboard.type("first thought")
         page.wait_for_function(f"{KEPT_PICK}?.note === 'first thought' && {KEPT_PICK}?.choice === 0")
         page.keyboard.press("Escape")
-        reload_slowly(page, ctx.service, first)
+        reload_slowly(page, first)
         page.keyboard.press("n")
         page.keyboard.press("Control+a")  # the kept note may be back already (a loaded machine)
         page.keyboard.type("second thought")
@@ -238,7 +223,7 @@ def test_a_note_typed_and_a_click_on_submit_while_the_kept_pick_goes_back_win(tm
         )
         page.keyboard.press("Escape")
 
-        reload_slowly(page, ctx.service, first)
+        reload_slowly(page, first)
         page.locator("#pf-submit").click()
         wait_status(page, "Saved to disk: A better")
         assert_one_label(workspace, "second thought", side="left")
@@ -344,7 +329,7 @@ def test_a_click_on_undo_or_skip_while_a_submitted_kept_pick_goes_back_wins(tmp_
             )
             sent.clear()
             with held(ctx.service, action):
-                reload_slowly(page, ctx.service, item)
+                reload_slowly(page, item)
                 page.locator(button).click()
                 page.wait_for_function(
                     f"{KEPT_PICK}?.submitted === false && {CHECKED} === 1", timeout=WAIT_MS
@@ -377,7 +362,7 @@ def test_typing_in_the_ranking_box_while_the_kept_ranking_goes_back_wins(tmp_pat
         page.keyboard.press("1")
         page.keyboard.press("2")
         page.wait_for_function(f"{KEPT_PICK}?.ranking === '1 > 2'", timeout=WAIT_MS)
-        reload_slowly(page, ctx.service, item)
+        reload_slowly(page, item)
         page.wait_for_function(
             "box => document.querySelector(box)?.value === '1 > 2'", arg=box, timeout=WAIT_MS
         )

@@ -1,16 +1,23 @@
-"""The page script (annotate.assets) noticing Gradio drawing the same item again, in a real headless Chromium.
-Helpers: tests/annotate_browser.py; fixtures: tests/conftest.py."""
+"""The page script (annotate.assets) noticing Gradio drawing the same item again, in a real headless Chromium, and
+a late draw of the label tab as the page loads (after a submit sent) taken neither for the submit's answer nor
+over its status line. Helpers: tests/annotate_browser.py; fixtures: tests/conftest.py."""
 
 from __future__ import annotations
 
+from annotate.service import choice_from_side
 from tests.annotate_browser import (
     KEPT_PICK,
     NO_CHROMIUM,
+    SHOWN_ITEM,
     SHOWN_VIEW,
+    WAIT_MS,
     assert_one_label,
     build_workspace,
+    held,
+    load_draw_held,
     login_drawn,
     serve,
+    wait_settled,
     wait_status,
 )
 
@@ -54,5 +61,84 @@ def test_a_note_stays_when_the_same_item_is_drawn_again_in_place(tmp_path, brows
         page.keyboard.press("Enter")
         wait_status(page, "Saved to disk: A better")
         assert_one_label(workspace, "first thought", side="left")
+    finally:
+        app.close()
+
+
+# The page's clock 16 s on: a submit sent before it has had no answer for longer than the page waits for one
+# (ANSWER_MS in annotate.assets), without the test waiting that out.
+CLOCK_ON = "() => { const now = Date.now; Date.now = () => now.call(Date) + 16000; }"
+JS_NOTE = "document.querySelector('#pf-js-note')?.textContent || ''"
+NEW_VIEW = f"view => ![null, view].includes({SHOWN_VIEW})"
+
+
+def submit_b(page) -> None:
+    """bob picks B and presses Enter (the submit is sent: the kept pick says so)."""
+    page.keyboard.press("b")
+    page.wait_for_function(f"{KEPT_PICK}?.choice === 1", timeout=WAIT_MS)
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"{KEPT_PICK}?.submitted === true", timeout=WAIT_MS)
+
+
+def assert_saved_b(workspace, item: str) -> None:
+    labels = workspace.frame("labels")
+    assert len(labels) == 1 and labels.iloc[0]["item_id"] == item
+    assert labels.iloc[0]["choice"] == choice_from_side("right", labels.iloc[0]["left"])
+
+
+def test_a_late_draw_of_the_item_while_a_submit_is_on_its_way_is_not_its_answer(tmp_path, browser, users):
+    """bob reloads, picks B and presses Enter before the label tab's second draw as the page loads is answered;
+    that draw (the same item) lands while the submit is on its way, and then the server answers nothing more
+    (down: the page's check for it fails too). Before, the page took that draw for the submit's answer: no "No
+    answer" note and no reload to send the pick again (it went only when Gradio itself reloaded after a restart).
+    Now it waits for the submit's own answer: 15 s on it says the label is kept and sent once the app is back, and
+    the answer, once it comes, is drawn as any other."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        login_drawn(page, url, ctx.service)
+        first = ctx.service.queue.held["bob"]
+        with held(ctx.service, "submit"):
+            with load_draw_held(page, ctx.service) as let_draw:
+                view = page.evaluate(SHOWN_VIEW)
+                submit_b(page)
+                let_draw()
+                page.wait_for_function(NEW_VIEW, arg=view, timeout=WAIT_MS)
+            assert page.evaluate(SHOWN_ITEM) == first and len(workspace.frame("labels")) == 0
+            page.route(page.url, lambda route: route.abort())  # the server is down
+            page.evaluate(CLOCK_ON)
+            page.wait_for_function(f"({JS_NOTE}).includes('sent once the app is back')", timeout=WAIT_MS)
+        wait_status(page, "Saved to disk: B better")  # the submit, let go as the block ends
+        assert_saved_b(workspace, first)
+    finally:
+        app.close()
+
+
+def test_a_late_draw_of_the_item_after_a_submits_answer_keeps_its_status_line(tmp_path, browser, users):
+    """bob reloads, picks B and presses Enter before the label tab's second draw as the page loads is answered;
+    the submit is answered first (the next item, "Saved to disk: B better"), then that draw: the same next item,
+    with nothing to say. Before, it wiped the status line, so bob never read that his label was saved; now the
+    line stays."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        login_drawn(page, url, ctx.service)
+        first = ctx.service.queue.held["bob"]
+        with load_draw_held(page, ctx.service) as let_draw:
+            submit_b(page)
+            wait_status(page, "Saved to disk: B better")
+            view = page.evaluate(SHOWN_VIEW)
+            let_draw()
+            page.wait_for_function(NEW_VIEW, arg=view, timeout=WAIT_MS)
+        wait_settled(page)
+        assert page.evaluate(SHOWN_ITEM) == ctx.service.queue.held["bob"] != first
+        assert "Saved to disk: B better" in page.inner_text("#pf-status")
+        assert_saved_b(workspace, first)
     finally:
         app.close()
