@@ -24,7 +24,7 @@ from annotate.editing import EDITABLE_VIEWS
 from annotate.failures import maybe_saved, shown_errors
 from annotate.labelling import (
     already_saved,
-    browser_seconds,
+    browser_pace,
     describe_label,
     label_view,
     picked_strength,
@@ -113,7 +113,7 @@ def on_edit_save(
     how = None
     try:
         how = picked_strength(strength)
-        seconds, waited = browser_seconds(active_seconds), browser_seconds(waited)
+        seconds, waited = browser_pace(active_seconds, waited)
         label = ctx.service.submit(
             user, item_id, choice or "", how, note or "", seconds, text or "", answers or None, waited
         )  # an edit, even an empty one (refused): never a plain label

@@ -6,6 +6,7 @@ The item id the browser sends back is only checked against the item the server p
 (annotate.service). What differs per task on screen is annotate.tasks' table.
 """
 
+import math
 import secrets
 from dataclasses import replace
 from html import escape
@@ -216,7 +217,7 @@ def on_submit(
         )
     try:
         how = picked_strength(strength)
-        seconds, waited = browser_seconds(active_seconds), browser_seconds(waited)
+        seconds, waited = browser_pace(active_seconds, waited)
         label = ctx.service.submit(
             user, item_id, choice, how, note or "", seconds, shown=answers or None, waited=waited
         )
@@ -274,13 +275,20 @@ def picked_strength(value: object) -> int | None:
     raise ValueError(f"strength {str(value)[:20]!r} is not a whole number")
 
 
-def browser_seconds(value) -> float | None:
-    """The browser's active seconds, if it sent a number (anything else is ignored, never an error)."""
+def browser_pace(active_seconds, waited) -> tuple[float | None, float | None]:
+    """The page's pace as a submit sends it (`pace_script.SENT_PACE`), each part that is no number ignored, never an
+    error: its active seconds (under a day) and the seconds since it first sent a pick it resends (any: an outage
+    can last a weekend)."""
+    return browser_seconds(active_seconds, 86400), browser_seconds(waited, math.inf)
+
+
+def browser_seconds(value, below: float) -> float | None:
+    """``value`` as seconds in [0, ``below``), else None."""
     try:
         seconds = float(value)
     except (TypeError, ValueError):
         return None
-    return seconds if 0 <= seconds < 86400 else None
+    return seconds if 0 <= seconds < below else None
 
 
 def on_skip(ctx: Context, user: str, item_id: str) -> View:

@@ -38,11 +38,15 @@ RESTORE_SCRIPT = """
       if (ratings === "{}") ratings = previous.ratings;
       sent = previous.sent ?? null;
     }
+    const kept = {choice, strength, note, ranking, ratings, edit};
+    // a pick changed since a send (one the server refused: "Pick a choice first", a note too long) is another pick,
+    // timed from the change on: that send's time took the labeller's time after it off the label's seconds
+    if (Object.keys(kept).some((k) => (kept[k] ?? null) !== (previous?.[k] ?? null))) sent = null;
     // its first send: when, from which page, and the active seconds then (`prefloopPace`)
     if (submitted && !sent) {
       sent = {at: Date.now(), page: THIS_PAGE, active: window.prefloopActiveSeconds?.() ?? null};
     }
-    save({item: view.dataset.item, key: keyOf(view), choice, strength, note, submitted, ranking, ratings, edit, sent});
+    save({item: view.dataset.item, key: keyOf(view), ...kept, submitted, sent});
   };
   // The pace a submit or save sends (annotate.pace_script.SENT_PACE, read after `remember` kept its send): this
   // page's active seconds, or, for the kept pick of the item on screen first sent from another page (this one

@@ -18,7 +18,10 @@ import textwrap
 import pytest
 
 from annotate import holdings
+from annotate.app import make_context
+from annotate.labelling import on_submit
 from annotate.service import LabelService, StaleItem
+from annotate.users import Authenticator
 from data.errors import PrefloopError
 from data.files import A_DIRECTORY, NOT_A_FILE, NotAFileError, write_error
 from data.in_place import HARD_LINK
@@ -102,6 +105,28 @@ def test_a_pick_resent_after_a_restart_is_timed_to_its_first_send_not_through_th
     resent = svc.submit("ann", held["ann"], "left", active_seconds=4.5, waited=90)
     assert 10 <= resent.seconds < 15 and resent.active_seconds == 4.5, resent
     assert svc.submit("bob", held["bob"], "left", waited=500).seconds is None
+
+
+def test_a_pick_resent_after_a_weekend_outage_leaves_the_outage_out_and_a_bad_wait_is_ignored(label_ws):
+    """The page's `waited` was read as its active seconds are, anything from a day on ignored: a pick first sent as
+    the app died on a Friday and resent once it was back on the Monday was stored with the weekend as its `seconds`
+    (from the hand-out). Any wait is taken off; one that is not a number of seconds >= 0 (a crafted request) is
+    ignored, the label timed as any send: never a NaN or negative wait taking off nothing or adding time."""
+    first = service(label_ws, overlap=2)
+    users = ("ann", "bob", "cat", "dan", "eve")
+    held = {user: first.show(user).item.id for user in users}
+    path = label_ws.path / HOLDINGS_FOLDER / "pairwise.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    for line in lines:  # each handed out 60 hours before the restart
+        line["served"] -= 60 * 3600
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    ctx = make_context(restarted(label_ws), Authenticator({}))
+    waits = {"ann": 60 * 3600 - 10, "bob": "nan", "cat": -3600, "dan": "inf", "eve": "soon"}
+    for user, waited in waits.items():
+        on_submit(ctx, user, held[user], "left", None, "", 4.5, None, waited)
+    seconds = {user: ctx.service.queue.label_of(user, held[user]).seconds for user in users}
+    assert 10 <= seconds.pop("ann") < 15, seconds
+    assert all(60 * 3600 <= s < 60 * 3600 + 5 for s in seconds.values()), seconds
 
 
 def test_a_relabel_after_an_undo_keeps_its_item_across_a_restart(label_ws):

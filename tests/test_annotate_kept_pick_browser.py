@@ -407,3 +407,36 @@ def test_a_ranking_typed_before_the_tabs_second_draw_stays(tmp_path, browser, us
         wait_status(page, "Saved to disk: ranking 1 > 2 > 3 > 4")
     finally:
         app.close()
+
+
+def test_a_pick_made_after_a_refused_send_is_timed_to_its_own_send(tmp_path, browser, users):
+    """bob presses Enter with nothing picked ("Pick a choice first"), the page reloads (as signing in again or a
+    restart reloads it), he picks B a few seconds later and sends it. The refused send's time was kept as the
+    pick's first send, so the label's `seconds` ran only to that refused Enter (under a second: a fast-labeller
+    look) and its `active_seconds` were the first page's count then; a pick changed since a send is timed anew."""
+    import time
+
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        login_drawn(page, url, ctx.service)  # the item is handed out before this returns
+        first = ctx.service.queue.held["bob"]
+        page.keyboard.press("Enter")
+        wait_status(page, "Pick a choice first")
+        refused = time.monotonic()
+        page.reload()
+        page.wait_for_function(f"item => ({SHOWN_ITEM}) === item", arg=first, timeout=WAIT_MS)
+        wait_for_keys(page)
+        page.wait_for_timeout(3000)
+        page.keyboard.press("b")
+        page.wait_for_function(f"{KEPT_PICK}?.choice === 1", timeout=WAIT_MS)
+        sent = time.monotonic()
+        page.keyboard.press("Enter")
+        wait_status(page, "Saved to disk: B better")
+        label = workspace.frame("labels").iloc[0]
+        assert label["item_id"] == first and label["seconds"] >= sent - refused, label.to_dict()
+    finally:
+        app.close()
