@@ -9,6 +9,7 @@ call; an admin is handed items only once they open the Label tab.
 """
 
 import gc
+import time
 from contextlib import asynccontextmanager
 from dataclasses import astuple
 from functools import partial
@@ -245,11 +246,17 @@ def launch(
             f"--host {host} --port {port}: cannot listen there (the port is in use, or the host is no address of "
             "this machine): give another --port or --host"
         ) from None
-    # Everything loaded so far (the workspace's items, Gradio, FastAPI) lives as long as the server: out of the
-    # cyclic collector's sight, a full collection no longer walks it and stalls every request for tens to hundreds
-    # of milliseconds on a large workspace.
-    gc.collect()
-    gc.freeze()
-    if block:
-        app.block_thread()
+    try:
+        # Everything loaded so far (the workspace's items, Gradio, FastAPI) lives as long as the server: out of the
+        # cyclic collector's sight, a full collection no longer walks it and stalls every request for tens to
+        # hundreds of milliseconds on a large workspace.
+        gc.collect()
+        gc.freeze()
+        # Not Gradio's `block_thread`: it caught Ctrl-C, printed a line of its own and returned, so the app ended
+        # with status 0; the KeyboardInterrupt now reaches `run_cli`'s one line and status 130, as every command's.
+        while block and app.is_running:
+            time.sleep(0.1)
+    finally:
+        if block:
+            app.close(verbose=False)
     return app

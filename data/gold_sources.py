@@ -43,7 +43,8 @@ def gold_from_split(workspace: Workspace, split: str) -> tuple[list[Mark], str]:
         "rank": pa.chunked_array([pa.array(sorted({rank_item_id(*key) for key in rounds}), pa.string())]),
     }
     asked = pa.concat_arrays([items[task].combine_chunks() for task in ("pairwise", "kto", "rank")])
-    latest = _latest_imported(workspace.read("labels", LABEL_COLUMNS, ("item_id", asked)), items)
+    labels = workspace.read("labels", LABEL_COLUMNS, ("item_id", asked))
+    latest = _latest_imported(labels, items)
     # the arena's answers are evaluation data, no gold item (`apply_gold` refuses them): left out, counted
     on_arena = pc.is_in(latest["kto"].column("item_id"), value_set=stored_arena_answers(workspace, in_split))
     latest["kto"] = latest["kto"].filter(pc.invert(on_arena))
@@ -61,6 +62,7 @@ def gold_from_split(workspace: Workspace, split: str) -> tuple[list[Mark], str]:
             f"--from-split {split}: no pair or completion of that split has an imported preference or KTO label"
             + (f" (it has {left}: {why})" if left else "")
             + (f", but the arena's answers: {arena} left out {arena_why}" if arena else "")
+            + _votes_only(labels)
         )
     notes = [f"--from-split {split} left out {left} ({why})"] if left else []
     notes += [f"--from-split {split} left out {arena} on the arena's answers {arena_why}"] if arena else []
@@ -86,6 +88,22 @@ def _latest_imported(labels: pa.Table, items: dict[str, pa.ChunkedArray]) -> dic
         latest = mine.take(latest_positions(mine))
         out[task] = latest.filter(pc.invert(latest.column("retracted"))).sort_by("item_id")
     return out
+
+
+def _votes_only(labels: pa.Table) -> str:
+    """What the error says of the split's preference and KTO labels by labellers and machines, "" where none: a file
+    whose rows name their labeller imports votes, not the `import` annotator's answers that a split makes gold."""
+    voted = pc.and_(
+        pc.and_(pc.not_equal(labels.column("annotator"), IMPORT), pc.invert(labels.column("retracted"))),
+        pc.is_in(labels.column("task"), pa.array(CHOICE_TASKS)),
+    )
+    n = pc.sum(voted).as_py()
+    if not n:
+        return ""
+    return (
+        f"; it has {counted(n, 'preference or KTO label')} by labellers or machines (the app, a judge, a file's "
+        "labeller column): votes, not gold answers (a gold file, --pair or --completion marks gold)"
+    )
 
 
 def _left_out(latest: dict[str, pa.Table]) -> str:

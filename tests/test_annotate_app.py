@@ -846,6 +846,36 @@ def test_the_demo_admin_signs_in_for_its_run_only(label_ws, users_file, monkeypa
     assert list(served[-1].users) == ["demo"] and not alone.exists()
 
 
+def test_ctrl_c_stops_the_app_with_one_line_and_status_130(label_ws, users_file, capsys):
+    """Ctrl-C on a serving app (`make demo`'s last step) printed Gradio's "Keyboard interruption in main thread...
+    closing server." and exited 0; README says every job stops with one line and status 130. The server is closed."""
+    import gc
+    import os
+    import signal
+    import socket
+    import threading
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    frozen = gc.get_freeze_count()
+
+    def interrupt_once_serving():  # the app freezes what it loaded once it serves (annotate.app.launch)
+        for _ in range(1200):
+            if gc.get_freeze_count() > frozen:
+                break
+            time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_once_serving, daemon=True).start()
+    assert main(["-w", str(label_ws.path), "--users", str(users_file), "--port", str(port)]) == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("interrupted: ")
+    with socket.socket() as client:
+        assert client.connect_ex(("127.0.0.1", port)) != 0  # closed, not left listening
+
+
 @pytest.mark.parametrize(
     "strength, note",
     [pytest.param(4, "first look", id="strength"), pytest.param(2, "on a second look", id="note")],

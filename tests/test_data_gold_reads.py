@@ -117,3 +117,21 @@ def test_from_split_counts_the_imported_rankings_and_ratings_it_leaves_out(tmp_p
         "rating (a split gives pairwise and KTO gold; give their file for rank and rate gold)\n"
     )
     assert [task for task in ("pairwise", "rank", "rate") if read_gold(ws, task).num_rows] == ["pairwise"]
+
+
+def test_from_split_says_that_labellers_labels_are_votes_not_gold(tmp_path, capsys):
+    """A test split labelled by a file naming its labeller (or in the app) gave "no pair or completion of that split
+    has an imported preference", though the user had imported preferences there: the error counts those labels and
+    says they are votes, and how gold is marked instead."""
+    ws = Workspace.init(tmp_path / "ws")
+    rows = [dict(PARIS, labeller=name) for name in ("alice", "bob")]
+    for row in rows:
+        path = write(tmp_path / f"{row['labeller']}.jsonl", row)
+        assert main(["import", "-w", str(ws.path), str(path), "--split", "test"]) == 0
+    capsys.readouterr()
+    assert main(["gold", "-w", str(ws.path), "--from-split", "test"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --from-split test: no pair or completion of that split has an imported preference or KTO label; "
+        "it has 2 preference or KTO labels by labellers or machines (the app, a judge, a file's labeller column): "
+        "votes, not gold answers (a gold file, --pair or --completion marks gold)\n"
+    )
