@@ -10,12 +10,17 @@ spaces, is. (A ranking or ratings row's labeller column is not read: such a cell
 `data.import_columns.holds_nothing`.)
 
 Agreement needs overlap, so labellers' rows on one prompt and the same two answer texts are one pair, whichever
-file, row or labeller gives them (`LabelledPairs`): the pair stored over those texts (not an arena or edit pair;
-the earliest; where a merge brought several, the earliest holding the labeller's records), else one over the
-stored answers of those texts (the earliest stored answer of each: an answer
+file, row or labeller gives them (`LabelledPairs`): the pair stored over those texts (not an edit pair, whose
+label is an editor's verdict; the earliest; where a merge brought several, the earliest holding the labeller's
+records), an arena pair only where no other is (its label is then a vote on the arena's leaderboard, as the arena
+app's, and evaluation data: no export or `train` reads it unless ``--kinds arena``; `write_records` counts them
+``arena_votes``), else one over the stored answers of those texts (the earliest stored answer of each: an answer
 imported with ``--unlabelled``, or sampled), else the answers are new (their source the file's name or
 ``--source``, as any import's), the first file or row giving them in one import; that pair's id is its two answers'
-(`Pair`'s, in the order of their ids), so whichever labeller comes first makes the same pair. A label's id is its
+(`Pair`'s, in the order of their ids), so whichever labeller comes first makes the same pair. A row over a stored
+answer of the arena (`data.selection.arena_answers`: evaluation data) and no arena pair is refused, naming the
+field (``--on-error skip`` leaves it out: ``arena_answer``): a new pair would make that answer an ordinary one
+(served by every app, its labels trained on), and a preference across no arena pair is no vote. A label's id is its
 labeller's, pair's, choice and strength: importing the file again adds nothing; a file labelled again (a label
 changed) adds the new label, which is that labeller's latest on the pair (as an edit in the app); but a row over a
 pair whose labeller holds a label in force made in the app is not stored, agreeing or not (`data.import_labels.
@@ -46,13 +51,16 @@ from data.import_columns import LABELLER_COLUMNS, Reading
 from data.import_labels import labeller_label_id
 from data.import_text import RecordContext
 from data.records import Completion, Label, Pair
-from data.selection import NO_ITEM_ENGINES
+from data.selection import ARENA_RECORD_COLUMNS, NO_ITEM_ENGINES, arena_answers
 from data.workspace import Workspace
 
 LABELLER_CONFLICT = "conflicting_labeller_rows"
 LABELLED_BY = "labelled_by:"  # a count key: the labels of one labeller (`data.import_summary`)
 ITEM = {"pairwise": "pair", "kto": "answer"}  # what a labeller's label of each task is on, said
-NOT_REUSED = ("arena", "edit")  # pair kinds whose labels mean something else: evaluation, an editor's verdict
+ARENA_ANSWER = "arena_answer"  # the reason a row over an arena answer and no arena pair is refused
+ARENA_VOTES = "arena_votes"  # a count key: the labels stored on arena pairs (`labels_by_labeller`)
+NOT_REUSED = ("edit",)  # pair kinds whose labels mean something else: an editor's verdict
+ARENA = "arena"  # a pair kind reused only where no other pair is over its texts: its labels are votes
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,7 @@ class _Answers:
     made: dict[str, list[object]] = field(default_factory=dict)  # answer or pair id -> its new records
     # texts -> every stored pair over them, the earliest first, where there are several (a merge brought one)
     several: dict[frozenset[str], list[tuple[str, str]]] = field(default_factory=dict)
+    arena: set[str] = field(default_factory=set)  # the stored answers that are the arena's (evaluation data)
 
 
 class LabelledPairs:
@@ -140,6 +149,9 @@ class LabelledPairs:
         answers = self.workspace.read("completions", ["prompt_id", "text", "engine", "created_at"], where)
         text_of = _answers_into(found, answers.sort_by(EARLIEST))
         _pairs_into(found, pairs.sort_by(EARLIEST), text_of)
+        arena = set(arena_answers(pairs, self.workspace.read("arenas", ARENA_RECORD_COLUMNS)).to_pylist())
+        for known in found.values():
+            known.arena = {id_ for id_ in known.answers.values() if id_ in arena}
         several: dict[str, list[tuple[str, str | None]]] = {}  # KTO items: no first text
         for known in found.values():
             items = ([(id_, None) for id_ in ids] for ids in known.several_items.values())
@@ -165,12 +177,18 @@ class LabelledPairs:
         return known.answers[answer.text]
 
     def pair(
-        self, prompt_id: str, chosen: Completion, rejected: Completion, labeller: str | None = None
+        self,
+        prompt_id: str,
+        chosen: Completion,
+        rejected: Completion,
+        ctx: RecordContext,
+        labeller: str | None = None,
     ) -> tuple[list[object], str, str]:
         """The records a row preferring ``chosen`` to ``rejected`` (new answers, made as the file's) adds (those
         this import made already among them, so each file's records stand alone), its pair's id, and its choice.
         Where several pairs are stored over the texts (a merge brought an earlier one), ``labeller``'s is the one
-        holding their records: their label there is found again (a re-import adds nothing, `--remove` finds it)."""
+        holding their records: their label there is found again (a re-import adds nothing, `--remove` finds it).
+        A RecordError (`ARENA_ANSWER`) where no pair is over the texts and a stored answer of one is the arena's."""
         known = self._of(prompt_id)
         texts = frozenset((chosen.text, rejected.text))
         if labeller is not None and texts in known.several:
@@ -179,6 +197,14 @@ class LabelledPairs:
             if pair_id is not None:
                 return [], pair_id, "a" if stored[pair_id] == chosen.text else "b"
         if texts not in known.pairs:
+            for name, answer in (("chosen", chosen), ("rejected", rejected)):
+                if known.answers.get(answer.text) in known.arena:
+                    message = (
+                        f"the {name} answer is one the arena gave to this prompt (evaluation data), and the two "
+                        "answers are no arena pair: a preference between them is no vote on the leaderboard, and the "
+                        "arena's answers never train (--on-error skip leaves it out)"
+                    )
+                    raise ctx.error(message, name, ARENA_ANSWER)
             ids = [self._new(known, answer) for answer in (chosen, rejected)]
             a, b = sorted(ids)
             pair = Pair(prompt_id, a, b, kind="imported")
@@ -262,14 +288,18 @@ def _answers_into(found: dict[str, _Answers], answers: pa.Table) -> dict[str, st
 
 def _pairs_into(found: dict[str, _Answers], pairs: pa.Table, text_of: dict[str, str]) -> None:
     """The stored ``pairs`` (`EARLIEST` first) of two answers of ``text_of`` into their prompts' `_Answers`: each
-    pair of texts' first pair that is not `NOT_REUSED` (all of those, where there are several)."""
+    pair of texts' first pair that is not `NOT_REUSED` nor `ARENA`, else its first arena pair (all of those, where
+    there are several)."""
     pairs = pairs.filter(pc.invert(pc.is_in(pairs.column("kind"), value_set=pa.array(NOT_REUSED))))
-    columns = ("prompt_id", "id", "completion_a", "completion_b")
-    for prompt_id, id_, a, b in zip(*(pairs.column(c).to_pylist() for c in columns)):
+    arena: dict[str, dict[frozenset[str], list[tuple[str, str]]]] = {prompt_id: {} for prompt_id in found}
+    columns = ("prompt_id", "id", "completion_a", "completion_b", "kind")
+    for prompt_id, id_, a, b, kind in zip(*(pairs.column(c).to_pylist() for c in columns)):
         if a in text_of and b in text_of and text_of[a] != text_of[b]:
             texts = frozenset((text_of[a], text_of[b]))
-            found[prompt_id].several.setdefault(texts, []).append((id_, text_of[a]))
-    for known in found.values():
+            held = arena[prompt_id] if kind == ARENA else found[prompt_id].several
+            held.setdefault(texts, []).append((id_, text_of[a]))
+    for prompt_id, known in found.items():
+        known.several = arena[prompt_id] | known.several  # a pair for labelling over the texts first
         known.pairs = {texts: stored[0] for texts, stored in known.several.items()}
         known.several = {texts: stored for texts, stored in known.several.items() if len(stored) > 1}
 
@@ -278,12 +308,20 @@ def labels_by_labeller(workspace: Workspace, batch: list[object]) -> Counter:
     """The labels of ``batch`` (an import's, as it is written: `data.import_labels.labels_to_write`) that labeller
     rows made and the workspace does not hold yet, counted by labeller (`LABELLED_BY`): the labels the write stores,
     as ``new_labels`` counts them (a row given twice is one label; one already stored, or not stored as its
-    labeller labelled the item in the app, none). Read before the write."""
-    theirs = {r.id: r.annotator for r in batch if isinstance(r, Label) and r.annotator != IMPORT}
+    labeller labelled the item in the app, none); those of them on arena pairs, `ARENA_VOTES`. Read before the
+    write."""
+    theirs = {r.id: r for r in batch if isinstance(r, Label) and r.annotator != IMPORT}
     if not theirs:
         return Counter()
     held = set(workspace.read("labels", ["id"], where=("id", theirs)).column("id").to_pylist())
-    return Counter(LABELLED_BY + name for id_, name in theirs.items() if id_ not in held)
+    new = [label for id_, label in theirs.items() if id_ not in held]
+    items = {label.item_id for label in new if label.task == "pairwise"}
+    arena = set()
+    if items:
+        pairs = workspace.read("pairs", ["kind"], where=("id", items))
+        arena = set(pairs.filter(pc.equal(pairs.column("kind"), ARENA)).column("id").to_pylist())
+    counts = Counter(LABELLED_BY + label.annotator for label in new)
+    return counts + Counter({ARENA_VOTES: sum(label.item_id in arena for label in new)})
 
 
 def labeller_counts(counts: Counter) -> str:
