@@ -30,18 +30,22 @@ RESTORE_SCRIPT = """
     let ratings = window.prefloopRatings?.() ?? null;  // rate: the rubric panel's picks
     const edit = withEdit ? editing()?.value ?? null : null;
     const previous = load();
-    let sent = null;
+    let sent = null, wasSent = false;
     if (previous?.key === keyOf(view)) {  // a radio cannot be un-picked: -1 here is a reset, not a choice
-      submitted = submitted || previous.submitted;
+      wasSent = previous.submitted === true;
       if (choice < 0) choice = previous.choice;
       if (strength < 0) strength = previous.strength;
       if (ratings === "{}") ratings = previous.ratings;
       sent = previous.sent ?? null;
     }
     const kept = {choice, strength, note, ranking, ratings, edit};
-    // a pick changed since a send (one the server refused: "Pick a choice first", a note too long) is another pick,
-    // timed from the change on: that send's time took the labeller's time after it off the label's seconds
-    if (Object.keys(kept).some((k) => (kept[k] ?? null) !== (previous?.[k] ?? null))) sent = null;
+    // a pick changed since a send (one the server refused: "Pick a choice first", a note too long) is another pick:
+    // not sent (a reload sends again only the very pick sent; else it sent the pick made after a refusal, one the
+    // labeller never sent), and timed from the change on (that send's time took the labeller's time after it off
+    // the label's seconds)
+    const differs = Object.keys(kept).some((k) => (kept[k] ?? null) !== (previous?.[k] ?? null));
+    if (differs) sent = null;
+    submitted = submitted || (wasSent && !differs);
     // its first send: when, from which page, and the active seconds then (`prefloopPace`)
     if (submitted && !sent) {
       sent = {at: Date.now(), page: THIS_PAGE, active: window.prefloopActiveSeconds?.() ?? null};

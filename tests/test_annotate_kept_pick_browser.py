@@ -1,8 +1,8 @@
 """The pick kept in the browser (annotate.assets' page script) in a real headless Chromium: it is the labeller's
 own, never handed to (or sent for) another labeller signing in to that browser; a changed pick is kept as
-changed; and a key, a click on the choices, Submit, Skip or Undo, typing in the note or ranking box, e or
-Ctrl+Enter while the kept pick goes back on screen wins over it; a note or ranking written before either of the
-label tab's draws as the page loads stays. Helpers: tests/annotate_browser.py; fixtures:
+changed, and unsent where it changed after a (refused) send; and a key, a click on the choices, Submit, Skip or
+Undo, typing in the note or ranking box, e or Ctrl+Enter while the kept pick goes back on screen wins over it; a
+note or ranking written before either of the label tab's draws as the page loads stays. Helpers: tests/annotate_browser.py; fixtures:
 tests/conftest.py."""
 
 from __future__ import annotations
@@ -438,5 +438,41 @@ def test_a_pick_made_after_a_refused_send_is_timed_to_its_own_send(tmp_path, bro
         wait_status(page, "Saved to disk: B better")
         label = workspace.frame("labels").iloc[0]
         assert label["item_id"] == first and label["seconds"] >= sent - refused, label.to_dict()
+    finally:
+        app.close()
+
+
+def test_a_pick_changed_after_a_refused_send_is_not_sent_by_a_reload(tmp_path, browser, users):
+    """bob presses Enter with nothing picked ("Pick a choice first"), then b, and reloads. Before, the refused send
+    left the kept pick marked as sent, the b joined it, and the reload sent B: "Saved to disk: B better", a label
+    bob never sent. Now a pick changed since a send is kept unsent: B goes back on screen and nothing is stored
+    until bob presses Enter."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        login_drawn(page, url, ctx.service)
+        first = ctx.service.queue.held["bob"]
+        page.keyboard.press("Enter")
+        wait_status(page, "Pick a choice first")
+        page.keyboard.press("b")
+        page.wait_for_function(f"{KEPT_PICK}?.choice === 1", timeout=WAIT_MS)
+        assert page.evaluate(f"{KEPT_PICK}.submitted") is False
+
+        page.add_init_script(COUNT_DRAWS)
+        page.reload()
+        page.wait_for_function(
+            f"item => ({SHOWN_ITEM}) === item && {LOAD_DRAWN} && {CHECKED} === 1", arg=first, timeout=WAIT_MS
+        )
+        page.wait_for_timeout(1500)  # a kept pick marked as sent is sent 0.3 s after it holds on screen
+        assert len(workspace.frame("labels")) == 0
+        assert "Saved" not in page.inner_text("#pf-status")
+        page.keyboard.press("Enter")
+        wait_status(page, "Saved to disk: B better")
+        labels = workspace.frame("labels")
+        assert len(labels) == 1 and labels.iloc[0]["item_id"] == first
+        assert labels.iloc[0]["choice"] == choice_from_side("right", labels.iloc[0]["left"])
     finally:
         app.close()
