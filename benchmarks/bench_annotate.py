@@ -103,7 +103,9 @@ async def labeller(
             item = view[0]
             if not item:
                 break
-            view, ms = await call(client, "submit", [item, "left" if n % 2 else "right", 2, "", None, ""])
+            view, ms = await call(
+                client, "submit", [item, "left" if n % 2 else "right", 2, "", None, None, ""]
+            )
             if "Saved to disk" not in json.dumps(view):
                 raise RuntimeError(f"{name}: submit of {item} not acknowledged")
             acked.append((name, item))
