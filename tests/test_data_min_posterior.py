@@ -493,13 +493,10 @@ def test_a_runs_counts_are_its_rows_once_by_reason_and_a_resume_still_quotes_the
     (entry,) = ws.frame("models").query("method == 'dpo'").to_dict("records")  # what `stats --json` gives
     assert json.loads(entry["metrics"])["data_counts"] == metrics["data_counts"]
     record = json.loads(gzip.decompress((out / SELECTION_FILE).read_bytes()))
-    old = {
-        k: v for k, v in record.items() if k not in ("trust", "eval_trust")
-    }  # as recorded before the tally
-    (out / SELECTION_FILE).write_bytes(gzip.compress(json.dumps(old).encode()))
-    recorded = read_selection(out)
-    assert (recorded["trust"], recorded["counts"]) == ({}, metrics["data_counts"])
-    old_line = data_line(
-        {"data_counts": recorded["counts"], "data_trust": recorded["trust"], "verdicts": sure}
-    )
-    assert old_line.endswith(f"unchecked 4; {unchecked_note(4, trust=None)}")
+    for key in ("trust", "eval_trust"):  # as recorded before the tally
+        del record[key]
+    (out / SELECTION_FILE).write_bytes(gzip.compress(json.dumps(record).encode()))
+    old = read_selection(out)
+    assert (old["trust"], old["counts"]) == ({}, metrics["data_counts"])
+    line = data_line({"data_counts": old["counts"], "data_trust": old["trust"], "verdicts": sure})
+    assert line.endswith(f"unchecked 4; {unchecked_note(4, trust=None)}")
