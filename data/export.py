@@ -43,10 +43,24 @@ from data.selection import answer_items
 
 FORMATS = ("dpo", "kto", "sft", "ratings")
 UNCHECKED = "unchecked"  # below --min-posterior as one labeller's answer nobody checks (`data.aggregate`)
-# ``unchecked at trust 0.880``: how many of the rows counted unchecked had that posterior, their labeller's trust (as
-# printed, `trust_text`), which `data.export_workspace.unchecked_note` quotes: no reason of its own (`is_reason`)
-AT_TRUST = " at trust "
 Frame = pd.DataFrame | pa.Table
+
+
+class Counts(Counter):
+    """The rows of an export by reason, each once, and apart from them ``trust``: by reason (``unchecked``,
+    ``rank_unchecked``), how many of the rows counted there had each posterior, their labeller's trust as
+    `trust_text` prints it (``{"unchecked": {"0.880": 4}}``), which `data.export_workspace.unchecked_note` quotes.
+    Kept in place (``update``) the counts keep it; a new Counter made of them has none."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.trust: dict[str, Counter] = {}
+
+    def nonzero(self) -> Counts:
+        """These counts less the reasons of no row, with their ``trust``."""
+        kept = Counts({k: v for k, v in self.items() if v})
+        kept.trust = self.trust
+        return kept
 
 
 def _arrow(frame: Frame) -> pa.Table:
@@ -129,11 +143,12 @@ def check_min_posterior(min_posterior: float | None, aggregate: str) -> None:
         )
 
 
-def _sure(verdicts: pa.Table, at: pa.Array, min_posterior: float | None, counts: Counter) -> pa.Array | None:
+def _sure(verdicts: pa.Table, at: pa.Array, min_posterior: float | None, counts: Counts) -> pa.Array | None:
     """Which of the verdicts at ``at`` have a Dawid–Skene posterior of at least ``min_posterior`` (None: no
     threshold); the others are counted ``below_min_posterior`` (`--min-posterior`: fewer rows, fewer of them wrong;
     benchmarks/bench_labellers.py --small), or `UNCHECKED` where the verdict is one labeller's answer that nobody
-    checks (its posterior that labeller's trust). Applied after every other reason, so each row is counted once."""
+    checks (its posterior that labeller's trust, tallied in ``counts.trust``). Applied after every other reason, so
+    each row is counted once."""
     if min_posterior is None:
         return None
     posterior = verdicts.column("posterior").take(at)
@@ -141,7 +156,8 @@ def _sure(verdicts: pa.Table, at: pa.Array, min_posterior: float | None, counts:
     unsure = pc.invert(sure)
     unchecked = pc.and_(unsure, pc.invert(verdicts.column("checked").take(at)))
     for entry in pc.value_counts(posterior.filter(unchecked)).to_pylist():  # one value per labeller
-        counts[f"{UNCHECKED}{AT_TRUST}{trust_text(entry['values'], min_posterior)}"] += entry["counts"]
+        trust = counts.trust.setdefault(UNCHECKED, Counter())
+        trust[trust_text(entry["values"], min_posterior)] += entry["counts"]
     left = pc.sum(unchecked).as_py() or 0
     counts[UNCHECKED] += left
     counts["below_min_posterior"] += (pc.sum(unsure).as_py() or 0) - left
@@ -155,11 +171,6 @@ def trust_text(trust: float, floor: float) -> str:
     while float(text := f"{trust:.{digits}f}") >= floor and digits < 17:
         digits += 1
     return text
-
-
-def is_reason(key: str) -> bool:
-    """Whether a count names a reason rows were left out for, not how many of those had a trust (`AT_TRUST`)."""
-    return AT_TRUST not in key
 
 
 def dpo_table(
@@ -180,7 +191,7 @@ def dpo_table(
     rank_items: Collection[str] = (),
     other_rounds: Collection[str] = (),
     undone: Collection[str] = (),
-) -> tuple[pa.Table, Counter]:
+) -> tuple[pa.Table, Counts]:
     """TRL DPOTrainer columns from labelled pairs (one Arrow table), and counts of what was dropped and why;
     ``method``: the aggregation (`data.aggregate.AGGREGATIONS`); ``min_posterior``: leave out verdicts whose
     Dawid–Skene posterior is below it (`_sure`); ``gold`` items are left out, and so are the ``rank_gold`` items
@@ -213,6 +224,7 @@ def dpo_table(
         prompts, completions, rank_pairs_, votes, split, method, min_posterior=min_posterior
     )
     counts.update({f"rank_{k}": v for k, v in ranked_counts.items() if k != "exported"})
+    counts.trust.update({f"rank_{k}": v for k, v in ranked_counts.trust.items()})
     counts["exported"] += ranked_counts["exported"]
     return pa.concat_tables([table, ranked.cast(table.schema)]), counts
 
@@ -229,8 +241,8 @@ def _pairs_table(
     min_posterior: float | None = None,
     excluded_only: Collection[str] = (),
     undone: Collection[str] = (),
-) -> tuple[pa.Table, Counter]:
-    counts: Counter = Counter()
+) -> tuple[pa.Table, Counts]:
+    counts = Counts()
     prompts = _prompts_of(prompts, split)
     completions = _arrow(completions).select(["id", "text"])
     pairs = _arrow(pairs)
@@ -269,7 +281,7 @@ def _pairs_table(
             "split": _lookup(pairs.column("prompt_id"), prompts, "split"),  # `data import` reads it back
         }
     )
-    counts = Counter({k: v for k, v in counts.items() if v})
+    counts = counts.nonzero()
     counts["exported"] = table.num_rows
     return table, counts
 
@@ -299,7 +311,7 @@ def _learnable(chosen: pa.Array, rejected: pa.Array, counts: Counter) -> pa.Arra
     return pc.invert(bad)
 
 
-def to_dpo(*args, **kwargs) -> tuple[list[dict], Counter]:
+def to_dpo(*args, **kwargs) -> tuple[list[dict], Counts]:
     """Rows for TRL's DPOTrainer from labelled pairs, and counts of what was dropped and why: `dpo_table`, whose
     arguments it takes, as Python rows."""
     table, counts = dpo_table(*args, **kwargs)
@@ -316,13 +328,13 @@ def kto_table(
     min_posterior: float | None = None,
     excluded_only: Collection[str] = (),
     unlabelled: Collection[str] = (),
-) -> tuple[pa.Table, Counter]:
+) -> tuple[pa.Table, Counts]:
     """TRL KTOTrainer columns from completions labelled desirable/undesirable (one Arrow table), and counts;
     ``min_posterior`` and ``excluded_only`` (completions whose every label is an excluded labeller's) as
     `dpo_table`; ``unlabelled``: completions labelled only by labellers ``--labels`` does not choose
     (`data.exclusion.not_chosen`) and the answers the KTO task serves with no label (`answer_items`). Counted:
     those answers and any other completion with a label or gold."""
-    counts: Counter = Counter()
+    counts = Counts()
     prompts = _prompts_of(prompts, split)
     every = _arrow(completions)
     in_split = _in_order(every, prompts)
@@ -362,7 +374,7 @@ def kto_table(
             "split": _lookup(completions.column("prompt_id"), prompts, "split"),
         }
     )
-    counts = Counter({k: v for k, v in counts.items() if v})
+    counts = counts.nonzero()
     counts["exported"] = table.num_rows
     counts["desirable"] = pc.sum(table.column("label")).as_py() or 0
     counts["undesirable"] = counts["exported"] - counts["desirable"]
@@ -379,7 +391,7 @@ def to_kto(
     min_posterior: float | None = None,
     excluded_only: Collection[str] = (),
     unlabelled: Collection[str] = (),
-) -> tuple[list[dict], Counter]:
+) -> tuple[list[dict], Counts]:
     """Rows for TRL's KTOTrainer from completions labelled desirable/undesirable (`kto_table`)."""
     table, counts = kto_table(
         prompts, completions, labels, split, method, gold, min_posterior, excluded_only, unlabelled

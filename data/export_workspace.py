@@ -22,7 +22,7 @@ from data.dawid_skene import CHECKED_AT, NO_CHECK_TRUST
 from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
 from data.exclusion import Exclusion, check_exclusion
-from data.export import AT_TRUST, UNCHECKED, check_min_posterior, dpo_table, is_reason, kto_table
+from data.export import UNCHECKED, check_min_posterior, dpo_table, kto_table
 from data.export_labels import export_labels
 from data.export_sft import PROMPT_COMPLETION, prompt_completion, to_sft
 from data.gold import read_gold
@@ -77,9 +77,7 @@ def left_out(counts: Mapping[str, int]) -> str:
     """``below_min_posterior 5, gold 12``: the reasons with a count, by name (the rows made and their kinds,
     `TAKEN_KINDS`, are none)."""
     return ", ".join(
-        f"{k} {v}"
-        for k, v in sorted(counts.items())
-        if v and k != "exported" and k not in TAKEN_KINDS and is_reason(k)
+        f"{k} {v}" for k, v in sorted(counts.items()) if v and k != "exported" and k not in TAKEN_KINDS
     )
 
 
@@ -92,17 +90,22 @@ def rows_and_reasons(counts: Mapping[str, int], verb: str = "exported") -> str:
     return line + (f", left out: {reasons}" if (reasons := left_out(counts)) else "")
 
 
-def unchecked_note(counts: Mapping[str, int], min_posterior: float | None) -> str:
+def unchecked_note(
+    counts: Mapping[str, int],
+    min_posterior: float | None,
+    trust: Mapping[str, Mapping[str, int]] | None = None,
+) -> str:
     """What the rows counted ``unchecked`` (and ``rank_unchecked``) are and what to do about them: below
     ``min_posterior`` only as their posterior is their one labeller's trust, which nothing checked; "" where none
-    was. It quotes the trust those rows got (`unchecked_trust`): it said only 0.8, a labeller's whom nothing checks,
-    of rows at 0.880, a labeller's checked on some answers."""
+    was. It quotes the trust those rows got (`unchecked_trust`; ``trust`` as `data.export.Counts.trust`, by default
+    ``counts``' own): it said only 0.8, a labeller's whom nothing checks, of rows at 0.880, a labeller's checked on
+    some answers."""
     reasons = [k for k in (UNCHECKED, f"rank_{UNCHECKED}") if counts.get(k)]  # named as the counts name them
     if not reasons:
         return ""
     n = sum(counts[k] for k in reasons)
     floor = "--min-posterior" + (f" {min_posterior:g}" if min_posterior is not None else "")
-    trust = unchecked_trust(counts, reasons)
+    trust = unchecked_trust(getattr(counts, "trust", {}) if trust is None else trust, reasons)
     return (
         f"{' and '.join(reasons)}: {n} row{'s are' if n != 1 else ' is'} one labeller's answer that no second "
         f"labeller or gold checks, its posterior that labeller's trust ({f'here {trust}; ' if trust else ''}"
@@ -111,12 +114,13 @@ def unchecked_note(counts: Mapping[str, int], min_posterior: float | None) -> st
     )
 
 
-def unchecked_trust(counts: Mapping[str, int], reasons: tuple[str, ...] | list[str]) -> str:
-    """The trust the rows counted under ``reasons`` got, as `data.export`'s `_sure` tallied it (`AT_TRUST`): one
-    value (``0.880``), or the lowest and highest where their labellers' differ (``0.800–0.880``); "" where the
-    counts hold no tally (a run's recorded before there was one)."""
-    tallied = (key.partition(AT_TRUST) for key, n in counts.items() if n)
-    trusts = sorted({value for reason, at, value in tallied if at and reason in reasons}, key=float)
+def unchecked_trust(trust: Mapping[str, Mapping[str, int]], reasons: list[str]) -> str:
+    """The trust the rows counted under ``reasons`` got, as `data.export`'s `_sure` tallied it (``trust``, by
+    reason): one value (``0.880``), or the lowest and highest where their labellers' differ (``0.800–0.880``); ""
+    where there is no tally (a run's recorded before there was one)."""
+    trusts = sorted(
+        {value for reason in reasons for value, n in (trust.get(reason) or {}).items() if n}, key=float
+    )
     return "–".join(dict.fromkeys((trusts[0], trusts[-1]))) if trusts else ""
 
 

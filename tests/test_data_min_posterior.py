@@ -5,6 +5,7 @@ or method that has no verdicts is a one-line error."""
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pyarrow.parquet as pq
@@ -56,8 +57,9 @@ def test_export_leaves_out_verdicts_below_the_posterior(ws, capsys):
     kto, kto_counts = kto_rows(ws, None, aggregate="dawid-skene", min_posterior=0.9)
     assert (len(kto), dict(kto_counts)) == (
         0,
-        {"unchecked": 24, "unchecked at trust 0.800": 24, "exported": 0, "desirable": 0, "undesirable": 0},
+        {"unchecked": 24, "exported": 0, "desirable": 0, "undesirable": 0},
     )
+    assert kto_counts.trust == {"unchecked": {"0.800": 24}}  # apart from the reasons: each row counted once
 
 
 @pytest.mark.parametrize(
@@ -184,8 +186,8 @@ def test_answers_nobody_checks_are_not_sure(tmp_path, capsys):
         "desirable": 2,
         "undesirable": 0,
         "unchecked": 48,
-        "unchecked at trust 0.889": 48,
     }
+    assert counts.trust == {"unchecked": {"0.889": 48}}
     assert main([*w, "0.85", "--exclude-labeller", "bob"]) == 2
     assert "(left out: unchecked 50; unchecked: 50 rows are one labeller's" in capsys.readouterr().err
     lone = build_workspace(tmp_path / "lone", count=4)  # ann alone on every pair
@@ -247,15 +249,11 @@ def test_answers_nobody_checks_are_counted_apart_and_said_why(tmp_path, capsys):
     assert capsys.readouterr().out.endswith(f": {said}\n")
     assert pq.read_table(ws.exports / "dpo.parquet").column("checked").to_pylist() == [True] * 3
     rows, counts = preference_rows(ws, None, ("sampled",), aggregate="dawid-skene", min_posterior=0.9)
-    assert dict(counts) == {
-        "exported": 3,
-        "below_min_posterior": 5,
-        "unchecked": 4,
-        "unchecked at trust 0.800": 4,  # how many had that trust: the note quotes it
-    }
+    assert dict(counts) == {"exported": 3, "below_min_posterior": 5, "unchecked": 4}
+    assert counts.trust == {"unchecked": {"0.800": 4}}  # how many had that trust: the note quotes it
     verdicts = {"aggregate": "dawid-skene", "min_posterior": 0.9}
     assert (
-        data_line({"data_counts": counts, "verdicts": verdicts})
+        data_line({"data_counts": counts, "data_trust": counts.trust, "verdicts": verdicts})
         == f"workspace: {said.replace('exported', 'taken', 1)}"
     )
     rows, _ = preference_rows(ws, None, ("sampled",), aggregate="dawid-skene")
@@ -275,14 +273,16 @@ def test_the_held_out_line_says_what_unchecked_is_where_the_workspace_line_did_n
     assert (counts.get("unchecked"), eval_counts["unchecked"], eval_counts["exported"]) == (None, 4, 1)
     held = {"held_out": 1, "evaluated": 1, "beyond_eval_limit": 0, "excluded": {}, "truncated": 0}
     metrics = {"data_counts": counts, "eval_counts": eval_counts, "verdicts": sure, "eval_rows": held}
+    metrics |= {"data_trust": counts.trust, "eval_trust": eval_counts.trust}
     assert eval_line(metrics) == (
         "held-out rows: 1; test-split items left out: below_min_posterior 1, unchecked 4, evaluated 1, 0 truncated "
         f"to fit; {unchecked_note(4)}"
     )
     assert "unchecked" not in data_line(metrics)
     both = metrics | {
-        "data_counts": counts | {"unchecked": 2}
-    }  # as a run recorded them before the trust tally
+        "data_counts": counts | {"unchecked": 2},
+        "data_trust": {},
+    }  # as recorded before the tally
     assert unchecked_note(2, trust=None) in data_line(both)
     assert eval_line(both).endswith("0 truncated to fit")
 
@@ -401,7 +401,7 @@ def test_the_unchecked_note_quotes_the_trust_the_rows_left_out_got(tmp_path, cap
     assert f"left out: {said}\n" in capsys.readouterr().out
     sure = {"aggregate": "dawid-skene", "min_posterior": 0.9}
     _, counts = preference_rows(ws, None, ("sampled",), **sure)
-    assert data_line({"data_counts": counts, "verdicts": sure}).endswith(said)
+    assert data_line({"data_counts": counts, "data_trust": counts.trust, "verdicts": sure}).endswith(said)
 
 
 def test_the_held_out_line_quotes_the_trust_of_its_own_rows(tmp_path):
@@ -410,7 +410,12 @@ def test_the_held_out_line_quotes_the_trust_of_its_own_rows(tmp_path):
     sure = {"aggregate": "dawid-skene", "min_posterior": 0.9}
     _, counts = preference_rows(ws, "train", ("sampled",), **sure)
     _, eval_counts = preference_rows(ws, "test", ("sampled",), held_out=True, **sure)
-    metrics = {"data_counts": counts, "eval_counts": eval_counts, "verdicts": sure}
+    metrics = {
+        "data_counts": counts,
+        "eval_counts": eval_counts,
+        "verdicts": sure,
+        "eval_trust": eval_counts.trust,
+    }
     metrics["eval_rows"] = {
         "held_out": 0,
         "evaluated": 0,
@@ -449,6 +454,49 @@ def test_the_trust_quoted_of_rows_below_the_floor_never_reads_the_floor(tmp_path
     assert "unchecked 3, unlabelled 15; unchecked: 3 rows are one labeller's answer" in out
     assert "(here 0.8998; 0.8 where nothing of theirs is checked), below --min-posterior 0.9" in out
     rows, counts = kto_rows(ws, None, aggregate="dawid-skene", min_posterior=0.9)
-    assert counts["unchecked at trust 0.8998"] == 3
+    assert counts.trust == {"unchecked": {"0.8998": 3}}
     _, lower = kto_rows(ws, None, aggregate="dawid-skene", min_posterior=0.95)  # 3 decimals where they do
-    assert lower["unchecked at trust 0.900"] == 3
+    assert lower.trust == {"unchecked": {"0.900": 3}}
+
+
+def test_a_runs_counts_are_its_rows_once_by_reason_and_a_resume_still_quotes_their_trust(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """The trust tally sat among the counts (``"unchecked at trust 0.880": 4``): metrics.json's `data_counts`, the
+    saved selection and `stats --json` counted dan's 4 pairs twice, where they are every pair once, by reason. The
+    trusts are kept apart (`data_trust`, `eval_trust`), and a resume, reading the selection the run started with,
+    still quotes them; a selection recorded before them reads as before, quoting none."""
+    from tests.test_train_out_folder import argv, killed_at
+    from train.__main__ import main as train_main
+    from train.out_folder import SELECTION_FILE, read_selection
+
+    ws, out = dan_and_eve(tmp_path, test=4), tmp_path / "out"  # eve's 4 pairs held out, dan's 4 trained
+    sure = {"aggregate": "dawid-skene", "min_posterior": 0.9}
+    killed_at(monkeypatch, "train.once.save_model", options(ws, tiny_model_dir, out, save_steps=1, **sure))
+    capsys.readouterr()
+    assert train_main(argv(ws, tiny_model_dir, out, "--aggregate", "dawid-skene", "--min-posterior", "0.9",
+                           "--resume")) == 0  # fmt: skip
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data_counts"] == {
+        "exported": 6,
+        "below_min_posterior": 2,
+        "unchecked": 4,
+        "other_split": 4,
+    }
+    assert metrics["eval_counts"] == {"exported": 0, "unchecked": 4, "other_split": 12}
+    assert (metrics["data_trust"], metrics["eval_trust"]) == (
+        {"unchecked": {"0.880": 4}},
+        {"unchecked": {"0.800": 4}},
+    )
+    said = f"left out: below_min_posterior 2, other_split 4, unchecked 4; {unchecked_note(4, trust='0.880')}"
+    assert said in capsys.readouterr().out and said in (out / "report.md").read_text()
+    (entry,) = ws.frame("models").query("method == 'dpo'").to_dict("records")  # what `stats --json` gives
+    assert json.loads(entry["metrics"])["data_counts"] == metrics["data_counts"]
+    record = json.loads(gzip.decompress((out / SELECTION_FILE).read_bytes()))
+    for key in ("trust", "eval_trust"):  # as recorded before the tally
+        del record[key]
+    (out / SELECTION_FILE).write_bytes(gzip.compress(json.dumps(record).encode()))
+    old = read_selection(out)
+    assert (old["trust"], old["counts"]) == ({}, metrics["data_counts"])
+    line = data_line({"data_counts": old["counts"], "data_trust": old["trust"], "verdicts": sure})
+    assert line.endswith(f"unchecked 4; {unchecked_note(4, trust=None)}")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from data.dawid_skene import NO_CHECK_TRUST
 from data.exclusion import excluded_line
-from data.export import AT_TRUST, UNCHECKED, is_reason
+from data.export import UNCHECKED
 from data.export_workspace import TAKEN_KINDS, left_out, rows_and_reasons, unchecked_note
 from data.files import atomic_write, strict_json
 from data.intervals import figure_text, wilson_interval
@@ -121,7 +121,8 @@ def data_line(metrics: dict) -> str | None:
         line += f"; answers left out: {listed}" if listed else ""
     else:
         line = f"workspace: {rows_and_reasons(counts | {'exported': taken}, 'taken')}"
-    unchecked = unchecked_note(counts, (metrics.get("verdicts") or {}).get("min_posterior"))
+    floor = (metrics.get("verdicts") or {}).get("min_posterior")
+    unchecked = unchecked_note(counts, floor, metrics.get("data_trust") or {})
     line += f"; {unchecked}" if unchecked else ""
     line += f"; {excluded}" if excluded else ""
     if metrics.get("selection_recorded_at"):  # a resume trains on the rows the run started with
@@ -197,7 +198,7 @@ def _test_left_out(metrics: dict) -> tuple[int, str]:
     left = {
         k: v
         for k, v in sorted(counts.items())
-        if v and k not in HELD_OUT_TAKEN and not k.startswith(("rank_", "kind_rank")) and is_reason(k)
+        if v and k not in HELD_OUT_TAKEN and not k.startswith(("rank_", "kind_rank"))
     }
     return sum(left.values()), ", ".join(f"{k} {v}" for k, v in left.items())
 
@@ -241,8 +242,8 @@ def _held_out_note(metrics: dict) -> str:
     floor = (metrics.get("verdicts") or {}).get("min_posterior")
     if unchecked_note(metrics.get("data_counts") or {}, floor):
         return ""
-    held = metrics.get("eval_counts") or {}  # its pairs' (as `_test_left_out`: no rankings), with their trust
-    note = unchecked_note({k: n for k, n in held.items() if k.partition(AT_TRUST)[0] == UNCHECKED}, floor)
+    held = (metrics.get("eval_counts") or {}).get(UNCHECKED)  # its pairs' (as `_test_left_out`: no rankings)
+    note = unchecked_note({UNCHECKED: held}, floor, metrics.get("eval_trust") or {})
     return f"; {note}" if note else ""
 
 

@@ -301,6 +301,8 @@ def _run_notes(
         **_verdict_notes(options, method),
         "data_counts": selection["counts"],
         "eval_counts": selection["eval_counts"],
+        "data_trust": selection["trust"],  # of the rows counted unchecked: `unchecked_note` quotes it
+        "eval_trust": selection["eval_trust"],
         **fitting,
     }
     if selection[

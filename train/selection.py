@@ -48,8 +48,8 @@ def select_rows(
     exclusion: Exclusion,
 ):
     """The run's selection (`train.out_folder.SELECTION_KEYS`): its training and held-out rows, the held-out
-    split's name and both splits' counts by reason, without the labels of the labellers ``exclusion`` names (and
-    who they are); ``eval_rounds`` narrows the held-out rows."""
+    split's name and both splits' counts by reason and the trust of the rows they count unchecked, without the
+    labels of the labellers ``exclusion`` names (and who they are); ``eval_rounds`` narrows the held-out rows."""
     excluded = exclusion.names
     if options.kto_from or options.rm_from_ratings:  # rubric ratings (task rate) instead of labels
         train_rows, counts, eval_rows, eval_counts, what = _rated_rows(options, workspace, excluded)
@@ -90,6 +90,9 @@ def select_rows(
         "eval_split": split,
         "counts": dict(counts),
         "eval_counts": dict(eval_counts),
+        # apart from the counts, of the rows they count unchecked: dpo's and kto's (`data.export.Counts`)
+        "trust": getattr(counts, "trust", {}),
+        "eval_trust": getattr(eval_counts, "trust", {}),
         "excluded": exclusion.sources,
     }
 
