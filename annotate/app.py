@@ -19,7 +19,7 @@ from starlette.middleware import Middleware
 
 from annotate.admin_components import admin_components
 from annotate.admin_tab import wire_admin
-from annotate.assets import ANSWER_DRAWN, GUIDELINES, SCRIPT
+from annotate.assets import ANSWER_DRAWN, ANSWER_FAILED, GUIDELINES, SCRIPT
 from annotate.components import AdminTab, Context, LabelTab, TabSet, signed_in
 from annotate.edit_view import EDITABLE_VIEWS, edit_key, editor_components, wire_editor, wire_edits_admin
 from annotate.failures import maybe_saved, shown_errors
@@ -179,6 +179,7 @@ def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: Adm
     undone = label.undo.click(undo_last, undo_inputs, api_name="undo", js=with_ratings, **common)
     for event in (submitted, skipped, undone):  # the page applies keys queued meanwhile once Gradio is done
         event.then(None, js=ANSWER_DRAWN)
+        event.failure(None, js=ANSWER_FAILED)
     label.history.input(edit_label, [label.history], api_name="edit", **common)
     wire_editor(ctx, label, [active, waited, answers], common)
     wire_admin(ctx, app, tabs, admin)

@@ -154,6 +154,16 @@ __RESTORE__
   // holds the event pending): a Gradio without the mark still waits. A mark that never clears holds them
   // DRAW_MS at most; the answer itself is the `.then`'s (a view is no answer: `onView`).
   window.prefloopDrawn = () => { answering = false; inflight = 0; };
+  // The app answered with an error (Gradio shows its line; `ANSWER_FAILED`): an answer, so no "No answer" note
+  // and no reload to send the pick again (an error that came back every time reloaded the page every 15 s). It
+  // draws no item: keys queued for the next one are dropped, said so (not over the signed-out note and its link),
+  // not applied to the one still on screen.
+  window.prefloopFailed = () => {
+    answering = false;
+    inflight = 0;
+    if (queued.length && !$("#pf-sign-in")) say(`The app answered with an error: ${queued.length} key(s) not applied; check the item and press them again.`);
+    queued = [];
+  };
   const whenDrawn = (since) => {
     const busy = (answering || $("#pf-prompt .progress-text")) && Date.now() - since < DRAW_MS;
     drawing = busy ? setTimeout(() => whenDrawn(since), 25) : 0;
@@ -323,6 +333,9 @@ __RESTORE__
 # the end of its `inflight`: a view drawn meanwhile may be another event's); not after an error, which draws no
 # item: a draw after it waits at most DRAW_MS.
 ANSWER_DRAWN = "() => { window.prefloopDrawn && window.prefloopDrawn(); }"
+# The `.failure` of the same events: Gradio (6.31) runs their `.then` only after an answer, not after an error
+# (`shown_errors`' line, a refusal, a signed-out tab); this ends the wait for it instead.
+ANSWER_FAILED = "() => { window.prefloopFailed && window.prefloopFailed(); }"
 
 SCRIPT = (
     SCRIPT_TEMPLATE.replace("__KEYMAP__", json.dumps(KEYMAP))
