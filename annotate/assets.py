@@ -74,8 +74,9 @@ SCRIPT_TEMPLATE = """
   const PENDING = "prefloop-pending", QUEUE_LIMIT = 16, ANSWER_MS = 15000, DRAW_MS = 2000;
   // inflight: when a submit, skip, undo or save was sent, 0 once its answer is drawn (`prefloopDrawn`) or given
   // up on (ANSWER_MS); drawing: the wait for an answer to be drawn in full (`whenDrawn`); answering: such an
-  // action sent, and Gradio not yet done with its answer. The kept pick's state: annotate.restore_script.
-  let inflight = 0, lastView = null, queued = [], drawing = 0, answering = false;
+  // action sent, and Gradio not yet done with its answer; viewAt: when a view was last drawn. The kept pick's
+  // state: annotate.restore_script.
+  let inflight = 0, lastView = null, queued = [], drawing = 0, answering = false, viewAt = 0;
 
   const $ = (selector) => document.querySelector(selector);
   const taskOf = () => $("#pf-rate") ? "rate" : $(".pf-task-kto") ? "kto" : $(".pf-task-rank") ? "rank" : "pairwise";
@@ -125,6 +126,7 @@ __RESTORE__
   const onView = (view) => {
     const first = lastView === null, asked = inflight !== 0;
     lastView = view.dataset.view;
+    viewAt = Date.now();
     if (first) typedFirst(view);  // what was written before this draw is this item's
     if (asked || written?.key !== keyOf(view)) written = null;
     rewrite();
@@ -153,7 +155,14 @@ __RESTORE__
   // event's own `.then` says Gradio is done with it (`ANSWER_DRAWN`, after its outputs are set and it no longer
   // holds the event pending): a Gradio without the mark still waits. A mark that never clears holds them
   // DRAW_MS at most; the answer itself is the `.then`'s (a view is no answer: `onView`).
-  window.prefloopDrawn = () => { answering = false; inflight = 0; };
+  // A `.then` later than that (its answer drawn since it was sent, and no longer waited on) applies the keys itself:
+  // `whenDrawn` left them queued behind the wait it had not ended, for good.
+  window.prefloopDrawn = () => {
+    const late = inflight !== 0 && viewAt >= inflight && !drawing;
+    answering = false;
+    inflight = 0;
+    if (late) flush();
+  };
   // The app answered with an error (Gradio shows its line; `ANSWER_FAILED`): an answer, so no "No answer" note
   // and no reload to send the pick again (an error that came back every time reloaded the page every 15 s). It
   // draws no item: keys queued for the next one are dropped, said so (not over the signed-out note and its link),
