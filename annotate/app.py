@@ -134,8 +134,8 @@ def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: Adm
         return astuple(on_load(ctx, signed_in(request)))
 
     @shown_errors(ctx, "loading your item")
-    def open_label_tab(request: gr.Request):
-        return astuple(on_label_tab(ctx, signed_in(request)))
+    def open_label_tab(on_screen: str | None, request: gr.Request):
+        return astuple(on_label_tab(ctx, signed_in(request), on_screen))
 
     # A label is on disk before the next item is chosen: an error after the write leaves it saved.
     @shown_errors(ctx, "saving your label", maybe_saved("your label"))
@@ -157,7 +157,7 @@ def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: Adm
         return astuple(on_edit(ctx, signed_in(request), item))
 
     app.load(load, api_name="load", **common)
-    tabs.label.select(open_label_tab, None, api_name="label_tab", **common)
+    tabs.label.select(open_label_tab, [label.item_id], api_name="label_tab", **common)
     # filled by the page script on submit: its pace (`SENT_PACE`: the active seconds, and the seconds since a pick
     # resent after a restart was first sent) and its key of the rank answers on the page (`rank_view.SHOWN_ANSWERS`)
     active = gr.Number(visible=False, elem_id="pf-active")

@@ -18,6 +18,7 @@ from annotate.app import (
     label_view,
     make_context,
     on_edit,
+    on_label_tab,
     on_load,
     on_skip,
     on_submit,
@@ -150,6 +151,21 @@ def test_label_submit_undo_skip_through_handlers(ctx):
     assert (undone.choice, undone.strength, undone.note) == ("left", 4, "good")  # pick and note come back
     skipped = on_skip(ctx, "ann", view.item_id)
     assert "Skipped" in skipped.status and skipped.item_id != view.item_id
+
+
+def test_an_admin_back_on_the_label_tab_keeps_its_line_only_on_the_item_it_was_about(ctx):
+    """ann (an admin) undoes a label in one tab: "Undid your label ... Label this item again" on its item. She labels
+    it again in another tab, and opens the Label tab again in the first: the next item is drawn. Before, the tab's
+    draw left the status line as it was (it has nothing to say), so it read "Label this item again" under another
+    item; now the line goes with the item it was about. Back on the same item, it stays."""
+    first = on_label_tab(ctx, "ann", "")
+    saved = on_submit(ctx, "ann", first.item_id, "left", None, "")
+    assert on_label_tab(ctx, "ann", saved.item_id).status == gr.skip()  # the same item: "Saved to disk" stays
+    undone = on_undo(ctx, "ann")
+    assert "Label this item again" in undone.status and undone.item_id == first.item_id
+    again = on_submit(ctx, "ann", first.item_id, "right", None, "")  # the other tab
+    back = on_label_tab(ctx, "ann", undone.item_id)  # the first tab, still showing the undone item
+    assert back.item_id == again.item_id != first.item_id and back.status == ""
 
 
 def test_the_events_whose_keys_the_page_queues_say_when_gradio_is_done_with_them(ctx):
