@@ -20,7 +20,7 @@ from starlette.middleware import Middleware
 
 from annotate.admin_components import admin_components
 from annotate.admin_tab import wire_admin
-from annotate.assets import ANSWER_DRAWN, GUIDELINES, SCRIPT
+from annotate.assets import ANSWER_DRAWN, ANSWER_FAILED, GUIDELINES, SCRIPT
 from annotate.components import AdminTab, Context, LabelTab, TabSet, signed_in
 from annotate.edit_view import EDITABLE_VIEWS, edit_key, editor_components, wire_editor, wire_edits_admin
 from annotate.failures import maybe_saved, shown_errors
@@ -135,8 +135,8 @@ def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: Adm
         return astuple(on_load(ctx, signed_in(request)))
 
     @shown_errors(ctx, "loading your item")
-    def open_label_tab(request: gr.Request):
-        return astuple(on_label_tab(ctx, signed_in(request)))
+    def open_label_tab(on_screen: str | None, request: gr.Request):
+        return astuple(on_label_tab(ctx, signed_in(request), on_screen))
 
     # A label is on disk before the next item is chosen: an error after the write leaves it saved.
     @shown_errors(ctx, "saving your label", maybe_saved("your label"))
@@ -158,7 +158,7 @@ def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: Adm
         return astuple(on_edit(ctx, signed_in(request), item))
 
     app.load(load, api_name="load", **common)
-    tabs.label.select(open_label_tab, None, api_name="label_tab", **common)
+    tabs.label.select(open_label_tab, [label.item_id], api_name="label_tab", **common)
     # filled by the page script on submit: its pace (`SENT_PACE`: the active seconds, and the seconds since a pick
     # resent after a restart was first sent) and its key of the rank answers on the page (`rank_view.SHOWN_ANSWERS`)
     active = gr.Number(visible=False, elem_id="pf-active")
@@ -180,6 +180,7 @@ def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: Adm
     undone = label.undo.click(undo_last, undo_inputs, api_name="undo", js=with_ratings, **common)
     for event in (submitted, skipped, undone):  # the page applies keys queued meanwhile once Gradio is done
         event.then(None, js=ANSWER_DRAWN)
+        event.failure(None, js=ANSWER_FAILED)
     label.history.input(edit_label, [label.history], api_name="edit", **common)
     wire_editor(ctx, label, [active, waited, answers], common)
     wire_admin(ctx, app, tabs, admin)

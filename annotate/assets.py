@@ -74,8 +74,9 @@ SCRIPT_TEMPLATE = """
   const PENDING = "prefloop-pending", QUEUE_LIMIT = 16, ANSWER_MS = 15000, DRAW_MS = 2000;
   // inflight: when a submit, skip, undo or save was sent, 0 once its answer is drawn (`prefloopDrawn`) or given
   // up on (ANSWER_MS); drawing: the wait for an answer to be drawn in full (`whenDrawn`); answering: such an
-  // action sent, and Gradio not yet done with its answer. The kept pick's state: annotate.restore_script.
-  let inflight = 0, lastView = null, queued = [], drawing = 0, answering = false;
+  // action sent, and Gradio not yet done with its answer; viewAt: when a view was last drawn. The kept pick's
+  // state: annotate.restore_script.
+  let inflight = 0, lastView = null, queued = [], drawing = 0, answering = false, viewAt = 0;
 
   const $ = (selector) => document.querySelector(selector);
   const taskOf = () => $("#pf-rate") ? "rate" : $(".pf-task-kto") ? "kto" : $(".pf-task-rank") ? "rank" : "pairwise";
@@ -125,6 +126,7 @@ __RESTORE__
   const onView = (view) => {
     const first = lastView === null, asked = inflight !== 0;
     lastView = view.dataset.view;
+    viewAt = Date.now();
     if (first) typedFirst(view);  // what was written before this draw is this item's
     if (asked || written?.key !== keyOf(view)) written = null;
     rewrite();
@@ -153,7 +155,24 @@ __RESTORE__
   // event's own `.then` says Gradio is done with it (`ANSWER_DRAWN`, after its outputs are set and it no longer
   // holds the event pending): a Gradio without the mark still waits. A mark that never clears holds them
   // DRAW_MS at most; the answer itself is the `.then`'s (a view is no answer: `onView`).
-  window.prefloopDrawn = () => { answering = false; inflight = 0; };
+  // A `.then` later than that (its answer drawn since it was sent, and no longer waited on) applies the keys itself:
+  // `whenDrawn` left them queued behind the wait it had not ended, for good.
+  window.prefloopDrawn = () => {
+    const late = inflight !== 0 && viewAt >= inflight && !drawing;
+    answering = false;
+    inflight = 0;
+    if (late) flush();
+  };
+  // The app answered with an error (Gradio shows its line; `ANSWER_FAILED`): an answer, so no "No answer" note
+  // and no reload to send the pick again (an error that came back every time reloaded the page every 15 s). It
+  // draws no item: keys queued for the next one are dropped, said so (not over the signed-out note and its link),
+  // not applied to the one still on screen.
+  window.prefloopFailed = () => {
+    answering = false;
+    inflight = 0;
+    if (queued.length && !$("#pf-sign-in")) say(`The app answered with an error: ${queued.length} key(s) not applied; check the item and press them again.`);
+    queued = [];
+  };
   const whenDrawn = (since) => {
     const busy = (answering || $("#pf-prompt .progress-text")) && Date.now() - since < DRAW_MS;
     drawing = busy ? setTimeout(() => whenDrawn(since), 25) : 0;
@@ -323,6 +342,9 @@ __RESTORE__
 # the end of its `inflight`: a view drawn meanwhile may be another event's); not after an error, which draws no
 # item: a draw after it waits at most DRAW_MS.
 ANSWER_DRAWN = "() => { window.prefloopDrawn && window.prefloopDrawn(); }"
+# The `.failure` of the same events: Gradio (6.31) runs their `.then` only after an answer, not after an error
+# (`shown_errors`' line, a refusal, a signed-out tab); this ends the wait for it instead.
+ANSWER_FAILED = "() => { window.prefloopFailed && window.prefloopFailed(); }"
 
 SCRIPT = (
     SCRIPT_TEMPLATE.replace("__KEYMAP__", json.dumps(KEYMAP))

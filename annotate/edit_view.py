@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from annotate.assets import ANSWER_DRAWN
+from annotate.assets import ANSWER_DRAWN, ANSWER_FAILED
 from annotate.components import signed_in
 from annotate.edit_script import EDITOR_ANSWERED
 from annotate.editing import EDITABLE_VIEWS
@@ -171,6 +171,7 @@ def wire_editor(ctx: "Context", label: "LabelTab", page: list[gr.Component], com
     inputs = [label.item_id, label.choice, label.strength, label.note, label.draft, *page]
     saved = label.edit_save.click(save_edit, inputs, js=WITH_PACE, api_name="edit_save", **common)
     saved.then(None, js=ANSWER_DRAWN)  # keys queued meanwhile wait for it (annotate.assets)
+    saved.failure(None, js=ANSWER_FAILED)
 
 
 def _tokens(text: str) -> list[str]:

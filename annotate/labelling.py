@@ -170,12 +170,16 @@ def on_load(ctx: Context, user: str) -> View:
     return label_view(ctx, user)
 
 
-def on_label_tab(ctx: Context, user: str) -> View:
+def on_label_tab(ctx: Context, user: str, on_screen: str | None = None) -> View:
     """The label tab drawn by its own select: an admin opening it, or a labeller's page as it loads (a second draw
     after the load's, which can land after the labeller's first submit was answered). With nothing to say it leaves
-    the status line as it is: that late draw wiped "Saved to disk: ..." off the item the submit's answer showed."""
+    the status line as it is: that late draw wiped "Saved to disk: ..." off the item the submit's answer showed.
+    Not an admin's, under another item than the one on screen as they opened the tab (``on_screen``): their line
+    was about that item ("Label this item again" read under the next one)."""
     view = label_view(ctx, user)
-    return view if view.status else replace(view, status=gr.skip())
+    if view.status or (ctx.auth.is_admin(user) and view.item_id != (on_screen or "")):
+        return view
+    return replace(view, status=gr.skip())
 
 
 def already_saved(

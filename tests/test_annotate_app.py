@@ -18,6 +18,7 @@ from annotate.app import (
     label_view,
     make_context,
     on_edit,
+    on_label_tab,
     on_load,
     on_skip,
     on_submit,
@@ -152,18 +153,38 @@ def test_label_submit_undo_skip_through_handlers(ctx):
     assert "Skipped" in skipped.status and skipped.item_id != view.item_id
 
 
+def test_an_admin_back_on_the_label_tab_keeps_its_line_only_on_the_item_it_was_about(ctx):
+    """ann (an admin) undoes a label in one tab: "Undid your label ... Label this item again" on its item. She labels
+    it again in another tab, and opens the Label tab again in the first: the next item is drawn. Before, the tab's
+    draw left the status line as it was (it has nothing to say), so it read "Label this item again" under another
+    item; now the line goes with the item it was about. Back on the same item, it stays."""
+    first = on_label_tab(ctx, "ann", "")
+    saved = on_submit(ctx, "ann", first.item_id, "left", None, "")
+    assert on_label_tab(ctx, "ann", saved.item_id).status == gr.skip()  # the same item: "Saved to disk" stays
+    undone = on_undo(ctx, "ann")
+    assert "Label this item again" in undone.status and undone.item_id == first.item_id
+    again = on_submit(ctx, "ann", first.item_id, "right", None, "")  # the other tab
+    back = on_label_tab(ctx, "ann", undone.item_id)  # the first tab, still showing the undone item
+    assert back.item_id == again.item_id != first.item_id and back.status == ""
+
+
 def test_the_events_whose_keys_the_page_queues_say_when_gradio_is_done_with_them(ctx):
     """Submit, skip, undo and the editor's save each have a `.then` that runs `assets.ANSWER_DRAWN` in the page
     (no server call): the page applies keys typed while one was on its way only then, so it does not hang on
-    Gradio's `.progress-text` markup alone (the browser test: test_keys_typed_during_a_submit_wait_until_...)."""
+    Gradio's `.progress-text` markup alone (the browser test: test_keys_typed_during_a_submit_wait_until_...).
+    Gradio runs no `.then` after an error: each also has a `.failure` running `assets.ANSWER_FAILED`, which ends
+    the page's wait (else it said "No answer" and reloaded: test_a_submit_the_app_answers_with_an_error_...)."""
     from annotate.app import build_app
-    from annotate.assets import ANSWER_DRAWN
+    from annotate.assets import ANSWER_DRAWN, ANSWER_FAILED
 
     events = build_app(ctx).get_config_file()["dependencies"]
     name = {event["id"]: event["api_name"] for event in events}
     drawn = [event for event in events if event.get("js") == ANSWER_DRAWN]
     assert sorted(name[event["trigger_after"]] for event in drawn) == ["edit_save", "skip", "submit", "undo"]
-    assert not any(event["backend_fn"] for event in drawn)
+    failed = [event for event in events if event.get("js") == ANSWER_FAILED]
+    assert sorted(name[event["trigger_after"]] for event in failed) == ["edit_save", "skip", "submit", "undo"]
+    assert all(event["trigger_only_on_failure"] for event in failed)
+    assert not any(event["backend_fn"] for event in drawn + failed)
 
 
 def test_labellers_are_blind_to_each_other(ctx):

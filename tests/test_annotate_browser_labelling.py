@@ -299,6 +299,36 @@ def test_keys_typed_during_a_submit_wait_until_its_answer_is_drawn(tmp_path, bro
         app.close()
 
 
+# Gradio's `.then` after an answer (the page's `prefloopDrawn`) runs 3 s late: after the page's wait for the answer
+# to be drawn in full gave up (DRAW_MS, 2 s, in annotate.assets), as on a loaded machine.
+LATE_THEN = (
+    "() => { const drawn = window.prefloopDrawn; window.prefloopDrawn = () => setTimeout(drawn, 3000); }"
+)
+
+
+def test_keys_typed_during_a_submit_apply_when_its_then_runs_after_the_draw_wait(tmp_path, browser, users):
+    """As above, with the submit's `.then` landing after the page stopped waiting for the answer's draw. Since the
+    `.then` alone ends a submit's wait (a late draw of the item is no answer), the keys were still queued when that
+    wait ended, and the `.then` ended the submit's wait without applying them: "Saving… 3 key(s) queued" stayed on
+    screen, and every key after it queued behind them, for good. Now the `.then` applies them."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        login_drawn(page, url, ctx.service)
+        page.evaluate(NO_PROGRESS_TEXT)
+        page.evaluate(LATE_THEN)
+        for key in ("b", "2", "Enter", "x", "Enter"):
+            page.keyboard.press(key)
+        wait_status(page, "Saved to disk: both bad")
+        labels = workspace.frame("labels").sort_values("created_at")
+        assert labels["choice"].tolist()[1] == "both_bad" and len(labels) == 2
+    finally:
+        app.close()
+
+
 # The page's clock and visibility under the test's hand: `window.__later` ms added to Date.now (time passed with no
 # input), `window.__hidden` the tab hidden. On every page of the tab (sign-in reloads it).
 CLOCK_AND_TAB = """(() => {

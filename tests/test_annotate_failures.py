@@ -100,7 +100,7 @@ def test_an_unexpected_error_is_a_generic_line_whose_id_finds_the_traceback(ctx,
 
     monkeypatch.setattr(ctx.service, "my_labels", broken)
     with caplog.at_level(logging.ERROR, logger="annotate.failures"):
-        said = browser_error(lambda: wired(ctx, "label_tab")(request=as_user("bob")))
+        said = browser_error(lambda: wired(ctx, "label_tab")("", request=as_user("bob")))
     error_id = ERROR_ID.search(said)[1]
     assert said == (
         f"Internal error while loading your item — nothing was saved (error {error_id}; the server log has the "

@@ -16,6 +16,7 @@ from tests.annotate_browser import (
     held,
     load_draw_held,
     login_drawn,
+    playwright,
     serve,
     wait_settled,
     wait_status,
@@ -139,6 +140,47 @@ def test_a_late_draw_of_the_item_after_a_submits_answer_keeps_its_status_line(tm
         wait_settled(page)
         assert page.evaluate(SHOWN_ITEM) == ctx.service.queue.held["bob"] != first
         assert "Saved to disk: B better" in page.inner_text("#pf-status")
+        assert_saved_b(workspace, first)
+    finally:
+        app.close()
+
+
+def test_a_submit_the_app_answers_with_an_error_is_not_waited_on(tmp_path, browser, users):
+    """bob picks B, presses Enter and then s while the submit is on its way; the app answers it with an error (a
+    bug's "Internal error" line). Gradio runs no `.then` after an error, so before, the page waited on: 15 s on it
+    said "No answer from the app", reloaded and sent the pick again, an answer that failed the same way reloading
+    the page every 15 s. Now the error ends the wait: no note of no answer, no reload, the queued s dropped with a
+    note (the item is still on screen), and Enter again saves B once."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        login_drawn(page, url, ctx.service)
+        first = ctx.service.queue.held["bob"]
+        page.evaluate("() => { window.__samePage = true; }")  # gone with a reload
+        ctx.service.submit = broken  # until `held` ends: then the class's own method again
+        with held(ctx.service, "submit"):
+            submit_b(page)
+            page.keyboard.press("s")
+            page.wait_for_function(f"({JS_NOTE}).includes('1 key(s) queued')", timeout=WAIT_MS)
+        page.get_by_text("Internal error while saving your label").first.wait_for(timeout=WAIT_MS)
+        page.wait_for_function(f"({JS_NOTE}).includes('not applied')", timeout=WAIT_MS)
+        page.evaluate(CLOCK_ON)
+        try:  # the page's check for an answer runs every second
+            page.wait_for_function(f"({JS_NOTE}).includes('No answer')", timeout=3000)
+            raise AssertionError(f"the page said: {page.evaluate(JS_NOTE)}")
+        except playwright.TimeoutError:
+            pass
+        assert page.evaluate("window.__samePage === true"), "the page was reloaded"
+        assert page.evaluate(SHOWN_ITEM) == first and len(workspace.frame("labels")) == 0
+        page.keyboard.press("Enter")
+        wait_status(page, "Saved to disk: B better")
         assert_saved_b(workspace, first)
     finally:
         app.close()
