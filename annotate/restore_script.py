@@ -30,27 +30,28 @@ RESTORE_SCRIPT = """
     let ratings = window.prefloopRatings?.() ?? null;  // rate: the rubric panel's picks
     const edit = withEdit ? editing()?.value ?? null : null;
     const previous = load();
-    let sent = null, wasSent = false;
+    let sent = null, sentPick = null;  // sentPick: the pick as last sent (Enter, a save)
     if (previous?.key === keyOf(view)) {  // a radio cannot be un-picked: -1 here is a reset, not a choice
-      wasSent = previous.submitted === true;
       if (choice < 0) choice = previous.choice;
       if (strength < 0) strength = previous.strength;
       if (ratings === "{}") ratings = previous.ratings;
       sent = previous.sent ?? null;
+      sentPick = previous.sentPick ?? null;
     }
     const kept = {choice, strength, note, ranking, ratings, edit};
+    const differs = (other) => Object.keys(kept).some((k) => (kept[k] ?? null) !== (other?.[k] ?? null));
     // a pick changed since a send (one the server refused: "Pick a choice first", a note too long) is another pick:
-    // not sent (a reload sends again only the very pick sent; else it sent the pick made after a refusal, one the
-    // labeller never sent), and timed from the change on (that send's time took the labeller's time after it off
-    // the label's seconds)
-    const differs = Object.keys(kept).some((k) => (kept[k] ?? null) !== (previous?.[k] ?? null));
-    if (differs) sent = null;
-    submitted = submitted || (wasSent && !differs);
+    // timed from the change on (that send's time took the labeller's time after it off the label's seconds), and
+    // not sent unless it is the very pick sent again (changed back to it: a reload sends it again; else it sent
+    // the pick made after a refusal, one the labeller never sent)
+    if (differs(previous)) sent = null;
+    if (submitted) sentPick = kept;
+    submitted = submitted || (sentPick !== null && !differs(sentPick));
     // its first send: when, from which page, and the active seconds then (`prefloopPace`)
     if (submitted && !sent) {
       sent = {at: Date.now(), page: THIS_PAGE, active: window.prefloopActiveSeconds?.() ?? null};
     }
-    save({item: view.dataset.item, key: keyOf(view), ...kept, submitted, sent});
+    save({item: view.dataset.item, key: keyOf(view), ...kept, submitted, sent, sentPick});
   };
   // The pace a submit or save sends (annotate.pace_script.SENT_PACE, read after `remember` kept its send): this
   // page's active seconds, or, for the kept pick of the item on screen first sent from another page (this one
@@ -103,7 +104,7 @@ RESTORE_SCRIPT = """
     restoring = false;
     const pending = load();
     if (pending?.key !== keyOf(shown())) return null;
-    save({...pending, submitted: false});
+    save({...pending, submitted: false, sentPick: null});
     putBack(pending, typed);
     return pending;
   };
