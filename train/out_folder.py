@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 CONFIG_FILE = RUN_CONFIG  # "train_config.json"; what marks a folder our trainer saved (`saved_by_trainer`)
 SELECTION_FILE = "selection.json.gz"
 # the trust of the rows its counts say unchecked (`data.export.Counts.trust`): recorded since 2026-12-07
-NEWER_KEYS = {"trust": {}, "eval_trust": {}}
+NEWER_KEYS = ("trust", "eval_trust")
 SELECTION_KEYS = ("train_rows", "eval_rows", "eval_split", "counts", "eval_counts", "excluded", *NEWER_KEYS)
 FINISHED_FILES = ("metrics.json", "sdpo.json")  # written last: a run's report (sDPO: the whole run's)
 
@@ -172,7 +172,7 @@ def read_selection(out: Path, marker: str | None = None) -> dict | None:
         }
         if not isinstance(record, dict) or not isinstance(record.get("written_at"), str):
             raise ValueError("not a record of the run's rows")
-        record = NEWER_KEYS | record
+        record = {key: {} for key in NEWER_KEYS} | record  # fresh: no read shares them
         wrong = next((key for key, kind in kinds.items() if not isinstance(record.get(key), kind)), None)
         if wrong is not None:
             raise ValueError(f"{wrong} missing or not a {kinds[wrong].__name__}")
