@@ -14,7 +14,9 @@ file, row or labeller gives them (`LabelledPairs`): the pair stored over those t
 label is an editor's verdict; the earliest; where a merge brought several, the earliest holding the labeller's
 records), an arena pair only where no other is (its label is then a vote on the arena's leaderboard, as the arena
 app's, and evaluation data: no export or `train` reads it unless ``--kinds arena``; `write_records` counts them
-``arena_votes``), else one over the stored answers of those texts (the earliest stored answer of each: an answer
+``arena_votes``; where a pair for labelling came after, the labeller's votes an import stored on the arena pair are
+still theirs, so a re-import adds nothing and `--remove` withdraws them: a vote cast in the arena app is no row of a
+file, and does not count), else one over the stored answers of those texts (the earliest stored answer of each: an answer
 imported with ``--unlabelled``, or sampled), else the answers are new (their source the file's name or
 ``--source``, as any import's), the first file or row giving them in one import; that pair's id is its two answers'
 (`Pair`'s, in the order of their ids), so whichever labeller comes first makes the same pair. A row over a stored
@@ -48,7 +50,7 @@ from data.annotators import EARLIEST, IMPORT, USER_NAME_RULE, is_user_name
 from data.choice_agreement import SWAPPED
 from data.errors import shown
 from data.import_columns import LABELLER_COLUMNS, Reading
-from data.import_labels import labeller_label_id
+from data.import_labels import HISTORY_COLUMNS, labeller_label_id, made_by_import
 from data.import_text import RecordContext
 from data.records import Completion, Label, Pair
 from data.selection import ARENA_RECORD_COLUMNS, NO_ITEM_ENGINES, arena_answers
@@ -158,9 +160,13 @@ class LabelledPairs:
             several |= {id_: stored for stored in [*known.several.values(), *items] for id_, _ in stored}
         self._sharing |= several
         if several:
-            labels = self.workspace.read("labels", ["item_id", "annotator"], ("item_id", list(several)))
-            for item, annotator in zip(*(labels.column(c).to_pylist() for c in ("item_id", "annotator"))):
-                self._holders.setdefault(item, set()).add(annotator)
+            # of an arena pair, a labeller's labels an import stored only: a vote cast in the arena app keeps no
+            # row of theirs from the pair for labelling over its texts
+            on_arena = set(pairs.filter(pc.equal(pairs.column("kind"), ARENA)).column("id").to_pylist())
+            labels = self.workspace.read("labels", HISTORY_COLUMNS, ("item_id", list(several)))
+            for record in labels.to_pylist():
+                if record["item_id"] not in on_arena or made_by_import(record):
+                    self._holders.setdefault(record["item_id"], set()).add(record["annotator"])
 
     def _theirs(self, labeller: str, stored: list[str]) -> str | None:
         """The earliest of ``stored`` (pairs over one row's texts, or answers of its text) holding a record of
@@ -299,7 +305,11 @@ def _pairs_into(found: dict[str, _Answers], pairs: pa.Table, text_of: dict[str, 
             held = arena[prompt_id] if kind == ARENA else found[prompt_id].several
             held.setdefault(texts, []).append((id_, text_of[a]))
     for prompt_id, known in found.items():
-        known.several = arena[prompt_id] | known.several  # a pair for labelling over the texts first
+        # a pair for labelling over the texts first; the arena's after it, where a labeller's votes an import stored
+        # on it are found again (a re-import adds nothing, `--remove` withdraws them)
+        known.several = arena[prompt_id] | {
+            t: [*stored, *arena[prompt_id].get(t, [])] for t, stored in known.several.items()
+        }
         known.pairs = {texts: stored[0] for texts, stored in known.several.items()}
         known.several = {texts: stored for texts, stored in known.several.items() if len(stored) > 1}
 
