@@ -53,7 +53,13 @@ from data.import_columns import LABELLER_COLUMNS, Reading
 from data.import_labels import HISTORY_COLUMNS, labeller_label_id, made_by_import
 from data.import_text import RecordContext
 from data.records import Completion, Label, Pair
-from data.selection import ARENA_RECORD_COLUMNS, NO_ITEM_ENGINES, arena_answers
+from data.selection import (
+    ARENA_ONLY,
+    ARENA_RECORD_COLUMNS,
+    NO_ITEM_ENGINES,
+    arena_answers,
+    stored_arena_answers,
+)
 from data.workspace import Workspace
 
 LABELLER_CONFLICT = "conflicting_labeller_rows"
@@ -318,8 +324,8 @@ def labels_by_labeller(workspace: Workspace, batch: list[object]) -> Counter:
     """The labels of ``batch`` (an import's, as it is written: `data.import_labels.labels_to_write`) that labeller
     rows made and the workspace does not hold yet, counted by labeller (`LABELLED_BY`): the labels the write stores,
     as ``new_labels`` counts them (a row given twice is one label; one already stored, or not stored as its
-    labeller labelled the item in the app, none); those of them on arena pairs, `ARENA_VOTES`. Read before the
-    write."""
+    labeller labelled the item in the app, none); those of them on arena pairs, `ARENA_VOTES`, and KTO labels on
+    the arena's answers, `ARENA_ONLY` (stored, but no export or train reads them). Read before the write."""
     theirs = {r.id: r for r in batch if isinstance(r, Label) and r.annotator != IMPORT}
     if not theirs:
         return Counter()
@@ -330,8 +336,16 @@ def labels_by_labeller(workspace: Workspace, batch: list[object]) -> Counter:
     if items:
         pairs = workspace.read("pairs", ["kind"], where=("id", items))
         arena = set(pairs.filter(pc.equal(pairs.column("kind"), ARENA)).column("id").to_pylist())
+    kto = {label.item_id for label in new if label.task == "kto"}
+    if kto:  # evaluation data: no export or train reads these, as they say (`data.selection.arena_labels`)
+        arena |= kto.intersection(stored_arena_answers(workspace).to_pylist())
     counts = Counter(LABELLED_BY + label.annotator for label in new)
-    return counts + Counter({ARENA_VOTES: sum(label.item_id in arena for label in new)})
+    return counts + Counter(
+        {
+            ARENA_VOTES: sum(label.item_id in arena for label in new if label.task == "pairwise"),
+            ARENA_ONLY: sum(label.item_id in arena for label in new if label.task == "kto"),
+        }
+    )
 
 
 def labeller_counts(counts: Counter) -> str:

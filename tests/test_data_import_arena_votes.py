@@ -133,3 +133,25 @@ def test_votes_stay_found_once_a_pair_for_labelling_is_over_the_same_texts(ws, t
     assert "withdrew the labels of" in capsys.readouterr().out
     assert data_main(["leaderboard", "-w", str(ws), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["votes_by_split"] == {"test": 1}  # carol's app vote alone
+
+
+def test_a_labellers_kto_rows_on_the_arenas_answers_are_counted_as_never_trained(ws, tmp_path, capsys):
+    """A review: a labeller's KTO rows on three of the arena's answers said `new_labels 3` and nothing else; no
+    export or train reads a KTO label on the arena's answers (evaluation data), as `export` then said. The import
+    says so as it stores them, by the reason export gives: `arena_only 3`."""
+    workspace = Workspace(ws)
+    prompt = workspace.frame("prompts").set_index("id")["messages"]
+    rows = [
+        {
+            "prompt": prompt[r.prompt_id][-1]["content"],
+            "completion": r.text,
+            "label": True,
+            "labeller": "alice",
+        }
+        for r in workspace.frame("completions").sort_values("id").head(3).itertuples()
+    ]
+    assert data_main(["import", "-w", str(ws), str(write(tmp_path / "kto.jsonl", rows))]) == 0
+    out = capsys.readouterr().out
+    assert "arena_only 3" in out and "new_labels 3" in out and "arena_votes" not in out
+    assert data_main(["export", "-w", str(ws), "--format", "kto"]) == 2
+    assert "(left out: arena_only 3)" in capsys.readouterr().err
