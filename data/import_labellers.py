@@ -16,8 +16,8 @@ records), an arena pair only where no other is (its label is then a vote on the 
 app's, and evaluation data: no export or `train` reads it unless ``--kinds arena``; `write_records` counts them
 ``arena_votes``; where a pair for labelling came after, the labeller's votes an import stored on the arena pair are
 still theirs, so a re-import adds nothing and `--remove` withdraws them: a vote cast in the arena app is no row of a
-file, and does not count), else one over the stored answers of those texts (the earliest stored answer of each: an answer
-imported with ``--unlabelled``, or sampled), else the answers are new (their source the file's name or
+file, and does not count), else one over the stored answers of those texts (the earliest stored answer of each: an
+answer imported with ``--unlabelled``, or sampled), else the answers are new (their source the file's name or
 ``--source``, as any import's), the first file or row giving them in one import; that pair's id is its two answers'
 (`Pair`'s, in the order of their ids), so whichever labeller comes first makes the same pair. A row over a stored
 answer of the arena (`data.selection.arena_answers`: evaluation data) and no arena pair is refused, naming the
