@@ -230,7 +230,8 @@ def serve(options: AnnotateOptions) -> int:
     password = None
     # the demo admin lives in this process only: its password, printed once, signs in until the app stops (it was
     # written to the users file, so the last printed password kept signing in as admin after a restart without it)
-    users = load_users(users_path) if not options.demo_user or users_path.is_file() else {}
+    # (a folder there is no users file: refused as without the flag, not passed over unread)
+    users = load_users(users_path) if not options.demo_user or users_path.exists() else {}
     own = {}
     if options.demo_user:
         password = secrets.token_urlsafe(9)

@@ -234,7 +234,8 @@ class FileGold:
     marks: list[Mark] = field(default_factory=list)
     records: list[object] = field(default_factory=list)
     matched: Counter = field(default_factory=Counter)  # stored items marked, by noun
-    # the stored pairs and completions of split train matched that were not gold: they leave the training data
+    # the stored items of split train matched (pairs, completions, rank and rate items) that were not gold: they
+    # leave the training data
     trained: set[tuple[str, str]] = field(default_factory=set)
     new: Counter = field(default_factory=Counter)  # items added, by their prompt's split
     duplicate_rows: int = 0
@@ -353,5 +354,6 @@ def gold_from_files(
             out.matched + more.matched,
             out.new + more.new,
         )
+        out.trained |= more.trained
     out.records = list(added.values())
     return out

@@ -120,6 +120,7 @@ class RankRateGold:
     records: list[object] = field(default_factory=list)
     matched: Counter = field(default_factory=Counter)  # stored items marked, by noun
     new: Counter = field(default_factory=Counter)  # items added, by their prompt's split
+    trained: set[tuple[str, str]] = field(default_factory=set)  # as `data.gold_file.FileGold.trained`
 
 
 def _ranking_of(question: Ranked, ids: tuple[str, ...], text: dict[str, str]) -> str:
@@ -186,6 +187,8 @@ def rank_rate_gold(
                 out.new[splits[prompt.id]] += 1
             else:
                 out.matched[NOUN[question.task]] += 1
+                if splits[prompt.id] == "train" and item not in gold[question.task]:
+                    out.trained.add((question.task, item))
     for (task, source, field_), marked in given.items():
         ids, answers_, rows = (list(column) for column in zip(*marked))
         out.marks.append(Mark(task, ids, answers_, source, rubric if task == "rate" else None, rows, field_))

@@ -94,10 +94,14 @@ def _votes_only(labels: pa.Table) -> str:
     """What the error says of the split's preference and KTO labels by labellers and machines, "" where none: a file
     whose rows name their labeller imports votes, not the `import` annotator's answers that a split makes gold."""
     voted = pc.and_(
-        pc.and_(pc.not_equal(labels.column("annotator"), IMPORT), pc.invert(labels.column("retracted"))),
+        pc.not_equal(labels.column("annotator"), IMPORT),
         pc.is_in(labels.column("task"), pa.array(CHOICE_TASKS)),
     )
-    n = pc.sum(voted).as_py()
+    # each labeller's labels in force: their latest record on an item, unless a withdrawal (`import --remove`); a
+    # label changed is one
+    records = labels.filter(voted).sort_by("created_at").select(["item_id", "task", "annotator", "retracted"])
+    latest = {tuple(row[:3]): row[3] for row in zip(*(c.to_pylist() for c in records.columns))}
+    n = sum(not retracted for retracted in latest.values())
     if not n:
         return ""
     return (

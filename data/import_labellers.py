@@ -14,8 +14,10 @@ file, row or labeller gives them (`LabelledPairs`): the pair stored over those t
 label is an editor's verdict; the earliest; where a merge brought several, the earliest holding the labeller's
 records), an arena pair only where no other is (its label is then a vote on the arena's leaderboard, as the arena
 app's, and evaluation data: no export or `train` reads it unless ``--kinds arena``; `write_records` counts them
-``arena_votes``), else one over the stored answers of those texts (the earliest stored answer of each: an answer
-imported with ``--unlabelled``, or sampled), else the answers are new (their source the file's name or
+``arena_votes``; where a pair for labelling came after, the labeller's votes an import stored on the arena pair are
+still theirs, so a re-import adds nothing and `--remove` withdraws them: a vote cast in the arena app is no row of a
+file, and does not count), else one over the stored answers of those texts (the earliest stored answer of each: an
+answer imported with ``--unlabelled``, or sampled), else the answers are new (their source the file's name or
 ``--source``, as any import's), the first file or row giving them in one import; that pair's id is its two answers'
 (`Pair`'s, in the order of their ids), so whichever labeller comes first makes the same pair. A row over a stored
 answer of the arena (`data.selection.arena_answers`: evaluation data) and no arena pair is refused, naming the
@@ -48,10 +50,16 @@ from data.annotators import EARLIEST, IMPORT, USER_NAME_RULE, is_user_name
 from data.choice_agreement import SWAPPED
 from data.errors import shown
 from data.import_columns import LABELLER_COLUMNS, Reading
-from data.import_labels import labeller_label_id
+from data.import_labels import HISTORY_COLUMNS, labeller_label_id, made_by_import
 from data.import_text import RecordContext
 from data.records import Completion, Label, Pair
-from data.selection import ARENA_RECORD_COLUMNS, NO_ITEM_ENGINES, arena_answers
+from data.selection import (
+    ARENA_ONLY,
+    ARENA_RECORD_COLUMNS,
+    NO_ITEM_ENGINES,
+    arena_answers,
+    stored_arena_answers,
+)
 from data.workspace import Workspace
 
 LABELLER_CONFLICT = "conflicting_labeller_rows"
@@ -158,9 +166,13 @@ class LabelledPairs:
             several |= {id_: stored for stored in [*known.several.values(), *items] for id_, _ in stored}
         self._sharing |= several
         if several:
-            labels = self.workspace.read("labels", ["item_id", "annotator"], ("item_id", list(several)))
-            for item, annotator in zip(*(labels.column(c).to_pylist() for c in ("item_id", "annotator"))):
-                self._holders.setdefault(item, set()).add(annotator)
+            # of an arena pair, a labeller's labels an import stored only: a vote cast in the arena app keeps no
+            # row of theirs from the pair for labelling over its texts
+            on_arena = set(pairs.filter(pc.equal(pairs.column("kind"), ARENA)).column("id").to_pylist())
+            labels = self.workspace.read("labels", HISTORY_COLUMNS, ("item_id", list(several)))
+            for record in labels.to_pylist():
+                if record["item_id"] not in on_arena or made_by_import(record):
+                    self._holders.setdefault(record["item_id"], set()).add(record["annotator"])
 
     def _theirs(self, labeller: str, stored: list[str]) -> str | None:
         """The earliest of ``stored`` (pairs over one row's texts, or answers of its text) holding a record of
@@ -299,7 +311,11 @@ def _pairs_into(found: dict[str, _Answers], pairs: pa.Table, text_of: dict[str, 
             held = arena[prompt_id] if kind == ARENA else found[prompt_id].several
             held.setdefault(texts, []).append((id_, text_of[a]))
     for prompt_id, known in found.items():
-        known.several = arena[prompt_id] | known.several  # a pair for labelling over the texts first
+        # a pair for labelling over the texts first; the arena's after it, where a labeller's votes an import stored
+        # on it are found again (a re-import adds nothing, `--remove` withdraws them)
+        known.several = arena[prompt_id] | {
+            t: [*stored, *arena[prompt_id].get(t, [])] for t, stored in known.several.items()
+        }
         known.pairs = {texts: stored[0] for texts, stored in known.several.items()}
         known.several = {texts: stored for texts, stored in known.several.items() if len(stored) > 1}
 
@@ -308,8 +324,8 @@ def labels_by_labeller(workspace: Workspace, batch: list[object]) -> Counter:
     """The labels of ``batch`` (an import's, as it is written: `data.import_labels.labels_to_write`) that labeller
     rows made and the workspace does not hold yet, counted by labeller (`LABELLED_BY`): the labels the write stores,
     as ``new_labels`` counts them (a row given twice is one label; one already stored, or not stored as its
-    labeller labelled the item in the app, none); those of them on arena pairs, `ARENA_VOTES`. Read before the
-    write."""
+    labeller labelled the item in the app, none); those of them on arena pairs, `ARENA_VOTES`, and KTO labels on
+    the arena's answers, `ARENA_ONLY` (stored, but no export or train reads them). Read before the write."""
     theirs = {r.id: r for r in batch if isinstance(r, Label) and r.annotator != IMPORT}
     if not theirs:
         return Counter()
@@ -320,8 +336,16 @@ def labels_by_labeller(workspace: Workspace, batch: list[object]) -> Counter:
     if items:
         pairs = workspace.read("pairs", ["kind"], where=("id", items))
         arena = set(pairs.filter(pc.equal(pairs.column("kind"), ARENA)).column("id").to_pylist())
+    kto = {label.item_id for label in new if label.task == "kto"}
+    if kto:  # evaluation data: no export or train reads these, as they say (`data.selection.arena_labels`)
+        arena |= kto.intersection(stored_arena_answers(workspace).to_pylist())
     counts = Counter(LABELLED_BY + label.annotator for label in new)
-    return counts + Counter({ARENA_VOTES: sum(label.item_id in arena for label in new)})
+    return counts + Counter(
+        {
+            ARENA_VOTES: sum(label.item_id in arena for label in new if label.task == "pairwise"),
+            ARENA_ONLY: sum(label.item_id in arena for label in new if label.task == "kto"),
+        }
+    )
 
 
 def labeller_counts(counts: Counter) -> str:

@@ -867,6 +867,22 @@ def test_the_demo_admin_signs_in_for_its_run_only(label_ws, users_file, monkeypa
     assert list(served[-1].users) == ["demo"] and not alone.exists()
 
 
+def test_a_folder_given_as_the_users_file_with_the_demo_user_is_refused(
+    label_ws, tmp_path, monkeypatch, capsys
+):
+    """A review: `--demo-user --users FOLDER` served the demo admin alone and said nothing of the folder, which it
+    never read (a users file the flag may go without, as one not there yet). It is refused as without the flag."""
+    import annotate.app
+
+    monkeypatch.setattr(annotate.app, "launch", lambda *args, **kwargs: pytest.fail("served"))
+    folder = tmp_path / "team"
+    folder.mkdir()
+    assert main(["-w", str(label_ws.path), "--users", str(folder), "--demo-user"]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"error: {folder}: a directory, not a users file (--users names "
+    )
+
+
 def test_ctrl_c_stops_the_app_with_one_line_and_status_130(label_ws, users_file, capsys):
     """Ctrl-C on a serving app (`make demo`'s last step) printed Gradio's "Keyboard interruption in main thread...
     closing server." and exited 0; README says every job stops with one line and status 130. The server is closed."""

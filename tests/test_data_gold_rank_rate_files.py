@@ -30,7 +30,9 @@ def texts(i: int, ks) -> list[str]:
 
 
 def test_rank_and_rate_gold_files_mark_the_stored_items_and_measure_their_labellers(tmp_path, capsys):
-    """The rows list the answers in their own order and name no id; the gold shows where the admin tab's does."""
+    """The rows list the answers in their own order and name no id; the gold shows where the admin tab's does.
+    The summary counts the stored items of split train made gold (they leave the training data), as it does of
+    pairs and completions: of rank and rate items it said nothing. A rerun (all gold already) counts none."""
     ws, items, answers = build(tmp_path / "ws")
     c = answers[0]
     ws.append(
@@ -49,8 +51,9 @@ def test_rank_and_rate_gold_files_mark_the_stored_items_and_measure_their_labell
     assert gold(ws, str(path)) == 0
     assert capsys.readouterr().out.strip() == (
         "gold items: 5 (+5 marked, -0 removed); files: matched 0 stored pairs, 0 stored completions, 1 stored rank "
-        "items, 3 stored rate items; new: 1 gold items (1 in split test: train's held-out set counts them), "
-        "1 prompts, 1 completions, 0 pairs; duplicate_rows 1"
+        "items, 3 stored rate items (4 of split train, gold now: gold never trains, export and train leave them "
+        "out as gold); new: 1 gold items (1 in split test: train's held-out set counts them), 1 prompts, "
+        "1 completions, 0 pairs; duplicate_rows 1"
     )
     ranking = canonical([[c[2]], [c[0], c[3]], [c[1]]])
     assert read_gold(ws, "rank").to_pylist() == [

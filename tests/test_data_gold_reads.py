@@ -122,7 +122,7 @@ def test_from_split_counts_the_imported_rankings_and_ratings_it_leaves_out(tmp_p
 def test_from_split_says_that_labellers_labels_are_votes_not_gold(tmp_path, capsys):
     """A test split labelled by a file naming its labeller (or in the app) gave "no pair or completion of that split
     has an imported preference", though the user had imported preferences there: the error counts those labels and
-    says they are votes, and how gold is marked instead."""
+    says they are votes, and how gold is marked instead. A review: it counted withdrawn labels too."""
     ws = Workspace.init(tmp_path / "ws")
     rows = [dict(PARIS, labeller=name) for name in ("alice", "bob")]
     for row in rows:
@@ -135,3 +135,8 @@ def test_from_split_says_that_labellers_labels_are_votes_not_gold(tmp_path, caps
         "it has 2 preference or KTO labels by labellers or machines (the app, a judge, a file's labeller column): "
         "votes, not gold answers (a gold file, --pair or --completion marks gold)\n"
     )
+    # those in force only: a labeller's file withdrawn (`import --remove`) leaves no vote
+    assert main(["import", "-w", str(ws.path), "--remove", str(tmp_path / "alice.jsonl")]) == 0
+    capsys.readouterr()
+    assert main(["gold", "-w", str(ws.path), "--from-split", "test"]) == 2
+    assert "; it has 1 preference or KTO label by labellers or machines (" in capsys.readouterr().err

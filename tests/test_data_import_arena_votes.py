@@ -99,3 +99,59 @@ def test_a_row_over_an_arena_answer_and_no_arena_pair_is_refused_naming_its_fiel
     out = capsys.readouterr().out
     assert "arena_votes 17" in out and "skipped 1 record (arena_answer 1)" in out
     assert len(workspace.frame("pairs")) == 18 and len(workspace.frame("completions")) == 18
+
+
+def test_votes_stay_found_once_a_pair_for_labelling_is_over_the_same_texts(ws, tmp_path, capsys):
+    """A review: once a pair for labelling was stored over an arena pair's texts (here `--unlabelled`), importing a
+    labeller's votes file again stored each row a second time, on that pair (training data beside the vote), and
+    `--remove` withdrew those only, the votes left in force. Their votes are found again on the arena pair; a
+    labeller with none there (a vote cast in the arena app is no row of a file) labels the pair for labelling."""
+    from data import Label
+
+    workspace = Workspace(ws)
+    rows = vote_rows(workspace)[:2]
+    votes = write(tmp_path / "votes.jsonl", rows)
+    assert data_main(["import", "-w", str(ws), str(votes)]) == 0
+    plain = write(
+        tmp_path / "plain.jsonl", [{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in rows]
+    )
+    assert data_main(["import", "-w", str(ws), "--unlabelled", str(plain)]) == 0
+    arena = workspace.frame("pairs").sort_values("id").query("kind == 'arena'")["id"].iloc[0]
+    workspace.append([Label(arena, "carol", "pairwise", "b")])  # carol's vote in the arena app
+    capsys.readouterr()
+    assert data_main(["import", "-w", str(ws), str(votes)]) == 0  # again: nothing new
+    assert "new_labels" not in capsys.readouterr().out
+    carol = write(tmp_path / "carol.jsonl", [rows[0] | {"labeller": "carol"}])
+    assert data_main(["import", "-w", str(ws), str(carol)]) == 0
+    out = capsys.readouterr().out
+    assert "new_labels 1" in out and "arena_votes" not in out and "labelled_in_app" not in out
+    labels = workspace.frame("labels")
+    kinds = workspace.frame("pairs").set_index("id")["kind"]
+    assert sorted(kinds[labels.query("annotator == 'alice'")["item_id"]]) == ["arena", "arena"]
+    assert sorted(kinds[labels.query("annotator == 'carol'")["item_id"]]) == ["arena", "imported"]
+    assert data_main(["import", "-w", str(ws), "--remove", str(votes)]) == 0
+    assert "withdrew the labels of" in capsys.readouterr().out
+    assert data_main(["leaderboard", "-w", str(ws), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["votes_by_split"] == {"test": 1}  # carol's app vote alone
+
+
+def test_a_labellers_kto_rows_on_the_arenas_answers_are_counted_as_never_trained(ws, tmp_path, capsys):
+    """A review: a labeller's KTO rows on three of the arena's answers said `new_labels 3` and nothing else; no
+    export or train reads a KTO label on the arena's answers (evaluation data), as `export` then said. The import
+    says so as it stores them, by the reason export gives: `arena_only 3`."""
+    workspace = Workspace(ws)
+    prompt = workspace.frame("prompts").set_index("id")["messages"]
+    rows = [
+        {
+            "prompt": prompt[r.prompt_id][-1]["content"],
+            "completion": r.text,
+            "label": True,
+            "labeller": "alice",
+        }
+        for r in workspace.frame("completions").sort_values("id").head(3).itertuples()
+    ]
+    assert data_main(["import", "-w", str(ws), str(write(tmp_path / "kto.jsonl", rows))]) == 0
+    out = capsys.readouterr().out
+    assert "arena_only 3" in out and "new_labels 3" in out and "arena_votes" not in out
+    assert data_main(["export", "-w", str(ws), "--format", "kto"]) == 2
+    assert "(left out: arena_only 3)" in capsys.readouterr().err

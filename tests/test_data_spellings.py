@@ -72,7 +72,7 @@ def test_a_gold_ranking_spelled_otherwise_marks_the_stored_rank_item(tmp_path, c
         "ranking": [4, 3, 2, 1],
     }
     assert gold(ws, str(write(tmp_path / "ranked.jsonl", ranking))) == 0
-    assert "files: matched 0 stored pairs, 0 stored completions, 1 stored rank items; new: 0 gold" in (
+    assert "files: matched 0 stored pairs, 0 stored completions, 1 stored rank items (1 of split train" in (
         capsys.readouterr().out
     )
     assert {name: n for name, n in counts(ws).items() if name != "gold"} == {
