@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from data.arena_runs import no_arena_why
 from data.leaderboard import ARENA
 from data.selection import NO_ITEM_ENGINES, imported_items, stored_arena_answers
 from data.workspace import Workspace
@@ -43,9 +44,11 @@ def nothing_to_label(workspace: Workspace, task: str, path: Path, gold: int = 0)
             "among regular items (--gold-rate); run `python -m generate` for items to label, or "
             f"`python -m data gold -w {path} --remove ITEM` makes one regular again"
         )
+    if task == ARENA:  # the leaderboard's line: an arena whose answers were all identical paired none
+        sample = f"sample them with `python -m generate -w {path} --arena MODEL,MODEL`"
+        why = no_arena_why(workspace.frame("arenas"), sample)
+        return f"{path}: nothing to label for task {task}: no arena pairs in this workspace: {why}"
     message = f"{path}: nothing to label for task {task} (no {NEEDS.get(task, ANSWERS)}); "
-    if task == ARENA:
-        return message + f"`python -m generate -w {path} --arena MODEL,MODEL` samples them"
     labels = workspace.read("labels", ["item_id", "annotator", "task", "retracted", "created_at"])
     closed = len(imported_items(labels, task))
     # It holds items of the task, each labelled by its import: no "(no ...)", which would deny that they exist.

@@ -81,16 +81,19 @@ def check_arena_pairs(pairs: pd.DataFrame, arenas: pd.DataFrame | None = None) -
         raise PrefloopError(f"no arena pairs in this workspace: {no_arena_why(arenas)}")
 
 
-def no_arena_why(arenas: pd.DataFrame | None) -> str:
+def no_arena_why(
+    arenas: pd.DataFrame | None,
+    sample: str = "sample them with `python -m generate --arena A,B --split test`",
+) -> str:
     """Why a workspace has no arena pair, from what its arenas recorded (``arenas``: `data.records.ArenaRun` rows):
     an arena ran and every answer it compared was another model's text (`generate --arena` counts them
-    `identical` and pairs none; it said "sample them with generate --arena" of an arena sampled twice), else how
-    to sample one. Answers alone do not tell (two jobs' answers to one prompt in one round with one seed are no
-    arena; another job's answers beside an arena's hid it); an arena sampled before arenas were recorded records
-    it when run again (it finds its answers stored: nothing to sample)."""
+    `identical` and pairs none; it said "sample them with generate --arena" of an arena sampled twice), else
+    ``sample``: how to sample one. Answers alone do not tell (two jobs' answers to one prompt in one round with one
+    seed are no arena; another job's answers beside an arena's hid it); an arena sampled before arenas were
+    recorded records it when run again (it finds its answers stored: nothing to sample)."""
     found = None if arenas is None else arenas[arenas["identical_prompts"].map(len) > 0]
     if found is None or not len(found):
-        return "sample them with `python -m generate --arena A,B --split test`"
+        return sample
     models = {model for run in found["models"] for model in run}
     prompts = {prompt for run in found["identical_prompts"] for prompt in run}
     return (

@@ -57,6 +57,7 @@ from generate.prepare import (
     check_reward_judge,
     check_workspace_writable,
     fetch_model,
+    file_share_line,
     import_prompts,
     job_split,
     preview_prompts,
@@ -353,6 +354,10 @@ def run(options: GenerateOptions) -> dict:
     # planned again where --prompts was imported, or the round is another (a short name's folder, converted now)
     if not options.spin and (plan is None or plan.round != round):
         plan = pairs_plan(options, workspace, label, round, shard, params)
+    if loaded:  # the file's prompts among the job's: a job samples its split, the workspace's prompts too
+        asked = plan.new_answers() if plan else job_answers(options, workspace, label, round, shard, None)
+        if said := file_share_line(loaded, set(asked), options.split):
+            print(said)
     return sample_job(options, workspace, model_path, label, round, shard, params, plan, judge_folder)
 
 

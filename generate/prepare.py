@@ -169,6 +169,21 @@ def prompts_line(loaded: Loaded, counts: Counter) -> str | None:
     return f"--prompts {loaded.path}: {'; '.join(said)}" if said else None
 
 
+def file_share_line(loaded: Loaded, asked: set[str], split: str) -> str | None:
+    """Of the prompts a job samples (``asked``: their ids), how many are the --prompts file ``loaded``'s and how many
+    other prompts of the workspace, where there are any: the file is imported, then the job samples its split as any
+    job does (the run said the file's `new_prompts` and then `prompts N`, as if they were the file's)."""
+    mine = {record.id for record in loaded.records if isinstance(record, Prompt)}
+    others = len(asked - mine)
+    if not others:
+        return None
+    return (
+        f"--prompts {loaded.path}: the job samples {len(asked)} prompts of split {split}: {len(asked) - others} "
+        f"from the file, {others} other prompts of the workspace (a job samples every prompt of its split this "
+        "model has not answered in the round, not the file's alone)"
+    )
+
+
 def import_prompts(
     workspace: Workspace, loaded: Loaded, test_fraction: float, default_of: str | None = None
 ) -> tuple[list[str], list[str]]:

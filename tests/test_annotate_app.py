@@ -685,6 +685,12 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path, label_ws, users_file, caps
     add_user(empty / "users.toml", "ann", PASSWORD)
     assert main(["-w", str(empty), "--task", "kto"]) == 2
     assert "nothing to label for task kto" in capsys.readouterr().err
+    # as `data leaderboard` says it, with the -w to sample
+    assert main(["-w", str(empty), "--task", "arena"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {empty}: nothing to label for task arena: no arena pairs in this workspace: sample them with "
+        f"`python -m generate -w {empty} --arena MODEL,MODEL`\n"
+    )
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
     assert main(["hash-password", "--password-stdin"]) == 0
     printed = capsys.readouterr().out.strip()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from annotate.__main__ import main as annotate_main
 from annotate.service import LabelService
 from data import Completion, Label, Pair, Prompt, Workspace
 from data.__main__ import main as data_main
@@ -221,7 +222,9 @@ def test_an_arena_records_which_models_answered_alike_and_the_board_names_them(
     assert f"{names[0]} and {names[1]} gave the same text in 3 of their 3 answer pairs (on 3 prompts)" in note
 
 
-def test_an_arena_that_pairs_nothing_records_why_and_the_leaderboard_reads_it(tmp_path, three_models, capsys):
+def test_an_arena_that_pairs_nothing_records_why_and_the_leaderboard_and_arena_app_read_it(
+    tmp_path, three_models, capsys
+):
     """An arena whose every answer was another model's text wrote no pair and recorded nothing of it: the
     leaderboard guessed from the stored answers, and another job's answers to the same prompts in the same round,
     with the same settings and seeds, made it say "sample them with `python -m generate --arena`" of an arena
@@ -258,6 +261,14 @@ def test_an_arena_that_pairs_nothing_records_why_and_the_leaderboard_reads_it(tm
         "error: no arena pairs in this workspace: the arena was sampled (2 models answered 3 prompts) and every "
         "answer was the same text as the other models'"
     )
+    # the arena app's refusal says the same: it said only "no arena pairs (`generate --arena`)"
+    assert annotate_main(["-w", str(ws), "--task", "arena", "--demo-user"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"error: {ws}: nothing to label for task arena: no arena pairs in this workspace: the arena was sampled (2 "
+        "models answered 3 prompts) and every answer was the same text as the other models'"
+    ), err
+    assert len(err.splitlines()) == 1
     # a rerun finds the same: no second record
     records = len(workspace.frame("arenas"))
     assert main(arena_args(ws, [three_models[0], copy], prompts)) == 0

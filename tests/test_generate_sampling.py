@@ -385,6 +385,33 @@ def test_a_repeated_prompts_row_is_counted_not_dropped_silently(tmp_path, tiny_m
     assert Workspace(tmp_path / "ws").read("prompts").num_rows == 2
 
 
+def test_prompts_into_a_workspace_with_prompts_says_the_job_samples_them_too(
+    tmp_path, tiny_model_dir, capsys
+):
+    """`--prompts FILE` is imported, then the job samples its split, the workspace's earlier prompts with the
+    file's: the run said `new_prompts 2` and then `prompts 5`, as if the file held 5. It says which are which."""
+    from data.__main__ import main as data_main
+
+    ws, mine = tmp_path / "ws", tmp_path / "my_prompts.jsonl"
+    assert data_main(["import", "-w", str(ws), str(write_prompts(tmp_path / "old.json", 3, gold=False))]) == 0
+    mine.write_text("\n".join(json.dumps({"prompt": f"Say {i}."}) for i in range(2)))
+    argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "2"]
+    capsys.readouterr()
+    assert main([*argv, "--prompts", str(mine)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == [
+        f"--prompts {mine}: new_prompts 2",
+        f"--prompts {mine}: the job samples 5 prompts of split train: 2 from the file, 3 other prompts of the "
+        "workspace (a job samples every prompt of its split this model has not answered in the round, not the "
+        "file's alone)",
+    ]
+    assert "prompts 5" in out[2]
+    # every prompt answered: a file of new prompts alone is the job's whole set, which needs no word
+    mine.write_text(json.dumps({"prompt": "Say more."}))
+    assert main([*argv, "--prompts", str(mine)]) == 0
+    assert not [line for line in capsys.readouterr().out.splitlines() if "the job samples" in line]
+
+
 def test_a_prompts_import_writes_its_import_log_line_as_data_import_does(tmp_path, tiny_model_dir, capsys):
     """`--prompts FILE` stored its rows and wrote no line in WS/imports/log.jsonl, so the log's readers (`data
     merge` carrying it, `data import`'s copy warning, the rank guard naming a file) never saw that import."""
