@@ -282,7 +282,8 @@ def test_the_held_out_line_says_what_unchecked_is_where_the_workspace_line_did_n
     both = metrics | {
         "data_counts": counts | {"unchecked": 2},
         "data_trust": {},
-    }  # as recorded before the tally
+        "eval_trust": {},
+    }  # as recorded before the tally: no trust to quote
     assert unchecked_note(2, trust=None) in data_line(both)
     assert eval_line(both).endswith("0 truncated to fit")
 
@@ -489,7 +490,13 @@ def test_a_runs_counts_are_its_rows_once_by_reason_and_a_resume_still_quotes_the
         {"unchecked": {"0.800": 4}},
     )
     said = f"left out: below_min_posterior 2, other_split 4, unchecked 4; {unchecked_note(4, trust='0.880')}"
-    assert said in capsys.readouterr().out and said in (out / "report.md").read_text()
+    # the held-out line quoted no trust where the workspace line said what unchecked is: it quotes its own rows'
+    held = "all left out: unchecked 4; so training rows are used for the report, not held-out), evaluated 4 "
+    held += "(--eval-limit left out 2), 0 truncated to fit; unchecked: 4 rows at their labeller's trust (here 0.800; "
+    held += "what that is: the workspace line)"
+    shown = capsys.readouterr().out
+    assert said in shown and said in (out / "report.md").read_text()
+    assert held in shown and held in (out / "report.md").read_text()
     (entry,) = ws.frame("models").query("method == 'dpo'").to_dict("records")  # what `stats --json` gives
     assert json.loads(entry["metrics"])["data_counts"] == metrics["data_counts"]
     record = json.loads(gzip.decompress((out / SELECTION_FILE).read_bytes()))
