@@ -91,4 +91,9 @@ def test_a_labeller_whom_only_an_excluded_labeller_checks_is_shown_at_the_export
     set_excluded(
         ws.path, "mallory", True
     )  # the admin tab's switch: its table shows the trust its export gives
-    assert admin_trust(ws)["cyd"] == "0.800"
+    # the note, as the report says it: the admin table showed 0.800 beside cyd's DS accuracy unexplained
+    shown = admin_trust(ws)
+    assert shown["cyd"] == f"0.800 ({EXCLUDED_CHECKS})"
+    assert [shown[name] for name in ("ann", "mallory")] == [
+        f"{report[n]['trust']:.3f}" for n in ("ann", "mallory")
+    ]  # no note where the report has none
