@@ -362,10 +362,6 @@ def _applied(
         for task, table in current.items()
     }
     rubric_now = dict(zip(*(current["rate"].column(c).to_pylist() for c in ("item_id", "rubric"))))
-    source_now = {
-        task: dict(zip(*(t.column(c).to_pylist() for c in ("item_id", "source"))))
-        for task, t in current.items()
-    }
     asked = _asked(workspace, marks, list(records))
     for item in dict.fromkeys(remove):
         if any(key[1] == item for key in asked):
@@ -406,14 +402,19 @@ def _applied(
         rows = rows_by_table(records)
         rows["gold"] = [row for table in tables for row in table.to_pylist()]
         workspace.append_rows(rows, skip_existing=True)
-    items = {
-        (task, item): (
-            given[0],
-            (gold_now[task][item], source_now[task][item]) if item in gold_now[task] else None,
-        )
-        for (task, item), given in asked.items()
-    }
-    return GoldChange(marked, len(asked) - marked, removed, changed, items)
+    return GoldChange(marked, len(asked) - marked, removed, changed, _before(current, asked))
+
+
+def _before(
+    current: dict[str, pa.Table], asked: dict[tuple[str, str], tuple]
+) -> dict[tuple[str, str], tuple]:
+    """`GoldChange.items`: per (task, item) ``asked``, its answer as stored and the item's gold (answer, source)
+    in ``current`` (None: not gold)."""
+    gold = {}
+    for task, table in current.items():
+        ids, answers, sources = (table.column(c).to_pylist() for c in ("item_id", ANSWER[task], "source"))
+        gold[task] = dict(zip(ids, zip(answers, sources)))
+    return {(task, item): (given[0], gold[task].get(item)) for (task, item), given in asked.items()}
 
 
 def mark_gold(

@@ -68,6 +68,9 @@ class Example:
     # a preference's, as its `strength` column gives it (an export's mean may be 2.5), set by the importer
     # (`import_rows.row_strength`)
     strength: float | None = None
+    # the record's fields of ``chosen`` and ``rejected``, which an error on either names (an OpenAI record's
+    # ``preferred_output``, a pair record's ``chosen_messages``)
+    answer_fields: tuple[str, str] = ("chosen", "rejected")
     # the split the row names, set by the importer: a datasets folder's (`import_readers.SplitRow`), else its
     # `split` column's (`import_rows.row_split`)
     split: str | None = None
@@ -305,7 +308,7 @@ def parse_pair(record: Reading, ctx: RecordContext) -> Example:
     if not prompt:
         raise ctx.error("no user message: the conversation holds only an answer", keys[0], "no_user_message")
     check_prompt(prompt, ctx, keys[0])
-    return Example(prompt, chosen=chosen, rejected=rejected)
+    return Example(prompt, chosen=chosen, rejected=rejected, answer_fields=keys)
 
 
 def parse_openai(record: Reading, ctx: RecordContext) -> Example:
@@ -320,7 +323,8 @@ def parse_openai(record: Reading, ctx: RecordContext) -> Example:
     check_prompt(messages, ctx, field)
     chosen = answer(record.get("preferred_output"), ctx, "preferred_output")
     rejected = answer(record.get("non_preferred_output"), ctx, "non_preferred_output")
-    return Example(messages, chosen=chosen, rejected=rejected)
+    fields = ("preferred_output", "non_preferred_output")
+    return Example(messages, chosen=chosen, rejected=rejected, answer_fields=fields)
 
 
 def _is_conversation(value: object) -> bool:

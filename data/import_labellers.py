@@ -195,12 +195,14 @@ class LabelledPairs:
         rejected: Completion,
         ctx: RecordContext,
         labeller: str | None = None,
+        fields: tuple[str, str] = ("chosen", "rejected"),
     ) -> tuple[list[object], str, str]:
         """The records a row preferring ``chosen`` to ``rejected`` (new answers, made as the file's) adds (those
         this import made already among them, so each file's records stand alone), its pair's id, and its choice.
         Where several pairs are stored over the texts (a merge brought an earlier one), ``labeller``'s is the one
         holding their records: their label there is found again (a re-import adds nothing, `--remove` finds it).
-        A RecordError (`ARENA_ANSWER`) where no pair is over the texts and a stored answer of one is the arena's."""
+        A RecordError (`ARENA_ANSWER`) where no pair is over the texts and a stored answer of one is the arena's,
+        naming its field of the record (``fields``: those of ``chosen`` and ``rejected``)."""
         known = self._of(prompt_id)
         texts = frozenset((chosen.text, rejected.text))
         if labeller is not None and texts in known.several:
@@ -209,14 +211,14 @@ class LabelledPairs:
             if pair_id is not None:
                 return [], pair_id, "a" if stored[pair_id] == chosen.text else "b"
         if texts not in known.pairs:
-            for name, answer in (("chosen", chosen), ("rejected", rejected)):
+            for name, field_, answer in zip(("chosen", "rejected"), fields, (chosen, rejected)):
                 if known.answers.get(answer.text) in known.arena:
                     message = (
                         f"the {name} answer is one the arena gave to this prompt (evaluation data), and the two "
                         "answers are no arena pair: a preference between them is no vote on the leaderboard, and the "
                         "arena's answers never train (--on-error skip leaves it out)"
                     )
-                    raise ctx.error(message, name, ARENA_ANSWER)
+                    raise ctx.error(message, field_, ARENA_ANSWER)
             ids = [self._new(known, answer) for answer in (chosen, rejected)]
             a, b = sorted(ids)
             pair = Pair(prompt_id, a, b, kind="imported")

@@ -119,7 +119,7 @@ def to_records(
         strength, counts = whole_strength(example.strength)
         if labelled is not None:
             labeller, pairs = labelled
-            made, pair_id, choice = pairs.pair(prompt.id, a, b, ctx, labeller.name)
+            made, pair_id, choice = pairs.pair(prompt.id, a, b, ctx, labeller.name, example.answer_fields)
             return [*made, pairs.label(labeller, pair_id, choice, strength, ctx)], counts
         # Keyed by file row, so duplicate rows in a data set stay separate pairs, as the set intends.
         pair = Pair(

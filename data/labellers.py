@@ -183,9 +183,9 @@ def _choice_figures(
                 "left_decisive": decisive,
                 "strength": {str(s): int(c) for s, c in strengths.items()},
             }
-        fitted = estimated.get(name, {})  # none: no label of theirs in the fit
-        out[name] = row | {key: as_figure(fitted.get(key)) for key in ("ds_accuracy", "trust")}
-        out[name] |= {"trust_note": fitted["trust_note"]} if "trust_note" in fitted else {}
+        figures = estimated.get(name, {})  # none: no label of theirs in the fit
+        out[name] = row | {key: as_figure(figures.get(key)) for key in ("ds_accuracy", "trust")}
+        out[name] |= {"trust_note": figures["trust_note"]} if "trust_note" in figures else {}
     return out
 
 

@@ -41,7 +41,7 @@ from data.provision import model_label
 from data.workspace import Workspace
 from generate.bestofn import check_judge_model, judge_workspace, sample_best_worst
 from generate.engines import SamplingParams, engine_said, make_engine
-from generate.job_plan import JobPlan, job_prompts, plan_job
+from generate.job_plan import JobPlan, job_answers, job_prompts, pairs_plan
 from generate.judge import load_template
 from generate.modes import MODES, SHARED, mode_of, mode_options
 from generate.options import (
@@ -205,35 +205,6 @@ def check_job_rank_items(
     plan = None if options.spin else pairs_plan(options, workspace, label, round, shard, params)
     check_sampled_rank_items(workspace, job_answers(options, workspace, label, round, shard, plan), round)
     return plan
-
-
-def job_answers(
-    options: GenerateOptions,
-    workspace: Workspace,
-    label: str,
-    round: int,
-    shard: tuple[int, int] | None,
-    plan: JobPlan | None,
-) -> dict[str, int]:
-    """The answers the job adds to rank items, per prompt id: a pairs job's ``plan``'s (`JobPlan.joining`: those it
-    samples, and the arena's it pairs), else (--spin) one to each prompt of its set not answered yet. Reads only."""
-    if plan is not None:
-        return plan.joining()
-    prompts, _ = job_prompts(workspace, label, round, options.split, shard, options.limit or 0, gold=True)
-    return dict.fromkeys((p.id for p in prompts), 1)
-
-
-def pairs_plan(
-    options: GenerateOptions,
-    workspace: Workspace,
-    label: str,
-    round: int,
-    shard: tuple[int, int] | None,
-    params: SamplingParams,
-) -> JobPlan:
-    """What a pairs job samples and tops up (`plan_job`), with the job's ``params``: its answers by prompt
-    (`JobPlan.new_answers`; none means no model to load), then what `sample_pairs` samples. Reads only."""
-    return plan_job(workspace, label, round, options.n, params, options.split, shard, options.limit or 0)
 
 
 def check_job_with_prompts(

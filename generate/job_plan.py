@@ -1,7 +1,8 @@
 """What a sampling job samples, read before it writes anything: its fixed prompt set (the first ``--limit`` of its
 selection, oldest first: `job_prompts`), the answers a model has sampled in a round (`model_sampled`; a folder
 trained again, its current weights' only: `model_answers`), and the job's plan over its set (`plan_job`: the prompts
-to sample, to top up to n answers, and those answered n times already). `generate.sampling` runs the plan.
+to sample, to top up to n answers, and those answered n times already), as `python -m generate` makes it
+(`pairs_plan`), with the answers a job adds to rank items (`job_answers`). `generate.sampling` runs the plan.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -19,6 +21,9 @@ from data.selection import stored_arena_answers
 from data.workspace import Workspace
 from generate.engines import SamplingParams
 from generate.shards import in_shard
+
+if TYPE_CHECKING:
+    from generate.options import GenerateOptions
 
 
 @dataclass(frozen=True)
@@ -219,6 +224,35 @@ def plan_job(
             (top_up if len(same) < n else complete).append((prompt, same))
     arena = arena_paired(workspace, n, top_up + complete)
     return JobPlan(n, round, fresh, top_up, complete, other, retraining(models, model), arena)
+
+
+def job_answers(
+    options: GenerateOptions,
+    workspace: Workspace,
+    label: str,
+    round: int,
+    shard: tuple[int, int] | None,
+    plan: JobPlan | None,
+) -> dict[str, int]:
+    """The answers the job adds to rank items, per prompt id: a pairs job's ``plan``'s (`JobPlan.joining`: those it
+    samples, and the arena's it pairs), else (--spin) one to each prompt of its set not answered yet. Reads only."""
+    if plan is not None:
+        return plan.joining()
+    prompts, _ = job_prompts(workspace, label, round, options.split, shard, options.limit or 0, gold=True)
+    return dict.fromkeys((p.id for p in prompts), 1)
+
+
+def pairs_plan(
+    options: GenerateOptions,
+    workspace: Workspace,
+    label: str,
+    round: int,
+    shard: tuple[int, int] | None,
+    params: SamplingParams,
+) -> JobPlan:
+    """What a pairs job samples and tops up (`plan_job`), with the job's ``params``: its answers by prompt
+    (`JobPlan.new_answers`; none means no model to load), then what `sample_pairs` samples. Reads only."""
+    return plan_job(workspace, label, round, options.n, params, options.split, shard, options.limit or 0)
 
 
 def arena_paired(workspace: Workspace, n: int, earlier: list[tuple[PromptRow, list]]) -> dict[str, int]:

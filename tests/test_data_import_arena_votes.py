@@ -155,3 +155,32 @@ def test_a_labellers_kto_rows_on_the_arenas_answers_are_counted_as_never_trained
     assert "arena_only 3" in out and "new_labels 3" in out and "arena_votes" not in out
     assert data_main(["export", "-w", str(ws), "--format", "kto"]) == 2
     assert "(left out: arena_only 3)" in capsys.readouterr().err
+
+
+def test_the_refusal_names_the_field_of_the_files_format(ws, tmp_path, capsys):
+    """An OpenAI preference row's answers are ``preferred_output`` and ``non_preferred_output``, a pair row's
+    ``chosen_messages`` and ``rejected_messages``: the refusal named 'chosen', a field those files do not have."""
+    workspace = Workspace(ws)
+    row = vote_rows(workspace, "bob")[3]
+    user = [{"role": "user", "content": row["prompt"]}]
+    said = {"role": "assistant"}
+    openai = {
+        "input": {"messages": user},
+        "preferred_output": [said | {"content": "an answer no model gave"}],
+        "non_preferred_output": [said | {"content": row["rejected"]}],
+        "labeller": "bob",
+    }
+    pair = {
+        "chosen_messages": [*user, said | {"content": row["chosen"]}],
+        "rejected_messages": [*user, said | {"content": "an answer no model gave"}],
+        "labeller": "bob",
+    }
+    for name, record, field, side in (
+        ("openai", openai, "non_preferred_output", "rejected"),
+        ("pair", pair, "chosen_messages", "chosen"),
+    ):
+        bad = write(tmp_path / f"{name}.jsonl", [record])
+        assert data_main(["import", "-w", str(ws), str(bad)]) == 2
+        [err] = capsys.readouterr().err.splitlines()
+        assert f"{name}.jsonl, row 0, field '{field}': the {side} answer is one the arena gave" in err
+    assert len(workspace.frame("labels")) == 0 and len(workspace.frame("pairs")) == 18  # nothing written
