@@ -202,6 +202,28 @@ NO_PROGRESS_TEXT = """() => {
 
 
 @contextmanager
+def unanswered(page):
+    """The app's events sent in the block never reach it, nor does any answer come (as to an app gone down; no
+    error either): the page keeps a pick sent meanwhile as sent, for a reload to send again. Those requests stay
+    on their way until the page is reloaded (an `unroute` let them go on: the app stored the pick before the
+    reload); later ones go on."""
+    stalled, block = [], threading.Event()
+
+    def stall(route):
+        if block.is_set():
+            stalled.append(route)  # never continued
+        else:
+            route.continue_()
+
+    block.set()
+    page.route("**/gradio_api/queue/join*", stall)
+    try:
+        yield
+    finally:
+        block.clear()
+
+
+@contextmanager
 def held(service, name: str):
     """Holds the app's answers to ``service.name`` calls until the block ends (a slow server, made to happen on
     every run): what the page does while one is on its way is the test's to see."""
