@@ -153,6 +153,7 @@ NEXT_ITEM_OR_DONE = f"""held => {{
     return item === null ? (document.querySelector('#pf-prompt')?.innerText.includes('All done') ?? false) : item !== held;
 }}"""
 KEPT_PICK = "JSON.parse(localStorage.getItem('prefloop-pending'))"  # what app.js keeps of the pick on screen
+CHECKED = "[...document.querySelectorAll('#pf-choice input[type=radio]')].findIndex((i) => i.checked)"
 
 # A loaded machine, made to happen on every run (page scripts: `page.evaluate` or `page.add_init_script`).
 # SLOW_DRAW: Gradio draws an answer slowly: its zero-delay timers and animation frames (Svelte's ticks, between

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from annotate.service import choice_from_side
 from tests.annotate_browser import (
+    CHECKED,
     COUNT_DRAWS,
     KEPT_PICK,
     LOAD_DRAWN,
@@ -31,7 +32,6 @@ from tests.annotate_browser import (
 )
 
 pytestmark = NO_CHROMIUM
-CHECKED = "[...document.querySelectorAll('#pf-choice input[type=radio]')].findIndex((i) => i.checked)"
 STRENGTH = CHECKED.replace("#pf-choice", "#pf-strength")
 
 

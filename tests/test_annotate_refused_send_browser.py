@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from annotate.service import choice_from_side
 from tests.annotate_browser import (
+    CHECKED,
     COUNT_DRAWS,
     KEPT_PICK,
     LOAD_DRAWN,
@@ -21,7 +22,6 @@ from tests.annotate_browser import (
 )
 
 pytestmark = NO_CHROMIUM
-CHECKED = "[...document.querySelectorAll('#pf-choice input[type=radio]')].findIndex((i) => i.checked)"
 
 
 def assert_saved_once(workspace, item: str, side: str) -> None:
