@@ -179,7 +179,7 @@ def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: Adm
     undo_inputs = [label.item_id, label.choice, label.strength, label.note, answers]
     undone = label.undo.click(undo_last, undo_inputs, api_name="undo", js=with_ratings, **common)
     for event in (submitted, skipped, undone):  # the page applies keys queued meanwhile once Gradio is done
-        event.then(None, js=ANSWER_DRAWN)
+        event.then(None, [label.status], None, js=ANSWER_DRAWN)
         event.failure(None, js=ANSWER_FAILED)
     label.history.input(edit_label, [label.history], api_name="edit", **common)
     wire_editor(ctx, label, [active, waited, answers], common)

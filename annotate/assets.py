@@ -157,19 +157,23 @@ __RESTORE__
   // DRAW_MS at most; the answer itself is the `.then`'s (a view is no answer: `onView`).
   // A `.then` later than that (its answer drawn since it was sent, and no longer waited on) applies the keys itself:
   // `whenDrawn` left them queued behind the wait it had not ended, for good.
-  window.prefloopDrawn = () => {
+  // ``status``: the status line the answer set (a "Not saved" refusal: `unsend`).
+  window.prefloopDrawn = (status) => {
     const late = inflight !== 0 && viewAt >= inflight && !drawing;
     answering = false;
     inflight = 0;
+    if (refusal(status)) unsend();
     if (late) flush();
   };
   // The app answered with an error (Gradio shows its line; `ANSWER_FAILED`): an answer, so no "No answer" note
   // and no reload to send the pick again (an error that came back every time reloaded the page every 15 s). It
   // draws no item: keys queued for the next one are dropped, said so (not over the signed-out note and its link),
-  // not applied to the one still on screen.
+  // not applied to the one still on screen. A send it refused is no longer sent (`unsend`), but for a signed-out
+  // tab's: that one goes once the labeller signs in again (the page that sign-in loads sends it).
   window.prefloopFailed = () => {
     answering = false;
     inflight = 0;
+    if (!$("#pf-sign-in")) unsend();
     if (queued.length && !$("#pf-sign-in")) say(`The app answered with an error: ${queued.length} key(s) not applied; check the item and press them again.`);
     queued = [];
   };
@@ -341,7 +345,8 @@ __RESTORE__
 # annotate.edit_view): Gradio runs it once it is done with the event's answer (`whenDrawn` in the page script, and
 # the end of its `inflight`: a view drawn meanwhile may be another event's); not after an error, which draws no
 # item: a draw after it waits at most DRAW_MS.
-ANSWER_DRAWN = "() => { window.prefloopDrawn && window.prefloopDrawn(); }"
+# Its input is the label tab's status line, as the answer set it (a refusal's "Not saved" line: `unsend`).
+ANSWER_DRAWN = "(status) => { window.prefloopDrawn && window.prefloopDrawn(status); }"
 # The `.failure` of the same events: Gradio (6.31) runs their `.then` only after an answer, not after an error
 # (`shown_errors`' line, a refusal, a signed-out tab); this ends the wait for it instead.
 ANSWER_FAILED = "() => { window.prefloopFailed && window.prefloopFailed(); }"

@@ -170,7 +170,8 @@ def wire_editor(ctx: "Context", label: "LabelTab", page: list[gr.Component], com
     label.edit_cancel.click(cancel_edit, None, editor, api_name="edit_cancel", **quiet)
     inputs = [label.item_id, label.choice, label.strength, label.note, label.draft, *page]
     saved = label.edit_save.click(save_edit, inputs, js=WITH_PACE, api_name="edit_save", **common)
-    saved.then(None, js=ANSWER_DRAWN)  # keys queued meanwhile wait for it (annotate.assets)
+    # keys queued meanwhile wait for it (annotate.assets), which reads a refusal in its status line
+    saved.then(None, [label.status], None, js=ANSWER_DRAWN)
     saved.failure(None, js=ANSWER_FAILED)
 
 

@@ -2,8 +2,8 @@
 ``remember``, ``restore``, ``settleNow``, ``reopen``), and keeps a note or ranking being written when Gradio draws the
 same item again. annotate.assets splices it into its script's closure (``__RESTORE__``), after the helpers it uses
 (``shown``, ``keyOf``, ``load``, ``save``, ``pick``, ``press``, ``rankBox``, ``editing``, ``lastView``); the key and click
-handling there reads ``restoring`` and calls ``settleNow``, and ``onView`` calls ``typedFirst``, starts a restore and
-calls ``rewrite``.
+handling there reads ``restoring`` and calls ``settleNow``, ``onView`` calls ``typedFirst``, starts a restore and
+calls ``rewrite``, and an answer that refused a send calls ``unsend``.
 """
 
 RESTORE_SCRIPT = """
@@ -42,8 +42,8 @@ RESTORE_SCRIPT = """
     const differs = (other) => Object.keys(kept).some((k) => (kept[k] ?? null) !== (other?.[k] ?? null));
     // a pick changed since a send (one the server refused: "Pick a choice first", a note too long) is another pick:
     // timed from the change on (that send's time took the labeller's time after it off the label's seconds), and
-    // not sent unless it is the very pick sent again (changed back to it: a reload sends it again; else it sent
-    // the pick made after a refusal, one the labeller never sent)
+    // not sent unless it is the very pick sent again (changed back to it, where that send had no answer: a reload
+    // sends it again; else it sent the pick made after a refusal, one the labeller never sent)
     if (differs(previous)) sent = null;
     if (submitted) sentPick = kept;
     submitted = submitted || (sentPick !== null && !differs(sentPick));
@@ -52,6 +52,18 @@ RESTORE_SCRIPT = """
       sent = {at: Date.now(), page: THIS_PAGE, active: window.prefloopActiveSeconds?.() ?? null};
     }
     save({item: view.dataset.item, key: keyOf(view), ...kept, submitted, sent, sentPick});
+  };
+  // A send the app refused (its answer's "Not saved" line: a full disk, a note too long; or an error:
+  // `prefloopFailed`) stays on screen and kept, but no longer sent: a reload puts it back and sends nothing (it
+  // sent it again with no new Enter, and stored a pick the labeller had seen refused); Enter sends it again.
+  const unsend = () => {
+    const pending = load();
+    if (pending?.key === keyOf(shown())) save({...pending, submitted: false, sentPick: null});
+  };
+  const refusal = (status) => {
+    const html = document.createElement("template");  // inert: nothing in it runs or loads
+    html.innerHTML = typeof status === "string" ? status : "";
+    return html.content.textContent.trim().startsWith("Not saved");
   };
   // The pace a submit or save sends (annotate.pace_script.SENT_PACE, read after `remember` kept its send): this
   // page's active seconds, or, for the kept pick of the item on screen first sent from another page (this one

@@ -153,6 +153,7 @@ NEXT_ITEM_OR_DONE = f"""held => {{
     return item === null ? (document.querySelector('#pf-prompt')?.innerText.includes('All done') ?? false) : item !== held;
 }}"""
 KEPT_PICK = "JSON.parse(localStorage.getItem('prefloop-pending'))"  # what app.js keeps of the pick on screen
+CHECKED = "[...document.querySelectorAll('#pf-choice input[type=radio]')].findIndex((i) => i.checked)"
 
 # A loaded machine, made to happen on every run (page scripts: `page.evaluate` or `page.add_init_script`).
 # SLOW_DRAW: Gradio draws an answer slowly: its zero-delay timers and animation frames (Svelte's ticks, between
@@ -199,6 +200,28 @@ NO_PROGRESS_TEXT = """() => {
   new MutationObserver(strip).observe(document.documentElement, {childList: true, subtree: true, attributes: true});
   strip();
 }"""
+
+
+@contextmanager
+def unanswered(page):
+    """The app's events sent in the block never reach it, nor does any answer come (as to an app gone down; no
+    error either): the page keeps a pick sent meanwhile as sent, for a reload to send again. Those requests stay
+    on their way until the page is reloaded (an `unroute` let them go on: the app stored the pick before the
+    reload); later ones go on."""
+    stalled, block = [], threading.Event()
+
+    def stall(route):
+        if block.is_set():
+            stalled.append(route)  # never continued
+        else:
+            route.continue_()
+
+    block.set()
+    page.route("**/gradio_api/queue/join*", stall)
+    try:
+        yield
+    finally:
+        block.clear()
 
 
 @contextmanager

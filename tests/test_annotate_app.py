@@ -173,14 +173,19 @@ def test_the_events_whose_keys_the_page_queues_say_when_gradio_is_done_with_them
     (no server call): the page applies keys typed while one was on its way only then, so it does not hang on
     Gradio's `.progress-text` markup alone (the browser test: test_keys_typed_during_a_submit_wait_until_...).
     Gradio runs no `.then` after an error: each also has a `.failure` running `assets.ANSWER_FAILED`, which ends
-    the page's wait (else it said "No answer" and reloaded: test_a_submit_the_app_answers_with_an_error_...)."""
+    the page's wait (else it said "No answer" and reloaded: test_a_submit_the_app_answers_with_an_error_...).
+    The `.then` gets the status line as answered, where the page reads a refusal ("Not saved": no longer sent by a
+    reload, tests/test_annotate_refused_send_browser.py)."""
     from annotate.app import build_app
     from annotate.assets import ANSWER_DRAWN, ANSWER_FAILED
 
-    events = build_app(ctx).get_config_file()["dependencies"]
+    config = build_app(ctx).get_config_file()
+    events = config["dependencies"]
+    status = [c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "pf-status"]
     name = {event["id"]: event["api_name"] for event in events}
     drawn = [event for event in events if event.get("js") == ANSWER_DRAWN]
     assert sorted(name[event["trigger_after"]] for event in drawn) == ["edit_save", "skip", "submit", "undo"]
+    assert len(status) == 1 and all(event["inputs"] == status for event in drawn)
     failed = [event for event in events if event.get("js") == ANSWER_FAILED]
     assert sorted(name[event["trigger_after"]] for event in failed) == ["edit_save", "skip", "submit", "undo"]
     assert all(event["trigger_only_on_failure"] for event in failed)

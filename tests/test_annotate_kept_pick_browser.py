@@ -1,6 +1,6 @@
 """The pick kept in the browser (annotate.assets' page script) in a real headless Chromium: it is the labeller's
 own, never handed to (or sent for) another labeller signing in to that browser; a changed pick is kept as
-changed, and unsent where it changed after a (refused) send (until changed back to the pick sent); and a key, a click on the choices, Submit, Skip or
+changed, and unsent where it changed after a send with no answer (until changed back to the pick sent); and a key, a click on the choices, Submit, Skip or
 Undo, typing in the note or ranking box, e or Ctrl+Enter while the kept pick goes back on screen wins over it; a
 note or ranking written before either of the label tab's draws as the page loads stays. Helpers: tests/annotate_browser.py; fixtures:
 tests/conftest.py."""
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from annotate.service import choice_from_side
 from tests.annotate_browser import (
+    CHECKED,
     COUNT_DRAWS,
     KEPT_PICK,
     LOAD_DRAWN,
@@ -25,12 +26,12 @@ from tests.annotate_browser import (
     login,
     login_drawn,
     serve,
+    unanswered,
     wait_for_keys,
     wait_status,
 )
 
 pytestmark = NO_CHROMIUM
-CHECKED = "[...document.querySelectorAll('#pf-choice input[type=radio]')].findIndex((i) => i.checked)"
 STRENGTH = CHECKED.replace("#pf-choice", "#pf-strength")
 
 
@@ -479,41 +480,10 @@ def test_a_pick_changed_after_a_refused_send_is_not_sent_by_a_reload(tmp_path, b
 
 
 def test_a_pick_changed_back_to_the_one_sent_is_sent_again_by_a_reload(tmp_path, browser, users):
-    """bob sends A with a note the server refuses (too long), picks B, then A again, and reloads. The pick on screen
-    is the very pick he sent, yet it was kept unsent (a pick changed since its send): the reload put it back and
-    sent nothing. It is sent again, as a pick sent while the app was down is; B alone stays unsent."""
-    from annotate.screen import MAX_NOTE_CHARS
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
-        page.fill("#pf-note textarea", "x" * (MAX_NOTE_CHARS + 1))
-        page.keyboard.press("Escape")
-        page.keyboard.press("a")
-        page.keyboard.press("Enter")
-        wait_status(page, "shorten it")
-        page.keyboard.press("b")
-        page.wait_for_function(f"{KEPT_PICK}?.choice === 1", timeout=WAIT_MS)
-        assert page.evaluate(f"{KEPT_PICK}.submitted") is False
-        page.keyboard.press("a")
-        page.wait_for_function(f"{KEPT_PICK}?.choice === 0", timeout=WAIT_MS)
-        assert page.evaluate(f"{KEPT_PICK}.submitted") is True
-        page.evaluate("document.getElementById('pf-status').textContent = ''")
-        page.reload()
-        wait_status(page, "shorten it")  # sent again, and refused again: nothing stored
-        assert len(workspace.frame("labels")) == 0
-    finally:
-        app.close()
-
-
-def test_typing_while_a_sent_pick_goes_back_wins_even_where_it_types_the_note_sent(tmp_path, browser, users):
-    """bob sends A with a note the server refuses and reloads; as A goes back he writes the note again, the same
-    text. His typing wins over the restore: nothing is sent for it, whatever he writes (Enter sends what is on
-    screen), and no later reload sends it either."""
-    from annotate.screen import MAX_NOTE_CHARS
+    """bob sends A to an app that never answers (as one gone down), picks B, then A again, and reloads. The pick on
+    screen is the very pick he sent, yet it was kept unsent (a pick changed since its send): the reload put it back
+    and sent nothing. It is sent again, as a pick sent while the app was down is; B alone stays unsent. (A send
+    the app refused is no longer sent, changed back or not: tests/test_annotate_refused_send_browser.py.)"""
     from data import Workspace
 
     workspace = build_workspace(Workspace.init(tmp_path / "ws"))
@@ -522,17 +492,50 @@ def test_typing_while_a_sent_pick_goes_back_wins_even_where_it_types_the_note_se
         page = browser.new_page(viewport={"width": 1440, "height": 960})
         login_drawn(page, url, ctx.service)
         first = ctx.service.queue.held["bob"]
-        note = "x" * (MAX_NOTE_CHARS + 1)
-        page.fill("#pf-note textarea", note)
-        page.keyboard.press("Escape")
-        page.keyboard.press("a")
-        page.keyboard.press("Enter")
-        wait_status(page, "shorten it")
+        with unanswered(page):
+            page.keyboard.press("a")
+            page.keyboard.press("Enter")
+            page.wait_for_function(f"{KEPT_PICK}?.submitted === true", timeout=WAIT_MS)
+            # clicks: keys wait for the send's answer (queued), and the page reloads itself after 15 s of none
+            page.locator("#pf-choice input[type=radio]").nth(1).click()
+            page.wait_for_function(f"{KEPT_PICK}?.choice === 1", timeout=WAIT_MS)
+            assert page.evaluate(f"{KEPT_PICK}.submitted") is False
+            page.locator("#pf-choice input[type=radio]").nth(0).click()
+            page.wait_for_function(f"{KEPT_PICK}?.choice === 0", timeout=WAIT_MS)
+            assert page.evaluate(f"{KEPT_PICK}.submitted") is True
+        page.reload()
+        wait_status(page, "Saved to disk: A better")  # sent again by the reload, once
+        labels = workspace.frame("labels")
+        assert len(labels) == 1 and labels.iloc[0]["item_id"] == first
+        assert labels.iloc[0]["choice"] == choice_from_side("left", labels.iloc[0]["left"])
+    finally:
+        app.close()
+
+
+def test_typing_while_a_sent_pick_goes_back_wins_even_where_it_types_the_note_sent(tmp_path, browser, users):
+    """bob sends A with a note to an app that never answers (as one gone down) and reloads; as A goes back he
+    writes the note again, the same text. His typing wins over the restore: nothing is sent for it, whatever he
+    writes (Enter sends what is on screen), and no later reload sends it either."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        login_drawn(page, url, ctx.service)
+        first = ctx.service.queue.held["bob"]
+        note = "the same note"
+        with unanswered(page):
+            page.fill("#pf-note textarea", note)
+            page.keyboard.press("Escape")
+            page.keyboard.press("a")
+            page.keyboard.press("Enter")
+            page.wait_for_function(f"{KEPT_PICK}?.submitted === true", timeout=WAIT_MS)
         reload_slowly(page, first)
         page.fill("#pf-note textarea", note)
-        page.wait_for_function(f"{KEPT_PICK}?.note?.length === {len(note)}", timeout=WAIT_MS)
+        page.wait_for_function(f"{KEPT_PICK}?.note === {note!r}", timeout=WAIT_MS)
         page.wait_for_timeout(1500)  # the restore's own steps, had it gone on
         assert page.evaluate(f"{KEPT_PICK}.submitted") is False
-        assert "shorten it" not in page.inner_text("#pf-status")
+        assert len(workspace.frame("labels")) == 0 and "Saved" not in page.inner_text("#pf-status")
     finally:
         app.close()
