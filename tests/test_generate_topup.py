@@ -280,7 +280,7 @@ def test_a_pairs_job_plans_once_on_the_workspace_it_samples(tmp_path, tiny_model
     its sampling parameters once (they read the chat template): the check before anything is written, the job's
     "anything left to sample?" and `sample_pairs` each made a plan, and each check its parameters. With --prompts,
     the check plans on the workspace as the import will leave it, and the job on the workspace written."""
-    from generate import sampling
+    from generate import job_plan, sampling
     from tests.test_generate_rank_guard import Counting
 
     engine = Counting()
@@ -292,7 +292,7 @@ def test_a_pairs_job_plans_once_on_the_workspace_it_samples(tmp_path, tiny_model
         assert main([*argv, *prompts, "--limit", "1"]) == 0
     plans, made = [], []
     plan_job, sampling_params = sampling.plan_job, cli.sampling_params
-    for module in (cli, sampling):
+    for module in (job_plan, sampling):
         monkeypatch.setattr(module, "plan_job", lambda *a, **k: plans.append(a[0]) or plan_job(*a, **k))
     monkeypatch.setattr(
         cli, "sampling_params", lambda options: made.append(options) or sampling_params(options)
@@ -305,7 +305,7 @@ def test_a_pairs_job_plans_once_on_the_workspace_it_samples(tmp_path, tiny_model
 def test_a_best_worst_job_makes_its_sampling_parameters_once(tmp_path, tiny_model_dir, monkeypatch):
     """A best-worst job samples with the parameters the job made (they read the chat template) and the plan it
     made: `sample_best_worst` made its parameters again."""
-    from generate import options, sampling
+    from generate import job_plan, options, sampling
 
     engine = scripted(monkeypatch, cli, bestofn)
     argv = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--limit", "2"]
@@ -313,7 +313,7 @@ def test_a_best_worst_job_makes_its_sampling_parameters_once(tmp_path, tiny_mode
     made, plans = [], []
     template_id, plan_job = options.template_id, sampling.plan_job
     monkeypatch.setattr(options, "template_id", lambda text: made.append(text) or template_id(text))
-    for module in (cli, sampling):
+    for module in (job_plan, sampling):
         monkeypatch.setattr(module, "plan_job", lambda *a, **k: plans.append(a[0]) or plan_job(*a, **k))
     assert main([*argv, "--n", "3", "--pairs", "best-worst", "--judge", "tiny-judge"]) == 0
     assert engine.judge_calls == 2 * 3 * 2  # sampled, topped up to 3 and judged
