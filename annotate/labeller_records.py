@@ -1,12 +1,15 @@
 """A labeller's own records as `annotate.queue.LabelQueue` keeps them (the queue's read half; the queue module's
 docstring states the rules): a record is a ``Label`` or the row of one in the bulk-loaded log, its state (labelled,
 skipped, or none: an undo), the ``Label`` made of a row only when one is asked for, and the labeller's records in
-force, newest first, with their counts. A mixin: it reads the queue's own state (``_base``, ``_user``,
+force, newest first, with their counts. A mixin: it reads the queue's own state (``_base``, ``_base_rows``, ``_user``,
 ``_history``, ``_counts``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+import numpy as np
+import pyarrow.compute as pc
 
 from data.records import Label
 
@@ -46,7 +49,16 @@ class LabellerRecords:
         return self._label(self._user(user).get(item))
 
     def record_id(self, user: str, item: str) -> str | None:
-        """The id of the labeller's latest record on the item (`label_of`'s), without making a ``Label`` of a row."""
+        """The id of the labeller's latest record on the item (`label_of`'s), without making a ``Label`` of a row;
+        for a labeller whose records are not indexed yet, found in the bulk-loaded log without indexing them (a
+        restart's `annotate.holdings` asks it of every held labeller: indexing each cost 1.5 s at 1 M labels)."""
+        if user not in self._latest:
+            rows = self._base_rows.get(user)
+            if rows is None or not len(rows):
+                return None
+            items = self._base.column("item_id").take(rows)
+            hits = np.flatnonzero(pc.equal(items, item).to_numpy(zero_copy_only=False))
+            return self._base.column("id")[int(rows[hits[-1]])].as_py() if len(hits) else None
         record = self._user(user).get(item)
         if record is None:
             return None
