@@ -38,7 +38,7 @@ from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
 from data.gold_balance import one_sided_gold
 from data.gold_file import gold_from_files
 from data.gold_sources import gold_from_flags, gold_from_split
-from data.import_labellers import LABELLER_CONFLICT
+from data.import_labellers import ARENA_ANSWER, ARENA_UNNAMED, LABELLER_CONFLICT
 from data.import_options import ImportOptions, check_source_name
 from data.import_records import RecordError
 from data.import_summary import import_summary, row_split_line, split_line, warning_lines
@@ -105,6 +105,11 @@ ON_ERROR_HINTS = {
     ("truncated", True): "reads them, as an import with it did",
     (LABELLER_CONFLICT, False): "leaves them out",
     (LABELLER_CONFLICT, True): "leaves them out, as an import with it did",
+    **{(reason, False): "leaves them out" for reason in (ARENA_ANSWER, ARENA_UNNAMED)},
+    **{
+        (reason, True): "leaves them out, as an import with it did"
+        for reason in (ARENA_ANSWER, ARENA_UNNAMED)
+    },
 }
 
 
