@@ -99,16 +99,14 @@ def cmd_provision(args: Any) -> int:
 
 # (a record error's reason, --remove) -> what --on-error skip does with such rows, the hint its error ends with.
 # --remove imports nothing: it reads the file as its import did (with --on-error skip, its complete records, and
-# without the rows a labeller's earlier row contradicts, which that import left out)
+# without the rows a labeller's earlier row contradicts, or over the arena's answers, which that import left out)
 ON_ERROR_HINTS = {
     ("truncated", False): "imports them",
     ("truncated", True): "reads them, as an import with it did",
-    (LABELLER_CONFLICT, False): "leaves them out",
-    (LABELLER_CONFLICT, True): "leaves them out, as an import with it did",
-    **{(reason, False): "leaves them out" for reason in (ARENA_ANSWER, ARENA_UNNAMED)},
     **{
-        (reason, True): "leaves them out, as an import with it did"
-        for reason in (ARENA_ANSWER, ARENA_UNNAMED)
+        (reason, remove): "leaves them out" + ", as an import with it did" * remove
+        for reason in (LABELLER_CONFLICT, ARENA_ANSWER, ARENA_UNNAMED)
+        for remove in (False, True)
     },
 }
 

@@ -236,11 +236,12 @@ class LabelledPairs:
         preference: bool,
     ) -> bool:
         """Whether a row naming no labeller over ``texts`` (its answers, each given in its field of ``fields``: its
-        chosen and rejected, or its 'completions' list; a preference where ``preference``, else answers to pair) is over the arena's (every
-        two of them an arena pair's answers), which hold them already: the arena's texts never become ordinary
-        answers (served by every app, trained on). False where none is an arena answer; a RecordError naming the
-        field where one is and they are no arena pair's (`ARENA_ANSWER`), and where a preference is over an arena
-        pair (`ARENA_UNNAMED`: the leaderboard counts people's votes, and the row names nobody)."""
+        chosen and rejected, or its 'completions' list; a preference where ``preference``, else answers to pair) is
+        over the arena's (every two of them an arena pair's answers), which hold them already: the arena's texts
+        never become ordinary answers (served by every app, trained on). False where none is an arena answer; a
+        RecordError naming the field where one is and they are no arena pair's (`ARENA_ANSWER`), and where a
+        preference is over an arena pair (`ARENA_UNNAMED`: the leaderboard counts people's votes, and the row names
+        nobody)."""
         known = self._of(prompt_id)
         on = [known.answers.get(text) in known.arena for text in texts]
         if not any(on):
