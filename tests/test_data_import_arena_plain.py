@@ -105,7 +105,7 @@ def test_remove_of_a_file_whose_import_left_an_arena_row_out_hints_on_error_skip
     without the flag, which the refusal now names; with it, counted and passed over."""
     workspace = Workspace(ws)
     rows = vote_rows(workspace, labeller or "x")[:3]
-    if labeller is None:  # a plain file: its rows over arena pairs are refused too
+    if labeller is None:  # a plain file: three rows over an arena answer and a new text, one of no arena
         rows = [{"prompt": r["prompt"], "chosen": r["chosen"], "rejected": NEW} for r in rows]
         rows.append({"prompt": "a prompt of no arena", "chosen": "yes", "rejected": "no"})
     rows[1]["rejected"] = NEW
