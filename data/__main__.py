@@ -38,7 +38,7 @@ from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
 from data.gold_balance import one_sided_gold
 from data.gold_file import gold_from_files
 from data.gold_sources import gold_from_flags, gold_from_split
-from data.import_labellers import LABELLER_CONFLICT
+from data.import_labellers import ARENA_ANSWER, ARENA_UNNAMED, LABELLER_CONFLICT
 from data.import_options import ImportOptions, check_source_name
 from data.import_records import RecordError
 from data.import_summary import import_summary, row_split_line, split_line, warning_lines
@@ -99,12 +99,15 @@ def cmd_provision(args: Any) -> int:
 
 # (a record error's reason, --remove) -> what --on-error skip does with such rows, the hint its error ends with.
 # --remove imports nothing: it reads the file as its import did (with --on-error skip, its complete records, and
-# without the rows a labeller's earlier row contradicts, which that import left out)
+# without the rows a labeller's earlier row contradicts, or over the arena's answers, which that import left out)
 ON_ERROR_HINTS = {
     ("truncated", False): "imports them",
     ("truncated", True): "reads them, as an import with it did",
-    (LABELLER_CONFLICT, False): "leaves them out",
-    (LABELLER_CONFLICT, True): "leaves them out, as an import with it did",
+    **{
+        (reason, remove): "leaves them out" + ", as an import with it did" * remove
+        for reason in (LABELLER_CONFLICT, ARENA_ANSWER, ARENA_UNNAMED)
+        for remove in (False, True)
+    },
 }
 
 

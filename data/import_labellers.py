@@ -40,8 +40,9 @@ its label's id is its labeller's, answer's and choice, and everything above hold
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import combinations
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -51,6 +52,7 @@ from data.choice_agreement import SWAPPED
 from data.errors import shown
 from data.import_columns import LABELLER_COLUMNS, Reading
 from data.import_labels import HISTORY_COLUMNS, labeller_label_id, made_by_import
+from data.import_records import RecordError
 from data.import_text import RecordContext
 from data.records import Completion, Label, Pair
 from data.selection import (
@@ -66,6 +68,8 @@ LABELLER_CONFLICT = "conflicting_labeller_rows"
 LABELLED_BY = "labelled_by:"  # a count key: the labels of one labeller (`data.import_summary`)
 ITEM = {"pairwise": "pair", "kto": "answer"}  # what a labeller's label of each task is on, said
 ARENA_ANSWER = "arena_answer"  # the reason a row over an arena answer and no arena pair is refused
+ARENA_UNNAMED = "arena_vote_unnamed"  # the reason a preference over an arena pair naming nobody is refused
+ARENA_PAIR = "arena_pair_exists"  # a count key: a row of answers to pair that an arena pair holds already
 ARENA_VOTES = "arena_votes"  # a count key: the labels stored on arena pairs (`labels_by_labeller`)
 NOT_REUSED = ("edit",)  # pair kinds whose labels mean something else: an editor's verdict
 ARENA = "arena"  # a pair kind reused only where no other pair is over its texts: its labels are votes
@@ -112,6 +116,7 @@ class _Answers:
     # texts -> every stored pair over them, the earliest first, where there are several (a merge brought one)
     several: dict[frozenset[str], list[tuple[str, str]]] = field(default_factory=dict)
     arena: set[str] = field(default_factory=set)  # the stored answers that are the arena's (evaluation data)
+    arena_pairs: set[frozenset[str]] = field(default_factory=set)  # the texts of each stored arena pair
 
 
 class LabelledPairs:
@@ -213,12 +218,7 @@ class LabelledPairs:
         if texts not in known.pairs:
             for name, field_, answer in zip(("chosen", "rejected"), fields, (chosen, rejected)):
                 if known.answers.get(answer.text) in known.arena:
-                    message = (
-                        f"the {name} answer is one the arena gave to this prompt (evaluation data), and the two "
-                        "answers are no arena pair: a preference between them is no vote on the leaderboard, and the "
-                        "arena's answers never train (--on-error skip leaves it out)"
-                    )
-                    raise ctx.error(message, field_, ARENA_ANSWER)
+                    raise _arena_answer(ctx, name, field_, NO_VOTE)
             ids = [self._new(known, answer) for answer in (chosen, rejected)]
             a, b = sorted(ids)
             pair = Pair(prompt_id, a, b, kind="imported")
@@ -226,6 +226,38 @@ class LabelledPairs:
             known.made[pair.id] = [*known.made.get(a, []), *known.made.get(b, []), pair]
         pair_id, first = known.pairs[texts]
         return list(known.made.get(pair_id, [])), pair_id, "a" if first == chosen.text else "b"
+
+    def arena_row(
+        self,
+        prompt_id: str,
+        texts: Sequence[str],
+        fields: Sequence[str],
+        ctx: RecordContext,
+        preference: bool,
+    ) -> bool:
+        """Whether a row naming no labeller over ``texts`` (its answers, each given in its field of ``fields``: its
+        chosen and rejected, or its 'completions' list; a preference where ``preference``, else answers to pair) is
+        over the arena's (every two of them an arena pair's answers), which hold them already: the arena's texts
+        never become ordinary answers (served by every app, trained on). False where none is an arena answer; a
+        RecordError naming the field where one is and they are no arena pair's (`ARENA_ANSWER`), and where a
+        preference is over an arena pair (`ARENA_UNNAMED`: the leaderboard counts people's votes, and the row names
+        nobody)."""
+        known = self._of(prompt_id)
+        on = [known.answers.get(text) in known.arena for text in texts]
+        if not any(on):
+            return False
+        names = ("",) * len(texts) if fields[0] == "completions" else ("chosen", "rejected")
+        if not all(on) or any(frozenset(two) not in known.arena_pairs for two in combinations(set(texts), 2)):
+            name, field_ = next((n, f) for n, f, arena in zip(names, fields, on) if arena)
+            raise _arena_answer(ctx, name, field_, NO_VOTE if preference else ORDINARY)
+        if preference:
+            message = (
+                "the chosen and rejected answers are an arena pair's (evaluation data): a preference between them "
+                "is a vote on the leaderboard, which counts people's votes, and the row names no labeller (a "
+                "'labeller' column stores it as theirs; as the import's label no board would count it)"
+            )
+            raise ctx.error(message, fields[0], ARENA_UNNAMED)
+        return True
 
     def answer(self, prompt_id: str, answer: Completion, labeller: str) -> tuple[list[object], str]:
         """The records a KTO row labelling ``answer`` (made as the file's) adds (as `pair`'s), and the id of the
@@ -284,6 +316,18 @@ class LabelledPairs:
         return Label(item_id, name, task, choice, strength=strength, id=label_id)
 
 
+NO_VOTE = "a preference between them is no vote on the leaderboard, and the arena's answers never train"
+ORDINARY = "pairing it for labelling would make it an ordinary answer, served by every app and trained on"
+
+
+def _arena_answer(ctx: RecordContext, name: str, field_: str, why: str) -> RecordError:
+    """The refusal (`ARENA_ANSWER`) of a row whose ``name``d answer (given in ``field_``; "": one of the row's answers
+    to pair) is one of the arena's and the row's answers are no arena pair's, saying ``why``."""
+    which = f"the {name} answer is one" if name else "one of the answers is one"
+    message = f"{which} the arena gave to this prompt (evaluation data), and the row's answers are no arena pair: {why}"
+    return ctx.error(message, field_, ARENA_ANSWER)
+
+
 def _answers_into(found: dict[str, _Answers], answers: pa.Table) -> dict[str, str]:
     """The stored ``answers`` (`EARLIEST` first) into their prompts' `_Answers`: each text's first answer, and its
     first the KTO app serves (all of those, where there are several); returns each answer's text."""
@@ -311,6 +355,8 @@ def _pairs_into(found: dict[str, _Answers], pairs: pa.Table, text_of: dict[str, 
         if a in text_of and b in text_of and text_of[a] != text_of[b]:
             texts = frozenset((text_of[a], text_of[b]))
             held = arena[prompt_id] if kind == ARENA else found[prompt_id].several
+            if kind == ARENA:
+                found[prompt_id].arena_pairs.add(texts)
             held.setdefault(texts, []).append((id_, text_of[a]))
     for prompt_id, known in found.items():
         # a pair for labelling over the texts first; the arena's after it, where a labeller's votes an import stored

@@ -16,7 +16,7 @@ from data.annotators import IMPORT
 from data.errors import shown
 from data.import_columns import LABELLER_COLUMNS, SPLIT_COLUMN, Reading
 from data.import_formats import LABEL_KEYS, Example
-from data.import_labellers import LabelledPairs, Labeller, row_labeller
+from data.import_labellers import ARENA_PAIR, LabelledPairs, Labeller, row_labeller
 from data.import_options import ImportOptions
 from data.import_rank_rate import RankRateRows
 from data.import_readers import TEST_SPLIT_NAMES, split_words
@@ -94,18 +94,24 @@ def to_records(
     ctx: RecordContext,
     options: ImportOptions,
     labelled: tuple[Labeller, LabelledPairs] | None = None,
+    arena: LabelledPairs | None = None,
 ) -> tuple[list[object], Counter]:
     """Workspace records of one example's answers (the prompt itself is kept by the caller), and counts; a
     preference or KTO row naming its labeller (``labelled``: who, and the import's pairs) is their label of the pair
-    of its two texts, or of the answer of its text (`data.import_labellers`)."""
+    of its two texts, or of the answer of its text (`data.import_labellers`). Of a preference or answers to pair
+    naming none, the arena's answers (``arena``: the import's pairs, `LabelledPairs.arena_row`) make no record: an
+    arena pair's are counted `ARENA_PAIR`, held there already, and a preference over them is refused, as is a row
+    over an arena answer and no arena pair."""
     row = ctx.row
     answer = {"prompt_id": prompt.id, "model": source, "engine": "import", "round": 0}
-    candidates = example.candidates
+    candidates, fields = example.candidates, ("completions",) * len(example.candidates or ())
     if candidates is None and options.unlabelled and example.chosen is not None:
-        candidates = ((example.chosen, None), (example.rejected, None))
+        candidates, fields = ((example.chosen, None), (example.rejected, None)), example.answer_fields
     elif candidates is not None:
         candidates = tuple((c.text, c.model) for c in candidates)
     if candidates is not None:
+        if arena is not None and arena.arena_row(prompt.id, [t for t, _ in candidates], fields, ctx, False):
+            return [], Counter({ARENA_PAIR: 1})
         completions = [
             Completion(text=text, **(answer | {"model": model or source})) for text, model in candidates
         ]
@@ -121,6 +127,8 @@ def to_records(
             labeller, pairs = labelled
             made, pair_id, choice = pairs.pair(prompt.id, a, b, ctx, labeller.name, example.answer_fields)
             return [*made, pairs.label(labeller, pair_id, choice, strength, ctx)], counts
+        if arena is not None:  # refuses a row over the arena's answers
+            arena.arena_row(prompt.id, (a.text, b.text), example.answer_fields, ctx, True)
         # Keyed by file row, so duplicate rows in a data set stay separate pairs, as the set intends.
         pair = Pair(
             prompt.id, a.id, b.id, kind="imported", id=content_id("import-pair", source, row, a.id, b.id)
@@ -265,7 +273,8 @@ def checked_row(
         if null_label and example.gold is not None:
             example, prompt = _nobodys(example, prompt, ctx, null_label, rank_rate.made)
         labelled = _labelled(raw, ctx, example, options, rank_rate, spellings)
-        out, dropped = to_records(example, prompt, source, ctx, options, labelled)
+        arena = spellings.pairs if rank_rate.made else None  # a gold file's rows make no pair
+        out, dropped = to_records(example, prompt, source, ctx, options, labelled, arena)
         read |= {labelled[0].column} if labelled else set()
         out = rank_rate.kto(ctx.row, out, next((key for key in LABEL_KEYS if key in raw), ""))
     else:  # a rated answer is no gold (SFT) answer; one rated N/A is stored without its rating (counted per file)

@@ -102,20 +102,24 @@ def test_a_row_over_an_arena_answer_and_no_arena_pair_is_refused_naming_its_fiel
 
 
 def test_votes_stay_found_once_a_pair_for_labelling_is_over_the_same_texts(ws, tmp_path, capsys):
-    """A review: once a pair for labelling was stored over an arena pair's texts (here `--unlabelled`), importing a
-    labeller's votes file again stored each row a second time, on that pair (training data beside the vote), and
-    `--remove` withdrew those only, the votes left in force. Their votes are found again on the arena pair; a
-    labeller with none there (a vote cast in the arena app is no row of a file) labels the pair for labelling."""
-    from data import Label
+    """A review: once a pair for labelling was stored over an arena pair's texts (here as `--unlabelled` stored one
+    before 2026-12-07: now it counts such a row `arena_pair_exists`), importing a labeller's votes file again stored
+    each row a second time, on that pair (training data beside the vote), and `--remove` withdrew those only, the
+    votes left in force. Their votes are found again on the arena pair; a labeller with none there (a vote cast in
+    the arena app is no row of a file) labels the pair for labelling."""
+    from data import Completion, Label, Pair
 
     workspace = Workspace(ws)
     rows = vote_rows(workspace)[:2]
     votes = write(tmp_path / "votes.jsonl", rows)
     assert data_main(["import", "-w", str(ws), str(votes)]) == 0
-    plain = write(
-        tmp_path / "plain.jsonl", [{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in rows]
-    )
-    assert data_main(["import", "-w", str(ws), "--unlabelled", str(plain)]) == 0
+    for pair in workspace.frame("pairs").sort_values("id").head(2).itertuples():
+        text = workspace.frame("completions").set_index("id")["text"]
+        a, b = (
+            Completion(pair.prompt_id, text[side], "plain", "import")
+            for side in (pair.completion_a, pair.completion_b)
+        )
+        workspace.append([a, b, Pair(pair.prompt_id, *sorted((a.id, b.id)), kind="imported")])
     arena = workspace.frame("pairs").sort_values("id").query("kind == 'arena'")["id"].iloc[0]
     workspace.append([Label(arena, "carol", "pairwise", "b")])  # carol's vote in the arena app
     capsys.readouterr()

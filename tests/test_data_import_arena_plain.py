@@ -1,0 +1,128 @@
+"""A plain preference file (no labeller column), `--unlabelled`, or a `completions` list over the arena's answer texts
+made new ordinary answers and `imported` pairs of the same texts (`new_completions 3, new_pairs 2`): the labelling,
+KTO, rank and rate apps served the arena's answers, and exports trained on them. The arena's texts never become
+ordinary pairs: a preference over an arena pair naming no labeller is refused by name (`arena_vote_unnamed`: the
+leaderboard counts people's votes, and the import's annotator is none), answers to pair that arena pairs hold already
+are counted (`arena_pair_exists`), not stored again, and a row over an arena answer and no arena pair is refused
+(`arena_answer`), as a labeller's row is. `--remove` of a file whose import left such a row out says to give
+`--on-error skip` again."""
+
+from __future__ import annotations
+
+import pytest
+
+from data import Workspace
+from data.__main__ import main as data_main
+from data.selection import stored_arena_answers
+from tests.test_data_import_arena_votes import arena_ws, vote_rows, write, ws  # noqa: F401
+from tests.test_generate_arena import three_models  # noqa: F401
+
+NEW = "an answer no model gave"
+
+
+def plain_rows(workspace: Workspace) -> list[dict]:
+    """Two arena pairs' rows naming no labeller, then one over an arena answer and a new text."""
+    rows = [{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in vote_rows(workspace)[:2]]
+    return [*rows, rows[0] | {"rejected": NEW}]
+
+
+def held(workspace: Workspace) -> tuple[int, int, set]:
+    return (
+        len(workspace.frame("completions")),
+        len(workspace.frame("pairs")),
+        set(stored_arena_answers(workspace).to_pylist()),
+    )
+
+
+def test_a_plain_preference_over_the_arenas_answers_is_refused_by_name(ws, tmp_path, capsys):  # noqa: F811
+    workspace = Workspace(ws)
+    before = held(workspace)
+    other = {"prompt": "a prompt of no arena", "chosen": "yes", "rejected": "no"}
+    plain = write(tmp_path / "plain.jsonl", [*plain_rows(workspace), other])
+    assert data_main(["import", "-w", str(ws), str(plain)]) == 2
+    [err] = capsys.readouterr().err.splitlines()
+    assert "plain.jsonl, row 0, field 'chosen': the chosen and rejected answers are an arena pair's" in err
+    assert "names no labeller" in err and err.endswith("(--on-error skip leaves them out)")
+    assert held(workspace) == before  # nothing written
+    assert data_main(["import", "-w", str(ws), str(plain), "--on-error", "skip"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "records 4" in out and "new_pairs 1" in out and "new_completions 2" in out
+    )  # the other prompt's row
+    assert "skipped 3 records (arena_answer 1, arena_vote_unnamed 2)" in out  # every row once, by reason
+    completions, pairs, arena = held(workspace)
+    assert (completions, pairs, arena) == (before[0] + 2, before[1] + 1, before[2])
+    texts = set(workspace.frame("completions").query("engine == 'import'")["text"])
+    assert texts == {"yes", "no"}  # no arena text made an ordinary answer
+    assert len(workspace.frame("labels")) == 1  # the other prompt's row's label alone
+
+
+def test_unlabelled_rows_over_the_arenas_pairs_are_counted_not_stored_again(ws, tmp_path, capsys):  # noqa: F811
+    workspace = Workspace(ws)
+    before = held(workspace)
+    plain = write(tmp_path / "plain.jsonl", plain_rows(workspace))
+    assert data_main(["import", "-w", str(ws), "--unlabelled", str(plain)]) == 2
+    [err] = capsys.readouterr().err.splitlines()
+    assert "plain.jsonl, row 2, field 'chosen': the chosen answer is one the arena gave to this prompt" in err
+    assert "pairing it for labelling would make it an ordinary answer" in err
+    assert held(workspace) == before
+    assert data_main(["import", "-w", str(ws), "--unlabelled", str(plain), "--on-error", "skip"]) == 0
+    out = capsys.readouterr().out
+    assert "arena_pair_exists 2" in out and "records 3" in out and "skipped 1 record (arena_answer 1)" in out
+    assert "new_" not in out and "nothing new" not in out
+    assert held(workspace) == before  # no answer or pair stored again, every arena answer still the arena's
+
+
+def test_a_completions_list_of_the_arenas_answers_is_counted_or_refused(ws, tmp_path, capsys):  # noqa: F811
+    workspace = Workspace(ws)
+    before = held(workspace)
+    pairs = workspace.frame("pairs").sort_values("id")
+    prompt_id = pairs["prompt_id"].iloc[0]
+    ids = set(pairs.query("prompt_id == @prompt_id")[["completion_a", "completion_b"]].to_numpy().ravel())
+    text = workspace.frame("completions").set_index("id")["text"]
+    answers = sorted(text[id_] for id_ in ids)
+    assert len(answers) == 3  # m0, m1 and m2's, each two an arena pair
+    prompt = workspace.frame("prompts").set_index("id")["messages"][prompt_id][-1]["content"]
+    rows = [{"prompt": prompt, "completions": answers}, {"prompt": prompt, "completions": [answers[0], NEW]}]
+    cands = write(tmp_path / "cands.jsonl", rows)
+    assert data_main(["import", "-w", str(ws), str(cands)]) == 2
+    [err] = capsys.readouterr().err.splitlines()
+    assert "cands.jsonl, row 1, field 'completions': one of the answers is one the arena gave" in err
+    assert data_main(["import", "-w", str(ws), str(cands), "--on-error", "skip"]) == 0
+    out = capsys.readouterr().out
+    assert "arena_pair_exists 1" in out and "skipped 1 record (arena_answer 1)" in out
+    assert held(workspace) == before
+
+
+@pytest.mark.parametrize("labeller", ["bob", None])
+def test_remove_of_a_file_whose_import_left_an_arena_row_out_hints_on_error_skip(
+    ws,  # noqa: F811
+    tmp_path,
+    capsys,
+    labeller,
+):
+    """--remove reads the file as its import did: the row the import left out (--on-error skip) is refused again
+    without the flag, which the refusal now names; with it, counted and passed over."""
+    workspace = Workspace(ws)
+    rows = vote_rows(workspace, labeller or "x")[:3]
+    if labeller is None:  # a plain file: three rows over an arena answer and a new text, one of no arena
+        rows = [{"prompt": r["prompt"], "chosen": r["chosen"], "rejected": NEW} for r in rows]
+        rows.append({"prompt": "a prompt of no arena", "chosen": "yes", "rejected": "no"})
+    rows[1]["rejected"] = NEW
+    path = write(tmp_path / "rows.jsonl", rows)
+    assert data_main(["import", "-w", str(ws), str(path), "--on-error", "skip"]) == 0
+    skipped = 1 if labeller else 3
+    assert (
+        f"skipped {skipped} record{'s' * (skipped > 1)} (arena_answer {skipped})" in capsys.readouterr().out
+    )
+    assert data_main(["import", "-w", str(ws), "--remove", str(path)]) == 2
+    [err] = capsys.readouterr().err.splitlines()
+    assert (
+        f"rows.jsonl, row {1 if labeller else 0}, field 'chosen': the chosen answer is one the arena gave"
+        in err
+    )
+    assert err.endswith("(--on-error skip leaves them out, as an import with it did)")
+    assert data_main(["import", "-w", str(ws), "--remove", str(path), "--on-error", "skip"]) == 0
+    out = capsys.readouterr().out
+    assert f"withdrew the labels of {path}: {len(rows) - skipped} (preferences {len(rows) - skipped})" in out
+    assert f"{skipped} row{'s' * (skipped > 1)} skipped at import (arena_answer), never stored" in out
