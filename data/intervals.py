@@ -181,9 +181,9 @@ def figure_text(value: float | None, digits: int = FIGURE_DIGITS, none: str = "-
 def trust_text(trust: float | None, floor: float | None = None, none: str = "-") -> str:
     """A labeller's trust, the posterior of their answers nobody checks, as printed (`stats --labellers`, the admin
     tab, and the export's note on rows left out at it, below ``floor``, their --min-posterior): to `FIGURE_DIGITS`
-    decimals, or more where those round it up to a figure of fewer, as a floor is set (0.89981 is 0.8998: `0.900`
-    read as if --min-posterior 0.9 kept its rows, which it leaves out, and `stats --labellers` said 0.900 where the
-    note said 0.8998), or to the ``floor`` (one of 3 decimals or more: the note's then has more than the report's);
+    decimals, or more where those round it up to a figure of two, as a floor is set (0.89981 is 0.8998: `0.900` read
+    as if --min-posterior 0.9 kept its rows, which it leaves out, and `stats --labellers` said 0.900 where the note
+    said 0.8998), or to the ``floor`` (one of 3 decimals or more: the note's then has more than the report's);
     ``none`` where there is none."""
     figure = as_figure(trust)
     if figure is None:
