@@ -100,18 +100,24 @@ def unchecked_note(
     was. It quotes the trust those rows got (`unchecked_trust`; ``trust`` as `data.export.Counts.trust`, by default
     ``counts``' own): it said only 0.8, a labeller's whom nothing checks, of rows at 0.880, a labeller's checked on
     some answers."""
-    reasons = [k for k in (UNCHECKED, f"rank_{UNCHECKED}") if counts.get(k)]  # named as the counts name them
+    reasons = unchecked_counts(counts)
     if not reasons:
         return ""
-    n = sum(counts[k] for k in reasons)
+    n = sum(reasons.values())
     floor = "--min-posterior" + (f" {min_posterior:g}" if min_posterior is not None else "")
-    trust = unchecked_trust(getattr(counts, "trust", {}) if trust is None else trust, reasons)
+    trust = unchecked_trust(getattr(counts, "trust", {}) if trust is None else trust, list(reasons))
     return (
         f"{' and '.join(reasons)}: {n} row{'s are' if n != 1 else ' is'} one labeller's answer that no second "
         f"labeller or gold checks, its posterior that labeller's trust ({f'here {trust}; ' if trust else ''}"
         f"{NO_CHECK_TRUST:g} where nothing of theirs is checked), below {floor}: add gold (`python -m data gold`) "
         f"or a second labeller on {CHECKED_AT} or more of their items per answer they give, or lower --min-posterior"
     )
+
+
+def unchecked_counts(counts: Mapping[str, int]) -> dict[str, int]:
+    """The rows counted ``unchecked`` (pairs, KTO answers) and ``rank_unchecked`` (the pairs of rankings), by the
+    reasons the counts name them; those of no row left out."""
+    return {k: counts[k] for k in (UNCHECKED, f"rank_{UNCHECKED}") if counts.get(k)}
 
 
 def unchecked_trust(trust: Mapping[str, Mapping[str, int]], reasons: list[str]) -> str:

@@ -178,6 +178,26 @@ def figure_text(value: float | None, digits: int = FIGURE_DIGITS, none: str = "-
     return text.removeprefix("-") if float(text) == 0 else text  # -0.0002 (a bias a hair below 0) is 0.000
 
 
+def trust_text(trust: float | None, floor: float | None = None, none: str = "-") -> str:
+    """A labeller's trust, the posterior of their answers nobody checks, as printed (`stats --labellers`, the admin
+    tab, and the export's note on rows left out at it, below ``floor``, their --min-posterior): to `FIGURE_DIGITS`
+    decimals, or more where those round it up to a figure of two, as a floor is set (0.89981 is 0.8998: `0.900` read
+    as if --min-posterior 0.9 kept its rows, which it leaves out, and `stats --labellers` said 0.900 where the note
+    said 0.8998), or to the ``floor`` (one of 3 decimals or more: the note's then has more than the report's);
+    ``none`` where there is none."""
+    figure = as_figure(trust)
+    if figure is None:
+        return none
+    text = f"{figure:.{FIGURE_DIGITS}f}"
+    onto = float(text) > figure and text.endswith("0")  # rounded up to 0.900, 0.850: a floor one sets
+    below = min(float(text) if onto else math.inf, math.inf if floor is None else floor)
+    digits = FIGURE_DIGITS
+    while float(text) >= below and digits < 17:
+        digits += 1
+        text = f"{figure:.{digits}f}"
+    return text
+
+
 def p_value_text(p: float) -> str:
     """A p-value as printed: ``p = 0.042``, or ``p < 0.001`` below what `FIGURE_DIGITS` decimals show (``p = 0.000``
     said the chance was none)."""

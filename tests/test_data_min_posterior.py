@@ -386,19 +386,20 @@ def dan_and_eve(tmp_path, test: int = 0) -> Workspace:
 
 
 def test_the_unchecked_note_quotes_the_trust_the_rows_left_out_got(tmp_path, capsys):
-    """dan's 4 lone pairs were left out at his trust, 0.880, and the note said only "0.8 where nothing of theirs is
-    checked": it quotes the trust they got, the one `stats --labellers` shows, and the range beside eve's 0.8."""
+    """dan's 4 lone pairs were left out at his trust, 0.87998, and the note said only "0.8 where nothing of theirs is
+    checked": it quotes the trust they got, the one `stats --labellers` shows (0.880, to 3 decimals, would read as if
+    a --min-posterior 0.88 kept them: `data.intervals.trust_text`), and the range beside eve's 0.8."""
     ws = dan_and_eve(tmp_path)
     assert main(["stats", "-w", str(ws.path), "--labellers", "--json"]) == 0
     trust = {r["labeller"]: r["trust"] for r in json.loads(capsys.readouterr().out)["labellers"]}
-    assert (trust["dan"], trust["eve"]) == (0.88, 0.8)
+    assert (trust["dan"], trust["eve"]) == (0.87998, 0.8)
     assert main([*sure_export(ws), "--exclude-labeller", "eve"]) == 0
     said = "left out: below_min_posterior 2, excluded_only 4, unchecked 4; " + unchecked_note(
-        4, trust="0.880"
+        4, trust="0.87998"
     )
     assert capsys.readouterr().out.endswith(f", {said}; excluded labellers: eve (--exclude-labeller)\n")
     assert main(sure_export(ws)) == 0
-    said = "below_min_posterior 2, unchecked 8; " + unchecked_note(8, trust="0.800–0.880")
+    said = "below_min_posterior 2, unchecked 8; " + unchecked_note(8, trust="0.800–0.87998")
     assert f"left out: {said}\n" in capsys.readouterr().out
     sure = {"aggregate": "dawid-skene", "min_posterior": 0.9}
     _, counts = preference_rows(ws, None, ("sampled",), **sure)
@@ -426,7 +427,7 @@ def test_the_held_out_line_quotes_the_trust_of_its_own_rows(tmp_path):
     }
     assert "unchecked" not in data_line(metrics)
     assert eval_line(metrics).endswith(
-        f"unchecked 8, evaluated 0, 0 truncated to fit; {unchecked_note(8, trust='0.800–0.880')}"
+        f"unchecked 8, evaluated 0, 0 truncated to fit; {unchecked_note(8, trust='0.800–0.87998')}"
     )
 
 
@@ -456,8 +457,9 @@ def test_the_trust_quoted_of_rows_below_the_floor_never_reads_the_floor(tmp_path
     assert "(here 0.8998; 0.8 where nothing of theirs is checked), below --min-posterior 0.9" in out
     rows, counts = kto_rows(ws, None, aggregate="dawid-skene", min_posterior=0.9)
     assert counts.trust == {"unchecked": {"0.8998": 3}}
-    _, lower = kto_rows(ws, None, aggregate="dawid-skene", min_posterior=0.95)  # 3 decimals where they do
-    assert lower.trust == {"unchecked": {"0.900": 3}}
+    # at any floor, as `stats --labellers` shows it (it said 0.900 below 0.95: test_data_trust_quotes.py)
+    _, lower = kto_rows(ws, None, aggregate="dawid-skene", min_posterior=0.95)
+    assert lower.trust == {"unchecked": {"0.8998": 3}}
 
 
 def test_a_runs_counts_are_its_rows_once_by_reason_and_a_resume_still_quotes_their_trust(
@@ -486,10 +488,12 @@ def test_a_runs_counts_are_its_rows_once_by_reason_and_a_resume_still_quotes_the
     }
     assert metrics["eval_counts"] == {"exported": 0, "unchecked": 4, "other_split": 12}
     assert (metrics["data_trust"], metrics["eval_trust"]) == (
-        {"unchecked": {"0.880": 4}},
+        {"unchecked": {"0.87998": 4}},
         {"unchecked": {"0.800": 4}},
     )
-    said = f"left out: below_min_posterior 2, other_split 4, unchecked 4; {unchecked_note(4, trust='0.880')}"
+    said = (
+        f"left out: below_min_posterior 2, other_split 4, unchecked 4; {unchecked_note(4, trust='0.87998')}"
+    )
     # the held-out line quoted no trust where the workspace line said what unchecked is: it quotes its own rows'
     held = "all left out: unchecked 4; so training rows are used for the report, not held-out), evaluated 4 "
     held += "(--eval-limit left out 2), 0 truncated to fit; unchecked: 4 rows at their labeller's trust (here 0.800; "

@@ -8,8 +8,14 @@ from pathlib import Path
 
 from data.dawid_skene import NO_CHECK_TRUST
 from data.exclusion import excluded_line
-from data.export import UNCHECKED
-from data.export_workspace import TAKEN_KINDS, left_out, rows_and_reasons, unchecked_note, unchecked_trust
+from data.export_workspace import (
+    TAKEN_KINDS,
+    left_out,
+    rows_and_reasons,
+    unchecked_counts,
+    unchecked_note,
+    unchecked_trust,
+)
 from data.files import atomic_write, strict_json
 from data.intervals import figure_text, wilson_interval
 from data.lineage import reward_name
@@ -237,20 +243,23 @@ def eval_line(metrics: dict) -> str | None:
 
 
 def _held_out_note(metrics: dict) -> str:
-    """What the test split's items left out `unchecked` are (`unchecked_note`), with the trust they got; where the
-    workspace line said what such rows are (the training split had some too), only their own trust, which that
-    line's is not (it quoted the training rows' 0.880 and nothing of the held-out rows' 0.800)."""
+    """What the test split's rows left out `unchecked` and `rank_unchecked` are (`unchecked_note`), with the trust
+    they got; where the workspace line said what such rows are (the training split had some too), only their own
+    trust, which that line's is not (it quoted the training rows' 0.880 and nothing of the held-out rows' 0.800).
+    A ranking's pairs are no test-split items of `_test_left_out`, but rows left out all the same: their trust was
+    quoted nowhere."""
     floor = (metrics.get("verdicts") or {}).get("min_posterior")
-    held = (metrics.get("eval_counts") or {}).get(UNCHECKED)  # its pairs' (as `_test_left_out`: no rankings)
+    held = unchecked_counts(metrics.get("eval_counts") or {})  # its pairs' and its rankings' pairs'
     trust = metrics.get("eval_trust") or {}
     if not unchecked_note(metrics.get("data_counts") or {}, floor):
-        note = unchecked_note({UNCHECKED: held}, floor, trust)
+        note = unchecked_note(held, floor, trust)
         return f"; {note}" if note else ""
-    here = unchecked_trust(trust, [UNCHECKED])  # "": none tallied (a run recorded before the tally)
+    here = unchecked_trust(trust, list(held))  # "": none tallied (a run recorded before the tally)
     if not here:
         return ""
-    rows = f"{held} row{'s' * (held != 1)}"
-    return f"; {UNCHECKED}: {rows} at their labeller's trust (here {here}; what that is: the workspace line)"
+    n = sum(held.values())
+    rows = f"{' and '.join(held)}: {n} row{'s' * (n != 1)}"
+    return f"; {rows} at their labeller's trust (here {here}; what that is: the workspace line)"
 
 
 def summary_lines(method: str, metrics: dict) -> list[str]:
