@@ -4,7 +4,6 @@ labeller's trust, one text by one rule (`data.intervals.trust_text`)."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 
@@ -22,9 +21,8 @@ from data.schemas import CHOICES
 from data.workspace import Workspace
 from tests.test_data_min_posterior import JUST_BELOW, dan_and_eve, unchecked_note
 from tests.test_train import build_workspace
-from train.out_folder import SELECTION_FILE, read_selection
 from train.pairs import preference_rows
-from train.report import data_line, eval_line
+from train.report import eval_line
 
 SURE = {"aggregate": "dawid-skene", "min_posterior": 0.9}
 HELD = {"held_out": 0, "evaluated": 0, "beyond_eval_limit": 0, "excluded": {}, "truncated": 0}
@@ -134,33 +132,3 @@ def test_a_trust_gets_more_decimals_only_where_three_round_it_up_onto_a_floor():
         "0.800",
         "0.8998",
     ]
-
-
-def test_a_selection_recorded_with_the_trust_among_its_counts_reads_back_each_row_once(tmp_path):
-    """A run started on 2026-12-07 between 5b00f8e and cb5ae54 recorded the trust tally among its counts
-    (``"unchecked at trust 0.880": 4`` beside ``"unchecked": 4``, no `trust` keys): its resume listed that tally as
-    a reason, `unchecked 4, unchecked at trust 0.880 4`, counting those rows twice in its report, metrics and
-    `stats --json`, and quoted no trust. Read back, the tally is the selection's trust, as recorded since."""
-    record = {
-        "train_rows": [],
-        "eval_rows": [],
-        "eval_split": "test",
-        "excluded": {},
-        "counts": {"exported": 6, "below_min_posterior": 2, "unchecked": 4, "unchecked at trust 0.880": 4},
-        "eval_counts": {"unchecked": 1, "unchecked at trust 0.800": 1, "rank_unchecked": 3},
-        "written_at": "2026-12-07T16:40:00+00:00",
-    }
-    record["eval_counts"] |= {"rank_unchecked at trust 0.800": 3}
-    (tmp_path / SELECTION_FILE).write_bytes(gzip.compress(json.dumps(record).encode()))
-    old = read_selection(tmp_path)
-    assert (old["counts"], old["trust"]) == (
-        {"exported": 6, "below_min_posterior": 2, "unchecked": 4},
-        {"unchecked": {"0.880": 4}},
-    )
-    assert (old["eval_counts"], old["eval_trust"]) == (
-        {"unchecked": 1, "rank_unchecked": 3},
-        {"unchecked": {"0.800": 1}, "rank_unchecked": {"0.800": 3}},
-    )
-    line = data_line({"data_counts": old["counts"], "data_trust": old["trust"], "verdicts": SURE})
-    said = f"left out: below_min_posterior 2, unchecked 4; {unchecked_note(4, trust='0.880')}"
-    assert line == f"workspace: 6 rows taken, {said}"

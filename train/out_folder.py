@@ -35,9 +35,6 @@ CONFIG_FILE = RUN_CONFIG  # "train_config.json"; what marks a folder our trainer
 SELECTION_FILE = "selection.json.gz"
 # the trust of the rows its counts say unchecked (`data.export.Counts.trust`): recorded since 2026-12-07
 NEWER_KEYS = ("trust", "eval_trust")
-# where a selection recorded earlier that day held that trust: among its counts, ``"unchecked at trust 0.880": 4``
-# beside ``"unchecked": 4``, which a resume listed as a reason, counting those rows twice (`_trust_apart`)
-AT_TRUST = " at trust "
 SELECTION_KEYS = ("train_rows", "eval_rows", "eval_split", "counts", "eval_counts", "excluded", *NEWER_KEYS)
 FINISHED_FILES = ("metrics.json", "sdpo.json")  # written last: a run's report (sDPO: the whole run's)
 
@@ -158,16 +155,6 @@ def write_selection(out: Path, record: bytes) -> None:
         atomic_write(out / SELECTION_FILE, lambda f: f.write(record))
 
 
-def _trust_apart(record: dict) -> dict:
-    """A selection ``record`` with the trust its counts held (`AT_TRUST`) moved to its ``trust`` and ``eval_trust``,
-    as recorded since: its counts every row once, by reason, and the note quoting the trust those rows got."""
-    for counts, trust in (("counts", "trust"), ("eval_counts", "eval_trust")):
-        for key in [key for key in record[counts] if AT_TRUST in key]:
-            reason, _, value = key.partition(AT_TRUST)
-            record[trust].setdefault(reason, {})[value] = record[counts].pop(key)
-    return record
-
-
 def read_selection(out: Path, marker: str | None = None) -> dict | None:
     """The rows the run in ``out`` started with (`write_selection`), or None where it recorded none (a run of an
     older version, or one killed before training started). An unreadable record is an error, not a new selection
@@ -189,7 +176,7 @@ def read_selection(out: Path, marker: str | None = None) -> dict | None:
         wrong = next((key for key, kind in kinds.items() if not isinstance(record.get(key), kind)), None)
         if wrong is not None:
             raise ValueError(f"{wrong} missing or not a {kinds[wrong].__name__}")
-        return _trust_apart(record)
+        return record
     except NotAFileError as exc:
         raise PrefloopError(str(exc)) from None
     except (OSError, ValueError, EOFError) as exc:
