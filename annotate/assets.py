@@ -157,7 +157,7 @@ __RESTORE__
   // DRAW_MS at most; the answer itself is the `.then`'s (a view is no answer: `onView`).
   // A `.then` later than that (its answer drawn since it was sent, and no longer waited on) applies the keys itself:
   // `whenDrawn` left them queued behind the wait it had not ended, for good.
-  // ``status``: the status line the answer set (a "Not saved" refusal: `unsend`).
+  // ``status``: the status line the answer set (one marked refused: `unsend`).
   window.prefloopDrawn = (status) => {
     const late = inflight !== 0 && viewAt >= inflight && !drawing;
     answering = false;
@@ -265,8 +265,10 @@ __RESTORE__
     if (event.isTrusted && restoring && event.target.closest?.(wins)) settleNow();
     const button = event.target.closest?.("#pf-submit, #pf-skip, #pf-undo, #pf-edit-save, #pf-edit-cancel");
     if (!button) return;
-    if (button.id === "pf-edit-cancel") {  // nothing to keep: the edit is given up, the label not sent
-      if (load()) save({...load(), edit: null, submitted: false});
+    // Cancel saves nothing (README): the edit is given up, and so is a send of the pick (no longer the pick sent,
+    // which a later change back marked as sent again): a reload puts it back and sends nothing; Enter sends it
+    if (button.id === "pf-edit-cancel") {
+      if (load()) save({...load(), edit: null, submitted: false, sentPick: null});
       return;
     }
     if (button.id === "pf-submit" || button.id === "pf-edit-save") remember(true, button.id === "pf-edit-save");
@@ -345,7 +347,7 @@ __RESTORE__
 # annotate.edit_view): Gradio runs it once it is done with the event's answer (`whenDrawn` in the page script, and
 # the end of its `inflight`: a view drawn meanwhile may be another event's); not after an error, which draws no
 # item: a draw after it waits at most DRAW_MS.
-# Its input is the label tab's status line, as the answer set it (a refusal's "Not saved" line: `unsend`).
+# Its input is the label tab's status line, as the answer set it (a refusal's is marked: `unsend`).
 ANSWER_DRAWN = "(status) => { window.prefloopDrawn && window.prefloopDrawn(status); }"
 # The `.failure` of the same events: Gradio (6.31) runs their `.then` only after an answer, not after an error
 # (`shown_errors`' line, a refusal, a signed-out tab); this ends the wait for it instead.
