@@ -41,7 +41,7 @@ from data.provision import model_label
 from data.workspace import Workspace
 from generate.bestofn import check_judge_model, judge_workspace, sample_best_worst
 from generate.engines import SamplingParams, engine_said, make_engine
-from generate.job_plan import JobPlan, job_answers, job_prompts, pairs_plan
+from generate.job_plan import JobPlan, job_answers, job_prompts, pairs_plan, prompt_ids
 from generate.judge import load_template
 from generate.modes import MODES, SHARED, mode_of, mode_options
 from generate.options import (
@@ -53,6 +53,7 @@ from generate.options import (
     sampling_params,
 )
 from generate.prepare import (
+    ARENA_SAMPLES,
     check_prompts,
     check_reward_judge,
     check_workspace_writable,
@@ -311,6 +312,10 @@ def run(options: GenerateOptions) -> dict:
     if options.arena:
         from generate.arena import run_arena
 
+        if loaded:  # the arena's set: the file's prompts or not
+            ids = set(prompt_ids(workspace, options.split, options.limit or 0))
+            if said := file_share_line(loaded, ids, options.split, ARENA_SAMPLES):
+                print(said)
         # with --judge, the judge's votes on its pairs
         return run_arena(options, workspace, models=arena, judge_folder=judge_folder)
     round, label = sampling_round(options, workspace, model_path), model_label(model)

@@ -38,8 +38,10 @@ from generate.options import (
     sampling_params,
 )
 from generate.prepare import (
+    LOOP_SAMPLES,
     check_reward_judge,
     fetch_model,
+    file_share_line,
     import_prompts,
     preview_prompts,
     quiet_logs,
@@ -285,6 +287,9 @@ def run(options: LoopOptions) -> dict:
                 print(line)
             for line in warnings:
                 print(f"warning: {line}", file=sys.stderr)
+            for split, ids in sets.items():  # the loop's sets: the file's prompts or not
+                if said := file_share_line(loaded, set(ids), split, LOOP_SAMPLES):
+                    print(said)
         gold = "with a gold answer " * bool(options.spin_iter)  # what SPIN's pairs need
         for line in limit_taken(options.limit or 0, len(sets["train"]), f"{gold}in split train"):
             print(line)
