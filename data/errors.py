@@ -47,6 +47,13 @@ def shown(value: object) -> str:
     return cut(one_line(text))
 
 
+def number_shown(value: object) -> str:
+    """A flag's number as a line quotes it back, in one short form however it was typed or stored: a float that is
+    a whole number without its ".0" (`--min-posterior 0` was echoed "0.0"), any other as repr writes it (``0.1``,
+    ``1e-06``: every digit, where ``:g`` cut 0.123456789 to 0.123457); anything else (an int, text) as str."""
+    return repr(value).removesuffix(".0") if isinstance(value, float) else str(value)
+
+
 def one_line(message: str) -> str:
     """``message`` with its control characters (a newline, an escape sequence, a Unicode line separator) written
     as repr writes them (``\\n``, ``\\x1b``): an id or value the user typed cannot break the error line in two or

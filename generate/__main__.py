@@ -34,7 +34,7 @@ from pathlib import Path
 
 from data.cli import check_applies, explicit_names, options_parser, run_cli
 from data.config import ConfigError, add_config, build, load_yaml_keys
-from data.errors import PrefloopError
+from data.errors import PrefloopError, number_shown
 from data.imports import Loaded
 from data.lineage import ModelEntry, find_model, is_reward_model_name
 from data.provision import model_label
@@ -113,7 +113,7 @@ def check_options(options: GenerateOptions) -> None:
     if (options.limit or 0) < 0:
         raise PrefloopError(f"--limit {options.limit}: must be >= 0")
     if options.test_fraction is not None and not 0 <= options.test_fraction < 1:
-        raise PrefloopError(f"--test-fraction {options.test_fraction}: must be in [0, 1)")
+        raise PrefloopError(f"--test-fraction {number_shown(options.test_fraction)}: must be in [0, 1)")
     if options.arena is not None:  # first: `--arena ... --pairs best-worst` was told it "needs --judge"
         check_arena_options(options)
     if options.pairs == "best-worst" and not options.judge:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from data.cli import check_applies, explicit_names, options_parser, run_cli
 from data.config import ConfigError, build, load_yaml
 from data.config_values import as_written
-from data.errors import PrefloopError
+from data.errors import PrefloopError, number_shown
 from data.lineage import is_reward_model_name
 from data.workspace import Workspace
 from generate.bestofn import check_judge_model
@@ -203,7 +203,7 @@ def check_options(options: LoopOptions) -> None:
         )
     check_chain_name(options)
     if options.test_fraction is not None and not 0 <= options.test_fraction < 1:
-        raise PrefloopError(f"--test-fraction {options.test_fraction}: must be in [0, 1)")
+        raise PrefloopError(f"--test-fraction {number_shown(options.test_fraction)}: must be in [0, 1)")
     if options.test_fraction is not None and not options.prompts and driver == "--judge-iter":
         # the judge loop imports --prompts alone (SPIN without it imports the sft sample set, split so)
         raise PrefloopError(
