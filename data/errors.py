@@ -100,7 +100,13 @@ def names_shown(names: Iterable[object], limit: int | None = None) -> str:
     told = _retold({name: cut_name(name) for name in shown}, lambda name, _, alike: _told_apart(name, alike))
     told = _retold(told, lambda name, text, _: f"{text} ({len(name)} characters)")
     told = _retold(told, lambda name, _, __: name)
-    return ", ".join(one_line(told[name]) for name in shown) or "none"
+    return ", ".join(name_line(told[name]) for name in shown) or "none"
+
+
+def name_line(name: str) -> str:
+    """A name from the user's input `one_line`, its backslashes doubled as repr writes them: a column named with a
+    newline (``a\\nb``) and one typed with a backslash and an n (``a\\\\nb``) were both shown ``a\\nb``."""
+    return one_line(name.replace("\\", "\\\\"))
 
 
 def _retold(told: dict[str, str], how: Callable[[str, str, set[str]], str]) -> dict[str, str]:
