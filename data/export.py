@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 from data.aggregate import DAWID_SKENE, MAJORITY, SPLIT, verdicts_table
 from data.edits import edit_pair_ids
-from data.errors import PrefloopError
+from data.errors import PrefloopError, number_shown
 from data.export_sft import to_sft  # noqa: F401  re-exported: callers import to_sft beside to_dpo, to_kto
 from data.files import atomic_write, folder_for_writing
 from data.intervals import trust_text
@@ -136,7 +136,7 @@ def check_min_posterior(min_posterior: float | None, aggregate: str) -> None:
     if min_posterior is None:
         return
     if not 0 < min_posterior <= 1:  # NaN fails too
-        raise PrefloopError(f"--min-posterior {min_posterior}: must be in (0, 1]")
+        raise PrefloopError(f"--min-posterior {number_shown(min_posterior)}: must be in (0, 1]")
     if aggregate != DAWID_SKENE:
         raise PrefloopError(
             "--min-posterior needs --aggregate dawid-skene (a majority verdict has no posterior; its agreement "

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from data.conversation import storable
 from data.dawid_skene import CHECKED_AT, NO_CHECK_TRUST
 from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
-from data.errors import PrefloopError
+from data.errors import PrefloopError, number_shown
 from data.exclusion import Exclusion, check_exclusion
 from data.export import UNCHECKED, check_min_posterior, dpo_table, kto_table
 from data.export_labels import export_labels
@@ -104,7 +104,7 @@ def unchecked_note(
     if not reasons:
         return ""
     n = sum(reasons.values())
-    floor = "--min-posterior" + (f" {min_posterior:g}" if min_posterior is not None else "")
+    floor = "--min-posterior" + (f" {number_shown(min_posterior)}" if min_posterior is not None else "")
     trust = unchecked_trust(getattr(counts, "trust", {}) if trust is None else trust, list(reasons))
     return (
         f"{' and '.join(reasons)}: {n} row{'s are' if n != 1 else ' is'} one labeller's answer that no second "

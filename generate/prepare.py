@@ -169,18 +169,26 @@ def prompts_line(loaded: Loaded, counts: Counter) -> str | None:
     return f"--prompts {loaded.path}: {'; '.join(said)}" if said else None
 
 
-def file_share_line(loaded: Loaded, asked: set[str], split: str) -> str | None:
+# why a job samples more than the --prompts file's own prompts, per path that does (`file_share_line`)
+JOB_SAMPLES = "a job samples every prompt of its split this model has not answered in the round"
+ARENA_SAMPLES = "an arena compares its models on the first --limit prompts of its split, oldest first"
+LOOP_SAMPLES = (
+    "a loop samples the first --limit prompts of split train and --spin-test-limit of test, oldest first"
+)
+
+
+def file_share_line(loaded: Loaded, asked: set[str], split: str, why: str = JOB_SAMPLES) -> str | None:
     """Of the prompts a job samples (``asked``: their ids), how many are the --prompts file ``loaded``'s and how many
     other prompts of the workspace, where there are any: the file is imported, then the job samples its split as any
-    job does (the run said the file's `new_prompts` and then `prompts N`, as if they were the file's)."""
+    job does (the run said the file's `new_prompts` and then `prompts N`, as if they were the file's). ``why``: how
+    this job picks its prompts (a pairs job's, an arena's, a loop's)."""
     mine = {record.id for record in loaded.records if isinstance(record, Prompt)}
     others = len(asked - mine)
     if not others:
         return None
     return (
         f"--prompts {loaded.path}: the job samples {len(asked)} prompts of split {split}: {len(asked) - others} "
-        f"from the file, {others} other prompts of the workspace (a job samples every prompt of its split this "
-        "model has not answered in the round, not the file's alone)"
+        f"from the file, {others} other prompts of the workspace ({why}, not the file's alone)"
     )
 
 

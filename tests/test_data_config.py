@@ -417,9 +417,9 @@ def test_a_folders_list_too_long_to_be_one_file_name_is_split_at_its_commas(tmp_
     ("command", "text", "said"),
     [
         ("annotate", "gold_rate: 0.7\n", "key gold_rate 0.7: must be in [0, 0.5]"),
-        ("train", "beta: -1\n", "key beta -1.0: must be > 0"),
+        ("train", "beta: -1\n", "key beta -1: must be > 0"),
         ("train", "method: dpo\ndpop_lambda: 3\n", "key dpop_lambda applies to --method dpop, not dpo"),
-        ("loop", "spin_iter: 1\ntrain:\n  beta: -1\n", "key train.beta -1.0: must be > 0"),
+        ("loop", "spin_iter: 1\ntrain:\n  beta: -1\n", "key train.beta -1: must be > 0"),
     ],
 )
 def test_a_range_error_names_the_file_and_key_the_value_came_from(tmp_path, capsys, command, text, said):
@@ -458,7 +458,7 @@ def test_a_range_error_names_the_file_and_key_the_value_came_from(tmp_path, caps
         ("annotate", "gold-rate: 0.7\n", "key gold-rate 0.7: must be"),
         ("generate", "spin-test-limit: 3\n", ": spin-test-limit is an option of --spin-iter N"),
         ("loop", "spin-iter: abc\n", "key spin-iter abc: must be a whole number"),
-        ("loop", "spin-iter: 1\ntrain:\n  learning-rate: -1\n", "key train.learning-rate -1.0: must be"),
+        ("loop", "spin-iter: 1\ntrain:\n  learning-rate: -1\n", "key train.learning-rate -1: must be"),
         ("loop", "spin-iter: 1\ntrain:\n  lerning-rate: 1\n", "lerning-rate (did you mean learning-rate?)"),
     ],
 )

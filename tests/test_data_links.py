@@ -754,6 +754,29 @@ def test_validate_names_a_link_at_a_chains_lock(tmp_path, capsys):
     ]
 
 
+def test_validate_names_a_link_at_ws_runs_and_goes_on_with_its_other_checks(tmp_path, capsys):
+    """A link at WS/runs stopped validate at that line, as a link where the commands read the tables does: a
+    dangling reference in the tables went unsaid until the link was gone. No reader of the tables opens WS/runs: it
+    is named, never followed, and the tables are checked all the same."""
+    from data.records import Completion
+
+    workspace = Workspace.init(tmp_path / "ws")
+    ws = workspace.path
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere/spin.lock").write_text(
+        ""
+    )  # no lock of this workspace: not looked for through the link
+    (ws / "runs").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    orphan = Completion("no-such-prompt", "an answer", "m", "hf")
+    workspace.append([orphan])
+    assert main(["validate", "-w", str(ws)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{ws}/runs: {NOT_A_FILE}",
+        f"completion {orphan.id}: prompt_id no-such-prompt does not exist",
+        f"{ws}: 2 problems",
+    ]
+
+
 @pytest.mark.parametrize("planted", ["link", "file"])
 def test_validate_names_ws_runs_where_it_is_no_folder(tmp_path, capsys, planted):
     """A symlink at WS/runs itself is refused by `Workspace.runs` (train's default --out, the round drivers), and

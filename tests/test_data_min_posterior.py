@@ -66,7 +66,10 @@ def test_export_leaves_out_verdicts_below_the_posterior(ws, capsys):
     ("argv", "error"),
     [
         (["--format", "dpo", "--min-posterior", "0.9"], "--min-posterior needs --aggregate dawid-skene"),
-        (["--format", "dpo", "--aggregate", "dawid-skene", "--min-posterior", "0"], "must be in (0, 1]"),
+        (
+            ["--format", "dpo", "--aggregate", "dawid-skene", "--min-posterior", "0"],
+            "--min-posterior 0: must be in (0, 1]",
+        ),
         (["--format", "dpo", "--aggregate", "dawid-skene", "--min-posterior", "nan"], "must be in (0, 1]"),
         # where it cannot apply that is said first (it said "needs --aggregate dawid-skene", which sft refuses)
         (
@@ -101,6 +104,20 @@ def test_train_refuses_a_threshold_it_cannot_apply(ws, tmp_path, extra, error):
         check_options(options(ws, "tiny", tmp_path / "out", **extra))
 
 
+@pytest.mark.parametrize(("given", "said"), [(1, "1"), (0.9, "0.9"), (0.123456789, "0.123456789")])
+def test_the_threshold_is_quoted_back_as_typed_in_the_train_report(given, said):
+    """`:g` quoted 1.0 as 1 but cut 0.123456789 to 0.123457, a threshold nobody gave; a float is quoted in one
+    short form: no ".0" on a whole number, every digit of any other."""
+    line = verdicts_line({"verdicts": {"aggregate": "dawid-skene", "min_posterior": float(given)}})
+    assert line == f"verdicts: dawid-skene, posterior at least {said}"
+
+
+def test_train_quotes_a_threshold_of_0_as_given(ws, tmp_path):
+    """`train --min-posterior 0` was refused as `--min-posterior 0.0`, a value not typed."""
+    with pytest.raises(PrefloopError, match=r"^--min-posterior 0: must be in \(0, 1\]$"):
+        check_options(options(ws, "tiny", tmp_path / "out", aggregate="dawid-skene", min_posterior=0.0))
+
+
 def test_a_yaml_threshold_written_1e_minus_2_is_read_and_still_range_checked(ws, tmp_path):
     """PyYAML (YAML 1.1) reads `min_posterior: 1e-2` as the string '1e-2': it was "expected float"."""
     from train.__main__ import parse_train_options
@@ -114,7 +131,7 @@ def test_a_yaml_threshold_written_1e_minus_2_is_read_and_still_range_checked(ws,
     config.write_text("aggregate: dawid-skene\nmin_posterior: 5e-1\n")
     assert parse_train_options(argv).min_posterior == 0.5
     config.write_text("aggregate: dawid-skene\nmin_posterior: 1e2\n")
-    with pytest.raises(PrefloopError, match=r"--min-posterior 100.0: must be in \(0, 1\]"):
+    with pytest.raises(PrefloopError, match=r"--min-posterior 100: must be in \(0, 1\]"):
         check_options(parse_train_options(argv))
 
 

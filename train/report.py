@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 from data.dawid_skene import NO_CHECK_TRUST
+from data.errors import number_shown
 from data.exclusion import excluded_line
 from data.export_workspace import (
     TAKEN_KINDS,
@@ -155,7 +156,7 @@ def verdicts_line(metrics: dict) -> str | None:
         return None
     line = f"verdicts: {verdicts['aggregate']}"
     if verdicts.get("min_posterior") is not None:
-        line += f", posterior at least {verdicts['min_posterior']:g}"
+        line += f", posterior at least {number_shown(verdicts['min_posterior'])}"
     agreement = metrics.get("agreement") or {}
     if agreement.get("mode", "off") != "off":
         said = "weights" if agreement["mode"] == "weight" else "ε"  # weight's are 1 − 2ε: no ε of the loss
