@@ -104,35 +104,16 @@ def login(page, url, name):
     wait_for_keys(page)
 
 
-def login_drawn(page, url, service, name: str = "bob") -> None:
-    """`login`, then waits until the server has answered the label tab's second draw as the page loads (the tab's
-    select, once the admin tab's load picks it: see `reload_slowly` in tests/test_annotate_kept_pick_browser.py) and
-    the page has drawn it (no event pending). `login` returns once the first draw is on screen: keys pressed then
-    raced the second (on a loaded machine it landed, the same item again, just after the first submit's click, and
-    the second label's keys were never saved), and a helper counting the next reload's draws counted it as that
-    reload's."""
-    done, twice = [], threading.Event()
-    serve = service.serve
-
-    def counted(*args, **kwargs):
-        try:
-            return serve(*args, **kwargs)
-        finally:
-            done.append(args)
-            if len(done) >= 2:
-                twice.set()
-
-    service.serve = counted
-    try:
-        login(page, url, name)
-        assert twice.wait(WAIT_MS / 1000), f"the label tab was drawn {len(done)} time(s) as the page loaded"
-    finally:
-        del service.serve  # the class's own method again
-    # Gradio marks the event's outputs pending as it sends it, before the server computes it, until it is drawn
-    page.wait_for_function(
-        "!document.querySelector('#pf-prompt .progress-text') && document.querySelector('.pending') === null",
-        timeout=WAIT_MS,
-    )
+def login_drawn(page, url, name: str = "bob") -> None:
+    """`login`, then waits until both of the label tab's draws as the page loads are on screen and Gradio is done
+    with them (COUNT_DRAWS, LOAD_DRAWN: the tab's select, once the admin tab's load picks it, draws it again).
+    `login` returns once the first draw is on screen: keys pressed then raced the second (on a loaded machine it
+    landed, the same item again, just after the first submit's click, and the second label's keys were never
+    saved). It waited for the server's second `serve` and no pending mark, as `reload_slowly` once did: the first
+    draw's end clears the mark with the second still on its way."""
+    page.add_init_script(COUNT_DRAWS)
+    login(page, url, name)
+    page.wait_for_function(LOAD_DRAWN, timeout=WAIT_MS)
 
 
 def wait_for_keys(page) -> None:

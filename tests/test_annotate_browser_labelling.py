@@ -283,7 +283,7 @@ def test_keys_typed_during_a_submit_wait_until_its_answer_is_drawn(tmp_path, bro
     app, ctx, url = serve(workspace, "pairwise", users)
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
+        login_drawn(page, url)
         first = ctx.service.queue.held["bob"]
         page.evaluate(SLOW_DRAW)
         if markup == "no progress text":
@@ -317,7 +317,7 @@ def test_keys_typed_during_a_submit_apply_when_its_then_runs_after_the_draw_wait
     app, ctx, url = serve(workspace, "pairwise", users)
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
+        login_drawn(page, url)
         page.evaluate(NO_PROGRESS_TEXT)
         page.evaluate(LATE_THEN)
         for key in ("b", "2", "Enter", "x", "Enter"):

@@ -86,7 +86,7 @@ def test_a_changed_pick_is_kept_and_a_key_pressed_while_it_goes_back_wins(tmp_pa
     app, ctx, url = serve(workspace, "pairwise", users)
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
+        login_drawn(page, url)
         first = ctx.service.queue.held["bob"]
         page.keyboard.press("a")
         page.wait_for_function(f"{KEPT_PICK}?.choice === 0 && {CHECKED} === 0", timeout=WAIT_MS)
@@ -132,7 +132,7 @@ def test_a_click_on_the_choices_while_the_kept_pick_goes_back_wins(tmp_path, bro
     app, ctx, url = serve(workspace, "pairwise", users)
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
+        login_drawn(page, url)
         first = ctx.service.queue.held["bob"]
         page.keyboard.press("a")
         page.keyboard.press("2")
@@ -163,7 +163,7 @@ def test_e_and_ctrl_enter_while_the_kept_pick_goes_back_win(tmp_path, browser, u
     app, ctx, url = serve(workspace, "pairwise", users)
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
+        login_drawn(page, url)
         first = ctx.service.queue.held["bob"]
         page.keyboard.press("a")
         page.wait_for_function(f"{KEPT_PICK}?.choice === 0", timeout=WAIT_MS)
@@ -207,7 +207,7 @@ def test_a_note_typed_and_a_click_on_submit_while_the_kept_pick_goes_back_win(tm
     app, ctx, url = serve(workspace, "pairwise", users)
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
+        login_drawn(page, url)
         first = ctx.service.queue.held["bob"]
         page.keyboard.press("a")
         page.keyboard.press("n")
@@ -245,7 +245,7 @@ def test_a_note_typed_before_the_tabs_second_draw_stays(tmp_path, browser, users
     note = "#pf-note textarea"
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
+        login_drawn(page, url)
         first = ctx.service.queue.held["bob"]
         page.keyboard.press("a")
         page.wait_for_function(f"{KEPT_PICK}?.choice === 0", timeout=WAIT_MS)
@@ -278,7 +278,7 @@ def test_a_note_typed_before_the_first_draw_stays(tmp_path, browser, users):
     note = "#pf-note textarea"
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
+        login_drawn(page, url)
         first = ctx.service.queue.held["bob"]
         page.keyboard.press("a")
         page.keyboard.press("n")
@@ -315,7 +315,7 @@ def test_a_click_on_undo_or_skip_while_a_submitted_kept_pick_goes_back_wins(tmp_
     )
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
+        login_drawn(page, url)
         first = ctx.service.queue.held["bob"]
         page.keyboard.press("a")
         page.keyboard.press("Enter")
@@ -358,7 +358,7 @@ def test_typing_in_the_ranking_box_while_the_kept_ranking_goes_back_wins(tmp_pat
     box = "#pf-choice.pf-task-rank textarea, #pf-choice.pf-task-rank input"
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 1100})
-        login_drawn(page, url, ctx.service)
+        login_drawn(page, url)
         item = ctx.service.queue.held["bob"]
         page.keyboard.press("1")
         page.keyboard.press("2")
@@ -393,7 +393,7 @@ def test_a_ranking_typed_before_the_tabs_second_draw_stays(tmp_path, browser, us
     box = "#pf-choice.pf-task-rank textarea, #pf-choice.pf-task-rank input"
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 1100})
-        login_drawn(page, url, ctx.service)
+        login_drawn(page, url)
         item = ctx.service.queue.held["bob"]
         with between_load_draws(page, ctx.service, item):
             page.locator(box).focus()  # as by Tab: a click on the box is one on the choices
@@ -423,7 +423,7 @@ def test_a_pick_made_after_a_refused_send_is_timed_to_its_own_send(tmp_path, bro
     app, ctx, url = serve(workspace, "pairwise", users)
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)  # the item is handed out before this returns
+        login_drawn(page, url)  # the item is handed out before this returns
         first = ctx.service.queue.held["bob"]
         page.keyboard.press("Enter")
         wait_status(page, "Pick a choice first")
@@ -454,7 +454,7 @@ def test_a_pick_changed_after_a_refused_send_is_not_sent_by_a_reload(tmp_path, b
     app, ctx, url = serve(workspace, "pairwise", users)
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
+        login_drawn(page, url)
         first = ctx.service.queue.held["bob"]
         page.keyboard.press("Enter")
         wait_status(page, "Pick a choice first")
@@ -490,7 +490,7 @@ def test_a_pick_changed_back_to_the_one_sent_is_sent_again_by_a_reload(tmp_path,
     app, ctx, url = serve(workspace, "pairwise", users)
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
+        login_drawn(page, url)
         first = ctx.service.queue.held["bob"]
         with unanswered(page):
             page.keyboard.press("a")
@@ -522,7 +522,7 @@ def test_typing_while_a_sent_pick_goes_back_wins_even_where_it_types_the_note_se
     app, ctx, url = serve(workspace, "pairwise", users)
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
+        login_drawn(page, url)
         first = ctx.service.queue.held["bob"]
         note = "the same note"
         with unanswered(page):

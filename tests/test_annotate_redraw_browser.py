@@ -50,7 +50,7 @@ def test_a_note_stays_when_the_same_item_is_drawn_again_in_place(tmp_path, brows
     note = "#pf-note textarea"
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
+        login_drawn(page, url)
         page.keyboard.press("a")
         page.keyboard.press("n")
         page.keyboard.type("first thought")
@@ -100,7 +100,7 @@ def test_a_late_draw_of_the_item_while_a_submit_is_on_its_way_is_not_its_answer(
     app, ctx, url = serve(workspace, "pairwise", users)
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
+        login_drawn(page, url)
         first = ctx.service.queue.held["bob"]
         with held(ctx.service, "submit"):
             with load_draw_held(page, ctx.service) as let_draw:
@@ -129,7 +129,7 @@ def test_a_late_draw_of_the_item_after_a_submits_answer_keeps_its_status_line(tm
     app, ctx, url = serve(workspace, "pairwise", users)
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
+        login_drawn(page, url)
         first = ctx.service.queue.held["bob"]
         with load_draw_held(page, ctx.service) as let_draw:
             submit_b(page)
@@ -161,7 +161,7 @@ def test_a_submit_the_app_answers_with_an_error_is_not_waited_on(tmp_path, brows
 
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
+        login_drawn(page, url)
         first = ctx.service.queue.held["bob"]
         page.evaluate("() => { window.__samePage = true; }")  # gone with a reload
         ctx.service.submit = broken  # until `held` ends: then the class's own method again

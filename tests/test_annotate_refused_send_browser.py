@@ -51,7 +51,7 @@ def test_a_send_the_app_refused_is_not_sent_again_by_a_reload(tmp_path, browser,
     ctx.service.submit = disk_full_once
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
+        login_drawn(page, url)
         first = ctx.service.queue.held["bob"]
         page.keyboard.press("b")
         page.keyboard.press("Enter")
@@ -85,7 +85,7 @@ def test_a_signed_out_tabs_send_goes_once_the_labeller_signs_in_again(tmp_path, 
     app, ctx, url = serve(workspace, "pairwise", users)
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
+        login_drawn(page, url)
         first = ctx.service.queue.held["bob"]
         other = browser.new_page()  # Log out elsewhere ends bob's sessions, this tab's too
         login(other, url, "bob")
