@@ -13,7 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-from annotate.service import choice_from_side
 from data import Completion, Pair, Prompt
 from tests.annotate_browser import (
     COUNT_DRAWS,
@@ -24,6 +23,7 @@ from tests.annotate_browser import (
     ROOT,
     SHOWN_ITEM,
     WAIT_MS,
+    assert_one_label,
     build_workspace,
     csp_errors,
     free_port,
@@ -166,13 +166,12 @@ def _pick_saved_once(page, workspace, item: str) -> dict:
     longer (it read "(no status line)" after 10 s twice under load, the page not yet reloaded)."""
     wait_status(page, "Saved to disk: B better", seconds=40)
     page.wait_for_function(f"{KEPT_PICK} === null")  # the page moved on: it keeps nothing to send again
-    labels = workspace.frame("labels")
-    assert len(labels) == 1 and labels.iloc[0]["item_id"] == item and labels.iloc[0]["annotator"] == "bob"
-    assert labels.iloc[0]["choice"] == choice_from_side("right", labels.iloc[0]["left"])
+    assert_one_label(workspace, item, "right")
+    label = workspace.frame("labels").iloc[0].to_dict()
     page.reload()
     page.wait_for_selector("#pf-prompt .pf-prompt", timeout=WAIT_MS)
     assert len(workspace.frame("labels")) == 1 and "1 labelled" in page.inner_text("#pf-progress")
-    return labels.iloc[0].to_dict()
+    return label
 
 
 def stop(child: subprocess.Popen, sig: int) -> None:
