@@ -360,8 +360,7 @@ def test_a_pick_changed_after_a_refused_send_is_not_sent_by_a_reload(tmp_path, b
         page.wait_for_function(f"{KEPT_PICK}?.choice === 1", timeout=WAIT_MS)
         assert page.evaluate(f"{KEPT_PICK}.submitted") is False
 
-        page.add_init_script(COUNT_DRAWS)
-        page.reload()
+        page.reload()  # the page counts its draws (COUNT_DRAWS, added by login_drawn)
         page.wait_for_function(
             f"item => ({SHOWN_ITEM}) === item && {LOAD_DRAWN} && {CHECKED} === 1", arg=first, timeout=WAIT_MS
         )

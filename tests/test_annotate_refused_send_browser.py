@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from tests.annotate_browser import (
     CHECKED,
-    COUNT_DRAWS,
     KEPT_PICK,
     LOAD_DRAWN,
     NO_CHROMIUM,
@@ -46,8 +45,7 @@ def test_a_send_the_app_refused_is_not_sent_again_by_a_reload(tmp_path, browser,
             f"{KEPT_PICK}?.submitted === false && {KEPT_PICK}.choice === 1", timeout=WAIT_MS
         )
 
-        page.add_init_script(COUNT_DRAWS)
-        page.reload()
+        page.reload()  # the page counts its draws (COUNT_DRAWS, added by login_drawn)
         page.wait_for_function(
             f"item => ({SHOWN_ITEM}) === item && {LOAD_DRAWN} && {CHECKED} === 1", arg=first, timeout=WAIT_MS
         )
