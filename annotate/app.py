@@ -9,6 +9,7 @@ call; an admin is handed items only once they open the Label tab.
 """
 
 import gc
+import inspect
 import time
 from contextlib import asynccontextmanager
 from dataclasses import astuple
@@ -201,6 +202,15 @@ async def _with_sessions(sessions: Sessions, server_app):
     yield
 
 
+# Gradio's launch sends the page it just started one HEAD with a 3 s limit (a check meant for notebooks that
+# cannot reach localhost) and raised "When localhost is not accessible, a shareable link must be created" when the
+# answer was slower: on a loaded machine the labelling app exited right after it began to listen. The app serves
+# its own address; `_frontend=False` leaves the probe out (its only use in Gradio's launch), where Gradio has it.
+_NO_LOCALHOST_PROBE = (
+    {"_frontend": False} if "_frontend" in inspect.signature(gr.Blocks.launch).parameters else {}
+)
+
+
 def launch(
     app: gr.Blocks,
     ctx: Context,
@@ -238,6 +248,7 @@ def launch(
             ssr_mode=False,
             show_error=True,
             app_kwargs={"middleware": [guard], "lifespan": partial(_with_sessions, sessions)},
+            **_NO_LOCALHOST_PROBE,
             **kwargs,
         )
     except OSError as exc:  # Gradio's own words name its environment variable and `launch()`'s parameter

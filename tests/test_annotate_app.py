@@ -15,7 +15,9 @@ from annotate.__main__ import main
 from annotate.admin import admin_view
 from annotate.admin_export import export_labels
 from annotate.app import (
+    build_app,
     label_view,
+    launch,
     make_context,
     on_edit,
     on_label_tab,
@@ -944,3 +946,25 @@ def test_a_changed_label_resent_after_a_restart_is_not_called_saved(label_ws, us
     assert (stored["strength"], stored["note"]) == (2, "first look")
     same = on_submit(restarted, "bob", item, "left", "2", " first look ")  # as the page sends it
     assert "✓ Already saved: A better (slightly better)" in same.status
+
+
+def test_the_app_serves_when_its_first_page_answers_slowly(label_ws, users_file, monkeypatch):
+    """Two browser-test runs at once (load 15): `python -m annotate` exited as it began to listen, with Gradio's
+    "When localhost is not accessible, a shareable link must be created": Gradio's launch sends its page one HEAD
+    with a 3 s limit and raises when it is slower. A page that answers slowly is now no reason to stop serving."""
+    import socket
+
+    import gradio.networking
+    import httpx
+
+    monkeypatch.setattr(gradio.networking, "url_ok", lambda url: False)  # what a HEAD slower than 3 s returns
+    ctx = make_context(LabelService(label_ws, "pairwise", overlap=1), Authenticator(load_users(users_file)))
+    app = build_app(ctx)
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    launch(app, ctx, port=port, block=False, quiet=True)
+    try:
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=30).status_code == 200
+    finally:
+        app.close()
