@@ -72,15 +72,16 @@ def test_the_held_out_line_quotes_the_trust_of_its_rankings_unchecked_pairs_too(
     )
 
 
-def just_below(tmp_path) -> Workspace:
-    """`JUST_BELOW`'s KTO labels: dan's 3 lone undesirable answers stay out of the fit at his trust, 0.89981."""
+def just_below(tmp_path, pattern: str = JUST_BELOW) -> Workspace:
+    """`JUST_BELOW`'s KTO labels (or ``pattern``'s, one word per answer, one letter per labeller): dan's 3 lone
+    undesirable answers stay out of the fit at his trust, 0.89981."""
     ws = build_workspace(tmp_path / "ws", count=15, annotators=())
     answers = ws.frame("completions")["id"].tolist()
     choice = {"d": "desirable", "u": "undesirable"}
     ws.append(
         [
             Label(answer, name, "kto", choice[c])
-            for answer, labels in zip(answers, JUST_BELOW.split())
+            for answer, labels in zip(answers, pattern.split())
             for name, c in zip(("ann", "bob", "cyd", "dan"), labels)
             if c != "-"
         ]
@@ -88,13 +89,18 @@ def just_below(tmp_path) -> Workspace:
     return ws
 
 
+def admin_kto_column(ws: Workspace, column: str, table: int = 1) -> dict[str, str]:
+    """A column of the KTO app's admin tables (1: labellers, 2: disputed items; Dawid–Skene's verdicts), by row."""
+    users = {"lead": User("lead", hash_password("correct horse battery"), admin=True)}
+    html = admin_view(make_context(LabelService(ws, task="kto"), Authenticator(users)), "lead", "dawid-skene")
+    columns = re.findall(r"<th>(.*?)</th>", html[table])
+    cells = [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", html[table])]
+    return {row[0]: dict(zip(columns, row))[column] for row in cells if row}
+
+
 def admin_kto_trust(ws: Workspace) -> dict[str, str]:
     """The trust column of the KTO app's admin labellers table, by labeller."""
-    users = {"lead": User("lead", hash_password("correct horse battery"), admin=True)}
-    _, table, _, _ = admin_view(make_context(LabelService(ws, task="kto"), Authenticator(users)), "lead")
-    columns = re.findall(r"<th>(.*?)</th>", table)
-    cells = [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", table)]
-    return {row[0]: dict(zip(columns, row))["trust"] for row in cells if row}
+    return admin_kto_column(ws, "trust")
 
 
 def test_stats_and_the_admin_tab_show_the_trust_the_export_quotes(tmp_path, capsys):
@@ -132,3 +138,13 @@ def test_a_trust_gets_more_decimals_only_where_three_round_it_up_onto_a_floor():
         "0.800",
         "0.8998",
     ]
+
+
+def test_a_trust_read_back_from_the_json_prints_as_the_note_quotes_it():
+    """`stats --labellers --json` gives a trust of 0.89952 as 0.8995 (rounded as printed), and the text and the
+    admin tab print that figure again: 0.8995, a float a hair below it, read 0.899 there while the JSON and the
+    export's note said 0.8995. Printed again, a trust as printed is the same text."""
+    for trust in (0.89952, 0.8995, 0.84951, 0.89981, 0.87998, 0.8796, 0.99996, 0.9, 0.8, 1.0):
+        once = trust_text(trust)
+        assert trust_text(float(once)) == once == trust_text(trust, 0.9 if trust < 0.9 else None), trust
+    assert trust_text(0.8995) == "0.8995"  # a tie, half to even, rounds up onto 0.900
