@@ -12,7 +12,7 @@ from annotate.app import make_context
 from annotate.service import LabelService
 from annotate.users import Authenticator, User, hash_password
 from data.__main__ import main
-from data.aggregate import current_labels
+from data.aggregate import aggregate, current_labels
 from data.intervals import trust_text
 from data.labeller_dawid_skene import dawid_skene_figures
 from data.ranking import canonical_ranking, rank_item_id
@@ -138,6 +138,23 @@ def test_a_trust_gets_more_decimals_only_where_three_round_it_up_onto_a_floor():
         "0.800",
         "0.8998",
     ]
+
+
+# dan's lone answers as `JUST_BELOW`'s; the other answers labelled so that two disputed items' posterior is 0.93950
+DISPUTED = "dddu dddd ddud uddu dddd dddd duud dud- duud dudu uddd uuu- ---d ---u ---u"
+
+
+def test_the_admin_tabs_disputed_posterior_never_reads_as_a_floor_it_is_below(tmp_path):
+    """The disputed items' table showed a posterior of 0.93950 as 0.940 (`figure_text`), beside --min-posterior
+    0.94, which leaves its item out, as a trust read 0.900 below 0.9: it shows 0.9395, by the trust's rule, and
+    every other posterior as the same rule prints it."""
+    ws = just_below(tmp_path, DISPUTED)
+    verdicts = aggregate(ws.frame("labels"), "kto", "dawid-skene")
+    exact = dict(zip(verdicts["item_id"], verdicts["posterior"]))
+    shown = admin_kto_column(ws, "posterior", table=2)
+    assert shown and shown == {item: trust_text(exact[item]) for item in shown}
+    close = [item for item in shown if 0.9395 < exact[item] < 0.93955]
+    assert close and {shown[item] for item in close} == {"0.9395"}
 
 
 def test_a_trust_read_back_from_the_json_prints_as_the_note_quotes_it():
