@@ -52,19 +52,20 @@ def held_out_ranking(tmp_path, test: int):
 def test_the_held_out_line_quotes_the_trust_of_its_rankings_unchecked_pairs_too(tmp_path):
     """fay's 3 held-out rank pairs were counted rank_unchecked at trust 0.800 and the held-out line said nothing
     of them: it named and quoted only the pairs' `unchecked`. It names both counts and quotes the trust of both,
-    where the workspace line said what such rows are and where it did not."""
+    where the workspace line said what such rows are and where it did not, each count beside its reason: the line
+    lists no ranking's pairs, and "unchecked 8" stood before "unchecked and rank_unchecked: 11 rows"."""
     # dan's and eve's pairs held out: the workspace line has none
     alone = held_out_ranking(tmp_path / "a", test=8)
     held, trust = alone["eval_counts"], alone["eval_trust"]
     assert (held["rank_unchecked"], trust["rank_unchecked"]) == (3, {"0.800": 3})
     assert eval_line(alone).endswith(
-        f"0 truncated to fit; {unchecked_note(11, 'unchecked and rank_unchecked', trust='0.800–0.87998')}"
+        f"0 truncated to fit; {unchecked_note(11, 'unchecked 8 and rank_unchecked 3', trust='0.800–0.87998')}"
     )
     # eve's pairs held out, dan's trained: the workspace line has it
     both = held_out_ranking(tmp_path / "b", test=4)
     assert eval_line(both).endswith(
-        "; unchecked and rank_unchecked: 7 rows at their labeller's trust (here 0.800; what that is: the workspace "
-        "line)"
+        "; unchecked 4 and rank_unchecked 3: 7 rows at their labeller's trust (here 0.800; what that is: the "
+        "workspace line)"
     )
     ranked = held_out_ranking(tmp_path / "c", test=0)  # the held-out split's only unchecked rows: fay's
     assert eval_line(ranked).endswith(
