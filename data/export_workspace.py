@@ -107,7 +107,7 @@ def unchecked_note(
     floor = "--min-posterior" + (f" {number_shown(min_posterior)}" if min_posterior is not None else "")
     trust = unchecked_trust(getattr(counts, "trust", {}) if trust is None else trust, list(reasons))
     return (
-        f"{' and '.join(reasons)}: {n} row{'s are' if n != 1 else ' is'} one labeller's answer that no second "
+        f"{unchecked_rows(reasons)} {'are' if n != 1 else 'is'} one labeller's answer that no second "
         f"labeller or gold checks, its posterior that labeller's trust ({f'here {trust}; ' if trust else ''}"
         f"{NO_CHECK_TRUST:g} where nothing of theirs is checked), below {floor}: add gold (`python -m data gold`) "
         f"or a second labeller on {CHECKED_AT} or more of their items per answer they give, or lower --min-posterior"
@@ -118,6 +118,15 @@ def unchecked_counts(counts: Mapping[str, int]) -> dict[str, int]:
     """The rows counted ``unchecked`` (pairs, KTO answers) and ``rank_unchecked`` (the pairs of rankings), by the
     reasons the counts name them; those of no row left out."""
     return {k: counts[k] for k in (UNCHECKED, f"rank_{UNCHECKED}") if counts.get(k)}
+
+
+def unchecked_rows(reasons: Mapping[str, int]) -> str:
+    """``unchecked: 4 rows``; of both reasons (`unchecked_counts`), each one's count: ``unchecked 8 and
+    rank_unchecked 3: 11 rows`` (train's held-out line lists no ranking's pairs: it read "unchecked 8" and
+    "unchecked and rank_unchecked: 11 rows")."""
+    n = sum(reasons.values())
+    named = " and ".join(f"{k} {v}" if len(reasons) > 1 else k for k, v in reasons.items())
+    return f"{named}: {n} row{'s' * (n != 1)}"
 
 
 def unchecked_trust(trust: Mapping[str, Mapping[str, int]], reasons: list[str]) -> str:

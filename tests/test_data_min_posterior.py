@@ -360,7 +360,9 @@ def test_a_lone_rankers_pairs_are_counted_rank_unchecked_and_said_why(tmp_path, 
     ws.append([pair, Label(pair.id, "bob", "pairwise", "a")])
     assert main([*w, "--kinds", "sampled", "rank"]) == 2
     said = (
-        "(left out: rank_unchecked 3, unchecked 1; " + unchecked_note(4, "unchecked and rank_unchecked") + ")"
+        "(left out: rank_unchecked 3, unchecked 1; "
+        + unchecked_note(4, "unchecked 1 and rank_unchecked 3")
+        + ")"
     )
     assert said in capsys.readouterr().err
 

@@ -15,6 +15,7 @@ from data.export_workspace import (
     rows_and_reasons,
     unchecked_counts,
     unchecked_note,
+    unchecked_rows,
     unchecked_trust,
 )
 from data.files import atomic_write, strict_json
@@ -258,9 +259,9 @@ def _held_out_note(metrics: dict) -> str:
     here = unchecked_trust(trust, list(held))  # "": none tallied (a run recorded before the tally)
     if not here:
         return ""
-    n = sum(held.values())
-    rows = f"{' and '.join(held)}: {n} row{'s' * (n != 1)}"
-    return f"; {rows} at their labeller's trust (here {here}; what that is: the workspace line)"
+    return (
+        f"; {unchecked_rows(held)} at their labeller's trust (here {here}; what that is: the workspace line)"
+    )
 
 
 def summary_lines(method: str, metrics: dict) -> list[str]:
