@@ -805,7 +805,8 @@ def test_a_port_in_use_is_one_line_naming_the_flag(label_ws, users_file, capsys)
 
 
 @pytest.mark.parametrize(
-    ("host", "reason"), [("nowhere.invalid", "cannot listen there ("), ("192.0.2.1", "Cannot assign requested")]
+    ("host", "reason"),
+    [("nowhere.invalid", "cannot listen there ("), ("192.0.2.1", "Cannot assign requested")],
 )
 def test_a_host_that_is_no_address_here_is_one_line_before_anything_is_written(
     label_ws, users_file, capsys, monkeypatch, host, reason
@@ -818,7 +819,9 @@ def test_a_host_that_is_no_address_here_is_one_line_before_anything_is_written(
     before = sorted(p.relative_to(label_ws.path) for p in label_ws.path.rglob("*"))
     assert main(["-w", str(label_ws.path), "--users", str(users_file), "--host", host]) == 2
     out, err = capsys.readouterr()
-    assert out == "" and err.startswith(f"error: --host {host}: cannot listen there (") and err.count("\n") == 1
+    assert (
+        out == "" and err.startswith(f"error: --host {host}: cannot listen there (") and err.count("\n") == 1
+    )
     assert reason in err and err.endswith(": no address of this machine): give another --host\n")
     assert sorted(p.relative_to(label_ws.path) for p in label_ws.path.rglob("*")) == before
 

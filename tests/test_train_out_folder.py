@@ -147,7 +147,11 @@ def test_overwrite_replaces_a_train_output_folder(tmp_path, tiny_model_dir, caps
         ),
         ("file", [], "--out {out}: is a file, not a folder"),
         # a link to nothing: refused before the model loads, not "[Errno 17] File exists" as the run made its folder
-        ("link", [], "--out {out}: is a link to {gone}, which does not exist: make that folder, or give another"),
+        (
+            "link",
+            [],
+            "--out {out}: is a link to {gone}, which does not exist: make that folder, or give another",
+        ),
         ("under link", [], "--out {out}: {link} is a link to {gone}, which does not exist: make that folder"),
         # advised --resume or --overwrite, which both refuse such a folder (a new-user audit: --out WS)
         (
