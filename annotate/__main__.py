@@ -238,6 +238,9 @@ def serve(options: AnnotateOptions) -> int:
         own[DEMO_USER] = User(DEMO_USER, hash_password(password), admin=True)
     auth = Authenticator(users, users_path, own)  # the file read again at a sign-in once it changed
     rubric = load_rubric(options.rubric) if options.task == "rate" else None
+    from annotate.web import check_host  # starlette's imports: only when serving
+
+    check_host(options.host)
     # before the service reads and rewrites the view's holds: one app per view of a workspace
     claim = claim_view(workspace.path / HOLDINGS_FOLDER, options.task)
     try:
@@ -273,17 +276,20 @@ def serve_view(
 
     ctx = make_context(service, auth, options.guidelines)
     app = build_app(ctx)
-    url = f"http://{options.host}:{options.port}/"
-    print(f"URL {url}  ({started_counts(service, options.task, len(auth.users), options.overlap)})")
-    if options.order == "uncertainty":
-        # the items left to label: fewer than K labels (train score scores no labelled pair)
-        queue = service.queue
-        say_scored(workspace, [i for i in queue.items if queue.votes.get(i, 0) < queue.overlap], options)
-    if password:
-        print(
-            f"login: {DEMO_USER} / {password}   (demo only: this run's admin, a new password on every start)"
-        )
-    sys.stdout.flush()
+
+    def listening() -> None:  # once it listens: a port in use was "URL ..." and then the error
+        url = f"http://{options.host}:{options.port}/"
+        print(f"URL {url}  ({started_counts(service, options.task, len(auth.users), options.overlap)})")
+        if options.order == "uncertainty":
+            # the items left to label: fewer than K labels (train score scores no labelled pair)
+            queue = service.queue
+            say_scored(workspace, [i for i in queue.items if queue.votes.get(i, 0) < queue.overlap], options)
+        if password:
+            print(
+                f"login: {DEMO_USER} / {password}   (demo only: this run's admin, a new password on every start)"
+            )
+        sys.stdout.flush()
+
     launch(
         app,
         ctx,
@@ -292,6 +298,7 @@ def serve_view(
         limits=limits,
         idle_minutes=options.session_idle_minutes,
         trusted_proxy=options.trusted_proxy,
+        on_listen=listening,
         quiet=True,
     )
     return 0

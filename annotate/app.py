@@ -11,6 +11,7 @@ call; an admin is handed items only once they open the Label tab.
 import gc
 import inspect
 import time
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import astuple
 from functools import partial
@@ -220,9 +221,11 @@ def launch(
     limits: LoginLimits | None = None,
     idle_minutes: float = 120.0,
     trusted_proxy: str | None = None,
+    on_listen: Callable[[], None] | None = None,
     **kwargs,
 ) -> gr.Blocks:
-    """Serve the app behind the users-file login (annotate.web); with ``block=False`` return once it listens."""
+    """Serve the app behind the users-file login (annotate.web); with ``block=False`` return once it listens.
+    ``on_listen``: called once it listens (the command's URL line)."""
     workspace = ctx.service.workspace
     trust_forwarded_for(trusted_proxy)
     sessions = Sessions.for_workspace(workspace.path, ctx.auth.users, 60 * idle_minutes)
@@ -258,6 +261,8 @@ def launch(
             f"--host {host} --port {port}: cannot listen there (the port is in use, or the host is no address of "
             "this machine): give another --port or --host"
         ) from None
+    if on_listen is not None:
+        on_listen()
     try:
         # Everything loaded so far (the workspace's items, Gradio, FastAPI) lives as long as the server: out of the
         # cyclic collector's sight, a full collection no longer walks it and stalls every request for tens to

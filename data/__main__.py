@@ -340,6 +340,14 @@ def cmd_compact(args: Any) -> int:
 def cmd_merge(args: Any) -> int:
     workspace = Workspace(args.workspace)
     others = [merge_source(path) for path in args.others]  # all must open before anything is written
+    for other in others:  # its dangling references merged in, then named only as warnings with status 0
+        broken = integrity_problems(other, whole=False)
+        if broken:
+            more = f" and {len(broken) - 1} more" if len(broken) > 1 else ""
+            raise PrefloopError(
+                f"{other.path}: {broken[0]}{more} (`python -m data validate -w {other.path}` names them): merging "
+                "it would bring them here; nothing merged"
+            )
     # every workspace read and checked first, then all of them written as one batch: all or nothing
     for plan in merge_workspaces(workspace, others, args.on_conflict):
         for line, warning in plan_lines(plan, SHOWN):

@@ -413,6 +413,12 @@ def test_exo_pair_says_the_epsilon_it_takes_by_default(tmp_path, tiny_model_dir)
         ),
         ("labelled", ["--loss-type", "robust", "--loss-weights", "2"], "--loss-type robust alone runs our"),
         ("labelled", ["--method", "nope"], "--method 'nope': expected one of dpo, ipo"),
+        # a misspelt method with its option: the method named, not "--tdpo-alpha applies to --method tdpo2, not tdpo"
+        (
+            "labelled",
+            ["--method", "tdpo", "--tdpo-alpha", "0.3"],
+            "--method 'tdpo': expected one of dpo, ipo",
+        ),
         ("labelled", ["--rounds", "one"], "--rounds: expected a list of int"),
         (
             "labelled",
