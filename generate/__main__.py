@@ -68,7 +68,14 @@ from generate.prepare import (
     workspace_models,
 )
 from generate.rank_items import check_sampled_rank_items
-from generate.report_lines import judge_report, limit_taken, made_lines, nothing_left, topped_up_line
+from generate.report_lines import (
+    cost_line,
+    judge_report,
+    limit_taken,
+    made_lines,
+    nothing_left,
+    topped_up_line,
+)
 from generate.sampling import check_pair_params, sample_pairs
 from generate.shards import parse_shard
 from generate.spin_pairs import sample_spin
@@ -359,7 +366,13 @@ def _main(argv: list[str] | None, prog: str) -> int:
     if options.judge and "cost_per_pair" in counts:
         print("\n".join(judge_report(counts, options.judge_max_length, options.max_model_len)))
     else:
-        print("done: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        cost = counts.get("judge_cost_per_prompt")  # --pairs best-worst: a line of its own, not a dict's repr
+        print(
+            "done: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if k != "judge_cost_per_prompt")
+        )
+        if cost:
+            print(cost_line("prompt", cost))
         made = made_lines(counts, options.n)
         asked = counts.get("prompts") or counts.get("too_long")  # a too-long prompt is left, not sampled
         if not options.arena and not asked:  # check_prompts found some: all sampled already

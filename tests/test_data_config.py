@@ -770,3 +770,21 @@ def test_the_help_names_a_default_as_a_value_of_its_flag(argv, said, capsys):
         main([*argv, "--help"])
     shown = " ".join(capsys.readouterr().out.split())
     assert said in shown
+
+
+@pytest.mark.parametrize("command", ["train", "annotate", "generate", "loop"])
+@pytest.mark.parametrize("value", ["", " "])
+def test_an_empty_w_names_nothing_not_the_current_folder(tmp_path, monkeypatch, capsys, command, value):
+    """A README walk: `generate -w ''` (the short form; `--workspace ''` was refused) was Path(''), the current
+    folder: "error: .: directory is not empty and not a workspace", or a new workspace made in an empty one."""
+    from annotate.__main__ import main as annotate_main
+    from generate.__main__ import main as generate_main
+    from train.__main__ import main as train_main
+
+    main = {"annotate": annotate_main, "train": train_main, "generate": generate_main, "loop": generate_main}
+    monkeypatch.chdir(tmp_path)
+    loop = ["--spin-iter", "1"] if command == "loop" else []
+    assert main[command](["-w", value, *loop]) == 2
+    said = f"error: --workspace: {value!r} names nothing; give a value or leave the option out\n"
+    assert capsys.readouterr().err == said
+    assert not list(tmp_path.iterdir())
