@@ -33,7 +33,7 @@ from annotate.service import ORDERS, LabelService, check_gold_rate
 from annotate.users import Authenticator, LoginLimits, User, add_user, hash_password, load_users
 from data.cli import options_parser, run_cli
 from data.config import build
-from data.errors import PrefloopError, counted
+from data.errors import PrefloopError, counted, number_shown
 from data.files import refuse_unwritable
 from data.in_place import let_go
 from data.rubric import Rubric, load_rubric
@@ -328,11 +328,12 @@ def started_counts(service: LabelService, task: str, users: int, overlap: int) -
     as if gold were served, where a lead had made gold for another task or none yet (the arena app's items are its
     arena pairs: the pairwise app's gold is none of them)."""
     gold = len(service.queue.gold)
-    mixed = f" + {gold} gold (--gold-rate {service.gold_rate:g})" if gold else ""
+    rate = number_shown(service.gold_rate)
+    mixed = f" + {gold} gold (--gold-rate {rate})" if gold else ""
     if gold and service.gold_rate <= 0:
         mixed = f" ({gold} gold not served: --gold-rate 0)"
     if not gold and service.gold_rate > 0:
-        mixed = f" (none gold: --gold-rate {service.gold_rate:g} serves no gold until `data gold` marks some of them)"
+        mixed = f" (none gold: --gold-rate {rate} serves no gold until `data gold` marks some of them)"
     return (
         f"{counted(len(service.queue.items), f'{task} item')}{mixed}, {counted(users, 'user')}, K={overlap}"
     )

@@ -105,7 +105,7 @@ def test_train_refuses_a_threshold_it_cannot_apply(ws, tmp_path, extra, error):
 
 
 @pytest.mark.parametrize(("given", "said"), [(1, "1"), (0.9, "0.9"), (0.123456789, "0.123456789")])
-def test_the_threshold_is_quoted_back_as_typed_in_the_train_report(given, said):
+def test_the_threshold_is_quoted_back_in_one_short_form_in_the_train_report(given, said):
     """`:g` quoted 1.0 as 1 but cut 0.123456789 to 0.123457, a threshold nobody gave; a float is quoted in one
     short form: no ".0" on a whole number, every digit of any other."""
     line = verdicts_line({"verdicts": {"aggregate": "dawid-skene", "min_posterior": float(given)}})

@@ -395,6 +395,11 @@ def test_exo_pair_says_the_epsilon_it_takes_by_default(tmp_path, tiny_model_dir)
             ["--loss-type", "sigmoid", "sft", "--loss-weights", "1"],
             "--loss-weights 1: 1 weight for --loss-type sigmoid sft; give one weight per loss type",
         ),
+        (  # each weight with every digit given (`:g` quoted 0.123456789 as 0.123457)
+            "labelled",
+            ["--loss-type", "sigmoid", "sft", "--loss-weights", "0.123456789"],
+            "--loss-weights 0.123456789: 1 weight for --loss-type sigmoid sft",
+        ),
         (
             "labelled",
             ["--loss-weights", "1", "0.5"],  # no --loss-type: which one the weights were counted against

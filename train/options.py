@@ -327,8 +327,8 @@ def check_options(options: TrainOptions) -> None:
         raise PrefloopError(f"--agreement {options.agreement}: applies to {takes}")
     if options.agreement in ("smoothing", "robust") and options.label_smoothing:
         raise PrefloopError(
-            f"--label-smoothing {options.label_smoothing} and --agreement {options.agreement}: each pair's ε comes "
-            "from its labellers' agreement, which replaces one ε for all; give one of them"
+            f"--label-smoothing {number_shown(options.label_smoothing)} and --agreement {options.agreement}: each "
+            "pair's ε comes from its labellers' agreement, which replaces one ε for all; give one of them"
         )
     if options.label_smoothing == 0 and "exo_pair" in options.loss_type:
         # it trained with exo_pair's 1e-3 all the same, its report saying no --label-smoothing was given

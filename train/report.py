@@ -178,14 +178,14 @@ def verdicts_line(metrics: dict) -> str | None:
     if metrics.get("label_smoothing"):  # one ε for every pair, beside --agreement weight's weights or alone
         default = metrics.get("label_smoothing_default")
         said = f"{default}'s default, no --label-smoothing given" if default else "--label-smoothing"
-        line += f"; ε {metrics['label_smoothing']:g} for every pair ({said})"
+        line += f"; ε {number_shown(metrics['label_smoothing'])} for every pair ({said})"
     offsets = metrics.get("odpo_offsets") or {}
     n = offsets.get("pairs_without_strength")
     if n:  # their offset is the flag's, not the labellers' word; pairs, as --agreement's count says them
         line += f"; {n} pair{'s' * (n > 1)} without a strength took --odpo-default-strength"
         # not in the notes of a run saved before it was recorded (which a --resume reports)
         if "default_strength" in offsets:
-            line += f" {offsets['default_strength']:g}"
+            line += f" {number_shown(offsets['default_strength'])}"
     return line
 
 
