@@ -762,11 +762,14 @@ def test_validate_names_a_link_at_ws_runs_and_goes_on_with_its_other_checks(tmp_
 
     workspace = Workspace.init(tmp_path / "ws")
     ws = workspace.path
-    (tmp_path / "elsewhere").mkdir()
-    (tmp_path / "elsewhere/spin.lock").write_text(
-        ""
-    )  # no lock of this workspace: not looked for through the link
-    (ws / "runs").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    # damaged chains elsewhere, each named were the link followed: a link at a lock, a hard-linked lock (chain a/b's);
+    # no lock of this workspace, so neither is named (a plain lock, as this test held before, is named in no case)
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "a").mkdir(parents=True)
+    (elsewhere / "spin.lock").symlink_to(tmp_path / "target.lock")
+    (elsewhere / "a/b.lock").write_text("")
+    (tmp_path / "copy.lock").hardlink_to(elsewhere / "a/b.lock")
+    (ws / "runs").symlink_to(elsewhere, target_is_directory=True)
     orphan = Completion("no-such-prompt", "an answer", "m", "hf")
     workspace.append([orphan])
     assert main(["validate", "-w", str(ws)]) == 1
