@@ -321,7 +321,7 @@ def run(options: GenerateOptions) -> dict:
 
         if loaded:  # the arena's set: the file's prompts or not
             ids = set(prompt_ids(workspace, options.split, options.limit or 0))
-            if said := file_share_line(loaded, ids, options.split, ARENA_SAMPLES):
+            if said := file_share_line(workspace, loaded, {options.split: ids}, ARENA_SAMPLES):
                 print(said)
         # with --judge, the judge's votes on its pairs
         return run_arena(options, workspace, models=arena, judge_folder=judge_folder)
@@ -339,7 +339,7 @@ def run(options: GenerateOptions) -> dict:
         plan = pairs_plan(options, workspace, label, round, shard, params)
     if loaded:  # the file's prompts among the job's: a job samples its split, the workspace's prompts too
         asked = plan.new_answers() if plan else job_answers(options, workspace, label, round, shard, None)
-        if said := file_share_line(loaded, set(asked), options.split):
+        if said := file_share_line(workspace, loaded, {options.split: set(asked)}):
             print(said)
     return sample_job(options, workspace, model_path, label, round, shard, params, plan, judge_folder)
 

@@ -775,5 +775,5 @@ def test_an_arena_with_prompts_says_when_it_compares_other_prompts_than_the_file
     assert (
         f"--prompts {mine}: the job samples 2 prompts of split test: 0 from the file, 2 other prompts of the "
         "workspace (an arena compares its models on the first --limit prompts of its split, oldest first, not the "
-        "file's alone)"
+        "file's alone); 1 prompt of the file not sampled: 1 in split train, which the job does not sample"
     ) in capsys.readouterr().out.splitlines()

@@ -24,7 +24,7 @@ from data.errors import PrefloopError, number_shown
 from data.lineage import is_reward_model_name
 from data.workspace import Workspace
 from generate.bestofn import check_judge_model
-from generate.job_plan import with_gold
+from generate.job_plan import prompt_ids, with_gold
 from generate.judge import load_template
 from generate.loop.folders import chain_lock, refuse_running
 from generate.loop.options import DRIVERS, MAX_ITERATIONS, LoopOptions, chain_name, driver_of, loop_flags
@@ -287,9 +287,13 @@ def run(options: LoopOptions) -> dict:
                 print(line)
             for line in warnings:
                 print(f"warning: {line}", file=sys.stderr)
-            for split, ids in sets.items():  # the loop's sets: the file's prompts or not
-                if said := file_share_line(loaded, set(ids), split, LOOP_SAMPLES):
-                    print(said)
+            # the loop's sets, the file's prompts or not (--spin-test-limit 0: no test set, but the --arena after the
+            # loop answers every test prompt: `check_loop_arena`)
+            sampled = {split: set(ids) for split, ids in sets.items() if ids}
+            if options.arena and "test" not in sampled:
+                sampled["test"] = set(prompt_ids(workspace, "test", options.spin_test_limit))
+            if said := file_share_line(workspace, loaded, sampled, LOOP_SAMPLES):
+                print(said)
         gold = "with a gold answer " * bool(options.spin_iter)  # what SPIN's pairs need
         for line in limit_taken(options.limit or 0, len(sets["train"]), f"{gold}in split train"):
             print(line)
