@@ -1,8 +1,8 @@
 """What the page script (annotate.assets, annotate.restore_script) marks as sent, in a real headless Chromium: never
 an Enter with nothing picked, never a send the app refused however its line is worded, never what the editor's
 Cancel gave up; a pick changed back to the one sent is paced as at that send; and the label tab's late draw as
-the page loads leaves an editor opened before it open. Helpers: tests/annotate_browser.py; fixtures:
-tests/conftest.py."""
+the page loads leaves an editor opened before it open, but never over another item. Helpers:
+tests/annotate_browser.py; fixtures: tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -231,5 +231,56 @@ def test_the_late_load_draw_leaves_an_editor_opened_before_it_open(tmp_path, bro
         page.keyboard.press("Control+Enter")
         wait_status(page, "Saved to disk: A better, with your edit")
         the_label(workspace, first, "left", edited=True)
+    finally:
+        app.close()
+
+
+def test_a_late_load_draw_of_another_item_closes_the_editor_of_the_item_gone(tmp_path, browser, users):
+    """bob reloads; as soon as his item shows he picks A and presses e, and his other tab skips that item before
+    the label tab's second draw as the page loads is answered: it draws his next item. Before, that draw left the
+    editor open, with the gone item's answer in it, over the next item: A and Ctrl+Enter there stored that text as
+    an edit of the next item's answer. Now the page cancels an editor of an item no longer on screen: e opens the
+    next item's own answer, and the edit saved is of it."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        drawn_login(page, url)
+        first = ctx.service.queue.held["bob"]
+        with load_draw_held(page, ctx.service) as let_go:
+            page.wait_for_function(f"item => ({SHOWN_ITEM}) === item", arg=first, timeout=WAIT_MS)
+            page.keyboard.press("a")
+            page.wait_for_function(f"{KEPT_PICK}?.choice === 0", timeout=WAIT_MS)
+            page.keyboard.press("e")
+            page.wait_for_function(EDITOR_OPEN, timeout=WAIT_MS)
+            ctx.service.skip("bob", first)  # his other tab
+            let_go()
+            page.wait_for_function(
+                f"item => ![null, item].includes({SHOWN_ITEM}) && !document.querySelector('#pf-prompt .progress-text')",
+                arg=first,
+                timeout=WAIT_MS,
+            )
+        second = page.evaluate(SHOWN_ITEM)
+        wait_status(page, "Edit cancelled: nothing was saved.")
+        assert not page.evaluate(EDITOR_OPEN), "the editor of the item gone is open over the next one"
+        page.evaluate("document.activeElement?.blur()")
+        page.keyboard.press("a")
+        page.wait_for_function(f"{KEPT_PICK}?.choice === 0", timeout=WAIT_MS)
+        page.keyboard.press("e")
+        page.wait_for_function("document.activeElement?.closest('#pf-edit') != null", timeout=WAIT_MS)
+        page.keyboard.type("Fixed: ")
+        page.keyboard.press("Control+Enter")
+        wait_status(page, "Saved to disk: A better, with your edit")
+        labels = workspace.frame("labels")
+        label = labels[labels["item_id"] == second].iloc[0]  # A on the next item (his skip is the gone one's)
+        assert label["choice"] == choice_from_side("left", label["left"]), label.to_dict()
+        completions = workspace.frame("completions")
+        texts = dict(zip(completions["id"], completions["text"]))
+        pair = workspace.frame("pairs").set_index("id").loc[second]
+        shown = pair[f"completion_{label['left']}"]  # the answer on the left: the one bob picked and edited
+        edit = completions.query("engine == 'human'").iloc[0]
+        assert edit["parent_id"] == shown and edit["text"] == "Fixed: " + texts[shown]
     finally:
         app.close()
