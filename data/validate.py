@@ -140,10 +140,10 @@ def _checked(
     unread, and where the commands read beside the tables (`BESIDE`: these stop the check; a link at ``runs`` or a
     round driver's lock, which no reader of the tables opens, and a hard link at a file written in place do not);
     with ``whole``, the import log's lines and rejects files its readers cannot read (`unreadable_lines`,
-    `rejects_problems`). Without ``beside``, only what a merge of the workspace would read: none of those links, nor
-    an interrupted batch's parts. With the problems, the tables read (none where a symlink stopped it)."""
-    planted, linked = planted_beside(workspace.path)
-    linked = linked if beside else []
+    `rejects_problems`). Without ``beside``, only what a merge of the workspace reads, its tables: nothing beside them
+    (`BESIDE`, ``runs``), nor an interrupted batch's parts. With the problems, the tables read (none where a symlink
+    stopped it)."""
+    planted, linked = planted_beside(workspace.path) if beside else ([], [])
     planted = [not_a_file_line(path) for path in workspace.not_files()] + planted
     if planted:  # refused by the readers, which read no further
         return planted + linked, {}

@@ -275,13 +275,16 @@ def test_a_merge_source_with_dangling_references_is_refused_before_anything_is_w
     assert digest(ws.path) == before  # not even the sound shard merged before it
 
 
-def test_a_merge_source_with_a_link_in_its_runs_merges(tmp_path, capsys):
+def test_a_merge_source_with_a_link_beside_its_tables_merges(tmp_path, capsys):
     """The refusal of a source whose references dangle refused, "merging it would bring them here; nothing merged",
-    a shard whose WS/runs is a link to a larger disk, or whose round driver's lock is a hard link (a copy by
-    ``cp -al``): `data validate` names those, but a merge reads neither, and its sound rows were never merged."""
+    a shard whose WS/runs is a link to a larger disk, whose session key is a link to one shared, or whose round
+    driver's lock is a hard link (a copy by ``cp -al``): `data validate` names those, but a merge reads none of
+    them, and its sound rows were never merged."""
     ws, (one, two) = shards(tmp_path, 2)
     (tmp_path / "disk").mkdir()
     os.symlink(tmp_path / "disk", one.path / "runs")
+    (tmp_path / "session.key").write_bytes(b"k" * 32)
+    os.symlink(tmp_path / "session.key", one.path / "session.key")
     (two.path / "runs").mkdir()
     (two.path / "runs" / "chain.lock").touch()
     os.link(two.path / "runs" / "chain.lock", tmp_path / "chain.lock")
