@@ -2,7 +2,7 @@
 docstring states the rules): a record is a ``Label`` or the row of one in the bulk-loaded log, its state (labelled,
 skipped, or none: an undo), the ``Label`` made of a row only when one is asked for, and the labeller's records in
 force, newest first, with their counts. A mixin: it reads the queue's own state (``_base`` and its columns,
-``_base_rows``, ``_latest`` through ``_user``, or to tell a labeller not indexed yet, ``_history``, ``_counts``)."""
+``_base_rows``, ``_latest``, ``_user``, ``_history``, ``_counts``)."""
 
 from __future__ import annotations
 
