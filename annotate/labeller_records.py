@@ -1,8 +1,8 @@
 """A labeller's own records as `annotate.queue.LabelQueue` keeps them (the queue's read half; the queue module's
 docstring states the rules): a record is a ``Label`` or the row of one in the bulk-loaded log, its state (labelled,
 skipped, or none: an undo), the ``Label`` made of a row only when one is asked for, and the labeller's records in
-force, newest first, with their counts. A mixin: it reads the queue's own state (``_base``, ``_base_rows``, ``_user``,
-``_history``, ``_counts``)."""
+force, newest first, with their counts. A mixin: it reads the queue's own state (``_base`` and its columns,
+``_base_rows``, ``_latest``, ``_user``, ``_history``, ``_counts``)."""
 
 from __future__ import annotations
 

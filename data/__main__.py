@@ -340,8 +340,8 @@ def cmd_compact(args: Any) -> int:
 def cmd_merge(args: Any) -> int:
     workspace = Workspace(args.workspace)
     others = [merge_source(path) for path in args.others]  # all must open before anything is written
-    for other in others:  # its dangling references merged in, then named only as warnings with status 0
-        broken = integrity_problems(other, whole=False)
+    for other in others:  # what it would bring here: its tables' dangling references, not a link beside them
+        broken = integrity_problems(other, whole=False, beside=False)
         if broken:
             more = f" and {len(broken) - 1} more" if len(broken) > 1 else ""
             raise PrefloopError(

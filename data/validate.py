@@ -117,9 +117,9 @@ def chain_locks(root: Path) -> tuple[list[Path], list[Path]]:
     return sorted(locks), sorted(planted)
 
 
-def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:
+def integrity_problems(workspace: Workspace, whole: bool = True, beside: bool = True) -> list[str]:
     """`_checked`' problems."""
-    return _checked(workspace, whole)[0]
+    return _checked(workspace, whole, beside)[0]
 
 
 def validate_workspace(workspace: Workspace) -> tuple[list[str], dict[str, int]]:
@@ -131,15 +131,19 @@ def validate_workspace(workspace: Workspace) -> tuple[list[str], dict[str, int]]
     return problems, arena_label_counts(tables["labels"], arena_answers(tables["pairs"], tables["arenas"]))
 
 
-def _checked(workspace: Workspace, whole: bool = True) -> tuple[list[str], dict[str, pa.Table]]:
+def _checked(
+    workspace: Workspace, whole: bool = True, beside: bool = True
+) -> tuple[list[str], dict[str, pa.Table]]:
     """Dangling references between tables, and parts of interrupted batches (each table's own rows are
     validated on read: with ``whole``, every column; else the ids and references only, which is all a merge's
     check after its write needs: the texts are never held); symlinks planted among the parts, which are refused
     unread, and where the commands read beside the tables (`BESIDE`: these stop the check; a link at ``runs`` or a
     round driver's lock, which no reader of the tables opens, and a hard link at a file written in place do not);
     with ``whole``, the import log's lines and rejects files its readers cannot read (`unreadable_lines`,
-    `rejects_problems`). With the problems, the tables read (none where a symlink stopped it)."""
-    planted, linked = planted_beside(workspace.path)
+    `rejects_problems`). Without ``beside``, only what a merge of the workspace reads, its tables: nothing beside them
+    (`BESIDE`, ``runs``), nor an interrupted batch's parts. With the problems, the tables read (none where a symlink
+    stopped it)."""
+    planted, linked = planted_beside(workspace.path) if beside else ([], [])
     planted = [not_a_file_line(path) for path in workspace.not_files()] + planted
     if planted:  # refused by the readers, which read no further
         return planted + linked, {}
@@ -186,7 +190,7 @@ def _checked(workspace: Workspace, whole: bool = True) -> tuple[list[str], dict[
     for task, known in (("pairwise", "pairs"), ("kto", "completions"), ("rate", "completions")):
         missing(f"{task} gold", gold.filter(pc.equal(gold.column("task"), task)), "item_id", known)
     problems += _import_log_problems(workspace.path / LOG_DIR / LOG_FILE) if whole else []
-    for batch, parts in sorted(workspace.orphans().items()):
+    for batch, parts in sorted(workspace.orphans().items() if beside else []):
         tables_hit = ", ".join(sorted({path.parent.name for path in parts}))
         problems.append(
             f"batch {batch}: {counted(len(parts), 'part')} in {tables_hit} of a write that was interrupted before it "

@@ -374,3 +374,54 @@ def test_the_apps_polls_and_labels_read_no_workspace_marker(label_ws, monkeypatc
     assert svc.reload() == 4
     assert label.id in label_ws.ids("labels")
     assert opened == []
+
+
+def test_record_id_of_a_labeller_not_indexed_is_the_indexed_ones_in_every_state():
+    """A restart asks `record_id` of each held labeller without indexing their records (annotate.holdings): read
+    from the bulk-loaded log, it is the id the indexed records give, whatever each one's latest record is (a label,
+    a skip, an undo, a relabel, two records at one time: the later row), none where there is none, and after a
+    record the load did not hold."""
+    import random
+    from dataclasses import asdict
+    from datetime import datetime, timedelta, timezone
+
+    import pyarrow as pa
+
+    from data.schemas import LABELS
+
+    users, items, start = (
+        ["ann", "bob", "cat"],
+        [f"i{n}" for n in range(6)],
+        datetime(2026, 1, 1, tzinfo=timezone.utc),
+    )
+    for seed in range(30):
+        rng, log, latest = random.Random(seed), [], {}
+        for _ in range(40):
+            user, item, kind = rng.choice(users), rng.choice(items), rng.random()
+            previous = latest.get((user, item))
+            undo = kind < 0.3 and previous is not None
+            label = Label(
+                item,
+                user,
+                "pairwise",
+                "a" if kind > 0.6 else None,
+                retracted=kind <= 0.6,  # a skip where it supersedes nothing
+                supersedes=previous.id if undo else None,
+                created_at=start + timedelta(seconds=rng.randrange(10)),  # ties: the later row is latest
+            )
+            log.append(label)
+            latest[(user, item)] = (
+                label if previous is None or label.created_at >= previous.created_at else previous
+            )
+        queue = LabelQueue(items, overlap=2, lease_seconds=60, clock=Clock())
+        queue.load(pa.Table.from_pylist([asdict(label) for label in log], schema=LABELS))
+        recorded = Label("i0", "ann", "pairwise", "b", created_at=start + timedelta(seconds=20))
+        queue.record(recorded)  # a record after the load: ann's records are indexed by it
+        latest[("ann", "i0")] = recorded
+        asked = [(user, item) for user in [*users, "dan"] for item in [*items, "none"]]
+        unindexed = [queue.record_id(user, item) for user, item in asked]
+        assert not {"bob", "cat"} & set(queue._latest)  # theirs read from the log
+        assert unindexed == [getattr(latest.get(key), "id", None) for key in asked], seed
+        for user in [*users, "dan"]:
+            queue._user(user)
+        assert unindexed == [queue.record_id(user, item) for user, item in asked], seed

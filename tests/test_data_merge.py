@@ -8,6 +8,7 @@ with `skip` too; and it is one write: a failure midway leaves nothing merged, an
 from __future__ import annotations
 
 import errno
+import os
 import shutil
 
 from data import compaction, store
@@ -272,6 +273,24 @@ def test_a_merge_source_with_dangling_references_is_refused_before_anything_is_w
         "them here; nothing merged\n"
     )
     assert digest(ws.path) == before  # not even the sound shard merged before it
+
+
+def test_a_merge_source_with_a_link_beside_its_tables_merges(tmp_path, capsys):
+    """The refusal of a source whose references dangle refused, "merging it would bring them here; nothing merged",
+    a shard whose WS/runs is a link to a larger disk, whose session key is a link to one shared, or whose round
+    driver's lock is a hard link (a copy by ``cp -al``): `data validate` names those, but a merge reads none of
+    them, and its sound rows were never merged."""
+    ws, (one, two) = shards(tmp_path, 2)
+    (tmp_path / "disk").mkdir()
+    os.symlink(tmp_path / "disk", one.path / "runs")
+    (tmp_path / "session.key").write_bytes(b"k" * 32)
+    os.symlink(tmp_path / "session.key", one.path / "session.key")
+    (two.path / "runs").mkdir()
+    (two.path / "runs" / "chain.lock").touch()
+    os.link(two.path / "runs" / "chain.lock", tmp_path / "chain.lock")
+    assert main(["merge", "-w", str(ws.path), str(one.path), str(two.path)]) == 0
+    assert "nothing merged" not in capsys.readouterr().err
+    assert {"shard 0", "shard 1"} <= set(ws.read("completions").column("text").to_pylist())
 
 
 def test_a_merge_that_fails_midway_writes_nothing_and_the_same_command_reruns(tmp_path, capsys, monkeypatch):

@@ -455,20 +455,27 @@ def test_the_held_out_line_quotes_the_trust_of_its_own_rows(tmp_path):
 JUST_BELOW = "dddd dddd ddud uddu dddd dudd duud ddd- dddd dudd udud uuu- ---u ---u ---u"
 
 
-def test_the_trust_quoted_of_rows_below_the_floor_never_reads_the_floor(tmp_path, capsys):
-    """dan's lone answers were left out below --min-posterior 0.9 at his trust 0.8998, and the note said "here
-    0.900", as if the floor had left out rows at it: the trust quoted has the decimals that keep it below."""
+def just_below(tmp_path, pattern: str = JUST_BELOW) -> Workspace:
+    """`JUST_BELOW`'s KTO labels (or ``pattern``'s, one word per answer, one letter per labeller): dan's 3 lone
+    undesirable answers stay out of the fit at his trust, 0.89981."""
     ws = build_workspace(tmp_path / "ws", count=15, annotators=())
     answers = ws.frame("completions")["id"].tolist()
     choice = {"d": "desirable", "u": "undesirable"}
     ws.append(
         [
             Label(answer, name, "kto", choice[c])
-            for answer, labels in zip(answers, JUST_BELOW.split())
+            for answer, labels in zip(answers, pattern.split())
             for name, c in zip(("ann", "bob", "cyd", "dan"), labels)
             if c != "-"
         ]
     )
+    return ws
+
+
+def test_the_trust_quoted_of_rows_below_the_floor_never_reads_the_floor(tmp_path, capsys):
+    """dan's lone answers were left out below --min-posterior 0.9 at his trust 0.8998, and the note said "here
+    0.900", as if the floor had left out rows at it: the trust quoted has the decimals that keep it below."""
+    ws = just_below(tmp_path)
     sure = ["--aggregate", "dawid-skene", "--min-posterior", "0.9"]
     assert main(["export", "-w", str(ws.path), "--format", "kto", *sure]) == 0
     out = capsys.readouterr().out

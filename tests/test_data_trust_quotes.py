@@ -19,8 +19,7 @@ from data.ranking import canonical_ranking, rank_item_id
 from data.records import Completion, Label, Prompt
 from data.schemas import CHOICES
 from data.workspace import Workspace
-from tests.test_data_min_posterior import JUST_BELOW, dan_and_eve, unchecked_note
-from tests.test_train import build_workspace
+from tests.test_data_min_posterior import dan_and_eve, just_below, unchecked_note
 from train.pairs import preference_rows
 from train.report import eval_line
 
@@ -71,23 +70,6 @@ def test_the_held_out_line_quotes_the_trust_of_its_rankings_unchecked_pairs_too(
     assert eval_line(ranked).endswith(
         "; rank_unchecked: 3 rows at their labeller's trust (here 0.800; what that is: the workspace line)"
     )
-
-
-def just_below(tmp_path, pattern: str = JUST_BELOW) -> Workspace:
-    """`JUST_BELOW`'s KTO labels (or ``pattern``'s, one word per answer, one letter per labeller): dan's 3 lone
-    undesirable answers stay out of the fit at his trust, 0.89981."""
-    ws = build_workspace(tmp_path / "ws", count=15, annotators=())
-    answers = ws.frame("completions")["id"].tolist()
-    choice = {"d": "desirable", "u": "undesirable"}
-    ws.append(
-        [
-            Label(answer, name, "kto", choice[c])
-            for answer, labels in zip(answers, pattern.split())
-            for name, c in zip(("ann", "bob", "cyd", "dan"), labels)
-            if c != "-"
-        ]
-    )
-    return ws
 
 
 def admin_kto_column(ws: Workspace, column: str, table: int = 1) -> dict[str, str]:
