@@ -247,7 +247,8 @@ class LabelledPairs:
         if not any(on):
             return False
         names = ("",) * len(texts) if fields[0] == "completions" else ("chosen", "rejected")
-        if not all(on) or any(frozenset(two) not in known.arena_pairs for two in combinations(set(texts), 2)):
+        # an arena pair's whether or not each answer is the arena's: one it reused (sampled before) is ordinary
+        if any(frozenset(two) not in known.arena_pairs for two in combinations(set(texts), 2)):
             name, field_ = next((n, f) for n, f, arena in zip(names, fields, on) if arena)
             raise _arena_answer(ctx, name, field_, NO_VOTE if preference else ORDINARY)
         if preference:

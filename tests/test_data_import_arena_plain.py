@@ -126,3 +126,27 @@ def test_remove_of_a_file_whose_import_left_an_arena_row_out_hints_on_error_skip
     out = capsys.readouterr().out
     assert f"withdrew the labels of {path}: {len(rows) - skipped} (preferences {len(rows) - skipped})" in out
     assert f"{skipped} row{'s' * (skipped > 1)} skipped at import (arena_answer), never stored" in out
+
+
+def test_an_arena_pair_over_an_answer_it_reused_is_still_its_pair(ws, tmp_path, capsys):  # noqa: F811
+    """A review: where the arena reused a sampled answer (an ordinary one) beside its own, a plain row over that
+    arena pair was refused `arena_answer`, saying its answers are no arena pair, and an `--unlabelled` one too, where
+    a labeller's row is a vote on it. They are that pair's: refused `arena_vote_unnamed`, counted
+    `arena_pair_exists`."""
+    from data import Completion, Pair
+
+    workspace = Workspace(ws)
+    first = workspace.frame("pairs").sort_values("id").iloc[0]
+    sampled = Completion(first.prompt_id, "a sampled answer", "m9", "hf")  # its pair makes side a ordinary
+    workspace.append(
+        [sampled, Pair(first.prompt_id, *sorted((first.completion_a, sampled.id)), kind="sampled")]
+    )
+    assert first.completion_a not in set(stored_arena_answers(workspace).to_pylist())
+    before = held(workspace)
+    plain = write(tmp_path / "plain.jsonl", plain_rows(workspace)[:1])
+    assert data_main(["import", "-w", str(ws), str(plain)]) == 2
+    [err] = capsys.readouterr().err.splitlines()
+    assert "row 0, field 'chosen': the chosen and rejected answers are an arena pair's" in err
+    assert data_main(["import", "-w", str(ws), "--unlabelled", str(plain)]) == 0
+    assert "arena_pair_exists 1" in capsys.readouterr().out
+    assert held(workspace) == before
