@@ -67,9 +67,11 @@ from data.workspace import Workspace
 LABELLER_CONFLICT = "conflicting_labeller_rows"
 LABELLED_BY = "labelled_by:"  # a count key: the labels of one labeller (`data.import_summary`)
 ITEM = {"pairwise": "pair", "kto": "answer"}  # what a labeller's label of each task is on, said
-ARENA_ANSWER = "arena_answer"  # the reason a row over an arena answer and no arena pair is refused
+# the reason a row over an arena answer and no arena pair is refused (a KTO label naming nobody on one too)
+ARENA_ANSWER = "arena_answer"
 ARENA_UNNAMED = "arena_vote_unnamed"  # the reason a preference over an arena pair naming nobody is refused
 ARENA_PAIR = "arena_pair_exists"  # a count key: a row of answers to pair that an arena pair holds already
+ARENA_HELD = "arena_answer_exists"  # a count key: a row of one answer to label that is the arena's already
 ARENA_VOTES = "arena_votes"  # a count key: the labels stored on arena pairs (`labels_by_labeller`)
 NOT_REUSED = ("edit",)  # pair kinds whose labels mean something else: an editor's verdict
 ARENA = "arena"  # a pair kind reused only where no other pair is over its texts: its labels are votes
@@ -233,32 +235,43 @@ class LabelledPairs:
         texts: Sequence[str],
         fields: Sequence[str],
         ctx: RecordContext,
-        preference: bool,
-    ) -> bool:
-        """Whether a row naming no labeller over ``texts`` (its answers, each given in its field of ``fields``: its
-        chosen and rejected, or its 'completions' list; a preference where ``preference``, else answers to pair) is
-        over the arena's (every two of them an arena pair's answers), which hold them already: the arena's texts
-        never become ordinary answers (served by every app, trained on). False where none is an arena answer; a
-        RecordError naming the field where one is and they are no arena pair's (`ARENA_ANSWER`), and where a
-        preference is over an arena pair (`ARENA_UNNAMED`: the leaderboard counts people's votes, and the row names
-        nobody)."""
+        labelled: bool,
+    ) -> str | None:
+        """What a row naming no labeller over ``texts`` (its answers, each given in its field of ``fields``: its
+        chosen and rejected, its 'completions' list, or its KTO answer; ``labelled``: a preference or KTO label, else
+        answers to pair or to label) is counted where the arena holds them already, storing nothing: the arena's
+        texts never become ordinary answers (served by every app, trained on). `ARENA_PAIR`: every two of them are
+        an arena pair's answers; `ARENA_HELD`: one answer, the arena's. None where none is an arena answer. A
+        RecordError naming the field where one is and they are no arena pair's (`ARENA_ANSWER`), where a preference
+        is over an arena pair (`ARENA_UNNAMED`: a vote, and the leaderboard counts people's), and where a KTO label
+        is on an arena answer (`ARENA_ANSWER`: the import's label there is trained on nowhere)."""
         known = self._of(prompt_id)
         on = [known.answers.get(text) in known.arena for text in texts]
         if not any(on):
-            return False
-        names = ("",) * len(texts) if fields[0] == "completions" else ("chosen", "rejected")
+            return None
+        one = len(set(texts)) == 1
+        names = (
+            ("chosen", "rejected") if len(texts) == 2 and fields[0] != "completions" else ("",) * len(texts)
+        )
+        name, field_ = next((n, f) for n, f, arena in zip(names, fields, on) if arena)
         # an arena pair's whether or not each answer is the arena's: one it reused (sampled before) is ordinary
-        if any(frozenset(two) not in known.arena_pairs for two in combinations(set(texts), 2)):
-            name, field_ = next((n, f) for n, f, arena in zip(names, fields, on) if arena)
-            raise _arena_answer(ctx, name, field_, NO_VOTE if preference else ORDINARY)
-        if preference:
+        if not one and any(frozenset(two) not in known.arena_pairs for two in combinations(set(texts), 2)):
+            raise _arena_answer(ctx, name, field_, NO_VOTE if labelled else ORDINARY)
+        if not labelled:
+            return ARENA_HELD if one else ARENA_PAIR
+        if one:
             message = (
-                "the chosen and rejected answers are an arena pair's (evaluation data): a preference between them "
-                "is a vote on the leaderboard, which counts people's votes, and the row names no labeller (a "
-                "'labeller' column stores it as theirs; as the import's label no board would count it)"
+                "the answer is one the arena gave to this prompt (evaluation data): a KTO label of it naming no "
+                "labeller would be the import's, which no export or train reads on the arena's answers, nor any "
+                "board counts (a 'labeller' column stores it as theirs, counted arena_only)"
             )
-            raise ctx.error(message, fields[0], ARENA_UNNAMED)
-        return True
+            raise ctx.error(message, field_, ARENA_ANSWER)
+        message = (
+            "the chosen and rejected answers are an arena pair's (evaluation data): a preference between them "
+            "is a vote on the leaderboard, which counts people's votes, and the row names no labeller (a "
+            "'labeller' column stores it as theirs; as the import's label no board would count it)"
+        )
+        raise ctx.error(message, fields[0], ARENA_UNNAMED)
 
     def answer(self, prompt_id: str, answer: Completion, labeller: str) -> tuple[list[object], str]:
         """The records a KTO row labelling ``answer`` (made as the file's) adds (as `pair`'s), and the id of the

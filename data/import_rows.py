@@ -16,7 +16,7 @@ from data.annotators import IMPORT
 from data.errors import shown
 from data.import_columns import LABELLER_COLUMNS, SPLIT_COLUMN, Reading
 from data.import_formats import LABEL_KEYS, Example
-from data.import_labellers import ARENA_PAIR, LabelledPairs, Labeller, row_labeller
+from data.import_labellers import LabelledPairs, Labeller, row_labeller
 from data.import_options import ImportOptions
 from data.import_rank_rate import RankRateRows
 from data.import_readers import TEST_SPLIT_NAMES, split_words
@@ -98,10 +98,10 @@ def to_records(
 ) -> tuple[list[object], Counter]:
     """Workspace records of one example's answers (the prompt itself is kept by the caller), and counts; a
     preference or KTO row naming its labeller (``labelled``: who, and the import's pairs) is their label of the pair
-    of its two texts, or of the answer of its text (`data.import_labellers`). Of a preference or answers to pair
-    naming none, the arena's answers (``arena``: the import's pairs, `LabelledPairs.arena_row`) make no record: an
-    arena pair's are counted `ARENA_PAIR`, held there already, and a preference over them is refused, as is a row
-    over an arena answer and no arena pair."""
+    of its two texts, or of the answer of its text (`data.import_labellers`). Of a row naming none, the arena's
+    answers (``arena``: the import's pairs, `LabelledPairs.arena_row`) make no record: answers to pair or label
+    that the arena holds are counted, and a preference or KTO label on them is refused, as is a row over an arena
+    answer and no arena pair."""
     row = ctx.row
     answer = {"prompt_id": prompt.id, "model": source, "engine": "import", "round": 0}
     candidates, fields = example.candidates, ("completions",) * len(example.candidates or ())
@@ -110,8 +110,9 @@ def to_records(
     elif candidates is not None:
         candidates = tuple((c.text, c.model) for c in candidates)
     if candidates is not None:
-        if arena is not None and arena.arena_row(prompt.id, [t for t, _ in candidates], fields, ctx, False):
-            return [], Counter({ARENA_PAIR: 1})
+        texts = [text for text, _ in candidates]
+        if arena is not None and (held := arena.arena_row(prompt.id, texts, fields, ctx, False)):
+            return [], Counter({held: 1})
         completions = [
             Completion(text=text, **(answer | {"model": model or source})) for text, model in candidates
         ]
@@ -139,7 +140,13 @@ def to_records(
         return [a, b, pair, label], counts
     if example.completion is not None:
         completion = Completion(text=example.completion, **answer)
-        if options.unlabelled or example.desirable is None:  # None: the row's label is null (`null_label`)
+        # None: the row's label is null (`null_label`)
+        unlabelled = options.unlabelled or example.desirable is None
+        if labelled is None and arena is not None:  # refuses a label naming nobody on an arena answer
+            texts, fields = [completion.text], [example.completion_field]
+            if held := arena.arena_row(prompt.id, texts, fields, ctx, not unlabelled):
+                return [], Counter({held: 1})
+        if unlabelled:
             return [completion], Counter(null_label=int(example.desirable is None))
         choice = "desirable" if example.desirable else "undesirable"
         if labelled is not None:

@@ -4,8 +4,9 @@ KTO, rank and rate apps served the arena's answers, and exports trained on them.
 ordinary pairs: a preference over an arena pair naming no labeller is refused by name (`arena_vote_unnamed`: the
 leaderboard counts people's votes, and the import's annotator is none), answers to pair that arena pairs hold already
 are counted (`arena_pair_exists`), not stored again, and a row over an arena answer and no arena pair is refused
-(`arena_answer`), as a labeller's row is. `--remove` of a file whose import left such a row out says to give
-`--on-error skip` again."""
+(`arena_answer`), as a labeller's row is. A KTO row naming no labeller alike: a label on an arena answer is refused
+(`arena_answer`), an answer to label that is the arena's counted (`arena_answer_exists`). `--remove` of a file whose
+import left such a row out says to give `--on-error skip` again."""
 
 from __future__ import annotations
 
@@ -84,6 +85,7 @@ def test_a_completions_list_of_the_arenas_answers_is_counted_or_refused(ws, tmp_
     assert len(answers) == 3  # m0, m1 and m2's, each two an arena pair
     prompt = workspace.frame("prompts").set_index("id")["messages"][prompt_id][-1]["content"]
     rows = [{"prompt": prompt, "completions": answers}, {"prompt": prompt, "completions": [answers[0], NEW]}]
+    rows.append({"prompt": prompt, "completions": answers[:1] * 2})  # one arena answer, twice: none to pair
     cands = write(tmp_path / "cands.jsonl", rows)
     assert data_main(["import", "-w", str(ws), str(cands)]) == 2
     [err] = capsys.readouterr().err.splitlines()
@@ -91,6 +93,7 @@ def test_a_completions_list_of_the_arenas_answers_is_counted_or_refused(ws, tmp_
     assert data_main(["import", "-w", str(ws), str(cands), "--on-error", "skip"]) == 0
     out = capsys.readouterr().out
     assert "arena_pair_exists 1" in out and "skipped 1 record (arena_answer 1)" in out
+    assert "arena_answer_exists 1" in out and "records 3" in out
     assert held(workspace) == before
 
 
@@ -150,3 +153,49 @@ def test_an_arena_pair_over_an_answer_it_reused_is_still_its_pair(ws, tmp_path, 
     assert data_main(["import", "-w", str(ws), "--unlabelled", str(plain)]) == 0
     assert "arena_pair_exists 1" in capsys.readouterr().out
     assert held(workspace) == before
+
+
+def kto_rows(workspace: Workspace, label: bool | None) -> list[dict]:
+    """KTO rows naming no labeller on three of the arena's answers (``label``: None, a null one), then one of no
+    arena."""
+    prompt = workspace.frame("prompts").set_index("id")["messages"]
+    answers = workspace.frame("completions").sort_values("id").head(3).itertuples()
+    rows = [{"prompt": prompt[r.prompt_id][-1]["content"], "completion": r.text} for r in answers]
+    rows.append({"prompt": "a prompt of no arena", "completion": "yes"})
+    return [row | {"label": label} for row in rows]
+
+
+def test_plain_kto_rows_on_the_arenas_answers_make_no_ordinary_answer(ws, tmp_path, capsys):  # noqa: F811
+    """Leftover of the review above: a KTO row naming no labeller on an arena answer made a new ordinary answer of
+    its text, and its label trained (`new_completions 1, new_labels 1`, a `kto` export's row); `--unlabelled` or a
+    null label made the answer for the KTO app's labellers. A label is refused, `arena_answer`, as a preference over
+    an arena answer is; answers to label are counted, `arena_answer_exists`, as answers to pair are."""
+    workspace = Workspace(ws)
+    before = held(workspace)
+    labelled = write(tmp_path / "kto.jsonl", kto_rows(workspace, True))
+    assert data_main(["import", "-w", str(ws), str(labelled)]) == 2
+    [err] = capsys.readouterr().err.splitlines()
+    assert "kto.jsonl, row 0, field 'completion': the answer is one the arena gave to this prompt" in err
+    assert "no export or train reads" in err and err.endswith("(--on-error skip leaves them out)")
+    assert held(workspace) == before  # nothing written
+    user = {"role": "user", "content": kto_rows(workspace, True)[0]["prompt"]}
+    said = {"role": "assistant", "content": kto_rows(workspace, True)[0]["completion"]}
+    chat = write(tmp_path / "chat.jsonl", [{"messages": [user, said], "label": True}])
+    assert data_main(["import", "-w", str(ws), str(chat)]) == 2
+    assert "chat.jsonl, row 0, field 'messages': the answer is one the arena gave" in capsys.readouterr().err
+    assert data_main(["import", "-w", str(ws), str(labelled), "--on-error", "skip"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "new_completions 1" in out and "new_labels 1" in out and "skipped 3 records (arena_answer 3)" in out
+    )
+    assert data_main(["export", "-w", str(ws), "--format", "kto"]) == 0
+    assert "1 row exported (desirable 1)" in capsys.readouterr().out  # the other prompt's row alone
+    before = held(workspace)
+    unlabelled = write(tmp_path / "cands.jsonl", kto_rows(workspace, None))
+    for args in ([str(labelled), "--unlabelled"], [str(unlabelled), "--source", "kto"]):  # the other row held
+        assert data_main(["import", "-w", str(ws), *args]) == 0
+        out = capsys.readouterr().out
+        assert "arena_answer_exists 3" in out and "records 4" in out and "skipped" not in out
+        assert held(workspace) == before  # every arena answer still the arena's, no answer made of its text
+    texts = set(workspace.frame("completions").query("engine == 'import'")["text"])
+    assert texts == {"yes"}
