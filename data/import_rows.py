@@ -99,9 +99,9 @@ def to_records(
     """Workspace records of one example's answers (the prompt itself is kept by the caller), and counts; a
     preference or KTO row naming its labeller (``labelled``: who, and the import's pairs) is their label of the pair
     of its two texts, or of the answer of its text (`data.import_labellers`). Of a row naming none, the arena's
-    answers (``arena``: the import's pairs, `LabelledPairs.arena_row`) make no record: answers to pair or label
-    that the arena holds are counted, and a preference or KTO label on them is refused, as is a row over an arena
-    answer and no arena pair."""
+    answers (``arena``: the import's pairs, `LabelledPairs.arena_row`; None: none checked) make no record: answers
+    to pair or label that the arena holds are counted, and a preference or KTO label on them is refused, as is a row
+    over an arena answer and no arena pair."""
     row = ctx.row
     answer = {"prompt_id": prompt.id, "model": source, "engine": "import", "round": 0}
     candidates, fields = example.candidates, ("completions",) * len(example.candidates or ())
@@ -280,7 +280,8 @@ def checked_row(
         if null_label and example.gold is not None:
             example, prompt = _nobodys(example, prompt, ctx, null_label, rank_rate.made)
         labelled = _labelled(raw, ctx, example, options, rank_rate, spellings)
-        arena = spellings.pairs if rank_rate.made else None  # a gold file's rows make no pair
+        # a gold file's rows make no pair; `--remove` reads a row as an import before the arena's check stored it
+        arena = spellings.pairs if rank_rate.made and options.arena_rows else None
         out, dropped = to_records(example, prompt, source, ctx, options, labelled, arena)
         read |= {labelled[0].column} if labelled else set()
         out = rank_rate.kto(ctx.row, out, next((key for key in LABEL_KEYS if key in raw), ""))

@@ -98,14 +98,15 @@ def test_a_completions_list_of_the_arenas_answers_is_counted_or_refused(ws, tmp_
 
 
 @pytest.mark.parametrize("labeller", ["bob", None])
-def test_remove_of_a_file_whose_import_left_an_arena_row_out_hints_on_error_skip(
+def test_remove_of_a_file_whose_import_left_an_arena_row_out_counts_it(
     ws,  # noqa: F811
     tmp_path,
     capsys,
     labeller,
 ):
-    """--remove reads the file as its import did: the row the import left out (--on-error skip) is refused again
-    without the flag, which the refusal now names; with it, counted and passed over."""
+    """--remove reads a labeller's file as its import did: the row the import left out (--on-error skip) is refused
+    again without the flag, which the refusal names; with it, counted and passed over. A plain file's rows it reads
+    as an import before 2026-12-07 stored them (below): those the import left out, its log lists, counted so."""
     workspace = Workspace(ws)
     rows = vote_rows(workspace, labeller or "x")[:3]
     if labeller is None:  # a plain file: three rows over an arena answer and a new text, one of no arena
@@ -118,17 +119,60 @@ def test_remove_of_a_file_whose_import_left_an_arena_row_out_hints_on_error_skip
     assert (
         f"skipped {skipped} record{'s' * (skipped > 1)} (arena_answer {skipped})" in capsys.readouterr().out
     )
-    assert data_main(["import", "-w", str(ws), "--remove", str(path)]) == 2
-    [err] = capsys.readouterr().err.splitlines()
-    assert (
-        f"rows.jsonl, row {1 if labeller else 0}, field 'chosen': the chosen answer is one the arena gave"
-        in err
-    )
-    assert err.endswith("(--on-error skip leaves them out, as an import with it did)")
-    assert data_main(["import", "-w", str(ws), "--remove", str(path), "--on-error", "skip"]) == 0
+    if labeller:
+        assert data_main(["import", "-w", str(ws), "--remove", str(path)]) == 2
+        [err] = capsys.readouterr().err.splitlines()
+        assert "rows.jsonl, row 1, field 'chosen': the chosen answer is one the arena gave" in err
+        assert err.endswith("(--on-error skip leaves them out, as an import with it did)")
+    flags = ["--on-error", "skip"] if labeller else []
+    assert data_main(["import", "-w", str(ws), "--remove", str(path), *flags]) == 0
     out = capsys.readouterr().out
     assert f"withdrew the labels of {path}: {len(rows) - skipped} (preferences {len(rows) - skipped})" in out
     assert f"{skipped} row{'s' * (skipped > 1)} skipped at import (arena_answer), never stored" in out
+
+
+def test_remove_withdraws_what_an_import_before_the_arena_check_stored(ws, tmp_path, capsys):  # noqa: F811
+    """Leftover of the review above: an import before 2026-12-07 stored a plain file's rows over the arena's texts
+    as new answers and `imported` pairs (a KTO row's: a new answer), each with the import's label. `--remove` of
+    that file refused those rows (`arena_vote_unnamed`, `arena_answer`) and, with `--on-error skip`, counted them
+    "never stored", so their labels, which exports train on, could not be withdrawn. It reads them as that import
+    did: withdrawn."""
+    from data import Completion, Label, Pair
+    from data.annotators import IMPORT
+    from data.records import content_id
+
+    workspace = Workspace(ws)
+    prompts = workspace.frame("prompts")
+    prompt_id = {messages[-1]["content"]: id_ for id_, messages in zip(prompts["id"], prompts["messages"])}
+    preferences, kto = plain_rows(workspace), kto_rows(workspace, True)[:3]
+    stored = []  # as that import stored them (`data.import_rows.to_records` without the arena's check)
+    for row, r in enumerate(preferences):
+        a, b = (
+            Completion(prompt_id[r["prompt"]], r[side], "plain", "import") for side in ("chosen", "rejected")
+        )
+        pair = Pair(
+            a.prompt_id, a.id, b.id, kind="imported", id=content_id("import-pair", "plain", row, a.id, b.id)
+        )
+        stored += [
+            a,
+            b,
+            pair,
+            Label(pair.id, IMPORT, "pairwise", "a", id=content_id("import-label", pair.id)),
+        ]
+    for row, r in enumerate(kto):
+        answer = Completion(prompt_id[r["prompt"]], r["completion"], "kto", "import")
+        label_id = content_id("import-label", "kto", row, answer.id, "desirable")
+        stored += [answer, Label(answer.id, IMPORT, "kto", "desirable", id=label_id)]
+    workspace.append(stored)
+    plain, labelled = write(tmp_path / "plain.jsonl", preferences), write(tmp_path / "kto.jsonl", kto)
+    assert data_main(["import", "-w", str(ws), "--remove", str(plain), "--remove", str(labelled)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        f"withdrew the labels of {plain}: 3 (preferences 3)",
+        f"withdrew the labels of {labelled}: 3 (KTO labels 3)",
+    ]
+    assert workspace.frame("labels")["retracted"].sum() == 6
+    assert data_main(["export", "-w", str(ws), "--format", "kto"]) == 2  # nothing left to train on
 
 
 def test_an_arena_pair_over_an_answer_it_reused_is_still_its_pair(ws, tmp_path, capsys):  # noqa: F811
@@ -140,13 +184,13 @@ def test_an_arena_pair_over_an_answer_it_reused_is_still_its_pair(ws, tmp_path, 
 
     workspace = Workspace(ws)
     first = workspace.frame("pairs").sort_values("id").iloc[0]
+    plain = write(tmp_path / "plain.jsonl", plain_rows(workspace)[:1])  # over the first pair: before another
     sampled = Completion(first.prompt_id, "a sampled answer", "m9", "hf")  # its pair makes side a ordinary
     workspace.append(
         [sampled, Pair(first.prompt_id, *sorted((first.completion_a, sampled.id)), kind="sampled")]
     )
     assert first.completion_a not in set(stored_arena_answers(workspace).to_pylist())
     before = held(workspace)
-    plain = write(tmp_path / "plain.jsonl", plain_rows(workspace)[:1])
     assert data_main(["import", "-w", str(ws), str(plain)]) == 2
     [err] = capsys.readouterr().err.splitlines()
     assert "row 0, field 'chosen': the chosen and rejected answers are an arena pair's" in err
@@ -171,15 +215,18 @@ def test_plain_kto_rows_on_the_arenas_answers_make_no_ordinary_answer(ws, tmp_pa
     null label made the answer for the KTO app's labellers. A label is refused, `arena_answer`, as a preference over
     an arena answer is; answers to label are counted, `arena_answer_exists`, as answers to pair are."""
     workspace = Workspace(ws)
-    before = held(workspace)
-    labelled = write(tmp_path / "kto.jsonl", kto_rows(workspace, True))
+    before, rows = (
+        held(workspace),
+        kto_rows(workspace, True),
+    )  # before an answer of the other prompt is stored
+    labelled = write(tmp_path / "kto.jsonl", rows)
     assert data_main(["import", "-w", str(ws), str(labelled)]) == 2
     [err] = capsys.readouterr().err.splitlines()
     assert "kto.jsonl, row 0, field 'completion': the answer is one the arena gave to this prompt" in err
     assert "no export or train reads" in err and err.endswith("(--on-error skip leaves them out)")
     assert held(workspace) == before  # nothing written
-    user = {"role": "user", "content": kto_rows(workspace, True)[0]["prompt"]}
-    said = {"role": "assistant", "content": kto_rows(workspace, True)[0]["completion"]}
+    user = {"role": "user", "content": rows[0]["prompt"]}
+    said = {"role": "assistant", "content": rows[0]["completion"]}
     chat = write(tmp_path / "chat.jsonl", [{"messages": [user, said], "label": True}])
     assert data_main(["import", "-w", str(ws), str(chat)]) == 2
     assert "chat.jsonl, row 0, field 'messages': the answer is one the arena gave" in capsys.readouterr().err
@@ -191,7 +238,7 @@ def test_plain_kto_rows_on_the_arenas_answers_make_no_ordinary_answer(ws, tmp_pa
     assert data_main(["export", "-w", str(ws), "--format", "kto"]) == 0
     assert "1 row exported (desirable 1)" in capsys.readouterr().out  # the other prompt's row alone
     before = held(workspace)
-    unlabelled = write(tmp_path / "cands.jsonl", kto_rows(workspace, None))
+    unlabelled = write(tmp_path / "cands.jsonl", [row | {"label": None} for row in rows])
     for args in ([str(labelled), "--unlabelled"], [str(unlabelled), "--source", "kto"]):  # the other row held
         assert data_main(["import", "-w", str(ws), *args]) == 0
         out = capsys.readouterr().out
