@@ -67,11 +67,12 @@ from data.workspace import Workspace
 LABELLER_CONFLICT = "conflicting_labeller_rows"
 LABELLED_BY = "labelled_by:"  # a count key: the labels of one labeller (`data.import_summary`)
 ITEM = {"pairwise": "pair", "kto": "answer"}  # what a labeller's label of each task is on, said
-# the reason a row over an arena answer and no arena pair is refused (a KTO label naming nobody on one too)
+# the reason a row over an arena answer and no arena pair is refused (a KTO label naming nobody, a ranking or a
+# rating, on one too)
 ARENA_ANSWER = "arena_answer"
 ARENA_UNNAMED = "arena_vote_unnamed"  # the reason a preference over an arena pair naming nobody is refused
 ARENA_PAIR = "arena_pair_exists"  # a count key: a row of answers to pair that an arena pair holds already
-ARENA_HELD = "arena_answer_exists"  # a count key: a row of one answer to label that is the arena's already
+ARENA_HELD = "arena_answer_exists"  # a count key: a row of answers to label (KTO, rank, rate), the arena's
 ARENA_VOTES = "arena_votes"  # a count key: the labels stored on arena pairs (`labels_by_labeller`)
 NOT_REUSED = ("edit",)  # pair kinds whose labels mean something else: an editor's verdict
 ARENA = "arena"  # a pair kind reused only where no other pair is over its texts: its labels are votes
@@ -137,6 +138,9 @@ class LabelledPairs:
         # pair or answer id -> every stored one over its texts (pairs: with their first text), where there are several
         self._sharing: dict[str, list[tuple[str, str | None]]] = {}
         self._votes: dict[tuple[str, str], tuple[str, int, str, int | None]] = {}
+        self._arena_held: bool | None = (
+            None  # whether the workspace holds an arena's pairs or records (`is_arena`)
+        )
 
     def expect(self, prompt_ids: Iterable[str]) -> None:
         """The stored prompts of the rows to come (`data.spellings.Spellings.expect`): read with the first one a
@@ -245,10 +249,10 @@ class LabelledPairs:
         RecordError naming the field where one is and they are no arena pair's (`ARENA_ANSWER`), where a preference
         is over an arena pair (`ARENA_UNNAMED`: a vote, and the leaderboard counts people's), and where a KTO label
         is on an arena answer (`ARENA_ANSWER`: the import's label there is trained on nowhere)."""
-        known = self._of(prompt_id)
-        on = [known.answers.get(text) in known.arena for text in texts]
+        on = [self.is_arena(prompt_id, text) for text in texts]
         if not any(on):
             return None
+        known = self._of(prompt_id)
         one = len(set(texts)) == 1
         names = (
             ("chosen", "rejected") if len(texts) == 2 and fields[0] != "completions" else ("",) * len(texts)
@@ -272,6 +276,17 @@ class LabelledPairs:
             "'labeller' column stores it as theirs; as the import's label no board would count it)"
         )
         raise ctx.error(message, fields[0], ARENA_UNNAMED)
+
+    def is_arena(self, prompt_id: str, text: str) -> bool:
+        """Whether the stored answer of ``prompt_id`` and ``text`` (its earliest) is the arena's (evaluation data).
+        Where the workspace holds no arena's pair or record, no stored answer is read: a file's rows naming no
+        labeller read their prompts' answers once, for their spellings (`data.spellings.Spellings`)."""
+        if self._arena_held is None:
+            self._arena_held = self.workspace is not None and _holds_arena(self.workspace)
+        if not self._arena_held:
+            return False
+        known = self._of(prompt_id)
+        return known.answers.get(text) in known.arena
 
     def answer(self, prompt_id: str, answer: Completion, labeller: str) -> tuple[list[object], str]:
         """The records a KTO row labelling ``answer`` (made as the file's) adds (as `pair`'s), and the id of the
@@ -340,6 +355,13 @@ def _arena_answer(ctx: RecordContext, name: str, field_: str, why: str) -> Recor
     which = f"the {name} answer is one" if name else "one of the answers is one"
     message = f"{which} the arena gave to this prompt (evaluation data), and the row's answers are no arena pair: {why}"
     return ctx.error(message, field_, ARENA_ANSWER)
+
+
+def _holds_arena(workspace: Workspace) -> bool:
+    """Whether ``workspace`` holds an arena's pair or record (else none of its answers is the arena's), read without
+    any answer."""
+    kinds = workspace.read("pairs", ["kind"]).column("kind")
+    return pc.any(pc.equal(kinds, ARENA)).as_py() is True or len(workspace.read("arenas", ["answers"])) > 0
 
 
 def _answers_into(found: dict[str, _Answers], answers: pa.Table) -> dict[str, str]:

@@ -16,7 +16,7 @@ from data.annotators import IMPORT
 from data.errors import shown
 from data.import_columns import LABELLER_COLUMNS, SPLIT_COLUMN, Reading
 from data.import_formats import LABEL_KEYS, Example
-from data.import_labellers import LabelledPairs, Labeller, row_labeller
+from data.import_labellers import ARENA_ANSWER, ARENA_HELD, LabelledPairs, Labeller, row_labeller
 from data.import_options import ImportOptions
 from data.import_rank_rate import RankRateRows
 from data.import_readers import TEST_SPLIT_NAMES, split_words
@@ -275,24 +275,47 @@ def checked_row(
     prompt = Prompt(messages=example.messages, gold=example.gold, source=source, split=split)
     questions = rank_rate.questions(ctx.row, raw, example, prompt)
     labelled = None
+    # a gold file's rows make no answer; `--remove` reads a row as an import before the arena's check stored it
+    arena = spellings.pairs if rank_rate.made and options.arena_rows else None
     if questions is None:
         null_label = next((key for key in LABEL_KEYS if key in nulls), None)
         if null_label and example.gold is not None:
             example, prompt = _nobodys(example, prompt, ctx, null_label, rank_rate.made)
         labelled = _labelled(raw, ctx, example, options, rank_rate, spellings)
-        # a gold file's rows make no pair; `--remove` reads a row as an import before the arena's check stored it
-        arena = spellings.pairs if rank_rate.made and options.arena_rows else None
         out, dropped = to_records(example, prompt, source, ctx, options, labelled, arena)
         read |= {labelled[0].column} if labelled else set()
         out = rank_rate.kto(ctx.row, out, next((key for key in LABEL_KEYS if key in raw), ""))
     else:  # a rated answer is no gold (SFT) answer; one rated N/A is stored without its rating (counted per file)
-        prompt, dropped = replace(prompt, gold=None), Counter()
-        out = rank_rate.records(ctx.row, questions)
+        prompt = replace(prompt, gold=None)
+        dropped = _arena_questions(questions, arena, ctx, options.unlabelled) if arena else Counter()
+        out = [] if dropped else rank_rate.records(ctx.row, questions)
     if own is not None:  # said apart, in the summary's split line (`data.import_summary.row_split_line`)
         dropped[f"row_split_{own}"] += 1
     labeller = labelled[0].name if labelled else None
     drawn = example.split is None and options.test_fraction > 0
     return CheckedRow(raw, read, example, prompt, questions, out, dropped, labeller, drawn)
+
+
+def _arena_questions(
+    questions: list[Ranked], arena: LabelledPairs, ctx: RecordContext, unlabelled: bool
+) -> Counter:
+    """A ranking or ratings row over the arena's answers (evaluation data) makes no record, as a KTO row naming no
+    labeller does (`LabelledPairs.arena_row`): its answers to rank or rate (``unlabelled``), each the arena's, are
+    counted `ARENA_HELD`; else a RecordError naming the field (`ARENA_ANSWER`): a new answer of the text would make
+    it ordinary, and the import's ranking or rating there is read by no export or train. Empty where none is."""
+    texts = {text: question for question in questions for text in question.texts}
+    on = [text for text in texts if arena.is_arena(questions[0].prompt.id, text)]
+    if not on:
+        return Counter()
+    if unlabelled and len(on) == len(texts):
+        return Counter({ARENA_HELD: 1})
+    question = texts[on[0]]
+    message = (
+        f"an answer it {'ranks' if question.task == 'rank' else 'rates'} is one the arena gave to this prompt "
+        "(evaluation data): importing it would make the text an ordinary answer, served by the rank and rate apps, "
+        "and the import's label on it is read by no export or train"
+    )
+    raise ctx.error(message, question.field, ARENA_ANSWER)
 
 
 def _labelled(

@@ -246,3 +246,49 @@ def test_plain_kto_rows_on_the_arenas_answers_make_no_ordinary_answer(ws, tmp_pa
         assert held(workspace) == before  # every arena answer still the arena's, no answer made of its text
     texts = set(workspace.frame("completions").query("engine == 'import'")["text"])
     assert texts == {"yes"}
+
+
+def test_rankings_and_ratings_of_the_arenas_answers_make_no_ordinary_answer(
+    ws,  # noqa: F811
+    tmp_path,
+    capsys,
+    monkeypatch,
+):
+    """A review: a ratings row on an arena answer made a new ordinary answer of its text, served by the rate app,
+    its rating trained on (`new_completions 1, new_labels 1`), as a KTO row naming no labeller did. Refused,
+    `arena_answer`, a ranking's too; with `--unlabelled` such answers are counted, `arena_answer_exists`. `--remove`
+    of a file an import before stored withdraws its labels, as of a plain preference file."""
+    from collections import Counter
+
+    from data import import_rows
+
+    workspace = Workspace(ws)
+    before = held(workspace)
+    pairs = workspace.frame("pairs").sort_values("id")
+    prompt_id = pairs["prompt_id"].iloc[0]
+    ids = set(pairs.query("prompt_id == @prompt_id")[["completion_a", "completion_b"]].to_numpy().ravel())
+    text = workspace.frame("completions").set_index("id")["text"]
+    answers = sorted(text[id_] for id_ in ids)
+    prompt = workspace.frame("prompts").set_index("id")["messages"][prompt_id][-1]["content"]
+    aspects = {"helpfulness": 4, "correctness": 4, "coherence": 4, "complexity": 0, "verbosity": 1}
+    rows = [
+        {"prompt": prompt, "response": answers[0], **aspects},
+        {"prompt": prompt, "completions": answers, "ranking": "1 > 2 > 3"},
+    ]
+    for row, field in zip(rows, ("helpfulness", "ranking")):  # the field of its label
+        path = write(tmp_path / "rows.jsonl", [row])
+        assert data_main(["import", "-w", str(ws), str(path)]) == 2
+        [err] = capsys.readouterr().err.splitlines()
+        assert f"rows.jsonl, row 0, field '{field}': an answer it r" in err and "one the arena gave" in err
+        assert data_main(["import", "-w", str(ws), str(path), "--unlabelled"]) == 0
+        assert "arena_answer_exists 1" in capsys.readouterr().out
+        assert held(workspace) == before
+    monkeypatch.setattr(
+        import_rows, "_arena_questions", lambda *args: Counter()
+    )  # an import before the check
+    rated = write(tmp_path / "rated.jsonl", rows[:1])
+    assert data_main(["import", "-w", str(ws), str(rated)]) == 0
+    assert "new_completions 1" in capsys.readouterr().out
+    monkeypatch.undo()
+    assert data_main(["import", "-w", str(ws), "--remove", str(rated)]) == 0
+    assert f"withdrew the labels of {rated}: 1 (ratings 1)" in capsys.readouterr().out
