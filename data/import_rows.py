@@ -312,9 +312,9 @@ def _arena_questions(
     question = texts[on[0]]
     message = (
         f"an answer it {'ranks' if question.task == 'rank' else 'rates'} is one the arena gave to this prompt "
-        "(evaluation data): importing it would make the text an ordinary answer, served by the rank and rate apps, "
-        "and the import's label on it is read by no export or train"
+        "(evaluation data): importing it would make the text an ordinary answer, served by the rank and rate apps"
     )
+    message += "" if unlabelled else ", and the import's label on it is read by no export or train"
     raise ctx.error(message, question.field, ARENA_ANSWER)
 
 

@@ -283,9 +283,16 @@ def test_rankings_and_ratings_of_the_arenas_answers_make_no_ordinary_answer(
         assert data_main(["import", "-w", str(ws), str(path), "--unlabelled"]) == 0
         assert "arena_answer_exists 1" in capsys.readouterr().out
         assert held(workspace) == before
-    monkeypatch.setattr(
-        import_rows, "_arena_questions", lambda *args: Counter()
-    )  # an import before the check
+    mixed = [{"prompt": prompt, "completions": [*answers[:2], NEW], "ranking": "1 > 2 > 3"}]
+    assert (
+        data_main(["import", "-w", str(ws), str(write(tmp_path / "mixed.jsonl", mixed)), "--unlabelled"]) == 2
+    )
+    err = (
+        capsys.readouterr().err
+    )  # answers to rank beside the arena's: its answers would join theirs, no label
+    assert "field 'ranking': an answer it ranks is one the arena gave" in err and "no export" not in err
+    # an import before the check
+    monkeypatch.setattr(import_rows, "_arena_questions", lambda *args: Counter())
     rated = write(tmp_path / "rated.jsonl", rows[:1])
     assert data_main(["import", "-w", str(ws), str(rated)]) == 0
     assert "new_completions 1" in capsys.readouterr().out
