@@ -9,7 +9,8 @@ from collections import Counter
 from pathlib import Path
 
 from data.errors import counted, one_line
-from data.import_labellers import ARENA_HELD, ARENA_PAIR, LABELLED_BY, labeller_counts
+from data.import_labeller_counts import LABELLED_BY, labeller_counts
+from data.import_labellers import ARENA_HELD, ARENA_PAIR
 from data.import_labels import IN_APP
 from data.import_rows import opposite_lines
 from data.import_write import kept_lines

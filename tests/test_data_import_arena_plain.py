@@ -299,3 +299,19 @@ def test_rankings_and_ratings_of_the_arenas_answers_make_no_ordinary_answer(
     monkeypatch.undo()
     assert data_main(["import", "-w", str(ws), "--remove", str(rated)]) == 0
     assert f"withdrew the labels of {rated}: 1 (ratings 1)" in capsys.readouterr().out
+
+
+def test_an_arena_pair_without_an_arena_record_is_found(tmp_path, capsys):
+    """An arena's pairs stored before its runs were recorded (no `arenas` record): a plain import reads no stored
+    answer for the arena's check where the workspace holds no arena (`LabelledPairs.is_arena`), but finds these by
+    the kinds of its prompts' pairs."""
+    from data import Completion, Pair, Prompt
+
+    workspace = Workspace.init(tmp_path / "ws")
+    prompt = Prompt([{"role": "user", "content": "Which?"}], "p", split="test")
+    a, b = (Completion(prompt.id, text, model, "hf") for text, model in (("one", "m0"), ("two", "m1")))
+    workspace.append([prompt, a, b, Pair(prompt.id, *sorted((a.id, b.id)), kind="arena")])
+    assert len(workspace.frame("arenas")) == 0
+    path = write(tmp_path / "plain.jsonl", [{"prompt": "Which?", "chosen": "one", "rejected": "two"}])
+    assert data_main(["import", "-w", str(workspace.path), str(path)]) == 2
+    assert "arena pair's" in capsys.readouterr().err
