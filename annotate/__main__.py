@@ -33,7 +33,7 @@ from annotate.service import ORDERS, LabelService, check_gold_rate
 from annotate.users import Authenticator, LoginLimits, User, add_user, hash_password, load_users
 from data.cli import options_parser, run_cli
 from data.config import build
-from data.errors import PrefloopError, counted
+from data.errors import PrefloopError, counted, number_shown
 from data.files import refuse_unwritable
 from data.in_place import let_go
 from data.rubric import Rubric, load_rubric
@@ -238,6 +238,9 @@ def serve(options: AnnotateOptions) -> int:
         own[DEMO_USER] = User(DEMO_USER, hash_password(password), admin=True)
     auth = Authenticator(users, users_path, own)  # the file read again at a sign-in once it changed
     rubric = load_rubric(options.rubric) if options.task == "rate" else None
+    from annotate.web import check_host  # starlette's imports: only when serving
+
+    check_host(options.host)
     # before the service reads and rewrites the view's holds: one app per view of a workspace
     claim = claim_view(workspace.path / HOLDINGS_FOLDER, options.task)
     try:
@@ -273,17 +276,20 @@ def serve_view(
 
     ctx = make_context(service, auth, options.guidelines)
     app = build_app(ctx)
-    url = f"http://{options.host}:{options.port}/"
-    print(f"URL {url}  ({started_counts(service, options.task, len(auth.users), options.overlap)})")
-    if options.order == "uncertainty":
-        # the items left to label: fewer than K labels (train score scores no labelled pair)
-        queue = service.queue
-        say_scored(workspace, [i for i in queue.items if queue.votes.get(i, 0) < queue.overlap], options)
-    if password:
-        print(
-            f"login: {DEMO_USER} / {password}   (demo only: this run's admin, a new password on every start)"
-        )
-    sys.stdout.flush()
+
+    def listening() -> None:  # once it listens: a port in use was "URL ..." and then the error
+        url = f"http://{options.host}:{options.port}/"
+        print(f"URL {url}  ({started_counts(service, options.task, len(auth.users), options.overlap)})")
+        if options.order == "uncertainty":
+            # the items left to label: fewer than K labels (train score scores no labelled pair)
+            queue = service.queue
+            say_scored(workspace, [i for i in queue.items if queue.votes.get(i, 0) < queue.overlap], options)
+        if password:
+            print(
+                f"login: {DEMO_USER} / {password}   (demo only: this run's admin, a new password on every start)"
+            )
+        sys.stdout.flush()
+
     launch(
         app,
         ctx,
@@ -292,6 +298,7 @@ def serve_view(
         limits=limits,
         idle_minutes=options.session_idle_minutes,
         trusted_proxy=options.trusted_proxy,
+        on_listen=listening,
         quiet=True,
     )
     return 0
@@ -321,11 +328,12 @@ def started_counts(service: LabelService, task: str, users: int, overlap: int) -
     as if gold were served, where a lead had made gold for another task or none yet (the arena app's items are its
     arena pairs: the pairwise app's gold is none of them)."""
     gold = len(service.queue.gold)
-    mixed = f" + {gold} gold (--gold-rate {service.gold_rate:g})" if gold else ""
+    rate = number_shown(service.gold_rate)
+    mixed = f" + {gold} gold (--gold-rate {rate})" if gold else ""
     if gold and service.gold_rate <= 0:
         mixed = f" ({gold} gold not served: --gold-rate 0)"
     if not gold and service.gold_rate > 0:
-        mixed = f" (none gold: --gold-rate {service.gold_rate:g} serves no gold until `data gold` marks some of them)"
+        mixed = f" (none gold: --gold-rate {rate} serves no gold until `data gold` marks some of them)"
     return (
         f"{counted(len(service.queue.items), f'{task} item')}{mixed}, {counted(users, 'user')}, K={overlap}"
     )

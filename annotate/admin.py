@@ -33,7 +33,7 @@ from data.annotators import ADMIN_SOURCE
 from data.edits import edit_pair_ids
 from data.errors import PrefloopError, counted
 from data.gold import CLI, Mark, apply_gold, read_gold
-from data.intervals import figure_text, p_value_text
+from data.intervals import figure_text, p_value_text, trust_text
 from data.leaderboard import ARENA
 from data.machine import AGAINST
 from data.schemas import CHOICES
@@ -151,8 +151,10 @@ def admin_view(
     prompts = disputed_prompts(service, disputed["item_id"].tolist())
     rows = [
         [r["item_id"], answers.get(r["item_id"], "–"), prompts.get(r["item_id"], "")]
-        # figures as stats prints them: a posterior of 0.896 read "0.90" beside --min-posterior 0.9, which drops it
-        + [r["votes"], r["verdict"], *(figure_text(r[c], none="–") for c in ["agreement", *posterior])]
+        # figures as stats prints them: a posterior of 0.896 read "0.90" beside --min-posterior 0.9, which drops it;
+        # a posterior as a trust (`trust_text`): 0.93950 is 0.9395, which 0.940 read as kept by --min-posterior 0.94
+        + [r["votes"], r["verdict"], figure_text(r["agreement"], none="–")]
+        + [trust_text(r[c], none="–") for c in posterior]
         + [r[c] for c in choice_columns]
         for r in disputed.to_dict("records")
     ]

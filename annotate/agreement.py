@@ -23,7 +23,7 @@ from data.errors import counted
 from data.gold import ANSWER
 from data.gold_balance import one_sided_gold
 from data.import_labels import last_active
-from data.intervals import FIGURE_DIGITS, figure_text
+from data.intervals import FIGURE_DIGITS, figure_text, trust_text
 from data.labellers import KAPPA_MIN_SHARED, MIN_PACE_SECONDS, PACE_DIGITS, labeller_rows, team_pace
 from data.machine import machine_agreement, suggestion_follow
 from data.selection import same_name, verdict_labels, without_labellers
@@ -151,7 +151,7 @@ def _gold_difference(q: dict) -> float | None:
 def _trust(q: dict) -> str:
     """The trust cell with the note `stats --labellers` prints beside it (`trust_note`: only excluded labellers
     check them), as the gold cell shows its note: a DS accuracy of 0.98 stood beside a trust of 0.800 unexplained."""
-    shown = figure_text(q["trust"], none="–")
+    shown = trust_text(q["trust"], none="–")  # as `stats --labellers` prints it: 0.8998, not 0.900
     return f"{shown} ({q['trust_note']})" if "trust_note" in q else shown
 
 

@@ -9,7 +9,9 @@ call; an admin is handed items only once they open the Label tab.
 """
 
 import gc
+import inspect
 import time
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import astuple
 from functools import partial
@@ -201,6 +203,15 @@ async def _with_sessions(sessions: Sessions, server_app):
     yield
 
 
+# Gradio's launch sends the page it just started one HEAD with a 3 s limit (a check meant for notebooks that
+# cannot reach localhost) and raised "When localhost is not accessible, a shareable link must be created" when the
+# answer was slower: on a loaded machine the labelling app exited right after it began to listen. The app serves
+# its own address; `_frontend=False` leaves the probe out (its only use in Gradio's launch), where Gradio has it.
+_NO_LOCALHOST_PROBE = (
+    {"_frontend": False} if "_frontend" in inspect.signature(gr.Blocks.launch).parameters else {}
+)
+
+
 def launch(
     app: gr.Blocks,
     ctx: Context,
@@ -210,9 +221,11 @@ def launch(
     limits: LoginLimits | None = None,
     idle_minutes: float = 120.0,
     trusted_proxy: str | None = None,
+    on_listen: Callable[[], None] | None = None,
     **kwargs,
 ) -> gr.Blocks:
-    """Serve the app behind the users-file login (annotate.web); with ``block=False`` return once it listens."""
+    """Serve the app behind the users-file login (annotate.web); with ``block=False`` return once it listens.
+    ``on_listen``: called once it listens (the command's URL line)."""
     workspace = ctx.service.workspace
     trust_forwarded_for(trusted_proxy)
     sessions = Sessions.for_workspace(workspace.path, ctx.auth.users, 60 * idle_minutes)
@@ -238,6 +251,7 @@ def launch(
             ssr_mode=False,
             show_error=True,
             app_kwargs={"middleware": [guard], "lifespan": partial(_with_sessions, sessions)},
+            **_NO_LOCALHOST_PROBE,
             **kwargs,
         )
     except OSError as exc:  # Gradio's own words name its environment variable and `launch()`'s parameter
@@ -247,6 +261,8 @@ def launch(
             f"--host {host} --port {port}: cannot listen there (the port is in use, or the host is no address of "
             "this machine): give another --port or --host"
         ) from None
+    if on_listen is not None:
+        on_listen()
     try:
         # Everything loaded so far (the workspace's items, Gradio, FastAPI) lives as long as the server: out of the
         # cyclic collector's sight, a full collection no longer walks it and stalls every request for tens to

@@ -75,8 +75,8 @@ SCRIPT_TEMPLATE = """
   // inflight: when a submit, skip, undo or save was sent, 0 once its answer is drawn (`prefloopDrawn`) or given
   // up on (ANSWER_MS); drawing: the wait for an answer to be drawn in full (`whenDrawn`); answering: such an
   // action sent, and Gradio not yet done with its answer; viewAt: when a view was last drawn. The kept pick's
-  // state: annotate.restore_script.
-  let inflight = 0, lastView = null, queued = [], drawing = 0, answering = false, viewAt = 0;
+  // state: annotate.restore_script. editorOn: the item the editor was opened on (its button pressed: `e`, a restore).
+  let inflight = 0, lastView = null, queued = [], drawing = 0, answering = false, viewAt = 0, editorOn = null;
 
   const $ = (selector) => document.querySelector(selector);
   const taskOf = () => $("#pf-rate") ? "rate" : $(".pf-task-kto") ? "kto" : $(".pf-task-rank") ? "rank" : "pairwise";
@@ -128,6 +128,7 @@ __RESTORE__
     lastView = view.dataset.view;
     viewAt = Date.now();
     if (first) typedFirst(view);  // what was written before this draw is this item's
+    if (!asked && editorOn !== null && view.dataset.item !== editorOn) closeStale(view);
     if (asked || written?.key !== keyOf(view)) written = null;
     rewrite();
     const pending = load();
@@ -157,7 +158,7 @@ __RESTORE__
   // DRAW_MS at most; the answer itself is the `.then`'s (a view is no answer: `onView`).
   // A `.then` later than that (its answer drawn since it was sent, and no longer waited on) applies the keys itself:
   // `whenDrawn` left them queued behind the wait it had not ended, for good.
-  // ``status``: the status line the answer set (a "Not saved" refusal: `unsend`).
+  // ``status``: the status line the answer set (one marked refused: `unsend`).
   window.prefloopDrawn = (status) => {
     const late = inflight !== 0 && viewAt >= inflight && !drawing;
     answering = false;
@@ -181,6 +182,16 @@ __RESTORE__
     const busy = (answering || $("#pf-prompt .progress-text")) && Date.now() - since < DRAW_MS;
     drawing = busy ? setTimeout(() => whenDrawn(since), 25) : 0;
     if (!busy) { rewrite(); flush(); }
+  };
+  // A draw unasked of another item than the editor was opened on (the label tab's late draw as the page loads, that
+  // item labelled or skipped in another tab meanwhile) cancels an editor it leaves on screen, or Gradio shows again
+  // once done with it (it did, where the draw closed it): its text is the gone item's answer, which a save stored as
+  // an edit of this item's answer. Until another view is drawn or `e` opens the editor on this item.
+  const closeStale = (view, since = Date.now()) => {
+    const {item, view: drawn} = view.dataset;
+    if (lastView !== drawn || editorOn === item || Date.now() - since > ANSWER_MS) return;
+    if (editing()) return press("pf-edit-cancel");
+    setTimeout(() => closeStale(view, since), 50);
   };
   const flush = () => {
     while (queued.length && !inflight) act(queued.shift());
@@ -263,10 +274,13 @@ __RESTORE__
     // before it applies (Submit sends the kept pick put back under it; the restore's own press is no trusted click)
     const wins = "#pf-choice, #pf-strength, #pf-rate, #pf-submit, #pf-skip, #pf-undo";
     if (event.isTrusted && restoring && event.target.closest?.(wins)) settleNow();
+    if (event.target.closest?.("#pf-edit-open")) editorOn = shown()?.dataset.item ?? null;
     const button = event.target.closest?.("#pf-submit, #pf-skip, #pf-undo, #pf-edit-save, #pf-edit-cancel");
     if (!button) return;
-    if (button.id === "pf-edit-cancel") {  // nothing to keep: the edit is given up, the label not sent
-      if (load()) save({...load(), edit: null, submitted: false});
+    // Cancel saves nothing (README): the edit is given up, and so is a send of the pick (no longer the pick sent,
+    // which a later change back marked as sent again): a reload puts it back and sends nothing; Enter sends it
+    if (button.id === "pf-edit-cancel") {
+      if (load()) save({...load(), edit: null, submitted: false, sentPick: null});
       return;
     }
     if (button.id === "pf-submit" || button.id === "pf-edit-save") remember(true, button.id === "pf-edit-save");
@@ -345,7 +359,7 @@ __RESTORE__
 # annotate.edit_view): Gradio runs it once it is done with the event's answer (`whenDrawn` in the page script, and
 # the end of its `inflight`: a view drawn meanwhile may be another event's); not after an error, which draws no
 # item: a draw after it waits at most DRAW_MS.
-# Its input is the label tab's status line, as the answer set it (a refusal's "Not saved" line: `unsend`).
+# Its input is the label tab's status line, as the answer set it (a refusal's is marked: `unsend`).
 ANSWER_DRAWN = "(status) => { window.prefloopDrawn && window.prefloopDrawn(status); }"
 # The `.failure` of the same events: Gradio (6.31) runs their `.then` only after an answer, not after an error
 # (`shown_errors`' line, a refusal, a signed-out tab); this ends the wait for it instead.

@@ -131,7 +131,7 @@ def on_edit_save(
         kind = (
             "error" if isinstance(exc, NotSaved) else "warn"
         )  # typed stays in the editor, to fix or save again
-        view = label_view(ctx, user, message_html(f"Not saved: {exc}.", kind))
+        view = label_view(ctx, user, message_html(f"Not saved: {exc}.", kind, refused=True))
         if view.item_id != item_id:
             return view
         return replace(view, choice=choice, strength=how, note=note or "", editor=opened(), draft=text or "")

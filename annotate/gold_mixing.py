@@ -9,7 +9,7 @@ import hashlib
 import heapq
 from collections.abc import Iterable
 
-from data.errors import PrefloopError
+from data.errors import PrefloopError, number_shown
 
 MAX_GOLD_RATE = 0.5
 
@@ -17,7 +17,7 @@ MAX_GOLD_RATE = 0.5
 def check_gold_rate(rate: float) -> float:
     """``--gold-rate`` lies in [0, MAX_GOLD_RATE] (more gold than that would measure labellers, not label data)."""
     if not 0 <= rate <= MAX_GOLD_RATE:
-        raise PrefloopError(f"--gold-rate {rate}: must be in [0, {MAX_GOLD_RATE}]")
+        raise PrefloopError(f"--gold-rate {number_shown(rate)}: must be in [0, {MAX_GOLD_RATE}]")
     return rate
 
 

@@ -162,12 +162,21 @@ def suggestion_html(shown: Shown) -> str:
 def on_load(ctx: Context, user: str) -> View:
     """The label tab as the page loads: a labeller's item; an admin's progress and history only (an admin opening
     the app to check progress must not hold up an item). An admin's item and all around it are the Label tab's own
-    event's alone: the load's idle view, racing it as the admin opened the tab at once, was drawn over the item."""
+    event's alone: the load's idle view, racing it as the admin opened the tab at once, was drawn over the item.
+    The editor is left as it is (`editor_kept`): the page opens with it closed, and the tab's other draw as the page
+    loads can land first."""
     if ctx.auth.is_admin(user):
         skip = gr.skip()
         progress = progress_html(user, ctx.service.progress(user))
         return View(skip, skip, skip, skip, skip, skip, skip, skip, progress, _history(ctx, user), skip, skip)
-    return label_view(ctx, user)
+    return editor_kept(label_view(ctx, user))
+
+
+def editor_kept(view: View) -> View:
+    """``view`` leaving the editor and its text as they are: a draw of the item on screen, not an answer to the
+    labeller's action (the label tab's second draw as the page loads, landing after `e` opened the editor, closed
+    it under the labeller)."""
+    return replace(view, editor=gr.skip(), draft=gr.skip())
 
 
 def on_label_tab(ctx: Context, user: str, on_screen: str | None = None) -> View:
@@ -175,8 +184,12 @@ def on_label_tab(ctx: Context, user: str, on_screen: str | None = None) -> View:
     after the load's, which can land after the labeller's first submit was answered). With nothing to say it leaves
     the status line as it is: that late draw wiped "Saved to disk: ..." off the item the submit's answer showed.
     Not an admin's, under another item than the one on screen as they opened the tab (``on_screen``): their line
-    was about that item ("Label this item again" read under the next one)."""
+    was about that item ("Label this item again" read under the next one). The editor stays as it is where the tab
+    draws the item on screen, or had none on screen as it was asked (the page loading: any editor opened since is
+    on the item this draw brings): `editor_kept`."""
     view = label_view(ctx, user)
+    if not on_screen or view.item_id == on_screen:
+        view = editor_kept(view)
     if view.status or (ctx.auth.is_admin(user) and view.item_id != (on_screen or "")):
         return view
     return replace(view, status=gr.skip())
@@ -217,7 +230,9 @@ def on_submit(
     task = TASKS[ctx.service.task]
     if not choice:
         return label_view(
-            ctx, user, message_html(f"Pick a choice first ({task.pick_hint}), then Enter.", "warn")
+            ctx,
+            user,
+            message_html(f"Pick a choice first ({task.pick_hint}), then Enter.", "warn", refused=True),
         )
     try:
         how = picked_strength(strength)
@@ -233,11 +248,11 @@ def on_submit(
         return refused_view(ctx, user, exc)
     except NotSaved as exc:
         # e.g. the disk is full: the item stays on screen with the labeller's choice, to submit again
-        status = message_html(f"Not saved: {exc}. Your choice is kept; try again.", "error")
+        status = message_html(f"Not saved: {exc}. Your choice is kept; try again.", "error", refused=True)
         view = label_view(ctx, user, status)
         return _kept(ctx, view, choice, how, note)
     except ValueError as exc:  # a refused note, an unfinished ranking or rating: stays on screen to fix
-        view = label_view(ctx, user, message_html(f"Not saved: {exc}", "error"))
+        view = label_view(ctx, user, message_html(f"Not saved: {exc}", "error", refused=True))
         if view.item_id != item_id:
             return view
         if isinstance(exc, NoteRefused):  # any task: the pick and strength stay, and the note to shorten
@@ -255,7 +270,7 @@ def refused_view(ctx: Context, user: str, refusal: StaleItem) -> View:
     view = label_view(ctx, user, "")
     here = "Here is your next item." if isinstance(refusal, ItemWithdrawn) else "Here is your current item."
     text = f"Not saved: {refusal}." + (f" {here}" if view.item_id else "")
-    return replace(view, status=message_html(text, "warn"))
+    return replace(view, status=message_html(text, "warn", refused=True))
 
 
 def _kept(ctx: Context, view: View, choice: str | None, strength: int | None, note: str | None) -> View:

@@ -161,8 +161,11 @@ def card_html(title: str, key: str, text: str, note: str = "") -> str:
     )
 
 
-def message_html(text: str, kind: str = "info") -> str:
-    return f'<div class="pf-message pf-{kind}">{escape(text)}</div>'
+def message_html(text: str, kind: str = "info", refused: bool = False) -> str:
+    """A status line; ``refused``: the answer to a submit or an edit's save that stored nothing, marked
+    ``data-refused`` for the page script (annotate.restore_script's `refusal`: not told by its words)."""
+    mark = " data-refused" if refused else ""
+    return f'<div class="pf-message pf-{kind}"{mark}>{escape(text)}</div>'
 
 
 ECHO = 80  # characters of what a user typed that a message repeats; the rest is cut to "…"

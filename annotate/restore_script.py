@@ -40,30 +40,36 @@ RESTORE_SCRIPT = """
     }
     const kept = {choice, strength, note, ranking, ratings, edit};
     const differs = (other) => Object.keys(kept).some((k) => (kept[k] ?? null) !== (other?.[k] ?? null));
-    // a pick changed since a send (one the server refused: "Pick a choice first", a note too long) is another pick:
-    // timed from the change on (that send's time took the labeller's time after it off the label's seconds), and
-    // not sent unless it is the very pick sent again (changed back to it, where that send had no answer: a reload
-    // sends it again; else it sent the pick made after a refusal, one the labeller never sent)
+    // nothing picked is never sent: the app stores nothing ("Pick a choice first"), and a reload sent it again
+    if (choice < 0 && !ranking && (ratings ?? "{}") === "{}") submitted = false;
+    // a pick changed since a send (one the server refused: a note too long) is another pick: timed from the change
+    // on (that send's time took the labeller's time after it off the label's seconds), and not sent unless it is
+    // the very pick sent again (changed back to it, where that send had no answer: a reload sends it again, paced
+    // as at that send, whose time the pick as sent keeps; else it sent the pick made after a refusal, one the
+    // labeller never sent)
     if (differs(previous)) sent = null;
     if (submitted) sentPick = kept;
     submitted = submitted || (sentPick !== null && !differs(sentPick));
     // its first send: when, from which page, and the active seconds then (`prefloopPace`)
     if (submitted && !sent) {
-      sent = {at: Date.now(), page: THIS_PAGE, active: window.prefloopActiveSeconds?.() ?? null};
+      sent = sentPick.sent ?? {at: Date.now(), page: THIS_PAGE, active: window.prefloopActiveSeconds?.() ?? null};
     }
+    if (submitted) sentPick = {...sentPick, sent};
     save({item: view.dataset.item, key: keyOf(view), ...kept, submitted, sent, sentPick});
   };
-  // A send the app refused (its answer's "Not saved" line: a full disk, a note too long; or an error:
+  // A send the app refused (its answer marked so: a full disk, a note too long, nothing picked; or an error:
   // `prefloopFailed`) stays on screen and kept, but no longer sent: a reload puts it back and sends nothing (it
   // sent it again with no new Enter, and stored a pick the labeller had seen refused); Enter sends it again.
   const unsend = () => {
     const pending = load();
     if (pending?.key === keyOf(shown())) save({...pending, submitted: false, sentPick: null});
   };
+  // The answer's refusal mark (annotate.render.message_html's `data-refused`), not its words: a line reworded
+  // must not turn a refused send into one a reload sends again.
   const refusal = (status) => {
     const html = document.createElement("template");  // inert: nothing in it runs or loads
     html.innerHTML = typeof status === "string" ? status : "";
-    return html.content.textContent.trim().startsWith("Not saved");
+    return html.content.querySelector("[data-refused]") !== null;
   };
   // The pace a submit or save sends (annotate.pace_script.SENT_PACE, read after `remember` kept its send): this
   // page's active seconds, or, for the kept pick of the item on screen first sent from another page (this one

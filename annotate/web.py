@@ -23,6 +23,7 @@ import math
 import os
 import re
 import secrets
+import socket
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -41,7 +42,7 @@ from starlette.responses import (
 
 from annotate.sessions import Sessions
 from annotate.users import LoginThrottle, User
-from data.errors import counted
+from data.errors import PrefloopError, counted
 from data.files import NotAFileError, open_beside
 from data.schemas import SPLITS
 
@@ -76,6 +77,21 @@ def _chunks(handle: BinaryIO, size: int = 2**20) -> Iterator[bytes]:
     with handle:
         while chunk := handle.read(size):
             yield chunk
+
+
+def check_host(host: str) -> None:
+    """Refuse (PrefloopError naming --host) a host that is no address of this machine, before the app loads the
+    workspace or claims its view: uvicorn logged its own "ERROR: [Errno -2] Name or service not known" above ours.
+    Bound on port 0, which no other program holds: a port in use is found as the app starts listening."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.bind(address)
+    except OSError as exc:  # socket.gaierror too: a name that does not resolve
+        reason = exc.strerror or str(exc)
+        raise PrefloopError(
+            f"--host {host}: cannot listen there ({reason}: no address of this machine): give another --host"
+        ) from None
 
 
 def trust_forwarded_for(proxy: str | None) -> None:

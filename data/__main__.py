@@ -37,7 +37,7 @@ from data.files import WriteError, failure_reason
 from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
 from data.gold_balance import one_sided_gold
 from data.gold_file import gold_from_files
-from data.gold_sources import gold_from_flags, gold_from_split
+from data.gold_sources import flags_trained, gold_from_flags, gold_from_split
 from data.import_labellers import ARENA_ANSWER, ARENA_UNNAMED, LABELLER_CONFLICT
 from data.import_options import ImportOptions, check_source_name
 from data.import_records import RecordError
@@ -273,7 +273,8 @@ def cmd_gold(args: Any) -> int:
     summary = f"gold items: {total} (+{change.marked} marked{changed}{already}, -{change.removed} removed)"
     if not (marks or args.remove or args.files or args.from_split):  # a plain listing: no change to sum up
         summary = f"gold items: {total}"
-    print(summary + files.summary() + (f"; {left}" if left else ""))
+    trained = flags_trained(workspace, marks, change)
+    print(summary + files.summary() + "".join(f"; {note}" for note in (left, trained) if note))
     for sided in one_sided:
         print(f"warning: {sided.note}", file=sys.stderr)
     return 0
@@ -343,6 +344,14 @@ def cmd_compact(args: Any) -> int:
 def cmd_merge(args: Any) -> int:
     workspace = Workspace(args.workspace)
     others = [merge_source(path) for path in args.others]  # all must open before anything is written
+    for other in others:  # its dangling references merged in, then named only as warnings with status 0
+        broken = integrity_problems(other, whole=False)
+        if broken:
+            more = f" and {len(broken) - 1} more" if len(broken) > 1 else ""
+            raise PrefloopError(
+                f"{other.path}: {broken[0]}{more} (`python -m data validate -w {other.path}` names them): merging "
+                "it would bring them here; nothing merged"
+            )
     # every workspace read and checked first, then all of them written as one batch: all or nothing
     for plan in merge_workspaces(workspace, others, args.on_conflict):
         for line, warning in plan_lines(plan, SHOWN):

@@ -15,7 +15,6 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from data.config import FROM_FILE, ConfigError, add_options, did_you_mean, from_file, load_yaml_keys
 from data.errors import PrefloopError, one_line
@@ -108,7 +107,7 @@ def options_parser(
                 "-w",
                 dest="workspace",
                 metavar="WS",
-                type=Path,
+                type=str,  # as --workspace: a path as typed, so `-w ''` is refused (`coerce`), not the current folder
                 default=argparse.SUPPRESS,
                 help="same as --workspace",
             )

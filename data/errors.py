@@ -47,6 +47,13 @@ def shown(value: object) -> str:
     return cut(one_line(text))
 
 
+def number_shown(value: object) -> str:
+    """A flag's number as a line quotes it back, in one short form however it was typed or stored: a float that is
+    a whole number without its ".0" (`--min-posterior 0` was echoed "0.0"), any other as repr writes it (``0.1``,
+    ``1e-06``: every digit, where ``:g`` cut 0.123456789 to 0.123457); anything else (an int, text) as str."""
+    return repr(value).removesuffix(".0") if isinstance(value, float) else str(value)
+
+
 def one_line(message: str) -> str:
     """``message`` with its control characters (a newline, an escape sequence, a Unicode line separator) written
     as repr writes them (``\\n``, ``\\x1b``): an id or value the user typed cannot break the error line in two or
@@ -93,7 +100,13 @@ def names_shown(names: Iterable[object], limit: int | None = None) -> str:
     told = _retold({name: cut_name(name) for name in shown}, lambda name, _, alike: _told_apart(name, alike))
     told = _retold(told, lambda name, text, _: f"{text} ({len(name)} characters)")
     told = _retold(told, lambda name, _, __: name)
-    return ", ".join(one_line(told[name]) for name in shown) or "none"
+    return ", ".join(name_line(told[name]) for name in shown) or "none"
+
+
+def name_line(name: str) -> str:
+    """A name from the user's input `one_line`, its backslashes doubled as repr writes them: a column named with a
+    newline (``a\\nb``) and one typed with a backslash and an n (``a\\\\nb``) were both shown ``a\\nb``."""
+    return one_line(name.replace("\\", "\\\\"))
 
 
 def _retold(told: dict[str, str], how: Callable[[str, str, set[str]], str]) -> dict[str, str]:

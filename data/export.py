@@ -34,9 +34,10 @@ import pyarrow.parquet as pq
 
 from data.aggregate import DAWID_SKENE, MAJORITY, SPLIT, verdicts_table
 from data.edits import edit_pair_ids
-from data.errors import PrefloopError
+from data.errors import PrefloopError, number_shown
 from data.export_sft import to_sft  # noqa: F401  re-exported: callers import to_sft beside to_dpo, to_kto
 from data.files import atomic_write, folder_for_writing
+from data.intervals import trust_text
 from data.rank_pairs import has_rankings, rank_votes, whole_rank_items
 from data.schemas import MESSAGE
 from data.selection import answer_items
@@ -135,7 +136,7 @@ def check_min_posterior(min_posterior: float | None, aggregate: str) -> None:
     if min_posterior is None:
         return
     if not 0 < min_posterior <= 1:  # NaN fails too
-        raise PrefloopError(f"--min-posterior {min_posterior}: must be in (0, 1]")
+        raise PrefloopError(f"--min-posterior {number_shown(min_posterior)}: must be in (0, 1]")
     if aggregate != DAWID_SKENE:
         raise PrefloopError(
             "--min-posterior needs --aggregate dawid-skene (a majority verdict has no posterior; its agreement "
@@ -162,15 +163,6 @@ def _sure(verdicts: pa.Table, at: pa.Array, min_posterior: float | None, counts:
     counts[UNCHECKED] += left
     counts["below_min_posterior"] += (pc.sum(unsure).as_py() or 0) - left
     return sure
-
-
-def trust_text(trust: float, floor: float) -> str:
-    """A trust below ``floor`` as the note quotes it: 3 decimals, as `stats --labellers` shows it, or more where
-    those would read the floor or above (rows left out below 0.9 at 0.8998 were said to be at 0.900)."""
-    digits = 3
-    while float(text := f"{trust:.{digits}f}") >= floor and digits < 17:
-        digits += 1
-    return text
 
 
 def dpo_table(

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from data.conversation import storable
 from data.dawid_skene import CHECKED_AT, NO_CHECK_TRUST
 from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
-from data.errors import PrefloopError
+from data.errors import PrefloopError, number_shown
 from data.exclusion import Exclusion, check_exclusion
 from data.export import UNCHECKED, check_min_posterior, dpo_table, kto_table
 from data.export_labels import export_labels
@@ -100,18 +100,33 @@ def unchecked_note(
     was. It quotes the trust those rows got (`unchecked_trust`; ``trust`` as `data.export.Counts.trust`, by default
     ``counts``' own): it said only 0.8, a labeller's whom nothing checks, of rows at 0.880, a labeller's checked on
     some answers."""
-    reasons = [k for k in (UNCHECKED, f"rank_{UNCHECKED}") if counts.get(k)]  # named as the counts name them
+    reasons = unchecked_counts(counts)
     if not reasons:
         return ""
-    n = sum(counts[k] for k in reasons)
-    floor = "--min-posterior" + (f" {min_posterior:g}" if min_posterior is not None else "")
-    trust = unchecked_trust(getattr(counts, "trust", {}) if trust is None else trust, reasons)
+    n = sum(reasons.values())
+    floor = "--min-posterior" + (f" {number_shown(min_posterior)}" if min_posterior is not None else "")
+    trust = unchecked_trust(getattr(counts, "trust", {}) if trust is None else trust, list(reasons))
     return (
-        f"{' and '.join(reasons)}: {n} row{'s are' if n != 1 else ' is'} one labeller's answer that no second "
+        f"{unchecked_rows(reasons)} {'are' if n != 1 else 'is'} one labeller's answer that no second "
         f"labeller or gold checks, its posterior that labeller's trust ({f'here {trust}; ' if trust else ''}"
         f"{NO_CHECK_TRUST:g} where nothing of theirs is checked), below {floor}: add gold (`python -m data gold`) "
         f"or a second labeller on {CHECKED_AT} or more of their items per answer they give, or lower --min-posterior"
     )
+
+
+def unchecked_counts(counts: Mapping[str, int]) -> dict[str, int]:
+    """The rows counted ``unchecked`` (pairs, KTO answers) and ``rank_unchecked`` (the pairs of rankings), by the
+    reasons the counts name them; those of no row left out."""
+    return {k: counts[k] for k in (UNCHECKED, f"rank_{UNCHECKED}") if counts.get(k)}
+
+
+def unchecked_rows(reasons: Mapping[str, int]) -> str:
+    """``unchecked: 4 rows``; of both reasons (`unchecked_counts`), each one's count: ``unchecked 8 and
+    rank_unchecked 3: 11 rows`` (train's held-out line lists no ranking's pairs: it read "unchecked 8" and
+    "unchecked and rank_unchecked: 11 rows")."""
+    n = sum(reasons.values())
+    named = " and ".join(f"{k} {v}" if len(reasons) > 1 else k for k, v in reasons.items())
+    return f"{named}: {n} row{'s' * (n != 1)}"
 
 
 def unchecked_trust(trust: Mapping[str, Mapping[str, int]], reasons: list[str]) -> str:

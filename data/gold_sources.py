@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 from data.aggregate import latest_positions
 from data.annotators import IMPORT
 from data.errors import PrefloopError, counted
-from data.gold import ARENA_NO_GOLD, CLI, Mark
+from data.gold import ARENA_NO_GOLD, CLI, CLI_FLAGS, GoldChange, Mark
 from data.ranking import rank_item_id
 from data.rubric import load_rubric
 from data.selection import ARENA_ONLY, stored_arena_answers
@@ -32,16 +32,7 @@ def gold_from_split(workspace: Workspace, split: str) -> tuple[list[Mark], str]:
     unsaid), and for split train how many of its items leave the training data so. Reads the items of that split's
     prompts and their labels only, not every label: an item's id is a digest of its prompt's, so the rows of one id
     are of one prompt (every prompt's split is read: a row's id says nothing of its split)."""
-    prompts = workspace.read("prompts", ["split"])
-    in_split = prompts.column("id").filter(pc.equal(prompts.column("split"), split)).combine_chunks()
-    completions = workspace.read("completions", ["prompt_id", "round"], ("prompt_id", in_split))
-    rounds = zip(completions.column("prompt_id").to_pylist(), completions.column("round").to_pylist())
-    items = {
-        "pairwise": workspace.read("pairs", ["prompt_id"], ("prompt_id", in_split)).column("id"),
-        "kto": completions.column("id"),
-        "rate": completions.column("id"),
-        "rank": pa.chunked_array([pa.array(sorted({rank_item_id(*key) for key in rounds}), pa.string())]),
-    }
+    in_split, items = _split_items(workspace, split)
     asked = pa.concat_arrays([items[task].combine_chunks() for task in ("pairwise", "kto", "rank")])
     labels = workspace.read("labels", LABEL_COLUMNS, ("item_id", asked))
     latest = _latest_imported(labels, items)
@@ -73,6 +64,40 @@ def gold_from_split(workspace: Workspace, split: str) -> tuple[list[Mark], str]:
             "out as gold)"
         )
     return out, "; ".join(notes)
+
+
+def _split_items(workspace: Workspace, split: str) -> tuple[pa.Array, dict[str, pa.ChunkedArray]]:
+    """The ids of ``split``'s prompts, and per task the ids of their items: pairs (pairwise), completions (kto,
+    rate), rank items. Reads those prompts' items only."""
+    prompts = workspace.read("prompts", ["split"])
+    in_split = prompts.column("id").filter(pc.equal(prompts.column("split"), split)).combine_chunks()
+    completions = workspace.read("completions", ["prompt_id", "round"], ("prompt_id", in_split))
+    rounds = zip(completions.column("prompt_id").to_pylist(), completions.column("round").to_pylist())
+    return in_split, {
+        "pairwise": workspace.read("pairs", ["prompt_id"], ("prompt_id", in_split)).column("id"),
+        "kto": completions.column("id"),
+        "rate": completions.column("id"),
+        "rank": pa.chunked_array([pa.array(sorted({rank_item_id(*key) for key in rounds}), pa.string())]),
+    }
+
+
+def flags_trained(workspace: Workspace, marks: list[Mark], change: GoldChange) -> str:
+    """What the command line's items (of ``marks``, those of source `CLI`: `gold_from_flags`') made gold of split
+    train, as `--from-split train` and a gold file say it: the items that were not gold before (``change``:
+    `apply_gold`'s) leave the training data; "" where none did."""
+    given = [(m.task, i) for m in marks if m.source == CLI for i in m.ids]
+    new = {key for key in given if change.items[key][1] is None}
+    if not new:
+        return ""
+    train = {task: set(ids.to_pylist()) for task, ids in _split_items(workspace, "train")[1].items()}
+    trained = [(task, item) for task, item in new if item in train[task]]
+    if not trained:
+        return ""
+    flags = " and ".join(flag for task, flag in CLI_FLAGS.items() if any(t == task for t, _ in trained))
+    return (
+        f"{flags}: {counted(len(trained), 'item')} of split train gold now (gold never trains: export and train "
+        "leave them out as gold)"
+    )
 
 
 def _latest_imported(labels: pa.Table, items: dict[str, pa.ChunkedArray]) -> dict[str, pa.Table]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from data.errors import PrefloopError, check_file_name
+from data.errors import PrefloopError, check_file_name, number_shown
 from data.import_formats import FORMATS
 from data.import_readers import MAX_RECORD_BYTES, RECORD_BYTES_BOUND
 from data.import_text import NON_TEXT
@@ -64,7 +64,7 @@ def logged_options(options: ImportOptions) -> dict:
 def check_options(options: ImportOptions) -> None:
     """Refuse, in one line naming the flag, a value no file could be read with."""
     if not 0 <= options.test_fraction < 1:
-        raise PrefloopError(f"--test-fraction {options.test_fraction}: must be in [0, 1)")
+        raise PrefloopError(f"--test-fraction {number_shown(options.test_fraction)}: must be in [0, 1)")
     if options.fmt not in FORMATS:
         raise PrefloopError(f"--format {options.fmt}: one of {', '.join(FORMATS)}")
     if options.on_error not in ON_ERROR or options.non_text not in NON_TEXT:

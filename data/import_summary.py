@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from data.errors import counted, one_line
+from data.errors import counted, number_shown, one_line
 from data.import_labeller_counts import LABELLED_BY, labeller_counts
 from data.import_labellers import ARENA_HELD, ARENA_PAIR
 from data.import_labels import IN_APP
@@ -79,9 +79,9 @@ def split_line(counts: Counter, test_fraction: float, default_of: str | None = N
         return None
     test = counts["new_test_prompts"]
     own = "; the rows that name their split (above) keep it" if any(counts[key] for key in ROW_SPLITS) else ""
-    given = f" ({default_of}'s default)" if default_of else ""
+    given = number_shown(test_fraction) + (f" ({default_of}'s default)" if default_of else "")
     return (
-        f"test split: {test} of {new} new prompts ({test / new:.1%}): --test-fraction {test_fraction}{given} gives each "
+        f"test split: {test} of {new} new prompts ({test / new:.1%}): --test-fraction {given} gives each "
         "prompt that chance of test, drawn from a hash of its messages (a prompt gets the same split in every "
         f"import), not an exact share{own}"
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from decimal import ROUND_HALF_EVEN, Decimal
 from types import MappingProxyType
 
 import numpy as np
@@ -176,6 +177,33 @@ def figure_text(value: float | None, digits: int = FIGURE_DIGITS, none: str = "-
         return none
     text = f"{figure:.{digits}f}"
     return text.removeprefix("-") if float(text) == 0 else text  # -0.0002 (a bias a hair below 0) is 0.000
+
+
+def trust_text(trust: float | None, floor: float | None = None, none: str = "-") -> str:
+    """A labeller's trust, the posterior of their answers nobody checks, or a verdict's posterior (the admin tab's
+    disputed items), as printed (`stats --labellers`, the admin tab, and the export's note on rows left out at it,
+    below ``floor``, their --min-posterior): to `FIGURE_DIGITS` decimals, or more where those round it up to a figure
+    of two, as a floor is set (0.89981 is 0.8998: `0.900` read as if --min-posterior 0.9 kept its rows, which it
+    leaves out, and `stats --labellers` said 0.900 where the note said 0.8998), or to the ``floor`` (one of 3
+    decimals or more: the note's then has more than the report's); ``none`` where there is none. Rounded as the
+    figure reads (its shortest repr, half to even), so one read back from the JSON prints as it did: 0.89952 is
+    0.8995 there, and 0.8995, a float a hair below it, printed 0.899 in the text and the admin tab."""
+    figure = as_figure(trust)
+    if figure is None:
+        return none
+    exact = Decimal(repr(figure))
+
+    def at(digits: int) -> str:
+        return f"{exact.quantize(Decimal(10) ** -digits, ROUND_HALF_EVEN):f}"
+
+    text = at(FIGURE_DIGITS)
+    onto = float(text) > figure and text.endswith("0")  # rounded up to 0.900, 0.850: a floor one sets
+    below = min(float(text) if onto else math.inf, math.inf if floor is None else floor)
+    digits, last = FIGURE_DIGITS, -exact.as_tuple().exponent  # at ``last`` decimals it is the figure itself
+    while float(text) >= below and digits < last:
+        digits += 1
+        text = at(digits)
+    return text
 
 
 def p_value_text(p: float) -> str:

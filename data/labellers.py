@@ -39,7 +39,14 @@ from data.annotators import human_labels, same_name, withdrawn_labels
 from data.choice_agreement import TASK_AGREEMENT
 from data.errors import counted, one_line
 from data.gold_balance import one_sided_gold
-from data.intervals import FIGURE_DIGITS, as_figure, figure_text, rounded_figures, wilson_interval
+from data.intervals import (
+    FIGURE_DIGITS,
+    as_figure,
+    figure_text,
+    rounded_figures,
+    trust_text,
+    wilson_interval,
+)
 from data.labeller_dawid_skene import dawid_skene_figures
 from data.labeller_flags import flags
 from data.rank_rate_quality import rank_figures, rank_gold, rate_figures, rate_gold
@@ -252,8 +259,16 @@ def labeller_rows(
         note = None if sided is None else sided.no_evidence(row)
         if note is not None:
             row["gold"] = row["gold"] | {"note": note}
-        out.append(rounded_figures(row, PACE_DIGITS))
+        out.append(rounded_figures(row, PACE_DIGITS) | _trust_as_printed(row))
     return out
+
+
+def _trust_as_printed(row: dict) -> dict:
+    """A choice task's ``trust`` rounded as `trust_text` prints it (0.89981 to 0.8998, where 3 decimals read 0.9,
+    the --min-posterior that leaves its rows out); none for the other tasks, which have no trust."""
+    if row.get("trust") is None:
+        return {}
+    return {"trust": float(trust_text(row["trust"]))}
 
 
 def team_pace(labels: pd.DataFrame, task: str = "pairwise") -> dict:
@@ -265,8 +280,11 @@ def team_pace(labels: pd.DataFrame, task: str = "pairwise") -> dict:
 
 def _dashed(figures: dict) -> dict:
     """The figures to print: one there is no data for (None) is shown as -, a float to fixed decimals (3; pace's
-    `PACE_DIGITS`): `DS accuracy 0.52` stood beside `0.881`."""
-    return {key: _shown(value, PACE_DIGITS.get(key, FIGURE_DIGITS)) for key, value in figures.items()}
+    `PACE_DIGITS`): `DS accuracy 0.52` stood beside `0.881`; trust as the export's note quotes it (`trust_text`)."""
+    return {
+        key: trust_text(value) if key == "trust" else _shown(value, PACE_DIGITS.get(key, FIGURE_DIGITS))
+        for key, value in figures.items()
+    }
 
 
 def _shown(value, digits: int = FIGURE_DIGITS):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from data.errors import CONTROL, PrefloopError, shown
+from data.errors import CONTROL, PrefloopError, number_shown, shown
 from data.export_workspace import check_export_options
 from data.import_readers import refuse_split_flags
 
@@ -21,8 +21,8 @@ def _check_import_options(args: Any, explicit: set[str]) -> None:
         raise PrefloopError(f"--source {shown(args.source)}: holds a control character ({bad.group()!r})")
     if "split" in explicit and args.test_fraction > 0:  # the fraction draws every split: --split goes unread
         raise PrefloopError(
-            f"--split {args.split} does not go with --test-fraction {args.test_fraction} (the fraction puts each "
-            "prompt in train or test); leave one out"
+            f"--split {args.split} does not go with --test-fraction {number_shown(args.test_fraction)} (the "
+            "fraction puts each prompt in train or test); leave one out"
         )
     if not args.remove and not args.sample:  # beside a sample or another file the flag sets its split
         refuse_split_flags(args.files, [name for name in ("split", "test_fraction") if name in explicit])

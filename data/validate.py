@@ -61,10 +61,11 @@ BESIDE = (EXCLUDED_FILE, EXCLUDED_LOCK, GOLD_LOCK, f"{LOG_DIR}/{LOG_FILE}", SESS
 def planted_beside(root: Path) -> tuple[list[str], list[str]]:
     """A line for each file of `BESIDE` under ``root`` that is a symlink (never followed) or another kind of
     non-file; the app's `HOLDINGS_FOLDER` where it is no folder (a symlink, a file), else its entries that are no
-    file (the app refuses to start on its view's); and apart, as it stops no reader, one for each file written in
-    place (the import log, the app's holds and locks, the round drivers' locks: `data.in_place`) that is a hard
-    link, which its writers refuse (`hard_link_line`: a lock a running app or driver holds is named as its lock, to
-    be left while it runs)."""
+    file (the app refuses to start on its view's); and apart, as they stop no reader of the tables, one for ``runs``
+    or a round driver's lock that is a link or no folder or file (`chain_locks`: the drivers and train refuse it),
+    then one for each file written in place (the import log, the app's holds and locks, the round drivers' locks:
+    `data.in_place`) that is a hard link, which its writers refuse (`hard_link_line`: a lock a running app or driver
+    holds is named as its lock, to be left while it runs)."""
     found, in_place = [], []
     for name in BESIDE:
         try:
@@ -87,9 +88,8 @@ def planted_beside(root: Path) -> tuple[list[str], list[str]]:
     # none for a file gone meanwhile (a temp file renamed)
     linked = [line for path in in_place if (line := hard_link_line(path))]
     locks, planted = chain_locks(root)
-    found += planted
     linked += [line for path in locks if (line := hard_link_line(path, "round driver"))]
-    return [not_a_file_line(path) for path in found], linked
+    return [not_a_file_line(path) for path in found], [not_a_file_line(path) for path in planted] + linked
 
 
 def chain_locks(root: Path) -> tuple[list[Path], list[Path]]:
@@ -135,9 +135,10 @@ def _checked(workspace: Workspace, whole: bool = True) -> tuple[list[str], dict[
     """Dangling references between tables, and parts of interrupted batches (each table's own rows are
     validated on read: with ``whole``, every column; else the ids and references only, which is all a merge's
     check after its write needs: the texts are never held); symlinks planted among the parts, which are refused
-    unread, and where the commands read beside the tables (`BESIDE`: these stop the check; a hard link at a file
-    written in place does not); with ``whole``, the import log's lines and rejects files its readers cannot read
-    (`unreadable_lines`, `rejects_problems`). With the problems, the tables read (none where a symlink stopped it)."""
+    unread, and where the commands read beside the tables (`BESIDE`: these stop the check; a link at ``runs`` or a
+    round driver's lock, which no reader of the tables opens, and a hard link at a file written in place do not);
+    with ``whole``, the import log's lines and rejects files its readers cannot read (`unreadable_lines`,
+    `rejects_problems`). With the problems, the tables read (none where a symlink stopped it)."""
     planted, linked = planted_beside(workspace.path)
     planted = [not_a_file_line(path) for path in workspace.not_files()] + planted
     if planted:  # refused by the readers, which read no further
@@ -148,7 +149,7 @@ def _checked(workspace: Workspace, whole: bool = True) -> tuple[list[str], dict[
         if name in TABLES or name in REFERENCES  # gold and the reference log-probs too: every table's files
     }
     ids = {name: table.column("id").combine_chunks() for name, table in tables.items()}
-    problems = linked  # a hard link stops no read: the tables are checked all the same
+    problems = linked  # a hard link, or a link in WS/runs, stops no read: the tables are checked all the same
 
     def missing(table: str, rows: pa.Table, column: str, known: str) -> None:
         bad = rows.filter(pc.invert(pc.is_in(rows.column(column), value_set=ids[known])))

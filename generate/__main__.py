@@ -34,14 +34,14 @@ from pathlib import Path
 
 from data.cli import check_applies, explicit_names, options_parser, run_cli
 from data.config import ConfigError, add_config, build, load_yaml_keys
-from data.errors import PrefloopError
+from data.errors import PrefloopError, number_shown
 from data.imports import Loaded
 from data.lineage import ModelEntry, find_model, is_reward_model_name
 from data.provision import model_label
 from data.workspace import Workspace
 from generate.bestofn import check_judge_model, judge_workspace, sample_best_worst
 from generate.engines import SamplingParams, engine_said, make_engine
-from generate.job_plan import JobPlan, job_answers, job_prompts, pairs_plan
+from generate.job_plan import JobPlan, job_answers, job_prompts, pairs_plan, prompt_ids
 from generate.judge import load_template
 from generate.modes import MODES, SHARED, mode_of, mode_options
 from generate.options import (
@@ -53,6 +53,7 @@ from generate.options import (
     sampling_params,
 )
 from generate.prepare import (
+    ARENA_SAMPLES,
     check_prompts,
     check_reward_judge,
     check_workspace_writable,
@@ -67,7 +68,14 @@ from generate.prepare import (
     workspace_models,
 )
 from generate.rank_items import check_sampled_rank_items
-from generate.report_lines import judge_report, limit_taken, made_lines, nothing_left, topped_up_line
+from generate.report_lines import (
+    cost_line,
+    judge_report,
+    limit_taken,
+    made_lines,
+    nothing_left,
+    topped_up_line,
+)
 from generate.sampling import check_pair_params, sample_pairs
 from generate.shards import parse_shard
 from generate.spin_pairs import sample_spin
@@ -112,7 +120,7 @@ def check_options(options: GenerateOptions) -> None:
     if (options.limit or 0) < 0:
         raise PrefloopError(f"--limit {options.limit}: must be >= 0")
     if options.test_fraction is not None and not 0 <= options.test_fraction < 1:
-        raise PrefloopError(f"--test-fraction {options.test_fraction}: must be in [0, 1)")
+        raise PrefloopError(f"--test-fraction {number_shown(options.test_fraction)}: must be in [0, 1)")
     if options.arena is not None:  # first: `--arena ... --pairs best-worst` was told it "needs --judge"
         check_arena_options(options)
     if options.pairs == "best-worst" and not options.judge:
@@ -311,6 +319,10 @@ def run(options: GenerateOptions) -> dict:
     if options.arena:
         from generate.arena import run_arena
 
+        if loaded:  # the arena's set: the file's prompts or not
+            ids = set(prompt_ids(workspace, options.split, options.limit or 0))
+            if said := file_share_line(workspace, loaded, {options.split: ids}, ARENA_SAMPLES):
+                print(said)
         # with --judge, the judge's votes on its pairs
         return run_arena(options, workspace, models=arena, judge_folder=judge_folder)
     round, label = sampling_round(options, workspace, model_path), model_label(model)
@@ -327,7 +339,7 @@ def run(options: GenerateOptions) -> dict:
         plan = pairs_plan(options, workspace, label, round, shard, params)
     if loaded:  # the file's prompts among the job's: a job samples its split, the workspace's prompts too
         asked = plan.new_answers() if plan else job_answers(options, workspace, label, round, shard, None)
-        if said := file_share_line(loaded, set(asked), options.split):
+        if said := file_share_line(workspace, loaded, {options.split: set(asked)}):
             print(said)
     return sample_job(options, workspace, model_path, label, round, shard, params, plan, judge_folder)
 
@@ -354,7 +366,13 @@ def _main(argv: list[str] | None, prog: str) -> int:
     if options.judge and "cost_per_pair" in counts:
         print("\n".join(judge_report(counts, options.judge_max_length, options.max_model_len)))
     else:
-        print("done: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        cost = counts.get("judge_cost_per_prompt")  # --pairs best-worst: a line of its own, not a dict's repr
+        print(
+            "done: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if k != "judge_cost_per_prompt")
+        )
+        if cost:
+            print(cost_line("prompt", cost))
         made = made_lines(counts, options.n)
         asked = counts.get("prompts") or counts.get("too_long")  # a too-long prompt is left, not sampled
         if not options.arena and not asked:  # check_prompts found some: all sampled already

@@ -15,7 +15,7 @@ from data.annotators import RM_PREFIX
 from data.chat_template import NAMED, resolve_chat_template, template_id
 from data.cli import check_applies
 from data.config import ConfigError
-from data.errors import PrefloopError
+from data.errors import PrefloopError, number_shown
 from data.lineage import is_reward_model_name
 from data.provision import DEFAULT_MODEL, SAMPLES
 from data.schemas import PAIR_KINDS
@@ -289,7 +289,7 @@ def check_sample_options(options: SampleOptions) -> None:
         ]
     for name, ok, rule in bounds:
         if not ok:
-            raise PrefloopError(f"--{name.replace('_', '-')} {getattr(options, name)}: {rule}")
+            raise PrefloopError(f"--{name.replace('_', '-')} {number_shown(getattr(options, name))}: {rule}")
     if isinstance(options, GenerateOptions):
         check_judged_kinds(options.kinds or ())
     if options.judge is not None and not options.judge.strip():  # it read as no judge: another job ran

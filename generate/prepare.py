@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from data.chat_template import chat_template_for
-from data.errors import PrefloopError, check_file_name
+from data.errors import PrefloopError, check_file_name, counted
 from data.files import refuse_unwritable
 from data.import_summary import split_line, warning_lines
 from data.import_write import copy_warning, log_import
@@ -169,19 +169,38 @@ def prompts_line(loaded: Loaded, counts: Counter) -> str | None:
     return f"--prompts {loaded.path}: {'; '.join(said)}" if said else None
 
 
-def file_share_line(loaded: Loaded, asked: set[str], split: str) -> str | None:
-    """Of the prompts a job samples (``asked``: their ids), how many are the --prompts file ``loaded``'s and how many
-    other prompts of the workspace, where there are any: the file is imported, then the job samples its split as any
-    job does (the run said the file's `new_prompts` and then `prompts N`, as if they were the file's)."""
+# why a job samples more than the --prompts file's own prompts, per path that does (`file_share_line`)
+JOB_SAMPLES = "a job samples every prompt of its split this model has not answered in the round"
+ARENA_SAMPLES = "an arena compares its models on the first --limit prompts of its split, oldest first"
+LOOP_SAMPLES = (
+    "a loop samples the first --limit prompts of split train and --spin-test-limit of test, oldest first"
+)
+
+
+def file_share_line(
+    workspace: Workspace, loaded: Loaded, sets: dict[str, set[str]], why: str = JOB_SAMPLES
+) -> str | None:
+    """Of the prompts a job samples (``sets``: their ids, by split), how many are the --prompts file ``loaded``'s and
+    how many other prompts of ``workspace``, where there are any: the file is imported, then the job samples its split
+    as any job does (the run said the file's `new_prompts` and then `prompts N`, as if they were the file's); ``why``:
+    how this job picks its prompts (a pairs job's, an arena's, a loop's). Then the file's prompts in a split the job
+    does not sample, by split (as `--test-fraction` or an earlier import put them): they were passed over unsaid."""
     mine = {record.id for record in loaded.records if isinstance(record, Prompt)}
-    others = len(asked - mine)
-    if not others:
-        return None
-    return (
-        f"--prompts {loaded.path}: the job samples {len(asked)} prompts of split {split}: {len(asked) - others} "
-        f"from the file, {others} other prompts of the workspace (a job samples every prompt of its split this "
-        "model has not answered in the round, not the file's alone)"
-    )
+    said = [
+        f"the job samples {len(asked)} prompts of split {split}: {len(asked & mine)} from the file, "
+        f"{len(asked - mine)} other prompts of the workspace"
+        for split, asked in sets.items()
+        if asked - mine
+    ]
+    said = ["; ".join(said) + f" ({why}, not the file's alone)"] if said else []
+    splits = {i: of for i, (of, _) in known_prompts(workspace, loaded).items() if i in mine}  # as stored now
+    elsewhere = Counter(of for of in splits.values() if of not in sets)
+    if elsewhere:
+        each = ", ".join(f"{n} in split {of}" for of, n in sorted(elsewhere.items()))
+        said.append(
+            f"{counted(elsewhere.total(), 'prompt')} of the file not sampled: {each}, which the job does not sample"
+        )
+    return f"--prompts {loaded.path}: {'; '.join(said)}" if said else None
 
 
 def import_prompts(

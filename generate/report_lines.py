@@ -42,11 +42,15 @@ def judge_report(result: dict, max_length: int | None = None, max_model_len: int
         )
     if not result.get("loaded", True):
         return [said, "nothing to judge: no model loaded" + elsewhere_text(result.get("elsewhere"))]
-    return [
-        said,
-        f"cost per pair: {cost['calls']:.1f} model calls, {cost['tokens']:.0f} generated tokens, "
-        f"{cost['seconds']:.2f} s",
-    ]
+    return [said, cost_line("pair", cost)]
+
+
+def cost_line(per: str, cost: dict) -> str:
+    """A judge's cost per pair it judged (``--judge``) or per prompt it ranked (``--pairs best-worst``)."""
+    return (
+        f"cost per {per}: {cost['calls']:.1f} model calls, {cost['tokens']:.0f} generated tokens, "
+        f"{cost['seconds']:.2f} s"
+    )
 
 
 def elsewhere_text(elsewhere: dict | None) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Collection
 
 from tqdm import tqdm
 
-from data.errors import PrefloopError
+from data.errors import PrefloopError, number_shown
 from data.workspace import Workspace
 from generate.answer_records import as_completions
 from generate.completion_text import storable_samples
@@ -37,7 +37,7 @@ def check_pair_params(n: int, params: SamplingParams) -> None:
         raise PrefloopError(f"--n {n}: pairs need at least 2 samples per prompt")
     if params.temperature <= 0:
         raise PrefloopError(
-            f"--temperature {params.temperature} gives identical samples; pairs need temperature > 0"
+            f"--temperature {number_shown(params.temperature)} gives identical samples; pairs need temperature > 0"
         )
 
 

@@ -15,12 +15,13 @@ import socket
 import threading
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
 from annotate.service import LabelService, choice_from_side
 from annotate.users import Authenticator
-from data import Completion, Pair, Prompt
+from data import Completion, Pair, Prompt, Workspace
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 playwright = pytest.importorskip("playwright.sync_api", reason="Playwright's Python client is not installed")
@@ -104,35 +105,45 @@ def login(page, url, name):
     wait_for_keys(page)
 
 
-def login_drawn(page, url, service, name: str = "bob") -> None:
-    """`login`, then waits until the server has answered the label tab's second draw as the page loads (the tab's
-    select, once the admin tab's load picks it: see `reload_slowly` in tests/test_annotate_kept_pick_browser.py) and
-    the page has drawn it (no event pending). `login` returns once the first draw is on screen: keys pressed then
-    raced the second (on a loaded machine it landed, the same item again, just after the first submit's click, and
-    the second label's keys were never saved), and a helper counting the next reload's draws counted it as that
-    reload's."""
-    done, twice = [], threading.Event()
-    serve = service.serve
+def login_drawn(page, url, name: str = "bob") -> None:
+    """`login`, then waits until both of the label tab's draws as the page loads are on screen and Gradio is done
+    with them (COUNT_DRAWS, LOAD_DRAWN: the tab's select, once the admin tab's load picks it, draws it again).
+    `login` returns once the first draw is on screen: keys pressed then raced the second (on a loaded machine it
+    landed, the same item again, just after the first submit's click, and the second label's keys were never
+    saved). It waited for the server's second `serve` and no pending mark, as `reload_slowly` once did: the first
+    draw's end clears the mark with the second still on its way."""
+    page.add_init_script(COUNT_DRAWS)
+    login(page, url, name)
+    page.wait_for_function(LOAD_DRAWN, timeout=WAIT_MS)
 
-    def counted(*args, **kwargs):
-        try:
-            return serve(*args, **kwargs)
-        finally:
-            done.append(args)
-            if len(done) >= 2:
-                twice.set()
 
-    service.serve = counted
+class OnFirst(NamedTuple):
+    """What `bob_on_first` yields."""
+
+    page: object
+    workspace: object
+    ctx: object
+    first: str  # bob's first item, on screen
+
+
+@contextmanager
+def bob_on_first(tmp_path, browser, users, task: str = "pairwise", height: int = 960):
+    """The tiny workspace (`build_workspace`; rank: tests/test_annotate_rank's) served for ``task``, and bob
+    signed in on a page of his own, on his first item with the label tab's load draws done (`login_drawn`). The
+    app closes as the block ends."""
+    if task == "rank":
+        from tests.test_annotate_rank import build_workspace as rank_workspace
+
+        workspace = rank_workspace(tmp_path / "ws")
+    else:
+        workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, task, users)
     try:
-        login(page, url, name)
-        assert twice.wait(WAIT_MS / 1000), f"the label tab was drawn {len(done)} time(s) as the page loaded"
+        page = browser.new_page(viewport={"width": 1440, "height": height})
+        login_drawn(page, url)
+        yield OnFirst(page, workspace, ctx, ctx.service.queue.held["bob"])
     finally:
-        del service.serve  # the class's own method again
-    # Gradio marks the event's outputs pending as it sends it, before the server computes it, until it is drawn
-    page.wait_for_function(
-        "!document.querySelector('#pf-prompt .progress-text') && document.querySelector('.pending') === null",
-        timeout=WAIT_MS,
-    )
+        app.close()
 
 
 def wait_for_keys(page) -> None:
@@ -329,17 +340,18 @@ def before_load_draws(page, service, item: str):
     wait_settled(page)
 
 
-def assert_one_label(workspace, note: str, side: str | None = None, item: str | None = None) -> None:
-    """The workspace holds one label, its note ``note``; where given, on ``item`` and choosing the answer shown on
-    ``side`` ("left" or "right": pairwise sides are a coin flip per labeller)."""
+def assert_one_label(
+    workspace, item: str, side: str, note: str | None = None, annotator: str = "bob"
+) -> None:
+    """The workspace holds one label: ``annotator``'s, on ``item``, choosing the answer shown on ``side`` ("left"
+    or "right": pairwise sides are a coin flip per labeller), and where given with the note ``note``."""
     labels = workspace.frame("labels")
     assert len(labels) == 1, f"{len(labels)} labels, not one"
     label = labels.iloc[0]
-    assert label["note"] == note, f"the label's note is {label['note']!r}, not {note!r}"
-    if item is not None:
-        assert label["item_id"] == item
-    if side is not None:
-        assert label["choice"] == choice_from_side(side, label["left"]), f"{label['choice']!r} is not {side}"
+    assert (label["annotator"], label["item_id"]) == (annotator, item), (label["annotator"], label["item_id"])
+    assert label["choice"] == choice_from_side(side, label["left"]), f"{label['choice']!r} is not {side}"
+    if note is not None:
+        assert label["note"] == note, f"the label's note is {label['note']!r}, not {note!r}"
 
 
 def skip_to(page, text: str, tries: int = 10) -> None:

@@ -18,7 +18,7 @@ from annotate.users import Authenticator, User, hash_password
 from data import Completion, Label, Pair
 from data.__main__ import main as data_main
 from data.gold import read_gold
-from data.intervals import figure_text
+from data.intervals import trust_text
 from tests.test_annotate_arena import PASSWORD, arena_workspace
 
 USERS = {"ann": User("ann", hash_password(PASSWORD), admin=True)}
@@ -234,8 +234,8 @@ def test_the_admin_tabs_dawid_skene_figures_are_the_exports_and_stats(tmp_path, 
         out = tmp_path / f"{view}.parquet"
         command = ["export", "-w", str(workspace.path), "--format", "dpo", "--aggregate", "dawid-skene"]
         assert data_main([*command, *kinds, "--out", str(out)]) == 0
-        # the posterior each export row carries, printed as stats prints figures (it read "0.56" here)
-        exported = {r["pair_id"]: figure_text(r["posterior"]) for r in pq.read_table(out).to_pylist()}
+        # the posterior each export row carries, printed as the tab prints it (`trust_text`; it read "0.56" here)
+        exported = {r["pair_id"]: trust_text(r["posterior"]) for r in pq.read_table(out).to_pylist()}
         _, labellers, disputed, _ = admin_view(app(workspace, view), "ann", "dawid-skene")
         shown = dict(re.findall(r"<tr><td>(\w+)</td>(?:<td>[^<]*</td>){5}<td>([\d.]+)</td>", disputed))
         assert set(shown) == own[view] and exported  # every pair of the app's is disputed here

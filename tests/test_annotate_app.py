@@ -15,7 +15,9 @@ from annotate.__main__ import main
 from annotate.admin import admin_view
 from annotate.admin_export import export_labels
 from annotate.app import (
+    build_app,
     label_view,
+    launch,
     make_context,
     on_edit,
     on_label_tab,
@@ -796,11 +798,34 @@ def test_a_port_in_use_is_one_line_naming_the_flag(label_ws, users_file, capsys)
         taken.listen()
         port = taken.getsockname()[1]
         assert main(["-w", str(label_ws.path), "--users", str(users_file), "--port", str(port)]) == 2
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert err == (
         f"error: --host 127.0.0.1 --port {port}: cannot listen there (the port is in use, or the host is no "
         "address of this machine): give another --port or --host\n"
     )
+    assert out == ""  # its "URL http://127.0.0.1:PORT/" came first, as if it served there
+
+
+@pytest.mark.parametrize(
+    ("host", "reason"),
+    [("nowhere.invalid", "cannot listen there ("), ("192.0.2.1", "Cannot assign requested")],
+)
+def test_a_host_that_is_no_address_here_is_one_line_before_anything_is_written(
+    label_ws, users_file, capsys, monkeypatch, host, reason
+):
+    """A name that does not resolve or an address of another machine (192.0.2.1: TEST-NET-1, never assigned) was
+    "URL http://HOST:7860/", uvicorn's "ERROR: [Errno -2] ...", then our line, with the view's lock written."""
+    import annotate.app
+
+    monkeypatch.setattr(annotate.app, "launch", lambda *args, **kwargs: pytest.fail("served"))
+    before = sorted(p.relative_to(label_ws.path) for p in label_ws.path.rglob("*"))
+    assert main(["-w", str(label_ws.path), "--users", str(users_file), "--host", host]) == 2
+    out, err = capsys.readouterr()
+    assert (
+        out == "" and err.startswith(f"error: --host {host}: cannot listen there (") and err.count("\n") == 1
+    )
+    assert reason in err and err.endswith(": no address of this machine): give another --host\n")
+    assert sorted(p.relative_to(label_ws.path) for p in label_ws.path.rglob("*")) == before
 
 
 @pytest.mark.parametrize("line", [f"{PASSWORD}\r\n", f"{PASSWORD}\n", f"{PASSWORD}\r", PASSWORD])
@@ -865,7 +890,12 @@ def test_the_demo_admin_signs_in_for_its_run_only(label_ws, users_file, monkeypa
     import annotate.app
 
     served = []
-    monkeypatch.setattr(annotate.app, "launch", lambda app, ctx, *args, **kwargs: served.append(ctx.auth))
+
+    def listens(app, ctx, *args, on_listen, **kwargs):  # the login line is printed once the app listens
+        served.append(ctx.auth)
+        on_listen()
+
+    monkeypatch.setattr(annotate.app, "launch", listens)
     before = users_file.read_bytes()
     assert main(["-w", str(label_ws.path), "--users", str(users_file), "--demo-user"]) == 0
     password = capsys.readouterr().out.split("login: demo / ")[1].split()[0]
@@ -944,3 +974,25 @@ def test_a_changed_label_resent_after_a_restart_is_not_called_saved(label_ws, us
     assert (stored["strength"], stored["note"]) == (2, "first look")
     same = on_submit(restarted, "bob", item, "left", "2", " first look ")  # as the page sends it
     assert "✓ Already saved: A better (slightly better)" in same.status
+
+
+def test_the_app_serves_when_its_first_page_answers_slowly(label_ws, users_file, monkeypatch):
+    """Two browser-test runs at once (load 15): `python -m annotate` exited as it began to listen, with Gradio's
+    "When localhost is not accessible, a shareable link must be created": Gradio's launch sends its page one HEAD
+    with a 3 s limit and raises when it is slower. A page that answers slowly is now no reason to stop serving."""
+    import socket
+
+    import gradio.networking
+    import httpx
+
+    monkeypatch.setattr(gradio.networking, "url_ok", lambda url: False)  # what a HEAD slower than 3 s returns
+    ctx = make_context(LabelService(label_ws, "pairwise", overlap=1), Authenticator(load_users(users_file)))
+    app = build_app(ctx)
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    launch(app, ctx, port=port, block=False, quiet=True)
+    try:
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=30).status_code == 200
+    finally:
+        app.close()

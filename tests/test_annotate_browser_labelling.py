@@ -16,10 +16,11 @@ from tests.annotate_browser import (
     SHOWN_VIEW,
     SLOW_DRAW,
     WAIT_MS,
+    assert_one_label,
+    bob_on_first,
     build_workspace,
     csp_errors,
     login,
-    login_drawn,
     screenshot,
     serve,
     sign_in,
@@ -58,10 +59,8 @@ def _label_undo_and_note(page, ctx, workspace) -> str:
     page.keyboard.press("2")  # "better": strength 3
     page.keyboard.press("Enter")
     wait_status(page, "Saved to disk: A better (better)")
-    labels = workspace.frame("labels")
-    assert len(labels) == 1 and labels.iloc[0]["strength"] == 3
-    assert labels.iloc[0]["choice"] == choice_from_side("left", labels.iloc[0]["left"])
-    assert labels.iloc[0]["item_id"] == first
+    assert_one_label(workspace, first, "left", annotator="ann")
+    assert workspace.frame("labels").iloc[0]["strength"] == 3
 
     second = ctx.service.queue.held["ann"]
     page.keyboard.press("b")
@@ -277,14 +276,7 @@ def test_keys_typed_during_a_submit_wait_until_its_answer_is_drawn(tmp_path, bro
     of the radios wiped the x), so the second label was saved only by the reload after 15 s without an answer.
     The same with a Gradio whose status tracker has no `.progress-text` (NO_PROGRESS_TEXT): before, the page then
     waited 30 ms again; now it waits for the submit event's own `.then` as well."""
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
-        first = ctx.service.queue.held["bob"]
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, first):
         page.evaluate(SLOW_DRAW)
         if markup == "no progress text":
             page.evaluate(NO_PROGRESS_TEXT)
@@ -295,8 +287,6 @@ def test_keys_typed_during_a_submit_wait_until_its_answer_is_drawn(tmp_path, bro
         labels = workspace.frame("labels").sort_values("created_at")
         assert labels["item_id"].tolist()[0] == first and labels["choice"].tolist()[1] == "both_bad"
         assert labels.iloc[0]["choice"] == choice_from_side("right", labels.iloc[0]["left"])
-    finally:
-        app.close()
 
 
 # Gradio's `.then` after an answer (the page's `prefloopDrawn`) runs 3 s late: after the page's wait for the answer
@@ -311,13 +301,7 @@ def test_keys_typed_during_a_submit_apply_when_its_then_runs_after_the_draw_wait
     `.then` alone ends a submit's wait (a late draw of the item is no answer), the keys were still queued when that
     wait ended, and the `.then` ended the submit's wait without applying them: "Saving… 3 key(s) queued" stayed on
     screen, and every key after it queued behind them, for good. Now the `.then` applies them."""
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, _):
         page.evaluate(NO_PROGRESS_TEXT)
         page.evaluate(LATE_THEN)
         for key in ("b", "2", "Enter", "x", "Enter"):
@@ -325,8 +309,6 @@ def test_keys_typed_during_a_submit_apply_when_its_then_runs_after_the_draw_wait
         wait_status(page, "Saved to disk: both bad")
         labels = workspace.frame("labels").sort_values("created_at")
         assert labels["choice"].tolist()[1] == "both_bad" and len(labels) == 2
-    finally:
-        app.close()
 
 
 # The page's clock and visibility under the test's hand: `window.__later` ms added to Date.now (time passed with no

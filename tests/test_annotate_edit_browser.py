@@ -13,6 +13,7 @@ from tests.annotate_browser import (
     KEPT_PICK,
     NO_CHROMIUM,
     WAIT_MS,
+    bob_on_first,
     build_workspace,
     csp_errors,
     login,
@@ -154,14 +155,7 @@ RANK_BOX = "#pf-choice.pf-task-rank textarea, #pf-choice.pf-task-rank input"
 
 
 def test_rank_edit_with_keys_only(tmp_path, browser, users):
-    from tests.test_annotate_rank import build_workspace as rank_workspace
-
-    workspace = rank_workspace(tmp_path / "ws")
-    app, ctx, url = serve(workspace, "rank", users)
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 1100})
-        login(page, url, "bob")
-        item = ctx.service.queue.held["bob"]
+    with bob_on_first(tmp_path, browser, users, "rank", height=1100) as (page, workspace, ctx, item):
         ready_for_keys(page)
         page.keyboard.press("e")
         wait_status(page, "Not opened: rank the answers first (best first), then press e.")
@@ -195,34 +189,31 @@ def test_rank_edit_with_keys_only(tmp_path, browser, users):
 
         assert edit["text"] == FIX and edit["parent_id"] == shown_order(item, "bob", best)[1]
         assert workspace.frame("labels")["ranking"].dropna().tolist()[0].startswith(edit["parent_id"] + ">")
-    finally:
-        app.close()
+
+
+def edit_kept_across_a_reload(page) -> None:
+    """bob picks A, presses e and types FIX as his edit (kept in the browser), and reloads: waits until the editor
+    is open again with FIX in it."""
+    ready_for_keys(page)
+    page.keyboard.press("a")
+    page.keyboard.press("e")
+    page.wait_for_function("document.activeElement?.closest('#pf-edit') !== null", timeout=WAIT_MS)
+    page.keyboard.press("Control+a")
+    page.keyboard.type(FIX)
+    page.wait_for_function(f"{KEPT_PICK}?.edit === {FIX!r}", timeout=WAIT_MS)
+    page.reload()
+    page.wait_for_function(
+        "text => document.querySelector('#pf-edit textarea')?.value === text", arg=FIX, timeout=WAIT_MS
+    )
 
 
 def test_an_edit_survives_a_reload_and_a_save_while_signed_out(tmp_path, browser, users):
     """The edit typed is kept in the browser with the pick: a reload opens the editor again with it, and a save
     made while signed out (Log out in another browser) is sent once bob signs in again, label and edit in one
     write. Before, the reload and the sign-in kept the pick and lost the text."""
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 1100})
-        login(page, url, "bob")
-        first = ctx.service.queue.held["bob"]
-        ready_for_keys(page)
-        page.keyboard.press("a")
-        page.keyboard.press("e")
-        page.wait_for_function("document.activeElement?.closest('#pf-edit') !== null", timeout=WAIT_MS)
-        page.keyboard.press("Control+a")
-        page.keyboard.type(FIX)
-        page.wait_for_function(f"{KEPT_PICK}?.edit === {FIX!r}", timeout=WAIT_MS)
-
-        page.reload()
-        page.wait_for_function(
-            "text => document.querySelector('#pf-edit textarea')?.value === text", arg=FIX, timeout=WAIT_MS
-        )
+    with bob_on_first(tmp_path, browser, users, height=1100) as (page, workspace, ctx, first):
+        url = page.url
+        edit_kept_across_a_reload(page)
         assert editor_open(page) and ctx.service.queue.held["bob"] == first
         assert page.evaluate(f"{KEPT_PICK}?.choice") == 0  # the pick came back with it
 
@@ -242,8 +233,6 @@ def test_an_edit_survives_a_reload_and_a_save_while_signed_out(tmp_path, browser
         labels = workspace.frame("labels")
         assert first in set(labels["item_id"]) and len(labels) == 2  # bob's label and the edit pair's, once
         assert page.evaluate(KEPT_PICK) is None
-    finally:
-        app.close()
 
 
 def test_the_editor_answering_slowly_still_gets_the_cursor_and_the_kept_edit(tmp_path, browser, users):
@@ -251,26 +240,7 @@ def test_the_editor_answering_slowly_still_gets_the_cursor_and_the_kept_edit(tmp
     s, after which it gave up). bob picks A and presses e: the cursor goes into the editor once it opens (before,
     it stayed out). He types an edit and reloads: the kept edit goes back into the editor once it opens (before,
     the editor showed the answer, the edit lost)."""
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
-    source = ctx.service.edit_source
-    ctx.service.edit_source = lambda *args, **kwargs: time.sleep(8) or source(*args, **kwargs)
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 1100})
-        login(page, url, "bob")
-        ready_for_keys(page)
-        page.keyboard.press("a")
-        page.keyboard.press("e")
-        page.wait_for_function("document.activeElement?.closest('#pf-edit') !== null", timeout=WAIT_MS)
-        page.keyboard.press("Control+a")
-        page.keyboard.type(FIX)
-        page.wait_for_function(f"{KEPT_PICK}?.edit === {FIX!r}", timeout=WAIT_MS)
-
-        page.reload()
-        page.wait_for_function(
-            "text => document.querySelector('#pf-edit textarea')?.value === text", arg=FIX, timeout=WAIT_MS
-        )
-    finally:
-        app.close()
+    with bob_on_first(tmp_path, browser, users, height=1100) as (page, _, ctx, _):
+        source = ctx.service.edit_source
+        ctx.service.edit_source = lambda *args, **kwargs: time.sleep(8) or source(*args, **kwargs)
+        edit_kept_across_a_reload(page)

@@ -78,6 +78,8 @@ def test_no_gold_without_a_rate_and_rate_errors(tmp_path, capsys):
     assert not served & set(ids[:GOLD])
     with pytest.raises(PrefloopError, match=r"--gold-rate 0.6: must be in \[0, 0.5\]"):
         LabelService(ws, gold_rate=0.6)
+    with pytest.raises(PrefloopError, match=r"^--gold-rate 1: must be"):  # typed 1, it said `--gold-rate 1.0`
+        LabelService(ws, gold_rate=1.0)
     assert main(["-w", str(ws.path), "--gold-rate", "-0.1"]) == 2
     assert capsys.readouterr().err.strip() == "error: --gold-rate -0.1: must be in [0, 0.5]"
 
@@ -530,6 +532,9 @@ def test_a_gold_rate_with_no_gold_of_the_task_says_none_is_served(tmp_path):
     # `data gold` makes some`, of a workspace holding 10
     arena = started_counts(LabelService(ws, task="arena", gold_rate=0.1), "arena", 1, 1)
     assert arena.startswith("0 arena items (none gold: --gold-rate 0.1 serves no gold until")
+    # every digit of the rate given (`:g` said 0.123457)
+    fine = started_counts(LabelService(ws, task="kto", gold_rate=0.123456789), "kto", 1, 1)
+    assert "(none gold: --gold-rate 0.123456789 serves" in fine
 
 
 def test_make_gold_redraws_the_admin_tab_as_exclusion_does(tmp_path):

@@ -7,7 +7,6 @@ tests/conftest.py."""
 
 from __future__ import annotations
 
-from annotate.service import choice_from_side
 from tests.annotate_browser import (
     CHECKED,
     COUNT_DRAWS,
@@ -21,10 +20,10 @@ from tests.annotate_browser import (
     assert_one_label,
     before_load_draws,
     between_load_draws,
+    bob_on_first,
     build_workspace,
     held,
     login,
-    login_drawn,
     serve,
     unanswered,
     wait_for_keys,
@@ -68,9 +67,7 @@ def test_a_kept_pick_is_never_sent_as_another_labellers(tmp_path, browser, users
         page.keyboard.press("b")
         page.keyboard.press("Enter")
         wait_status(page, "Saved to disk: B better")
-        labels = workspace.frame("labels")
-        assert labels["annotator"].tolist() == ["cat"] and labels.iloc[0]["item_id"] == first
-        assert labels.iloc[0]["choice"] == choice_from_side("right", labels.iloc[0]["left"])
+        assert_one_label(workspace, first, "right", annotator="cat")
     finally:
         app.close()
 
@@ -80,14 +77,7 @@ def test_a_changed_pick_is_kept_and_a_key_pressed_while_it_goes_back_wins(tmp_pa
     Gradio drew them again). He reloads; as the item shows again (the kept B goes back on screen 0.3 s later, and
     is picked until it holds) he presses a. Before, that key was not kept and B was picked over it; now A is on
     screen and kept, and Enter saves A."""
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
-        first = ctx.service.queue.held["bob"]
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, first):
         page.keyboard.press("a")
         page.wait_for_function(f"{KEPT_PICK}?.choice === 0 && {CHECKED} === 0", timeout=WAIT_MS)
         page.keyboard.press("b")
@@ -99,11 +89,7 @@ def test_a_changed_pick_is_kept_and_a_key_pressed_while_it_goes_back_wins(tmp_pa
         page.wait_for_function(f"{KEPT_PICK}?.choice === 0 && {CHECKED} === 0", timeout=WAIT_MS)
         page.keyboard.press("Enter")
         wait_status(page, "Saved to disk: A better")
-        labels = workspace.frame("labels")
-        assert len(labels) == 1 and labels.iloc[0]["item_id"] == first
-        assert labels.iloc[0]["choice"] == choice_from_side("left", labels.iloc[0]["left"])
-    finally:
-        app.close()
+        assert_one_label(workspace, first, "left")
 
 
 def reload_slowly(page, item: str) -> None:
@@ -126,14 +112,7 @@ def test_a_click_on_the_choices_while_the_kept_pick_goes_back_wins(tmp_path, bro
     """bob picks A, strength 2 (better), and reloads; as the kept pick goes back he clicks B with the mouse. Before,
     the click was not kept and the restore picked A over it (Enter then saved A); now B is on screen and kept, the
     kept strength goes back under it, and Enter saves B (better)."""
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
-        first = ctx.service.queue.held["bob"]
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, first):
         page.keyboard.press("a")
         page.keyboard.press("2")
         page.wait_for_function(f"{KEPT_PICK}?.choice === 0 && {KEPT_PICK}?.strength === 1", timeout=WAIT_MS)
@@ -144,11 +123,7 @@ def test_a_click_on_the_choices_while_the_kept_pick_goes_back_wins(tmp_path, bro
         )
         page.keyboard.press("Enter")
         wait_status(page, "Saved to disk: B better (better)")
-        labels = workspace.frame("labels")
-        assert len(labels) == 1 and labels.iloc[0]["item_id"] == first
-        assert labels.iloc[0]["choice"] == choice_from_side("right", labels.iloc[0]["left"])
-    finally:
-        app.close()
+        assert_one_label(workspace, first, "right")
 
 
 def test_e_and_ctrl_enter_while_the_kept_pick_goes_back_win(tmp_path, browser, users):
@@ -157,14 +132,7 @@ def test_e_and_ctrl_enter_while_the_kept_pick_goes_back_win(tmp_path, browser, u
     an edit and reloads: e then opens the editor with his edit (not the answer again), and saves nothing. He cancels
     it, reloads, writes a note and presses Ctrl+Enter: before, the submit went without A ("Pick a choice first");
     now A is saved with the note."""
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
-        first = ctx.service.queue.held["bob"]
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, first):
         page.keyboard.press("a")
         page.wait_for_function(f"{KEPT_PICK}?.choice === 0", timeout=WAIT_MS)
         reload_slowly(page, first)
@@ -189,9 +157,7 @@ def test_e_and_ctrl_enter_while_the_kept_pick_goes_back_win(tmp_path, browser, u
         page.keyboard.type("sent from the note")
         page.keyboard.press("Control+Enter")
         wait_status(page, "Saved to disk: A better")
-        assert_one_label(workspace, "sent from the note", side="left")
-    finally:
-        app.close()
+        assert_one_label(workspace, first, "left", "sent from the note")
 
 
 def test_a_note_typed_and_a_click_on_submit_while_the_kept_pick_goes_back_win(tmp_path, browser, users):
@@ -201,14 +167,7 @@ def test_a_note_typed_and_a_click_on_submit_while_the_kept_pick_goes_back_win(tm
     note is kept at once, A under it. He reloads and, as A and the note go back, clicks Submit: before, the click
     left the restore running and the submit went without A ("Pick ... first"); now both go back at once and are
     saved."""
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
-        first = ctx.service.queue.held["bob"]
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, first):
         page.keyboard.press("a")
         page.keyboard.press("n")
         page.keyboard.type("first thought")
@@ -227,9 +186,7 @@ def test_a_note_typed_and_a_click_on_submit_while_the_kept_pick_goes_back_win(tm
         reload_slowly(page, first)
         page.locator("#pf-submit").click()
         wait_status(page, "Saved to disk: A better")
-        assert_one_label(workspace, "second thought", side="left")
-    finally:
-        app.close()
+        assert_one_label(workspace, first, "left", "second thought")
 
 
 def test_a_note_typed_before_the_tabs_second_draw_stays(tmp_path, browser, users):
@@ -238,15 +195,8 @@ def test_a_note_typed_before_the_tabs_second_draw_stays(tmp_path, browser, users
     "first" (Gradio draws the server's empty note over it; the restore put it back only later, and not after
     bob's typing, which wins over it): " thought" alone was kept. Now the same item drawn again gets the text typed
     back at once: "first thought" is on screen and kept, and Enter saves it with A."""
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
     note = "#pf-note textarea"
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
-        first = ctx.service.queue.held["bob"]
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, first):
         page.keyboard.press("a")
         page.wait_for_function(f"{KEPT_PICK}?.choice === 0", timeout=WAIT_MS)
         with between_load_draws(page, ctx.service, first):
@@ -260,9 +210,7 @@ def test_a_note_typed_before_the_tabs_second_draw_stays(tmp_path, browser, users
         page.keyboard.press("Escape")
         page.keyboard.press("Enter")
         wait_status(page, "Saved to disk: A better")
-        assert_one_label(workspace, "first thought", side="left")
-    finally:
-        app.close()
+        assert_one_label(workspace, first, "left", "first thought")
 
 
 def test_a_note_typed_before_the_first_draw_stays(tmp_path, browser, users):
@@ -271,15 +219,8 @@ def test_a_note_typed_before_the_first_draw_stays(tmp_path, browser, users):
     empty note over it, and the page kept nothing written before an item was on screen), and the kept "old note"
     went back; now what he wrote wins over the kept note: it is on screen and kept once the item is drawn, A goes
     back under it, and Enter saves A with "new note"."""
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
     note = "#pf-note textarea"
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
-        first = ctx.service.queue.held["bob"]
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, first):
         page.keyboard.press("a")
         page.keyboard.press("n")
         page.keyboard.type("old note")
@@ -294,9 +235,7 @@ def test_a_note_typed_before_the_first_draw_stays(tmp_path, browser, users):
         page.keyboard.press("Escape")
         page.keyboard.press("Enter")
         wait_status(page, "Saved to disk: A better")
-        assert_one_label(workspace, "new note", side="left", item=first)
-    finally:
-        app.close()
+        assert_one_label(workspace, first, "left", "new note")
 
 
 def test_a_click_on_undo_or_skip_while_a_submitted_kept_pick_goes_back_wins(tmp_path, browser, users):
@@ -304,19 +243,12 @@ def test_a_click_on_undo_or_skip_while_a_submitted_kept_pick_goes_back_wins(tmp_
     B back on screen and would send it. As it goes back he clicks Undo, then (on the item the undo brought back,
     the same way) Skip, each answered slowly (held by the server). Before, the click left the restore running: it
     sent B while the undo or skip was on its way; now B goes back at once, unsent, as for the keys u and s."""
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
-    sent = []
-    submit = ctx.service.submit
-    ctx.service.submit = lambda user, item, *args, **kwargs: (
-        sent.append(item) or submit(user, item, *args, **kwargs)
-    )
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
-        first = ctx.service.queue.held["bob"]
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, first):
+        sent = []
+        submit = ctx.service.submit
+        ctx.service.submit = lambda user, item, *args, **kwargs: (
+            sent.append(item) or submit(user, item, *args, **kwargs)
+        )
         page.keyboard.press("a")
         page.keyboard.press("Enter")
         wait_status(page, "Saved to disk: A better")
@@ -343,23 +275,15 @@ def test_a_click_on_undo_or_skip_while_a_submitted_kept_pick_goes_back_wins(tmp_
             True,
             True,
         ]
-    finally:
-        app.close()
 
 
 def test_typing_in_the_ranking_box_while_the_kept_ranking_goes_back_wins(tmp_path, browser, users):
     """bob ranks 1 > 2 and reloads; once the kept ranking is back in the box, while the restore still runs, he
     empties the box and types 4 > 3 > 2 > 1. Before, his typing was not kept and the restore wrote 1 > 2 back into
     the box he had emptied; now what he typed is on screen and kept, and Enter saves it."""
-    from tests.test_annotate_rank import build_workspace as rank_workspace
 
-    workspace = rank_workspace(tmp_path / "ws")
-    app, ctx, url = serve(workspace, "rank", users)
     box = "#pf-choice.pf-task-rank textarea, #pf-choice.pf-task-rank input"
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 1100})
-        login_drawn(page, url, ctx.service)
-        item = ctx.service.queue.held["bob"]
+    with bob_on_first(tmp_path, browser, users, "rank", height=1100) as (page, workspace, ctx, item):
         page.keyboard.press("1")
         page.keyboard.press("2")
         page.wait_for_function(f"{KEPT_PICK}?.ranking === '1 > 2'", timeout=WAIT_MS)
@@ -376,8 +300,6 @@ def test_typing_in_the_ranking_box_while_the_kept_ranking_goes_back_wins(tmp_pat
         page.keyboard.press("Escape")
         page.keyboard.press("Enter")
         wait_status(page, "Saved to disk: ranking 4 > 3 > 2 > 1")
-    finally:
-        app.close()
 
 
 def test_a_ranking_typed_before_the_tabs_second_draw_stays(tmp_path, browser, users):
@@ -386,15 +308,9 @@ def test_a_ranking_typed_before_the_tabs_second_draw_stays(tmp_path, browser, us
     screen. Without the ranking written being put back on the same item drawn again, the draw wiped "1 > 2" (and the
     kept ranking goes back only later, not into the box bob types in): " > 3 > 4" alone was kept. Now "1 > 2 > 3 >
     4" is on screen and kept, and Enter saves it."""
-    from tests.test_annotate_rank import build_workspace as rank_workspace
 
-    workspace = rank_workspace(tmp_path / "ws")
-    app, ctx, url = serve(workspace, "rank", users)
     box = "#pf-choice.pf-task-rank textarea, #pf-choice.pf-task-rank input"
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 1100})
-        login_drawn(page, url, ctx.service)
-        item = ctx.service.queue.held["bob"]
+    with bob_on_first(tmp_path, browser, users, "rank", height=1100) as (page, workspace, ctx, item):
         with between_load_draws(page, ctx.service, item):
             page.locator(box).focus()  # as by Tab: a click on the box is one on the choices
             page.keyboard.type("1 > 2")
@@ -406,8 +322,6 @@ def test_a_ranking_typed_before_the_tabs_second_draw_stays(tmp_path, browser, us
         page.keyboard.press("Escape")
         page.keyboard.press("Enter")
         wait_status(page, "Saved to disk: ranking 1 > 2 > 3 > 4")
-    finally:
-        app.close()
 
 
 def test_a_pick_made_after_a_refused_send_is_timed_to_its_own_send(tmp_path, browser, users):
@@ -417,14 +331,7 @@ def test_a_pick_made_after_a_refused_send_is_timed_to_its_own_send(tmp_path, bro
     look) and its `active_seconds` were the first page's count then; a pick changed since a send is timed anew."""
     import time
 
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)  # the item is handed out before this returns
-        first = ctx.service.queue.held["bob"]
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, first):
         page.keyboard.press("Enter")
         wait_status(page, "Pick a choice first")
         refused = time.monotonic()
@@ -439,8 +346,6 @@ def test_a_pick_made_after_a_refused_send_is_timed_to_its_own_send(tmp_path, bro
         wait_status(page, "Saved to disk: B better")
         label = workspace.frame("labels").iloc[0]
         assert label["item_id"] == first and label["seconds"] >= sent - refused, label.to_dict()
-    finally:
-        app.close()
 
 
 def test_a_pick_changed_after_a_refused_send_is_not_sent_by_a_reload(tmp_path, browser, users):
@@ -448,22 +353,14 @@ def test_a_pick_changed_after_a_refused_send_is_not_sent_by_a_reload(tmp_path, b
     left the kept pick marked as sent, the b joined it, and the reload sent B: "Saved to disk: B better", a label
     bob never sent. Now a pick changed since a send is kept unsent: B goes back on screen and nothing is stored
     until bob presses Enter."""
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
-        first = ctx.service.queue.held["bob"]
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, first):
         page.keyboard.press("Enter")
         wait_status(page, "Pick a choice first")
         page.keyboard.press("b")
         page.wait_for_function(f"{KEPT_PICK}?.choice === 1", timeout=WAIT_MS)
         assert page.evaluate(f"{KEPT_PICK}.submitted") is False
 
-        page.add_init_script(COUNT_DRAWS)
-        page.reload()
+        page.reload()  # the page counts its draws (COUNT_DRAWS, added by login_drawn)
         page.wait_for_function(
             f"item => ({SHOWN_ITEM}) === item && {LOAD_DRAWN} && {CHECKED} === 1", arg=first, timeout=WAIT_MS
         )
@@ -472,11 +369,7 @@ def test_a_pick_changed_after_a_refused_send_is_not_sent_by_a_reload(tmp_path, b
         assert "Saved" not in page.inner_text("#pf-status")
         page.keyboard.press("Enter")
         wait_status(page, "Saved to disk: B better")
-        labels = workspace.frame("labels")
-        assert len(labels) == 1 and labels.iloc[0]["item_id"] == first
-        assert labels.iloc[0]["choice"] == choice_from_side("right", labels.iloc[0]["left"])
-    finally:
-        app.close()
+        assert_one_label(workspace, first, "right")
 
 
 def test_a_pick_changed_back_to_the_one_sent_is_sent_again_by_a_reload(tmp_path, browser, users):
@@ -484,14 +377,7 @@ def test_a_pick_changed_back_to_the_one_sent_is_sent_again_by_a_reload(tmp_path,
     screen is the very pick he sent, yet it was kept unsent (a pick changed since its send): the reload put it back
     and sent nothing. It is sent again, as a pick sent while the app was down is; B alone stays unsent. (A send
     the app refused is no longer sent, changed back or not: tests/test_annotate_refused_send_browser.py.)"""
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
-        first = ctx.service.queue.held["bob"]
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, first):
         with unanswered(page):
             page.keyboard.press("a")
             page.keyboard.press("Enter")
@@ -505,25 +391,14 @@ def test_a_pick_changed_back_to_the_one_sent_is_sent_again_by_a_reload(tmp_path,
             assert page.evaluate(f"{KEPT_PICK}.submitted") is True
         page.reload()
         wait_status(page, "Saved to disk: A better")  # sent again by the reload, once
-        labels = workspace.frame("labels")
-        assert len(labels) == 1 and labels.iloc[0]["item_id"] == first
-        assert labels.iloc[0]["choice"] == choice_from_side("left", labels.iloc[0]["left"])
-    finally:
-        app.close()
+        assert_one_label(workspace, first, "left")
 
 
 def test_typing_while_a_sent_pick_goes_back_wins_even_where_it_types_the_note_sent(tmp_path, browser, users):
     """bob sends A with a note to an app that never answers (as one gone down) and reloads; as A goes back he
     writes the note again, the same text. His typing wins over the restore: nothing is sent for it, whatever he
     writes (Enter sends what is on screen), and no later reload sends it either."""
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
-        first = ctx.service.queue.held["bob"]
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, first):
         note = "the same note"
         with unanswered(page):
             page.fill("#pf-note textarea", note)
@@ -537,5 +412,3 @@ def test_typing_while_a_sent_pick_goes_back_wins_even_where_it_types_the_note_se
         page.wait_for_timeout(1500)  # the restore's own steps, had it gone on
         assert page.evaluate(f"{KEPT_PICK}.submitted") is False
         assert len(workspace.frame("labels")) == 0 and "Saved" not in page.inner_text("#pf-status")
-    finally:
-        app.close()

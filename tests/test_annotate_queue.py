@@ -254,7 +254,8 @@ def test_the_start_says_how_many_items_the_uncertainty_order_has_scores_for(
     from data import ModelRecord
     from data.records import Score
 
-    monkeypatch.setattr(annotate.app, "launch", lambda *args, **kwargs: None)
+    # what it says of the scores is printed once the app listens
+    monkeypatch.setattr(annotate.app, "launch", lambda *args, on_listen, **kwargs: on_listen())
     users = tmp_path / "users.toml"
     add_user(users, "ann", "correct horse battery")
     pairs = list(label_ws.frame("pairs").sort_values("created_at")["id"])

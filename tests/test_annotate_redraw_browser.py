@@ -4,7 +4,6 @@ over its status line. Helpers: tests/annotate_browser.py; fixtures: tests/confte
 
 from __future__ import annotations
 
-from annotate.service import choice_from_side
 from tests.annotate_browser import (
     KEPT_PICK,
     NO_CHROMIUM,
@@ -12,12 +11,10 @@ from tests.annotate_browser import (
     SHOWN_VIEW,
     WAIT_MS,
     assert_one_label,
-    build_workspace,
+    bob_on_first,
     held,
     load_draw_held,
-    login_drawn,
     playwright,
-    serve,
     wait_settled,
     wait_status,
 )
@@ -43,14 +40,8 @@ def test_a_note_stays_when_the_same_item_is_drawn_again_in_place(tmp_path, brows
     watched only for elements added or removed, so it did not see that draw (where nothing else changed after it)
     and the note stayed wiped: bob's next keys were typed into an empty box (' thought' saved for 'first
     thought'). Now the note goes back at once, and Enter saves it with A."""
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
     note = "#pf-note textarea"
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, first):
         page.keyboard.press("a")
         page.keyboard.press("n")
         page.keyboard.type("first thought")
@@ -61,9 +52,7 @@ def test_a_note_stays_when_the_same_item_is_drawn_again_in_place(tmp_path, brows
         assert page.evaluate(f"{KEPT_PICK}.note") == "first thought" == page.locator(note).input_value()
         page.keyboard.press("Enter")
         wait_status(page, "Saved to disk: A better")
-        assert_one_label(workspace, "first thought", side="left")
-    finally:
-        app.close()
+        assert_one_label(workspace, first, "left", "first thought")
 
 
 # The page's clock 16 s on: a submit sent before it has had no answer for longer than the page waits for one
@@ -81,12 +70,6 @@ def submit_b(page) -> None:
     page.wait_for_function(f"{KEPT_PICK}?.submitted === true", timeout=WAIT_MS)
 
 
-def assert_saved_b(workspace, item: str) -> None:
-    labels = workspace.frame("labels")
-    assert len(labels) == 1 and labels.iloc[0]["item_id"] == item
-    assert labels.iloc[0]["choice"] == choice_from_side("right", labels.iloc[0]["left"])
-
-
 def test_a_late_draw_of_the_item_while_a_submit_is_on_its_way_is_not_its_answer(tmp_path, browser, users):
     """bob reloads, picks B and presses Enter before the label tab's second draw as the page loads is answered;
     that draw (the same item) lands while the submit is on its way, and then the server answers nothing more
@@ -94,14 +77,7 @@ def test_a_late_draw_of_the_item_while_a_submit_is_on_its_way_is_not_its_answer(
     answer" note and no reload to send the pick again (it went only when Gradio itself reloaded after a restart).
     Now it waits for the submit's own answer: 15 s on it says the label is kept and sent once the app is back, and
     the answer, once it comes, is drawn as any other."""
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
-        first = ctx.service.queue.held["bob"]
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, first):
         with held(ctx.service, "submit"):
             with load_draw_held(page, ctx.service) as let_draw:
                 view = page.evaluate(SHOWN_VIEW)
@@ -113,9 +89,7 @@ def test_a_late_draw_of_the_item_while_a_submit_is_on_its_way_is_not_its_answer(
             page.evaluate(CLOCK_ON)
             page.wait_for_function(f"({JS_NOTE}).includes('sent once the app is back')", timeout=WAIT_MS)
         wait_status(page, "Saved to disk: B better")  # the submit, let go as the block ends
-        assert_saved_b(workspace, first)
-    finally:
-        app.close()
+        assert_one_label(workspace, first, "right")
 
 
 def test_a_late_draw_of_the_item_after_a_submits_answer_keeps_its_status_line(tmp_path, browser, users):
@@ -123,14 +97,7 @@ def test_a_late_draw_of_the_item_after_a_submits_answer_keeps_its_status_line(tm
     the submit is answered first (the next item, "Saved to disk: B better"), then that draw: the same next item,
     with nothing to say. Before, it wiped the status line, so bob never read that his label was saved; now the
     line stays."""
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
-        first = ctx.service.queue.held["bob"]
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, first):
         with load_draw_held(page, ctx.service) as let_draw:
             submit_b(page)
             wait_status(page, "Saved to disk: B better")
@@ -140,9 +107,7 @@ def test_a_late_draw_of_the_item_after_a_submits_answer_keeps_its_status_line(tm
         wait_settled(page)
         assert page.evaluate(SHOWN_ITEM) == ctx.service.queue.held["bob"] != first
         assert "Saved to disk: B better" in page.inner_text("#pf-status")
-        assert_saved_b(workspace, first)
-    finally:
-        app.close()
+        assert_one_label(workspace, first, "right")
 
 
 def test_a_submit_the_app_answers_with_an_error_is_not_waited_on(tmp_path, browser, users):
@@ -151,18 +116,11 @@ def test_a_submit_the_app_answers_with_an_error_is_not_waited_on(tmp_path, brows
     said "No answer from the app", reloaded and sent the pick again, an answer that failed the same way reloading
     the page every 15 s. Now the error ends the wait: no note of no answer, no reload, the queued s dropped with a
     note (the item is still on screen), and Enter again saves B once."""
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
 
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
-        first = ctx.service.queue.held["bob"]
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, first):
         page.evaluate("() => { window.__samePage = true; }")  # gone with a reload
         ctx.service.submit = broken  # until `held` ends: then the class's own method again
         with held(ctx.service, "submit"):
@@ -181,6 +139,4 @@ def test_a_submit_the_app_answers_with_an_error_is_not_waited_on(tmp_path, brows
         assert page.evaluate(SHOWN_ITEM) == first and len(workspace.frame("labels")) == 0
         page.keyboard.press("Enter")
         wait_status(page, "Saved to disk: B better")
-        assert_saved_b(workspace, first)
-    finally:
-        app.close()
+        assert_one_label(workspace, first, "right")

@@ -4,30 +4,21 @@ Helpers: tests/annotate_browser.py; fixtures: tests/conftest.py."""
 
 from __future__ import annotations
 
-from annotate.service import choice_from_side
 from tests.annotate_browser import (
     CHECKED,
-    COUNT_DRAWS,
     KEPT_PICK,
     LOAD_DRAWN,
     NO_CHROMIUM,
     PASSWORD,
     SHOWN_ITEM,
     WAIT_MS,
-    build_workspace,
+    assert_one_label,
+    bob_on_first,
     login,
-    login_drawn,
-    serve,
     wait_status,
 )
 
 pytestmark = NO_CHROMIUM
-
-
-def assert_saved_once(workspace, item: str, side: str) -> None:
-    labels = workspace.frame("labels")
-    assert len(labels) == 1 and labels.iloc[0]["item_id"] == item and labels.iloc[0]["annotator"] == "bob"
-    assert labels.iloc[0]["choice"] == choice_from_side(side, labels.iloc[0]["left"])
 
 
 def test_a_send_the_app_refused_is_not_sent_again_by_a_reload(tmp_path, browser, users):
@@ -36,23 +27,17 @@ def test_a_send_the_app_refused_is_not_sent_again_by_a_reload(tmp_path, browser,
     was stored behind the labeller's back after he had read "Not saved". Now the refusal unmarks it: the reload
     puts B back on screen and stores nothing; his Enter stores it, once."""
     from annotate.screen import NotSaved
-    from data import Workspace
 
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
-    submit, refused = ctx.service.submit, []
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, first):
+        submit, refused = ctx.service.submit, []
 
-    def disk_full_once(*args, **kwargs):
-        if not refused:
-            refused.append(args)
-            raise NotSaved("the disk is full")
-        return submit(*args, **kwargs)
+        def disk_full_once(*args, **kwargs):
+            if not refused:
+                refused.append(args)
+                raise NotSaved("the disk is full")
+            return submit(*args, **kwargs)
 
-    ctx.service.submit = disk_full_once
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
-        first = ctx.service.queue.held["bob"]
+        ctx.service.submit = disk_full_once
         page.keyboard.press("b")
         page.keyboard.press("Enter")
         wait_status(page, "Not saved: the disk is full")
@@ -60,8 +45,7 @@ def test_a_send_the_app_refused_is_not_sent_again_by_a_reload(tmp_path, browser,
             f"{KEPT_PICK}?.submitted === false && {KEPT_PICK}.choice === 1", timeout=WAIT_MS
         )
 
-        page.add_init_script(COUNT_DRAWS)
-        page.reload()
+        page.reload()  # the page counts its draws (COUNT_DRAWS, added by login_drawn)
         page.wait_for_function(
             f"item => ({SHOWN_ITEM}) === item && {LOAD_DRAWN} && {CHECKED} === 1", arg=first, timeout=WAIT_MS
         )
@@ -70,25 +54,16 @@ def test_a_send_the_app_refused_is_not_sent_again_by_a_reload(tmp_path, browser,
         assert "Saved" not in page.inner_text("#pf-status")
         page.keyboard.press("Enter")
         wait_status(page, "Saved to disk: B better")
-        assert_saved_once(workspace, first, "right")
-    finally:
-        app.close()
+        assert_one_label(workspace, first, "right")
 
 
 def test_a_signed_out_tabs_send_goes_once_the_labeller_signs_in_again(tmp_path, browser, users):
     """bob's tab is signed out elsewhere; he picks A and presses Enter: the app answers with an error (Gradio's
     `.failure`), and the page says he is signed out and offers the sign-in. That error is no refusal of the pick:
     it stays marked as sent, and the page the sign-in loads sends it, once; a reload after it sends nothing."""
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        login_drawn(page, url, ctx.service)
-        first = ctx.service.queue.held["bob"]
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, first):
         other = browser.new_page()  # Log out elsewhere ends bob's sessions, this tab's too
-        login(other, url, "bob")
+        login(other, page.url, "bob")
         other.locator("#pf-logout-button").click()
         other.wait_for_selector("input[type=password]", timeout=WAIT_MS)
         page.keyboard.press("a")
@@ -106,6 +81,4 @@ def test_a_signed_out_tabs_send_goes_once_the_labeller_signs_in_again(tmp_path, 
         page.reload()
         page.wait_for_function(f"item => ![null, item].includes({SHOWN_ITEM})", arg=first, timeout=WAIT_MS)
         page.wait_for_timeout(1000)
-        assert_saved_once(workspace, first, "left")
-    finally:
-        app.close()
+        assert_one_label(workspace, first, "left")

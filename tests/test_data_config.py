@@ -417,9 +417,9 @@ def test_a_folders_list_too_long_to_be_one_file_name_is_split_at_its_commas(tmp_
     ("command", "text", "said"),
     [
         ("annotate", "gold_rate: 0.7\n", "key gold_rate 0.7: must be in [0, 0.5]"),
-        ("train", "beta: -1\n", "key beta -1.0: must be > 0"),
+        ("train", "beta: -1\n", "key beta -1: must be > 0"),
         ("train", "method: dpo\ndpop_lambda: 3\n", "key dpop_lambda applies to --method dpop, not dpo"),
-        ("loop", "spin_iter: 1\ntrain:\n  beta: -1\n", "key train.beta -1.0: must be > 0"),
+        ("loop", "spin_iter: 1\ntrain:\n  beta: -1\n", "key train.beta -1: must be > 0"),
     ],
 )
 def test_a_range_error_names_the_file_and_key_the_value_came_from(tmp_path, capsys, command, text, said):
@@ -458,7 +458,7 @@ def test_a_range_error_names_the_file_and_key_the_value_came_from(tmp_path, caps
         ("annotate", "gold-rate: 0.7\n", "key gold-rate 0.7: must be"),
         ("generate", "spin-test-limit: 3\n", ": spin-test-limit is an option of --spin-iter N"),
         ("loop", "spin-iter: abc\n", "key spin-iter abc: must be a whole number"),
-        ("loop", "spin-iter: 1\ntrain:\n  learning-rate: -1\n", "key train.learning-rate -1.0: must be"),
+        ("loop", "spin-iter: 1\ntrain:\n  learning-rate: -1\n", "key train.learning-rate -1: must be"),
         ("loop", "spin-iter: 1\ntrain:\n  lerning-rate: 1\n", "lerning-rate (did you mean learning-rate?)"),
     ],
 )
@@ -770,3 +770,21 @@ def test_the_help_names_a_default_as_a_value_of_its_flag(argv, said, capsys):
         main([*argv, "--help"])
     shown = " ".join(capsys.readouterr().out.split())
     assert said in shown
+
+
+@pytest.mark.parametrize("command", ["train", "annotate", "generate", "loop"])
+@pytest.mark.parametrize("value", ["", " "])
+def test_an_empty_w_names_nothing_not_the_current_folder(tmp_path, monkeypatch, capsys, command, value):
+    """A README walk: `generate -w ''` (the short form; `--workspace ''` was refused) was Path(''), the current
+    folder: "error: .: directory is not empty and not a workspace", or a new workspace made in an empty one."""
+    from annotate.__main__ import main as annotate_main
+    from generate.__main__ import main as generate_main
+    from train.__main__ import main as train_main
+
+    main = {"annotate": annotate_main, "train": train_main, "generate": generate_main, "loop": generate_main}
+    monkeypatch.chdir(tmp_path)
+    loop = ["--spin-iter", "1"] if command == "loop" else []
+    assert main[command](["-w", value, *loop]) == 2
+    said = f"error: --workspace: {value!r} names nothing; give a value or leave the option out\n"
+    assert capsys.readouterr().err == said
+    assert not list(tmp_path.iterdir())

@@ -449,6 +449,32 @@ def test_from_split_train_says_the_items_it_makes_gold_leave_the_training_data(t
     )
 
 
+def test_gold_flags_on_train_items_say_the_items_leave_the_training_data(tmp_path, capsys):
+    """`--pair ID` / `--completion ID` on a split train item made it gold, which no export or train run trains on,
+    and said only `gold items: 1 (+1 marked, -0 removed)`, where `--from-split train` and a gold file say so. An item
+    already gold leaves nothing more; a test item nothing at all."""
+    ws, ids = build(tmp_path / "ws")
+    pairs = ws.frame("pairs").set_index("id")
+    argv = ["gold", "-w", str(ws.path), "--pair", ids[0], "--answer", "a", "--pair", ids[1], "--answer", "b"]
+    assert main(argv) == 0
+    assert capsys.readouterr().out == (
+        "gold items: 2 (+2 marked, -0 removed); --pair: 2 items of split train gold now (gold never trains: export "
+        "and train leave them out as gold)\n"
+    )
+    completion = pairs.loc[ids[2], "completion_a"]
+    assert main([*argv, "--pair", ids[2], "--answer", "a"]) == 0  # two already gold
+    assert "; --pair: 1 item of split train gold now" in capsys.readouterr().out
+    assert main(["gold", "-w", str(ws.path), "--completion", completion, "--answer", "desirable"]) == 0
+    assert "; --completion: 1 item of split train gold now (gold never trains" in capsys.readouterr().out
+
+    test = Prompt([{"role": "user", "content": "Held out?"}], "toy", split="test")
+    a, b = (Completion(test.id, f"held {side}", "toy", "hf") for side in "ab")
+    held = Pair(test.id, a.id, b.id, "sampled")
+    ws.append([test, a, b, held])
+    assert main(["gold", "-w", str(ws.path), "--pair", held.id, "--answer", "a"]) == 0
+    assert capsys.readouterr().out == "gold items: 5 (+1 marked, -0 removed)\n"
+
+
 def test_two_processes_making_one_item_gold_at_once_write_it_once(tmp_path, monkeypatch):
     """`data gold` and an app's make-gold (two processes) mark one pair gold at the same moment: each read the gold
     before the other's write, so both wrote it, each saying "+1 marked" (with two answers, each said its own was in

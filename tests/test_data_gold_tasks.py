@@ -100,7 +100,10 @@ def test_cli_marks_and_removes_rank_and_rate_gold(tmp_path, capsys):
     typed = f"{c[2]} > {c[0]} = {c[3]} > {c[1]}"  # spaces and a tie in any order: stored canonical
     assert gold(ws, "--rank-item", items[0], "--ranking", typed) == 0
     canonical = f"{c[2]}>{min(c[0], c[3])}={max(c[0], c[3])}>{c[1]}"
-    assert capsys.readouterr().out.splitlines() == ["gold items: 1 (+1 marked, -0 removed)"]
+    assert capsys.readouterr().out.splitlines() == [
+        "gold items: 1 (+1 marked, -0 removed); --rank-item: 1 item of split train gold now (gold never trains: "
+        "export and train leave them out as gold)"
+    ]
     assert gold(ws) == 0  # nothing asked: the list
     out = capsys.readouterr().out.splitlines()
     # a listing changes nothing: its count alone (it ended "(+0 marked, -0 removed)", a change summary)
@@ -109,6 +112,7 @@ def test_cli_marks_and_removes_rank_and_rate_gold(tmp_path, capsys):
     assert read_gold(ws, "rate").to_pylist() == [
         {"item_id": c[1], "ratings": '{"accuracy":5}', "source": "cli", "rubric": "support"}
     ]
+    assert "; --rate-item: 1 item of split train gold now" in capsys.readouterr().out
     assert gold(ws, "--rank-item", items[0], "--ranking", canonical) == 0
     assert "gold items: 2 (+0 marked, 1 already gold with that answer, -0 removed)" in capsys.readouterr().out
     assert gold(ws, "--remove", items[0], "--remove", c[1]) == 0

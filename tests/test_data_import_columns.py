@@ -110,6 +110,18 @@ def test_a_long_or_multi_line_column_name_is_shown_cut_and_on_one_line(tmp_path,
     )
 
 
+def test_a_column_named_with_a_newline_and_one_typed_with_backslash_n_are_told_apart(tmp_path, capsys):
+    """A newline in a name is written \\n, and so was a typed backslash and n: the two columns read the same in the
+    summary and in the error of a record of no format. A typed backslash is written doubled, as repr writes it."""
+    path = write(tmp_path / "rows.jsonl", {"prompt": "q", "two\nlines": 1, "two\\nlines": 2})
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 0
+    assert capsys.readouterr().out.endswith("columns not read: two\\nlines, two\\\\nlines\n")
+
+    odd = write(tmp_path / "odd.jsonl", {"two\nlines": "q", "two\\nlines": "q"})
+    assert main(["import", "-w", str(tmp_path / "ws"), str(odd)]) == 2
+    assert "(keys: two\\nlines, two\\\\nlines)" in capsys.readouterr().err
+
+
 def test_long_column_names_are_shown_whole_or_by_start_and_end(tmp_path, capsys):
     """Names were cut to their first 40 characters: two columns differing past them read the same ("..._roun…"
     twice), and the user could not tell which column was meant. A name is whole up to 120 characters; past that

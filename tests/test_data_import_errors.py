@@ -379,7 +379,7 @@ def test_json_lines_of_conversations_are_told_a_conversation_is_one_record(ws, t
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--test-fraction", "5"], "error: --test-fraction 5.0: must be in [0, 1)"),
+        (["--test-fraction", "5"], "error: --test-fraction 5: must be in [0, 1)"),  # typed 5, not 5.0
         (["--test-fraction", "-0.1"], "error: --test-fraction -0.1: must be in [0, 1)"),
         (["-w", "{file}"], "error: {file}: is a file, not a workspace directory"),
         # a bound past 2**63 was an OverflowError traceback (the reads' and the csv module's C integers)

@@ -754,6 +754,32 @@ def test_validate_names_a_link_at_a_chains_lock(tmp_path, capsys):
     ]
 
 
+def test_validate_names_a_link_at_ws_runs_and_goes_on_with_its_other_checks(tmp_path, capsys):
+    """A link at WS/runs stopped validate at that line, as a link where the commands read the tables does: a
+    dangling reference in the tables went unsaid until the link was gone. No reader of the tables opens WS/runs: it
+    is named, never followed, and the tables are checked all the same."""
+    from data.records import Completion
+
+    workspace = Workspace.init(tmp_path / "ws")
+    ws = workspace.path
+    # damaged chains elsewhere, each named were the link followed: a link at a lock, a hard-linked lock (chain a/b's);
+    # no lock of this workspace, so neither is named (a plain lock, as this test held before, is named in no case)
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "a").mkdir(parents=True)
+    (elsewhere / "spin.lock").symlink_to(tmp_path / "target.lock")
+    (elsewhere / "a/b.lock").write_text("")
+    (tmp_path / "copy.lock").hardlink_to(elsewhere / "a/b.lock")
+    (ws / "runs").symlink_to(elsewhere, target_is_directory=True)
+    orphan = Completion("no-such-prompt", "an answer", "m", "hf")
+    workspace.append([orphan])
+    assert main(["validate", "-w", str(ws)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{ws}/runs: {NOT_A_FILE}",
+        f"completion {orphan.id}: prompt_id no-such-prompt does not exist",
+        f"{ws}: 2 problems",
+    ]
+
+
 @pytest.mark.parametrize("planted", ["link", "file"])
 def test_validate_names_ws_runs_where_it_is_no_folder(tmp_path, capsys, planted):
     """A symlink at WS/runs itself is refused by `Workspace.runs` (train's default --out, the round drivers), and

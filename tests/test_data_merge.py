@@ -257,6 +257,23 @@ def test_a_merge_source_that_is_not_a_workspace_is_said_so_not_to_be_initialised
     assert digest(ws.path) == before
 
 
+def test_a_merge_source_with_dangling_references_is_refused_before_anything_is_written(tmp_path, capsys):
+    """A shard whose pairs folder was lost merged its labels in, status 0, then warned of each label left dangling
+    here (12 lines for 12 labels): the damage was copied into the workspace merged into. Refused in one line."""
+    ws, (one, two) = shards(tmp_path, 2)
+    two.append([Completion("no-such-prompt", "Lost.", "m", "hf"), Completion("gone-too", "Lost.", "m", "hf")])
+    before = digest(ws.path)
+    capsys.readouterr()
+    assert main(["merge", "-w", str(ws.path), str(one.path), str(two.path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert err.startswith(f"error: {two.path}: completion ") and err.endswith(
+        f"does not exist and 1 more (`python -m data validate -w {two.path}` names them): merging it would bring "
+        "them here; nothing merged\n"
+    )
+    assert digest(ws.path) == before  # not even the sound shard merged before it
+
+
 def test_a_merge_that_fails_midway_writes_nothing_and_the_same_command_reruns(tmp_path, capsys, monkeypatch):
     ws, (one, two) = shards(tmp_path, 2)
     command = ["merge", "-w", str(ws.path), str(one.path), str(two.path)]

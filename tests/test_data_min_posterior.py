@@ -66,7 +66,10 @@ def test_export_leaves_out_verdicts_below_the_posterior(ws, capsys):
     ("argv", "error"),
     [
         (["--format", "dpo", "--min-posterior", "0.9"], "--min-posterior needs --aggregate dawid-skene"),
-        (["--format", "dpo", "--aggregate", "dawid-skene", "--min-posterior", "0"], "must be in (0, 1]"),
+        (
+            ["--format", "dpo", "--aggregate", "dawid-skene", "--min-posterior", "0"],
+            "--min-posterior 0: must be in (0, 1]",
+        ),
         (["--format", "dpo", "--aggregate", "dawid-skene", "--min-posterior", "nan"], "must be in (0, 1]"),
         # where it cannot apply that is said first (it said "needs --aggregate dawid-skene", which sft refuses)
         (
@@ -101,6 +104,20 @@ def test_train_refuses_a_threshold_it_cannot_apply(ws, tmp_path, extra, error):
         check_options(options(ws, "tiny", tmp_path / "out", **extra))
 
 
+@pytest.mark.parametrize(("given", "said"), [(1, "1"), (0.9, "0.9"), (0.123456789, "0.123456789")])
+def test_the_threshold_is_quoted_back_in_one_short_form_in_the_train_report(given, said):
+    """`:g` quoted 1.0 as 1 but cut 0.123456789 to 0.123457, a threshold nobody gave; a float is quoted in one
+    short form: no ".0" on a whole number, every digit of any other."""
+    line = verdicts_line({"verdicts": {"aggregate": "dawid-skene", "min_posterior": float(given)}})
+    assert line == f"verdicts: dawid-skene, posterior at least {said}"
+
+
+def test_train_quotes_a_threshold_of_0_as_given(ws, tmp_path):
+    """`train --min-posterior 0` was refused as `--min-posterior 0.0`, a value not typed."""
+    with pytest.raises(PrefloopError, match=r"^--min-posterior 0: must be in \(0, 1\]$"):
+        check_options(options(ws, "tiny", tmp_path / "out", aggregate="dawid-skene", min_posterior=0.0))
+
+
 def test_a_yaml_threshold_written_1e_minus_2_is_read_and_still_range_checked(ws, tmp_path):
     """PyYAML (YAML 1.1) reads `min_posterior: 1e-2` as the string '1e-2': it was "expected float"."""
     from train.__main__ import parse_train_options
@@ -114,7 +131,7 @@ def test_a_yaml_threshold_written_1e_minus_2_is_read_and_still_range_checked(ws,
     config.write_text("aggregate: dawid-skene\nmin_posterior: 5e-1\n")
     assert parse_train_options(argv).min_posterior == 0.5
     config.write_text("aggregate: dawid-skene\nmin_posterior: 1e2\n")
-    with pytest.raises(PrefloopError, match=r"--min-posterior 100.0: must be in \(0, 1\]"):
+    with pytest.raises(PrefloopError, match=r"--min-posterior 100: must be in \(0, 1\]"):
         check_options(parse_train_options(argv))
 
 
@@ -343,7 +360,9 @@ def test_a_lone_rankers_pairs_are_counted_rank_unchecked_and_said_why(tmp_path, 
     ws.append([pair, Label(pair.id, "bob", "pairwise", "a")])
     assert main([*w, "--kinds", "sampled", "rank"]) == 2
     said = (
-        "(left out: rank_unchecked 3, unchecked 1; " + unchecked_note(4, "unchecked and rank_unchecked") + ")"
+        "(left out: rank_unchecked 3, unchecked 1; "
+        + unchecked_note(4, "unchecked 1 and rank_unchecked 3")
+        + ")"
     )
     assert said in capsys.readouterr().err
 
@@ -386,19 +405,20 @@ def dan_and_eve(tmp_path, test: int = 0) -> Workspace:
 
 
 def test_the_unchecked_note_quotes_the_trust_the_rows_left_out_got(tmp_path, capsys):
-    """dan's 4 lone pairs were left out at his trust, 0.880, and the note said only "0.8 where nothing of theirs is
-    checked": it quotes the trust they got, the one `stats --labellers` shows, and the range beside eve's 0.8."""
+    """dan's 4 lone pairs were left out at his trust, 0.87998, and the note said only "0.8 where nothing of theirs is
+    checked": it quotes the trust they got, the one `stats --labellers` shows (0.880, to 3 decimals, would read as if
+    a --min-posterior 0.88 kept them: `data.intervals.trust_text`), and the range beside eve's 0.8."""
     ws = dan_and_eve(tmp_path)
     assert main(["stats", "-w", str(ws.path), "--labellers", "--json"]) == 0
     trust = {r["labeller"]: r["trust"] for r in json.loads(capsys.readouterr().out)["labellers"]}
-    assert (trust["dan"], trust["eve"]) == (0.88, 0.8)
+    assert (trust["dan"], trust["eve"]) == (0.87998, 0.8)
     assert main([*sure_export(ws), "--exclude-labeller", "eve"]) == 0
     said = "left out: below_min_posterior 2, excluded_only 4, unchecked 4; " + unchecked_note(
-        4, trust="0.880"
+        4, trust="0.87998"
     )
     assert capsys.readouterr().out.endswith(f", {said}; excluded labellers: eve (--exclude-labeller)\n")
     assert main(sure_export(ws)) == 0
-    said = "below_min_posterior 2, unchecked 8; " + unchecked_note(8, trust="0.800–0.880")
+    said = "below_min_posterior 2, unchecked 8; " + unchecked_note(8, trust="0.800–0.87998")
     assert f"left out: {said}\n" in capsys.readouterr().out
     sure = {"aggregate": "dawid-skene", "min_posterior": 0.9}
     _, counts = preference_rows(ws, None, ("sampled",), **sure)
@@ -426,7 +446,7 @@ def test_the_held_out_line_quotes_the_trust_of_its_own_rows(tmp_path):
     }
     assert "unchecked" not in data_line(metrics)
     assert eval_line(metrics).endswith(
-        f"unchecked 8, evaluated 0, 0 truncated to fit; {unchecked_note(8, trust='0.800–0.880')}"
+        f"unchecked 8, evaluated 0, 0 truncated to fit; {unchecked_note(8, trust='0.800–0.87998')}"
     )
 
 
@@ -456,8 +476,9 @@ def test_the_trust_quoted_of_rows_below_the_floor_never_reads_the_floor(tmp_path
     assert "(here 0.8998; 0.8 where nothing of theirs is checked), below --min-posterior 0.9" in out
     rows, counts = kto_rows(ws, None, aggregate="dawid-skene", min_posterior=0.9)
     assert counts.trust == {"unchecked": {"0.8998": 3}}
-    _, lower = kto_rows(ws, None, aggregate="dawid-skene", min_posterior=0.95)  # 3 decimals where they do
-    assert lower.trust == {"unchecked": {"0.900": 3}}
+    # at any floor, as `stats --labellers` shows it (it said 0.900 below 0.95: test_data_trust_quotes.py)
+    _, lower = kto_rows(ws, None, aggregate="dawid-skene", min_posterior=0.95)
+    assert lower.trust == {"unchecked": {"0.8998": 3}}
 
 
 def test_a_runs_counts_are_its_rows_once_by_reason_and_a_resume_still_quotes_their_trust(
@@ -486,10 +507,12 @@ def test_a_runs_counts_are_its_rows_once_by_reason_and_a_resume_still_quotes_the
     }
     assert metrics["eval_counts"] == {"exported": 0, "unchecked": 4, "other_split": 12}
     assert (metrics["data_trust"], metrics["eval_trust"]) == (
-        {"unchecked": {"0.880": 4}},
+        {"unchecked": {"0.87998": 4}},
         {"unchecked": {"0.800": 4}},
     )
-    said = f"left out: below_min_posterior 2, other_split 4, unchecked 4; {unchecked_note(4, trust='0.880')}"
+    said = (
+        f"left out: below_min_posterior 2, other_split 4, unchecked 4; {unchecked_note(4, trust='0.87998')}"
+    )
     # the held-out line quoted no trust where the workspace line said what unchecked is: it quotes its own rows'
     held = "all left out: unchecked 4; so training rows are used for the report, not held-out), evaluated 4 "
     held += "(--eval-limit left out 2), 0 truncated to fit; unchecked: 4 rows at their labeller's trust (here 0.800; "

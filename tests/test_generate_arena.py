@@ -758,3 +758,22 @@ def test_the_arena_finds_what_each_model_has_left_once(tmp_path, tiny_model_dir,
     # no rank check reads it before anything is written (the arena's answers join no rank item)
     assert reads == models * 2
     assert made == [cli, arena]
+
+
+def test_an_arena_with_prompts_says_when_it_compares_other_prompts_than_the_files(
+    tmp_path, three_models, capsys
+):
+    """`--arena ... --prompts FILE` imported the file, then compared the models on the workspace's test prompts, none
+    of them the file's (imported as train), without the line a plain `--prompts` job prints of that."""
+    from data.__main__ import main as data_main
+
+    ws, old, mine = tmp_path / "ws", write_prompts(tmp_path / "old.json", 2), tmp_path / "mine.json"
+    assert data_main(["import", "-w", str(ws), "--split", "test", str(old)]) == 0
+    mine.write_text(json.dumps([{"prompt": "Say a new thing."}]))
+    capsys.readouterr()
+    assert main(arena_args(ws, three_models[:2], mine)) == 0
+    assert (
+        f"--prompts {mine}: the job samples 2 prompts of split test: 0 from the file, 2 other prompts of the "
+        "workspace (an arena compares its models on the first --limit prompts of its split, oldest first, not the "
+        "file's alone); 1 prompt of the file not sampled: 1 in split train, which the job does not sample"
+    ) in capsys.readouterr().out.splitlines()

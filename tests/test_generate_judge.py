@@ -141,7 +141,7 @@ def write_prompts(path, count=6):
     return path
 
 
-def test_best_worst_pairs_from_a_scripted_judge(tmp_path, tiny_model_dir, monkeypatch):
+def test_best_worst_pairs_from_a_scripted_judge(tmp_path, tiny_model_dir, monkeypatch, capsys):
     engine = ScriptedEngine(fair)
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
     monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
@@ -165,6 +165,9 @@ def test_best_worst_pairs_from_a_scripted_judge(tmp_path, tiny_model_dir, monkey
     )
     assert set(labels["choice"]) == {"a"} and set(labels["annotator"]) == {"judge:tiny-judge"}
     assert engine.judge_calls == 3 * 6 * 2  # every pair of 4 samples, both orders
+    # the cost was the done line's `judge_cost_per_prompt {'calls': 12.0, ...}`, a Python dict as written
+    out = capsys.readouterr().out
+    assert "judge_cost_per_prompt" not in out and "\ncost per prompt: 12.0 model calls, " in out
 
 
 def test_best_worst_pairs_only_the_prompts_of_its_set(tmp_path, tiny_model_dir, monkeypatch, capsys):

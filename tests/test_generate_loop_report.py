@@ -164,3 +164,73 @@ def test_a_round_drivers_option_in_a_single_sampling_jobs_config_names_the_drive
         "single sampling job\n"
     )
     assert not (tmp_path / "ws").exists()
+
+
+def test_a_loop_with_prompts_says_when_its_sets_hold_other_prompts_than_the_files(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """`--spin-iter N --prompts FILE` imported the file, then sampled the first --limit train prompts of the
+    workspace, its earlier ones with the file's, without the line a plain `--prompts` job prints of that."""
+    from generate.loop import __main__ as loop
+    from generate.loop.spin import SPIN_LOOP
+    from tests.test_generate_spin import write_sft
+
+    class Sampled(Exception):
+        pass
+
+    def sample(*args):  # the loop's iterations (each trains) are not this test's: its lines come before them
+        raise Sampled
+
+    ws, mine = tmp_path / "ws", tmp_path / "mine.json"
+    assert data_main(["import", "-w", str(ws), str(write_sft(tmp_path / "old.json", 3))]) == 0
+    mine.write_text(json.dumps([{"instruction": "Describe the sky.", "input": "", "output": "Blue."}]))
+    monkeypatch.setitem(loop.RUN, "--spin-iter", lambda: (SPIN_LOOP, sample))
+    argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--prompts", str(mine), "--spin-iter", "1"]
+    capsys.readouterr()
+    with pytest.raises(Sampled):
+        loop.run(loop.parse_options([*argv, "--test-fraction", "0", "--spin-test-limit", "0"]))
+    assert (
+        f"--prompts {mine}: the job samples 4 prompts of split train: 1 from the file, 3 other prompts of the "
+        "workspace (a loop samples the first --limit prompts of split train and --spin-test-limit of test, oldest "
+        "first, not the file's alone)"
+    ) in capsys.readouterr().out.splitlines()
+
+
+@pytest.mark.parametrize("arena", [False, True])
+def test_a_loop_counts_the_files_prompts_in_a_split_it_does_not_sample(
+    tmp_path, tiny_model_dir, monkeypatch, capsys, arena
+):
+    """`--test-fraction` put some of the file's prompts in split test, and `--spin-test-limit 0` samples none of it:
+    they were passed over without a word. The line counts them; with `--arena`, which answers every test prompt after
+    the loop, they are sampled, and not counted."""
+    from generate.loop import __main__ as loop
+    from generate.loop.spin import SPIN_LOOP
+    from tests.test_generate_spin import write_sft
+
+    class Sampled(Exception):
+        pass
+
+    def sample(*args):
+        raise Sampled
+
+    ws, mine = tmp_path / "ws", tmp_path / "mine.json"
+    assert data_main(["import", "-w", str(ws), str(write_sft(tmp_path / "old.json", 3))]) == 0
+    # parts 1 and 2 draw test at 0.5 (a hash of their messages), 0 and 3 train
+    rows = [{"instruction": f"Describe the sky, part {i}.", "input": "", "output": "Blue."} for i in range(4)]
+    mine.write_text(json.dumps(rows))
+    monkeypatch.setitem(loop.RUN, "--spin-iter", lambda: (SPIN_LOOP, sample))
+    argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--prompts", str(mine), "--spin-iter", "1"]
+    argv += ["--test-fraction", "0.5", "--spin-test-limit", "0"] + ["--arena", "base,newest"] * arena
+    capsys.readouterr()
+    with pytest.raises(Sampled):
+        loop.run(loop.parse_options(argv))
+    assert (Workspace(ws).frame("prompts")["split"] == "test").sum() == 2
+    line = (
+        f"--prompts {mine}: the job samples 5 prompts of split train: 2 from the file, 3 other prompts of the "
+        "workspace (a loop samples the first --limit prompts of split train and --spin-test-limit of test, oldest "
+        "first, not the file's alone)"
+    )
+    line += (
+        "" if arena else "; 2 prompts of the file not sampled: 2 in split test, which the job does not sample"
+    )
+    assert line in capsys.readouterr().out.splitlines()

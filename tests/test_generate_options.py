@@ -100,9 +100,9 @@ def test_a_loop_is_recognised_by_flag_or_yaml(tmp_path):
     [
         (["--chunk-size", "0"], "--chunk-size 0: must be >= 1"),  # was range()'s ValueError traceback
         (["--max-tokens", "0"], "--max-tokens 0: must be >= 1"),  # was transformers' traceback
-        (["--temperature", "-1"], "--temperature -1.0: must be a finite number >= 0"),  # said "0 gives"
+        (["--temperature", "-1"], "--temperature -1: must be a finite number >= 0"),  # said "0 gives"
         (["--temperature", "inf"], "--temperature inf: must be a finite number >= 0"),  # sampled uniformly
-        (["--top-p", "0"], "--top-p 0.0: must be in (0, 1]"),  # sampled identical answers
+        (["--top-p", "0"], "--top-p 0: must be in (0, 1]"),  # sampled identical answers
         (["--top-p", "1.5"], "--top-p 1.5: must be in (0, 1]"),  # taken as 1
         (["--pairs-per-prompt", "-1"], "--pairs-per-prompt -1: must be >= 0 (0: every pair)"),  # traceback
         (["--round", "-1"], "--round -1: must be >= 0"),  # stored round -1
@@ -152,7 +152,7 @@ def test_a_loop_is_recognised_by_flag_or_yaml(tmp_path):
             "LLM(data_parallel_size > 1)); for replicas, sample one --shard I/K per GPU (CUDA_VISIBLE_DEVICES), each "
             "into a workspace of its own, then `python -m data merge`",
         ),
-        (["--gpu-memory-utilization", "2"], "--gpu-memory-utilization 2.0: must be in (0, 1]"),
+        (["--gpu-memory-utilization", "2"], "--gpu-memory-utilization 2: must be in (0, 1]"),
         (["--cpu-kv-cache-gib", "0"], "--cpu-kv-cache-gib 0: must be >= 1"),  # no KV cache at all
         (["--max-model-len", "0"], "--max-model-len 0: must be >= 1"),
     ],

@@ -412,6 +412,32 @@ def test_prompts_into_a_workspace_with_prompts_says_the_job_samples_them_too(
     assert not [line for line in capsys.readouterr().out.splitlines() if "the job samples" in line]
 
 
+def test_prompts_of_the_file_in_a_split_the_job_does_not_sample_are_counted(tmp_path, tiny_model_dir, capsys):
+    """`--prompts FILE --test-fraction F` put some of the file's prompts in split test, and a prompt stored before
+    keeps its split: the job samples split train, and those were passed over without a word. The job's line counts
+    them by split, as the workspace stores them."""
+    from data.__main__ import main as data_main
+
+    ws, mine = tmp_path / "ws", tmp_path / "mine.jsonl"
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps([{"prompt": "Tell me about 1."}]))
+    assert data_main(["import", "-w", str(ws), "--split", "test", str(old)]) == 0
+    mine.write_text("\n".join(json.dumps({"prompt": f"Tell me about {i}."}) for i in range(7)))
+    argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "2"]
+    capsys.readouterr()
+    assert main([*argv, "--prompts", str(mine), "--test-fraction", "0.5"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    workspace = Workspace(ws)
+    prompts = workspace.frame("prompts")
+    test = int((prompts["split"] == "test").sum())  # the one stored, and those the fraction drew (0 and 6)
+    assert test == 3
+    assert workspace.frame("completions")["prompt_id"].nunique() == 7 - test  # the train prompts alone
+    assert (
+        f"--prompts {mine}: {test} prompts of the file not sampled: {test} in split test, which the job does not "
+        "sample"
+    ) in out
+
+
 def test_a_prompts_import_writes_its_import_log_line_as_data_import_does(tmp_path, tiny_model_dir, capsys):
     """`--prompts FILE` stored its rows and wrote no line in WS/imports/log.jsonl, so the log's readers (`data
     merge` carrying it, `data import`'s copy warning, the rank guard naming a file) never saw that import."""

@@ -372,7 +372,7 @@ def test_exo_pair_says_the_epsilon_it_takes_by_default(tmp_path, tiny_model_dir)
             "are desirable (verdicts by dawid-skene, posterior at least 0.6; left out: split 4): KTO needs both",
         ),
         ("labelled", ["--config", "{bad_yaml}"], "unknown option(s) learning_rat"),
-        ("labelled", ["--beta", "0"], "--beta 0.0: must be > 0"),
+        ("labelled", ["--beta", "0"], "--beta 0: must be > 0"),
         (
             "labelled",
             ["--method", "ipo", "--agreement", "weight"],
@@ -395,6 +395,11 @@ def test_exo_pair_says_the_epsilon_it_takes_by_default(tmp_path, tiny_model_dir)
             ["--loss-type", "sigmoid", "sft", "--loss-weights", "1"],
             "--loss-weights 1: 1 weight for --loss-type sigmoid sft; give one weight per loss type",
         ),
+        (  # each weight with every digit given (`:g` quoted 0.123456789 as 0.123457)
+            "labelled",
+            ["--loss-type", "sigmoid", "sft", "--loss-weights", "0.123456789"],
+            "--loss-weights 0.123456789: 1 weight for --loss-type sigmoid sft",
+        ),
         (
             "labelled",
             ["--loss-weights", "1", "0.5"],  # no --loss-type: which one the weights were counted against
@@ -413,6 +418,12 @@ def test_exo_pair_says_the_epsilon_it_takes_by_default(tmp_path, tiny_model_dir)
         ),
         ("labelled", ["--loss-type", "robust", "--loss-weights", "2"], "--loss-type robust alone runs our"),
         ("labelled", ["--method", "nope"], "--method 'nope': expected one of dpo, ipo"),
+        # a misspelt method with its option: the method named, not "--tdpo-alpha applies to --method tdpo2, not tdpo"
+        (
+            "labelled",
+            ["--method", "tdpo", "--tdpo-alpha", "0.3"],
+            "--method 'tdpo': expected one of dpo, ipo",
+        ),
         ("labelled", ["--rounds", "one"], "--rounds: expected a list of int"),
         (
             "labelled",
@@ -420,7 +431,7 @@ def test_exo_pair_says_the_epsilon_it_takes_by_default(tmp_path, tiny_model_dir)
             "--kinds sampeld: not a pair kind (expected some of sampled, spin, imported, arena, edit, rank)",
         ),
         ("labelled", ["--method", "odpo", "--odpo-default-strength", "5"], "must be in [1, 4]"),
-        ("labelled", ["--method", "tdpo2", "--tdpo-alpha", "0"], "--tdpo-alpha 0.0: must be > 0"),
+        ("labelled", ["--method", "tdpo2", "--tdpo-alpha", "0"], "--tdpo-alpha 0: must be > 0"),
         ("labelled", ["--method", "sdpo", "--sdpo-steps", "1"], "must be 0 (by round) or >= 2"),
         ("labelled", ["--method", "sdpo", "--sdpo-steps", "9"], "only 8 training pairs"),
         ("missing", [], "not a workspace"),
@@ -432,10 +443,10 @@ def test_exo_pair_says_the_epsilon_it_takes_by_default(tmp_path, tiny_model_dir)
         ("out is a file", [], "/out: is a file, not a folder"),
         ("out is a file", ["--out", "{out}/run"], "/out/run: {out} is a file, not a folder"),
         ("labelled", ["--exclude-labeller", "nobody"], "--exclude-labeller nobody: no labels by that name"),
-        ("labelled", ["--learning-rate", "-1"], "--learning-rate -1.0: must be > 0"),
-        ("labelled", ["--epochs", "0"], "--epochs 0.0: must be > 0"),
-        ("labelled", ["--epochs", "-1"], "--epochs -1.0: must be > 0"),
-        ("labelled", ["--warmup-ratio", "2"], "--warmup-ratio 2.0: must be in [0, 1]"),
+        ("labelled", ["--learning-rate", "-1"], "--learning-rate -1: must be > 0"),
+        ("labelled", ["--epochs", "0"], "--epochs 0: must be > 0"),
+        ("labelled", ["--epochs", "-1"], "--epochs -1: must be > 0"),
+        ("labelled", ["--warmup-ratio", "2"], "--warmup-ratio 2: must be in [0, 1]"),
         ("labelled", ["--beta", "nan"], "--beta nan: must be a finite number > 0"),
         ("labelled", ["--learning-rate", "inf"], "--learning-rate inf: must be a finite number > 0"),  # "> 0"
         # each trained and registered a model, its final loss said as 0.0
@@ -452,7 +463,7 @@ def test_exo_pair_says_the_epsilon_it_takes_by_default(tmp_path, tiny_model_dir)
         (
             "labelled",
             ["--loss-type", "sigmoid", "sft", "--loss-weights", "1,-1"],
-            "--loss-weights -1.0: must be >= 0",
+            "--loss-weights -1: must be >= 0",
         ),
         ("labelled", ["--seed", "-5"], "--seed -5: must be in [0, 4294967295]"),
         ("labelled", ["--threads", "-1"], "--threads -1: must be >= 0 (0: auto)"),
@@ -472,7 +483,7 @@ def test_exo_pair_says_the_epsilon_it_takes_by_default(tmp_path, tiny_model_dir)
         ),
         ("labelled", ["--lora-dropout", "0.1", "--lora-r", "0"], "--lora-dropout applies to LoRA adapters"),
         ("labelled", ["--save-steps", "0"], "--save-steps 0: must be >= 1"),
-        ("labelled", ["--method", "kto", "--desirable-weight", "0"], "--desirable-weight 0.0: must be > 0"),
+        ("labelled", ["--method", "kto", "--desirable-weight", "0"], "--desirable-weight 0: must be > 0"),
         ("labelled", ["--loss-type", "bogus"], "--loss-type bogus: expected one or more of sigmoid, hinge"),
         (
             "labelled",

@@ -146,6 +146,13 @@ def test_overwrite_replaces_a_train_output_folder(tmp_path, tiny_model_dir, caps
             "give an empty or new --out",
         ),
         ("file", [], "--out {out}: is a file, not a folder"),
+        # a link to nothing: refused before the model loads, not "[Errno 17] File exists" as the run made its folder
+        (
+            "link",
+            [],
+            "--out {out}: is a link to {gone}, which does not exist: make that folder, or give another",
+        ),
+        ("under link", [], "--out {out}: {link} is a link to {gone}, which does not exist: make that folder"),
         # advised --resume or --overwrite, which both refuse such a folder (a new-user audit: --out WS)
         (
             "other",
@@ -159,17 +166,20 @@ def test_overwrite_never_clears_another_folder(
     tmp_path, tiny_model_dir, capsys, monkeypatch, setup, flags, message
 ):
     ws = build_workspace(tmp_path / "ws")
-    out = tmp_path / "out"
+    out, link, gone = tmp_path / "out", tmp_path / "link", tmp_path / "moved"
     if setup == "other":
         out.mkdir()
         (out / "thesis.tex").write_text("years of work\n")
-    else:
+    elif setup == "file":
         out.write_text("a file\n")
+    else:
+        link.symlink_to(gone)
+        out = link if setup == "link" else link / "run"
     before = files(tmp_path)
     no_loading(monkeypatch)
     assert main(argv(ws, tiny_model_dir, out, *flags)) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: " + message.format(out=out)) and err.count("\n") == 1
+    assert err.startswith("error: " + message.format(out=out, link=link, gone=gone)) and err.count("\n") == 1
     assert files(tmp_path) == before
 
 

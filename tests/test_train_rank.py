@@ -69,6 +69,9 @@ def test_the_report_says_how_many_odpo_rows_took_the_default_strength():
     assert summary_lines("odpo", metrics)[0].endswith(
         "; 1 pair without a strength took --odpo-default-strength 2.5"
     )
+    metrics["odpo_offsets"] = add_offsets(rows[:2], 1.0, 1234567.0)  # as given: `:g` said 1.23457e+06
+    assert summary_lines("odpo", metrics)[0].endswith("took --odpo-default-strength 1234567")
+    metrics["odpo_offsets"] = add_offsets(rows[:2], 1.0, 2.5)
     # a run saved before the strength was recorded (its trained.json's notes), reported on --resume: no KeyError
     del metrics["odpo_offsets"]["default_strength"]
     assert summary_lines("odpo", metrics)[0].endswith(

@@ -83,6 +83,8 @@ def test_the_report_says_how_labels_became_rows_and_what_the_held_out_set_left_o
     assert verdicts_line(weighted | {"label_smoothing": 0.1}) == (
         "verdicts: majority; --agreement weight (weights from the agreement); ε 0.1 for every pair (--label-smoothing)"
     )
+    fine = weighted | {"label_smoothing": 0.123456789}  # every digit given: `:g` said ε 0.123457
+    assert verdicts_line(fine).endswith("; ε 0.123456789 for every pair (--label-smoothing)")
     exo = {
         "verdicts": {"aggregate": "majority"},
         "label_smoothing": 0.001,

@@ -23,7 +23,7 @@ import sys
 
 from data.cli import check_applies, explicit_names, options_parser, run_cli
 from data.config import build
-from train.methods import METHODS, method_options
+from train.methods import METHODS, get_method, method_options
 from train.options import TrainOptions, check_given
 from train.report import summary_lines
 
@@ -49,6 +49,7 @@ def parse_train_options(argv: list[str], prog: str = "python -m train") -> Train
     namespace = _with_sibling(build_parser(prog), build_score_parser(prog)).parse_args(argv)
     options = build(TrainOptions, namespace)
     explicit = explicit_names(namespace)
+    get_method(options.method)  # a method that is none: said so, not which method the options given belong to
     check_applies(explicit, options.method, method_options(), "--method")
     check_given(options, explicit)
     return options

@@ -9,7 +9,7 @@ from collections.abc import Collection
 from dataclasses import fields
 from typing import TYPE_CHECKING
 
-from data.errors import PrefloopError
+from data.errors import PrefloopError, number_shown
 from data.ratings import parse_rule
 from train.pairs import check_sft_sources
 from train.reward import RM_MARGINS
@@ -57,7 +57,7 @@ def check_dpo(options: TrainOptions) -> None:
             "--machine-weight needs --loss-type sigmoid or robust (a per-pair weight of our loss)"
         )
     if options.loss_weights and len(options.loss_weights) != len(options.loss_type):
-        n, given = len(options.loss_weights), " ".join(f"{w:g}" for w in options.loss_weights)
+        n, given = len(options.loss_weights), " ".join(map(number_shown, options.loss_weights))
         types = " ".join(options.loss_type)
         default = ", the default where none is given" if options.loss_type == DEFAULT_LOSS_TYPE else ""
         raise PrefloopError(
@@ -65,7 +65,7 @@ def check_dpo(options: TrainOptions) -> None:
             "one weight per loss type, e.g. --loss-type sigmoid sft --loss-weights 1 0.5"
         )
     if options.loss_weights and not any(options.loss_weights):  # every term 0: a model registered, untrained
-        given = " ".join(f"{w:g}" for w in options.loss_weights)
+        given = " ".join(map(number_shown, options.loss_weights))
         raise PrefloopError(
             f"--loss-weights {given}: weight 0 on every loss type leaves nothing to train; give one above 0"
         )

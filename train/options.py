@@ -9,7 +9,7 @@ from pathlib import Path
 
 from data.aggregate import AGGREGATIONS
 from data.cli import check_applies
-from data.errors import PrefloopError
+from data.errors import PrefloopError, number_shown
 from data.export import check_min_posterior
 from data.export_workspace import check_rank_pairs
 from data.provision import DEFAULT_MODEL
@@ -307,7 +307,7 @@ def check_ranges(options, ranges: dict = RANGES) -> None:
             finite = not isinstance(item, float) or math.isfinite(item)
             if not finite or not valid(item):  # inf passed `> 0` and was refused as if it were not above 0
                 a = "" if finite else "a finite number "
-                raise PrefloopError(f"--{name.replace('_', '-')} {item}: must be {a}{expected}")
+                raise PrefloopError(f"--{name.replace('_', '-')} {number_shown(item)}: must be {a}{expected}")
 
 
 def check_options(options: TrainOptions) -> None:
@@ -327,8 +327,8 @@ def check_options(options: TrainOptions) -> None:
         raise PrefloopError(f"--agreement {options.agreement}: applies to {takes}")
     if options.agreement in ("smoothing", "robust") and options.label_smoothing:
         raise PrefloopError(
-            f"--label-smoothing {options.label_smoothing} and --agreement {options.agreement}: each pair's ε comes "
-            "from its labellers' agreement, which replaces one ε for all; give one of them"
+            f"--label-smoothing {number_shown(options.label_smoothing)} and --agreement {options.agreement}: each "
+            "pair's ε comes from its labellers' agreement, which replaces one ε for all; give one of them"
         )
     if options.label_smoothing == 0 and "exo_pair" in options.loss_type:
         # it trained with exo_pair's 1e-3 all the same, its report saying no --label-smoothing was given
@@ -358,11 +358,11 @@ def check_options(options: TrainOptions) -> None:
         check_min_posterior(options.min_posterior, options.aggregate)
     if options.machine_weight != 1 and not method.agreement:
         takes = ", ".join(name for name, m in METHODS.items() if m.agreement)
-        raise PrefloopError(f"--machine-weight {options.machine_weight}: applies to {takes}")
+        raise PrefloopError(f"--machine-weight {number_shown(options.machine_weight)}: applies to {takes}")
     if options.machine_weight != 1 and options.labels == "human":  # no row is decided by machines only
         raise PrefloopError(
-            f"--machine-weight {options.machine_weight}: weights rows machines decided, and --labels human takes "
-            "none (--labels auto, all or machine do)"
+            f"--machine-weight {number_shown(options.machine_weight)}: weights rows machines decided, and --labels "
+            "human takes none (--labels auto, all or machine do)"
         )
     if options.eval_steps and not method.learning_curve:
         takes = ", ".join(name for name, m in METHODS.items() if m.learning_curve)

@@ -163,6 +163,15 @@ def check_out_folder(
     holding only it is new to --resume."""
     if options.resume and options.overwrite:
         raise PrefloopError("--resume and --overwrite: give one (continue the run in --out, or replace it)")
+    # a link to nothing (the folder moved, or not made yet) where the run would make its folder: mkdir cannot
+    # follow it, and failed as the model had loaded, "[Errno 17] File exists"
+    dangling = next((p for p in (out, *out.parents) if p.is_symlink() and not p.exists()), None)
+    if dangling is not None:
+        where = "" if dangling == out else f"{dangling} "
+        raise PrefloopError(
+            f"--out {out}: {where}is a link to {os.readlink(dangling)}, which does not exist: make that folder, "
+            "or give another --out"
+        )
     existing = next(p for p in (out, *out.parents) if p.exists())  # the folder itself, or where it would go
     if not existing.is_dir():
         where = "" if existing == out else f"{existing} "

@@ -3,6 +3,7 @@ and options that the plan leaves without effect."""
 
 from __future__ import annotations
 
+from data.errors import number_shown
 from train.builders import rows_per_step
 from train.method_checks import off_default
 from train.options import TrainOptions
@@ -14,7 +15,7 @@ def unused_adapter_options(options: TrainOptions, planned_lora_r: int) -> str | 
     """The warning where --lora-alpha / --lora-dropout are set, --lora-r is not, and the plan chose full fine-tuning
     (``planned_lora_r`` 0), which reads neither (beside --lora-r 0 they are refused: `train.options.check_given`)."""
     given = [
-        f"--{name.replace('_', '-')} {getattr(options, name)}"
+        f"--{name.replace('_', '-')} {number_shown(getattr(options, name))}"
         for name in off_default(options, ADAPTER_OPTIONS)
     ]
     if not given or options.lora_r is not None or planned_lora_r:
@@ -35,8 +36,8 @@ def steps_note(options: TrainOptions, rows: int, stepwise: bool = False) -> str:
     n = options.max_steps
     steps = f"; --max-steps {n}: {n} step{'s' * (n > 1)} of {per_step} row{'s' * (per_step > 1)}"
     if stepwise:
-        return f"{steps} in each of the method's steps, not --epochs {options.epochs:g}"
+        return f"{steps} in each of the method's steps, not --epochs {number_shown(options.epochs)}"
     return (
-        f"{steps}, "
-        f"{options.max_steps * per_step / rows:.2f} epochs of the {rows} rows, not --epochs {options.epochs:g}"
+        f"{steps}, {options.max_steps * per_step / rows:.2f} epochs of the {rows} rows, "
+        f"not --epochs {number_shown(options.epochs)}"
     )

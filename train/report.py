@@ -7,9 +7,17 @@ import math
 from pathlib import Path
 
 from data.dawid_skene import NO_CHECK_TRUST
+from data.errors import number_shown
 from data.exclusion import excluded_line
-from data.export import UNCHECKED
-from data.export_workspace import TAKEN_KINDS, left_out, rows_and_reasons, unchecked_note, unchecked_trust
+from data.export_workspace import (
+    TAKEN_KINDS,
+    left_out,
+    rows_and_reasons,
+    unchecked_counts,
+    unchecked_note,
+    unchecked_rows,
+    unchecked_trust,
+)
 from data.files import atomic_write, strict_json
 from data.intervals import figure_text, wilson_interval
 from data.lineage import reward_name
@@ -149,7 +157,7 @@ def verdicts_line(metrics: dict) -> str | None:
         return None
     line = f"verdicts: {verdicts['aggregate']}"
     if verdicts.get("min_posterior") is not None:
-        line += f", posterior at least {verdicts['min_posterior']:g}"
+        line += f", posterior at least {number_shown(verdicts['min_posterior'])}"
     agreement = metrics.get("agreement") or {}
     if agreement.get("mode", "off") != "off":
         said = "weights" if agreement["mode"] == "weight" else "ε"  # weight's are 1 − 2ε: no ε of the loss
@@ -170,14 +178,14 @@ def verdicts_line(metrics: dict) -> str | None:
     if metrics.get("label_smoothing"):  # one ε for every pair, beside --agreement weight's weights or alone
         default = metrics.get("label_smoothing_default")
         said = f"{default}'s default, no --label-smoothing given" if default else "--label-smoothing"
-        line += f"; ε {metrics['label_smoothing']:g} for every pair ({said})"
+        line += f"; ε {number_shown(metrics['label_smoothing'])} for every pair ({said})"
     offsets = metrics.get("odpo_offsets") or {}
     n = offsets.get("pairs_without_strength")
     if n:  # their offset is the flag's, not the labellers' word; pairs, as --agreement's count says them
         line += f"; {n} pair{'s' * (n > 1)} without a strength took --odpo-default-strength"
         # not in the notes of a run saved before it was recorded (which a --resume reports)
         if "default_strength" in offsets:
-            line += f" {offsets['default_strength']:g}"
+            line += f" {number_shown(offsets['default_strength'])}"
     return line
 
 
@@ -237,20 +245,23 @@ def eval_line(metrics: dict) -> str | None:
 
 
 def _held_out_note(metrics: dict) -> str:
-    """What the test split's items left out `unchecked` are (`unchecked_note`), with the trust they got; where the
-    workspace line said what such rows are (the training split had some too), only their own trust, which that
-    line's is not (it quoted the training rows' 0.880 and nothing of the held-out rows' 0.800)."""
+    """What the test split's rows left out `unchecked` and `rank_unchecked` are (`unchecked_note`), with the trust
+    they got; where the workspace line said what such rows are (the training split had some too), only their own
+    trust, which that line's is not (it quoted the training rows' 0.880 and nothing of the held-out rows' 0.800).
+    A ranking's pairs are no test-split items of `_test_left_out`, but rows left out all the same: their trust was
+    quoted nowhere."""
     floor = (metrics.get("verdicts") or {}).get("min_posterior")
-    held = (metrics.get("eval_counts") or {}).get(UNCHECKED)  # its pairs' (as `_test_left_out`: no rankings)
+    held = unchecked_counts(metrics.get("eval_counts") or {})  # its pairs' and its rankings' pairs'
     trust = metrics.get("eval_trust") or {}
     if not unchecked_note(metrics.get("data_counts") or {}, floor):
-        note = unchecked_note({UNCHECKED: held}, floor, trust)
+        note = unchecked_note(held, floor, trust)
         return f"; {note}" if note else ""
-    here = unchecked_trust(trust, [UNCHECKED])  # "": none tallied (a run recorded before the tally)
+    here = unchecked_trust(trust, list(held))  # "": none tallied (a run recorded before the tally)
     if not here:
         return ""
-    rows = f"{held} row{'s' * (held != 1)}"
-    return f"; {UNCHECKED}: {rows} at their labeller's trust (here {here}; what that is: the workspace line)"
+    return (
+        f"; {unchecked_rows(held)} at their labeller's trust (here {here}; what that is: the workspace line)"
+    )
 
 
 def summary_lines(method: str, metrics: dict) -> list[str]:

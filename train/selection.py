@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from data.errors import number_shown
 from data.exclusion import Exclusion, check_exclusion
 from data.export_workspace import left_out, unchecked_note
 from data.workspace import Workspace
@@ -141,7 +142,7 @@ def _refuse_one_sided(options: TrainOptions, workspace: Workspace, rows: list[di
         )
     how = f"verdicts by {options.aggregate}"
     if options.min_posterior is not None:
-        how += f", posterior at least {options.min_posterior:g}"
+        how += f", posterior at least {number_shown(options.min_posterior)}"
     how += f"; left out: {reasons}" if (reasons := left_out(counts)) else ""
     how += f"; {unchecked}" if (unchecked := unchecked_note(counts, options.min_posterior)) else ""
     raise TrainDataError(

@@ -14,7 +14,7 @@ import pandas as pd
 
 from data.aggregate import current_labels
 from data.annotators import machine_labeller_mask
-from data.errors import PrefloopError
+from data.errors import PrefloopError, number_shown
 
 
 def machine_only_items(labels: pd.DataFrame, task: str = "pairwise") -> set[str]:
@@ -55,7 +55,10 @@ def uniform_machine_weight(summary: dict, labels: str, fitted: int, where: str =
         if machine == fitted
         else f"all {machine} rows trained (of {fitted} fitted)"
     )
-    said = f"{where}--machine-weight {weight:g}: {rows} are decided by machine labellers only (--labels {labels}), so"
+    said = (
+        f"{where}--machine-weight {number_shown(weight)}: {rows} are decided by machine labellers only "
+        f"(--labels {labels}), so"
+    )
     if not weight:
         raise PrefloopError(
             f"{said} weight 0 leaves nothing to train: give --machine-weight above 0 (1, the default, weighs "

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 from data.cli import check_applies, explicit_names, options_parser, run_cli
 from data.config import ConfigError, build, load_yaml
 from data.config_values import as_written
-from data.errors import PrefloopError
+from data.errors import PrefloopError, number_shown
 from data.lineage import is_reward_model_name
 from data.workspace import Workspace
 from generate.bestofn import check_judge_model
-from generate.job_plan import with_gold
+from generate.job_plan import prompt_ids, with_gold
 from generate.judge import load_template
 from generate.loop.folders import chain_lock, refuse_running
 from generate.loop.options import DRIVERS, MAX_ITERATIONS, LoopOptions, chain_name, driver_of, loop_flags
@@ -38,8 +38,10 @@ from generate.options import (
     sampling_params,
 )
 from generate.prepare import (
+    LOOP_SAMPLES,
     check_reward_judge,
     fetch_model,
+    file_share_line,
     import_prompts,
     preview_prompts,
     quiet_logs,
@@ -201,7 +203,7 @@ def check_options(options: LoopOptions) -> None:
         )
     check_chain_name(options)
     if options.test_fraction is not None and not 0 <= options.test_fraction < 1:
-        raise PrefloopError(f"--test-fraction {options.test_fraction}: must be in [0, 1)")
+        raise PrefloopError(f"--test-fraction {number_shown(options.test_fraction)}: must be in [0, 1)")
     if options.test_fraction is not None and not options.prompts and driver == "--judge-iter":
         # the judge loop imports --prompts alone (SPIN without it imports the sft sample set, split so)
         raise PrefloopError(
@@ -285,6 +287,13 @@ def run(options: LoopOptions) -> dict:
                 print(line)
             for line in warnings:
                 print(f"warning: {line}", file=sys.stderr)
+            # the loop's sets, the file's prompts or not (--spin-test-limit 0: no test set, but the --arena after the
+            # loop answers every test prompt: `check_loop_arena`)
+            sampled = {split: set(ids) for split, ids in sets.items() if ids}
+            if options.arena and "test" not in sampled:
+                sampled["test"] = set(prompt_ids(workspace, "test", options.spin_test_limit))
+            if said := file_share_line(workspace, loaded, sampled, LOOP_SAMPLES):
+                print(said)
         gold = "with a gold answer " * bool(options.spin_iter)  # what SPIN's pairs need
         for line in limit_taken(options.limit or 0, len(sets["train"]), f"{gold}in split train"):
             print(line)

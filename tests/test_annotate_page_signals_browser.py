@@ -1,0 +1,286 @@
+"""What the page script (annotate.assets, annotate.restore_script) marks as sent, in a real headless Chromium: never
+an Enter with nothing picked, never a send the app refused however its line is worded, never what the editor's
+Cancel gave up; a pick changed back to the one sent is paced as at that send; and the label tab's late draw as
+the page loads leaves an editor opened before it open, but never over another item. Helpers:
+tests/annotate_browser.py; fixtures: tests/conftest.py."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from annotate.service import choice_from_side
+from tests.annotate_browser import (
+    CHECKED,
+    COUNT_DRAWS,
+    KEPT_PICK,
+    LOAD_DRAWN,
+    NO_CHROMIUM,
+    SHOWN_ITEM,
+    SHOWN_VIEW,
+    WAIT_MS,
+    build_workspace,
+    load_draw_held,
+    login,
+    serve,
+    unanswered,
+    wait_status,
+)
+
+pytestmark = NO_CHROMIUM
+EDITOR_OPEN = "document.querySelector('#pf-edit textarea')?.offsetParent != null"
+
+
+def drawn_login(page, url) -> None:
+    """bob signs in, and both of the label tab's draws as the page loads are on screen, Gradio done with them."""
+    page.add_init_script(COUNT_DRAWS)
+    login(page, url, "bob")
+    page.wait_for_function(LOAD_DRAWN, timeout=WAIT_MS)
+
+
+def reload_drawn(page, item: str) -> None:
+    """Reloads; returns once ``item`` is on screen as both load draws drew it and a kept pick marked as sent would
+    have been sent (0.3 s after it holds on screen)."""
+    page.reload()
+    page.wait_for_function(f"item => ({SHOWN_ITEM}) === item && {LOAD_DRAWN}", arg=item, timeout=WAIT_MS)
+    page.wait_for_timeout(1500)
+
+
+def the_label(workspace, item: str, side: str, edited: bool = False):
+    """The one label stored: bob's, on ``item``, choosing the answer shown on ``side`` (``edited``: and his label on
+    the edit pair his edit made)."""
+    labels = workspace.frame("labels")
+    assert len(labels) == 1 + edited, f"{len(labels)} labels"
+    labels = labels[labels["item_id"] == item]
+    assert labels["annotator"].tolist() == ["bob"], f"the labels on {item}: {labels['annotator'].tolist()}"
+    label = labels.iloc[0]
+    assert label["choice"] == choice_from_side(side, label["left"]), f"{label['choice']!r} is not {side}"
+    return label
+
+
+def test_an_enter_with_nothing_picked_is_never_marked_sent(tmp_path, browser, users):
+    """bob presses Enter with nothing picked while the app does not answer, and reloads. Before, the page kept the
+    empty pick marked as sent and the reload sent it again: "Pick a choice first" once more, a send bob never made
+    of anything. Now nothing picked is never marked sent: the reload sends nothing; b and Enter save B."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        drawn_login(page, url)
+        first = ctx.service.queue.held["bob"]
+        with unanswered(page):
+            page.keyboard.press("Enter")
+            assert page.evaluate(f"{KEPT_PICK}?.submitted ?? false") is False
+        reload_drawn(page, first)
+        assert "Pick a choice first" not in page.inner_text("#pf-status")
+        page.keyboard.press("b")
+        page.keyboard.press("Enter")
+        wait_status(page, "Saved to disk: B better")
+        the_label(workspace, first, "right")
+    finally:
+        app.close()
+
+
+def test_a_refusal_is_read_from_its_mark_not_its_words(tmp_path, browser, users, monkeypatch):
+    """The write fails once (a full disk) and the refusal's line is worded otherwise (as a translation would):
+    "Nicht gespeichert: ...". Before, the page told a refusal by its "Not saved" words: it kept this one's pick
+    marked as sent, and the reload stored B behind bob's back. Now it reads the answer's refusal mark: the reload
+    puts B back on screen and stores nothing; Enter stores it, once."""
+    import annotate.app
+    from annotate.screen import NotSaved
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    on_submit, submit, refused = annotate.app.on_submit, ctx.service.submit, []
+
+    def disk_full_once(*args, **kwargs):
+        if not refused:
+            refused.append(args)
+            raise NotSaved("the disk is full")
+        return submit(*args, **kwargs)
+
+    def reworded(*args, **kwargs):
+        view = on_submit(*args, **kwargs)
+        return replace(view, status=view.status.replace("Not saved", "Nicht gespeichert"))
+
+    ctx.service.submit = disk_full_once
+    monkeypatch.setattr(annotate.app, "on_submit", reworded)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        drawn_login(page, url)
+        first = ctx.service.queue.held["bob"]
+        page.keyboard.press("b")
+        page.keyboard.press("Enter")
+        wait_status(page, "Nicht gespeichert: the disk is full")
+        page.wait_for_function(
+            f"{KEPT_PICK}?.submitted === false && {KEPT_PICK}.choice === 1", timeout=WAIT_MS
+        )
+        reload_drawn(page, first)
+        assert page.evaluate(CHECKED) == 1
+        assert len(refused) == 1 and len(workspace.frame("labels")) == 0
+        page.keyboard.press("Enter")
+        wait_status(page, "Saved to disk: B better")
+        the_label(workspace, first, "right")
+    finally:
+        app.close()
+
+
+def test_a_pick_changed_back_to_the_one_sent_is_paced_as_at_that_send(tmp_path, browser, users):
+    """bob sends A to an app that never answers, picks B three seconds later, then A again, and reloads: A is sent
+    again, as the very pick sent. Before, it was paced from the change back: its `seconds` ran to the change back
+    (three seconds of B in them) and its `active_seconds` were the count then. Now it is paced as at its first send
+    (README: `seconds` run from the hand-out to the pick's first send)."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        drawn_login(page, url)
+        first = ctx.service.queue.held["bob"]
+        with unanswered(page):
+            page.keyboard.press("a")
+            page.keyboard.press("Enter")
+            sent = time.time()  # after the send
+            active = page.evaluate(f"{KEPT_PICK}?.sent?.active ?? null")
+            page.wait_for_timeout(3000)
+            # clicks: keys wait for the send's answer (queued), and the page reloads itself after 15 s of none
+            page.locator("#pf-choice input[type=radio]").nth(1).click()
+            page.wait_for_function(f"{KEPT_PICK}?.choice === 1", timeout=WAIT_MS)
+            page.locator("#pf-choice input[type=radio]").nth(0).click()
+            page.wait_for_function(f"{KEPT_PICK}?.choice === 0 && {KEPT_PICK}.submitted", timeout=WAIT_MS)
+        page.reload()
+        wait_status(page, "Saved to disk: A better")
+        label = the_label(workspace, first, "left")
+        # to the send, give or take the server's and the browser's reads of the time (the change back is 3 s later)
+        assert 0 < label["seconds"] < sent - label["served_at"].timestamp() + 1, label.to_dict()
+        assert active is not None and label["active_seconds"] == active, label.to_dict()
+    finally:
+        app.close()
+
+
+def test_the_editors_cancel_gives_up_the_send(tmp_path, browser, users):
+    """bob sends A to an app that does not answer, opens the editor, cancels it (README: nothing is saved), then
+    writes in the note and takes it out again. Before, Cancel unmarked the pick but kept it as the pick sent, so
+    the note put back as it was marked it sent again and the reload stored A behind bob's back. Now Cancel gives up
+    the send: the reload puts A back and stores nothing; Enter stores it, once."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        drawn_login(page, url)
+        first = ctx.service.queue.held["bob"]
+        with unanswered(page):
+            page.keyboard.press("a")
+            page.keyboard.press("Enter")
+            page.wait_for_function(f"{KEPT_PICK}?.submitted === true", timeout=WAIT_MS)
+        page.keyboard.press("e")  # answered: the app is up, only the send was lost
+        page.wait_for_function("document.activeElement?.closest('#pf-edit') != null", timeout=WAIT_MS)
+        page.keyboard.press("Escape")
+        wait_status(page, "Edit cancelled: nothing was saved.")
+        page.fill("#pf-note textarea", "x")
+        page.fill("#pf-note textarea", "")
+        page.wait_for_function(f"{KEPT_PICK}?.note === '' && {KEPT_PICK}.choice === 0", timeout=WAIT_MS)
+        assert page.evaluate(f"{KEPT_PICK}.submitted") is False
+        reload_drawn(page, first)
+        assert page.evaluate(CHECKED) == 0 and len(workspace.frame("labels")) == 0
+        page.keyboard.press("Enter")
+        wait_status(page, "Saved to disk: A better")
+        the_label(workspace, first, "left")
+    finally:
+        app.close()
+
+
+def test_the_late_load_draw_leaves_an_editor_opened_before_it_open(tmp_path, browser, users):
+    """bob picks A and reloads; as soon as the item shows he presses e, and the editor opens, before the label
+    tab's second draw as the page loads lands. Before, that draw (the same item) closed the editor under him (the
+    kept pick reopens only an edit already typed); now a draw of the item on screen leaves the editor as it is, and
+    his edit, typed then, is saved with A."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        drawn_login(page, url)
+        first = ctx.service.queue.held["bob"]
+        page.keyboard.press("a")
+        page.wait_for_function(f"{KEPT_PICK}?.choice === 0", timeout=WAIT_MS)
+        with load_draw_held(page, ctx.service) as let_go:
+            page.wait_for_function(f"item => ({SHOWN_ITEM}) === item", arg=first, timeout=WAIT_MS)
+            view = page.evaluate(SHOWN_VIEW)
+            page.keyboard.press("e")
+            page.wait_for_function(EDITOR_OPEN, timeout=WAIT_MS)
+            let_go()
+            page.wait_for_function(
+                f"""view => ![null, view].includes({SHOWN_VIEW}) &&
+                    !document.querySelector('#pf-prompt .progress-text')""",
+                arg=view,
+                timeout=WAIT_MS,
+            )
+        page.wait_for_timeout(1000)  # the draw's outputs, and the kept pick going back under them
+        assert page.evaluate(EDITOR_OPEN), "the editor was closed by the late draw"
+        assert page.evaluate(CHECKED) == 0
+        page.locator("#pf-edit textarea").focus()
+        page.keyboard.type("Fixed: ")
+        page.keyboard.press("Control+Enter")
+        wait_status(page, "Saved to disk: A better, with your edit")
+        the_label(workspace, first, "left", edited=True)
+    finally:
+        app.close()
+
+
+def test_a_late_load_draw_of_another_item_closes_the_editor_of_the_item_gone(tmp_path, browser, users):
+    """bob reloads; as soon as his item shows he picks A and presses e, and his other tab skips that item before
+    the label tab's second draw as the page loads is answered: it draws his next item. Before, that draw left the
+    editor open, with the gone item's answer in it, over the next item: A and Ctrl+Enter there stored that text as
+    an edit of the next item's answer. Now the page cancels an editor of an item no longer on screen: e opens the
+    next item's own answer, and the edit saved is of it."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        drawn_login(page, url)
+        first = ctx.service.queue.held["bob"]
+        with load_draw_held(page, ctx.service) as let_go:
+            page.wait_for_function(f"item => ({SHOWN_ITEM}) === item", arg=first, timeout=WAIT_MS)
+            page.keyboard.press("a")
+            page.wait_for_function(f"{KEPT_PICK}?.choice === 0", timeout=WAIT_MS)
+            page.keyboard.press("e")
+            page.wait_for_function(EDITOR_OPEN, timeout=WAIT_MS)
+            ctx.service.skip("bob", first)  # his other tab
+            let_go()
+            page.wait_for_function(
+                f"item => ![null, item].includes({SHOWN_ITEM}) && !document.querySelector('#pf-prompt .progress-text')",
+                arg=first,
+                timeout=WAIT_MS,
+            )
+        second = page.evaluate(SHOWN_ITEM)
+        wait_status(page, "Edit cancelled: nothing was saved.")
+        assert not page.evaluate(EDITOR_OPEN), "the editor of the item gone is open over the next one"
+        page.evaluate("document.activeElement?.blur()")
+        page.keyboard.press("a")
+        page.wait_for_function(f"{KEPT_PICK}?.choice === 0", timeout=WAIT_MS)
+        page.keyboard.press("e")
+        page.wait_for_function("document.activeElement?.closest('#pf-edit') != null", timeout=WAIT_MS)
+        page.keyboard.type("Fixed: ")
+        page.keyboard.press("Control+Enter")
+        wait_status(page, "Saved to disk: A better, with your edit")
+        labels = workspace.frame("labels")
+        label = labels[labels["item_id"] == second].iloc[0]  # A on the next item (his skip is the gone one's)
+        assert label["choice"] == choice_from_side("left", label["left"]), label.to_dict()
+        completions = workspace.frame("completions")
+        texts = dict(zip(completions["id"], completions["text"]))
+        pair = workspace.frame("pairs").set_index("id").loc[second]
+        shown = pair[f"completion_{label['left']}"]  # the answer on the left: the one bob picked and edited
+        edit = completions.query("engine == 'human'").iloc[0]
+        assert edit["parent_id"] == shown and edit["text"] == "Fixed: " + texts[shown]
+    finally:
+        app.close()
