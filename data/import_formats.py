@@ -71,6 +71,7 @@ class Example:
     # the record's fields of ``chosen`` and ``rejected``, which an error on either names (an OpenAI record's
     # ``preferred_output``, a pair record's ``chosen_messages``)
     answer_fields: tuple[str, str] = ("chosen", "rejected")
+    completion_field: str = "completion"  # a KTO row's field of ``completion`` (a chat row's: its messages)
     # the split the row names, set by the importer: a datasets folder's (`import_readers.SplitRow`), else its
     # `split` column's (`import_rows.row_split`)
     split: str | None = None
@@ -189,16 +190,10 @@ def _answers(
         return Example(messages, chosen=chosen, rejected=rejected)
     label_key = next((key for key in LABEL_KEYS if key in record), None)
     if label_key:
-        completion = (
-            answer(gold, ctx, gold_field)
-            if gold is not None
-            else answer(record.get("completion"), ctx, "completion")
-        )
-        return Example(
-            messages,
-            completion=completion,
-            desirable=_desirable(record[label_key], ctx, label_key),
-        )
+        field = gold_field if gold is not None else "completion"
+        completion = answer(gold if gold is not None else record.get("completion"), ctx, field)
+        desirable = _desirable(record[label_key], ctx, label_key)
+        return Example(messages, completion=completion, desirable=desirable, completion_field=field)
     return Example(messages, gold=None if gold is None else answer(gold, ctx, gold_field))
 
 

@@ -39,7 +39,6 @@ its label's id is its labeller's, answer's and choice, and everything above hold
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -47,7 +46,7 @@ from itertools import combinations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data.annotators import EARLIEST, IMPORT, USER_NAME_RULE, is_user_name
+from data.annotators import EARLIEST, USER_NAME_RULE, is_user_name
 from data.choice_agreement import SWAPPED
 from data.errors import shown
 from data.import_columns import LABELLER_COLUMNS, Reading
@@ -56,21 +55,20 @@ from data.import_records import RecordError
 from data.import_text import RecordContext
 from data.records import Completion, Label, Pair
 from data.selection import (
-    ARENA_ONLY,
     ARENA_RECORD_COLUMNS,
     NO_ITEM_ENGINES,
     arena_answers,
-    stored_arena_answers,
 )
 from data.workspace import Workspace
 
 LABELLER_CONFLICT = "conflicting_labeller_rows"
-LABELLED_BY = "labelled_by:"  # a count key: the labels of one labeller (`data.import_summary`)
 ITEM = {"pairwise": "pair", "kto": "answer"}  # what a labeller's label of each task is on, said
-ARENA_ANSWER = "arena_answer"  # the reason a row over an arena answer and no arena pair is refused
+# the reason a row over an arena answer and no arena pair is refused (a KTO label naming nobody, a ranking or a
+# rating, on one too)
+ARENA_ANSWER = "arena_answer"
 ARENA_UNNAMED = "arena_vote_unnamed"  # the reason a preference over an arena pair naming nobody is refused
 ARENA_PAIR = "arena_pair_exists"  # a count key: a row of answers to pair that an arena pair holds already
-ARENA_VOTES = "arena_votes"  # a count key: the labels stored on arena pairs (`labels_by_labeller`)
+ARENA_HELD = "arena_answer_exists"  # a count key: a row of answers to label (KTO, rank, rate), the arena's
 NOT_REUSED = ("edit",)  # pair kinds whose labels mean something else: an editor's verdict
 ARENA = "arena"  # a pair kind reused only where no other pair is over its texts: its labels are votes
 
@@ -135,6 +133,11 @@ class LabelledPairs:
         # pair or answer id -> every stored one over its texts (pairs: with their first text), where there are several
         self._sharing: dict[str, list[tuple[str, str | None]]] = {}
         self._votes: dict[tuple[str, str], tuple[str, int, str, int | None]] = {}
+        # `is_arena`: whether the workspace holds an arena's records; the prompts whose pairs' kinds were read, and
+        # those of them with an arena pair
+        self._arena_records: bool | None = None
+        self._kinds_read: set[str] = set()
+        self._arena_prompts: set[str] = set()
 
     def expect(self, prompt_ids: Iterable[str]) -> None:
         """The stored prompts of the rows to come (`data.spellings.Spellings.expect`): read with the first one a
@@ -233,31 +236,66 @@ class LabelledPairs:
         texts: Sequence[str],
         fields: Sequence[str],
         ctx: RecordContext,
-        preference: bool,
-    ) -> bool:
-        """Whether a row naming no labeller over ``texts`` (its answers, each given in its field of ``fields``: its
-        chosen and rejected, or its 'completions' list; a preference where ``preference``, else answers to pair) is
-        over the arena's (every two of them an arena pair's answers), which hold them already: the arena's texts
-        never become ordinary answers (served by every app, trained on). False where none is an arena answer; a
-        RecordError naming the field where one is and they are no arena pair's (`ARENA_ANSWER`), and where a
-        preference is over an arena pair (`ARENA_UNNAMED`: the leaderboard counts people's votes, and the row names
-        nobody)."""
-        known = self._of(prompt_id)
-        on = [known.answers.get(text) in known.arena for text in texts]
+        labelled: bool,
+    ) -> str | None:
+        """What a row naming no labeller over ``texts`` (its answers, each given in its field of ``fields``: its
+        chosen and rejected, its 'completions' list, or its KTO answer; ``labelled``: a preference or KTO label, else
+        answers to pair or to label) is counted where the arena holds them already, storing nothing: the arena's
+        texts never become ordinary answers (served by every app, trained on). `ARENA_PAIR`: every two of them are
+        an arena pair's answers; `ARENA_HELD`: one answer, the arena's. None where none is an arena answer. A
+        RecordError naming the field where one is and they are no arena pair's (`ARENA_ANSWER`), where a preference
+        is over an arena pair (`ARENA_UNNAMED`: a vote, and the leaderboard counts people's), and where a KTO label
+        is on an arena answer (`ARENA_ANSWER`: the import's label there is trained on nowhere)."""
+        on = [self.is_arena(prompt_id, text) for text in texts]
         if not any(on):
-            return False
-        names = ("",) * len(texts) if fields[0] == "completions" else ("chosen", "rejected")
-        if not all(on) or any(frozenset(two) not in known.arena_pairs for two in combinations(set(texts), 2)):
-            name, field_ = next((n, f) for n, f, arena in zip(names, fields, on) if arena)
-            raise _arena_answer(ctx, name, field_, NO_VOTE if preference else ORDINARY)
-        if preference:
+            return None
+        known = self._of(prompt_id)
+        one = len(set(texts)) == 1
+        names = (
+            ("chosen", "rejected") if len(texts) == 2 and fields[0] != "completions" else ("",) * len(texts)
+        )
+        name, field_ = next((n, f) for n, f, arena in zip(names, fields, on) if arena)
+        # an arena pair's whether or not each answer is the arena's: one it reused (sampled before) is ordinary
+        if not one and any(frozenset(two) not in known.arena_pairs for two in combinations(set(texts), 2)):
+            raise _arena_answer(ctx, name, field_, NO_VOTE if labelled else ORDINARY)
+        if not labelled:
+            return ARENA_HELD if one else ARENA_PAIR
+        if one:
             message = (
-                "the chosen and rejected answers are an arena pair's (evaluation data): a preference between them "
-                "is a vote on the leaderboard, which counts people's votes, and the row names no labeller (a "
-                "'labeller' column stores it as theirs; as the import's label no board would count it)"
+                "the answer is one the arena gave to this prompt (evaluation data): a KTO label of it naming no "
+                "labeller would be the import's, which no export or train reads on the arena's answers, nor any "
+                "board counts (a 'labeller' column stores it as theirs, counted arena_only)"
             )
-            raise ctx.error(message, fields[0], ARENA_UNNAMED)
-        return True
+            raise ctx.error(message, field_, ARENA_ANSWER)
+        message = (
+            "the chosen and rejected answers are an arena pair's (evaluation data): a preference between them "
+            "is a vote on the leaderboard, which counts people's votes, and the row names no labeller (a "
+            "'labeller' column stores it as theirs; as the import's label no board would count it)"
+        )
+        raise ctx.error(message, fields[0], ARENA_UNNAMED)
+
+    def is_arena(self, prompt_id: str, text: str) -> bool:
+        """Whether the stored answer of ``prompt_id`` and ``text`` (its earliest) is the arena's (evaluation data).
+        Its answers are read only where the workspace holds an arena's records, or an arena pair of the prompt (the
+        kinds of the expected prompts' pairs read at once): a file's rows naming no labeller read their prompts'
+        answers once elsewhere, for their spellings (`data.spellings.Spellings`)."""
+        if prompt_id not in self._prompts and not self._may_hold_arena(prompt_id):
+            return False
+        known = self._of(prompt_id)
+        return known.answers.get(text) in known.arena
+
+    def _may_hold_arena(self, prompt_id: str) -> bool:
+        if self.workspace is None or not self.holds(prompt_id):
+            return False
+        if self._arena_records is None:
+            self._arena_records = len(self.workspace.read("arenas", ["answers"])) > 0
+        if not self._arena_records and prompt_id not in self._kinds_read:
+            ids = {prompt_id, *self._expected} - self._kinds_read
+            pairs = self.workspace.read("pairs", ["prompt_id", "kind"], ("prompt_id", ids))
+            self._kinds_read |= ids
+            arena = pairs.filter(pc.equal(pairs.column("kind"), ARENA)).column("prompt_id")
+            self._arena_prompts.update(arena.to_pylist())
+        return self._arena_records or prompt_id in self._arena_prompts
 
     def answer(self, prompt_id: str, answer: Completion, labeller: str) -> tuple[list[object], str]:
         """The records a KTO row labelling ``answer`` (made as the file's) adds (as `pair`'s), and the id of the
@@ -366,39 +404,3 @@ def _pairs_into(found: dict[str, _Answers], pairs: pa.Table, text_of: dict[str, 
         }
         known.pairs = {texts: stored[0] for texts, stored in known.several.items()}
         known.several = {texts: stored for texts, stored in known.several.items() if len(stored) > 1}
-
-
-def labels_by_labeller(workspace: Workspace, batch: list[object]) -> Counter:
-    """The labels of ``batch`` (an import's, as it is written: `data.import_labels.labels_to_write`) that labeller
-    rows made and the workspace does not hold yet, counted by labeller (`LABELLED_BY`): the labels the write stores,
-    as ``new_labels`` counts them (a row given twice is one label; one already stored, or not stored as its
-    labeller labelled the item in the app, none); those of them on arena pairs, `ARENA_VOTES`, and KTO labels on
-    the arena's answers, `ARENA_ONLY` (stored, but no export or train reads them). Read before the write."""
-    theirs = {r.id: r for r in batch if isinstance(r, Label) and r.annotator != IMPORT}
-    if not theirs:
-        return Counter()
-    held = set(workspace.read("labels", ["id"], where=("id", theirs)).column("id").to_pylist())
-    new = [label for id_, label in theirs.items() if id_ not in held]
-    items = {label.item_id for label in new if label.task == "pairwise"}
-    arena = set()
-    if items:
-        pairs = workspace.read("pairs", ["kind"], where=("id", items))
-        arena = set(pairs.filter(pc.equal(pairs.column("kind"), ARENA)).column("id").to_pylist())
-    kto = {label.item_id for label in new if label.task == "kto"}
-    if kto:  # evaluation data: no export or train reads these, as they say (`data.selection.arena_labels`)
-        arena |= kto.intersection(stored_arena_answers(workspace).to_pylist())
-    counts = Counter(LABELLED_BY + label.annotator for label in new)
-    return counts + Counter(
-        {
-            ARENA_VOTES: sum(label.item_id in arena for label in new if label.task == "pairwise"),
-            ARENA_ONLY: sum(label.item_id in arena for label in new if label.task == "kto"),
-        }
-    )
-
-
-def labeller_counts(counts: Counter) -> str:
-    """The summary's part naming each labeller's labels a file stored (`labels_by_labeller`), "" where none."""
-    mine = sorted(
-        (key.removeprefix(LABELLED_BY), n) for key, n in counts.items() if key.startswith(LABELLED_BY)
-    )
-    return f"labels by labeller: {', '.join(f'{name} {n}' for name, n in mine)}" if mine else ""

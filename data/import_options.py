@@ -47,6 +47,10 @@ class ImportOptions:
     # a text that is messages written out is a bad row (`data.import_readers.read_records`); not for `--remove`: an
     # import before that check stored it as that text (a row one since left out so is listed in its rejects file)
     messages_as_text: bool = True
+    # a row naming no labeller over the arena's answers is refused or counted, storing nothing
+    # (`data.import_labellers.LabelledPairs.arena_row`); not for `--remove`: an import before 2026-12-07 stored it as
+    # ordinary answers and an `imported` pair (a row an import since left out so: its rejects file lists it)
+    arena_rows: bool = True
 
 
 def logged_options(options: ImportOptions) -> dict:

@@ -16,7 +16,7 @@ from data.annotators import IMPORT
 from data.errors import shown
 from data.import_columns import LABELLER_COLUMNS, SPLIT_COLUMN, Reading
 from data.import_formats import LABEL_KEYS, Example
-from data.import_labellers import ARENA_PAIR, LabelledPairs, Labeller, row_labeller
+from data.import_labellers import ARENA_ANSWER, ARENA_HELD, LabelledPairs, Labeller, row_labeller
 from data.import_options import ImportOptions
 from data.import_rank_rate import RankRateRows
 from data.import_readers import TEST_SPLIT_NAMES, split_words
@@ -98,9 +98,9 @@ def to_records(
 ) -> tuple[list[object], Counter]:
     """Workspace records of one example's answers (the prompt itself is kept by the caller), and counts; a
     preference or KTO row naming its labeller (``labelled``: who, and the import's pairs) is their label of the pair
-    of its two texts, or of the answer of its text (`data.import_labellers`). Of a preference or answers to pair
-    naming none, the arena's answers (``arena``: the import's pairs, `LabelledPairs.arena_row`) make no record: an
-    arena pair's are counted `ARENA_PAIR`, held there already, and a preference over them is refused, as is a row
+    of its two texts, or of the answer of its text (`data.import_labellers`). Of a row naming none, the arena's
+    answers (``arena``: the import's pairs, `LabelledPairs.arena_row`; None: none checked) make no record: answers
+    to pair or label that the arena holds are counted, and a preference or KTO label on them is refused, as is a row
     over an arena answer and no arena pair."""
     row = ctx.row
     answer = {"prompt_id": prompt.id, "model": source, "engine": "import", "round": 0}
@@ -110,8 +110,9 @@ def to_records(
     elif candidates is not None:
         candidates = tuple((c.text, c.model) for c in candidates)
     if candidates is not None:
-        if arena is not None and arena.arena_row(prompt.id, [t for t, _ in candidates], fields, ctx, False):
-            return [], Counter({ARENA_PAIR: 1})
+        texts = [text for text, _ in candidates]
+        if arena is not None and (held := arena.arena_row(prompt.id, texts, fields, ctx, False)):
+            return [], Counter({held: 1})
         completions = [
             Completion(text=text, **(answer | {"model": model or source})) for text, model in candidates
         ]
@@ -139,7 +140,13 @@ def to_records(
         return [a, b, pair, label], counts
     if example.completion is not None:
         completion = Completion(text=example.completion, **answer)
-        if options.unlabelled or example.desirable is None:  # None: the row's label is null (`null_label`)
+        # None: the row's label is null (`null_label`)
+        unlabelled = options.unlabelled or example.desirable is None
+        if labelled is None and arena is not None:  # refuses a label naming nobody on an arena answer
+            texts, fields = [completion.text], [example.completion_field]
+            if held := arena.arena_row(prompt.id, texts, fields, ctx, not unlabelled):
+                return [], Counter({held: 1})
+        if unlabelled:
             return [completion], Counter(null_label=int(example.desirable is None))
         choice = "desirable" if example.desirable else "undesirable"
         if labelled is not None:
@@ -268,23 +275,47 @@ def checked_row(
     prompt = Prompt(messages=example.messages, gold=example.gold, source=source, split=split)
     questions = rank_rate.questions(ctx.row, raw, example, prompt)
     labelled = None
+    # a gold file's rows make no answer; `--remove` reads a row as an import before the arena's check stored it
+    arena = spellings.pairs if rank_rate.made and options.arena_rows else None
     if questions is None:
         null_label = next((key for key in LABEL_KEYS if key in nulls), None)
         if null_label and example.gold is not None:
             example, prompt = _nobodys(example, prompt, ctx, null_label, rank_rate.made)
         labelled = _labelled(raw, ctx, example, options, rank_rate, spellings)
-        arena = spellings.pairs if rank_rate.made else None  # a gold file's rows make no pair
         out, dropped = to_records(example, prompt, source, ctx, options, labelled, arena)
         read |= {labelled[0].column} if labelled else set()
         out = rank_rate.kto(ctx.row, out, next((key for key in LABEL_KEYS if key in raw), ""))
     else:  # a rated answer is no gold (SFT) answer; one rated N/A is stored without its rating (counted per file)
-        prompt, dropped = replace(prompt, gold=None), Counter()
-        out = rank_rate.records(ctx.row, questions)
+        prompt = replace(prompt, gold=None)
+        dropped = _arena_questions(questions, arena, ctx, options.unlabelled) if arena else Counter()
+        out = [] if dropped else rank_rate.records(ctx.row, questions)
     if own is not None:  # said apart, in the summary's split line (`data.import_summary.row_split_line`)
         dropped[f"row_split_{own}"] += 1
     labeller = labelled[0].name if labelled else None
     drawn = example.split is None and options.test_fraction > 0
     return CheckedRow(raw, read, example, prompt, questions, out, dropped, labeller, drawn)
+
+
+def _arena_questions(
+    questions: list[Ranked], arena: LabelledPairs, ctx: RecordContext, unlabelled: bool
+) -> Counter:
+    """A ranking or ratings row over the arena's answers (evaluation data) makes no record, as a KTO row naming no
+    labeller does (`LabelledPairs.arena_row`): its answers to rank or rate (``unlabelled``), each the arena's, are
+    counted `ARENA_HELD`; else a RecordError naming the field (`ARENA_ANSWER`): a new answer of the text would make
+    it ordinary, and the import's ranking or rating there is read by no export or train. Empty where none is."""
+    texts = {text: question for question in questions for text in question.texts}
+    on = [text for text in texts if arena.is_arena(questions[0].prompt.id, text)]
+    if not on:
+        return Counter()
+    if unlabelled and len(on) == len(texts):
+        return Counter({ARENA_HELD: 1})
+    question = texts[on[0]]
+    message = (
+        f"an answer it {'ranks' if question.task == 'rank' else 'rates'} is one the arena gave to this prompt "
+        "(evaluation data): importing it would make the text an ordinary answer, served by the rank and rate apps"
+    )
+    message += "" if unlabelled else ", and the import's label on it is read by no export or train"
+    raise ctx.error(message, question.field, ARENA_ANSWER)
 
 
 def _labelled(

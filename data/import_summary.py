@@ -9,7 +9,8 @@ from collections import Counter
 from pathlib import Path
 
 from data.errors import counted, number_shown, one_line
-from data.import_labellers import ARENA_PAIR, LABELLED_BY, labeller_counts
+from data.import_labeller_counts import LABELLED_BY, labeller_counts
+from data.import_labellers import ARENA_HELD, ARENA_PAIR
 from data.import_labels import IN_APP
 from data.import_rows import opposite_lines
 from data.import_write import kept_lines
@@ -19,10 +20,10 @@ from data.imports import Loaded
 ROW_SPLITS = {"row_split_train": "train", "row_split_test": "test"}
 # the rows of a file that the workspace holds otherwise, or not at all, where nothing is new: skipped, a labeller's app
 # label kept, a stored prompt's split or gold answer kept (not this row's), identical answers never paired, a
-# prompt's second gold answer or split, answers an arena pair holds
+# prompt's second gold answer or split, answers an arena pair (answer) holds
 NOT_HELD = (
     *("skipped", IN_APP, "stored_split_kept", "stored_gold_kept"),
-    *("degenerate", "gold_conflicts", "split_conflicts", ARENA_PAIR),
+    *("degenerate", "gold_conflicts", "split_conflicts", ARENA_PAIR, ARENA_HELD),
 )
 SAID_APART = {"new_test_prompts", *ROW_SPLITS}  # counts `split_line` and `row_split_line` say, not the list
 

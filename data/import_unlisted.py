@@ -8,6 +8,7 @@ from pathlib import Path
 
 from data.errors import counted
 from data.import_guard import REFUSED
+from data.import_labellers import ARENA_ANSWER, ARENA_UNNAMED
 from data.import_log_lines import read_alike, read_lines
 from data.import_rank_rate import CONFLICT
 from data.import_records import MESSAGES_AS_TEXT
@@ -16,8 +17,9 @@ from data.import_write import same_file
 # The reasons of the rows an import's rejects file lists that `--remove` counts as skipped at import: those the
 # workspace refused (`REFUSED`), and those this reading keeps though the import left them out: a KTO row labelling
 # an answer otherwise than an earlier row of the file (no KTO conflict check: an import before it stored both), a
-# text of messages written out (not checked: an import before the check stored it as that text)
-LOGGED = (*REFUSED, CONFLICT["kto"], MESSAGES_AS_TEXT)
+# text of messages written out (not checked: an import before the check stored it as that text), a row over the
+# arena's answers (a plain one is not checked: an import before 2026-12-07 stored it as ordinary answers)
+LOGGED = (*REFUSED, CONFLICT["kto"], MESSAGES_AS_TEXT, ARENA_ANSWER, ARENA_UNNAMED)
 # and, for `data.import_withdraw` alone, those a reading since keeps though an import before it left them out: an
 # UltraFeedback aspect's annotation as a list of one object (bad_ratings), a first record at --max-record-bytes after
 # a BOM (too_large); `--remove` reads any other such row as bad again, so `unlisted_rows` asks no list of them

@@ -27,7 +27,7 @@ from data.files import (
     failure_reason,
     folder_for_writing,
 )
-from data.import_labellers import labels_by_labeller
+from data.import_labeller_counts import labels_by_labeller
 from data.import_labels import IN_APP, labels_to_write
 from data.import_log_lines import json_lines, read_alike, read_lines, read_rejects, rejects_name
 from data.import_options import ImportOptions, logged_options
