@@ -57,7 +57,7 @@ from data.rubric import load_rubric
 from data.spellings import Spellings
 from data.stats import labeller_report, workspace_stats
 from data.stats_lines import arena_only_line, stats_lines
-from data.validate import integrity_problems, validate_workspace
+from data.validate import dangling_references, integrity_problems, validate_workspace
 from data.workspace import Workspace
 
 SHOWN = 10  # conflicts (and import log lines) a merge, or --remove, names one by one
@@ -341,7 +341,7 @@ def cmd_merge(args: Any) -> int:
     workspace = Workspace(args.workspace)
     others = [merge_source(path) for path in args.others]  # all must open before anything is written
     for other in others:  # its dangling references merged in, then named only as warnings with status 0
-        broken = integrity_problems(other, whole=False)
+        broken = dangling_references(other)
         if broken:
             more = f" and {len(broken) - 1} more" if len(broken) > 1 else ""
             raise PrefloopError(

@@ -143,13 +143,39 @@ def _checked(workspace: Workspace, whole: bool = True) -> tuple[list[str], dict[
     planted = [not_a_file_line(path) for path in workspace.not_files()] + planted
     if planted:  # refused by the readers, which read no further
         return planted + linked, {}
-    tables = {
+    tables = _tables(workspace, whole)
+    # a hard link, or a link in WS/runs, stops no read: the tables are checked all the same
+    problems = linked + _dangling(tables)
+    problems += _import_log_problems(workspace.path / LOG_DIR / LOG_FILE) if whole else []
+    for batch, parts in sorted(workspace.orphans().items()):
+        tables_hit = ", ".join(sorted({path.parent.name for path in parts}))
+        problems.append(
+            f"batch {batch}: {counted(len(parts), 'part')} in {tables_hit} of a write that was interrupted before it "
+            "committed (not visible to readers); `python -m data compact` removes them — rerun the import or job"
+        )
+    return problems, tables
+
+
+def dangling_references(workspace: Workspace) -> list[str]:
+    """The rows of ``workspace`` whose references name no row of it (`_dangling`), and only those: what a merge
+    of it would copy (parts of an interrupted write are read by nobody, a hard link stops no read)."""
+    return _dangling(_tables(workspace, whole=False))
+
+
+def _tables(workspace: Workspace, whole: bool) -> dict[str, pa.Table]:
+    """Every table's rows (gold and the reference log-probs too): with ``whole`` every column, else the ids and
+    references only."""
+    return {
         name: workspace.read(name, None if whole else REFERENCES.get(name, []))
         for name in READ_ORDER
-        if name in TABLES or name in REFERENCES  # gold and the reference log-probs too: every table's files
+        if name in TABLES or name in REFERENCES
     }
+
+
+def _dangling(tables: dict[str, pa.Table]) -> list[str]:
+    """A line for each row of ``tables`` whose reference names a row not there."""
     ids = {name: table.column("id").combine_chunks() for name, table in tables.items()}
-    problems = linked  # a hard link, or a link in WS/runs, stops no read: the tables are checked all the same
+    problems: list[str] = []
 
     def missing(table: str, rows: pa.Table, column: str, known: str) -> None:
         bad = rows.filter(pc.invert(pc.is_in(rows.column(column), value_set=ids[known])))
@@ -185,14 +211,7 @@ def _checked(workspace: Workspace, whole: bool = True) -> tuple[list[str], dict[
     gold = tables["gold"]
     for task, known in (("pairwise", "pairs"), ("kto", "completions"), ("rate", "completions")):
         missing(f"{task} gold", gold.filter(pc.equal(gold.column("task"), task)), "item_id", known)
-    problems += _import_log_problems(workspace.path / LOG_DIR / LOG_FILE) if whole else []
-    for batch, parts in sorted(workspace.orphans().items()):
-        tables_hit = ", ".join(sorted({path.parent.name for path in parts}))
-        problems.append(
-            f"batch {batch}: {counted(len(parts), 'part')} in {tables_hit} of a write that was interrupted before it "
-            "committed (not visible to readers); `python -m data compact` removes them — rerun the import or job"
-        )
-    return problems, tables
+    return problems
 
 
 def _import_log_problems(log: Path) -> list[str]:

@@ -22,6 +22,7 @@ from tests.test_data_gold_files import write
 from tests.test_data_gold_tasks import build
 from tests.test_data_import_errors import digest
 from tests.test_data_import_rank_rate import import_, item_of, rating
+from tests.test_data_shared_temps import dead_pid
 
 ANSWERS = ["Rome.", "Paris.", "Lyon."]
 
@@ -272,6 +273,23 @@ def test_a_merge_source_with_dangling_references_is_refused_before_anything_is_w
         "them here; nothing merged\n"
     )
     assert digest(ws.path) == before  # not even the sound shard merged before it
+
+
+def test_a_merge_source_holding_parts_of_an_interrupted_write_merges(tmp_path, capsys, monkeypatch):
+    """The dangling-references check refused a shard holding a killed import's uncommitted parts as if merging it
+    "would bring them here": no reader sees them, so nothing of them is merged and the shard's rows are."""
+    ws, (one,) = shards(tmp_path, 1)
+    folder = one.path / "completions"
+    part = store.part_files(folder)[0]
+    with monkeypatch.context() as patch:
+        patch.setattr("os.getpid", dead_pid)  # a writer that is gone
+        shutil.copy(part, folder / store.part_name(batch="e" * 16))
+    assert one.orphans()
+    capsys.readouterr()
+    assert main(["merge", "-w", str(ws.path), str(one.path)]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and f"{one.path}: completions +1" in out
+    assert ws.read("completions").num_rows == one.read("completions").num_rows
 
 
 def test_a_merge_that_fails_midway_writes_nothing_and_the_same_command_reruns(tmp_path, capsys, monkeypatch):
