@@ -278,7 +278,10 @@ def serve_view(
     app = build_app(ctx)
 
     def listening() -> None:  # once it listens: a port in use was "URL ..." and then the error
-        url = f"http://{options.host}:{options.port}/"
+        host = (
+            f"[{options.host}]" if ":" in options.host and not options.host.startswith("[") else options.host
+        )
+        url = f"http://{host}:{options.port}/"  # an IPv6 address in brackets, as a browser reads it
         print(f"URL {url}  ({started_counts(service, options.task, len(auth.users), options.overlap)})")
         if options.order == "uncertainty":
             # the items left to label: fewer than K labels (train score scores no labelled pair)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import socket
 from types import SimpleNamespace
 
 import gradio as gr
@@ -826,6 +827,30 @@ def test_a_host_that_is_no_address_here_is_one_line_before_anything_is_written(
     )
     assert reason in err and err.endswith(": no address of this machine): give another --host\n")
     assert sorted(p.relative_to(label_ws.path) for p in label_ws.path.rglob("*")) == before
+
+
+@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6 here")
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("0.0.0.0", "http://0.0.0.0:"),
+        ("localhost", "http://localhost:"),
+        ("::", "http://[::]:"),
+        ("::1", "http://[::1]:"),
+        ("[::1]", "http://[::1]:"),
+    ],
+)
+def test_a_host_of_this_machine_serves_and_its_url_is_one_a_browser_opens(
+    label_ws, users_file, capsys, monkeypatch, host, url
+):
+    """`--host [::1]` (the bracketed form, which Gradio strips) was refused as "Name or service not known" by the
+    check before the workspace is read, and an IPv6 address's URL line was "http://::1:7860/", which no browser
+    opens."""
+    import annotate.app
+
+    monkeypatch.setattr(annotate.app, "launch", lambda *args, on_listen, **kwargs: on_listen())
+    assert main(["-w", str(label_ws.path), "--users", str(users_file), "--host", host, "--port", "7861"]) == 0
+    assert capsys.readouterr().out.startswith(f"URL {url}7861/  (")
 
 
 @pytest.mark.parametrize("line", [f"{PASSWORD}\r\n", f"{PASSWORD}\n", f"{PASSWORD}\r", PASSWORD])
