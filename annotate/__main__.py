@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import ipaddress
 import logging
 import math
 import secrets
@@ -133,8 +134,8 @@ class AnnotateOptions:
         default=None,
         metadata={
             "metavar": "ADDR",
-            "help": "address of the reverse proxy whose X-Forwarded-For names the client; without it the header "
-            "is ignored",
+            "help": "IP address (or network; several comma-separated) of the reverse proxy whose X-Forwarded-For "
+            "names the client; without it the header is ignored",
         },
     )
 
@@ -361,10 +362,11 @@ def say_scored(workspace: Workspace, items: list[str], options: AnnotateOptions)
 
 
 def check_serving(options: AnnotateOptions) -> None:
-    """The port, the lease and the guidelines file, before the workspace is read (a port out of range was bind()'s
+    """The port, the trusted proxy, the lease and the guidelines file, before the workspace is read (a port out of range was bind()'s
     OverflowError, a guidelines file that is no UTF-8 text a UnicodeDecodeError, both once the app was built)."""
     if not 1 <= options.port <= 65535:
         raise PrefloopError(f"--port {options.port}: must be in 1-65535")
+    check_trusted_proxy(options.trusted_proxy)
     if not 0 <= options.lease_minutes < math.inf:  # nan passed `< 0`: no lease ever held an item
         raise PrefloopError(f"--lease-minutes must be a finite number >= 0, got {options.lease_minutes}")
     guide = options.guidelines
@@ -378,6 +380,20 @@ def check_serving(options: AnnotateOptions) -> None:
         guide.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise PrefloopError(f"{guide}: not UTF-8 text (byte {exc.start}) (--guidelines)") from None
+
+
+def check_trusted_proxy(proxy: str | None) -> None:
+    """Refuse a --trusted-proxy that is no IP address or network (uvicorn's list, comma-separated): uvicorn kept
+    it as a name, which no peer's address ever is, so X-Forwarded-For was ignored without a word ("*", which
+    trusts every client to name any address, is no address either)."""
+    for part in [] if proxy is None else proxy.split(","):
+        try:
+            ipaddress.ip_network(part.strip(), strict=False)
+        except ValueError:
+            raise PrefloopError(
+                f"--trusted-proxy {proxy}: not an IP address or network (the reverse proxy's: 10.0.0.5, fd00::5 or "
+                "10.0.0.0/24, say; several separated by commas)"
+            ) from None
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m annotate") -> int:

@@ -829,6 +829,36 @@ def test_a_host_that_is_no_address_here_is_one_line_before_anything_is_written(
     assert sorted(p.relative_to(label_ws.path) for p in label_ws.path.rglob("*")) == before
 
 
+@pytest.mark.parametrize("proxy", ["bogus", "proxy.example", "*", "10.0.0.5,", "10.0.0.0/33"])
+def test_a_trusted_proxy_that_is_no_ip_address_or_network_is_one_line(
+    label_ws, users_file, capsys, monkeypatch, proxy
+):
+    """uvicorn keeps a value that is no IP address as a name it never meets (peers are addresses): X-Forwarded-For
+    was then ignored without a word; "*" trusted every client to name any address."""
+    import annotate.app
+
+    monkeypatch.setattr(annotate.app, "launch", lambda *args, **kwargs: pytest.fail("served"))
+    before = sorted(p.relative_to(label_ws.path) for p in label_ws.path.rglob("*"))
+    assert main(["-w", str(label_ws.path), "--users", str(users_file), "--trusted-proxy", proxy]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --trusted-proxy {proxy}: not an IP address or network (the reverse proxy's: 10.0.0.5, fd00::5 or "
+        "10.0.0.0/24, say; several separated by commas)\n"
+    )
+    assert sorted(p.relative_to(label_ws.path) for p in label_ws.path.rglob("*")) == before
+
+
+@pytest.mark.parametrize("proxy", ["10.0.0.5", "fd00::5", "10.0.0.0/24", "10.0.0.5, 10.0.0.6"])
+def test_a_trusted_proxy_address_or_network_serves(label_ws, users_file, monkeypatch, proxy):
+    import annotate.app
+
+    given = []
+    monkeypatch.setattr(
+        annotate.app, "launch", lambda *args, trusted_proxy, on_listen, **kw: given.append(trusted_proxy)
+    )
+    assert main(["-w", str(label_ws.path), "--users", str(users_file), "--trusted-proxy", proxy]) == 0
+    assert given == [proxy]
+
+
 @pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6 here")
 @pytest.mark.parametrize(
     ("host", "url"),
