@@ -41,9 +41,9 @@ from data.gold_sources import flags_trained, gold_from_flags, gold_from_split
 from data.import_labellers import ARENA_ANSWER, ARENA_UNNAMED, LABELLER_CONFLICT
 from data.import_options import ImportOptions, check_source_name
 from data.import_records import RecordError
-from data.import_summary import import_summary, row_split_line, split_line, warning_lines
+from data.import_summary import ROW_SPLITS, import_summary, row_split_line, split_line, warning_lines
 from data.import_withdraw import file_labels, passed_over_lines, withdraw_imports
-from data.import_write import copy_warning, log_import, stopped_import, write_records
+from data.import_write import copy_warning, log_import, split_news, stopped_import, write_records
 from data.imports import check_file, guard_files
 from data.intervals import rounded_figures
 from data.labellers import labeller_lines
@@ -125,7 +125,7 @@ def _import(args: Any) -> int:
     options = ImportOptions(
         args.format,
         args.source,
-        args.split,
+        args.split or "train",
         args.test_fraction,
         args.on_error,
         args.unlabelled,
@@ -154,6 +154,9 @@ def _import(args: Any) -> int:
             raise (stopped_import(exc, loaded[:done], loaded[done:]) if done else exc) from exc
         copied = copy_warning(workspace, item, counts, args.source or item.path.stem)  # before its own line
         rejects = log_import(workspace, item, counts, options)
+        # a datasets folder's rows, and rows of a `split` column, name their split
+        named = item.path.is_dir() or any(counts[key] for key in ROW_SPLITS)
+        counts = split_news(counts, args.split is not None or args.test_fraction > 0 or named)
         print(import_summary(item, counts, rejects, args.rubric, args.pairs_per_prompt))
         for line in (row_split_line(counts), split_line(counts, args.test_fraction)):
             if line:
