@@ -37,7 +37,7 @@ from data.config import build
 from data.errors import PrefloopError, counted
 from data.files import refuse_unwritable
 from data.in_place import let_go
-from data.rubric import Rubric, load_rubric
+from data.rubric import load_rubric
 from data.selection import latest_scorer, uncertainty_margins
 from data.workspace import HOLDINGS_FOLDER, Workspace
 
@@ -242,37 +242,42 @@ def serve(options: AnnotateOptions) -> int:
     from annotate.web import check_host  # starlette's imports: only when serving
 
     check_host(options.host)
-    # before the service reads and rewrites the view's holds: one app per view of a workspace
-    claim = claim_view(workspace.path / HOLDINGS_FOLDER, options.task)
+    claims = []
+
+    def claim(service: LabelService) -> None:
+        if not service.queue.items:  # gold items are met only among regular ones (--gold-rate): none alone
+            gold = len(service.items)
+            raise PrefloopError(nothing_to_label(workspace, options.task, options.workspace, gold))
+        # before the service reads and rewrites the view's holds: one app per view of a workspace
+        claims.append(claim_view(workspace.path / HOLDINGS_FOLDER, options.task))
+
     try:
-        return serve_view(options, workspace, auth, limits, password, rubric)
+        service = LabelService(
+            workspace,
+            options.task,
+            options.overlap,
+            options.lease_minutes * 60,
+            order=options.order,
+            suggest=options.suggest,
+            gold_rate=options.gold_rate,
+            rubric=rubric,
+            claim=claim,
+        )
+        return serve_view(options, workspace, service, auth, limits, password)
     finally:
-        let_go(claim)
+        for held in claims:
+            let_go(held)
 
 
 def serve_view(
     options: AnnotateOptions,
     workspace: Workspace,
+    service: LabelService,
     auth: Authenticator,
     limits: LoginLimits,
     password: str | None,
-    rubric: Rubric | None,
 ) -> int:
-    """Serve the view once its lock is taken (`holdings.claim_view`), until the app stops."""
-    service = LabelService(
-        workspace,
-        options.task,
-        options.overlap,
-        options.lease_minutes * 60,
-        order=options.order,
-        suggest=options.suggest,
-        gold_rate=options.gold_rate,
-        rubric=rubric,
-    )
-    if not service.queue.items:  # gold items are met only among regular ones (--gold-rate): none alone
-        gold = len(service.items)
-        raise PrefloopError(nothing_to_label(workspace, options.task, options.workspace, gold))
-
+    """Serve ``service``'s view once its lock is taken (`holdings.claim_view`), until the app stops."""
     from annotate.app import build_app, launch, make_context  # gradio is slow to import: only when serving
 
     ctx = make_context(service, auth, options.guidelines)

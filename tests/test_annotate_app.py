@@ -680,6 +680,21 @@ def test_labels_written_before_the_left_column_still_read(tmp_path):
     assert read_table(tmp_path, "labels").column("left").to_pylist() == [None]
 
 
+@pytest.mark.parametrize("task", ["kto", "pairwise", "arena"])
+def test_a_start_with_nothing_to_label_writes_nothing(tmp_path, capsys, task):
+    """The refusal came after the view's lock was taken: `holdings/` and `holdings/<view>.lock` were made in a
+    workspace that no app served. The queue is now read before the lock is taken, the holds after it."""
+    from data import Workspace
+
+    empty = tmp_path / "empty"
+    Workspace.init(empty)
+    add_user(empty / "users.toml", "ann", PASSWORD)
+    before = sorted(p.relative_to(empty) for p in empty.rglob("*"))
+    assert main(["-w", str(empty), "--task", task]) == 2
+    assert f"nothing to label for task {task}" in capsys.readouterr().err
+    assert sorted(p.relative_to(empty) for p in empty.rglob("*")) == before
+
+
 def test_cli_errors_are_one_line_and_exit_2(tmp_path, label_ws, users_file, capsys, monkeypatch):
     assert main(["-w", str(tmp_path / "nowhere")]) == 2
     assert "error:" in capsys.readouterr().err
