@@ -367,8 +367,9 @@ def say_scored(workspace: Workspace, items: list[str], options: AnnotateOptions)
 
 
 def check_serving(options: AnnotateOptions) -> None:
-    """The port, the trusted proxy, the lease and the guidelines file, before the workspace is read (a port out of range was bind()'s
-    OverflowError, a guidelines file that is no UTF-8 text a UnicodeDecodeError, both once the app was built)."""
+    """The port, the trusted proxy, the lease and the guidelines file, before the workspace is read (a port out of
+    range was bind()'s OverflowError, a guidelines file that is no UTF-8 text a UnicodeDecodeError, both once the
+    app was built)."""
     if not 1 <= options.port <= 65535:
         raise PrefloopError(f"--port {options.port}: must be in 1-65535")
     check_trusted_proxy(options.trusted_proxy)
