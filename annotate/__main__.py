@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import ipaddress
 import logging
 import math
 import secrets
@@ -36,7 +37,7 @@ from data.config import build
 from data.errors import PrefloopError, counted, number_shown
 from data.files import refuse_unwritable
 from data.in_place import let_go
-from data.rubric import Rubric, load_rubric
+from data.rubric import load_rubric
 from data.selection import latest_scorer, uncertainty_margins
 from data.workspace import HOLDINGS_FOLDER, Workspace
 
@@ -133,8 +134,8 @@ class AnnotateOptions:
         default=None,
         metadata={
             "metavar": "ADDR",
-            "help": "address of the reverse proxy whose X-Forwarded-For names the client; without it the header "
-            "is ignored",
+            "help": "IP address (or network; several comma-separated) of the reverse proxy whose X-Forwarded-For "
+            "names the client; without it the header is ignored",
         },
     )
 
@@ -241,44 +242,52 @@ def serve(options: AnnotateOptions) -> int:
     from annotate.web import check_host  # starlette's imports: only when serving
 
     check_host(options.host)
-    # before the service reads and rewrites the view's holds: one app per view of a workspace
-    claim = claim_view(workspace.path / HOLDINGS_FOLDER, options.task)
+    claims = []
+
+    def claim(service: LabelService) -> None:
+        if not service.queue.items:  # gold items are met only among regular ones (--gold-rate): none alone
+            gold = len(service.items)
+            raise PrefloopError(nothing_to_label(workspace, options.task, options.workspace, gold))
+        # before the service reads and rewrites the view's holds: one app per view of a workspace
+        claims.append(claim_view(workspace.path / HOLDINGS_FOLDER, options.task))
+
     try:
-        return serve_view(options, workspace, auth, limits, password, rubric)
+        service = LabelService(
+            workspace,
+            options.task,
+            options.overlap,
+            options.lease_minutes * 60,
+            order=options.order,
+            suggest=options.suggest,
+            gold_rate=options.gold_rate,
+            rubric=rubric,
+            claim=claim,
+        )
+        return serve_view(options, workspace, service, auth, limits, password)
     finally:
-        let_go(claim)
+        for held in claims:
+            let_go(held)
 
 
 def serve_view(
     options: AnnotateOptions,
     workspace: Workspace,
+    service: LabelService,
     auth: Authenticator,
     limits: LoginLimits,
     password: str | None,
-    rubric: Rubric | None,
 ) -> int:
-    """Serve the view once its lock is taken (`holdings.claim_view`), until the app stops."""
-    service = LabelService(
-        workspace,
-        options.task,
-        options.overlap,
-        options.lease_minutes * 60,
-        order=options.order,
-        suggest=options.suggest,
-        gold_rate=options.gold_rate,
-        rubric=rubric,
-    )
-    if not service.queue.items:  # gold items are met only among regular ones (--gold-rate): none alone
-        gold = len(service.items)
-        raise PrefloopError(nothing_to_label(workspace, options.task, options.workspace, gold))
-
+    """Serve ``service``'s view once its lock is taken (`holdings.claim_view`), until the app stops."""
     from annotate.app import build_app, launch, make_context  # gradio is slow to import: only when serving
 
     ctx = make_context(service, auth, options.guidelines)
     app = build_app(ctx)
 
     def listening() -> None:  # once it listens: a port in use was "URL ..." and then the error
-        url = f"http://{options.host}:{options.port}/"
+        host = (
+            f"[{options.host}]" if ":" in options.host and not options.host.startswith("[") else options.host
+        )
+        url = f"http://{host}:{options.port}/"  # an IPv6 address in brackets, as a browser reads it
         print(f"URL {url}  ({started_counts(service, options.task, len(auth.users), options.overlap)})")
         if options.order == "uncertainty":
             # the items left to label: fewer than K labels (train score scores no labelled pair)
@@ -359,10 +368,12 @@ def say_scored(workspace: Workspace, items: list[str], options: AnnotateOptions)
 
 
 def check_serving(options: AnnotateOptions) -> None:
-    """The port, the lease and the guidelines file, before the workspace is read (a port out of range was bind()'s
-    OverflowError, a guidelines file that is no UTF-8 text a UnicodeDecodeError, both once the app was built)."""
+    """The port, the trusted proxy, the lease and the guidelines file, before the workspace is read (a port out of
+    range was bind()'s OverflowError, a guidelines file that is no UTF-8 text a UnicodeDecodeError, both once the
+    app was built)."""
     if not 1 <= options.port <= 65535:
         raise PrefloopError(f"--port {options.port}: must be in 1-65535")
+    check_trusted_proxy(options.trusted_proxy)
     if not 0 <= options.lease_minutes < math.inf:  # nan passed `< 0`: no lease ever held an item
         raise PrefloopError(f"--lease-minutes must be a finite number >= 0, got {options.lease_minutes}")
     guide = options.guidelines
@@ -376,6 +387,20 @@ def check_serving(options: AnnotateOptions) -> None:
         guide.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise PrefloopError(f"{guide}: not UTF-8 text (byte {exc.start}) (--guidelines)") from None
+
+
+def check_trusted_proxy(proxy: str | None) -> None:
+    """Refuse a --trusted-proxy that is no IP address or network (uvicorn's list, comma-separated): uvicorn kept
+    it as a name, which no peer's address ever is, so X-Forwarded-For was ignored without a word ("*", which
+    trusts every client to name any address, is no address either)."""
+    for part in [] if proxy is None else proxy.split(","):
+        try:
+            ipaddress.ip_network(part.strip(), strict=False)
+        except ValueError:
+            raise PrefloopError(
+                f"--trusted-proxy {proxy}: not an IP address or network (the reverse proxy's: 10.0.0.5, fd00::5 or "
+                "10.0.0.0/24, say; several separated by commas)"
+            ) from None
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m annotate") -> int:

@@ -83,8 +83,9 @@ def check_host(host: str) -> None:
     """Refuse (PrefloopError naming --host) a host that is no address of this machine, before the app loads the
     workspace or claims its view: uvicorn logged its own "ERROR: [Errno -2] Name or service not known" above ours.
     Bound on port 0, which no other program holds: a port in use is found as the app starts listening."""
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host  # `[::1]`: Gradio strips them
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)[0]
+        family, kind, proto, _, address = socket.getaddrinfo(bare, 0, type=socket.SOCK_STREAM)[0]
         with socket.socket(family, kind, proto) as probe:
             probe.bind(address)
     except OSError as exc:  # socket.gaierror too: a name that does not resolve

@@ -41,9 +41,9 @@ from data.gold_sources import flags_trained, gold_from_flags, gold_from_split
 from data.import_labellers import ARENA_ANSWER, ARENA_UNNAMED, LABELLER_CONFLICT
 from data.import_options import ImportOptions, check_source_name
 from data.import_records import RecordError
-from data.import_summary import import_summary, row_split_line, split_line, warning_lines
+from data.import_summary import ROW_SPLITS, import_summary, row_split_line, split_line, warning_lines
 from data.import_withdraw import file_labels, passed_over_lines, withdraw_imports
-from data.import_write import copy_warning, log_import, stopped_import, write_records
+from data.import_write import copy_warning, log_import, split_news, stopped_import, write_records
 from data.imports import check_file, guard_files
 from data.intervals import rounded_figures
 from data.labellers import labeller_lines
@@ -57,7 +57,7 @@ from data.rubric import load_rubric
 from data.spellings import Spellings
 from data.stats import labeller_report, workspace_stats
 from data.stats_lines import arena_only_line, stats_lines
-from data.validate import integrity_problems, validate_workspace
+from data.validate import dangling_references, integrity_problems, validate_workspace
 from data.workspace import Workspace
 
 SHOWN = 10  # conflicts (and import log lines) a merge, or --remove, names one by one
@@ -99,17 +99,15 @@ def cmd_provision(args: Any) -> int:
 
 # (a record error's reason, --remove) -> what --on-error skip does with such rows, the hint its error ends with.
 # --remove imports nothing: it reads the file as its import did (with --on-error skip, its complete records, and
-# without the rows a labeller's earlier row contradicts, or over an arena answer, which that import left out; a row
-# naming no labeller over the arena's answers it reads as an import before 2026-12-07 stored it, refusing none)
+# without the rows a labeller's earlier row contradicts, or over the arena's answers, which that import left out)
 ON_ERROR_HINTS = {
     ("truncated", False): "imports them",
     ("truncated", True): "reads them, as an import with it did",
     **{
         (reason, remove): "leaves them out" + ", as an import with it did" * remove
-        for reason in (LABELLER_CONFLICT, ARENA_ANSWER)
+        for reason in (LABELLER_CONFLICT, ARENA_ANSWER, ARENA_UNNAMED)
         for remove in (False, True)
     },
-    (ARENA_UNNAMED, False): "leaves them out",
 }
 
 
@@ -127,7 +125,7 @@ def _import(args: Any) -> int:
     options = ImportOptions(
         args.format,
         args.source,
-        args.split,
+        args.split or "train",
         args.test_fraction,
         args.on_error,
         args.unlabelled,
@@ -156,6 +154,9 @@ def _import(args: Any) -> int:
             raise (stopped_import(exc, loaded[:done], loaded[done:]) if done else exc) from exc
         copied = copy_warning(workspace, item, counts, args.source or item.path.stem)  # before its own line
         rejects = log_import(workspace, item, counts, options)
+        # a datasets folder's rows, and rows of a `split` column, name their split
+        named = item.path.is_dir() or any(counts[key] for key in ROW_SPLITS)
+        counts = split_news(counts, args.split is not None or args.test_fraction > 0 or named)
         print(import_summary(item, counts, rejects, args.rubric, args.pairs_per_prompt))
         for line in (row_split_line(counts), split_line(counts, args.test_fraction)):
             if line:
@@ -175,9 +176,8 @@ def remove_imports(args: Any, options: ImportOptions) -> int:
     workspace = Workspace(args.workspace)
     spellings = Spellings(workspace)  # the texts as the import stored them
     # no label has a split, nor its id a strength: neither is read, as a file imported before they were is withdrawn
-    # nor is a near miss of a column refused, nor a text of messages written out, nor a row naming no labeller over
-    # the arena's answers: an import before each check stored such a file's labels (a row an import since left out
-    # so: its rejects file lists it)
+    # nor is a near miss of a column refused, nor a text of messages written out: an import before either check
+    # stored such a file's labels (a row of messages an import since left out: its rejects file lists it)
     options = replace(
         options,
         split_column=False,
@@ -185,7 +185,6 @@ def remove_imports(args: Any, options: ImportOptions) -> int:
         near_misses=False,
         answers_wanted=False,
         messages_as_text=False,
-        arena_rows=False,
     )
     # every file read before anything is written
     files = file_labels(args.remove, options, workspace, spellings)
@@ -344,8 +343,8 @@ def cmd_compact(args: Any) -> int:
 def cmd_merge(args: Any) -> int:
     workspace = Workspace(args.workspace)
     others = [merge_source(path) for path in args.others]  # all must open before anything is written
-    for other in others:  # what it would bring here: its tables' dangling references, not a link beside them
-        broken = integrity_problems(other, whole=False, beside=False)
+    for other in others:  # its dangling references merged in, then named only as warnings with status 0
+        broken = dangling_references(other)
         if broken:
             more = f" and {len(broken) - 1} more" if len(broken) > 1 else ""
             raise PrefloopError(

@@ -88,10 +88,11 @@ class ImportCommand:
         default=None,
         metadata={"metavar": "NAME", "help": "source name recorded on every row (default: the file name)"},
     )
-    split: str = field(
-        default="train",
+    split: str | None = field(  # None: not asked, so a stored prompt's split kept is no news (`split_news`)
+        default=None,
         metadata={
-            "help": "split for rows that name none (a row's 'split' column wins; not with --test-fraction)",
+            "help": "split for rows that name none (default: train; a row's 'split' column wins; not with "
+            "--test-fraction)",
             "choices": SPLITS,
         },
     )

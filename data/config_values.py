@@ -83,13 +83,13 @@ def coerce(where: str, value: Any, kind: Any) -> Any:
 
 
 def _number(text: str, kind: type) -> int | float | str:
-    """The ``kind`` (int or float) ``text`` spells as its flag reads it (``int("4")``, ``float("1e-2")``), or
-    ``text`` itself (refused as not a number) when it spells none, NaN or an infinity."""
+    """The ``kind`` (int or float) ``text`` spells as its flag reads it (``int("4")``, ``float("1e-2")``; NaN and
+    the infinities too, which the option's own range check refuses as it does the flag's), or ``text`` itself
+    (refused as not a number) when it spells none."""
     try:
-        number = kind(text)
+        return kind(text)
     except ValueError:  # also an integer of more digits than int() reads
         return text
-    return text if kind is float and not math.isfinite(number) else number
 
 
 def _exists(path: str) -> bool:

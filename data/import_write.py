@@ -114,6 +114,14 @@ def stored_prompts(workspace: Workspace, batch: list[object]) -> Counter:
     return +counts
 
 
+def split_news(counts: Counter, asked: bool) -> Counter:
+    """``counts`` as said to the user (the import log keeps them whole): prompts already stored keeping their split
+    (``stored_split_kept``) are news only to an import that ``asked`` for a split (--split, --test-fraction, rows
+    naming theirs); one asking none (README's `import alice.jsonl` after `import cands.jsonl --test-fraction 0.2`)
+    was warned its prompts "keep their split, not the one this import gives them"."""
+    return counts if asked else counts - Counter(stored_split_kept=counts["stored_split_kept"])
+
+
 def kept_lines(counts: Counter) -> list[str]:
     """What an import left as it was stored (`stored_prompts`), or stored otherwise than its rows may have meant
     (``null_label``), one line each, for the user."""

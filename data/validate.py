@@ -117,9 +117,9 @@ def chain_locks(root: Path) -> tuple[list[Path], list[Path]]:
     return sorted(locks), sorted(planted)
 
 
-def integrity_problems(workspace: Workspace, whole: bool = True, beside: bool = True) -> list[str]:
+def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:
     """`_checked`' problems."""
-    return _checked(workspace, whole, beside)[0]
+    return _checked(workspace, whole)[0]
 
 
 def validate_workspace(workspace: Workspace) -> tuple[list[str], dict[str, int]]:
@@ -131,29 +131,51 @@ def validate_workspace(workspace: Workspace) -> tuple[list[str], dict[str, int]]
     return problems, arena_label_counts(tables["labels"], arena_answers(tables["pairs"], tables["arenas"]))
 
 
-def _checked(
-    workspace: Workspace, whole: bool = True, beside: bool = True
-) -> tuple[list[str], dict[str, pa.Table]]:
+def _checked(workspace: Workspace, whole: bool = True) -> tuple[list[str], dict[str, pa.Table]]:
     """Dangling references between tables, and parts of interrupted batches (each table's own rows are
     validated on read: with ``whole``, every column; else the ids and references only, which is all a merge's
     check after its write needs: the texts are never held); symlinks planted among the parts, which are refused
     unread, and where the commands read beside the tables (`BESIDE`: these stop the check; a link at ``runs`` or a
     round driver's lock, which no reader of the tables opens, and a hard link at a file written in place do not);
     with ``whole``, the import log's lines and rejects files its readers cannot read (`unreadable_lines`,
-    `rejects_problems`). Without ``beside``, only what a merge of the workspace reads, its tables: nothing beside them
-    (`BESIDE`, ``runs``), nor an interrupted batch's parts. With the problems, the tables read (none where a symlink
-    stopped it)."""
-    planted, linked = planted_beside(workspace.path) if beside else ([], [])
+    `rejects_problems`). With the problems, the tables read (none where a symlink stopped it)."""
+    planted, linked = planted_beside(workspace.path)
     planted = [not_a_file_line(path) for path in workspace.not_files()] + planted
     if planted:  # refused by the readers, which read no further
         return planted + linked, {}
-    tables = {
+    tables = _tables(workspace, whole)
+    # a hard link, or a link in WS/runs, stops no read: the tables are checked all the same
+    problems = linked + _dangling(tables)
+    problems += _import_log_problems(workspace.path / LOG_DIR / LOG_FILE) if whole else []
+    for batch, parts in sorted(workspace.orphans().items()):
+        tables_hit = ", ".join(sorted({path.parent.name for path in parts}))
+        problems.append(
+            f"batch {batch}: {counted(len(parts), 'part')} in {tables_hit} of a write that was interrupted before it "
+            "committed (not visible to readers); `python -m data compact` removes them — rerun the import or job"
+        )
+    return problems, tables
+
+
+def dangling_references(workspace: Workspace) -> list[str]:
+    """The rows of ``workspace`` whose references name no row of it (`_dangling`), and only those: what a merge
+    of it would copy (parts of an interrupted write are read by nobody, a hard link stops no read)."""
+    return _dangling(_tables(workspace, whole=False))
+
+
+def _tables(workspace: Workspace, whole: bool) -> dict[str, pa.Table]:
+    """Every table's rows (gold and the reference log-probs too): with ``whole`` every column, else the ids and
+    references only."""
+    return {
         name: workspace.read(name, None if whole else REFERENCES.get(name, []))
         for name in READ_ORDER
-        if name in TABLES or name in REFERENCES  # gold and the reference log-probs too: every table's files
+        if name in TABLES or name in REFERENCES
     }
+
+
+def _dangling(tables: dict[str, pa.Table]) -> list[str]:
+    """A line for each row of ``tables`` whose reference names a row not there."""
     ids = {name: table.column("id").combine_chunks() for name, table in tables.items()}
-    problems = linked  # a hard link, or a link in WS/runs, stops no read: the tables are checked all the same
+    problems: list[str] = []
 
     def missing(table: str, rows: pa.Table, column: str, known: str) -> None:
         bad = rows.filter(pc.invert(pc.is_in(rows.column(column), value_set=ids[known])))
@@ -189,14 +211,7 @@ def _checked(
     gold = tables["gold"]
     for task, known in (("pairwise", "pairs"), ("kto", "completions"), ("rate", "completions")):
         missing(f"{task} gold", gold.filter(pc.equal(gold.column("task"), task)), "item_id", known)
-    problems += _import_log_problems(workspace.path / LOG_DIR / LOG_FILE) if whole else []
-    for batch, parts in sorted(workspace.orphans().items() if beside else []):
-        tables_hit = ", ".join(sorted({path.parent.name for path in parts}))
-        problems.append(
-            f"batch {batch}: {counted(len(parts), 'part')} in {tables_hit} of a write that was interrupted before it "
-            "committed (not visible to readers); `python -m data compact` removes them — rerun the import or job"
-        )
-    return problems, tables
+    return problems
 
 
 def _import_log_problems(log: Path) -> list[str]:

@@ -13,7 +13,7 @@ from data.chat_template import chat_template_for
 from data.errors import PrefloopError, check_file_name, counted
 from data.files import refuse_unwritable
 from data.import_summary import split_line, warning_lines
-from data.import_write import copy_warning, log_import
+from data.import_write import copy_warning, log_import, split_news
 from data.imports import (
     ImportOptions,
     ImportPreview,
@@ -221,8 +221,7 @@ def import_prompts(
         workspace, loaded, counts, prompts_options(test_fraction)
     )  # after the copy's warning, as there
     # no split asked of the file without a fraction (--split is the one sampled): a stored split kept is no news
-    if not test_fraction:
-        counts = counts - Counter(stored_split_kept=counts["stored_split_kept"])
+    counts = split_news(counts, bool(test_fraction))
     said = [line for line in (prompts_line(loaded, counts), split) if line]
     return said, warning_lines(loaded, counts, copied)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import socket
 from types import SimpleNamespace
 
 import gradio as gr
@@ -679,6 +680,21 @@ def test_labels_written_before_the_left_column_still_read(tmp_path):
     assert read_table(tmp_path, "labels").column("left").to_pylist() == [None]
 
 
+@pytest.mark.parametrize("task", ["kto", "pairwise", "arena"])
+def test_a_start_with_nothing_to_label_writes_nothing(tmp_path, capsys, task):
+    """The refusal came after the view's lock was taken: `holdings/` and `holdings/<view>.lock` were made in a
+    workspace that no app served. The queue is now read before the lock is taken, the holds after it."""
+    from data import Workspace
+
+    empty = tmp_path / "empty"
+    Workspace.init(empty)
+    add_user(empty / "users.toml", "ann", PASSWORD)
+    before = sorted(p.relative_to(empty) for p in empty.rglob("*"))
+    assert main(["-w", str(empty), "--task", task]) == 2
+    assert f"nothing to label for task {task}" in capsys.readouterr().err
+    assert sorted(p.relative_to(empty) for p in empty.rglob("*")) == before
+
+
 def test_cli_errors_are_one_line_and_exit_2(tmp_path, label_ws, users_file, capsys, monkeypatch):
     assert main(["-w", str(tmp_path / "nowhere")]) == 2
     assert "error:" in capsys.readouterr().err
@@ -826,6 +842,60 @@ def test_a_host_that_is_no_address_here_is_one_line_before_anything_is_written(
     )
     assert reason in err and err.endswith(": no address of this machine): give another --host\n")
     assert sorted(p.relative_to(label_ws.path) for p in label_ws.path.rglob("*")) == before
+
+
+@pytest.mark.parametrize("proxy", ["bogus", "proxy.example", "*", "10.0.0.5,", "10.0.0.0/33"])
+def test_a_trusted_proxy_that_is_no_ip_address_or_network_is_one_line(
+    label_ws, users_file, capsys, monkeypatch, proxy
+):
+    """uvicorn keeps a value that is no IP address as a name it never meets (peers are addresses): X-Forwarded-For
+    was then ignored without a word; "*" trusted every client to name any address."""
+    import annotate.app
+
+    monkeypatch.setattr(annotate.app, "launch", lambda *args, **kwargs: pytest.fail("served"))
+    before = sorted(p.relative_to(label_ws.path) for p in label_ws.path.rglob("*"))
+    assert main(["-w", str(label_ws.path), "--users", str(users_file), "--trusted-proxy", proxy]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --trusted-proxy {proxy}: not an IP address or network (the reverse proxy's: 10.0.0.5, fd00::5 or "
+        "10.0.0.0/24, say; several separated by commas)\n"
+    )
+    assert sorted(p.relative_to(label_ws.path) for p in label_ws.path.rglob("*")) == before
+
+
+@pytest.mark.parametrize("proxy", ["10.0.0.5", "fd00::5", "10.0.0.0/24", "10.0.0.5, 10.0.0.6"])
+def test_a_trusted_proxy_address_or_network_serves(label_ws, users_file, monkeypatch, proxy):
+    import annotate.app
+
+    given = []
+    monkeypatch.setattr(
+        annotate.app, "launch", lambda *args, trusted_proxy, on_listen, **kw: given.append(trusted_proxy)
+    )
+    assert main(["-w", str(label_ws.path), "--users", str(users_file), "--trusted-proxy", proxy]) == 0
+    assert given == [proxy]
+
+
+@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6 here")
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("0.0.0.0", "http://0.0.0.0:"),
+        ("localhost", "http://localhost:"),
+        ("::", "http://[::]:"),
+        ("::1", "http://[::1]:"),
+        ("[::1]", "http://[::1]:"),
+    ],
+)
+def test_a_host_of_this_machine_serves_and_its_url_is_one_a_browser_opens(
+    label_ws, users_file, capsys, monkeypatch, host, url
+):
+    """`--host [::1]` (the bracketed form, which Gradio strips) was refused as "Name or service not known" by the
+    check before the workspace is read, and an IPv6 address's URL line was "http://::1:7860/", which no browser
+    opens."""
+    import annotate.app
+
+    monkeypatch.setattr(annotate.app, "launch", lambda *args, on_listen, **kwargs: on_listen())
+    assert main(["-w", str(label_ws.path), "--users", str(users_file), "--host", host, "--port", "7861"]) == 0
+    assert capsys.readouterr().out.startswith(f"URL {url}7861/  (")
 
 
 @pytest.mark.parametrize("line", [f"{PASSWORD}\r\n", f"{PASSWORD}\n", f"{PASSWORD}\r", PASSWORD])

@@ -157,7 +157,7 @@ def test_a_reimport_says_the_stored_prompts_keep_their_split_and_gold(tmp_path, 
     assert main(["import", "-w", str(ws), str(prefs), "--split", "test"]) == 0
     io = capsys.readouterr()
     assert "prompts_already_stored 3," in io.out and "stored_" not in io.out and io.err == ""
-    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    assert main(["import", "-w", str(ws), str(prefs), "--split", "train"]) == 0
     io = capsys.readouterr()
     assert "prompts_already_stored 3, records 3, stored_split_kept 3" in io.out
     assert io.err == (
@@ -170,6 +170,28 @@ def test_a_reimport_says_the_stored_prompts_keep_their_split_and_gold(tmp_path, 
     io = capsys.readouterr()
     assert "new_prompts 1, prompts_already_stored 1, records 2, stored_gold_kept 1" in io.out
     assert f"warning: {sft}: 1 of the 1 prompts already stored keep their stored gold answer" in io.err
+
+
+def test_a_reimport_asking_no_split_says_nothing_of_the_stored_splits(tmp_path, capsys):
+    """README's workflow, `import cands.jsonl --unlabelled --test-fraction 0.2` then `import alice.jsonl`, warned
+    that the prompts stored in test "keep their split, not the one this import gives them", though alice's import
+    asked for none. Only an import asking for a split (--split, --test-fraction, rows naming theirs) says so; the
+    import log counts them all the same."""
+    ws, prefs = tmp_path / "ws", tmp_path / "p.json"
+    write_json(prefs, [{"prompt": f"q{i}", "chosen": "yes", "rejected": "no"} for i in range(3)])
+    assert main(["import", "-w", str(ws), str(prefs), "--split", "test"]) == 0
+    capsys.readouterr()
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    io = capsys.readouterr()
+    assert io.err == "" and "stored_split_kept" not in io.out and "nothing new" in io.out
+    logged = json.loads((ws / "imports" / "log.jsonl").read_text().splitlines()[-1])
+    assert logged["counts"]["stored_split_kept"] == 3
+    write_json(
+        prefs, [{"prompt": f"q{i}", "chosen": "yes", "rejected": "no", "split": "train"} for i in range(3)]
+    )
+    for asked in (["--split", "train"], ["--test-fraction", "0.5"], []):  # the last: the rows name theirs
+        assert main(["import", "-w", str(ws), str(prefs), *asked]) == 0
+        assert "3 of the 3 prompts already stored keep their split" in capsys.readouterr().err
 
 
 def test_importing_a_file_again_says_it_stored_nothing_new(tmp_path, capsys):
@@ -292,7 +314,7 @@ def test_an_import_writes_reading_the_stored_rows_of_its_own_ids_only(tmp_path, 
     )  # its reads: test_data_rank_guard
     capsys.readouterr()
     assert main(["import", "-w", str(ws), str(prefs)]) == 0
-    said = "new_completions 3, new_labels 2, new_pairs 2, new_prompts 1, prompts_already_stored 1, records 2, stored_split_kept 1"
+    said = "new_completions 3, new_labels 2, new_pairs 2, new_prompts 1, prompts_already_stored 1, records 2"
     assert said in capsys.readouterr().out
     most = {"prompts": 2, "completions": 4, "pairs": 2}  # (labels: the import history reads them whole)
     assert {name for name, _ in reads} >= set(most)

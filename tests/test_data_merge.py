@@ -23,6 +23,7 @@ from tests.test_data_gold_files import write
 from tests.test_data_gold_tasks import build
 from tests.test_data_import_errors import digest
 from tests.test_data_import_rank_rate import import_, item_of, rating
+from tests.test_data_shared_temps import dead_pid
 
 ANSWERS = ["Rome.", "Paris.", "Lyon."]
 
@@ -291,6 +292,23 @@ def test_a_merge_source_with_a_link_beside_its_tables_merges(tmp_path, capsys):
     assert main(["merge", "-w", str(ws.path), str(one.path), str(two.path)]) == 0
     assert "nothing merged" not in capsys.readouterr().err
     assert {"shard 0", "shard 1"} <= set(ws.read("completions").column("text").to_pylist())
+
+
+def test_a_merge_source_holding_parts_of_an_interrupted_write_merges(tmp_path, capsys, monkeypatch):
+    """The dangling-references check refused a shard holding a killed import's uncommitted parts as if merging it
+    "would bring them here": no reader sees them, so nothing of them is merged and the shard's rows are."""
+    ws, (one,) = shards(tmp_path, 1)
+    folder = one.path / "completions"
+    part = store.part_files(folder)[0]
+    with monkeypatch.context() as patch:
+        patch.setattr("os.getpid", dead_pid)  # a writer that is gone
+        shutil.copy(part, folder / store.part_name(batch="e" * 16))
+    assert one.orphans()
+    capsys.readouterr()
+    assert main(["merge", "-w", str(ws.path), str(one.path)]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and f"{one.path}: completions +1" in out
+    assert ws.read("completions").num_rows == one.read("completions").num_rows
 
 
 def test_a_merge_that_fails_midway_writes_nothing_and_the_same_command_reruns(tmp_path, capsys, monkeypatch):
