@@ -112,7 +112,7 @@ def _label_tab(ctx: Context, task: TaskView, keys, progress: gr.HTML, editable: 
                 skip = gr.Button("Skip  [s]", elem_id="pf-skip")
                 undo = gr.Button("Undo  [u]", elem_id="pf-undo")
                 edit_open = gr.Button("Edit the answer  [e]", elem_id="pf-edit-open", visible=editable)
-            editor, draft, edit_save, edit_cancel = editor_components()
+            editor, draft, edit_save, edit_cancel, edit_item = editor_components()
             status = gr.HTML(elem_id="pf-status")
             item_id = gr.Textbox(visible=False, elem_id="pf-item")
         with gr.Column(scale=1, min_width=260):
@@ -123,7 +123,7 @@ def _label_tab(ctx: Context, task: TaskView, keys, progress: gr.HTML, editable: 
                 history = gr.Dropdown(label="Edit a label", elem_id="pf-history", choices=[])
     return LabelTab(
         item_id, prompt, left, right, choice, strength, note, status, progress, history, submit, skip, undo,
-        editor, draft, edit_open, edit_save, edit_cancel,
+        editor, draft, edit_open, edit_save, edit_cancel, edit_item,
     )  # fmt: skip
 
 

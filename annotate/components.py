@@ -54,6 +54,7 @@ class LabelTab:
     edit_open: gr.Button | None = None
     edit_save: gr.Button | None = None
     edit_cancel: gr.Button | None = None
+    edit_item: gr.Textbox | None = None  # hidden: the item the editor was opened on
 
     def outputs(self) -> list:
         return [getattr(self, f.name) for f in fields(View)]

@@ -50,8 +50,9 @@ def edit_key(view: str) -> tuple[str, str]:
 
 
 RECENT = 20
-# The save sends the page's pace and its rank answers' key, as a submit does (`SENT_PACE`, `SHOWN_ANSWERS`).
-WITH_PACE = f"(...a) => [...a.slice(0, 5), {SENT_PACE}, {SHOWN_ANSWERS}]"
+# The save sends the page's pace and its rank answers' key, as a submit does (`SENT_PACE`, `SHOWN_ANSWERS`), and
+# the item the editor was opened on (`on_edit_open`'s, last).
+WITH_PACE = f"(...a) => [...a.slice(0, 5), {SENT_PACE}, {SHOWN_ANSWERS}, a[a.length - 1]]"
 _TOKENS = re.compile(r"\s+|\w+|[^\w\s]")  # words, runs of white space, single punctuation marks
 
 
@@ -63,8 +64,18 @@ def opened() -> dict:
     return gr.update(visible=True)
 
 
+EDITOR_ELSEWHERE = (
+    "the editor was opened on another item than the one on your screen; press e to edit this one's answer"
+)
+
+
+class EditorElsewhere(ValueError):
+    """A save from an editor opened on another item than the one it is sent with."""
+
+
 def editor_components() -> tuple:
-    """The editor (hidden until `e`), its text box and its Save and Cancel buttons."""
+    """The editor (hidden until `e`), its text box, its Save and Cancel buttons, and the hidden id of the item it
+    was opened on (`on_edit_open`), which its save sends."""
     with gr.Group(visible=False, elem_id="pf-editor") as editor:
         draft = gr.Textbox(
             label="Your edit of the answer you prefer — Ctrl+Enter saves it with your label, Esc cancels",
@@ -75,19 +86,21 @@ def editor_components() -> tuple:
         with gr.Row():
             save = gr.Button("Save edit  Ctrl+⏎", variant="primary", elem_id="pf-edit-save")
             cancel = gr.Button("Cancel  Esc", elem_id="pf-edit-cancel")
-    return editor, draft, save, cancel
+    opened_on = gr.Textbox(visible=False, elem_id="pf-edit-item")
+    return editor, draft, save, cancel, opened_on
 
 
 def on_edit_open(ctx: "Context", user: str, item_id: str | None, choice: str | None) -> tuple:
-    """(editor, text box, status): the picked answer's text in the editor, or why it does not open."""
+    """(editor, text box, status, the item it opened on): the picked answer's text in the editor, or why it does
+    not open."""
     if not item_id:
-        return closed(), "", ""
+        return closed(), "", "", ""
     try:
         text = ctx.service.edit_source(user, item_id, choice)
     except (StaleItem, EditError) as exc:
-        return closed(), "", message_html(f"Not opened: {exc}.", "warn")
+        return closed(), "", message_html(f"Not opened: {exc}.", "warn"), ""
     hint = f"Editing {PREFERRED[ctx.service.view]}: Ctrl+Enter saves the edit with your label, Esc cancels."
-    return opened(), text, message_html(hint, "info")
+    return opened(), text, message_html(hint, "info"), item_id
 
 
 def on_edit_cancel() -> tuple:
@@ -105,14 +118,19 @@ def on_edit_save(
     active_seconds=None,
     answers: str | None = None,
     waited: float | None = None,
+    *,
+    opened_on: str | None,
 ) -> "View":
     """Save the label with the edit (`LabelService.submit` with ``edit``, ``waited`` as a submit's: `on_submit`);
-    a refused edit keeps the editor open."""
+    a refused edit keeps the editor open. ``opened_on``: the item the editor was opened on (`on_edit_open`); a save
+    with another item (a draw of the next one left the editor open with the gone item's answer) stores nothing."""
     if not item_id:
         return label_view(ctx, user)
     how = None
     try:
         how = picked_strength(strength)
+        if opened_on != item_id:
+            raise EditorElsewhere(EDITOR_ELSEWHERE)
         seconds, waited = browser_pace(active_seconds, waited)
         label = ctx.service.submit(
             user, item_id, choice or "", how, note or "", seconds, text or "", answers or None, waited
@@ -124,6 +142,11 @@ def on_edit_save(
             saved = f"✓ Already saved: {describe_label(label)}, with your edit. (u undoes both)"
             return label_view(ctx, user, message_html(saved, "ok"))
         return refused_view(ctx, user, exc)
+    except EditorElsewhere as exc:  # its text is no answer of this item's: the editor closes, the pick stays
+        view = label_view(ctx, user, message_html(f"Not saved: {exc}.", "warn", refused=True))
+        return (
+            replace(view, choice=choice, strength=how, note=note or "") if view.item_id == item_id else view
+        )
     except (
         ValueError,
         NotSaved,
@@ -156,19 +179,22 @@ def wire_editor(ctx: "Context", label: "LabelTab", page: list[gr.Component], com
         return on_edit_cancel()
 
     @shown_errors(ctx, "saving your edit", maybe_saved("your label and edit"))
-    def save_edit(item: str, pick, how, text_note, draft, seconds, waited, answers, request: gr.Request):
+    def save_edit(item: str, pick, how, text_note, draft, seconds, waited, answers, on, request: gr.Request):
         user = signed_in(request)
-        return astuple(on_edit_save(ctx, user, item, pick, how, text_note, draft, seconds, answers, waited))
+        view = on_edit_save(
+            ctx, user, item, pick, how, text_note, draft, seconds, answers, waited, opened_on=on
+        )
+        return astuple(view)
 
     quiet = dict(api_visibility="undocumented", show_progress="hidden")
     editor = [label.editor, label.draft, label.status]
     opening = label.edit_open.click(
-        open_editor, [label.item_id, label.choice], editor, api_name="edit_open", **quiet
+        open_editor, [label.item_id, label.choice], [*editor, label.edit_item], api_name="edit_open", **quiet
     )
     # the page waits for the editor until it shows or this says the answer was a refusal (annotate.edit_script)
     opening.then(None, [label.draft], None, js=EDITOR_ANSWERED)
     label.edit_cancel.click(cancel_edit, None, editor, api_name="edit_cancel", **quiet)
-    inputs = [label.item_id, label.choice, label.strength, label.note, label.draft, *page]
+    inputs = [label.item_id, label.choice, label.strength, label.note, label.draft, *page, label.edit_item]
     saved = label.edit_save.click(save_edit, inputs, js=WITH_PACE, api_name="edit_save", **common)
     # keys queued meanwhile wait for it (annotate.assets), which reads a refusal in its status line
     saved.then(None, [label.status], None, js=ANSWER_DRAWN)

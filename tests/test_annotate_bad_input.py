@@ -76,7 +76,7 @@ def test_a_note_of_exactly_the_limit_is_saved(ctx):
 
 def test_an_edit_with_a_bad_strength_is_one_line_and_stores_nothing(ctx):
     item = label_view(ctx, "bob").item_id
-    view = on_edit_save(ctx, "bob", item, "left", [2], "", "a better answer")
+    view = on_edit_save(ctx, "bob", item, "left", [2], "", "a better answer", opened_on=item)
     assert "Not saved: strength &#x27;[2]&#x27; is not a whole number" in view.status
     assert stored(ctx) == 0
 
@@ -125,7 +125,7 @@ def test_a_note_that_cannot_be_stored_fails_only_its_own_label_not_those_written
 
 def test_an_edit_holding_a_lone_surrogate_is_one_line_and_stores_nothing(ctx):
     item = label_view(ctx, "bob").item_id
-    view = on_edit_save(ctx, "bob", item, "left", None, "", "a better \ud800 answer")
+    view = on_edit_save(ctx, "bob", item, "left", None, "", "a better \ud800 answer", opened_on=item)
     assert "Not saved: the edit holds an invalid character (U+D800) at 10" in view.status, view.status
     assert stored(ctx) == 0 and view.draft == "a better \ud800 answer"  # kept in the editor, to fix
 
@@ -140,10 +140,13 @@ def test_an_edit_holding_a_lone_surrogate_is_one_line_and_stores_nothing(ctx):
 def test_an_edit_with_a_nul_or_over_the_limit_is_one_line_and_stores_nothing(ctx, text, said):
     """An edit had no bound but the request's (1 MiB), and a NUL in it was stored where an import refuses one."""
     item = label_view(ctx, "bob").item_id
-    view = on_edit_save(ctx, "bob", item, "left", "2", "", text)
+    view = on_edit_save(ctx, "bob", item, "left", "2", "", text, opened_on=item)
     assert f"Not saved: {said}" in view.status and view.status.count("Not saved") == 1, view.status
     assert stored(ctx) == 0 and view.draft == text and (view.choice, view.strength) == ("left", 2)
-    assert "Saved to disk" in on_edit_save(ctx, "bob", item, "left", "2", "", "y" * MAX_EDIT_CHARS).status
+    assert (
+        "Saved to disk"
+        in on_edit_save(ctx, "bob", item, "left", "2", "", "y" * MAX_EDIT_CHARS, opened_on=item).status
+    )
 
 
 @pytest.mark.parametrize(("task", "pick"), [("pairwise", "right"), ("kto", "undesirable")])

@@ -173,13 +173,14 @@ def ctx(label_ws):
 
 def test_handlers_open_refuse_save_and_undo(ctx, label_ws):
     view, before = on_load(ctx, "bob"), parts(label_ws)
-    closed, text, status = on_edit_open(ctx, "bob", view.item_id, None)
-    assert (closed, text) == (gr.update(visible=False), "")
+    closed, text, status, opened_on = on_edit_open(ctx, "bob", view.item_id, None)
+    assert (closed, text, opened_on) == (gr.update(visible=False), "", "")
     assert "Not opened: pick the better answer first (a or b), then press e." in status
-    opened, text, status = on_edit_open(ctx, "bob", view.item_id, "right")
+    opened, text, status, opened_on = on_edit_open(ctx, "bob", view.item_id, "right")
     assert opened == gr.update(visible=True) and text == ctx.service.edit_source("bob", view.item_id, "right")
+    assert opened_on == view.item_id  # what its save sends back (`on_edit_save`)
     assert "Ctrl+Enter saves the edit with your label, Esc cancels." in status
-    refused = on_edit_save(ctx, "bob", view.item_id, "right", "1", "", text)
+    refused = on_edit_save(ctx, "bob", view.item_id, "right", "1", "", text, opened_on=view.item_id)
     assert "Not saved: the edit changes nothing: fix the answer, or press Esc to cancel." in refused.status
     assert (refused.item_id, refused.choice, refused.strength, refused.draft) == (
         view.item_id,
@@ -188,7 +189,7 @@ def test_handlers_open_refuse_save_and_undo(ctx, label_ws):
         text,
     )
     assert refused.editor == gr.update(visible=True) and parts(label_ws) == before
-    saved = on_edit_save(ctx, "bob", view.item_id, "right", "4", "", "Fixed. " + text)
+    saved = on_edit_save(ctx, "bob", view.item_id, "right", "4", "", "Fixed. " + text, opened_on=view.item_id)
     assert "✓ Saved to disk: B better (significantly better), with your edit. (u undoes both)" in saved.status
     assert saved.item_id != view.item_id and saved.editor == gr.update(visible=False) and saved.draft == ""
     assert edited(label_ws)[1] == {"exported": 1}
@@ -218,7 +219,9 @@ def test_the_admins_diff_is_word_level_and_inert(ctx, label_ws):
     # the rank app's e edits the answer ranked first: its admin tab says so (it said "picked" too)
     assert "presses e on the answer they ranked first" in edits_html(label_ws, "rank")
     view = on_load(ctx, "bob")
-    on_edit_save(ctx, "bob", view.item_id, "left", None, "", "<script>alert(3)</script>")
+    on_edit_save(
+        ctx, "bob", view.item_id, "left", None, "", "<script>alert(3)</script>", opened_on=view.item_id
+    )
     html = edits_view(ctx, "ann")
     assert "<script>" not in html and "<ins>&lt;script&gt;alert(3)&lt;/script&gt;</ins>" in html
     assert "<td>bob</td><td>1</td><td>1</td>" in html
@@ -226,9 +229,40 @@ def test_the_admins_diff_is_word_level_and_inert(ctx, label_ws):
         edits_view(ctx, "bob")
 
 
+def test_a_save_from_an_editor_opened_on_another_item_stores_nothing(ctx, label_ws):
+    """bob opens the editor on his item; it leaves his screen (skipped in his other tab) and a late draw brings the
+    next one, the editor left open with the gone item's answer. Its save was stored as an edit of the next item's
+    answer: the save now names the item the editor was opened on, and one not on his screen stores nothing."""
+    gone = on_load(ctx, "bob").item_id
+    *_, opened_on = on_edit_open(ctx, "bob", gone, "left")
+    ctx.service.skip("bob", gone)  # his other tab
+    second, before = on_load(ctx, "bob").item_id, parts(label_ws)
+    refused = on_edit_save(
+        ctx, "bob", second, "left", "2", "a note", "Fixed. Gone answer", opened_on=opened_on
+    )
+    said = (
+        "Not saved: the editor was opened on another item than the one on your screen; press e to edit this"
+    )
+    assert said in refused.status and "data-refused" in refused.status, refused.status
+    assert parts(label_ws) == before and ctx.service.latest_label("bob", second) is None
+    assert (refused.item_id, refused.choice, refused.strength, refused.note) == (second, "left", 2, "a note")
+    assert (refused.editor, refused.draft) == (
+        gr.update(visible=False),
+        "",
+    )  # its text is no answer of this item
+    missing = on_edit_save(ctx, "bob", second, "left", None, "", "Fixed. Gone answer", opened_on=None)
+    assert said in missing.status and parts(label_ws) == before  # a save that names none: the same
+    *_, opened_on = on_edit_open(ctx, "bob", second, "left")
+    text = ctx.service.edit_source("bob", second, "left")
+    saved = on_edit_save(ctx, "bob", second, "left", None, "", "Fixed. " + text, opened_on=opened_on)
+    assert "✓ Saved to disk: A better, with your edit." in saved.status
+    edit = label_ws.frame("completions").query("engine == 'human'").iloc[0]
+    assert edit["text"] == "Fixed. " + text and edited(label_ws)[1] == {"exported": 1}
+
+
 def test_a_save_without_text_is_a_refused_edit_not_a_plain_label(ctx, label_ws):
     view, before = on_load(ctx, "bob"), parts(label_ws)
-    refused = on_edit_save(ctx, "bob", view.item_id, "left", None, "", None)
+    refused = on_edit_save(ctx, "bob", view.item_id, "left", None, "", None, opened_on=view.item_id)
     assert "Not saved: the edit is empty" in refused.status and parts(label_ws) == before
 
 
@@ -236,14 +270,16 @@ def test_a_save_sent_twice_says_already_saved_with_the_edit(ctx, label_ws):
     """A repeated Ctrl+Enter (or a save resent after a restart) said "Not saved: ... no longer on your screen"
     of a label and edit that were saved; a plain submit sent twice says "Already saved"."""
     view = on_load(ctx, "bob")
-    first = on_edit_save(ctx, "bob", view.item_id, "left", "2", "", "Fixed by hand.")
+    first = on_edit_save(ctx, "bob", view.item_id, "left", "2", "", "Fixed by hand.", opened_on=view.item_id)
     assert "✓ Saved to disk" in first.status
-    again = on_edit_save(ctx, "bob", view.item_id, "left", "2", "", "Fixed by hand.")
+    again = on_edit_save(ctx, "bob", view.item_id, "left", "2", "", "Fixed by hand.", opened_on=view.item_id)
     assert "✓ Already saved: A better (slightly better), with your edit. (u undoes both)" in again.status
     assert again.item_id == first.item_id and edited(label_ws)[1] == {"exported": 1}
     other = on_load(ctx, "bob")  # a label saved without an edit: the edit sent afterwards is not saved
     ctx.service.submit("bob", other.item_id, "left")
-    late = on_edit_save(ctx, "bob", other.item_id, "left", None, "", "Fixed by hand.")
+    late = on_edit_save(
+        ctx, "bob", other.item_id, "left", None, "", "Fixed by hand.", opened_on=other.item_id
+    )
     assert "Not saved: item" in late.status and edited(label_ws)[1] == {"exported": 1}
 
 
@@ -291,7 +327,14 @@ def test_a_rank_edit_is_undone_with_its_ranking_after_a_restart(rank_ws):
     restarted = LabelService(rank_ws, "rank")
     users = {"ann": User("ann", hash_password("correct horse"))}
     resent = on_edit_save(
-        make_context(restarted, Authenticator(users)), "ann", shown.item.id, "1 > 2 > 3 > 4", None, "", EDIT
+        make_context(restarted, Authenticator(users)),
+        "ann",
+        shown.item.id,
+        "1 > 2 > 3 > 4",
+        None,
+        "",
+        EDIT,
+        opened_on=shown.item.id,
     )
     saved = "✓ Already saved: ranking 1 &gt; 2 &gt; 3 &gt; 4, with your edit."
     assert saved in resent.status  # it said "Not saved: item ... is no longer on your screen"
@@ -305,12 +348,16 @@ def test_the_rank_view_opens_and_saves_an_edit(rank_ws):
     users = {"bob": User("bob", hash_password("correct horse"))}
     ctx = make_context(LabelService(rank_ws, "rank"), Authenticator(users))
     view = on_load(ctx, "bob")
-    opened, text, status = on_edit_open(ctx, "bob", view.item_id, "2 > 4")
+    opened, text, status, _ = on_edit_open(ctx, "bob", view.item_id, "2 > 4")
     assert opened == gr.update(visible=True) and "Editing the answer you ranked first" in status
-    unfinished = on_edit_save(ctx, "bob", view.item_id, "2 > 4", None, "", "Fixed. " + text)
+    unfinished = on_edit_save(
+        ctx, "bob", view.item_id, "2 > 4", None, "", "Fixed. " + text, opened_on=view.item_id
+    )
     assert "Not saved: rank all 4 answers (not ranked yet: 1, 3)." in unfinished.status
     assert (unfinished.editor, unfinished.draft, unfinished.choice) == (opened, "Fixed. " + text, "2 > 4")
-    saved = on_edit_save(ctx, "bob", view.item_id, "2 > 4 > 1 > 3", None, "", "Fixed. " + text)
+    saved = on_edit_save(
+        ctx, "bob", view.item_id, "2 > 4 > 1 > 3", None, "", "Fixed. " + text, opened_on=view.item_id
+    )
     assert "✓ Saved to disk: ranking 2 &gt; 4 &gt; 1 &gt; 3, with your edit. (u undoes both)" in saved.status
     assert edited(rank_ws)[1] == {"exported": 1}
 
@@ -345,8 +392,8 @@ def test_another_edit_resent_after_a_restart_is_not_called_saved(label_ws):
     item = service.show("bob").item.id
     service.submit("bob", item, "left", edit=EDIT)
     restarted = make_context(LabelService(label_ws), Authenticator(users))
-    other = on_edit_save(restarted, "bob", item, "left", None, "", EDIT + " And fixed again.")
+    other = on_edit_save(restarted, "bob", item, "left", None, "", EDIT + " And fixed again.", opened_on=item)
     assert "Already saved" not in other.status and "Not saved: item" in other.status
     assert edited(label_ws)[0].column("messages").to_pylist()[0][-1]["content"] == EDIT
-    same = on_edit_save(restarted, "bob", item, "left", None, "", EDIT)
+    same = on_edit_save(restarted, "bob", item, "left", None, "", EDIT, opened_on=item)
     assert "✓ Already saved: A better, with your edit." in same.status

@@ -34,7 +34,7 @@ def test_a_submit_or_save_that_stores_nothing_is_marked_refused(ctx, monkeypatch
         "nothing picked": on_submit(ctx, "bob", item, None, None, ""),
         "a note too long": on_submit(ctx, "bob", item, "left", None, "x" * 10_001),
         "an item not on screen": on_submit(ctx, "bob", "not-an-item", "left", None, ""),
-        "an empty edit": on_edit_save(ctx, "bob", item, "left", None, "", ""),
+        "an empty edit": on_edit_save(ctx, "bob", item, "left", None, "", "", opened_on=item),
     }
     submit = ctx.service.submit
 

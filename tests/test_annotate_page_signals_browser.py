@@ -12,30 +12,21 @@ from dataclasses import replace
 from annotate.service import choice_from_side
 from tests.annotate_browser import (
     CHECKED,
-    COUNT_DRAWS,
     KEPT_PICK,
     LOAD_DRAWN,
     NO_CHROMIUM,
     SHOWN_ITEM,
     SHOWN_VIEW,
     WAIT_MS,
-    build_workspace,
+    assert_one_label,
+    bob_on_first,
     load_draw_held,
-    login,
-    serve,
     unanswered,
     wait_status,
 )
 
 pytestmark = NO_CHROMIUM
 EDITOR_OPEN = "document.querySelector('#pf-edit textarea')?.offsetParent != null"
-
-
-def drawn_login(page, url) -> None:
-    """bob signs in, and both of the label tab's draws as the page loads are on screen, Gradio done with them."""
-    page.add_init_script(COUNT_DRAWS)
-    login(page, url, "bob")
-    page.wait_for_function(LOAD_DRAWN, timeout=WAIT_MS)
 
 
 def reload_drawn(page, item: str) -> None:
@@ -46,30 +37,11 @@ def reload_drawn(page, item: str) -> None:
     page.wait_for_timeout(1500)
 
 
-def the_label(workspace, item: str, side: str, edited: bool = False):
-    """The one label stored: bob's, on ``item``, choosing the answer shown on ``side`` (``edited``: and his label on
-    the edit pair his edit made)."""
-    labels = workspace.frame("labels")
-    assert len(labels) == 1 + edited, f"{len(labels)} labels"
-    labels = labels[labels["item_id"] == item]
-    assert labels["annotator"].tolist() == ["bob"], f"the labels on {item}: {labels['annotator'].tolist()}"
-    label = labels.iloc[0]
-    assert label["choice"] == choice_from_side(side, label["left"]), f"{label['choice']!r} is not {side}"
-    return label
-
-
 def test_an_enter_with_nothing_picked_is_never_marked_sent(tmp_path, browser, users):
     """bob presses Enter with nothing picked while the app does not answer, and reloads. Before, the page kept the
     empty pick marked as sent and the reload sent it again: "Pick a choice first" once more, a send bob never made
     of anything. Now nothing picked is never marked sent: the reload sends nothing; b and Enter save B."""
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        drawn_login(page, url)
-        first = ctx.service.queue.held["bob"]
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, first):
         with unanswered(page):
             page.keyboard.press("Enter")
             assert page.evaluate(f"{KEPT_PICK}?.submitted ?? false") is False
@@ -78,9 +50,7 @@ def test_an_enter_with_nothing_picked_is_never_marked_sent(tmp_path, browser, us
         page.keyboard.press("b")
         page.keyboard.press("Enter")
         wait_status(page, "Saved to disk: B better")
-        the_label(workspace, first, "right")
-    finally:
-        app.close()
+        assert_one_label(workspace, first, "right")
 
 
 def test_a_refusal_is_read_from_its_mark_not_its_words(tmp_path, browser, users, monkeypatch):
@@ -90,11 +60,8 @@ def test_a_refusal_is_read_from_its_mark_not_its_words(tmp_path, browser, users,
     puts B back on screen and stores nothing; Enter stores it, once."""
     import annotate.app
     from annotate.screen import NotSaved
-    from data import Workspace
 
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
-    on_submit, submit, refused = annotate.app.on_submit, ctx.service.submit, []
+    on_submit, refused = annotate.app.on_submit, []
 
     def disk_full_once(*args, **kwargs):
         if not refused:
@@ -106,12 +73,10 @@ def test_a_refusal_is_read_from_its_mark_not_its_words(tmp_path, browser, users,
         view = on_submit(*args, **kwargs)
         return replace(view, status=view.status.replace("Not saved", "Nicht gespeichert"))
 
-    ctx.service.submit = disk_full_once
     monkeypatch.setattr(annotate.app, "on_submit", reworded)
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        drawn_login(page, url)
-        first = ctx.service.queue.held["bob"]
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, first):
+        submit = ctx.service.submit
+        ctx.service.submit = disk_full_once
         page.keyboard.press("b")
         page.keyboard.press("Enter")
         wait_status(page, "Nicht gespeichert: the disk is full")
@@ -123,9 +88,7 @@ def test_a_refusal_is_read_from_its_mark_not_its_words(tmp_path, browser, users,
         assert len(refused) == 1 and len(workspace.frame("labels")) == 0
         page.keyboard.press("Enter")
         wait_status(page, "Saved to disk: B better")
-        the_label(workspace, first, "right")
-    finally:
-        app.close()
+        assert_one_label(workspace, first, "right")
 
 
 def test_a_pick_changed_back_to_the_one_sent_is_paced_as_at_that_send(tmp_path, browser, users):
@@ -133,14 +96,7 @@ def test_a_pick_changed_back_to_the_one_sent_is_paced_as_at_that_send(tmp_path, 
     again, as the very pick sent. Before, it was paced from the change back: its `seconds` ran to the change back
     (three seconds of B in them) and its `active_seconds` were the count then. Now it is paced as at its first send
     (README: `seconds` run from the hand-out to the pick's first send)."""
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        drawn_login(page, url)
-        first = ctx.service.queue.held["bob"]
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, first):
         with unanswered(page):
             page.keyboard.press("a")
             page.keyboard.press("Enter")
@@ -154,12 +110,11 @@ def test_a_pick_changed_back_to_the_one_sent_is_paced_as_at_that_send(tmp_path, 
             page.wait_for_function(f"{KEPT_PICK}?.choice === 0 && {KEPT_PICK}.submitted", timeout=WAIT_MS)
         page.reload()
         wait_status(page, "Saved to disk: A better")
-        label = the_label(workspace, first, "left")
+        assert_one_label(workspace, first, "left")
+        label = workspace.frame("labels").iloc[0]
         # to the send, give or take the server's and the browser's reads of the time (the change back is 3 s later)
         assert 0 < label["seconds"] < sent - label["served_at"].timestamp() + 1, label.to_dict()
         assert active is not None and label["active_seconds"] == active, label.to_dict()
-    finally:
-        app.close()
 
 
 def test_the_editors_cancel_gives_up_the_send(tmp_path, browser, users):
@@ -167,14 +122,7 @@ def test_the_editors_cancel_gives_up_the_send(tmp_path, browser, users):
     writes in the note and takes it out again. Before, Cancel unmarked the pick but kept it as the pick sent, so
     the note put back as it was marked it sent again and the reload stored A behind bob's back. Now Cancel gives up
     the send: the reload puts A back and stores nothing; Enter stores it, once."""
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        drawn_login(page, url)
-        first = ctx.service.queue.held["bob"]
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, first):
         with unanswered(page):
             page.keyboard.press("a")
             page.keyboard.press("Enter")
@@ -191,9 +139,7 @@ def test_the_editors_cancel_gives_up_the_send(tmp_path, browser, users):
         assert page.evaluate(CHECKED) == 0 and len(workspace.frame("labels")) == 0
         page.keyboard.press("Enter")
         wait_status(page, "Saved to disk: A better")
-        the_label(workspace, first, "left")
-    finally:
-        app.close()
+        assert_one_label(workspace, first, "left")
 
 
 def test_the_late_load_draw_leaves_an_editor_opened_before_it_open(tmp_path, browser, users):
@@ -201,14 +147,7 @@ def test_the_late_load_draw_leaves_an_editor_opened_before_it_open(tmp_path, bro
     tab's second draw as the page loads lands. Before, that draw (the same item) closed the editor under him (the
     kept pick reopens only an edit already typed); now a draw of the item on screen leaves the editor as it is, and
     his edit, typed then, is saved with A."""
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        drawn_login(page, url)
-        first = ctx.service.queue.held["bob"]
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, first):
         page.keyboard.press("a")
         page.wait_for_function(f"{KEPT_PICK}?.choice === 0", timeout=WAIT_MS)
         with load_draw_held(page, ctx.service) as let_go:
@@ -230,9 +169,11 @@ def test_the_late_load_draw_leaves_an_editor_opened_before_it_open(tmp_path, bro
         page.keyboard.type("Fixed: ")
         page.keyboard.press("Control+Enter")
         wait_status(page, "Saved to disk: A better, with your edit")
-        the_label(workspace, first, "left", edited=True)
-    finally:
-        app.close()
+        labels = workspace.frame("labels")  # his label and his label on the edit pair his edit made
+        on_first = labels[labels["item_id"] == first]
+        assert len(labels) == 2 and on_first["annotator"].tolist() == ["bob"], labels.to_dict()
+        label = on_first.iloc[0]
+        assert label["choice"] == choice_from_side("left", label["left"]), label.to_dict()
 
 
 def test_a_late_load_draw_of_another_item_closes_the_editor_of_the_item_gone(tmp_path, browser, users):
@@ -241,14 +182,7 @@ def test_a_late_load_draw_of_another_item_closes_the_editor_of_the_item_gone(tmp
     editor open, with the gone item's answer in it, over the next item: A and Ctrl+Enter there stored that text as
     an edit of the next item's answer. Now the page cancels an editor of an item no longer on screen: e opens the
     next item's own answer, and the edit saved is of it."""
-    from data import Workspace
-
-    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    app, ctx, url = serve(workspace, "pairwise", users)
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
-        drawn_login(page, url)
-        first = ctx.service.queue.held["bob"]
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, first):
         with load_draw_held(page, ctx.service) as let_go:
             page.wait_for_function(f"item => ({SHOWN_ITEM}) === item", arg=first, timeout=WAIT_MS)
             page.keyboard.press("a")
@@ -282,5 +216,3 @@ def test_a_late_load_draw_of_another_item_closes_the_editor_of_the_item_gone(tmp
         shown = pair[f"completion_{label['left']}"]  # the answer on the left: the one bob picked and edited
         edit = completions.query("engine == 'human'").iloc[0]
         assert edit["parent_id"] == shown and edit["text"] == "Fixed: " + texts[shown]
-    finally:
-        app.close()

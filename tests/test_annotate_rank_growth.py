@@ -103,7 +103,16 @@ def test_a_ranking_typed_on_a_tab_that_outlived_a_restart_is_never_saved_in_othe
 
     service, ctx, user, old, new_order = _stale_tab(tmp_path)
     edited = on_edit_save(
-        ctx, user, old.item.id, "2 > 1 > 4 > 3", None, "", "Better.", None, answers_key(old.order)
+        ctx,
+        user,
+        old.item.id,
+        "2 > 1 > 4 > 3",
+        None,
+        "",
+        "Better.",
+        None,
+        answers_key(old.order),
+        opened_on=old.item.id,
     )
     assert "its numbers changed" in edited.status and edited.draft == ""  # an edit's save: the same check
     view = on_submit(ctx, user, old.item.id, "2 > 1 > 4 > 3", None, "", None, answers_key(old.order))
