@@ -99,15 +99,17 @@ def cmd_provision(args: Any) -> int:
 
 # (a record error's reason, --remove) -> what --on-error skip does with such rows, the hint its error ends with.
 # --remove imports nothing: it reads the file as its import did (with --on-error skip, its complete records, and
-# without the rows a labeller's earlier row contradicts, or over the arena's answers, which that import left out)
+# without the rows a labeller's earlier row contradicts, or over an arena answer, which that import left out; a row
+# naming no labeller over the arena's answers it reads as an import before 2026-12-07 stored it, refusing none)
 ON_ERROR_HINTS = {
     ("truncated", False): "imports them",
     ("truncated", True): "reads them, as an import with it did",
     **{
         (reason, remove): "leaves them out" + ", as an import with it did" * remove
-        for reason in (LABELLER_CONFLICT, ARENA_ANSWER, ARENA_UNNAMED)
+        for reason in (LABELLER_CONFLICT, ARENA_ANSWER)
         for remove in (False, True)
     },
+    (ARENA_UNNAMED, False): "leaves them out",
 }
 
 
@@ -176,8 +178,9 @@ def remove_imports(args: Any, options: ImportOptions) -> int:
     workspace = Workspace(args.workspace)
     spellings = Spellings(workspace)  # the texts as the import stored them
     # no label has a split, nor its id a strength: neither is read, as a file imported before they were is withdrawn
-    # nor is a near miss of a column refused, nor a text of messages written out: an import before either check
-    # stored such a file's labels (a row of messages an import since left out: its rejects file lists it)
+    # nor is a near miss of a column refused, nor a text of messages written out, nor a row naming no labeller over
+    # the arena's answers: an import before each check stored such a file's labels (a row an import since left out
+    # so: its rejects file lists it)
     options = replace(
         options,
         split_column=False,
@@ -185,6 +188,7 @@ def remove_imports(args: Any, options: ImportOptions) -> int:
         near_misses=False,
         answers_wanted=False,
         messages_as_text=False,
+        arena_rows=False,
     )
     # every file read before anything is written
     files = file_labels(args.remove, options, workspace, spellings)
