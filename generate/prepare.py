@@ -171,7 +171,15 @@ def prompts_line(loaded: Loaded, counts: Counter) -> str | None:
 
 # why a job samples more than the --prompts file's own prompts, per path that does (`file_share_line`)
 JOB_SAMPLES = "a job samples every prompt of its split this model has not answered in the round"
-ARENA_SAMPLES = "an arena compares its models on the first --limit prompts of its split, oldest first"
+
+
+def arena_samples(limit: int) -> str:
+    """How an arena picks its prompts: without --limit (0) it compares its models on all of its split."""
+    if limit:
+        return "an arena compares its models on the first --limit prompts of its split, oldest first"
+    return "an arena compares its models on every prompt of its split (no --limit)"
+
+
 LOOP_SAMPLES = (
     "a loop samples the first --limit prompts of split train and --spin-test-limit of test, oldest first"
 )
