@@ -180,9 +180,12 @@ def arena_samples(limit: int) -> str:
     return "an arena compares its models on every prompt of its split (no --limit)"
 
 
-LOOP_SAMPLES = (
-    "a loop samples the first --limit prompts of split train and --spin-test-limit of test, oldest first"
-)
+def loop_samples(gold: bool) -> str:
+    """How a loop picks its prompts; ``gold``: SPIN's, whose pairs need a gold answer, samples only prompts with one."""
+    which = "prompts with a gold answer" if gold else "prompts"
+    return (
+        f"a loop samples the first --limit {which} of split train and --spin-test-limit of test, oldest first"
+    )
 
 
 def file_share_line(

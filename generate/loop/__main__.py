@@ -38,11 +38,11 @@ from generate.options import (
     sampling_params,
 )
 from generate.prepare import (
-    LOOP_SAMPLES,
     check_reward_judge,
     fetch_model,
     file_share_line,
     import_prompts,
+    loop_samples,
     preview_prompts,
     quiet_logs,
     read_prompts,
@@ -292,7 +292,7 @@ def run(options: LoopOptions) -> dict:
             sampled = {split: set(ids) for split, ids in sets.items() if ids}
             if options.arena and "test" not in sampled:
                 sampled["test"] = set(prompt_ids(workspace, "test", options.spin_test_limit))
-            if said := file_share_line(workspace, loaded, sampled, LOOP_SAMPLES):
+            if said := file_share_line(workspace, loaded, sampled, loop_samples(bool(options.spin_iter))):
                 print(said)
         gold = "with a gold answer " * bool(options.spin_iter)  # what SPIN's pairs need
         for line in limit_taken(options.limit or 0, len(sets["train"]), f"{gold}in split train"):
