@@ -241,3 +241,37 @@ def test_a_loop_counts_the_files_prompts_in_a_split_it_does_not_sample(
         "" if arena else "; 2 prompts of the file not sampled: 2 in split test, which the job does not sample"
     )
     assert line in capsys.readouterr().out.splitlines()
+
+
+def test_a_spin_loop_with_an_arena_counts_the_test_prompts_the_arena_answers(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """SPIN samples the test prompts with a gold answer; its --arena answers the first --spin-test-limit test
+    prompts, gold or not. The line counted SPIN's set alone: 1 test prompt of the 3 the arena answers."""
+    from generate.loop import __main__ as loop
+    from generate.loop.spin import SPIN_LOOP
+    from tests.test_generate_spin import write_sft
+
+    class Sampled(Exception):
+        pass
+
+    def sample(*args):
+        raise Sampled
+
+    ws, mine, plain, held = (tmp_path / name for name in ("ws", "mine.json", "plain.json", "held.json"))
+    assert data_main(["import", "-w", str(ws), str(write_sft(tmp_path / "old.json", 3))]) == 0
+    held.write_text(json.dumps([{"instruction": "Describe the moon.", "input": "", "output": "Grey."}]))
+    assert data_main(["import", "-w", str(ws), "--split", "test", str(held)]) == 0
+    plain.write_text(json.dumps([{"prompt": f"Say a thing, {i}."} for i in range(2)]))  # no gold answer
+    assert data_main(["import", "-w", str(ws), "--split", "test", str(plain)]) == 0
+    mine.write_text(json.dumps([{"instruction": "Describe the sky.", "input": "", "output": "Blue."}]))
+    monkeypatch.setitem(loop.RUN, "--spin-iter", lambda: (SPIN_LOOP, sample))
+    argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--prompts", str(mine), "--spin-iter", "1"]
+    argv += ["--test-fraction", "0", "--spin-test-limit", "3", "--arena", "base,newest"]
+    capsys.readouterr()
+    with pytest.raises(Sampled):
+        loop.run(loop.parse_options(argv))
+    line = next(line for line in capsys.readouterr().out.splitlines() if "the job samples" in line)
+    assert (
+        "; the job samples 3 prompts of split test: 0 from the file, 3 other prompts of the workspace" in line
+    )
