@@ -53,7 +53,7 @@ from generate.options import (
     sampling_params,
 )
 from generate.prepare import (
-    ARENA_SAMPLES,
+    arena_samples,
     check_prompts,
     check_reward_judge,
     check_workspace_writable,
@@ -319,12 +319,14 @@ def run(options: GenerateOptions) -> dict:
     if options.arena:
         from generate.arena import run_arena
 
-        if loaded:  # the arena's set: the file's prompts or not
-            ids = set(prompt_ids(workspace, options.split, options.limit or 0))
-            if said := file_share_line(workspace, loaded, {options.split: ids}, ARENA_SAMPLES):
+        # the arena's set, made once: the line below says the set the arena answers
+        ids = prompt_ids(workspace, options.split, options.limit or 0)
+        if loaded:  # the file's prompts or not
+            why = arena_samples(options.limit or 0)
+            if said := file_share_line(workspace, loaded, {options.split: set(ids)}, why):
                 print(said)
         # with --judge, the judge's votes on its pairs
-        return run_arena(options, workspace, models=arena, judge_folder=judge_folder)
+        return run_arena(options, workspace, options.split, ids, models=arena, judge_folder=judge_folder)
     round, label = sampling_round(options, workspace, model_path), model_label(model)
     if options.limit:  # a set smaller than --limit was taken whole without a word
         todo, kept = job_prompts(

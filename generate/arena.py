@@ -46,7 +46,7 @@ from generate.arena_pairing import arena_answers_in_order, arena_pairs, shown_na
 from generate.context import TOO_LONG
 from generate.engines import SamplingParams, engine_said, make_engine
 from generate.isolate import run_isolated
-from generate.job_plan import PromptRow, model_answers, prompt_ids, same_params
+from generate.job_plan import PromptRow, model_answers, same_params
 from generate.options import GenerateOptions, arena_names, engine_options, sampling_params
 from generate.prepare import check_workspace_writable
 from generate.sampling import run_chunks
@@ -188,19 +188,17 @@ def arena_left(
 def arena_plan(
     options: GenerateOptions,
     workspace: Workspace,
-    split: str,
-    limit: int,
+    ids: list[str],
     params: SamplingParams,
     models: list[ModelEntry] | None = None,
-) -> tuple[list[ModelEntry], int, list[str], list[dict[str, int]]]:
-    """The arena's models (``models``, as `resolve_arena` gave them; None: resolved here), round, prompts (the
-    first ``limit`` of ``split``) and the prompts each model has left to answer with ``params`` (`sampling_params`),
-    with the answers it has to each (`arena_left`, in the models' order). No rank check: its answers are stored
-    with a record of the arena (`answers_recorded`), so they join no rank item, whatever the round. Reads only."""
+) -> tuple[list[ModelEntry], int, list[dict[str, int]]]:
+    """The arena's models (``models``, as `resolve_arena` gave them; None: resolved here), round and the prompts of
+    ``ids`` (the arena's fixed set) each model has left to answer with ``params`` (`sampling_params`), with the
+    answers it has to each (`arena_left`, in the models' order). No rank check: its answers are stored with a
+    record of the arena (`answers_recorded`), so they join no rank item, whatever the round. Reads only."""
     models = models or resolve_arena(workspace, options.arena, options.model)
-    ids = prompt_ids(workspace, split, limit)
     round = arena_round(options, models)
-    return models, round, ids, arena_left(workspace, models, round, params, ids, options.arena_n)
+    return models, round, arena_left(workspace, models, round, params, ids, options.arena_n)
 
 
 TRAIN_PROMPTS = (
@@ -213,21 +211,20 @@ TRAIN_PROMPTS = (
 def run_arena(
     options: GenerateOptions,
     workspace: Workspace,
-    split: str | None = None,
-    limit: int | None = None,
+    split: str,
+    ids: list[str],
     models: list[ModelEntry] | None = None,
     judge_folder: str | None = None,
 ) -> dict:
     """Sample every ``--arena`` model (``models``: resolved already, as `generate` does before it creates the
-    workspace; None: resolved here) on the fixed prompt set and write the arena pairs; returns counts.
-    ``judge_folder``: a chat-model --judge's checked folder (`generate.bestofn.OnFirstUse`)."""
-    split = split or options.split
+    workspace; None: resolved here) on the fixed prompt set ``ids`` of ``split`` (`generate.job_plan.prompt_ids`,
+    made once by the caller, which says it) and write the arena pairs; returns counts. ``judge_folder``: a
+    chat-model --judge's checked folder (`generate.bestofn.OnFirstUse`)."""
     # `--arena` without --split samples test where the workspace holds some (`generate.prepare.job_split`)
     if split == "train":
         log.warning(TRAIN_PROMPTS)
-    limit = (options.limit or 0) if limit is None else limit
     params = sampling_params(options)  # reads the chat template: made once, for the plan and the sampling
-    models, round, ids, left = arena_plan(options, workspace, split, limit, params, models)
+    models, round, left = arena_plan(options, workspace, ids, params, models)
     check_arena_prompts(workspace, split, ids)
     if any(left):  # a model's first chunk of answers was its first write
         check_workspace_writable(workspace.path)

@@ -171,10 +171,21 @@ def prompts_line(loaded: Loaded, counts: Counter) -> str | None:
 
 # why a job samples more than the --prompts file's own prompts, per path that does (`file_share_line`)
 JOB_SAMPLES = "a job samples every prompt of its split this model has not answered in the round"
-ARENA_SAMPLES = "an arena compares its models on the first --limit prompts of its split, oldest first"
-LOOP_SAMPLES = (
-    "a loop samples the first --limit prompts of split train and --spin-test-limit of test, oldest first"
-)
+
+
+def arena_samples(limit: int) -> str:
+    """How an arena picks its prompts: without --limit (0) it compares its models on all of its split."""
+    if limit:
+        return "an arena compares its models on the first --limit prompts of its split, oldest first"
+    return "an arena compares its models on every prompt of its split (no --limit)"
+
+
+def loop_samples(gold: bool) -> str:
+    """How a loop picks its prompts; ``gold``: SPIN's, whose pairs need a gold answer, samples only prompts with one."""
+    which = "prompts with a gold answer" if gold else "prompts"
+    return (
+        f"a loop samples the first --limit {which} of split train and --spin-test-limit of test, oldest first"
+    )
 
 
 def file_share_line(

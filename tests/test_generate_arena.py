@@ -760,20 +760,34 @@ def test_the_arena_finds_what_each_model_has_left_once(tmp_path, tiny_model_dir,
     assert made == [cli, arena]
 
 
+@pytest.mark.parametrize("limit", [0, 2])
 def test_an_arena_with_prompts_says_when_it_compares_other_prompts_than_the_files(
-    tmp_path, three_models, capsys
+    tmp_path, three_models, capsys, limit
 ):
     """`--arena ... --prompts FILE` imported the file, then compared the models on the workspace's test prompts, none
-    of them the file's (imported as train), without the line a plain `--prompts` job prints of that."""
+    of them the file's (imported as train), without the line a plain `--prompts` job prints of that. Without
+    --limit the line said "the first --limit prompts" of an arena that compared all of them. The line's counts are
+    the prompts the arena answered, recounted from the workspace's completions."""
     from data.__main__ import main as data_main
 
-    ws, old, mine = tmp_path / "ws", write_prompts(tmp_path / "old.json", 2), tmp_path / "mine.json"
+    ws, old, mine = tmp_path / "ws", write_prompts(tmp_path / "old.json", 3), tmp_path / "mine.json"
     assert data_main(["import", "-w", str(ws), "--split", "test", str(old)]) == 0
     mine.write_text(json.dumps([{"prompt": "Say a new thing."}]))
     capsys.readouterr()
-    assert main(arena_args(ws, three_models[:2], mine)) == 0
+    assert main(arena_args(ws, three_models[:2], mine, *["--limit", str(limit)] * bool(limit))) == 0
+    workspace = Workspace(ws)
+    answered = set(workspace.frame("completions")["prompt_id"])
+    prompts = workspace.frame("prompts")
+    files = set(
+        prompts[prompts["split"] == "train"]["id"]
+    )  # the file's one prompt; the others were imported first
+    assert len(files) == 1 and len(answered) == (limit or 3)
+    how = (
+        "on the first --limit prompts of its split, oldest first" if limit else "on every prompt of its split"
+    )
+    how += "" if limit else " (no --limit)"
     assert (
-        f"--prompts {mine}: the job samples 2 prompts of split test: 0 from the file, 2 other prompts of the "
-        "workspace (an arena compares its models on the first --limit prompts of its split, oldest first, not the "
+        f"--prompts {mine}: the job samples {len(answered)} prompts of split test: {len(answered & files)} from the "
+        f"file, {len(answered - files)} other prompts of the workspace (an arena compares its models {how}, not the "
         "file's alone); 1 prompt of the file not sampled: 1 in split train, which the job does not sample"
     ) in capsys.readouterr().out.splitlines()

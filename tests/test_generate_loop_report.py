@@ -166,12 +166,15 @@ def test_a_round_drivers_option_in_a_single_sampling_jobs_config_names_the_drive
     assert not (tmp_path / "ws").exists()
 
 
+@pytest.mark.parametrize("driver", ["--spin-iter", "--judge-iter"])
 def test_a_loop_with_prompts_says_when_its_sets_hold_other_prompts_than_the_files(
-    tmp_path, tiny_model_dir, monkeypatch, capsys
+    tmp_path, tiny_model_dir, monkeypatch, capsys, driver
 ):
     """`--spin-iter N --prompts FILE` imported the file, then sampled the first --limit train prompts of the
-    workspace, its earlier ones with the file's, without the line a plain `--prompts` job prints of that."""
+    workspace, its earlier ones with the file's, without the line a plain `--prompts` job prints of that. SPIN's
+    are those with a gold answer, which the line said of neither driver."""
     from generate.loop import __main__ as loop
+    from generate.loop.judge import JUDGE_LOOP
     from generate.loop.spin import SPIN_LOOP
     from tests.test_generate_spin import write_sft
 
@@ -184,14 +187,18 @@ def test_a_loop_with_prompts_says_when_its_sets_hold_other_prompts_than_the_file
     ws, mine = tmp_path / "ws", tmp_path / "mine.json"
     assert data_main(["import", "-w", str(ws), str(write_sft(tmp_path / "old.json", 3))]) == 0
     mine.write_text(json.dumps([{"instruction": "Describe the sky.", "input": "", "output": "Blue."}]))
-    monkeypatch.setitem(loop.RUN, "--spin-iter", lambda: (SPIN_LOOP, sample))
-    argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--prompts", str(mine), "--spin-iter", "1"]
+    monkeypatch.setitem(
+        loop.RUN, driver, lambda: (SPIN_LOOP if driver == "--spin-iter" else JUDGE_LOOP, sample)
+    )
+    argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--prompts", str(mine), driver, "1"]
+    argv += [] if driver == "--spin-iter" else ["--judge", str(tiny_model_dir)]
     capsys.readouterr()
     with pytest.raises(Sampled):
         loop.run(loop.parse_options([*argv, "--test-fraction", "0", "--spin-test-limit", "0"]))
+    which = "prompts with a gold answer" if driver == "--spin-iter" else "prompts"
     assert (
         f"--prompts {mine}: the job samples 4 prompts of split train: 1 from the file, 3 other prompts of the "
-        "workspace (a loop samples the first --limit prompts of split train and --spin-test-limit of test, oldest "
+        f"workspace (a loop samples the first --limit {which} of split train and --spin-test-limit of test, oldest "
         "first, not the file's alone)"
     ) in capsys.readouterr().out.splitlines()
 
@@ -227,10 +234,44 @@ def test_a_loop_counts_the_files_prompts_in_a_split_it_does_not_sample(
     assert (Workspace(ws).frame("prompts")["split"] == "test").sum() == 2
     line = (
         f"--prompts {mine}: the job samples 5 prompts of split train: 2 from the file, 3 other prompts of the "
-        "workspace (a loop samples the first --limit prompts of split train and --spin-test-limit of test, oldest "
-        "first, not the file's alone)"
+        "workspace (a loop samples the first --limit prompts with a gold answer of split train and "
+        "--spin-test-limit of test, oldest first, not the file's alone)"
     )
     line += (
         "" if arena else "; 2 prompts of the file not sampled: 2 in split test, which the job does not sample"
     )
     assert line in capsys.readouterr().out.splitlines()
+
+
+def test_a_spin_loop_with_an_arena_counts_the_test_prompts_the_arena_answers(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """SPIN samples the test prompts with a gold answer; its --arena answers the first --spin-test-limit test
+    prompts, gold or not. The line counted SPIN's set alone: 1 test prompt of the 3 the arena answers."""
+    from generate.loop import __main__ as loop
+    from generate.loop.spin import SPIN_LOOP
+    from tests.test_generate_spin import write_sft
+
+    class Sampled(Exception):
+        pass
+
+    def sample(*args):
+        raise Sampled
+
+    ws, mine, plain, held = (tmp_path / name for name in ("ws", "mine.json", "plain.json", "held.json"))
+    assert data_main(["import", "-w", str(ws), str(write_sft(tmp_path / "old.json", 3))]) == 0
+    held.write_text(json.dumps([{"instruction": "Describe the moon.", "input": "", "output": "Grey."}]))
+    assert data_main(["import", "-w", str(ws), "--split", "test", str(held)]) == 0
+    plain.write_text(json.dumps([{"prompt": f"Say a thing, {i}."} for i in range(2)]))  # no gold answer
+    assert data_main(["import", "-w", str(ws), "--split", "test", str(plain)]) == 0
+    mine.write_text(json.dumps([{"instruction": "Describe the sky.", "input": "", "output": "Blue."}]))
+    monkeypatch.setitem(loop.RUN, "--spin-iter", lambda: (SPIN_LOOP, sample))
+    argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--prompts", str(mine), "--spin-iter", "1"]
+    argv += ["--test-fraction", "0", "--spin-test-limit", "3", "--arena", "base,newest"]
+    capsys.readouterr()
+    with pytest.raises(Sampled):
+        loop.run(loop.parse_options(argv))
+    line = next(line for line in capsys.readouterr().out.splitlines() if "the job samples" in line)
+    assert (
+        "; the job samples 3 prompts of split test: 0 from the file, 3 other prompts of the workspace" in line
+    )

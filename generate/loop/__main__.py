@@ -38,11 +38,11 @@ from generate.options import (
     sampling_params,
 )
 from generate.prepare import (
-    LOOP_SAMPLES,
     check_reward_judge,
     fetch_model,
     file_share_line,
     import_prompts,
+    loop_samples,
     preview_prompts,
     quiet_logs,
     read_prompts,
@@ -287,12 +287,14 @@ def run(options: LoopOptions) -> dict:
                 print(line)
             for line in warnings:
                 print(f"warning: {line}", file=sys.stderr)
-            # the loop's sets, the file's prompts or not (--spin-test-limit 0: no test set, but the --arena after the
-            # loop answers every test prompt: `check_loop_arena`)
+            # the loop's sets, the file's prompts or not, and the --arena's after the loop: the first
+            # --spin-test-limit test prompts, gold answer or not (SPIN's test set: those with one; at 0, none, but
+            # the arena answers every test prompt: `check_loop_arena`)
             sampled = {split: set(ids) for split, ids in sets.items() if ids}
-            if options.arena and "test" not in sampled:
-                sampled["test"] = set(prompt_ids(workspace, "test", options.spin_test_limit))
-            if said := file_share_line(workspace, loaded, sampled, LOOP_SAMPLES):
+            if options.arena:
+                arena = set(prompt_ids(workspace, "test", options.spin_test_limit))
+                sampled["test"] = sampled.get("test", set()) | arena
+            if said := file_share_line(workspace, loaded, sampled, loop_samples(bool(options.spin_iter))):
                 print(said)
         gold = "with a gold answer " * bool(options.spin_iter)  # what SPIN's pairs need
         for line in limit_taken(options.limit or 0, len(sets["train"]), f"{gold}in split train"):

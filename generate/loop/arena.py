@@ -68,13 +68,8 @@ def arena_leaderboard(
     by --judge when given (``judge_folder``: a chat model's checked folder), and the leaderboard of those votes
     (people's without a judge) on split test as lines, as `data leaderboard --split test` prints it: the board
     counted every split's votes, an earlier arena's on the train prompts the loop trained on among them."""
-    result = run_arena(
-        arena_options(options),
-        workspace,
-        split="test",
-        limit=options.spin_test_limit,
-        judge_folder=judge_folder,
-    )
+    ids = prompt_ids(workspace, TEST, options.spin_test_limit)
+    result = run_arena(arena_options(options), workspace, TEST, ids, judge_folder=judge_folder)
     by = judge_name(options, workspace) if options.judge else PEOPLE
     same = shlex.join(["python", "-m", "data", "leaderboard", "-w", str(workspace.path), "--split", TEST])
     same += "" if by == PEOPLE else " --by " + shlex.quote(by)
