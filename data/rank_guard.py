@@ -134,12 +134,16 @@ def new_answers(workspace: Workspace, records: Iterable[object]) -> dict[Key, li
 
 def item_sizes(workspace: Workspace, prompt_ids: Iterable[str]) -> dict[Key, int]:
     """How many answers each round of these prompts holds (a rank item's, where 3-6): the stored completions but
-    those of `NO_ITEM_ENGINES`, by prompt and round. Only these prompts' completions are read: an answer's id is a
-    digest of its prompt's id (and text, source...), so the rows of one id are of one prompt, and filtering the
-    rows before the store keeps one per id keeps the ones it would keep after."""
+    those of `NO_ITEM_ENGINES` and the arena's (`data.selection.stored_arena_answers`), by prompt and round. Only
+    these prompts' completions are read: an answer's id is a digest of its prompt's id (and text, source...), so the
+    rows of one id are of one prompt, and filtering the rows before the store keeps one per id keeps the ones it
+    would keep after."""
     prompt_ids = set(prompt_ids)
     columns = ["prompt_id", "engine", "round"]
-    return sizes_of(workspace.read("completions", columns, where=("prompt_id", prompt_ids)), prompt_ids)
+    completions = workspace.read("completions", columns, where=("prompt_id", prompt_ids))
+    # the arena's answers join no rank item (no pair to read where none of these prompts has an answer stored)
+    arena = stored_arena_answers(workspace, prompt_ids) if completions.num_rows else None
+    return sizes_of(completions, prompt_ids, arena)
 
 
 def sizes_of(
