@@ -25,3 +25,9 @@ def test_a_ranking_beside_the_arenas_answers_ranks_its_own_item(ws, tmp_path, ca
     assert "new_completions 3" in out and "new_labels 1" in out
     [label] = workspace.frame("labels").query("task == 'rank'").itertuples()
     assert label.annotator == "import"
+    assert data_main(["import", "-w", str(ws), "--remove", str(path)]) == 0
+    assert capsys.readouterr().out == f"withdrew the labels of {path}: 1 (rankings 1)\n"
+    assert data_main(["import", "-w", str(ws), str(path)]) == 0  # again: the same ranking, stored anew
+    assert "new_labels 1" in capsys.readouterr().out
+    assert data_main(["import", "-w", str(ws), str(path)]) == 0  # and once more: nothing new
+    assert "new_" not in capsys.readouterr().out
