@@ -134,12 +134,23 @@ def new_answers(workspace: Workspace, records: Iterable[object]) -> dict[Key, li
 
 def item_sizes(workspace: Workspace, prompt_ids: Iterable[str]) -> dict[Key, int]:
     """How many answers each round of these prompts holds (a rank item's, where 3-6): the stored completions but
-    those of `NO_ITEM_ENGINES`, by prompt and round. Only these prompts' completions are read: an answer's id is a
-    digest of its prompt's id (and text, source...), so the rows of one id are of one prompt, and filtering the
-    rows before the store keeps one per id keeps the ones it would keep after."""
+    those of `NO_ITEM_ENGINES` and the arena's (`data.selection.stored_arena_answers`), by prompt and round. Only
+    these prompts' completions are read: an answer's id is a digest of its prompt's id (and text, source...), so the
+    rows of one id are of one prompt, and filtering the rows before the store keeps one per id keeps the ones it
+    would keep after."""
     prompt_ids = set(prompt_ids)
-    columns = ["prompt_id", "engine", "round"]
-    return sizes_of(workspace.read("completions", columns, where=("prompt_id", prompt_ids)), prompt_ids)
+    completions, arena = _answers_of(workspace, prompt_ids)
+    return sizes_of(completions, prompt_ids, arena)
+
+
+def _answers_of(workspace: Workspace, prompt_ids: set[str]) -> tuple[pa.Table, pa.Array]:
+    """The completions of ``prompt_ids`` (prompt_id, engine, round), and the arena's answers among them, which
+    join no rank item (no pair is read where none of these prompts has an answer stored)."""
+    completions = workspace.read(
+        "completions", ["prompt_id", "engine", "round"], where=("prompt_id", prompt_ids)
+    )
+    arena = stored_arena_answers(workspace, prompt_ids) if completions.num_rows else pa.array([], pa.string())
+    return completions, arena
 
 
 def sizes_of(
@@ -164,11 +175,7 @@ def kept_items(workspace: Workspace, added: Mapping[Key, int], gold: Mapping[str
     if not any(n > 0 for n in added.values()):
         return []
     prompts = {prompt for prompt, _ in added}  # their completions only (`item_sizes`), and pairs
-    completions = workspace.read(
-        "completions", ["prompt_id", "engine", "round"], where=("prompt_id", prompts)
-    )
-    # the arena's answers among them (no pair to read where none of these prompts has an answer stored)
-    arena = stored_arena_answers(workspace, prompts) if completions.num_rows else pa.array([], pa.string())
+    completions, arena = _answers_of(workspace, prompts)
     labels = item_labels(workspace, [rank_item_id(*key) for key in added])
     items = changed_items(completions, labels, added, gold, arena)
     if isinstance(workspace, ImportPreview):  # rankings only the import would store: nothing to withdraw yet
