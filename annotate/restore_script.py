@@ -1,7 +1,7 @@
 """The page script's part that keeps the labeller's pick in this browser and puts it back on screen (the kept pick:
 ``remember``, ``restore``, ``settleNow``, ``reopen``), and keeps a note or ranking being written when Gradio draws the
 same item again. annotate.assets splices it into its script's closure (``__RESTORE__``), after the helpers it uses
-(``shown``, ``keyOf``, ``load``, ``save``, ``pick``, ``press``, ``rankBox``, ``editing``, ``lastView``); the key and click
+(``shown``, ``keyOf``, ``load``, ``save``, ``pick``, ``press``, ``rankBox``, ``editing``, ``lastView``, ``editorOn``); the key and click
 handling there reads ``restoring`` and calls ``settleNow``, ``onView`` calls ``typedFirst``, starts a restore and
 calls ``rewrite``, and an answer that refused a send calls ``unsend``.
 """
@@ -19,6 +19,8 @@ RESTORE_SCRIPT = """
   // connection cannot lose it; after a reload it is picked again and, if it had been submitted, sent again
   // (the server refuses a second label for an item that already has this labeller's label). So is an edit being
   // typed (`edit`: the open editor's text): the editor opens again with it, and a save of it is sent again.
+  // Only while the editor is open on the item on screen (`editorOn`): one left open over another item (its Cancel
+  // never landed) holds the gone item's answer, which a reload opened on this item and a save there stored as its.
   // withEdit false: a plain submit (the editor, if open, is not what is sent); changed: the radio just picked
   const remember = (submitted, withEdit = true, changed = null) => {
     const view = shown();
@@ -28,7 +30,7 @@ RESTORE_SCRIPT = """
     const note = $("#pf-note textarea")?.value || "";
     const ranking = rankBox()?.value || "";  // rank: the ranking typed so far
     let ratings = window.prefloopRatings?.() ?? null;  // rate: the rubric panel's picks
-    const edit = withEdit ? editing()?.value ?? null : null;
+    const edit = withEdit && editorOn === view.dataset.item ? editing()?.value ?? null : null;
     const previous = load();
     let sent = null, sentPick = null;  // sentPick: the pick as last sent (Enter, a save)
     if (previous?.key === keyOf(view)) {  // a radio cannot be un-picked: -1 here is a reset, not a choice

@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+import pytest
+
 from annotate.service import choice_from_side
 from tests.annotate_browser import (
     CHECKED,
@@ -21,6 +23,7 @@ from tests.annotate_browser import (
     assert_one_label,
     bob_on_first,
     load_draw_held,
+    playwright,
     unanswered,
     wait_status,
 )
@@ -216,3 +219,47 @@ def test_a_late_load_draw_of_another_item_closes_the_editor_of_the_item_gone(tmp
         shown = pair[f"completion_{label['left']}"]  # the answer on the left: the one bob picked and edited
         edit = completions.query("engine == 'human'").iloc[0]
         assert edit["parent_id"] == shown and edit["text"] == "Fixed: " + texts[shown]
+
+
+def test_an_editor_left_open_over_another_item_keeps_no_text_for_it(tmp_path, browser, users):
+    """As above, but the page's Cancel of the gone item's editor never lands (it gives up after 15 s): here its
+    click is stopped. Ctrl+Enter over the next item is refused by the server (the editor was opened on another
+    item). Before, the page had already kept the editor's text, the gone item's answer, as the next item's edit: a
+    reload opened the editor on the next item with it, and Ctrl+Enter saved it as that item's edit. Now the editor's
+    text is kept only while the editor is open on the item on screen: the reload opens no editor."""
+    with bob_on_first(tmp_path, browser, users) as (page, workspace, ctx, first):
+        with load_draw_held(page, ctx.service) as let_go:
+            page.wait_for_function(f"item => ({SHOWN_ITEM}) === item", arg=first, timeout=WAIT_MS)
+            page.evaluate(
+                """window.addEventListener("click", (event) => {
+                    if (event.target.closest?.("#pf-edit-cancel")) event.stopImmediatePropagation();
+                }, true)"""
+            )
+            page.keyboard.press("a")
+            page.wait_for_function(f"{KEPT_PICK}?.choice === 0", timeout=WAIT_MS)
+            page.keyboard.press("e")
+            page.wait_for_function(EDITOR_OPEN, timeout=WAIT_MS)
+            ctx.service.skip("bob", first)  # his other tab
+            let_go()
+            page.wait_for_function(
+                f"item => ![null, item].includes({SHOWN_ITEM}) && !document.querySelector('#pf-prompt .progress-text')",
+                arg=first,
+                timeout=WAIT_MS,
+            )
+        second = page.evaluate(SHOWN_ITEM)
+        try:  # the page's Cancel, stopped: Gradio shows the editor again once done with the draw (or leaves it)
+            page.wait_for_function(EDITOR_OPEN, timeout=5000)
+        except playwright.TimeoutError:  # about one run in three here: no editor left over the next item
+            pytest.skip("the late draw took the editor off the page: the case under test did not arise")
+        page.locator("#pf-edit textarea").focus()
+        page.keyboard.type("Fixed: ")
+        page.keyboard.press("Control+Enter")
+        wait_status(page, "the editor was opened on another item")
+        assert page.evaluate(f"{KEPT_PICK}?.edit ?? null") is None, (
+            "the gone item's answer kept as this one's edit"
+        )
+        reload_drawn(page, second)
+        assert not page.evaluate(EDITOR_OPEN), "the reload opened the editor with the gone item's answer"
+        assert workspace.frame("completions").query("engine == 'human'").empty
+        labels = workspace.frame("labels")  # his skip of the gone item, and nothing on the next one
+        assert labels["item_id"].tolist() == [first], labels.to_dict()
