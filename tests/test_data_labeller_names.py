@@ -132,6 +132,9 @@ def test_a_refusal_names_the_admin_who_made_a_rank_item_gold_as_stats_does(tmp_p
     from tests.test_data_gold_tasks import build as rank_items
 
     ws, items, answers = rank_items(tmp_path / "ws")
+    # copied before the labels below, whose items are none of its rows: a merge refuses a source whose references
+    # dangle before any other check
+    shard = Workspace(shutil.copytree(ws.path, tmp_path / "shard"))
     ws.append(
         [
             Label("x", NFD, "pairwise", "a", created_at=T0),
@@ -139,7 +142,6 @@ def test_a_refusal_names_the_admin_who_made_a_rank_item_gold_as_stats_does(tmp_p
         ]
     )
     assert stats(ws, capsys)["labellers"] == [NFD]
-    shard = Workspace(shutil.copytree(ws.path, tmp_path / "shard"))
     question = Prompt([{"role": "user", "content": "Question 1?"}], "toy").id
     shard.append([Completion(question, "a fifth", "other", "hf")])
     assert mark_gold(ws, [items[1]], [">".join(answers[1])], ADMIN_SOURCE + NFC, "rank") == 1
