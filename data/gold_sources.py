@@ -13,7 +13,7 @@ from data.aggregate import latest_positions
 from data.annotators import IMPORT
 from data.errors import PrefloopError, counted
 from data.gold import ARENA_NO_GOLD, CLI, CLI_FLAGS, GoldChange, Mark
-from data.ranking import rank_item_id
+from data.ranking import parse_ranking, rank_item_id
 from data.rubric import load_rubric
 from data.selection import ARENA_ONLY, stored_arena_answers
 from data.workspace import Workspace
@@ -84,13 +84,15 @@ def _split_items(workspace: Workspace, split: str) -> tuple[pa.Array, dict[str, 
 def flags_trained(workspace: Workspace, marks: list[Mark], change: GoldChange) -> str:
     """What the command line's items (of ``marks``, those of source `CLI`: `gold_from_flags`') made gold of split
     train, as `--from-split train` and a gold file say it: the items that were not gold before (``change``:
-    `apply_gold`'s) leave the training data; "" where none did."""
+    `apply_gold`'s) leave the training data; "" where none did. Reads those items' prompts' splits only."""
     given = [(m.task, i) for m in marks if m.source == CLI for i in m.ids]
     new = {key for key in given if change.items[key][1] is None}
     if not new:
         return ""
-    train = {task: set(ids.to_pylist()) for task, ids in _split_items(workspace, "train")[1].items()}
-    trained = [(task, item) for task, item in new if item in train[task]]
+    prompt_of = _prompts_of(workspace, new, change)
+    prompts = workspace.read("prompts", ["split"], ("id", sorted(set(prompt_of.values()))))
+    train = set(prompts.column("id").filter(pc.equal(prompts.column("split"), "train")).to_pylist())
+    trained = [(task, item) for task, item in new if prompt_of[task, item] in train]
     if not trained:
         return ""
     flags = " and ".join(flag for task, flag in CLI_FLAGS.items() if any(t == task for t, _ in trained))
@@ -98,6 +100,25 @@ def flags_trained(workspace: Workspace, marks: list[Mark], change: GoldChange) -
         f"{flags}: {counted(len(trained), 'item')} of split train gold now (gold never trains: export and train "
         "leave them out as gold)"
     )
+
+
+def _prompts_of(workspace: Workspace, items: set[tuple[str, str]], change: GoldChange) -> dict[tuple, str]:
+    """The prompt of each (task, item) of ``items``, stored: a pair's, an answer's (kto, rate), a rank item's
+    answers' (its first in the gold ranking ``change`` stored). Reads those pairs and answers only."""
+    answer_of = {
+        key: parse_ranking(change.items[key][0])[0][0] if key[0] == "rank" else key[1]
+        for key in items
+        if key[0] != "pairwise"
+    }
+    found = {}
+    for table, ids in (
+        ("pairs", [item for task, item in items if task == "pairwise"]),
+        ("completions", list(answer_of.values())),
+    ):
+        if ids:
+            rows = workspace.read(table, ["prompt_id"], ("id", sorted(set(ids))))
+            found |= dict(zip(rows.column("id").to_pylist(), rows.column("prompt_id").to_pylist()))
+    return {key: found[answer_of.get(key, key[1])] for key in items}
 
 
 def _latest_imported(labels: pa.Table, items: dict[str, pa.ChunkedArray]) -> dict[str, pa.Table]:

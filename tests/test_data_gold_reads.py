@@ -4,10 +4,14 @@ answers, a 5-row gold file peaked at ~400 MiB, ~220 so). What it marks is as bef
 
 from __future__ import annotations
 
+import json
+
 from data.__main__ import main
-from data.gold import read_gold
+from data.gold import CLI, Mark, apply_gold, read_gold
+from data.gold_sources import flags_trained
 from data.ranking import rank_item_id
-from data.records import prompt_id
+from data.records import Completion, Pair, Prompt, prompt_id
+from data.rubric import load_rubric
 from data.workspace import Workspace
 from tests.test_data_gold_files import write
 from tests.test_data_gold_tasks import FULL, STORED, build
@@ -140,3 +144,32 @@ def test_from_split_says_that_labellers_labels_are_votes_not_gold(tmp_path, caps
     capsys.readouterr()
     assert main(["gold", "-w", str(ws.path), "--from-split", "test"]) == 2
     assert "; it has 1 preference or KTO label by labellers or machines (" in capsys.readouterr().err
+
+
+def test_the_item_flags_read_the_rows_of_the_items_they_made_gold_only(tmp_path, monkeypatch):
+    """What the flags made gold of split train (`flags_trained`) read every prompt's split and every train prompt's
+    pairs and answers, the whole training data, on any call marking an item not gold before: it reads the rows of
+    the items marked (a rank item's: an answer of its gold ranking) and their prompts' splits. It says as before."""
+    ws, items, answers = build(tmp_path / "ws")
+    test = Prompt([{"role": "user", "content": "Held out?"}], "toy", split="test")
+    held = [Completion(test.id, f"held {k}", "toy", "hf", seed=k) for k in range(4)]
+    questions = [prompt_id([{"role": "user", "content": f"Question {i}?"}]) for i in range(2)]
+    pairs = [Pair(questions[0], *answers[0][:2], "sampled"), Pair(test.id, held[0].id, held[1].id, "sampled")]
+    ws.append([test, *held, *pairs])
+    ranking = ">".join(answers[0])
+    marks = [
+        Mark("pairwise", [p.id for p in pairs], ["a", "b"], CLI),
+        Mark("rank", [items[0], rank_item_id(test.id, 0)], [ranking, ">".join(c.id for c in held)], CLI),
+        Mark("rate", [answers[1][2]], [json.dumps(FULL)], CLI, load_rubric(None)),
+    ]
+    change = apply_gold(ws, marks)
+    reads = {table: table_reads(monkeypatch, table) for table in ("pairs", "completions", "prompts")}
+    assert flags_trained(ws, marks, change) == (
+        "--pair and --rank-item and --rate-item: 3 items of split train gold now (gold never trains: export and "
+        "train leave them out as gold)"
+    )
+    assert reads == {
+        "pairs": [("id", tuple(sorted(p.id for p in pairs)))],
+        "completions": [("id", tuple(sorted([answers[0][0], answers[1][2], held[0].id])))],
+        "prompts": [("id", tuple(sorted([*questions, test.id])))],
+    }
