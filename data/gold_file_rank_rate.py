@@ -8,7 +8,9 @@ texts are the row's (one prompt's 3-6 answers of one round, `data.rank_pairs.ran
 tie), ratings every answer of the prompt with that text that the rate app serves. A ranking that matches no rank
 item makes one of its prompt's round 0 (the round imports give their answers) by adding the row's answers not stored
 there, if that round holds no rank item and no answer the row leaves out (a rank item is all of them); ratings that
-match nothing add their answer. The marks go to `data.gold.apply_gold` with the preference rows' marks, which checks
+match nothing add their answer. The arena's answers (`data.selection.arena_answers`: evaluation data, which the rank
+and rate apps never serve) are no answers of a round here: a row of one is refused, naming its row and field. The
+marks go to `data.gold.apply_gold` with the preference rows' marks, which checks
 them as it checks the admin tab's (`data.gold_answers`) and writes everything in one batch.
 """
 
@@ -18,16 +20,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from data.errors import quoted
-from data.gold import NOUN, Mark, gold_now
+from data.gold import ARENA_NO_GOLD, NOUN, Mark, gold_now
 from data.gold_agreement import GoldError, replaces_gold
 from data.rank_pairs import rank_groups
 from data.rank_rate_rows import Ranked
 from data.ranking import MAX_K, MIN_K, canonical, parse_ranking, rank_item_id
 from data.records import Completion, Prompt
 from data.rubric import Rubric
-from data.selection import answer_items
+from data.selection import answer_items, stored_arena_answers
 from data.workspace import Workspace
 
 
@@ -43,7 +46,11 @@ class _Answers:
         if new:
             rows = [{c: getattr(r, c) for c in table.column_names} for r in new]
             table = pa.concat_tables([table, pa.Table.from_pylist(rows, schema=table.schema)])
-        table = table.filter(answer_items(table))
+        # the arena's answers (evaluation data) are no answers of a round here, as in the rank and rate apps
+        arena = stored_arena_answers(workspace, prompt_ids)
+        held = table.filter(pc.is_in(table.column("id"), value_set=arena))
+        self.arena = set(zip(*(held.column(c).to_pylist() for c in ("prompt_id", "text"))))
+        table = table.filter(answer_items(table, arena))
         self.fresh = {r.id for r in new}
         self.text: dict[str, str] = {}
         self.by_text: dict[tuple[str, str], list[str]] = {}
@@ -74,6 +81,24 @@ class _Answers:
             item, zero = rank_item_id(prompt, 0), tuple(self.round0.get(prompt, ()))
             kept = [(i, ids) for i, ids in self.items.get(prompt, []) if i != item]
             self.items[prompt] = kept + ([(item, zero)] if MIN_K <= len(zero) <= MAX_K else [])
+
+    def refuse_arena(self, question: Ranked) -> None:
+        """A GoldError where an answer of the question is only the arena's (one served has its text too: that one
+        is it): no app but the arena's serves it, so no labeller would meet its gold, and a new answer of the text
+        would make it an ordinary one (`data import` refuses it alike)."""
+        prompt = question.prompt.id
+        text = next(
+            (t for t in question.texts if (prompt, t) in self.arena and (prompt, t) not in self.by_text), None
+        )
+        if text is None:
+            return
+        rank = question.task == "rank"
+        raise GoldError(
+            f"{question.at('completions') if rank else question.where}: the answer {quoted(text)} is one the arena "
+            f"gave to this prompt (evaluation data, {ARENA_NO_GOLD}): no labeller would meet this gold "
+            f"{'ranking' if rank else 'rating'}, and a new answer of its text would make it an ordinary one; "
+            "leave the row out"
+        )
 
     def rank_matches(self, question: Ranked) -> list[tuple[str, tuple[str, ...]]]:
         """The rank items of the question's prompt whose answers' texts are the row's."""
@@ -172,6 +197,7 @@ def rank_rate_gold(
     gold, out, given = gold_now(workspace, ("rank", "rate")), RankRateGold(), {}
     for question in sorted(questions, key=lambda q: q.task != "rate"):
         prompt = question.prompt
+        answers.refuse_arena(question)
         items, new = _items(question, answers)
         out.records += new
         if prompt.id not in splits:

@@ -1,0 +1,100 @@
+"""Gold rankings and ratings from a file on a prompt the arena answered (`python -m data gold -w WS FILE`): the arena's
+answers (evaluation data) are no answers of a round there, as in the rank and rate apps, which never serve them. A
+row of one of them is refused in one line naming the file, row and field, writing nothing (no labeller would meet
+its gold); a ranking of other answers matches or makes the prompt's rank item as anywhere else."""
+
+from __future__ import annotations
+
+import pytest
+
+from data.__main__ import main
+from data.gold import rank_items, read_gold
+from data.ranking import rank_item_id
+from data.records import Completion, Pair
+from data.selection import stored_arena_answers
+from tests.test_data_arena_only import build
+from tests.test_data_gold_files import write
+from tests.test_data_gold_tasks import FULL
+from tests.test_data_import_errors import digest
+
+
+@pytest.fixture()
+def world(tmp_path):
+    """Two test prompts, each with three arena answers at round 0 and their arena pairs (`test_data_arena_only`)."""
+    ws, ids = build(tmp_path / "ws")
+    ws.append(ids["pairs"])
+    texts = dict(zip(*(ws.read("completions", ["text"]).column(c).to_pylist() for c in ("id", "text"))))
+    return ws, ids, [texts[i] for i in ids["arena"][0]]
+
+
+def gold(ws, *args) -> int:
+    return main(["gold", "-w", str(ws.path), *args])
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "named"),
+    [
+        (lambda a: {"completions": a, "ranking": "2 > 3 > 1"}, "completions", 0),  # exactly the arena's
+        (lambda a: {"completions": ["new", a[1], a[2], a[0]], "ranking": "1 > 2 > 3 > 4"}, "completions", 1),
+        (lambda a: {"response": a[2], "ratings": FULL}, "ratings", 2),
+    ],
+    ids=["exactly_the_arenas", "beside_a_new_answer", "rating"],
+)
+def test_a_row_of_the_arenas_answers_is_refused_naming_file_row_and_field(
+    world, tmp_path, capsys, row, field, named
+):
+    """Exactly the arena's answers matched the round they make and were refused by the rank item's id alone (no
+    row, no field), as was a rating; a ranking beside a new answer was told to rank the arena's answers exactly,
+    which that refusal then met."""
+    ws, _, arena = world
+    fine = {"prompt": "Fine?", "completions": ["f1", "f2", "f3"], "ranking": "1>2>3"}
+    path = write(tmp_path / "gold.jsonl", fine, {"prompt": "Held out 0?", **row(arena)})
+    before = digest(ws.path)
+    assert gold(ws, str(path)) == 2
+    what = "rating" if field == "ratings" else "ranking"
+    assert capsys.readouterr().err == (
+        f"error: {path}, row 1, field '{field}': the answer '{arena[named]}' is one the arena gave to this prompt "
+        "(evaluation data, which only `--task arena` serves, as pairs, so no gold item): no labeller would meet "
+        f"this gold {what}, and a new answer of its text would make it an ordinary one; leave the row out\n"
+    )
+    assert digest(ws.path) == before
+
+
+def test_a_ranking_of_new_answers_makes_the_prompts_rank_item_beside_the_arenas(world, tmp_path, capsys):
+    """It was refused naming the arena's answers as the round's rank item, which no app serves: the arena's answers
+    join no rank item, so the row's answers make one, and stay the arena's. `--rank-item` ranks those answers only."""
+    ws, ids, _ = world
+    path = write(
+        tmp_path / "gold.jsonl", {"prompt": "Held out 0?", "completions": ["x", "y", "z"], "ranking": "3>1>2"}
+    )
+    arena = stored_arena_answers(ws).to_pylist()
+    assert gold(ws, str(path)) == 0
+    item = rank_item_id(ids["held"][0], 0)
+    made = {c["text"]: c["id"] for c in ws.read("completions", ["text"]).to_pylist() if c["text"] in "xyz"}
+    assert sorted(rank_items(ws)[item]) == sorted(made.values())
+    assert read_gold(ws, "rank").to_pylist() == [
+        {"item_id": item, "ranking": f"{made['z']}>{made['x']}>{made['y']}", "source": str(path)}
+    ]
+    assert stored_arena_answers(ws).to_pylist() == arena
+    capsys.readouterr()
+    ranking = ">".join([ids["arena"][0][0], made["x"], made["y"]])
+    assert gold(ws, "--rank-item", item, "--ranking", ranking) == 2
+    assert capsys.readouterr().err.startswith(
+        f"error: --rank-item: gold rank item {item}, field 'ranking': {ids['arena'][0][0]} is not an answer of this "
+        "item (its answers: "
+    )
+
+
+def test_a_ranking_of_a_rounds_sampled_answers_matches_its_rank_item_beside_the_arenas(
+    world, tmp_path, capsys
+):
+    """Three sampled answers of the round the arena answered in are its rank item: the file's ranking of them was
+    refused, told that the round's rank item was all six answers."""
+    ws, ids, _ = world
+    held = ids["held"][0]
+    sampled = [Completion(held, f"sampled {k}", "m_s", "hf", seed=k) for k in range(3)]
+    ws.append([*sampled, Pair(held, sampled[0].id, sampled[1].id, "sampled")])
+    row = {"prompt": "Held out 0?", "completions": [c.text for c in sampled], "ranking": "2>1>3"}
+    assert gold(ws, str(write(tmp_path / "gold.jsonl", row))) == 0
+    assert "matched 0 stored pairs, 0 stored completions, 1 stored rank items;" in capsys.readouterr().out
+    assert read_gold(ws, "rank").column("ranking").to_pylist() == [">".join(sampled[i].id for i in (1, 0, 2))]
