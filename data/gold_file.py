@@ -10,6 +10,8 @@ of the file would, its new prompts in ``split`` (default ``test``: a gold item n
 set counts test-split gold items decided by their gold answer) unless the row names its own (a datasets folder's
 split). Identical rows are one question (counted, ``duplicate_rows``); two rows of one question with different
 answers, in one file or two, are an error, as is an answer that disagrees with an item's stored gold answer.
+The arena's answers (`data.selection.arena_answers`: evaluation data) are no KTO items, and a new pair would make
+one ordinary: a KTO row of one, or a preference row of one and an answer it has no arena pair with, is refused.
 Rows that rank or rate their answers (read by `data.rank_rate_rows`, as `data import` reads them) are questions of
 `data.gold_file_rank_rate`, deduplicated and counted here with the others.
 """
@@ -23,9 +25,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from data.errors import PrefloopError, check_file_name
+from data.errors import PrefloopError, check_file_name, quoted
+from data.gold import ARENA_NO_GOLD, Mark, gold_now
 from data.gold import NOUN as GOLD_NOUN
-from data.gold import Mark, gold_now
 from data.gold_agreement import GoldError, replaces_gold, said, verdict
 from data.gold_file_rank_rate import rank_rate_gold
 from data.import_formats import Example
@@ -37,6 +39,7 @@ from data.rank_rate_rows import Ranked
 from data.records import Completion, Pair, Prompt, content_id, prompt_id
 from data.rubric import load_rubric
 from data.schemas import SchemaError
+from data.selection import stored_arena_answers
 from data.spellings import Spellings
 from data.workspace import Workspace
 
@@ -44,6 +47,9 @@ DEFAULT_SPLIT = "test"
 # a plain gold file's rows: --split sets its new prompts' split (there is no --test-fraction, as `data import` has)
 SPLIT_HINT = f": a row's own split is not read (--split sets the new prompts' split, default {DEFAULT_SPLIT})"
 PREFERENCE_FIELDS = {"openai": ("preferred_output", "non_preferred_output")}  # else chosen, rejected
+REJECTED = dict(
+    [*PREFERENCE_FIELDS.values(), ("chosen", "rejected")]
+)  # a preference's chosen field -> its other
 NOUN = {"pairwise": "pair", "kto": "completion"}
 WHY = {  # why two rows of one question that disagree are refused
     "pairwise": "compare the same two answers to one prompt but disagree; give one answer",
@@ -207,6 +213,11 @@ def _check_stored(question: Question, item: str, texts: tuple, answer: str, gold
         raise replaces_gold(question.where, NOUN[question.task], item, source, theirs, said(question.verdict))
 
 
+def _stored_answer(question: Question, text: str, found: dict[tuple, list]) -> str | None:
+    """The stored answer of ``text`` to the question's prompt (its first), that a new pair of it is made of."""
+    return found.get(("kto", question.prompt_id, frozenset((text,))), [(None,)])[0][0]
+
+
 def _on_stored_answers(question: Question, found: dict[tuple, list]) -> list[object]:
     """The records a question that matches no stored item adds: a pair whose answers are stored already (an
     import's candidates, paired otherwise or not at all) is made of those completions, not of copies of them,
@@ -214,7 +225,7 @@ def _on_stored_answers(question: Question, found: dict[tuple, list]) -> list[obj
     if question.task != "pairwise":
         return question.records
     prompt, a, b, pair = question.records
-    same = [found.get(("kto", question.prompt_id, frozenset((c.text,))), [(None,)])[0][0] for c in (a, b)]
+    same = [_stored_answer(question, c.text, found) for c in (a, b)]
     if same == [None, None]:
         return question.records
     ids = [stored or made.id for stored, made in zip(same, (a, b))]
@@ -224,6 +235,31 @@ def _on_stored_answers(question: Question, found: dict[tuple, list]) -> list[obj
         *answers,
         Pair(prompt.id, *ids, kind=pair.kind, round=pair.round, id=content_id("gold-pair", *ids)),
     ]
+
+
+def _refuse_arena(question: Question, answers: list[tuple[str | None, str]], arena: set[str]) -> None:
+    """A GoldError where the question's gold would be on one of the ``arena``'s answers (evaluation data): a KTO
+    row whose matches (``answers``: id, text) are all the arena's, which no KTO app serves, or a new pair on one
+    (``answers``: the stored answer of each text, if any), which would make it an ordinary answer (a pair stored
+    over the texts, an arena pair, is matched before)."""
+    on = [text for item, text in answers if item in arena]
+    if not on or (question.task == "kto" and len(on) < len(answers)):
+        return
+    why = (
+        "no labeller would meet this gold answer"
+        if question.task == "kto"
+        else "the row's answers are no arena pair, and a new pair of them would make it an ordinary answer, served "
+        "by every app and trained on"
+    )
+    field_ = (
+        REJECTED[question.field]
+        if question.task == "pairwise" and on[0] != question.texts[0]
+        else question.field
+    )
+    raise GoldError(
+        f"{question.source}, row {question.row}, field '{field_}': the answer {quoted(on[0])} is one the arena gave to this prompt (evaluation data, "
+        f"{ARENA_NO_GOLD}): {why}; leave the row out"
+    )
 
 
 @dataclass
@@ -278,7 +314,9 @@ def _choice_gold(workspace: Workspace, questions: list[Question], out: FileGold)
     or on those it adds when it matches none; returns the records added, by id."""
     if not questions:
         return {}
-    found, stored, splits = _stored(workspace, sorted({q.prompt_id for q in questions}))
+    prompt_ids = sorted({q.prompt_id for q in questions})
+    found, stored, splits = _stored(workspace, prompt_ids)
+    arena = set(stored_arena_answers(workspace, prompt_ids).to_pylist())
     gold, added = gold_now(workspace, tuple(NOUN)), {}
     given: dict[tuple[str, str, str], list[tuple[str, str, int]]] = {}
     fresh: dict[
@@ -286,7 +324,11 @@ def _choice_gold(workspace: Workspace, questions: list[Question], out: FileGold)
     ] = {}  # the completions this call adds -> their split: later rows find them as stored
     for question in questions:
         mark = given.setdefault((question.task, question.source, question.field), [])
-        for item, texts in found.get(question.key, []):
+        matches = found.get(question.key, [])
+        if question.task == "kto":  # the arena's answers are no KTO items: another of the text may be
+            _refuse_arena(question, [(item, texts[0]) for item, texts in matches], arena)
+            matches = [(item, texts) for item, texts in matches if item not in arena]
+        for item, texts in matches:
             answer = _answer_on(question, texts)
             _check_stored(question, item, texts, answer, gold)
             mark.append((item, answer, question.row))
@@ -297,6 +339,8 @@ def _choice_gold(workspace: Workspace, questions: list[Question], out: FileGold)
                 if splits.get(question.prompt_id) == "train" and item not in gold[question.task]:
                     out.trained.add((question.task, item))
         if question.key not in found:
+            stored_answers = [(_stored_answer(question, text, found), text) for text in question.texts]
+            _refuse_arena(question, stored_answers, arena)
             prompt, *records = _on_stored_answers(question, found)
             mark.append((records[-1].id, question.answer, question.row))
             split = splits.get(prompt.id, prompt.split)

@@ -37,25 +37,36 @@ def gold(ws, *args) -> int:
         (lambda a: {"completions": a, "ranking": "2 > 3 > 1"}, "completions", 0),  # exactly the arena's
         (lambda a: {"completions": ["new", a[1], a[2], a[0]], "ranking": "1 > 2 > 3 > 4"}, "completions", 1),
         (lambda a: {"response": a[2], "ratings": FULL}, "ratings", 2),
+        (lambda a: {"completion": a[0], "label": False}, "label", 0),
+        (lambda a: {"chosen": "new", "rejected": a[1]}, "rejected", 1),
     ],
-    ids=["exactly_the_arenas", "beside_a_new_answer", "rating"],
+    ids=["exactly_the_arenas", "beside_a_new_answer", "rating", "kto", "preference"],
 )
 def test_a_row_of_the_arenas_answers_is_refused_naming_file_row_and_field(
     world, tmp_path, capsys, row, field, named
 ):
     """Exactly the arena's answers matched the round they make and were refused by the rank item's id alone (no
-    row, no field), as was a rating; a ranking beside a new answer was told to rank the arena's answers exactly,
-    which that refusal then met."""
+    row, no field), as were a rating and a KTO answer; a ranking beside a new answer was told to rank the arena's
+    answers exactly, which that refusal then met; a preference of a new answer over one of the arena's was taken,
+    its new pair making the arena's answer an ordinary one (served by every app, trained on). A preference between
+    two of the arena's answers is their arena pair's gold, as before (`test_data_arena_only`)."""
     ws, _, arena = world
     fine = {"prompt": "Fine?", "completions": ["f1", "f2", "f3"], "ranking": "1>2>3"}
     path = write(tmp_path / "gold.jsonl", fine, {"prompt": "Held out 0?", **row(arena)})
     before = digest(ws.path)
     assert gold(ws, str(path)) == 2
-    what = "rating" if field == "ratings" else "ranking"
+    why = {
+        "ratings": "no labeller would meet this gold rating, and a new answer of its text would make it an ordinary one",
+        "label": "no labeller would meet this gold answer",
+        "rejected": "the row's answers are no arena pair, and a new pair of them would make it an ordinary answer, "
+        "served by every app and trained on",
+    }.get(
+        field,
+        "no labeller would meet this gold ranking, and a new answer of its text would make it an ordinary one",
+    )
     assert capsys.readouterr().err == (
         f"error: {path}, row 1, field '{field}': the answer '{arena[named]}' is one the arena gave to this prompt "
-        "(evaluation data, which only `--task arena` serves, as pairs, so no gold item): no labeller would meet "
-        f"this gold {what}, and a new answer of its text would make it an ordinary one; leave the row out\n"
+        f"(evaluation data, which only `--task arena` serves, as pairs, so no gold item): {why}; leave the row out\n"
     )
     assert digest(ws.path) == before
 
@@ -98,3 +109,26 @@ def test_a_ranking_of_a_rounds_sampled_answers_matches_its_rank_item_beside_the_
     assert gold(ws, str(write(tmp_path / "gold.jsonl", row))) == 0
     assert "matched 0 stored pairs, 0 stored completions, 1 stored rank items;" in capsys.readouterr().out
     assert read_gold(ws, "rank").column("ranking").to_pylist() == [">".join(sampled[i].id for i in (1, 0, 2))]
+
+
+def test_a_preference_between_two_of_the_arenas_answers_marks_their_arena_pair(world, tmp_path, capsys):
+    """The arena pair is stored over those texts: its gold is the arena's own (a vote on its board), no new pair."""
+    ws, ids, arena = world
+    row = {"prompt": "Held out 0?", "chosen": arena[1], "rejected": arena[0]}
+    assert gold(ws, str(write(tmp_path / "gold.jsonl", row))) == 0
+    assert "matched 1 stored pairs" in capsys.readouterr().out
+    pair = next(p for p in ids["pairs"] if {p.completion_a, p.completion_b} == set(ids["arena"][0][:2]))
+    assert read_gold(ws).column("item_id").to_pylist() == [pair.id]
+    assert ws.read("pairs").num_rows == len(ids["pairs"]) + 1  # the sampled pair beside the arena's
+
+
+def test_a_kto_row_marks_the_ordinary_answer_of_an_arena_answers_text(world, tmp_path, capsys):
+    """A sampled answer of the same text as one of the arena's is a KTO item: the row marks it, not the arena's
+    (which was marked beside it, and the whole call refused by the arena answer's id alone)."""
+    ws, ids, arena = world
+    sampled = Completion(ids["held"][0], arena[0], "m_s", "hf", seed=9)
+    ws.append([sampled])
+    row = {"prompt": "Held out 0?", "completion": arena[0], "label": True}
+    assert gold(ws, str(write(tmp_path / "gold.jsonl", row))) == 0
+    assert "matched 0 stored pairs, 1 stored completions;" in capsys.readouterr().out
+    assert read_gold(ws, "kto").column("item_id").to_pylist() == [sampled.id]
