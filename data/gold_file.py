@@ -47,9 +47,8 @@ DEFAULT_SPLIT = "test"
 # a plain gold file's rows: --split sets its new prompts' split (there is no --test-fraction, as `data import` has)
 SPLIT_HINT = f": a row's own split is not read (--split sets the new prompts' split, default {DEFAULT_SPLIT})"
 PREFERENCE_FIELDS = {"openai": ("preferred_output", "non_preferred_output")}  # else chosen, rejected
-REJECTED = dict(
-    [*PREFERENCE_FIELDS.values(), ("chosen", "rejected")]
-)  # a preference's chosen field -> its other
+# a preference's chosen field -> its rejected one
+REJECTED = dict([*PREFERENCE_FIELDS.values(), ("chosen", "rejected")])
 NOUN = {"pairwise": "pair", "kto": "completion"}
 WHY = {  # why two rows of one question that disagree are refused
     "pairwise": "compare the same two answers to one prompt but disagree; give one answer",
@@ -257,8 +256,8 @@ def _refuse_arena(question: Question, answers: list[tuple[str | None, str]], are
         else question.field
     )
     raise GoldError(
-        f"{question.source}, row {question.row}, field '{field_}': the answer {quoted(on[0])} is one the arena gave to this prompt (evaluation data, "
-        f"{ARENA_NO_GOLD}): {why}; leave the row out"
+        f"{question.source}, row {question.row}, field '{field_}': the answer {quoted(on[0])} is one the arena gave "
+        f"to this prompt (evaluation data, {ARENA_NO_GOLD}): {why}; leave the row out"
     )
 
 

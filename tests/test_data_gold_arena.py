@@ -1,7 +1,9 @@
-"""Gold rankings and ratings from a file on a prompt the arena answered (`python -m data gold -w WS FILE`): the arena's
-answers (evaluation data) are no answers of a round there, as in the rank and rate apps, which never serve them. A
-row of one of them is refused in one line naming the file, row and field, writing nothing (no labeller would meet
-its gold); a ranking of other answers matches or makes the prompt's rank item as anywhere else."""
+"""Gold from a file on a prompt the arena answered (`python -m data gold -w WS FILE`): the arena's answers
+(evaluation data) are no answers of a round there, as in the rank, rate and KTO apps, which never serve them. A
+row ranking, rating or labelling one of them, or preferring one over an answer it has no arena pair with, is
+refused in one line naming the file, row and field, writing nothing (no labeller would meet its gold; a new pair
+would make it an ordinary answer); a ranking of other answers matches or makes the prompt's rank item as anywhere
+else."""
 
 from __future__ import annotations
 
