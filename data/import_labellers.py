@@ -67,8 +67,9 @@ ITEM = {"pairwise": "pair", "kto": "answer"}  # what a labeller's label of each 
 # rating, on one too)
 ARENA_ANSWER = "arena_answer"
 ARENA_UNNAMED = "arena_vote_unnamed"  # the reason a preference over an arena pair naming nobody is refused
-ARENA_PAIR = "arena_pair_exists"  # a count key: a row of answers to pair that an arena pair holds already
-ARENA_HELD = "arena_answer_exists"  # a count key: a row of answers to label (KTO, rank, rate), the arena's
+# count keys of a row the arena holds (`LabelledPairs.arena_held`): answers, every two an arena pair's; each the arena's
+ARENA_PAIR = "arena_pair_exists"
+ARENA_HELD = "arena_answer_exists"
 NOT_REUSED = ("edit",)  # pair kinds whose labels mean something else: an editor's verdict
 ARENA = "arena"  # a pair kind reused only where no other pair is over its texts: its labels are votes
 
@@ -241,25 +242,26 @@ class LabelledPairs:
         """What a row naming no labeller over ``texts`` (its answers, each given in its field of ``fields``: its
         chosen and rejected, its 'completions' list, or its KTO answer; ``labelled``: a preference or KTO label, else
         answers to pair or to label) is counted where the arena holds them already, storing nothing: the arena's
-        texts never become ordinary answers (served by every app, trained on). `ARENA_PAIR`: every two of them are
-        an arena pair's answers; `ARENA_HELD`: one answer, the arena's. None where none is an arena answer. A
-        RecordError naming the field where one is and they are no arena pair's (`ARENA_ANSWER`), where a preference
-        is over an arena pair (`ARENA_UNNAMED`: a vote, and the leaderboard counts people's), and where a KTO label
-        is on an arena answer (`ARENA_ANSWER`: the import's label there is trained on nowhere)."""
+        texts never become ordinary answers (served by every app, trained on). `arena_held` says which, as of a
+        ranking's or ratings' answers. None where none is an arena answer. A RecordError naming the field where one
+        is and the arena holds them not (`ARENA_ANSWER`), where a preference is over an arena answer and no arena
+        pair (`ARENA_ANSWER`) or over an arena pair (`ARENA_UNNAMED`: a vote, and the leaderboard counts people's),
+        and where a KTO label is on an arena answer (`ARENA_ANSWER`: the import's label there is trained on
+        nowhere)."""
         on = [self.is_arena(prompt_id, text) for text in texts]
         if not any(on):
             return None
-        known = self._of(prompt_id)
         one = len(set(texts)) == 1
         names = (
             ("chosen", "rejected") if len(texts) == 2 and fields[0] != "completions" else ("",) * len(texts)
         )
         name, field_ = next((n, f) for n, f, arena in zip(names, fields, on) if arena)
-        # an arena pair's whether or not each answer is the arena's: one it reused (sampled before) is ordinary
-        if not one and any(frozenset(two) not in known.arena_pairs for two in combinations(set(texts), 2)):
-            raise _arena_answer(ctx, name, field_, NO_VOTE if labelled else ORDINARY)
         if not labelled:
-            return ARENA_HELD if one else ARENA_PAIR
+            if held := self.arena_held(prompt_id, texts, to_pair=True):
+                return held
+            raise _arena_answer(ctx, name, field_, ORDINARY)
+        if not one and not self._arena_paired(prompt_id, texts):
+            raise _arena_answer(ctx, name, field_, NO_VOTE)
         if one:
             message = (
                 "the answer is one the arena gave to this prompt (evaluation data): a KTO label of it naming no "
@@ -273,6 +275,26 @@ class LabelledPairs:
             "'labeller' column stores it as theirs; as the import's label no board would count it)"
         )
         raise ctx.error(message, fields[0], ARENA_UNNAMED)
+
+    def arena_held(self, prompt_id: str, texts: Iterable[str], to_pair: bool) -> str | None:
+        """The count key of a row of answers to pair (``to_pair``: a 'completions' list, an ``--unlabelled``
+        preference) or to label (KTO, rank, rate) over ``texts`` that the arena holds, one rule for every such row:
+        `ARENA_PAIR` where every two are an arena pair's answers (answers to pair; or to label, where one of them is
+        an ordinary answer the arena reused), else `ARENA_HELD` where each is the arena's answer. None where the
+        arena holds them not: one is a new text, or an ordinary one on no arena pair with the others."""
+        paired = self._arena_paired(prompt_id, texts)
+        if paired and to_pair:
+            return ARENA_PAIR
+        if all(self.is_arena(prompt_id, text) for text in texts):
+            return ARENA_HELD
+        return ARENA_PAIR if paired else None
+
+    def _arena_paired(self, prompt_id: str, texts: Iterable[str]) -> bool:
+        """Whether ``texts`` are two or more, every two an arena pair's answers, whether or not each answer is the
+        arena's (one it reused, sampled before, is ordinary)."""
+        distinct, known = set(texts), self._of(prompt_id)
+        pairs = combinations(distinct, 2)
+        return len(distinct) > 1 and all(frozenset(two) in known.arena_pairs for two in pairs)
 
     def is_arena(self, prompt_id: str, text: str) -> bool:
         """Whether the stored answer of ``prompt_id`` and ``text`` (its earliest) is the arena's (evaluation data).
