@@ -334,7 +334,9 @@ def test_answers_the_arena_holds_are_counted_alike_as_a_list_a_preference_or_a_r
 
     arena = [pair("one", "two"), pair("two", "three"), pair("one", "reused"), pair("two", "reused")]
     workspace.append([prompt, *answers.values(), *arena, pair("reused", "four", "sampled")])
-    assert set(stored_arena_answers(workspace).to_pylist()) == {answers[t].id for t in ("one", "two", "three")}
+    assert set(stored_arena_answers(workspace).to_pylist()) == {
+        answers[t].id for t in ("one", "two", "three")
+    }
     before = held(workspace)
     each, paired, new = ["one", "two", "three"], ["one", "two", "reused"], ["one", "three", NEW]
     for name, row, said in [
