@@ -232,10 +232,11 @@ def test_a_loop_counts_the_files_prompts_in_a_split_it_does_not_sample(
     with pytest.raises(Sampled):
         loop.run(loop.parse_options(argv))
     assert (Workspace(ws).frame("prompts")["split"] == "test").sum() == 2
+    why = "; its --arena answers every test prompt (--spin-test-limit 0) with a gold answer or without, where SPIN "
     line = (
         f"--prompts {mine}: the job samples 5 prompts of split train: 2 from the file, 3 other prompts of the "
         "workspace (a loop samples the first --limit prompts with a gold answer of split train and "
-        "--spin-test-limit of test, oldest first, not the file's alone)"
+        f"--spin-test-limit of test, oldest first{why + 'needs one' if arena else ''}, not the file's alone)"
     )
     line += (
         "" if arena else "; 2 prompts of the file not sampled: 2 in split test, which the job does not sample"
@@ -247,7 +248,8 @@ def test_a_spin_loop_with_an_arena_counts_the_test_prompts_the_arena_answers(
     tmp_path, tiny_model_dir, monkeypatch, capsys
 ):
     """SPIN samples the test prompts with a gold answer; its --arena answers the first --spin-test-limit test
-    prompts, gold or not. The line counted SPIN's set alone: 1 test prompt of the 3 the arena answers."""
+    prompts, gold or not. The line counted SPIN's set alone: 1 test prompt of the 3 the arena answers; and its reason
+    said the loop's choice alone, not that the arena answers test prompts without a gold answer, which SPIN needs."""
     from generate.loop import __main__ as loop
     from generate.loop.spin import SPIN_LOOP
     from tests.test_generate_spin import write_sft
@@ -274,6 +276,11 @@ def test_a_spin_loop_with_an_arena_counts_the_test_prompts_the_arena_answers(
     line = next(line for line in capsys.readouterr().out.splitlines() if "the job samples" in line)
     assert (
         "; the job samples 3 prompts of split test: 0 from the file, 3 other prompts of the workspace" in line
+    )
+    assert line.endswith(
+        "(a loop samples the first --limit prompts with a gold answer of split train and --spin-test-limit of test, "
+        "oldest first; its --arena answers the first --spin-test-limit of test with a gold answer or without, where "
+        "SPIN needs one, not the file's alone)"
     )
 
 

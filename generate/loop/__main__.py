@@ -293,7 +293,8 @@ def run(options: LoopOptions) -> dict:
             sampled = {split: set(ids) for split, ids in sets.items() if ids}
             if arena_prompts:
                 sampled["test"] = sampled.get("test", set()) | set(arena_prompts)
-            if said := file_share_line(workspace, loaded, sampled, loop_samples(bool(options.spin_iter))):
+            why = loop_samples(bool(options.spin_iter), options.spin_test_limit if options.arena else None)
+            if said := file_share_line(workspace, loaded, sampled, why):
                 print(said)
         gold = "with a gold answer " * bool(options.spin_iter)  # what SPIN's pairs need
         for line in limit_taken(options.limit or 0, len(sets["train"]), f"{gold}in split train"):
