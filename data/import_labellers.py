@@ -312,7 +312,7 @@ class LabelledPairs:
         return ARENA_PAIR if paired else None
 
     def _arena_paired(self, prompt_id: str, texts: Iterable[str]) -> bool:
-        """Whether ``texts`` are two or more, every two an arena pair's (an answer it reused is an ordinary one)."""
+        """Whether ``texts`` are two or more, every two an arena pair's (each the arena's answer, or one it reused)."""
         distinct, known = set(texts), self._of(prompt_id)
         pairs = combinations(distinct, 2)
         return len(distinct) > 1 and all(frozenset(two) in known.arena_pairs for two in pairs)
