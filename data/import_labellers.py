@@ -67,8 +67,9 @@ ITEM = {"pairwise": "pair", "kto": "answer"}  # what a labeller's label of each 
 # rating, on one too)
 ARENA_ANSWER = "arena_answer"
 ARENA_UNNAMED = "arena_vote_unnamed"  # the reason a preference over an arena pair naming nobody is refused
-ARENA_PAIR = "arena_pair_exists"  # a count key: a row of answers to pair that an arena pair holds already
-ARENA_HELD = "arena_answer_exists"  # a count key: a row of answers to label (KTO, rank, rate), the arena's
+ARENA_PAIR = "arena_pair_exists"  # a count key (`LabelledPairs.arena_held`): every two an arena pair's
+ARENA_HELD = "arena_answer_exists"  # a count key (`LabelledPairs.arena_held`): answers, each the arena's
+ANSWER_COLUMNS = ["prompt_id", "text", "engine", "created_at"]  # of the stored answers read (and the id)
 NOT_REUSED = ("edit",)  # pair kinds whose labels mean something else: an editor's verdict
 ARENA = "arena"  # a pair kind reused only where no other pair is over its texts: its labels are votes
 
@@ -128,6 +129,9 @@ class LabelledPairs:
         self.holds = holds
         self._prompts: dict[str, _Answers] = {}
         self._expected: set[str] = set()  # stored prompts of rows to come, not read yet
+        # the stored answers of these prompts, as the spellings read them (`answers_read`), not read again
+        self._given: pa.Table | None = None
+        self._given_ids: set[str] = set()
         # pair or answer id -> the annotators of its labels, where several pairs (answers) hold one's texts
         self._holders: dict[str, set[str]] = {}
         # pair or answer id -> every stored one over its texts (pairs: with their first text), where there are several
@@ -144,6 +148,11 @@ class LabelledPairs:
         labeller row names."""
         self._expected.update(id_ for id_ in prompt_ids if id_ not in self._prompts)
 
+    def answers_read(self, prompt_ids: set[str], answers: pa.Table) -> None:
+        """Stored ``answers`` (`ANSWER_COLUMNS`) of ``prompt_ids`` that `data.spellings` read: `_read` takes them."""
+        self._given = answers if self._given is None else pa.concat_tables([self._given, answers])
+        self._given_ids |= prompt_ids
+
     def _of(self, prompt_id: str) -> _Answers:
         if prompt_id not in self._prompts:
             if self.holds(prompt_id):
@@ -159,10 +168,10 @@ class LabelledPairs:
         found = {prompt_id: _Answers() for prompt_id in prompt_ids}
         self._prompts |= found
         where = ("prompt_id", prompt_ids)
-        # pairs before their answers (`Workspace.read`): an answer of every pair read is read too
+        # pairs before their answers (`Workspace.read`): an answer of every pair read is read too (`_answers_of`)
         columns = ["prompt_id", "completion_a", "completion_b", "kind", "created_at"]
         pairs = self.workspace.read("pairs", columns, where)
-        answers = self.workspace.read("completions", ["prompt_id", "text", "engine", "created_at"], where)
+        answers = self._answers_of(prompt_ids, pairs)
         text_of = _answers_into(found, answers.sort_by(EARLIEST))
         _pairs_into(found, pairs.sort_by(EARLIEST), text_of)
         arena = set(arena_answers(pairs, self.workspace.read("arenas", ARENA_RECORD_COLUMNS)).to_pylist())
@@ -181,6 +190,21 @@ class LabelledPairs:
             for record in labels.to_pylist():
                 if record["item_id"] not in on_arena or made_by_import(record):
                     self._holders.setdefault(record["item_id"], set()).add(record["annotator"])
+
+    def _answers_of(self, prompt_ids: set[str], pairs: pa.Table) -> pa.Table:
+        """The stored answers of ``prompt_ids``: those the spellings read (`answers_read`), the others read now, and
+        the answers of ``pairs`` stored since the spellings read (read after them: every pair's answers are read)."""
+        where = ("prompt_id", prompt_ids - self._given_ids)
+        tables = [self.workspace.read("completions", ANSWER_COLUMNS, where)] if where[1] else []
+        if given := prompt_ids & self._given_ids:
+            of = pc.is_in(self._given.column("prompt_id"), value_set=pa.array(list(given), pa.string()))
+            tables.append(self._given.filter(of))
+            sides = [pairs.column(c).combine_chunks() for c in ("completion_a", "completion_b")]
+            paired = pc.unique(pa.concat_arrays(sides))
+            held = pa.concat_arrays([table.column("id").combine_chunks() for table in tables])
+            if len(since := paired.filter(pc.invert(pc.is_in(paired, value_set=held)))):
+                tables.append(self.workspace.read("completions", ANSWER_COLUMNS, ("id", since)))
+        return pa.concat_tables(tables)
 
     def _theirs(self, labeller: str, stored: list[str]) -> str | None:
         """The earliest of ``stored`` (pairs over one row's texts, or answers of its text) holding a record of
@@ -241,25 +265,25 @@ class LabelledPairs:
         """What a row naming no labeller over ``texts`` (its answers, each given in its field of ``fields``: its
         chosen and rejected, its 'completions' list, or its KTO answer; ``labelled``: a preference or KTO label, else
         answers to pair or to label) is counted where the arena holds them already, storing nothing: the arena's
-        texts never become ordinary answers (served by every app, trained on). `ARENA_PAIR`: every two of them are
-        an arena pair's answers; `ARENA_HELD`: one answer, the arena's. None where none is an arena answer. A
-        RecordError naming the field where one is and they are no arena pair's (`ARENA_ANSWER`), where a preference
-        is over an arena pair (`ARENA_UNNAMED`: a vote, and the leaderboard counts people's), and where a KTO label
-        is on an arena answer (`ARENA_ANSWER`: the import's label there is trained on nowhere)."""
+        texts never become ordinary answers (served by every app, trained on), counted as a ranking's (`arena_held`).
+        None where none is an arena answer. A RecordError naming the field where one is and the arena holds them not,
+        or a preference is over an arena answer and no arena pair (`ARENA_ANSWER`), where one is over an arena pair
+        (`ARENA_UNNAMED`: a vote, and the leaderboard counts people's), and where a KTO label is on an arena answer
+        (`ARENA_ANSWER`: the import's label there is trained on nowhere)."""
         on = [self.is_arena(prompt_id, text) for text in texts]
         if not any(on):
             return None
-        known = self._of(prompt_id)
         one = len(set(texts)) == 1
         names = (
             ("chosen", "rejected") if len(texts) == 2 and fields[0] != "completions" else ("",) * len(texts)
         )
         name, field_ = next((n, f) for n, f, arena in zip(names, fields, on) if arena)
-        # an arena pair's whether or not each answer is the arena's: one it reused (sampled before) is ordinary
-        if not one and any(frozenset(two) not in known.arena_pairs for two in combinations(set(texts), 2)):
-            raise _arena_answer(ctx, name, field_, NO_VOTE if labelled else ORDINARY)
         if not labelled:
-            return ARENA_HELD if one else ARENA_PAIR
+            if held := self.arena_held(prompt_id, texts, to_pair=True):
+                return held
+            raise _arena_answer(ctx, name, field_, ORDINARY)
+        if not one and not self._arena_paired(prompt_id, texts):
+            raise _arena_answer(ctx, name, field_, NO_VOTE)
         if one:
             message = (
                 "the answer is one the arena gave to this prompt (evaluation data): a KTO label of it naming no "
@@ -274,11 +298,29 @@ class LabelledPairs:
         )
         raise ctx.error(message, fields[0], ARENA_UNNAMED)
 
+    def arena_held(self, prompt_id: str, texts: Iterable[str], to_pair: bool) -> str | None:
+        """The count key of a row of answers to pair (``to_pair``: a 'completions' list, an ``--unlabelled``
+        preference) or to label (KTO, rank, rate) over ``texts`` that the arena holds, one rule for every such row:
+        `ARENA_PAIR` where every two are an arena pair's answers (answers to pair; or to label, where one of them is
+        an ordinary answer the arena reused), else `ARENA_HELD` where each is the arena's answer. None where the
+        arena holds them not: one is a new text, or an ordinary one on no arena pair with the others."""
+        paired = self._arena_paired(prompt_id, texts)
+        if paired and to_pair:
+            return ARENA_PAIR
+        if all(self.is_arena(prompt_id, text) for text in texts):
+            return ARENA_HELD
+        return ARENA_PAIR if paired else None
+
+    def _arena_paired(self, prompt_id: str, texts: Iterable[str]) -> bool:
+        """Whether ``texts`` are two or more, every two an arena pair's (each the arena's answer, or one it reused)."""
+        distinct, known = set(texts), self._of(prompt_id)
+        pairs = combinations(distinct, 2)
+        return len(distinct) > 1 and all(frozenset(two) in known.arena_pairs for two in pairs)
+
     def is_arena(self, prompt_id: str, text: str) -> bool:
         """Whether the stored answer of ``prompt_id`` and ``text`` (its earliest) is the arena's (evaluation data).
         Its answers are read only where the workspace holds an arena's records, or an arena pair of the prompt (the
-        kinds of the expected prompts' pairs read at once): a file's rows naming no labeller read their prompts'
-        answers once elsewhere, for their spellings (`data.spellings.Spellings`)."""
+        kinds of the expected prompts' pairs read at once); the answers the spellings read (`answers_read`)."""
         if prompt_id not in self._prompts and not self._may_hold_arena(prompt_id):
             return False
         known = self._of(prompt_id)

@@ -16,7 +16,7 @@ from data.annotators import IMPORT
 from data.errors import shown
 from data.import_columns import LABELLER_COLUMNS, SPLIT_COLUMN, Reading
 from data.import_formats import LABEL_KEYS, Example
-from data.import_labellers import ARENA_ANSWER, ARENA_HELD, LabelledPairs, Labeller, row_labeller
+from data.import_labellers import ARENA_ANSWER, LabelledPairs, Labeller, row_labeller
 from data.import_options import ImportOptions
 from data.import_rank_rate import RankRateRows
 from data.import_readers import TEST_SPLIT_NAMES, split_words
@@ -300,15 +300,17 @@ def _arena_questions(
     questions: list[Ranked], arena: LabelledPairs, ctx: RecordContext, unlabelled: bool
 ) -> Counter:
     """A ranking or ratings row over the arena's answers (evaluation data) makes no record, as a KTO row naming no
-    labeller does (`LabelledPairs.arena_row`): its answers to rank or rate (``unlabelled``), each the arena's, are
-    counted `ARENA_HELD`; else a RecordError naming the field (`ARENA_ANSWER`): a new answer of the text would make
-    it ordinary, and the import's ranking or rating there is read by no export or train. Empty where none is."""
+    labeller does (`LabelledPairs.arena_row`): its answers to rank or rate (``unlabelled``) that the arena holds
+    are counted as a 'completions' list's are (`LabelledPairs.arena_held`); else a RecordError naming the field
+    (`ARENA_ANSWER`): a new answer of the text would make it ordinary, and the import's ranking or rating there is
+    read by no export or train. Empty where none is."""
+    prompt_id = questions[0].prompt.id
     texts = {text: question for question in questions for text in question.texts}
-    on = [text for text in texts if arena.is_arena(questions[0].prompt.id, text)]
+    on = [text for text in texts if arena.is_arena(prompt_id, text)]
     if not on:
         return Counter()
-    if unlabelled and len(on) == len(texts):
-        return Counter({ARENA_HELD: 1})
+    if unlabelled and (held := arena.arena_held(prompt_id, texts, to_pair=False)):
+        return Counter({held: 1})
     question = texts[on[0]]
     message = (
         f"an answer it {'ranks' if question.task == 'rank' else 'rates'} is one the arena gave to this prompt "

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from data.import_formats import Example
-from data.import_labellers import LabelledPairs
+from data.import_labellers import ANSWER_COLUMNS, LabelledPairs
 from data.records import Message, messages_key, prompt_id, text_key
 from data.schemas import SCHEMAS
 from data.workspace import Workspace, WorkspaceError
@@ -158,9 +158,9 @@ class Spellings:
             return
         for prompt in prompts:
             self._texts[prompt] = []
-        table = self.workspace.read(
-            "completions", ["prompt_id", "text", "created_at"], ("prompt_id", prompts)
-        )
+        # with the columns the import's pairs read them with: read once (`LabelledPairs.answers_read`)
+        table = self.workspace.read("completions", ANSWER_COLUMNS, ("prompt_id", prompts))
+        self.pairs.answers_read(prompts, table)
         table = table.sort_by(EARLIEST)
         for prompt, text in zip(*(table.column(c).to_pylist() for c in ("prompt_id", "text"))):
             self._texts[prompt].append(text)

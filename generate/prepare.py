@@ -180,12 +180,18 @@ def arena_samples(limit: int) -> str:
     return "an arena compares its models on every prompt of its split (no --limit)"
 
 
-def loop_samples(gold: bool) -> str:
-    """How a loop picks its prompts; ``gold``: SPIN's, whose pairs need a gold answer, samples only prompts with one."""
+def loop_samples(gold: bool, arena_limit: int | None = None) -> str:
+    """How a loop picks its prompts; ``gold``: SPIN's, whose pairs need a gold answer, samples only prompts with one;
+    ``arena_limit``: its --arena's --spin-test-limit (None: no --arena), whose test prompts need none."""
     which = "prompts with a gold answer" if gold else "prompts"
-    return (
+    said = (
         f"a loop samples the first --limit {which} of split train and --spin-test-limit of test, oldest first"
     )
+    if arena_limit is None:
+        return said
+    test = "the first --spin-test-limit of test" if arena_limit else "every test prompt (--spin-test-limit 0)"
+    need = " with a gold answer or without, where SPIN needs one" if gold else ""
+    return f"{said}; its --arena answers {test}{need}"
 
 
 def file_share_line(

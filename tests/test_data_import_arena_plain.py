@@ -315,3 +315,44 @@ def test_an_arena_pair_without_an_arena_record_is_found(tmp_path, capsys):
     path = write(tmp_path / "plain.jsonl", [{"prompt": "Which?", "chosen": "one", "rejected": "two"}])
     assert data_main(["import", "-w", str(workspace.path), str(path)]) == 2
     assert "arena pair's" in capsys.readouterr().err
+
+
+def test_answers_the_arena_holds_are_counted_alike_as_a_list_a_preference_or_a_ranking(tmp_path, capsys):
+    """A review: an `--unlabelled` 'completions' list (or preference) of answers each the arena's, but not every two
+    an arena pair, was refused `arena_answer`, where a ranking of the same answers was counted `arena_answer_exists`;
+    and a ranking over arena pairs, one of whose answers the arena reused (an ordinary one), was refused where the
+    same list was counted `arena_pair_exists`. One rule counts them alike; a new text beside them is refused."""
+    from data import Completion, Pair, Prompt
+
+    workspace = Workspace.init(tmp_path / "ws")
+    prompt = Prompt([{"role": "user", "content": "Which?"}], "p", split="test")
+    texts = ["one", "two", "three", "four", "reused"]
+    answers = {text: Completion(prompt.id, text, f"m{i}", "hf") for i, text in enumerate(texts)}
+
+    def pair(a: str, b: str, kind: str = "arena") -> Pair:
+        return Pair(prompt.id, *sorted((answers[a].id, answers[b].id)), kind=kind)
+
+    arena = [pair("one", "two"), pair("two", "three"), pair("one", "reused"), pair("two", "reused")]
+    workspace.append([prompt, *answers.values(), *arena, pair("reused", "four", "sampled")])
+    assert set(stored_arena_answers(workspace).to_pylist()) == {
+        answers[t].id for t in ("one", "two", "three")
+    }
+    before = held(workspace)
+    each, paired, new = ["one", "two", "three"], ["one", "two", "reused"], ["one", "three", NEW]
+    for name, row, said in [
+        ("list", {"completions": each}, "arena_answer_exists 1"),  # (one, three): no arena pair
+        ("preference", {"chosen": "one", "rejected": "three"}, "arena_answer_exists 1"),
+        ("ranking", {"completions": each, "ranking": "1 > 2 > 3"}, "arena_answer_exists 1"),
+        ("list", {"completions": paired}, "arena_pair_exists 1"),
+        ("ranking", {"completions": paired, "ranking": "1 > 2 > 3"}, "arena_pair_exists 1"),
+        ("list", {"completions": new}, "error"),
+        ("ranking", {"completions": new, "ranking": "1 > 2 > 3"}, "error"),
+    ]:
+        path = write(tmp_path / f"{name}.jsonl", [{"prompt": "Which?", **row}])
+        code = data_main(["import", "-w", str(workspace.path), "--unlabelled", str(path)])
+        out, err = capsys.readouterr()
+        if said == "error":
+            assert code == 2 and "one the arena gave to this prompt" in err, (name, row)
+        else:
+            assert code == 0 and said in out and "records 1" in out, (name, row, out, err)
+        assert held(workspace) == before

@@ -636,7 +636,7 @@ def test_the_loop_prints_the_board_as_data_leaderboard_does(tmp_path, monkeypatc
     ran = {"arena_pairs": 40, "arena_models": "X Y", "arena_round": 0}
     monkeypatch.setattr(loop_arena, "run_arena", lambda *args, **kwargs: ran)
     options = loop_options(["-w", str(workspace.path), "--spin-iter", "1", "--arena", "base,newest"])
-    lines = loop_arena.arena_leaderboard(options, workspace)
+    lines = loop_arena.arena_leaderboard(options, workspace, [])  # run_arena stands in: no prompt answered
     assert data_main(["leaderboard", "-w", str(workspace.path), "--split", "test"]) == 0
     header = (
         "arena: 40 pairs of X Y at round 0, on split test: the loop's held-out prompts (it trains on split train); "
@@ -671,7 +671,7 @@ def test_the_loops_board_is_of_its_held_out_prompts_and_says_its_votes_by_split(
     ran = {"arena_pairs": 20, "arena_models": "X Y", "arena_round": 0}
     monkeypatch.setattr(loop_arena, "run_arena", lambda *args, **kwargs: ran)
     options = loop_options(["-w", str(workspace.path), "--spin-iter", "1", "--arena", "base,newest"])
-    lines = loop_arena.arena_leaderboard(options, workspace)
+    lines = loop_arena.arena_leaderboard(options, workspace, [])  # run_arena stands in: no prompt answered
     split_line = (
         "votes by split: 40 on split test (held-out prompts), counted on this board; 6 on split train (prompts a "
         "trained model may have been trained on) left out (`--split all` counts every split's)"

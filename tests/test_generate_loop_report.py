@@ -24,7 +24,7 @@ def test_the_arena_header_says_the_board_below_only_when_a_board_follows(tmp_pat
     ran = {"arena_pairs": 4, "arena_models": "X Y", "arena_round": 0}
     monkeypatch.setattr(loop_arena, "run_arena", lambda *args, **kwargs: ran)
     options = loop_options(["-w", str(workspace.path), "--spin-iter", "1", "--arena", "base,newest"])
-    lines = loop_arena.arena_leaderboard(options, workspace)
+    lines = loop_arena.arena_leaderboard(options, workspace, [])  # run_arena stands in: no prompt answered
     same = f"python -m data leaderboard -w {workspace.path} --split test"
     assert data_main(["leaderboard", "-w", str(workspace.path), "--split", "test"]) == 2
     error = capsys.readouterr().err.removeprefix("error: ").rstrip("\n")
@@ -232,10 +232,11 @@ def test_a_loop_counts_the_files_prompts_in_a_split_it_does_not_sample(
     with pytest.raises(Sampled):
         loop.run(loop.parse_options(argv))
     assert (Workspace(ws).frame("prompts")["split"] == "test").sum() == 2
+    why = "; its --arena answers every test prompt (--spin-test-limit 0) with a gold answer or without, where SPIN "
     line = (
         f"--prompts {mine}: the job samples 5 prompts of split train: 2 from the file, 3 other prompts of the "
         "workspace (a loop samples the first --limit prompts with a gold answer of split train and "
-        "--spin-test-limit of test, oldest first, not the file's alone)"
+        f"--spin-test-limit of test, oldest first{why + 'needs one' if arena else ''}, not the file's alone)"
     )
     line += (
         "" if arena else "; 2 prompts of the file not sampled: 2 in split test, which the job does not sample"
@@ -247,7 +248,8 @@ def test_a_spin_loop_with_an_arena_counts_the_test_prompts_the_arena_answers(
     tmp_path, tiny_model_dir, monkeypatch, capsys
 ):
     """SPIN samples the test prompts with a gold answer; its --arena answers the first --spin-test-limit test
-    prompts, gold or not. The line counted SPIN's set alone: 1 test prompt of the 3 the arena answers."""
+    prompts, gold or not. The line counted SPIN's set alone: 1 test prompt of the 3 the arena answers; and its reason
+    said the loop's choice alone, not that the arena answers test prompts without a gold answer, which SPIN needs."""
     from generate.loop import __main__ as loop
     from generate.loop.spin import SPIN_LOOP
     from tests.test_generate_spin import write_sft
@@ -275,3 +277,41 @@ def test_a_spin_loop_with_an_arena_counts_the_test_prompts_the_arena_answers(
     assert (
         "; the job samples 3 prompts of split test: 0 from the file, 3 other prompts of the workspace" in line
     )
+    assert line.endswith(
+        "(a loop samples the first --limit prompts with a gold answer of split train and --spin-test-limit of test, "
+        "oldest first; its --arena answers the first --spin-test-limit of test with a gold answer or without, where "
+        "SPIN needs one, not the file's alone)"
+    )
+
+
+def test_the_arena_after_a_loop_answers_the_prompts_it_checked(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    """The loop's arena set (the first --spin-test-limit test prompts, all of them at 0) was taken three times: to
+    check it before the loop, to count it after the import, and to answer it after the loop, so a test prompt
+    stored while the loop ran was answered, unchecked. Taken once: the arena answers the set it checked."""
+    from generate.loop import __main__ as loop
+    from generate.loop import arena as loop_arena
+    from generate.loop.spin import SPIN_LOOP
+    from tests.test_generate_spin import write_sft
+
+    ws, held, later = tmp_path / "ws", tmp_path / "held.json", tmp_path / "later.json"
+    assert data_main(["import", "-w", str(ws), str(write_sft(tmp_path / "old.json", 3))]) == 0
+    held.write_text(json.dumps([{"prompt": f"Held out, {i}."} for i in range(2)]))
+    assert data_main(["import", "-w", str(ws), "--split", "test", str(held)]) == 0
+    checked = set(Workspace(ws).frame("prompts").query("split == 'test'")["id"])
+    later.write_text(json.dumps([{"prompt": "Stored while the loop ran."}]))
+
+    def iterations(*args):  # the loop's, while another import stores a test prompt
+        assert data_main(["import", "-w", str(ws), "--split", "test", str(later)]) == 0
+        return {}
+
+    answered = []
+
+    def run_arena(options, workspace, split, ids, judge_folder=None):
+        answered.extend(ids)
+        return {"arena_pairs": 0, "arena_models": "X Y", "arena_round": 1}
+
+    monkeypatch.setitem(loop.RUN, "--spin-iter", lambda: (SPIN_LOOP, iterations))
+    monkeypatch.setattr(loop_arena, "run_arena", run_arena)
+    argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--spin-iter", "1", "--spin-test-limit", "0"]
+    loop.run(loop.parse_options([*argv, "--arena", "base,newest"]))
+    assert len(answered) == 2 and set(answered) == checked

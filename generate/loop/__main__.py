@@ -24,7 +24,7 @@ from data.errors import PrefloopError, number_shown
 from data.lineage import is_reward_model_name
 from data.workspace import Workspace
 from generate.bestofn import check_judge_model
-from generate.job_plan import prompt_ids, with_gold
+from generate.job_plan import with_gold
 from generate.judge import load_template
 from generate.loop.folders import chain_lock, refuse_running
 from generate.loop.options import DRIVERS, MAX_ITERATIONS, LoopOptions, chain_name, driver_of, loop_flags
@@ -266,7 +266,7 @@ def run(options: LoopOptions) -> dict:
     loaded = read_prompts(loop_prompts(options, existing), fraction, options.workspace)
     loop, run_driver = RUN[driver_of(options)]()
     # Its prompt sets, every round it samples, the arena's: on the workspace as the import will leave it.
-    sets = check_loop(options, preview_prompts(existing, options.workspace, loaded), loop)
+    sets, arena_prompts = check_loop(options, preview_prompts(existing, options.workspace, loaded), loop)
     # the models, after the checks that cost nothing: a hub id may be fetched
     fetch_model(options, model_path)
     if options.arena:
@@ -291,10 +291,10 @@ def run(options: LoopOptions) -> dict:
             # --spin-test-limit test prompts, gold answer or not (SPIN's test set: those with one; at 0, none, but
             # the arena answers every test prompt: `check_loop_arena`)
             sampled = {split: set(ids) for split, ids in sets.items() if ids}
-            if options.arena:
-                arena = set(prompt_ids(workspace, "test", options.spin_test_limit))
-                sampled["test"] = sampled.get("test", set()) | arena
-            if said := file_share_line(workspace, loaded, sampled, loop_samples(bool(options.spin_iter))):
+            if arena_prompts:
+                sampled["test"] = sampled.get("test", set()) | set(arena_prompts)
+            why = loop_samples(bool(options.spin_iter), options.spin_test_limit if options.arena else None)
+            if said := file_share_line(workspace, loaded, sampled, why):
                 print(said)
         gold = "with a gold answer " * bool(options.spin_iter)  # what SPIN's pairs need
         for line in limit_taken(options.limit or 0, len(sets["train"]), f"{gold}in split train"):
@@ -303,7 +303,7 @@ def run(options: LoopOptions) -> dict:
         if options.arena:  # the arena on the loop's held-out prompts, and its leaderboard
             from generate.loop.arena import arena_leaderboard
 
-            summary["arena"] = arena_leaderboard(options, workspace, judge_folder)
+            summary["arena"] = arena_leaderboard(options, workspace, arena_prompts, judge_folder)
     return summary
 
 

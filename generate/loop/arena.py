@@ -53,23 +53,26 @@ def planned_models(
 
 def check_loop_arena(
     options: LoopOptions, workspace: Workspace, method: str, start: Iterate, last: Iterate | None
-) -> None:
+) -> list[str]:
     """The arena after the loop names two models or more, as they will be once the loop has trained
-    (`planned_models`), and has prompts to answer. Reads only: run with the loop's own check, before any model
-    loads."""
+    (`planned_models`), and has prompts to answer: returns them, the loop's held-out prompts (the first
+    --spin-test-limit of split test, gold answer or not; all of it at 0), the set the run counts among those it
+    samples and the arena answers (`arena_leaderboard`). Reads only: run with the loop's own check, before any
+    model loads."""
     planned_models(options, workspace, method, start, last)
-    check_arena_prompts(workspace, "test", prompt_ids(workspace, "test", options.spin_test_limit))
+    prompts = prompt_ids(workspace, TEST, options.spin_test_limit)
+    check_arena_prompts(workspace, TEST, prompts)
+    return prompts
 
 
 def arena_leaderboard(
-    options: LoopOptions, workspace: Workspace, judge_folder: str | None = None
+    options: LoopOptions, workspace: Workspace, prompts: list[str], judge_folder: str | None = None
 ) -> list[str]:
-    """After a loop: the arena on the loop's held-out prompts (the first --spin-test-limit of split test), judged
+    """After a loop: the arena on the loop's held-out ``prompts`` (`check_loop_arena`'s, checked), judged
     by --judge when given (``judge_folder``: a chat model's checked folder), and the leaderboard of those votes
     (people's without a judge) on split test as lines, as `data leaderboard --split test` prints it: the board
     counted every split's votes, an earlier arena's on the train prompts the loop trained on among them."""
-    ids = prompt_ids(workspace, TEST, options.spin_test_limit)
-    result = run_arena(arena_options(options), workspace, TEST, ids, judge_folder=judge_folder)
+    result = run_arena(arena_options(options), workspace, TEST, prompts, judge_folder=judge_folder)
     by = judge_name(options, workspace) if options.judge else PEOPLE
     same = shlex.join(["python", "-m", "data", "leaderboard", "-w", str(workspace.path), "--split", TEST])
     same += "" if by == PEOPLE else " --by " + shlex.quote(by)

@@ -361,17 +361,21 @@ def check_rounds(
     return last
 
 
-def check_loop(options: LoopOptions, workspace: Workspace, loop: Loop) -> dict[str, list[str]]:
-    """The fixed prompt sets of ``loop``, once every round it would sample is checked (`check_rounds`), the arena's
-    after it too (`check_loop_arena`). Reads only: the driver runs it before it writes anything, on the workspace
-    as importing --prompts will leave it (`generate.prepare.preview_prompts`)."""
+def check_loop(
+    options: LoopOptions, workspace: Workspace, loop: Loop
+) -> tuple[dict[str, list[str]], list[str]]:
+    """The fixed prompt sets of ``loop``, once every round it would sample is checked (`check_rounds`), and the
+    prompts of the arena after it (none without --arena), checked too (`check_loop_arena`). Reads only: the driver
+    runs it before it writes anything, on the workspace as importing --prompts will leave it
+    (`generate.prepare.preview_prompts`)."""
     limit = options.limit if options.limit is not None else loop.limit
     sets = loop.prompt_sets(options, workspace, limit)
     last = check_rounds(options, workspace, loop, getattr(options, f"{loop.kind}_iter"), sets)
-    if options.arena:  # the arena after the loop: its models as the loop will leave them, and its prompts
-        start = start_iterate(options, workspace, register=False)
-        check_loop_arena(options, workspace, loop.method, start, last)
-    return sets
+    if not options.arena:
+        return sets, []
+    # the arena after the loop: its models as the loop will leave them, and its prompts
+    start = start_iterate(options, workspace, register=False)
+    return sets, check_loop_arena(options, workspace, loop.method, start, last)
 
 
 def run_loop(options: LoopOptions, workspace: Workspace, loop: Loop, sets: dict[str, list[str]]) -> dict:
