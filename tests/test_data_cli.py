@@ -401,3 +401,35 @@ def test_ctrl_c_is_one_line_and_status_130(capsys):
     assert shell(interrupted, []) == 130
     err = capsys.readouterr().err
     assert err.startswith("interrupted: what was written before it stays") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "said"),
+    [
+        ("train", ["--learning-rate", "-1e-5"], "error: --learning-rate -1e-05: must be > 0\n"),
+        (
+            "generate",
+            ["--temperature", "-1e-3"],
+            "error: --temperature -0.001: must be a finite number >= 0\n",
+        ),
+        ("generate.loop", ["--spin-iter", "1", "--train-learning-rate", "-1E-5"], "must be > 0\n"),
+        ("annotate", ["--gold-rate", "-1e-3"], "error: --gold-rate -0.001: must be in [0, 0.5]\n"),
+        (
+            "data",
+            ["import", "--test-fraction", "-1e-2", "x.jsonl"],
+            "error: --test-fraction -0.01: must be in",
+        ),
+    ],
+)
+def test_a_negative_number_in_scientific_notation_is_a_value_not_a_flag(
+    tmp_path, command, args, said, capsys
+):
+    """`train --learning-rate -1e-5` was argparse's "expected one argument" (Python 3.11 reads only -1 and -0.5
+    as numbers), where `--learning-rate=-1e-5` was the range error: both are the range error now."""
+    main_ = __import__(f"{command}.__main__", fromlist=["main"]).main
+    ws = tmp_path / "ws"
+    argv = [*args[:1], "-w", str(ws), *args[1:]] if command == "data" else ["-w", str(ws), *args]
+    assert main_(argv) == 2
+    err = capsys.readouterr().err
+    assert said in err and err.count("\n") == 1, err
+    assert not ws.exists()
