@@ -50,10 +50,10 @@ CONTEXT_KEYS = ("max_position_embeddings", "n_positions")  # n_positions: GPT-2'
 
 
 def check_max_tokens(max_tokens: int, folder: Path, named: str) -> None:
-    """--max-tokens below the context the model in ``folder`` (``named``: ``--model M``) gives a prompt and its
-    answer together, as its config.json says (its text model's, for a multimodal one), refused in one line before
-    anything is written: past it every answer stopped at the context, and the job counted what it took for answers.
-    A config that names no context passes (the engine's own limit stays)."""
+    """Refuse, in one line before anything is written, a --max-tokens that fills the whole context the model in
+    ``folder`` (``named``: ``--model M``) gives a prompt and its answer together, as its config.json says (its text
+    model's, for a multimodal one): every answer stopped at the context, and the job counted them as made. A config
+    that names no context passes (the engine's own limit stays)."""
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
     key, context = next(((k, text[k]) for k in CONTEXT_KEYS if isinstance(text.get(k), int)), (None, None))

@@ -178,6 +178,12 @@ def test_max_tokens_past_an_arena_models_context_names_that_model(
         f"error: --max-tokens 100: must be less than --arena {short_model_dir}'s context of 64"
     )
     assert err.endswith("; nothing written\n") and not (tmp_path / "ws").exists()
+    held_out = [{"prompt": f"Say {i}", "output": "ok"} for i in range(8)]  # some held out, for the arena
+    prompts.write_text(json.dumps(held_out))
+    loop = argv[:6] + ["--prompts", str(prompts), "--spin-iter", "1", "--test-fraction", "0.5", "--arena",
+                       f"{short_model_dir},newest", "--max-tokens", "100"]  # fmt: skip
+    assert main(loop) == 2  # the SPIN driver's arena, its models named by folder
+    assert capsys.readouterr().err == err and not (tmp_path / "ws").exists()
 
 
 class ShortJudge(ScriptedEngine):
