@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable
 
@@ -24,6 +25,10 @@ USER_ERRORS = (PrefloopError, OSError)
 # each unknown flag here is said to be that command's, with its own invocation. tests/test_data_config.py checks each
 # command still has its flag.
 FLAGS_ELSEWHERE = {"--gold-rate": "annotate"}  # how often labellers meet gold; `data gold` makes gold items
+# A word that starts as a number does (-1e-5, -.5, -1) is a value, never a flag: Python 3.11's argparse read only
+# -1 and -0.5 so, and `--learning-rate -1e-5` was "expected one argument" where `=-1e-5` was the range error.
+# This is the test Python 3.13's argparse makes; no flag of ours starts with a dash and a digit.
+NEGATIVE_NUMBER = re.compile(r"-\.?\d")
 
 
 class Parser(argparse.ArgumentParser):
@@ -35,6 +40,7 @@ class Parser(argparse.ArgumentParser):
         # a flag's prefix is no flag: `data gold --rate 0.1` was read as --rate-item
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        self._negative_number_matcher = NEGATIVE_NUMBER
         self.subcommands: dict[str, Parser] = {}  # name -> parser, on a parser with subcommands
         self.siblings: dict[str, Parser] = {}  # "data export" -> its parser, on a subcommand's parser
         self.label = self.prog  # "data import": how a sibling names this subcommand

@@ -25,6 +25,7 @@ from data.exclusion import Exclusion, check_exclusion
 from data.export import UNCHECKED, check_min_posterior, dpo_table, kto_table
 from data.export_labels import export_labels
 from data.export_sft import PROMPT_COMPLETION, prompt_completion, to_sft
+from data.files import refuse_unwritable
 from data.gold import read_gold
 from data.rank_pairs import RANK_KIND
 from data.ratings import ratings_table
@@ -171,6 +172,7 @@ def check_export_options(args: Any, explicit: set[str]) -> None:
         )
     if args.out is not None:
         check_out_folder(Path(args.out))
+        check_out_writable(Path(args.out))
     export = f"{args.format}{' --edits' if args.edits else ''}"
     if "rubric" in explicit and args.format != "ratings":
         raise PrefloopError(
@@ -225,6 +227,18 @@ def check_out_folder(out: Path) -> None:
                 f"data: {advice}"
             )
         raise PrefloopError(f"--out {out}: in workspace {workspace} outside its exports/ folder: {advice}")
+
+
+def check_out_writable(out: Path) -> None:
+    """An ``--out`` whose folder (or the one it would be made in) is a file or cannot be written (a read-only mount)
+    is refused in one line naming --out, before the workspace is read, as `train --out` is: the export was made,
+    then "the file system is read-only: nothing was written to FOLDER", naming neither the file nor the flag."""
+    existing = next(p for p in (out.parent, *out.parent.parents) if p.exists())
+    if not existing.is_dir():
+        raise PrefloopError(f"--out {out}: {existing} is a file, not a folder; nothing exported")
+    refuse_unwritable(
+        existing, lambda reason: f"--out {out}: {existing} is not writable ({reason}); nothing exported"
+    )
 
 
 def reads_labels(args: Any) -> bool:

@@ -29,7 +29,7 @@ from typing import BinaryIO
 
 import pyarrow.parquet as pq
 
-from data.errors import PrefloopError, counted, names_shown, one_line
+from data.errors import PrefloopError, counted, cut_name, names_shown, one_line
 from data.import_csv import read_csv, refuse_twice
 from data.import_formats import TEXT_COLUMNS
 from data.import_records import (
@@ -202,9 +202,14 @@ def _nested_records(document: object, source: str) -> None:
         if rows and not any("role" in v or "from" in v for v in value):
             raise SchemaError(
                 source,
-                f'the records are nested under one key "{key}" ({len(value)} records): import the list itself, '
+                f"the records are nested under one key {_quoted(key)} ({len(value)} records): import the list itself, "
                 f"e.g. jq {_jq(key)} {shlex.quote(source)} > records.json",
             )
+
+
+def _quoted(key: str) -> str:
+    """A key as JSON writes it (cut where long): `my "rows"` was said "my "rows"", its own quotes unescaped."""
+    return json.dumps(cut_name(key), ensure_ascii=False)
 
 
 def _jq(key: str, then: str = "") -> str:
@@ -221,7 +226,7 @@ def refuse_wrapper(document: dict, source: str, fits: Callable[[dict], bool]) ->
     says what the file holds and how to take the records out."""
     keys = names_shown(sorted(document), 8)
     for key, value in document.items():
-        said = f'one JSON object that is no record (keys: {keys}): "{names_shown([key])}"'
+        said = f"one JSON object that is no record (keys: {keys}): {_quoted(key)}"
         if isinstance(value, dict) and fits(value):
             raise SchemaError(
                 source,

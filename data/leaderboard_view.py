@@ -16,7 +16,7 @@ from types import MappingProxyType
 import numpy as np
 
 from data.bradley_terry import MIN_PROMPTS
-from data.errors import one_line
+from data.errors import counted, one_line
 from data.leaderboard import FEW_PROMPTS, Board, Row
 from data.leaderboard_notes import board_notes, signed, split_votes_line
 from data.leaderboard_splits import ALL_SPLITS
@@ -88,8 +88,10 @@ def board_lines(
     width = max(display_width(r.name) for r in rows)
     lines = [
         f"arena leaderboard by {by}{split_words(split)} (Bradley–Terry logits, reference {rows[0].name} = 0; 95 % bootstrap intervals "
-        f"over prompts, never narrower than the model's, from {MIN_PROMPTS} prompts; win rate vs the reference, "
-        "ties half, with a Wilson interval discounted for votes that cluster on prompts, from as many prompts)",
+        f"over prompts, never narrower than the model's, given where the model's votes and the reference's lie on "
+        f"{MIN_PROMPTS} prompts or more (the reference's on {counted(rows[0].prompts, 'prompt')}); win rate vs the "
+        "reference, ties half, with a Wilson interval discounted for votes that cluster on prompts, given where the "
+        f"two met on {MIN_PROMPTS} prompts or more)",
         *filter(None, [split_votes_line(split, votes_by_split, votes_left_out)]),
         f"{padded('model', width)}  parent    strength  95 % CI          win rate vs ref  95 % CI      votes",
     ]

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from data.errors import PrefloopError, first_line
+from data.errors import CONTROL, PrefloopError, first_line, one_line
 from data.files import atomic_write
 from data.import_records import within_depth
 from data.model_files import loaded_indexes, missing_from_index
@@ -96,12 +96,28 @@ def hub_id_of(name_or_path: str | Path) -> str | None:
     return "/".join(parts) if len(parts) == 2 and all(parts) else None
 
 
+def check_name_printable(given: str, name: str, what: str, instead: str) -> None:
+    """Refuse a model whose ``name`` (its folder, resolved: ``what``) holds a control character (a newline, a tab):
+    it is the model's name in the completions, the manifest and a judge's labels (`model_label`), which stats, the
+    leaderboard and the admin tab print, and a newline broke their lines. ``given``: as the user named it;
+    ``instead``: what to do. The rule for every name that enters a workspace: refused where it enters, as a labeller's
+    (`data.annotators.is_user_name`), an import's model or source, or a chain's name are."""
+    bad = CONTROL.search(name)
+    if bad:
+        resolved = "" if name == given else f" ({one_line(name)})"
+        raise ProvisionError(
+            f"{one_line(given)}: {what}{resolved} holds a control character ({bad.group()!r}), and it would be the "
+            f"model's name on every line naming it: {instead}"
+        )
+
+
 def resolve_model(name_or_path: str) -> str:
     """A loadable model location for a short name, a local folder, or (passed through) a hub id."""
     if name_or_path in EMBEDDED:
         return str(provision_model(name_or_path))
     path = Path(name_or_path).expanduser()
     if is_model_dir(path):
+        check_name_printable(name_or_path, str(path.resolve()), "the folder", "rename the folder")
         return str(path)
     if path.exists() or not looks_like_hub_id(name_or_path):
         known = ", ".join(EMBEDDED)

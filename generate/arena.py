@@ -43,7 +43,7 @@ from data.workspace import Workspace
 from generate.answer_records import as_completions
 from generate.arena_models import register_base, resolve_arena
 from generate.arena_pairing import arena_answers_in_order, arena_pairs, shown_names
-from generate.context import TOO_LONG
+from generate.context import TOO_LONG, check_max_tokens
 from generate.engines import SamplingParams, engine_said, make_engine
 from generate.isolate import run_isolated
 from generate.job_plan import PromptRow, model_answers, same_params
@@ -140,17 +140,22 @@ def load_arena_model(options: GenerateOptions, entry: ModelEntry):
         ) from exc
 
 
-def check_arena_files(models: list[ModelEntry], chat_template: str | None = None) -> None:
+def check_arena_files(
+    models: list[ModelEntry], chat_template: str | None = None, max_tokens: int | None = None
+) -> None:
     """Each arena model checked as every job checks a model it samples from (`checked_answering_model`: a hub id
     found in, or fetched into, the hub's cache; the config read once; its tokenizer and weight files, headers read,
     no weights load) and its chat template (its own, or ``--chat-template``), before anything is written: a broken or
-    missing folder, or a base model's, is one line naming it (a manifest model: by its id too), not a traceback
-    after the models before it had sampled and written their answers."""
+    missing folder, or a base model's, or one whose context ``max_tokens`` fills (`check_max_tokens`), is one line
+    naming it (a manifest model: by its id too), not a traceback after the models before it had sampled and written
+    their answers."""
     for entry in models:
         which = "" if entry.id == entry.path else f" (the manifest's model {entry.id}, round {entry.round})"
         try:
             folder = checked_answering_model("--arena", entry.path)
             named_chat_template(f"--arena {entry.path}", folder, chat_template)
+            if max_tokens is not None:
+                check_max_tokens(max_tokens, folder, f"--arena {entry.path}")
         except PrefloopError as exc:
             raise PrefloopError(f"{exc}{which}; nothing written") from exc
 

@@ -23,6 +23,7 @@ from data.lineage import (
 )
 from data.provision import checked_model, hub_id_of, local_model, looks_like_hub_id, resolve_model
 from data.workspace import Workspace
+from generate.context import check_max_tokens
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +107,13 @@ def check_arena_names(workspace: Workspace | None, names: tuple[str, ...]) -> No
                 raise PrefloopError(f"--arena {exc}; nothing written") from exc
 
 
-def fetch_arena_names(workspace: Workspace | None, names: tuple[str, ...]) -> None:
+def fetch_arena_names(workspace: Workspace | None, names: tuple[str, ...], max_tokens: int) -> None:
     """`check_arena_names`' models checked as every job checks a model (`checked_model`: a hub id found in, or
-    fetched into, the hub's cache; the config read), once the checks that cost nothing have passed."""
+    fetched into, the hub's cache; the config read; a context ``max_tokens`` fills, `check_max_tokens`), once the
+    checks that cost nothing have passed."""
     for name in _other_names(workspace, names):
         try:
-            checked_model("--arena", name)
+            check_max_tokens(max_tokens, checked_model("--arena", name), f"--arena {name}")
         except PrefloopError as exc:
             raise PrefloopError(f"{exc}; nothing written") from exc
 

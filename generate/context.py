@@ -4,8 +4,11 @@ refuses a whole call for one longer prompt, and transformers generates garbage p
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from data.errors import PrefloopError
 from data.records import Message
 
 if TYPE_CHECKING:  # engines imports this module
@@ -43,11 +46,29 @@ def chat_lengths(tokenizer, prompts: list[list[Message]], chat_template: str | N
 UNSET_MODEL_MAX_LENGTH = 10**9
 
 
+CONTEXT_KEYS = ("max_position_embeddings", "n_positions")  # n_positions: GPT-2's name
+
+
+def check_max_tokens(max_tokens: int, folder: Path, named: str) -> None:
+    """Refuse, in one line before anything is written, a --max-tokens that fills the whole context the model in
+    ``folder`` (``named``: ``--model M``) gives a prompt and its answer together, as its config.json says (its text
+    model's, for a multimodal one): every answer stopped at the context, and the job counted them as made. A config
+    that names no context passes (the engine's own limit stays)."""
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
+    key, context = next(((k, text[k]) for k in CONTEXT_KEYS if isinstance(text.get(k), int)), (None, None))
+    if context and max_tokens >= context:
+        raise PrefloopError(
+            f"--max-tokens {max_tokens}: must be less than {named}'s context of {context} tokens ({key} in "
+            f"{folder / 'config.json'}), which the prompt shares"
+        )
+
+
 def hf_context_length(config, tokenizer) -> int | None:
     """The model's context: its config's ``max_position_embeddings`` (``n_positions``: GPT-2's name), else the
     tokenizer's ``model_max_length`` when it names one; None when neither does."""
     text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
-    for key in ("max_position_embeddings", "n_positions"):
+    for key in CONTEXT_KEYS:
         value = getattr(text_config, key, None)
         if isinstance(value, int) and value > 0:
             return value

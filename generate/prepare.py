@@ -44,6 +44,7 @@ from data.records import Prompt, has_gold
 from data.spellings import Spellings
 from data.workspace import Workspace, WorkspaceError
 from generate.arena_models import BASE
+from generate.context import check_max_tokens
 from generate.options import GenerateOptions, SampleOptions
 from generate.shards import in_shard
 
@@ -98,6 +99,7 @@ def fetch_model(options: SampleOptions, model_path: str) -> str:
     Returns the location to load: ``model_path``, a short name's folder."""
     try:
         folder = checked_answering_model("--model", model_path)
+        check_max_tokens(options.max_tokens, folder, f"--model {options.model}")
     except PrefloopError as exc:
         raise PrefloopError(f"{exc}; nothing written") from exc
     if not Path(model_path).is_dir():

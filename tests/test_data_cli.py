@@ -283,6 +283,43 @@ def test_export_out_that_is_a_folder_is_one_clear_line(tmp_path, capsys):
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.parametrize("blocked", ["read-only", "file"])
+def test_export_out_it_cannot_write_is_one_line_naming_out_before_the_export(
+    tmp_path, capsys, monkeypatch, blocked
+):
+    """An --out under a read-only mount (emulated: creating a file there fails as such a mount fails, for root too)
+    or below a file made the export, then said "the file system is read-only: nothing was written to FOLDER" (or "a
+    file is in the way"), naming neither --out nor its file: refused first, in one line naming both."""
+    import errno
+
+    from data import files
+
+    ws, data = tmp_path / "ws", tmp_path / "prefs.json"
+    data.write_text(json.dumps([{"prompt": "q", "chosen": "yes", "rejected": "no"}]))
+    assert main(["import", "-w", str(ws), str(data)]) == 0
+    blocker = tmp_path / "ro"
+    if blocked == "file":
+        blocker.write_text("a file")
+        said = f"{blocker} is a file, not a folder"
+    else:
+        blocker.mkdir()
+        create_temp = files.create_temp
+
+        def read_only(directory, suffix="", mode=0o644, dir_fd=None):
+            if directory == blocker:
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+            return create_temp(directory, suffix, mode, dir_fd=dir_fd)
+
+        monkeypatch.setattr(files, "create_temp", read_only)
+        said = f"{blocker} is not writable (the file system is read-only)"
+    monkeypatch.setattr("data.__main__.export_workspace", None)  # refused before the export is made
+    capsys.readouterr()
+    for out in (blocker / "dpo.parquet", blocker / "new" / "dpo.parquet"):
+        assert main(["export", "-w", str(ws), "--format", "dpo", "--out", str(out)]) == 2
+        assert capsys.readouterr().err == f"error: --out {out}: {said}; nothing exported\n"
+    assert blocker.is_file() or list(blocker.iterdir()) == []
+
+
 def test_export_out_in_a_workspace_folder_other_than_exports_is_refused(tmp_path, capsys):
     """A bad-input pass: --out WS/labels/<a part file> replaced stored labels with the export's rows (every read
     then failed on the part), and a new name there was one more part the next read refused. An export anywhere
@@ -401,3 +438,35 @@ def test_ctrl_c_is_one_line_and_status_130(capsys):
     assert shell(interrupted, []) == 130
     err = capsys.readouterr().err
     assert err.startswith("interrupted: what was written before it stays") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "said"),
+    [
+        ("train", ["--learning-rate", "-1e-5"], "error: --learning-rate -1e-05: must be > 0\n"),
+        (
+            "generate",
+            ["--temperature", "-1e-3"],
+            "error: --temperature -0.001: must be a finite number >= 0\n",
+        ),
+        ("generate.loop", ["--spin-iter", "1", "--train-learning-rate", "-1E-5"], "must be > 0\n"),
+        ("annotate", ["--gold-rate", "-1e-3"], "error: --gold-rate -0.001: must be in [0, 0.5]\n"),
+        (
+            "data",
+            ["import", "--test-fraction", "-1e-2", "x.jsonl"],
+            "error: --test-fraction -0.01: must be in",
+        ),
+    ],
+)
+def test_a_negative_number_in_scientific_notation_is_a_value_not_a_flag(
+    tmp_path, command, args, said, capsys
+):
+    """`train --learning-rate -1e-5` was argparse's "expected one argument" (Python 3.11 reads only -1 and -0.5
+    as numbers), where `--learning-rate=-1e-5` was the range error: both are the range error now."""
+    main_ = __import__(f"{command}.__main__", fromlist=["main"]).main
+    ws = tmp_path / "ws"
+    argv = [*args[:1], "-w", str(ws), *args[1:]] if command == "data" else ["-w", str(ws), *args]
+    assert main_(argv) == 2
+    err = capsys.readouterr().err
+    assert said in err and err.count("\n") == 1, err
+    assert not ws.exists()

@@ -760,10 +760,14 @@ def test_the_commands_an_error_suggests_quote_a_name_with_spaces(tmp_path, capsy
 @pytest.mark.parametrize("wrapped", [False, True], ids=["one-key", "beside-others"])
 def test_the_jq_command_an_error_suggests_quotes_a_key_with_a_quote(tmp_path, capsys, wrapped):
     """Records nested under a key with an apostrophe or a double quote in it were suggested as
-    `jq '.["user's rows"]' FILE`: pasted back, the shell's quote stayed open (and a `"` ended jq's string)."""
+    `jq '.["user's rows"]' FILE`: pasted back, the shell's quote stayed open (and a `"` ended jq's string). The
+    line named the key "user's "rows"", its quotes unescaped: it is quoted as JSON writes it."""
     key, rows = 'user\'s "rows"', [{"prompt": "Hi?", "chosen": "a", "rejected": "b"}] * 2
     nested = tmp_path / "nested.json"
     nested.write_text(json.dumps({key: rows, "version": 1} if wrapped else {key: rows}))
     assert main(["import", "-w", str(tmp_path / "ws"), str(nested)]) == 2
-    command = shlex.split(capsys.readouterr().err.split("e.g. ")[1])
+    err = capsys.readouterr().err
+    said = " holds 2 records nested in it" if wrapped else " (2 records): import"
+    assert f'"user\'s \\"rows\\""{said}' in err, err
+    command = shlex.split(err.split("e.g. ")[1])
     assert command[:3] == ["jq", '.["user\'s \\"rows\\""]', str(nested)]

@@ -186,7 +186,13 @@ def test_votes_on_few_prompts_give_no_strength_interval(tmp_path, monkeypatch):
     assert board["min_prompts"] == 16
     assert [(m["low"], m["no_interval"]) for m in board["models"]] == [(None, "few_prompts")] * 2
     header, columns, base, b, note = board_lines(two_ties, "people")
-    assert "95 % bootstrap intervals over prompts, never narrower than the model's, from 16 prompts" in header
+    # it said "from 16 prompts", as if 16 were counted: the least an interval is given from, and what was counted
+    assert (
+        "95 % bootstrap intervals over prompts, never narrower than the model's, given where the model's votes and "
+        "the reference's lie on 16 prompts or more (the reference's on 2 prompts); win rate vs the reference, ties "
+        "half, with a Wilson interval discounted for votes that cluster on prompts, given where the two met on 16 "
+        "prompts or more)"
+    ) in header
     assert [line[columns.index("95 % CI") :].split()[0] for line in (base, b)] == ["-", "-"]
     assert note.startswith(
         "-: votes on 2 prompts (the model's or the reference's), fewer than 16: no strength"

@@ -89,3 +89,37 @@ def test_a_relative_folder_not_here_is_the_workspaces_run(tmp_path, tiny_model_d
     shutil.copytree(tiny_model_dir, here)
     assert in_workspace("runs/dpo-1", "ws") == "runs/dpo-1"
     assert model_path("runs/dpo-1", ws) == here.resolve()
+
+
+@pytest.mark.parametrize("char", ["\n", "\r", "\t", "\x1b"])
+def test_a_model_folder_named_with_a_control_character_is_refused_where_it_enters(
+    tmp_path, tiny_model_dir, char, capsys
+):
+    """A model folder named with a newline (a tab, an escape) became the model's name in the completions, the
+    manifest and a judge's labels, and broke every line of stats, the leaderboard and the admin tab naming it. Each
+    flag that names a model refuses it in one line, before anything is written: --model (generate, train), --arena,
+    --judge, and train's --out (the trained model's name)."""
+    folder = tmp_path / f"m{char}x"
+    shutil.copytree(tiny_model_dir, folder)
+    escaped = repr(str(folder))[1:-1]
+    said = f"holds a control character ({char!r}), and it would be the model's name on every line naming it"
+    prompts = write_prompts(tmp_path / "p.json", 2)
+    new, ws = tmp_path / "new", build_workspace(tmp_path / "ws", count=2).path
+    before = sorted(ws.rglob("*"))
+    runs = [
+        (generate_main, ["-w", str(new), "--model", str(folder), "--prompts", str(prompts)], ""),
+        (generate_main, ["-w", str(new), "--model", str(tiny_model_dir), "--arena", f"{folder},{tiny_model_dir}",
+                         "--prompts", str(prompts)], "--arena "),
+        (generate_main, ["-w", str(ws), "--judge", str(folder)], "--judge "),
+        (train_main, ["-w", str(ws), "--model", str(folder)], ""),
+    ]  # fmt: skip
+    for main, args, flag in runs:
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {flag}{escaped}: the folder {said}: rename the folder"), err
+        assert err.count("\n") == 1
+    out = tmp_path / f"run{char}1"
+    assert train_main(["-w", str(ws), "--model", str(tiny_model_dir), "--out", str(out)]) == 2
+    shown = repr(str(out))[1:-1]
+    assert capsys.readouterr().err == f"error: --out {shown}: its path ({shown}) {said}: give another --out\n"
+    assert not new.exists() and not out.exists() and sorted(ws.rglob("*")) == before

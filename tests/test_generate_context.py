@@ -12,9 +12,10 @@ from types import SimpleNamespace
 import pytest
 
 from data import Completion, Pair, Prompt, Workspace
+from data.errors import PrefloopError
 from generate import bestofn
 from generate.__main__ import main
-from generate.context import fitting, hf_context_length
+from generate.context import check_max_tokens, fitting, hf_context_length
 from generate.engines import HFEngine, SamplingParams
 from generate.judge import MT_BENCH_TEMPLATE, LLMJudge, judge_messages
 from generate.sampling import sample_pairs
@@ -135,6 +136,54 @@ def test_the_arena_counts_too_long_prompts_per_model(tmp_path, tiny_model_dir, s
     out = capsys.readouterr().out
     assert f"arena_too_long_by_model {short_model_dir} 1" in out and "arena_too_long 1" in out
     assert "arena_pairs 1" in out  # the long prompt has no answer of the short model to pair
+
+
+def test_max_tokens_must_leave_the_prompt_room_in_the_models_context(short_model_dir):
+    check_max_tokens(CONTEXT - 1, short_model_dir, "--model m")
+    with pytest.raises(
+        PrefloopError, match=f"^--max-tokens {CONTEXT}: must be less than --model m's context"
+    ):
+        check_max_tokens(CONTEXT, short_model_dir, "--model m")
+
+
+@pytest.mark.parametrize("mode", [[], ["--spin-iter", "1", "--test-fraction", "0", "--spin-test-limit", "0"]])
+def test_max_tokens_past_the_context_is_refused_before_anything_is_written(
+    tmp_path, short_model_dir, mode, capsys
+):
+    """`--max-tokens 5000` on a model of 512 tokens was taken: every answer stopped at the context, counted as
+    made. Refused now, naming the flag, its value, the model's context and where it was read; nothing written."""
+    prompts = tmp_path / "p.json"
+    prompts.write_text(json.dumps([{"prompt": SHORT[0]["content"], "output": "Blue."}]))
+    argv = ["-w", str(tmp_path / "ws"), "--model", str(short_model_dir), "--engine", "hf"]
+    assert main([*argv, "--prompts", str(prompts), "--max-tokens", "100", *mode]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --max-tokens 100: must be less than --model {short_model_dir}'s context of {CONTEXT} tokens "
+        f"(max_position_embeddings in {short_model_dir / 'config.json'}), which the prompt shares; nothing written\n"
+    )
+    assert not (tmp_path / "ws").exists()
+
+
+def test_max_tokens_past_an_arena_models_context_names_that_model(
+    tmp_path, tiny_model_dir, short_model_dir, capsys
+):
+    prompts = tmp_path / "p.json"
+    prompts.write_text(json.dumps([{"prompt": SHORT[0]["content"]}]))
+    argv = [
+        "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--engine", "hf", "--prompts", str(prompts),
+        "--arena", f"{tiny_model_dir},{short_model_dir}", "--max-tokens", "100", "--no-spin-isolate",
+    ]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"error: --max-tokens 100: must be less than --arena {short_model_dir}'s context of 64"
+    )
+    assert err.endswith("; nothing written\n") and not (tmp_path / "ws").exists()
+    held_out = [{"prompt": f"Say {i}", "output": "ok"} for i in range(8)]  # some held out, for the arena
+    prompts.write_text(json.dumps(held_out))
+    loop = argv[:6] + ["--prompts", str(prompts), "--spin-iter", "1", "--test-fraction", "0.5", "--arena",
+                       f"{short_model_dir},newest", "--max-tokens", "100"]  # fmt: skip
+    assert main(loop) == 2  # the SPIN driver's arena, its models named by folder
+    assert capsys.readouterr().err == err and not (tmp_path / "ws").exists()
 
 
 class ShortJudge(ScriptedEngine):

@@ -657,3 +657,31 @@ def test_a_resume_from_newest_of_a_run_that_registered_itself_starts_from_its_pa
     assert model_path("newest", ws, resuming=Path("ws/runs/r2")) == Path(base.path)
     # the resume of another run starts from the newest
     assert model_path("newest", ws, resuming=Path("ws/runs/r3")) == Path(run.path)
+
+
+def test_an_out_on_a_read_only_mount_is_one_line_naming_it(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    """`--out` under a read-only mount (emulated: creating a file there fails as such a mount fails, for root too)
+    is refused in one line naming --out and the folder, before anything loads; nothing made there."""
+    import errno
+    import os
+
+    from data import files as data_files
+
+    ws = build_workspace(tmp_path / "ws")
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    create_temp = data_files.create_temp
+
+    def read_only(directory, suffix="", mode=0o644, dir_fd=None):
+        if Path(directory) == mount:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return create_temp(directory, suffix, mode, dir_fd=dir_fd)
+
+    monkeypatch.setattr(data_files, "create_temp", read_only)
+    no_loading(monkeypatch)
+    for out, where in ((mount / "run", mount), (mount, "the folder")):
+        assert main(argv(ws, tiny_model_dir, out)) == 2
+        assert capsys.readouterr().err == (
+            f"error: --out {out}: {where} is not writable (the file system is read-only); nothing trained\n"
+        )
+    assert files(mount) == []

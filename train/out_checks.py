@@ -20,7 +20,7 @@ from pathlib import Path
 from data.errors import PrefloopError
 from data.files import refuse_unwritable
 from data.lineage import NEWEST
-from data.provision import EMBEDDED, is_model_dir, looks_like_hub_id
+from data.provision import EMBEDDED, check_name_printable, is_model_dir, looks_like_hub_id
 from data.workspace_root import Roots, read_path, read_roots
 from train.methods import METHODS
 from train.options import TrainOptions
@@ -172,6 +172,8 @@ def check_out_folder(
             f"--out {out}: {where}is a link to {os.readlink(dangling)}, which does not exist: make that folder, "
             "or give another --out"
         )
+    # the trained model's name in the manifest, the completions it samples and every table naming them
+    check_name_printable(_out_flag(out, options), str(out.resolve()), "its path", "give another --out")
     existing = next(p for p in (out, *out.parents) if p.exists())  # the folder itself, or where it would go
     if not existing.is_dir():
         where = "" if existing == out else f"{existing} "
@@ -278,11 +280,15 @@ def _stepwise_run(folder: Path) -> str | None:
     return method if method in METHODS and METHODS[method].stepwise else None
 
 
+def _out_flag(out: Path, options: TrainOptions) -> str:
+    return f"--out {out}" if options.out is not None else f"{out} (the run's folder; --out names another)"
+
+
 def _check_writable(out: Path, existing: Path, options: TrainOptions) -> None:
     """A folder the run cannot write (a read-only mount; ``existing``: ``out`` or the folder it would be made in) is
     refused before anything loads, in one line naming --out, not as the run claims it: "[Errno 30] Read-only file
     system: 'romnt/sub'" once the model had loaded."""
-    flag = f"--out {out}" if options.out is not None else f"{out} (the run's folder; --out names another)"
+    flag = _out_flag(out, options)
     where = "the folder" if existing == out else str(existing)
     refuse_unwritable(existing, lambda reason: f"{flag}: {where} is not writable ({reason}); nothing trained")
 
