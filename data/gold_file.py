@@ -212,19 +212,21 @@ def _check_stored(question: Question, item: str, texts: tuple, answer: str, gold
         raise replaces_gold(question.where, NOUN[question.task], item, source, theirs, said(question.verdict))
 
 
-def _stored_answer(question: Question, text: str, found: dict[tuple, list]) -> str | None:
-    """The stored answer of ``text`` to the question's prompt (its first), that a new pair of it is made of."""
-    return found.get(("kto", question.prompt_id, frozenset((text,))), [(None,)])[0][0]
+def _stored_answer(question: Question, text: str, found: dict[tuple, list], arena: set[str]) -> str | None:
+    """The stored answer of ``text`` to the question's prompt that a new pair of it is made of: its first not the
+    ``arena``'s (evaluation data) where one is, else its first."""
+    ids = [item for item, _ in found.get(("kto", question.prompt_id, frozenset((text,))), [])]
+    return next((item for item in ids if item not in arena), ids[0] if ids else None)
 
 
-def _on_stored_answers(question: Question, found: dict[tuple, list]) -> list[object]:
-    """The records a question that matches no stored item adds: a pair whose answers are stored already (an
-    import's candidates, paired otherwise or not at all) is made of those completions, not of copies of them,
-    which the KTO and rate apps would serve twice and a rank item would hold twice."""
+def _on_stored_answers(question: Question, same: list[str | None]) -> list[object]:
+    """The records a question that matches no stored item adds: a pair whose answers are stored already (``same``:
+    each text's `_stored_answer`; an import's candidates, paired otherwise or not at all) is made of those
+    completions, not of copies of them, which the KTO and rate apps would serve twice and a rank item would hold
+    twice."""
     if question.task != "pairwise":
         return question.records
     prompt, a, b, pair = question.records
-    same = [_stored_answer(question, c.text, found) for c in (a, b)]
     if same == [None, None]:
         return question.records
     ids = [stored or made.id for stored, made in zip(same, (a, b))]
@@ -239,8 +241,8 @@ def _on_stored_answers(question: Question, found: dict[tuple, list]) -> list[obj
 def _refuse_arena(question: Question, answers: list[tuple[str | None, str]], arena: set[str]) -> None:
     """A GoldError where the question's gold would be on one of the ``arena``'s answers (evaluation data): a KTO
     row whose matches (``answers``: id, text) are all the arena's, which no KTO app serves, or a new pair on one
-    (``answers``: the stored answer of each text, if any), which would make it an ordinary answer (a pair stored
-    over the texts, an arena pair, is matched before)."""
+    (``answers``: each text's `_stored_answer`, the arena's only where no other has its text), which would make it
+    an ordinary answer (a pair stored over the texts, an arena pair, is matched before)."""
     on = [text for item, text in answers if item in arena]
     if not on or (question.task == "kto" and len(on) < len(answers)):
         return
@@ -338,9 +340,9 @@ def _choice_gold(workspace: Workspace, questions: list[Question], out: FileGold)
                 if splits.get(question.prompt_id) == "train" and item not in gold[question.task]:
                     out.trained.add((question.task, item))
         if question.key not in found:
-            stored_answers = [(_stored_answer(question, text, found), text) for text in question.texts]
-            _refuse_arena(question, stored_answers, arena)
-            prompt, *records = _on_stored_answers(question, found)
+            same = [_stored_answer(question, text, found, arena) for text in question.texts]
+            _refuse_arena(question, list(zip(same, question.texts)), arena)
+            prompt, *records = _on_stored_answers(question, same)
             mark.append((records[-1].id, question.answer, question.row))
             split = splits.get(prompt.id, prompt.split)
             out.new[split] += 1
