@@ -25,11 +25,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from data.errors import PrefloopError, check_file_name, quoted
-from data.gold import ARENA_NO_GOLD, Mark, gold_now
+from data.errors import PrefloopError, check_file_name
 from data.gold import NOUN as GOLD_NOUN
+from data.gold import Mark, gold_now
 from data.gold_agreement import GoldError, replaces_gold, said, verdict
-from data.gold_file_rank_rate import rank_rate_gold
+from data.gold_file_rank_rate import arena_refusal, rank_rate_gold
 from data.import_formats import Example
 from data.import_options import ImportOptions
 from data.import_readers import refuse_split_flags
@@ -257,10 +257,7 @@ def _refuse_arena(question: Question, answers: list[tuple[str | None, str]], are
         if question.task == "pairwise" and on[0] != question.texts[0]
         else question.field
     )
-    raise GoldError(
-        f"{question.source}, row {question.row}, field '{field_}': the answer {quoted(on[0])} is one the arena gave "
-        f"to this prompt (evaluation data, {ARENA_NO_GOLD}): {why}; leave the row out"
-    )
+    raise arena_refusal(f"{question.source}, row {question.row}, field '{field_}'", on[0], why)
 
 
 @dataclass
