@@ -46,9 +46,6 @@ from data.workspace import Workspace
 DEFAULT_SPLIT = "test"
 # a plain gold file's rows: --split sets its new prompts' split (there is no --test-fraction, as `data import` has)
 SPLIT_HINT = f": a row's own split is not read (--split sets the new prompts' split, default {DEFAULT_SPLIT})"
-PREFERENCE_FIELDS = {"openai": ("preferred_output", "non_preferred_output")}  # else chosen, rejected
-# a preference's chosen field -> its rejected one
-REJECTED = dict([*PREFERENCE_FIELDS.values(), ("chosen", "rejected")])
 NOUN = {"pairwise": "pair", "kto": "completion"}
 WHY = {  # why two rows of one question that disagree are refused
     "pairwise": "compare the same two answers to one prompt but disagree; give one answer",
@@ -63,7 +60,8 @@ HELD_OUT = ": train's held-out set counts them"  # test-split gold items (train/
 class Question:
     """One gold question of a file's row: ``texts`` the two answers, the chosen one first (task pairwise; answer
     ``a``), or the one answer (kto; answer desirable / undesirable), to the prompt ``prompt_id``; ``records``: the
-    prompt, completions and pair the row adds if nothing stored matches it."""
+    prompt, completions and pair the row adds if nothing stored matches it; ``answer_fields``: the row's field of
+    each of ``texts`` (`Example.answer_fields`, `Example.completion_field`)."""
 
     task: str
     prompt_id: str
@@ -73,6 +71,7 @@ class Question:
     row: int
     field: str
     records: list[object]
+    answer_fields: tuple[str, ...]
 
     @property
     def key(self) -> tuple:
@@ -134,7 +133,7 @@ def _row_questions(
             "completions",
         )
     if example.chosen is not None:
-        chosen, rejected = PREFERENCE_FIELDS.get(fmt, ("chosen", "rejected"))
+        fields = chosen, rejected = example.answer_fields
         if not made:  # the importer drops a pair of two equal answers (degenerate)
             raise SchemaError(
                 name,
@@ -147,11 +146,12 @@ def _row_questions(
     elif example.completion is not None:
         completion, label = made
         task, texts, answer, field_ = "kto", (completion.text,), label.choice, "label"
+        fields = (example.completion_field,)
         records = [completion]
     else:
         message = "nothing to make gold: no preference (chosen/rejected), KTO label, ranking or ratings"
         raise SchemaError(name, message, row)
-    return [Question(task, prompt_id(example.messages), texts, answer, name, row, field_, records)]
+    return [Question(task, prompt_id(example.messages), texts, answer, name, row, field_, records, fields)]
 
 
 def _distinct(questions: list[Question | Ranked]) -> tuple[list[Question | Ranked], int]:
@@ -252,11 +252,7 @@ def _refuse_arena(question: Question, answers: list[tuple[str | None, str]], are
         else "the row's answers are no arena pair, and a new pair of them would make it an ordinary answer, served "
         "by every app and trained on"
     )
-    field_ = (
-        REJECTED[question.field]
-        if question.task == "pairwise" and on[0] != question.texts[0]
-        else question.field
-    )
+    field_ = question.answer_fields[question.texts.index(on[0])]
     raise arena_refusal(f"{question.source}, row {question.row}, field '{field_}'", on[0], why)
 
 

@@ -39,7 +39,7 @@ def gold(ws, *args) -> int:
         (lambda a: {"completions": a, "ranking": "2 > 3 > 1"}, "completions", 0),  # exactly the arena's
         (lambda a: {"completions": ["new", a[1], a[2], a[0]], "ranking": "1 > 2 > 3 > 4"}, "completions", 1),
         (lambda a: {"response": a[2], "ratings": FULL}, "ratings", 2),
-        (lambda a: {"completion": a[0], "label": False}, "label", 0),
+        (lambda a: {"completion": a[0], "label": False}, "completion", 0),
         (lambda a: {"chosen": "new", "rejected": a[1]}, "rejected", 1),
     ],
     ids=["exactly_the_arenas", "beside_a_new_answer", "rating", "kto", "preference"],
@@ -59,7 +59,7 @@ def test_a_row_of_the_arenas_answers_is_refused_naming_file_row_and_field(
     assert gold(ws, str(path)) == 2
     why = {
         "ratings": "no labeller would meet this gold rating, and a new answer of its text would make it an ordinary one",
-        "label": "no labeller would meet this gold answer",
+        "completion": "no labeller would meet this gold answer",
         "rejected": "the row's answers are no arena pair, and a new pair of them would make it an ordinary answer, "
         "served by every app and trained on",
     }.get(
