@@ -25,11 +25,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from data.errors import PrefloopError, check_file_name, quoted
-from data.gold import ARENA_NO_GOLD, Mark, gold_now
+from data.errors import PrefloopError, check_file_name
 from data.gold import NOUN as GOLD_NOUN
+from data.gold import Mark, gold_now
 from data.gold_agreement import GoldError, replaces_gold, said, verdict
-from data.gold_file_rank_rate import rank_rate_gold
+from data.gold_file_rank_rate import arena_refusal, rank_rate_gold
 from data.import_formats import Example
 from data.import_options import ImportOptions
 from data.import_readers import refuse_split_flags
@@ -46,9 +46,6 @@ from data.workspace import Workspace
 DEFAULT_SPLIT = "test"
 # a plain gold file's rows: --split sets its new prompts' split (there is no --test-fraction, as `data import` has)
 SPLIT_HINT = f": a row's own split is not read (--split sets the new prompts' split, default {DEFAULT_SPLIT})"
-PREFERENCE_FIELDS = {"openai": ("preferred_output", "non_preferred_output")}  # else chosen, rejected
-# a preference's chosen field -> its rejected one
-REJECTED = dict([*PREFERENCE_FIELDS.values(), ("chosen", "rejected")])
 NOUN = {"pairwise": "pair", "kto": "completion"}
 WHY = {  # why two rows of one question that disagree are refused
     "pairwise": "compare the same two answers to one prompt but disagree; give one answer",
@@ -63,7 +60,8 @@ HELD_OUT = ": train's held-out set counts them"  # test-split gold items (train/
 class Question:
     """One gold question of a file's row: ``texts`` the two answers, the chosen one first (task pairwise; answer
     ``a``), or the one answer (kto; answer desirable / undesirable), to the prompt ``prompt_id``; ``records``: the
-    prompt, completions and pair the row adds if nothing stored matches it."""
+    prompt, completions and pair the row adds if nothing stored matches it; ``answer_fields``: the row's field of
+    each of ``texts`` (`Example.answer_fields`, `Example.completion_field`)."""
 
     task: str
     prompt_id: str
@@ -73,6 +71,7 @@ class Question:
     row: int
     field: str
     records: list[object]
+    answer_fields: tuple[str, ...]
 
     @property
     def key(self) -> tuple:
@@ -134,7 +133,7 @@ def _row_questions(
             "completions",
         )
     if example.chosen is not None:
-        chosen, rejected = PREFERENCE_FIELDS.get(fmt, ("chosen", "rejected"))
+        fields = chosen, rejected = example.answer_fields
         if not made:  # the importer drops a pair of two equal answers (degenerate)
             raise SchemaError(
                 name,
@@ -147,11 +146,12 @@ def _row_questions(
     elif example.completion is not None:
         completion, label = made
         task, texts, answer, field_ = "kto", (completion.text,), label.choice, "label"
+        fields = (example.completion_field,)
         records = [completion]
     else:
         message = "nothing to make gold: no preference (chosen/rejected), KTO label, ranking or ratings"
         raise SchemaError(name, message, row)
-    return [Question(task, prompt_id(example.messages), texts, answer, name, row, field_, records)]
+    return [Question(task, prompt_id(example.messages), texts, answer, name, row, field_, records, fields)]
 
 
 def _distinct(questions: list[Question | Ranked]) -> tuple[list[Question | Ranked], int]:
@@ -212,19 +212,21 @@ def _check_stored(question: Question, item: str, texts: tuple, answer: str, gold
         raise replaces_gold(question.where, NOUN[question.task], item, source, theirs, said(question.verdict))
 
 
-def _stored_answer(question: Question, text: str, found: dict[tuple, list]) -> str | None:
-    """The stored answer of ``text`` to the question's prompt (its first), that a new pair of it is made of."""
-    return found.get(("kto", question.prompt_id, frozenset((text,))), [(None,)])[0][0]
+def _stored_answer(question: Question, text: str, found: dict[tuple, list], arena: set[str]) -> str | None:
+    """The stored answer of ``text`` to the question's prompt that a new pair of it is made of: its first not the
+    ``arena``'s (evaluation data) where one is, else its first."""
+    ids = [item for item, _ in found.get(("kto", question.prompt_id, frozenset((text,))), [])]
+    return next((item for item in ids if item not in arena), ids[0] if ids else None)
 
 
-def _on_stored_answers(question: Question, found: dict[tuple, list]) -> list[object]:
-    """The records a question that matches no stored item adds: a pair whose answers are stored already (an
-    import's candidates, paired otherwise or not at all) is made of those completions, not of copies of them,
-    which the KTO and rate apps would serve twice and a rank item would hold twice."""
+def _on_stored_answers(question: Question, same: list[str | None]) -> list[object]:
+    """The records a question that matches no stored item adds: a pair whose answers are stored already (``same``:
+    each text's `_stored_answer`; an import's candidates, paired otherwise or not at all) is made of those
+    completions, not of copies of them, which the KTO and rate apps would serve twice and a rank item would hold
+    twice."""
     if question.task != "pairwise":
         return question.records
     prompt, a, b, pair = question.records
-    same = [_stored_answer(question, c.text, found) for c in (a, b)]
     if same == [None, None]:
         return question.records
     ids = [stored or made.id for stored, made in zip(same, (a, b))]
@@ -239,8 +241,8 @@ def _on_stored_answers(question: Question, found: dict[tuple, list]) -> list[obj
 def _refuse_arena(question: Question, answers: list[tuple[str | None, str]], arena: set[str]) -> None:
     """A GoldError where the question's gold would be on one of the ``arena``'s answers (evaluation data): a KTO
     row whose matches (``answers``: id, text) are all the arena's, which no KTO app serves, or a new pair on one
-    (``answers``: the stored answer of each text, if any), which would make it an ordinary answer (a pair stored
-    over the texts, an arena pair, is matched before)."""
+    (``answers``: each text's `_stored_answer`, the arena's only where no other has its text), which would make it
+    an ordinary answer (a pair stored over the texts, an arena pair, is matched before)."""
     on = [text for item, text in answers if item in arena]
     if not on or (question.task == "kto" and len(on) < len(answers)):
         return
@@ -250,15 +252,8 @@ def _refuse_arena(question: Question, answers: list[tuple[str | None, str]], are
         else "the row's answers are no arena pair, and a new pair of them would make it an ordinary answer, served "
         "by every app and trained on"
     )
-    field_ = (
-        REJECTED[question.field]
-        if question.task == "pairwise" and on[0] != question.texts[0]
-        else question.field
-    )
-    raise GoldError(
-        f"{question.source}, row {question.row}, field '{field_}': the answer {quoted(on[0])} is one the arena gave "
-        f"to this prompt (evaluation data, {ARENA_NO_GOLD}): {why}; leave the row out"
-    )
+    field_ = question.answer_fields[question.texts.index(on[0])]
+    raise arena_refusal(f"{question.source}, row {question.row}, field '{field_}'", on[0], why)
 
 
 @dataclass
@@ -338,9 +333,9 @@ def _choice_gold(workspace: Workspace, questions: list[Question], out: FileGold)
                 if splits.get(question.prompt_id) == "train" and item not in gold[question.task]:
                     out.trained.add((question.task, item))
         if question.key not in found:
-            stored_answers = [(_stored_answer(question, text, found), text) for text in question.texts]
-            _refuse_arena(question, stored_answers, arena)
-            prompt, *records = _on_stored_answers(question, found)
+            same = [_stored_answer(question, text, found, arena) for text in question.texts]
+            _refuse_arena(question, list(zip(same, question.texts)), arena)
+            prompt, *records = _on_stored_answers(question, same)
             mark.append((records[-1].id, question.answer, question.row))
             split = splits.get(prompt.id, prompt.split)
             out.new[split] += 1

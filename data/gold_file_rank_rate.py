@@ -34,6 +34,15 @@ from data.selection import answer_items, stored_arena_answers
 from data.workspace import Workspace
 
 
+def arena_refusal(where: str, text: str, why: str) -> GoldError:
+    """A gold file's row (``where``) on ``text``, an answer the arena gave to its prompt (evaluation data,
+    `data.selection.arena_answers`), and ``why`` that cannot be gold (`data.gold_file` refuses its rows alike)."""
+    return GoldError(
+        f"{where}: the answer {quoted(text)} is one the arena gave to this prompt (evaluation data, {ARENA_NO_GOLD}):"
+        f" {why}; leave the row out"
+    )
+
+
 class _Answers:
     """The answers the rank and rate apps serve of some prompts (`data.selection.answer_items`), stored or added
     by this call (``fresh``), by text, by round 0, and grouped into rank items."""
@@ -93,11 +102,11 @@ class _Answers:
         if text is None:
             return
         rank = question.task == "rank"
-        raise GoldError(
-            f"{question.at('completions') if rank else question.where}: the answer {quoted(text)} is one the arena "
-            f"gave to this prompt (evaluation data, {ARENA_NO_GOLD}): no labeller would meet this gold "
-            f"{'ranking' if rank else 'rating'}, and a new answer of its text would make it an ordinary one; "
-            "leave the row out"
+        raise arena_refusal(
+            question.at("completions") if rank else question.where,
+            text,
+            f"no labeller would meet this gold {'ranking' if rank else 'rating'}, and a new answer of its text would "
+            "make it an ordinary one",
         )
 
     def rank_matches(self, question: Ranked) -> list[tuple[str, tuple[str, ...]]]:

@@ -39,7 +39,7 @@ def gold(ws, *args) -> int:
         (lambda a: {"completions": a, "ranking": "2 > 3 > 1"}, "completions", 0),  # exactly the arena's
         (lambda a: {"completions": ["new", a[1], a[2], a[0]], "ranking": "1 > 2 > 3 > 4"}, "completions", 1),
         (lambda a: {"response": a[2], "ratings": FULL}, "ratings", 2),
-        (lambda a: {"completion": a[0], "label": False}, "label", 0),
+        (lambda a: {"completion": a[0], "label": False}, "completion", 0),
         (lambda a: {"chosen": "new", "rejected": a[1]}, "rejected", 1),
     ],
     ids=["exactly_the_arenas", "beside_a_new_answer", "rating", "kto", "preference"],
@@ -59,7 +59,7 @@ def test_a_row_of_the_arenas_answers_is_refused_naming_file_row_and_field(
     assert gold(ws, str(path)) == 2
     why = {
         "ratings": "no labeller would meet this gold rating, and a new answer of its text would make it an ordinary one",
-        "label": "no labeller would meet this gold answer",
+        "completion": "no labeller would meet this gold answer",
         "rejected": "the row's answers are no arena pair, and a new pair of them would make it an ordinary answer, "
         "served by every app and trained on",
     }.get(
@@ -134,3 +134,23 @@ def test_a_kto_row_marks_the_ordinary_answer_of_an_arena_answers_text(world, tmp
     assert gold(ws, str(write(tmp_path / "gold.jsonl", row))) == 0
     assert "matched 0 stored pairs, 1 stored completions;" in capsys.readouterr().out
     assert read_gold(ws, "kto").column("item_id").to_pylist() == [sampled.id]
+
+
+def test_a_preference_of_an_arena_answers_text_pairs_the_ordinary_answer_of_that_text(
+    world, tmp_path, capsys
+):
+    """A sampled answer of the same text as one of the arena's is an ordinary answer: a preference of that text over
+    a new answer pairs it, as a KTO row marks it, and the arena's answer stays the arena's. It was refused as a new
+    pair on the arena's answer (the text's first stored answer), which it never was."""
+    ws, ids, arena = world
+    sampled = Completion(ids["held"][0], arena[0], "m_s", "hf", seed=9)
+    ws.append([sampled])
+    before = stored_arena_answers(ws).to_pylist()
+    row = {"prompt": "Held out 0?", "chosen": "brand new", "rejected": arena[0]}
+    assert gold(ws, str(write(tmp_path / "gold.jsonl", row))) == 0, capsys.readouterr().err
+    made = next(
+        p for p in ws.read("pairs").to_pylist() if p["kind"] != "arena" and p["prompt_id"] == ids["held"][0]
+    )
+    assert made["completion_b"] == sampled.id
+    assert read_gold(ws).column("item_id").to_pylist() == [made["id"]]
+    assert stored_arena_answers(ws).to_pylist() == before

@@ -387,3 +387,33 @@ def test_a_gold_file_whose_name_holds_a_control_character_is_refused_before_any_
         "them; rename the file\n"
     )
     assert counts(ws) == dict.fromkeys(TABLES, 0)  # the good file's rows too: nothing written
+
+
+def test_a_pair_records_refusals_name_its_own_fields(tmp_path, capsys):
+    """A gold file of pair records (`chosen_messages`, `rejected_messages`) was refused naming fields 'chosen' and
+    'rejected', which it has not: its refusals name its own fields, as an import's do."""
+    ws = Workspace.init(tmp_path / "ws")
+
+    def side(answer: str) -> list[dict]:
+        return [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": answer}]
+
+    def row(chosen: str, rejected: str) -> dict:
+        return {"chosen_messages": side(chosen), "rejected_messages": side(rejected)}
+
+    conflict = write(tmp_path / "conflict.jsonl", row("A", "B"), row("B", "A"))
+    degenerate = write(tmp_path / "same.jsonl", row("A", "A "))
+    for path, error in (
+        (
+            conflict,
+            f"{conflict}, row 1, field 'chosen_messages': this row ('B' wins) and row 0 ('A' wins) compare the same "
+            "two answers to one prompt but disagree; give one answer",
+        ),
+        (
+            degenerate,
+            f"{degenerate}, row 0, field 'rejected_messages': the same answer as 'chosen_messages' (spaces aside): "
+            "a gold pair compares two different answers",
+        ),
+    ):
+        assert gold(ws, str(path)) == 2
+        assert capsys.readouterr().err == f"error: {error}\n"
+    assert counts(ws)["gold"] == 0
