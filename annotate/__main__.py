@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotate.empty_queue import nothing_to_label
-from annotate.holdings import claim_view
+from annotate.holdings import ViewLock
 from annotate.items import VIEWS
 from annotate.service import ORDERS, LabelService, check_gold_rate
 from annotate.users import Authenticator, LoginLimits, User, add_user, hash_password, load_users
@@ -242,14 +242,14 @@ def serve(options: AnnotateOptions) -> int:
     from annotate.web import check_host  # starlette's imports: only when serving
 
     check_host(options.host)
-    claims = []
+    # One app per view of a workspace, its lock taken before a table is read: a second app is refused at once.
+    lock = ViewLock(workspace.path / HOLDINGS_FOLDER, options.task)
+    lock.take()
 
-    def claim(service: LabelService) -> None:
+    def refuse_empty(service: LabelService) -> None:
         if not service.queue.items:  # gold items are met only among regular ones (--gold-rate): none alone
             gold = len(service.items)
             raise PrefloopError(nothing_to_label(workspace, options.task, options.workspace, gold))
-        # before the service reads and rewrites the view's holds: one app per view of a workspace
-        claims.append(claim_view(workspace.path / HOLDINGS_FOLDER, options.task))
 
     try:
         service = LabelService(
@@ -261,12 +261,15 @@ def serve(options: AnnotateOptions) -> int:
             suggest=options.suggest,
             gold_rate=options.gold_rate,
             rubric=rubric,
-            claim=claim,
+            check=refuse_empty,  # before the view's holds are read and rewritten: a refused start writes nothing
         )
+    except BaseException:
+        lock.withdraw()
+        raise
+    try:
         return serve_view(options, workspace, service, auth, limits, password)
     finally:
-        for held in claims:
-            let_go(held)
+        let_go(lock.fd)
 
 
 def serve_view(
@@ -277,7 +280,7 @@ def serve_view(
     limits: LoginLimits,
     password: str | None,
 ) -> int:
-    """Serve ``service``'s view once its lock is taken (`holdings.claim_view`), until the app stops."""
+    """Serve ``service``'s view once its lock is taken (`holdings.ViewLock`), until the app stops."""
     from annotate.app import build_app, launch, make_context  # gradio is slow to import: only when serving
 
     ctx = make_context(service, auth, options.guidelines)

@@ -128,7 +128,7 @@ __RESTORE__
     lastView = view.dataset.view;
     viewAt = Date.now();
     if (first) typedFirst(view);  // what was written before this draw is this item's
-    if (!asked && editorOn !== null && view.dataset.item !== editorOn) closeStale(view);
+    if (editorOn !== null && view.dataset.item !== editorOn) closeStale(view, asked);
     if (asked || written?.key !== keyOf(view)) written = null;
     rewrite();
     const pending = load();
@@ -183,15 +183,19 @@ __RESTORE__
     drawing = busy ? setTimeout(() => whenDrawn(since), 25) : 0;
     if (!busy) { rewrite(); flush(); }
   };
-  // A draw unasked of another item than the editor was opened on (the label tab's late draw as the page loads, that
-  // item labelled or skipped in another tab meanwhile) cancels an editor it leaves on screen, or Gradio shows again
-  // once done with it (it did, where the draw closed it): its text is the gone item's answer, which a save stored as
-  // an edit of this item's answer. Until another view is drawn or `e` opens the editor on this item.
-  const closeStale = (view, since = Date.now()) => {
+  // A draw of another item than the editor was opened on cancels an editor it leaves on screen or that shows after
+  // it: unasked (the label tab's late draw as the page loads, that item labelled or skipped in another tab
+  // meanwhile) or asked (a skip, submit or undo sent while the editor's own answer was on its way: that answer,
+  // drawn last, opened the editor over the next item), or Gradio shows it again once done with the draw (it did,
+  // where the draw closed it). Its text is the gone item's answer, which a save stored as an edit of this item's
+  // answer. Until another view is drawn or `e` opens the editor on this item.
+  const closeStale = (view, asked, since = Date.now()) => {
     const {item, view: drawn} = view.dataset;
     if (lastView !== drawn || editorOn === item || Date.now() - since > ANSWER_MS) return;
-    if (editing()) return press("pf-edit-cancel");
-    setTimeout(() => closeStale(view, since), 50);
+    // an asked draw's answer closes the editor after drawing its item: looked at once Gradio is done with it (a
+    // save's editor, still on screen then, was cancelled: "Edit cancelled" over its "Saved to disk")
+    if (editing() && !(asked && (inflight || drawing))) return press("pf-edit-cancel");
+    setTimeout(() => closeStale(view, asked, since), 50);
   };
   const flush = () => {
     while (queued.length && !inflight) act(queued.shift());

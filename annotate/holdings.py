@@ -25,7 +25,7 @@ open to them). The file is rewritten with one line per labeller at each start an
 lines (a temp file and a rename, no fsync either), so it stays small. A write that fails (a full disk) is logged and
 labelling goes on: only those holds are not put back by a restart.
 
-One app per view of a workspace (`claim_view`, ``WS/holdings/<view>.lock``): a second one would keep a queue of its
+One app per view of a workspace (`ViewLock`, ``WS/holdings/<view>.lock``): a second one would keep a queue of its
 own, handing an item to K labellers of its own beside the first's K, each rewriting the other's holds out of this file.
 """
 
@@ -34,15 +34,17 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Container, Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from data.files import atomic_write, failure_reason, folder_for_writing, read_beside
+from data.files import atomic_write, failure_reason, folder_for_writing, read_beside, remove
 from data.import_records import within_depth
-from data.in_place import append_line, hold_lock
+from data.in_place import append_line, hold_lock, let_go
 from data.temp_writers import remove_dead_temps
 
 REWRITE_LINES = 10_000
@@ -184,21 +186,68 @@ class Holdings:
 
 
 def claim_view(folder: Path, view: str) -> int:
-    """Take the lock of ``view`` (``<view>.lock`` in the holdings ``folder``) for as long as this process runs, or
-    refuse (PrefloopError naming the process that holds it) where another app serves that view of the workspace.
-    Returns the lock file's descriptor: the lock lasts while it is open, and the kernel lets go of it however the
-    process ends (a killed app leaves nothing to clear by hand). The file holds the pid and the host's name: on a
-    shared file system the app holding it may run on another machine, where its pid is no process of this one."""
-    path = folder / f"{view}.lock"
+    """Take the lock of ``view`` (`ViewLock.take`) for as long as the descriptor returned stays open."""
+    return ViewLock(folder, view).take()
 
-    def held(by: str) -> str:
+
+class ViewLock:
+    """The lock of one view of a workspace (``<view>.lock`` in the holdings ``folder``), held by the app serving it,
+    and what taking it made, which `withdraw` takes away where the app then serves nothing."""
+
+    def __init__(self, folder: Path, view: str):
+        self.folder, self.view, self.path = folder, view, folder / f"{view}.lock"
+        self.made: list[Path] = []  # the folder, the lock file: where `take` made them
+        self.fd = -1
+
+    def take(self) -> int:
+        """Take the lock for as long as this process runs, or refuse (PrefloopError naming the process that holds it)
+        where another app serves that view of the workspace. Returns the lock file's descriptor: the lock lasts while
+        it is open, and the kernel lets go of it however the process ends (a killed app leaves nothing to clear by
+        hand). The file holds the pid and the host's name: on a shared file system the app holding it may run on
+        another machine, where its pid is no process of this one."""
+        if not os.path.lexists(self.folder):
+            self.made.append(self.folder)
+        with folder_for_writing(self.folder, make=True) as dir_fd:
+            while True:
+                there = _stat(self.path, dir_fd)
+                fd = hold_lock(self.path, self._held, dir_fd)
+                # a file its holder removed as it let go (`withdraw`) between the open and the lock: the lock of
+                # a file no longer there, which the next start, making a new one, would take too
+                now = _stat(self.path, dir_fd)
+                if now is not None and os.path.samestat(now, os.fstat(fd)):
+                    break
+                let_go(fd)
+        if there is None:
+            self.made.append(self.path)
+        self.fd = fd
+        return fd
+
+    def withdraw(self) -> None:
+        """Let go of the lock where the app served nothing, taking away what `take` made (the lock file, then the
+        folder where nothing else came into it), so that a start refused once it held the lock (nothing to label)
+        leaves the workspace as it was. The file goes while its lock is held: a start that opened it meanwhile
+        locks a file no longer there, which its `take` sees."""
+        if self.path in self.made:
+            with suppress(OSError), folder_for_writing(self.folder) as dir_fd:
+                remove(self.path, dir_fd)
+        if self.folder in self.made:
+            with suppress(OSError):  # not empty: another view's app came meanwhile
+                os.rmdir(self.folder)
+        let_go(self.fd)
+
+    def _held(self, by: str) -> str:
         return (
-            f"{path}: another app{by} serves --task {view} on this workspace; two would each hand an item to "
-            "--overlap labellers of their own: stop it first"
+            f"{self.path}: another app{by} serves --task {self.view} on this workspace; two would each hand an item "
+            "to --overlap labellers of their own: stop it first"
         )
 
-    with folder_for_writing(folder, make=True) as dir_fd:
-        return hold_lock(path, held, dir_fd)
+
+def _stat(path: Path, dir_fd: int) -> os.stat_result | None:
+    """``path``'s file (its name in the folder ``dir_fd`` is open on, not through a link); None where there is none."""
+    try:
+        return os.stat(path.name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
 
 
 def _is_hold(holding: Holding | None) -> bool:

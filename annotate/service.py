@@ -99,10 +99,10 @@ class LabelService(Loading, Editing):
         suggest: bool = False,
         gold_rate: float = 0.0,
         rubric: Rubric | None = None,
-        claim: Callable[[LabelService], None] | None = None,
+        check: Callable[[LabelService], None] | None = None,
     ):
-        """``claim``: called once the tables are read, before the view's holds are (`annotate.__main__.serve`: its
-        "nothing to label" refusal, then the view's lock, so that a refused start writes nothing)."""
+        """``check``: called once the tables are read, before the view's holds are (`annotate.__main__.serve`'s
+        "nothing to label" refusal, so that a refused start writes nothing)."""
         check_order(task, order)
         # task rate: the aspects each answer is rated on (default: HelpSteer2's five, data.rubric)
         self.rubric = (rubric or load_rubric()) if task == "rate" else None
@@ -142,8 +142,8 @@ class LabelService(Loading, Editing):
             lambda: any(compaction.part_count(workspace.path, t) > 2 * compaction.MAX_PARTS for t in written),
         )
         self.reload()
-        if claim is not None:
-            claim(self)
+        if check is not None:
+            check(self)
         with self._lock:  # the items on the labellers' screens before a restart are theirs again
             holdings = Holdings(workspace.path / HOLDINGS_FOLDER, task, self.queue, self._served_at)
             holdings.restore(self.items, lease_seconds)

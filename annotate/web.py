@@ -82,17 +82,39 @@ def _chunks(handle: BinaryIO, size: int = 2**20) -> Iterator[bytes]:
 def check_host(host: str) -> None:
     """Refuse (PrefloopError naming --host) a host that is no address of this machine, before the app loads the
     workspace or claims its view: uvicorn logged its own "ERROR: [Errno -2] Name or service not known" above ours.
-    Bound on port 0, which no other program holds: a port in use is found as the app starts listening."""
+    Every address the name resolves to is bound, as the server binds them all (uvicorn's ``loop.create_server``,
+    uvloop's or asyncio's: getaddrinfo with ``AI_PASSIVE``, a listening socket per address, one of a family this
+    machine has no sockets of passed over): the first alone let a later one fail the launch. Bound on port 0, which
+    no other program holds: a port in use is found as the app starts listening."""
     bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host  # `[::1]`: Gradio strips them
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(bare, 0, type=socket.SOCK_STREAM)[0]
-        with socket.socket(family, kind, proto) as probe:
-            probe.bind(address)
-    except OSError as exc:  # socket.gaierror too: a name that does not resolve
-        reason = exc.strerror or str(exc)
-        raise PrefloopError(
-            f"--host {host}: cannot listen there ({reason}: no address of this machine): give another --host"
-        ) from None
+        found = socket.getaddrinfo(bare, 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except UnicodeError as exc:  # the idna codec's: an empty label, or one over 63 characters
+        raise _cannot_listen(host, f"no host name: {exc.__cause__ or exc}") from None
+    except OSError as exc:  # socket.gaierror: a name that does not resolve
+        raise _cannot_listen(host, exc.strerror or str(exc)) from None
+    bound, reason = False, "no address"
+    for family, kind, proto, _, address in dict.fromkeys(found):
+        named = "" if address[0] == bare else f"{address[0]}: "  # which of the name's addresses
+        try:
+            probe = socket.socket(family, kind, proto)
+        except OSError as exc:  # a family this machine has no sockets of: the server passes it over too
+            reason = named + (exc.strerror or str(exc))
+            continue
+        with probe:
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                raise _cannot_listen(host, named + (exc.strerror or str(exc))) from None
+        bound = True
+    if not bound:  # the server would listen on none of them
+        raise _cannot_listen(host, reason)
+
+
+def _cannot_listen(host: str, reason: str) -> PrefloopError:
+    return PrefloopError(
+        f"--host {host}: cannot listen there ({reason}: no address of this machine): give another --host"
+    )
 
 
 def trust_forwarded_for(proxy: str | None) -> None:

@@ -1,0 +1,85 @@
+"""The view's lock (annotate.holdings.ViewLock) is taken before the app reads a table: a second app on a view served
+is refused at once, having read nothing, and a start refused once it holds the lock leaves the workspace as it was."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+from annotate import holdings
+from annotate.__main__ import main
+from annotate.loading import Loading
+from annotate.users import add_user
+from data import Workspace
+from data.workspace import HOLDINGS_FOLDER
+
+PASSWORD = "correct horse battery"
+
+
+def test_a_second_app_is_refused_before_it_reads_a_table(label_ws, monkeypatch, capsys):
+    """The lock was taken once the tables were read (after the "nothing to label" check): on a large workspace the
+    second app read every table for minutes, then was refused."""
+    import annotate.app
+
+    folder = label_ws.path / HOLDINGS_FOLDER
+    running = holdings.claim_view(folder, "pairwise")
+    read = []
+    monkeypatch.setattr(Loading, "reload", lambda self, *args, **kwargs: read.append(self))
+    monkeypatch.setattr(annotate.app, "launch", lambda *args, **kwargs: pytest.fail("a second app served"))
+    try:
+        assert main(["-w", str(label_ws.path), "--demo-user"]) == 2
+    finally:
+        os.close(running)
+    assert capsys.readouterr().err == (
+        f"error: {folder / 'pairwise.lock'}: another app (pid {os.getpid()} on {socket.gethostname()}) serves "
+        "--task pairwise on this workspace; two would each hand an item to --overlap labellers of their own: stop it "
+        "first\n"
+    )
+    assert read == []
+
+
+def listing(path):
+    return sorted(p.relative_to(path) for p in path.rglob("*"))
+
+
+@pytest.mark.parametrize("before", [[], ["kto.lock"], ["pairwise.lock"]])
+def test_a_start_with_nothing_to_label_takes_away_only_what_its_lock_made(tmp_path, capsys, before):
+    """The lock is taken first now: what it made (holdings/, holdings/pairwise.lock) goes with the refusal; what was
+    there before it (another view's lock, this view's from an earlier app) stays."""
+    empty = tmp_path / "empty"
+    Workspace.init(empty)
+    add_user(empty / "users.toml", "ann", PASSWORD)
+    if before:
+        (empty / HOLDINGS_FOLDER).mkdir()
+    for name in before:
+        (empty / HOLDINGS_FOLDER / name).write_text("")
+    was = listing(empty)
+    assert main(["-w", str(empty)]) == 2
+    assert "nothing to label for task pairwise" in capsys.readouterr().err
+    assert listing(empty) == was
+    os.close(holdings.claim_view(empty / HOLDINGS_FOLDER, "pairwise"))  # and the view is free
+
+
+def test_a_lock_taken_on_a_file_its_holder_removed_is_taken_again_on_the_file_there(tmp_path, monkeypatch):
+    """A start that opened the lock file just before its holder (refused with nothing to label) removed it, and
+    locked it just after, held the lock of a file no longer there: a third start made a new file and locked it too,
+    and two apps served the view."""
+    folder, taken = tmp_path / HOLDINGS_FOLDER, []
+    hold_lock = holdings.hold_lock
+
+    def removed_as_it_is_locked(path, held, dir_fd):
+        fd = hold_lock(path, held, dir_fd)
+        if not taken:  # the holder removed the file and let go in between this open and this lock
+            os.unlink(path.name, dir_fd=dir_fd)
+        taken.append(fd)
+        return fd
+
+    monkeypatch.setattr(holdings, "hold_lock", removed_as_it_is_locked)
+    fd = holdings.claim_view(folder, "pairwise")
+    try:
+        assert len(taken) == 2
+        assert os.fstat(fd).st_ino == os.stat(folder / "pairwise.lock").st_ino
+    finally:
+        os.close(fd)
