@@ -279,15 +279,13 @@ def serve_view(
 ) -> int:
     """Serve ``service``'s view once its lock is taken (`holdings.claim_view`), until the app stops."""
     from annotate.app import build_app, launch, make_context  # gradio is slow to import: only when serving
+    from annotate.web import bracketed
 
     ctx = make_context(service, auth, options.guidelines)
     app = build_app(ctx)
 
     def listening() -> None:  # once it listens: a port in use was "URL ..." and then the error
-        host = (
-            f"[{options.host}]" if ":" in options.host and not options.host.startswith("[") else options.host
-        )
-        url = f"http://{host}:{options.port}/"  # an IPv6 address in brackets, as a browser reads it
+        url = f"http://{bracketed(options.host)}:{options.port}/"
         print(f"URL {url}  ({started_counts(service, options.task, len(auth.users), options.overlap)})")
         if options.order == "uncertainty":
             # the items left to label: fewer than K labels (train score scores no labelled pair)
@@ -392,14 +390,22 @@ def check_serving(options: AnnotateOptions) -> None:
 def check_trusted_proxy(proxy: str | None) -> None:
     """Refuse a --trusted-proxy that is no IP address or network (uvicorn's list, comma-separated): uvicorn kept
     it as a name, which no peer's address ever is, so X-Forwarded-For was ignored without a word ("*", which
-    trusts every client to name any address, is no address either)."""
+    trusts every client to name any address, is no address either; nor is a network with host bits set,
+    10.0.0.5/24, which uvicorn's strict reading keeps as a name too)."""
     for part in [] if proxy is None else proxy.split(","):
         try:
-            ipaddress.ip_network(part.strip(), strict=False)
+            network = ipaddress.ip_network(part.strip(), strict=False)
         except ValueError:
             raise PrefloopError(
                 f"--trusted-proxy {proxy}: not an IP address or network (the reverse proxy's: 10.0.0.5, fd00::5 or "
                 "10.0.0.0/24, say; several separated by commas)"
+            ) from None
+        try:
+            ipaddress.ip_network(part.strip())
+        except ValueError:
+            raise PrefloopError(
+                f"--trusted-proxy {proxy}: {part.strip()} has host bits set: give the network, {network}, or the "
+                "proxy's address alone"
             ) from None
 
 

@@ -862,6 +862,25 @@ def test_a_trusted_proxy_that_is_no_ip_address_or_network_is_one_line(
     assert sorted(p.relative_to(label_ws.path) for p in label_ws.path.rglob("*")) == before
 
 
+@pytest.mark.parametrize(
+    ("proxy", "network"), [("10.0.0.5/24", "10.0.0.0/24"), ("10.0.0.0/24,fd00::5/64", "fd00::/64")]
+)
+def test_a_trusted_proxy_network_with_host_bits_set_is_one_line(
+    label_ws, users_file, capsys, monkeypatch, proxy, network
+):
+    """uvicorn reads a network strictly: 10.0.0.5/24 was kept as a name no peer's address is, so the proxy's
+    X-Forwarded-For was ignored without a word, as for a host name."""
+    import annotate.app
+
+    monkeypatch.setattr(annotate.app, "launch", lambda *args, **kwargs: pytest.fail("served"))
+    assert main(["-w", str(label_ws.path), "--users", str(users_file), "--trusted-proxy", proxy]) == 2
+    part = proxy.split(",")[-1]
+    assert capsys.readouterr().err == (
+        f"error: --trusted-proxy {proxy}: {part} has host bits set: give the network, {network}, or the proxy's "
+        "address alone\n"
+    )
+
+
 @pytest.mark.parametrize("proxy", ["10.0.0.5", "fd00::5", "10.0.0.0/24", "10.0.0.5, 10.0.0.6"])
 def test_a_trusted_proxy_address_or_network_serves(label_ws, users_file, monkeypatch, proxy):
     import annotate.app
@@ -1064,5 +1083,23 @@ def test_the_app_serves_when_its_first_page_answers_slowly(label_ws, users_file,
     launch(app, ctx, port=port, block=False, quiet=True)
     try:
         assert httpx.get(f"http://127.0.0.1:{port}/", timeout=30).status_code == 200
+    finally:
+        app.close()
+
+
+@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6 here")
+def test_an_ipv6_host_given_without_brackets_serves(label_ws, users_file):
+    """`--host ::1` printed httpx's traceback ("invalid literal for int() ... ':1:7860'") once the app listened:
+    Gradio wrote its own URL as http://::1:7860 (the URL line's test replaces `launch`, so it never met it)."""
+    import httpx
+
+    ctx = make_context(LabelService(label_ws, "pairwise", overlap=1), Authenticator(load_users(users_file)))
+    app = build_app(ctx)
+    with socket.socket(socket.AF_INET6) as free:
+        free.bind(("::1", 0))
+        port = free.getsockname()[1]
+    launch(app, ctx, "::1", port, block=False, quiet=True)
+    try:
+        assert httpx.get(f"http://[::1]:{port}/", timeout=30).status_code == 200
     finally:
         app.close()
