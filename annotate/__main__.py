@@ -148,11 +148,13 @@ class AnnotateOptions:
         ):
             if not 0 < getattr(self, name) < math.inf:
                 raise PrefloopError(
-                    f"--{name.replace('_', '-')} must be a finite number > 0, got {getattr(self, name)}"
+                    f"--{name.replace('_', '-')} {number_shown(getattr(self, name))}: must be a finite number > 0"
                 )
         # nan passed `<= 0` and `< 0`: a session never idled out, a wrong password never locked a name out
         if not 0 <= self.login_backoff < math.inf:
-            raise PrefloopError(f"--login-backoff must be a finite number >= 0, got {self.login_backoff}")
+            raise PrefloopError(
+                f"--login-backoff {number_shown(self.login_backoff)}: must be a finite number >= 0"
+            )
         lockout = 60 * self.login_lockout_minutes
         return LoginLimits(self.login_attempts, self.login_address_attempts, lockout, self.login_backoff)
 
@@ -318,7 +320,7 @@ def _main(argv: list[str] | None, prog: str) -> int:
         return user_command(argv[0], argv[1:], prog)
     options = build(AnnotateOptions, build_parser(prog).parse_args(argv))
     if options.overlap < 1:
-        raise PrefloopError(f"--overlap must be at least 1, got {options.overlap}")
+        raise PrefloopError(f"--overlap {options.overlap}: must be >= 1")
     check_gold_rate(options.gold_rate)
     check_serving(options)
     if options.rubric is not None:
@@ -373,7 +375,9 @@ def check_serving(options: AnnotateOptions) -> None:
         raise PrefloopError(f"--port {options.port}: must be in 1-65535")
     check_trusted_proxy(options.trusted_proxy)
     if not 0 <= options.lease_minutes < math.inf:  # nan passed `< 0`: no lease ever held an item
-        raise PrefloopError(f"--lease-minutes must be a finite number >= 0, got {options.lease_minutes}")
+        raise PrefloopError(
+            f"--lease-minutes {number_shown(options.lease_minutes)}: must be a finite number >= 0"
+        )
     guide = options.guidelines
     if guide is None:
         return

@@ -779,14 +779,18 @@ def test_export_message_names_no_server_path(ctx):
     [
         (["--port", "99999"], "--port 99999: must be in 1-65535"),  # was bind()'s OverflowError traceback
         (["--port", "-1"], "--port -1: must be in 1-65535"),
-        (["--lease-minutes", "-5"], "--lease-minutes must be a finite number >= 0, got -5.0"),  # was taken
+        (["--lease-minutes", "-5"], "--lease-minutes -5: must be a finite number >= 0"),  # was taken
         # nan passed every `< 0`: no lease held an item, no session idled out, no wrong password locked a name out
-        (["--lease-minutes", "nan"], "--lease-minutes must be a finite number >= 0, got nan"),
-        (["--lease-minutes", "inf"], "--lease-minutes must be a finite number >= 0, got inf"),
-        (["--session-idle-minutes", "nan"], "--session-idle-minutes must be a finite number > 0, got nan"),
-        (["--login-lockout-minutes", "nan"], "--login-lockout-minutes must be a finite number > 0, got nan"),
-        (["--login-lockout-minutes", "inf"], "--login-lockout-minutes must be a finite number > 0, got inf"),
-        (["--login-backoff", "nan"], "--login-backoff must be a finite number >= 0, got nan"),
+        (["--lease-minutes", "nan"], "--lease-minutes nan: must be a finite number >= 0"),
+        (["--lease-minutes", "inf"], "--lease-minutes inf: must be a finite number >= 0"),
+        (["--session-idle-minutes", "nan"], "--session-idle-minutes nan: must be a finite number > 0"),
+        (["--login-lockout-minutes", "nan"], "--login-lockout-minutes nan: must be a finite number > 0"),
+        (["--login-lockout-minutes", "inf"], "--login-lockout-minutes inf: must be a finite number > 0"),
+        (["--login-backoff", "nan"], "--login-backoff nan: must be a finite number >= 0"),
+        # quoted as typed, in one short form, as every other command's numbers: "got -1.0", "got 0"
+        (["--login-backoff", "-1.0"], "--login-backoff -1: must be a finite number >= 0"),
+        (["--login-attempts", "0"], "--login-attempts 0: must be a finite number > 0"),
+        (["--overlap", "0"], "--overlap 0: must be >= 1"),
         (["--guidelines", "{dir}"], "{dir}: not a file (--guidelines)"),
         (["--guidelines", "{latin1}"], "{latin1}: not UTF-8 text (byte 3) (--guidelines)"),  # was a traceback
     ],
