@@ -657,3 +657,23 @@ def test_a_resume_from_newest_of_a_run_that_registered_itself_starts_from_its_pa
     assert model_path("newest", ws, resuming=Path("ws/runs/r2")) == Path(base.path)
     # the resume of another run starts from the newest
     assert model_path("newest", ws, resuming=Path("ws/runs/r3")) == Path(run.path)
+
+
+@pytest.mark.parametrize("where", ["labels/run", "batches", "gold/a/b", "via-link/run"])
+def test_an_out_in_a_workspace_folder_of_stored_data_is_refused(
+    tmp_path, tiny_model_dir, capsys, monkeypatch, where
+):
+    """`--out ws/labels/run` saved the model there, a folder in the labels table's that made the workspace fail
+    `data validate` (as an export there is refused); a link to such a folder is followed to it."""
+    ws = build_workspace(tmp_path / "ws")
+    (tmp_path / "via-link").symlink_to(ws.path / "prompts")
+    out = tmp_path / where if where.startswith("via") else ws.path / where
+    folder = "prompts" if where.startswith("via") else where.split("/")[0]
+    before = files(tmp_path)
+    no_loading(monkeypatch)
+    assert main(argv(ws, tiny_model_dir, out)) == 2
+    assert capsys.readouterr().err == (
+        f"error: --out {out}: in the {folder}/ folder of workspace {ws.path}, whose files are its stored data: "
+        "give another --out\n"
+    )
+    assert files(tmp_path) == before

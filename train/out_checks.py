@@ -21,6 +21,7 @@ from data.errors import PrefloopError
 from data.files import refuse_unwritable
 from data.lineage import NEWEST
 from data.provision import EMBEDDED, is_model_dir, looks_like_hub_id
+from data.workspace import refuse_a_stored_folder
 from data.workspace_root import Roots, read_path, read_roots
 from train.methods import METHODS
 from train.options import TrainOptions
@@ -172,6 +173,8 @@ def check_out_folder(
             f"--out {out}: {where}is a link to {os.readlink(dangling)}, which does not exist: make that folder, "
             "or give another --out"
         )
+    # a run's files in a workspace's table folder (`--out ws/labels/run`) made that workspace fail `data validate`
+    refuse_a_stored_folder(out, "--out ", "give another --out")
     existing = next(p for p in (out, *out.parents) if p.exists())  # the folder itself, or where it would go
     if not existing.is_dir():
         where = "" if existing == out else f"{existing} "
