@@ -396,19 +396,19 @@ def check_trusted_proxy(proxy: str | None) -> None:
     it as a name, which no peer's address ever is, so X-Forwarded-For was ignored without a word ("*", which
     trusts every client to name any address, is no address either; nor is a network with host bits set,
     10.0.0.5/24, which uvicorn's strict reading keeps as a name too)."""
-    for part in [] if proxy is None else proxy.split(","):
+    for part in [] if proxy is None else [p.strip() for p in proxy.split(",")]:
         try:
-            network = ipaddress.ip_network(part.strip(), strict=False)
+            network = ipaddress.ip_network(part, strict=False)
         except ValueError:
             raise PrefloopError(
                 f"--trusted-proxy {proxy}: not an IP address or network (the reverse proxy's: 10.0.0.5, fd00::5 or "
                 "10.0.0.0/24, say; several separated by commas)"
             ) from None
         try:
-            ipaddress.ip_network(part.strip())
+            ipaddress.ip_network(part)
         except ValueError:
             raise PrefloopError(
-                f"--trusted-proxy {proxy}: {part.strip()} has host bits set: give the network, {network}, or the "
+                f"--trusted-proxy {proxy}: {part} has host bits set: give the network, {network}, or the "
                 "proxy's address alone"
             ) from None
 
