@@ -148,11 +148,13 @@ class AnnotateOptions:
         ):
             if not 0 < getattr(self, name) < math.inf:
                 raise PrefloopError(
-                    f"--{name.replace('_', '-')} must be a finite number > 0, got {getattr(self, name)}"
+                    f"--{name.replace('_', '-')} {number_shown(getattr(self, name))}: must be a finite number > 0"
                 )
         # nan passed `<= 0` and `< 0`: a session never idled out, a wrong password never locked a name out
         if not 0 <= self.login_backoff < math.inf:
-            raise PrefloopError(f"--login-backoff must be a finite number >= 0, got {self.login_backoff}")
+            raise PrefloopError(
+                f"--login-backoff {number_shown(self.login_backoff)}: must be a finite number >= 0"
+            )
         lockout = 60 * self.login_lockout_minutes
         return LoginLimits(self.login_attempts, self.login_address_attempts, lockout, self.login_backoff)
 
@@ -282,15 +284,13 @@ def serve_view(
 ) -> int:
     """Serve ``service``'s view once its lock is taken (`holdings.ViewLock`), until the app stops."""
     from annotate.app import build_app, launch, make_context  # gradio is slow to import: only when serving
+    from annotate.web import bracketed
 
     ctx = make_context(service, auth, options.guidelines)
     app = build_app(ctx)
 
     def listening() -> None:  # once it listens: a port in use was "URL ..." and then the error
-        host = (
-            f"[{options.host}]" if ":" in options.host and not options.host.startswith("[") else options.host
-        )
-        url = f"http://{host}:{options.port}/"  # an IPv6 address in brackets, as a browser reads it
+        url = f"http://{bracketed(options.host)}:{options.port}/"
         print(f"URL {url}  ({started_counts(service, options.task, len(auth.users), options.overlap)})")
         if options.order == "uncertainty":
             # the items left to label: fewer than K labels (train score scores no labelled pair)
@@ -323,7 +323,7 @@ def _main(argv: list[str] | None, prog: str) -> int:
         return user_command(argv[0], argv[1:], prog)
     options = build(AnnotateOptions, build_parser(prog).parse_args(argv))
     if options.overlap < 1:
-        raise PrefloopError(f"--overlap must be at least 1, got {options.overlap}")
+        raise PrefloopError(f"--overlap {options.overlap}: must be >= 1")
     check_gold_rate(options.gold_rate)
     check_serving(options)
     if options.rubric is not None:
@@ -378,7 +378,9 @@ def check_serving(options: AnnotateOptions) -> None:
         raise PrefloopError(f"--port {options.port}: must be in 1-65535")
     check_trusted_proxy(options.trusted_proxy)
     if not 0 <= options.lease_minutes < math.inf:  # nan passed `< 0`: no lease ever held an item
-        raise PrefloopError(f"--lease-minutes must be a finite number >= 0, got {options.lease_minutes}")
+        raise PrefloopError(
+            f"--lease-minutes {number_shown(options.lease_minutes)}: must be a finite number >= 0"
+        )
     guide = options.guidelines
     if guide is None:
         return
@@ -395,14 +397,22 @@ def check_serving(options: AnnotateOptions) -> None:
 def check_trusted_proxy(proxy: str | None) -> None:
     """Refuse a --trusted-proxy that is no IP address or network (uvicorn's list, comma-separated): uvicorn kept
     it as a name, which no peer's address ever is, so X-Forwarded-For was ignored without a word ("*", which
-    trusts every client to name any address, is no address either)."""
-    for part in [] if proxy is None else proxy.split(","):
+    trusts every client to name any address, is no address either; nor is a network with host bits set,
+    10.0.0.5/24, which uvicorn's strict reading keeps as a name too)."""
+    for part in [] if proxy is None else [p.strip() for p in proxy.split(",")]:
         try:
-            ipaddress.ip_network(part.strip(), strict=False)
+            network = ipaddress.ip_network(part, strict=False)
         except ValueError:
             raise PrefloopError(
                 f"--trusted-proxy {proxy}: not an IP address or network (the reverse proxy's: 10.0.0.5, fd00::5 or "
                 "10.0.0.0/24, say; several separated by commas)"
+            ) from None
+        try:
+            ipaddress.ip_network(part)
+        except ValueError:
+            raise PrefloopError(
+                f"--trusted-proxy {proxy}: {part} has host bits set: give the network, {network}, or the "
+                "proxy's address alone"
             ) from None
 
 

@@ -35,7 +35,7 @@ from annotate.sessions import Sessions
 from annotate.stylesheet import CSS
 from annotate.tasks import STRENGTH_CHOICES, TASKS, TaskView
 from annotate.users import Authenticator, LoginLimits, LoginThrottle
-from annotate.web import Guard, trust_forwarded_for
+from annotate.web import Guard, bracketed, trust_forwarded_for
 from data.errors import PrefloopError
 
 # The label tab's handlers (annotate.labelling) are importable from here too: `wire` calls them through this module.
@@ -240,7 +240,7 @@ def launch(
     )
     try:
         app.launch(
-            server_name=host,
+            server_name=bracketed(host),
             server_port=port,
             auth=ctx.auth,  # Gradio's login page; the form's POST /login is answered by Guard
             auth_message="Sign in with the name and password from your labelling admin.",

@@ -79,6 +79,13 @@ def _chunks(handle: BinaryIO, size: int = 2**20) -> Iterator[bytes]:
             yield chunk
 
 
+def bracketed(host: str) -> str:
+    """``host`` as a URL writes it: an IPv6 address in brackets (``[::1]``), as a browser reads it and as Gradio takes
+    it (a bare ``::1`` made Gradio's own URL ``http://::1:7860``, whose port httpx could not read: a traceback once
+    the app listened)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
 def check_host(host: str) -> None:
     """Refuse (PrefloopError naming --host) a host that is no address of this machine, before the app loads the
     workspace or claims its view: uvicorn logged its own "ERROR: [Errno -2] Name or service not known" above ours.

@@ -101,7 +101,7 @@ class Workspace:
             raise WorkspaceError(f"{path}: is {HOLDS_EVERY_PATH}; give a folder below it")
         if path.exists() and any(path.iterdir()):
             raise WorkspaceError(f"{path}: directory is not empty and not a workspace")
-        _refuse_a_stored_folder(path)
+        refuse_a_stored_folder(path)
         return None
 
     @classmethod
@@ -284,15 +284,15 @@ class Workspace:
         return compaction.orphans(self.path)
 
 
-def _refuse_a_stored_folder(path: Path) -> None:
-    """Refuse a new workspace in (or below) a folder of a workspace that holds its data (``-w ws/scores``, an empty
-    table's folder): its folders made the outer workspace fail `data validate`, as `check_out_folder` refuses an
-    export there."""
+def refuse_a_stored_folder(path: Path, said: str = "", advice: str = "give a folder outside it") -> None:
+    """Refuse a new workspace (or a train run's ``--out``, ``said`` naming the flag) in (or below) a folder of a
+    workspace that holds its data (``-w ws/scores``, an empty table's folder): its folders made the outer workspace
+    fail `data validate`, as `check_out_folder` refuses an export there."""
     for inner in (resolved := path.resolve(), *resolved.parents):
         if inner.name in STORED_FOLDERS and (inner.parent / MARKER).is_file():
             raise WorkspaceError(
-                f"{path}: in the {inner.name}/ folder of workspace {inner.parent}, whose files are its stored data: "
-                "give a folder outside it"
+                f"{said}{path}: in the {inner.name}/ folder of workspace {inner.parent}, whose files are its stored "
+                f"data: {advice}"
             )
 
 

@@ -685,3 +685,23 @@ def test_an_out_on_a_read_only_mount_is_one_line_naming_it(tmp_path, tiny_model_
             f"error: --out {out}: {where} is not writable (the file system is read-only); nothing trained\n"
         )
     assert files(mount) == []
+
+
+@pytest.mark.parametrize("where", ["labels/run", "batches", "gold/a/b", "via-link/run"])
+def test_an_out_in_a_workspace_folder_of_stored_data_is_refused(
+    tmp_path, tiny_model_dir, capsys, monkeypatch, where
+):
+    """`--out ws/labels/run` saved the model there, a folder in the labels table's that made the workspace fail
+    `data validate` (as an export there is refused); a link to such a folder is followed to it."""
+    ws = build_workspace(tmp_path / "ws")
+    (tmp_path / "via-link").symlink_to(ws.path / "prompts")
+    out = tmp_path / where if where.startswith("via") else ws.path / where
+    folder = "prompts" if where.startswith("via") else where.split("/")[0]
+    before = files(tmp_path)
+    no_loading(monkeypatch)
+    assert main(argv(ws, tiny_model_dir, out)) == 2
+    assert capsys.readouterr().err == (
+        f"error: --out {out}: in the {folder}/ folder of workspace {ws.path}, whose files are its stored data: "
+        "give another --out\n"
+    )
+    assert files(tmp_path) == before

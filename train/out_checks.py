@@ -21,6 +21,7 @@ from data.errors import PrefloopError
 from data.files import refuse_unwritable
 from data.lineage import NEWEST
 from data.provision import EMBEDDED, check_name_printable, is_model_dir, looks_like_hub_id
+from data.workspace import refuse_a_stored_folder
 from data.workspace_root import Roots, read_path, read_roots
 from train.methods import METHODS
 from train.options import TrainOptions
@@ -174,6 +175,8 @@ def check_out_folder(
         )
     # the trained model's name in the manifest, the completions it samples and every table naming them
     check_name_printable(_out_flag(out, options), str(out.resolve()), "its path", "give another --out")
+    # a run's files in a workspace's table folder (`--out ws/labels/run`) made that workspace fail `data validate`
+    refuse_a_stored_folder(out, "--out ", "give another --out")
     existing = next(p for p in (out, *out.parents) if p.exists())  # the folder itself, or where it would go
     if not existing.is_dir():
         where = "" if existing == out else f"{existing} "
