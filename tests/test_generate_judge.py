@@ -132,7 +132,8 @@ def test_a_judge_templates_unknown_placeholder_is_warned_of_once(label_ws, tmp_p
     monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
     template = tmp_path / "judge.txt"
     template.write_text(MT_BENCH_TEMPLATE + "\n{reference}")
-    args = ["-w", str(label_ws.path), "--judge", "tiny-judge", "--engine", "hf", "--judge-template", str(template)]
+    args = ["-w", str(label_ws.path), "--judge", "tiny-judge", "--engine", "hf"]
+    args += ["--judge-template", str(template)]
     with caplog.at_level("WARNING", logger="generate.judge"):
         assert main(args) == 0
     assert caplog.text.count("{reference} filled by nothing") == 1
