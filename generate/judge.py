@@ -246,10 +246,10 @@ class RewardJudge:
         self.cost = Cost()
 
     def _score(self, prompt: list[dict], texts: list[str]) -> list[float | None]:
-        """The reward of each text; None for one longer than the scorer's max length (--judge-max-length, or the
-        model's context), which is not scored."""
+        """The reward of each text; None for all where one is longer than the scorer's max length
+        (--judge-max-length, or the model's context): none is scored."""
         started = time.perf_counter()
-        scores = self.scorer.score(prompt, texts)
+        scores = self.scorer.score(prompt, texts, whole=True)  # its calls are the cost of the verdicts made
         self.cost.seconds += time.perf_counter() - started
         self.cost.calls += sum(s is not None for s in scores)
         return scores
