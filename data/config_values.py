@@ -22,6 +22,11 @@ class ConfigError(PrefloopError):
     """A config file or flag names an unknown option or holds a value of the wrong type."""
 
 
+class OutOfRange(ConfigError):
+    """An integer past 64 bits, said as such also in a list (`rounds: [99999999999999999999]` read "expected a list
+    of int", and the flag's `--rounds 99999999999999999999` was taken)."""
+
+
 def as_written(value: Any) -> str:
     """A config file's value as the file spells it (``true``, ``null``, ``[1, true]``, ``.inf``, ``2024-01-01``), not
     as Python prints it (``True``: `spin_iter: true` was refused as "key spin_iter True") nor as JSON does
@@ -78,7 +83,7 @@ def coerce(where: str, value: Any, kind: Any) -> Any:
         raise ConfigError(f"{where}: expected {kind.__name__}, got {as_written(value)}")
     # stored as int64 (a round) or handed to torch: past it, an overflow traceback after sampling
     if kind is int and not -INT64 <= value < INT64:
-        raise ConfigError(f"{where}: {value} is out of range (at most {INT64 - 1})")
+        raise OutOfRange(f"{where}: {value} is out of range (at most {INT64 - 1})")
     return value
 
 
@@ -125,7 +130,9 @@ def coerce_list(
         parts += comma_parts(where, v, ConfigError) if isinstance(v, str) else [v]
     try:
         return tuple(
-            item(p) if isinstance(p, str) and item is not str else coerce(where, p, item) for p in parts
+            coerce(where, item(p) if isinstance(p, str) and item is not str else p, item) for p in parts
         )
+    except OutOfRange:
+        raise
     except ValueError as exc:
         raise ConfigError(f"{where}: expected a list of {item.__name__}, got {value!r}") from exc

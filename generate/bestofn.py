@@ -130,7 +130,7 @@ def load_judge(options: SampleOptions, workspace: Workspace, folder: str | None 
 
         scorer, entry = reward_scorer(options.judge, workspace, max_length=options.judge_max_length)
         return RewardJudge(scorer, entry.id)
-    template = load_template(options.judge_template)
+    template = load_template(options.judge_template, warn=False)  # checked, and warned of, before the run
     engine = make_engine(options.engine, folder or judge_model(options.judge), engine_options(options))
     # Greedy: a verdict is a measurement, not a sample.
     params = SamplingParams(

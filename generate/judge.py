@@ -70,8 +70,10 @@ SWAP = {"a": "b", "b": "a", "tie": "tie"}
 INCONSISTENT = "inconsistent"  # the ties `combine` gives where the two orders contradict each other
 
 
-def load_template(path: Path | None) -> str:
-    """The judge prompt: MT-Bench's, or the file's text, which must hold {question}, {answer_a} and {answer_b}."""
+def load_template(path: Path | None, warn: bool = True) -> str:
+    """The judge prompt: MT-Bench's, or the file's text, which must hold {question}, {answer_a} and {answer_b}.
+    ``warn=False``: read it again without the warning of unknown `{name}`s, which the command's check (before any
+    model loads) gave once already."""
     if path is None:
         return MT_BENCH_TEMPLATE
     try:
@@ -84,7 +86,7 @@ def load_template(path: Path | None) -> str:
     if missing:
         raise PrefloopError(f"--judge-template {path}: missing placeholder(s) {', '.join(missing)}")
     unknown = sorted(set(NAMED.findall(text)) - set(PLACEHOLDERS))
-    if unknown:  # `{reference}`, `{answer1}`: sent to the judge as written, never filled
+    if unknown and warn:  # `{reference}`, `{answer1}`: sent to the judge as written, never filled
         log.warning(
             "--judge-template %s: %s filled by nothing, the judge reads it as written (placeholders: %s)",
             path,
@@ -244,10 +246,10 @@ class RewardJudge:
         self.cost = Cost()
 
     def _score(self, prompt: list[dict], texts: list[str]) -> list[float | None]:
-        """The reward of each text; None for one longer than the scorer's max length (--judge-max-length, or the
-        model's context), which is not scored."""
+        """The reward of each text; None for all where one is longer than the scorer's max length
+        (--judge-max-length, or the model's context): none is scored."""
         started = time.perf_counter()
-        scores = self.scorer.score(prompt, texts)
+        scores = self.scorer.score(prompt, texts, whole=True)  # its calls are the cost of the verdicts made
         self.cost.seconds += time.perf_counter() - started
         self.cost.calls += sum(s is not None for s in scores)
         return scores

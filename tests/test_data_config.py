@@ -273,6 +273,22 @@ def test_a_value_error_names_the_flag_or_the_file_and_key_it_came_from(tmp_path)
         build(Outer, parser.parse_args(["--config", str(config)]))
 
 
+def test_an_integer_past_64_bits_in_a_list_is_out_of_range(tmp_path):
+    """`--rounds 99999999999999999999` was taken (a search for that round), and the file's
+    `rounds: [99999999999999999999]` read "expected a list of int", which it is: each says it is out of range, as
+    `--round` does."""
+    big = "9" * 20
+    config = tmp_path / "run.yaml"
+    config.write_text(f"rounds: [1, {big}]\n")
+    with pytest.raises(
+        ConfigError, match=rf"^{config}, key rounds: {big} is out of range \(at most {2**63 - 1}\)$"
+    ):
+        parse(["--config", str(config)])
+    with pytest.raises(ConfigError, match=rf"^--rounds: {big} is out of range \(at most {2**63 - 1}\)$"):
+        parse(["--rounds", f"1,{big}"])
+    assert parse(["--rounds", "1", "-2"]).rounds == (1, -2)
+
+
 @pytest.mark.parametrize(
     ("text", "value"), [("1e-2", 0.01), ("5E3", 5000.0), ("-1e-2", -0.01), ("1e+2", 100.0)]
 )

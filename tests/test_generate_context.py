@@ -389,10 +389,28 @@ def test_a_reward_model_judge_counts_too_long_pairs_apart(label_ws, reward_model
     assert prompt.id not in set(label_ws.frame("pairs").set_index("id").loc[labels["item_id"], "prompt_id"])
 
 
+def test_a_reward_model_judge_scores_no_side_of_a_pair_too_long(label_ws, reward_model_dir, capsys):
+    """A pair whose one answer fits and the other does not had the fitting one scored, for no verdict: `cost per
+    pair` counted it (2.2 model calls per pair here; with no pair judged, the calls themselves)."""
+    prompt = Prompt(SHORT, source="test")
+    a, b = (
+        Completion(prompt.id, text, "m", "hf", seed=i) for i, text in enumerate(["blue", LONG[0]["content"]])
+    )
+    label_ws.append([prompt, a, b, Pair(prompt.id, a.id, b.id, "sampled")])
+    args = ["-w", str(label_ws.path), "--judge", f"rm:{reward_model_dir}", "--judge-max-length", "40"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "tie 0, too_long 1); 4 labels written;" in out and "\ncost per pair: 2.0 model calls," in out
+
+
 def test_a_reward_model_ranks_no_answers_it_cannot_score_whole():
     from generate.judge import RewardJudge, TooLong
 
-    judge = RewardJudge(SimpleNamespace(score=lambda prompt, texts: [1.0, None, 0.0][: len(texts)]), "m")
+    def score(prompt, texts, whole=False):  # as `RewardScorer.score`: the second text is too long
+        scores = [1.0, None, 0.0][: len(texts)]
+        return [None] * len(texts) if whole and None in scores else scores
+
+    judge = RewardJudge(SimpleNamespace(score=score), "m")
     with pytest.raises(TooLong):
         judge.rank(SHORT, ["a", "b", "c"])
-    assert judge.compare([(SHORT, "a", "b")])[0].too_long and judge.cost.calls == 2 + 1  # the scored answers
+    assert judge.compare([(SHORT, "a", "b")])[0].too_long and judge.cost.calls == 0  # none scored for nothing

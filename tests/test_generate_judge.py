@@ -126,6 +126,20 @@ def test_judge_labels_pairs_resumably_and_shows_cost(label_ws, monkeypatch, caps
     assert engine.judge_calls == 8 and len(Workspace(label_ws.path).frame("labels")) == 4
 
 
+def test_a_judge_templates_unknown_placeholder_is_warned_of_once(label_ws, tmp_path, monkeypatch, caplog):
+    """The command's check before any model loads warned of `{reference}`, and the judge's load warned again."""
+    monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: ScriptedEngine(fair))
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    template = tmp_path / "judge.txt"
+    template.write_text(MT_BENCH_TEMPLATE + "\n{reference}")
+    args = ["-w", str(label_ws.path), "--judge", "tiny-judge", "--engine", "hf"]
+    args += ["--judge-template", str(template)]
+    with caplog.at_level("WARNING", logger="generate.judge"):
+        assert main(args) == 0
+    assert caplog.text.count("{reference} filled by nothing") == 1
+    assert len(Workspace(label_ws.path).frame("labels")) == 4  # the judge loaded and judged
+
+
 def test_bad_judge_template_is_one_clear_error(label_ws, tmp_path, capsys):
     template = tmp_path / "judge.txt"
     template.write_text("Which is better? {answer_a} or {answer_b}")

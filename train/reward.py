@@ -163,12 +163,15 @@ class RewardScorer:
         limits = [n for n in (max_length, context) if isinstance(n, int) and n > 0]
         self.batch_size, self.max_length = batch_size, min(limits) if limits else None
 
-    def score(self, prompt: list[dict], texts: list[str]) -> list[float | None]:
-        """The reward of each completion text of one prompt (chat messages); None for a row too long to score. Each
-        row is tokenized once: its length decides, then its tokens are scored."""
+    def score(self, prompt: list[dict], texts: list[str], whole: bool = False) -> list[float | None]:
+        """The reward of each completion text of one prompt (chat messages); None for a row too long to score (with
+        ``whole``, for every row where one is: a judge's pair or ranking without it is not made, so scoring the others
+        was spent for nothing). Each row is tokenized once: its length decides, then its tokens are scored."""
         completions = [[{"role": "assistant", "content": t}] for t in texts]
         encoded = encode_rows(self.tokenizer, [prompt] * len(texts), completions)
         fits = [self.max_length is None or len(ids) <= self.max_length for ids, _ in encoded]
+        if whole and not all(fits):
+            return [None] * len(texts)
         scoring = [row for row, ok in zip(encoded, fits) if ok]
         scores = iter(encoded_scores(self.model, self.tokenizer, scoring, self.batch_size))
         return [next(scores) if ok else None for ok in fits]
