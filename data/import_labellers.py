@@ -54,11 +54,7 @@ from data.import_labels import HISTORY_COLUMNS, labeller_label_id, made_by_impor
 from data.import_records import RecordError
 from data.import_text import RecordContext
 from data.records import Completion, Label, Pair
-from data.selection import (
-    ARENA_RECORD_COLUMNS,
-    NO_ITEM_ENGINES,
-    arena_answers,
-)
+from data.selection import ARENA_RECORD_COLUMNS, NO_ITEM_ENGINES, arena_answers
 from data.workspace import Workspace
 
 LABELLER_CONFLICT = "conflicting_labeller_rows"
@@ -137,9 +133,9 @@ class LabelledPairs:
         # pair or answer id -> every stored one over its texts (pairs: with their first text), where there are several
         self._sharing: dict[str, list[tuple[str, str | None]]] = {}
         self._votes: dict[tuple[str, str], tuple[str, int, str, int | None]] = {}
-        # `is_arena`: whether the workspace holds an arena's records; the prompts whose pairs' kinds were read, and
-        # those of them with an arena pair
-        self._arena_records: bool | None = None
+        # `is_arena`: the workspace's arena records (`_arenas`); the prompts whose pairs' kinds were read, and those
+        # of them with an arena pair
+        self._arena_records: pa.Table | None = None
         self._kinds_read: set[str] = set()
         self._arena_prompts: set[str] = set()
 
@@ -170,11 +166,12 @@ class LabelledPairs:
         where = ("prompt_id", prompt_ids)
         # pairs before their answers (`Workspace.read`): an answer of every pair read is read too (`_answers_of`)
         columns = ["prompt_id", "completion_a", "completion_b", "kind", "created_at"]
+        records = self._arenas()  # before the pairs, as `Workspace.read` reads children first
         pairs = self.workspace.read("pairs", columns, where)
         answers = self._answers_of(prompt_ids, pairs)
         text_of = _answers_into(found, answers.sort_by(EARLIEST))
         _pairs_into(found, pairs.sort_by(EARLIEST), text_of)
-        arena = set(arena_answers(pairs, self.workspace.read("arenas", ARENA_RECORD_COLUMNS)).to_pylist())
+        arena = set(arena_answers(pairs, records).to_pylist())
         for known in found.values():
             known.arena = {id_ for id_ in known.answers.values() if id_ in arena}
         several: dict[str, list[tuple[str, str | None]]] = {}  # KTO items: no first text
@@ -329,15 +326,20 @@ class LabelledPairs:
     def _may_hold_arena(self, prompt_id: str) -> bool:
         if self.workspace is None or not self.holds(prompt_id):
             return False
-        if self._arena_records is None:
-            self._arena_records = len(self.workspace.read("arenas", ["answers"])) > 0
-        if not self._arena_records and prompt_id not in self._kinds_read:
+        records = len(self._arenas()) > 0
+        if not records and prompt_id not in self._kinds_read:
             ids = {prompt_id, *self._expected} - self._kinds_read
             pairs = self.workspace.read("pairs", ["prompt_id", "kind"], ("prompt_id", ids))
             self._kinds_read |= ids
             arena = pairs.filter(pc.equal(pairs.column("kind"), ARENA)).column("prompt_id")
             self._arena_prompts.update(arena.to_pylist())
-        return self._arena_records or prompt_id in self._arena_prompts
+        return records or prompt_id in self._arena_prompts
+
+    def _arenas(self) -> pa.Table:
+        """The workspace's arena records (`ARENA_RECORD_COLUMNS`), read once: `_may_hold_arena`'s and `_read`'s."""
+        if self._arena_records is None:
+            self._arena_records = self.workspace.read("arenas", ARENA_RECORD_COLUMNS)
+        return self._arena_records
 
     def answer(self, prompt_id: str, answer: Completion, labeller: str) -> tuple[list[object], str]:
         """The records a KTO row labelling ``answer`` (made as the file's) adds (as `pair`'s), and the id of the

@@ -317,11 +317,9 @@ def test_an_arena_pair_without_an_arena_record_is_found(tmp_path, capsys):
     assert "arena pair's" in capsys.readouterr().err
 
 
-def test_answers_the_arena_holds_are_counted_alike_as_a_list_a_preference_or_a_ranking(tmp_path, capsys):
-    """A review: an `--unlabelled` 'completions' list (or preference) of answers each the arena's, but not every two
-    an arena pair, was refused `arena_answer`, where a ranking of the same answers was counted `arena_answer_exists`;
-    and a ranking over arena pairs, one of whose answers the arena reused (an ordinary one), was refused where the
-    same list was counted `arena_pair_exists`. One rule counts them alike; a new text beside them is refused."""
+def reused_arena(tmp_path) -> Workspace:
+    """A prompt "Which?" whose arena pairs are (one, two), (two, three), and (one, reused) and (two, reused) over
+    "reused", an ordinary answer (on a sampled pair with "four") the arena reused."""
     from data import Completion, Pair, Prompt
 
     workspace = Workspace.init(tmp_path / "ws")
@@ -337,6 +335,15 @@ def test_answers_the_arena_holds_are_counted_alike_as_a_list_a_preference_or_a_r
     assert set(stored_arena_answers(workspace).to_pylist()) == {
         answers[t].id for t in ("one", "two", "three")
     }
+    return workspace
+
+
+def test_answers_the_arena_holds_are_counted_alike_as_a_list_a_preference_or_a_ranking(tmp_path, capsys):
+    """A review: an `--unlabelled` 'completions' list (or preference) of answers each the arena's, but not every two
+    an arena pair, was refused `arena_answer`, where a ranking of the same answers was counted `arena_answer_exists`;
+    and a ranking over arena pairs, one of whose answers the arena reused (an ordinary one), was refused where the
+    same list was counted `arena_pair_exists`. One rule counts them alike; a new text beside them is refused."""
+    workspace = reused_arena(tmp_path)
     before = held(workspace)
     each, paired, new = ["one", "two", "three"], ["one", "two", "reused"], ["one", "three", NEW]
     for name, row, said in [
@@ -355,4 +362,25 @@ def test_answers_the_arena_holds_are_counted_alike_as_a_list_a_preference_or_a_r
             assert code == 2 and "one the arena gave to this prompt" in err, (name, row)
         else:
             assert code == 0 and said in out and "records 1" in out, (name, row, out, err)
+        assert held(workspace) == before
+
+
+def test_a_ranking_or_ratings_beside_an_answer_the_arena_reused_is_counted_only_without_labels(
+    tmp_path, capsys
+):
+    """Counting a row over arena pairs with an answer the arena reused loses nothing only where the row holds no
+    label: `--unlabelled` stores answers alone, and that ordinary answer is stored and served already. A ranking or
+    ratings row's labels of it (the import's, which no export or train reads beside the arena's answers) are
+    refused, `arena_answer`, never counted `arena_pair_exists`; `--unlabelled` ratings are counted as a ranking is."""
+    workspace = reused_arena(tmp_path)
+    before = held(workspace)
+    rating = {"helpfulness": 4, "correctness": 4, "coherence": 4, "complexity": 0, "verbosity": 1}
+    texts = ["one", "two", "reused"]
+    for name, row in [("ranking", {"ranking": "1 > 2 > 3"}), ("ratings", {"ratings": [rating] * 3})]:
+        path = write(tmp_path / f"{name}.jsonl", [{"prompt": "Which?", "completions": texts, **row}])
+        assert data_main(["import", "-w", str(workspace.path), str(path)]) == 2, name
+        err = capsys.readouterr().err
+        assert "one the arena gave to this prompt" in err and "read by no export or train" in err, name
+        assert data_main(["import", "-w", str(workspace.path), "--unlabelled", str(path)]) == 0, name
+        assert "arena_pair_exists 1" in capsys.readouterr().out, name
         assert held(workspace) == before

@@ -1,7 +1,8 @@
 """An import's stored answers are read once: `data.spellings.Spellings` reads its prompts' answers for their
 spellings and hands them to the import's pairs (`LabelledPairs.answers_read`), which a plain import into a workspace
 with an arena read a second time for the arena's check. Its pairs are read after those answers, so the answers of a
-pair stored between the two reads are read then (`Workspace.read`: children before parents)."""
+pair stored between the two reads are read then (`Workspace.read`: children before parents). The arena's records
+are read once too: they were read for whether there are any, then again for the arena's answers."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ def test_a_plain_import_reads_its_prompts_answers_once(ws, tmp_path, capsys, mon
     out = capsys.readouterr().out
     assert "arena_pair_exists 2" in out and "records 3" in out and "skipped 1 record (arena_answer 1)" in out
     assert reads.count(("completions", True, "prompt_id")) == 1  # their texts: the spellings' read alone
+    # the arena's records: whether there are any, and its answers, in one read (they were read twice)
+    assert [name for name, *_ in reads].count("arenas") == 1
 
 
 def test_the_answers_of_a_pair_stored_after_they_were_read_are_read(ws, tmp_path, capsys, monkeypatch):  # noqa: F811
