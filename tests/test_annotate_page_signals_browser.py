@@ -159,7 +159,11 @@ def test_the_editors_cancel_gives_up_the_send(tmp_path, browser, users):
         page.wait_for_function("document.activeElement?.closest('#pf-edit') != null", timeout=WAIT_MS)
         page.keyboard.press("Escape")
         wait_status(page, "Edit cancelled: nothing was saved.")
+        # the editor off the page too (the same answer closes it): a note written while it still showed kept its
+        # text as an edit, which the reload opened again
+        page.wait_for_function(f"!({EDITOR_OPEN})", timeout=WAIT_MS)
         page.fill("#pf-note textarea", "x")
+        page.wait_for_function(f"{KEPT_PICK}?.note === 'x'", timeout=WAIT_MS)
         page.fill("#pf-note textarea", "")
         page.wait_for_function(f"{KEPT_PICK}?.note === '' && {KEPT_PICK}.choice === 0", timeout=WAIT_MS)
         assert page.evaluate(f"{KEPT_PICK}.submitted") is False
