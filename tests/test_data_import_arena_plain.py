@@ -27,6 +27,18 @@ def plain_rows(workspace: Workspace) -> list[dict]:
     return [*rows, rows[0] | {"rejected": NEW}]
 
 
+def arena_prompt(workspace: Workspace) -> tuple[str, list[str]]:
+    """The first arena pair's prompt text, and the texts of the arena's answers to it, sorted."""
+    pairs = workspace.frame("pairs").sort_values("id")
+    prompt_id = pairs["prompt_id"].iloc[0]
+    ids = set(pairs.query("prompt_id == @prompt_id")[["completion_a", "completion_b"]].to_numpy().ravel())
+    text = workspace.frame("completions").set_index("id")["text"]
+    answers = sorted(text[id_] for id_ in ids)
+    assert len(answers) == 3  # m0, m1 and m2's, each two an arena pair
+    prompt = workspace.frame("prompts").set_index("id")["messages"][prompt_id][-1]["content"]
+    return prompt, answers
+
+
 def held(workspace: Workspace) -> tuple[int, int, set]:
     return (
         len(workspace.frame("completions")),
@@ -77,13 +89,7 @@ def test_unlabelled_rows_over_the_arenas_pairs_are_counted_not_stored_again(ws, 
 def test_a_completions_list_of_the_arenas_answers_is_counted_or_refused(ws, tmp_path, capsys):  # noqa: F811
     workspace = Workspace(ws)
     before = held(workspace)
-    pairs = workspace.frame("pairs").sort_values("id")
-    prompt_id = pairs["prompt_id"].iloc[0]
-    ids = set(pairs.query("prompt_id == @prompt_id")[["completion_a", "completion_b"]].to_numpy().ravel())
-    text = workspace.frame("completions").set_index("id")["text"]
-    answers = sorted(text[id_] for id_ in ids)
-    assert len(answers) == 3  # m0, m1 and m2's, each two an arena pair
-    prompt = workspace.frame("prompts").set_index("id")["messages"][prompt_id][-1]["content"]
+    prompt, answers = arena_prompt(workspace)
     rows = [{"prompt": prompt, "completions": answers}, {"prompt": prompt, "completions": [answers[0], NEW]}]
     rows.append({"prompt": prompt, "completions": answers[:1] * 2})  # one arena answer, twice: none to pair
     cands = write(tmp_path / "cands.jsonl", rows)
@@ -264,12 +270,7 @@ def test_rankings_and_ratings_of_the_arenas_answers_make_no_ordinary_answer(
 
     workspace = Workspace(ws)
     before = held(workspace)
-    pairs = workspace.frame("pairs").sort_values("id")
-    prompt_id = pairs["prompt_id"].iloc[0]
-    ids = set(pairs.query("prompt_id == @prompt_id")[["completion_a", "completion_b"]].to_numpy().ravel())
-    text = workspace.frame("completions").set_index("id")["text"]
-    answers = sorted(text[id_] for id_ in ids)
-    prompt = workspace.frame("prompts").set_index("id")["messages"][prompt_id][-1]["content"]
+    prompt, answers = arena_prompt(workspace)
     aspects = {"helpfulness": 4, "correctness": 4, "coherence": 4, "complexity": 0, "verbosity": 1}
     rows = [
         {"prompt": prompt, "response": answers[0], **aspects},
