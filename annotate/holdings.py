@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from data.files import atomic_write, failure_reason, folder_for_writing, read_beside, remove
+from data.files import WriteError, atomic_write, failure_reason, folder_for_writing, read_beside, remove
 from data.import_records import within_depth
 from data.in_place import append_line, hold_lock, let_go
 from data.temp_writers import remove_dead_temps
@@ -205,8 +205,17 @@ class ViewLock:
         it is open, and the kernel lets go of it however the process ends (a killed app leaves nothing to clear by
         hand). The file holds the pid and the host's name: on a shared file system the app holding it may run on
         another machine, where its pid is no process of this one."""
-        if not os.path.lexists(self.folder):
-            self.made.append(self.folder)
+        while True:
+            try:
+                return self._take()
+            except WriteError as exc:
+                # the folder gone between its mkdir or open and the lock file's open: another view's start,
+                # refused with nothing to label, took away the folder its take made (`withdraw`): made again
+                if not isinstance(exc.__cause__, FileNotFoundError) or not os.path.isdir(self.folder.parent):
+                    raise
+
+    def _take(self) -> int:
+        self.made = [] if os.path.lexists(self.folder) else [self.folder]
         with folder_for_writing(self.folder, make=True) as dir_fd:
             while True:
                 there = _stat(self.path, dir_fd)

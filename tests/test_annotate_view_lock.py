@@ -83,3 +83,34 @@ def test_a_lock_taken_on_a_file_its_holder_removed_is_taken_again_on_the_file_th
         assert os.fstat(fd).st_ino == os.stat(folder / "pairwise.lock").st_ino
     finally:
         os.close(fd)
+
+
+@pytest.mark.parametrize("step", ["open_folder", "mkdir"])
+def test_a_folder_another_views_refused_start_removed_meanwhile_is_made_again(tmp_path, monkeypatch, step):
+    """Two apps of two views started at once on a workspace without holdings/: the one with nothing to label removed
+    the folder it made (`withdraw`) just after the other opened it (or found it there to open), and the other, with
+    items to label, stopped on "no such file or directory: nothing was written to .../holdings/kto.lock"."""
+    import data.files
+
+    folder = tmp_path / HOLDINGS_FOLDER
+    other = holdings.ViewLock(folder, "pairwise")
+    other.take()
+    module = data.files if step == "open_folder" else os
+    original = getattr(module, step)
+
+    def withdrawn_after(*args, **kwargs):
+        try:
+            return original(*args, **kwargs)
+        finally:
+            monkeypatch.setattr(module, step, original)  # once: the withdraw opens the folder too
+            other.withdraw()
+
+    monkeypatch.setattr(module, step, withdrawn_after)
+    lock = holdings.ViewLock(folder, "kto")
+    lock.take()
+    try:
+        assert os.fstat(lock.fd).st_ino == os.stat(folder / "kto.lock").st_ino
+        assert lock.made == [folder, folder / "kto.lock"]
+    finally:
+        lock.withdraw()
+    assert not folder.exists()
