@@ -150,9 +150,8 @@ def check_arena_files(
     found in, or fetched into, the hub's cache; the config read once; its tokenizer and weight files, headers read,
     no weights load) and its chat template (its own, or ``--chat-template``), before anything is written: a broken or
     missing folder, or a base model's, or one whose context (``max_model_len`` where set) ``max_tokens`` fills
-    (`check_max_tokens`), is one line
-    naming it (a manifest model: by its id too), not a traceback after the models before it had sampled and written
-    their answers."""
+    (`check_max_tokens`), is one line naming it (a manifest model: by its id too), not a traceback after the models
+    before it had sampled and written their answers."""
     for entry in models:
         which = "" if entry.id == entry.path else f" (the manifest's model {entry.id}, round {entry.round})"
         try:

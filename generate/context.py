@@ -60,10 +60,8 @@ def positive_context(get: Callable[[str], object]) -> tuple[str, int] | None:
     return None
 
 
-def check_max_tokens(
-    max_tokens: int, folder: Path, named: str, max_model_len: int | None = None, flag: str = "--max-tokens"
-) -> None:
-    """Refuse, in one line before anything is written, a ``flag`` (--max-tokens) that fills the whole context the
+def check_max_tokens(max_tokens: int, folder: Path, named: str, max_model_len: int | None = None) -> None:
+    """Refuse, in one line before anything is written, a --max-tokens that fills the whole context the
     model in ``folder`` (``named``: ``--model M``) gives a prompt and its answer together: ``max_model_len``
     (--max-model-len, vLLM's: what it runs the model with) where set, else as its config.json says (its text model's,
     for a multimodal one): every answer stopped at the context, and the job counted them as made. A config that
@@ -85,7 +83,7 @@ def check_max_tokens(
         where = f"{key} in {path}"
     if context and max_tokens >= context:
         raise PrefloopError(
-            f"{flag} {max_tokens}: must be less than {named}'s context of {context} tokens ({where}), which the "
+            f"--max-tokens {max_tokens}: must be less than {named}'s context of {context} tokens ({where}), which the "
             "prompt shares"
         )
 
