@@ -13,7 +13,7 @@ from data.annotators import HEX_DIGITS, PREFIXES, RM_PREFIX, SHORT_ID, same_name
 from data.errors import counted
 from data.files import NotAFileError, open_regular
 from data.import_records import within_depth
-from data.provision import classification_heads, hub_id_of, local_model
+from data.provision import check_name_printable, classification_heads, hub_id_of, local_model
 from data.records import ModelRecord
 from data.workspace import Workspace, WorkspaceError
 
@@ -103,6 +103,8 @@ def reward_model_entry(name: str, workspace: Workspace | None) -> ModelEntry:
         if len(models):
             return _entry(models.sort_values(["created_at", "id"], kind="stable").iloc[-1])
     if folder is not None:
+        # its labels' annotator, rm:FOLDER, printed by stats, the leaderboard and the admin tab
+        check_name_printable(name, f"{RM_PREFIX}{folder}", "the folder", "rename the folder")
         reward_model_folder(folder)
         return ModelEntry(str(folder), str(folder), 0, REWARD_MODEL, None)
     missing = f"no reward model {name!r}"

@@ -181,7 +181,7 @@ def fetch_models(options: GenerateOptions, model_path: str, arena: list[ModelEnt
     if arena:
         from generate.arena import check_arena_files
 
-        check_arena_files(arena, options.chat_template, options.max_tokens)
+        check_arena_files(arena, options.chat_template, options.max_tokens, options.max_model_len)
         return model_path
     return fetch_model(options, model_path)
 

@@ -141,21 +141,24 @@ def load_arena_model(options: GenerateOptions, entry: ModelEntry):
 
 
 def check_arena_files(
-    models: list[ModelEntry], chat_template: str | None = None, max_tokens: int | None = None
+    models: list[ModelEntry],
+    chat_template: str | None = None,
+    max_tokens: int | None = None,
+    max_model_len: int | None = None,
 ) -> None:
     """Each arena model checked as every job checks a model it samples from (`checked_answering_model`: a hub id
     found in, or fetched into, the hub's cache; the config read once; its tokenizer and weight files, headers read,
     no weights load) and its chat template (its own, or ``--chat-template``), before anything is written: a broken or
-    missing folder, or a base model's, or one whose context ``max_tokens`` fills (`check_max_tokens`), is one line
-    naming it (a manifest model: by its id too), not a traceback after the models before it had sampled and written
-    their answers."""
+    missing folder, or a base model's, or one whose context (``max_model_len`` where set) ``max_tokens`` fills
+    (`check_max_tokens`), is one line naming it (a manifest model: by its id too), not a traceback after the models
+    before it had sampled and written their answers."""
     for entry in models:
         which = "" if entry.id == entry.path else f" (the manifest's model {entry.id}, round {entry.round})"
         try:
             folder = checked_answering_model("--arena", entry.path)
             named_chat_template(f"--arena {entry.path}", folder, chat_template)
             if max_tokens is not None:
-                check_max_tokens(max_tokens, folder, f"--arena {entry.path}")
+                check_max_tokens(max_tokens, folder, f"--arena {entry.path}", max_model_len)
         except PrefloopError as exc:
             raise PrefloopError(f"{exc}{which}; nothing written") from exc
 

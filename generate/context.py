@@ -5,10 +5,11 @@ refuses a whole call for one longer prompt, and transformers generates garbage p
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from data.errors import PrefloopError
+from data.errors import PrefloopError, cut_name
 from data.records import Message
 
 if TYPE_CHECKING:  # engines imports this module
@@ -49,18 +50,41 @@ UNSET_MODEL_MAX_LENGTH = 10**9
 CONTEXT_KEYS = ("max_position_embeddings", "n_positions")  # n_positions: GPT-2's name
 
 
-def check_max_tokens(max_tokens: int, folder: Path, named: str) -> None:
-    """Refuse, in one line before anything is written, a --max-tokens that fills the whole context the model in
-    ``folder`` (``named``: ``--model M``) gives a prompt and its answer together, as its config.json says (its text
-    model's, for a multimodal one): every answer stopped at the context, and the job counted them as made. A config
-    that names no context passes (the engine's own limit stays)."""
-    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+def positive_context(get: Callable[[str], object]) -> tuple[str, int] | None:
+    """The first of `CONTEXT_KEYS` whose value (``get(key)``) is a positive whole number, with that value; None where
+    none is (a negative, zero or absent one says no context: the engine's own limit stays)."""
+    for key in CONTEXT_KEYS:
+        value = get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return key, value
+    return None
+
+
+def check_max_tokens(max_tokens: int, folder: Path, named: str, max_model_len: int | None = None) -> None:
+    """Refuse, in one line before anything is written, a --max-tokens that fills the whole context the
+    model in ``folder`` (``named``: ``--model M``) gives a prompt and its answer together: ``max_model_len``
+    (--max-model-len, vLLM's: what it runs the model with) where set, else as its config.json says (its text model's,
+    for a multimodal one): every answer stopped at the context, and the job counted them as made. A config that
+    names no positive context passes (the engine's own limit stays); one whose context is no whole number (a string,
+    true) is refused here, not as transformers' traceback once the workspace was made."""
+    path = folder / "config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
     text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
-    key, context = next(((k, text[k]) for k in CONTEXT_KEYS if isinstance(text.get(k), int)), (None, None))
+    for key in CONTEXT_KEYS:
+        value = text.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise PrefloopError(
+                f"{named}: {key} in {path} is {cut_name(json.dumps(value))}, not a whole number of tokens"
+            )
+    if max_model_len is not None:
+        context, where = max_model_len, "--max-model-len"
+    else:
+        key, context = positive_context(text.get) or (None, None)
+        where = f"{key} in {path}"
     if context and max_tokens >= context:
         raise PrefloopError(
-            f"--max-tokens {max_tokens}: must be less than {named}'s context of {context} tokens ({key} in "
-            f"{folder / 'config.json'}), which the prompt shares"
+            f"--max-tokens {max_tokens}: must be less than {named}'s context of {context} tokens ({where}), which the "
+            "prompt shares"
         )
 
 
@@ -68,9 +92,8 @@ def hf_context_length(config, tokenizer) -> int | None:
     """The model's context: its config's ``max_position_embeddings`` (``n_positions``: GPT-2's name), else the
     tokenizer's ``model_max_length`` when it names one; None when neither does."""
     text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
-    for key in CONTEXT_KEYS:
-        value = getattr(text_config, key, None)
-        if isinstance(value, int) and value > 0:
-            return value
+    found = positive_context(lambda key: getattr(text_config, key, None))
+    if found:
+        return found[1]
     value = getattr(tokenizer, "model_max_length", None)
     return value if isinstance(value, int) and 0 < value < UNSET_MODEL_MAX_LENGTH else None

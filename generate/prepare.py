@@ -99,7 +99,7 @@ def fetch_model(options: SampleOptions, model_path: str) -> str:
     Returns the location to load: ``model_path``, a short name's folder."""
     try:
         folder = checked_answering_model("--model", model_path)
-        check_max_tokens(options.max_tokens, folder, f"--model {options.model}")
+        check_max_tokens(options.max_tokens, folder, f"--model {options.model}", options.max_model_len)
     except PrefloopError as exc:
         raise PrefloopError(f"{exc}; nothing written") from exc
     if not Path(model_path).is_dir():

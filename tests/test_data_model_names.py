@@ -93,12 +93,12 @@ def test_a_relative_folder_not_here_is_the_workspaces_run(tmp_path, tiny_model_d
 
 @pytest.mark.parametrize("char", ["\n", "\r", "\t", "\x1b"])
 def test_a_model_folder_named_with_a_control_character_is_refused_where_it_enters(
-    tmp_path, tiny_model_dir, char, capsys
+    tmp_path, tiny_model_dir, reward_model_dir, char, capsys
 ):
     """A model folder named with a newline (a tab, an escape) became the model's name in the completions, the
     manifest and a judge's labels, and broke every line of stats, the leaderboard and the admin tab naming it. Each
     flag that names a model refuses it in one line, before anything is written: --model (generate, train), --arena,
-    --judge, and train's --out (the trained model's name)."""
+    --judge (a reward model's rm:FOLDER too), and train's --out (the trained model's name)."""
     folder = tmp_path / f"m{char}x"
     shutil.copytree(tiny_model_dir, folder)
     escaped = repr(str(folder))[1:-1]
@@ -118,6 +118,11 @@ def test_a_model_folder_named_with_a_control_character_is_refused_where_it_enter
         err = capsys.readouterr().err
         assert err.startswith(f"error: {flag}{escaped}: the folder {said}: rename the folder"), err
         assert err.count("\n") == 1
+    reward = tmp_path / f"rm{char}x"  # its labels' annotator is rm:FOLDER
+    shutil.copytree(reward_model_dir, reward)
+    assert generate_main(["-w", str(ws), "--judge", f"rm:{reward}"]) == 2
+    shown = repr(str(reward))[1:-1]
+    assert capsys.readouterr().err == f"error: rm:{shown}: the folder {said}: rename the folder\n"
     out = tmp_path / f"run{char}1"
     assert train_main(["-w", str(ws), "--model", str(tiny_model_dir), "--out", str(out)]) == 2
     shown = repr(str(out))[1:-1]

@@ -186,6 +186,67 @@ def test_max_tokens_past_an_arena_models_context_names_that_model(
     assert capsys.readouterr().err == err and not (tmp_path / "ws").exists()
 
 
+@pytest.mark.parametrize(
+    ("config", "said"),
+    [
+        ({"max_position_embeddings": -1}, None),  # no context said: taken, as the engines take it
+        ({"max_position_embeddings": 0, "n_positions": 64}, "context of 64 tokens (n_positions in {path})"),
+        (
+            {"text_config": {"max_position_embeddings": 64}, "max_position_embeddings": 4096},
+            "context of 64 tokens",
+        ),
+        (
+            {"max_position_embeddings": True},
+            "m: max_position_embeddings in {path} is true, not a whole number",
+        ),
+        ({"n_positions": "2048"}, 'm: n_positions in {path} is "2048", not a whole number of tokens'),
+    ],
+    ids=["negative", "zero-then-n_positions", "text_config", "bool", "string"],
+)
+def test_max_tokens_is_checked_against_a_positive_whole_context_only(tmp_path, config, said):
+    """A negative context (-1) was refused as "context of -1 tokens", and true as "context of True tokens", where
+    the engines take no context from either; a zero one hid the n_positions after it. A context that is no whole
+    number is one line naming the key and file: transformers' traceback once the workspace was made, otherwise."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    if said is None:
+        check_max_tokens(100, tmp_path, "m")
+        return
+    with pytest.raises(PrefloopError, match=re.escape(said.format(path=path))):
+        check_max_tokens(100, tmp_path, "m")
+
+
+@pytest.mark.parametrize("arena", [False, True])
+def test_max_tokens_past_the_max_model_len_is_refused_naming_it(
+    tmp_path, tiny_model_dir, short_model_dir, monkeypatch, capsys, arena
+):
+    """vLLM runs a model with --max-model-len as its context: `--max-tokens 100 --max-model-len 64` was taken and
+    every answer stopped at 64 tokens, as past the config's context (which is larger here)."""
+    monkeypatch.setattr("generate.__main__.make_engine", lambda *args: pytest.fail("loaded"))
+    prompts = tmp_path / "p.json"
+    prompts.write_text(json.dumps([{"prompt": SHORT[0]["content"]}]))
+    argv = [
+        "-w",
+        str(tmp_path / "ws"),
+        "--model",
+        str(tiny_model_dir),
+        "--engine",
+        "auto",
+        "--prompts",
+        str(prompts),
+    ]
+    named = f"--model {tiny_model_dir}"
+    if arena:
+        argv += ["--arena", f"{tiny_model_dir},{short_model_dir}", "--no-spin-isolate"]
+        named = f"--arena {tiny_model_dir}"
+    assert main([*argv, "--max-tokens", "100", "--max-model-len", "64"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --max-tokens 100: must be less than {named}'s context of 64 tokens (--max-model-len), which the "
+        "prompt shares; nothing written\n"
+    )
+    assert not (tmp_path / "ws").exists()
+
+
 class ShortJudge(ScriptedEngine):
     """`ScriptedEngine` with a context of ``context_length`` words (a prompt's tokens: its words)."""
 
