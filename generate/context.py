@@ -78,6 +78,8 @@ def check_max_tokens(max_tokens: int, folder: Path, named: str, max_model_len: i
             )
     if max_model_len is not None:
         context, where = max_model_len, "--max-model-len"
+    elif _scaled(text.get("rope_scaling")):
+        return  # vLLM runs a scaled rope past max_position_embeddings (yarn: by its factor): its own limit stays
     else:
         key, context = positive_context(text.get) or (None, None)
         where = f"{key} in {path}"
@@ -86,6 +88,13 @@ def check_max_tokens(max_tokens: int, folder: Path, named: str, max_model_len: i
             f"--max-tokens {max_tokens}: must be less than {named}'s context of {context} tokens ({where}), which the "
             "prompt shares"
         )
+
+
+def _scaled(rope_scaling: object) -> bool:
+    """Whether a config's ``rope_scaling`` stretches the context past its ``max_position_embeddings`` (a factor
+    above 1), which vLLM reads where transformers does not: then the config's figure is no limit to check."""
+    factor = rope_scaling.get("factor") if isinstance(rope_scaling, dict) else None
+    return isinstance(factor, int | float) and not isinstance(factor, bool) and factor > 1
 
 
 def hf_context_length(config, tokenizer) -> int | None:

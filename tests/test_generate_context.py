@@ -200,13 +200,19 @@ def test_max_tokens_past_an_arena_models_context_names_that_model(
             "m: max_position_embeddings in {path} is true, not a whole number",
         ),
         ({"n_positions": "2048"}, 'm: n_positions in {path} is "2048", not a whole number of tokens'),
+        ({"max_position_embeddings": 64, "rope_scaling": {"rope_type": "yarn", "factor": 4.0}}, None),
+        (
+            {"max_position_embeddings": 64, "rope_scaling": {"rope_type": "linear", "factor": 1}},
+            "context of 64",
+        ),
     ],
-    ids=["negative", "zero-then-n_positions", "text_config", "bool", "string"],
+    ids=["negative", "zero-then-n_positions", "text_config", "bool", "string", "yarn", "factor-1"],
 )
 def test_max_tokens_is_checked_against_a_positive_whole_context_only(tmp_path, config, said):
     """A negative context (-1) was refused as "context of -1 tokens", and true as "context of True tokens", where
     the engines take no context from either; a zero one hid the n_positions after it. A context that is no whole
-    number is one line naming the key and file: transformers' traceback once the workspace was made, otherwise."""
+    number is one line naming the key and file: transformers' traceback once the workspace was made, otherwise.
+    A rope scaled by a factor above 1 (yarn: 4 x 64) runs past the config's figure in vLLM: that one is taken."""
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
     if said is None:
