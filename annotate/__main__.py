@@ -398,7 +398,8 @@ def check_trusted_proxy(proxy: str | None) -> None:
     """Refuse a --trusted-proxy that is no IP address or network (uvicorn's list, comma-separated): uvicorn kept
     it as a name, which no peer's address ever is, so X-Forwarded-For was ignored without a word ("*", which
     trusts every client to name any address, is no address either; nor is a network with host bits set,
-    10.0.0.5/24, which uvicorn's strict reading keeps as a name too)."""
+    10.0.0.5/24, which uvicorn's strict reading keeps as a name too); nor a network of every address, 0.0.0.0/0 or
+    ::/0, which trusts every client as "*" does."""
     for part in [] if proxy is None else [p.strip() for p in proxy.split(",")]:
         try:
             network = ipaddress.ip_network(part, strict=False)
@@ -407,6 +408,11 @@ def check_trusted_proxy(proxy: str | None) -> None:
                 f"--trusted-proxy {proxy}: not an IP address or network (the reverse proxy's: 10.0.0.5, fd00::5 or "
                 "10.0.0.0/24, say; several separated by commas)"
             ) from None
+        if network.prefixlen == 0:  # uvicorn trusted every client of that family: `*`, which is refused
+            raise PrefloopError(
+                f"--trusted-proxy {proxy}: {part} is every IPv{network.version} address, which trusts every client "
+                "to name any address, as * does: give the reverse proxy's address or network"
+            )
         try:
             ipaddress.ip_network(part)
         except ValueError:

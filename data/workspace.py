@@ -286,10 +286,11 @@ class Workspace:
 
 def refuse_a_stored_folder(path: Path, said: str = "", advice: str = "give a folder outside it") -> None:
     """Refuse a new workspace (or a train run's ``--out``, ``said`` naming the flag) in (or below) a folder of a
-    workspace that holds its data (``-w ws/scores``, an empty table's folder): its folders made the outer workspace
-    fail `data validate`, as `check_out_folder` refuses an export there."""
+    workspace that holds its data (``-w ws/scores``, an empty table's folder; or the app's holds, whose folder may
+    hold files only): its folders made the outer workspace fail `data validate`, as `check_out_folder` refuses an
+    export there."""
     for inner in (resolved := path.resolve(), *resolved.parents):
-        if inner.name in STORED_FOLDERS and (inner.parent / MARKER).is_file():
+        if inner.name in {*STORED_FOLDERS, HOLDINGS_FOLDER} and (inner.parent / MARKER).is_file():
             raise WorkspaceError(
                 f"{said}{path}: in the {inner.name}/ folder of workspace {inner.parent}, whose files are its stored "
                 f"data: {advice}"

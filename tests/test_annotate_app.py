@@ -885,6 +885,29 @@ def test_a_trusted_proxy_network_with_host_bits_set_is_one_line(
     )
 
 
+@pytest.mark.parametrize(
+    ("proxy", "part", "family"),
+    [
+        ("0.0.0.0/0", "0.0.0.0/0", "IPv4"),
+        ("10.0.0.5, ::/0", "::/0", "IPv6"),
+        ("10.0.0.0/0", "10.0.0.0/0", "IPv4"),  # not "host bits set: give the network, 0.0.0.0/0"
+    ],
+)
+def test_a_trusted_proxy_network_of_every_address_is_one_line(
+    label_ws, users_file, capsys, monkeypatch, proxy, part, family
+):
+    """0.0.0.0/0 and ::/0 served: every client of that family was trusted to name any address in X-Forwarded-For
+    (its sign-in throttle's and the log's), as `*`, which is refused."""
+    import annotate.app
+
+    monkeypatch.setattr(annotate.app, "launch", lambda *args, **kwargs: pytest.fail("served"))
+    assert main(["-w", str(label_ws.path), "--users", str(users_file), "--trusted-proxy", proxy]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --trusted-proxy {proxy}: {part} is every {family} address, which trusts every client to name "
+        "any address, as * does: give the reverse proxy's address or network\n"
+    )
+
+
 @pytest.mark.parametrize("proxy", ["10.0.0.5", "fd00::5", "10.0.0.0/24", "10.0.0.5, 10.0.0.6"])
 def test_a_trusted_proxy_address_or_network_serves(label_ws, users_file, monkeypatch, proxy):
     import annotate.app

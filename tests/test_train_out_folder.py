@@ -687,7 +687,7 @@ def test_an_out_on_a_read_only_mount_is_one_line_naming_it(tmp_path, tiny_model_
     assert files(mount) == []
 
 
-@pytest.mark.parametrize("where", ["labels/run", "batches", "gold/a/b", "via-link/run"])
+@pytest.mark.parametrize("where", ["labels/run", "batches", "gold/a/b", "holdings/run", "via-link/run"])
 def test_an_out_in_a_workspace_folder_of_stored_data_is_refused(
     tmp_path, tiny_model_dir, capsys, monkeypatch, where
 ):
