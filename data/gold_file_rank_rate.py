@@ -101,12 +101,11 @@ class _Answers:
         )
         if text is None:
             return
-        rank = question.task == "rank"
         raise arena_refusal(
-            question.at("completions") if rank else question.where,
+            question.at(question.answer_field),
             text,
-            f"no labeller would meet this gold {'ranking' if rank else 'rating'}, and a new answer of its text would "
-            "make it an ordinary one",
+            f"no labeller would meet this gold {'ranking' if question.task == 'rank' else 'rating'}, and a new "
+            "answer of its text would make it an ordinary one",
         )
 
     def rank_matches(self, question: Ranked) -> list[tuple[str, tuple[str, ...]]]:

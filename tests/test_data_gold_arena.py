@@ -38,11 +38,23 @@ def gold(ws, *args) -> int:
     [
         (lambda a: {"completions": a, "ranking": "2 > 3 > 1"}, "completions", 0),  # exactly the arena's
         (lambda a: {"completions": ["new", a[1], a[2], a[0]], "ranking": "1 > 2 > 3 > 4"}, "completions", 1),
-        (lambda a: {"response": a[2], "ratings": FULL}, "ratings", 2),
+        (lambda a: {"response": a[2], "ratings": FULL}, "response", 2),
+        (lambda a: {"response": a[2], **FULL}, "response", 2),  # HelpSteer2's aspect columns
+        (lambda a: {"output": a[0], "ratings": FULL}, "output", 0),
+        (lambda a: {"completions": ["new", a[1]], "ratings": [FULL, FULL]}, "completions[1]", 1),
         (lambda a: {"completion": a[0], "label": False}, "completion", 0),
         (lambda a: {"chosen": "new", "rejected": a[1]}, "rejected", 1),
     ],
-    ids=["exactly_the_arenas", "beside_a_new_answer", "rating", "kto", "preference"],
+    ids=[
+        "exactly_the_arenas",
+        "beside_a_new_answer",
+        "rating",
+        "aspect_columns",
+        "output",
+        "rating_list",
+        "kto",
+        "preference",
+    ],
 )
 def test_a_row_of_the_arenas_answers_is_refused_naming_file_row_and_field(
     world, tmp_path, capsys, row, field, named
@@ -50,27 +62,55 @@ def test_a_row_of_the_arenas_answers_is_refused_naming_file_row_and_field(
     """Exactly the arena's answers matched the round they make and were refused by the rank item's id alone (no
     row, no field), as were a rating and a KTO answer; a ranking beside a new answer was told to rank the arena's
     answers exactly, which that refusal then met; a preference of a new answer over one of the arena's was taken,
-    its new pair making the arena's answer an ordinary one (served by every app, trained on). A preference between
-    two of the arena's answers is their arena pair's gold, as before (`test_data_arena_only`)."""
+    its new pair making the arena's answer an ordinary one (served by every app, trained on). A rating named the
+    field of its ratings (`ratings`, an aspect column, `ratings[1]`), not the answer's, as the others name theirs. A
+    preference between two of the arena's answers is their arena pair's gold, as before (`test_data_arena_only`)."""
     ws, _, arena = world
     fine = {"prompt": "Fine?", "completions": ["f1", "f2", "f3"], "ranking": "1>2>3"}
-    path = write(tmp_path / "gold.jsonl", fine, {"prompt": "Held out 0?", **row(arena)})
+    given = row(arena)
+    path = write(tmp_path / "gold.jsonl", fine, {"prompt": "Held out 0?", **given})
     before = digest(ws.path)
     assert gold(ws, str(path)) == 2
     why = {
-        "ratings": "no labeller would meet this gold rating, and a new answer of its text would make it an ordinary one",
         "completion": "no labeller would meet this gold answer",
         "rejected": "the row's answers are no arena pair, and a new pair of them would make it an ordinary answer, "
         "served by every app and trained on",
     }.get(
         field,
-        "no labeller would meet this gold ranking, and a new answer of its text would make it an ordinary one",
+        f"no labeller would meet this gold {'ranking' if 'ranking' in given else 'rating'}, and a new answer of "
+        "its text would make it an ordinary one",
     )
     assert capsys.readouterr().err == (
         f"error: {path}, row 1, field '{field}': the answer '{arena[named]}' is one the arena gave to this prompt "
         f"(evaluation data, which only `--task arena` serves, as pairs, so no gold item): {why}; leave the row out\n"
     )
     assert digest(ws.path) == before
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        (
+            lambda t: {
+                "messages": [{"role": "user", "content": "Held out 0?"}, {"role": "assistant", "content": t}]
+            },
+            "messages",
+        ),
+        (lambda t: {"instruction": "Held out 0?", "output": t}, "output"),
+    ],
+    ids=["chat", "alpaca"],
+)
+def test_a_rating_of_an_arenas_answer_names_the_field_its_format_holds_the_answer_in(
+    world, tmp_path, capsys, row, field
+):
+    """A chat row's answer is its conversation's last turn, an alpaca row's its output: the refusal named the
+    ratings' field."""
+    ws, _, arena = world
+    path = write(tmp_path / "gold.jsonl", {**row(arena[2]), "ratings": FULL})
+    assert gold(ws, str(path)) == 2
+    assert capsys.readouterr().err.startswith(
+        f"error: {path}, row 0, field '{field}': the answer '{arena[2]}' "
+    )
 
 
 def test_a_ranking_of_new_answers_makes_the_prompts_rank_item_beside_the_arenas(world, tmp_path, capsys):
