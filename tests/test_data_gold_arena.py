@@ -7,6 +7,8 @@ else."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from data.__main__ import main
@@ -14,6 +16,7 @@ from data.gold import rank_items, read_gold
 from data.ranking import rank_item_id
 from data.records import Completion, Pair
 from data.selection import stored_arena_answers
+from data.workspace import Workspace
 from tests.test_data_arena_only import build
 from tests.test_data_gold_files import write
 from tests.test_data_gold_tasks import FULL
@@ -194,3 +197,43 @@ def test_a_preference_of_an_arena_answers_text_pairs_the_ordinary_answer_of_that
     assert made["completion_b"] == sampled.id
     assert read_gold(ws).column("item_id").to_pylist() == [made["id"]]
     assert stored_arena_answers(ws).to_pylist() == before
+
+
+def test_a_gold_file_reads_the_arenas_answers_once(world, tmp_path, capsys, monkeypatch):
+    """Its preference and KTO rows, its rank and rate rows and `apply_gold`'s two checks each read the arena's
+    answers (the arena records and the pairs' kinds): four reads of the same answers in one call, now one."""
+    ws, ids, _ = world
+    reads = []
+    read = Workspace.read
+    monkeypatch.setattr(
+        Workspace, "read", lambda self, name, *a, **k: reads.append(name) or read(self, name, *a, **k)
+    )
+    path = write(
+        tmp_path / "gold.jsonl",
+        {"prompt": "Train?", "completion": "answer 0", "label": True},
+        {"prompt": "Train?", "completions": [f"answer {k}" for k in range(4)], "ranking": "2>1>3>4"},
+        {"prompt": "Other?", "response": "fine", "ratings": FULL},
+    )
+    assert gold(ws, str(path)) == 0, capsys.readouterr().err
+    assert (
+        "matched 0 stored pairs, 1 stored completions, 1 stored rank items, 0 stored rate items (2 of split train"
+        in capsys.readouterr().out
+    )
+    assert reads.count("arenas") == 1
+    assert read_gold(ws, "kto").column("item_id").to_pylist() == [ids["sampled"][0]]
+
+
+def test_a_gold_file_beside_an_item_flag_checks_the_flags_item_against_every_arena_answer(
+    world, tmp_path, capsys
+):
+    """The file reads the arena's answers of its own prompts only: an item flag on another prompt is checked
+    against the whole workspace's."""
+    ws, ids, _ = world
+    path = write(tmp_path / "gold.jsonl", {"prompt": "Train?", "completion": "answer 0", "label": True})
+    held = ids["arena"][0][0]
+    assert gold(ws, str(path), "--rate-item", held, "--ratings", json.dumps(FULL)) == 2
+    assert capsys.readouterr().err == (
+        f"error: --rate-item: rate item {held} is the arena's (evaluation data, which only `--task arena` serves, "
+        "as pairs), so it cannot be gold here\n"
+    )
+    assert read_gold(ws, "kto").num_rows == 0
