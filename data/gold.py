@@ -311,9 +311,9 @@ def _asked(
     asked: dict[tuple[str, str], tuple] = {}
     for mark in marks:
         noun = NOUN[mark.task]
-        for item in mark.ids:
+        for index, item in enumerate(mark.ids):
             if item in unknown[mark.task]:
-                raise GoldError(f"{mark.where}: {noun} {item} {unknown[mark.task][item]}")
+                raise GoldError(f"{mark.where_of(index)}: {noun} {item} {unknown[mark.task][item]}")
         rubric = mark.rubric.name if mark.task == "rate" and mark.rubric else None
         for index, (item, answer) in enumerate(zip(mark.ids, _stored_answers(mark, ranked))):
             where = mark.where_of(index)
