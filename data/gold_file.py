@@ -385,9 +385,8 @@ def gold_from_files(
         unread += [f"{path}: {columns}"] if columns else []
     questions, duplicates = _distinct(read)
     out = FileGold(duplicate_rows=duplicates, given=True, tasks={q.task for q in read}, unread=unread)
-    out.arena = stored_arena_answers(
-        workspace, sorted({q.key[1] for q in questions})
-    )  # (task, prompt, texts)
+    prompts = sorted({q.key[1] for q in questions})  # a key is (task, prompt, texts)
+    out.arena = stored_arena_answers(workspace, prompts)
     added = _choice_gold(workspace, [q for q in questions if q.task in NOUN], out)
     ranked = [q for q in questions if q.task not in NOUN]
     if ranked:
