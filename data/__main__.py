@@ -251,12 +251,13 @@ def cmd_gold(args: Any) -> int:
     if args.rubric is not None and not args.rate_item and "rate" not in files.tasks:
         raise PrefloopError("--rubric goes with --rate-item or a gold FILE's ratings (it checks them)")
     order = load_rubric(args.rubric).names  # a one-sided gold note lists its aspects as the rate app does
+    arena = None if marks or args.from_split else files.arena  # of the files' prompts: for their marks only
     marks += files.marks
     left = ""
     if args.from_split:
         split_marks, left = gold_from_split(workspace, args.from_split)
         marks += split_marks
-    change = apply_gold(workspace, marks, list(args.remove), files.records)
+    change = apply_gold(workspace, marks, list(args.remove), files.records, arena)
     total, one_sided = 0, []  # one_sided: gold a one-answer labeller scores on as a careful one does
     for (
         task

@@ -302,18 +302,18 @@ class GoldChange:
     items: dict[tuple[str, str], tuple] = field(default_factory=dict)
 
 
-def _asked(workspace: Workspace, marks: list[Mark], records: list[object]) -> dict[tuple[str, str], tuple]:
+def _asked(
+    workspace: Workspace, marks: list[Mark], records: list[object], arena: pa.Array
+) -> dict[tuple[str, str], tuple]:
     """(task, item) -> (stored answer, source, rubric name) of every mark, checked; a GoldError at the first bad."""
-    others = any(mark.task != "pairwise" for mark in marks)  # answers: the arena's are none of their items
-    arena = stored_arena_answers(workspace) if others else pa.array([], pa.string())
     ranked = rank_items(workspace, records, arena) if any(mark.task == "rank" for mark in marks) else {}
     unknown = _unknown(workspace, marks, records, ranked, arena)
     asked: dict[tuple[str, str], tuple] = {}
     for mark in marks:
         noun = NOUN[mark.task]
-        for item in mark.ids:
+        for index, item in enumerate(mark.ids):
             if item in unknown[mark.task]:
-                raise GoldError(f"{mark.where}: {noun} {item} {unknown[mark.task][item]}")
+                raise GoldError(f"{mark.where_of(index)}: {noun} {item} {unknown[mark.task][item]}")
         rubric = mark.rubric.name if mark.task == "rate" and mark.rubric else None
         for index, (item, answer) in enumerate(zip(mark.ids, _stored_answers(mark, ranked))):
             where = mark.where_of(index)
@@ -327,7 +327,11 @@ def _asked(workspace: Workspace, marks: list[Mark], records: list[object]) -> di
 
 
 def apply_gold(
-    workspace: Workspace, marks: list[Mark], remove: list[str] = (), records: list[object] = ()
+    workspace: Workspace,
+    marks: list[Mark],
+    remove: list[str] = (),
+    records: list[object] = (),
+    arena: pa.Array | None = None,
 ) -> GoldChange:
     """Check every mark and removal, then write them (with the prompts, completions and pairs ``records`` add) in
     one batch; a GoldError leaves the workspace as it was. An item given two different answers, an unknown item,
@@ -337,8 +341,12 @@ def apply_gold(
     has as gold is not written again (counted as unchanged). A removal retracts the item in every task it is gold
     in (a completion can be a KTO and a rate gold item). A call with something to write is checked again and
     written under the `waiting_lock` of `GOLD_LOCK` (one of any process at a time: two at once both wrote); one
-    refused or with nothing to write takes no lock (a read-only workspace lists); no locks there: a warning."""
-    change = _applied(workspace, marks, remove, records, write=False)
+    refused or with nothing to write takes no lock (a read-only workspace lists); no locks there: a warning.
+    ``arena``: the arena's answers (`stored_arena_answers`) of the marks' prompts (`data.gold_file`'s); None: all."""
+    if arena is None:  # the arena's answers are no KTO, rate or rank items; pairs need none
+        others = any(mark.task != "pairwise" for mark in marks)
+        arena = stored_arena_answers(workspace) if others else pa.array([], pa.string())
+    change = _applied(workspace, marks, remove, records, arena, write=False)
     if not (change.marked or change.removed or records):
         return change
     with ExitStack() as held:
@@ -348,11 +356,16 @@ def apply_gold(
             log.warning(
                 "%s: a second `data gold` at once would not wait for this one; run one at a time", exc
             )
-        return _applied(workspace, marks, remove, records)
+        return _applied(workspace, marks, remove, records, arena)
 
 
 def _applied(
-    workspace: Workspace, marks: list[Mark], remove: list[str], records: list[object], write: bool = True
+    workspace: Workspace,
+    marks: list[Mark],
+    remove: list[str],
+    records: list[object],
+    arena: pa.Array,
+    write: bool = True,
 ) -> GoldChange:
     """`apply_gold`'s check, and its write unless ``write`` is false (the change it would make)."""
     events = workspace.read("gold")
@@ -362,7 +375,7 @@ def _applied(
         for task, table in current.items()
     }
     rubric_now = dict(zip(*(current["rate"].column(c).to_pylist() for c in ("item_id", "rubric"))))
-    asked = _asked(workspace, marks, list(records))
+    asked = _asked(workspace, marks, list(records), arena)
     for item in dict.fromkeys(remove):
         if any(key[1] == item for key in asked):
             raise GoldError(f"--remove {item}: the same call makes it gold; give one of the two")

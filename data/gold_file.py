@@ -271,6 +271,9 @@ class FileGold:
     duplicate_rows: int = 0
     given: bool = False
     tasks: set[str] = field(default_factory=set)  # the tasks the files' rows give gold of
+    # the arena's answers of the rows' prompts (`data.selection.stored_arena_answers`), read once: `apply_gold`
+    # checks the files' marks against them too; None where no file was given
+    arena: pa.Array | None = None
     unread: list[str] = field(default_factory=list)  # per file: "FILE: columns not read: ..." (`check_file`)
 
     def summary(self) -> str:
@@ -310,7 +313,7 @@ def _choice_gold(workspace: Workspace, questions: list[Question], out: FileGold)
         return {}
     prompt_ids = sorted({q.prompt_id for q in questions})
     found, stored, splits = _stored(workspace, prompt_ids)
-    arena = set(stored_arena_answers(workspace, prompt_ids).to_pylist())
+    arena = set(out.arena.to_pylist())
     gold, added = gold_now(workspace, tuple(NOUN)), {}
     given: dict[tuple[str, str, str], list[tuple[str, str, int]]] = {}
     fresh: dict[
@@ -382,10 +385,14 @@ def gold_from_files(
         unread += [f"{path}: {columns}"] if columns else []
     questions, duplicates = _distinct(read)
     out = FileGold(duplicate_rows=duplicates, given=True, tasks={q.task for q in read}, unread=unread)
+    prompts = sorted({q.key[1] for q in questions})  # a key is (task, prompt, texts)
+    out.arena = stored_arena_answers(workspace, prompts)
     added = _choice_gold(workspace, [q for q in questions if q.task in NOUN], out)
     ranked = [q for q in questions if q.task not in NOUN]
     if ranked:
-        more = rank_rate_gold(workspace, ranked, added, rubric_of() if "rate" in out.tasks else None)
+        more = rank_rate_gold(
+            workspace, ranked, added, rubric_of() if "rate" in out.tasks else None, out.arena
+        )
         added |= {r.id: r for r in more.records}
         out.marks, out.matched, out.new = (
             out.marks + more.marks,

@@ -30,7 +30,7 @@ from data.rank_rate_rows import Ranked
 from data.ranking import MAX_K, MIN_K, canonical, parse_ranking, rank_item_id
 from data.records import Completion, Prompt
 from data.rubric import Rubric
-from data.selection import answer_items, stored_arena_answers
+from data.selection import answer_items
 from data.workspace import Workspace
 
 
@@ -44,10 +44,10 @@ def arena_refusal(where: str, text: str, why: str) -> GoldError:
 
 
 class _Answers:
-    """The answers the rank and rate apps serve of some prompts (`data.selection.answer_items`), stored or added
-    by this call (``fresh``), by text, by round 0, and grouped into rank items."""
+    """The answers the rank and rate apps serve of some prompts (`data.selection.answer_items`: none of the
+    ``arena``'s), stored or added by this call (``fresh``), by text, by round 0, and grouped into rank items."""
 
-    def __init__(self, workspace: Workspace, prompt_ids: list[str], added: list[object]):
+    def __init__(self, workspace: Workspace, prompt_ids: list[str], added: list[object], arena: pa.Array):
         columns = ["prompt_id", "text", "engine", "round", "created_at"]  # of these prompts only
         table = workspace.read("completions", columns, ("prompt_id", prompt_ids))
         asked = set(prompt_ids)
@@ -56,7 +56,6 @@ class _Answers:
             rows = [{c: getattr(r, c) for c in table.column_names} for r in new]
             table = pa.concat_tables([table, pa.Table.from_pylist(rows, schema=table.schema)])
         # the arena's answers (evaluation data) are no answers of a round here, as in the rank and rate apps
-        arena = stored_arena_answers(workspace, prompt_ids)
         held = table.filter(pc.is_in(table.column("id"), value_set=arena))
         self.arena = set(zip(*(held.column(c).to_pylist() for c in ("prompt_id", "text"))))
         table = table.filter(answer_items(table, arena))
@@ -101,12 +100,11 @@ class _Answers:
         )
         if text is None:
             return
-        rank = question.task == "rank"
         raise arena_refusal(
-            question.at("completions") if rank else question.where,
+            question.at(question.answer_field),
             text,
-            f"no labeller would meet this gold {'ranking' if rank else 'rating'}, and a new answer of its text would "
-            "make it an ordinary one",
+            f"no labeller would meet this gold {'ranking' if question.task == 'rank' else 'rating'}, and a new "
+            "answer of its text would make it an ordinary one",
         )
 
     def rank_matches(self, question: Ranked) -> list[tuple[str, tuple[str, ...]]]:
@@ -192,14 +190,19 @@ def _items(question: Ranked, answers: _Answers) -> tuple[list[tuple[str, tuple[s
 
 
 def rank_rate_gold(
-    workspace: Workspace, questions: list[Ranked], added: dict[str, object], rubric: Rubric | None
+    workspace: Workspace,
+    questions: list[Ranked],
+    added: dict[str, object],
+    rubric: Rubric | None,
+    arena: pa.Array,
 ) -> RankRateGold:
     """Marks on the rank items and rated answers the ``questions`` match (`ranked_questions`, one per question:
     `data.gold_file._distinct`), or on those they add, beside the records the preference rows of the call add
-    (``added``, by id: their answers count as stored). Rate rows go first: an answer they add to a prompt's round 0
-    is one a ranking of that prompt must rank. Writes nothing."""
+    (``added``, by id: their answers count as stored), none of the ``arena``'s answers (`data.gold_file.FileGold`'s).
+    Rate rows go first: an answer they add to a prompt's round 0 is one a ranking of that prompt must rank. Writes
+    nothing."""
     prompt_ids = sorted({q.prompt.id for q in questions})
-    answers = _Answers(workspace, prompt_ids, list(added.values()))
+    answers = _Answers(workspace, prompt_ids, list(added.values()), arena)
     prompts = workspace.read("prompts", ["split"], ("id", prompt_ids))
     splits = dict(zip(*(prompts.column(c).to_pylist() for c in ("id", "split"))))
     splits |= {i: r.split for i, r in added.items() if isinstance(r, Prompt) and i not in splits}

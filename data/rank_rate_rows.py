@@ -24,8 +24,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from data.errors import shown
-from data.import_formats import Example
-from data.import_records import RecordError, is_null
+from data.import_formats import GOLD_KEYS, Example, detect_format
+from data.import_records import RecordError, is_null, without_nulls
 from data.import_text import ANNOTATIONS, RATINGS, answer_ratings
 from data.ranking import MAX_K, MIN_K, RankingError, parse_ranking, screen_ranking
 from data.records import Completion, Prompt, content_id
@@ -44,7 +44,9 @@ class Ranked:
     """One rank or rate question of a file's row: ``texts`` the row's answers in its order (rate: the one rated);
     ``answer`` the levels of answer indices, best first (rank) or the ratings as stored (rate); ``completions``
     the answers as an import of the row adds them (round 0, the row's model or the file's name); ``left_out`` the
-    reason a rated answer is stored without its rating (`NA_RATING`; its ``answer`` is then "")."""
+    reason a rated answer is stored without its rating (`NA_RATING`; its ``answer`` is then ""); ``answer_field``
+    the row's field holding the answers (rank: ``completions``) or the one rated (``completions[1]``, ``response``),
+    which an error on an answer names (``field`` holds the ranking or ratings)."""
 
     task: str
     prompt: Prompt
@@ -55,6 +57,7 @@ class Ranked:
     field: str
     completions: tuple[Completion, ...]
     left_out: str = ""
+    answer_field: str = ""
 
     @property
     def key(self) -> tuple:
@@ -276,7 +279,9 @@ def ranked_questions(
             message = f"{len(texts)} answers: a rank item is {MIN_K}-{MAX_K} answers of one prompt"
             raise RecordError(name, message, row, "completions", "bad_ranking")
         levels = _levels(raw[RANKING], len(texts), name, row)
-        return [Ranked("rank", prompt, texts, levels, name, row, RANKING, answers)]
+        return [
+            Ranked("rank", prompt, texts, levels, name, row, RANKING, answers, answer_field="completions")
+        ]
     if listed and where not in (RATINGS, EACH):
         message = "aspect columns rate the row's one answer: a 'completions' row gives a 'ratings' list"
         raise RecordError(name, message, row, where, "bad_ratings")
@@ -289,8 +294,21 @@ def ranked_questions(
         field_ = (_each_field(raw, i) if where == EACH else f"{RATINGS}[{i}]") if listed else where
         annotated = na and where == EACH and field_.endswith(f".{ANNOTATIONS}")
         stored, left_out = _rating(value, rubric(), name, row, field_, annotated)
-        out.append(Ranked("rate", prompt, (text,), stored, name, row, field_, (made,), left_out))
+        held = f"completions[{i}]" if listed else _answer_field(raw)
+        out.append(Ranked("rate", prompt, (text,), stored, name, row, field_, (made,), left_out, held))
     return out
+
+
+def _answer_field(raw: dict) -> str:
+    """The field of a row's one answer, as its format reads it (`data.import_formats`): alpaca's ``output``, a chat
+    row's conversation (its last turn is the answer), else the first answer column given (`GOLD_KEYS`)."""
+    given = without_nulls(raw)  # a `data.import_columns.Reading`: looked at, not read
+    fmt = detect_format(given)
+    if fmt == "alpaca":
+        return "output"
+    if fmt == "chat":
+        return "conversations" if "conversations" in given else "messages"
+    return next((key for key in GOLD_KEYS if key in given), "completion")
 
 
 def _row_answers(

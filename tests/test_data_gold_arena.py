@@ -7,6 +7,8 @@ else."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from data.__main__ import main
@@ -14,6 +16,7 @@ from data.gold import rank_items, read_gold
 from data.ranking import rank_item_id
 from data.records import Completion, Pair
 from data.selection import stored_arena_answers
+from data.workspace import Workspace
 from tests.test_data_arena_only import build
 from tests.test_data_gold_files import write
 from tests.test_data_gold_tasks import FULL
@@ -38,11 +41,23 @@ def gold(ws, *args) -> int:
     [
         (lambda a: {"completions": a, "ranking": "2 > 3 > 1"}, "completions", 0),  # exactly the arena's
         (lambda a: {"completions": ["new", a[1], a[2], a[0]], "ranking": "1 > 2 > 3 > 4"}, "completions", 1),
-        (lambda a: {"response": a[2], "ratings": FULL}, "ratings", 2),
+        (lambda a: {"response": a[2], "ratings": FULL}, "response", 2),
+        (lambda a: {"response": a[2], **FULL}, "response", 2),  # HelpSteer2's aspect columns
+        (lambda a: {"output": a[0], "ratings": FULL}, "output", 0),
+        (lambda a: {"completions": ["new", a[1]], "ratings": [FULL, FULL]}, "completions[1]", 1),
         (lambda a: {"completion": a[0], "label": False}, "completion", 0),
         (lambda a: {"chosen": "new", "rejected": a[1]}, "rejected", 1),
     ],
-    ids=["exactly_the_arenas", "beside_a_new_answer", "rating", "kto", "preference"],
+    ids=[
+        "exactly_the_arenas",
+        "beside_a_new_answer",
+        "rating",
+        "aspect_columns",
+        "output",
+        "rating_list",
+        "kto",
+        "preference",
+    ],
 )
 def test_a_row_of_the_arenas_answers_is_refused_naming_file_row_and_field(
     world, tmp_path, capsys, row, field, named
@@ -50,27 +65,55 @@ def test_a_row_of_the_arenas_answers_is_refused_naming_file_row_and_field(
     """Exactly the arena's answers matched the round they make and were refused by the rank item's id alone (no
     row, no field), as were a rating and a KTO answer; a ranking beside a new answer was told to rank the arena's
     answers exactly, which that refusal then met; a preference of a new answer over one of the arena's was taken,
-    its new pair making the arena's answer an ordinary one (served by every app, trained on). A preference between
-    two of the arena's answers is their arena pair's gold, as before (`test_data_arena_only`)."""
+    its new pair making the arena's answer an ordinary one (served by every app, trained on). A rating named the
+    field of its ratings (`ratings`, an aspect column, `ratings[1]`), not the answer's, as the others name theirs. A
+    preference between two of the arena's answers is their arena pair's gold, as before (`test_data_arena_only`)."""
     ws, _, arena = world
     fine = {"prompt": "Fine?", "completions": ["f1", "f2", "f3"], "ranking": "1>2>3"}
-    path = write(tmp_path / "gold.jsonl", fine, {"prompt": "Held out 0?", **row(arena)})
+    given = row(arena)
+    path = write(tmp_path / "gold.jsonl", fine, {"prompt": "Held out 0?", **given})
     before = digest(ws.path)
     assert gold(ws, str(path)) == 2
     why = {
-        "ratings": "no labeller would meet this gold rating, and a new answer of its text would make it an ordinary one",
         "completion": "no labeller would meet this gold answer",
         "rejected": "the row's answers are no arena pair, and a new pair of them would make it an ordinary answer, "
         "served by every app and trained on",
     }.get(
         field,
-        "no labeller would meet this gold ranking, and a new answer of its text would make it an ordinary one",
+        f"no labeller would meet this gold {'ranking' if 'ranking' in given else 'rating'}, and a new answer of "
+        "its text would make it an ordinary one",
     )
     assert capsys.readouterr().err == (
         f"error: {path}, row 1, field '{field}': the answer '{arena[named]}' is one the arena gave to this prompt "
         f"(evaluation data, which only `--task arena` serves, as pairs, so no gold item): {why}; leave the row out\n"
     )
     assert digest(ws.path) == before
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        (
+            lambda t: {
+                "messages": [{"role": "user", "content": "Held out 0?"}, {"role": "assistant", "content": t}]
+            },
+            "messages",
+        ),
+        (lambda t: {"instruction": "Held out 0?", "output": t}, "output"),
+    ],
+    ids=["chat", "alpaca"],
+)
+def test_a_rating_of_an_arenas_answer_names_the_field_its_format_holds_the_answer_in(
+    world, tmp_path, capsys, row, field
+):
+    """A chat row's answer is its conversation's last turn, an alpaca row's its output: the refusal named the
+    ratings' field."""
+    ws, _, arena = world
+    path = write(tmp_path / "gold.jsonl", {**row(arena[2]), "ratings": FULL})
+    assert gold(ws, str(path)) == 2
+    assert capsys.readouterr().err.startswith(
+        f"error: {path}, row 0, field '{field}': the answer '{arena[2]}' "
+    )
 
 
 def test_a_ranking_of_new_answers_makes_the_prompts_rank_item_beside_the_arenas(world, tmp_path, capsys):
@@ -154,3 +197,43 @@ def test_a_preference_of_an_arena_answers_text_pairs_the_ordinary_answer_of_that
     assert made["completion_b"] == sampled.id
     assert read_gold(ws).column("item_id").to_pylist() == [made["id"]]
     assert stored_arena_answers(ws).to_pylist() == before
+
+
+def test_a_gold_file_reads_the_arenas_answers_once(world, tmp_path, capsys, monkeypatch):
+    """Its preference and KTO rows, its rank and rate rows and `apply_gold`'s two checks each read the arena's
+    answers (the arena records and the pairs' kinds): four reads of the same answers in one call, now one."""
+    ws, ids, _ = world
+    reads = []
+    read = Workspace.read
+    monkeypatch.setattr(
+        Workspace, "read", lambda self, name, *a, **k: reads.append(name) or read(self, name, *a, **k)
+    )
+    path = write(
+        tmp_path / "gold.jsonl",
+        {"prompt": "Train?", "completion": "answer 0", "label": True},
+        {"prompt": "Train?", "completions": [f"answer {k}" for k in range(4)], "ranking": "2>1>3>4"},
+        {"prompt": "Other?", "response": "fine", "ratings": FULL},
+    )
+    assert gold(ws, str(path)) == 0, capsys.readouterr().err
+    assert (
+        "matched 0 stored pairs, 1 stored completions, 1 stored rank items, 0 stored rate items (2 of split train"
+        in capsys.readouterr().out
+    )
+    assert reads.count("arenas") == 1
+    assert read_gold(ws, "kto").column("item_id").to_pylist() == [ids["sampled"][0]]
+
+
+def test_a_gold_file_beside_an_item_flag_checks_the_flags_item_against_every_arena_answer(
+    world, tmp_path, capsys
+):
+    """The file reads the arena's answers of its own prompts only: an item flag on another prompt is checked
+    against the whole workspace's."""
+    ws, ids, _ = world
+    path = write(tmp_path / "gold.jsonl", {"prompt": "Train?", "completion": "answer 0", "label": True})
+    held = ids["arena"][0][0]
+    assert gold(ws, str(path), "--rate-item", held, "--ratings", json.dumps(FULL)) == 2
+    assert capsys.readouterr().err == (
+        f"error: --rate-item: rate item {held} is the arena's (evaluation data, which only `--task arena` serves, "
+        "as pairs), so it cannot be gold here\n"
+    )
+    assert read_gold(ws, "kto").num_rows == 0

@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+import data.__main__ as data_main
 from data.__main__ import main
 from data.gold import rank_items, read_gold
 from data.ranking import canonical, rank_item_id
@@ -373,3 +374,29 @@ def test_a_new_answer_never_changes_a_gold_rank_item(tmp_path, capsys, row, fiel
     assert gold(ws, str(write(tmp_path / "stored.jsonl", RATE))) == 0  # a stored answer: marked
     assert gold(ws, str(ranked)) == 0 and "+0 marked, 1 already gold" in capsys.readouterr().out
     assert gold(ws, "--remove", items[0], str(new)) == 0
+
+
+def test_an_item_that_changed_after_the_file_was_read_is_refused_naming_its_row(
+    tmp_path, capsys, monkeypatch
+):
+    """Another process (an import) adds answers to the rank item a row matched between the file's reading and the
+    write: the item has left the rank app, and the refusal named only the file, not the row that asked for it."""
+    ws, items, answers = build(tmp_path / "ws")
+    prompt = ws.read("completions", ["prompt_id"], ("id", answers[0][:1])).column("prompt_id")[0].as_py()
+    reading = data_main.gold_from_files
+
+    def then_an_import(*args, **kwargs):
+        files = reading(*args, **kwargs)
+        ws.append([Completion(prompt, f"late {k}", "other", "import") for k in range(3)])
+        return files
+
+    monkeypatch.setattr(data_main, "gold_from_files", then_an_import)
+    rate = {"prompt": "Question 1?", "response": "answer 1.0", "ratings": FULL}
+    rank = {"prompt": "Question 0?", "completions": texts(0, range(4)), "ranking": "1 > 2 > 3 > 4"}
+    path = write(tmp_path / "gold.jsonl", rate, rank)
+    assert gold(ws, str(path)) == 2
+    assert capsys.readouterr().err == (
+        f"error: {path}, row 1, field 'ranking': rank item {items[0]} holds 7 answers (more than 6; a rank item is "
+        "3-6), so it cannot be gold or ranked\n"
+    )
+    assert read_gold(ws, "rate").num_rows == read_gold(ws, "rank").num_rows == 0
