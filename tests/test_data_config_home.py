@@ -3,6 +3,7 @@ options are parsed (`data.config`): every check and the writer see one path, nev
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,7 +11,10 @@ import pytest
 
 from data.__main__ import main as data_main
 from generate.__main__ import main as generate_main
+from tests.test_train import build_workspace, options
 from train.__main__ import parse_train_options
+from train.out_checks import check_out_folder
+from train.out_folder import run_config
 
 
 @pytest.fixture
@@ -67,3 +71,14 @@ def test_only_a_leading_tilde_of_a_path_is_read_and_names_stay_as_typed(home, tm
         "smollm2-135m",
         ("~bob",),
     )
+
+
+def test_a_run_that_recorded_a_tilde_model_resumes_with_its_home_folder(home):
+    """A run started before `~` was read at parsing (`--model=~/m`: recorded as typed) resumes given the model as
+    parsing reads it now, the home folder's: it was refused as "started with --model ~/m, not HOME/m"."""
+    ws = build_workspace(home / "ws")
+    out = home / "runs" / "dpo-1"
+    out.mkdir(parents=True)
+    started = options(ws, "~/m", out)
+    (out / "train_config.json").write_text(json.dumps(run_config(started)))
+    check_out_folder(out, dataclasses.replace(started, model=str(home / "m"), resume=True))
