@@ -29,6 +29,7 @@ from data.config_values import (
     check_choices,
     coerce,
     coerce_list,
+    expand_home,
     item_type,
 )
 from data.import_records import LongNumber, TooDeep, strict_yaml, yaml_error
@@ -112,8 +113,9 @@ def add_options(
     Field metadata beyond ``help``/``choices``: ``positional`` (an argument, not a flag), ``required``,
     ``short`` (e.g. ``-w``), ``repeat`` (a list given one value a flag), ``whole`` (a list whose values are never
     split at commas: JSON), ``folders`` (a list of names split at commas, except a value that names an existing
-    file or folder as a whole: a model folder's name may hold a comma), ``switch`` (a bool that is only ``--name``,
-    no ``--no-name``), ``one_of`` (the flags one of which must be given: `data.config_help.default_said`),
+    file or folder as a whole: a model folder's name may hold a comma), ``path`` (a text that may name a file or
+    folder, whose leading ``~`` is read as home, as a path's and a ``folders`` list's are: `expand_home`),
+    ``switch`` (a bool that is only ``--name``, no ``--no-name``), ``one_of`` (the flags one of which must be given: `data.config_help.default_said`),
     ``metavar`` (the value as --help names it, the README's word for it, e.g. FILE; a list's default is VALUE, a number's N or X,
     ``SCALAR_METAVARS``; a text or path field names its own, or argparse would shout the flag's name: ``--out
     OUT``). ``groups`` maps a field name to the argument group its flag is shown in (a method's own options)."""
@@ -133,7 +135,7 @@ class _ConfigFile(argparse.Action):
     def __call__(self, parser: Any, namespace: Any, value: Any, option_string: Any = None) -> None:
         if not value.strip():
             raise ConfigError(f"--config: {value!r} names nothing; give a value or leave the option out")
-        setattr(namespace, self.dest, Path(value))
+        setattr(namespace, self.dest, Path(value).expanduser())  # `--config=~/run.yaml`: no shell expands it
 
 
 def add_config(parser: argparse.ArgumentParser) -> None:
@@ -302,6 +304,13 @@ def _admits_none(cls: type, name: str) -> bool:
     return type(None) in typing.get_args(typing.get_type_hints(cls)[name])
 
 
+def _names_a_path(field: dataclasses.Field, kind: Any) -> bool:
+    """Whether ``field`` (of type ``kind``) names files or folders: a path, a list of them, or a text or list
+    whose metadata says it may name one (``path``: a model's short name or folder; ``folders``)."""
+    meta = field.metadata
+    return Path in (kind, item_type(kind)) or bool(meta.get("path") or meta.get("folders"))
+
+
 def build(cls: type[T], namespace: argparse.Namespace) -> T:
     """The options object from a parsed namespace: dataclass defaults < YAML file < flags."""
     flags = dict(vars(namespace))
@@ -347,6 +356,8 @@ def _construct(cls: type[T], values: dict[str, Any], prefix: str, where: Callabl
             label = key if field.metadata.get("positional") else where(prefix + key)
             known[key] = coerce(label, value, kind)
             check_choices(label, known[key], field.metadata.get("choices"))
+        if _names_a_path(field, kind):
+            known[key] = expand_home(known[key])
     try:
         return cls(**known)
     except TypeError as exc:

@@ -5,6 +5,7 @@ which builds the options from these."""
 from __future__ import annotations
 
 import math
+import os
 import types
 import typing
 from pathlib import Path
@@ -85,6 +86,18 @@ def coerce(where: str, value: Any, kind: Any) -> Any:
     if kind is int and not -INT64 <= value < INT64:
         raise OutOfRange(f"{where}: {value} is out of range (at most {INT64 - 1})")
     return value
+
+
+def expand_home(value: Any) -> Any:
+    """``value`` (a path, a text naming a file or folder, or a tuple of them) with a leading ``~`` (``~user``) read
+    as that home folder, as a shell reads a word: one a config file gives, or a flag as ``--out=~/x`` (which no
+    shell expands), was taken as a folder named ``~`` in the current one, where the export was written while one
+    check had looked in the home folder. Nothing else of the value changes (``runs/x/`` stays as typed)."""
+    if isinstance(value, tuple):
+        return tuple(expand_home(one) for one in value)
+    if isinstance(value, Path):
+        return value.expanduser()
+    return os.path.expanduser(value) if isinstance(value, str) else value
 
 
 def _number(text: str, kind: type) -> int | float | str:

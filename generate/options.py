@@ -44,6 +44,7 @@ class SampleOptions:
     model: str = field(
         default=DEFAULT_MODEL,
         metadata={
+            "path": True,
             "metavar": "M",
             "help": "model short name, folder (runs/x: here, else the workspace's), hub id (org/model), or "
             "newest (the newest model in the workspace manifest)",
@@ -52,6 +53,7 @@ class SampleOptions:
     chat_template: str | None = field(
         default=None,
         metadata={
+            "path": True,
             "metavar": "TEMPLATE",
             "help": f"chat template for a model without one (a base model): {', '.join(NAMED)}, or a Jinja file; "
             "default: the model's own",
@@ -60,6 +62,7 @@ class SampleOptions:
     prompts: str | None = field(
         default=None,
         metadata={
+            "path": True,
             "metavar": "FILE",
             "help": f"import prompts first: a file, or a sample set ({', '.join(SAMPLES)}); with --spin-iter "
             "and no SFT prompts in the workspace: sft",
@@ -157,6 +160,7 @@ class SampleOptions:
     judge: str | None = field(
         default=None,
         metadata={
+            "path": True,
             "metavar": "J",
             "help": "machine labeller: rm (newest reward model), rm:<model id>, rm:FOLDER (a reward model outside "
             "the manifest), or a chat model (short name, folder or hub id) judging with MT-Bench's pairwise prompt; "

@@ -37,6 +37,7 @@ class TrainOptions:
     model: str = field(
         default=DEFAULT_MODEL,
         metadata={
+            "path": True,
             "metavar": "M",
             "help": "start (and reference) model: short name, folder (runs/x: here, else the workspace's), hub "
             "id (org/model) or newest (the newest model in the workspace manifest)",
@@ -197,6 +198,7 @@ class TrainOptions:
     chat_template: str | None = field(
         default=None,
         metadata={
+            "path": True,
             "metavar": "TEMPLATE",
             "help": "chat template for a model folder without one: a Jinja file, or plain / roles (base models)",
         },

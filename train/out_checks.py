@@ -60,7 +60,11 @@ SAME_AS_NOT_GIVEN = {"label_smoothing": 0.0}
 
 
 def _same_path(a: object, b: object) -> bool:
-    return a == b or (a is not None and b is not None and Path(str(a)).resolve() == Path(str(b)).resolve())
+    """Whether ``a`` and ``b`` name one folder; a recorded ``~`` is home, as parsing reads a given one now (a run
+    started before that recorded `--model=~/m` as typed)."""
+    if a == b or a is None or b is None:
+        return a == b
+    return Path(str(a)).expanduser().resolve() == Path(str(b)).expanduser().resolve()
 
 
 # Options of labellers' names, kept as given (`--exclude-labeller a,b` or `a b`: the same names; data.exclusion

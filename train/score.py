@@ -52,6 +52,7 @@ class ScoreOptions:
     model: str = field(
         default=NEWEST,
         metadata={
+            "path": True,
             "metavar": "M",
             "help": "scoring model: newest (in the manifest), a folder, a short name or a hub id (org/model)",
         },
@@ -65,6 +66,7 @@ class ScoreOptions:
     chat_template: str | None = field(
         default=None,
         metadata={
+            "path": True,
             "metavar": "TEMPLATE",
             "help": "chat template for a scoring model without one, both passes rendered with it (as train's "
             "--chat-template): a Jinja file, or plain / roles (base models)",
