@@ -49,6 +49,7 @@ from data.leaderboard_splits import (
     NO_ANSWER,
     TEST,
     check_split_votes,
+    judge_commands,
     split_pairs,
     split_vote_counts,
     votes_by_split,
@@ -184,7 +185,7 @@ def workspace_board(
     rows, counted = _checked_board(
         tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold,
         excluded, tables["labels"], mine, "arena pairs" + (f" of split {split}" if split != ALL_SPLITS else ""),
-        warn=False,
+        warn=False, prompts=tables["prompts"],
     )  # fmt: skip
     if unanswered:  # every split's, where the board's own warning counted its split's alone
         log.warning(unanswered)
@@ -256,12 +257,14 @@ def _checked_board(
     votes=None,
     on="arena pairs",
     warn=True,
+    prompts=None,
 ) -> tuple[list[Row], pd.DataFrame]:
     """`leaderboard` with ``by`` and the arena pairs checked (`workspace_board` checks ``by`` before it reads a
     table) and the votes it counted (`votes_table`; ``votes``: that table, built already); the line on those it
     left out for a missing answer (`answered_votes`) is a warning (``warn``; `workspace_board` warns of every
     split's). ``on``: the pairs, as a board without votes left says them (a board of one split: that split's, where
-    "every vote on arena pairs" was true of it alone)."""
+    "every vote on arena pairs" was true of it alone); ``prompts``: the prompts table, whose splits the command a
+    machine's board without votes names says (`judge_commands`)."""
     votes = votes_table(pairs, completions, labels, by, gold) if votes is None else votes
     if not len(votes):
         _check_votes_left(pairs, completions, everyone, by, gold, excluded)
@@ -270,7 +273,7 @@ def _checked_board(
         how = (
             "label them: `python -m annotate --task arena`"
             if by == PEOPLE
-            else "judge them: `python -m generate --judge MODEL --kinds arena`"
+            else f"judge them: {judge_commands(pairs, prompts)}"
         )
         voted = f"; machine votes there are by {', '.join(machines)}" if machines else ""
         raise PrefloopError(f"no votes by {by} on arena pairs yet ({how}{voted})")

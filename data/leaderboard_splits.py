@@ -88,6 +88,16 @@ def split_pairs(
     return pairs[~arena | (of_prompt == split)], arenas[arenas["split"] == split], left_out
 
 
+def judge_commands(pairs: pd.DataFrame, prompts: pd.DataFrame | None) -> str:
+    """The command that judges the arena pairs of ``pairs``, one per split their prompts are of (``prompts``: None,
+    or no split known: without `--split`): `--judge` judges split train unless told, and named no split where the
+    arena's pairs were all in test, so it judged none of them."""
+    arena = pairs[pairs["kind"] == ARENA]
+    splits = [] if prompts is None else sorted(set(prompt_splits(arena["prompt_id"], prompts).dropna()))
+    command = "`python -m generate --judge MODEL --kinds arena{}`"
+    return " and ".join(command.format(f" --split {s}") for s in splits) or command.format("")
+
+
 def check_split_votes(
     by_split: Mapping[str, int],
     votes_left_out: Mapping[str, int],

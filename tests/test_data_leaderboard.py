@@ -705,3 +705,30 @@ def test_by_a_reward_model_named_by_the_short_id_the_board_prints(tmp_path, caps
         capsys.readouterr().err
         == f"error: --by rm:fff: {too_short}the board and the lineage lines print it\n"
     )
+
+
+def test_a_judges_board_without_votes_names_the_split_to_judge(tmp_path, capsys):
+    """`--by judge:J` with no vote by J said "judge them: `python -m generate --judge MODEL --kinds arena`", which
+    judges split train, where the arena's pairs were all in test: it judged none. The command names their split,
+    one command per split where they are in both."""
+    from data import Workspace
+    from data.__main__ import main
+    from data.records import Completion, Pair, Prompt
+
+    ws = arena_workspace(tmp_path / "ws", [(p, "A", "B", "ann", "a") for p in range(4)])
+    judge = "`python -m generate --judge MODEL --kinds arena --split test`"
+    assert main(["leaderboard", "-w", str(ws), "--by", "judge:j"]) == 2
+    assert capsys.readouterr().err == f"error: no votes by judge:j on arena pairs yet (judge them: {judge})\n"
+    prompt = Prompt([{"role": "user", "content": "q9"}], "t", split="train")
+    sides = [Completion(prompt.id, f"{m} 9", f"/m/{m}", "hf") for m in "AB"]
+    Workspace(ws).append([prompt, *sides, Pair(prompt.id, sides[0].id, sides[1].id, "arena")])
+    assert main(["leaderboard", "-w", str(ws), "--by", "judge:j"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: no votes by judge:j on arena pairs yet (judge them: {judge} and "
+        "`python -m generate --judge MODEL --kinds arena --split train`)\n"
+    )
+    assert main(["leaderboard", "-w", str(ws), "--by", "judge:j", "--split", "train"]) == 2
+    assert (
+        "(judge them: `python -m generate --judge MODEL --kinds arena --split train`)"
+        in capsys.readouterr().err
+    )
