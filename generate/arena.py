@@ -238,7 +238,7 @@ def run_arena(
         check_workspace_writable(workspace.path)
     models = register_base(workspace, models)  # every check passed; each in its place, as `left` is
     sampling = ArenaRun(split, round, [m.id for m in models], len(ids), 0)  # the answers each chunk stores
-    counts, too_long = sample_arena(options, models, round, params, left, f"{len(ids)} {split}", sampling)
+    counts, too_long = sample_arena(options, models, round, params, left, sampling)
     answered = {
         entry.id: arena_completions(workspace, entry.path, round, params, set(ids)) for entry in models
     }
@@ -312,26 +312,25 @@ def sample_arena(
     round: int,
     params: SamplingParams,
     left: list[dict[str, int]],
-    prompts: str,
     run: ArenaRun,
 ) -> tuple[Counter, dict[str, int]]:
-    """Each model's answers to the prompts it has left (``left``: `arena_plan`'s, in the models' order; ``prompts``:
-    the arena's, as its log line says them, "4 test"; ``run``: the arena's record each chunk of answers is stored
-    with, `answers_recorded`), each model in its own process (`sample_model`): the counts,
+    """Each model's answers to the prompts it has left (``left``: `arena_plan`'s, in the models' order; ``run``: the
+    arena's record each chunk of answers is stored with, `answers_recorded`, which holds its prompts' count and
+    split), each model in its own process (`sample_model`), each said in one line (`answered_line`): the counts,
     each prompt answered (or topped up) counted once, and per model id its prompts too long for its context (not
     answered: a rerun counts them again)."""
     counts: Counter = Counter()
     too_long = {}
     answered, topped_up = set(), set()  # the prompts some model answered, topped up: each once
     names = shown_names(models)
-    for entry, todo in zip(models, left):  # a rerun said "answers 4 test prompts" of a model that had all 4
-        topping = sum(1 for k in todo.values() if k)  # answered before, fewer times than --arena-n
-        more = f" ({topping} of them topped up to --arena-n {options.arena_n})" if topping else ""
-        log.info("arena: model %s answers %d of the %s prompts%s", names[entry.id], len(todo), prompts, more)
-        if not todo:  # nothing to sample: no process, no engine
-            continue
-        args = (options, entry, round, params, todo, run)
-        sampled, done = run_isolated(sample_model, *args, isolate=options.spin_isolate, what="arena sampling")
+    for entry, todo in zip(models, left):
+        sampled, done = Counter(), set()
+        if todo:  # else nothing to sample: no process, no engine
+            args = (options, entry, round, params, todo, run)
+            sampled, done = run_isolated(
+                sample_model, *args, isolate=options.spin_isolate, what="arena sampling"
+            )
+        log.info(answered_line(names[entry.id], todo, done, sampled, run, options.arena_n))
         answered |= done
         topped_up |= {prompt for prompt in done if todo[prompt]}
         if sampled.get(TOO_LONG):
@@ -343,6 +342,22 @@ def sample_arena(
     counts["model_prompts_topped_up"] = counts.pop("topped_up", 0)
     counts.update(prompts_answered=len(answered), topped_up=len(topped_up))
     return counts, too_long
+
+
+def answered_line(
+    name: str, todo: Mapping[str, int], done: set[str], sampled: Counter, run: ArenaRun, arena_n: int
+) -> str:
+    """What one model did of the arena's prompts (``run``'s): those it answered (``done``, of ``todo``: `arena_left`,
+    some topped up to ``arena_n``), those it had answered before, and those it skipped, by reason (``sampled``'s
+    counts: `TOO_LONG`). Said before sampling, "answers 4 of the 4 test prompts" counted 3 it then skipped as too
+    long; a rerun said "answers 4 test prompts" of a model that had all 4."""
+    notes = [f"{run.prompts - len(todo)} answered before"] if len(todo) < run.prompts else []
+    topped = sum(1 for prompt in done if todo[prompt])  # answered before, fewer times than --arena-n
+    notes += [f"{topped} topped up to --arena-n {arena_n}"] if topped else []
+    said = f"arena: model {name} answered {len(done)} of the {run.prompts} {run.split} prompts"
+    said += f" ({', '.join(notes)})" if notes else ""
+    # the one reason a prompt is skipped: longer than the model's context (`generate.sampling.fitting_prompts`)
+    return said + (f"; skipped: {TOO_LONG} {sampled[TOO_LONG]}" if sampled.get(TOO_LONG) else "")
 
 
 def judge_arena(options: GenerateOptions, workspace: Workspace, split: str, judge_folder: str | None) -> dict:

@@ -145,14 +145,18 @@ def test_a_rerun_says_which_models_had_answered_and_starts_none_of_them(
     monkeypatch.setattr(arena, "run_isolated", lambda *args, **kwargs: pytest.fail("a model was sampled"))
     with caplog.at_level(logging.INFO, logger="generate.arena"):
         assert main(argv) == 0
-    said = [r.getMessage().split(" answers ")[1] for r in caplog.records if " answers " in r.getMessage()]
-    assert said == ["0 of the 2 train prompts"] * 2
+    said = [
+        r.getMessage().split(" answered ", 1)[1] for r in caplog.records if " answered " in r.getMessage()
+    ]
+    assert said == ["0 of the 2 train prompts (2 answered before)"] * 2
     monkeypatch.undo()
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="generate.arena"):
         assert main([*argv[:-2], "--limit", "3"]) == 0
-    said = [r.getMessage().split(" answers ")[1] for r in caplog.records if " answers " in r.getMessage()]
-    assert said == ["1 of the 3 train prompts"] * 2
+    said = [
+        r.getMessage().split(" answered ", 1)[1] for r in caplog.records if " answered " in r.getMessage()
+    ]
+    assert said == ["1 of the 3 train prompts (2 answered before)"] * 2
 
 
 def test_arena_pairs_per_prompt_draws_k_pairs(tmp_path, three_models):

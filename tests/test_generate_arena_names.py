@@ -93,7 +93,7 @@ def test_a_manifest_model_is_named_in_the_arenas_lines_as_the_leaderboard_names_
     [base] = Workspace(ws).frame("models")["id"]
     name = f"base r0 {base[:8]} ({tiny_model_dir.name})"
     said = [r.getMessage() for r in caplog.records if r.name.startswith("generate.arena")]
-    assert f"arena: model {name} answers 2 of the 2 train prompts" in said
+    assert f"arena: model {name} answered 2 of the 2 train prompts" in said
     assert any(f"were the same text ({name} and {copy.resolve()} in 2 of their 2" in line for line in said)
     assert any(f"holds an answer of {name}, {copy.resolve()}: each was" in line for line in said)
     assert not any(base in line for line in said)

@@ -6,6 +6,7 @@ engine stops generating at the context, as vLLM does."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from types import SimpleNamespace
 
@@ -125,17 +126,31 @@ def test_the_cli_names_too_long_prompts_and_a_rerun_counts_them_again(tmp_path, 
     assert "too_long 1" in out and "nothing left to sample" not in out
 
 
-def test_the_arena_counts_too_long_prompts_per_model(tmp_path, tiny_model_dir, short_model_dir, capsys):
+def test_the_arena_counts_too_long_prompts_per_model(
+    tmp_path, tiny_model_dir, short_model_dir, capsys, caplog
+):
+    """Each model's line said "answers 2 of the 2 train prompts", before sampling, of a model that then skipped one
+    as too long: it counts those answered, and those skipped by reason."""
     prompts = tmp_path / "p.json"
     prompts.write_text(json.dumps([{"prompt": SHORT[0]["content"]}, {"prompt": LONG[0]["content"]}]))
     argv = [
         "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--engine", "hf", "--prompts", str(prompts),
         "--arena", f"{tiny_model_dir},{short_model_dir}", "--max-tokens", "4", "--no-spin-isolate",
     ]  # fmt: skip
-    assert main(argv) == 0
+    with caplog.at_level(logging.INFO, logger="generate.arena"):
+        assert main(argv) == 0
     out = capsys.readouterr().out
     assert f"arena_too_long_by_model {short_model_dir} 1" in out and "arena_too_long 1" in out
     assert "arena_pairs 1" in out  # the long prompt has no answer of the short model to pair
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("arena: model ")]
+    short = f"arena: model {short_model_dir}"
+    assert said[1:] == [f"{short} answered 1 of the 2 train prompts; skipped: too_long 1"]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="generate.arena"):
+        assert main(argv) == 0  # a rerun: the long prompt is left, and skipped again
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("arena: model ")]
+    assert said[0].endswith(" answered 0 of the 2 train prompts (2 answered before)")
+    assert said[1] == f"{short} answered 0 of the 2 train prompts (1 answered before); skipped: too_long 1"
 
 
 def test_max_tokens_must_leave_the_prompt_room_in_the_models_context(short_model_dir):
