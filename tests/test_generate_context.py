@@ -372,8 +372,10 @@ def test_the_spin_driver_says_its_too_long_prompts_as_a_plain_run_does(tmp_path,
 
 
 def test_the_judge_driver_says_its_too_long_prompts_and_comparisons(
-    tmp_path, tiny_model_dir, monkeypatch, capsys
+    tmp_path, tiny_model_dir, monkeypatch, capsys, caplog
 ):
+    """Its report says what was not sent, and why; its log said Python's dicts (``answers {'train': 3, 'test':
+    0}``, ``'too_long': {'too_long': {'train': 1}, ...}``): it says them as count lines do."""
     from generate.loop import judge as loop_judge
 
     # the first prompt fits everywhere; the second is sampled but its judge requests do not fit; the third is not
@@ -390,7 +392,14 @@ def test_the_judge_driver_says_its_too_long_prompts_and_comparisons(
         "--test-fraction", "0", "--spin-test-limit", "0", "--judge-iter", "1", "--judge", "tiny-judge",
         "--n", "4", "--no-spin-isolate", "--train-max-steps", "1", "--train-batch-size", "1",
     ]  # fmt: skip
-    assert main(argv) == 0
+    with caplog.at_level(logging.INFO, logger="generate.loop.driver"):
+        assert main(argv) == 0
+    said = [r.getMessage() for r in caplog.records if r.name == "generate.loop.driver"]
+    assert f"round 1: {tiny_model_dir} answers prompts (train 3, test 0) into {tmp_path / 'ws'}" in said
+    [iteration] = [line for line in said if line.startswith("iteration 1: ")]
+    assert iteration.startswith("iteration 1: round 1, model ") and "{" not in iteration
+    assert ", train_pairs 1, " in iteration and ", done_before False, " in iteration
+    assert iteration.endswith(", too_long 1 (train 1), best_worst_too_long 1 (train 1)")  # replaced: none
     out = capsys.readouterr().out
     assert (
         "iteration 1 (round 1): too_long 1 (train 1); best_worst_too_long 1 (train 1) (longer than the model's "

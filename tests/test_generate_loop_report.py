@@ -315,3 +315,21 @@ def test_the_arena_after_a_loop_answers_the_prompts_it_checked(tmp_path, tiny_mo
     argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--spin-iter", "1", "--spin-test-limit", "0"]
     loop.run(loop.parse_options([*argv, "--arena", "base,newest"]))
     assert len(answered) == 2 and set(answered) == checked
+
+
+def test_the_loops_log_says_its_counts_as_count_lines_do_not_as_python_dicts():
+    """`round 1: M answers {'train': 3, 'test': 0}` and `iteration 1: {..., 'too_long': {'too_long': {'train':
+    1}}, 'replaced': {}}`: the loop's log printed Python's dicts. Counts per split read as the report's lines read
+    them, under their own names; an empty group is not said."""
+    from generate.loop.report import counts_said
+
+    assert counts_said({"train": 3, "test": 0}) == "train 3, test 0"
+    result = {
+        "round": 1,
+        "done_before": False,
+        "too_long": {"too_long": {"train": 1}, "best_worst_too_long": {"train": 1, "test": 2}},
+        "replaced": {},
+    }
+    assert counts_said(result) == (
+        "round 1, done_before False, too_long 1 (train 1), best_worst_too_long 3 (train 1, test 2)"
+    )

@@ -49,7 +49,7 @@ from generate.loop.folders import (
     write_claim,
 )
 from generate.loop.options import LoopOptions, loop_flags
-from generate.loop.report import iteration_summary, unpaired_note
+from generate.loop.report import counts_said, iteration_summary, unpaired_note
 from generate.loop.rounds import LoopRound
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,13 @@ def sample_pending(
     (`Loop.sample_step`)."""
     counts = {k: len(v) for k, v in pending.items()}
     # the engine --engine auto takes is said in the sampling process: vLLM is not imported here, in the driver's
-    log.info("round %d: %s answers %s into %s", step.round, iterate.label, counts, workspace.path)
+    log.info(
+        "round %d: %s answers prompts (%s) into %s",
+        step.round,
+        iterate.label,
+        counts_said(counts),
+        workspace.path,
+    )
     return run_isolated(
         loop.sample_step, options, iterate, step, pending, isolate=options.spin_isolate, what="sampling"
     )
@@ -386,7 +392,9 @@ def run_loop(options: LoopOptions, workspace: Workspace, loop: Loop, sets: dict[
     chain, results = [start], []
     for iteration in range(1, iterations + 1):
         result, iterate = iterate_once(options, workspace, iteration, chain[-1], sets, loop)
-        log.info("iteration %d: %s", iteration, result)
+        log.info(
+            "iteration %d: %s", iteration, counts_said({k: v for k, v in result.items() if k != "iteration"})
+        )
         results.append(result)
         chain.append(iterate)
     return {

@@ -83,12 +83,21 @@ def replaced_line(title: str, counts: dict[str, dict[str, int]]) -> list[str]:
     ]
 
 
-def _by_split(counts: dict[str, dict[str, int]]) -> str:
+def _by_split(counts: dict[str, dict[str, int]], sep: str = "; ") -> str:
     """``too_long 1 (train 1); best_worst_too_long 2 (train 1, test 1)``."""
-    return "; ".join(
-        f"{name} {sum(by.values())} ({', '.join(f'{split} {n}' for split, n in by.items())})"
-        for name, by in counts.items()
-    )
+    return sep.join(f"{name} {sum(by.values())} ({counts_said(by)})" for name, by in counts.items())
+
+
+def counts_said(counts: dict) -> str:
+    """``counts`` as a count line says them, ``name N, name N``; a value that is counts per split (an iteration's
+    ``too_long``, ``replaced``: `too_long_counts`) as `_by_split` says them, under their own names. The loop's log
+    printed Python's dicts: ``{'train': 3, 'test': 0}``, ``'too_long': {'too_long': {'train': 1}}``."""
+    said = [
+        _by_split(value, ", ") if isinstance(value, dict) else f"{name} {value}"
+        for name, value in counts.items()
+        if value != {}
+    ]
+    return ", ".join(said)
 
 
 def too_long_line(
