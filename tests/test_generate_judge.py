@@ -256,7 +256,7 @@ def test_a_judge_loop_iteration_with_no_pair_to_train_says_what_the_judge_made_o
     ]  # fmt: skip
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "no labelled pairs of kind sampled in rounds 1" in err
+    assert err.count("\n") == 1 and "no labelled pairs of kind sampled in round 1 " in err
     assert err.endswith(
         "; iteration 1 (round 1): the judge paired none of its 4 train prompts (best_worst_no_spread 4)\n"
     )

@@ -427,6 +427,16 @@ def test_exo_pair_says_the_epsilon_it_takes_by_default(tmp_path, tiny_model_dir)
         ("labelled", ["--rounds", "one"], "--rounds: expected a list of int"),
         (
             "labelled",
+            ["--rounds", "1"],
+            "no labelled pairs of kind sampled,imported,rank,edit in round 1 to ",
+        ),
+        (
+            "labelled",
+            ["--rounds", "1,2"],
+            "no labelled pairs of kind sampled,imported,rank,edit in rounds 1,2 to",
+        ),
+        (
+            "labelled",
             ["--kinds", "imported", "sampeld"],
             "--kinds sampeld: not a pair kind (expected some of sampled, spin, imported, arena, edit, rank)",
         ),

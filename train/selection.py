@@ -74,7 +74,7 @@ def select_rows(
             workspace, "test", kinds, eval_rounds or rounds, *verdicts, held_out=True, **sure
         )
         what = f"labelled pairs of kind {','.join(kinds)}" + (
-            f" in rounds {','.join(map(str, rounds))}" if rounds else ""
+            f" in round{'s' * (len(rounds) > 1)} {','.join(map(str, rounds))}" if rounds else ""
         )
     if not train_rows:
         _refuse_none(workspace, what, counts, exclusion, options.min_posterior)
