@@ -76,8 +76,9 @@ def test_no_claim_where_there_is_no_file_or_no_folder(tmp_path):
 
 
 def test_only_the_claims_that_can_decide_an_iteration_are_read(tmp_path):
-    """The chain's iterate is the newest child model it claimed: an older child's claim is never read (here a
-    symlink, which would be refused), nor any claim once the newest claimed is found."""
+    """The chain's iterate is the newest child model it claimed in its own folder: an older child's claim is never
+    read (here a symlink, which would be refused), nor any claim once the newest claimed is found, nor that of a
+    model in another folder than the chain's (another chain's, or one trained by hand)."""
     ws = Workspace.init(tmp_path / "ws")
     older, newer = tmp_path / "by-hand", tmp_path / "ws/runs/spin-iter1"
     for folder in (older, newer):
@@ -91,10 +92,12 @@ def test_only_the_claims_that_can_decide_an_iteration_are_read(tmp_path):
             for i, path in enumerate((older, newer))
         ]
     )
-    assert _done(ws, REFERENCE, 1, SPIN_LOOP)["path"] == str(newer)
-    (newer / "spin.json").write_text(claim_text(round=2))  # the newer is not this round's: the older decides
+    assert _done(ws, REFERENCE, 1, SPIN_LOOP, newer)["path"] == str(newer)
+    (newer / "spin.json").write_text(claim_text(round=2))  # the newer is not this round's
+    # the older is in no folder of the chain's: its claim unread; a chain whose folder it is reads it, and refuses it
+    assert _done(ws, REFERENCE, 1, SPIN_LOOP, newer) is None
     with pytest.raises(NotAFileError, match="by-hand/spin.json: a symlink"):
-        _done(ws, REFERENCE, 1, SPIN_LOOP)
+        _done(ws, REFERENCE, 1, SPIN_LOOP, older)
 
 
 @pytest.mark.parametrize(

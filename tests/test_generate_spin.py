@@ -433,3 +433,24 @@ def test_an_iterate_folder_swapped_for_a_link_while_it_trains_is_refused(
     )
     assert not any(outside.iterdir())
     assert "spin" not in set(Workspace(tmp_path / "ws").frame("models")["method"])
+
+
+def test_a_chain_of_another_name_from_the_same_start_trains_its_own_iterates(
+    tmp_path, tiny_model_dir, capsys
+):
+    """`--spin-name other` where the chain `spin` had trained iteration 1 from the same start model said "model ...
+    is in the manifest already, not retrained" and reported WS/runs/spin-iter1 as its own: one name per chain, so
+    another name is another chain (a sweep of --train-* options, say), with its iterates in WS/runs/other-iter<t>."""
+    args = spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main([*args, "--spin-name", "other"]) == 0
+    out = capsys.readouterr().out
+    assert "(done before)" not in out
+    models = Workspace(tmp_path / "ws").frame("models").set_index("path")
+    theirs, ours = (str((tmp_path / f"ws/runs/{name}-iter1").resolve()) for name in ("spin", "other"))
+    assert models.loc[ours, "parent_id"] == models.loc[theirs, "parent_id"] and len(models) == 3
+    assert models.loc[ours, "id"][:8] in out and models.loc[theirs, "id"][:8] not in out
+    assert main([*args, "--spin-name", "other"]) == 0  # its own iterate, done before: not trained again
+    assert "(done before)" in capsys.readouterr().out
+    assert len(Workspace(tmp_path / "ws").frame("models")) == 3

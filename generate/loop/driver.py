@@ -40,6 +40,7 @@ from generate.loop.folders import (
     claim,
     claimed,
     iterate_folder,
+    iterate_path,
     read_claim,
     sampling_under_way,
     saved_unregistered,
@@ -165,14 +166,18 @@ def _train_options(options: LoopOptions, reference: Iterate, folder: Path, round
     )
 
 
-def _done(workspace: Workspace, reference: Iterate, round: int, loop: Loop) -> dict | None:
-    """This chain's iterate of ``round``, trained from ``reference``, where it is registered: a model whose folder
-    the loop claimed (`folders.claim`), not any model trained with the loop's method from ``reference`` in that
-    round (a human round's `train --method dpo`, a `train --method spin` by hand), which it never sampled for."""
-    claimed = (reference.id, round)
+def _done(workspace: Workspace, reference: Iterate, round: int, loop: Loop, folder: Path) -> dict | None:
+    """This chain's iterate of ``round``, trained from ``reference``, where it is registered: a model in the chain's
+    ``folder`` for the iteration (`folders.iterate_path`) that the loop claimed (`folders.claim`), not any model
+    trained with the loop's method from ``reference`` in that round (a human round's `train --method dpo`, a `train
+    --method spin` by hand), which it never sampled for, nor another chain's (another --spin-name from the same
+    start took the first chain's iterate for its own and trained nothing)."""
+    claimed, mine = (reference.id, round), folder.resolve()
     # newest first, and no further than the newest claimed: only the claims that can decide are read
     candidates = reversed(children(workspace, reference.id, loop.method, round))
-    done = next((m for m in candidates if chain_of(m.path, loop) == claimed), None)
+    done = next(
+        (m for m in candidates if Path(m.path).resolve() == mine and chain_of(m.path, loop) == claimed), None
+    )
     if done is None:
         return None
     models = workspace.frame("models")
@@ -193,7 +198,7 @@ def iterate_once(
     round = reference.round + 1
     folder = iterate_folder(options, workspace, loop, iteration)
     marker_name = f"{loop.kind}.json"
-    model = _done(workspace, reference, round, loop)
+    model = _done(workspace, reference, round, loop, folder)
     if model is not None and not unreported(model["path"], model["id"]):
         log.info("iteration %d: model %s is in the manifest already, not retrained", iteration, model["id"])
         record = read_claim(model["path"], loop) or {}
@@ -342,7 +347,8 @@ def check_rounds(
     last = None
     for iteration in range(1, iterations + 2 if loop.kind == "spin" else iterations + 1):
         round = reference.round + 1
-        done = _done(workspace, reference, round, loop) if reference.id else None
+        mine = iterate_path(options, workspace, loop, iteration)
+        done = _done(workspace, reference, round, loop, mine) if reference.id else None
         if done is not None:
             reference = _iterate_of(done)
             continue

@@ -136,11 +136,17 @@ def _parts_below(runs: Path, folder: Path) -> tuple[str, ...]:
     raise PrefloopError(f"{folder}: not a folder in {runs}, where the loop claims its iterates' folders")
 
 
+def iterate_path(options: LoopOptions, workspace: Workspace, loop: Loop, iteration: int) -> Path:
+    """``WS/runs/NAME-iterN``: where the chain NAME (--spin-name, --judge-name) trains iteration N, and where its
+    iterate of that iteration is (another name is another chain, with iterates of its own)."""
+    return workspace.runs / f"{loop.name(options)}-iter{iteration}"
+
+
 def iterate_folder(options: LoopOptions, workspace: Workspace, loop: Loop, iteration: int) -> Path:
-    """``WS/runs/NAME-iterN``, refused (NotAFileError naming it) where it, ``runs`` or a folder between them (a
-    NAME a/b's ``a``) is a link: the loop names the folder itself, so a link there was planted, and its claim and
-    training would go where it points."""
-    folder = workspace.runs / f"{loop.name(options)}-iter{iteration}"
+    """`iterate_path`, refused (NotAFileError naming it) where it, ``runs`` or a folder between them (a NAME a/b's
+    ``a``) is a link: the loop names the folder itself, so a link there was planted, and its claim and training
+    would go where it points."""
+    folder = iterate_path(options, workspace, loop, iteration)
     check_no_links(workspace.runs, folder)
     return folder
 
