@@ -151,8 +151,11 @@ def test_a_failed_write_says_its_real_cause(tmp_path, prefs, capsys):
     in_path = "a file is in the path where a folder should be: nothing was written to"
     for argv, said in [
         (["init", "-w", str(blocker / "ws")], f"{in_path} {blocker / 'ws' / 'prompts'}"),
-        ([*export, str(blocker / "sub" / "dpo.parquet")], f"{in_path} {blocker / 'sub'}"),
-        ([*export, str(blocker / "dpo.parquet")], f"a file is in the way: nothing was written to {blocker}"),
+        # an export's --out is checked before it exports, naming the flag (`check_out_writable`)
+        *[
+            ([*export, str(out)], f"--out {out}: {blocker} is a file, not a folder; nothing exported")
+            for out in (blocker / "sub" / "dpo.parquet", blocker / "dpo.parquet")
+        ],
     ]:
         capsys.readouterr()
         assert main(argv) == 2
