@@ -1,0 +1,103 @@
+"""Two imports into one workspace at once: each stores what the other has not, and says what it stored."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import threading
+from collections import Counter
+
+import pyarrow.parquet as pq
+import pytest
+
+from data import import_write, store
+from data.imports import import_file
+from data.workspace import Workspace
+
+TABLES = ("prompts", "completions", "pairs", "labels")
+
+
+def rows_file(path, answers):
+    rows = [
+        {"prompt": f"q{i}?", "chosen": f"{answers} yes {i}", "rejected": f"{answers} no {i}"}
+        for i in range(4)
+    ]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def stored_ids(ws: Workspace, name: str) -> Counter:
+    """Each id of table ``name`` by how many rows of its parts hold it (a read keeps one of them)."""
+    parts = sorted((ws.path / name).glob("part-*.parquet"))
+    return Counter(
+        id_ for part in parts for id_ in pq.read_table(part, columns=["id"]).column("id").to_pylist()
+    )
+
+
+@pytest.mark.parametrize("other", ["same file", "another file of the same prompts"])
+def test_an_import_started_while_another_writes_waits_and_stores_nothing_twice(tmp_path, monkeypatch, other):
+    """Three `data import` of one file started at once each said it stored 300 new prompts, pairs and labels: each
+    read what was stored before another's write, so every row was stored two or three times (a read drops the copies,
+    but every line claimed them). One import's write at a time now, of any process (WS/import.lock): the other waits
+    from its read of what is stored to its commit, then stores only what is not stored, and says so. The second import
+    is run (in a thread: its lock is its own) between the first's read of what is stored and its write, which goes on
+    once the second waits for the lock (or, with none, has written)."""
+    ws = Workspace.init(tmp_path / "ws")
+    first = rows_file(tmp_path / "first.jsonl", "a")
+    second = first if other == "same file" else rows_file(tmp_path / "second.jsonl", "b")
+    write_tables, flock, waiting, done = store.write_tables, fcntl.flock, threading.Event(), {}
+
+    def second_import() -> None:
+        done["counts"] = import_file(Workspace(ws.path), second)
+
+    def flock_said(fd, operation):  # the second import about to wait for the import lock
+        lock = ws.path / import_write.IMPORT_LOCK
+        mine = threading.current_thread().name == "second" and lock.exists()
+        if mine and os.fstat(fd).st_ino == lock.stat().st_ino:
+            waiting.set()
+        return flock(fd, operation)
+
+    def another_import_meanwhile(*args, **kwargs):
+        monkeypatch.setattr(store, "write_tables", write_tables)
+        thread = threading.Thread(target=second_import, name="second")
+        thread.start()
+        while thread.is_alive() and not waiting.wait(0.01):  # it waits for this write, or (no lock) writes
+            pass
+        done["thread"] = thread
+        return write_tables(*args, **kwargs)
+
+    monkeypatch.setattr(fcntl, "flock", flock_said)
+    monkeypatch.setattr(store, "write_tables", another_import_meanwhile)
+    counts = import_file(ws, first)
+    done["thread"].join()
+    for name in TABLES:
+        assert max(stored_ids(ws, name).values()) == 1, name
+    assert {name: counts[f"new_{name}"] for name in TABLES} == dict(
+        prompts=4, completions=8, pairs=4, labels=4
+    )
+    theirs = done["counts"]
+    assert theirs["prompts_already_stored"] == 4 and theirs["new_prompts"] == 0
+    new = {name: theirs[f"new_{name}"] for name in TABLES if name != "prompts"}
+    assert new == (
+        {"completions": 0, "pairs": 0, "labels": 0}
+        if second == first
+        else dict(completions=8, pairs=4, labels=4)
+    )
+
+
+def test_an_import_on_a_file_system_that_takes_no_locks_is_written_with_a_warning(
+    tmp_path, monkeypatch, caplog
+):
+    """Where ``flock`` fails (ENOLCK: a file system that takes no locks) imports wrote before they took a lock; they
+    go on so, saying a second one at once would not wait, not refused."""
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    ws = Workspace.init(tmp_path / "ws")
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    assert import_file(ws, rows_file(tmp_path / "rows.jsonl", "a"))["new_pairs"] == 4
+    assert "import.lock: the file system here takes no locks" in caplog.text
+    assert "a second import at once would not wait for this one" in caplog.text
