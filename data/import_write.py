@@ -14,8 +14,8 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Collection, Iterable
-from contextlib import ExitStack
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,8 +43,9 @@ log = logging.getLogger(__name__)
 
 LOG_DIR = "imports"  # WS/imports/: log.jsonl (one line per import) and the rejects files beside it
 LOG_FILE = "log.jsonl"
-# WS/import.lock: held by one import's write (of any process) from its read of what is stored to its rows' commit,
-# so that two imports of one file (or of files sharing prompts) at once neither store a row twice nor count another's
+# WS/import.lock: held by one import's write or --remove (of any process) from its read of what is stored to its
+# rows' commit, so that two at once (of one file, or of files sharing prompts) neither store a row twice nor count
+# another's
 IMPORT_LOCK = "import.lock"
 # the fields of an import's log line listing the items whose imported labels of each task the file stored (or holds
 # already): rank items, and answers (rated, KTO-labelled); `imported_by` reads them back
@@ -76,11 +77,7 @@ def write_records(workspace: Workspace, batch: list[object], counts: Counter) ->
     stored is read and the rest written under the `waiting_lock` of `IMPORT_LOCK` (one import of any process at a
     time: two at once each stored every row, each saying so); no locks there: a warning."""
     log_folder(workspace)  # its symlinks refused before the records are written, not after
-    with ExitStack() as held:
-        try:
-            held.enter_context(waiting_lock(workspace.path / IMPORT_LOCK))
-        except NoLocksError as exc:  # as imports went before the lock: said, not refused
-            log.warning("%s: a second import at once would not wait for this one; run one at a time", exc)
+    with import_lock(workspace):
         stored = stored_prompts(workspace, batch)
         batch, kept = labels_to_write(workspace, batch)
         by_labeller = labels_by_labeller(workspace, batch)  # before the write: the labels it stores
@@ -88,6 +85,18 @@ def write_records(workspace: Workspace, batch: list[object], counts: Counter) ->
     workspace.compact_written(list(written))  # the lock let go first: the next import need not wait for it
     new = Counter({f"new_{table}": n for table, n in written.items()})
     return counts + stored + kept + new + by_labeller
+
+
+@contextmanager
+def import_lock(workspace: Workspace) -> Iterator[None]:
+    """The `waiting_lock` of the workspace's `IMPORT_LOCK`, held by an import (or ``--remove``) from its read of what
+    is stored to its write; where the file system takes no locks, a warning (imports went so before the lock)."""
+    with ExitStack() as held:
+        try:
+            held.enter_context(waiting_lock(workspace.path / IMPORT_LOCK))
+        except NoLocksError as exc:
+            log.warning("%s: a second import at once would not wait for this one; run one at a time", exc)
+        yield
 
 
 def stopped_import(exc: OSError, imported: list[Loaded], left: list[Loaded]) -> WriteError:

@@ -1,4 +1,5 @@
-"""Two imports into one workspace at once: each stores what the other has not, and says what it stored."""
+"""Two imports (or `--remove`s) into one workspace at once: each stores what the other has not, and says what it
+stored."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from data import import_write, store
+from data.__main__ import main
 from data.imports import import_file
 from data.workspace import Workspace
 
@@ -36,40 +38,43 @@ def stored_ids(ws: Workspace, name: str) -> Counter:
     )
 
 
-@pytest.mark.parametrize("other", ["same file", "another file of the same prompts"])
-def test_an_import_started_while_another_writes_waits_and_stores_nothing_twice(tmp_path, monkeypatch, other):
-    """Three `data import` of one file started at once each said it stored 300 new prompts, pairs and labels: each
-    read what was stored before another's write, so every row was stored two or three times (a read drops the copies,
-    but every line claimed them). One import's write at a time now, of any process (WS/import.lock): the other waits
-    from its read of what is stored to its commit, then stores only what is not stored, and says so. The second import
-    is run (in a thread: its lock is its own) between the first's read of what is stored and its write, which goes on
-    once the second waits for the lock (or, with none, has written)."""
-    ws = Workspace.init(tmp_path / "ws")
-    first = rows_file(tmp_path / "first.jsonl", "a")
-    second = first if other == "same file" else rows_file(tmp_path / "second.jsonl", "b")
+def run_meanwhile(monkeypatch, ws: Workspace, second) -> dict:
+    """Run ``second`` (in a thread: its lock is its own) between the next write's read of what is stored and its
+    write, which goes on once ``second`` waits for the import lock (or, with none, has written); what it returns is
+    under ``done["result"]`` once ``done["thread"]`` is joined."""
     write_tables, flock, waiting, done = store.write_tables, fcntl.flock, threading.Event(), {}
 
-    def second_import() -> None:
-        done["counts"] = import_file(Workspace(ws.path), second)
-
-    def flock_said(fd, operation):  # the second import about to wait for the import lock
+    def flock_said(fd, operation):  # the second about to wait for the import lock
         lock = ws.path / import_write.IMPORT_LOCK
         mine = threading.current_thread().name == "second" and lock.exists()
         if mine and os.fstat(fd).st_ino == lock.stat().st_ino:
             waiting.set()
         return flock(fd, operation)
 
-    def another_import_meanwhile(*args, **kwargs):
+    def second_meanwhile(*args, **kwargs):
         monkeypatch.setattr(store, "write_tables", write_tables)
-        thread = threading.Thread(target=second_import, name="second")
+        thread = threading.Thread(target=lambda: done.update(result=second()), name="second")
         thread.start()
-        while thread.is_alive() and not waiting.wait(0.01):  # it waits for this write, or (no lock) writes
+        while thread.is_alive() and not waiting.wait(0.01):
             pass
         done["thread"] = thread
         return write_tables(*args, **kwargs)
 
     monkeypatch.setattr(fcntl, "flock", flock_said)
-    monkeypatch.setattr(store, "write_tables", another_import_meanwhile)
+    monkeypatch.setattr(store, "write_tables", second_meanwhile)
+    return done
+
+
+@pytest.mark.parametrize("other", ["same file", "another file of the same prompts"])
+def test_an_import_started_while_another_writes_waits_and_stores_nothing_twice(tmp_path, monkeypatch, other):
+    """Three `data import` of one file started at once each said it stored 300 new prompts, pairs and labels: each
+    read what was stored before another's write, so every row was stored two or three times (a read drops the copies,
+    but every line claimed them). One import's write at a time now, of any process (WS/import.lock): the other waits
+    from its read of what is stored to its commit, then stores only what is not stored, and says so."""
+    ws = Workspace.init(tmp_path / "ws")
+    first = rows_file(tmp_path / "first.jsonl", "a")
+    second = first if other == "same file" else rows_file(tmp_path / "second.jsonl", "b")
+    done = run_meanwhile(monkeypatch, ws, lambda: import_file(Workspace(ws.path), second))
     counts = import_file(ws, first)
     done["thread"].join()
     for name in TABLES:
@@ -77,7 +82,7 @@ def test_an_import_started_while_another_writes_waits_and_stores_nothing_twice(t
     assert {name: counts[f"new_{name}"] for name in TABLES} == dict(
         prompts=4, completions=8, pairs=4, labels=4
     )
-    theirs = done["counts"]
+    theirs = done["result"]
     assert theirs["prompts_already_stored"] == 4 and theirs["new_prompts"] == 0
     new = {name: theirs[f"new_{name}"] for name in TABLES if name != "prompts"}
     assert new == (
@@ -85,6 +90,25 @@ def test_an_import_started_while_another_writes_waits_and_stores_nothing_twice(t
         if second == first
         else dict(completions=8, pairs=4, labels=4)
     )
+
+
+def test_a_remove_started_while_another_writes_waits_and_withdraws_nothing_twice(
+    tmp_path, monkeypatch, capsys
+):
+    """Two `data import --remove FILE` at once each read the labels in force before the other's write: each wrote
+    every retraction (stored twice) and said it withdrew them all. The second waits for the first's write now (the
+    import lock), then finds them withdrawn already."""
+    ws, rows = Workspace.init(tmp_path / "ws"), rows_file(tmp_path / "rows.jsonl", "a")
+    import_file(ws, rows)
+    remove = ["import", "-w", str(ws.path), "--remove", str(rows)]
+    done = run_meanwhile(monkeypatch, ws, lambda: main(remove))
+    assert main(remove) == 0
+    done["thread"].join()
+    assert done["result"] == 0 and max(stored_ids(ws, "labels").values()) == 1
+    assert sorted(capsys.readouterr().out.splitlines()) == [
+        f"withdrew the labels of {rows}: 0; 4 withdrawn already",
+        f"withdrew the labels of {rows}: 4 (preferences 4)",
+    ]
 
 
 def test_an_import_on_a_file_system_that_takes_no_locks_is_written_with_a_warning(
