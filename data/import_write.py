@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -43,10 +44,11 @@ log = logging.getLogger(__name__)
 
 LOG_DIR = "imports"  # WS/imports/: log.jsonl (one line per import) and the rejects files beside it
 LOG_FILE = "log.jsonl"
-# WS/import.lock: held by one import's write or --remove (of any process) from its read of what is stored to its
-# rows' commit, so that two at once (of one file, or of files sharing prompts) neither store a row twice nor count
-# another's
+# WS/import.lock: held by one import or --remove (of any process) from its checks of what is stored to its rows'
+# commit, so that two at once (of one file, or of files sharing prompts) neither store a row twice nor count
+# another's, nor store labels that each one's checks would refuse beside the other's
 IMPORT_LOCK = "import.lock"
+_HOLDING = threading.local()  # ``paths``: the import locks this thread holds (`import_lock`)
 # the fields of an import's log line listing the items whose imported labels of each task the file stored (or holds
 # already): rank items, and answers (rated, KTO-labelled); `imported_by` reads them back
 ITEM_FIELDS = {"rank": "ranked_items", "rate": "rated_items", "kto": "kto_items"}
@@ -74,8 +76,9 @@ def write_records(workspace: Workspace, batch: list[object], counts: Counter) ->
     ``restored_labels``; labeller rows' labels over a labeller's app label are not: ``labelled_in_app``,
     `data.import_labels.labels_to_write`); ``counts`` plus the rows written per table (``new_<table>``), the labels
     written per labeller (`labels_by_labeller`) and the file's prompts already stored (`stored_prompts`). What is
-    stored is read and the rest written under the `waiting_lock` of `IMPORT_LOCK` (one import of any process at a
-    time: two at once each stored every row, each saying so); no locks there: a warning."""
+    stored is read and the rest written under `import_lock` (one import of any process at a time: two at once each
+    stored every row, each saying so), which the caller holds already where it checked the rows against what is
+    stored (`data.imports.guard_files`)."""
     log_folder(workspace)  # its symlinks refused before the records are written, not after
     with import_lock(workspace):
         stored = stored_prompts(workspace, batch)
@@ -89,14 +92,24 @@ def write_records(workspace: Workspace, batch: list[object], counts: Counter) ->
 
 @contextmanager
 def import_lock(workspace: Workspace) -> Iterator[None]:
-    """The `waiting_lock` of the workspace's `IMPORT_LOCK`, held by an import (or ``--remove``) from its read of what
-    is stored to its write; where the file system takes no locks, a warning (imports went so before the lock)."""
+    """The `waiting_lock` of the workspace's `IMPORT_LOCK`, held by an import (or ``--remove``) from its checks of
+    what is stored to its write; where the file system takes no locks, a warning (imports went so before the lock).
+    Taken again by the thread holding it (`write_records` within an import's checks and writes), it is held already."""
+    path = workspace.path.resolve() / IMPORT_LOCK
+    mine = _HOLDING.__dict__.setdefault("paths", set())
+    if path in mine:
+        yield
+        return
     with ExitStack() as held:
         try:
-            held.enter_context(waiting_lock(workspace.path / IMPORT_LOCK))
+            held.enter_context(waiting_lock(path))
         except NoLocksError as exc:
             log.warning("%s: a second import at once would not wait for this one; run one at a time", exc)
-        yield
+        mine.add(path)
+        try:
+            yield
+        finally:
+            mine.discard(path)
 
 
 def stopped_import(exc: OSError, imported: list[Loaded], left: list[Loaded]) -> WriteError:

@@ -16,6 +16,7 @@ import pytest
 from data import import_write, store
 from data.__main__ import main
 from data.imports import import_file
+from data.schemas import SchemaError
 from data.workspace import Workspace
 
 TABLES = ("prompts", "completions", "pairs", "labels")
@@ -90,6 +91,37 @@ def test_an_import_started_while_another_writes_waits_and_stores_nothing_twice(t
         if second == first
         else dict(completions=8, pairs=4, labels=4)
     )
+
+
+@pytest.mark.parametrize("via", ["import_file", "data import"])
+def test_an_import_started_while_another_writes_is_checked_against_what_that_one_stores(
+    tmp_path, monkeypatch, capsys, via
+):
+    """Two KTO files labelling the same answers oppositely, imported at once: each was checked against the workspace
+    before the other's write, so both were stored, every answer holding two imported labels that contradict (either
+    alone refuses the other). The import lock is held from the checks on now: the second is refused."""
+    ws = Workspace.init(tmp_path / "ws")
+    kto = {}
+    for label in (True, False):
+        rows = [{"prompt": f"q{i}?", "completion": f"answer {i}", "label": label} for i in range(4)]
+        kto[label] = tmp_path / f"{label}.jsonl"
+        kto[label].write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+    def imported(label: bool) -> str:
+        """What importing ``kto[label]`` said: its exit code (the error on stderr), or its new labels or error."""
+        if via == "data import":
+            return str(main(["import", "-w", str(ws.path), str(kto[label]), "--source", "m"]))
+        try:
+            return str(import_file(Workspace(ws.path), kto[label], source="m")["new_labels"])
+        except SchemaError as exc:
+            return str(exc)
+
+    done = run_meanwhile(monkeypatch, ws, lambda: imported(False))
+    assert imported(True) == ("0" if via == "data import" else "4")
+    done["thread"].join()
+    said = capsys.readouterr().err if via == "data import" else done["result"]
+    assert done["result"] != "0" and "already holds an imported KTO label (desirable)" in said
+    assert ws.read("labels").num_rows == 4
 
 
 def test_a_remove_started_while_another_writes_waits_and_withdraws_nothing_twice(
