@@ -48,7 +48,7 @@ LOG_FILE = "log.jsonl"
 # commit, so that two at once (of one file, or of files sharing prompts) neither store a row twice nor count
 # another's, nor store labels that each one's checks would refuse beside the other's
 IMPORT_LOCK = "import.lock"
-_HOLDING = threading.local()  # ``paths``: the import locks this thread holds (`import_lock`)
+_HOLDING = threading.local()  # ``paths``: the workspaces whose import lock this thread holds (`import_lock`)
 # the fields of an import's log line listing the items whose imported labels of each task the file stored (or holds
 # already): rank items, and answers (rated, KTO-labelled); `imported_by` reads them back
 ITEM_FIELDS = {"rank": "ranked_items", "rate": "rated_items", "kto": "kto_items"}
@@ -95,14 +95,13 @@ def import_lock(workspace: Workspace) -> Iterator[None]:
     """The `waiting_lock` of the workspace's `IMPORT_LOCK`, held by an import (or ``--remove``) from its checks of
     what is stored to its write; where the file system takes no locks, a warning (imports went so before the lock).
     Taken again by the thread holding it (`write_records` within an import's checks and writes), it is held already."""
-    path = workspace.path.resolve() / IMPORT_LOCK
-    mine = _HOLDING.__dict__.setdefault("paths", set())
+    path, mine = workspace.path.resolve(), vars(_HOLDING).setdefault("paths", set())
     if path in mine:
         yield
         return
     with ExitStack() as held:
         try:
-            held.enter_context(waiting_lock(path))
+            held.enter_context(waiting_lock(workspace.path / IMPORT_LOCK))
         except NoLocksError as exc:
             log.warning("%s: a second import at once would not wait for this one; run one at a time", exc)
         mine.add(path)
