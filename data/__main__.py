@@ -43,7 +43,14 @@ from data.import_options import ImportOptions, check_source_name
 from data.import_records import RecordError
 from data.import_summary import ROW_SPLITS, import_summary, row_split_line, split_line, warning_lines
 from data.import_withdraw import file_labels, passed_over_lines, withdraw_imports
-from data.import_write import copy_warning, log_import, split_news, stopped_import, write_records
+from data.import_write import (
+    copy_warning,
+    import_lock,
+    log_import,
+    split_news,
+    stopped_import,
+    write_records,
+)
 from data.imports import check_file, guard_files
 from data.intervals import rounded_figures
 from data.labellers import labeller_lines
@@ -147,8 +154,14 @@ def _import(args: Any) -> int:
     spellings = Spellings.at(args.workspace)  # a text near one stored takes its spelling
     loaded = [check_file(path, options, spellings=spellings) for path in files]
     workspace = Workspace.open_or_init(args.workspace)
-    # all the files' answers together, before any is written
-    loaded = guard_files(workspace, loaded, options, spellings)
+    with import_lock(workspace):  # checked against what is stored as it is written: one import at a time
+        # all the files' answers together, before any is written
+        _write_files(args, workspace, guard_files(workspace, loaded, options, spellings), options)
+    return 0
+
+
+def _write_files(args: Any, workspace: Workspace, loaded: list, options: ImportOptions) -> None:
+    """Write each checked file of `data import` and print its summary."""
     for done, item in enumerate(loaded):
         try:
             counts = write_records(workspace, item.records, item.counts)
@@ -165,7 +178,6 @@ def _import(args: Any) -> int:
                 print(line)
         for line in warning_lines(item, counts, copied):
             print(f"warning: {line}", file=sys.stderr)
-    return 0
 
 
 def remove_imports(args: Any, options: ImportOptions) -> int:

@@ -53,7 +53,7 @@ from data.import_rank_rate import Labelled
 from data.import_records import RecordError
 from data.import_unlisted import LOGGED, READ_SINCE
 from data.import_withdraw_spellings import NOUN, stored_spellings
-from data.import_write import LOG_DIR, LOG_FILE, file_digest, log_folder, logged_rejects
+from data.import_write import LOG_DIR, LOG_FILE, file_digest, import_lock, log_folder, logged_rejects
 from data.imports import Loaded, check_file
 from data.in_place import append_line
 from data.merge_left_out import merge_left_out
@@ -359,12 +359,16 @@ def withdraw_imports(
     workspace: Workspace, files: list[FileLabels], options: ImportOptions
 ) -> list[Withdrawal]:
     """Check every file (`plan_withdrawals`), then write all the retractions as one batch and one line per file in
-    the import log (WS/imports/log.jsonl, in one append); returns what each file's withdrawal wrote. The retractions
+    the import log (WS/imports/log.jsonl, in one append), the check and the write under the import's lock
+    (`data.import_write.import_lock`); returns what each file's withdrawal wrote. The retractions
     are stored by then: a failure of the log is a warning, never the command's error (`data.import_write.log_import`
     does the same)."""
     folder = log_folder(workspace)  # its symlinks refused before the labels are written, not after
-    plans = plan_withdrawals(workspace, files)
-    workspace.append([label for plan in plans for label in plan.retractions], skip_existing=True)
+    with import_lock(workspace):  # two at once each wrote every retraction, each saying so
+        plans = plan_withdrawals(workspace, files)
+        retractions = [label for plan in plans for label in plan.retractions]
+        written = workspace.append(retractions, skip_existing=True, compact=False)
+    workspace.compact_written(list(written))  # the lock let go first
     lines = [json.dumps(_log_entry(plan, file, options), default=str) for plan, file in zip(plans, files)]
     try:
         with folder_for_writing(folder, make=True) as fd:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +33,7 @@ from data.import_labeller_counts import labels_by_labeller
 from data.import_labels import IN_APP, labels_to_write
 from data.import_log_lines import json_lines, read_alike, read_lines, read_rejects, rejects_name
 from data.import_options import ImportOptions, logged_options
-from data.in_place import append_line, check_one_name
+from data.in_place import NoLocksError, append_line, check_one_name, waiting_lock
 from data.records import Label, Prompt, now
 from data.workspace import Workspace
 
@@ -42,6 +44,11 @@ log = logging.getLogger(__name__)
 
 LOG_DIR = "imports"  # WS/imports/: log.jsonl (one line per import) and the rejects files beside it
 LOG_FILE = "log.jsonl"
+# WS/import.lock: held by one import or --remove (of any process) from its checks of what is stored to its rows'
+# commit, so that two at once (of one file, or of files sharing prompts) neither store a row twice nor count
+# another's, nor store labels that each one's checks would refuse beside the other's
+IMPORT_LOCK = "import.lock"
+_HOLDING = threading.local()  # ``paths``: the workspaces whose import lock this thread holds (`import_lock`)
 # the fields of an import's log line listing the items whose imported labels of each task the file stored (or holds
 # already): rank items, and answers (rated, KTO-labelled); `imported_by` reads them back
 ITEM_FIELDS = {"rank": "ranked_items", "rate": "rated_items", "kto": "kto_items"}
@@ -68,14 +75,40 @@ def write_records(workspace: Workspace, batch: list[object], counts: Counter) ->
     """Append ``batch`` (rows already stored are left out, but labels `--remove` withdrew are written anew:
     ``restored_labels``; labeller rows' labels over a labeller's app label are not: ``labelled_in_app``,
     `data.import_labels.labels_to_write`); ``counts`` plus the rows written per table (``new_<table>``), the labels
-    written per labeller (`labels_by_labeller`) and the file's prompts already stored (`stored_prompts`)."""
+    written per labeller (`labels_by_labeller`) and the file's prompts already stored (`stored_prompts`). What is
+    stored is read and the rest written under `import_lock` (one import of any process at a time: two at once each
+    stored every row, each saying so), which the caller holds already where it checked the rows against what is
+    stored (`data.imports.guard_files`)."""
     log_folder(workspace)  # its symlinks refused before the records are written, not after
-    stored = stored_prompts(workspace, batch)
-    batch, kept = labels_to_write(workspace, batch)
-    by_labeller = labels_by_labeller(workspace, batch)  # before the write: the labels it stores
-    written = workspace.append(batch, skip_existing=True)
+    with import_lock(workspace):
+        stored = stored_prompts(workspace, batch)
+        batch, kept = labels_to_write(workspace, batch)
+        by_labeller = labels_by_labeller(workspace, batch)  # before the write: the labels it stores
+        written = workspace.append(batch, skip_existing=True, compact=False)
+    workspace.compact_written(list(written))  # the lock let go first: the next import need not wait for it
     new = Counter({f"new_{table}": n for table, n in written.items()})
     return counts + stored + kept + new + by_labeller
+
+
+@contextmanager
+def import_lock(workspace: Workspace) -> Iterator[None]:
+    """The `waiting_lock` of the workspace's `IMPORT_LOCK`, held by an import (or ``--remove``) from its checks of
+    what is stored to its write; where the file system takes no locks, a warning (imports went so before the lock).
+    Taken again by the thread holding it (`write_records` within an import's checks and writes), it is held already."""
+    path, mine = workspace.path.resolve(), vars(_HOLDING).setdefault("paths", set())
+    if path in mine:
+        yield
+        return
+    with ExitStack() as held:
+        try:
+            held.enter_context(waiting_lock(workspace.path / IMPORT_LOCK))
+        except NoLocksError as exc:
+            log.warning("%s: a second import at once would not wait for this one; run one at a time", exc)
+        mine.add(path)
+        try:
+            yield
+        finally:
+            mine.discard(path)
 
 
 def stopped_import(exc: OSError, imported: list[Loaded], left: list[Loaded]) -> WriteError:

@@ -56,7 +56,7 @@ from data.import_records import RecordError, without_nulls
 from data.import_rows import CheckedRow, FilePreferences, FilePrompts, checked_row
 from data.import_splits import STORED_TRAIN, PromptSplits, hold_out_across, stored_train_refusals, warn_splits
 from data.import_text import RecordContext
-from data.import_write import kept_lines, log_import, write_records
+from data.import_write import import_lock, kept_lines, log_import, write_records
 from data.rank_rate_rows import NA_RATING, Ranked, row_key
 from data.records import Completion, Message
 from data.schemas import SchemaError
@@ -389,7 +389,8 @@ def import_file(workspace: Workspace, path: str | Path, **options) -> Counter:
     options, spellings = ImportOptions(**options), Spellings(workspace)
     check_source_name(path, options)
     loaded = [check_file(path, options, spellings=spellings)]
-    (loaded,) = guard_files(workspace, loaded, options, spellings)
-    counts = write_records(workspace, loaded.records, loaded.counts)
-    log_import(workspace, loaded, counts, options)
+    with import_lock(workspace):  # checked against what is stored as it is written
+        (loaded,) = guard_files(workspace, loaded, options, spellings)
+        counts = write_records(workspace, loaded.records, loaded.counts)
+        log_import(workspace, loaded, counts, options)
     return counts

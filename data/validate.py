@@ -21,7 +21,7 @@ from data.files import not_a_file_line
 from data.gold import GOLD_LOCK
 from data.import_log_lines import rejects_problems, unreadable_lines
 from data.import_unlisted import unlisted_rows
-from data.import_write import LOG_DIR, LOG_FILE
+from data.import_write import IMPORT_LOCK, LOG_DIR, LOG_FILE
 from data.in_place import hard_link_line
 from data.merge_left_out import unlisted_labels
 from data.ranking import rank_of
@@ -52,10 +52,18 @@ ITERATE = re.compile(r"-iter\d+$")  # a round driver's iterate folder, WS/runs/<
 
 # The files commands read beside the tables, each refusing a symlink or special file there as a part: the excluded
 # labellers (stats, export, train), the import log (import, import --remove), and the app's session key and logout
-# record (annotate); and the locks its writers wait on, refusing one there too: the admin tab's exclusions' and every
-# gold write's (`data.in_place.waiting_lock`: a hard link there is harmless). The folders are checked on opening, but
-# for the app's holds (`HOLDINGS_FOLDER`), read at its start
-BESIDE = (EXCLUDED_FILE, EXCLUDED_LOCK, GOLD_LOCK, f"{LOG_DIR}/{LOG_FILE}", SESSION_KEY_FILE, LOGOUTS_FILE)
+# record (annotate); and the locks its writers wait on, refusing one there too: the admin tab's exclusions', every
+# gold write's and every import's (`data.in_place.waiting_lock`: a hard link there is harmless). The folders are
+# checked on opening, but for the app's holds (`HOLDINGS_FOLDER`), read at its start
+BESIDE = (
+    EXCLUDED_FILE,
+    EXCLUDED_LOCK,
+    GOLD_LOCK,
+    IMPORT_LOCK,
+    f"{LOG_DIR}/{LOG_FILE}",
+    SESSION_KEY_FILE,
+    LOGOUTS_FILE,
+)
 
 
 def planted_beside(root: Path) -> tuple[list[str], list[str]]:

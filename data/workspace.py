@@ -224,10 +224,10 @@ class Workspace:
                 out.append((name, table))
         store.write_tables(self.path, out, roots=self.roots)
         if compact:
-            self._compact_written([name for name, _ in out])
+            self.compact_written([name for name, _ in out])
         return {name: table.num_rows for name, table in out}
 
-    def _compact_written(self, names: list[str]) -> None:
+    def compact_written(self, names: list[str]) -> None:
         """What a writer does once its rows are committed: compact the tables it wrote that hold too many parts.
         A failure here loses nothing and undoes nothing, so it is a warning, never the write's error (an error would
         say the rows were not written): the next writer compacts again, as the app's background compactor does.

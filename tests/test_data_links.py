@@ -186,19 +186,24 @@ def test_validate_lists_a_planted_import_log_and_excluded_file(setup, capsys):
     assert capsys.readouterr().err == f"error: {ws}/excluded.json: {NOT_A_FILE}\n"
 
 
-@pytest.mark.parametrize("name", ["excluded.lock", "gold.lock"])
-def test_validate_lists_a_planted_lock_of_the_exclusions_or_gold(setup, capsys, name):
-    """The admin tab's exclusions (excluded.lock) and every gold write (gold.lock) wait on a lock file, refusing a
-    link there: every exclusion or gold answer was refused while validate said "OK". It names the link now; a hard
-    link there is harmless (nothing is written in it: a `cp -al` copy's writes wait on the original's), no problem."""
+@pytest.mark.parametrize("name", ["excluded.lock", "gold.lock", "import.lock"])
+def test_validate_lists_a_planted_lock_of_the_exclusions_or_gold(setup, capsys, tmp_path, name):
+    """The admin tab's exclusions (excluded.lock), every gold write (gold.lock) and every import (import.lock) wait
+    on a lock file, refusing a link there: every exclusion or gold answer was refused while validate said "OK". It
+    names the link now; a hard link there is harmless (nothing is written in it: a `cp -al` copy's writes wait on the
+    original's), no problem."""
     from data.gold import mark_gold
+    from data.imports import import_file
     from data.selection import set_excluded
 
     ws, outside, _ = setup
     pair = Workspace(ws).frame("pairs")["id"].iloc[0]
+    new_rows = tmp_path / "new.jsonl"
+    new_rows.write_text(json.dumps({"prompt": "new", "chosen": "yes", "rejected": "no"}) + "\n")
     writes = {
         "excluded.lock": lambda: set_excluded(ws, "bob", True),
         "gold.lock": lambda: mark_gold(Workspace(ws), [pair], ["a"], "cli"),
+        "import.lock": lambda: import_file(Workspace(ws), new_rows),
     }
     plant(ws / name, outside / "victim")
     with pytest.raises(NotAFileError, match=f"{name}: {NOT_A_FILE}"):
@@ -208,6 +213,7 @@ def test_validate_lists_a_planted_lock_of_the_exclusions_or_gold(setup, capsys, 
     (ws / name).unlink()
     (ws / name).hardlink_to(outside / "victim")
     assert set_excluded(ws, "bob", True) == ("bob",) and mark_gold(Workspace(ws), [pair], ["a"], "cli") == 1
+    assert writes["import.lock"]()["new_pairs"] == 1
     assert main(["validate", "-w", str(ws)]) == 0 and (outside / "victim").read_text() == "keep me"
 
 
