@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+from contextlib import contextmanager
 from dataclasses import replace
 
 import gradio as gr
@@ -640,42 +641,14 @@ def test_a_second_exclusion_asked_while_the_firsts_redraw_is_computed_is_drawn_t
     excludes cat. The status line said "Excluded: bob, cat", but Gradio dropped the second redraw (an event's own
     default: none while one of it is pending), so the tables went on counting cat's labels until a refresh. Each
     action's redraw is asked now, and the last asked is drawn: cat's labels are out of the figures too."""
-    import annotate.admin_tab
-
-    workspace = three_labellers_workspace(tmp_path / "ws")
-    armed, gate, held = threading.Event(), threading.Event(), threading.Event()
-    admin_view = annotate.admin_tab.admin_view
-
-    def computed_slowly(ctx, user, method, *wanted):  # the first draw once armed, answered late
-        shown = admin_view(ctx, user, method, *wanted)
-        if armed.is_set() and not held.is_set():
-            held.set()
-            gate.wait(WAIT_MS / 1000)
-        return shown
-
-    monkeypatch.setattr(annotate.admin_tab, "admin_view", computed_slowly)
-    app, _, url = serve(workspace, "pairwise", users)
-    try:
-        page = browser.new_page()
-        sign_in(page, url, "ann")
-        wait_settled(page)
-        status, name = page.locator("#pf-admin-status"), page.locator("#pf-exclude-name textarea")
-        armed.set()
-        name.fill("bob")
-        page.locator("#pf-exclude").click()
+    with excluding_bob(tmp_path, browser, users, monkeypatch, "admin_view") as (page, held, answer):
+        status = page.locator("#pf-admin-status")
         status.get_by_text("bob: labels out of every verdict now").wait_for(timeout=WAIT_MS)
         assert held.wait(WAIT_MS / 1000)  # bob's redraw is computed, not yet answered
-        name.fill("cat")
-        page.locator("#pf-exclude").click()
+        exclude(page, "cat")
         status.get_by_text("Excluded: bob, cat.").wait_for(timeout=WAIT_MS)
-        gate.set()
-        cat = page.locator("#pf-admin-labellers tr", has_text="cat")
-        cat.get_by_text("excluded", exact=True).wait_for(timeout=WAIT_MS)
-        wait_settled(page)
+        answer()
         assert "excluded: bob, cat" in page.inner_text("#pf-admin-cards")
-    finally:
-        gate.set()
-        app.close()
 
 
 def test_an_arena_admins_browser_without_check_visibility_shows_the_board(tmp_path, browser, users):
@@ -704,6 +677,50 @@ def three_labellers_workspace(path):
     return workspace
 
 
+def exclude(page, name: str) -> None:
+    """Types ``name`` into the admin tab's labeller box and clicks Exclude."""
+    page.locator("#pf-exclude-name textarea").fill(name)
+    page.locator("#pf-exclude").click()
+
+
+@contextmanager
+def excluding_bob(tmp_path, browser, users, monkeypatch, late: str):
+    """`three_labellers_workspace` served, ann signed in on the admin tab, and bob excluded: the first call of
+    ``annotate.admin_tab.<late>`` made from then on is computed, then answered only once the block calls
+    ``answer``. Yields the page, an event set once that call is held, and ``answer``: it lets the call be
+    answered and returns once cat's row reads "excluded" and no output is pending."""
+    import annotate.admin_tab
+
+    armed, gate, held = threading.Event(), threading.Event(), threading.Event()
+    call = getattr(annotate.admin_tab, late)
+
+    def answered_late(*args):
+        answer = call(*args)
+        if armed.is_set() and not held.is_set():
+            held.set()
+            gate.wait(WAIT_MS / 1000)
+        return answer
+
+    def answer() -> None:
+        gate.set()
+        cat = page.locator("#pf-admin-labellers tr", has_text="cat")
+        cat.get_by_text("excluded", exact=True).wait_for(timeout=WAIT_MS)
+        wait_settled(page)
+
+    monkeypatch.setattr(annotate.admin_tab, late, answered_late)
+    app, _, url = serve(three_labellers_workspace(tmp_path / "ws"), "pairwise", users)
+    try:
+        page = browser.new_page()
+        sign_in(page, url, "ann")
+        wait_settled(page)
+        armed.set()
+        exclude(page, "bob")
+        yield page, held, answer
+    finally:
+        gate.set()
+        app.close()
+
+
 def test_a_second_exclusion_asked_while_the_first_is_written_is_made_too(
     tmp_path, browser, users, monkeypatch
 ):
@@ -711,37 +728,10 @@ def test_a_second_exclusion_asked_while_the_first_is_written_is_made_too(
     event's own default: none while one of it is pending), so cat stayed counted while the status line went on
     reading bob's line as the outcome of her latest action. Each click is asked now: both are excluded, and the
     status line is the last asked one's."""
-    import annotate.admin_tab
-
-    armed, gate, held = threading.Event(), threading.Event(), threading.Event()
-    exclude_labeller = annotate.admin_tab.exclude_labeller
-
-    def answered_late(*args):  # the first exclusion once armed: written, then answered late
-        line = exclude_labeller(*args)
-        if armed.is_set() and not held.is_set():
-            held.set()
-            gate.wait(WAIT_MS / 1000)
-        return line
-
-    monkeypatch.setattr(annotate.admin_tab, "exclude_labeller", answered_late)
-    app, _, url = serve(three_labellers_workspace(tmp_path / "ws"), "pairwise", users)
-    try:
-        page = browser.new_page()
-        sign_in(page, url, "ann")
-        wait_settled(page)
-        status, name = page.locator("#pf-admin-status"), page.locator("#pf-exclude-name textarea")
-        armed.set()
-        name.fill("bob")
-        page.locator("#pf-exclude").click()
+    with excluding_bob(tmp_path, browser, users, monkeypatch, "exclude_labeller") as (page, held, answer):
         assert held.wait(WAIT_MS / 1000)
-        name.fill("cat")
-        page.locator("#pf-exclude").click()
+        exclude(page, "cat")
+        status = page.locator("#pf-admin-status")
         status.get_by_text("cat: labels out of every verdict now").wait_for(timeout=WAIT_MS)
-        gate.set()
-        cat = page.locator("#pf-admin-labellers tr", has_text="cat")
-        cat.get_by_text("excluded", exact=True).wait_for(timeout=WAIT_MS)
-        wait_settled(page)
+        answer()
         assert status.inner_text().endswith("Excluded: bob, cat."), status.inner_text()
-    finally:
-        gate.set()
-        app.close()

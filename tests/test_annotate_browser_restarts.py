@@ -32,6 +32,7 @@ from tests.annotate_browser import (
     free_port,
     login,
     login_drawn,
+    playwright,
     wait_for_keys,
     wait_status,
 )
@@ -149,25 +150,39 @@ def _pick_then_sigkill(page, url: str, child: subprocess.Popen) -> tuple[str, fl
     # run, where the restart took longer, read "(no status line)")
     note = "document.querySelector('#pf-js-note')?.textContent || ''"
     page.wait_for_function(f"({note}).includes('sent once the app is back')", timeout=WAIT_MS)
-    page.wait_for_timeout(1500)  # a retry or two against the dead server
+    next_check(page, "requestfailed", "against the dead server")  # one more: the page stays
     return item, sent
 
 
 def _waits_while_starting(page) -> None:
     """A server still starting may answer the page's check with an error: that is no answer either (the page
     reloaded into that error, for good). Its checks answered 503 for a while, the page stays and waits."""
-    starting = []
 
     def answer_starting(route):
-        if route.request.resource_type == "fetch" and route.request.url == page.url:
-            starting.append(route.request.url)
+        if is_check(route.request, page):
             return route.fulfill(status=503, body="starting")
         return route.continue_()
 
     page.route("**/*", answer_starting)
-    page.wait_for_timeout(2500)
-    assert starting and page.locator("#pf-status").count() == 1  # still the labelling page, the pick kept
+    for _ in range(2):  # the second comes only from a page that stayed after the first
+        next_check(page, "requestfinished", "answered 503")
+    assert page.locator("#pf-status").count() == 1  # still the labelling page, the pick kept
     page.unroute("**/*", answer_starting)
+
+
+def is_check(request, page) -> bool:
+    """Whether ``request`` is the page script's check that the app answers (a fetch of the page itself)."""
+    return request.resource_type == "fetch" and request.url == page.url
+
+
+def next_check(page, event: str, what: str) -> None:
+    """Waits for the page script's next check that the app answers (once a second while the app does not) to
+    end in ``event`` (Playwright's "requestfailed", "requestfinished"); else fails naming ``what`` it waited for
+    and the page it is on (a page that reloaded into an error checks no more)."""
+    try:
+        page.wait_for_event(event, predicate=lambda request: is_check(request, page), timeout=WAIT_MS)
+    except playwright.TimeoutError:
+        raise AssertionError(f"no check of the app {what}: the page is {page.url}") from None
 
 
 def _pick_saved_once(page, workspace, item: str) -> dict:

@@ -19,6 +19,12 @@ from tests.annotate_browser import (
 )
 
 pytestmark = NO_CHROMIUM
+# Marks the page once its handler of an answer with an error (Gradio's `.failure`: annotate.assets' ANSWER_FAILED,
+# which looks `prefloopFailed` up as it runs) has run, for a test to wait on rather than on the clock.
+FAILURE_SEEN = """() => {
+  const failed = window.prefloopFailed;
+  window.prefloopFailed = () => { failed(); window.__failureSeen = true; };
+}"""
 
 
 def test_a_send_the_app_refused_is_not_sent_again_by_a_reload(tmp_path, browser, users):
@@ -66,10 +72,11 @@ def test_a_signed_out_tabs_send_goes_once_the_labeller_signs_in_again(tmp_path, 
         login(other, page.url, "bob")
         other.locator("#pf-logout-button").click()
         other.wait_for_selector("input[type=password]", timeout=WAIT_MS)
+        page.evaluate(FAILURE_SEEN)
         page.keyboard.press("a")
         page.keyboard.press("Enter")
         page.locator("#pf-js-note").get_by_text("You are signed out").wait_for(timeout=WAIT_MS)
-        page.wait_for_timeout(1000)  # the error's `.failure` runs after the note
+        page.wait_for_function("window.__failureSeen === true", timeout=WAIT_MS)  # it runs after the note
         assert page.evaluate(f"{KEPT_PICK}?.submitted") is True and len(workspace.frame("labels")) == 0
 
         page.locator("#pf-sign-in").click()
