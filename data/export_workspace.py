@@ -231,8 +231,9 @@ def check_out_folder(out: Path) -> None:
 
 def check_out_writable(out: Path) -> None:
     """An ``--out`` whose folder (or the one it would be made in) is a file, a link to nothing or cannot be written
-    (a read-only mount) is refused in one line naming --out, before the workspace is read, as `train --out` is: the export was made,
-    then "the file system is read-only: nothing was written to FOLDER", naming neither the file nor the flag."""
+    (a read-only mount) is refused in one line naming --out, before the workspace is read, as `train --out` is: the
+    export was made, then "the file system is read-only: nothing was written to FOLDER", naming neither the file
+    nor the flag."""
     refuse_a_link_to_nothing(out, out.parent, "; nothing exported")
     existing = next(p for p in (out.parent, *out.parent.parents) if p.exists())
     if not existing.is_dir():
