@@ -25,7 +25,7 @@ from data.exclusion import Exclusion, check_exclusion
 from data.export import UNCHECKED, check_min_posterior, dpo_table, kto_table
 from data.export_labels import export_labels
 from data.export_sft import PROMPT_COMPLETION, prompt_completion, to_sft
-from data.files import refuse_unwritable
+from data.files import refuse_a_link_to_nothing, refuse_unwritable
 from data.gold import read_gold
 from data.rank_pairs import RANK_KIND
 from data.ratings import ratings_table
@@ -230,9 +230,11 @@ def check_out_folder(out: Path) -> None:
 
 
 def check_out_writable(out: Path) -> None:
-    """An ``--out`` whose folder (or the one it would be made in) is a file or cannot be written (a read-only mount)
-    is refused in one line naming --out, before the workspace is read, as `train --out` is: the export was made,
-    then "the file system is read-only: nothing was written to FOLDER", naming neither the file nor the flag."""
+    """An ``--out`` whose folder (or the one it would be made in) is a file, a link to nothing or cannot be written
+    (a read-only mount) is refused in one line naming --out, before the workspace is read, as `train --out` is: the
+    export was made, then "the file system is read-only: nothing was written to FOLDER", naming neither the file
+    nor the flag."""
+    refuse_a_link_to_nothing(out, out.parent, "; nothing exported")
     existing = next(p for p in (out.parent, *out.parent.parents) if p.exists())
     if not existing.is_dir():
         raise PrefloopError(f"--out {out}: {existing} is a file, not a folder; nothing exported")

@@ -259,6 +259,20 @@ def check_writable(directory: Path) -> None:
     tmp.unlink(missing_ok=True)
 
 
+def refuse_a_link_to_nothing(out: Path, below: Path, then: str = "") -> None:
+    """Refuse (PrefloopError naming ``--out OUT``, ``then`` after it) a link to nothing (the folder moved, or not
+    made yet) at ``below`` (``out`` or its folder) or a folder above it: no folder is made through it, and the work
+    done first failed as it was written (`train`: "[Errno 17] File exists" once the model had loaded; `data export`:
+    "a file is in the way: nothing was written to LINK", naming neither --out nor the link's target)."""
+    dangling = next((p for p in (below, *below.parents) if p.is_symlink() and not p.exists()), None)
+    if dangling is not None:
+        where = "" if dangling == out else f"{dangling} "
+        raise PrefloopError(
+            f"--out {out}: {where}is a link to {os.readlink(dangling)}, which does not exist: make that folder, "
+            f"or give another --out{then}"
+        )
+
+
 def refuse_unwritable(directory: Path, line: Callable[[str], str]) -> None:
     """`check_writable` for a command that must write in ``directory`` later: a PrefloopError reading
     ``line(reason)`` (what the folder is for, what was left undone) unless a file can be created there, so that it

@@ -85,9 +85,12 @@ class Question:
     def say(self, verdict: tuple[str, ...]) -> str:
         return said(verdict)
 
+    def at(self, field_: str) -> str:
+        return f"{self.source}, row {self.row}, field '{field_}'"
+
     @property
     def where(self) -> str:
-        return f"{self.source}, row {self.row}, field '{self.field}'"
+        return self.at(self.field)
 
 
 def _questions(
@@ -253,7 +256,7 @@ def _refuse_arena(question: Question, answers: list[tuple[str | None, str]], are
         "by every app and trained on"
     )
     field_ = question.answer_fields[question.texts.index(on[0])]
-    raise arena_refusal(f"{question.source}, row {question.row}, field '{field_}'", on[0], why)
+    raise arena_refusal(question.at(field_), on[0], why)
 
 
 @dataclass

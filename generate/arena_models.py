@@ -107,13 +107,15 @@ def check_arena_names(workspace: Workspace | None, names: tuple[str, ...]) -> No
                 raise PrefloopError(f"--arena {exc}; nothing written") from exc
 
 
-def fetch_arena_names(workspace: Workspace | None, names: tuple[str, ...], max_tokens: int) -> None:
+def fetch_arena_names(
+    workspace: Workspace | None, names: tuple[str, ...], max_tokens: int, max_model_len: int | None = None
+) -> None:
     """`check_arena_names`' models checked as every job checks a model (`checked_model`: a hub id found in, or
-    fetched into, the hub's cache; the config read; a context ``max_tokens`` fills, `check_max_tokens`), once the
-    checks that cost nothing have passed."""
+    fetched into, the hub's cache; the config read; a context, ``max_model_len`` where set, that ``max_tokens``
+    fills, `check_max_tokens`), once the checks that cost nothing have passed."""
     for name in _other_names(workspace, names):
         try:
-            check_max_tokens(max_tokens, checked_model("--arena", name), f"--arena {name}")
+            check_max_tokens(max_tokens, checked_model("--arena", name), f"--arena {name}", max_model_len)
         except PrefloopError as exc:
             raise PrefloopError(f"{exc}; nothing written") from exc
 

@@ -320,6 +320,26 @@ def test_export_out_it_cannot_write_is_one_line_naming_out_before_the_export(
     assert blocker.is_file() or list(blocker.iterdir()) == []
 
 
+def test_export_out_below_a_link_to_nothing_is_refused_before_the_export(tmp_path, capsys, monkeypatch):
+    """An --out below a link to nothing (a folder moved, a mount not there) made the export, then said "a file is
+    in the way: nothing was written to LINK", naming neither --out nor where the link points: refused first, in one
+    line, as `train --out` is."""
+    ws, data = tmp_path / "ws", tmp_path / "prefs.json"
+    data.write_text(json.dumps([{"prompt": "q", "chosen": "yes", "rejected": "no"}]))
+    assert main(["import", "-w", str(ws), str(data)]) == 0
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "gone")
+    monkeypatch.setattr("data.__main__.export_workspace", None)  # refused before the export is made
+    capsys.readouterr()
+    for out in (link / "dpo.parquet", link / "new" / "dpo.parquet"):
+        assert main(["export", "-w", str(ws), "--format", "dpo", "--out", str(out)]) == 2
+        assert capsys.readouterr().err == (
+            f"error: --out {out}: {link} is a link to {tmp_path / 'gone'}, which does not exist: make that folder, "
+            "or give another --out; nothing exported\n"
+        )
+    assert not (tmp_path / "gone").exists()
+
+
 def test_export_out_in_a_workspace_folder_other_than_exports_is_refused(tmp_path, capsys):
     """A bad-input pass: --out WS/labels/<a part file> replaced stored labels with the export's rows (every read
     then failed on the part), and a new name there was one more part the next read refused. An export anywhere

@@ -268,6 +268,33 @@ def test_max_tokens_past_the_max_model_len_is_refused_naming_it(
     assert not (tmp_path / "ws").exists()
 
 
+def test_a_round_drivers_arena_folder_is_checked_against_the_max_model_len_too(
+    tmp_path, tiny_model_dir, short_model_dir, monkeypatch, capsys
+):
+    """The SPIN/judge drivers' --arena folders were checked against their config's context with --max-model-len
+    set, the context vLLM runs each of the job's models with, which `generate --arena` and --model are checked
+    against: `--max-tokens 50 --max-model-len 40` passed a folder of 64 tokens."""
+    monkeypatch.setattr("generate.loop.__main__.fetch_model", lambda *args: None)  # --model's check: above
+
+    def past_the_arena(options):
+        raise PrefloopError("past the arena's check")
+
+    monkeypatch.setattr("generate.loop.__main__.check_judge_model", past_the_arena)
+    prompts = tmp_path / "p.json"
+    prompts.write_text(json.dumps([{"prompt": f"Say {i}", "output": "ok"} for i in range(8)]))
+    loop = [
+        "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--engine", "auto", "--prompts", str(prompts),
+        "--spin-iter", "1", "--test-fraction", "0.5", "--arena", f"{short_model_dir},newest",
+        "--max-tokens", "50", "--max-model-len", "40",
+    ]  # fmt: skip
+    assert main(loop) == 2
+    assert capsys.readouterr().err == (
+        f"error: --max-tokens 50: must be less than --arena {short_model_dir}'s context of 40 tokens "
+        "(--max-model-len), which the prompt shares; nothing written\n"
+    )
+    assert not (tmp_path / "ws").exists()
+
+
 class ShortJudge(ScriptedEngine):
     """`ScriptedEngine` with a context of ``context_length`` words (a prompt's tokens: its words)."""
 

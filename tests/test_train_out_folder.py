@@ -705,3 +705,22 @@ def test_an_out_in_a_workspace_folder_of_stored_data_is_refused(
         "give another --out\n"
     )
     assert files(tmp_path) == before
+
+
+def test_a_runs_own_folder_in_a_folder_of_stored_data_is_not_said_to_be_an_out(
+    tmp_path, tiny_model_dir, capsys, monkeypatch
+):
+    """Without --out the run's folder is its workspace's runs/: a workspace moved into another's folder of stored
+    data had that folder refused as `--out ...`, a flag the user had not given."""
+    outer = build_workspace(tmp_path / "outer")
+    (outer.path / "batches").mkdir(exist_ok=True)
+    moved = Path(shutil.move(build_workspace(tmp_path / "ws").path, outer.path / "batches" / "ws"))
+    no_loading(monkeypatch)
+    args = ["-w", str(moved), "--model", str(tiny_model_dir), "--max-steps", "2", "--batch-size", "2"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert re.fullmatch(
+        f"error: {re.escape(str(moved / 'runs'))}/dpo-[0-9a-f]+: in the batches/ folder of workspace "
+        f"{re.escape(str(outer.path))}, whose files are its stored data: give another --out\n",
+        err,
+    ), err

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from data.errors import PrefloopError
-from data.files import refuse_unwritable
+from data.files import refuse_a_link_to_nothing, refuse_unwritable
 from data.lineage import NEWEST
 from data.provision import EMBEDDED, check_name_printable, is_model_dir, looks_like_hub_id
 from data.workspace import refuse_a_stored_folder
@@ -159,18 +159,6 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def _refuse_a_link_to_nothing(out: Path) -> None:
-    """Refuse a link to nothing (the folder moved, or not made yet) where the run would make its folder: mkdir
-    cannot follow it, and failed as the model had loaded, "[Errno 17] File exists"."""
-    dangling = next((p for p in (out, *out.parents) if p.is_symlink() and not p.exists()), None)
-    if dangling is not None:
-        where = "" if dangling == out else f"{dangling} "
-        raise PrefloopError(
-            f"--out {out}: {where}is a link to {os.readlink(dangling)}, which does not exist: make that folder, "
-            "or give another --out"
-        )
-
-
 def check_out_folder(
     out: Path, options: TrainOptions, reads: tuple[Path, ...] = (), marker: str | None = None
 ) -> None:
@@ -180,11 +168,11 @@ def check_out_folder(
     holding only it is new to --resume."""
     if options.resume and options.overwrite:
         raise PrefloopError("--resume and --overwrite: give one (continue the run in --out, or replace it)")
-    _refuse_a_link_to_nothing(out)
+    refuse_a_link_to_nothing(out, out)  # where the run would make its folder
     # the trained model's name in the manifest, the completions it samples and every table naming them
     check_name_printable(_out_flag(out, options), str(out.resolve()), "its path", "give another --out")
     # a run's files in a workspace's table folder (`--out ws/labels/run`) made that workspace fail `data validate`
-    refuse_a_stored_folder(out, "--out ", "give another --out")
+    refuse_a_stored_folder(out, "--out " * (options.out is not None), "give another --out")
     existing = next(p for p in (out, *out.parents) if p.exists())  # the folder itself, or where it would go
     if not existing.is_dir():
         where = "" if existing == out else f"{existing} "

@@ -272,7 +272,7 @@ def run(options: LoopOptions) -> dict:
     if options.arena:
         from generate.arena_models import fetch_arena_names
 
-        fetch_arena_names(existing, options.arena, options.max_tokens)
+        fetch_arena_names(existing, options.arena, options.max_tokens, options.max_model_len)
     # the judge loads in each iteration's step, after the sampling: found now (last: a hub id may be fetched), and
     # loaded from the folder found (checked once a run, not once an iteration)
     judge_folder = check_judge_model(options)
