@@ -110,14 +110,16 @@ def check_arena_names(workspace: Workspace | None, names: tuple[str, ...]) -> No
 def fetch_arena_names(
     workspace: Workspace | None, names: tuple[str, ...], max_tokens: int, max_model_len: int | None = None
 ) -> None:
-    """`check_arena_names`' models checked as every job checks a model (`checked_model`: a hub id found in, or
-    fetched into, the hub's cache; the config read; a context, ``max_model_len`` where set, that ``max_tokens``
-    fills, `check_max_tokens`), once the checks that cost nothing have passed."""
-    for name in _other_names(workspace, names):
+    """`check_arena_names`' models, and those a manifest id names (by their folder, as the arena loads them),
+    checked as every job checks a model (`checked_model`: a hub id found in, or fetched into, the hub's cache; the
+    config read; a context, ``max_model_len`` where set, that ``max_tokens`` fills, `check_max_tokens`), once the
+    checks that cost nothing have passed: not once the loop has trained and the arena's engine loads them."""
+    named = [(name, "") for name in _other_names(workspace, names)]
+    for path, which in named + _manifest_folders(workspace, names):
         try:
-            check_max_tokens(max_tokens, checked_model("--arena", name), f"--arena {name}", max_model_len)
+            check_max_tokens(max_tokens, checked_model("--arena", path), f"--arena {path}", max_model_len)
         except PrefloopError as exc:
-            raise PrefloopError(f"{exc}; nothing written") from exc
+            raise PrefloopError(f"{exc}{which}; nothing written") from exc
 
 
 def _other_names(workspace: Workspace | None, names: tuple[str, ...]) -> list[str]:
@@ -125,6 +127,15 @@ def _other_names(workspace: Workspace | None, names: tuple[str, ...]) -> list[st
     models = workspace.frame("models") if workspace else None
     ids = {name for name in names if models is not None and _manifest_id(models, name)}
     return sorted(set(names) - {BASE, NEWEST} - ids)
+
+
+def _manifest_folders(workspace: Workspace | None, names: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The folder of each manifest model an ``--arena`` name gives the id (or its start) of, with the words that name
+    it by id, as `generate.arena.check_arena_files` does."""
+    models = workspace.frame("models") if workspace else None
+    ids = {i for name in names if models is not None and (i := _manifest_id(models, name))}
+    entries = [get_model(workspace, i) for i in sorted(ids)]
+    return [(e.path, f" (the manifest's model {e.id}, round {e.round})") for e in entries]
 
 
 def _manifest_id(models, name: str) -> str | None:

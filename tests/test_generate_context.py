@@ -295,6 +295,39 @@ def test_a_round_drivers_arena_folder_is_checked_against_the_max_model_len_too(
     assert not (tmp_path / "ws").exists()
 
 
+def test_a_round_drivers_arena_manifest_id_is_checked_against_the_max_tokens_too(
+    tmp_path, tiny_model_dir, short_model_dir, monkeypatch, capsys
+):
+    """A round driver's --arena folders were checked against --max-tokens before it trained, but not a manifest id
+    of a registered model: one of a smaller context was refused once the arena's engine loaded it, after the loop
+    had trained. It is checked up front, as its folder is, named by its id."""
+    from data.records import ModelRecord
+
+    monkeypatch.setattr("generate.loop.__main__.fetch_model", lambda *args: None)  # --model's check: above
+
+    def past_the_arena(options):
+        raise PrefloopError("past the arena's check")
+
+    monkeypatch.setattr("generate.loop.__main__.check_judge_model", past_the_arena)
+    prompts = tmp_path / "p.json"
+    prompts.write_text(json.dumps([{"prompt": f"Say {i}", "output": "ok"} for i in range(8)]))
+    ws = tmp_path / "ws"
+    short = ModelRecord(str(short_model_dir), "base")
+    Workspace.init(ws).append([short])
+    before = sorted((p, p.stat().st_mtime_ns) for p in ws.rglob("*"))
+    loop = [
+        "-w", str(ws), "--model", str(tiny_model_dir), "--engine", "auto", "--prompts", str(prompts),
+        "--spin-iter", "1", "--test-fraction", "0.5", "--arena", f"{short.id[:8]},newest", "--max-tokens", "100",
+    ]  # fmt: skip
+    assert main(loop) == 2
+    assert capsys.readouterr().err == (
+        f"error: --max-tokens 100: must be less than --arena {short_model_dir}'s context of {CONTEXT} tokens "
+        f"(max_position_embeddings in {short_model_dir / 'config.json'}), which the prompt shares (the manifest's "
+        f"model {short.id}, round 0); nothing written\n"
+    )
+    assert sorted((p, p.stat().st_mtime_ns) for p in ws.rglob("*")) == before
+
+
 class ShortJudge(ScriptedEngine):
     """`ScriptedEngine` with a context of ``context_length`` words (a prompt's tokens: its words)."""
 
