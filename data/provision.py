@@ -289,12 +289,18 @@ def checked_model(flag: str, name: str) -> Path:
 
 
 def checked_answering_model(flag: str, name: str) -> Path:
-    """`checked_model`, its parts (`check_model_parts`), and that it writes answers (`check_writes_answers`, on the
-    config read once): the check of a model a job samples from or asks as a judge. Returns its local folder."""
+    """`answering_model_config`'s folder."""
+    return answering_model_config(flag, name)[0]
+
+
+def answering_model_config(flag: str, name: str) -> tuple[Path, dict]:
+    """`model_config`, its parts (`check_model_parts`), and that it writes answers (`check_writes_answers`, on the
+    config read once): the check of a model a job samples from or asks as a judge. Returns its local folder and its
+    config.json, parsed, for the caller's own checks of it (`generate.context.check_max_tokens`)."""
     folder, config = model_config(flag, name)
     check_model_parts(folder, f"{flag} {name}")
     check_writes_answers(folder, f"{flag} {name}", config)
-    return folder
+    return folder, config
 
 
 def _cached_model(exc: Exception) -> Path | None:

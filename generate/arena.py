@@ -36,7 +36,7 @@ from data.lineage import (
     retraining,
     same_model_names,
 )
-from data.provision import checked_answering_model
+from data.provision import answering_model_config
 from data.records import ArenaRun, Completion, now
 from data.selection import stored_arena_answers
 from data.workspace import Workspace
@@ -146,7 +146,7 @@ def check_arena_files(
     max_tokens: int | None = None,
     max_model_len: int | None = None,
 ) -> None:
-    """Each arena model checked as every job checks a model it samples from (`checked_answering_model`: a hub id
+    """Each arena model checked as every job checks a model it samples from (`answering_model_config`: a hub id
     found in, or fetched into, the hub's cache; the config read once; its tokenizer and weight files, headers read,
     no weights load) and its chat template (its own, or ``--chat-template``), before anything is written: a broken or
     missing folder, or a base model's, or one whose context (``max_model_len`` where set) ``max_tokens`` fills
@@ -155,10 +155,10 @@ def check_arena_files(
     for entry in models:
         which = "" if entry.id == entry.path else f" (the manifest's model {entry.id}, round {entry.round})"
         try:
-            folder = checked_answering_model("--arena", entry.path)
+            folder, config = answering_model_config("--arena", entry.path)
             named_chat_template(f"--arena {entry.path}", folder, chat_template)
             if max_tokens is not None:
-                check_max_tokens(max_tokens, folder, f"--arena {entry.path}", max_model_len)
+                check_max_tokens(max_tokens, folder, f"--arena {entry.path}", max_model_len, config)
         except PrefloopError as exc:
             raise PrefloopError(f"{exc}{which}; nothing written") from exc
 

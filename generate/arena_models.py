@@ -21,7 +21,7 @@ from data.lineage import (
     newest_model,
     same_model,
 )
-from data.provision import checked_model, hub_id_of, local_model, looks_like_hub_id, resolve_model
+from data.provision import hub_id_of, local_model, looks_like_hub_id, model_config, resolve_model
 from data.workspace import Workspace
 from generate.context import check_max_tokens
 
@@ -111,13 +111,14 @@ def fetch_arena_names(
     workspace: Workspace | None, names: tuple[str, ...], max_tokens: int, max_model_len: int | None = None
 ) -> None:
     """`check_arena_names`' models, and those a manifest id names (by their folder, as the arena loads them),
-    checked as every job checks a model (`checked_model`: a hub id found in, or fetched into, the hub's cache; the
+    checked as every job checks a model (`model_config`: a hub id found in, or fetched into, the hub's cache; the
     config read; a context, ``max_model_len`` where set, that ``max_tokens`` fills, `check_max_tokens`), once the
     checks that cost nothing have passed: not once the loop has trained and the arena's engine loads them."""
     named = [(name, "") for name in _other_names(workspace, names)]
     for path, which in named + _manifest_folders(workspace, names):
         try:
-            check_max_tokens(max_tokens, checked_model("--arena", path), f"--arena {path}", max_model_len)
+            folder, config = model_config("--arena", path)
+            check_max_tokens(max_tokens, folder, f"--arena {path}", max_model_len, config)
         except PrefloopError as exc:
             raise PrefloopError(f"{exc}{which}; nothing written") from exc
 

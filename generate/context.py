@@ -60,15 +60,19 @@ def positive_context(get: Callable[[str], object]) -> tuple[str, int] | None:
     return None
 
 
-def check_max_tokens(max_tokens: int, folder: Path, named: str, max_model_len: int | None = None) -> None:
+def check_max_tokens(
+    max_tokens: int, folder: Path, named: str, max_model_len: int | None = None, config: dict | None = None
+) -> None:
     """Refuse, in one line before anything is written, a --max-tokens that fills the whole context the
     model in ``folder`` (``named``: ``--model M``) gives a prompt and its answer together: ``max_model_len``
     (--max-model-len, vLLM's: what it runs the model with) where set, else as its config.json says (its text model's,
     for a multimodal one): every answer stopped at the context, and the job counted them as made. A config that
     names no positive context passes (the engine's own limit stays); one whose context is no whole number (a string,
-    true) is refused here, not as transformers' traceback once the workspace was made."""
+    true) is refused here, not as transformers' traceback once the workspace was made. ``config``: the config.json
+    the caller's model check parsed (`data.provision.model_config`), else it is read here."""
     path = folder / "config.json"
-    config = json.loads(path.read_text(encoding="utf-8"))
+    if config is None:
+        config = json.loads(path.read_text(encoding="utf-8"))
     text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
     for key in CONTEXT_KEYS:
         value = text.get(key)

@@ -32,8 +32,8 @@ from data.lineage import (
 from data.provision import (
     EMBEDDED,
     SAMPLES,
+    answering_model_config,
     check_model_parts,
-    checked_answering_model,
     home,
     in_workspace,
     is_model_dir,
@@ -91,15 +91,17 @@ def workspace_models(options: S) -> S:
 
 
 def fetch_model(options: SampleOptions, model_path: str) -> str:
-    """The start model checked as every job checks a model it samples from (`data.provision.checked_answering_model`:
+    """The start model checked as every job checks a model it samples from (`data.provision.answering_model_config`:
     a hub id, the location `start_model` gives as no folder here, found in or fetched into the hub's cache; a short
     name converted; its config read once; its tokenizer and weight files), before the workspace is created: each
     failure one line naming ``--model``; a hub snapshot's chat template is checked as a folder's is. Called after the
     cheap checks (a --prompts file, the split, the rank items), so a mistyped flag costs no download or conversion.
     Returns the location to load: ``model_path``, a short name's folder."""
     try:
-        folder = checked_answering_model("--model", model_path)
-        check_max_tokens(options.max_tokens, folder, f"--model {options.model}", options.max_model_len)
+        folder, config = answering_model_config("--model", model_path)
+        check_max_tokens(
+            options.max_tokens, folder, f"--model {options.model}", options.max_model_len, config
+        )
     except PrefloopError as exc:
         raise PrefloopError(f"{exc}; nothing written") from exc
     if not Path(model_path).is_dir():
