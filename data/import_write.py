@@ -35,6 +35,8 @@ from data.import_log_lines import json_lines, read_alike, read_lines, read_rejec
 from data.import_options import ImportOptions, logged_options
 from data.in_place import NoLocksError, append_line, check_one_name, waiting_lock
 from data.records import Label, Prompt, now
+from data.schemas import SCHEMAS
+from data.store import visible_parts
 from data.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -109,6 +111,16 @@ def import_lock(workspace: Workspace) -> Iterator[None]:
             yield
         finally:
             mine.discard(path)
+
+
+def stored_state(path: str | Path) -> frozenset[str]:
+    """What the workspace at ``path`` stores, as its tables' visible parts (none where there is no workspace yet): an
+    import checked before it took `import_lock` checks its files again where this changed since (another import
+    stored rows meanwhile), as its checks read what is stored (`data.imports.check_files`)."""
+    tables = [Path(path) / name for name in SCHEMAS]
+    return frozenset(
+        f"{t.name}/{p.name}" for t in tables if t.is_dir() for p in visible_parts(t.parent, t.name)
+    )
 
 
 def stopped_import(exc: OSError, imported: list[Loaded], left: list[Loaded]) -> WriteError:

@@ -157,3 +157,33 @@ def test_an_import_on_a_file_system_that_takes_no_locks_is_written_with_a_warnin
     assert import_file(ws, rows_file(tmp_path / "rows.jsonl", "a"))["new_pairs"] == 4
     assert "import.lock: the file system here takes no locks" in caplog.text
     assert "a second import at once would not wait for this one" in caplog.text
+
+
+@pytest.mark.parametrize("via", ["import_file", "data import"])
+def test_an_import_checked_while_another_writes_is_checked_again_against_what_that_one_stored(
+    tmp_path, monkeypatch, capsys, via
+):
+    """A file naming split test for prompts another import stores in train meanwhile: its rows were checked (the
+    prompts' splits read) before the other's write, so its pairs and labels were stored on the train prompts, where
+    alone it is refused (a stored prompt keeps its split; in train, its labels would train). Checked again under the
+    import lock where another import stored rows since: refused, nothing of it stored."""
+    ws = Workspace.init(tmp_path / "ws")
+    first, second = rows_file(tmp_path / "first.jsonl", "a"), rows_file(tmp_path / "second.jsonl", "b")
+
+    def imported() -> str:
+        if via == "data import":
+            return str(main(["import", "-w", str(ws.path), "--split", "test", str(second)]))
+        try:
+            return str(import_file(Workspace(ws.path), second, split="test")["new_labels"])
+        except SchemaError as exc:
+            return str(exc)
+
+    done = run_meanwhile(monkeypatch, ws, imported)
+    assert import_file(ws, first)["new_labels"] == 4
+    done["thread"].join()
+    said = capsys.readouterr().err if via == "data import" else done["result"]
+    assert (
+        done["result"] not in ("0", "4") and "is stored in the train split, and this row names test" in said
+    )
+    assert ws.read("pairs").num_rows == 4 and ws.read("labels").num_rows == 4
+    assert set(ws.read("prompts").column("split").to_pylist()) == {"train"}
