@@ -10,6 +10,7 @@ warning says what the missing line costs, and rerunning the import (which stores
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -95,7 +96,9 @@ def write_records(workspace: Workspace, batch: list[object], counts: Counter) ->
 @contextmanager
 def import_lock(workspace: Workspace) -> Iterator[None]:
     """The `waiting_lock` of the workspace's `IMPORT_LOCK`, held by an import (or ``--remove``) from its checks of
-    what is stored to its write; where the file system takes no locks, a warning (imports went so before the lock).
+    what is stored to its write; where the file system takes no locks, a warning (imports went so before the lock);
+    where it is read-only, none (an import of rows all stored says so, as before the lock; one with rows to write is
+    refused at its write).
     Taken again by the thread holding it (`write_records` within an import's checks and writes), it is held already."""
     path, mine = workspace.path.resolve(), vars(_HOLDING).setdefault("paths", set())
     if path in mine:
@@ -106,6 +109,9 @@ def import_lock(workspace: Workspace) -> Iterator[None]:
             held.enter_context(waiting_lock(workspace.path / IMPORT_LOCK))
         except NoLocksError as exc:
             log.warning("%s: a second import at once would not wait for this one; run one at a time", exc)
+        except WriteError as exc:  # a read-only file system, where no import writes: none to take turns with
+            if getattr(exc.__cause__, "errno", None) != errno.EROFS:
+                raise
         mine.add(path)
         try:
             yield

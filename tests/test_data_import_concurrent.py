@@ -187,3 +187,34 @@ def test_an_import_checked_while_another_writes_is_checked_again_against_what_th
     )
     assert ws.read("pairs").num_rows == 4 and ws.read("labels").num_rows == 4
     assert set(ws.read("prompts").column("split").to_pylist()) == {"train"}
+
+
+def test_an_import_of_rows_all_stored_on_a_read_only_file_system_says_so(tmp_path, monkeypatch, capsys):
+    """Importing a file again into a workspace on a read-only file system (a mounted copy) said "nothing new: the
+    workspace holds every row already" (its log line a warning), as before the import lock; the lock's file, which
+    cannot be made there, refused it: "the file system is read-only: nothing was written to WS/import.lock". Where
+    nothing can be written nothing takes turns: it says so again; one with rows to write fails at its write."""
+    ws, rows, more = (
+        Workspace.init(tmp_path / "ws"),
+        rows_file(tmp_path / "a.jsonl", "a"),
+        tmp_path / "b.jsonl",
+    )
+    import_file(ws, rows)
+    (ws.path / import_write.IMPORT_LOCK).unlink()
+    real_open, inside = os.open, str(ws.path)
+
+    def read_only(
+        name, flags, *args, dir_fd=None, **kwargs
+    ):  # as a read-only mount refuses a write, root's too
+        where = os.readlink(f"/proc/self/fd/{dir_fd}") if dir_fd is not None else os.path.abspath(name)
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT) and where.startswith(inside):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(name))
+        return real_open(name, flags, *args, dir_fd=dir_fd, **kwargs)
+
+    monkeypatch.setattr(os, "open", read_only)
+    assert main(["import", "-w", str(ws.path), str(rows)]) == 0
+    said = capsys.readouterr()
+    assert "nothing new: the workspace holds every row already" in said.out
+    assert main(["import", "-w", str(ws.path), str(rows_file(more, "b"))]) == 2
+    assert capsys.readouterr().err.startswith("error: the file system is read-only: nothing was written to ")
+    assert not (ws.path / import_write.IMPORT_LOCK).exists()
