@@ -218,3 +218,21 @@ def test_an_import_of_rows_all_stored_on_a_read_only_file_system_says_so(tmp_pat
     assert main(["import", "-w", str(ws.path), str(rows_file(more, "b"))]) == 2
     assert capsys.readouterr().err.startswith("error: the file system is read-only: nothing was written to ")
     assert not (ws.path / import_write.IMPORT_LOCK).exists()
+
+
+def test_a_merge_started_while_an_import_writes_waits_and_stores_nothing_twice(tmp_path, monkeypatch, capsys):
+    """`data merge` of a workspace holding a file's rows, run while that file's import wrote: the merge planned its
+    rows as new before the import's commit, so every row was stored twice and its line said it added them all. It
+    takes the import's turn now (WS/import.lock): it adds what the import did not, and says so."""
+    ws, source = Workspace.init(tmp_path / "ws"), Workspace.init(tmp_path / "source")
+    rows = rows_file(tmp_path / "rows.jsonl", "a")
+    import_file(source, rows)
+    done = run_meanwhile(monkeypatch, ws, lambda: main(["merge", "-w", str(ws.path), str(source.path)]))
+    assert import_file(ws, rows)["new_labels"] == 4
+    done["thread"].join()
+    assert done["result"] == 0
+    for name in TABLES:
+        assert max(stored_ids(ws, name).values()) == 1, name
+    assert (
+        capsys.readouterr().out == f"{source.path}: imports/log.jsonl +1\n"
+    )  # no row: the import stored them
