@@ -51,7 +51,7 @@ from data.import_write import (
     stopped_import,
     write_records,
 )
-from data.imports import check_file, guard_files
+from data.imports import check_files, checked_again, guard_files
 from data.intervals import rounded_figures
 from data.labellers import labeller_lines
 from data.leaderboard import workspace_board
@@ -151,12 +151,13 @@ def _import(args: Any) -> int:
     for path in files:  # its name, the answers' source, before any file is read
         check_source_name(path, options)
     # Every file is read and checked before the workspace is touched: a bad file writes nothing.
-    spellings = Spellings.at(args.workspace)  # a text near one stored takes its spelling
-    loaded = [check_file(path, options, spellings=spellings) for path in files]
+    state, checked = check_files(args.workspace, files, options)
     workspace = Workspace.open_or_init(args.workspace)
     with import_lock(workspace):  # checked against what is stored as it is written: one import at a time
         # all the files' answers together, before any is written
-        _write_files(args, workspace, guard_files(workspace, loaded, options, spellings), options)
+        loaded, spellings = checked_again(workspace, state, checked, options)
+        loaded = guard_files(workspace, loaded, options, spellings)
+        _write_files(args, workspace, loaded, options)
     return 0
 
 

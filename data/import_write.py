@@ -10,6 +10,7 @@ warning says what the missing line costs, and rerunning the import (which stores
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -35,6 +36,8 @@ from data.import_log_lines import json_lines, read_alike, read_lines, read_rejec
 from data.import_options import ImportOptions, logged_options
 from data.in_place import NoLocksError, append_line, check_one_name, waiting_lock
 from data.records import Label, Prompt, now
+from data.schemas import SCHEMAS
+from data.store import visible_parts
 from data.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -93,7 +96,9 @@ def write_records(workspace: Workspace, batch: list[object], counts: Counter) ->
 @contextmanager
 def import_lock(workspace: Workspace) -> Iterator[None]:
     """The `waiting_lock` of the workspace's `IMPORT_LOCK`, held by an import (or ``--remove``) from its checks of
-    what is stored to its write; where the file system takes no locks, a warning (imports went so before the lock).
+    what is stored to its write; where the file system takes no locks, a warning (imports went so before the lock);
+    where it is read-only, none (an import of rows all stored says so, as before the lock; one with rows to write is
+    refused at its write).
     Taken again by the thread holding it (`write_records` within an import's checks and writes), it is held already."""
     path, mine = workspace.path.resolve(), vars(_HOLDING).setdefault("paths", set())
     if path in mine:
@@ -104,11 +109,24 @@ def import_lock(workspace: Workspace) -> Iterator[None]:
             held.enter_context(waiting_lock(workspace.path / IMPORT_LOCK))
         except NoLocksError as exc:
             log.warning("%s: a second import at once would not wait for this one; run one at a time", exc)
+        except WriteError as exc:  # a read-only file system, where no import writes: none to take turns with
+            if getattr(exc.__cause__, "errno", None) != errno.EROFS:
+                raise
         mine.add(path)
         try:
             yield
         finally:
             mine.discard(path)
+
+
+def stored_state(path: str | Path) -> frozenset[str]:
+    """What the workspace at ``path`` stores, as its tables' visible parts (none where there is no workspace yet): an
+    import checked before it took `import_lock` checks its files again where this changed since (another import
+    stored rows meanwhile), as its checks read what is stored (`data.imports.check_files`)."""
+    tables = [Path(path) / name for name in SCHEMAS]
+    return frozenset(
+        f"{t.name}/{p.name}" for t in tables if t.is_dir() for p in visible_parts(t.parent, t.name)
+    )
 
 
 def stopped_import(exc: OSError, imported: list[Loaded], left: list[Loaded]) -> WriteError:

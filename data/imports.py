@@ -56,7 +56,7 @@ from data.import_records import RecordError, without_nulls
 from data.import_rows import CheckedRow, FilePreferences, FilePrompts, checked_row
 from data.import_splits import STORED_TRAIN, PromptSplits, hold_out_across, stored_train_refusals, warn_splits
 from data.import_text import RecordContext
-from data.import_write import import_lock, kept_lines, log_import, write_records
+from data.import_write import import_lock, kept_lines, log_import, stored_state, write_records
 from data.rank_rate_rows import NA_RATING, Ranked, row_key
 from data.records import Completion, Message
 from data.schemas import SchemaError
@@ -384,12 +384,32 @@ def guard_files(
     return loaded
 
 
+def check_files(workspace: str | Path, paths: list, options: ImportOptions) -> tuple[frozenset[str], tuple]:
+    """Each file of ``paths`` checked (`check_file`) against the workspace at that path as stored (a text near one
+    stored takes its spelling); returns what was stored as they were read (`stored_state`), then the checked files
+    and their `Spellings`."""
+    state, spellings = stored_state(workspace), Spellings.at(workspace)
+    return state, ([check_file(path, options, spellings=spellings) for path in paths], spellings)
+
+
+def checked_again(
+    workspace: Workspace, state: frozenset[str], checked: tuple, options: ImportOptions
+) -> tuple:
+    """`check_files`' ``checked``, under `import_lock`: checked again where another import stored rows since they
+    were (their prompts' splits, spellings and labellers' answers were read before those rows: two imports at once
+    each stored what it alone would refuse or store otherwise)."""
+    if stored_state(workspace.path) == state:
+        return checked
+    return check_files(workspace.path, [item.path for item in checked[0]], options)[1]
+
+
 def import_file(workspace: Workspace, path: str | Path, **options) -> Counter:
     """Import every record of ``path`` (options: see ImportOptions); returns counts read, written, dropped."""
-    options, spellings = ImportOptions(**options), Spellings(workspace)
+    options = ImportOptions(**options)
     check_source_name(path, options)
-    loaded = [check_file(path, options, spellings=spellings)]
+    state, checked = check_files(workspace.path, [path], options)
     with import_lock(workspace):  # checked against what is stored as it is written
+        loaded, spellings = checked_again(workspace, state, checked, options)
         (loaded,) = guard_files(workspace, loaded, options, spellings)
         counts = write_records(workspace, loaded.records, loaded.counts)
         log_import(workspace, loaded, counts, options)

@@ -50,7 +50,7 @@ from data.files import failure_reason
 from data.gold import NOUN as GOLD_NOUN
 from data.import_log_lines import passed_over_warning
 from data.import_splits import STORED_TRAIN
-from data.import_write import LOG_DIR, LOG_FILE
+from data.import_write import LOG_DIR, LOG_FILE, import_lock
 from data.merge_guard import FRAMES, ITEM, NOUN, WORKSPACE, Side, check_rank_items, frame_of
 from data.merge_logs import carry_logs, plan_logs, rejects_gone_warning
 from data.merge_spellings import NearCopies
@@ -372,14 +372,28 @@ def merge_workspaces(
 ) -> list[MergePlan]:
     """Merge ``others`` into ``workspace`` (`plan_merge`, then every plan's rows as one batch: all or nothing;
     rows already stored are left out, so a rerun adds nothing twice), then their import logs' lines this one lacks
-    (`data.merge_logs`). Returns the plans, which say what each added."""
-    plans = plan_merge(workspace, others, on_conflict)
-    logs = plan_logs(workspace, others, [plan.labels_left_out for plan in plans])
-    plans = [replace(plan, log_passed_over=tuple(unread)) for plan, unread in zip(plans, logs.passed_over)]
-    tables = (
-        {name: pa.concat_tables([plan.added[name] for plan in plans]) for name in SCHEMAS} if plans else {}
-    )
-    workspace.append_tables(tables, skip_existing=True)
+    (`data.merge_logs`). Returns the plans, which say what each added. The plan and its writes are one import's turn
+    (`data.import_write.import_lock`): an import meanwhile stored rows the plan counted as new, each stored twice."""
+    with import_lock(workspace):
+        plans = plan_merge(workspace, others, on_conflict)
+        logs = plan_logs(workspace, others, [plan.labels_left_out for plan in plans])
+        plans = [
+            replace(plan, log_passed_over=tuple(unread)) for plan, unread in zip(plans, logs.passed_over)
+        ]
+        tables = (
+            {name: pa.concat_tables([plan.added[name] for plan in plans]) for name in SCHEMAS}
+            if plans
+            else {}
+        )
+        written = workspace.append_tables(tables, skip_existing=True, compact=False)
+        plans = _carried(workspace, plans, logs)  # the logs' lines read under the lock too: carried once
+    workspace.compact_written(list(written))  # the lock let go first
+    return plans
+
+
+def _carried(workspace: Workspace, plans: list[MergePlan], logs) -> list[MergePlan]:
+    """The merge's import logs' lines carried into ``workspace`` (`carry_logs`) once its rows are in; ``plans`` with
+    what that carried, or as they are where it failed: a warning, the rows being in."""
     try:
         carry_logs(workspace, logs)
     except OSError as exc:  # the rows are in: as a compaction failing after the write, a warning

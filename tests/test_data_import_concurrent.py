@@ -157,3 +157,82 @@ def test_an_import_on_a_file_system_that_takes_no_locks_is_written_with_a_warnin
     assert import_file(ws, rows_file(tmp_path / "rows.jsonl", "a"))["new_pairs"] == 4
     assert "import.lock: the file system here takes no locks" in caplog.text
     assert "a second import at once would not wait for this one" in caplog.text
+
+
+@pytest.mark.parametrize("via", ["import_file", "data import"])
+def test_an_import_checked_while_another_writes_is_checked_again_against_what_that_one_stored(
+    tmp_path, monkeypatch, capsys, via
+):
+    """A file naming split test for prompts another import stores in train meanwhile: its rows were checked (the
+    prompts' splits read) before the other's write, so its pairs and labels were stored on the train prompts, where
+    alone it is refused (a stored prompt keeps its split; in train, its labels would train). Checked again under the
+    import lock where another import stored rows since: refused, nothing of it stored."""
+    ws = Workspace.init(tmp_path / "ws")
+    first, second = rows_file(tmp_path / "first.jsonl", "a"), rows_file(tmp_path / "second.jsonl", "b")
+
+    def imported() -> str:
+        if via == "data import":
+            return str(main(["import", "-w", str(ws.path), "--split", "test", str(second)]))
+        try:
+            return str(import_file(Workspace(ws.path), second, split="test")["new_labels"])
+        except SchemaError as exc:
+            return str(exc)
+
+    done = run_meanwhile(monkeypatch, ws, imported)
+    assert import_file(ws, first)["new_labels"] == 4
+    done["thread"].join()
+    said = capsys.readouterr().err if via == "data import" else done["result"]
+    assert (
+        done["result"] not in ("0", "4") and "is stored in the train split, and this row names test" in said
+    )
+    assert ws.read("pairs").num_rows == 4 and ws.read("labels").num_rows == 4
+    assert set(ws.read("prompts").column("split").to_pylist()) == {"train"}
+
+
+def test_an_import_of_rows_all_stored_on_a_read_only_file_system_says_so(tmp_path, monkeypatch, capsys):
+    """Importing a file again into a workspace on a read-only file system (a mounted copy) said "nothing new: the
+    workspace holds every row already" (its log line a warning), as before the import lock; the lock's file, which
+    cannot be made there, refused it: "the file system is read-only: nothing was written to WS/import.lock". Where
+    nothing can be written nothing takes turns: it says so again; one with rows to write fails at its write."""
+    ws, rows, more = (
+        Workspace.init(tmp_path / "ws"),
+        rows_file(tmp_path / "a.jsonl", "a"),
+        tmp_path / "b.jsonl",
+    )
+    import_file(ws, rows)
+    (ws.path / import_write.IMPORT_LOCK).unlink()
+    real_open, inside = os.open, str(ws.path)
+
+    def read_only(
+        name, flags, *args, dir_fd=None, **kwargs
+    ):  # as a read-only mount refuses a write, root's too
+        where = os.readlink(f"/proc/self/fd/{dir_fd}") if dir_fd is not None else os.path.abspath(name)
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT) and where.startswith(inside):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(name))
+        return real_open(name, flags, *args, dir_fd=dir_fd, **kwargs)
+
+    monkeypatch.setattr(os, "open", read_only)
+    assert main(["import", "-w", str(ws.path), str(rows)]) == 0
+    said = capsys.readouterr()
+    assert "nothing new: the workspace holds every row already" in said.out
+    assert main(["import", "-w", str(ws.path), str(rows_file(more, "b"))]) == 2
+    assert capsys.readouterr().err.startswith("error: the file system is read-only: nothing was written to ")
+    assert not (ws.path / import_write.IMPORT_LOCK).exists()
+
+
+def test_a_merge_started_while_an_import_writes_waits_and_stores_nothing_twice(tmp_path, monkeypatch, capsys):
+    """`data merge` of a workspace holding a file's rows, run while that file's import wrote: the merge planned its
+    rows as new before the import's commit, so every row was stored twice and its line said it added them all. It
+    takes the import's turn now (WS/import.lock): it adds what the import did not, and says so."""
+    ws, source = Workspace.init(tmp_path / "ws"), Workspace.init(tmp_path / "source")
+    rows = rows_file(tmp_path / "rows.jsonl", "a")
+    import_file(source, rows)
+    done = run_meanwhile(monkeypatch, ws, lambda: main(["merge", "-w", str(ws.path), str(source.path)]))
+    assert import_file(ws, rows)["new_labels"] == 4
+    done["thread"].join()
+    assert done["result"] == 0
+    for name in TABLES:
+        assert max(stored_ids(ws, name).values()) == 1, name
+    assert (
+        capsys.readouterr().out == f"{source.path}: imports/log.jsonl +1\n"
+    )  # no row: the import stored them
