@@ -18,6 +18,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from data.config_values import expand_home
 from data.errors import PrefloopError
 from data.import_records import TooDeep, within_depth
 
@@ -60,7 +61,7 @@ def resolve_chat_template(value: str | None) -> str | None:
     if "{{" in value or "{%" in value:
         text, where = value, f"{FLAG} text"
     else:
-        path = Path(value).expanduser()
+        path = expand_home(Path(value))
         if not path.is_file():
             raise ChatTemplateError(
                 f"{FLAG} {value}: not a file and not a named template ({', '.join(NAMED)})"
@@ -139,7 +140,7 @@ def chat_template_for(model: str | Path, chat_template: str | None = None) -> st
     text = resolve_chat_template(chat_template)
     if text is not None:
         return text
-    folder = Path(model).expanduser()
+    folder = expand_home(Path(model))
     if folder.is_dir() and model_chat_template(folder) is None:
         raise ChatTemplateError(
             f"{folder}: the model has no chat template (a base model?); pass {FLAG} plain (texts separated by "
@@ -154,5 +155,5 @@ def named_chat_template(named: str, model: str | Path, chat_template: str | None
     try:
         return chat_template_for(model, chat_template)
     except ChatTemplateError as exc:
-        said = str(exc).removeprefix(f"{Path(model).expanduser()}: ")
+        said = str(exc).removeprefix(f"{expand_home(Path(model))}: ")
         raise ChatTemplateError(f"{named}: {said}") from exc

@@ -135,7 +135,7 @@ class _ConfigFile(argparse.Action):
     def __call__(self, parser: Any, namespace: Any, value: Any, option_string: Any = None) -> None:
         if not value.strip():
             raise ConfigError(f"--config: {value!r} names nothing; give a value or leave the option out")
-        setattr(namespace, self.dest, Path(value).expanduser())  # `--config=~/run.yaml`: no shell expands it
+        setattr(namespace, self.dest, expand_home(Path(value)))  # `--config=~/run.yaml`: no shell expands it
 
 
 def add_config(parser: argparse.ArgumentParser) -> None:

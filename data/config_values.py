@@ -92,11 +92,13 @@ def expand_home(value: Any) -> Any:
     """``value`` (a path, a text naming a file or folder, or a tuple of them) with a leading ``~`` (``~user``) read
     as that home folder, as a shell reads a word: one a config file gives, or a flag as ``--out=~/x`` (which no
     shell expands), was taken as a folder named ``~`` in the current one, where the export was written while one
-    check had looked in the home folder. Nothing else of the value changes (``runs/x/`` stays as typed)."""
+    check had looked in the home folder. Nothing else of the value changes (``runs/x/`` stays as typed), and a ``~``
+    that names no home (``~nosuchuser``, no HOME and no user entry) stays as typed too, as a shell leaves it
+    (`Path.expanduser` raised RuntimeError: a traceback for ``-w ~nosuchuser/ws``)."""
     if isinstance(value, tuple):
         return tuple(expand_home(one) for one in value)
     if isinstance(value, Path):
-        return value.expanduser()
+        return Path(os.path.expanduser(value))
     return os.path.expanduser(value) if isinstance(value, str) else value
 
 
@@ -114,7 +116,7 @@ def _exists(path: str) -> bool:
     """Whether ``path`` names a file or folder; False where it cannot be one (a name too long for the file system:
     a list of many values, never a folder's name)."""
     try:
-        return Path(path).expanduser().exists()
+        return expand_home(Path(path)).exists()
     except (OSError, ValueError):
         return False
 

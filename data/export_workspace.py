@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from data.config_values import expand_home
 from data.conversation import storable
 from data.dawid_skene import CHECKED_AT, NO_CHECK_TRUST
 from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
@@ -213,7 +214,7 @@ def check_out_folder(out: Path) -> None:
     labels, or beside them as one the next read refused, breaking the workspace, or in a folder made below one that
     failed `data validate`; its top folder and any other (runs/) hold the workspace's own files, which no export
     is."""
-    folder = out.expanduser().parent.resolve()  # a link at the file itself is replaced, never written through
+    folder = expand_home(out).parent.resolve()  # a link at the file itself is replaced, never written through
     for workspace in (folder, *folder.parents):
         if not (workspace / MARKER).is_file():
             continue

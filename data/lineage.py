@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from data.annotators import HEX_DIGITS, PREFIXES, RM_PREFIX, SHORT_ID, same_name
+from data.config_values import expand_home
 from data.errors import counted
 from data.files import NotAFileError, open_regular
 from data.import_records import within_depth
@@ -114,7 +115,7 @@ def reward_model_entry(name: str, workspace: Workspace | None) -> ModelEntry:
         else f"{missing}: the workspace does not exist yet"
     )
     # a mistyped rm:FOLDER: say that no such folder is there (nor in the workspace), not only "use rm:FOLDER"
-    inside = workspace is not None and not Path(key or "").expanduser().is_absolute()
+    inside = workspace is not None and not expand_home(Path(key or "")).is_absolute()
     no_folder = f", and {key} is no folder{' here or in the workspace' * inside}" if key else ""
     if key and _reads_as_hub_id(key, workspace):
         raise WorkspaceError(
@@ -149,7 +150,7 @@ def reward_folder(key: str, workspace: Workspace | None) -> Path | None:
     """The folder ``rm:KEY`` names, resolved: ``KEY`` from the current folder, else one relative to the workspace
     (``rm:runs/rm-1`` is ``WS/runs/rm-1``, where `train` writes its runs, as an ``--arena`` or ``--model`` name
     reads: `data.provision.in_workspace`); None where neither is a folder."""
-    path = Path(key).expanduser()
+    path = expand_home(Path(key))
     if path.is_dir():
         return path.resolve()
     there = workspace.path / path if workspace is not None else None

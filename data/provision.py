@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from data.config_values import expand_home
 from data.errors import CONTROL, PrefloopError, first_line, one_line
 from data.files import atomic_write
 from data.import_records import within_depth
@@ -115,7 +116,7 @@ def resolve_model(name_or_path: str) -> str:
     """A loadable model location for a short name, a local folder, or (passed through) a hub id."""
     if name_or_path in EMBEDDED:
         return str(provision_model(name_or_path))
-    path = Path(name_or_path).expanduser()
+    path = expand_home(Path(name_or_path))
     if is_model_dir(path):
         check_name_printable(name_or_path, str(path.resolve()), "the folder", "rename the folder")
         return str(path)
@@ -132,7 +133,7 @@ def in_workspace(name: str, workspace: str | Path) -> str:
     current folder: `runs/x` is `WS/runs/x`, where `train` writes its runs, unless `./runs/x` is there (an existing
     local folder wins, as transformers reads a name). A short name, an absolute path, or a name with no model folder
     in the workspace is given back as it is, and read as `resolve_model` reads it (a hub id, say)."""
-    path = Path(name).expanduser()
+    path = expand_home(Path(name))
     if name in EMBEDDED or path.is_absolute() or path.exists():
         return name
     there = Path(workspace) / path
@@ -149,8 +150,8 @@ def local_model(name_or_path: str) -> Path:
     there (offline: ``HF_HUB_OFFLINE=1``), and its snapshot folder given, so that what reads the start model's files
     (train, the SPIN driver) reads them there; a hub id that gives none is a `ProvisionError` naming it."""
     found = resolve_model(name_or_path)
-    if is_model_dir(Path(found).expanduser()):
-        return Path(found).expanduser().resolve()
+    if is_model_dir(expand_home(Path(found))):
+        return expand_home(Path(found)).resolve()
     from huggingface_hub import snapshot_download
 
     try:
@@ -183,7 +184,7 @@ def _neither(name: str, exc: Exception) -> str:
         hub = "not available offline (HF_HUB_OFFLINE=1, and not in the hub's cache)"
     else:
         hub = f"the hub gave none ({(str(exc).strip().splitlines() or [type(exc).__name__])[0]})"
-    return f"no folder {Path(name).expanduser().absolute()}, and as a hub id {hub}"
+    return f"no folder {expand_home(Path(name)).absolute()}, and as a hub id {hub}"
 
 
 # Any one of these makes a folder's tokenizer (a fast tokenizer's file, or a slow one's config and vocabulary).

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from data.__main__ import main as data_main
+from data.config_values import ConfigError
+from data.provision import in_workspace
 from generate.__main__ import main as generate_main
 from tests.test_train import build_workspace, options
 from train.__main__ import parse_train_options
@@ -82,3 +84,19 @@ def test_a_run_that_recorded_a_tilde_model_resumes_with_its_home_folder(home):
     started = options(ws, "~/m", out)
     (out / "train_config.json").write_text(json.dumps(run_config(started)))
     check_out_folder(out, dataclasses.replace(started, model=str(home / "m"), resume=True))
+
+
+NO_USER = "~no-such-user-of-prefloop"
+
+
+def test_a_tilde_that_names_no_home_stays_as_typed_as_a_shell_leaves_it(home, capsys):
+    """`~user` of no user (or `~` with no HOME and no user entry) is kept as typed, as the shell keeps it: Path's
+    expanduser raised RuntimeError, a traceback for `-w`, `--config`, `--out` and `--model`."""
+    assert data_main(["stats", f"--workspace={NO_USER}/ws"]) != 0
+    assert f"{NO_USER}/ws: not a workspace" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match=f"^{NO_USER}/run.yaml: cannot read config"):
+        parse_train_options([f"--config={NO_USER}/run.yaml"])
+    assert in_workspace(f"{NO_USER}/m", home) == f"{NO_USER}/m"
+    assert data_main(["import", "--workspace=~/ws", str(_prefs(home / "prefs.jsonl"))]) == 0
+    assert data_main(["export", "--workspace=~/ws", "--format", "dpo", f"--out={NO_USER}/x.parquet"]) == 0
+    assert (Path.cwd() / NO_USER / "x.parquet").is_file()

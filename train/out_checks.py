@@ -17,6 +17,7 @@ import json
 import os
 from pathlib import Path
 
+from data.config_values import expand_home
 from data.errors import PrefloopError
 from data.files import refuse_a_link_to_nothing, refuse_unwritable
 from data.lineage import NEWEST
@@ -64,7 +65,7 @@ def _same_path(a: object, b: object) -> bool:
     started before that recorded `--model=~/m` as typed)."""
     if a == b or a is None or b is None:
         return a == b
-    return Path(str(a)).expanduser().resolve() == Path(str(b)).expanduser().resolve()
+    return expand_home(Path(str(a))).resolve() == expand_home(Path(str(b))).resolve()
 
 
 # Options of labellers' names, kept as given (`--exclude-labeller a,b` or `a b`: the same names; data.exclusion
@@ -145,7 +146,7 @@ def _outside_folder(was: object, workspace: object) -> bool:
     nor a path a copy of the workspace would hold."""
     if not isinstance(was, str) or was == NEWEST or was in EMBEDDED or looks_like_hub_id(was):
         return False
-    return not Path(was).expanduser().is_absolute() and _spelled_inside(was, workspace) is None
+    return not expand_home(Path(was)).is_absolute() and _spelled_inside(was, workspace) is None
 
 
 def _is_train_output(out: Path) -> bool:
@@ -260,9 +261,9 @@ def check_resumed_model(out: Path, options: TrainOptions, marker: str | None = N
     if recorded is None or finished or recorded["method"] != options.method:
         return  # nothing to resume, or not a run these options continue: `check_out_folder` says which
     was = recorded.get("model")
-    if not _outside_folder(was, recorded.get("workspace")) or is_model_dir(Path(was).expanduser()):
+    if not _outside_folder(was, recorded.get("workspace")) or is_model_dir(expand_home(Path(was))):
         return
-    here = Path(was).expanduser().absolute()
+    here = expand_home(Path(was)).absolute()
     raise PrefloopError(
         f"{out}: the run there was started with --model {was}, a folder outside its workspace, read from the current "
         f"folder: no model at {here}; resume from the folder the run was started in (-w and --out from there, "
