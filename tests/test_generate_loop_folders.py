@@ -3,8 +3,10 @@ a claim that is none refused in one line naming it, and only the claims that can
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -81,6 +83,8 @@ def test_only_the_claims_that_can_decide_an_iteration_are_read(tmp_path):
     model in another folder than the chain's (another chain's, or one trained by hand)."""
     ws = Workspace.init(tmp_path / "ws")
     older, newer = tmp_path / "by-hand", tmp_path / "ws/runs/spin-iter1"
+    # no folder of the chain's next iteration: it names no iterate it took
+    following = [tmp_path / "ws/runs/spin-iter2"]
     for folder in (older, newer):
         folder.mkdir(parents=True)
     (older / "spin.json").symlink_to(tmp_path / "nowhere.json")
@@ -92,12 +96,35 @@ def test_only_the_claims_that_can_decide_an_iteration_are_read(tmp_path):
             for i, path in enumerate((older, newer))
         ]
     )
-    assert _done(ws, REFERENCE, 1, SPIN_LOOP, newer)["path"] == str(newer)
+    assert _done(ws, REFERENCE, 1, SPIN_LOOP, newer, following)["path"] == str(newer)
     (newer / "spin.json").write_text(claim_text(round=2))  # the newer is not this round's
     # the older is in no folder of the chain's: its claim unread; a chain whose folder it is reads it, and refuses it
-    assert _done(ws, REFERENCE, 1, SPIN_LOOP, newer) is None
+    assert _done(ws, REFERENCE, 1, SPIN_LOOP, newer, following) is None
     with pytest.raises(NotAFileError, match="by-hand/spin.json: a symlink"):
-        _done(ws, REFERENCE, 1, SPIN_LOOP, older)
+        _done(ws, REFERENCE, 1, SPIN_LOOP, older, following)
+
+
+def test_an_iterate_a_version_before_took_from_another_chain_is_the_chains(tmp_path):
+    """A version before took the chain spin's iterates 1 and 2 for `other`'s and trained other-iter3 from the
+    second: `other`'s first folder claims to train from iterate 2, so iterates 1 and 2 are `other`'s, done before.
+    A model of round 1 trained from the start by hand, and claimed by no chain, is not."""
+    ws = Workspace.init(tmp_path / "ws")
+    runs = tmp_path / "ws/runs"
+    first, second = (ModelRecord(str(runs / f"spin-iter{t}"), "spin", t) for t in (1, 2))
+    second = dataclasses.replace(second, parent_id=first.id)
+    first = dataclasses.replace(first, parent_id=REFERENCE.id)
+    by_hand = ModelRecord(str(tmp_path / "by-hand"), "spin", 1, REFERENCE.id, created_at=now() + timedelta(1))
+    ws.append([first, second, by_hand])
+    for model, reference in ((first, REFERENCE.id), (second, first.id)):
+        Path(model.path).mkdir(parents=True)
+        (Path(model.path) / "spin.json").write_text(claim_text(reference, model.round))
+    (runs / "other-iter3").mkdir()
+    later = [runs / f"other-iter{t}" for t in (2, 3)]
+    assert _done(ws, REFERENCE, 1, SPIN_LOOP, runs / "other-iter1", later) is None
+    (runs / "other-iter3/spin.json").write_text(claim_text(second.id, 3))
+    assert _done(ws, REFERENCE, 1, SPIN_LOOP, runs / "other-iter1", later)["id"] == first.id
+    second_of = Iterate(first.id, first.path, "spin-iter1", 1)
+    assert _done(ws, second_of, 2, SPIN_LOOP, runs / "other-iter2", later[1:])["id"] == second.id
 
 
 @pytest.mark.parametrize(

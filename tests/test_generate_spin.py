@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from data import Workspace
+from data.records import ModelRecord
 from generate.__main__ import main
 from tests.test_train_run_links import planted_when_training_starts, swapped_for_a_link
 
@@ -454,3 +455,30 @@ def test_a_chain_of_another_name_from_the_same_start_trains_its_own_iterates(
     assert main([*args, "--spin-name", "other"]) == 0  # its own iterate, done before: not trained again
     assert "(done before)" in capsys.readouterr().out
     assert len(Workspace(tmp_path / "ws").frame("models")) == 3
+
+
+def test_a_chain_that_took_another_chains_iterate_for_its_own_reruns_and_extends(
+    tmp_path, tiny_model_dir, capsys
+):
+    """Before 079bb8b0, `--spin-iter 2 --spin-name other` after the chain `spin`'s `--spin-iter 1` took
+    WS/runs/spin-iter1 for its iteration 1 and trained WS/runs/other-iter2 from it (that layout, as it left it, is
+    built here). Rerunning or extending it was refused ("round 2 already holds pairs of kind spin ... sampled by
+    .../spin-iter1"): the iterate its iteration 2 claims to train from is its iteration 1, done before."""
+    args = spin_args(tmp_path, tiny_model_dir, "--no-spin-isolate")
+    assert main([*args, "--spin-iter", "1"]) == 0  # its final step samples round 2's held-out pairs
+    ws = Workspace(tmp_path / "ws")
+    first = ws.frame("models").set_index("method").loc["spin"]
+    theirs, ours = (tmp_path / "ws/runs/spin-iter1").resolve(), tmp_path / "ws/runs/other-iter2"
+    shutil.copytree(theirs, ours)  # the old version's iteration 2 of `other`, trained from spin-iter1
+    claim = {"reference_id": first["id"], "reference": str(theirs), "round": 2, "iteration": 2}
+    (ours / "spin.json").write_text(json.dumps(claim))
+    metrics = (ours / "metrics.json").read_text()
+    ws.append([ModelRecord(str(ours.resolve()), "spin", 2, first["id"], metrics=metrics)])
+    capsys.readouterr()
+    assert main([*args, "--spin-iter", "2", "--spin-name", "other"]) == 0
+    assert capsys.readouterr().out.count("(done before)") == 2
+    assert not (tmp_path / "ws/runs/other-iter1").exists() and len(ws.frame("models")) == 3
+    assert main([*args, "--spin-iter", "3", "--spin-name", "other"]) == 0  # extended from its iteration 2
+    models = ws.frame("models").set_index("path")
+    third = models.loc[str((tmp_path / "ws/runs/other-iter3").resolve())]
+    assert len(models) == 4 and third["parent_id"] == models.loc[str(ours.resolve()), "id"]

@@ -23,8 +23,9 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import count
 from pathlib import Path
 
 from data.errors import PrefloopError, counted
@@ -44,6 +45,7 @@ from generate.loop.folders import (
     read_claim,
     sampling_under_way,
     saved_unregistered,
+    taken_before,
     training_started,
     unclaim,
     unreported,
@@ -166,18 +168,25 @@ def _train_options(options: LoopOptions, reference: Iterate, folder: Path, round
     )
 
 
-def _done(workspace: Workspace, reference: Iterate, round: int, loop: Loop, folder: Path) -> dict | None:
+def _done(
+    workspace: Workspace, reference: Iterate, round: int, loop: Loop, folder: Path, later: Iterable[Path]
+) -> dict | None:
     """This chain's iterate of ``round``, trained from ``reference``, where it is registered: a model in the chain's
     ``folder`` for the iteration (`folders.iterate_path`) that the loop claimed (`folders.claim`), not any model
     trained with the loop's method from ``reference`` in that round (a human round's `train --method dpo`, a `train
     --method spin` by hand), which it never sampled for, nor another chain's (another --spin-name from the same
-    start took the first chain's iterate for its own and trained nothing)."""
+    start took the first chain's iterate for its own and trained nothing). Where none is, a claimed model that a
+    version before took for this chain's, and trained the chain's next iterate from (`folders.taken_before`:
+    ``later``, the chain's folders after ``folder``): it reruns and extends as it did."""
     claimed, mine = (reference.id, round), folder.resolve()
     # newest first, and no further than the newest claimed: only the claims that can decide are read
-    candidates = reversed(children(workspace, reference.id, loop.method, round))
+    candidates = list(reversed(children(workspace, reference.id, loop.method, round)))
     done = next(
         (m for m in candidates if Path(m.path).resolve() == mine and chain_of(m.path, loop) == claimed), None
     )
+    if done is None and candidates:
+        taken = taken_before(workspace, later, loop)
+        done = next((m for m in candidates if m.id in taken and chain_of(m.path, loop) == claimed), None)
     if done is None:
         return None
     models = workspace.frame("models")
@@ -191,6 +200,11 @@ def _done(workspace: Workspace, reference: Iterate, round: int, loop: Loop, fold
     }
 
 
+def _later(options: LoopOptions, workspace: Workspace, loop: Loop, iteration: int) -> Iterator[Path]:
+    """The chain's folders of the iterations after ``iteration``, in order (`folders.iterate_path`)."""
+    return (iterate_path(options, workspace, loop, later) for later in count(iteration + 1))
+
+
 def iterate_once(
     options: LoopOptions, workspace: Workspace, iteration: int, reference: Iterate, sets: dict, loop: Loop
 ) -> tuple[dict, Iterate]:
@@ -198,7 +212,7 @@ def iterate_once(
     round = reference.round + 1
     folder = iterate_folder(options, workspace, loop, iteration)
     marker_name = f"{loop.kind}.json"
-    model = _done(workspace, reference, round, loop, folder)
+    model = _done(workspace, reference, round, loop, folder, _later(options, workspace, loop, iteration))
     if model is not None and not unreported(model["path"], model["id"]):
         log.info("iteration %d: model %s is in the manifest already, not retrained", iteration, model["id"])
         record = read_claim(model["path"], loop) or {}
@@ -348,7 +362,8 @@ def check_rounds(
     for iteration in range(1, iterations + 2 if loop.kind == "spin" else iterations + 1):
         round = reference.round + 1
         mine = iterate_path(options, workspace, loop, iteration)
-        done = _done(workspace, reference, round, loop, mine) if reference.id else None
+        later = _later(options, workspace, loop, iteration)
+        done = _done(workspace, reference, round, loop, mine, later) if reference.id else None
         if done is not None:
             reference = _iterate_of(done)
             continue

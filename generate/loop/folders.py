@@ -16,9 +16,10 @@ import errno
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from functools import partial
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -218,6 +219,20 @@ def chain_of(folder: str | Path, loop: Loop) -> tuple:
     """(reference id, round) of the chain that claimed ``folder``; (None, None) for a folder no chain claimed."""
     theirs = read_claim(folder, loop) or {}
     return theirs.get("reference_id"), theirs.get("round")
+
+
+def taken_before(workspace: Workspace, later: Iterable[Path], loop: Loop) -> set[str]:
+    """The iterates a run of the chain by a version before 079bb8b0 took for its own from another chain of the same
+    start (it trained none of them): the model that the chain's first folder of ``later`` (its folders after this
+    iteration's, in order, as many looked at as the manifest has models) claims to train from, and its ancestors."""
+    models = workspace.frame("models")
+    parent_of = dict(zip(models["id"], models["parent_id"], strict=True))
+    first = next((folder for folder in islice(later, len(models)) if folder.exists()), None)
+    model, taken = (chain_of(first, loop)[0] if first is not None else None), set()
+    while isinstance(model, str) and model not in taken:  # to the start model (no parent)
+        taken.add(model)
+        model = parent_of.get(model)
+    return taken
 
 
 def claimed(runs: Path, folder: Path, reference: Iterate, round: int, loop: Loop) -> dict | None:
