@@ -8,8 +8,10 @@ only checked against the item the server put on that labeller's screen. Admin ha
 call; an admin is handed items only once they open the Label tab.
 """
 
+import asyncio
 import gc
 import inspect
+import threading
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
@@ -261,6 +263,7 @@ def launch(
             f"--host {host} --port {port}: cannot listen there (the port is in use, or the host is no address of "
             "this machine): give another --port or --host"
         ) from None
+    app.close = partial(_close_on_its_loop, app, app.close)
     if on_listen is not None:
         on_listen()
     try:
@@ -277,3 +280,25 @@ def launch(
         if block:
             app.close(verbose=False)
     return app
+
+
+def _close_on_its_loop(app: gr.Blocks, close: Callable[..., None], verbose: bool = True) -> None:
+    """Gradio's ``close``, its asyncio stop event first set on the server's own loop: ``close`` sets it from the
+    calling thread, and where the loop was adding or removing a waiter on it at that moment (a queue stream that
+    ends), the set raised "RuntimeError: deque mutated during iteration" (seen closing a served app in a browser
+    test). ``close``'s own set then finds it set and does nothing."""
+    event = getattr(getattr(app, "app", None), "stop_event", None)
+    loop = getattr(event, "_loop", None)  # bound once something awaited it
+    if event is not None and loop is not None and loop.is_running() and not event.is_set() and not _on(loop):
+        done = threading.Event()
+        loop.call_soon_threadsafe(lambda: (event.set(), done.set()))
+        done.wait(5)  # a loop too busy to run it in 5 s: `close` sets it as before
+    close(verbose)
+
+
+def _on(loop) -> bool:
+    """Whether this thread runs ``loop`` (then a set there is safe, and waiting for the loop would block it)."""
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
