@@ -69,7 +69,7 @@ def build_app(ctx: Context, title: str = "prefloop") -> gr.Blocks:
     task_view = TASKS[task]  # the label task's: the arena's is pairwise's
     editable = ctx.service.view in EDITABLE_VIEWS  # not the arena: its votes rate models, not answers
     keys = [*task_view.keys, edit_key(ctx.service.view)] if editable else task_view.keys
-    with gr.Blocks(title=f"{title} · {task} labelling") as app:
+    with ServedBlocks(title=f"{title} · {task} labelling") as app:
         with gr.Row(elem_classes="pf-header"):
             gr.HTML(f"<h1>{title} · {task} labelling</h1>")
             progress = gr.HTML(elem_id="pf-progress")
@@ -263,7 +263,6 @@ def launch(
             f"--host {host} --port {port}: cannot listen there (the port is in use, or the host is no address of "
             "this machine): give another --port or --host"
         ) from None
-    app.close = partial(_close_on_its_loop, app, app.close)
     if on_listen is not None:
         on_listen()
     try:
@@ -282,18 +281,25 @@ def launch(
     return app
 
 
-def _close_on_its_loop(app: gr.Blocks, close: Callable[..., None], verbose: bool = True) -> None:
-    """Gradio's ``close``, its asyncio stop event first set on the server's own loop: ``close`` sets it from the
-    calling thread, and where the loop was adding or removing a waiter on it at that moment (a queue stream that
-    ends), the set raised "RuntimeError: deque mutated during iteration" (seen closing a served app in a browser
-    test). ``close``'s own set then finds it set and does nothing."""
+class ServedBlocks(gr.Blocks):
+    """Gradio's Blocks, its ``close`` first setting the asyncio stop event on the server's own loop
+    (`set_stop_on_its_loop`); Gradio's own set then finds it set and does nothing."""
+
+    def close(self, verbose: bool = True) -> None:
+        set_stop_on_its_loop(self)
+        gr.Blocks.close(self, verbose)
+
+
+def set_stop_on_its_loop(app: gr.Blocks) -> None:
+    """Set Gradio's stop event on the server's loop: Gradio's ``close`` sets it from the calling thread, and where the
+    loop was adding or removing a waiter on it at that moment (a queue stream that ends), the set raised
+    "RuntimeError: deque mutated during iteration" (seen closing a served app in a browser test)."""
     event = getattr(getattr(app, "app", None), "stop_event", None)
     loop = getattr(event, "_loop", None)  # bound once something awaited it
     if event is not None and loop is not None and loop.is_running() and not event.is_set() and not _on(loop):
         done = threading.Event()
         loop.call_soon_threadsafe(lambda: (event.set(), done.set()))
-        done.wait(5)  # a loop too busy to run it in 5 s: `close` sets it as before
-    close(verbose)
+        done.wait(5)  # a loop too busy to run it in 5 s: Gradio's close sets it as before
 
 
 def _on(loop) -> bool:

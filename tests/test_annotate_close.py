@@ -6,10 +6,12 @@ import asyncio
 import threading
 from types import SimpleNamespace
 
-from annotate.app import _close_on_its_loop
+import gradio as gr
+
+from annotate.app import ServedBlocks, set_stop_on_its_loop
 
 
-def test_the_stop_event_is_set_on_the_servers_loop_before_gradios_close():
+def test_the_stop_event_is_set_on_the_servers_loop_before_gradios_close(monkeypatch):
     """Gradio's ``close`` set its asyncio stop event from the closing thread while the server's loop could be changing
     the event's waiters ("RuntimeError: deque mutated during iteration", a browser test's teardown): the set now runs
     on that loop, and ``close`` is called after it."""
@@ -29,8 +31,11 @@ def test_the_stop_event_is_set_on_the_servers_loop_before_gradios_close():
 
     waiting = asyncio.run_coroutine_threadsafe(make_and_await(), loop).result(5)
     app = SimpleNamespace(app=SimpleNamespace(stop_event=event))
+    monkeypatch.setattr(
+        gr.Blocks, "close", lambda self, verbose=True: calls.append((verbose, event.is_set()))
+    )
     try:
-        _close_on_its_loop(app, lambda verbose: calls.append((verbose, event.is_set())), verbose=False)
+        ServedBlocks.close(app, verbose=False)
         assert sets == [server]  # set by the loop's thread, once
         assert calls == [(False, True)]  # then Gradio's close, the event already set
         assert asyncio.run_coroutine_threadsafe(asyncio.wait_for(asyncio.shield(waiting), 5), loop).result(5)
@@ -40,7 +45,6 @@ def test_the_stop_event_is_set_on_the_servers_loop_before_gradios_close():
 
 
 def test_an_event_nothing_awaited_is_left_to_gradios_close():
-    calls = []
     event = asyncio.Event()  # never awaited: bound to no loop, no waiter to race
-    _close_on_its_loop(SimpleNamespace(app=SimpleNamespace(stop_event=event)), calls.append)
-    assert calls == [True] and not event.is_set()
+    set_stop_on_its_loop(SimpleNamespace(app=SimpleNamespace(stop_event=event)))
+    assert not event.is_set()
