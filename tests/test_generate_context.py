@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -268,12 +269,9 @@ def test_max_tokens_past_the_max_model_len_is_refused_naming_it(
     assert not (tmp_path / "ws").exists()
 
 
-def test_a_round_drivers_arena_folder_is_checked_against_the_max_model_len_too(
-    tmp_path, tiny_model_dir, short_model_dir, monkeypatch, capsys
-):
-    """The SPIN/judge drivers' --arena folders were checked against their config's context with --max-model-len
-    set, the context vLLM runs each of the job's models with, which `generate --arena` and --model are checked
-    against: `--max-tokens 50 --max-model-len 40` passed a folder of 64 tokens."""
+def round_driver_past_its_model_checks(tmp_path, monkeypatch) -> Path:
+    """A round driver (`generate.loop`) whose --model check passes and whose judge check stops the run past the
+    arena's (`past the arena's check`); returns its --prompts file: 8 prompts with gold answers."""
     monkeypatch.setattr("generate.loop.__main__.fetch_model", lambda *args: None)  # --model's check: above
 
     def past_the_arena(options):
@@ -282,6 +280,16 @@ def test_a_round_drivers_arena_folder_is_checked_against_the_max_model_len_too(
     monkeypatch.setattr("generate.loop.__main__.check_judge_model", past_the_arena)
     prompts = tmp_path / "p.json"
     prompts.write_text(json.dumps([{"prompt": f"Say {i}", "output": "ok"} for i in range(8)]))
+    return prompts
+
+
+def test_a_round_drivers_arena_folder_is_checked_against_the_max_model_len_too(
+    tmp_path, tiny_model_dir, short_model_dir, monkeypatch, capsys
+):
+    """The SPIN/judge drivers' --arena folders were checked against their config's context with --max-model-len
+    set, the context vLLM runs each of the job's models with, which `generate --arena` and --model are checked
+    against: `--max-tokens 50 --max-model-len 40` passed a folder of 64 tokens."""
+    prompts = round_driver_past_its_model_checks(tmp_path, monkeypatch)
     loop = [
         "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--engine", "auto", "--prompts", str(prompts),
         "--spin-iter", "1", "--test-fraction", "0.5", "--arena", f"{short_model_dir},newest",
@@ -303,14 +311,7 @@ def test_a_round_drivers_arena_manifest_id_is_checked_against_the_max_tokens_too
     had trained. It is checked up front, as its folder is, named by its id."""
     from data.records import ModelRecord
 
-    monkeypatch.setattr("generate.loop.__main__.fetch_model", lambda *args: None)  # --model's check: above
-
-    def past_the_arena(options):
-        raise PrefloopError("past the arena's check")
-
-    monkeypatch.setattr("generate.loop.__main__.check_judge_model", past_the_arena)
-    prompts = tmp_path / "p.json"
-    prompts.write_text(json.dumps([{"prompt": f"Say {i}", "output": "ok"} for i in range(8)]))
+    prompts = round_driver_past_its_model_checks(tmp_path, monkeypatch)
     ws = tmp_path / "ws"
     short = ModelRecord(str(short_model_dir), "base")
     Workspace.init(ws).append([short])
