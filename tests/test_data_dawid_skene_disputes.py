@@ -34,7 +34,7 @@ def test_items_nobody_else_labelled_decide_no_dispute():
 
 
 @pytest.mark.xfail(
-    strict=True, reason="a and b tied split the decisive answer over two rows, each with its prior"
+    strict=True, reason="one side against both_bad is fitted as both_bad, sure; the cause is not pinned down"
 )
 def test_a_side_against_both_bad_is_in_doubt():
     """bob picks a side and dave says both-bad, on one pair or on twenty: both_bad at 0.995–0.9999 (a side against
