@@ -34,7 +34,8 @@ def test_items_nobody_else_labelled_decide_no_dispute():
 
 
 @pytest.mark.xfail(
-    strict=True, reason="one side against both_bad is fitted as both_bad, sure; the cause is not pinned down"
+    strict=True,
+    reason="the shares p are fitted on the disputed items alone: a side's half goes to a and b, a quarter each, both_bad keeps its half, and each step feeds the 2:1 back (p(both_bad) 0.615 after one step, 0.966 at the end)",
 )
 def test_a_side_against_both_bad_is_in_doubt():
     """bob picks a side and dave says both-bad, on one pair or on twenty: both_bad at 0.995–0.9999 (a side against
