@@ -51,7 +51,9 @@ LOG_FILE = "log.jsonl"
 # commit, so that two at once (of one file, or of files sharing prompts) neither store a row twice nor count
 # another's, nor store labels that each one's checks would refuse beside the other's
 IMPORT_LOCK = "import.lock"
-_HOLDING = threading.local()  # ``paths``: the workspaces whose import lock this thread holds (`import_lock`)
+# ``paths``: the workspaces whose import lock this thread holds (`import_lock`); ``written``: per workspace, the
+# tables written under it, compacted once it is let go
+_HOLDING = threading.local()
 # the fields of an import's log line listing the items whose imported labels of each task the file stored (or holds
 # already): rank items, and answers (rated, KTO-labelled); `imported_by` reads them back
 ITEM_FIELDS = {"rank": "ranked_items", "rate": "rated_items", "kto": "kto_items"}
@@ -88,7 +90,7 @@ def write_records(workspace: Workspace, batch: list[object], counts: Counter) ->
         batch, kept = labels_to_write(workspace, batch)
         by_labeller = labels_by_labeller(workspace, batch)  # before the write: the labels it stores
         written = workspace.append(batch, skip_existing=True, compact=False)
-    workspace.compact_written(list(written))  # the lock let go first: the next import need not wait for it
+        _HOLDING.written[workspace.path.resolve()].update(written)  # compacted once the lock is let go
     new = Counter({f"new_{table}": n for table, n in written.items()})
     return counts + stored + kept + new + by_labeller
 
@@ -99,11 +101,15 @@ def import_lock(workspace: Workspace) -> Iterator[None]:
     what is stored to its write; where the file system takes no locks, a warning (imports went so before the lock);
     where it is read-only, none (an import of rows all stored says so, as before the lock; one with rows to write is
     refused at its write).
-    Taken again by the thread holding it (`write_records` within an import's checks and writes), it is held already."""
+    Taken again by the thread holding it (`write_records` within an import's checks and writes), it is held already.
+    The tables `write_records` wrote under it are compacted once it is let go (`Workspace.compact_written`), not
+    under it: another import need not wait for a compaction, which takes its own lock (`data.compaction`) and which
+    readers and writers of the tables never wait for. An import that fails leaves them to the next writer's."""
     path, mine = workspace.path.resolve(), vars(_HOLDING).setdefault("paths", set())
     if path in mine:
         yield
         return
+    written: set[str] = set()
     with ExitStack() as held:
         try:
             held.enter_context(waiting_lock(workspace.path / IMPORT_LOCK))
@@ -113,10 +119,13 @@ def import_lock(workspace: Workspace) -> Iterator[None]:
             if getattr(exc.__cause__, "errno", None) != errno.EROFS:
                 raise
         mine.add(path)
+        vars(_HOLDING).setdefault("written", {})[path] = written
         try:
             yield
         finally:
             mine.discard(path)
+            del _HOLDING.written[path]
+    workspace.compact_written(sorted(written))
 
 
 def stored_state(path: str | Path) -> frozenset[str]:

@@ -1,0 +1,43 @@
+"""The writers of stored prompts, answers and pairs besides `data import` take its turns (WS/import.lock): a gold
+file's `data gold` and `generate --prompts`; an import checked again under the lock warns once; the tables an import
+wrote are compacted once the lock is let go."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+
+from data import compaction, import_write
+from data.__main__ import main
+from data.imports import import_file
+from data.workspace import Workspace
+from tests.test_data_import_concurrent import TABLES, rows_file, run_meanwhile, stored_ids
+
+
+def lock_free(ws: Workspace) -> bool:
+    """Whether WS/import.lock is free now: taken (and let go) from an open file of its own, as another process would."""
+    fd = os.open(ws.path / import_write.IMPORT_LOCK, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def test_an_import_compacts_what_it_wrote_once_the_import_lock_is_let_go(tmp_path, monkeypatch):
+    """`data import` compacted the tables it wrote while it held the import lock (`write_records` ran inside the
+    command's turn): another import waited for the compaction too. It compacts them once the lock is let go."""
+    ws, free = Workspace.init(tmp_path / "ws"), []
+    compact = compaction.maybe_compact
+
+    def maybe_compact(root, name, *args):
+        free.append((name, lock_free(ws)))
+        return compact(root, name, *args)
+
+    monkeypatch.setattr(compaction, "maybe_compact", maybe_compact)
+    assert main(["import", "-w", str(ws.path), str(rows_file(tmp_path / "rows.jsonl", "a"))]) == 0
+    assert sorted(free) == [(name, True) for name in sorted(TABLES)]
+
