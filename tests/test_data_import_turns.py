@@ -41,3 +41,16 @@ def test_an_import_compacts_what_it_wrote_once_the_import_lock_is_let_go(tmp_pat
     assert main(["import", "-w", str(ws.path), str(rows_file(tmp_path / "rows.jsonl", "a"))]) == 0
     assert sorted(free) == [(name, True) for name in sorted(TABLES)]
 
+
+def test_an_import_checked_again_under_the_import_lock_warns_once(tmp_path, monkeypatch, caplog):
+    """A file whose rows give one prompt two gold answers, imported while another import writes: checked before the
+    other's write and again under the lock, it said "a different gold answer" twice. Once."""
+    ws = Workspace.init(tmp_path / "ws")
+    sft = tmp_path / "sft.jsonl"
+    sft.write_text("".join(json.dumps({"prompt": "q?", "output": answer}) + "\n" for answer in ("a", "b")))
+    done = run_meanwhile(monkeypatch, ws, lambda: main(["import", "-w", str(ws.path), str(sft)]))
+    assert import_file(ws, rows_file(tmp_path / "rows.jsonl", "a"))["new_prompts"] == 4
+    done["thread"].join()
+    assert done["result"] == 0
+    assert caplog.text.count("row 1: same prompt as row 0 with a different gold answer") == 1
+    assert max(stored_ids(ws, "prompts").values()) == 1
