@@ -10,6 +10,7 @@ import os
 
 from data import compaction, import_write
 from data.__main__ import main
+from data.gold import read_gold
 from data.imports import import_file
 from data.workspace import Workspace
 from tests.test_data_import_concurrent import TABLES, rows_file, run_meanwhile, stored_ids
@@ -54,3 +55,22 @@ def test_an_import_checked_again_under_the_import_lock_warns_once(tmp_path, monk
     assert done["result"] == 0
     assert caplog.text.count("row 1: same prompt as row 0 with a different gold answer") == 1
     assert max(stored_ids(ws, "prompts").values()) == 1
+
+
+def test_a_gold_file_given_while_an_import_writes_marks_what_that_one_stored(tmp_path, monkeypatch, capsys):
+    """`data gold FILE` of an import's rows, run while that import wrote: it matched its rows against the workspace
+    before the import's commit, found nothing and stored its own prompts, answers and pairs, each prompt stored twice
+    and each answer beside a copy of it. It takes the import's turn now (WS/import.lock) from its reads of what is
+    stored to its write: it marks the pairs the import stored, adding none."""
+    ws = Workspace.init(tmp_path / "ws")
+    rows, gold = rows_file(tmp_path / "rows.jsonl", "a"), tmp_path / "gold.jsonl"
+    gold.write_text(rows.read_text())
+    done = run_meanwhile(monkeypatch, ws, lambda: main(["gold", "-w", str(ws.path), str(gold)]))
+    assert import_file(ws, rows)["new_prompts"] == 4
+    done["thread"].join()
+    assert done["result"] == 0
+    for name in TABLES:
+        assert max(stored_ids(ws, name).values()) == 1, name
+    assert ws.read("completions").num_rows == 8 and ws.read("pairs").num_rows == 4
+    assert set(read_gold(ws).column("item_id").to_pylist()) == set(ws.read("pairs").column("id").to_pylist())
+    assert "files: matched 4 stored pairs" in capsys.readouterr().out
