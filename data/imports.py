@@ -105,6 +105,9 @@ class Loaded:
     compared: bool = False  # whether a row gives 3+ answers to pair (else --pairs-per-prompt changes nothing)
     # the answers it rates N/A, none of its rows rating them (`NA_RATING`; `data.import_guard.count_na_ratings`)
     na_answers: frozenset[str] = frozenset()
+    # what the workspace stored as the file was read (`stored_state`; `check_files` sets it): a write under the
+    # import lock checks the file again where that changed (`checked_again`)
+    read_at: frozenset[str] | None = None
 
 
 def _reject(exc: SchemaError) -> dict:
@@ -398,7 +401,10 @@ def check_files(workspace: str | Path, paths: list, options: ImportOptions) -> t
     stored takes its spelling); returns what was stored as they were read (`stored_state`), then the checked files
     and their `Spellings`."""
     state, spellings = stored_state(workspace), Spellings.at(workspace)
-    return state, ([check_file(path, options, spellings=spellings) for path in paths], spellings)
+    checked = [check_file(path, options, spellings=spellings) for path in paths]
+    for item in checked:
+        item.read_at = state
+    return state, (checked, spellings)
 
 
 def checked_again(
