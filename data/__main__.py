@@ -50,6 +50,7 @@ from data.import_write import (
     log_import,
     split_news,
     stopped_import,
+    stored_state,
     write_records,
 )
 from data.imports import check_files, checked_again, guard_files
@@ -263,13 +264,17 @@ def _gold_change(args: Any, workspace: Workspace) -> tuple[FileGold, list[Mark],
     the import lock (`import_lock`), as an import's rows are: a `data import` at once stored them twice, or its
     answers beside the file's copies that a match would have marked. The locks' order: import.lock first, then
     gold.lock (`apply_gold`'s); nothing holding gold.lock waits for import.lock, so the two never deadlock."""
-    marks = gold_from_flags(args)
+    marks, paths = gold_from_flags(args), list(args.files)
+    # every file is read and checked before anything is written or locked; read again under the lock where an
+    # import stored rows meanwhile (`stored_state`), as `data import` checks its files again (`checked_again`)
+    state, files = stored_state(workspace.path), gold_from_files(workspace, paths, args.split, args.rubric)
+    if args.rubric is not None and not args.rate_item and "rate" not in files.tasks:
+        raise PrefloopError("--rubric goes with --rate-item or a gold FILE's ratings (it checks them)")
     # no file: gold rows alone, as the apps write them
-    with import_lock(workspace) if args.files else nullcontext():
-        # every file is read and checked before anything is written
-        files = gold_from_files(workspace, list(args.files), args.split, args.rubric)
-        if args.rubric is not None and not args.rate_item and "rate" not in files.tasks:
-            raise PrefloopError("--rubric goes with --rate-item or a gold FILE's ratings (it checks them)")
+    with import_lock(workspace) if paths else nullcontext():
+        if paths and stored_state(workspace.path) != state:
+            files = gold_from_files(workspace, paths, args.split, args.rubric)
+        files.warn()
         # of the files' prompts: for their marks only
         arena = None if marks or args.from_split else files.arena
         marks += files.marks
