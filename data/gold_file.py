@@ -98,8 +98,9 @@ def _questions(
 ) -> tuple[list[Question | Ranked], Loaded]:
     """Every row of ``path`` as Questions (a ranking or ratings, checked against ``rubric``:
     `data.rank_rate_rows`; its texts with their first ``spellings``), and the file as checked (with the columns no
-    row read, `data.import_columns`, and the split conflicts `FileGold.warn` says); a row that is not one is a SchemaError (`_row_questions`), raised as the importer reads
-    the row: the first bad row of the file is the one named, whichever check finds it."""
+    row read, `data.import_columns`, and the split conflicts `FileGold.warn` says); a row that is not one is a
+    SchemaError (`_row_questions`), raised as the importer reads the row: the first bad row of the file is the one
+    named, whichever check finds it."""
     name, read = str(path), []
     options = ImportOptions(split=split, rubric=rubric, split_column=False)  # new prompts go to --split's
 
