@@ -38,7 +38,7 @@ from data.in_place import NoLocksError, append_line, check_one_name, waiting_loc
 from data.records import Label, Prompt, now
 from data.schemas import SCHEMAS
 from data.store import visible_parts
-from data.workspace import Workspace
+from data.workspace import Workspace, compaction_after
 
 if TYPE_CHECKING:
     from data.imports import Loaded
@@ -51,9 +51,7 @@ LOG_FILE = "log.jsonl"
 # commit, so that two at once (of one file, or of files sharing prompts) neither store a row twice nor count
 # another's, nor store labels that each one's checks would refuse beside the other's
 IMPORT_LOCK = "import.lock"
-# ``paths``: the workspaces whose import lock this thread holds (`import_lock`); ``written``: per workspace, the
-# tables written under it, compacted once it is let go
-_HOLDING = threading.local()
+_HOLDING = threading.local()  # ``paths``: the workspaces whose import lock this thread holds (`import_lock`)
 # the fields of an import's log line listing the items whose imported labels of each task the file stored (or holds
 # already): rank items, and answers (rated, KTO-labelled); `imported_by` reads them back
 ITEM_FIELDS = {"rank": "ranked_items", "rate": "rated_items", "kto": "kto_items"}
@@ -89,8 +87,7 @@ def write_records(workspace: Workspace, batch: list[object], counts: Counter) ->
         stored = stored_prompts(workspace, batch)
         batch, kept = labels_to_write(workspace, batch)
         by_labeller = labels_by_labeller(workspace, batch)  # before the write: the labels it stores
-        written = workspace.append(batch, skip_existing=True, compact=False)
-        _HOLDING.written[workspace.path.resolve()].update(written)  # compacted once the lock is let go
+        written = workspace.append(batch, skip_existing=True)  # compacted once the lock is let go
     new = Counter({f"new_{table}": n for table, n in written.items()})
     return counts + stored + kept + new + by_labeller
 
@@ -102,15 +99,14 @@ def import_lock(workspace: Workspace) -> Iterator[None]:
     where it is read-only, none (an import of rows all stored says so, as before the lock; one with rows to write is
     refused at its write).
     Taken again by the thread holding it (`write_records` within an import's checks and writes), it is held already.
-    The tables `write_records` wrote under it are compacted once it is let go (`Workspace.compact_written`), not
-    under it: another import need not wait for a compaction, which takes its own lock (`data.compaction`) and which
-    readers and writers of the tables never wait for. An import that fails leaves them to the next writer's."""
+    The tables written under it (`write_records`', a gold file's) are compacted once it is let go, not under it
+    (`compaction_after`): another import need not wait for a compaction."""
     path, mine = workspace.path.resolve(), vars(_HOLDING).setdefault("paths", set())
     if path in mine:
         yield
         return
-    written: set[str] = set()
     with ExitStack() as held:
+        held.enter_context(compaction_after(workspace))  # entered first, so left last: after the lock
         try:
             held.enter_context(waiting_lock(workspace.path / IMPORT_LOCK))
         except NoLocksError as exc:
@@ -119,13 +115,10 @@ def import_lock(workspace: Workspace) -> Iterator[None]:
             if getattr(exc.__cause__, "errno", None) != errno.EROFS:
                 raise
         mine.add(path)
-        vars(_HOLDING).setdefault("written", {})[path] = written
         try:
             yield
         finally:
             mine.discard(path)
-            del _HOLDING.written[path]
-    workspace.compact_written(sorted(written))
 
 
 def stored_state(path: str | Path) -> frozenset[str]:

@@ -8,6 +8,8 @@ import fcntl
 import json
 import os
 
+import pytest
+
 from data import compaction, import_write
 from data.__main__ import main
 from data.gold import read_gold
@@ -28,9 +30,11 @@ def lock_free(ws: Workspace) -> bool:
     return True
 
 
-def test_an_import_compacts_what_it_wrote_once_the_import_lock_is_let_go(tmp_path, monkeypatch):
+@pytest.mark.parametrize("command", ["import", "gold"])
+def test_an_import_compacts_what_it_wrote_once_the_import_lock_is_let_go(tmp_path, monkeypatch, command):
     """`data import` compacted the tables it wrote while it held the import lock (`write_records` ran inside the
-    command's turn): another import waited for the compaction too. It compacts them once the lock is let go."""
+    command's turn), and so did a gold file's `data gold`: another import waited for the compaction too. Each
+    compacts them once the lock is let go."""
     ws, free = Workspace.init(tmp_path / "ws"), []
     compact = compaction.maybe_compact
 
@@ -39,8 +43,9 @@ def test_an_import_compacts_what_it_wrote_once_the_import_lock_is_let_go(tmp_pat
         return compact(root, name, *args)
 
     monkeypatch.setattr(compaction, "maybe_compact", maybe_compact)
-    assert main(["import", "-w", str(ws.path), str(rows_file(tmp_path / "rows.jsonl", "a"))]) == 0
-    assert sorted(free) == [(name, True) for name in sorted(TABLES)]
+    assert main([command, "-w", str(ws.path), str(rows_file(tmp_path / "rows.jsonl", "a"))]) == 0
+    written = {"import": TABLES, "gold": ("prompts", "completions", "pairs", "gold")}[command]
+    assert sorted(free) == [(name, True) for name in sorted(written)]
 
 
 def test_an_import_checked_again_under_the_import_lock_warns_once(tmp_path, monkeypatch, caplog):
