@@ -22,6 +22,7 @@ import argparse
 import json
 import logging
 import sys
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,9 @@ from data.exclusion import check_exclusion
 from data.export import write_export, write_parquet
 from data.export_workspace import export_workspace
 from data.files import WriteError, failure_reason
-from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
+from data.gold import ANSWER, GOLD_TASKS, GoldChange, Mark, apply_gold, read_gold
 from data.gold_balance import one_sided_gold
-from data.gold_file import gold_from_files
+from data.gold_file import FileGold, gold_from_files
 from data.gold_sources import flags_trained, gold_from_flags, gold_from_split
 from data.import_labellers import ARENA_ANSWER, ARENA_UNNAMED, LABELLER_CONFLICT
 from data.import_options import ImportOptions, check_source_name
@@ -49,6 +50,7 @@ from data.import_write import (
     log_import,
     split_news,
     stopped_import,
+    stored_state,
     write_records,
 )
 from data.imports import check_files, checked_again, guard_files
@@ -256,21 +258,37 @@ def cmd_stats(args: Any) -> int:
     return 0
 
 
-def cmd_gold(args: Any) -> int:
-    workspace = Workspace(args.workspace)
-    marks = gold_from_flags(args)
-    # every file is read and checked before anything is written
-    files = gold_from_files(workspace, list(args.files), args.split, args.rubric)
+def _gold_change(args: Any, workspace: Workspace) -> tuple[FileGold, list[Mark], str, GoldChange]:
+    """`data gold`'s marks (with what its files add, and --from-split's note) and what `apply_gold` wrote of them.
+    A gold FILE's rows are matched to what is stored and its new prompts, answers and pairs written in one turn of
+    the import lock (`import_lock`), as an import's rows are: a `data import` at once stored them twice, or its
+    answers beside the file's copies that a match would have marked. The locks' order: import.lock first, then
+    gold.lock (`apply_gold`'s); nothing holding gold.lock waits for import.lock, so the two never deadlock."""
+    marks, paths = gold_from_flags(args), list(args.files)
+    # every file is read and checked before anything is written or locked; read again under the lock where an
+    # import stored rows meanwhile (`stored_state`), as `data import` checks its files again (`checked_again`)
+    state, files = stored_state(workspace.path), gold_from_files(workspace, paths, args.split, args.rubric)
     if args.rubric is not None and not args.rate_item and "rate" not in files.tasks:
         raise PrefloopError("--rubric goes with --rate-item or a gold FILE's ratings (it checks them)")
+    # no file: gold rows alone, as the apps write them
+    with import_lock(workspace) if paths else nullcontext():
+        if paths and stored_state(workspace.path) != state:
+            files = gold_from_files(workspace, paths, args.split, args.rubric)
+        files.warn()
+        # of the files' prompts: for their marks only
+        arena = None if marks or args.from_split else files.arena
+        marks += files.marks
+        left = ""
+        if args.from_split:
+            split_marks, left = gold_from_split(workspace, args.from_split)
+            marks += split_marks
+        return files, marks, left, apply_gold(workspace, marks, list(args.remove), files.records, arena)
+
+
+def cmd_gold(args: Any) -> int:
+    workspace = Workspace(args.workspace)
+    files, marks, left, change = _gold_change(args, workspace)
     order = load_rubric(args.rubric).names  # a one-sided gold note lists its aspects as the rate app does
-    arena = None if marks or args.from_split else files.arena  # of the files' prompts: for their marks only
-    marks += files.marks
-    left = ""
-    if args.from_split:
-        split_marks, left = gold_from_split(workspace, args.from_split)
-        marks += split_marks
-    change = apply_gold(workspace, marks, list(args.remove), files.records, arena)
     total, one_sided = 0, []  # one_sided: gold a one-answer labeller scores on as a careful one does
     for (
         task

@@ -284,7 +284,7 @@ def _check_rank_items_kept(
     )
 
 
-GOLD_LOCK = "gold.lock"  # WS/gold.lock: held by one `apply_gold` (of any process) as it reads and writes
+GOLD_LOCK = "gold.lock"  # one `apply_gold` (any process) reads, writes; inside import.lock, never around it
 log = logging.getLogger(__name__)
 
 

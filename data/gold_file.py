@@ -34,7 +34,7 @@ from data.import_formats import Example
 from data.import_options import ImportOptions
 from data.import_readers import refuse_split_flags
 from data.import_splits import warn_splits
-from data.imports import check_file
+from data.imports import Loaded, check_file
 from data.rank_rate_rows import Ranked
 from data.records import Completion, Pair, Prompt, content_id, prompt_id
 from data.rubric import load_rubric
@@ -95,11 +95,12 @@ class Question:
 
 def _questions(
     path: Path, split: str, rubric: Path | None, spellings: Spellings
-) -> tuple[list[Question | Ranked], str]:
+) -> tuple[list[Question | Ranked], Loaded]:
     """Every row of ``path`` as Questions (a ranking or ratings, checked against ``rubric``:
-    `data.rank_rate_rows`; its texts with their first ``spellings``), and the columns no row read
-    (`data.import_columns`); a row that is not one is a SchemaError (`_row_questions`), raised as the importer reads
-    the row: the first bad row of the file is the one named, whichever check finds it."""
+    `data.rank_rate_rows`; its texts with their first ``spellings``), and the file as checked (with the columns no
+    row read, `data.import_columns`, and the split conflicts `FileGold.warn` says); a row that is not one is a
+    SchemaError (`_row_questions`), raised as the importer reads the row: the first bad row of the file is the one
+    named, whichever check finds it."""
     name, read = str(path), []
     options = ImportOptions(split=split, rubric=rubric, split_column=False)  # new prompts go to --split's
 
@@ -107,7 +108,6 @@ def _questions(
         read.extend(_row_questions(name, *row))
 
     loaded = check_file(path, options, on_row, labels=False, spellings=spellings, split_hint=SPLIT_HINT)
-    warn_splits(loaded)  # a datasets folder's splits holding one new prompt: test wins
     # a gold file gives no prompt a gold (SFT) answer: a rated answer (a row's response) is not one
     prompts = {r.id: replace(r, gold=None) for r in loaded.records if isinstance(r, Prompt)}
     out = [  # on the file's prompt as first stored (its split)
@@ -116,7 +116,7 @@ def _questions(
         else replace(q, records=[prompts[q.prompt_id], *q.records])
         for q in read
     ]
-    return out, loaded.unread
+    return out, loaded
 
 
 def _row_questions(
@@ -278,6 +278,15 @@ class FileGold:
     # checks the files' marks against them too; None where no file was given
     arena: pa.Array | None = None
     unread: list[str] = field(default_factory=list)  # per file: "FILE: columns not read: ..." (`check_file`)
+    # the files as read, whose split conflicts `warn` says
+    checked: list[Loaded] = field(default_factory=list)
+
+    def warn(self) -> None:
+        """The files' split conflicts (a datasets folder's splits holding one new prompt: test wins), a warning each
+        (`warn_splits`), said once for the files as last read: `data gold` reads them again where an import
+        stored rows meanwhile."""
+        for loaded in self.checked:
+            warn_splits(loaded)
 
     def summary(self) -> str:
         """The files' part of `data gold`'s summary line: stored items matched, items added and their split."""
@@ -381,13 +390,15 @@ def gold_from_files(
             None,
         )
     rubric_of = cache(lambda: load_rubric(rubric))  # read once, where a row has ratings
-    read, unread, spellings = [], [], Spellings(workspace)  # a text near a stored one is that one
+    read, checked, spellings = [], [], Spellings(workspace)  # a text near a stored one is that one
     for path in paths:
-        questions, columns = _questions(Path(path), split or DEFAULT_SPLIT, rubric, spellings)
+        questions, loaded = _questions(Path(path), split or DEFAULT_SPLIT, rubric, spellings)
         read += questions
-        unread += [f"{path}: {columns}"] if columns else []
+        checked.append(loaded)
+    unread = [f"{path}: {loaded.unread}" for path, loaded in zip(paths, checked) if loaded.unread]
     questions, duplicates = _distinct(read)
-    out = FileGold(duplicate_rows=duplicates, given=True, tasks={q.task for q in read}, unread=unread)
+    tasks = {q.task for q in read}
+    out = FileGold(duplicate_rows=duplicates, given=True, tasks=tasks, unread=unread, checked=checked)
     prompts = sorted({q.key[1] for q in questions})  # a key is (task, prompt, texts)
     out.arena = stored_arena_answers(workspace, prompts)
     added = _choice_gold(workspace, [q for q in questions if q.task in NOUN], out)

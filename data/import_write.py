@@ -38,7 +38,7 @@ from data.in_place import NoLocksError, append_line, check_one_name, waiting_loc
 from data.records import Label, Prompt, now
 from data.schemas import SCHEMAS
 from data.store import visible_parts
-from data.workspace import Workspace
+from data.workspace import Workspace, compaction_after
 
 if TYPE_CHECKING:
     from data.imports import Loaded
@@ -87,8 +87,7 @@ def write_records(workspace: Workspace, batch: list[object], counts: Counter) ->
         stored = stored_prompts(workspace, batch)
         batch, kept = labels_to_write(workspace, batch)
         by_labeller = labels_by_labeller(workspace, batch)  # before the write: the labels it stores
-        written = workspace.append(batch, skip_existing=True, compact=False)
-    workspace.compact_written(list(written))  # the lock let go first: the next import need not wait for it
+        written = workspace.append(batch, skip_existing=True)  # compacted once the lock is let go
     new = Counter({f"new_{table}": n for table, n in written.items()})
     return counts + stored + kept + new + by_labeller
 
@@ -99,12 +98,15 @@ def import_lock(workspace: Workspace) -> Iterator[None]:
     what is stored to its write; where the file system takes no locks, a warning (imports went so before the lock);
     where it is read-only, none (an import of rows all stored says so, as before the lock; one with rows to write is
     refused at its write).
-    Taken again by the thread holding it (`write_records` within an import's checks and writes), it is held already."""
+    Taken again by the thread holding it (`write_records` within an import's checks and writes), it is held already.
+    The tables written under it (`write_records`', a gold file's) are compacted once it is let go, not under it
+    (`compaction_after`): another import need not wait for a compaction."""
     path, mine = workspace.path.resolve(), vars(_HOLDING).setdefault("paths", set())
     if path in mine:
         yield
         return
     with ExitStack() as held:
+        held.enter_context(compaction_after(workspace))  # entered first, so left last: after the lock
         try:
             held.enter_context(waiting_lock(workspace.path / IMPORT_LOCK))
         except NoLocksError as exc:

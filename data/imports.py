@@ -75,6 +75,7 @@ __all__ = [
     "import_file",
     "kept_lines",
     "load_file",
+    "warn_gold_conflicts",
     "write_records",
 ]
 log = logging.getLogger(__name__)
@@ -104,6 +105,9 @@ class Loaded:
     compared: bool = False  # whether a row gives 3+ answers to pair (else --pairs-per-prompt changes nothing)
     # the answers it rates N/A, none of its rows rating them (`NA_RATING`; `data.import_guard.count_na_ratings`)
     na_answers: frozenset[str] = frozenset()
+    # what the workspace stored as the file was read (`stored_state`; `check_files` sets it): a write under the
+    # import lock checks the file again where that changed (`checked_again`)
+    read_at: frozenset[str] | None = None
 
 
 def _reject(exc: SchemaError) -> dict:
@@ -244,8 +248,8 @@ class _Gathered:
     def loaded(
         self, path: Path, fmt: str, rows: int, rank_rate: RankRateRows, stored: Callable[[str], bool]
     ) -> Loaded:
-        """The file's `Loaded`, of its ``rows``; a SchemaError where every row was left out. The first few gold
-        conflicts are a warning each (all are counted and logged); split conflicts are counted here (the new
+        """The file's `Loaded`, of its ``rows``; a SchemaError where every row was left out. Gold conflicts are
+        counted here and warned of by the caller (`warn_gold_conflicts`); split conflicts are counted here (the new
         prompts' train rows another row holds out, ``stored`` telling the stored prompts apart, and the rows left out
         as their prompt is stored in train) and warned of once the import's files are settled
         (`data.import_splits.warn_splits`)."""
@@ -258,9 +262,6 @@ class _Gathered:
         counts[NA_RATING] = len(rank_rate.na_answers)
         if self.rejects and len(self.rejects) == rows:
             raise _all_skipped(name, self.rejects)
-        for conflict in self.prompts.conflicts[:5]:
-            message = "%s, row %d: same prompt as row %d with a different gold answer; the first is kept"
-            log.warning(message, name, conflict["row"], conflict["first_row"])
         batch = [prompt for prompt, _ in self.prompts.by_id.values()] + self.answers
         rows_of = {prompt_id: row for prompt_id, (_, row) in self.prompts.by_id.items()}
         return Loaded(
@@ -281,6 +282,15 @@ class _Gathered:
             self.compared,
             rank_rate.na_answers,
         )
+
+
+def warn_gold_conflicts(item: Loaded) -> None:
+    """A warning each for the first few gold conflicts of the checked file ``item`` (all are counted and logged),
+    said by the caller of `check_file` for the file as it is written: a file checked again (under the import lock,
+    `checked_again`; without rows the workspace refused, `guard_files`) said each twice."""
+    for conflict in item.gold_conflicts[:5]:
+        message = "%s, row %d: same prompt as row %d with a different gold answer; the first is kept"
+        log.warning(message, item.path, conflict["row"], conflict["first_row"])
 
 
 def check_file(
@@ -355,6 +365,7 @@ def load_file(
 ) -> tuple[list[object], Counter]:
     """Read and check every record of ``path``; returns workspace records and counts. Writes nothing."""
     loaded = check_file(path, ImportOptions(fmt, source, split, test_fraction, **options))
+    warn_gold_conflicts(loaded)
     return loaded.records, loaded.counts
 
 
@@ -379,7 +390,8 @@ def guard_files(
     check_rank_items(workspace, loaded)
     loaded = hold_out_across(loaded, spellings.stored)
     count_na_ratings(workspace, loaded)
-    for item in loaded:
+    for item in loaded:  # once, for the files as they are written
+        warn_gold_conflicts(item)
         warn_splits(item)
     return loaded
 
@@ -389,7 +401,10 @@ def check_files(workspace: str | Path, paths: list, options: ImportOptions) -> t
     stored takes its spelling); returns what was stored as they were read (`stored_state`), then the checked files
     and their `Spellings`."""
     state, spellings = stored_state(workspace), Spellings.at(workspace)
-    return state, ([check_file(path, options, spellings=spellings) for path in paths], spellings)
+    checked = [check_file(path, options, spellings=spellings) for path in paths]
+    for item in checked:
+        item.read_at = state
+    return state, (checked, spellings)
 
 
 def checked_again(

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -50,6 +52,8 @@ HOLDINGS_FOLDER = "holdings"  # which item each labeller holds, per view, for a 
 # Children before parents: what a reader of several tables reads first, so that every row it sees has its parents.
 READ_ORDER = ("arenas", "gold", "scores", "reflogps", "labels", "pairs", "completions", "prompts", "models")
 STRAY_SHOWN = 5  # files `Workspace.stray_line` names; the rest are "..."
+# ``tables``, per thread: workspace (resolved path) -> the tables written in its `compaction_after` block
+_AFTER = threading.local()
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +236,11 @@ class Workspace:
         A failure here loses nothing and undoes nothing, so it is a warning, never the write's error (an error would
         say the rows were not written): the next writer compacts again, as the app's background compactor does.
         The warning quotes what failed, never a WriteError's "nothing was written", which the complete write
-        beside it would contradict."""
+        beside it would contradict. Within `compaction_after` of this workspace (this thread's), at its end."""
+        waiting = vars(_AFTER).get("tables", {}).get(self.path.resolve())
+        if waiting is not None:
+            waiting.update(names)
+            return
         for name in names:
             try:
                 compaction.maybe_compact(self.path, name)
@@ -282,6 +290,24 @@ class Workspace:
     def orphans(self) -> dict[str, list[Path]]:
         """Parts of batches whose writer died before committing them (invisible; `compact` removes them)."""
         return compaction.orphans(self.path)
+
+
+@contextmanager
+def compaction_after(workspace: Workspace) -> Iterator[None]:
+    """The tables this thread writes to ``workspace`` in the block (`Workspace.compact_written`) compacted at its
+    end, not as they are written: `data.import_write.import_lock` lets the import lock go first, so that another
+    import need not wait for a compaction (which takes a lock of its own, `data.compaction`, and which readers and
+    writers never wait for). Nested, the outermost block compacts."""
+    path, held = workspace.path.resolve(), vars(_AFTER).setdefault("tables", {})
+    if path in held:
+        yield
+        return
+    held[path] = tables = set()
+    try:
+        yield
+    finally:
+        del held[path]
+        workspace.compact_written(sorted(tables))  # a failure is a warning: rows written stay written
 
 
 def refuse_a_stored_folder(path: Path, said: str = "", advice: str = "give a folder outside it") -> None:

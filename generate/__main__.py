@@ -311,7 +311,7 @@ def run(options: GenerateOptions) -> dict:
     judge_folder = check_judge_model(options)
     workspace = existing or Workspace.init(options.workspace)
     if loaded:  # what `data import` would say of it beside its counts, and warn of
-        said, warnings = import_prompts(workspace, loaded, options.test_fraction or 0.0)
+        loaded, said, warnings = import_prompts(workspace, loaded, options.test_fraction or 0.0)
         for line in said:
             print(line)
         for line in warnings:

@@ -13,13 +13,15 @@ from data.chat_template import chat_template_for
 from data.errors import PrefloopError, check_file_name, counted
 from data.files import refuse_unwritable
 from data.import_summary import split_line, warning_lines
-from data.import_write import copy_warning, log_import, split_news
+from data.import_write import copy_warning, import_lock, log_import, split_news
 from data.imports import (
     ImportOptions,
     ImportPreview,
     Loaded,
-    check_file,
+    check_files,
     check_rank_items,
+    checked_again,
+    warn_gold_conflicts,
     write_records,
 )
 from data.lineage import (
@@ -41,7 +43,6 @@ from data.provision import (
     sample_path,
 )
 from data.records import Prompt, has_gold
-from data.spellings import Spellings
 from data.workspace import Workspace, WorkspaceError
 from generate.arena_models import BASE
 from generate.context import check_max_tokens
@@ -143,7 +144,8 @@ def read_prompts(prompts: str | None, test_fraction: float, workspace: str | Pat
         prompts, becomes, "it to `python -m data import --source NAME` first (then leave --prompts out)"
     )
     path = sample_path(prompts) if prompts in SAMPLES else Path(prompts)
-    return check_file(path, prompts_options(test_fraction), spellings=Spellings.at(workspace))
+    # what is stored as it is read too (`Loaded.read_at`): `import_prompts` checks it again where that changed
+    return check_files(workspace, [path], prompts_options(test_fraction))[1][0][0]
 
 
 def prompts_options(test_fraction: float) -> ImportOptions:
@@ -226,25 +228,34 @@ def file_share_line(
 
 def import_prompts(
     workspace: Workspace, loaded: Loaded, test_fraction: float, default_of: str | None = None
-) -> tuple[list[str], list[str]]:
+) -> tuple[Loaded, list[str], list[str]]:
     """Store the --prompts file ``loaded`` (read with ``test_fraction``, `read_prompts`; ``default_of``: the driver
-    whose default it is, none given) in ``workspace``; returns what `data import` would say about it beside its
+    whose default it is, none given) in ``workspace``; returns the file as stored (read again where another import
+    stored rows since it was read), what `data import` would say about it beside its
     counts (`prompts_line`), then how many of its new prompts the fraction put in the test split
     (`data.import_summary.split_line`): the share varies around the fraction; and apart, for stderr, the warnings
     `data import` would print of it, in its words (`data.import_summary.warning_lines`). Its line in the import log
     (WS/imports/log.jsonl) is written as `data import` writes one (`data.import_write.log_import`: the file, its
-    sha256, options, counts stored and skipped by reason), so the log's readers see it."""
-    counts = write_records(workspace, loaded.records, loaded.counts)
+    sha256, options, counts stored and skipped by reason), so the log's readers see it. As `data import`, it checks
+    the file against what is stored, writes it and its log line in one turn of the import lock (`import_lock`):
+    where another import stored rows since `read_prompts`, the file is read again (its texts' spellings, its
+    prompts' splits) and its answers checked again (`check_rank_items`) there. No model samples meanwhile."""
+    options = prompts_options(test_fraction)
+    with import_lock(workspace):
+        read = loaded
+        (loaded,), _ = checked_again(workspace, loaded.read_at, ([loaded], None), options)
+        if loaded is not read:  # checked against the workspace as `preview_prompts` saw it, else
+            check_rank_items(workspace, [loaded])
+        warn_gold_conflicts(loaded)
+        counts = write_records(workspace, loaded.records, loaded.counts)
+        # its source as `read_prompts` names it: the file's name (no --source)
+        copied = copy_warning(workspace, loaded, counts, loaded.path.stem)
+        log_import(workspace, loaded, counts, options)  # after the copy's warning, as there
     split = split_line(counts, test_fraction, default_of)
-    # its source as `read_prompts` names it: the file's name (no --source)
-    copied = copy_warning(workspace, loaded, counts, loaded.path.stem)
-    log_import(
-        workspace, loaded, counts, prompts_options(test_fraction)
-    )  # after the copy's warning, as there
     # no split asked of the file without a fraction (--split is the one sampled): a stored split kept is no news
     counts = split_news(counts, bool(test_fraction))
     said = [line for line in (prompts_line(loaded, counts), split) if line]
-    return said, warning_lines(loaded, counts, copied)
+    return loaded, said, warning_lines(loaded, counts, copied)
 
 
 def known_prompts(workspace: Workspace | None, loaded: Loaded | None) -> dict[str, tuple[str, str | None]]:

@@ -379,18 +379,19 @@ def test_a_new_answer_never_changes_a_gold_rank_item(tmp_path, capsys, row, fiel
 def test_an_item_that_changed_after_the_file_was_read_is_refused_naming_its_row(
     tmp_path, capsys, monkeypatch
 ):
-    """Another process (an import) adds answers to the rank item a row matched between the file's reading and the
-    write: the item has left the rank app, and the refusal named only the file, not the row that asked for it."""
+    """Another process adds answers to the rank item a row matched between the file's reading and the write (a
+    sampling job, which takes no import lock: an import waits for the gold file's turn, and one before it has the
+    file read again): the item has left the rank app, and the refusal named only the file, not the row that asked
+    for it."""
     ws, items, answers = build(tmp_path / "ws")
     prompt = ws.read("completions", ["prompt_id"], ("id", answers[0][:1])).column("prompt_id")[0].as_py()
-    reading = data_main.gold_from_files
+    writing = data_main.apply_gold
 
-    def then_an_import(*args, **kwargs):
-        files = reading(*args, **kwargs)
+    def after_a_sampling(*args, **kwargs):
         ws.append([Completion(prompt, f"late {k}", "other", "import") for k in range(3)])
-        return files
+        return writing(*args, **kwargs)
 
-    monkeypatch.setattr(data_main, "gold_from_files", then_an_import)
+    monkeypatch.setattr(data_main, "apply_gold", after_a_sampling)
     rate = {"prompt": "Question 1?", "response": "answer 1.0", "ratings": FULL}
     rank = {"prompt": "Question 0?", "completions": texts(0, range(4)), "ranking": "1 > 2 > 3 > 4"}
     path = write(tmp_path / "gold.jsonl", rate, rank)

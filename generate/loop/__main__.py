@@ -282,7 +282,7 @@ def run(options: LoopOptions) -> dict:
         if loaded:
             default_of = driver_of(options) if options.test_fraction is None else None
             # said as `data import` says them
-            said, warnings = import_prompts(workspace, loaded, fraction, default_of)
+            loaded, said, warnings = import_prompts(workspace, loaded, fraction, default_of)
             for line in said:
                 print(line)
             for line in warnings:
