@@ -31,6 +31,7 @@ own, handing an item to K labellers of its own beside the first's K, each rewrit
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import math
@@ -44,7 +45,7 @@ from pathlib import Path
 
 from data.files import WriteError, atomic_write, failure_reason, folder_for_writing, read_beside, remove
 from data.import_records import within_depth
-from data.in_place import append_line, hold_lock, let_go
+from data.in_place import append_line, hold_lock, let_go, open_in_place
 from data.temp_writers import remove_dead_temps
 
 REWRITE_LINES = 10_000
@@ -211,15 +212,25 @@ class ViewLock:
             except WriteError as exc:
                 # the folder gone between its mkdir or open and the lock file's open: another view's start,
                 # refused with nothing to label, took away the folder its take made (`withdraw`): made again
-                if not isinstance(exc.__cause__, FileNotFoundError) or not os.path.isdir(self.folder.parent):
-                    raise
+                if isinstance(exc.__cause__, FileNotFoundError) and os.path.isdir(self.folder.parent):
+                    continue
+                self._remove_folder()
+                raise
+            except BaseException:  # refused (held, a link there), or no lock to take: nothing made is left
+                self._remove_folder()
+                raise
 
     def _take(self) -> int:
         self.made = [] if os.path.lexists(self.folder) else [self.folder]
         with folder_for_writing(self.folder, make=True) as dir_fd:
             while True:
                 there = _stat(self.path, dir_fd)
-                fd = hold_lock(self.path, self._held, dir_fd)
+                try:
+                    fd = hold_lock(self.path, self._held, dir_fd)
+                except BaseException:
+                    if there is None:
+                        _remove_unheld(self.path, dir_fd)
+                    raise
                 # a file its holder removed as it let go (`withdraw`) between the open and the lock: the lock of
                 # a file no longer there, which the next start, making a new one, would take too
                 now = _stat(self.path, dir_fd)
@@ -239,10 +250,14 @@ class ViewLock:
         if self.path in self.made:
             with suppress(OSError), folder_for_writing(self.folder) as dir_fd:
                 remove(self.path, dir_fd)
+        self._remove_folder()
+        let_go(self.fd)
+
+    def _remove_folder(self) -> None:
+        """Remove the folder where `take` made it and nothing else came into it since."""
         if self.folder in self.made:
             with suppress(OSError):  # not empty: another view's app came meanwhile
                 os.rmdir(self.folder)
-        let_go(self.fd)
 
     def _held(self, by: str) -> str:
         return (
@@ -257,6 +272,29 @@ def _stat(path: Path, dir_fd: int) -> os.stat_result | None:
         return os.stat(path.name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
         return None
+
+
+def _remove_unheld(path: Path, dir_fd: int) -> None:
+    """Remove the lock file ``path`` a take made where that take failed (the file system takes no locks, the disk
+    full as the pid was written), unless another start holds it now: it goes while this process holds its lock, as
+    `ViewLock.withdraw` removes it (a start that locks it meanwhile finds it gone, `ViewLock._take`); on a file
+    system that takes no locks, no start holds one. A file there that is no longer the one opened is left."""
+    try:
+        fd = open_in_place(path, os.O_RDONLY, dir_fd=dir_fd, one_name=False)
+    except OSError:  # gone, or never the take's to open
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # another start's now
+            return
+        except OSError:  # no locks here: none held either
+            pass
+        now = _stat(path, dir_fd)
+        if now is not None and os.path.samestat(now, os.fstat(fd)):
+            remove(path, dir_fd)
+    finally:
+        os.close(fd)
 
 
 def _is_hold(holding: Holding | None) -> bool:

@@ -3,6 +3,8 @@ is refused at once, having read nothing, and a start refused once it holds the l
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import socket
 
@@ -114,3 +116,73 @@ def test_a_folder_another_views_refused_start_removed_meanwhile_is_made_again(tm
     finally:
         lock.withdraw()
     assert not folder.exists()
+
+
+def no_locks(fd, operation):
+    raise OSError(errno.ENOLCK, "No locks available")
+
+
+def disk_full(fd, data, offset):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize(
+    ("module", "call", "failure", "said"),
+    [
+        (fcntl, "flock", no_locks, "{lock}: the file system here takes no locks (no locks available)"),
+        (os, "pwrite", disk_full, "the disk is full: nothing was written to {lock}"),
+    ],
+    ids=["no locks", "disk full"],
+)
+@pytest.mark.parametrize("before", [[], ["kto.lock"], ["pairwise.lock"]])
+def test_a_lock_that_fails_leaves_the_workspace_as_it_was_in_one_line(
+    label_ws, monkeypatch, capsys, module, call, failure, said, before
+):
+    """A lock the file system refuses (ENOLCK), or whose pid the full disk would not take, stopped the start in one
+    line but left the holdings/ folder and the lock file it made behind (its `withdraw` was for a start refused
+    with nothing to label alone)."""
+    folder = label_ws.path / HOLDINGS_FOLDER
+    if before:
+        folder.mkdir()
+    for name in before:
+        (folder / name).write_text("")
+    was = listing(label_ws.path)
+    monkeypatch.setattr(module, call, failure)
+    assert main(["-w", str(label_ws.path), "--demo-user"]) == 2
+    assert capsys.readouterr() == ("", f"error: {said.format(lock=folder / 'pairwise.lock')}\n")
+    assert listing(label_ws.path) == was
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_take_that_failed_leaves_the_lock_file_another_start_holds(tmp_path, monkeypatch, when):
+    """A take that made no lock of its own (refused: another start made the file and locked it between this one's
+    look and its open; or the disk full as its pid was written, another start locking the file once it let go)
+    leaves that file, and the folder it is in, to the start that holds it."""
+    from data.errors import PrefloopError
+
+    folder, other = tmp_path / HOLDINGS_FOLDER, holdings.ViewLock(tmp_path / HOLDINGS_FOLDER, "pairwise")
+    hold_lock, tries = holdings.hold_lock, []
+
+    def another_start_meanwhile(path, held, dir_fd):
+        tries.append(path)
+        if len(tries) > 1:  # the other start's
+            return hold_lock(path, held, dir_fd)
+        if when == "before":
+            other.take()
+            return hold_lock(path, held, dir_fd)
+        with monkeypatch.context() as patch:
+            patch.setattr(os, "pwrite", disk_full)
+            try:
+                return hold_lock(path, held, dir_fd)
+            finally:
+                patch.undo()
+                other.take()
+
+    monkeypatch.setattr(holdings, "hold_lock", another_start_meanwhile)
+    with pytest.raises(PrefloopError if when == "before" else OSError):
+        holdings.ViewLock(folder, "pairwise").take()
+    monkeypatch.undo()
+    try:
+        assert os.fstat(other.fd).st_ino == os.stat(folder / "pairwise.lock").st_ino
+    finally:
+        other.withdraw()
