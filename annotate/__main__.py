@@ -243,7 +243,7 @@ def serve(options: AnnotateOptions) -> int:
     rubric = load_rubric(options.rubric) if options.task == "rate" else None
     from annotate.web import check_host  # starlette's imports: only when serving
 
-    check_host(options.host)
+    check_host(options.host, options.port)
     # One app per view of a workspace, its lock taken before a table is read: a second app is refused at once.
     lock = ViewLock(workspace.path / HOLDINGS_FOLDER, options.task)
     lock.take()
