@@ -186,11 +186,6 @@ class Holdings:
         return True
 
 
-def claim_view(folder: Path, view: str) -> int:
-    """Take the lock of ``view`` (`ViewLock.take`) for as long as the descriptor returned stays open."""
-    return ViewLock(folder, view).take()
-
-
 class ViewLock:
     """The lock of one view of a workspace (``<view>.lock`` in the holdings ``folder``), held by the app serving it,
     and what taking it made, which `withdraw` takes away where the app then serves nothing."""

@@ -26,7 +26,7 @@ def test_a_second_app_is_refused_before_it_reads_a_table(label_ws, monkeypatch, 
     import annotate.app
 
     folder = label_ws.path / HOLDINGS_FOLDER
-    running = holdings.claim_view(folder, "pairwise")
+    running = holdings.ViewLock(folder, "pairwise").take()
     read = []
     monkeypatch.setattr(Loading, "reload", lambda self, *args, **kwargs: read.append(self))
     monkeypatch.setattr(annotate.app, "launch", lambda *args, **kwargs: pytest.fail("a second app served"))
@@ -61,7 +61,7 @@ def test_a_start_with_nothing_to_label_takes_away_only_what_its_lock_made(tmp_pa
     assert main(["-w", str(empty)]) == 2
     assert "nothing to label for task pairwise" in capsys.readouterr().err
     assert listing(empty) == was
-    os.close(holdings.claim_view(empty / HOLDINGS_FOLDER, "pairwise"))  # and the view is free
+    os.close(holdings.ViewLock(empty / HOLDINGS_FOLDER, "pairwise").take())  # and the view is free
 
 
 def test_a_lock_taken_on_a_file_its_holder_removed_is_taken_again_on_the_file_there(tmp_path, monkeypatch):
@@ -79,7 +79,7 @@ def test_a_lock_taken_on_a_file_its_holder_removed_is_taken_again_on_the_file_th
         return fd
 
     monkeypatch.setattr(holdings, "hold_lock", removed_as_it_is_locked)
-    fd = holdings.claim_view(folder, "pairwise")
+    fd = holdings.ViewLock(folder, "pairwise").take()
     try:
         assert len(taken) == 2
         assert os.fstat(fd).st_ino == os.stat(folder / "pairwise.lock").st_ino
