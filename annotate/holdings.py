@@ -37,8 +37,8 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Container, Iterable
-from contextlib import suppress
+from collections.abc import Callable, Container, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -192,8 +192,43 @@ class ViewLock:
 
     def __init__(self, folder: Path, view: str):
         self.folder, self.view, self.path = folder, view, folder / f"{view}.lock"
+        self.start = folder / f"{view}.start"  # the start lock (`starting`)
         self.made: list[Path] = []  # the folder, the lock file: where `take` made them
         self.fd = -1
+
+    @contextmanager
+    def starting(self) -> Iterator[None]:
+        """Hold the view's start lock (``<view>.start``) for the ``with`` block, the app's start from its `take` to
+        its tables read, waiting first while another start of the view holds it. A start that came while another
+        read the tables was refused as if that one served the view, which then found nothing to label: nothing
+        served it. It finds what the first found now, and a start while an app serves is refused at once, once
+        that app's start is over. The file goes as the block ends where it was made here, under its lock (a start
+        waiting on it then finds it gone and makes another); so does the folder, where it was made here and
+        nothing else came into it. On a file system that takes no locks, no start waits: `take` says it takes none."""
+        while True:
+            made = not os.path.lexists(self.folder)
+            try:
+                with folder_for_writing(self.folder, make=True) as dir_fd:
+                    fd, mine = _wait_turn(self.start, dir_fd, self.view)
+                break
+            except WriteError as exc:  # the folder gone meanwhile, as in `take`: made again
+                if isinstance(exc.__cause__, FileNotFoundError) and os.path.isdir(self.folder.parent):
+                    continue
+                if made:
+                    with suppress(OSError):
+                        os.rmdir(self.folder)
+                raise
+        try:
+            yield
+        finally:  # the folder before the lock is let go: a start waiting on it makes both again, and removes them
+            if mine:
+                with suppress(OSError), folder_for_writing(self.folder) as dir_fd:
+                    remove(self.start, dir_fd)
+            if made:
+                with suppress(OSError):  # not empty: the app serves, or another view's came meanwhile
+                    os.rmdir(self.folder)
+            if fd is not None:
+                os.close(fd)
 
     def take(self) -> int:
         """Take the lock for as long as this process runs, or refuse (PrefloopError naming the process that holds it)
@@ -267,6 +302,40 @@ def _stat(path: Path, dir_fd: int) -> os.stat_result | None:
         return os.stat(path.name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
         return None
+
+
+def _wait_turn(path: Path, dir_fd: int, view: str) -> tuple[int | None, bool]:
+    """The start lock ``path`` (`ViewLock.starting`) taken, once another start of ``view`` that holds it lets go:
+    its descriptor, and whether this start made the file; (None, False) on a file system that takes no locks. Not a
+    `data.in_place.waiting_lock`: a start that let go removed the file, whose lock a start waiting on it then holds,
+    which it sees here (as `ViewLock._take` does) and takes again on the file there. A start forks no child, which
+    would keep the lock (`data.in_place._close_in_child` closes the locks of `hold_lock` alone)."""
+    while True:
+        there = _stat(path, dir_fd)
+        # nothing is written in it: a hard link there is harmless, as at a `waiting_lock`
+        fd = open_in_place(path, os.O_RDWR | os.O_CREAT, dir_fd=dir_fd, one_name=False)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log.info(
+                    "%s: another app is starting --task %s (reading the tables): waiting for its start",
+                    path,
+                    view,
+                )
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # no locks on this file system: no start waits, none holds it
+            os.close(fd)
+            if there is None:
+                remove(path, dir_fd)
+            return None, False
+        except BaseException:  # Ctrl-C while waiting
+            os.close(fd)
+            raise
+        now = _stat(path, dir_fd)
+        if now is not None and os.path.samestat(now, os.fstat(fd)):
+            return fd, there is None
+        os.close(fd)
 
 
 def _remove_unheld(path: Path, dir_fd: int) -> None:

@@ -7,6 +7,7 @@ import errno
 import fcntl
 import os
 import socket
+import threading
 
 import pytest
 
@@ -186,3 +187,44 @@ def test_a_take_that_failed_leaves_the_lock_file_another_start_holds(tmp_path, m
         assert os.fstat(other.fd).st_ino == os.stat(folder / "pairwise.lock").st_ino
     finally:
         other.withdraw()
+
+
+def test_two_starts_at_once_with_nothing_to_label_both_say_so(tmp_path, monkeypatch, capsys):
+    """A second start while the first read the tables (holding the view's lock) was refused as if "another app
+    serves --task pairwise", which then stopped itself with nothing to label: nothing served the view. It waits for
+    the first's start to end (the view's start lock), then finds what the first found."""
+    import annotate.__main__
+
+    empty = tmp_path / "empty"
+    Workspace.init(empty)
+    add_user(empty / "users.toml", "ann", PASSWORD)
+    was = listing(empty)
+    found, second, waiting, statuses = annotate.__main__.nothing_to_label, [], threading.Event(), []
+    flock = fcntl.flock
+
+    def waited(fd, operation):  # the second start waits for the first's
+        if operation == fcntl.LOCK_EX and threading.current_thread() in second:
+            waiting.set()
+        return flock(fd, operation)
+
+    def start() -> None:
+        try:
+            statuses.append(main(["-w", str(empty)]))
+        finally:
+            waiting.set()  # refused at once, it never waited
+
+    def second_start_meanwhile(*args):  # the first found nothing to label, its lock still held
+        if not second:
+            second.append(threading.Thread(target=start))
+            second[0].start()
+            assert waiting.wait(30)
+        return found(*args)
+
+    monkeypatch.setattr(fcntl, "flock", waited)
+    monkeypatch.setattr(annotate.__main__, "nothing_to_label", second_start_meanwhile)
+    assert main(["-w", str(empty)]) == 2
+    second[0].join()
+    assert statuses == [2]
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 2 and all("nothing to label for task pairwise" in line for line in lines), lines
+    assert listing(empty) == was
