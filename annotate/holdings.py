@@ -211,8 +211,8 @@ class ViewLock:
                 with folder_for_writing(self.folder, make=True) as dir_fd:
                     fd, mine = _wait_turn(self.start, dir_fd, self.view)
                 break
-            except WriteError as exc:  # the folder gone meanwhile, as in `take`: made again
-                if isinstance(exc.__cause__, FileNotFoundError) and os.path.isdir(self.folder.parent):
+            except WriteError as exc:
+                if self._folder_went(exc):
                     continue
                 if made:
                     with suppress(OSError):
@@ -240,9 +240,7 @@ class ViewLock:
             try:
                 return self._take()
             except WriteError as exc:
-                # the folder gone between its mkdir or open and the lock file's open: another view's start,
-                # refused with nothing to label, took away the folder its take made (`withdraw`): made again
-                if isinstance(exc.__cause__, FileNotFoundError) and os.path.isdir(self.folder.parent):
+                if self._folder_went(exc):
                     continue
                 self._remove_folder()
                 raise
@@ -282,6 +280,12 @@ class ViewLock:
                 remove(self.path, dir_fd)
         self._remove_folder()
         let_go(self.fd)
+
+    def _folder_went(self, exc: WriteError) -> bool:
+        """Whether ``exc`` is the folder gone between its mkdir or open and a lock file's open in it: another start,
+        refused with nothing to label (another view's, or this one's that this start waited for), took away the
+        folder it made (`withdraw`, `starting`): made again."""
+        return isinstance(exc.__cause__, FileNotFoundError) and os.path.isdir(self.folder.parent)
 
     def _remove_folder(self) -> None:
         """Remove the folder where `take` made it and nothing else came into it since."""
