@@ -243,31 +243,33 @@ def serve(options: AnnotateOptions) -> int:
     rubric = load_rubric(options.rubric) if options.task == "rate" else None
     from annotate.web import check_host  # starlette's imports: only when serving
 
-    check_host(options.host)
-    # One app per view of a workspace, its lock taken before a table is read: a second app is refused at once.
+    check_host(options.host, options.port)
+    # One app per view of a workspace, its lock taken before a table is read: a second app is refused at once
+    # (once a start of the view that reads the tables meanwhile is over: it may find nothing to label, and let go).
     lock = ViewLock(workspace.path / HOLDINGS_FOLDER, options.task)
-    lock.take()
 
     def refuse_empty(service: LabelService) -> None:
         if not service.queue.items:  # gold items are met only among regular ones (--gold-rate): none alone
             gold = len(service.items)
             raise PrefloopError(nothing_to_label(workspace, options.task, options.workspace, gold))
 
-    try:
-        service = LabelService(
-            workspace,
-            options.task,
-            options.overlap,
-            options.lease_minutes * 60,
-            order=options.order,
-            suggest=options.suggest,
-            gold_rate=options.gold_rate,
-            rubric=rubric,
-            check=refuse_empty,  # before the view's holds are read and rewritten: a refused start writes nothing
-        )
-    except BaseException:
-        lock.withdraw()
-        raise
+    with lock.starting():
+        lock.take()
+        try:
+            service = LabelService(
+                workspace,
+                options.task,
+                options.overlap,
+                options.lease_minutes * 60,
+                order=options.order,
+                suggest=options.suggest,
+                gold_rate=options.gold_rate,
+                rubric=rubric,
+                check=refuse_empty,  # before the view's holds are read and rewritten: a refused start writes nothing
+            )
+        except BaseException:
+            lock.withdraw()
+            raise
     try:
         return serve_view(options, workspace, service, auth, limits, password)
     finally:

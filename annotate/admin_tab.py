@@ -71,9 +71,10 @@ class Selected:
 # markup) and go on screen through this gate, in the page, only while its Admin tab is open: the server cannot know
 # of a Label click on its way, and a draw finishing meanwhile put the model names in the page, behind the Label tab.
 # (offsetParent, as the page script asks: `checkVisibility` is missing before Safari 17.4 and Firefox 106)
+# The page counts the draws it gated (`window.pfGated`): a draw's answer, on screen or emptied, is an event to wait on.
 GATE = (
-    "(...drawn) => window.pfAdminOpen !== false && document.getElementById('pf-admin-refresh')?.offsetParent"
-    " ? drawn : drawn.map(() => '')"
+    "(...drawn) => (window.pfGated = (window.pfGated || 0) + 1) && window.pfAdminOpen !== false"
+    " && document.getElementById('pf-admin-refresh')?.offsetParent ? drawn : drawn.map(() => '')"
 )
 
 

@@ -31,20 +31,21 @@ own, handing an item to K labellers of its own beside the first's K, each rewrit
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import math
 import os
 import time
-from collections.abc import Callable, Container, Iterable
-from contextlib import suppress
+from collections.abc import Callable, Container, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from data.files import WriteError, atomic_write, failure_reason, folder_for_writing, read_beside, remove
 from data.import_records import within_depth
-from data.in_place import append_line, hold_lock, let_go
+from data.in_place import append_line, hold_lock, let_go, open_in_place
 from data.temp_writers import remove_dead_temps
 
 REWRITE_LINES = 10_000
@@ -185,19 +186,49 @@ class Holdings:
         return True
 
 
-def claim_view(folder: Path, view: str) -> int:
-    """Take the lock of ``view`` (`ViewLock.take`) for as long as the descriptor returned stays open."""
-    return ViewLock(folder, view).take()
-
-
 class ViewLock:
     """The lock of one view of a workspace (``<view>.lock`` in the holdings ``folder``), held by the app serving it,
     and what taking it made, which `withdraw` takes away where the app then serves nothing."""
 
     def __init__(self, folder: Path, view: str):
         self.folder, self.view, self.path = folder, view, folder / f"{view}.lock"
+        self.start = folder / f"{view}.start"  # the start lock (`starting`)
         self.made: list[Path] = []  # the folder, the lock file: where `take` made them
         self.fd = -1
+
+    @contextmanager
+    def starting(self) -> Iterator[None]:
+        """Hold the view's start lock (``<view>.start``) for the ``with`` block, the app's start from its `take` to
+        its tables read, waiting first while another start of the view holds it. A start that came while another
+        read the tables was refused as if that one served the view, which then found nothing to label: nothing
+        served it. It finds what the first found now, and a start while an app serves is refused at once, once
+        that app's start is over. The file goes as the block ends where it was made here, under its lock (a start
+        waiting on it then finds it gone and makes another); so does the folder, where it was made here and
+        nothing else came into it. On a file system that takes no locks, no start waits: `take` says it takes none."""
+        while True:
+            made = not os.path.lexists(self.folder)
+            try:
+                with folder_for_writing(self.folder, make=True) as dir_fd:
+                    fd, mine = _wait_turn(self.start, dir_fd, self.view)
+                break
+            except WriteError as exc:
+                if self._folder_went(exc):
+                    continue
+                if made:
+                    with suppress(OSError):
+                        os.rmdir(self.folder)
+                raise
+        try:
+            yield
+        finally:  # the folder before the lock is let go: a start waiting on it makes both again, and removes them
+            if mine:
+                with suppress(OSError), folder_for_writing(self.folder) as dir_fd:
+                    remove(self.start, dir_fd)
+            if made:
+                with suppress(OSError):  # not empty: the app serves, or another view's came meanwhile
+                    os.rmdir(self.folder)
+            if fd is not None:
+                os.close(fd)
 
     def take(self) -> int:
         """Take the lock for as long as this process runs, or refuse (PrefloopError naming the process that holds it)
@@ -209,17 +240,25 @@ class ViewLock:
             try:
                 return self._take()
             except WriteError as exc:
-                # the folder gone between its mkdir or open and the lock file's open: another view's start,
-                # refused with nothing to label, took away the folder its take made (`withdraw`): made again
-                if not isinstance(exc.__cause__, FileNotFoundError) or not os.path.isdir(self.folder.parent):
-                    raise
+                if self._folder_went(exc):
+                    continue
+                self._remove_folder()
+                raise
+            except BaseException:  # refused (held, a link there), or no lock to take: nothing made is left
+                self._remove_folder()
+                raise
 
     def _take(self) -> int:
         self.made = [] if os.path.lexists(self.folder) else [self.folder]
         with folder_for_writing(self.folder, make=True) as dir_fd:
             while True:
                 there = _stat(self.path, dir_fd)
-                fd = hold_lock(self.path, self._held, dir_fd)
+                try:
+                    fd = hold_lock(self.path, self._held, dir_fd)
+                except BaseException:
+                    if there is None:
+                        _remove_unheld(self.path, dir_fd)
+                    raise
                 # a file its holder removed as it let go (`withdraw`) between the open and the lock: the lock of
                 # a file no longer there, which the next start, making a new one, would take too
                 now = _stat(self.path, dir_fd)
@@ -239,10 +278,20 @@ class ViewLock:
         if self.path in self.made:
             with suppress(OSError), folder_for_writing(self.folder) as dir_fd:
                 remove(self.path, dir_fd)
+        self._remove_folder()
+        let_go(self.fd)
+
+    def _folder_went(self, exc: WriteError) -> bool:
+        """Whether ``exc`` is the folder gone between its mkdir or open and a lock file's open in it: another start,
+        refused with nothing to label (another view's, or this one's that this start waited for), took away the
+        folder it made (`withdraw`, `starting`): made again."""
+        return isinstance(exc.__cause__, FileNotFoundError) and os.path.isdir(self.folder.parent)
+
+    def _remove_folder(self) -> None:
+        """Remove the folder where `take` made it and nothing else came into it since."""
         if self.folder in self.made:
             with suppress(OSError):  # not empty: another view's app came meanwhile
                 os.rmdir(self.folder)
-        let_go(self.fd)
 
     def _held(self, by: str) -> str:
         return (
@@ -257,6 +306,63 @@ def _stat(path: Path, dir_fd: int) -> os.stat_result | None:
         return os.stat(path.name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
         return None
+
+
+def _wait_turn(path: Path, dir_fd: int, view: str) -> tuple[int | None, bool]:
+    """The start lock ``path`` (`ViewLock.starting`) taken, once another start of ``view`` that holds it lets go:
+    its descriptor, and whether this start made the file; (None, False) on a file system that takes no locks. Not a
+    `data.in_place.waiting_lock`: a start that let go removed the file, whose lock a start waiting on it then holds,
+    which it sees here (as `ViewLock._take` does) and takes again on the file there. A start forks no child, which
+    would keep the lock (`data.in_place._close_in_child` closes the locks of `hold_lock` alone)."""
+    while True:
+        there = _stat(path, dir_fd)
+        # nothing is written in it: a hard link there is harmless, as at a `waiting_lock`
+        fd = open_in_place(path, os.O_RDWR | os.O_CREAT, dir_fd=dir_fd, one_name=False)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log.info(
+                    "%s: another app is starting --task %s (reading the tables): waiting for its start",
+                    path,
+                    view,
+                )
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # no locks on this file system: no start waits, none holds it
+            os.close(fd)
+            if there is None:
+                remove(path, dir_fd)
+            return None, False
+        except BaseException:  # Ctrl-C while waiting
+            os.close(fd)
+            raise
+        now = _stat(path, dir_fd)
+        if now is not None and os.path.samestat(now, os.fstat(fd)):
+            return fd, there is None
+        os.close(fd)
+
+
+def _remove_unheld(path: Path, dir_fd: int) -> None:
+    """Remove the lock file ``path`` a take made where that take failed (the file system takes no locks, the disk
+    full as the pid was written), unless another start holds it now: it goes while this process holds its lock, as
+    `ViewLock.withdraw` removes it (a start that locks it meanwhile finds it gone, `ViewLock._take`); on a file
+    system that takes no locks, no start holds one. A file there that is no longer the one opened is left."""
+    try:
+        fd = open_in_place(path, os.O_RDONLY, dir_fd=dir_fd, one_name=False)
+    except OSError:  # gone, or never the take's to open
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # another start's now
+            return
+        except OSError:  # no locks here: none held either
+            pass
+        now = _stat(path, dir_fd)
+        if now is not None and os.path.samestat(now, os.fstat(fd)):
+            remove(path, dir_fd)
+    finally:
+        os.close(fd)
 
 
 def _is_hold(holding: Holding | None) -> bool:

@@ -18,6 +18,7 @@ Gradio serves the pages and events; ``Guard`` adds what it lacks for a labelling
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import math
 import os
@@ -86,16 +87,17 @@ def bracketed(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-def check_host(host: str) -> None:
-    """Refuse (PrefloopError naming --host) a host that is no address of this machine, before the app loads the
-    workspace or claims its view: uvicorn logged its own "ERROR: [Errno -2] Name or service not known" above ours.
-    Every address the name resolves to is bound, as the server binds them all (uvicorn's ``loop.create_server``,
-    uvloop's or asyncio's: getaddrinfo with ``AI_PASSIVE``, a listening socket per address, one of a family this
-    machine has no sockets of passed over): the first alone let a later one fail the launch. Bound on port 0, which
-    no other program holds: a port in use is found as the app starts listening."""
+def check_host(host: str, port: int = 0) -> None:
+    """Refuse (PrefloopError naming --host) a host that is no address of this machine, or (naming --port) one where
+    ``port`` is in use, before the app loads the workspace or claims its view: uvicorn logged its own "ERROR: [Errno
+    -2] Name or service not known" above ours. Every address the name resolves to is bound, as the server binds them
+    all (uvicorn's ``loop.create_server``, uvloop's or asyncio's: getaddrinfo with ``AI_PASSIVE``, a listening socket
+    per address, ``SO_REUSEADDR`` and, for IPv6, ``IPV6_V6ONLY``; one of a family this machine has no sockets of
+    passed over): the first alone let a later one fail the launch, the port of a later one too, once the view's lock
+    was taken. Port 0 (no port) checks the host alone: no other program holds it."""
     bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host  # `[::1]`: Gradio strips them
     try:
-        found = socket.getaddrinfo(bare, 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        found = socket.getaddrinfo(bare, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except UnicodeError as exc:  # the idna codec's: an empty label, or one over 63 characters
         raise _cannot_listen(host, f"no host name: {exc.__cause__ or exc}") from None
     except OSError as exc:  # socket.gaierror: a name that does not resolve
@@ -109,10 +111,19 @@ def check_host(host: str) -> None:
             reason = named + (exc.strerror or str(exc))
             continue
         with probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a port left in TIME_WAIT is free
+            if family == socket.AF_INET6:  # as the server's: :: does not take 0.0.0.0's port too
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             try:
                 probe.bind(address)
             except OSError as exc:
-                raise _cannot_listen(host, named + (exc.strerror or str(exc))) from None
+                said = named + (exc.strerror or str(exc))
+                # the port's: another program's, or one below 1024 this user may not take
+                if port and exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                    raise PrefloopError(
+                        f"--host {host} --port {port}: cannot listen there ({said}): give another --port"
+                    ) from None
+                raise _cannot_listen(host, said) from None
         bound = True
     if not bound:  # the server would listen on none of them
         raise _cannot_listen(host, reason)

@@ -809,20 +809,26 @@ def test_serving_options_are_one_line_before_the_app_starts(
     assert capsys.readouterr().err == f"error: {said.format(dir=tmp_path, latin1=latin1)}\n"
 
 
-def test_a_port_in_use_is_one_line_naming_the_flag(label_ws, users_file, capsys):
-    """Gradio's own message told the user to set GRADIO_SERVER_PORT or pass `server_port` to `launch()`."""
+@pytest.mark.parametrize("when", ["before the start", "between the host check and the launch"])
+def test_a_port_in_use_is_one_line_naming_the_flag(label_ws, users_file, capsys, monkeypatch, when):
+    """Gradio's own message told the user to set GRADIO_SERVER_PORT or pass `server_port` to `launch()`. The host
+    check finds a port in use before the workspace is read (`check_host`); one taken after it, at launch."""
     import socket
 
+    import annotate.web
+
+    if when != "before the start":
+        monkeypatch.setattr(annotate.web, "check_host", lambda host, port: None)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         assert main(["-w", str(label_ws.path), "--users", str(users_file), "--port", str(port)]) == 2
     out, err = capsys.readouterr()
-    assert err == (
-        f"error: --host 127.0.0.1 --port {port}: cannot listen there (the port is in use, or the host is no "
-        "address of this machine): give another --port or --host\n"
-    )
+    why = "Address already in use): give another --port"
+    if when != "before the start":
+        why = "the port is in use, or the host is no address of this machine): give another --port or --host"
+    assert err == f"error: --host 127.0.0.1 --port {port}: cannot listen there ({why}\n"
     assert out == ""  # its "URL http://127.0.0.1:PORT/" came first, as if it served there
 
 

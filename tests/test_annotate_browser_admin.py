@@ -620,9 +620,11 @@ def test_a_draw_answered_between_the_label_click_and_the_server_hearing_it_puts_
         assert held.wait(WAIT_MS / 1000)
         page.get_by_role("tab", name="Label").click()
         page.wait_for_function("!document.getElementById('pf-admin-refresh')?.checkVisibility()")
+        gated = page.evaluate("window.pfGated || 0")
         gate.set()
         assert answered.wait(WAIT_MS / 1000)
-        page.wait_for_timeout(500)  # the draw's answer reaches the page meanwhile
+        # the draw's answer reaches the page, and its gate, before the server hears of the Label tab
+        page.wait_for_function(f"(window.pfGated || 0) > {gated}", timeout=WAIT_MS)
         heard.set()
         wait_settled(page)
         assert not page.evaluate("window.pfLeak || document.body.innerHTML.includes('/models/')")

@@ -345,9 +345,9 @@ def test_a_pick_resent_for_an_item_whose_hold_line_was_lost_is_taken_as_without_
 SERVING = textwrap.dedent(
     """
     import pathlib, socket, sys
-    from annotate.holdings import claim_view
+    from annotate.holdings import ViewLock
     socket.gethostname = lambda: "labs-2"  # the first app runs on another host of a shared file system
-    claim_view(pathlib.Path(sys.argv[1]), sys.argv[2])  # as `python -m annotate` does before it serves the view
+    ViewLock(pathlib.Path(sys.argv[1]), sys.argv[2]).take()  # as `python -m annotate` does before it serves the view
     print("serving", flush=True)
     sys.stdin.read()
     """
@@ -381,24 +381,23 @@ def test_a_second_app_on_a_view_served_is_refused_in_one_line_and_a_killed_apps_
             "this workspace; two would each hand an item to --overlap labellers of their own: stop it first"
         ]
         assert not (folder / "pairwise.jsonl").exists()  # the refused app wrote no holds
-        os.close(holdings.claim_view(folder, "kto"))  # another view is served beside it
+        os.close(holdings.ViewLock(folder, "kto").take())  # another view is served beside it
     finally:
         first.kill()
         first.wait()
-    claim = holdings.claim_view(
-        folder, "pairwise"
-    )  # the lock went with the killed app: nothing to clear by hand
+    # the lock went with the killed app: nothing to clear by hand
+    claim = holdings.ViewLock(folder, "pairwise").take()
     with pytest.raises(
         PrefloopError, match=re.escape(f"(pid {os.getpid()} on {socket.gethostname()}) serves")
     ):
-        holdings.claim_view(folder, "pairwise")  # a second app in one process too
+        holdings.ViewLock(folder, "pairwise").take()  # a second app in one process too
     os.close(claim)
     (folder / "rate.lock").symlink_to(label_ws.path / "elsewhere")
     with pytest.raises(NotAFileError, match=NOT_A_FILE):
-        holdings.claim_view(folder, "rate")
+        holdings.ViewLock(folder, "rate").take()
     (folder / "rank.lock").mkdir()  # refused as `data validate` names it, not as a write that failed
     with pytest.raises(NotAFileError, match=f"rank.lock: {A_DIRECTORY}"):
-        holdings.claim_view(folder, "rank")
+        holdings.ViewLock(folder, "rank").take()
 
 
 def test_an_app_whose_start_fails_after_the_claim_lets_go_of_its_view(label_ws, monkeypatch, capsys):
@@ -413,7 +412,7 @@ def test_an_app_whose_start_fails_after_the_claim_lets_go_of_its_view(label_ws, 
     monkeypatch.setattr(app, "launch", port_in_use)
     assert main(["-w", str(label_ws.path), "--demo-user"]) == 2
     assert "cannot listen there" in capsys.readouterr().err
-    os.close(holdings.claim_view(label_ws.path / HOLDINGS_FOLDER, "pairwise"))
+    os.close(holdings.ViewLock(label_ws.path / HOLDINGS_FOLDER, "pairwise").take())
 
 
 def test_a_hard_link_at_the_lock_or_the_hold_file_is_refused_never_written_through(
@@ -481,22 +480,22 @@ def test_a_lock_a_running_app_holds_hard_linked_since_names_the_app_not_the_link
     its own beside the running one. The lock is tried first: a running app's is named as such; the link is refused
     once none holds it, and the lock is free again after that refusal."""
     folder = tmp_path / HOLDINGS_FOLDER
-    running = holdings.claim_view(folder, "pairwise")
+    running = holdings.ViewLock(folder, "pairwise").take()
     os.link(folder / "pairwise.lock", tmp_path / "backup.lock")
     try:
         with pytest.raises(
             PrefloopError, match=re.escape(f"(pid {os.getpid()} on {socket.gethostname()}) serves")
         ):
-            holdings.claim_view(folder, "pairwise")
+            holdings.ViewLock(folder, "pairwise").take()
     finally:
         os.close(running)
     with pytest.raises(
         NotAFileError, match=re.escape(f"{folder / 'pairwise.lock'}: {HARD_LINK.format(links=2)}")
     ):
-        holdings.claim_view(folder, "pairwise")
+        holdings.ViewLock(folder, "pairwise").take()
     assert (tmp_path / "backup.lock").read_text() == f"{os.getpid()} {socket.gethostname()}\n"
     (tmp_path / "backup.lock").unlink()
-    os.close(holdings.claim_view(folder, "pairwise"))
+    os.close(holdings.ViewLock(folder, "pairwise").take())
 
 
 def test_an_app_starting_while_validate_looks_at_its_lock_is_not_told_a_stopped_app_serves(tmp_path):
@@ -519,9 +518,9 @@ def test_an_app_starting_while_validate_looks_at_its_lock_is_not_told_a_stopped_
         threading.Timer(0.05, os.close, [look]).start()  # let go a moment later
         if links == 2:
             with pytest.raises(NotAFileError, match=re.escape(f"{lock}: {HARD_LINK.format(links=2)}")):
-                holdings.claim_view(folder, view)
+                holdings.ViewLock(folder, view).take()
         else:
-            os.close(holdings.claim_view(folder, view))
+            os.close(holdings.ViewLock(folder, view).take())
 
 
 def test_a_lock_of_a_user_this_machine_has_no_name_for_is_named_by_uid_once(tmp_path, monkeypatch):
@@ -543,7 +542,7 @@ def test_a_lock_of_a_user_this_machine_has_no_name_for_is_named_by_uid_once(tmp_
     monkeypatch.setattr(os, "open", as_another_user)
     me = pwd.getpwuid(os.geteuid()).pw_name
     with pytest.raises(OSError) as refused:
-        holdings.claim_view(folder, "pairwise")
+        holdings.ViewLock(folder, "pairwise").take()
     assert str(refused.value) == (
         f"permission denied (the file belongs to uid {uid}, no user here, and this runs as {me}: run it as uid "
         f"{uid}, or have uid {uid} let {me} write it): nothing was written to {lock}"
@@ -564,4 +563,4 @@ def test_an_app_on_a_file_system_without_locks_is_refused_naming_its_lock(tmp_pa
     lock = folder / "pairwise.lock"
     refused = f"^{re.escape(f'{lock}: the file system here takes no locks ({reason})')}$"
     with pytest.raises(PrefloopError, match=refused):
-        holdings.claim_view(folder, "pairwise")
+        holdings.ViewLock(folder, "pairwise").take()

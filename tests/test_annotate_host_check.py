@@ -78,3 +78,28 @@ def test_an_address_of_a_family_without_sockets_here_is_passed_over_as_the_serve
         PrefloopError, match=r"\(::1: Address family not supported by protocol: no address of this"
     ):
         check_host("six.test")
+
+
+def test_a_port_in_use_on_a_later_address_is_one_line_before_anything_is_written(
+    label_ws, capsys, monkeypatch
+):
+    """The host check bound each address on port 0: a port another program listens on at the name's second address
+    was found only at launch (uvicorn binds every address), once the view's lock was taken (and, in a real launch,
+    the session key written)."""
+    import annotate.app
+
+    with socket.socket() as other:  # another program listening on the name's second address
+        other.bind(("127.0.0.2", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        resolving(monkeypatch, "two.test", "127.0.0.1", "127.0.0.2")
+        monkeypatch.setattr(annotate.app, "launch", lambda *args, **kwargs: pytest.fail("served"))
+        before = sorted(p.relative_to(label_ws.path) for p in label_ws.path.rglob("*"))
+        args = ["-w", str(label_ws.path), "--demo-user", "--host", "two.test", "--port", str(port)]
+        assert main(args) == 2
+    assert capsys.readouterr() == (
+        "",
+        f"error: --host two.test --port {port}: cannot listen there (127.0.0.2: Address already in use): give "
+        "another --port\n",
+    )
+    assert sorted(p.relative_to(label_ws.path) for p in label_ws.path.rglob("*")) == before

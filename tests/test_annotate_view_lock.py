@@ -3,8 +3,11 @@ is refused at once, having read nothing, and a start refused once it holds the l
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import socket
+import threading
 
 import pytest
 
@@ -24,7 +27,7 @@ def test_a_second_app_is_refused_before_it_reads_a_table(label_ws, monkeypatch, 
     import annotate.app
 
     folder = label_ws.path / HOLDINGS_FOLDER
-    running = holdings.claim_view(folder, "pairwise")
+    running = holdings.ViewLock(folder, "pairwise").take()
     read = []
     monkeypatch.setattr(Loading, "reload", lambda self, *args, **kwargs: read.append(self))
     monkeypatch.setattr(annotate.app, "launch", lambda *args, **kwargs: pytest.fail("a second app served"))
@@ -59,7 +62,7 @@ def test_a_start_with_nothing_to_label_takes_away_only_what_its_lock_made(tmp_pa
     assert main(["-w", str(empty)]) == 2
     assert "nothing to label for task pairwise" in capsys.readouterr().err
     assert listing(empty) == was
-    os.close(holdings.claim_view(empty / HOLDINGS_FOLDER, "pairwise"))  # and the view is free
+    os.close(holdings.ViewLock(empty / HOLDINGS_FOLDER, "pairwise").take())  # and the view is free
 
 
 def test_a_lock_taken_on_a_file_its_holder_removed_is_taken_again_on_the_file_there(tmp_path, monkeypatch):
@@ -77,7 +80,7 @@ def test_a_lock_taken_on_a_file_its_holder_removed_is_taken_again_on_the_file_th
         return fd
 
     monkeypatch.setattr(holdings, "hold_lock", removed_as_it_is_locked)
-    fd = holdings.claim_view(folder, "pairwise")
+    fd = holdings.ViewLock(folder, "pairwise").take()
     try:
         assert len(taken) == 2
         assert os.fstat(fd).st_ino == os.stat(folder / "pairwise.lock").st_ino
@@ -114,3 +117,114 @@ def test_a_folder_another_views_refused_start_removed_meanwhile_is_made_again(tm
     finally:
         lock.withdraw()
     assert not folder.exists()
+
+
+def no_locks(fd, operation):
+    raise OSError(errno.ENOLCK, "No locks available")
+
+
+def disk_full(fd, data, offset):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize(
+    ("module", "call", "failure", "said"),
+    [
+        (fcntl, "flock", no_locks, "{lock}: the file system here takes no locks (no locks available)"),
+        (os, "pwrite", disk_full, "the disk is full: nothing was written to {lock}"),
+    ],
+    ids=["no locks", "disk full"],
+)
+@pytest.mark.parametrize("before", [[], ["kto.lock"], ["pairwise.lock"]])
+def test_a_lock_that_fails_leaves_the_workspace_as_it_was_in_one_line(
+    label_ws, monkeypatch, capsys, module, call, failure, said, before
+):
+    """A lock the file system refuses (ENOLCK), or whose pid the full disk would not take, stopped the start in one
+    line but left the holdings/ folder and the lock file it made behind (its `withdraw` was for a start refused
+    with nothing to label alone)."""
+    folder = label_ws.path / HOLDINGS_FOLDER
+    if before:
+        folder.mkdir()
+    for name in before:
+        (folder / name).write_text("")
+    was = listing(label_ws.path)
+    monkeypatch.setattr(module, call, failure)
+    assert main(["-w", str(label_ws.path), "--demo-user"]) == 2
+    assert capsys.readouterr() == ("", f"error: {said.format(lock=folder / 'pairwise.lock')}\n")
+    assert listing(label_ws.path) == was
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_take_that_failed_leaves_the_lock_file_another_start_holds(tmp_path, monkeypatch, when):
+    """A take that made no lock of its own (refused: another start made the file and locked it between this one's
+    look and its open; or the disk full as its pid was written, another start locking the file once it let go)
+    leaves that file, and the folder it is in, to the start that holds it."""
+    from data.errors import PrefloopError
+
+    folder, other = tmp_path / HOLDINGS_FOLDER, holdings.ViewLock(tmp_path / HOLDINGS_FOLDER, "pairwise")
+    hold_lock, tries = holdings.hold_lock, []
+
+    def another_start_meanwhile(path, held, dir_fd):
+        tries.append(path)
+        if len(tries) > 1:  # the other start's
+            return hold_lock(path, held, dir_fd)
+        if when == "before":
+            other.take()
+            return hold_lock(path, held, dir_fd)
+        with monkeypatch.context() as patch:
+            patch.setattr(os, "pwrite", disk_full)
+            try:
+                return hold_lock(path, held, dir_fd)
+            finally:
+                patch.undo()
+                other.take()
+
+    monkeypatch.setattr(holdings, "hold_lock", another_start_meanwhile)
+    with pytest.raises(PrefloopError if when == "before" else OSError):
+        holdings.ViewLock(folder, "pairwise").take()
+    monkeypatch.undo()
+    try:
+        assert os.fstat(other.fd).st_ino == os.stat(folder / "pairwise.lock").st_ino
+    finally:
+        other.withdraw()
+
+
+def test_two_starts_at_once_with_nothing_to_label_both_say_so(tmp_path, monkeypatch, capsys):
+    """A second start while the first read the tables (holding the view's lock) was refused as if "another app
+    serves --task pairwise", which then stopped itself with nothing to label: nothing served the view. It waits for
+    the first's start to end (the view's start lock), then finds what the first found."""
+    import annotate.__main__
+
+    empty = tmp_path / "empty"
+    Workspace.init(empty)
+    add_user(empty / "users.toml", "ann", PASSWORD)
+    was = listing(empty)
+    found, second, waiting, statuses = annotate.__main__.nothing_to_label, [], threading.Event(), []
+    flock = fcntl.flock
+
+    def waited(fd, operation):  # the second start waits for the first's
+        if operation == fcntl.LOCK_EX and threading.current_thread() in second:
+            waiting.set()
+        return flock(fd, operation)
+
+    def start() -> None:
+        try:
+            statuses.append(main(["-w", str(empty)]))
+        finally:
+            waiting.set()  # refused at once, it never waited
+
+    def second_start_meanwhile(*args):  # the first found nothing to label, its lock still held
+        if not second:
+            second.append(threading.Thread(target=start))
+            second[0].start()
+            assert waiting.wait(30)
+        return found(*args)
+
+    monkeypatch.setattr(fcntl, "flock", waited)
+    monkeypatch.setattr(annotate.__main__, "nothing_to_label", second_start_meanwhile)
+    assert main(["-w", str(empty)]) == 2
+    second[0].join()
+    assert statuses == [2]
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 2 and all("nothing to label for task pairwise" in line for line in lines), lines
+    assert listing(empty) == was

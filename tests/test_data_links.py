@@ -666,12 +666,12 @@ def test_validate_never_advises_replacing_the_lock_a_running_app_holds(tmp_path,
     import os
     import socket
 
-    from annotate.holdings import claim_view
+    from annotate.holdings import ViewLock
     from data.in_place import HARD_LINK
     from data.workspace import HOLDINGS_FOLDER
 
     ws = Workspace.init(tmp_path / "ws")
-    running = claim_view(ws.path / HOLDINGS_FOLDER, "pairwise")
+    running = ViewLock(ws.path / HOLDINGS_FOLDER, "pairwise").take()
     try:
         subprocess.run(["cp", "-al", str(ws.path), str(tmp_path / "copy")], check=True)
         for root in (ws.path, tmp_path / "copy"):

@@ -378,7 +378,7 @@ def test_a_lock_not_made_in_another_users_folder_names_its_owner(tmp_path, monke
     the folder's own.)"""
     import pwd
 
-    from annotate.holdings import claim_view
+    from annotate.holdings import ViewLock
     from data.in_place import waiting_lock
 
     path = tmp_path / "ws" / lock
@@ -397,7 +397,7 @@ def test_a_lock_not_made_in_another_users_folder_names_its_owner(tmp_path, monke
             with waiting_lock(path):
                 pytest.fail("the lock was taken")
         elif lock.startswith("holdings"):
-            claim_view(path.parent, "pairwise")
+            ViewLock(path.parent, "pairwise").take()
         else:
             append_line(path, "{}")
     owner, me = pwd.getpwuid(65534).pw_name, pwd.getpwuid(os.geteuid()).pw_name
