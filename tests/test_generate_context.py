@@ -220,6 +220,9 @@ def test_judge_max_tokens_past_the_judges_context_is_refused_before_anything_is_
     job = ["-w", str(tmp_path / "new"), "--model", str(tiny_model_dir), "--prompts", str(prompts), "--n", "2"]
     assert main([*job, "--pairs", "best-worst", "--max-tokens", "4", *judge]) == 2
     assert capsys.readouterr().err == said and not (tmp_path / "new").exists()
+    loop = [*job, "--judge-iter", "1", "--test-fraction", "0.5", "--no-spin-isolate", *judge]
+    assert main(loop) == 2  # the judge loop's driver
+    assert capsys.readouterr().err == said and not (tmp_path / "new").exists()
     labels = label_ws.frame("labels")
     assert main(["-w", str(label_ws.path), *judge]) == 2
     assert capsys.readouterr().err == said
