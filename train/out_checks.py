@@ -172,8 +172,8 @@ def check_out_folder(
     refuse_a_link_to_nothing(out, out)  # where the run would make its folder
     # the trained model's name in the manifest, the completions it samples and every table naming them
     check_name_printable(_out_flag(out, options), str(out.resolve()), "its path", "give another --out")
-    # a run's files in a workspace's table folder (`--out ws/labels/run`) made that workspace fail `data validate`
     _refuse_a_run_of_the_old_layout(out)
+    # a run's files in a workspace's table folder (`--out ws/labels/run`) made that workspace fail `data validate`
     refuse_a_stored_folder(out, "--out " * (options.out is not None), "give another --out")
     existing = next(p for p in (out, *out.parents) if p.exists())  # the folder itself, or where it would go
     if not existing.is_dir():
