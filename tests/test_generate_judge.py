@@ -298,7 +298,9 @@ def test_the_judge_loop_checks_its_judge_once_not_once_an_iteration(
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
     monkeypatch.setattr(loop_judge, "make_engine", lambda *args, **kwargs: engine)
     checked = []
-    monkeypatch.setattr(bestofn, "judge_model", lambda options: checked.append(options.judge) or options.judge)
+    monkeypatch.setattr(
+        bestofn, "judge_model", lambda options: checked.append(options.judge) or options.judge
+    )
     args = [
         "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(write_prompts(tmp_path / "p.json")),
         "--test-fraction", "0.34", "--judge-iter", "2", "--judge", "tiny-judge", "--n", "3", "--no-spin-isolate",
