@@ -27,6 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from data.config_values import expand_home
 from data.errors import PrefloopError
 from data.provision import model_label
 from data.records import withdrawal_id
@@ -192,16 +193,17 @@ def same_names(labels: pa.Table) -> pa.Table:
 
 def stored_machine_name(name: str, stored: Iterable[str]) -> str:
     """The machine annotator among ``stored`` that ``name`` (``judge:NAME``, ``rm:NAME``) names: itself when stored
-    (as `same_name` compares), else NAME as an existing folder names a judge (`data.provision.model_label`: its
-    absolute path, what the judge recorded), else the one stored name whose folder ends in NAME (``judge:runs/j``
-    for ``judge:/home/me/runs/j``), else, for ``rm:ID``, the one reward model whose model id starts with ID, 8 hex
-    digits or more (`SHORT_ID`: as the leaderboard prints ids; fewer is an error). ``name`` as given where none is
-    found; several found is one error naming them."""
+    (as `same_name` compares), else NAME as an existing folder (a leading ``~``: home) names a judge
+    (`data.provision.model_label`: its absolute path, what the judge recorded), else the one stored name whose
+    folder ends in NAME (``judge:runs/j`` for ``judge:/home/me/runs/j``), else, for ``rm:ID``, the one reward model
+    whose model id starts with ID, 8 hex digits or more (`SHORT_ID`: as the leaderboard prints ids; fewer is an
+    error). ``name`` as given where none is found; several found is one error naming them."""
     machines = {same_name(s): s for s in stored if is_machine_labeller(s)}
     if not is_machine_labeller(name) or same_name(name) in machines:
         return name
     prefix = next(p for p in PREFIXES if name.startswith(p))
-    folder = name.removeprefix(prefix)
+    # `judge:~/runs/j`: the home folder's, as `generate --judge ~/runs/j` (and `rm:~/...`) read it
+    folder = expand_home(name.removeprefix(prefix))
     if Path(folder).is_dir():
         return prefix + model_label(folder)
     tail = Path(folder).parts

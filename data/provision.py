@@ -289,11 +289,6 @@ def checked_model(flag: str, name: str) -> Path:
     return model_config(flag, name)[0]
 
 
-def checked_answering_model(flag: str, name: str) -> Path:
-    """`answering_model_config`'s folder."""
-    return answering_model_config(flag, name)[0]
-
-
 def answering_model_config(flag: str, name: str) -> tuple[Path, dict]:
     """`model_config`, its parts (`check_model_parts`), and that it writes answers (`check_writes_answers`, on the
     config read once): the check of a model a job samples from or asks as a judge. Returns its local folder and its

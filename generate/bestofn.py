@@ -23,10 +23,10 @@ from data.errors import PrefloopError
 from data.leaderboard import ARENA
 from data.lineage import is_reward_model_name, reward_model_entry, same_model_names
 from data.pairing import distinct_completions
-from data.provision import ProvisionError, checked_answering_model, model_label
+from data.provision import ProvisionError, answering_model_config, model_label
 from data.records import Pair
 from data.workspace import Workspace
-from generate.context import TOO_LONG
+from generate.context import TOO_LONG, check_judge_max_tokens
 from generate.engines import SamplingParams, make_engine
 from generate.job_plan import job_prompts, model_answers, model_sampled
 from generate.judge import (
@@ -49,12 +49,16 @@ log = logging.getLogger(__name__)
 JUDGING_WRITES = "judging writes its labels there; nothing judged"
 
 
-def judge_model(name: str) -> str:
-    """The local folder the chat-model judge ``name`` loads from (`data.provision.checked_answering_model`: a hub id
-    found in, or fetched into, the hub's cache; its config read once; its tokenizer and weight files), else
-    a one-line error naming ``--judge`` and ``name``. Tests fake a judge by replacing this function: the early check
-    (`check_judge_model`) goes through it, and the judge's load (`make_judge`) where it is given no checked folder."""
-    return str(checked_answering_model("--judge", name))
+def judge_model(options: SampleOptions) -> str:
+    """The local folder the chat-model judge ``options.judge`` loads from (`data.provision.answering_model_config`: a
+    hub id found in, or fetched into, the hub's cache; its config read once; its tokenizer and weight files), with a
+    context that --judge-max-tokens does not pass (`check_judge_max_tokens`), else a one-line error naming
+    ``--judge``. Tests fake a judge by replacing this function: the early check (`check_judge_model`) goes through
+    it, and the judge's load (`make_judge`) where it is given no checked folder."""
+    folder, config = answering_model_config("--judge", options.judge)
+    named = f"--judge {options.judge}"
+    check_judge_max_tokens(options.judge_max_tokens, folder, named, options.max_model_len, config)
+    return str(folder)
 
 
 def check_judge_model(options: SampleOptions) -> str | None:
@@ -67,7 +71,7 @@ def check_judge_model(options: SampleOptions) -> str | None:
     if not options.judge or is_reward_model_name(options.judge):
         return None
     try:
-        folder = judge_model(options.judge)
+        folder = judge_model(options)
         named_chat_template(f"--judge {options.judge}", folder, options.chat_template)
     except PrefloopError as exc:
         raise ProvisionError(f"{exc}; nothing written") from exc
@@ -131,7 +135,7 @@ def load_judge(options: SampleOptions, workspace: Workspace, folder: str | None 
         scorer, entry = reward_scorer(options.judge, workspace, max_length=options.judge_max_length)
         return RewardJudge(scorer, entry.id)
     template = load_template(options.judge_template, warn=False)  # checked, and warned of, before the run
-    engine = make_engine(options.engine, folder or judge_model(options.judge), engine_options(options))
+    engine = make_engine(options.engine, folder or judge_model(options), engine_options(options))
     # Greedy: a verdict is a measurement, not a sample.
     params = SamplingParams(
         temperature=0.0, top_p=1.0, max_tokens=options.judge_max_tokens, seed=options.seed

@@ -64,12 +64,40 @@ def check_max_tokens(
     max_tokens: int, folder: Path, named: str, max_model_len: int | None = None, config: dict | None = None
 ) -> None:
     """Refuse, in one line before anything is written, a --max-tokens that fills the whole context the
-    model in ``folder`` (``named``: ``--model M``) gives a prompt and its answer together: ``max_model_len``
-    (--max-model-len, vLLM's: what it runs the model with) where set, else as its config.json says (its text model's,
-    for a multimodal one): every answer stopped at the context, and the job counted them as made. A config that
-    names no positive context passes (the engine's own limit stays); one whose context is no whole number (a string,
-    true) is refused here, not as transformers' traceback once the workspace was made. ``config``: the config.json
-    the caller's model check parsed (`data.provision.model_config`), else it is read here."""
+    model in ``folder`` (``named``: ``--model M``) gives a prompt and its answer together (`model_context`): every
+    answer stopped at the context, and the job counted them as made."""
+    found = model_context(folder, named, max_model_len, config)
+    if found and max_tokens >= found[0]:
+        raise PrefloopError(
+            f"--max-tokens {max_tokens}: must be less than {named}'s context of {found[0]} tokens ({found[1]}), "
+            "which the prompt shares"
+        )
+
+
+def check_judge_max_tokens(
+    max_tokens: int, folder: Path, named: str, max_model_len: int | None = None, config: dict | None = None
+) -> None:
+    """Refuse, in one line before any model loads or anything is written, a --judge-max-tokens past the whole
+    context of the chat-model judge in ``folder`` (``named``: ``--judge J``, `model_context`), which no verdict
+    can reach: its question and the pair's answers take their share first. A cap equal to the context is taken,
+    as "up to the context" (a verdict is short, and ends at its own end-of-text)."""
+    found = model_context(folder, named, max_model_len, config)
+    if found and max_tokens > found[0]:
+        raise PrefloopError(
+            f"--judge-max-tokens {max_tokens}: more than {named}'s context of {found[0]} tokens ({found[1]}), "
+            "which the question and both answers share"
+        )
+
+
+def model_context(
+    folder: Path, named: str, max_model_len: int | None = None, config: dict | None = None
+) -> tuple[int, str] | None:
+    """The context the model in ``folder`` (``named``: ``--model M``) gives a prompt and its answer together, and
+    where it was read: ``max_model_len`` (--max-model-len, vLLM's: what it runs the model with) where set, else as
+    its config.json says (its text model's, for a multimodal one). None for a config that names no positive context (the engine's own
+    limit stays); one whose context is no whole number (a string, true) is refused here, not as transformers'
+    traceback once the workspace was made. ``config``: the config.json the caller's model check parsed
+    (`data.provision.model_config`), else it is read here."""
     path = folder / "config.json"
     if config is None:
         config = json.loads(path.read_text(encoding="utf-8"))
@@ -81,17 +109,11 @@ def check_max_tokens(
                 f"{named}: {key} in {path} is {cut_name(json.dumps(value))}, not a whole number of tokens"
             )
     if max_model_len is not None:
-        context, where = max_model_len, "--max-model-len"
-    elif _scaled(text.get("rope_scaling")):
-        return  # vLLM runs a scaled rope past max_position_embeddings (yarn: by its factor): its own limit stays
-    else:
-        key, context = positive_context(text.get) or (None, None)
-        where = f"{key} in {path}"
-    if context and max_tokens >= context:
-        raise PrefloopError(
-            f"--max-tokens {max_tokens}: must be less than {named}'s context of {context} tokens ({where}), which the "
-            "prompt shares"
-        )
+        return max_model_len, "--max-model-len"
+    if _scaled(text.get("rope_scaling")):
+        return None  # vLLM runs a scaled rope past max_position_embeddings (yarn: by its factor): its own limit stays
+    key, context = positive_context(text.get) or (None, None)
+    return (context, f"{key} in {path}") if context else None
 
 
 def _scaled(rope_scaling: object) -> bool:

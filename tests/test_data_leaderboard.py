@@ -618,6 +618,22 @@ def test_a_model_that_never_met_the_reference_says_why_it_has_no_win_rate():
     assert not any(line.startswith("win rate -") for line in board_lines(met, "people"))
 
 
+def test_by_a_machine_labeller_named_by_a_folder_under_home(tmp_path, monkeypatch, capsys):
+    """`--by judge:~/runs/judge` (and `rm:~/...`) found no votes where `generate --judge ~/runs/judge` (and
+    `rm:~/...`) had recorded the folder's absolute path: the ``~`` after the prefix was not read as home, as the
+    plain folder's is."""
+    from data.__main__ import main
+
+    judge = tmp_path / "runs" / "judge"
+    judge.mkdir(parents=True)
+    games = [(p, "A", "B", f"judge:{judge}", "a" if p % 2 else "b") for p in range(4)]
+    ws = arena_workspace(tmp_path / "ws", games)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert main(["leaderboard", "-w", str(ws), "--by", "judge:~/runs/judge", "--json"]) == 0
+    board = strict_json(capsys.readouterr().out)
+    assert board["by"] == f"judge:{judge}" and board["models"][1]["votes"] == 4
+
+
 def test_by_a_judge_named_by_its_folder_as_generate_judge_was_given_it(tmp_path, monkeypatch, capsys):
     """`generate --judge runs/judge` records the folder's absolute path; `--by judge:runs/judge` found no votes.
     The folder as given is resolved as the judge's was (from where it was given), else matched by the end of the

@@ -460,7 +460,7 @@ def judged_arena(three_models, tmp_path_factory):
     engine = LongerWins()
     patch = pytest.MonkeyPatch()
     patch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
-    patch.setattr(bestofn, "judge_model", lambda name: name)
+    patch.setattr(bestofn, "judge_model", lambda options: options.judge)
     try:
         assert main(["-w", str(ws), "--judge", "scripted", "--kinds", "arena", "--engine", "hf"]) == 0
     finally:
@@ -528,7 +528,7 @@ def test_a_judge_loop_with_arena_samples_the_arena_after_the_last_iteration(tmp_
     engine = ScriptedEngine(better)
     patch = pytest.MonkeyPatch()
     patch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
-    patch.setattr(bestofn, "judge_model", lambda name: name)
+    patch.setattr(bestofn, "judge_model", lambda options: options.judge)
     prompts = tmp_path / "p.json"
     prompts.write_text(
         json.dumps([{"prompt": f"Write about the sea, number {i}.", "output": "x"} for i in range(9)])
@@ -568,7 +568,7 @@ class Mute:
 
 def test_an_arena_judge_without_readable_verdicts_says_so(tmp_path, three_models, monkeypatch, capsys):
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: Mute())
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)
     ws = tmp_path / "ws"
     argv = arena_args(ws, three_models[:2], write_prompts(tmp_path / "p.json", 3), "--judge", "scripted")
     assert main(argv) == 0
@@ -593,7 +593,7 @@ def test_a_judge_whose_two_orders_disagree_is_said_apart_from_its_ties(
     """Both orders contradicting each other give a tie (position bias, not a preference); the summaries said
     `tie N` (or only `judged N`) as if the judge had found the answers equal."""
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: FirstShown())
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)
     ws = tmp_path / "ws"
     argv = arena_args(ws, three_models[:2], write_prompts(tmp_path / "p.json", 3), "--judge", "biased")
     assert main(argv) == 0
@@ -607,7 +607,7 @@ def test_an_arena_rerun_says_how_many_pairs_the_judge_had_voted_on(
     tmp_path, three_models, monkeypatch, capsys
 ):
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: LongerWins())
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)
     argv = arena_args(
         tmp_path / "ws", three_models[:2], write_prompts(tmp_path / "p.json", 3), "--judge", "j"
     )
@@ -711,7 +711,7 @@ def test_a_judge_that_is_one_of_the_arenas_models_is_warned_of(judged_arena, thr
     engine = LongerWins()
     patch = pytest.MonkeyPatch()
     patch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
-    patch.setattr(bestofn, "judge_model", lambda name: name)
+    patch.setattr(bestofn, "judge_model", lambda options: options.judge)
     try:
         for judge in (str(three_models[1]), "scripted-2"):
             caplog.clear()

@@ -202,6 +202,35 @@ def test_max_tokens_past_an_arena_models_context_names_that_model(
     assert capsys.readouterr().err == err and not (tmp_path / "ws").exists()
 
 
+def test_judge_max_tokens_past_the_judges_context_is_refused_before_anything_is_written(
+    tmp_path, tiny_model_dir, short_model_dir, label_ws, capsys
+):
+    """`--judge J --judge-max-tokens N` was not checked against the judge's context, as --max-tokens is against
+    the answering model's: a sampling job sampled, and wrote, before its judge asked for more than it holds.
+    Refused now in one line, before any model loads: the sampling job writes no workspace, and `--judge` alone
+    no label. A cap equal to the context is taken ("up to the context": a verdict ends at its own end-of-text)."""
+    config = short_model_dir / "config.json"
+    said = (
+        f"error: --judge-max-tokens {CONTEXT + 1}: more than --judge {short_model_dir}'s context of {CONTEXT} "
+        f"tokens (max_position_embeddings in {config}), which the question and both answers share; nothing written\n"
+    )
+    prompts = tmp_path / "p.json"
+    prompts.write_text(json.dumps([{"prompt": SHORT[0]["content"]}]))
+    judge = ["--judge", str(short_model_dir), "--engine", "hf", "--judge-max-tokens", str(CONTEXT + 1)]
+    job = ["-w", str(tmp_path / "new"), "--model", str(tiny_model_dir), "--prompts", str(prompts), "--n", "2"]
+    assert main([*job, "--pairs", "best-worst", "--max-tokens", "4", *judge]) == 2
+    assert capsys.readouterr().err == said and not (tmp_path / "new").exists()
+    loop = [*job, "--judge-iter", "1", "--test-fraction", "0.5", "--no-spin-isolate", *judge]
+    assert main(loop) == 2  # the judge loop's driver
+    assert capsys.readouterr().err == said and not (tmp_path / "new").exists()
+    labels = label_ws.frame("labels")
+    assert main(["-w", str(label_ws.path), *judge]) == 2
+    assert capsys.readouterr().err == said
+    assert Workspace(label_ws.path).frame("labels").equals(labels)
+    options = SimpleNamespace(judge=str(short_model_dir), judge_max_tokens=CONTEXT, max_model_len=None)
+    assert bestofn.judge_model(options) == str(short_model_dir)
+
+
 @pytest.mark.parametrize(
     ("config", "said"),
     [
@@ -372,7 +401,7 @@ def test_judging_counts_too_long_pairs_apart_and_a_rerun_asks_again(label_ws, mo
     context = judge_context("question 0", "answer 0 a")
     engine = ShortJudge(fair, context)
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)
     args = ["-w", str(label_ws.path), "--judge", "tiny-judge", "--engine", "hf"]
     assert main(args) == 0
     out = capsys.readouterr().out
@@ -406,7 +435,7 @@ def test_best_worst_pairs_no_prompt_whose_comparisons_are_too_long(
     # the sampling prompts fit; only the short prompt's judge requests do
     engine = ShortJudge(fair, judge_context("Write about the sea.", "answer 3 to Write about"))
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)
     argv = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(prompts)]
     assert main([*argv, "--n", "4", "--pairs", "best-worst", "--judge", "tiny-judge"]) == 0
     assert "best_worst_too_long 1" in capsys.readouterr().out
@@ -447,7 +476,7 @@ def test_the_judge_driver_says_its_too_long_prompts_and_comparisons(
     engine = ShortJudge(fair, judge_context("Write about the sea.", "answer 3 to Write about"))
     for module in (bestofn, loop_judge):
         monkeypatch.setattr(module, "make_engine", lambda *args, **kwargs: engine)
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)
     argv = [
         "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(prompts),
         "--test-fraction", "0", "--spin-test-limit", "0", "--judge-iter", "1", "--judge", "tiny-judge",

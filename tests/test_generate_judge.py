@@ -109,7 +109,7 @@ def test_a_placeholder_inside_a_question_or_answer_is_its_text():
 def test_judge_labels_pairs_resumably_and_shows_cost(label_ws, monkeypatch, capsys, verdict, confidence):
     engine = ScriptedEngine(verdict)
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)
     args = ["-w", str(label_ws.path), "--judge", "tiny-judge", "--engine", "hf"]
     assert main(args) == 0
     out = capsys.readouterr().out
@@ -129,7 +129,7 @@ def test_judge_labels_pairs_resumably_and_shows_cost(label_ws, monkeypatch, caps
 def test_a_judge_templates_unknown_placeholder_is_warned_of_once(label_ws, tmp_path, monkeypatch, caplog):
     """The command's check before any model loads warned of `{reference}`, and the judge's load warned again."""
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: ScriptedEngine(fair))
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)
     template = tmp_path / "judge.txt"
     template.write_text(MT_BENCH_TEMPLATE + "\n{reference}")
     args = ["-w", str(label_ws.path), "--judge", "tiny-judge", "--engine", "hf"]
@@ -158,7 +158,7 @@ def write_prompts(path, count=6):
 def test_best_worst_pairs_from_a_scripted_judge(tmp_path, tiny_model_dir, monkeypatch, capsys):
     engine = ScriptedEngine(fair)
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)
     ws = tmp_path / "ws"
     args = [
         "-w",
@@ -190,7 +190,7 @@ def test_best_worst_pairs_only_the_prompts_of_its_set(tmp_path, tiny_model_dir, 
     counted all 3 (`best_worst_pairs 3`; a --split train job likewise the answers a --split test job left)."""
     engine = ScriptedEngine(fair)
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)
     args = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--n", "2", "--pairs", "best-worst"]
     args += ["--judge", "tiny-judge", "--prompts", str(write_prompts(tmp_path / "p.json", 3))]
 
@@ -216,7 +216,7 @@ def test_judge_round_driver_trains_on_machine_labels_and_resumes(
     engine = ScriptedEngine(fair)
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
     monkeypatch.setattr(loop_judge, "make_engine", lambda *args, **kwargs: engine)
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)
     args = [
         "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(write_prompts(tmp_path / "p.json")),
         "--test-fraction", "0.34", "--judge-iter", "1", "--judge", "tiny-judge", "--n", "3", "--no-spin-isolate",
@@ -249,7 +249,7 @@ def test_a_judge_loop_iteration_with_no_pair_to_train_says_what_the_judge_made_o
     engine = ScriptedEngine(lambda a, b: "I cannot tell.")
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
     monkeypatch.setattr(loop_judge, "make_engine", lambda *args, **kwargs: engine)
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)
     args = [
         "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(write_prompts(tmp_path / "p.json")),
         "--test-fraction", "0.34", "--judge-iter", "1", "--judge", "tiny-judge", "--n", "2", "--no-spin-isolate",
@@ -275,7 +275,7 @@ def test_a_judge_loop_training_that_fails_for_another_reason_is_not_said_to_lack
     engine = ScriptedEngine(lambda a, b: "I cannot tell.")
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
     monkeypatch.setattr(loop_judge, "make_engine", lambda *args, **kwargs: engine)
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)
 
     def died(*args, **kwargs):
         raise StepFailed("the training process died (killed, or out of memory?)")
@@ -298,7 +298,9 @@ def test_the_judge_loop_checks_its_judge_once_not_once_an_iteration(
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
     monkeypatch.setattr(loop_judge, "make_engine", lambda *args, **kwargs: engine)
     checked = []
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: checked.append(name) or name)
+    monkeypatch.setattr(
+        bestofn, "judge_model", lambda options: checked.append(options.judge) or options.judge
+    )
     args = [
         "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(write_prompts(tmp_path / "p.json")),
         "--test-fraction", "0.34", "--judge-iter", "2", "--judge", "tiny-judge", "--n", "3", "--no-spin-isolate",

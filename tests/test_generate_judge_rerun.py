@@ -18,7 +18,7 @@ from tests.test_train_hub_model import hub_cache  # noqa: F401 (a fixture)
 def scripted(monkeypatch):
     engine = ScriptedEngine(fair)
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)
     return engine
 
 

@@ -38,7 +38,7 @@ def scripted(monkeypatch, kind=Repeating) -> ScriptedEngine:
     engine = kind(fair)
     for module in (cli, bestofn):
         monkeypatch.setattr(module, "make_engine", lambda *args, **kwargs: engine)
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)
     return engine
 
 

@@ -39,7 +39,7 @@ def test_the_judge_loop_refuses_a_ranked_round_before_any_model_loads_with_advic
         raise EngineLoaded("engine loads")
 
     monkeypatch.setattr(loop_judge, "make_engine", make_engine)
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)  # "tiny-judge" is a model
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)  # "tiny-judge" is a model
     ws, item, ranking = people_round(tmp_path / "ws")  # a people's round 1 of the prompt, ranked
     ws.append([ranking])
     before = digest(ws.path)
@@ -82,7 +82,7 @@ def test_the_judge_loop_counts_the_arenas_answers_it_pairs_as_joining_their_rank
 
     monkeypatch.setattr(arena, "make_engine", lambda engine, path, options: Scripted(path))
     monkeypatch.setattr(loop_judge, "make_engine", make_engine)
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)  # "tiny-judge" is a model
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)  # "tiny-judge" is a model
     ws, item, ranking = people_round(tmp_path / "ws")  # round 1 of its prompt: 4 answers, ranked
     later = tmp_path / "later"
     shutil.copytree(tiny_model_dir, later)
@@ -120,7 +120,7 @@ def test_the_judge_loop_counts_an_arena_answer_past_its_first_n_as_joining_its_r
 
     monkeypatch.setattr(loop_judge, "make_engine", loads)
     monkeypatch.setattr(loop_judge, "make_judge", loads)
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)  # "tiny-judge" is a model
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)  # "tiny-judge" is a model
     ws, item, _ = people_round(tmp_path / "ws")  # 4 answers, and 2 of the iterate below: ranked, 6
     args = ["-w", str(ws.path), "--judge-iter", "1", "--judge", "tiny-judge", "--n", "2", "--spin-test-limit", "0",
             "--no-spin-isolate", "--model", str(tiny_model_dir)]  # fmt: skip
@@ -210,7 +210,7 @@ def test_a_round_ranked_after_the_loops_check_is_refused_with_the_loops_advice(
 
     for module in (spin, loop_judge):
         monkeypatch.setattr(module, "make_engine", make_engine)
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)  # "tiny-judge" is a model
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)  # "tiny-judge" is a model
     ws, item, ranking = people_round(tmp_path / "ws", answers=6)  # unranked: it may grow past 6
     check = loop_driver.check_rounds
 
@@ -263,7 +263,7 @@ def test_the_arena_after_a_loop_answers_a_ranked_round_and_its_answers_join_no_r
     engine = ScriptedEngine(fair)
     for module in (loop_judge, bestofn, arena):
         monkeypatch.setattr(module, "make_engine", lambda *args, **kwargs: engine)
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)
     ws, item, ranking = held_out_round(tmp_path / "ws")
     ws.append([ranking])
     args = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--judge-iter", "1", "--judge", "tiny-judge",
@@ -322,7 +322,7 @@ def test_the_judge_loop_imports_no_sample_set_it_does_not_need(tmp_path, tiny_mo
         raise EngineLoaded("engine loads")
 
     monkeypatch.setattr(loop_judge, "make_engine", make_engine)
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)  # "tiny-judge" is a model
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)  # "tiny-judge" is a model
     ws = Workspace.init(tmp_path / "ws")
     ws.append([Prompt([{"role": "user", "content": f"Question {i}?"}], "toy") for i in range(2)])
     args = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--judge-iter", "1", "--judge", "tiny-judge",
@@ -347,7 +347,7 @@ def test_the_judge_loops_check_counts_the_answers_it_tops_up(tmp_path, tiny_mode
 
     monkeypatch.setattr(cli, "make_engine", lambda *args, **kwargs: ScriptedEngine(fair))
     monkeypatch.setattr(loop_judge, "make_engine", make_engine)
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)  # "tiny-judge" is a model
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)  # "tiny-judge" is a model
     ws, item, _ = people_round(tmp_path / "ws")  # 4 people's answers in round 1
     assert main(["-w", str(ws.path), "--model", str(tiny_model_dir), "--n", "2", "--round", "1"]) == 0
     answers = ws.frame("completions")["id"].tolist()

@@ -81,7 +81,7 @@ def test_a_judge_loop_rerun_reports_the_registered_iterate_and_says_which_prompt
     engine = ScriptedEngine(fair)
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
     monkeypatch.setattr(loop_judge, "make_engine", lambda *args, **kwargs: engine)
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)
     args = [
         "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(write_prompts(tmp_path / "p.json")),
         "--test-fraction", "0.34", "--judge-iter", "1", "--judge", "tiny-judge", "--n", "3", "--no-spin-isolate",

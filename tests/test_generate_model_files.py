@@ -163,7 +163,7 @@ def test_a_folder_whose_only_tokenizer_is_tekken_json_is_refused_naming_what_is_
 
 @pytest.mark.parametrize("flag", ["--model", "--arena", "--judge"])
 def test_a_model_is_checked_reading_its_config_once(tmp_path, tiny_model_dir, monkeypatch, capsys, flag):
-    """The check of a model a job samples from or asks as a judge (`checked_answering_model`) reads its config.json
+    """The check of a model a job samples from or asks as a judge (`answering_model_config`) reads its config.json
     once, the heads check taking the config the first read parsed (it read the file a second time)."""
     from pathlib import Path
 

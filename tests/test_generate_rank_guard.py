@@ -174,7 +174,7 @@ def test_a_new_workspace_whose_prompts_file_ranks_answers_refuses_before_anythin
 
     for module in (cli, bestofn):
         monkeypatch.setattr(module, "make_engine", make_engine)
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)  # "j" is a model
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)  # "j" is a model
     ranks = tmp_path / "ranks.jsonl"
     ranks.write_text('{"prompt": "Q?", "completions": ["a", "b", "c"], "ranking": "3 > 1 > 2"}\n')
     ws = tmp_path / "ws"

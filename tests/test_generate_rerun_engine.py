@@ -44,7 +44,7 @@ def test_a_rerun_with_nothing_left_loads_no_model(tmp_path, tiny_model_dir, monk
 
 def test_a_best_worst_rerun_loads_no_sampler(tmp_path, tiny_model_dir, monkeypatch, capsys):
     loads = count_loads(monkeypatch, bestofn, ScriptedEngine(fair))
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)
     ws = tmp_path / "ws"
     argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--n", "3", "--pairs", "best-worst"]
     argv += ["--judge", "tiny-judge", "--prompts", str(write_prompts(tmp_path / "p.json", 2))]
@@ -64,7 +64,7 @@ def test_a_best_worst_rerun_loads_no_sampler(tmp_path, tiny_model_dir, monkeypat
 
 def test_a_judge_with_nothing_to_judge_loads_no_model(label_ws, monkeypatch, capsys):
     loads = count_loads(monkeypatch, bestofn, ScriptedEngine(fair))
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)
     argv = ["-w", str(label_ws.path), "--judge", "tiny-judge", "--engine", "hf"]
     assert main(argv) == 0 and loads == ["tiny-judge"]
     capsys.readouterr()

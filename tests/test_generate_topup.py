@@ -76,7 +76,7 @@ def scripted(monkeypatch, *modules) -> ScriptedEngine:
     engine = ScriptedEngine(fair)
     for module in modules:
         monkeypatch.setattr(module, "make_engine", lambda *args, **kwargs: engine)
-    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda options: options.judge)
     return engine
 
 

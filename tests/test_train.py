@@ -351,7 +351,7 @@ def test_exo_pair_says_the_epsilon_it_takes_by_default(tmp_path, tiny_model_dir)
         (
             "unlabelled",
             [],
-            "no labelled pairs of kind sampled,imported,rank,edit to train on in split train (unlabelled 8)",
+            "no labelled pairs of kinds sampled, imported, rank or edit to train on in split train (unlabelled 8)",
         ),
         ("empty", [], "no labelled pairs"),
         ("empty", ["--method", "kto"], "no completions labelled desirable/undesirable"),
@@ -428,12 +428,12 @@ def test_exo_pair_says_the_epsilon_it_takes_by_default(tmp_path, tiny_model_dir)
         (
             "labelled",
             ["--rounds", "1"],
-            "no labelled pairs of kind sampled,imported,rank,edit in round 1 to ",
+            "no labelled pairs of kinds sampled, imported, rank or edit in round 1 to ",
         ),
         (
             "labelled",
             ["--rounds", "1,2"],
-            "no labelled pairs of kind sampled,imported,rank,edit in rounds 1,2 to",
+            "no labelled pairs of kinds sampled, imported, rank or edit in rounds 1 and 2 to",
         ),
         (
             "labelled",

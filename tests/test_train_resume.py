@@ -161,3 +161,34 @@ def test_a_resume_reports_the_saved_models_held_out_numbers_as_its_run_did(
     assert again["before"] == reported["before"]
     for side in ("chosen", "rejected"):
         assert again["after"][side] == pytest.approx(reported["after"][side], rel=0, abs=1e-5)
+
+
+def test_an_unfinished_run_in_the_workspaces_models_folder_is_moved_to_runs_and_resumes(
+    tmp_path, tiny_model_dir, capsys, monkeypatch
+):
+    """An older version put its runs in WS/models/NAME (its default --out), now the manifest's folder, where no run
+    may write: `--resume --out WS/models/NAME` was told "give another --out", as if its checkpoints were not worth
+    continuing. One line says to move it to WS/runs/, nothing changed; moved there, it resumes."""
+    from tests.test_train_out_folder import killed_at, models
+
+    ws = build_workspace(tmp_path / "ws")
+    killed_at(
+        monkeypatch, "train.once.save_model", options(ws, tiny_model_dir, ws.runs / "dpo-1", save_steps=1)
+    )
+    old = ws.path / "models" / "dpo-1"
+    (ws.runs / "dpo-1").rename(old)  # where the older version trained it
+    before = files(old)
+    capsys.readouterr()
+    with monkeypatch.context() as patch:
+        no_loading(patch)
+        assert main(argv(ws, tiny_model_dir, old, "--resume")) == 2
+    assert capsys.readouterr().err == (
+        f"error: {old}: an unfinished run in the workspace's models/ folder, where an older version put its runs and "
+        f"where none may be written now (its files are the workspace's stored data): move it (mv {old} "
+        f"{ws.runs}/) and continue it with --resume --out {ws.runs / 'dpo-1'}\n"
+    )
+    assert files(old) == before and len(ws.frame("models")) == 0
+    old.rename(ws.runs / "dpo-1")
+    assert main(argv(ws, tiny_model_dir, ws.runs / "dpo-1", "--resume")) == 0
+    trained = models(ws, "dpo")
+    assert len(trained) == 1 and json.loads(trained.iloc[0]["metrics"])["steps"] == 2

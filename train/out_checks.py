@@ -23,7 +23,7 @@ from data.files import refuse_a_link_to_nothing, refuse_unwritable
 from data.lineage import NEWEST
 from data.provision import EMBEDDED, check_name_printable, is_model_dir, looks_like_hub_id
 from data.workspace import refuse_a_stored_folder
-from data.workspace_root import Roots, read_path, read_roots
+from data.workspace_root import MARKER, Roots, read_path, read_roots
 from train.methods import METHODS
 from train.options import TrainOptions
 from train.out_folder import (
@@ -172,6 +172,7 @@ def check_out_folder(
     refuse_a_link_to_nothing(out, out)  # where the run would make its folder
     # the trained model's name in the manifest, the completions it samples and every table naming them
     check_name_printable(_out_flag(out, options), str(out.resolve()), "its path", "give another --out")
+    _refuse_a_run_of_the_old_layout(out)
     # a run's files in a workspace's table folder (`--out ws/labels/run`) made that workspace fail `data validate`
     refuse_a_stored_folder(out, "--out " * (options.out is not None), "give another --out")
     existing = next(p for p in (out, *out.parents) if p.exists())  # the folder itself, or where it would go
@@ -215,6 +216,25 @@ def check_out_folder(
         if _inside(path, out):
             raise PrefloopError(f"{out}: --resume from {path}, which is inside the run's own folder")
     _check_recorded(out, options, marker)
+
+
+def _refuse_a_run_of_the_old_layout(out: Path) -> None:
+    """An unfinished run in ``WS/models/NAME``, where train put its runs (its default --out) before they went to
+    ``WS/runs``: models/ holds the workspace's manifest, which no run may write into (`refuse_a_stored_folder`), so
+    the run there neither resumes nor is replaced there; it was told "give another --out", as if its checkpoints
+    were not the user's. One line says to move it to runs/, where --resume continues it (--out is an option a
+    resume may change). A finished one is left to that refusal: the manifest names its saved model where it is."""
+    folder = out.resolve().parent
+    if folder.name != "models" or not (folder.parent / MARKER).is_file() or not _is_train_output(out):
+        return
+    if any((out / name).is_file() for name in FINISHED_FILES):
+        return
+    runs = folder.parent / "runs"
+    raise PrefloopError(
+        f"{out}: an unfinished run in the workspace's models/ folder, where an older version put its runs and "
+        f"where none may be written now (its files are the workspace's stored data): move it (mv {out} {runs}/) "
+        f"and continue it with --resume --out {runs / out.name}"
+    )
 
 
 def _check_recorded(out: Path, options: TrainOptions, marker: str | None) -> None:

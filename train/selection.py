@@ -73,8 +73,8 @@ def select_rows(
         eval_rows, eval_counts = preference_rows(
             workspace, "test", kinds, eval_rounds or rounds, *verdicts, held_out=True, **sure
         )
-        what = f"labelled pairs of kind {','.join(kinds)}" + (
-            f" in round{'s' * (len(rounds) > 1)} {','.join(map(str, rounds))}" if rounds else ""
+        what = f"labelled pairs of kind{'s' * (len(kinds) > 1)} {_listed(list(kinds), 'or')}" + (
+            f" in round{'s' * (len(rounds) > 1)} {_listed(list(map(str, rounds)), 'and')}" if rounds else ""
         )
     if not train_rows:
         _refuse_none(workspace, what, counts, exclusion, options.min_posterior)
@@ -112,6 +112,11 @@ def _rated_rows(options: TrainOptions, workspace: Workspace, excluded: tuple[str
     what = f"{RATED_ROWS[bool(options.kto_from)]} {rule}"
     log.info("%s: %s", what, ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     return train_rows, counts, eval_rows, eval_counts, what
+
+
+def _listed(words: list[str], last: str) -> str:
+    """``words`` as a sentence lists them (``sampled, imported or rank``), not as a flag's value is typed."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {last} {words[-1]}"
 
 
 def _refuse_none(
