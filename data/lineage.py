@@ -33,6 +33,11 @@ HEADLINE = {
     "reward_accuracy": "accuracy",
     "model_prefers_chosen": "prefers chosen",
     "reward_separation": "kto separation",
+    "sign_accuracy": "sign accuracy",
+    # sft: its held-out answers' log p (summed over their tokens) before -> after, the share made more likely
+    "reference_answer_logp": "answer logp before",
+    "answer_logp": "after",
+    "answers_more_likely": "answers more likely",
     "rm_accuracy_before": "rm accuracy before",
     "rm_accuracy": "rm accuracy",
 }

@@ -167,6 +167,40 @@ def test_stats_prints_a_models_held_out_figures_as_its_json_holds_them(label_ws,
     assert lines[at + 3] == f"             held-out [test]: {expected}"
 
 
+@pytest.mark.parametrize(
+    ("method", "figures", "expected"),
+    [
+        (
+            "sft",
+            {"reference_answer_logp": -164.4272, "answer_logp": -164.4051, "answers_more_likely": 0.61},
+            "answer logp before -164.427, after -164.405, answers more likely 0.610",
+        ),
+        (
+            "kto",
+            {"reward_separation": 0.25, "sign_accuracy": 7 / 17},
+            "kto separation 0.250, sign accuracy 0.412",
+        ),
+    ],
+)
+def test_stats_prints_the_held_out_figures_train_reported_for_sft_and_kto(
+    label_ws, capsys, method, figures, expected
+):
+    """A walker of the README ("lineage: round -> data -> model -> metrics"): an SFT model's lineage entry had no
+    held-out line at all, though train reported its answers' log p before -> after and the share more likely,
+    and a KTO model's showed its separation without the sign accuracy train's report gives beside it."""
+    from data.records import ModelRecord
+
+    base = ModelRecord(path="base", method="base")
+    metrics = json.dumps({"eval_split": "test", **figures})
+    trained = ModelRecord(f"runs/{method}", method, 1, base.id, json.dumps({}), metrics)
+    label_ws.append([base, trained])
+    capsys.readouterr()
+    assert main(["stats", "-w", str(label_ws.path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("lineage"))
+    assert lines[at + 3] == f"             held-out [test]: {expected}"
+
+
 def test_stats_does_not_call_a_models_figures_on_its_training_rows_held_out(label_ws, capsys):
     """A workspace without a test split: train evaluates on the training rows and its report says "training (no
     test split: not held-out)"; `stats` printed the same figures as "held-out [train]"."""
