@@ -201,6 +201,20 @@ def test_stats_prints_the_held_out_figures_train_reported_for_sft_and_kto(
     assert lines[at + 3] == f"             held-out [test]: {expected}"
 
 
+def test_stats_json_writes_a_figure_that_rounds_to_zero_without_a_minus_sign(label_ws, capsys):
+    """A walker of the README ("one that rounds to zero as `0.000`, never `-0.000`", in `--json` too): a KTO
+    model's held-out separation of -0.000125 was `-0.0` in `stats --json`, where its text says `0.000`."""
+    from data.records import ModelRecord
+
+    base = ModelRecord(path="base", method="base")
+    metrics = json.dumps({"eval_split": "test", "reward_separation": -0.000125})
+    trained = ModelRecord("runs/kto", "kto", 1, base.id, json.dumps({}), metrics)
+    label_ws.append([base, trained])
+    capsys.readouterr()
+    assert main(["stats", "-w", str(label_ws.path), "--json"]) == 0
+    assert '"reward_separation": 0.0' in capsys.readouterr().out
+
+
 def test_stats_does_not_call_a_models_figures_on_its_training_rows_held_out(label_ws, capsys):
     """A workspace without a test split: train evaluates on the training rows and its report says "training (no
     test split: not held-out)"; `stats` printed the same figures as "held-out [train]"."""
