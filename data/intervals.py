@@ -162,7 +162,8 @@ def rounded_figures(figures: dict, digits: Mapping[str, int] = MappingProxyType(
             return [one(key, v) for v in value]
         if isinstance(value, float):
             figure = as_figure(value)
-            return None if figure is None else round(figure, digits.get(key, FIGURE_DIGITS))
+            # + 0.0: a figure that rounds to zero is 0.0, never -0.0, as `figure_text` prints it
+            return None if figure is None else round(figure, digits.get(key, FIGURE_DIGITS)) + 0.0
         return value
 
     return {key: one(key, value) for key, value in figures.items()}

@@ -14,6 +14,7 @@ from data.config_values import expand_home
 from data.errors import counted
 from data.files import NotAFileError, open_regular
 from data.import_records import within_depth
+from data.intervals import figure_text
 from data.provision import check_name_printable, classification_heads, hub_id_of, local_model
 from data.records import ModelRecord
 from data.workspace import Workspace, WorkspaceError
@@ -32,6 +33,11 @@ HEADLINE = {
     "reward_accuracy": "accuracy",
     "model_prefers_chosen": "prefers chosen",
     "reward_separation": "kto separation",
+    "sign_accuracy": "sign accuracy",
+    # sft: its held-out answers' log p (summed over their tokens) before -> after, the share made more likely
+    "reference_answer_logp": "answer logp before",
+    "answer_logp": "after",
+    "answers_more_likely": "answers more likely",
     "rm_accuracy_before": "rm accuracy before",
     "rm_accuracy": "rm accuracy",
 }
@@ -330,10 +336,10 @@ def model_summary(row: dict) -> dict:
 
 
 def _number(value: object) -> str:
-    """A headline figure; "-" for none (null, or the NaN that runs before null was written stored)."""
-    if value is None or value != value:
-        return "-"
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    """A headline figure as `stats --json` holds it and every figure of `stats` prints (`figure_text`: 3 decimals,
+    where 4 significant digits read `0.4762` beside the JSON's `0.476`); "-" for none (null, or the NaN that runs
+    before null was written stored)."""
+    return figure_text(value) if isinstance(value, int | float | None) else str(value)
 
 
 def _headline(method: str, metrics: dict) -> str:

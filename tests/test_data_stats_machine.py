@@ -141,8 +141,78 @@ def test_stats_prints_a_models_held_out_figures_on_a_line_of_their_own(label_ws,
     lines = capsys.readouterr().out.splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("lineage"))
     assert lines[at + 2].endswith("  runs/dpo")
-    assert lines[at + 3] == "             held-out [test]: accuracy 0.75"
+    assert lines[at + 3] == "             held-out [test]: accuracy 0.750"
     assert not [line for line in lines if "\\n" in line]
+
+
+def test_stats_prints_a_models_held_out_figures_as_its_json_holds_them(label_ws, capsys):
+    """A walker of the README: `stats` printed a model's held-out figures to 4 significant digits (`margin
+    -0.0005338, accuracy 0.4762`) where `stats --json` holds them to 3 decimals (`-0.001`, `0.476`), as every
+    other figure of `stats` is printed, and as train's report printed that accuracy (`0.476`)."""
+    from data.records import ModelRecord
+
+    base = ModelRecord(path="base", method="base")
+    figures = {"reference_chosen_logp": -276.5671, "reward_margin": -0.00053379, "reward_accuracy": 10 / 21}
+    metrics = json.dumps({"eval_split": "test", **figures})
+    trained = ModelRecord("runs/dpo", "dpo", 1, base.id, json.dumps({"kinds": ["sampled"]}), metrics)
+    label_ws.append([base, trained])
+    capsys.readouterr()
+    assert main(["stats", "-w", str(label_ws.path), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)["models"][1]["metrics"]
+    assert [shown[k] for k in figures] == [-276.567, -0.001, 0.476]
+    assert main(["stats", "-w", str(label_ws.path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("lineage"))
+    expected = "chosen logp before -276.567, margin -0.001, accuracy 0.476"
+    assert lines[at + 3] == f"             held-out [test]: {expected}"
+
+
+@pytest.mark.parametrize(
+    ("method", "figures", "expected"),
+    [
+        (
+            "sft",
+            {"reference_answer_logp": -164.4272, "answer_logp": -164.4051, "answers_more_likely": 0.61},
+            "answer logp before -164.427, after -164.405, answers more likely 0.610",
+        ),
+        (
+            "kto",
+            {"reward_separation": 0.25, "sign_accuracy": 7 / 17},
+            "kto separation 0.250, sign accuracy 0.412",
+        ),
+    ],
+)
+def test_stats_prints_the_held_out_figures_train_reported_for_sft_and_kto(
+    label_ws, capsys, method, figures, expected
+):
+    """A walker of the README ("lineage: round -> data -> model -> metrics"): an SFT model's lineage entry had no
+    held-out line at all, though train reported its answers' log p before -> after and the share more likely,
+    and a KTO model's showed its separation without the sign accuracy train's report gives beside it."""
+    from data.records import ModelRecord
+
+    base = ModelRecord(path="base", method="base")
+    metrics = json.dumps({"eval_split": "test", **figures})
+    trained = ModelRecord(f"runs/{method}", method, 1, base.id, json.dumps({}), metrics)
+    label_ws.append([base, trained])
+    capsys.readouterr()
+    assert main(["stats", "-w", str(label_ws.path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("lineage"))
+    assert lines[at + 3] == f"             held-out [test]: {expected}"
+
+
+def test_stats_json_writes_a_figure_that_rounds_to_zero_without_a_minus_sign(label_ws, capsys):
+    """A walker of the README ("one that rounds to zero as `0.000`, never `-0.000`", in `--json` too): a KTO
+    model's held-out separation of -0.000125 was `-0.0` in `stats --json`, where its text says `0.000`."""
+    from data.records import ModelRecord
+
+    base = ModelRecord(path="base", method="base")
+    metrics = json.dumps({"eval_split": "test", "reward_separation": -0.000125})
+    trained = ModelRecord("runs/kto", "kto", 1, base.id, json.dumps({}), metrics)
+    label_ws.append([base, trained])
+    capsys.readouterr()
+    assert main(["stats", "-w", str(label_ws.path), "--json"]) == 0
+    assert '"reward_separation": 0.0' in capsys.readouterr().out
 
 
 def test_stats_does_not_call_a_models_figures_on_its_training_rows_held_out(label_ws, capsys):
@@ -158,7 +228,7 @@ def test_stats_does_not_call_a_models_figures_on_its_training_rows_held_out(labe
     assert main(["stats", "-w", str(label_ws.path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("lineage"))
-    assert lines[at + 3] == "             training (no test split: not held-out): accuracy 0.75"
+    assert lines[at + 3] == "             training (no test split: not held-out): accuracy 0.750"
 
 
 def test_stats_does_not_say_no_test_split_of_a_test_split_left_out(label_ws, capsys):
@@ -177,7 +247,7 @@ def test_stats_does_not_say_no_test_split_of_a_test_split_left_out(label_ws, cap
     at = next(i for i, line in enumerate(lines) if line.startswith("lineage"))
     assert (
         lines[at + 3]
-        == "             training (nothing of the test split held out: not held-out): accuracy 0.75"
+        == "             training (nothing of the test split held out: not held-out): accuracy 0.750"
     )
 
 
@@ -201,11 +271,11 @@ def test_stats_names_a_reference_free_methods_reward_figures_dpos(label_ws, caps
     assert main(["stats", "-w", str(label_ws.path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("lineage"))
-    logps = "chosen logp before -20.5, after -19.25"
+    logps = "chosen logp before -20.500, after -19.250"
     expected = (
-        f"{logps}, margin 0.5, accuracy 0.75, prefers chosen 0.625"
+        f"{logps}, margin 0.500, accuracy 0.750, prefers chosen 0.625"
         if method == "dpo"
         else f"{logps}, prefers chosen 0.625, DPO implicit reward (against the start model), not {method}'s "
-        "objective: margin 0.5, accuracy 0.75"
+        "objective: margin 0.500, accuracy 0.750"
     )
     assert lines[at + 3] == f"             held-out [test]: {expected}"
