@@ -14,6 +14,7 @@ import errno
 import hashlib
 import json
 import logging
+import os
 import threading
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
@@ -52,6 +53,8 @@ LOG_FILE = "log.jsonl"
 # another's, nor store labels that each one's checks would refuse beside the other's
 IMPORT_LOCK = "import.lock"
 _HOLDING = threading.local()  # ``paths``: the workspaces whose import lock this thread holds (`import_lock`)
+# a child forked inside the block holds none of it (`data.in_place` closes its copy): its import takes the lock anew
+os.register_at_fork(after_in_child=lambda: vars(_HOLDING).pop("paths", None))
 # the fields of an import's log line listing the items whose imported labels of each task the file stored (or holds
 # already): rank items, and answers (rated, KTO-labelled); `imported_by` reads them back
 ITEM_FIELDS = {"rank": "ranked_items", "rate": "rated_items", "kto": "kto_items"}
