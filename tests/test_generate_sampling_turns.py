@@ -3,7 +3,10 @@ round answered since this one planned are checked again under the lock, before i
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
+import os
 
 import pytest
 
@@ -68,3 +71,20 @@ def test_a_job_whose_prompts_another_job_answered_meanwhile_leaves_them_out(
     assert set(answers_per_prompt(ws).values()) == {n}
     assert not ws.frame("completions")["text"].str.startswith("second").any()
     assert "3 prompt(s) answered by another job of this model and round since this one planned" in caplog.text
+
+
+def test_a_job_on_a_file_system_that_takes_no_locks_says_so_once(tmp_path, monkeypatch, caplog):
+    """Where ``flock`` fails (ENOLCK), each chunk's write warned that a second import would not wait: a job of
+    thousands of chunks said it thousands of times. Once, as an import says it."""
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    ws = Workspace.init(tmp_path / "ws")
+    rows = [{"prompt": f"Write about the sea, number {i}."} for i in range(3)]
+    (tmp_path / "p.json").write_text(json.dumps(rows))
+    import_file(ws, tmp_path / "p.json")
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    caplog.clear()
+    assert sample_pairs(ws, TaggedEngine("first"), "tiny", 2, PARAMS, chunk_size=1)["new_completions"] == 6
+    assert caplog.text.count("would not wait for this one") == 1
