@@ -75,7 +75,7 @@ def run_chunks(
             for prompt, samples in zip(asked, results):
                 built[prompt.id] = build(prompt, storable_samples(samples, counts))
                 tokens += sum(s.num_tokens for s in samples)
-            counts += write_chunk(workspace, built, recorded, meanwhile)
+            counts.update(write_chunk(workspace, built, recorded, meanwhile))
             bar.update(len(chunk))
             bar.set_postfix(tok_per_s=f"{tokens / (time.perf_counter() - start):.1f}")
     counts["tokens"] = tokens
