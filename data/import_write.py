@@ -100,9 +100,8 @@ def write_records(workspace: Workspace, batch: list[object], counts: Counter) ->
 def import_lock(workspace: Workspace) -> Iterator[None]:
     """The `waiting_lock` of the workspace's `IMPORT_LOCK`, held by an import (or ``--remove``) from its checks of
     what is stored to its write; where the file system takes no locks, a warning (once a workspace: imports went so
-    before the lock);
-    where it is read-only, none (an import of rows all stored says so, as before the lock; one with rows to write is
-    refused at its write).
+    before the lock); where it is read-only, none (an import of rows all stored says so, as before the lock; one with
+    rows to write is refused at its write).
     Taken again by the thread holding it (`write_records` within an import's checks and writes), it is held already.
     The tables written under it (`write_records`', a gold file's) are compacted once it is let go, not under it
     (`compaction_after`): another import need not wait for a compaction."""
