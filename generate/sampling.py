@@ -177,10 +177,10 @@ def sample_pairs(
         kept = [(prompt.id, answers) for prompt, answers in plan.complete]
         counts.update(pair_kept(workspace, kept, n, pairs_per_prompt, round, params.seed))
     meanwhile = answered_since(workspace, model, round, params, plan)
-    fresh = run_chunks(
-        workspace, engine, plan.fresh, n, params, chunk_size, build, "sampling pairs", 0, None, meanwhile
+    desc = "sampling pairs"
+    counts.update(
+        run_chunks(workspace, engine, plan.fresh, n, params, chunk_size, build, desc, 0, None, meanwhile)
     )
-    counts.update(fresh)
     counts.update(top_up_answers(workspace, engine, plan.top_up, n, params, chunk_size, build, meanwhile))
     if plan.kept:  # a rerun, or another job of this model and round: what it kept
         counts["already_sampled"] = plan.kept
@@ -198,15 +198,12 @@ def answered_since(
     earlier = {prompt.id: [answer.id for answer in answers] for prompt, answers in plan.top_up}
 
     def meanwhile(ids: list[str]) -> set[str]:
-        now = answers_by_prompt(workspace, model, round, ids)
-        taken = set()
-        for prompt_id in ids:
-            answers = now.get(prompt_id, [])
-            if prompt_id not in earlier:
-                taken.update([prompt_id] if answers else [])
-            elif [a.id for a in answers if same_params(a.params, params)] != earlier[prompt_id]:
-                taken.add(prompt_id)
-        return taken
+        now = answers_by_prompt(workspace, model, round, ids)  # the prompts answered, only
+
+        def same(prompt_id: str) -> list[str]:
+            return [answer.id for answer in now[prompt_id] if same_params(answer.params, params)]
+
+        return {i for i in ids if i in now and (i not in earlier or same(i) != earlier[i])}
 
     return meanwhile
 
