@@ -14,6 +14,7 @@ import errno
 import hashlib
 import json
 import logging
+import os
 import threading
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
@@ -52,6 +53,9 @@ LOG_FILE = "log.jsonl"
 # another's, nor store labels that each one's checks would refuse beside the other's
 IMPORT_LOCK = "import.lock"
 _HOLDING = threading.local()  # ``paths``: the workspaces whose import lock this thread holds (`import_lock`)
+# a child forked inside the block holds none of it (`data.in_place` closes its copy): its import takes the lock anew
+os.register_at_fork(after_in_child=lambda: vars(_HOLDING).pop("paths", None))
+_SAID_NO_LOCKS: set[Path] = set()  # the workspaces whose file system takes no locks, said so (`import_lock`)
 # the fields of an import's log line listing the items whose imported labels of each task the file stored (or holds
 # already): rank items, and answers (rated, KTO-labelled); `imported_by` reads them back
 ITEM_FIELDS = {"rank": "ranked_items", "rate": "rated_items", "kto": "kto_items"}
@@ -95,9 +99,9 @@ def write_records(workspace: Workspace, batch: list[object], counts: Counter) ->
 @contextmanager
 def import_lock(workspace: Workspace) -> Iterator[None]:
     """The `waiting_lock` of the workspace's `IMPORT_LOCK`, held by an import (or ``--remove``) from its checks of
-    what is stored to its write; where the file system takes no locks, a warning (imports went so before the lock);
-    where it is read-only, none (an import of rows all stored says so, as before the lock; one with rows to write is
-    refused at its write).
+    what is stored to its write; where the file system takes no locks, a warning (once a workspace: imports went so
+    before the lock); where it is read-only, none (an import of rows all stored says so, as before the lock; one with
+    rows to write is refused at its write).
     Taken again by the thread holding it (`write_records` within an import's checks and writes), it is held already.
     The tables written under it (`write_records`', a gold file's) are compacted once it is let go, not under it
     (`compaction_after`): another import need not wait for a compaction."""
@@ -110,7 +114,9 @@ def import_lock(workspace: Workspace) -> Iterator[None]:
         try:
             held.enter_context(waiting_lock(workspace.path / IMPORT_LOCK))
         except NoLocksError as exc:
-            log.warning("%s: a second import at once would not wait for this one; run one at a time", exc)
+            if path not in _SAID_NO_LOCKS:  # once a workspace: a sampling job takes it for each chunk's write
+                _SAID_NO_LOCKS.add(path)
+                log.warning("%s: a second import at once would not wait for this one; run one at a time", exc)
         except WriteError as exc:  # a read-only file system, where no import writes: none to take turns with
             if getattr(exc.__cause__, "errno", None) != errno.EROFS:
                 raise

@@ -54,6 +54,8 @@ READ_ORDER = ("arenas", "gold", "scores", "reflogps", "labels", "pairs", "comple
 STRAY_SHOWN = 5  # files `Workspace.stray_line` names; the rest are "..."
 # ``tables``, per thread: workspace (resolved path) -> the tables written in its `compaction_after` block
 _AFTER = threading.local()
+# a child forked inside the block compacts what it writes itself: the parent's block ends in the parent alone
+os.register_at_fork(after_in_child=lambda: vars(_AFTER).pop("tables", None))
 
 log = logging.getLogger(__name__)
 

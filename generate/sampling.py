@@ -20,16 +20,19 @@ from collections.abc import Callable, Collection
 from tqdm import tqdm
 
 from data.errors import PrefloopError, number_shown
+from data.import_write import import_lock
 from data.workspace import Workspace
 from generate.answer_records import as_completions
 from generate.completion_text import storable_samples
 from generate.context import TOO_LONG, fitting
 from generate.engines import Engine, Sample, SamplingParams
-from generate.job_plan import JobPlan, PromptRow, plan_job
+from generate.job_plan import JobPlan, PromptRow, answers_by_prompt, plan_job, same_params
 from generate.kept_pairs import pair_kept, top_up_pairing
 from generate.rank_items import check_sampled_rank_items
 
 log = logging.getLogger(__name__)
+# a chunk's prompts another job of the model and round answered (or topped up) since this job planned: not stored
+ANSWERED_MEANWHILE = "answered_meanwhile"
 
 
 def check_pair_params(n: int, params: SamplingParams) -> None:
@@ -52,9 +55,11 @@ def run_chunks(
     desc: str,
     first: int = 0,
     recorded: Callable[[list[object]], list[object]] | None = None,
+    meanwhile: Callable[[list[str]], set[str]] | None = None,
 ) -> Counter:
     """``n`` samples (sample indices ``first`` on) of each prompt, each chunk's ``build`` records one append, with
-    what ``recorded`` adds of them (the arena's record of its answers: `generate.arena.sample_model`).
+    what ``recorded`` adds of them (the arena's record of its answers: `generate.arena.sample_model`), written in
+    the import's turn (`write_chunk`; ``meanwhile``: the prompts another job answered since this one planned).
 
     A prompt longer than the engine's context (`fitting`) is not sent: counted ``too_long`` and left unanswered,
     so a rerun counts it again; ``prompts`` counts those sampled; an answer holding a NUL is stored with U+FFFD in
@@ -66,19 +71,49 @@ def run_chunks(
             chunk = prompts[offset : offset + chunk_size]
             asked = fitting_prompts(engine, chunk, counts)
             results = engine.sample([p.messages for p in asked], n, params, first=first) if asked else []
-            records: list[object] = []
+            built = {}
             for prompt, samples in zip(asked, results):
-                out, chunk_counts = build(prompt, storable_samples(samples, counts))
-                records += out
-                counts += chunk_counts
+                built[prompt.id] = build(prompt, storable_samples(samples, counts))
                 tokens += sum(s.num_tokens for s in samples)
-            records += recorded(records) if recorded and records else []
-            written = workspace.append(records, skip_existing=True)
-            counts.update({f"new_{name}": rows for name, rows in written.items()})
-            counts["prompts"] += len(asked)
+            counts.update(write_chunk(workspace, built, recorded, meanwhile))
             bar.update(len(chunk))
             bar.set_postfix(tok_per_s=f"{tokens / (time.perf_counter() - start):.1f}")
     counts["tokens"] = tokens
+    return counts
+
+
+def write_chunk(
+    workspace: Workspace,
+    built: dict[str, tuple[list[object], Counter]],
+    recorded: Callable[[list[object]], list[object]] | None,
+    meanwhile: Callable[[list[str]], set[str]] | None,
+) -> Counter:
+    """Append a chunk's records, ``built`` per prompt id (its records and counts), with what ``recorded`` adds of
+    them, under the import lock (`data.import_write.import_lock`, taken for the check and write alone, never while a
+    model samples): two jobs of one model and round at once, each planned before the other wrote, each stored its
+    answers of every prompt, twice the answers a prompt should have. The prompts ``meanwhile`` names (read under the
+    lock) are left out, their answers counted ``answered_meanwhile`` (per prompt) and named in a warning; counts
+    the rest's, their rows written (``new_<table>``) and ``prompts``."""
+    counts = Counter()
+    with import_lock(workspace):
+        taken = meanwhile(list(built)) if meanwhile and built else set()
+        if taken:
+            counts[ANSWERED_MEANWHILE] += len(taken)
+            log.warning(
+                "%d prompt(s) answered by another job of this model and round since this one planned: its answers "
+                "to them are not stored (each keeps the other job's): %s",
+                len(taken),
+                ", ".join(sorted(taken)),
+            )
+        records: list[object] = []
+        for prompt_id, (out, built_counts) in built.items():
+            if prompt_id not in taken:
+                records += out
+                counts += built_counts
+        records += recorded(records) if recorded and records else []
+        written = workspace.append(records, skip_existing=True)
+    counts.update({f"new_{name}": rows for name, rows in written.items()})
+    counts["prompts"] += len(built) - len(taken)
     return counts
 
 
@@ -141,13 +176,36 @@ def sample_pairs(
     if pairing:
         kept = [(prompt.id, answers) for prompt, answers in plan.complete]
         counts.update(pair_kept(workspace, kept, n, pairs_per_prompt, round, params.seed))
-    counts.update(run_chunks(workspace, engine, plan.fresh, n, params, chunk_size, build, "sampling pairs"))
-    counts.update(top_up_answers(workspace, engine, plan.top_up, n, params, chunk_size, build))
+    meanwhile = answered_since(workspace, model, round, params, plan)
+    desc = "sampling pairs"
+    counts.update(
+        run_chunks(workspace, engine, plan.fresh, n, params, chunk_size, build, desc, 0, None, meanwhile)
+    )
+    counts.update(top_up_answers(workspace, engine, plan.top_up, n, params, chunk_size, build, meanwhile))
     if plan.kept:  # a rerun, or another job of this model and round: what it kept
         counts["already_sampled"] = plan.kept
     if plan.other_params:
         counts["other_params_prompts"] = plan.other_params
     return counts
+
+
+def answered_since(
+    workspace: Workspace, model: str, round: int, params: SamplingParams, plan: JobPlan
+) -> Callable[[list[str]], set[str]]:
+    """`run_chunks`' ``meanwhile`` of a pairs job: of a chunk's prompts, read as stored now, those ``plan`` samples
+    afresh that ``model`` has answered in ``round`` since, and those it tops up whose answers with the job's
+    ``params`` are no longer the ones it planned on (another job topped them up). A rerun would keep them so."""
+    earlier = {prompt.id: [answer.id for answer in answers] for prompt, answers in plan.top_up}
+
+    def meanwhile(ids: list[str]) -> set[str]:
+        now = answers_by_prompt(workspace, model, round, ids)  # the prompts answered, only
+
+        def same(prompt_id: str) -> list[str]:
+            return [answer.id for answer in now[prompt_id] if same_params(answer.params, params)]
+
+        return {i for i in ids if i in now and (i not in earlier or same(i) != earlier[i])}
+
+    return meanwhile
 
 
 def pairs_builder(
@@ -186,13 +244,17 @@ def top_up_answers(
     params: SamplingParams,
     chunk_size: int,
     build: Callable[[PromptRow, list[Sample]], tuple[list[object], Counter]],
+    meanwhile: Callable[[list[str]], set[str]] | None = None,
 ) -> Counter:
     """Each prompt of ``top_up`` (`JobPlan.top_up`: answered k < n times) topped up with samples k..n-1, one draw
-    per start index k; counts ``topped_up`` prompts and ``topped_up_answers`` beside `run_chunks`'s."""
+    per start index k; counts ``topped_up`` prompts and ``topped_up_answers`` beside `run_chunks`'s (``meanwhile``:
+    as it takes it)."""
     counts = Counter()
     for k in sorted({len(answers) for _, answers in top_up}):
         prompts = [prompt for prompt, answers in top_up if len(answers) == k]
-        done = run_chunks(workspace, engine, prompts, n - k, params, chunk_size, build, "topping up", k)
+        done = run_chunks(
+            workspace, engine, prompts, n - k, params, chunk_size, build, "topping up", k, None, meanwhile
+        )
         counts.update(done)
         counts.update(topped_up=done["prompts"], topped_up_answers=done["prompts"] * (n - k))
     return counts

@@ -13,9 +13,12 @@ import time
 
 import pytest
 
+from data import compaction
 from data.gold import GOLD_LOCK
+from data.import_write import IMPORT_LOCK, import_lock
 from data.in_place import hold_lock, let_go, waiting_lock
 from data.selection import EXCLUDED_LOCK
+from data.workspace import Workspace
 
 FLOCK, PWRITE = fcntl.flock, os.pwrite
 
@@ -166,3 +169,41 @@ def test_a_child_forked_by_another_thread_while_a_lock_file_is_opened_holds_none
     monkeypatch.undo()
     assert children  # forked where meant
     assert free(lock)
+
+
+def test_a_child_forked_inside_the_import_lock_takes_it_anew(tmp_path):
+    """A child forked inside `import_lock`'s block (a library's helper) closes its copy of the lock as it starts, but
+    its thread's record of the workspaces whose import lock it holds (`import_write._HOLDING`) still named this one:
+    an import in the child took no lock, and ran beside the next import of any process. It takes the lock anew."""
+    ws = Workspace.init(tmp_path / "ws")
+    go, said = os.pipe()
+    with import_lock(ws):
+        pid = os.fork()
+        if pid == 0:  # never leaves the parent's block: it ends here
+            code = 1
+            try:
+                os.read(go, 1)  # the parent has let go
+                with import_lock(ws):
+                    code = 0 if not free(ws.path / IMPORT_LOCK) else 2
+            finally:
+                os._exit(code)
+    os.write(said, b"x")
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
+def test_a_child_forked_inside_the_import_lock_compacts_what_it_writes(tmp_path, monkeypatch):
+    """A child forked inside `import_lock`'s block kept its thread's record of the tables to compact at the block's end
+    (`workspace.compaction_after`), an end that comes in the parent alone: what the child wrote was never compacted.
+    It compacts them as it writes them, as outside any block."""
+    ws, compacted = Workspace.init(tmp_path / "ws"), tmp_path / "compacted"
+    monkeypatch.setattr(compaction, "maybe_compact", lambda root, name, *args: compacted.touch())
+    with import_lock(ws):
+        pid = os.fork()
+        if pid == 0:  # never leaves the parent's block: it ends here
+            code = 1
+            try:
+                ws.compact_written(["prompts"])
+                code = 0 if compacted.exists() else 2
+            finally:
+                os._exit(code)
+        assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
