@@ -179,15 +179,15 @@ def gold_from_flags(args: Any) -> list[Mark]:
     if args.answer and not chosen:
         raise PrefloopError("--answer goes with a --pair or a --completion: give the item it answers")
     marks = []
-    for given, answers, task, item_flag, answer_flag in (
-        (chosen, args.answer, of_choice, noun, "answer"),
-        (args.rank_item, args.ranking, "rank", "rank-item", "ranking"),
-        (args.rate_item, args.ratings, "rate", "rate-item", "ratings"),
+    for given, answers, task, item_flag, answer_flag, plural in (  # plural: "0 ratingss" otherwise
+        (chosen, args.answer, of_choice, noun, "answer", None),
+        (args.rank_item, args.ranking, "rank", "rank-item", "ranking", None),
+        (args.rate_item, args.ratings, "rate", "rate-item", "ratings", "ratings"),
     ):
         if len(answers) != len(given):
             raise PrefloopError(
                 f"--{item_flag} needs one --{answer_flag} each: {counted(len(given), item_flag)}, "
-                f"{counted(len(answers), answer_flag)}"
+                f"{counted(len(answers), answer_flag, plural)}"
             )
         if given:
             rubric = load_rubric(args.rubric) if task == "rate" else None

@@ -239,6 +239,8 @@ def test_bad_rank_and_rate_gold_is_one_line_and_writes_nothing(tmp_path, capsys)
         err = capsys.readouterr().err.strip()
         assert err.startswith(f"error: {error}") and len(err.splitlines()) == 1, err
         assert ws.read("gold").to_pylist() == before, args
+    assert gold(ws, "--rate-item", c[0]) == 2  # said "0 ratingss"
+    assert capsys.readouterr().err == "error: --rate-item needs one --ratings each: 1 rate-item, 0 ratings\n"
 
 
 def test_ratings_flag_reads_a_value_as_a_gold_file_does(tmp_path, capsys):
