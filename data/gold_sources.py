@@ -11,7 +11,8 @@ import pyarrow.compute as pc
 
 from data.aggregate import latest_positions
 from data.annotators import IMPORT
-from data.errors import PrefloopError, counted
+from data.conversation import LONE_SURROGATE
+from data.errors import PrefloopError, counted, shown
 from data.gold import ARENA_NO_GOLD, CLI, CLI_FLAGS, GoldChange, Mark
 from data.ranking import parse_ranking, rank_item_id
 from data.rubric import load_rubric
@@ -189,6 +190,11 @@ def gold_from_flags(args: Any) -> list[Mark]:
                 f"--{item_flag} needs one --{answer_flag} each: {counted(len(given), item_flag)}, "
                 f"{counted(len(answers), answer_flag, plural)}"
             )
+        invalid = next((i for i in given if LONE_SURROGATE.search(i)), None)
+        if (
+            invalid is not None
+        ):  # no stored id holds one (Arrow cannot): it was a UnicodeEncodeError traceback
+            raise PrefloopError(f"--{item_flag} {shown(invalid)}: not an id (not valid text)")
         if given:
             rubric = load_rubric(args.rubric) if task == "rate" else None
             marks.append(Mark(task, list(given), list(answers), CLI, rubric))
