@@ -850,7 +850,7 @@ def fifo(tmp_path):
 
 
 def test_a_fifo_as_config_or_rubric_is_one_line_not_a_wait(tmp_path, capsys, fifo):
-    """A FIFO (or /dev/zero) named by `--config` or `--rubric` was opened and read: with no writer the command
+    """A FIFO (or /dev/zero) named by `--config`, `--rubric` or `--judge-template` was opened and read: with no writer the command
     waited forever; imports refuse one unread, and so do these now."""
     from data.__main__ import main as data_main
     from train.__main__ import main as train_main
@@ -862,3 +862,10 @@ def test_a_fifo_as_config_or_rubric_is_one_line_not_a_wait(tmp_path, capsys, fif
     capsys.readouterr()
     assert data_main(["stats", "-w", str(tmp_path / "ws"), "--labellers", "--rubric", str(fifo)]) == 2
     assert capsys.readouterr().err == f"error: {fifo}: cannot read the rubric ({said})\n"
+    from generate.__main__ import main as generate_main
+
+    assert generate_main(["-w", str(tmp_path / "ws"), "--judge", "x", "--judge-template", str(fifo)]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"error: --judge-template {fifo}: cannot read it ([Errno 22] {said}: '{fifo}')\n"
+    )
