@@ -172,9 +172,9 @@ def open_regular(path: str | Path, dir_fd: int | None = None) -> BinaryIO:
 
 
 def read_named(path: Path) -> str:
-    """The UTF-8 text of a file the user named (a rubric, a ``--config``), a symlink followed as the user's own; a
-    FIFO, device or socket raises OSError unread (opened non-blocking: a FIFO without a writer hung the command, and
-    /dev/zero never ends), a folder IsADirectoryError."""
+    """The UTF-8 text of a file the user named (``--config``, ``--rubric``, ``--judge-template``), a symlink
+    followed as the user's own; a FIFO, device or socket raises OSError unread (opened non-blocking: a FIFO without a
+    writer hung the command, and /dev/zero never ends), a folder IsADirectoryError."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):

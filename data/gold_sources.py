@@ -190,10 +190,9 @@ def gold_from_flags(args: Any) -> list[Mark]:
                 f"--{item_flag} needs one --{answer_flag} each: {counted(len(given), item_flag)}, "
                 f"{counted(len(answers), answer_flag, plural)}"
             )
+        # an id of invalid UTF-8: no stored id holds one (Arrow cannot), and it was a UnicodeEncodeError traceback
         invalid = next((i for i in given if LONE_SURROGATE.search(i)), None)
-        if (
-            invalid is not None
-        ):  # no stored id holds one (Arrow cannot): it was a UnicodeEncodeError traceback
+        if invalid is not None:
             raise PrefloopError(f"--{item_flag} {shown(invalid)}: not an id (not valid text)")
         if given:
             rubric = load_rubric(args.rubric) if task == "rate" else None
