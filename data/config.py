@@ -32,6 +32,7 @@ from data.config_values import (
     expand_home,
     item_type,
 )
+from data.files import read_named
 from data.import_records import LongNumber, TooDeep, strict_yaml, yaml_error
 
 T = TypeVar("T")
@@ -210,7 +211,7 @@ def did_you_mean(name: str, known: Any) -> str:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        values = strict_yaml(path.read_text()) or {}
+        values = strict_yaml(read_named(path)) or {}
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: cannot read config (not UTF-8 text: byte {exc.start})") from None
     except LongNumber as exc:  # PyYAML's int() refused it with a bare ValueError

@@ -171,6 +171,22 @@ def open_regular(path: str | Path, dir_fd: int | None = None) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
+def read_named(path: Path) -> str:
+    """The UTF-8 text of a file the user named (``--config``, ``--rubric``, ``--judge-template``), a symlink
+    followed as the user's own; a FIFO, device or socket raises OSError unread (opened non-blocking: a FIFO without a
+    writer hung the command, and /dev/zero never ends), a folder IsADirectoryError."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        raise OSError(errno.EINVAL, "not a regular file (a FIFO, device or socket)", str(path))
+    os.set_blocking(fd, True)
+    with os.fdopen(fd, encoding="utf-8") as handle:
+        return handle.read()
+
+
 def open_beside(path: Path) -> BinaryIO:
     """The file ``path`` opened for reading in its folder opened first (`open_folder`), neither through a link: a
     link swapped in for either after the open changes nothing. A symlink (or what is not a folder, not a regular

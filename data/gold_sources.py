@@ -11,7 +11,8 @@ import pyarrow.compute as pc
 
 from data.aggregate import latest_positions
 from data.annotators import IMPORT
-from data.errors import PrefloopError, counted
+from data.conversation import LONE_SURROGATE
+from data.errors import PrefloopError, counted, shown
 from data.gold import ARENA_NO_GOLD, CLI, CLI_FLAGS, GoldChange, Mark
 from data.ranking import parse_ranking, rank_item_id
 from data.rubric import load_rubric
@@ -179,16 +180,20 @@ def gold_from_flags(args: Any) -> list[Mark]:
     if args.answer and not chosen:
         raise PrefloopError("--answer goes with a --pair or a --completion: give the item it answers")
     marks = []
-    for given, answers, task, item_flag, answer_flag in (
-        (chosen, args.answer, of_choice, noun, "answer"),
-        (args.rank_item, args.ranking, "rank", "rank-item", "ranking"),
-        (args.rate_item, args.ratings, "rate", "rate-item", "ratings"),
+    for given, answers, task, item_flag, answer_flag, plural in (  # plural: "0 ratingss" otherwise
+        (chosen, args.answer, of_choice, noun, "answer", None),
+        (args.rank_item, args.ranking, "rank", "rank-item", "ranking", None),
+        (args.rate_item, args.ratings, "rate", "rate-item", "ratings", "ratings"),
     ):
         if len(answers) != len(given):
             raise PrefloopError(
                 f"--{item_flag} needs one --{answer_flag} each: {counted(len(given), item_flag)}, "
-                f"{counted(len(answers), answer_flag)}"
+                f"{counted(len(answers), answer_flag, plural)}"
             )
+        # an id of invalid UTF-8: no stored id holds one (Arrow cannot), and it was a UnicodeEncodeError traceback
+        invalid = next((i for i in given if LONE_SURROGATE.search(i)), None)
+        if invalid is not None:
+            raise PrefloopError(f"--{item_flag} {shown(invalid)}: not an id (not valid text)")
         if given:
             rubric = load_rubric(args.rubric) if task == "rate" else None
             marks.append(Mark(task, list(given), list(answers), CLI, rubric))

@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from data.errors import CONTROL, PrefloopError, check_file_name, shown
+from data.files import read_named
 from data.import_records import (
     TOO_DEEP,
     DuplicateKey,
@@ -237,7 +238,7 @@ def load_rubric(path: Path | str | None = None) -> Rubric:
     """The rubric in ``path`` (default: HelpSteer2's five aspects, configs/rubrics/helpsteer2.yaml)."""
     path = Path(path) if path is not None else DEFAULT_RUBRIC
     try:
-        values = strict_yaml(path.read_text(encoding="utf-8"))
+        values = strict_yaml(read_named(path))
     except OSError as exc:
         raise RubricError(f"{path}: cannot read the rubric ({exc.strerror or exc})") from None
     except TooDeep as exc:

@@ -27,6 +27,7 @@ from data.annotators import (
     machine_mask,
     same_name,
 )
+from data.conversation import LONE_SURROGATE
 from data.errors import PrefloopError
 from data.files import atomic_write, check_not_link, open_regular
 from data.import_records import TooDeep, within_depth
@@ -155,11 +156,14 @@ def read_excluded(workspace: Path) -> tuple[str, ...]:
         raise PrefloopError(
             f"{path}: expected a JSON list of labeller names; delete it to include every labeller"
         )
-    other = next((i for i, name in enumerate(names) if not isinstance(name, str)), None)
+    # a lone surrogate (JSON's "\ud800") is no text a label stores, and no line could print it
+    other = next(
+        (i for i, name in enumerate(names) if not isinstance(name, str) or LONE_SURROGATE.search(name)), None
+    )
     if other is not None:
         raise PrefloopError(
-            f"{path}: entry {other} ({json.dumps(names[other])[:80]}) is not a name (a JSON string); remove it, "
-            "or delete the file to include every labeller"
+            f"{path}: entry {other} ({json.dumps(names[other])[:80]}) is not a name (a JSON string of valid text); "
+            "remove it, or delete the file to include every labeller"
         )
     blank = next((name for name in names if not name.strip()), None)
     if (

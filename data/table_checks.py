@@ -226,7 +226,9 @@ def _check_labels(
             seconds = table.column(field)
             row = _first_bad(pc.or_kleene(pc.is_null(seconds), pc.greater_equal(seconds, 0)))
             if row is not None:
-                raise SchemaError(source, f"{field} {seconds[row].as_py()} is negative", row=row, field=field)
+                value = seconds[row].as_py()
+                what = "is negative" if value < 0 else "is not a number"  # NaN: it said "nan is negative"
+                raise SchemaError(source, f"{field} {value} {what}", row=row, field=field)
 
 
 def _check_annotators(annotators: pa.ChunkedArray, source: str) -> None:

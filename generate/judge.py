@@ -30,6 +30,7 @@ from tqdm import tqdm
 from data.aggregate import current_labels
 from data.annotators import judge_annotator, machine_labeller_mask, rm_annotator
 from data.errors import PrefloopError
+from data.files import read_named
 from data.records import Label, content_id
 from data.selection import labelling_pairs, stored_names
 from data.workspace import Workspace
@@ -77,7 +78,7 @@ def load_template(path: Path | None, warn: bool = True) -> str:
     if path is None:
         return MT_BENCH_TEMPLATE
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_named(Path(path))
     except OSError as exc:
         raise PrefloopError(f"--judge-template {path}: cannot read it ({exc})") from exc
     except UnicodeDecodeError as exc:  # another encoding, or a binary file: was a traceback

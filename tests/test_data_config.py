@@ -822,3 +822,50 @@ def test_an_empty_w_names_nothing_not_the_current_folder(tmp_path, monkeypatch, 
     said = f"error: --workspace: {value!r} names nothing; give a value or leave the option out\n"
     assert capsys.readouterr().err == said
     assert not list(tmp_path.iterdir())
+
+
+@pytest.fixture()
+def fifo(tmp_path):
+    """A FIFO that a writer opens each time a reader has, writing nothing: a read that waited on it (as `--config` and
+    `--rubric` read it before) ends, empty, where it would wait for a writer forever."""
+    import os
+    import threading
+
+    path = tmp_path / "named.yaml"
+    os.mkfifo(path)
+    done = threading.Event()
+
+    def write_nothing():
+        while not done.is_set():
+            with open(path, "wb"):
+                pass
+
+    writer = threading.Thread(target=write_nothing, daemon=True)
+    writer.start()
+    yield path
+    done.set()
+    reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # frees the writer waiting for a reader
+    writer.join()
+    os.close(reader)
+
+
+def test_a_fifo_as_config_or_rubric_is_one_line_not_a_wait(tmp_path, capsys, fifo):
+    """A FIFO (or /dev/zero) named by `--config`, `--rubric` or `--judge-template` was opened and read: with no writer the command
+    waited forever; imports refuse one unread, and so do these now."""
+    from data.__main__ import main as data_main
+    from train.__main__ import main as train_main
+
+    said = "not a regular file (a FIFO, device or socket)"
+    assert train_main(["-w", str(tmp_path / "ws"), "--config", str(fifo)]) == 2
+    assert capsys.readouterr().err == f"error: {fifo}: cannot read config ([Errno 22] {said}: '{fifo}')\n"
+    assert data_main(["init", "-w", str(tmp_path / "ws")]) == 0
+    capsys.readouterr()
+    assert data_main(["stats", "-w", str(tmp_path / "ws"), "--labellers", "--rubric", str(fifo)]) == 2
+    assert capsys.readouterr().err == f"error: {fifo}: cannot read the rubric ({said})\n"
+    from generate.__main__ import main as generate_main
+
+    assert generate_main(["-w", str(tmp_path / "ws"), "--judge", "x", "--judge-template", str(fifo)]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"error: --judge-template {fifo}: cannot read it ([Errno 22] {said}: '{fifo}')\n"
+    )

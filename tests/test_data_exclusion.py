@@ -363,7 +363,9 @@ def test_judges_are_measured_against_the_majority_without_the_excluded(ws, capsy
     [
         ('[""]', "entry 0 ('') names nobody"),
         ('["ann", "  "]', "entry 1 ('  ') names nobody"),
-        ('["ann", 3]', "entry 1 (3) is not a name (a JSON string)"),  # was: no entry named
+        ('["ann", 3]', "entry 1 (3) is not a name (a JSON string of valid text)"),  # was: no entry named
+        # was: a UnicodeEncodeError traceback printing the excluded labellers' line
+        ('["ann", "\\ud800"]', 'entry 1 ("\\ud800") is not a name (a JSON string of valid text)'),
         ("[" * 100_000 + "]" * 100_000, "JSON nested too deeply to read"),  # a RecursionError traceback
     ],
 )

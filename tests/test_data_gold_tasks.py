@@ -216,6 +216,12 @@ def test_bad_rank_and_rate_gold_is_one_line_and_writes_nothing(tmp_path, capsys)
         (["--rate-item", "nope", "--ratings", rate], f"--rate-item: rate item nope is not in {ws.path}"),
         (["--ratings", rate], "--rate-item needs one --ratings each: 0 rate-items, 1 ratings"),
         (["--rubric", "r.yaml"], "--rubric goes with --rate-item or a gold FILE's ratings (it checks them)"),
+        # an id of invalid UTF-8 on the command line (surrogate-escaped) was a UnicodeEncodeError traceback
+        (["--rate-item", "\udcff", "--ratings", rate], "--rate-item '\\udcff': not an id (not valid text)"),
+        (
+            ["--completion", "\udcff", "--answer", "desirable"],
+            "--completion '\\udcff': not an id (not valid text)",
+        ),
         # all or nothing: a good rank mark beside a bad rating writes neither
         (
             ["--rank-item", items[0], "--ranking", whole, "--rate-item", c[0], "--ratings", "{}"],
@@ -239,6 +245,8 @@ def test_bad_rank_and_rate_gold_is_one_line_and_writes_nothing(tmp_path, capsys)
         err = capsys.readouterr().err.strip()
         assert err.startswith(f"error: {error}") and len(err.splitlines()) == 1, err
         assert ws.read("gold").to_pylist() == before, args
+    assert gold(ws, "--rate-item", c[0]) == 2  # said "0 ratingss"
+    assert capsys.readouterr().err == "error: --rate-item needs one --ratings each: 1 rate-item, 0 ratings\n"
 
 
 def test_ratings_flag_reads_a_value_as_a_gold_file_does(tmp_path, capsys):

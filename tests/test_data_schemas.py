@@ -53,6 +53,17 @@ def test_missing_column_and_null_and_strength_are_reported():
         conform(labels_table(strength=7), "labels", "f")
 
 
+@pytest.mark.parametrize(
+    ("value", "said"), [(-5.0, "seconds -5.0 is negative"), (float("nan"), "seconds nan is not a number")]
+)
+def test_label_seconds_that_are_no_time_are_named(value, said):
+    """A label's NaN seconds (a hand-written or damaged part file: `data validate`, `stats`, `merge` read it) was
+    said to be "nan is negative"."""
+    with pytest.raises(SchemaError) as err:
+        conform(labels_table(seconds=value), "labels", "f")
+    assert str(err.value) == f"f, row 1, field 'seconds': {said}"
+
+
 @pytest.mark.parametrize("name", ["", "  ", "\t"])
 def test_a_blank_annotator_is_refused_like_a_null_one(name):
     """A label by "" was stored (by the Python API) and read: a labeller shown as ": 6 labels" whom neither
