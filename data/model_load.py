@@ -65,10 +65,8 @@ def _quiet_load():
 
 RUN_CONFIG = "train_config.json"  # a `python -m train` run's folder: written as it starts, before any weight
 CHECKPOINT_STATE = "trainer_state.json"  # the trainer's, written last into each checkpoint-N it saves
-FINISHED_FILES = (
-    "metrics.json",
-    "sdpo.json",
-)  # written last into a run's folder: its report (sDPO: the whole run's)
+# written last into a run's folder: its report (sDPO: the whole run's)
+FINISHED_FILES = ("metrics.json", "sdpo.json")
 
 
 def is_train_run(folder: Path) -> bool:
@@ -79,6 +77,7 @@ def is_train_run(folder: Path) -> bool:
 
 
 def is_finished_run(folder: Path) -> bool:
+    """The run in ``folder`` wrote its report: nothing to resume."""
     return any((folder / name).is_file() for name in FINISHED_FILES)
 
 
