@@ -53,8 +53,8 @@ def judge_model(options: SampleOptions) -> str:
     """The local folder the chat-model judge ``options.judge`` loads from (`data.provision.answering_model_config`: a
     hub id found in, or fetched into, the hub's cache; its config read once; its tokenizer and weight files), with a
     context that --judge-max-tokens does not fill (`check_max_tokens`, as --max-tokens is checked), else a one-line
-    error naming ``--judge``. Tests fake a judge by replacing this function: the early check (`check_judge_model`) goes through
-    it, and the judge's load (`make_judge`) where it is given no checked folder."""
+    error naming ``--judge``. Tests fake a judge by replacing this function: the early check (`check_judge_model`)
+    goes through it, and the judge's load (`make_judge`) where it is given no checked folder."""
     folder, config = answering_model_config("--judge", options.judge)
     named = f"--judge {options.judge}"
     check_max_tokens(

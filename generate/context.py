@@ -88,10 +88,10 @@ def model_context(
 ) -> tuple[int, str] | None:
     """The context the model in ``folder`` (``named``: ``--model M``) gives a prompt and its answer together, and
     where it was read: ``max_model_len`` (--max-model-len, vLLM's: what it runs the model with) where set, else as
-    its config.json says (its text model's, for a multimodal one). None for a config that names no positive context (the engine's own
-    limit stays); one whose context is no whole number (a string, true) is refused here, not as transformers'
-    traceback once the workspace was made. ``config``: the config.json the caller's model check parsed
-    (`data.provision.model_config`), else it is read here."""
+    its config.json says (its text model's, for a multimodal one). None for a config that names no positive context
+    (the engine's own limit stays); one whose context is no whole number (a string, true) is refused here, not as
+    transformers' traceback once the workspace was made. ``config``: the config.json the caller's model check
+    parsed (`data.provision.model_config`), else it is read here."""
     path = folder / "config.json"
     if config is None:
         config = json.loads(path.read_text(encoding="utf-8"))
