@@ -65,6 +65,40 @@ def _quiet_load():
 
 RUN_CONFIG = "train_config.json"  # a `python -m train` run's folder: written as it starts, before any weight
 CHECKPOINT_STATE = "trainer_state.json"  # the trainer's, written last into each checkpoint-N it saves
+# written last into a run's folder: its report (sDPO: the whole run's)
+FINISHED_FILES = ("metrics.json", "sdpo.json")
+
+
+def is_train_run(folder: Path) -> bool:
+    """``folder`` holds a `python -m train` run: its config, its report or its checkpoints."""
+    return any((folder / name).is_file() for name in (RUN_CONFIG, *FINISHED_FILES)) or any(
+        folder.glob("checkpoint-*")
+    )
+
+
+def is_finished_run(folder: Path) -> bool:
+    """The run in ``folder`` wrote its report: nothing to resume."""
+    return any((folder / name).is_file() for name in FINISHED_FILES)
+
+
+def run_in_models_line(folder: Path, runs: Path) -> str | None:
+    """What to do with the train run in ``folder``, ``WS/models/NAME``, where train put its runs (its default --out)
+    before they went to ``runs`` (``WS/runs``), and which no run may write into now (models/ holds the manifest):
+    an unfinished one moved there and resumed (--out is an option a resume may change), a finished one moved, not
+    removed, as it holds the model it trained. None where ``folder`` holds no run. `train` refuses an --out there
+    and `data validate` names it with these lines, never "remove it": its checkpoints are the user's."""
+    if not is_train_run(folder):
+        return None
+    if is_finished_run(folder):
+        return (
+            f"{folder}: a finished run in the workspace's models/ folder, where an older version put its runs (no "
+            f"table's files): move it (mv {folder} {runs}/); removing it would lose the model it trained"
+        )
+    return (
+        f"{folder}: an unfinished run in the workspace's models/ folder, where an older version put its runs and "
+        f"where none may be written now (its files are the workspace's stored data): move it (mv {folder} {runs}/) "
+        f"and continue it with --resume --out {runs / folder.name}"
+    )
 
 
 def checkpoint_step(path: str | Path) -> int | None:

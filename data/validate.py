@@ -24,6 +24,7 @@ from data.import_unlisted import unlisted_rows
 from data.import_write import IMPORT_LOCK, LOG_DIR, LOG_FILE
 from data.in_place import hard_link_line
 from data.merge_left_out import unlisted_labels
+from data.model_load import run_in_models_line
 from data.ranking import rank_of
 from data.selection import (
     ARENA_RECORD_COLUMNS,
@@ -148,7 +149,7 @@ def _checked(workspace: Workspace, whole: bool = True) -> tuple[list[str], dict[
     with ``whole``, the import log's lines and rejects files its readers cannot read (`unreadable_lines`,
     `rejects_problems`). With the problems, the tables read (none where a symlink stopped it)."""
     planted, linked = planted_beside(workspace.path)
-    planted = [not_a_file_line(path) for path in workspace.not_files()] + planted
+    planted = [_not_a_part_line(workspace.path, path) for path in workspace.not_files()] + planted
     if planted:  # refused by the readers, which read no further
         return planted + linked, {}
     tables = _tables(workspace, whole)
@@ -162,6 +163,17 @@ def _checked(workspace: Workspace, whole: bool = True) -> tuple[list[str], dict[
             "committed (not visible to readers); `python -m data compact` removes them — rerun the import or job"
         )
     return problems, tables
+
+
+def _not_a_part_line(root: Path, path: Path) -> str:
+    """`not_a_file_line` ("remove it"), but for a train run an older version left in ``root``'s models/ folder (its
+    default --out then), whose checkpoints or model that advice would throw away: as `train` says it
+    (`run_in_models_line`: move it to runs/, and resume it)."""
+    if path.parent == root / "models" and path.is_dir() and not path.is_symlink():
+        line = run_in_models_line(path, root / "runs")
+        if line:
+            return line
+    return not_a_file_line(path)
 
 
 def dangling_references(workspace: Workspace) -> list[str]:

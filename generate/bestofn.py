@@ -26,7 +26,7 @@ from data.pairing import distinct_completions
 from data.provision import ProvisionError, answering_model_config, model_label
 from data.records import Pair
 from data.workspace import Workspace
-from generate.context import TOO_LONG, check_judge_max_tokens
+from generate.context import TOO_LONG, check_max_tokens
 from generate.engines import SamplingParams, make_engine
 from generate.job_plan import job_prompts, model_answers, model_sampled
 from generate.judge import (
@@ -52,12 +52,20 @@ JUDGING_WRITES = "judging writes its labels there; nothing judged"
 def judge_model(options: SampleOptions) -> str:
     """The local folder the chat-model judge ``options.judge`` loads from (`data.provision.answering_model_config`: a
     hub id found in, or fetched into, the hub's cache; its config read once; its tokenizer and weight files), with a
-    context that --judge-max-tokens does not pass (`check_judge_max_tokens`), else a one-line error naming
-    ``--judge``. Tests fake a judge by replacing this function: the early check (`check_judge_model`) goes through
-    it, and the judge's load (`make_judge`) where it is given no checked folder."""
+    context that --judge-max-tokens does not fill (`check_max_tokens`, as --max-tokens is checked), else a one-line
+    error naming ``--judge``. Tests fake a judge by replacing this function: the early check (`check_judge_model`)
+    goes through it, and the judge's load (`make_judge`) where it is given no checked folder."""
     folder, config = answering_model_config("--judge", options.judge)
     named = f"--judge {options.judge}"
-    check_judge_max_tokens(options.judge_max_tokens, folder, named, options.max_model_len, config)
+    check_max_tokens(
+        options.judge_max_tokens,
+        folder,
+        named,
+        options.max_model_len,
+        config,
+        flag="--judge-max-tokens",
+        shared_with="the question with both answers",
+    )
     return str(folder)
 
 

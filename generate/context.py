@@ -61,31 +61,25 @@ def positive_context(get: Callable[[str], object]) -> tuple[str, int] | None:
 
 
 def check_max_tokens(
-    max_tokens: int, folder: Path, named: str, max_model_len: int | None = None, config: dict | None = None
+    max_tokens: int,
+    folder: Path,
+    named: str,
+    max_model_len: int | None = None,
+    config: dict | None = None,
+    *,
+    flag: str = "--max-tokens",
+    shared_with: str = "the prompt",
 ) -> None:
-    """Refuse, in one line before anything is written, a --max-tokens that fills the whole context the
-    model in ``folder`` (``named``: ``--model M``) gives a prompt and its answer together (`model_context`): every
-    answer stopped at the context, and the job counted them as made."""
+    """Refuse, in one line before any model loads or anything is written, a cap on new tokens (``flag``:
+    --max-tokens, or --judge-max-tokens for a chat-model judge) that fills the whole context the model in ``folder``
+    (``named``: ``--model M``, ``--judge J``) gives a prompt and its answer together (`model_context`): ``shared_with``
+    (a prompt; a judge's question and both answers) takes one token or more of it, so no answer can reach the cap,
+    and every answer that ran on stopped at the context instead, counted as made."""
     found = model_context(folder, named, max_model_len, config)
     if found and max_tokens >= found[0]:
         raise PrefloopError(
-            f"--max-tokens {max_tokens}: must be less than {named}'s context of {found[0]} tokens ({found[1]}), "
-            "which the prompt shares"
-        )
-
-
-def check_judge_max_tokens(
-    max_tokens: int, folder: Path, named: str, max_model_len: int | None = None, config: dict | None = None
-) -> None:
-    """Refuse, in one line before any model loads or anything is written, a --judge-max-tokens past the whole
-    context of the chat-model judge in ``folder`` (``named``: ``--judge J``, `model_context`), which no verdict
-    can reach: its question and the pair's answers take their share first. A cap equal to the context is taken,
-    as "up to the context" (a verdict is short, and ends at its own end-of-text)."""
-    found = model_context(folder, named, max_model_len, config)
-    if found and max_tokens > found[0]:
-        raise PrefloopError(
-            f"--judge-max-tokens {max_tokens}: more than {named}'s context of {found[0]} tokens ({found[1]}), "
-            "which the question and both answers share"
+            f"{flag} {max_tokens}: must be less than {named}'s context of {found[0]} tokens ({found[1]}), "
+            f"which {shared_with} shares"
         )
 
 
@@ -94,10 +88,10 @@ def model_context(
 ) -> tuple[int, str] | None:
     """The context the model in ``folder`` (``named``: ``--model M``) gives a prompt and its answer together, and
     where it was read: ``max_model_len`` (--max-model-len, vLLM's: what it runs the model with) where set, else as
-    its config.json says (its text model's, for a multimodal one). None for a config that names no positive context (the engine's own
-    limit stays); one whose context is no whole number (a string, true) is refused here, not as transformers'
-    traceback once the workspace was made. ``config``: the config.json the caller's model check parsed
-    (`data.provision.model_config`), else it is read here."""
+    its config.json says (its text model's, for a multimodal one). None for a config that names no positive context
+    (the engine's own limit stays); one whose context is no whole number (a string, true) is refused here, not as
+    transformers' traceback once the workspace was made. ``config``: the config.json the caller's model check
+    parsed (`data.provision.model_config`), else it is read here."""
     path = folder / "config.json"
     if config is None:
         config = json.loads(path.read_text(encoding="utf-8"))

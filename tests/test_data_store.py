@@ -735,3 +735,31 @@ def test_a_folder_or_link_at_a_commit_records_name_commits_nothing(tmp_path, mon
     record.rmdir() if planted == "folder" else record.unlink()
     record.write_text("")  # the record itself: the batch is seen whole
     assert [Workspace(ws).read(name).num_rows for name in parts] == [2, 2]
+
+
+def test_validate_says_to_move_a_train_run_left_in_models_not_to_remove_it(tmp_path, capsys):
+    """A train run an older version left in WS/models/ (its default --out then) was "a directory, not a file written
+    by prefloop: remove it", which would throw away its checkpoints (or the model it trained), where `train` says to
+    move it to WS/runs/ and resume it. validate says as train does; a folder that holds no run is still told apart."""
+    from data.__main__ import main
+
+    ws, data = tmp_path / "ws", tmp_path / "prefs.json"
+    data.write_text(json.dumps([{"prompt": f"q{i}", "chosen": "y", "rejected": "n"} for i in range(2)]))
+    assert main(["import", "-w", str(ws), str(data)]) == 0
+    unfinished, finished, other = (ws / "models" / name for name in ("dpo-1a2b3c4d", "dpo-5e6f7a8b", "notes"))
+    (unfinished / "checkpoint-1").mkdir(parents=True)
+    (unfinished / "train_config.json").write_text(json.dumps({"method": "dpo"}))
+    finished.mkdir()
+    (finished / "metrics.json").write_text("{}")
+    other.mkdir()
+    capsys.readouterr()
+    assert main(["validate", "-w", str(ws)]) == 1
+    runs = ws / "runs"
+    assert capsys.readouterr().out.splitlines()[:3] == [
+        f"{unfinished}: an unfinished run in the workspace's models/ folder, where an older version put its runs and "
+        f"where none may be written now (its files are the workspace's stored data): move it (mv {unfinished} "
+        f"{runs}/) and continue it with --resume --out {runs / unfinished.name}",
+        f"{finished}: a finished run in the workspace's models/ folder, where an older version put its runs (no "
+        f"table's files): move it (mv {finished} {runs}/); removing it would lose the model it trained",
+        f"{other}: a directory, not a file written by prefloop: remove it",
+    ]

@@ -15,6 +15,7 @@ from data import Workspace
 from data.__main__ import main as data_main
 from generate.__main__ import main
 from tests.test_generate_arena import arena_args, perturbed_copy, runs, write_prompts
+from tests.test_generate_hub_model import JUDGE_FITS
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +121,7 @@ def test_a_judge_of_arena_pairs_says_how_many_wait_in_the_other_split(tmp_path, 
     _, pairs, _ = arena_rows(ws)
     assert len(pairs) > 0
     capsys.readouterr()
-    judge = ["-w", str(ws), "--judge", str(two_models[0]), "--kinds", "arena", "--engine", "hf"]
+    judge = ["-w", str(ws), "--judge", str(two_models[0]), "--kinds", "arena", "--engine", "hf", *JUDGE_FITS]
     assert main(judge) == 0
     assert (
         capsys.readouterr()

@@ -208,15 +208,17 @@ def test_judge_max_tokens_past_the_judges_context_is_refused_before_anything_is_
     """`--judge J --judge-max-tokens N` was not checked against the judge's context, as --max-tokens is against
     the answering model's: a sampling job sampled, and wrote, before its judge asked for more than it holds.
     Refused now in one line, before any model loads: the sampling job writes no workspace, and `--judge` alone
-    no label. A cap equal to the context is taken ("up to the context": a verdict ends at its own end-of-text)."""
+    no label. A cap equal to the context is refused too, as --max-tokens is: the question and both answers take
+    their share of it first, so no verdict could reach it (the cap was taken where --max-tokens's was not)."""
     config = short_model_dir / "config.json"
     said = (
-        f"error: --judge-max-tokens {CONTEXT + 1}: more than --judge {short_model_dir}'s context of {CONTEXT} "
-        f"tokens (max_position_embeddings in {config}), which the question and both answers share; nothing written\n"
+        f"error: --judge-max-tokens {CONTEXT}: must be less than --judge {short_model_dir}'s context of {CONTEXT} "
+        f"tokens (max_position_embeddings in {config}), which the question with both answers shares; nothing "
+        "written\n"
     )
     prompts = tmp_path / "p.json"
     prompts.write_text(json.dumps([{"prompt": SHORT[0]["content"]}]))
-    judge = ["--judge", str(short_model_dir), "--engine", "hf", "--judge-max-tokens", str(CONTEXT + 1)]
+    judge = ["--judge", str(short_model_dir), "--engine", "hf", "--judge-max-tokens", str(CONTEXT)]
     job = ["-w", str(tmp_path / "new"), "--model", str(tiny_model_dir), "--prompts", str(prompts), "--n", "2"]
     assert main([*job, "--pairs", "best-worst", "--max-tokens", "4", *judge]) == 2
     assert capsys.readouterr().err == said and not (tmp_path / "new").exists()
@@ -227,7 +229,7 @@ def test_judge_max_tokens_past_the_judges_context_is_refused_before_anything_is_
     assert main(["-w", str(label_ws.path), *judge]) == 2
     assert capsys.readouterr().err == said
     assert Workspace(label_ws.path).frame("labels").equals(labels)
-    options = SimpleNamespace(judge=str(short_model_dir), judge_max_tokens=CONTEXT, max_model_len=None)
+    options = SimpleNamespace(judge=str(short_model_dir), judge_max_tokens=CONTEXT - 1, max_model_len=None)
     assert bestofn.judge_model(options) == str(short_model_dir)
 
 

@@ -77,6 +77,8 @@ def job_args(tmp_path, model) -> list[str]:
 
 
 IN_PROCESS = "--no-spin-isolate"  # the arena and the loop: sampled here, where make_engine is replaced
+# the tiny model's context is 512, the default --judge-max-tokens's too, which would fill it (refused, as --max-tokens)
+JUDGE_FITS = ("--judge-max-tokens", "64")
 
 
 @pytest.mark.usefixtures("hub_cache")
@@ -136,7 +138,7 @@ def test_a_judges_hub_id_in_the_cache_loads_from_its_snapshot_under_its_id(
         return ScriptedEngine(fair)
 
     monkeypatch.setattr(bestofn, "make_engine", make_engine)
-    assert main(["-w", str(label_ws.path), "--judge", "org/tiny", "--engine", "hf"]) == 0
+    assert main(["-w", str(label_ws.path), "--judge", "org/tiny", "--engine", "hf", *JUDGE_FITS]) == 0
     assert loads == [str(snapshot)] and "judge:org/tiny: judged 4 pairs" in capsys.readouterr().out
 
 

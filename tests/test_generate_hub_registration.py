@@ -16,7 +16,7 @@ from data.lineage import find_model, find_or_register
 from data.records import ModelRecord
 from generate.__main__ import main
 from tests.test_generate_arena import arena_args, write_prompts
-from tests.test_generate_hub_model import job_args, no_loading
+from tests.test_generate_hub_model import JUDGE_FITS, job_args, no_loading
 from tests.test_train_hub_model import hub_cache  # noqa: F401 (a fixture)
 from train.saving import model_path
 
@@ -155,7 +155,7 @@ def test_an_llm_judge_without_a_chat_template_is_refused_before_sampling(
     from generate import bestofn
 
     no_loading(monkeypatch, cli, bestofn)
-    argv = [*job_args(tmp_path, tiny_model_dir), "--n", "4", "--pairs", "best-worst"]
+    argv = [*job_args(tmp_path, tiny_model_dir), "--n", "4", "--pairs", "best-worst", *JUDGE_FITS]
     assert main([*argv, "--judge", str(tiny_base_model_dir)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(

@@ -11,6 +11,7 @@ import pytest
 from data import Workspace
 from data.__main__ import main as data_main
 from generate.__main__ import main as generate_main
+from tests.test_generate_hub_model import JUDGE_FITS
 
 
 def test_the_arena_header_says_the_board_below_only_when_a_board_follows(tmp_path, monkeypatch, capsys):
@@ -191,7 +192,7 @@ def test_a_loop_with_prompts_says_when_its_sets_hold_other_prompts_than_the_file
         loop.RUN, driver, lambda: (SPIN_LOOP if driver == "--spin-iter" else JUDGE_LOOP, sample)
     )
     argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--prompts", str(mine), driver, "1"]
-    argv += [] if driver == "--spin-iter" else ["--judge", str(tiny_model_dir)]
+    argv += [] if driver == "--spin-iter" else ["--judge", str(tiny_model_dir), *JUDGE_FITS]
     capsys.readouterr()
     with pytest.raises(Sampled):
         loop.run(loop.parse_options([*argv, "--test-fraction", "0", "--spin-test-limit", "0"]))

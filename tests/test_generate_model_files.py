@@ -12,7 +12,7 @@ import pytest
 from safetensors.torch import load_file, save_file
 
 from generate.__main__ import main
-from tests.test_generate_hub_model import IN_PROCESS, job_args, no_loading
+from tests.test_generate_hub_model import IN_PROCESS, JUDGE_FITS, job_args, no_loading
 from tests.test_generate_spin import spin_args
 
 
@@ -197,6 +197,7 @@ def test_a_model_is_checked_reading_its_config_once(tmp_path, tiny_model_dir, mo
             "best-worst",
             "--judge",
             str(folder),
+            *JUDGE_FITS,
         ],
     }
     assert main(argv[flag]) == 2
@@ -206,7 +207,15 @@ def test_a_model_is_checked_reading_its_config_once(tmp_path, tiny_model_dir, mo
 
 WRITE_JOBS = {
     "pairs": [],
-    "best-worst": ["--n", "2", "--pairs", "best-worst", "--judge", "{model}"],  # skipped the check
+    "best-worst": [
+        "--n",
+        "2",
+        "--pairs",
+        "best-worst",
+        "--judge",
+        "{model}",
+        *JUDGE_FITS,
+    ],  # skipped the check
     "arena": ["--arena", "base,{other}", IN_PROCESS],  # skipped it too: each model sampled, then failed
 }
 
@@ -281,7 +290,9 @@ def test_a_workspace_that_cannot_be_written_is_refused_before_the_judge_loads(
 
     read_only(monkeypatch, label_ws.path)
     loaded = count_loads(monkeypatch, ScriptedEngine(fair))
-    assert main(["-w", str(label_ws.path), "--judge", str(tiny_model_dir), "--engine", "hf"]) == 2
+    assert (
+        main(["-w", str(label_ws.path), "--judge", str(tiny_model_dir), "--engine", "hf", *JUDGE_FITS]) == 2
+    )
     assert capsys.readouterr().err == f"error: {label_ws.path}: {JUDGING_REFUSED}nothing judged\n"
     assert loaded == [] and label_ws.frame("labels").empty
 
@@ -301,7 +312,7 @@ def test_a_best_worst_rerun_with_pairs_left_refuses_a_workspace_it_cannot_write(
     ws = Workspace.init(tmp_path / "ws")
     ws.append([Prompt([{"role": "user", "content": f"question {i}"}], source="test") for i in range(2)])
     argv = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "4"]
-    argv += ["--n", "2", "--pairs", "best-worst", "--judge", str(tiny_model_dir)]
+    argv += ["--n", "2", "--pairs", "best-worst", "--judge", str(tiny_model_dir), *JUDGE_FITS]
     pair_best_worst = bestofn.pair_best_worst
 
     def killed(*args, **kwargs):

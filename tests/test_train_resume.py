@@ -192,3 +192,48 @@ def test_an_unfinished_run_in_the_workspaces_models_folder_is_moved_to_runs_and_
     assert main(argv(ws, tiny_model_dir, ws.runs / "dpo-1", "--resume")) == 0
     trained = models(ws, "dpo")
     assert len(trained) == 1 and json.loads(trained.iloc[0]["metrics"])["steps"] == 2
+
+
+def test_a_resume_without_out_continues_the_one_unfinished_run_of_its_method(
+    tmp_path, tiny_model_dir, capsys, monkeypatch
+):
+    """`train -w WS --resume` without --out started a fresh run in a new WS/runs/<method>-<id>, the killed run left
+    where it was. Now it continues the one unfinished run of --method in WS/runs (as HF's
+    resume_from_checkpoint=True continues output_dir's newest checkpoint); none, or several, is one line naming
+    them, nothing written."""
+    from tests.test_train_out_folder import killed_at, models
+
+    ws = build_workspace(tmp_path / "ws")
+    resume = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--max-steps", "2", "--batch-size", "2",
+              "--eval-limit", "4", "--learning-rate", "0.001", "--resume"]  # fmt: skip  # as options()
+    with monkeypatch.context() as patch:
+        no_loading(patch)
+        assert main(resume) == 2
+    assert capsys.readouterr().err == (
+        f"error: --resume without --out: no unfinished --method dpo run in {ws.runs}: nothing to resume (without "
+        "--resume a new run starts)\n"
+    )
+    assert not ws.runs.exists() or not any(ws.runs.iterdir())
+    killed_at(monkeypatch, "train.once.save_model", options(ws, tiny_model_dir, None, save_steps=1))
+    (killed,) = ws.runs.iterdir()
+    shutil.copytree(killed, ws.runs / "dpo-other")
+    before = files(ws.runs)
+    capsys.readouterr()
+    with monkeypatch.context() as patch:
+        no_loading(patch)
+        assert main(resume) == 2
+    assert capsys.readouterr().err == (
+        f"error: --resume without --out: 2 unfinished --method dpo runs in {ws.runs} "
+        f"({', '.join(sorted([killed.name, 'dpo-other']))}): give --out with the one to continue\n"
+    )
+    assert files(ws.runs) == before
+    shutil.rmtree(ws.runs / "dpo-other")
+    assert (
+        main([*resume[:-1], "--method", "ipo", "--resume"]) == 2
+    )  # another method's run is none to continue
+    assert "no unfinished --method ipo run" in capsys.readouterr().err
+    assert main(resume) == 0
+    assert [p.name for p in ws.runs.iterdir()] == [killed.name]
+    trained = models(ws, "dpo")
+    assert len(trained) == 1 and json.loads(trained.iloc[0]["metrics"])["steps"] == 2
+    assert json.loads((killed / "metrics.json").read_text())["resumed_from_checkpoint"] == "checkpoint-2"

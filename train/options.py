@@ -255,7 +255,11 @@ class TrainOptions:
     )
     save_steps: int = field(default=200, metadata={"help": "checkpoint every N steps (for --resume)"})
     resume: bool = field(
-        default=False, metadata={"help": "continue the unfinished run in --out from its newest checkpoint"}
+        default=False,
+        metadata={
+            "help": "continue the unfinished run in --out from its newest checkpoint (no --out: the one unfinished "
+            "run of --method in WS/runs)"
+        },
     )
     overwrite: bool = field(default=False, metadata={"help": "replace the train run in a non-empty --out"})
     register: bool = field(default=True, metadata={"help": "record the model in the workspace manifest"})

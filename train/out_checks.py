@@ -21,14 +21,15 @@ from data.config_values import expand_home
 from data.errors import PrefloopError
 from data.files import refuse_a_link_to_nothing, refuse_unwritable
 from data.lineage import NEWEST
+from data.model_load import is_finished_run, is_train_run, run_in_models_line
 from data.provision import EMBEDDED, check_name_printable, is_model_dir, looks_like_hub_id
+from data.validate import ITERATE
 from data.workspace import refuse_a_stored_folder
 from data.workspace_root import MARKER, Roots, read_path, read_roots
 from train.methods import METHODS
 from train.options import TrainOptions
 from train.out_folder import (
     CONFIG_FILE,
-    FINISHED_FILES,
     is_main_process,
     recorded_config,
     resume_advice,
@@ -149,12 +150,6 @@ def _outside_folder(was: object, workspace: object) -> bool:
     return not expand_home(Path(was)).is_absolute() and _spelled_inside(was, workspace) is None
 
 
-def _is_train_output(out: Path) -> bool:
-    return any((out / name).is_file() for name in (CONFIG_FILE, *FINISHED_FILES)) or any(
-        out.glob("checkpoint-*")
-    )
-
-
 def _inside(path: Path, folder: Path) -> bool:
     path, folder = path.resolve(), folder.resolve()
     return path == folder or folder in path.parents
@@ -185,7 +180,7 @@ def check_out_folder(
     if not out.exists() or not any(out.iterdir()):
         return
     if options.overwrite:
-        if not _is_train_output(out):
+        if not is_train_run(out):
             raise PrefloopError(f"{out}: not a train output folder; give an empty or new --out")
         for path in reads:
             if _inside(path, out):
@@ -193,7 +188,7 @@ def check_out_folder(
                     f"{out}: --overwrite would delete {path}, which this run reads; give another --out"
                 )
         return
-    if not options.resume and not _is_train_output(out):  # --resume and --overwrite both refuse it
+    if not options.resume and not is_train_run(out):  # --resume and --overwrite both refuse it
         raise PrefloopError(
             f"{out}: output folder is not empty and not a train output folder (no {CONFIG_FILE} or checkpoint-*): "
             "give an empty or new --out"
@@ -202,14 +197,14 @@ def check_out_folder(
         raise PrefloopError(
             f"{out}: output folder is not empty (pass --resume to continue, --overwrite to replace)"
         )
-    if not _is_train_output(out):
+    if not is_train_run(out):
         if {entry.name for entry in out.iterdir()} == {marker}:
             return  # claimed by a round driver for this run, nothing trained there yet: it starts fresh
         again = start_again(out, marker, "give an empty or new --out")
         raise PrefloopError(
             f"{out}: not a train output folder (no {CONFIG_FILE} or checkpoint-*), nothing to resume; {again}"
         )
-    if any((out / name).is_file() for name in FINISHED_FILES):
+    if is_finished_run(out):
         again = start_again(out, marker, "--overwrite replaces it")
         raise PrefloopError(f"{out}: the run there finished (nothing to resume); {again}")
     for path in reads:
@@ -219,22 +214,44 @@ def check_out_folder(
 
 
 def _refuse_a_run_of_the_old_layout(out: Path) -> None:
-    """An unfinished run in ``WS/models/NAME``, where train put its runs (its default --out) before they went to
-    ``WS/runs``: models/ holds the workspace's manifest, which no run may write into (`refuse_a_stored_folder`), so
-    the run there neither resumes nor is replaced there; it was told "give another --out", as if its checkpoints
-    were not the user's. One line says to move it to runs/, where --resume continues it (--out is an option a
-    resume may change). A finished one is left to that refusal: the manifest names its saved model where it is."""
+    """An unfinished run in ``WS/models/NAME`` (`data.model_load.run_in_models_line`): it was told "give another
+    --out", as if its checkpoints were not the user's. A finished one is left to `refuse_a_stored_folder`'s
+    refusal: there is nothing to resume."""
     folder = out.resolve().parent
-    if folder.name != "models" or not (folder.parent / MARKER).is_file() or not _is_train_output(out):
+    if folder.name != "models" or not (folder.parent / MARKER).is_file() or is_finished_run(out):
         return
-    if any((out / name).is_file() for name in FINISHED_FILES):
-        return
-    runs = folder.parent / "runs"
-    raise PrefloopError(
-        f"{out}: an unfinished run in the workspace's models/ folder, where an older version put its runs and "
-        f"where none may be written now (its files are the workspace's stored data): move it (mv {out} {runs}/) "
-        f"and continue it with --resume --out {runs / out.name}"
-    )
+    line = run_in_models_line(out, folder.parent / "runs")
+    if line:
+        raise PrefloopError(line)
+
+
+def resumed_run(options: TrainOptions, runs: Path) -> Path:
+    """The run ``--resume`` without ``--out`` continues: the one unfinished run of ``options.method`` among the run
+    folders in ``runs`` (``WS/runs``, where a run without --out goes: as HF's ``resume_from_checkpoint=True`` finds
+    the newest checkpoint in its output_dir), never a round driver's iterate (``<name>-iter<t>``: its driver
+    resumes it). None, or several, is one line naming them: a fresh run in a new folder, as --resume started, would
+    leave the run the user meant to continue where it was, and train again from the start."""
+    found = []
+    if runs.is_dir():
+        for folder in sorted(p for p in runs.iterdir() if p.is_dir() and not p.is_symlink()):
+            if ITERATE.search(folder.name) or not is_train_run(folder):
+                continue
+            if is_finished_run(folder):
+                continue
+            try:
+                recorded = recorded_config(folder)
+            except PrefloopError:
+                recorded = (
+                    None  # no run's config: not one to continue as --method (--out names it, to be told why)
+                )
+            found += [folder] if recorded is not None and recorded["method"] == options.method else []
+    what = f"--resume without --out: {{}} unfinished --method {options.method} run{{}} in {runs}"
+    if not found:
+        raise PrefloopError(what.format("no", "") + ": nothing to resume (without --resume a new run starts)")
+    if len(found) > 1:
+        names = ", ".join(folder.name for folder in found)
+        raise PrefloopError(what.format(len(found), "s") + f" ({names}): give --out with the one to continue")
+    return found[0]
 
 
 def _check_recorded(out: Path, options: TrainOptions, marker: str | None) -> None:
@@ -277,7 +294,7 @@ def check_resumed_model(out: Path, options: TrainOptions, marker: str | None = N
     made elsewhere, a resume from another folder), the resume is refused naming the folder and how to pass it,
     whatever --model is given (no other folder is the recorded one)."""
     recorded = recorded_config(out, marker) if options.resume and is_main_process() else None
-    finished = any((out / name).is_file() for name in FINISHED_FILES)
+    finished = is_finished_run(out)
     if recorded is None or finished or recorded["method"] != options.method:
         return  # nothing to resume, or not a run these options continue: `check_out_folder` says which
     was = recorded.get("model")

@@ -36,7 +36,6 @@ SELECTION_FILE = "selection.json.gz"
 # the trust of the rows its counts say unchecked (`data.export.Counts.trust`): recorded since 2026-12-07
 NEWER_KEYS = ("trust", "eval_trust")
 SELECTION_KEYS = ("train_rows", "eval_rows", "eval_split", "counts", "eval_counts", "excluded", *NEWER_KEYS)
-FINISHED_FILES = ("metrics.json", "sdpo.json")  # written last: a run's report (sDPO: the whole run's)
 
 
 def run_config(options: TrainOptions) -> dict:

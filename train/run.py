@@ -29,7 +29,7 @@ from train.memory import Batch, Setup, available_memory, model_shape, plan_memor
 from train.methods import Method, get_method
 from train.once import train_once, use_bf16
 from train.options import CPU_EVAL_LIMIT, TrainOptions, check_options
-from train.out_checks import check_out_folder, check_resumed_model, check_resumed_plan
+from train.out_checks import check_out_folder, check_resumed_model, check_resumed_plan, resumed_run
 from train.out_folder import (
     SELECTION_FILE,
     claim_out_folder,
@@ -243,6 +243,10 @@ def train(
     check_options(options)
     method = get_method(options.method)
     workspace = Workspace(options.workspace)
+    if (
+        options.resume and options.out is None
+    ):  # the one unfinished run of the method in WS/runs, else why not
+        options = dataclasses.replace(options, out=resumed_run(options, workspace.runs))
     start = _start_model(options, method, workspace, marker)
     out = _out_dir(options, workspace, start, marker)
     recorded = read_selection(out, marker) if options.resume else None
