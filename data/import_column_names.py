@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 
 from data.errors import names_shown, shown
-from data.import_columns import SPLIT_COLUMN
+from data.import_columns import SPLIT_COLUMN, holds_nothing
 from data.import_formats import COLUMNS, DETECTED, GOLD_KEYS, LABEL_KEYS, Example
 from data.import_labellers import LABELLER_COLUMNS
 from data.import_options import ImportOptions
@@ -106,11 +106,26 @@ def refuse_near_misses(
     for name, kinds in columns.items():
         column = near_miss(name, set().union(*(known[kind] for kind in kinds)))
         if column is not None:
-            raise SchemaError(
-                source,
-                f"column {shown(name)} is not read: did you mean {column!r}? (nothing written; where it is "
-                f"another column than {column!r}, rename or drop it)",
-            )
+            raise _near_miss_error(source, name, column)
+
+
+def refuse_missing_near_miss(source: str, error: SchemaError, row: object) -> None:
+    """Where ``row`` was refused for lacking a field (``error``) one of its columns is a near miss of (``rejectd``
+    beside no ``rejected``), refuse the file at that column, as `refuse_near_misses` does: the misspelt column is
+    what to fix, and the row's "no answer" named the field spelt right, not the column that meant it."""
+    if getattr(error, "reason", None) != "missing_field" or error.field is None or not isinstance(row, dict):
+        return
+    for name, value in row.items():
+        if not holds_nothing(value) and near_miss(str(name), (error.field,)) is not None:
+            raise _near_miss_error(source, str(name), error.field)
+
+
+def _near_miss_error(source: str, name: str, column: str) -> SchemaError:
+    return SchemaError(
+        source,
+        f"column {shown(name)} is not read: did you mean {column!r}? (nothing written; where it is another column "
+        f"than {column!r}, rename or drop it)",
+    )
 
 
 # words of a column's name that say it holds answers: a file of prompts alone beside such a column is refused

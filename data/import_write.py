@@ -36,7 +36,7 @@ from data.import_labels import IN_APP, labels_to_write
 from data.import_log_lines import json_lines, read_alike, read_lines, read_rejects, rejects_name
 from data.import_options import ImportOptions, logged_options
 from data.in_place import NoLocksError, append_line, check_one_name, waiting_lock
-from data.records import Label, Prompt, now
+from data.records import Label, Prompt, has_gold, now
 from data.schemas import SCHEMAS
 from data.store import visible_parts
 from data.workspace import Workspace, compaction_after
@@ -157,7 +157,8 @@ def stored_prompts(workspace: Workspace, batch: list[object]) -> Counter:
     stored row stays as it is, split and gold answer alike. Those whose stored split is not the one this import gives
     them count ``stored_split_kept``; those given a gold answer that is not the stored one (or where none is stored)
     ``stored_gold_kept``: never changed, but never silently (`kept_lines`). The new ones this import puts in the
-    test split count ``new_test_prompts`` (`data.import_summary.split_line` says it)."""
+    test split count ``new_test_prompts`` (`data.import_summary.split_line` says it), those with a gold answer
+    ``new_gold_answers`` (stored in the prompt's row: no ``new_completions``)."""
     prompts = {record.id: record for record in batch if isinstance(record, Prompt)}
     if not prompts:
         return Counter()
@@ -169,7 +170,9 @@ def stored_prompts(workspace: Workspace, batch: list[object]) -> Counter:
         counts["stored_split_kept"] += split != prompts[id_].split
         counts["stored_gold_kept"] += prompts[id_].gold is not None and gold != prompts[id_].gold
     kept = set(stored.column("id").to_pylist())
-    counts["new_test_prompts"] = sum(p.split == "test" for id_, p in prompts.items() if id_ not in kept)
+    new = [prompt for id_, prompt in prompts.items() if id_ not in kept]
+    counts["new_test_prompts"] = sum(prompt.split == "test" for prompt in new)
+    counts["new_gold_answers"] = sum(has_gold(prompt.gold) for prompt in new)  # a gold answer is its prompt's
     return +counts
 
 

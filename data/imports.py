@@ -34,6 +34,7 @@ from data.errors import names_shown
 from data.import_column_names import (
     format_hint,
     known_columns,
+    refuse_missing_near_miss,
     refuse_near_misses,
     refuse_unread_answers,
     row_kind,
@@ -339,6 +340,8 @@ def check_file(
         # an unrated answer of a rated file, or a row naming test for a prompt stored in train (`guard_files`), is
         # skipped whatever --on-error says
         except SchemaError as exc:
+            if options.near_misses:  # a misspelt column, not the row lacking the field it meant
+                refuse_missing_near_miss(name, exc, raw)
             if options.on_error == "fail" and getattr(exc, "reason", None) not in SKIPPED_ALWAYS:
                 raise
             gathered.reject(exc)

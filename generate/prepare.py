@@ -165,11 +165,12 @@ def preview_prompts(existing: Workspace | None, where: str | Path, loaded: Loade
 
 def prompts_line(loaded: Loaded, counts: Counter) -> str | None:
     """What `data import`'s summary would add about the --prompts file, stored with ``counts``: its new prompts
-    (``new_prompts``: a first run said nothing of the file it imported), its prompts stored already
-    (``prompts_already_stored``: kept as they are; a rerun said nothing of them), its rows that repeat an earlier one (one
-    prompt: ``duplicate_rows``, as `data import` counts them; they were dropped without a word), its texts given an
-    earlier spelling (``respelled``), and the columns no row read."""
-    keys = ("new_prompts", "prompts_already_stored", "duplicate_rows", "respelled")
+    (``new_prompts``: a first run said nothing of the file it imported) and their gold answers
+    (``new_gold_answers``), its prompts stored already (``prompts_already_stored``: kept as they are; a rerun said
+    nothing of them), its rows that repeat an earlier one (one prompt: ``duplicate_rows``, as `data import` counts
+    them; they were dropped without a word), its texts given an earlier spelling (``respelled``), and the columns no
+    row read."""
+    keys = ("new_prompts", "new_gold_answers", "prompts_already_stored", "duplicate_rows", "respelled")
     said = [f"{key} {counts[key]}" for key in keys if counts[key]]
     said += [loaded.unread] if loaded.unread else []
     return f"--prompts {loaded.path}: {'; '.join(said)}" if said else None

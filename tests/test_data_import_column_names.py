@@ -100,6 +100,27 @@ def test_data_import_refuses_a_near_miss_in_one_line_writing_nothing(tmp_path, c
     assert not (tmp_path / "ws").exists()
 
 
+@pytest.mark.parametrize("args", [[], ["--on-error", "skip"]])
+def test_a_misspelt_answer_column_is_named_before_the_row_it_leaves_without_one(tmp_path, capsys, args):
+    """``rejectd`` for ``rejected``: the row lacks its answer, and the line says which column meant it, not
+    "row 0, field 'rejected': no answer" (nor, with skip, every row skipped as missing it)."""
+    path = tmp_path / "pairs.csv"
+    path.write_text("prompt,chosen,rejectd\n2 + 2?,4,5\n3 + 3?,6,7\n")
+    assert main(["import", "-w", str(tmp_path / "ws"), *args, str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: {path}: column 'rejectd' is not read: did you mean 'rejected'? (nothing written; where it is "
+        "another column than 'rejected', rename or drop it)\n"
+    )
+    assert not (tmp_path / "ws").exists()
+
+
+def test_a_row_missing_its_answer_beside_no_near_miss_is_the_row_refused(tmp_path, capsys):
+    path = write(tmp_path / "pairs.jsonl", {"prompt": "2 + 2?", "chosen": "4", "rejectd": ""})
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 2
+    assert "row 0, field 'rejected': no answer" in capsys.readouterr().err
+
+
 def test_extra_columns_still_import_named_as_not_read(tmp_path, capsys):
     row = {**PAIR, "labeller": "alice", "source": "s", "id": 3, "meta": "m", "score": 1, "response_0": "x"}
     path = write(tmp_path / "alice.jsonl", row)

@@ -144,6 +144,29 @@ def test_test_fraction_says_how_many_new_prompts_went_to_test(tmp_path, capsys):
     assert len(capsys.readouterr().out.splitlines()) == 1
 
 
+def test_the_summary_counts_the_gold_answers_it_stored(tmp_path, capsys):
+    """An alpaca row's `output` is a gold answer, stored in its prompt's row: the line said `new_completions 2,
+    new_labels 1, new_pairs 1, new_prompts 2, records 2` (the pair's answers) and nothing of it; only `export
+    --format sft` or `stats` showed it. A rerun stores none: a stored prompt keeps its gold."""
+    ws, path = tmp_path / "ws", tmp_path / "llamafactory.json"
+    write_json(
+        path,
+        [
+            {"instruction": "Say hi.", "input": "", "output": "hi"},
+            {"instruction": "Pick.", "chosen": "a", "rejected": "b"},
+        ],
+    )
+    assert main(["import", "-w", str(ws), str(path)]) == 0
+    assert capsys.readouterr().out == (
+        f"imported {path} (alpaca): new_completions 2, new_gold_answers 1, new_labels 1, new_pairs 1, new_prompts 2, "
+        "records 2\n"
+    )
+    logged = json.loads((ws / "imports" / "log.jsonl").read_text().splitlines()[-1])
+    assert logged["counts"]["new_gold_answers"] == 1
+    assert main(["import", "-w", str(ws), str(path)]) == 0
+    assert "new_gold_answers" not in capsys.readouterr().out
+
+
 def test_a_reimport_says_the_stored_prompts_keep_their_split_and_gold(tmp_path, capsys):
     """Re-importing with another --split (or --test-fraction) printed "duplicate_rows 5, records 300", exit 0, and
     every prompt stayed in its split; a gold answer for a prompt stored without one was dropped without a word.

@@ -334,3 +334,60 @@ def test_the_loops_log_says_its_counts_as_count_lines_do_not_as_python_dicts():
     assert counts_said(result) == (
         "round 1, done_before False, too_long 1 (train 1), best_worst_too_long 3 (train 1, test 2)"
     )
+
+
+def test_the_spin_table_says_the_pairs_its_training_left_out_and_why(
+    tmp_path, tiny_model_dir, capsys, caplog
+):
+    """A prompt whose question --train-max-length cuts to no word trains no pair: the table said `train pairs 2`
+    under `3 train prompts` (and `eval pairs 0` under 1 held-out prompt) with no reason, which only the iterate's
+    metrics.json held. The report and the driver's log count them by reason, as train's report does."""
+    import logging
+
+    rows = [{"prompt": "Say hi.", "output": "hi"}, {"prompt": "Hi" + "!" * 300, "output": "hi"}]
+    rows += [{"prompt": "Say yo.", "output": "yo"}, {"prompt": "Yo" + "?" * 300, "output": "yo"}]
+    prompts = tmp_path / "p.json"
+    prompts.write_text(json.dumps(rows))
+    argv = [
+        "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--engine", "hf", "--prompts", str(prompts),
+        "--test-fraction", "0.5", "--max-tokens", "4", "--spin-iter", "1", "--no-spin-isolate",
+        "--train-max-length", "64", "--train-batch-size", "1",
+    ]  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="generate.loop.driver"):
+        assert generate_main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    out = out[[line.startswith("SPIN on ") for line in out].index(True) :]
+    assert out[0].endswith("3 train prompts, 1 held-out prompt per iteration")
+    cut = "prompt cut to no word by --max-length"
+    assert out[3] == (
+        f"iteration 1 (round 1): train_pairs_left_out 1 ({cut}: 1); eval_pairs_left_out 1 ({cut}: 1) (the "
+        "iterate's report.md and metrics.json count them)"
+    )
+    [logged] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("iteration 1: ")]
+    assert logged.endswith(f", train_pairs_left_out 1 ({cut} 1), eval_pairs_left_out 1 ({cut} 1)")
+
+
+def test_the_spin_table_says_the_pairs_max_steps_and_eval_limit_left_out():
+    from generate.loop.report import iteration_summary, spin_report
+
+    metrics = {
+        "train_rows": 2,
+        "pairs": 3,
+        "rows": {"rows_in": 5, "rows_trained": 2, "rows_dropped": {}, "rows_beyond_max_steps": 3},
+        "eval_rows": {"held_out": 4, "evaluated": 3, "beyond_eval_limit": 1, "excluded": {}},
+    }
+    model = {"round": 1, "id": "0123abcd", "parent_id": "p", "path": "ws/runs/spin-iter1", "metrics": metrics}
+    summary = {
+        "kind": "spin",
+        "workspace": "ws",
+        "start": {"model": "m", "id": "0123", "round": 0},
+        "prompts": {"train": 5, "test": 4},
+        "iterations": [iteration_summary(1, model, {"done_before": True})],  # a rerun's table says them too
+    }
+    assert spin_report(summary)[3] == (
+        "iteration 1 (round 1): train_pairs_left_out 3 (not reached by --max-steps: 3); eval_pairs_left_out 1 "
+        "(left out by --eval-limit: 1) (the iterate's report.md and metrics.json count them)"
+    )
+    metrics["rows"]["rows_beyond_max_steps"] = metrics["eval_rows"]["beyond_eval_limit"] = 0
+    summary["iterations"] = [iteration_summary(1, model, {"done_before": True})]
+    assert len(spin_report(summary)) == 3  # none left out: no line

@@ -353,6 +353,11 @@ def test_prompts_columns_not_read_are_named(tmp_path, tiny_model_dir, capsys):
     argv = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "2"]
     assert main([*argv, "--prompts", str(prompts)]) == 0
     assert f"--prompts {prompts}: new_prompts 1; columns not read: id" in capsys.readouterr().out.splitlines()
+    # and their gold answers, as `data import` counts them (said nowhere: a SPIN file's were stored unsaid)
+    gold = tmp_path / "gold.json"
+    gold.write_text(json.dumps([{"prompt": "Say bye.", "output": "bye"}, {"prompt": "Say yes."}]))
+    assert main([*argv, "--prompts", str(gold)]) == 0
+    assert f"--prompts {gold}: new_prompts 2; new_gold_answers 1" in capsys.readouterr().out.splitlines()
 
 
 def test_prompts_test_fraction_says_the_test_split_it_drew(tmp_path, tiny_model_dir, capsys):

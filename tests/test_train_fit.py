@@ -292,8 +292,16 @@ def test_figures_of_no_rows_are_null_in_metrics_json_and_the_report_prints_them_
     assert one_sided["undesirable_reward"] is None and one_sided["reward_separation"] is None
     lines = summary_lines("kto", one_sided | {"eval_split": "test"})
     assert lines[-1] == (
-        "reward desirable 0.0000, undesirable -, separation -, sign accuracy 0.500 (95 % CI 0.095-0.905)"
+        "reward desirable 0.000, undesirable -, separation -, sign accuracy 0.500 (95 % CI 0.095-0.905)"
     )
+    # 3 decimals as every figure (README), one that rounds to zero 0.000: it printed `undesirable -0.0000`
+    tiny = {"desirable_reward": 0.0001, "undesirable_reward": -0.00002, "reward_separation": 0.00012}
+    lines = summary_lines("kto", one_sided | tiny | {"eval_split": "test", "completions": 2})
+    assert lines[-1] == (
+        "reward desirable 0.000, undesirable 0.000, separation 0.000, sign accuracy 0.500 (95 % CI 0.095-0.905)"
+    )
+    lines = summary_lines("kto", one_sided | {"desirable_reward": 0.01234, "undesirable_reward": -0.4567})
+    assert lines[-1].startswith("reward desirable 0.012, undesirable -0.457, separation -, ")
     lines = summary_lines("rm", rm | {"eval_split": "test"})
     assert lines[1] == "reward model accuracy - (untrained head: -), mean margin -"
     diverged = {"final_loss": math.nan, "steps": [{"loss": math.inf}], "pairs": 2}

@@ -48,18 +48,27 @@ def test_adapter_options_that_train_say_nothing(caplog, monkeypatch, tiny_model_
 
 def test_the_plan_line_says_the_steps_and_epochs_of_max_steps(caplog, monkeypatch, tiny_model_dir):
     """--max-steps overrides --epochs (TRL's max_steps): 30 steps of 1 row ran 1.67 epochs of 18 rows, --epochs 1
-    said nowhere otherwise."""
+    said nowhere otherwise; under an epoch, the rows it trains and their share of one, to 3 significant digits."""
     [line] = plan_logs(caplog, monkeypatch, tiny_model_dir, 64, max_steps=30, batch_size=1)
     assert line.startswith("memory plan: full fine-tuning, micro-batch 1, about")
     assert line.endswith("; --max-steps 30: 30 steps of 1 row, 1.67 epochs of the 18 rows, not --epochs 1")
     [line] = plan_logs(
         caplog, monkeypatch, tiny_model_dir, 64, rows=40, max_steps=5, batch_size=2, grad_accum=2
     )
-    assert line.endswith("; --max-steps 5: 5 steps of 4 rows, 0.50 epochs of the 40 rows, not --epochs 1")
+    assert line.endswith(
+        "; --max-steps 5: 5 steps of 4 rows, 20 of the 40 rows (50 % of an epoch), not --epochs 1"
+    )
     [line] = plan_logs(caplog, monkeypatch, tiny_model_dir, 64, method="sdpo", max_steps=3, batch_size=1)
     assert line.endswith("; --max-steps 3: 3 steps of 1 row in each of the method's steps, not --epochs 1")
     [line] = plan_logs(caplog, monkeypatch, tiny_model_dir, 64, max_steps=1)  # one step: no "1 steps"
-    assert line.endswith("; --max-steps 1: 1 step of 4 rows, 0.22 epochs of the 18 rows, not --epochs 1")
+    assert line.endswith(
+        "; --max-steps 1: 1 step of 4 rows, 4 of the 18 rows (22.2 % of an epoch), not --epochs 1"
+    )
+    # a step of a large file: it read "0.00 epochs of the 986 rows"
+    [line] = plan_logs(caplog, monkeypatch, tiny_model_dir, 64, rows=986, max_steps=1, batch_size=2)
+    assert line.endswith(
+        "; --max-steps 1: 1 step of 2 rows, 2 of the 986 rows (0.203 % of an epoch), not --epochs 1"
+    )
     [line] = plan_logs(caplog, monkeypatch, tiny_model_dir, 64)  # by epochs: the plan alone
     assert "--max-steps" not in line
 

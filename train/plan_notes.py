@@ -3,6 +3,8 @@ and options that the plan leaves without effect."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from data.errors import number_shown
 from train.builders import rows_per_step
 from train.method_checks import off_default
@@ -27,9 +29,9 @@ def unused_adapter_options(options: TrainOptions, planned_lora_r: int) -> str | 
 
 
 def steps_note(options: TrainOptions, rows: int, stepwise: bool = False) -> str:
-    """What --max-steps trains, for the plan's line: its steps and the epochs they make of the ``rows`` fitted
-    (TRL's max_steps overrides --epochs); "" without --max-steps. ``stepwise``: per step of a step-wise method,
-    whose chunks differ in size."""
+    """What --max-steps trains, for the plan's line: its steps and how much of the ``rows`` fitted they train
+    (`_share_trained`; TRL's max_steps overrides --epochs); "" without --max-steps. ``stepwise``: per step of a
+    step-wise method, whose chunks differ in size."""
     if not options.max_steps:
         return ""
     per_step = rows_per_step(options)
@@ -37,7 +39,13 @@ def steps_note(options: TrainOptions, rows: int, stepwise: bool = False) -> str:
     steps = f"; --max-steps {n}: {n} step{'s' * (n > 1)} of {per_step} row{'s' * (per_step > 1)}"
     if stepwise:
         return f"{steps} in each of the method's steps, not --epochs {number_shown(options.epochs)}"
-    return (
-        f"{steps}, {options.max_steps * per_step / rows:.2f} epochs of the {rows} rows, "
-        f"not --epochs {number_shown(options.epochs)}"
-    )
+    return f"{steps}, {_share_trained(n * per_step, rows)}, not --epochs {number_shown(options.epochs)}"
+
+
+def _share_trained(trained: int, rows: int) -> str:
+    """How much of the ``rows`` fitted ``trained`` rows are: under one epoch, those rows and their share of an epoch
+    to 3 significant digits (1 step of 2 rows of 986 read "0.00 epochs"); else its epochs, to 2 decimals."""
+    if trained >= rows:
+        return f"{trained / rows:.2f} epochs of the {rows} rows"
+    share = np.format_float_positional(100 * trained / rows, precision=3, fractional=False, trim="-")
+    return f"{trained} of the {rows} rows ({share} % of an epoch)"

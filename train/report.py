@@ -312,9 +312,11 @@ def summary_lines(method: str, metrics: dict) -> list[str]:
         ]
     return lines + [
         f"{held} completions: {metrics['completions']}",
-        f"reward desirable {_fixed(metrics['desirable_reward'], 4)}, "
-        f"undesirable {_fixed(metrics['undesirable_reward'], 4)}, "
-        f"separation {_fixed(metrics['reward_separation'], 4)}, sign accuracy {metrics['sign_accuracy']:.3f}"
+        # 3 decimals as every figure, one that rounds to zero 0.000 (it printed 4: `undesirable -0.0000`), as `data
+        # stats` prints them
+        f"reward desirable {figure_text(metrics['desirable_reward'])}, "
+        f"undesirable {figure_text(metrics['undesirable_reward'])}, "
+        f"separation {figure_text(metrics['reward_separation'])}, sign accuracy {metrics['sign_accuracy']:.3f}"
         f"{_ci(metrics, 'sign_accuracy')}",
     ]
 

@@ -47,7 +47,40 @@ def iteration_summary(iteration: int, model: dict, record: dict) -> dict:
         "too_long": {} if trained_before else too_long_counts(record.get("sampled")),
         # the answers they stored with U+FFFD for a NUL or a lone surrogate (`data.conversation.storable`)
         "replaced": {} if trained_before else replaced_counts(record.get("sampled")),
+        # the pairs its training left out, by reason: the train and eval pairs above are what it kept
+        "left_out": left_out_counts(metrics),
     }
+
+
+def left_out_counts(metrics: dict) -> dict[str, dict[str, int]]:
+    """The pairs an iteration's training left out, by reason, as train's report counts them (its rows and held-out
+    rows lines): ``train_pairs_left_out``, dropped fitting --max-length (``prompt cut to no word by --max-length``)
+    or not reached by --max-steps, and ``eval_pairs_left_out``, excluded fitting or left out by --eval-limit. Only
+    the iterate's metrics.json said them: the table showed 1 train pair under 2 train prompts, no reason given."""
+    rows, held = metrics.get("rows") or {}, metrics.get("eval_rows") or {}
+    found = {
+        "train_pairs_left_out": {
+            **rows.get("rows_dropped", {}),
+            "not reached by --max-steps": rows.get("rows_beyond_max_steps", 0),
+        },
+        "eval_pairs_left_out": {
+            **held.get("excluded", {}),
+            "left out by --eval-limit": held.get("beyond_eval_limit", 0),
+        },
+    }
+    return {name: {why: n for why, n in by.items() if n} for name, by in found.items() if any(by.values())}
+
+
+def left_out_line(title: str, counts: dict[str, dict[str, int]]) -> list[str]:
+    """``title: train_pairs_left_out 1 (prompt cut to no word by --max-length: 1)``, as `left_out_counts` found
+    them (none: no line)."""
+    if not counts:
+        return []
+    said = "; ".join(
+        f"{name} {sum(by.values())} ({', '.join(f'{why}: {n}' for why, n in by.items())})"
+        for name, by in counts.items()
+    )
+    return [f"{title}: {said} (the iterate's report.md and metrics.json count them)"]
 
 
 def too_long_counts(sampled: dict | None) -> dict[str, dict[str, int]]:
@@ -154,6 +187,7 @@ def spin_report(summary: dict) -> list[str]:
     for it in summary["iterations"]:
         title = f"iteration {it['iteration']} (round {it['round']})"
         too_long = too_long_line(title, it.get("too_long", {}), summary.get("max_model_len"))
+        lines += left_out_line(title, it.get("left_out", {}))
         lines += too_long + replaced_line(title, it.get("replaced", {}))
     if summary.get("final_sample_seconds") is not None:
         lines.append(
