@@ -194,7 +194,7 @@ def answered_since(
     model: str,
     round: int,
     params: SamplingParams,
-    top_up: list[tuple[PromptRow, list]] = (),
+    top_up: Collection[tuple[PromptRow, list]] = (),
 ) -> Callable[[list[str]], set[str]]:
     """`run_chunks`' ``meanwhile`` of a job sampling ``model`` in ``round`` (a pairs job, a SPIN job): of a chunk's
     prompts, read as stored now, those it samples afresh that ``model`` has answered in ``round`` since it planned,

@@ -148,11 +148,11 @@ def sample_spin(
         dtype = getattr(engine, "dtype", None)
         return spin_records(prompt, samples[0], model, engine.name, params, round, dtype, version)
 
-    since, taken = answered_since(workspace, model, round, params), []
+    since, taken = answered_since(workspace, model, round, params), set()
 
     def meanwhile(ids: list[str]) -> set[str]:
         found = since(ids)
-        taken.extend(found)
+        taken.update(found)
         return found
 
     desc = "sampling SPIN negatives"
