@@ -22,8 +22,6 @@ out of training (`data.export`, `data.rank_pairs`, `data.ratings`), and Dawid–
 
 from __future__ import annotations
 
-import logging
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -33,7 +31,8 @@ from data.aggregate import latest_positions
 from data.errors import quoted
 from data.gold_agreement import GoldError, check_kto_agreement, check_pair_agreement
 from data.gold_answers import check_ranking, check_ratings
-from data.in_place import NoLocksError, waiting_lock
+from data.gold_lock import GOLD_LOCK as GOLD_LOCK  # `data.validate` and tests import it from here
+from data.gold_lock import gold_lock
 from data.rank_guard import kept_items, new_answers
 from data.rank_pairs import misfit_groups, rank_groups
 from data.ranking import rank_item_id
@@ -284,10 +283,6 @@ def _check_rank_items_kept(
     )
 
 
-GOLD_LOCK = "gold.lock"  # one `apply_gold` (any process) reads, writes; inside import.lock, never around it
-log = logging.getLogger(__name__)
-
-
 @dataclass(frozen=True)
 class GoldChange:
     """What `apply_gold` wrote: answers marked (``changed`` of them replacing another gold answer of the item),
@@ -349,13 +344,7 @@ def apply_gold(
     change = _applied(workspace, marks, remove, records, arena, write=False)
     if not (change.marked or change.removed or records):
         return change
-    with ExitStack() as held:
-        try:
-            held.enter_context(waiting_lock(workspace.path / GOLD_LOCK))
-        except NoLocksError as exc:  # as gold went before the lock: said, not refused (no app runs there)
-            log.warning(
-                "%s: a second `data gold` at once would not wait for this one; run one at a time", exc
-            )
+    with gold_lock(workspace, "`data gold`"):
         return _applied(workspace, marks, remove, records, arena)
 
 

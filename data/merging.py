@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
@@ -48,6 +49,7 @@ import pyarrow.compute as pc
 from data.errors import PrefloopError, quoted
 from data.files import failure_reason
 from data.gold import NOUN as GOLD_NOUN
+from data.gold_lock import gold_lock
 from data.import_log_lines import passed_over_warning
 from data.import_splits import STORED_TRAIN
 from data.import_write import LOG_DIR, LOG_FILE, import_lock
@@ -56,6 +58,7 @@ from data.merge_logs import carry_logs, plan_logs, rejects_gone_warning
 from data.merge_spellings import NearCopies
 from data.merge_splits import SplitLabels, StoredTrain, stored_train_warning
 from data.schemas import SCHEMAS
+from data.store import visible_parts
 from data.workspace import MARKER, READ_ORDER, Workspace, WorkspaceError
 
 log = logging.getLogger(__name__)
@@ -373,8 +376,12 @@ def merge_workspaces(
     """Merge ``others`` into ``workspace`` (`plan_merge`, then every plan's rows as one batch: all or nothing;
     rows already stored are left out, so a rerun adds nothing twice), then their import logs' lines this one lacks
     (`data.merge_logs`). Returns the plans, which say what each added. The plan and its writes are one import's turn
-    (`data.import_write.import_lock`): an import meanwhile stored rows the plan counted as new, each stored twice."""
-    with import_lock(workspace):
+    (`data.import_write.import_lock`): an import meanwhile stored rows the plan counted as new, each stored twice;
+    and, where ``others`` hold gold rows, one gold writer's (`data.gold_lock.gold_lock`, inside it): an app's
+    make-gold meanwhile was not seen by the plan's check of the gold answers, and replaced the merged one (or the
+    merge it) without a word."""
+    gold = any(visible_parts(other.path, "gold") for other in others)
+    with import_lock(workspace), gold_lock(workspace, "`data merge`") if gold else nullcontext():
         plans = plan_merge(workspace, others, on_conflict)
         logs = plan_logs(workspace, others, [plan.labels_left_out for plan in plans])
         plans = [

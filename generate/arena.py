@@ -77,7 +77,8 @@ def sample_model(
     ``--arena-n``: `arena_left`, as `run_arena` found them), topped up to ``--arena-n`` each at the sample indices
     they lack, as a pairs job tops up (`generate.sampling.top_up_answers`): seeds continue, none is drawn twice.
     Each chunk's answers are stored with a record of the arena (``run``, its pairs not yet made) that lists them, in
-    one write: they are the arena's from then on, whenever the arena stops (`answers_recorded`). Counts
+    one write: they are the arena's from then on, whenever the arena stops (`answers_recorded`). A prompt another
+    arena answered with the model since ``have`` was read is left out (`answered_since`). Counts
     ``topped_up``, the prompts it had answered before; also the ids of the prompts it answered (one too long for its
     context is not). Run in a fresh process unless --no-spin-isolate: each model's engine is given back before the
     next loads."""
@@ -102,7 +103,8 @@ def sample_model(
         ]
         desc = "topping up arena" if k else "sampling arena"
         n, size = options.arena_n - k, options.chunk_size
-        done = run_chunks(workspace, engine, todo, n, params, size, build, desc, k, answers_recorded(run))
+        recorded, meanwhile = answers_recorded(run), answered_since(workspace, entry, round, params, have)
+        done = run_chunks(workspace, engine, todo, n, params, size, build, desc, k, recorded, meanwhile)
         done.pop("new_arenas", None)  # the records of its answers: no figure of the run
         counts += done
         if k:
@@ -110,6 +112,21 @@ def sample_model(
     del engine
     gc.collect()  # this model's memory before the next one loads
     return counts, answered
+
+
+def answered_since(
+    workspace: Workspace, entry: ModelEntry, round: int, params: SamplingParams, have: Mapping[str, int]
+) -> Callable[[list[str]], set[str]]:
+    """`run_chunks`' ``meanwhile`` of one arena model: of a chunk's prompts, read as stored now, those whose answers
+    with ``params`` are no longer as many as ``have`` says (another arena answered them, or topped them up, since
+    this one planned: each would store answers of its own, twice what ``--arena-n`` asks). Left out, counted
+    ``answered_meanwhile`` (`generate.sampling.write_chunk`), as a pairs job leaves them out."""
+
+    def meanwhile(ids: list[str]) -> set[str]:
+        now = Counter(arena_completions(workspace, entry.path, round, params, set(ids))["prompt_id"])
+        return {i for i in ids if now[i] != have[i]}
+
+    return meanwhile
 
 
 def answers_recorded(run: ArenaRun) -> Callable[[list[object]], list[object]]:

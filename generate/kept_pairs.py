@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection, Sequence
 
 import pandas as pd
 
+from data.import_write import import_lock
 from data.pairing import make_pairs, missing_pairs
 from data.records import Pair
 from data.workspace import Workspace
@@ -54,9 +55,19 @@ def pair_kept(
     and counted as that draw counts them, ``unpaired_prompts`` among them, on each run while the prompt stays
     unpaired), and written. Counts ``paired_kept`` (prompts given a pair) beside the rows written, and
     ``pair_is_best_worst``: prompts whose pairs for people would all be stored already, their best-vs-worst pair (the
-    same two answers in the same order: a pair's id), which people are served as it is; a rerun writes nothing."""
+    same two answers in the same order: a pair's id), which people are served as it is; a rerun writes nothing.
+    What is stored is read and the pairs written in the import's turn (`data.import_write.import_lock`): two jobs at
+    once that kept the same prompts each stored every pair, each counting it; the second pairs none of them now,
+    as a rerun would not."""
     if not kept:
         return Counter()
+    with import_lock(workspace):
+        return _pair_kept(workspace, kept, n, per_prompt, round, seed)
+
+
+def _pair_kept(
+    workspace: Workspace, kept: list[tuple[str, list]], n: int, per_prompt: int, round: int, seed: int
+) -> Counter:
     paired = people_paired(workspace, {c.id for _, answers in kept for c in answers})
     counts, made = Counter(), {}
     for prompt_id, answers in kept:
@@ -73,7 +84,7 @@ def pair_kept(
         paired_kept=sum(bool(pairs) for pairs in new.values()),
         pair_is_best_worst=sum(bool(made[p]) and not pairs for p, pairs in new.items()),
     )
-    if records:  # the stored ids were read above: an append that skips them would read them again
+    if records:  # the stored ids were read above, under the lock: a skipping append would read them again
         counts.update({f"new_{name}": rows for name, rows in workspace.append(records).items()})
     return +counts  # zeros left out
 

@@ -176,7 +176,7 @@ def sample_pairs(
     if pairing:
         kept = [(prompt.id, answers) for prompt, answers in plan.complete]
         counts.update(pair_kept(workspace, kept, n, pairs_per_prompt, round, params.seed))
-    meanwhile = answered_since(workspace, model, round, params, plan)
+    meanwhile = answered_since(workspace, model, round, params, plan.top_up)
     desc = "sampling pairs"
     counts.update(
         run_chunks(workspace, engine, plan.fresh, n, params, chunk_size, build, desc, 0, None, meanwhile)
@@ -190,12 +190,17 @@ def sample_pairs(
 
 
 def answered_since(
-    workspace: Workspace, model: str, round: int, params: SamplingParams, plan: JobPlan
+    workspace: Workspace,
+    model: str,
+    round: int,
+    params: SamplingParams,
+    top_up: Collection[tuple[PromptRow, list]] = (),
 ) -> Callable[[list[str]], set[str]]:
-    """`run_chunks`' ``meanwhile`` of a pairs job: of a chunk's prompts, read as stored now, those ``plan`` samples
-    afresh that ``model`` has answered in ``round`` since, and those it tops up whose answers with the job's
-    ``params`` are no longer the ones it planned on (another job topped them up). A rerun would keep them so."""
-    earlier = {prompt.id: [answer.id for answer in answers] for prompt, answers in plan.top_up}
+    """`run_chunks`' ``meanwhile`` of a job sampling ``model`` in ``round`` (a pairs job, a SPIN job): of a chunk's
+    prompts, read as stored now, those it samples afresh that ``model`` has answered in ``round`` since it planned,
+    and those of ``top_up`` (`JobPlan.top_up`) whose answers with the job's ``params`` are no longer the ones it
+    planned on (another job topped them up). A rerun would keep them so."""
+    earlier = {prompt.id: [answer.id for answer in answers] for prompt, answers in top_up}
 
     def meanwhile(ids: list[str]) -> set[str]:
         now = answers_by_prompt(workspace, model, round, ids)  # the prompts answered, only

@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection
 import pandas as pd
 
 from data.annotators import SPIN
+from data.import_write import import_lock
 from data.lineage import retraining
 from data.records import Completion, Label, Pair, content_id
 from data.workspace import Workspace
@@ -29,7 +30,7 @@ from generate.job_plan import (
     with_gold,
 )
 from generate.rank_items import check_sampled_rank_items
-from generate.sampling import run_chunks
+from generate.sampling import answered_since, run_chunks
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +148,20 @@ def sample_spin(
         dtype = getattr(engine, "dtype", None)
         return spin_records(prompt, samples[0], model, engine.name, params, round, dtype, version)
 
-    counts = run_chunks(workspace, engine, prompts, 1, params, chunk_size, build, "sampling SPIN negatives")
+    since, taken = answered_since(workspace, model, round, params), set()
+
+    def meanwhile(ids: list[str]) -> set[str]:
+        found = since(ids)
+        taken.update(found)
+        return found
+
+    desc = "sampling SPIN negatives"
+    counts = run_chunks(workspace, engine, prompts, 1, params, chunk_size, build, desc, 0, None, meanwhile)
     counts.update(reused)
+    if taken:  # answered by another job meanwhile: paired from its answers, where it made no SPIN pair
+        counts.update(
+            pair_earlier_answers(workspace, model, round, [p for p in prompts if p.id in taken], params)
+        )
     if kept:  # a rerun, or another job of this model and round: what it kept
         counts["already_sampled"] = len(kept)
     return counts
@@ -163,11 +176,15 @@ def pair_earlier_answers(
     answers: dict[str, list] | None = None,
 ) -> Counter:
     """The SPIN pairs `earlier_answers` finds for ``prompts``, written; counts ``reused`` (and of them
-    ``reused_other_params``) beside the rows written. ``answers``: as `earlier_answers` takes it."""
-    earlier = earlier_answers(workspace, model, round, prompts, params, answers=answers)
-    records = [r for prompt, answer, _ in earlier for r in spin_pair(prompt, answer, round)]
-    counts = Counter(
-        {f"new_{name}": rows for name, rows in workspace.append(records, skip_existing=True).items()}
-    )
+    ``reused_other_params``) beside the rows written. ``answers``: as `earlier_answers` takes it. The SPIN pairs
+    stored are read, and the new ones written, in the import's turn (`data.import_write.import_lock`): two jobs at
+    once each stored every pair, each counting it ``reused``."""
+    if not prompts:
+        return Counter()
+    with import_lock(workspace):
+        earlier = earlier_answers(workspace, model, round, prompts, params, answers=answers)
+        records = [r for prompt, answer, _ in earlier for r in spin_pair(prompt, answer, round)]
+        written = workspace.append(records, skip_existing=True) if records else {}
+    counts = Counter({f"new_{name}": rows for name, rows in written.items()})
     counts.update(reused=len(earlier), reused_other_params=sum(not same for _, _, same in earlier))
     return +counts  # zeros left out

@@ -39,15 +39,15 @@ def stored_ids(ws: Workspace, name: str) -> Counter:
     )
 
 
-def run_meanwhile(monkeypatch, ws: Workspace, second) -> dict:
+def run_meanwhile(monkeypatch, ws: Workspace, second, lock_name: str = import_write.IMPORT_LOCK) -> dict:
     """Run ``second`` (in a thread: its lock is its own) between the next write's read of what is stored and its
-    write, which goes on once ``second`` waits for the import lock the first holds (or, where the first does not
-    hold it, once ``second`` is done); what it returns is under ``done["result"]`` once ``done["thread"]`` is
-    joined."""
+    write, which goes on once ``second`` waits for the import lock (or ``lock_name``) the first holds (or, where
+    the first does not hold it, once ``second`` is done); what it returns is under ``done["result"]`` once
+    ``done["thread"]`` is joined."""
     write_tables, flock, waiting, done = store.write_tables, fcntl.flock, threading.Event(), {}
 
-    def flock_said(fd, operation):  # the second about to wait for the import lock (held: it would block)
-        lock = ws.path / import_write.IMPORT_LOCK
+    def flock_said(fd, operation):  # the second about to wait for the lock (held: it would block)
+        lock = ws.path / lock_name
         mine = threading.current_thread().name == "second" and lock.exists()
         if mine and os.fstat(fd).st_ino == lock.stat().st_ino and operation == fcntl.LOCK_EX:
             try:  # free: the first does not hold it, so the second runs to its end before the first writes

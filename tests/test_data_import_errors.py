@@ -13,6 +13,7 @@ import pytest
 
 from data.__main__ import main
 from data.errors import PrefloopError
+from data.gold_lock import GOLD_LOCK
 from data.import_records import RecordError
 from data.import_write import IMPORT_LOCK
 from data.imports import import_file
@@ -30,13 +31,14 @@ def v1(role, text):
 
 
 def digest(ws):
-    """Every file and folder of the workspace and a hash of its bytes; but the import lock's file while it is empty:
-    an import takes the lock (`data.import_write.import_lock`) before it checks its rows against what is stored, so
-    one refused leaves it, as a gold write leaves gold.lock, and nothing else."""
+    """Every file and folder of the workspace and a hash of its bytes; but the import and gold locks' files while
+    they are empty: an import takes the lock (`data.import_write.import_lock`) before it checks its rows against
+    what is stored, so one refused leaves it, as a gold write leaves gold.lock (a merge of gold rows both), and
+    nothing else."""
     return {
         str(p.relative_to(ws)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
         for p in sorted(ws.rglob("*"))
-        if p != ws / IMPORT_LOCK or p.stat().st_size
+        if p not in (ws / IMPORT_LOCK, ws / GOLD_LOCK) or p.stat().st_size
     }
 
 

@@ -758,9 +758,10 @@ def test_the_arena_finds_what_each_model_has_left_once(tmp_path, tiny_model_dir,
     assert main(argv) == 0
     assert engine.asked == 6  # each model answered the 3 prompts
     models = [str(Path(m).resolve()) for m in (tiny_model_dir, other)]
-    # what is left on the workspace written (the plan the sampling follows), then the answers the pairs are made of;
-    # no rank check reads it before anything is written (the arena's answers join no rank item)
-    assert reads == models * 2
+    # what is left on the workspace written (the plan the sampling follows), each model's chunk checked again under
+    # the import lock before its write (`generate.arena.answered_since`: 3 prompts, 2 chunks), then the answers the
+    # pairs are made of; no rank check reads it before anything is written (the arena's answers join no rank item)
+    assert reads == [*models, *(m for m in models for _ in range(2)), *models]
     assert made == [cli, arena]
 
 
