@@ -15,7 +15,8 @@ after the manifest's models. Pairs are of kind ``arena``: every pair of models p
 ``--arena-n`` (each model's answers in the order drawn), or ``--arena-pairs K`` drawn per prompt (seeded), two
 answers of one text never (`generate.arena_pairing`, which says which models answered alike). They are
 evaluation data: `train` and `data export` leave them out unless asked (``--kinds arena``). A rerun samples only
-what is missing (a larger ``--arena-n`` tops each model up, seeds continuing) and adds no pair twice.
+what is missing (a larger ``--arena-n`` tops each model up, seeds continuing) and adds no pair twice, nor do two
+arenas at once (each model's answers and the pairs are stored in the import's turn, `data.import_write.import_lock`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import numpy as np
 
 from data.chat_template import named_chat_template
 from data.errors import PrefloopError, first_line
+from data.import_write import import_lock
 from data.leaderboard import ARENA
 from data.lineage import (
     ModelEntry,
@@ -256,35 +258,9 @@ def run_arena(
     models = register_base(workspace, models)  # every check passed; each in its place, as `left` is
     sampling = ArenaRun(split, round, [m.id for m in models], len(ids), 0)  # the answers each chunk stores
     counts, too_long = sample_arena(options, models, round, params, left, sampling)
-    answered = {
-        entry.id: arena_completions(workspace, entry.path, round, params, set(ids)) for entry in models
-    }
-    pairs, paired, identical, alike = arena_pairs(
-        workspace, models, answered, round, params, ids, options.arena_pairs, options.arena_n
+    paired, found, written, ordinary = write_arena_pairs(
+        options, workspace, split, ids, models, round, params
     )
-    # what this arena found, with its pairs in one write: the leaderboard reads why a workspace has no arena pair
-    found = len(pairs) + paired["paired_before"]  # an earlier arena's pairs of these answers among them
-    # every answer compared, paired or not (one another model's text is on no pair): evaluation data, as its pairs';
-    # a model's answers past --arena-n are another run's, which it never compares (`arena_pairs`)
-    ours = [
-        arena_answers_in_order(frame).groupby("prompt_id").head(options.arena_n)
-        for frame in answered.values()
-    ]
-    compared = {i for frame in ours for i in frame["id"]}
-    sampled, ordinary = arena_answers_and_ordinary(workspace, compared, ids)
-    record = ArenaRun(
-        split,
-        round,
-        [m.id for m in models],
-        len(ids),
-        found,
-        paired["identical"],
-        identical,
-        alike,
-        sampled,
-        ordinary,
-    )
-    written = workspace.append([*pairs, record], skip_existing=True).get("pairs", 0)
     result = {
         "arena_prompts": len(ids),
         **{f"arena_{k}": v for k, v in (counts + paired).items()},
@@ -302,6 +278,54 @@ def run_arena(
     if options.judge:  # the judge votes on the arena's pairs of this split (both orders), as `--kinds arena`
         result.update(judge_arena(options, workspace, split, judge_folder))
     return result
+
+
+def write_arena_pairs(
+    options: GenerateOptions,
+    workspace: Workspace,
+    split: str,
+    ids: list[str],
+    models: list[ModelEntry],
+    round: int,
+    params: SamplingParams,
+) -> tuple[Counter, int, int, list[str]]:
+    """The arena pairs of ``models``' answers to ``ids`` (`arena_pairs`) and the run's record, read and written in
+    the import's turn (`data.import_write.import_lock`, taken once every model sampled, never while one samples):
+    two arenas at once each read the pairs stored and appended their own (`skip_existing` reads, then writes), so
+    each stored every pair and the record, and said them new. Returns the pairing's counts, the pairs found (an
+    earlier arena's among them), those written, and the answers compared that were ordinary before it ran."""
+    with import_lock(workspace):
+        answered = {
+            entry.id: arena_completions(workspace, entry.path, round, params, set(ids)) for entry in models
+        }
+        pairs, paired, identical, alike = arena_pairs(
+            workspace, models, answered, round, params, ids, options.arena_pairs, options.arena_n
+        )
+        # what this arena found, with its pairs in one write: the leaderboard reads why a workspace has no
+        # arena pair
+        found = len(pairs) + paired["paired_before"]  # an earlier arena's pairs of these answers among them
+        # every answer compared, paired or not (one another model's text is on no pair): evaluation data, as its
+        # pairs'; a model's answers past --arena-n are another run's, which it never compares (`arena_pairs`)
+        ours = [
+            arena_answers_in_order(frame).groupby("prompt_id").head(options.arena_n)
+            for frame in answered.values()
+        ]
+        compared = {i for frame in ours for i in frame["id"]}
+        sampled, ordinary = arena_answers_and_ordinary(workspace, compared, ids)
+        record = ArenaRun(
+            split,
+            round,
+            [m.id for m in models],
+            len(ids),
+            found,
+            paired["identical"],
+            identical,
+            alike,
+            sampled,
+            ordinary,
+        )
+        written = workspace.append([*pairs, record], skip_existing=True).get("pairs", 0)
+    return paired, found, written, ordinary
 
 
 ALREADY_ORDINARY = (

@@ -1,6 +1,7 @@
 """The last sampling writers taking the import's turn (WS/import.lock) with a re-check of what another writer
-stored meanwhile: pairs for the prompts a pairs job keeps (`pair_kept`), SPIN and arena answers. Each test runs a
-second writer between the first's read of what is stored and its write (`run_meanwhile`)."""
+stored meanwhile: pairs for the prompts a pairs job keeps (`pair_kept`), SPIN and arena answers, the arena's pairs
+and record. Each test runs a second writer between the first's read of what is stored and its write
+(`run_meanwhile`)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from data.lineage import ModelEntry
 from data.records import ArenaRun
 from generate import arena
 from generate.__main__ import parse_options
-from generate.arena import sample_model
+from generate.arena import run_arena, sample_model
 from generate.job_plan import answers_by_prompt
 from generate.kept_pairs import pair_kept
+from generate.options import sampling_params
 from generate.spin_pairs import sample_spin
 from tests.test_data_import_concurrent import run_meanwhile, stored_ids
 from tests.test_generate_sampling_turns import PARAMS, TaggedEngine, answers_per_prompt
@@ -130,3 +132,25 @@ def test_two_spin_jobs_at_once_pair_the_answers_they_keep_once(tmp_path, monkeyp
     assert first["reused"] == 3 and first["new_pairs"] == 3
     assert not done["result"]["reused"] and not done["result"]["new_pairs"]
     assert set(stored_ids(ws, "pairs").values()) == {1}
+
+
+def test_two_arenas_at_once_pairing_the_same_answers_store_each_pair_and_record_once(tmp_path, monkeypatch):
+    """Two `--arena` runs at once with every answer stored (nothing to sample): each read the pairs stored and
+    appended its own (`skip_existing` reads, then writes) outside the import lock, so both stored every arena pair
+    and the run's record, each counting them ``arena_new_pairs``. The pairs are read and written in the import's
+    turn now: the second finds them stored, and writes none."""
+    ws = gold_prompts(tmp_path)
+    ids = list(ws.frame("prompts")["id"])
+    options = parse_options(["-w", str(ws.path), "--arena", "a,b"])
+    params = sampling_params(options).to_json("float32")
+    models = [ModelEntry(name, str(tmp_path / name), 0, "dpo", None) for name in ("a", "b")]
+    answers = [Completion(i, f"{m.id} says {i}", m.path, "hf", params, 0, 0) for m in models for i in ids]
+    ws.append([*answers, ArenaRun("train", 0, ["a", "b"], 3, 0, answers=sorted(a.id for a in answers))])
+    second = lambda: run_arena(options, Workspace(ws.path), "train", ids, models)  # noqa: E731
+    done = run_meanwhile(monkeypatch, ws, second)
+    first = run_arena(options, ws, "train", ids, models)
+    done["thread"].join()
+    assert first["arena_pairs"] == first["arena_new_pairs"] == 3
+    assert done["result"]["arena_pairs"] == 3 and done["result"]["arena_new_pairs"] == 0
+    assert set(stored_ids(ws, "pairs").values()) == {1} and len(ws.frame("pairs")) == 3
+    assert set(stored_ids(ws, "arenas").values()) == {1} and len(ws.frame("arenas")) == 2
