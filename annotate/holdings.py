@@ -45,7 +45,7 @@ from pathlib import Path
 
 from data.files import WriteError, atomic_write, failure_reason, folder_for_writing, read_beside, remove
 from data.import_records import within_depth
-from data.in_place import append_line, hold_lock, let_go, open_in_place
+from data.in_place import append_line, hold_lock, let_go, open_in_place, open_lock
 from data.temp_writers import remove_dead_temps
 
 REWRITE_LINES = 10_000
@@ -228,7 +228,7 @@ class ViewLock:
                 with suppress(OSError):  # not empty: the app serves, or another view's came meanwhile
                     os.rmdir(self.folder)
             if fd is not None:
-                os.close(fd)
+                let_go(fd)
 
     def take(self) -> int:
         """Take the lock for as long as this process runs, or refuse (PrefloopError naming the process that holds it)
@@ -310,14 +310,15 @@ def _stat(path: Path, dir_fd: int) -> os.stat_result | None:
 
 def _wait_turn(path: Path, dir_fd: int, view: str) -> tuple[int | None, bool]:
     """The start lock ``path`` (`ViewLock.starting`) taken, once another start of ``view`` that holds it lets go:
-    its descriptor, and whether this start made the file; (None, False) on a file system that takes no locks. Not a
-    `data.in_place.waiting_lock`: a start that let go removed the file, whose lock a start waiting on it then holds,
-    which it sees here (as `ViewLock._take` does) and takes again on the file there. A start forks no child, which
-    would keep the lock (`data.in_place._close_in_child` closes the locks of `hold_lock` alone)."""
+    its descriptor (let go with `let_go`), and whether this start made the file; (None, False) on a file system that
+    takes no locks. Opened as `data.in_place.waiting_lock` opens its file (`open_lock`: a link refused, a child
+    forked meanwhile holding none of it, which a later start would wait on), not waited on as it is: a start that let
+    go removed the file, whose lock a start waiting on it then holds, which it sees here (as `ViewLock._take` does)
+    and takes again on the file there."""
     while True:
         there = _stat(path, dir_fd)
         # nothing is written in it: a hard link there is harmless, as at a `waiting_lock`
-        fd = open_in_place(path, os.O_RDWR | os.O_CREAT, dir_fd=dir_fd, one_name=False)
+        fd = open_lock(path, dir_fd)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -329,17 +330,17 @@ def _wait_turn(path: Path, dir_fd: int, view: str) -> tuple[int | None, bool]:
                 )
                 fcntl.flock(fd, fcntl.LOCK_EX)
         except OSError:  # no locks on this file system: no start waits, none holds it
-            os.close(fd)
+            let_go(fd)
             if there is None:
                 remove(path, dir_fd)
             return None, False
         except BaseException:  # Ctrl-C while waiting
-            os.close(fd)
+            let_go(fd)
             raise
         now = _stat(path, dir_fd)
         if now is not None and os.path.samestat(now, os.fstat(fd)):
             return fd, there is None
-        os.close(fd)
+        let_go(fd)
 
 
 def _remove_unheld(path: Path, dir_fd: int) -> None:

@@ -35,13 +35,13 @@ HARD_LINK = (
 SHARED_WAIT, SHARED_TRIES = 1.0, 100
 
 
-# The locks this process holds or is taking (`hold_lock`, `waiting_lock`), by descriptor, with the file each is of
-# (device, inode), from the open of each on (`_open_lock`). A ``flock`` belongs to the open file, which a fork shares:
+# The locks this process holds or is taking (`hold_lock`, `waiting_lock`, `open_lock`), by descriptor, with the file each is of
+# (device, inode), from the open of each on (`open_lock`). A ``flock`` belongs to the open file, which a fork shares:
 # a child forked while it is held (a DataLoader worker, a library's helper under --no-spin-isolate), or before it was
 # taken on that open file, that outlived the holder kept its chain, view, gold or exclusions locked after it.
 # ``O_CLOEXEC`` covers an exec, not a fork: each child closes its copies as it starts (`_close_in_child`).
 _HELD: dict[int, tuple[int, int]] = {}
-# Held from a lock file's open to its record in `_HELD` (`_open_lock`); a fork by another thread waits it out, as its
+# Held from a lock file's open to its record in `_HELD` (`open_lock`); a fork by another thread waits it out, as its
 # child would otherwise keep a copy of the open file that no record names (re-entrant: a fork in the opening thread,
 # a signal handler's, does not wait on itself)
 _OPENING = threading.RLock()
@@ -211,7 +211,7 @@ def hold_lock(path: Path, held: Callable[[str], str], dir_fd: int | None = None)
     holds is named as its lock, never to be removed under it. The host is written as the holder may run on another
     machine of a shared file system, where its pid is no process here. A child this process forks holds none of it
     (`_close_in_child`): it cannot keep the lock once this process has ended."""
-    fd = _open_lock(path, dir_fd)
+    fd = open_lock(path, dir_fd)
     try:
         try:
             taken = _take(fd)  # `data validate`'s look at the lock is no holder: waited out
@@ -239,7 +239,7 @@ def waiting_lock(path: Path) -> Iterator[None]:
     copied by ``cp -al`` then shares it: its writes wait on the original's); a link or special file is refused
     (`open_in_place`). Where the file system takes no locks, a NoLocksError naming it. A child this process forks
     holds none of it (`_close_in_child`), as with `hold_lock`."""
-    fd = _open_lock(path)
+    fd = open_lock(path)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -250,9 +250,9 @@ def waiting_lock(path: Path) -> Iterator[None]:
         let_go(fd)
 
 
-def _open_lock(path: Path, dir_fd: int | None = None) -> int:
+def open_lock(path: Path, dir_fd: int | None = None) -> int:
     """The lock file ``path`` opened (`open_in_place`, a hard link left to the caller) and recorded in `_HELD` at
-    once, before its lock is tried: a child forked (by another thread) after the open, before or after the lock is
+    once, before its lock is tried (by `hold_lock`, `waiting_lock`, or a caller's own ``flock``; `let_go` closes it): a child forked (by another thread) after the open, before or after the lock is
     taken, closes its copy of the open file, whose ``flock`` it would otherwise keep held; one forked meanwhile
     waits for the record (`_OPENING`)."""
     with _OPENING:

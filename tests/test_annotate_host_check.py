@@ -103,3 +103,25 @@ def test_a_port_in_use_on_a_later_address_is_one_line_before_anything_is_written
         "another --port\n",
     )
     assert sorted(p.relative_to(label_ws.path) for p in label_ws.path.rglob("*")) == before
+
+
+def test_a_port_an_app_just_stopped_on_is_free_to_the_check_and_the_check_leaves_it_free():
+    """An app stopped a moment ago leaves its port in TIME_WAIT (a connection the server closed first): the check
+    binds as the server does (SO_REUSEADDR), so a restart at once on that port is not refused; the check's own bind
+    makes no connection, so it leaves nothing in TIME_WAIT for the launch after it."""
+    with socket.socket() as server:  # the app that stopped
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            server.accept()[0].close()
+            assert client.recv(1) == b""
+    check_host("127.0.0.1", port)
+    with socket.socket() as probe:  # the port is in TIME_WAIT: taken for a bind without SO_REUSEADDR
+        probe.bind(("127.0.0.1", 0))
+        fresh = probe.getsockname()[1]
+    check_host("127.0.0.1", fresh)
+    with socket.socket() as launch:  # nothing of the check's on it: even a bind without SO_REUSEADDR listens
+        launch.bind(("127.0.0.1", fresh))
+        launch.listen()
