@@ -218,7 +218,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}{f', key {exc.field}' if exc.field else ''}: {exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(yaml_error(path, exc, "cannot read config")) from exc
-    except (OSError, TooDeep) as exc:
+    except OSError as exc:  # why alone, as the rubric's line says it: "[Errno 22] ...: 'PATH'" named it twice
+        raise ConfigError(f"{path}: cannot read config ({exc.strerror or exc})") from exc
+    except TooDeep as exc:
         raise ConfigError(f"{path}: cannot read config ({exc})") from exc
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: a config file must be a mapping of option: value")

@@ -367,8 +367,7 @@ def withdraw_imports(
     with import_lock(workspace):  # two at once each wrote every retraction, each saying so
         plans = plan_withdrawals(workspace, files)
         retractions = [label for plan in plans for label in plan.retractions]
-        written = workspace.append(retractions, skip_existing=True, compact=False)
-    workspace.compact_written(list(written))  # the lock let go first
+        workspace.append(retractions, skip_existing=True)  # compacted once the lock is let go (`import_lock`)
     lines = [json.dumps(_log_entry(plan, file, options), default=str) for plan, file in zip(plans, files)]
     try:
         with folder_for_writing(folder, make=True) as fd:

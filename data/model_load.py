@@ -89,14 +89,16 @@ def run_in_models_line(folder: Path, runs: Path) -> str | None:
     and `data validate` names it with these lines, never "remove it": its checkpoints are the user's."""
     if not is_train_run(folder):
         return None
+    # `mv A WS/runs/` where WS/runs is missing (an older version's workspace) renames A to WS/runs itself
+    move = f"mv {folder} {runs}/" if runs.is_dir() else f"mkdir -p {runs} && mv {folder} {runs}/"
     if is_finished_run(folder):
         return (
             f"{folder}: a finished run in the workspace's models/ folder, where an older version put its runs (no "
-            f"table's files): move it (mv {folder} {runs}/); removing it would lose the model it trained"
+            f"table's files): move it ({move}); removing it would lose the model it trained"
         )
     return (
         f"{folder}: an unfinished run in the workspace's models/ folder, where an older version put its runs and "
-        f"where none may be written now (its files are the workspace's stored data): move it (mv {folder} {runs}/) "
+        f"where none may be written now (its files are the workspace's stored data): move it ({move}) "
         f"and continue it with --resume --out {runs / folder.name}"
     )
 

@@ -80,7 +80,7 @@ def load_template(path: Path | None, warn: bool = True) -> str:
     try:
         text = read_named(Path(path))
     except OSError as exc:
-        raise PrefloopError(f"--judge-template {path}: cannot read it ({exc})") from exc
+        raise PrefloopError(f"--judge-template {path}: cannot read it ({exc.strerror or exc})") from exc
     except UnicodeDecodeError as exc:  # another encoding, or a binary file: was a traceback
         raise PrefloopError(f"--judge-template {path}: not UTF-8 text (byte {exc.start})") from None
     missing = [p for p in PLACEHOLDERS if p not in text]

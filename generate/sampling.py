@@ -62,8 +62,8 @@ def run_chunks(
     the import's turn (`write_chunk`; ``meanwhile``: the prompts another job answered since this one planned).
 
     A prompt longer than the engine's context (`fitting`) is not sent: counted ``too_long`` and left unanswered,
-    so a rerun counts it again; ``prompts`` counts those sampled; an answer holding a NUL is stored with U+FFFD in
-    its place, counted ``nul_replaced`` (`storable_samples`)."""
+    so a rerun counts it again; ``prompts`` counts those sampled and stored; an answer holding a NUL is stored with
+    U+FFFD in its place, counted ``nul_replaced`` (`storable_samples`) where it is stored."""
     counts: Counter = Counter()
     tokens, start = 0, time.perf_counter()
     with tqdm(total=len(prompts), desc=desc, unit="prompt", disable=None) as bar:
@@ -73,7 +73,11 @@ def run_chunks(
             results = engine.sample([p.messages for p in asked], n, params, first=first) if asked else []
             built = {}
             for prompt, samples in zip(asked, results):
-                built[prompt.id] = build(prompt, storable_samples(samples, counts))
+                # the answers changed to be stored (NUL, lone surrogates), counted with the prompt's records: none
+                # where `write_chunk` leaves them out
+                changed = Counter()
+                records, built_counts = build(prompt, storable_samples(samples, changed))
+                built[prompt.id] = records, built_counts + changed
                 tokens += sum(s.num_tokens for s in samples)
             counts.update(write_chunk(workspace, built, recorded, meanwhile))
             bar.update(len(chunk))

@@ -857,7 +857,8 @@ def test_a_fifo_as_config_or_rubric_is_one_line_not_a_wait(tmp_path, capsys, fif
 
     said = "not a regular file (a FIFO, device or socket)"
     assert train_main(["-w", str(tmp_path / "ws"), "--config", str(fifo)]) == 2
-    assert capsys.readouterr().err == f"error: {fifo}: cannot read config ([Errno 22] {said}: '{fifo}')\n"
+    # the reason alone, as the rubric's line says it: "([Errno 22] not a regular file ...: 'PATH')" named it twice
+    assert capsys.readouterr().err == f"error: {fifo}: cannot read config ({said})\n"
     assert data_main(["init", "-w", str(tmp_path / "ws")]) == 0
     capsys.readouterr()
     assert data_main(["stats", "-w", str(tmp_path / "ws"), "--labellers", "--rubric", str(fifo)]) == 2
@@ -865,7 +866,4 @@ def test_a_fifo_as_config_or_rubric_is_one_line_not_a_wait(tmp_path, capsys, fif
     from generate.__main__ import main as generate_main
 
     assert generate_main(["-w", str(tmp_path / "ws"), "--judge", "x", "--judge-template", str(fifo)]) == 2
-    assert (
-        capsys.readouterr().err
-        == f"error: --judge-template {fifo}: cannot read it ([Errno 22] {said}: '{fifo}')\n"
-    )
+    assert capsys.readouterr().err == f"error: --judge-template {fifo}: cannot read it ({said})\n"

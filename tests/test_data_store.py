@@ -755,11 +755,18 @@ def test_validate_says_to_move_a_train_run_left_in_models_not_to_remove_it(tmp_p
     capsys.readouterr()
     assert main(["validate", "-w", str(ws)]) == 1
     runs = ws / "runs"
-    assert capsys.readouterr().out.splitlines()[:3] == [
+    # no WS/runs yet (an older version's workspace): `mv RUN WS/runs/` alone would rename the run to WS/runs
+    lines = capsys.readouterr().out.splitlines()[:3]
+    assert lines == [
         f"{unfinished}: an unfinished run in the workspace's models/ folder, where an older version put its runs and "
-        f"where none may be written now (its files are the workspace's stored data): move it (mv {unfinished} "
-        f"{runs}/) and continue it with --resume --out {runs / unfinished.name}",
+        f"where none may be written now (its files are the workspace's stored data): move it (mkdir -p {runs} && "
+        f"mv {unfinished} {runs}/) and continue it with --resume --out {runs / unfinished.name}",
         f"{finished}: a finished run in the workspace's models/ folder, where an older version put its runs (no "
-        f"table's files): move it (mv {finished} {runs}/); removing it would lose the model it trained",
+        f"table's files): move it (mkdir -p {runs} && mv {finished} {runs}/); removing it would lose the model it "
+        "trained",
         f"{other}: a directory, not a file written by prefloop: remove it",
     ]
+    for line in lines[:2]:  # the advice, followed as written, puts each run where --resume --out looks
+        subprocess.run(["sh", "-c", line.split("move it (")[1].split(")")[0]], check=True)
+    assert (runs / unfinished.name / "train_config.json").is_file()
+    assert (runs / finished.name / "metrics.json").is_file()

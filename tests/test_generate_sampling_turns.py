@@ -3,6 +3,7 @@ round answered since this one planned are checked again under the lock, before i
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import fcntl
 import json
@@ -88,3 +89,30 @@ def test_a_job_on_a_file_system_that_takes_no_locks_says_so_once(tmp_path, monke
     caplog.clear()
     assert sample_pairs(ws, TaggedEngine("first"), "tiny", 2, PARAMS, chunk_size=1)["new_completions"] == 6
     assert caplog.text.count("would not wait for this one") == 1
+
+
+class NulEngine(TaggedEngine):
+    """`TaggedEngine` whose answers hold a NUL, which the workspace stores as U+FFFD, counted ``nul_replaced``."""
+
+    def sample(self, prompts, n, params, first=0):
+        drawn = super().sample(prompts, n, params, first)
+        return [[dataclasses.replace(s, text=s.text + "\x00") for s in samples] for samples in drawn]
+
+
+def test_answers_left_out_as_answered_meanwhile_are_not_counted_as_stored_with_a_replacement(
+    tmp_path, monkeypatch
+):
+    """A job's answers of the prompts another job answered meanwhile are not stored, but their NULs were counted
+    ``nul_replaced`` ("stored with U+FFFD") all the same: 6 of the 0 answers it stored."""
+    ws = Workspace.init(tmp_path / "ws")
+    rows = [{"prompt": f"Write about the sea, number {i}."} for i in range(3)]
+    (tmp_path / "p.json").write_text(json.dumps(rows))
+    import_file(ws, tmp_path / "p.json")
+    second = lambda: sample_pairs(Workspace(ws.path), NulEngine("second"), "tiny", 2, PARAMS)  # noqa: E731
+    done = run_meanwhile(monkeypatch, ws, second)
+    first = sample_pairs(ws, NulEngine("first"), "tiny", 2, PARAMS)
+    done["thread"].join()
+    assert first["nul_replaced"] == 6 and first["new_completions"] == 6
+    theirs = done["result"]
+    assert theirs["answered_meanwhile"] == 3 and not theirs["new_completions"]
+    assert "nul_replaced" not in theirs

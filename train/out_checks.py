@@ -231,20 +231,11 @@ def resumed_run(options: TrainOptions, runs: Path) -> Path:
     the newest checkpoint in its output_dir), never a round driver's iterate (``<name>-iter<t>``: its driver
     resumes it). None, or several, is one line naming them: a fresh run in a new folder, as --resume started, would
     leave the run the user meant to continue where it was, and train again from the start."""
-    found = []
-    if runs.is_dir():
-        for folder in sorted(p for p in runs.iterdir() if p.is_dir() and not p.is_symlink()):
-            if ITERATE.search(folder.name) or not is_train_run(folder):
-                continue
-            if is_finished_run(folder):
-                continue
-            try:
-                recorded = recorded_config(folder)
-            except PrefloopError:
-                recorded = (
-                    None  # no run's config: not one to continue as --method (--out names it, to be told why)
-                )
-            found += [folder] if recorded is not None and recorded["method"] == options.method else []
+    folders = sorted(p for p in runs.iterdir() if p.is_dir() and not p.is_symlink()) if runs.is_dir() else []
+    candidates = [
+        f for f in folders if not ITERATE.search(f.name) and is_train_run(f) and not is_finished_run(f)
+    ]
+    found = [folder for folder in candidates if _recorded_method(folder) == options.method]
     what = f"--resume without --out: {{}} unfinished --method {options.method} run{{}} in {runs}"
     if not found:
         raise PrefloopError(what.format("no", "") + ": nothing to resume (without --resume a new run starts)")
@@ -252,6 +243,16 @@ def resumed_run(options: TrainOptions, runs: Path) -> Path:
         names = ", ".join(folder.name for folder in found)
         raise PrefloopError(what.format(len(found), "s") + f" ({names}): give --out with the one to continue")
     return found[0]
+
+
+def _recorded_method(folder: Path) -> str | None:
+    """The method the run in ``folder`` recorded; None where it recorded no run's config (--out names it, to be told
+    why)."""
+    try:
+        recorded = recorded_config(folder)
+    except PrefloopError:
+        return None
+    return None if recorded is None else recorded["method"]
 
 
 def _check_recorded(out: Path, options: TrainOptions, marker: str | None) -> None:

@@ -243,9 +243,8 @@ def train(
     check_options(options)
     method = get_method(options.method)
     workspace = Workspace(options.workspace)
-    if (
-        options.resume and options.out is None
-    ):  # the one unfinished run of the method in WS/runs, else why not
+    # --resume without --out: the one unfinished run of the method in WS/runs, else one line saying why not
+    if options.resume and options.out is None:
         options = dataclasses.replace(options, out=resumed_run(options, workspace.runs))
     start = _start_model(options, method, workspace, marker)
     out = _out_dir(options, workspace, start, marker)
