@@ -20,6 +20,7 @@ from pathlib import Path
 
 from data.config_values import expand_home
 from data.errors import PrefloopError
+from data.files import read_named
 from data.import_records import TooDeep, within_depth
 
 FLAG = "--chat-template"
@@ -67,11 +68,13 @@ def resolve_chat_template(value: str | None) -> str | None:
                 f"{FLAG} {value}: not a file and not a named template ({', '.join(NAMED)})"
             )
         try:
-            text, where = path.read_text(encoding="utf-8"), str(path)
+            text, where = read_named(path), str(path)
         except UnicodeDecodeError as exc:  # a binary file, or another encoding: was a traceback
             raise ChatTemplateError(
                 f"{FLAG} {value}: not UTF-8 text ({exc.reason} at byte {exc.start})"
             ) from None
+        except OSError as exc:  # unreadable to this user: was a traceback
+            raise ChatTemplateError(f"{FLAG} {value}: cannot be read ({exc.strerror})") from None
         if not text.strip():  # it rendered every conversation as "": `train score` scored them all so, exit 0
             raise ChatTemplateError(
                 f"{FLAG} {value}: the file is empty; give a Jinja chat template, or plain / roles"

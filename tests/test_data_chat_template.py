@@ -103,3 +103,17 @@ def test_a_template_is_identified_by_its_name_or_its_texts_hash(tmp_path):
     assert template_id(text + " ") != found  # an edited template is another
     path.write_text(PLAIN)
     assert template_id(resolve_chat_template(str(path))) == "plain"  # by content, not by where it came from
+
+
+def test_a_chat_template_file_this_user_cannot_read_is_one_line(tmp_path, monkeypatch):
+    """A template file the user may not read was a PermissionError traceback (root reads anything, so the refusal
+    is made by the read itself here)."""
+    path = tmp_path / "t.jinja"
+    path.write_text("{{ messages }}")
+
+    def refused(named):
+        raise PermissionError(13, "Permission denied", str(named))
+
+    monkeypatch.setattr("data.chat_template.read_named", refused)
+    with pytest.raises(ChatTemplateError, match=r"t.jinja: cannot be read \(Permission denied\)$"):
+        resolve_chat_template(str(path))
