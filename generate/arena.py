@@ -82,8 +82,8 @@ def sample_model(
     one write: they are the arena's from then on, whenever the arena stops (`answers_recorded`). A prompt another
     arena answered with the model since ``have`` was read is left out (`answered_since`). Counts
     ``topped_up``, the prompts it had answered before; also the ids of the prompts it answered (one too long for its
-    context is not). Run in a fresh process unless --no-spin-isolate: each model's engine is given back before the
-    next loads."""
+    context is not, nor one left out as answered meanwhile). Run in a fresh process unless --no-spin-isolate: each
+    model's engine is given back before the next loads."""
     workspace = Workspace(options.workspace)
     prompts = workspace.frame("prompts").set_index("id")
     engine = load_arena_model(options, entry)
@@ -98,6 +98,13 @@ def sample_model(
         new = as_completions(prompt, samples, entry.path, name, params, round, dtype, first, version)
         return new, Counter()
 
+    since = answered_since(workspace, entry, round, params, have)
+
+    def meanwhile(ids: list[str]) -> set[str]:  # left out, unstored: no prompt this model answered
+        taken = since(ids)
+        answered.difference_update(taken)
+        return taken
+
     counts: Counter = Counter()
     for k in sorted(set(have.values())):  # the prompts answered k times: n - k more, sample indices k on
         todo = [
@@ -105,7 +112,7 @@ def sample_model(
         ]
         desc = "topping up arena" if k else "sampling arena"
         n, size = options.arena_n - k, options.chunk_size
-        recorded, meanwhile = answers_recorded(run), answered_since(workspace, entry, round, params, have)
+        recorded = answers_recorded(run)
         done = run_chunks(workspace, engine, todo, n, params, size, build, desc, k, recorded, meanwhile)
         done.pop("new_arenas", None)  # the records of its answers: no figure of the run
         counts += done

@@ -110,8 +110,9 @@ def test_two_arenas_at_once_store_each_model_s_answers_once(tmp_path, monkeypatc
     counts, answered = sample_model(options, entry, 0, PARAMS, have, run)
     done["thread"].join()
     assert counts["new_completions"] == 3 and answered == set(ids)
-    theirs, _ = done["result"]
+    theirs, theirs_answered = done["result"]
     assert theirs["answered_meanwhile"] == 3 and theirs["prompts"] == 0 and not theirs["new_completions"]
+    assert not theirs_answered  # none of its answers stored: `arena_prompts_answered` counts no prompt of its
     assert set(answers_per_prompt(ws).values()) == {1}
     assert not ws.frame("completions")["text"].str.startswith("second").any()
     assert "3 prompt(s) answered by another job of this model and round since this one planned" in caplog.text
