@@ -151,7 +151,7 @@ class RankRateRows:
         it is no gold (SFT) answer, as a rated one is none. With ``unlabelled`` it is the answer alone, as a rated
         row's is: one to rate."""
         questions = ranked_questions(
-            self.path, row, raw, example, prompt, self.rubric, self.source, self.made
+            self.path, row, raw, example, prompt, self.rubric, self.source, self.made, self.rows[row]
         )
         one_answer = example.candidates is None and example.gold is not None
         if questions is None and one_answer and self.rates:

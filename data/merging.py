@@ -392,9 +392,9 @@ def merge_workspaces(
             if plans
             else {}
         )
-        written = workspace.append_tables(tables, skip_existing=True, compact=False)
+        # compacted once the lock is let go (`import_lock`)
+        workspace.append_tables(tables, skip_existing=True)
         plans = _carried(workspace, plans, logs)  # the logs' lines read under the lock too: carried once
-    workspace.compact_written(list(written))  # the lock let go first
     return plans
 
 

@@ -19,6 +19,7 @@ its rating (`NA_RATING`): a rating gives every aspect of its rubric.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -224,6 +225,27 @@ def _rating(value: object, rubric: Rubric, name: str, row: int, field_: str, na:
     return "", NA_RATING
 
 
+def _nans_put_back(value: object, given: dict | None, where: str, i: int | None, rubric: Rubric) -> object:
+    """An answer's ratings object ``value`` (read from ``where``; answer ``i`` of a list) with the aspects the row
+    as given (``given``) rates NaN put back: a null key is an absent one (`without_nulls`), but a NaN is a value the
+    user gave, which `Rubric.check` says counts as not rated, not that it is "not rated yet"."""
+    if not isinstance(value, dict) or not isinstance(given, dict) or where not in (RATINGS, EACH):
+        return value
+    if where == EACH:
+        listed = given.get("completions")
+        as_given = answer_ratings(listed[i]) if isinstance(listed, list) and i < len(listed) else None
+        as_given = as_given[0] if as_given else None
+    else:
+        as_given = given.get(RATINGS)
+        as_given = (
+            as_given[i] if i is not None and isinstance(as_given, list) and i < len(as_given) else as_given
+        )
+    if not isinstance(as_given, dict):
+        return value
+    nans = {a: v for a, v in as_given.items() if a in rubric.names and isinstance(v, float) and math.isnan(v)}
+    return {**value, **nans}
+
+
 def _valid(value: object, rubric: Rubric) -> bool:
     try:
         _checked(value, rubric, "", 0, "")
@@ -256,13 +278,15 @@ def ranked_questions(
     rubric: Callable[[], Rubric],
     source: str,
     na: bool = False,
+    as_given: dict | None = None,
 ) -> list[Ranked] | None:
     """The rank or rate questions of one row (``raw``, read as ``example``, of ``prompt``; ``rubric`` gives the
     rubric ratings are checked against; ``source``: the model an import gives answers without one), or None
     where the row gives no ranking and no ratings (null or "", as a CSV's empty cell, is none: its answers are
     candidates). A row that is not one (no answers to rank, a ratings list that is not one per answer) is a one-line
     RecordError. With ``na`` (an import) an answer whose UltraFeedback annotations rate an aspect "N/A" is a
-    question without its rating (`_rating`), not a bad row: a gold file's answer is gold by its rating."""
+    question without its rating (`_rating`), not a bad row: a gold file's answer is gold by its rating. ``as_given``:
+    the row as the file gives it, nulls and all (`_nans_put_back`)."""
     name = str(path)
     one_answer = example.candidates is None and example.gold is not None
     rated = _ratings_given(raw, rubric, name, row, one_answer)
@@ -293,6 +317,7 @@ def ranked_questions(
     for i, (text, value, made) in enumerate(zip(texts, values, answers)):
         field_ = (_each_field(raw, i) if where == EACH else f"{RATINGS}[{i}]") if listed else where
         annotated = na and where == EACH and field_.endswith(f".{ANNOTATIONS}")
+        value = _nans_put_back(value, as_given, where, i if listed else None, rubric())
         stored, left_out = _rating(value, rubric(), name, row, field_, annotated)
         held = f"completions[{i}]" if listed else _answer_field(raw)
         out.append(Ranked("rate", prompt, (text,), stored, name, row, field_, (made,), left_out, held))

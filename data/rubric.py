@@ -13,6 +13,7 @@ an export reads ratings, and a rating is checked against it (`Rubric.check`) bef
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -80,8 +81,15 @@ class Rubric:
         if unknown:
             raise RubricError(f"rubric {self.name} has no aspect {shown(unknown[0])}")
         missing = [name for name in self.names if ratings.get(name) is None]
-        if missing:
-            raise RubricError(f"rate every aspect: {', '.join(missing)} not rated yet")
+        # NaN counts as null (README: Mixed rows), but "not rated yet" said the user gave no value
+        nans = [name for name in self.names if isinstance(v := ratings.get(name), float) and math.isnan(v)]
+        if missing or nans:
+            said = [f"{', '.join(missing)} not rated yet"] if missing else []
+            if nans:
+                said.append(
+                    f"{', '.join(nans)} {'is' if len(nans) == 1 else 'are'} NaN, which counts as not rated"
+                )
+            raise RubricError(f"rate every aspect: {'; '.join(said)}")
         out = {}
         for aspect in self.aspects:
             value = ratings[aspect.name]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -325,10 +326,25 @@ def refuse_a_stored_folder(path: Path, said: str = "", advice: str = "give a fol
             )
 
 
+# what a path that is no regular file is, as `_refuse_a_file` names it
+_SPECIAL = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+)
+
+
 def _refuse_a_file(path: Path) -> None:
-    """A file where the workspace should be: said as such (`init` there would not help)."""
-    if path.exists() and not path.is_dir():
-        raise WorkspaceError(f"{path}: is a file, not a workspace directory")
+    """A file where the workspace should be: said as such (`init` there would not help), a FIFO, device or socket
+    as what it is ("is a file" sent the user looking for a regular one)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:  # nothing there (as `Path.exists` says it): one to make, or to be refused as missing
+        return
+    if not stat.S_ISDIR(mode):
+        what = next((name for test, name in _SPECIAL if test(mode)), "a file")
+        raise WorkspaceError(f"{path}: is {what}, not a workspace directory")
 
 
 def _read_marker(marker: Path) -> dict:

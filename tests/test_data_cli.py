@@ -160,6 +160,17 @@ def test_a_file_where_the_workspace_should_be_is_said(tmp_path, command, capsys)
     assert a_file.read_text() == "keep me"
 
 
+@pytest.mark.parametrize("command", [["merge", "-w", "{ws}", "{fifo}"], ["stats", "-w", "{fifo}"]])
+def test_a_fifo_where_a_workspace_should_be_is_said_to_be_one(tmp_path, command, capsys):
+    """`data merge -w WS FIFO` said the FIFO "is a file, not a workspace directory": no file was there to find."""
+    fifo, ws = tmp_path / "pipe", tmp_path / "ws"
+    os.mkfifo(fifo)
+    assert main(["init", "-w", str(ws)]) == 0
+    capsys.readouterr()
+    assert main([arg.format(ws=ws, fifo=fifo) for arg in command]) == 2
+    assert capsys.readouterr().err == f"error: {fifo}: is a FIFO, not a workspace directory\n"
+
+
 @pytest.mark.parametrize("inner", ["scores", "models/new", "imports"])
 @pytest.mark.parametrize("command", [["init"], ["import", "{file}"]])
 def test_a_new_workspace_in_a_workspaces_stored_folder_is_refused(tmp_path, capsys, inner, command):

@@ -256,3 +256,28 @@ def test_ratings_and_ranking_numbers_are_ascii_digits_and_a_long_one_is_echoed_c
             assert len(err) - len(str(path)) < 160, err  # the value cut short, however long the tests' folder
     with pytest.raises(RankingError, match="use the answer numbers 1-3"):
         screen_ranking("３>1>2", ["x1", "x2", "x3"])  # the rank app reads what a labeller types alike
+
+
+@pytest.mark.parametrize("command", ["import", "gold"])
+def test_a_rating_of_json_nan_is_said_to_count_as_not_rated(tmp_path, capsys, command):
+    """A JSON NaN counts as null, but the line said "helpfulness not rated yet", as if no value had been given."""
+    nan = {**FULL, "helpfulness": float("nan")}
+    rows = [
+        ({"prompt": "3 + 3?", "response": "6", "ratings": nan}, "ratings"),
+        ({"prompt": "Hi?", "completions": ["Hey.", "Go."], "ratings": [FULL, nan]}, "ratings[1]"),
+        (
+            {
+                "prompt": "Hi?",
+                "completions": [{"text": "Hey.", "ratings": nan}, {"text": "Go.", "ratings": FULL}],
+            },
+            "completions[0].ratings",
+        ),
+    ]
+    ws = tmp_path / "ws"
+    assert main(["init", "-w", str(ws)]) == 0
+    for i, (one, field) in enumerate(rows):
+        path = write(tmp_path / f"nan{i}.jsonl", one)  # json.dumps writes the float as NaN
+        assert main([command, "-w", str(ws), str(path)]) == 2
+        assert capsys.readouterr().err == (
+            f"error: {path}, row 0, field '{field}': rate every aspect: helpfulness is NaN, which counts as not rated\n"
+        )

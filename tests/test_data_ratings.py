@@ -130,6 +130,10 @@ def test_rubric_file_errors_are_one_line(tmp_path):
     )
     with pytest.raises(RubricError, match="rate every aspect: tone not rated yet"):
         rubric.check({"clarity": 3})
+    with pytest.raises(
+        RubricError, match="^rate every aspect: tone not rated yet; clarity is NaN, which counts as"
+    ):
+        rubric.check({"clarity": float("nan")})  # NaN counts as null, but it was said "not rated yet"
     with pytest.raises(RubricError, match=r"tone 3 is not an integer in -2..2"):
         rubric.check({"clarity": 3, "tone": 3})
     with pytest.raises(RubricError, match="has no aspect 'speed'"):
