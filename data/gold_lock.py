@@ -5,13 +5,11 @@ two never deadlock."""
 
 from __future__ import annotations
 
-import errno
 import logging
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 
-from data.files import WriteError
-from data.in_place import NoLocksError, waiting_lock
+from data.in_place import NoLocksError, writers_turn
 from data.workspace import Workspace
 
 GOLD_LOCK = "gold.lock"
@@ -20,16 +18,13 @@ log = logging.getLogger(__name__)
 
 @contextmanager
 def gold_lock(workspace: Workspace, who: str) -> Iterator[None]:
-    """The `waiting_lock` of the workspace's `GOLD_LOCK`, held by a gold writer (``who``: `apply_gold`, a merge of
+    """The `writers_turn` of the workspace's `GOLD_LOCK`, held by a gold writer (``who``: `apply_gold`, a merge of
     gold rows) from its reads of the gold to its write; taken inside `data.import_write.import_lock` where both are
     held, never around it. Where the file system takes no locks, a warning (as gold went before the lock: no app
     runs there); where it is read-only, none (nothing is written there: a write is refused at its write)."""
-    with ExitStack() as held:
-        try:
-            held.enter_context(waiting_lock(workspace.path / GOLD_LOCK))
-        except NoLocksError as exc:
-            log.warning("%s: a second %s at once would not wait for this one; run one at a time", exc, who)
-        except WriteError as exc:
-            if getattr(exc.__cause__, "errno", None) != errno.EROFS:
-                raise
+
+    def unlocked(exc: NoLocksError) -> None:
+        log.warning("%s: a second %s at once would not wait for this one; run one at a time", exc, who)
+
+    with writers_turn(workspace.path / GOLD_LOCK, unlocked):
         yield

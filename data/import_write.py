@@ -10,7 +10,6 @@ warning says what the missing line costs, and rerunning the import (which stores
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import logging
@@ -19,6 +18,7 @@ import threading
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,7 +35,7 @@ from data.import_labeller_counts import labels_by_labeller
 from data.import_labels import IN_APP, labels_to_write
 from data.import_log_lines import json_lines, read_alike, read_lines, read_rejects, rejects_name
 from data.import_options import ImportOptions, logged_options
-from data.in_place import NoLocksError, append_line, check_one_name, waiting_lock
+from data.in_place import NoLocksError, append_line, check_one_name, writers_turn
 from data.records import Label, Prompt, has_gold, now
 from data.schemas import SCHEMAS
 from data.store import visible_parts
@@ -98,7 +98,7 @@ def write_records(workspace: Workspace, batch: list[object], counts: Counter) ->
 
 @contextmanager
 def import_lock(workspace: Workspace) -> Iterator[None]:
-    """The `waiting_lock` of the workspace's `IMPORT_LOCK`, held by an import (or ``--remove``) from its checks of
+    """The `writers_turn` of the workspace's `IMPORT_LOCK`, held by an import (or ``--remove``) from its checks of
     what is stored to its write; where the file system takes no locks, a warning (once a workspace: imports went so
     before the lock); where it is read-only, none (an import of rows all stored says so, as before the lock; one with
     rows to write is refused at its write).
@@ -111,20 +111,20 @@ def import_lock(workspace: Workspace) -> Iterator[None]:
         return
     with ExitStack() as held:
         held.enter_context(compaction_after(workspace))  # entered first, so left last: after the lock
-        try:
-            held.enter_context(waiting_lock(workspace.path / IMPORT_LOCK))
-        except NoLocksError as exc:
-            if path not in _SAID_NO_LOCKS:  # once a workspace: a sampling job takes it for each chunk's write
-                _SAID_NO_LOCKS.add(path)
-                log.warning("%s: a second import at once would not wait for this one; run one at a time", exc)
-        except WriteError as exc:  # a read-only file system, where no import writes: none to take turns with
-            if getattr(exc.__cause__, "errno", None) != errno.EROFS:
-                raise
+        held.enter_context(writers_turn(workspace.path / IMPORT_LOCK, partial(_say_no_locks, path)))
         mine.add(path)
         try:
             yield
         finally:
             mine.discard(path)
+
+
+def _say_no_locks(path: Path, exc: NoLocksError) -> None:
+    """`import_lock` where the file system takes no locks: said once a workspace (a sampling job takes the lock for
+    each chunk's write), and the import goes on, as imports went before the lock."""
+    if path not in _SAID_NO_LOCKS:
+        _SAID_NO_LOCKS.add(path)
+        log.warning("%s: a second import at once would not wait for this one; run one at a time", exc)
 
 
 def stored_state(path: str | Path) -> frozenset[str]:

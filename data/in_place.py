@@ -21,7 +21,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 from data.errors import PrefloopError
@@ -248,6 +248,23 @@ def waiting_lock(path: Path) -> Iterator[None]:
         yield
     finally:
         let_go(fd)
+
+
+@contextmanager
+def writers_turn(path: Path, unlocked: Callable[[NoLocksError], None]) -> Iterator[None]:
+    """`waiting_lock` of ``path``, the lock writers of a workspace's rows take turns on (`data.import_write.
+    import_lock`, `data.gold_lock.gold_lock`): where the file system takes no locks, ``unlocked`` is told and the
+    block runs unlocked (as the writers ran before their lock); where it is read-only, the block runs with none
+    (nothing is written there: a write is refused at its write)."""
+    with ExitStack() as held:
+        try:
+            held.enter_context(waiting_lock(path))
+        except NoLocksError as exc:
+            unlocked(exc)
+        except WriteError as exc:
+            if getattr(exc.__cause__, "errno", None) != errno.EROFS:
+                raise
+        yield
 
 
 def open_lock(path: Path, dir_fd: int | None = None) -> int:

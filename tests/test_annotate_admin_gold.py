@@ -56,14 +56,14 @@ def test_two_admins_making_one_item_gold_at_once_each_see_a_true_line(tmp_path, 
     ws, ids, ctx = admin_app(tmp_path / "ws")
     other = Workspace(ws.path)  # another app's admin, on the same workspace
     item = ids[1]
-    real = data.gold_lock.waiting_lock
+    real = data.gold_lock.writers_turn
 
-    def other_first(path):  # the other admin's make-gold takes the lock first
-        monkeypatch.setattr(data.gold_lock, "waiting_lock", real)
+    def other_first(path, unlocked):  # the other admin's make-gold takes the lock first
+        monkeypatch.setattr(data.gold_lock, "writers_turn", real)
         mark_gold(other, [item], ["a"], "admin:bob")
-        return real(path)
+        return real(path, unlocked)
 
-    monkeypatch.setattr(data.gold_lock, "waiting_lock", other_first)
+    monkeypatch.setattr(data.gold_lock, "writers_turn", other_first)
     line = make_gold(ctx, "ann", item, "b")
     assert f"{item} is gold now (answer b, was a from admin:bob); its labels stay" in line
     reload = ctx.service.reload
