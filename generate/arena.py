@@ -51,7 +51,7 @@ from generate.isolate import run_isolated
 from generate.job_plan import PromptRow, model_answers, same_params
 from generate.options import GenerateOptions, arena_names, engine_options, sampling_params
 from generate.prepare import check_workspace_writable
-from generate.sampling import run_chunks
+from generate.sampling import LeftOut, run_chunks
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +98,7 @@ def sample_model(
         new = as_completions(prompt, samples, entry.path, name, params, round, dtype, first, version)
         return new, Counter()
 
-    since = answered_since(workspace, entry, round, params, have)
-
-    def meanwhile(ids: list[str]) -> set[str]:  # left out, unstored: no prompt this model answered
-        taken = since(ids)
-        answered.difference_update(taken)
-        return taken
-
+    meanwhile = LeftOut(answered_since(workspace, entry, round, params, have))
     counts: Counter = Counter()
     for k in sorted(set(have.values())):  # the prompts answered k times: n - k more, sample indices k on
         todo = [
@@ -120,7 +114,7 @@ def sample_model(
             counts["topped_up"] += done["prompts"]
     del engine
     gc.collect()  # this model's memory before the next one loads
-    return counts, answered
+    return counts, answered - meanwhile.ids  # those left out unstored: no prompt this model answered
 
 
 def answered_since(

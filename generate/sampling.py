@@ -217,6 +217,21 @@ def answered_since(
     return meanwhile
 
 
+class LeftOut:
+    """`run_chunks`' ``meanwhile`` made of ``check`` (`answered_since`, `generate.arena.answered_since`: a chunk's
+    prompt ids -> those another job answered since this one planned), with every id it named kept in ``ids``: the
+    prompts the job stored no answer of (a SPIN job pairs the other job's answers to them; an arena counts them
+    answered by none of its own)."""
+
+    def __init__(self, check: Callable[[list[str]], set[str]]) -> None:
+        self.check, self.ids = check, set()
+
+    def __call__(self, ids: list[str]) -> set[str]:
+        found = self.check(ids)
+        self.ids |= found
+        return found
+
+
 def pairs_builder(
     workspace: Workspace,
     engine: Engine | None,

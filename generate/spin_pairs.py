@@ -30,7 +30,7 @@ from generate.job_plan import (
     with_gold,
 )
 from generate.rank_items import check_sampled_rank_items
-from generate.sampling import answered_since, run_chunks
+from generate.sampling import LeftOut, answered_since, run_chunks
 
 log = logging.getLogger(__name__)
 
@@ -148,20 +148,15 @@ def sample_spin(
         dtype = getattr(engine, "dtype", None)
         return spin_records(prompt, samples[0], model, engine.name, params, round, dtype, version)
 
-    since, taken = answered_since(workspace, model, round, params), set()
-
-    def meanwhile(ids: list[str]) -> set[str]:
-        found = since(ids)
-        taken.update(found)
-        return found
-
+    meanwhile = LeftOut(answered_since(workspace, model, round, params))
     desc = "sampling SPIN negatives"
     counts = run_chunks(workspace, engine, prompts, 1, params, chunk_size, build, desc, 0, None, meanwhile)
     counts.update(reused)
-    if taken:  # answered by another job meanwhile: paired from its answers, where it made no SPIN pair
-        counts.update(
-            pair_earlier_answers(workspace, model, round, [p for p in prompts if p.id in taken], params)
-        )
+    if (
+        meanwhile.ids
+    ):  # answered by another job meanwhile: paired from its answers, where it made no SPIN pair
+        taken = [p for p in prompts if p.id in meanwhile.ids]
+        counts.update(pair_earlier_answers(workspace, model, round, taken, params))
     if kept:  # a rerun, or another job of this model and round: what it kept
         counts["already_sampled"] = len(kept)
     return counts
